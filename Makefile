@@ -1,0 +1,43 @@
+# Two commands: `make run` and `make test`. Everything else they need is set up here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+
+export SITE_URL ?= http://$(HOST):$(PORT)
+export WEB_BIND := $(HOST):$(PORT)
+
+.PHONY: run test install lint bench clean
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Billing Center needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Billing Center is starting at $(SITE_URL)/"
+	@echo "  Customer logins: alice (prepaid), bob (postpaid), carol (enterprise member), dave"
+	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance or admin"
+	@echo "  Password:        $${DEMO_PASSWORD:-billing-demo-2026}"
+	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker and beat)"
+	@echo ""
+	$(BIN)/honcho start -f Procfile.dev
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf var staticfiles test-artifacts .pytest_cache

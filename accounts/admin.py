@@ -1,0 +1,48 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Account, LedgerEntry, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = DjangoUserAdmin.fieldsets + (("Billing", {"fields": ("account",)}),)
+    list_display = ("username", "email", "account", "is_staff")
+    list_select_related = ("account",)
+    autocomplete_fields = ("account",)
+
+
+@admin.register(Account)
+class AccountAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "type", "balance", "enterprise_master", "created_at")
+    list_filter = ("type",)
+    list_select_related = ("enterprise_master",)
+    search_fields = ("name",)
+    # The balance only moves through the ledger service, never by editing this form.
+    readonly_fields = ("balance", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The billing currency is fixed once the account exists: its entries are in it.
+        if obj is not None:
+            return self.readonly_fields + ("balance_currency",)
+        return self.readonly_fields
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "account", "kind", "amount", "balance_after", "source_ref", "actor")
+    list_filter = ("kind",)
+    list_select_related = ("account", "actor")
+    search_fields = ("source_ref", "account__name")
+    date_hierarchy = "created_at"
+
+    # Entries are append-only: posted by services, never added, edited or deleted here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts and ledger"
+
+    def ready(self):
+        from billing_center.celery import ensure_broker_folders
+
+        ensure_broker_folders()

@@ -1,0 +1,50 @@
+"""A dependency-free SVG line chart of daily balances, drawn on the server.
+
+No chart library and no inline script: the page stays fast and CSP-friendly.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from djmoney.money import Money
+
+WIDTH, HEIGHT, PAD_X, PAD_Y = 600, 160, 8, 14
+
+
+@dataclass(frozen=True)
+class BalanceChart:
+    line: str  # SVG polyline points
+    area: str  # SVG polygon points, the line closed down to the baseline
+    zero_y: float | None  # where the zero line sits, when the range crosses it
+    low: Money
+    high: Money
+    first_day: date
+    last_day: date
+    points: list[tuple[float, float, date, Money]]
+
+
+def balance_chart(points: list[tuple[date, Money]]) -> BalanceChart:
+    values = [money.amount for _, money in points]
+    low, high = min(values + [Decimal(0)]), max(values + [Decimal(0)])
+    span = (high - low) or Decimal(1)
+    step = (WIDTH - 2 * PAD_X) / max(len(points) - 1, 1)
+
+    def y_of(value: Decimal) -> float:
+        return round(PAD_Y + float((high - value) / span) * (HEIGHT - 2 * PAD_Y), 1)
+
+    coords = [(round(PAD_X + i * step, 1), y_of(money.amount), day, money) for i, (day, money) in enumerate(points)]
+    line = " ".join(f"{x},{y}" for x, y, _, _ in coords)
+    baseline = HEIGHT - PAD_Y
+    area = f"{coords[0][0]},{baseline} {line} {coords[-1][0]},{baseline}"
+    currency = points[0][1].currency
+    return BalanceChart(
+        line=line,
+        area=area,
+        zero_y=y_of(Decimal(0)) if low < 0 < high or low < 0 else None,
+        low=Money(low, currency),
+        high=Money(high, currency),
+        first_day=points[0][0],
+        last_day=points[-1][0],
+        points=coords,
+    )

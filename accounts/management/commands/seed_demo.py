@@ -1,0 +1,103 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import Account, LedgerEntry, User
+from accounts.services import post_ledger_entry
+
+FINANCE_GROUP = "Finance"
+# What finance may see in admin; powers to act arrive with the features that need them.
+FINANCE_PERMISSIONS = [
+    "view_account",
+    "view_ledgerentry",
+    "view_user",
+    "view_topup",
+    "view_webhookdelivery",
+]
+# Thirty days of made-up usage so the demo chart has a shape.
+DAILY_USAGE = [Decimal(x) for x in "12.40 9.85 15.10 11.00 8.75 14.30 10.60 13.90 9.20 16.45".split()]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users and accounts (alice, bob, carol, dave, finance, admin). Safe to run twice."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+
+    @transaction.atomic
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Refusing to create demo users with DEBUG off; pass --force if you mean it.")
+        password = settings.DEMO_PASSWORD
+        currency = settings.DEFAULT_CURRENCY
+
+        alice_acct = self._account("Alice's Studio", Account.Type.PREPAID, currency)
+        bob_acct = self._account("Bob's Shop", Account.Type.POSTPAID, currency)
+        dave_acct = self._account("Dave's Enterprise", Account.Type.PREPAID, currency)
+        carol_acct = self._account("Carol (Dave's Enterprise)", Account.Type.ENTERPRISE_MEMBER, currency, master=dave_acct)
+
+        self._user("alice", password, account=alice_acct, first_name="Alice")
+        self._user("bob", password, account=bob_acct, first_name="Bob")
+        self._user("carol", password, account=carol_acct, first_name="Carol")
+        self._user("dave", password, account=dave_acct, first_name="Dave")
+        finance = self._user("finance", password, is_staff=True, first_name="Fiona")
+        self._user("admin", password, is_staff=True, is_superuser=True)
+
+        group, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
+        group.permissions.set(Permission.objects.filter(codename__in=FINANCE_PERMISSIONS))
+        finance.groups.add(group)
+
+        self._history(alice_acct, opening=Decimal("500.00"))
+        self._history(dave_acct, opening=Decimal("2000.00"))
+
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  Password for every demo user: {password}")
+        self.stdout.write("  alice   prepaid customer (can top up)")
+        self.stdout.write("  bob     postpaid customer (top-up refused, repays bills)")
+        self.stdout.write("  carol   enterprise member of Dave's Enterprise (top-up refused)")
+        self.stdout.write("  dave    prepaid enterprise master account")
+        self.stdout.write("  finance finance staff (Django admin)")
+        self.stdout.write("  admin   superuser")
+
+    def _account(self, name, type_, currency, master=None):
+        account, _ = Account.objects.get_or_create(
+            name=name, defaults={"type": type_, "enterprise_master": master, "balance": Money(0, currency)}
+        )
+        return account
+
+    def _user(self, username, password, account=None, **fields):
+        user, created = User.objects.get_or_create(username=username, defaults={"account": account, **fields})
+        if created:
+            user.set_password(password)
+            user.save()
+        return user
+
+    def _history(self, account, *, opening):
+        if LedgerEntry.objects.filter(account=account).exists():
+            return
+        now = timezone.now()
+        start = now - timedelta(days=29)
+        post_ledger_entry(
+            account_id=account.pk,
+            amount=Money(opening, account.billing_currency),
+            kind=LedgerEntry.Kind.ADJUSTMENT,
+            source_ref=f"seed:{account.pk}:opening",
+            description="Opening balance (demo)",
+            now=start,
+        )
+        for day in range(1, 29):
+            usage = DAILY_USAGE[day % len(DAILY_USAGE)]
+            post_ledger_entry(
+                account_id=account.pk,
+                amount=Money(-usage, account.billing_currency),
+                kind=LedgerEntry.Kind.USAGE,
+                source_ref=f"seed:{account.pk}:usage:{day}",
+                description="Compute and storage usage (demo)",
+                now=start + timedelta(days=day, hours=6),
+            )

@@ -1,0 +1,120 @@
+"""Accounts, their users and the ledger.
+
+The ledger is the truth about money: every balance change is one immutable
+LedgerEntry, and Account.balance is only a cache of their sum, written by
+accounts.services.post_ledger_entry and nothing else. `verify_ledger` re-sums it.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+
+class Account(models.Model):
+    class Type(models.TextChoices):
+        PREPAID = "prepaid", "Prepaid"
+        POSTPAID = "postpaid", "Postpaid"
+        ENTERPRISE_MEMBER = "enterprise_member", "Enterprise member"
+
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.PREPAID)
+    enterprise_master = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        help_text="The enterprise master account that funds a member account.",
+    )
+    # The currency of `balance` is the account's one billing currency.
+    balance = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["balance"])
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(type="enterprise_member", enterprise_master__isnull=False)
+                | (~models.Q(type="enterprise_member") & models.Q(enterprise_master__isnull=True)),
+                name="account_member_has_master",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def billing_currency(self) -> str:
+        return str(self.balance.currency)
+
+    @property
+    def can_top_up(self) -> bool:
+        return self.type == self.Type.PREPAID
+
+    @property
+    def topup_refusal(self) -> str:
+        """Why this account cannot top up, in words for its users; empty if it can."""
+        if self.type == self.Type.POSTPAID:
+            return (
+                "Top-up is not supported for postpaid accounts. You spend first and then pay "
+                "your billed expenditure: repay it from your bills instead."
+            )
+        if self.type == self.Type.ENTERPRISE_MEMBER:
+            master = self.enterprise_master.name if self.enterprise_master_id else "your enterprise"
+            return (
+                "Top-up is not supported for enterprise member accounts. This account is funded "
+                f"by its enterprise master account, {master}; ask its administrator for funds."
+            )
+        return ""
+
+
+class User(AbstractUser):
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        help_text="The customer account this user acts for. Empty for staff.",
+    )
+
+
+class LedgerEntry(models.Model):
+    """One immutable change of one account's balance. Corrections are new entries."""
+
+    class Kind(models.TextChoices):
+        ONLINE_TOPUP = "online_topup", "Online top-up"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        USAGE = "usage", "Usage charge"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What caused the entry, e.g. "topup:<uuid>"; with `kind` unique, so a source
+    # can move money at most once however often it is delivered.
+    source_ref = models.CharField(max_length=200)
+    description = models.CharField(max_length=300, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    balance_after = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source_ref"], name="ledger_entry_once_per_source"),
+            models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_not_zero"),
+        ]
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.source_ref})"
+
+    @property
+    def is_credit(self) -> bool:
+        return self.amount.amount > 0

@@ -1,0 +1,45 @@
+"""Reads shared by several views, always scoped to one account."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.http import Http404
+from django.utils import timezone
+from djmoney.money import Money
+
+from .models import Account, LedgerEntry
+
+
+def get_account_for_user(user) -> Account:
+    """The customer account a signed-in user acts for; staff without one get a 404."""
+    if not user.is_authenticated or user.account_id is None:
+        raise Http404("This user has no customer account.")
+    return Account.objects.select_related("enterprise_master").get(pk=user.account_id)
+
+
+def recent_ledger_entries(account: Account, *, limit: int = 10) -> list[LedgerEntry]:
+    return list(account.ledger_entries.select_related("actor").order_by("-created_at", "-id")[:limit])
+
+
+def daily_balances(account: Account, *, days: int = 30, today: date | None = None) -> list[tuple[date, Money]]:
+    """The closing balance of each of the last `days` days, oldest first, for the chart.
+
+    Walks back from the current balance through the window's entries, so it costs one
+    query however long the account's history is.
+    """
+    tz = timezone.get_current_timezone()
+    today = today or timezone.localdate()
+    first_day = today - timedelta(days=days - 1)
+    window_start = timezone.make_aware(datetime.combine(first_day, time.min), tz)
+    entries = account.ledger_entries.filter(created_at__gte=window_start).values_list("created_at", "amount")
+    change_by_day: dict[date, object] = {}
+    for created_at, amount in entries:
+        day = timezone.localtime(created_at, tz).date()
+        change_by_day[day] = change_by_day.get(day, 0) + amount
+    closing = account.balance.amount
+    points = []
+    for offset in range(days):
+        day = today - timedelta(days=offset)
+        points.append((day, Money(closing, account.balance.currency)))
+        closing -= change_by_day.get(day, 0)
+    points.reverse()
+    return points

@@ -1,0 +1,58 @@
+"""/healthz: is the database answering, the broker reachable, a worker consuming?"""
+
+import time
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+HEARTBEAT_KEY = "billing-center:worker-heartbeat"
+# Beat asks for a heartbeat every 30 s; two missed ones mean no worker is consuming.
+HEARTBEAT_STALE_AFTER = 90
+
+
+def record_worker_heartbeat() -> None:
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # any failure is the answer we report
+        return {"ok": False, "error": str(exc)[:200]}
+
+
+def _broker() -> dict:
+    from billing_center.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            return {"ok": True, "transport": conn.transport_cls}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)[:200]}
+
+
+def _worker() -> dict:
+    try:
+        beat = cache.get(HEARTBEAT_KEY)
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)[:200]}
+    if beat is None:
+        return {"ok": False, "error": "no heartbeat from any worker yet"}
+    age = round(time.time() - beat, 1)
+    return {"ok": age < HEARTBEAT_STALE_AFTER, "last_heartbeat_seconds_ago": age}
+
+
+@never_cache
+def healthz(request):
+    checks = {"database": _database(), "broker": _broker(), "worker": _worker()}
+    # Without the database nothing works; a missing worker only delays alerts and
+    # reconciliation, so it is reported but does not fail the probe.
+    status = "ok" if all(check["ok"] for check in checks.values()) else "degraded"
+    if not checks["database"]["ok"]:
+        status = "down"
+    return JsonResponse({"status": status, **checks}, status=503 if status == "down" else 200)

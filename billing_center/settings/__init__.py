@@ -1,0 +1,1 @@
+"""Settings: base.py (embedded defaults), production.py (requires secrets), test.py."""

@@ -1,0 +1,34 @@
+"""Production: real secrets required, HTTPS everywhere, `manage.py check --deploy` clean."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+# Production must not fall back to the embedded local key, so read it before base does.
+if len(os.environ.get("SECRET_KEY", "")) < 50 or os.environ["SECRET_KEY"].startswith("insecure"):
+    raise ImproperlyConfigured("Set SECRET_KEY to a random value of at least 50 characters.")
+os.environ.setdefault("DEBUG", "false")
+
+from .base import *  # noqa: E402,F403
+from .base import PAYMENT_GATEWAY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS, env, env_bool, env_list  # noqa: E402
+
+if DEBUG:  # noqa: F405
+    raise ImproperlyConfigured("DEBUG must be off in production.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Set ALLOWED_HOSTS to the host names this site answers to.")
+
+# The sandbox gateway lets anyone "pay" without money changing hands: never by accident.
+if PAYMENT_GATEWAY == "sandbox" and not env_bool("ALLOW_SANDBOX_GATEWAY", False):
+    raise ImproperlyConfigured("PAYMENT_GATEWAY=sandbox in production needs ALLOW_SANDBOX_GATEWAY=true.")
+if PAYMENT_GATEWAY == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS):
+    raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_AGE = 8 * 60 * 60

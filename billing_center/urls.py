@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts.views import home
+from topups import webhooks
+
+from .health import healthz
+
+admin.site.site_header = "Billing Center — finance"
+admin.site.site_title = "Billing Center admin"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("billing/", include("accounts.urls")),
+    path("billing/", include("topups.urls")),
+    path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),
+    path("sandbox-gateway/", include("topups.gateways.sandbox_urls")),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TopupsConfig(AppConfig):
+    name = "topups"
+    verbose_name = "Online top-ups"

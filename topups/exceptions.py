@@ -1,0 +1,19 @@
+from accounts.exceptions import BillingError, TopUpNotAllowed
+
+__all__ = ["BillingError", "TopUpNotAllowed", "TopUpLimitExceeded", "GatewayUnavailable", "InvalidNotification"]
+
+
+class TopUpLimitExceeded(BillingError):
+    code = "topup_limit_exceeded"
+
+
+class GatewayUnavailable(BillingError):
+    """The payment gateway could not be reached or refused the call."""
+
+    code = "gateway_unavailable"
+
+
+class InvalidNotification(BillingError):
+    """A webhook delivery we cannot trust or cannot read: answered with a 400."""
+
+    code = "invalid_notification"

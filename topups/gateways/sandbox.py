@@ -1,0 +1,152 @@
+"""The sandbox gateway: a hosted payment page served by this app under /sandbox-gateway/.
+
+It behaves like a real provider from our side of the wire: it keeps its own sessions
+(SandboxCheckout), and announces outcomes with signed server-to-server notifications
+that go through the very same verification and crediting path as Stripe's.
+"""
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+import requests
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from topups.exceptions import GatewayUnavailable, InvalidNotification
+from topups.models import SandboxCheckout, TopUp
+
+from . import signing
+from .base import CheckoutSession, PaymentNotice
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Sandbox-Signature"
+EVENT_STATUS = {
+    "payment.succeeded": "paid",
+    "payment.declined": "failed",
+    "checkout.cancelled": "cancelled",
+}
+SESSION_STATUS = {
+    SandboxCheckout.Status.OPEN: "pending",
+    SandboxCheckout.Status.PAID: "paid",
+    SandboxCheckout.Status.DECLINED: "failed",
+    SandboxCheckout.Status.CANCELLED: "cancelled",
+}
+
+
+class SandboxGateway:
+    name = "sandbox"
+    signature_header = SIGNATURE_HEADER
+
+    def start_checkout(self, topup: TopUp, *, success_url: str, cancel_url: str) -> CheckoutSession:
+        checkout = SandboxCheckout.objects.create(
+            session_id=f"sbx_{secrets.token_hex(16)}",
+            reference=str(topup.public_id),
+            account_ref=str(topup.account_id),
+            description=f"Top-up of account {topup.account.name}",
+            amount=topup.amount,
+            success_url=success_url,
+            cancel_url=cancel_url,
+        )
+        return CheckoutSession(
+            session_id=checkout.session_id,
+            redirect_url=reverse("sandbox:checkout", args=[checkout.session_id]),
+        )
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+        signing.verify(
+            body,
+            headers.get(SIGNATURE_HEADER),
+            settings.SANDBOX_WEBHOOK_SECRETS,
+            tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
+        )
+        try:
+            event = json.loads(body)
+            data = event["data"]
+            amount = Money(Decimal(str(data["amount"])), str(data["currency"]))
+            return PaymentNotice(
+                event_id=str(event["id"]),
+                event_type=str(event["type"]),
+                reference=str(data["reference"]),
+                status=EVENT_STATUS.get(event["type"], "ignored"),
+                amount=amount,
+                session_id=str(data["session_id"]),
+                account_ref=str(data["account_ref"]),
+            )
+        except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+            raise InvalidNotification(f"Unreadable sandbox event: {exc}") from exc
+
+    def fetch_payment(self, topup: TopUp) -> PaymentNotice:
+        checkout = SandboxCheckout.objects.filter(session_id=topup.gateway_session_id).first()
+        if checkout is None:
+            raise GatewayUnavailable("The sandbox has no session for this top-up.")
+        return PaymentNotice(
+            event_id=f"fetch:{checkout.session_id}",
+            event_type="session.retrieved",
+            reference=checkout.reference,
+            status=SESSION_STATUS[checkout.status],
+            amount=checkout.amount,
+            session_id=checkout.session_id,
+            account_ref=checkout.account_ref,
+        )
+
+
+# --- The provider's side: what the hosted page does when the payer clicks ---------------
+
+
+def complete_checkout(checkout: SandboxCheckout, *, outcome: str) -> bool:
+    """Close an open session as paid, declined or cancelled; False if it was already closed."""
+    closed = SandboxCheckout.objects.filter(pk=checkout.pk, status=SandboxCheckout.Status.OPEN).update(
+        status=outcome, completed_at=timezone.now()
+    )
+    checkout.refresh_from_db()
+    return bool(closed)
+
+
+def notification_body(checkout: SandboxCheckout) -> bytes:
+    event_type = {
+        SandboxCheckout.Status.PAID: "payment.succeeded",
+        SandboxCheckout.Status.DECLINED: "payment.declined",
+        SandboxCheckout.Status.CANCELLED: "checkout.cancelled",
+    }[checkout.status]
+    event = {
+        "id": f"sbxevt_{secrets.token_hex(12)}",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {
+            "session_id": checkout.session_id,
+            "reference": checkout.reference,
+            "account_ref": checkout.account_ref,
+            "amount": str(checkout.amount.amount),
+            "currency": str(checkout.amount.currency),
+            "status": checkout.status,
+        },
+    }
+    return json.dumps(event).encode()
+
+
+def send_notification(checkout: SandboxCheckout, *, webhook_url: str) -> bool:
+    """POST the signed outcome to our webhook, as a provider would. Returns whether it landed.
+
+    A lost notification is not lost money: the reconciler asks fetch_payment() later.
+    """
+    body = notification_body(checkout)
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signing.sign(body, settings.SANDBOX_WEBHOOK_SECRETS[0]),
+    }
+    try:
+        response = requests.post(webhook_url, data=body, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        logger.warning("Sandbox notification for %s not delivered: %s", checkout.session_id, exc)
+        return False
+    if response.status_code >= 300:
+        logger.warning("Sandbox notification for %s answered %s", checkout.session_id, response.status_code)
+        return False
+    return True

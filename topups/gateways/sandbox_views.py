@@ -1,0 +1,39 @@
+"""The sandbox gateway's hosted payment page: merchant, amount, Pay / Decline / Cancel."""
+
+from django.conf import settings
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from topups.models import SandboxCheckout
+
+from .sandbox import complete_checkout, send_notification
+
+OUTCOMES = {
+    "pay": SandboxCheckout.Status.PAID,
+    "decline": SandboxCheckout.Status.DECLINED,
+    "cancel": SandboxCheckout.Status.CANCELLED,
+}
+
+
+def _sandbox_enabled():
+    if settings.PAYMENT_GATEWAY != "sandbox":
+        raise Http404("The sandbox gateway is not enabled.")
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request, session_id: str):
+    _sandbox_enabled()
+    session = get_object_or_404(SandboxCheckout, session_id=session_id)
+    if request.method == "GET":
+        return render(
+            request, "sandbox/checkout.html", {"session": session, "merchant": settings.SANDBOX_MERCHANT_NAME}
+        )
+    outcome = OUTCOMES.get(request.POST.get("outcome", ""))
+    if outcome is None:
+        return HttpResponseBadRequest("Choose Pay, Decline or Cancel.")
+    if complete_checkout(session, outcome=outcome):
+        send_notification(session, webhook_url=request.build_absolute_uri(reverse("payment_webhook", args=["sandbox"])))
+    # A second click on a closed session just goes back to the merchant.
+    return redirect(session.cancel_url if session.status == SandboxCheckout.Status.CANCELLED else session.success_url)

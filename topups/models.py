@@ -1,0 +1,165 @@
+"""Online top-ups, the raw gateway deliveries that announce them, and the sandbox
+gateway's own sessions."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+
+class TopUp(models.Model):
+    """One attempt to pay money into an account through a payment gateway.
+
+    Credited at most once: the row is locked while it is credited, and the ledger's
+    unique (kind, source_ref="topup:<public_id>") refuses a second entry behind it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        CREDITED = "credited", "Credited"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="topups")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    gateway = models.CharField(max_length=20)
+    # What the customer pays, in the payment currency ...
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    # ... and what the account receives, in its billing currency.
+    credit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    gateway_session_id = models.CharField(max_length=255, blank=True)
+    checkout_url = models.TextField(blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    # A verified notification that disagrees with this row (amount, currency, owner)
+    # credits nothing and is left here for finance to look at.
+    needs_review = models.BooleanField(default=False)
+    review_note = models.TextField(blank=True)
+    ledger_entry = models.OneToOneField(
+        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="topup"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it failed, was cancelled or expired.")
+    last_checked_at = models.DateTimeField(null=True, blank=True, help_text="Last reconciliation with the gateway.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "top-up"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_session_id"],
+                condition=~models.Q(gateway_session_id=""),
+                name="topup_unique_gateway_session",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="topup_amount_positive"),
+            models.CheckConstraint(condition=models.Q(credit_amount__gt=0), name="topup_credit_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="credited") | models.Q(ledger_entry__isnull=False),
+                name="topup_credited_has_entry",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="topup_account_recent"),
+            models.Index(fields=["status", "created_at"], name="topup_status_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Top-up {self.reference} ({self.amount}, {self.get_status_display()})"
+
+    @property
+    def reference(self) -> str:
+        """The short reference customers and finance quote."""
+        return f"TU-{self.public_id.hex[:12].upper()}"
+
+    @property
+    def ledger_source_ref(self) -> str:
+        return f"topup:{self.public_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def is_final(self) -> bool:
+        return not self.is_pending
+
+
+class WebhookDelivery(models.Model):
+    """A gateway notification as it arrived, with what we made of it.
+
+    Unique per (gateway, event id): a redelivered event bumps `delivery_count` and
+    moves no money. Deliveries we could not verify have no trusted event id and are
+    kept (truncated) for investigation.
+    """
+
+    class Verdict(models.TextChoices):
+        RECEIVED = "received", "Received, not processed yet"
+        CREDITED = "credited", "Credited the top-up"
+        ALREADY_CREDITED = "already_credited", "Top-up was already credited"
+        CLOSED = "closed", "Closed the top-up"
+        IGNORED = "ignored", "Nothing to do"
+        FLAGGED = "flagged", "Mismatch, flagged for finance"
+        REJECTED = "rejected", "Rejected: not verified"
+        ERROR = "error", "Processing failed, will be retried"
+
+    gateway = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255, null=True, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    topup = models.ForeignKey(TopUp, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
+    body = models.TextField()
+    signature = models.CharField(max_length=1000, blank=True)
+    verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.RECEIVED)
+    error = models.TextField(blank=True)
+    delivery_count = models.PositiveIntegerField(default=1)
+    received_at = models.DateTimeField(auto_now_add=True)
+    last_received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "event_id"],
+                condition=models.Q(event_id__isnull=False),
+                name="webhook_delivery_once_per_event",
+            ),
+        ]
+        indexes = [models.Index(fields=["verdict", "-received_at"], name="webhook_verdict_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.event_type or 'unverified'} {self.event_id or ''}".strip()
+
+
+class SandboxCheckout(models.Model):
+    """The sandbox gateway's own record of a hosted payment session.
+
+    This is the fake provider's database, not ours: TopUp never reads it directly,
+    only through the sandbox gateway's notifications and fetch_payment().
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PAID = "paid", "Paid"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+
+    session_id = models.CharField(max_length=64, unique=True)
+    reference = models.CharField(max_length=64, help_text="The merchant's reference: our top-up public id.")
+    account_ref = models.CharField(max_length=64)
+    description = models.CharField(max_length=200)
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    success_url = models.TextField()
+    cancel_url = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sandbox session {self.session_id} ({self.status})"

@@ -1,0 +1,286 @@
+"""Every write to top-ups: start one, apply what a gateway says about it, reconcile, expire.
+
+Crediting is keyed on the TopUp row, so the same payment announced by a webhook, a
+second kind of webhook, the return page's check and the reconciler credits once: the
+row is locked while it is credited, and the ledger's unique source behind it would
+refuse a second entry even if the lock were missed.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import Account, LedgerEntry
+from accounts.services import post_ledger_entry
+
+from .exceptions import GatewayUnavailable, TopUpLimitExceeded, TopUpNotAllowed
+from .gateways import PaymentNotice, current_gateway, get_gateway
+from .models import TopUp, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+Verdict = WebhookDelivery.Verdict
+
+
+# --- Starting a top-up ---------------------------------------------------------------
+
+
+def _check_limits(*, account: Account, amount: Money, now: datetime) -> None:
+    if amount.amount < settings.TOPUP_MIN_AMOUNT or amount.amount > settings.TOPUP_MAX_AMOUNT:
+        raise TopUpLimitExceeded(
+            f"Enter an amount between {settings.TOPUP_MIN_AMOUNT} and {settings.TOPUP_MAX_AMOUNT} {amount.currency}."
+        )
+    # Pending top-ups count too: otherwise several open checkouts could pass the cap together.
+    recent = (
+        TopUp.objects.filter(
+            account=account,
+            created_at__gte=now - timedelta(hours=24),
+            status__in=[TopUp.Status.PENDING, TopUp.Status.CREDITED],
+        ).aggregate(total=Sum("amount"))["total"]
+        or Decimal(0)
+    )
+    if recent + amount.amount > settings.TOPUP_DAILY_LIMIT:
+        room = max(settings.TOPUP_DAILY_LIMIT - recent, Decimal(0))
+        raise TopUpLimitExceeded(
+            f"This would take your top-ups in the last 24 hours above the daily limit of "
+            f"{settings.TOPUP_DAILY_LIMIT} {amount.currency}. You can top up at most {room} "
+            f"{amount.currency} more today."
+        )
+
+
+@transaction.atomic
+def create_topup(*, account_id: int, actor, amount: Money, now: datetime | None = None) -> TopUp:
+    """Record a pending top-up after checking who may top up and how much."""
+    now = now or timezone.now()
+    # The account lock serialises concurrent starts, so the daily cap holds under races.
+    account = Account.objects.select_for_update().get(pk=account_id)
+    if not account.can_top_up:
+        raise TopUpNotAllowed(account.topup_refusal)
+    if amount.currency != account.balance.currency:
+        raise TopUpNotAllowed(f"This account is billed in {account.billing_currency}; pay in that currency.")
+    _check_limits(account=account, amount=amount, now=now)
+    return TopUp.objects.create(
+        account=account,
+        created_by=actor,
+        gateway=settings.PAYMENT_GATEWAY,
+        amount=amount,
+        credit_amount=amount,
+    )
+
+
+def start_online_topup(*, account_id: int, actor, amount: Money, site_url: str) -> TopUp:
+    """Create the top-up, then open the gateway's checkout for it; returns it with checkout_url set.
+
+    The gateway is called outside any transaction: a slow provider must not hold the
+    account lock, and the pending row must exist before any money can move for it.
+    """
+    topup = create_topup(account_id=account_id, actor=actor, amount=amount)
+    return_url = site_url.rstrip("/") + reverse("topups:detail", args=[topup.public_id])
+    try:
+        session = get_gateway(topup.gateway).start_checkout(
+            topup, success_url=return_url, cancel_url=f"{return_url}?cancelled=1"
+        )
+    except GatewayUnavailable as exc:
+        logger.warning("Checkout for %s not opened: %s", topup.reference, exc.message)
+        _close(topup.pk, status=TopUp.Status.FAILED, reason="The payment gateway could not be reached.")
+        raise GatewayUnavailable(
+            "The payment gateway is not responding right now. Nothing has been charged; please try again in a few minutes."
+        ) from exc
+    TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=session.session_id, checkout_url=session.redirect_url)
+    topup.gateway_session_id, topup.checkout_url = session.session_id, session.redirect_url
+    return topup
+
+
+# --- Applying what the gateway says ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeOutcome:
+    verdict: str
+    topup: TopUp | None = None
+
+
+@transaction.atomic
+def _close(topup_id: int, *, status: str, reason: str = "", now: datetime | None = None) -> bool:
+    """Move a pending top-up to a final state; a top-up that is no longer pending is left alone."""
+    topup = TopUp.objects.select_for_update().get(pk=topup_id)
+    if not topup.is_pending:
+        return False
+    topup.status, topup.failure_reason, topup.closed_at = status, reason[:300], now or timezone.now()
+    topup.save(update_fields=["status", "failure_reason", "closed_at"])
+    return True
+
+
+def _mismatch(topup: TopUp, notice: PaymentNotice) -> str:
+    problems = []
+    if notice.amount is None or notice.amount != topup.amount:
+        problems.append(f"amount {notice.amount} differs from the expected {topup.amount}")
+    if notice.account_ref and notice.account_ref != str(topup.account_id):
+        problems.append(f"account {notice.account_ref} differs from the owner {topup.account_id}")
+    if notice.session_id and topup.gateway_session_id and notice.session_id != topup.gateway_session_id:
+        problems.append(f"session {notice.session_id} differs from {topup.gateway_session_id}")
+    return "; ".join(problems)
+
+
+@transaction.atomic
+def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datetime | None = None) -> NoticeOutcome:
+    """Credit, close or ignore the top-up a verified notice is about. Safe to repeat."""
+    now = now or timezone.now()
+    if notice.status == "ignored" or not notice.reference:
+        return NoticeOutcome(Verdict.IGNORED)
+    topup = (
+        TopUp.objects.select_for_update()
+        .filter(gateway=gateway_name, public_id=_uuid_or_none(notice.reference))
+        .first()
+    )
+    if topup is None:
+        # Genuine but not ours (another integration on the same provider account).
+        return NoticeOutcome(Verdict.IGNORED)
+    if notice.status == "paid":
+        if topup.status == TopUp.Status.CREDITED:
+            return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
+        problem = _mismatch(topup, notice)
+        if problem:
+            logger.error("Top-up %s not credited: %s", topup.reference, problem)
+            note = f"{now:%Y-%m-%d %H:%M} {notice.event_type} {notice.event_id}: {problem}"
+            topup.needs_review = True
+            topup.review_note = f"{topup.review_note}\n{note}".strip()
+            topup.save(update_fields=["needs_review", "review_note"])
+            return NoticeOutcome(Verdict.FLAGGED, topup)
+        _credit(topup, now=now)
+        return NoticeOutcome(Verdict.CREDITED, topup)
+    if notice.status in ("failed", "cancelled", "expired"):
+        # Out-of-order or late news never takes a credited top-up back.
+        closed = _close(topup.pk, status=notice.status, reason=notice.detail or notice.event_type, now=now)
+        topup.refresh_from_db()
+        return NoticeOutcome(Verdict.CLOSED if closed else Verdict.IGNORED, topup)
+    return NoticeOutcome(Verdict.IGNORED, topup)
+
+
+def _credit(topup: TopUp, *, now: datetime) -> None:
+    """Post the credit for a locked top-up and mark it credited.
+
+    A payment the gateway confirms is credited even if we had already closed the
+    top-up (a late payment after expiry): money received is never left uncredited.
+    """
+    entry = post_ledger_entry(
+        account_id=topup.account_id,
+        amount=topup.credit_amount,
+        kind=LedgerEntry.Kind.ONLINE_TOPUP,
+        source_ref=topup.ledger_source_ref,
+        actor=topup.created_by,
+        description=f"Online top-up {topup.reference} via {topup.gateway}",
+    )
+    topup.status = TopUp.Status.CREDITED
+    topup.ledger_entry = entry
+    topup.credited_at = now
+    topup.save(update_fields=["status", "ledger_entry", "credited_at"])
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError):
+        return None
+
+
+# --- Webhook deliveries ----------------------------------------------------------------
+
+
+def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, error: str) -> WebhookDelivery:
+    """Keep an unverified delivery for investigation; its content is not trusted, so it is truncated."""
+    return WebhookDelivery.objects.create(
+        gateway=gateway_name,
+        body=body[:10_000].decode("utf-8", errors="replace"),
+        signature=signature[:1000],
+        verdict=Verdict.REJECTED,
+        error=error[:2000],
+        processed_at=timezone.now(),
+    )
+
+
+def receive_payment_notice(
+    *, gateway_name: str, notice: PaymentNotice, body: bytes, signature: str
+) -> WebhookDelivery:
+    """Store a verified delivery once per event id and apply it once.
+
+    The delivery row is committed before processing, so a processing failure rolls back
+    the credit but keeps the delivery with its error, and the gateway's retry picks it up.
+    """
+    delivery, created = WebhookDelivery.objects.get_or_create(
+        gateway=gateway_name,
+        event_id=notice.event_id,
+        defaults={"event_type": notice.event_type, "body": body.decode("utf-8", errors="replace"), "signature": signature[:1000]},
+    )
+    if not created:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            delivery_count=F("delivery_count") + 1, last_received_at=timezone.now()
+        )
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+            if delivery.verdict not in (Verdict.RECEIVED, Verdict.ERROR):
+                return delivery  # a redelivery of an event already applied
+            outcome = apply_payment_notice(gateway_name=gateway_name, notice=notice)
+            delivery.verdict = outcome.verdict
+            delivery.topup = outcome.topup
+            delivery.error = ""
+            delivery.processed_at = timezone.now()
+            delivery.save(update_fields=["verdict", "topup", "error", "processed_at"])
+            return delivery
+    except Exception as exc:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(verdict=Verdict.ERROR, error=repr(exc)[:2000])
+        raise
+
+
+# --- Reconciliation --------------------------------------------------------------------
+
+
+def reconcile_topup(*, topup_id: int, now: datetime | None = None) -> TopUp:
+    """Ask the gateway about a pending top-up and apply its answer through the same path."""
+    now = now or timezone.now()
+    topup = TopUp.objects.get(pk=topup_id)
+    if not topup.is_pending or not topup.gateway_session_id:
+        return topup
+    TopUp.objects.filter(pk=topup.pk).update(last_checked_at=now)
+    try:
+        notice = get_gateway(topup.gateway).fetch_payment(topup)
+    except (GatewayUnavailable, LookupError) as exc:
+        logger.warning("Could not reconcile %s: %s", topup.reference, exc)
+        return TopUp.objects.get(pk=topup.pk)
+    apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+    return TopUp.objects.get(pk=topup.pk)
+
+
+def reconcile_pending_topups(*, now: datetime | None = None) -> dict[str, int]:
+    """The beat task: reconcile top-ups whose notification is late; expire abandoned ones."""
+    now = now or timezone.now()
+    stale = now - timedelta(minutes=settings.TOPUP_RECONCILE_AFTER_MINUTES)
+    abandoned = now - timedelta(hours=settings.TOPUP_EXPIRE_AFTER_HOURS)
+    counts = {"checked": 0, "credited": 0, "expired": 0}
+    pending = TopUp.objects.filter(status=TopUp.Status.PENDING, created_at__lt=stale).order_by("created_at")
+    for topup_id, created_at in pending.values_list("pk", "created_at")[:500]:
+        topup = reconcile_topup(topup_id=topup_id, now=now)
+        counts["checked"] += 1
+        if topup.status == TopUp.Status.CREDITED:
+            counts["credited"] += 1
+        elif topup.is_pending and created_at < abandoned:
+            if _close(topup_id, status=TopUp.Status.EXPIRED, reason="Not paid within 24 hours.", now=now):
+                counts["expired"] += 1
+    return counts
+
+
+def check_on_return(*, topup: TopUp, now: datetime | None = None) -> TopUp:
+    """The return page's server-side check, at most every few seconds per top-up."""
+    now = now or timezone.now()
+    if topup.is_pending and (topup.last_checked_at is None or now - topup.last_checked_at > timedelta(seconds=3)):
+        return reconcile_topup(topup_id=topup.pk, now=now)
+    return topup

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "topups"
+urlpatterns = [
+    path("pay/", views.pay, name="pay"),
+    path("topups/", views.topup_list, name="list"),
+    path("topups/<uuid:public_id>/", views.topup_detail, name="detail"),
+]
