@@ -1,0 +1,116 @@
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from djmoney.money import Money
+
+from accounts.exceptions import BillingError, CurrencyMismatch
+from accounts.models import Account, LedgerEntry
+from accounts.services import ledger_mismatches, post_ledger_entry
+from tests.factories import PrepaidAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def usd(value: str) -> Money:
+    return Money(Decimal(value), "USD")
+
+
+def test_an_entry_moves_the_balance_and_records_balance_after():
+    account = PrepaidAccountFactory()
+    post_ledger_entry(account_id=account.pk, amount=usd("100.00"), kind="adjustment", source_ref="t:1")
+    entry = post_ledger_entry(account_id=account.pk, amount=usd("-30.25"), kind="usage", source_ref="t:2")
+    account.refresh_from_db()
+    assert account.balance == usd("69.75")
+    assert entry.balance_after == usd("69.75")
+    assert ledger_mismatches() == []
+
+
+def test_an_entry_in_another_currency_is_refused_and_writes_nothing():
+    account = PrepaidAccountFactory()
+    with pytest.raises(CurrencyMismatch):
+        post_ledger_entry(account_id=account.pk, amount=Money(10, "EUR"), kind="adjustment", source_ref="t:eur")
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_zero_entry_is_refused():
+    account = PrepaidAccountFactory()
+    with pytest.raises(BillingError):
+        post_ledger_entry(account_id=account.pk, amount=usd("0"), kind="adjustment", source_ref="t:0")
+
+
+def test_one_source_moves_money_once_and_the_failed_second_leaves_the_balance_alone():
+    account = PrepaidAccountFactory()
+    post_ledger_entry(account_id=account.pk, amount=usd("10"), kind="online_topup", source_ref="topup:x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        post_ledger_entry(account_id=account.pk, amount=usd("10"), kind="online_topup", source_ref="topup:x")
+    account.refresh_from_db()
+    assert account.balance == usd("10")
+    assert LedgerEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("statement", ["UPDATE accounts_ledgerentry SET amount = 1", "DELETE FROM accounts_ledgerentry"])
+def test_the_database_refuses_to_change_or_delete_a_ledger_entry(statement):
+    """The trigger, not the application, refuses: raw SQL is stopped too."""
+    account = PrepaidAccountFactory()
+    post_ledger_entry(account_id=account.pk, amount=usd("5"), kind="adjustment", source_ref="t:immutable")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert LedgerEntry.objects.get().amount == usd("5")
+
+
+def test_verify_ledger_passes_on_honest_books_and_fails_on_a_forged_balance(capsys):
+    honest, forged = PrepaidAccountFactory(), PrepaidAccountFactory()
+    post_ledger_entry(account_id=honest.pk, amount=usd("12.34"), kind="adjustment", source_ref="t:h")
+    post_ledger_entry(account_id=forged.pk, amount=usd("50"), kind="adjustment", source_ref="t:f")
+    call_command("verify_ledger")
+    assert "Ledger OK" in capsys.readouterr().out
+
+    Account.objects.filter(pk=forged.pk).update(balance=Decimal("1000000.00"))  # someone wrote balance directly
+    with pytest.raises(CommandError, match="1 account"):
+        call_command("verify_ledger")
+    assert f"account {forged.pk}" in capsys.readouterr().err
+
+
+def test_verify_ledger_exits_non_zero_from_the_command_line():
+    account = PrepaidAccountFactory()
+    Account.objects.filter(pk=account.pk).update(balance=Decimal("3.00"))
+    with pytest.raises(SystemExit) as exit_info:
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["manage.py", "verify_ledger"])
+    assert exit_info.value.code == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_entries_on_one_account_all_land_with_exact_balances():
+    """20 threads post at once; the row lock makes every balance_after exact."""
+    account = PrepaidAccountFactory()
+    workers = 20
+    barrier = threading.Barrier(workers)
+    errors = []
+
+    def post(i):
+        try:
+            barrier.wait()
+            post_ledger_entry(account_id=account.pk, amount=usd("1.01"), kind="adjustment", source_ref=f"race:{i}")
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    account.refresh_from_db()
+    assert account.balance == usd("20.20")
+    afters = sorted(e.balance_after.amount for e in LedgerEntry.objects.filter(account=account))
+    assert afters == [Decimal("1.01") * n for n in range(1, 21)]
+    assert ledger_mismatches() == []

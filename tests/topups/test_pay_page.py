@@ -1,0 +1,120 @@
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from topups.models import SandboxCheckout, TopUp
+from tests.factories import (
+    EnterpriseMemberAccountFactory,
+    PendingTopUpFactory,
+    PostpaidAccountFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(client):
+    user = UserFactory(username="alice")
+    client.force_login(user)
+    return user
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("-1", "must be positive"),
+        ("0", "greater than zero"),
+        ("0.00", "greater than zero"),
+        ("0.001", "at most two decimals"),
+        ("1e3", "at most two decimals"),
+        ("NaN", "at most two decimals"),
+        ("Infinity", "at most two decimals"),
+        ("-Infinity", "must be positive"),
+        ("99999999999999999999", "at most two decimals"),
+        ("123456789012.00", "maximum for one top-up"),
+        ("10,50", "Use a dot for decimals"),
+        ("1,000", "Use a dot for decimals"),
+        ("１００", "at most two decimals"),  # full-width digits
+        ("٣٠٠", "at most two decimals"),  # Arabic-Indic digits
+        ("100 USD", "at most two decimals"),
+        ("0x10", "at most two decimals"),
+        ("", "required"),
+        ("   ", "required"),
+        ("5", "minimum top-up is 10.00"),
+        ("50000.01", "maximum for one top-up is 50,000.00"),
+    ],
+)
+def test_a_bad_amount_is_a_field_error_and_creates_nothing(client, alice, raw, message):
+    response = client.post("/billing/pay/", {"amount": raw})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not TopUp.objects.exists()
+
+
+def test_a_good_amount_creates_a_pending_topup_and_redirects_303_to_the_gateway(client, alice):
+    response = client.post("/billing/pay/", {"amount": " 120.50 "})
+    topup = TopUp.objects.get()
+    assert response.status_code == 303
+    assert response["Location"] == topup.checkout_url == f"/sandbox-gateway/checkout/{topup.gateway_session_id}/"
+    assert topup.status == TopUp.Status.PENDING
+    assert topup.amount == topup.credit_amount == Money(Decimal("120.50"), "USD")
+    assert topup.created_by == alice and topup.account == alice.account
+    session = SandboxCheckout.objects.get(session_id=topup.gateway_session_id)
+    assert session.amount == topup.amount and session.reference == str(topup.public_id)
+    assert session.success_url.endswith(f"/billing/topups/{topup.public_id}/")
+
+
+def test_the_daily_limit_counts_pending_and_credited_topups_of_the_last_24_hours(client, alice, settings):
+    settings.TOPUP_DAILY_LIMIT = Decimal("1000.00")
+    PendingTopUpFactory(account=alice.account, created_by=alice, amount=Money("600", "USD"))
+    PendingTopUpFactory(
+        account=alice.account, created_by=alice, amount=Money("900", "USD"), status=TopUp.Status.FAILED
+    )
+    response = client.post("/billing/pay/", {"amount": "400.01"})
+    assert response.status_code == 400
+    assert "You can top up at most 400.00 USD more today" in response.content.decode()
+    assert client.post("/billing/pay/", {"amount": "400.00"}).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "factory, words",
+    [
+        (PostpaidAccountFactory, "repay it from your bills"),
+        (EnterpriseMemberAccountFactory, "funded by its enterprise master account"),
+    ],
+)
+def test_accounts_that_cannot_top_up_see_why_and_a_forged_post_is_refused(client, factory, words):
+    user = UserFactory(account=factory())
+    client.force_login(user)
+    page = client.get("/billing/pay/")
+    assert page.status_code == 200
+    assert words in page.content.decode()
+    assert 'name="amount"' not in page.content.decode()
+
+    forged = client.post("/billing/pay/", {"amount": "100.00"})
+    assert forged.status_code == 403
+    assert words in forged.content.decode()
+    assert not TopUp.objects.exists()
+
+
+def test_the_pay_page_needs_a_signed_in_customer(client):
+    response = client.get("/billing/pay/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_post_without_a_csrf_token_is_refused(alice):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post("/billing/pay/", {"amount": "100"}).status_code == 403
+    assert not TopUp.objects.exists()
+
+
+def test_staff_without_a_customer_account_get_a_404_not_a_500(client):
+    staff = UserFactory(account=None, is_staff=True)
+    client.force_login(staff)
+    assert client.get("/billing/pay/").status_code == 404
+    assert client.get("/billing/").status_code == 404

@@ -1,0 +1,137 @@
+"""Starting a Stripe Checkout and reconciling with it, against Stripe faked at HTTP level."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import LedgerEntry
+from topups.models import TopUp
+from topups.services import reconcile_pending_topups, reconcile_topup
+from tests.factories import PendingTopUpFactory, UserFactory
+from tests.fakes.stripe import checkout_session
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(client, settings, fake_stripe):
+    settings.PAYMENT_GATEWAY = "stripe"
+    user = UserFactory(username="alice")
+    client.force_login(user)
+    return user
+
+
+def test_next_opens_a_checkout_session_with_our_reference_and_an_idempotency_key(client, alice, fake_stripe):
+    response = client.post("/billing/pay/", {"amount": "250.75"})
+    topup = TopUp.objects.get()
+    assert response.status_code == 303
+    assert response["Location"].startswith("https://checkout.stripe.com/c/pay/cs_test_")
+    sent = fake_stripe.create_requests[0]
+    form, headers = sent["form"], sent["headers"]
+    assert headers["Idempotency-Key"] == f"topup:{topup.public_id}"
+    assert headers["Stripe-Version"] == "2026-10-28.endive"
+    assert form["mode"] == "payment"
+    assert form["client_reference_id"] == str(topup.public_id)
+    assert form["metadata[topup]"] == str(topup.public_id)
+    assert form["metadata[account]"] == str(alice.account_id)
+    assert form["line_items[0][price_data][unit_amount]"] == "25075"
+    assert form["line_items[0][price_data][currency]"] == "usd"
+    assert form["success_url"] == f"http://testserver/billing/topups/{topup.public_id}/"
+    assert form["cancel_url"] == f"http://testserver/billing/topups/{topup.public_id}/?cancelled=1"
+    assert topup.gateway == "stripe" and topup.gateway_session_id.startswith("cs_test_")
+
+
+def test_when_stripe_is_down_the_customer_gets_a_clear_503_and_the_topup_is_closed(client, alice, fake_stripe):
+    fake_stripe.down = True
+    response = client.post("/billing/pay/", {"amount": "100"})
+    assert response.status_code == 503
+    assert "Nothing has been charged" in response.content.decode()
+    topup = TopUp.objects.get()
+    assert topup.status == TopUp.Status.FAILED
+    assert "could not be reached" in topup.failure_reason
+
+
+def test_the_return_page_asks_stripe_and_credits_a_paid_session_once(client, alice, fake_stripe):
+    client.post("/billing/pay/", {"amount": "80.00"})
+    topup = TopUp.objects.get()
+    page = client.get(f"/billing/topups/{topup.public_id}/")
+    assert "Waiting for the payment gateway" in page.content.decode()
+    assert 'http-equiv="refresh"' in page.content.decode()
+
+    fake_stripe.pay(topup.gateway_session_id)
+    TopUp.objects.filter(pk=topup.pk).update(last_checked_at=None)
+    page = client.get(f"/billing/topups/{topup.public_id}/")
+    assert "your balance has been credited" in page.content.decode()
+    assert 'http-equiv="refresh"' not in page.content.decode()
+    client.get(f"/billing/topups/{topup.public_id}/")
+    alice.account.refresh_from_db()
+    assert alice.account.balance == Money("80.00", "USD")
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_the_return_page_trusts_nothing_the_browser_says(client, alice, fake_stripe):
+    """?paid=1, session ids or statuses in the URL change nothing: only Stripe's answer does."""
+    client.post("/billing/pay/", {"amount": "80.00"})
+    topup = TopUp.objects.get()
+    client.get(f"/billing/topups/{topup.public_id}/?paid=1&status=complete&session_id={topup.gateway_session_id}")
+    topup.refresh_from_db()
+    assert topup.status == TopUp.Status.PENDING
+    assert not LedgerEntry.objects.exists()
+
+
+def test_cancel_url_shows_that_nothing_was_charged_and_stops_refreshing(client, alice, fake_stripe):
+    client.post("/billing/pay/", {"amount": "80.00"})
+    topup = TopUp.objects.get()
+    page = client.get(f"/billing/topups/{topup.public_id}/?cancelled=1").content.decode()
+    assert "Nothing has been charged" in page
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_another_customers_topup_is_a_404(client, alice):
+    stranger = PendingTopUpFactory()
+    assert client.get(f"/billing/topups/{stranger.public_id}/").status_code == 404
+    assert client.get("/billing/topups/not-a-uuid/").status_code == 404
+    assert stranger.reference not in client.get("/billing/topups/").content.decode()
+
+
+def test_the_reconciler_credits_paid_expires_abandoned_and_leaves_fresh_ones_alone(fake_stripe):
+    now = timezone.now()
+    paid = PendingTopUpFactory()
+    abandoned = PendingTopUpFactory()
+    fresh = PendingTopUpFactory()
+    stale_open = PendingTopUpFactory()
+    for topup in (paid, abandoned, fresh, stale_open):
+        fake_stripe.add_session(checkout_session(topup=topup))
+    fake_stripe.pay(paid.gateway_session_id)
+    TopUp.objects.filter(pk__in=[paid.pk, stale_open.pk]).update(created_at=now - timedelta(minutes=30))
+    TopUp.objects.filter(pk=abandoned.pk).update(created_at=now - timedelta(hours=25))
+
+    counts = reconcile_pending_topups(now=now)
+
+    assert counts == {"checked": 3, "credited": 1, "expired": 1}
+    statuses = dict(TopUp.objects.values_list("pk", "status"))
+    assert statuses[paid.pk] == TopUp.Status.CREDITED
+    assert statuses[abandoned.pk] == TopUp.Status.EXPIRED
+    assert statuses[stale_open.pk] == statuses[fresh.pk] == TopUp.Status.PENDING
+    paid.account.refresh_from_db()
+    assert paid.account.balance == Money("100.00", "USD")
+
+
+def test_reconciling_while_stripe_is_down_changes_nothing(fake_stripe):
+    topup = PendingTopUpFactory()
+    fake_stripe.add_session(checkout_session(topup=topup))
+    fake_stripe.down = True
+    assert reconcile_topup(topup_id=topup.pk).status == TopUp.Status.PENDING
+    assert not LedgerEntry.objects.exists()
+
+
+def test_jpy_amounts_go_to_stripe_without_minor_units():
+    from topups.gateways.stripe_checkout import from_minor_units, to_minor_units
+
+    assert to_minor_units(Money("500", "JPY")) == 500
+    assert to_minor_units(Money("100.50", "USD")) == 10050
+    assert from_minor_units(500, "jpy") == Money(Decimal("500"), "JPY")
+    assert from_minor_units(10050, "usd") == Money(Decimal("100.50"), "USD")
