@@ -1,14 +1,26 @@
-"""Test settings: fast hashing, private files in a temporary folder, no login lockouts in the way."""
+"""Test settings: fast hashing, private files and the file broker in temporary folders."""
 
-import os
 import tempfile
 
 from .base import *  # noqa: F403
+from .base import CELERY_BROKER_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="billing-test-media-")
-# Tests call the webhook a few thousand times from one address; the lockout itself is
-# tested with its own limit.
+# Tests post to the webhook thousands of times from one address; the lockout is tested on its own.
 AXES_FAILURE_LIMIT = 50
-# Tests publish to their own broker database so stale messages never reach a dev worker.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", CELERY_BROKER_URL)  # noqa: F405
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Never hand test messages to a developer's running worker.
+    _broker = tempfile.mkdtemp(prefix="billing-test-broker-")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": f"{_broker}/queue",
+        "data_folder_out": f"{_broker}/queue",
+        "control_folder": f"{_broker}/control",
+    }
+if not REDIS_URL:  # noqa: F405
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": tempfile.mkdtemp(prefix="billing-test-cache-"),
+        }
+    }

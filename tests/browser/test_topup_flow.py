@@ -1,0 +1,127 @@
+"""The pages as a person uses them, in real headless Chromium against a live server."""
+
+import re
+
+import pytest
+from djmoney.money import Money
+from playwright.sync_api import expect
+
+from accounts.models import LedgerEntry
+from accounts.services import post_ledger_entry
+from topups.models import TopUp
+from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, PrepaidAccountFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "secret-pass-123"
+
+
+@pytest.fixture
+def alice():
+    account = PrepaidAccountFactory(name="Alice's Studio")
+    post_ledger_entry(account_id=account.pk, amount=Money("50.00", "USD"), kind="adjustment", source_ref="seed:a")
+    return UserFactory(username="alice", first_name="Alice", account=account)
+
+
+def sign_in(page, base_url, username):
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/billing/$"))
+
+
+def test_alice_tops_up_through_the_sandbox_gateway_and_sees_her_new_balance(page, live_server, alice, screenshot_dir):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server.url, "alice")
+    expect(page.get_by_test_id("balance")).to_contain_text("50.00")
+    page.screenshot(path=screenshot_dir / "overview-before.png", full_page=True)
+
+    page.get_by_role("link", name="Top Up").click()
+    expect(page).to_have_url(re.compile(r"/billing/pay/$"))
+    page.fill("#id_amount", "10,50")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#amount-error")).to_contain_text("Use a dot for decimals")
+    page.screenshot(path=screenshot_dir / "pay-error.png", full_page=True)
+
+    page.fill("#id_amount", "120.50")
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"/sandbox-gateway/checkout/sbx_"))
+    expect(page.get_by_test_id("gateway-amount")).to_have_text("120.50 USD")
+    page.screenshot(path=screenshot_dir / "sandbox-gateway.png", full_page=True)
+
+    page.get_by_role("button", name="Pay 120.50 USD").click()
+    expect(page).to_have_url(re.compile(r"/billing/topups/[0-9a-f-]+/$"))
+    expect(page.get_by_test_id("status")).to_have_text("Credited", timeout=15000)
+    page.screenshot(path=screenshot_dir / "return-credited.png", full_page=True)
+
+    # Back to the gateway and through it again: the session is closed, nothing more is credited.
+    page.go_back()
+    page.reload()
+    expect(page.locator("body")).to_contain_text("This payment session is closed")
+    page.get_by_role("button", name="Return to merchant").click()
+    expect(page.get_by_test_id("status")).to_have_text("Credited")
+    page.get_by_role("link", name="Overview", exact=True).click()
+    expect(page.get_by_test_id("balance")).to_contain_text("170.50")
+    page.screenshot(path=screenshot_dir / "overview-after.png", full_page=True)
+    assert LedgerEntry.objects.filter(kind="online_topup").count() == 1
+    assert TopUp.objects.get().status == TopUp.Status.CREDITED
+
+
+def test_a_declined_payment_shows_failed_and_credits_nothing(page, live_server, alice, screenshot_dir):
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/pay/")
+    page.fill("#id_amount", "30")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Decline payment").click()
+    expect(page.get_by_test_id("status")).to_have_text("Failed", timeout=15000)
+    expect(page.locator("body")).to_contain_text("nothing was credited")
+    page.screenshot(path=screenshot_dir / "return-declined.png", full_page=True)
+    assert not LedgerEntry.objects.filter(kind="online_topup").exists()
+
+
+def test_cancel_returns_to_billing_center_with_nothing_charged(page, live_server, alice):
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/pay/")
+    page.fill("#id_amount", "30")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Cancel and return to merchant").click()
+    expect(page.get_by_test_id("status")).to_have_text("Cancelled", timeout=15000)
+    assert not LedgerEntry.objects.filter(kind="online_topup").exists()
+
+
+def test_a_double_click_on_next_opens_one_checkout_per_submission_and_pays_once(page, live_server, alice):
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/pay/")
+    page.fill("#id_amount", "20")
+    page.get_by_role("button", name="Next").dblclick()
+    expect(page).to_have_url(re.compile(r"/sandbox-gateway/checkout/sbx_"))
+    page.get_by_role("button", name="Pay 20.00 USD").click()
+    expect(page.get_by_test_id("status")).to_have_text("Credited", timeout=15000)
+    assert LedgerEntry.objects.filter(kind="online_topup").count() == 1
+    alice.account.refresh_from_db()
+    assert alice.account.balance == Money("70.00", "USD")
+
+
+@pytest.mark.parametrize(
+    "factory, words",
+    [(PostpaidAccountFactory, "repay it from your bills"), (EnterpriseMemberAccountFactory, "enterprise master account")],
+)
+def test_bob_and_carol_see_why_they_cannot_top_up(page, live_server, screenshot_dir, factory, words):
+    user = UserFactory(username="customer", account=factory())
+    sign_in(page, live_server.url, "customer")
+    expect(page.get_by_role("link", name="Top Up")).to_have_count(0)
+    expect(page.get_by_test_id("topup-refusal")).to_contain_text(words)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/billing/pay/")
+    expect(page.get_by_test_id("topup-refusal")).to_contain_text(words)
+    expect(page.locator("#id_amount")).to_have_count(0)
+    page.screenshot(path=screenshot_dir / f"pay-refused-{user.account.type}-phone.png", full_page=True)
+
+
+def test_the_overview_works_on_a_phone(page, live_server, alice, screenshot_dir):
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server.url, "alice")
+    expect(page.get_by_test_id("balance")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=screenshot_dir / "overview-phone.png", full_page=True)

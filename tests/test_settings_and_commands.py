@@ -1,0 +1,78 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from accounts.models import Account, User
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "billing_center.settings.production",
+    "SECRET_KEY": "x7#kq!2m$v9@w4z&p8^r1t6y3u0i5o-l_j+h=g*f%d(s)a[e]c{b}n|m~q",
+    "ALLOWED_HOSTS": "billing.example.com",
+    "PAYMENT_GATEWAY": "stripe",
+    "STRIPE_SECRET_KEY": "sk_live_placeholder",
+    "STRIPE_WEBHOOK_SECRET": "whsec_placeholder",
+}
+
+
+def manage(*args, env_overrides: dict, drop: tuple = ()) -> subprocess.CompletedProcess:
+    skip = {*drop, "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the test process needs it; production must not
+    env = {k: v for k, v in os.environ.items() if k not in skip}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_settings_pass_check_deploy_with_no_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides, drop, message",
+    [
+        ({}, ("SECRET_KEY",), "Set SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, (), "Set SECRET_KEY"),
+        ({"ALLOWED_HOSTS": ""}, (), "ALLOWED_HOSTS"),
+        ({"PAYMENT_GATEWAY": "sandbox"}, (), "ALLOW_SANDBOX_GATEWAY"),
+        ({"STRIPE_WEBHOOK_SECRET": ""}, (), "STRIPE_WEBHOOK_SECRET"),
+        ({"DEBUG": "true"}, (), "DEBUG must be off"),
+    ],
+)
+def test_production_settings_refuse_to_start_when_misconfigured(overrides, drop, message):
+    env = {**PRODUCTION_ENV, **overrides}
+    for name in drop:
+        env.pop(name)
+    result = manage("check", env_overrides=env, drop=drop)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert set(User.objects.values_list("username", flat=True)) == {"alice", "bob", "carol", "dave", "finance", "admin"}
+    alice = User.objects.get(username="alice")
+    assert alice.account.type == Account.Type.PREPAID and alice.check_password(settings.DEMO_PASSWORD)
+    assert User.objects.get(username="carol").account.enterprise_master.name == "Dave's Enterprise"
+    assert User.objects.get(username="finance").groups.filter(name="Finance").exists()
+    assert settings.DEMO_PASSWORD in capsys.readouterr().out
+    call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_with_debug_off_unless_forced(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo")
+    call_command("seed_demo", force=True)
+    assert User.objects.filter(username="alice").exists()
