@@ -6,6 +6,7 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
 export SITE_URL ?= http://$(HOST):$(PORT)
+export DJANGO_SETTINGS_MODULE ?= billing_center.settings.base
 export WEB_BIND := $(HOST):$(PORT)
 
 .PHONY: run test install lint bench clean

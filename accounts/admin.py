@@ -34,7 +34,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_display = ("created_at", "account", "kind", "amount", "balance_after", "source_ref", "actor")
     list_filter = ("kind",)
     list_select_related = ("account", "actor")
-    search_fields = ("source_ref", "account__name")
+    search_fields = ("source_ref", "description", "account__name")
     date_hierarchy = "created_at"
 
     # Entries are append-only: posted by services, never added, edited or deleted here.

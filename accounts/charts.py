@@ -17,7 +17,7 @@ class BalanceChart:
     line: str  # SVG polyline points
     area: str  # SVG polygon points, the line closed down to the baseline
     zero_y: float | None  # where the zero line sits, when the range crosses it
-    low: Money
+    low: Money  # the lowest and highest balance shown, for the caption
     high: Money
     first_day: date
     last_day: date
@@ -26,6 +26,7 @@ class BalanceChart:
 
 def balance_chart(points: list[tuple[date, Money]]) -> BalanceChart:
     values = [money.amount for _, money in points]
+    # The axis always includes zero, so a balance near zero does not look like a cliff.
     low, high = min(values + [Decimal(0)]), max(values + [Decimal(0)])
     span = (high - low) or Decimal(1)
     step = (WIDTH - 2 * PAD_X) / max(len(points) - 1, 1)
@@ -41,9 +42,9 @@ def balance_chart(points: list[tuple[date, Money]]) -> BalanceChart:
     return BalanceChart(
         line=line,
         area=area,
-        zero_y=y_of(Decimal(0)) if low < 0 < high or low < 0 else None,
-        low=Money(low, currency),
-        high=Money(high, currency),
+        zero_y=y_of(Decimal(0)) if low < 0 else None,
+        low=Money(min(values), currency),
+        high=Money(max(values), currency),
         first_day=points[0][0],
         last_day=points[-1][0],
         points=coords,

@@ -60,8 +60,8 @@ class Account(models.Model):
         """Why this account cannot top up, in words for its users; empty if it can."""
         if self.type == self.Type.POSTPAID:
             return (
-                "Top-up is not supported for postpaid accounts. You spend first and then pay "
-                "your billed expenditure: repay it from your bills instead."
+                "Top-up is not supported for postpaid accounts: you use resources first and then "
+                "pay your billed expenditure. Make a repayment against your bills instead."
             )
         if self.type == self.Type.ENTERPRISE_MEMBER:
             master = self.enterprise_master.name if self.enterprise_master_id else "your enterprise"

@@ -1,10 +1,10 @@
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from topups.selectors import recent_topups
 
 from .charts import balance_chart
-from .selectors import daily_balances, get_account_for_user, recent_ledger_entries
+from .decorators import customer_required
+from .selectors import daily_balances, recent_ledger_entries
 
 
 def home(request):
@@ -13,13 +13,12 @@ def home(request):
     return redirect("accounts:overview")
 
 
-@login_required
-def overview(request):
-    account = get_account_for_user(request.user)
+@customer_required
+def overview(request, account):
     context = {
         "account": account,
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
-        "pending_topups": recent_topups(account, pending_only=True, limit=3),
+        "open_topups": recent_topups(account, open_checkouts_only=True, limit=3),
     }
     return render(request, "accounts/overview.html", context)

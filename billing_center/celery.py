@@ -5,7 +5,9 @@ from pathlib import Path
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_center.settings.base")
+# Like wsgi.py: a worker started without DJANGO_SETTINGS_MODULE gets production settings,
+# which refuse to start without real secrets. `make run` and manage.py choose base.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_center.settings.production")
 
 app = Celery("billing_center")
 app.config_from_object("django.conf:settings", namespace="CELERY")

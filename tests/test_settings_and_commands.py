@@ -21,12 +21,29 @@ PRODUCTION_ENV = {
 
 
 def manage(*args, env_overrides: dict, drop: tuple = ()) -> subprocess.CompletedProcess:
-    skip = {*drop, "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the test process needs it; production must not
+    skip = {
+        *drop,
+        "DJANGO_SETTINGS_MODULE",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    }  # the test process needs it; production must not
     env = {k: v for k, v in os.environ.items() if k not in skip}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_the_wsgi_entry_point_defaults_to_production_settings():
+    """A server started without DJANGO_SETTINGS_MODULE must not get DEBUG and the local key."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import billing_center.wsgi"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY"}},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
 
 
 def test_production_settings_pass_check_deploy_with_no_warnings():
@@ -42,6 +59,7 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
         ({"SECRET_KEY": "short"}, (), "Set SECRET_KEY"),
         ({"ALLOWED_HOSTS": ""}, (), "ALLOWED_HOSTS"),
         ({"PAYMENT_GATEWAY": "sandbox"}, (), "ALLOW_SANDBOX_GATEWAY"),
+        ({"PAYMENT_GATEWAY": "sandbox", "ALLOW_SANDBOX_GATEWAY": "true"}, (), "the built-in one is public"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, (), "STRIPE_WEBHOOK_SECRET"),
         ({"DEBUG": "true"}, (), "DEBUG must be off"),
     ],

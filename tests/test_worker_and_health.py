@@ -10,9 +10,9 @@ from djmoney.money import Money
 
 from accounts.tasks import record_worker_heartbeat
 from billing_center.celery import app, ensure_broker_folders
+from tests.factories import PendingTopUpFactory
 from topups.models import SandboxCheckout, TopUp
 from topups.tasks import reconcile_pending_topups
-from tests.factories import PendingTopUpFactory
 
 
 def wait_for(condition, *, timeout=30.0):
@@ -43,6 +43,7 @@ def test_the_beat_reconcile_task_credits_a_paid_topup_whose_notification_was_los
         success_url="/",
         cancel_url="/",
         status=SandboxCheckout.Status.PAID,
+        expires_at=timezone.now() + timedelta(hours=1),
     )
     TopUp.objects.filter(pk=topup.pk).update(created_at=timezone.now() - timedelta(minutes=30))
 

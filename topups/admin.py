@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib import admin, messages
 
 from .models import TopUp, WebhookDelivery
@@ -19,19 +21,39 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(TopUp)
 class TopUpAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "account", "amount", "credit_amount", "status", "gateway", "needs_review", "created_at")
+    list_display = (
+        "reference",
+        "account",
+        "amount",
+        "credit_amount",
+        "status",
+        "gateway",
+        "needs_review",
+        "created_at",
+    )
     list_filter = ("status", "needs_review", "gateway")
     list_select_related = ("account",)
     search_fields = ("public_id", "gateway_session_id", "account__name")
     date_hierarchy = "created_at"
     actions = ["reconcile_with_gateway"]
 
+    def get_search_results(self, request, queryset, search_term):
+        # Customers quote "TU-409FA5D74577": the first 12 hex digits of the public id.
+        term = search_term.strip().upper().removeprefix("TU-")
+        if len(term) == 12 and all(c in "0123456789ABCDEF" for c in term):
+            # A range, not startswith: it works on native uuid columns and on SQLite's hex text alike.
+            low, high = uuid.UUID(term + "0" * 20), uuid.UUID(term + "F" * 20)
+            return queryset.filter(public_id__gte=low, public_id__lte=high), False
+        return super().get_search_results(request, queryset, search_term)
+
     @admin.action(description="Ask the gateway about the selected pending top-ups", permissions=["view"])
     def reconcile_with_gateway(self, request, queryset):
         pending = list(queryset.filter(status=TopUp.Status.PENDING).values_list("pk", flat=True))
         credited = sum(reconcile_topup(topup_id=pk).status == TopUp.Status.CREDITED for pk in pending)
         self.message_user(
-            request, f"Checked {len(pending)} pending top-up(s) with the gateway; {credited} credited.", messages.SUCCESS
+            request,
+            f"Checked {len(pending)} pending top-up(s) with the gateway; {credited} credited.",
+            messages.SUCCESS,
         )
 
 

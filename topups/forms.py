@@ -15,6 +15,8 @@ class OnlineTopUpForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "100.00"}),
     )
+    # One per rendered form; see topups.services.create_topup.
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,3 +39,6 @@ class OnlineTopUpForm(forms.Form):
         if amount > high:
             raise forms.ValidationError(f"The maximum for one top-up is {high:,} {self.currency}.")
         return amount
+
+    def clean_request_key(self) -> str:
+        return self.cleaned_data["request_key"].strip()

@@ -2,6 +2,7 @@
 gateway's own sessions."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -33,6 +34,9 @@ class TopUp(models.Model):
     credit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     gateway_session_id = models.CharField(max_length=255, blank=True)
+    # The Pay form's one-time token: a double click or a resubmitted form finds the
+    # top-up its first submission created instead of opening a second checkout.
+    request_key = models.CharField(max_length=64, blank=True)
     checkout_url = models.TextField(blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     # A verified notification that disagrees with this row (amount, currency, owner)
@@ -56,6 +60,11 @@ class TopUp(models.Model):
                 fields=["gateway", "gateway_session_id"],
                 condition=~models.Q(gateway_session_id=""),
                 name="topup_unique_gateway_session",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="topup_unique_request_key",
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="topup_amount_positive"),
             models.CheckConstraint(condition=models.Q(credit_amount__gt=0), name="topup_credit_positive"),
@@ -88,6 +97,11 @@ class TopUp(models.Model):
     @property
     def is_final(self) -> bool:
         return not self.is_pending
+
+    def checkout_open(self, now) -> bool:
+        """Whether the customer can still pay on the gateway's page."""
+        ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+        return self.is_pending and bool(self.checkout_url) and now < self.created_at + ttl
 
 
 class WebhookDelivery(models.Model):
@@ -149,6 +163,7 @@ class SandboxCheckout(models.Model):
         PAID = "paid", "Paid"
         DECLINED = "declined", "Declined"
         CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
 
     session_id = models.CharField(max_length=64, unique=True)
     reference = models.CharField(max_length=64, help_text="The merchant's reference: our top-up public id.")
@@ -159,7 +174,11 @@ class SandboxCheckout(models.Model):
     cancel_url = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Sandbox session {self.session_id} ({self.status})"
+
+    def is_payable(self, now) -> bool:
+        return self.status == self.Status.OPEN and now < self.expires_at

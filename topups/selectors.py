@@ -1,6 +1,10 @@
 """Top-up reads, always scoped to the owning account: another account's top-up is a 404."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import Account
 
@@ -11,10 +15,12 @@ def topups_for_account(account: Account):
     return TopUp.objects.filter(account=account).order_by("-created_at", "-id")
 
 
-def recent_topups(account: Account, *, pending_only: bool = False, limit: int = 5) -> list[TopUp]:
+def recent_topups(account: Account, *, open_checkouts_only: bool = False, limit: int = 5) -> list[TopUp]:
+    """The latest top-ups; with open_checkouts_only, the pending ones still payable at the gateway."""
     topups = topups_for_account(account)
-    if pending_only:
-        topups = topups.filter(status=TopUp.Status.PENDING)
+    if open_checkouts_only:
+        since = timezone.now() - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+        topups = topups.filter(status=TopUp.Status.PENDING, created_at__gte=since)
     return list(topups[:limit])
 
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
@@ -23,7 +23,7 @@ from accounts.models import Account, LedgerEntry
 from accounts.services import post_ledger_entry
 
 from .exceptions import GatewayUnavailable, TopUpLimitExceeded, TopUpNotAllowed
-from .gateways import PaymentNotice, current_gateway, get_gateway
+from .gateways import PaymentNotice, get_gateway
 from .models import TopUp, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -38,61 +38,79 @@ def _check_limits(*, account: Account, amount: Money, now: datetime) -> None:
         raise TopUpLimitExceeded(
             f"Enter an amount between {settings.TOPUP_MIN_AMOUNT} and {settings.TOPUP_MAX_AMOUNT} {amount.currency}."
         )
-    # Pending top-ups count too: otherwise several open checkouts could pass the cap together.
-    recent = (
-        TopUp.objects.filter(
-            account=account,
-            created_at__gte=now - timedelta(hours=24),
-            status__in=[TopUp.Status.PENDING, TopUp.Status.CREDITED],
-        ).aggregate(total=Sum("amount"))["total"]
-        or Decimal(0)
-    )
+    # Open checkouts count too, or several of them could pass the cap together; one
+    # whose checkout has expired can no longer be paid and stops counting.
+    checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+    recent = TopUp.objects.filter(account=account, created_at__gte=now - timedelta(hours=24)).filter(
+        Q(status=TopUp.Status.CREDITED) | Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
+    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
     if recent + amount.amount > settings.TOPUP_DAILY_LIMIT:
         room = max(settings.TOPUP_DAILY_LIMIT - recent, Decimal(0))
         raise TopUpLimitExceeded(
             f"This would take your top-ups in the last 24 hours above the daily limit of "
-            f"{settings.TOPUP_DAILY_LIMIT} {amount.currency}. You can top up at most {room} "
-            f"{amount.currency} more today."
+            f"{settings.TOPUP_DAILY_LIMIT:,} {amount.currency}. You can top up at most {room:,} "
+            f"{amount.currency} more today; unpaid checkouts stop counting once they expire."
         )
 
 
 @transaction.atomic
-def create_topup(*, account_id: int, actor, amount: Money, now: datetime | None = None) -> TopUp:
-    """Record a pending top-up after checking who may top up and how much."""
+def create_topup(
+    *, account_id: int, actor, amount: Money, request_key: str = "", now: datetime | None = None
+) -> tuple[TopUp, bool]:
+    """Record a pending top-up after checking who may top up and how much.
+
+    Returns (top-up, created). A request key already used by this account returns the
+    top-up that key created: a double click or a resubmitted form starts one top-up.
+    """
     now = now or timezone.now()
-    # The account lock serialises concurrent starts, so the daily cap holds under races.
+    # The account lock serialises concurrent starts, so the daily cap and the request
+    # key hold under races.
     account = Account.objects.select_for_update().get(pk=account_id)
     if not account.can_top_up:
         raise TopUpNotAllowed(account.topup_refusal)
+    if request_key:
+        earlier = TopUp.objects.filter(account=account, request_key=request_key).first()
+        if earlier is not None:
+            return earlier, False
     if amount.currency != account.balance.currency:
         raise TopUpNotAllowed(f"This account is billed in {account.billing_currency}; pay in that currency.")
     _check_limits(account=account, amount=amount, now=now)
-    return TopUp.objects.create(
+    topup = TopUp.objects.create(
         account=account,
         created_by=actor,
         gateway=settings.PAYMENT_GATEWAY,
         amount=amount,
         credit_amount=amount,
+        request_key=request_key,
     )
+    return topup, True
 
 
-def start_online_topup(*, account_id: int, actor, amount: Money, site_url: str) -> TopUp:
+def start_online_topup(*, account_id: int, actor, amount: Money, request_key: str = "") -> TopUp:
     """Create the top-up, then open the gateway's checkout for it; returns it with checkout_url set.
 
     The gateway is called outside any transaction: a slow provider must not hold the
     account lock, and the pending row must exist before any money can move for it.
+    Return URLs come from SITE_URL, never from the request's Host header.
     """
-    topup = create_topup(account_id=account_id, actor=actor, amount=amount)
-    return_url = site_url.rstrip("/") + reverse("topups:detail", args=[topup.public_id])
+    topup, created = create_topup(account_id=account_id, actor=actor, amount=amount, request_key=request_key)
+    if not created:
+        return topup  # the same form submitted again: send it where the first one went
+    return_url = settings.SITE_URL + reverse("topups:detail", args=[topup.public_id])
     try:
         session = get_gateway(topup.gateway).start_checkout(
             topup, success_url=return_url, cancel_url=f"{return_url}?cancelled=1"
         )
     except GatewayUnavailable as exc:
         logger.warning("Checkout for %s not opened: %s", topup.reference, exc.message)
-        _close(topup.pk, status=TopUp.Status.FAILED, reason="The payment gateway could not be reached.")
+        _close(
+            topup.pk,
+            status=TopUp.Status.FAILED,
+            reason="The payment gateway could not be reached; nothing was charged.",
+        )
         raise GatewayUnavailable(
-            "The payment gateway is not responding right now. Nothing has been charged; please try again in a few minutes."
+            "The payment gateway is not responding right now. Nothing has been charged; "
+            "please try again in a few minutes."
         ) from exc
     TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=session.session_id, checkout_url=session.redirect_url)
     topup.gateway_session_id, topup.checkout_url = session.session_id, session.redirect_url
@@ -100,6 +118,14 @@ def start_online_topup(*, account_id: int, actor, amount: Money, site_url: str) 
 
 
 # --- Applying what the gateway says ---------------------------------------------------
+
+
+# What the customer reads on a closed top-up; the raw event stays on the delivery.
+CLOSE_REASONS = {
+    "failed": "The payment was declined or failed at the payment gateway.",
+    "cancelled": "The payment was cancelled on the payment page.",
+    "expired": "The payment page expired before a payment was made.",
+}
 
 
 @dataclass(frozen=True)
@@ -123,10 +149,11 @@ def _mismatch(topup: TopUp, notice: PaymentNotice) -> str:
     problems = []
     if notice.amount is None or notice.amount != topup.amount:
         problems.append(f"amount {notice.amount} differs from the expected {topup.amount}")
-    if notice.account_ref and notice.account_ref != str(topup.account_id):
-        problems.append(f"account {notice.account_ref} differs from the owner {topup.account_id}")
-    if notice.session_id and topup.gateway_session_id and notice.session_id != topup.gateway_session_id:
-        problems.append(f"session {notice.session_id} differs from {topup.gateway_session_id}")
+    # Both gateways echo the owner and the session: a notice without them is not trusted either.
+    if notice.account_ref != str(topup.account_id):
+        problems.append(f"account {notice.account_ref or '(none)'} differs from the owner {topup.account_id}")
+    if notice.session_id != topup.gateway_session_id:
+        problems.append(f"session {notice.session_id or '(none)'} differs from {topup.gateway_session_id or '(none)'}")
     return "; ".join(problems)
 
 
@@ -155,11 +182,21 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
             topup.review_note = f"{topup.review_note}\n{note}".strip()
             topup.save(update_fields=["needs_review", "review_note"])
             return NoticeOutcome(Verdict.FLAGGED, topup)
-        _credit(topup, now=now)
+        try:
+            with transaction.atomic():
+                _credit(topup, now=now)
+        except IntegrityError:
+            # Row locks are real on PostgreSQL; on SQLite another path may credit between
+            # our read and our write, and the ledger's unique source refuses the second.
+            if not LedgerEntry.objects.filter(
+                kind=LedgerEntry.Kind.ONLINE_TOPUP, source_ref=topup.ledger_source_ref
+            ).exists():
+                raise
+            return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
         return NoticeOutcome(Verdict.CREDITED, topup)
     if notice.status in ("failed", "cancelled", "expired"):
         # Out-of-order or late news never takes a credited top-up back.
-        closed = _close(topup.pk, status=notice.status, reason=notice.detail or notice.event_type, now=now)
+        closed = _close(topup.pk, status=notice.status, reason=CLOSE_REASONS[notice.status], now=now)
         topup.refresh_from_db()
         return NoticeOutcome(Verdict.CLOSED if closed else Verdict.IGNORED, topup)
     return NoticeOutcome(Verdict.IGNORED, topup)
@@ -179,10 +216,15 @@ def _credit(topup: TopUp, *, now: datetime) -> None:
         actor=topup.created_by,
         description=f"Online top-up {topup.reference} via {topup.gateway}",
     )
+    if topup.status != TopUp.Status.PENDING:
+        topup.review_note = (
+            f"{topup.review_note}\nCredited after being {topup.status} at {topup.closed_at:%Y-%m-%d %H:%M}.".strip()
+        )
     topup.status = TopUp.Status.CREDITED
     topup.ledger_entry = entry
     topup.credited_at = now
-    topup.save(update_fields=["status", "ledger_entry", "credited_at"])
+    topup.failure_reason, topup.closed_at = "", None
+    topup.save(update_fields=["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"])
 
 
 def _uuid_or_none(value: str):
@@ -196,10 +238,10 @@ def _uuid_or_none(value: str):
 
 
 def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, error: str) -> WebhookDelivery:
-    """Keep an unverified delivery for investigation; its content is not trusted, so it is truncated."""
+    """Keep an unverified delivery for investigation; its content is not trusted, so only its start is kept."""
     return WebhookDelivery.objects.create(
         gateway=gateway_name,
-        body=body[:10_000].decode("utf-8", errors="replace"),
+        body=body[:2000].decode("utf-8", errors="replace"),
         signature=signature[:1000],
         verdict=Verdict.REJECTED,
         error=error[:2000],
@@ -207,23 +249,30 @@ def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, 
     )
 
 
-def receive_payment_notice(
-    *, gateway_name: str, notice: PaymentNotice, body: bytes, signature: str
-) -> WebhookDelivery:
+def receive_payment_notice(*, gateway_name: str, notice: PaymentNotice, body: bytes, signature: str) -> WebhookDelivery:
     """Store a verified delivery once per event id and apply it once.
 
     The delivery row is committed before processing, so a processing failure rolls back
     the credit but keeps the delivery with its error, and the gateway's retry picks it up.
     """
+    text = body.decode("utf-8", errors="replace")
     delivery, created = WebhookDelivery.objects.get_or_create(
         gateway=gateway_name,
         event_id=notice.event_id,
-        defaults={"event_type": notice.event_type, "body": body.decode("utf-8", errors="replace"), "signature": signature[:1000]},
+        defaults={"event_type": notice.event_type, "body": text, "signature": signature[:1000]},
     )
     if not created:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             delivery_count=F("delivery_count") + 1, last_received_at=timezone.now()
         )
+        if delivery.body != text:
+            # A provider never changes an event; a different body under a known id is
+            # someone holding our secret, or a bug. Apply nothing new and say so.
+            logger.error("Event %s %s redelivered with a different body", gateway_name, notice.event_id)
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                error="Redelivered with a different body; the new body was not applied."
+            )
+            return delivery
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
@@ -261,7 +310,11 @@ def reconcile_topup(*, topup_id: int, now: datetime | None = None) -> TopUp:
 
 
 def reconcile_pending_topups(*, now: datetime | None = None) -> dict[str, int]:
-    """The beat task: reconcile top-ups whose notification is late; expire abandoned ones."""
+    """The beat task: reconcile top-ups whose notification is late; close abandoned ones.
+
+    An abandoned checkout is closed at the gateway first, so it can never be paid after
+    we gave up on it; if the payment won that race, the answer credits it instead.
+    """
     now = now or timezone.now()
     stale = now - timedelta(minutes=settings.TOPUP_RECONCILE_AFTER_MINUTES)
     abandoned = now - timedelta(hours=settings.TOPUP_EXPIRE_AFTER_HOURS)
@@ -269,13 +322,26 @@ def reconcile_pending_topups(*, now: datetime | None = None) -> dict[str, int]:
     pending = TopUp.objects.filter(status=TopUp.Status.PENDING, created_at__lt=stale).order_by("created_at")
     for topup_id, created_at in pending.values_list("pk", "created_at")[:500]:
         topup = reconcile_topup(topup_id=topup_id, now=now)
+        if topup.is_pending and created_at < abandoned:
+            topup = _close_abandoned(topup, now=now)
         counts["checked"] += 1
         if topup.status == TopUp.Status.CREDITED:
             counts["credited"] += 1
-        elif topup.is_pending and created_at < abandoned:
-            if _close(topup_id, status=TopUp.Status.EXPIRED, reason="Not paid within 24 hours.", now=now):
-                counts["expired"] += 1
+        elif topup.status == TopUp.Status.EXPIRED:
+            counts["expired"] += 1
     return counts
+
+
+def _close_abandoned(topup: TopUp, *, now: datetime) -> TopUp:
+    try:
+        notice = get_gateway(topup.gateway).close_checkout(topup)
+    except (GatewayUnavailable, LookupError) as exc:
+        logger.warning("Could not close the checkout of %s, will retry: %s", topup.reference, exc)
+        return topup
+    apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+    # The gateway closed it but has no final word (an open session it did not expire).
+    _close(topup.pk, status=TopUp.Status.EXPIRED, reason=CLOSE_REASONS["expired"], now=now)
+    return TopUp.objects.get(pk=topup.pk)
 
 
 def check_on_return(*, topup: TopUp, now: datetime | None = None) -> TopUp:

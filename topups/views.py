@@ -1,11 +1,14 @@
+import secrets
+
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from djmoney.money import Money
 
-from accounts.selectors import get_account_for_user
+from accounts.decorators import customer_required
 
 from .exceptions import BillingError, GatewayUnavailable, TopUpNotAllowed
 from .forms import OnlineTopUpForm
@@ -13,11 +16,12 @@ from .selectors import get_topup_for_account, topups_for_account
 from .services import check_on_return, start_online_topup
 
 
-@login_required
+@customer_required
 @require_http_methods(["GET", "POST"])
-def pay(request):
-    account = get_account_for_user(request.user)
-    form = OnlineTopUpForm(request.POST or None, currency=account.billing_currency)
+def pay(request, account):
+    form = OnlineTopUpForm(
+        request.POST or None, currency=account.billing_currency, initial={"request_key": secrets.token_urlsafe(24)}
+    )
     status = 200
     if request.method == "POST":
         # The page hides the form from accounts that cannot top up; a forged POST is refused here.
@@ -30,11 +34,13 @@ def pay(request):
                     account_id=account.pk,
                     actor=request.user,
                     amount=Money(form.cleaned_data["amount"], account.billing_currency),
-                    site_url=request.build_absolute_uri("/"),
+                    request_key=form.cleaned_data["request_key"],
                 )
-                return _see_other(topup.checkout_url)
+                return _see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else topup_url(topup))
             except GatewayUnavailable as exc:
                 form.add_error(None, exc.message)
+                form.data = form.data.copy()
+                form.data["request_key"] = secrets.token_urlsafe(24)  # "try again" must start afresh
                 status = 503
             except TopUpNotAllowed as exc:
                 form.add_error(None, exc.message)
@@ -45,11 +51,15 @@ def pay(request):
         else:
             status = 400
     limits = {
-        "min": settings.TOPUP_MIN_AMOUNT,
+        "min": f"{settings.TOPUP_MIN_AMOUNT:,}",
         "max": f"{settings.TOPUP_MAX_AMOUNT:,}",
         "daily": f"{settings.TOPUP_DAILY_LIMIT:,}",
     }
     return render(request, "topups/pay.html", {"account": account, "form": form, "limits": limits}, status=status)
+
+
+def topup_url(topup) -> str:
+    return reverse("topups:detail", args=[topup.public_id])
 
 
 def _see_other(url: str):
@@ -59,22 +69,21 @@ def _see_other(url: str):
     return response
 
 
-@login_required
-def topup_list(request):
-    account = get_account_for_user(request.user)
+@customer_required
+def topup_list(request, account):
     page = Paginator(topups_for_account(account), 20).get_page(request.GET.get("page"))
     return render(request, "topups/list.html", {"account": account, "page": page})
 
 
-@login_required
-def topup_detail(request, public_id):
+@customer_required
+def topup_detail(request, public_id, account):
     """Also the gateway's return page: it shows status, never credits on the browser's word."""
-    account = get_account_for_user(request.user)
-    topup = get_topup_for_account(account, public_id)
-    topup = check_on_return(topup=topup)
+    topup = check_on_return(topup=get_topup_for_account(account, public_id))
+    now = timezone.now()
     context = {
         "account": account,
         "topup": topup,
+        "checkout_open": topup.checkout_open(now),
         "cancelled": bool(request.GET.get("cancelled")) and topup.is_pending,
     }
     return render(request, "topups/detail.html", context)

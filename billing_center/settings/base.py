@@ -192,6 +192,9 @@ TOPUP_MIN_AMOUNT = Decimal(env("TOPUP_MIN_AMOUNT", "10.00"))
 TOPUP_MAX_AMOUNT = Decimal(env("TOPUP_MAX_AMOUNT", "50000.00"))
 TOPUP_DAILY_LIMIT = Decimal(env("TOPUP_DAILY_LIMIT", "100000.00"))
 TOPUP_RECONCILE_AFTER_MINUTES = int(env("TOPUP_RECONCILE_AFTER_MINUTES", "10"))
+# How long a gateway checkout stays payable (Stripe allows 30 min to 24 h). Past it the
+# gateway refuses the payment, so an unpaid checkout stops counting towards the daily limit.
+TOPUP_CHECKOUT_TTL_MINUTES = int(env("TOPUP_CHECKOUT_TTL_MINUTES", "60"))
 TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
 
 # --- Payment gateways -----------------------------------------------------------------

@@ -10,7 +10,15 @@ if len(os.environ.get("SECRET_KEY", "")) < 50 or os.environ["SECRET_KEY"].starts
 os.environ.setdefault("DEBUG", "false")
 
 from .base import *  # noqa: E402,F403
-from .base import PAYMENT_GATEWAY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS, env, env_bool, env_list  # noqa: E402
+from .base import (  # noqa: E402
+    PAYMENT_GATEWAY,
+    SANDBOX_WEBHOOK_SECRETS,
+    STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRETS,
+    env,
+    env_bool,
+    env_list,
+)
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("DEBUG must be off in production.")
@@ -19,8 +27,11 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS to the host names this site answers to.")
 
 # The sandbox gateway lets anyone "pay" without money changing hands: never by accident.
-if PAYMENT_GATEWAY == "sandbox" and not env_bool("ALLOW_SANDBOX_GATEWAY", False):
-    raise ImproperlyConfigured("PAYMENT_GATEWAY=sandbox in production needs ALLOW_SANDBOX_GATEWAY=true.")
+if PAYMENT_GATEWAY == "sandbox":
+    if not env_bool("ALLOW_SANDBOX_GATEWAY", False):
+        raise ImproperlyConfigured("PAYMENT_GATEWAY=sandbox in production needs ALLOW_SANDBOX_GATEWAY=true.")
+    if SANDBOX_WEBHOOK_SECRETS == ["whsec_sandbox_local_only"]:
+        raise ImproperlyConfigured("Set SANDBOX_WEBHOOK_SECRET: the built-in one is public.")
 if PAYMENT_GATEWAY == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS):
     raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
 

@@ -24,3 +24,7 @@ if not REDIS_URL:  # noqa: F405
             "LOCATION": tempfile.mkdtemp(prefix="billing-test-cache-"),
         }
     }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not the shared-cache in-memory default: its table locks ignore the busy
+    # timeout, so the live server's threads would fail where a real SQLite file waits.
+    DATABASES["default"]["TEST"] = {"NAME": f"{tempfile.mkdtemp(prefix='billing-test-db-')}/test.sqlite3"}  # noqa: F405

@@ -52,7 +52,9 @@ def test_one_source_moves_money_once_and_the_failed_second_leaves_the_balance_al
     assert LedgerEntry.objects.count() == 1
 
 
-@pytest.mark.parametrize("statement", ["UPDATE accounts_ledgerentry SET amount = 1", "DELETE FROM accounts_ledgerentry"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE accounts_ledgerentry SET amount = 1", "DELETE FROM accounts_ledgerentry"]
+)
 def test_the_database_refuses_to_change_or_delete_a_ledger_entry(statement):
     """The trigger, not the application, refuses: raw SQL is stopped too."""
     account = PrepaidAccountFactory()

@@ -8,11 +8,17 @@ from playwright.sync_api import expect
 
 from accounts.models import LedgerEntry
 from accounts.services import post_ledger_entry
-from topups.models import TopUp
 from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, PrepaidAccountFactory, UserFactory
+from topups.models import TopUp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "secret-pass-123"
+
+
+@pytest.fixture(autouse=True)
+def site_url(live_server, settings):
+    """Return URLs and the sandbox's notifications go to SITE_URL: here, the live server."""
+    settings.SITE_URL = live_server.url
 
 
 @pytest.fixture
@@ -104,7 +110,10 @@ def test_a_double_click_on_next_opens_one_checkout_per_submission_and_pays_once(
 
 @pytest.mark.parametrize(
     "factory, words",
-    [(PostpaidAccountFactory, "repay it from your bills"), (EnterpriseMemberAccountFactory, "enterprise master account")],
+    [
+        (PostpaidAccountFactory, "Make a repayment against your bills"),
+        (EnterpriseMemberAccountFactory, "enterprise master account"),
+    ],
 )
 def test_bob_and_carol_see_why_they_cannot_top_up(page, live_server, screenshot_dir, factory, words):
     user = UserFactory(username="customer", account=factory())

@@ -10,10 +10,10 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from accounts.services import ledger_mismatches
-from topups.models import TopUp, WebhookDelivery
-from topups.services import reconcile_topup
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed
+from topups.models import TopUp, WebhookDelivery
+from topups.services import reconcile_topup
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -91,8 +91,11 @@ def test_out_of_order_events_raced_against_the_credit_never_regress_it(fake_stri
     paid = signed(event("checkout.session.completed", paid_session(topup)))
     expired = signed(event("checkout.session.expired", checkout_session(topup=topup, status="expired")))
     failed = signed(event("checkout.session.async_payment_failed", checkout_session(topup=topup)))
-    race([lambda: post_webhook(Client(), *paid)] + [lambda: post_webhook(Client(), *expired)] * 3
-         + [lambda: post_webhook(Client(), *failed)] * 3)
+    race(
+        [lambda: post_webhook(Client(), *paid)]
+        + [lambda: post_webhook(Client(), *expired)] * 3
+        + [lambda: post_webhook(Client(), *failed)] * 3
+    )
     topup.refresh_from_db()
     # Either the credit won, or a close came first and the verified payment still credited after it.
     assert topup.status == TopUp.Status.CREDITED

@@ -17,6 +17,7 @@ import responses
 
 API = "https://api.stripe.com"
 SESSION_URL = re.compile(rf"{re.escape(API)}/v1/checkout/sessions/(?P<id>[\w]+)$")
+EXPIRE_URL = re.compile(rf"{re.escape(API)}/v1/checkout/sessions/(?P<id>[\w]+)/expire$")
 
 
 def stripe_signature(body: bytes, secret: str, at: int) -> str:
@@ -26,7 +27,9 @@ def stripe_signature(body: bytes, secret: str, at: int) -> str:
 
 def checkout_session(*, topup=None, **overrides) -> dict:
     """A Checkout Session object as Stripe documents it (mode=payment)."""
-    session_id = overrides.pop("id", None) or (topup.gateway_session_id if topup else f"cs_test_{secrets.token_hex(12)}")
+    session_id = overrides.pop("id", None) or (
+        topup.gateway_session_id if topup else f"cs_test_{secrets.token_hex(12)}"
+    )
     session = {
         "id": session_id,
         "object": "checkout.session",
@@ -96,6 +99,7 @@ class FakeStripe:
         self.mock.__enter__()
         self.mock.add_callback(responses.POST, f"{API}/v1/checkout/sessions", callback=self._create)
         self.mock.add_callback(responses.GET, SESSION_URL, callback=self._retrieve)
+        self.mock.add_callback(responses.POST, EXPIRE_URL, callback=self._expire)
         return self
 
     def __exit__(self, *exc):
@@ -134,6 +138,17 @@ class FakeStripe:
         if session_id not in self.sessions:
             return self._error(404, f"No such checkout.session: '{session_id}'", code="resource_missing")
         return 200, {}, json.dumps(self.sessions[session_id])
+
+    def _expire(self, request):
+        if self.down:
+            return self._error(500, "An unknown error occurred", kind="api_error")
+        session = self.sessions.get(EXPIRE_URL.match(request.url).group("id"))
+        if session is None:
+            return self._error(404, "No such checkout.session", code="resource_missing")
+        if session["status"] != "open":
+            return self._error(400, "Only Checkout Sessions with a status of open can be expired.")
+        session.update(status="expired", url=None)
+        return 200, {}, json.dumps(session)
 
     # What happens on Stripe's side while the customer is on its page.
     def add_session(self, session: dict) -> dict:

@@ -3,13 +3,13 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from topups.models import SandboxCheckout, TopUp
 from tests.factories import (
     EnterpriseMemberAccountFactory,
     PendingTopUpFactory,
     PostpaidAccountFactory,
     UserFactory,
 )
+from topups.models import SandboxCheckout, TopUp
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +69,7 @@ def test_a_good_amount_creates_a_pending_topup_and_redirects_303_to_the_gateway(
 def test_the_daily_limit_counts_pending_and_credited_topups_of_the_last_24_hours(client, alice, settings):
     settings.TOPUP_DAILY_LIMIT = Decimal("1000.00")
     PendingTopUpFactory(account=alice.account, created_by=alice, amount=Money("600", "USD"))
-    PendingTopUpFactory(
-        account=alice.account, created_by=alice, amount=Money("900", "USD"), status=TopUp.Status.FAILED
-    )
+    PendingTopUpFactory(account=alice.account, created_by=alice, amount=Money("900", "USD"), status=TopUp.Status.FAILED)
     response = client.post("/billing/pay/", {"amount": "400.01"})
     assert response.status_code == 400
     assert "You can top up at most 400.00 USD more today" in response.content.decode()
@@ -81,7 +79,7 @@ def test_the_daily_limit_counts_pending_and_credited_topups_of_the_last_24_hours
 @pytest.mark.parametrize(
     "factory, words",
     [
-        (PostpaidAccountFactory, "repay it from your bills"),
+        (PostpaidAccountFactory, "Make a repayment against your bills"),
         (EnterpriseMemberAccountFactory, "funded by its enterprise master account"),
     ],
 )
@@ -113,8 +111,11 @@ def test_a_post_without_a_csrf_token_is_refused(alice):
     assert not TopUp.objects.exists()
 
 
-def test_staff_without_a_customer_account_get_a_404_not_a_500(client):
-    staff = UserFactory(account=None, is_staff=True)
-    client.force_login(staff)
+def test_staff_are_sent_to_the_admin_and_users_without_an_account_get_a_404(client):
+    client.force_login(UserFactory(account=None, is_staff=True))
+    for url in ("/billing/", "/billing/pay/", "/billing/topups/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"] == "/admin/"
+    client.force_login(UserFactory(account=None))
     assert client.get("/billing/pay/").status_code == 404
-    assert client.get("/billing/").status_code == 404
+    assert client.post("/billing/pay/", {"amount": "100"}).status_code == 404

@@ -6,10 +6,10 @@ import pytest
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
+from tests.factories import UserFactory
 from topups.gateways import signing
 from topups.gateways.sandbox import notification_body
 from topups.models import SandboxCheckout, TopUp
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec_sandbox_local_only"
@@ -63,7 +63,9 @@ def test_a_forged_notification_is_refused(client, started):
 
 def test_a_notification_whose_amount_differs_is_flagged_not_credited(client, started):
     topup, session = started
-    SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.PAID, amount=Money("6.40", "USD"))
+    SandboxCheckout.objects.filter(pk=session.pk).update(
+        status=SandboxCheckout.Status.PAID, amount=Money("6.40", "USD")
+    )
     session.refresh_from_db()
     body = notification_body(session)
     assert post(client, body, signing.sign(body, SECRET)).json()["verdict"] == "flagged"
@@ -93,3 +95,100 @@ def test_signing_accepts_what_the_stripe_sdk_signs():
     mac = stripe.WebhookSignature._compute_signature(f"{now}.{body.decode()}", "whsec_x")
     signing.verify(body, f"t={now},v1={mac}", ["whsec_x"], tolerance=300)
     assert signing.sign(body, "whsec_x", timestamp=now) == f"t={now},v1={mac}"
+
+
+def _event(session, **data_overrides):
+    import json
+
+    event = json.loads(notification_body(session))
+    event["data"].update(data_overrides)
+    return event
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e["data"].update(currency="ZZZ"),
+        lambda e: e["data"].update(currency=""),
+        lambda e: e["data"].update(amount="sNaN"),
+        lambda e: e["data"].update(amount="1e999999"),
+        lambda e: e["data"].update(amount="Infinity"),
+        lambda e: e["data"].update(amount="10.001"),
+        lambda e: e.update(id="x" * 300),
+        lambda e: e.update(type="t" * 300),
+        lambda e: e["data"].pop("reference"),
+    ],
+)
+def test_signed_but_malformed_events_are_a_400_not_a_500(client, started, mutate):
+    import json
+
+    _, session = started
+    SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.PAID)
+    session.refresh_from_db()
+    event = _event(session)
+    mutate(event)
+    body = json.dumps(event).encode()
+    assert post(client, body, signing.sign(body, SECRET)).status_code == 400
+    assert not LedgerEntry.objects.exists()
+
+
+def test_deeply_nested_json_is_a_400(client, stripe_settings):
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert post(client, body, signing.sign(body, SECRET)).status_code == 400
+
+
+def test_a_timestamp_with_non_ascii_digits_is_a_400(client, started):
+    body = b'{"id": "evt_1"}'
+    header = signing.sign(body, SECRET).replace("t=", "t=²", 1)
+    assert post(client, body, header).status_code == 400
+
+
+@pytest.mark.parametrize("field", ["account_ref", "session_id"])
+def test_a_notice_that_omits_the_owner_or_session_is_flagged_not_credited(client, started, field):
+    import json
+
+    _, session = started
+    SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.PAID)
+    session.refresh_from_db()
+    body = json.dumps(_event(session, **{field: ""})).encode()
+    assert post(client, body, signing.sign(body, SECRET)).json()["verdict"] == "flagged"
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_known_event_id_with_a_different_body_applies_nothing_new(client, started):
+    import json
+
+    topup, session = started
+    SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.CANCELLED)
+    session.refresh_from_db()
+    event = _event(session)
+    body = json.dumps(event).encode()
+    assert post(client, body, signing.sign(body, SECRET)).json()["verdict"] == "closed"
+
+    event["type"] = "payment.succeeded"  # same id, now claiming a payment
+    body = json.dumps(event).encode()
+    assert post(client, body, signing.sign(body, SECRET)).status_code == 200
+    delivery = topup.deliveries.get()
+    assert "different body" in delivery.error and delivery.delivery_count == 2
+    assert not LedgerEntry.objects.exists()
+
+
+def test_an_expired_checkout_cannot_be_paid_and_stops_counting_towards_the_daily_limit(client, started, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    topup, session = started
+    settings.TOPUP_DAILY_LIMIT = 100
+    assert client.post("/billing/pay/", {"amount": "40.00"}).status_code == 400  # 64 pending + 40 > 100
+
+    past = timezone.now() - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES + 1)
+    SandboxCheckout.objects.filter(pk=session.pk).update(expires_at=past)
+    TopUp.objects.filter(pk=topup.pk).update(created_at=past)
+    page = client.get(f"/sandbox-gateway/checkout/{session.session_id}/").content.decode()
+    assert "closed (expired)" in page and "Pay 64.00 USD" not in page
+    client.post(f"/sandbox-gateway/checkout/{session.session_id}/", {"outcome": "pay"})
+    session.refresh_from_db()
+    assert session.status == SandboxCheckout.Status.OPEN  # the gateway refused the late payment
+
+    assert client.post("/billing/pay/", {"amount": "40.00"}).status_code == 303

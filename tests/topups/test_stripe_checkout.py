@@ -8,10 +8,10 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
-from topups.models import TopUp
-from topups.services import reconcile_pending_topups, reconcile_topup
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import checkout_session
+from topups.models import TopUp
+from topups.services import reconcile_pending_topups, reconcile_topup
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def alice(client, settings, fake_stripe):
     return user
 
 
-def test_next_opens_a_checkout_session_with_our_reference_and_an_idempotency_key(client, alice, fake_stripe):
+def test_next_opens_a_checkout_session_with_our_reference_and_an_idempotency_key(client, alice, fake_stripe, settings):
     response = client.post("/billing/pay/", {"amount": "250.75"})
     topup = TopUp.objects.get()
     assert response.status_code == 303
@@ -39,8 +39,10 @@ def test_next_opens_a_checkout_session_with_our_reference_and_an_idempotency_key
     assert form["metadata[account]"] == str(alice.account_id)
     assert form["line_items[0][price_data][unit_amount]"] == "25075"
     assert form["line_items[0][price_data][currency]"] == "usd"
-    assert form["success_url"] == f"http://testserver/billing/topups/{topup.public_id}/"
-    assert form["cancel_url"] == f"http://testserver/billing/topups/{topup.public_id}/?cancelled=1"
+    # Built from SITE_URL, never from the request's Host header.
+    assert form["success_url"] == f"{settings.SITE_URL}/billing/topups/{topup.public_id}/"
+    assert form["cancel_url"] == f"{settings.SITE_URL}/billing/topups/{topup.public_id}/?cancelled=1"
+    assert 1800 <= int(form["expires_at"]) - int(topup.created_at.timestamp()) <= 3700
     assert topup.gateway == "stripe" and topup.gateway_session_id.startswith("cs_test_")
 
 
@@ -86,7 +88,7 @@ def test_cancel_url_shows_that_nothing_was_charged_and_stops_refreshing(client, 
     client.post("/billing/pay/", {"amount": "80.00"})
     topup = TopUp.objects.get()
     page = client.get(f"/billing/topups/{topup.public_id}/?cancelled=1").content.decode()
-    assert "Nothing has been charged" in page
+    assert "Payment not completed" in page and "return to the payment page" in page
     assert 'http-equiv="refresh"' not in page
 
 
@@ -112,12 +114,43 @@ def test_the_reconciler_credits_paid_expires_abandoned_and_leaves_fresh_ones_alo
     counts = reconcile_pending_topups(now=now)
 
     assert counts == {"checked": 3, "credited": 1, "expired": 1}
+    assert fake_stripe.sessions[abandoned.gateway_session_id]["status"] == "expired"  # closed at Stripe first
     statuses = dict(TopUp.objects.values_list("pk", "status"))
     assert statuses[paid.pk] == TopUp.Status.CREDITED
     assert statuses[abandoned.pk] == TopUp.Status.EXPIRED
     assert statuses[stale_open.pk] == statuses[fresh.pk] == TopUp.Status.PENDING
     paid.account.refresh_from_db()
     assert paid.account.balance == Money("100.00", "USD")
+
+
+def test_an_abandoned_checkout_paid_at_the_last_moment_is_credited_not_expired(fake_stripe):
+    topup = PendingTopUpFactory()
+    fake_stripe.add_session(checkout_session(topup=topup))
+    TopUp.objects.filter(pk=topup.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    fake_stripe.down = True
+    assert reconcile_pending_topups() == {"checked": 1, "credited": 0, "expired": 0}  # gateway away: left for later
+    fake_stripe.down = False
+    fake_stripe.pay(topup.gateway_session_id)
+    assert reconcile_pending_topups()["credited"] == 1
+
+
+def test_the_same_form_submitted_twice_opens_one_checkout(client, alice, fake_stripe):
+    form = {"amount": "75.00", "request_key": "form-token-1"}
+    first, second = client.post("/billing/pay/", form), client.post("/billing/pay/", form)
+    assert first.status_code == second.status_code == 303
+    assert first["Location"] == second["Location"]
+    assert TopUp.objects.count() == 1 and len(fake_stripe.create_requests) == 1
+
+
+def test_after_a_gateway_error_the_form_gets_a_fresh_key_so_a_retry_starts_afresh(client, alice, fake_stripe):
+    fake_stripe.down = True
+    failed = client.post("/billing/pay/", {"amount": "75.00", "request_key": "k1"})
+    assert failed.status_code == 503
+    assert 'value="k1"' not in failed.content.decode()
+    fake_stripe.down = False
+    key = failed.context["form"].data["request_key"]
+    assert client.post("/billing/pay/", {"amount": "75.00", "request_key": key}).status_code == 303
+    assert TopUp.objects.filter(status=TopUp.Status.PENDING).count() == 1
 
 
 def test_reconciling_while_stripe_is_down_changes_nothing(fake_stripe):

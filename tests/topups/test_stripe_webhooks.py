@@ -8,9 +8,9 @@ from django.db import connection
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
-from topups.models import TopUp, WebhookDelivery
 from tests.factories import PendingTopUpFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed, stripe_signature
+from topups.models import TopUp, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,9 @@ def test_a_handler_failure_credits_nothing_keeps_the_delivery_and_a_retry_credit
         assert deliver(client, payload).status_code == 500  # so the gateway retries
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER fail_insert" + (" ON accounts_ledgerentry" if connection.vendor == "postgresql" else ""))
+            cursor.execute(
+                "DROP TRIGGER fail_insert" + (" ON accounts_ledgerentry" if connection.vendor == "postgresql" else "")
+            )
             if connection.vendor == "postgresql":
                 cursor.execute("DROP FUNCTION fail_insert()")
     delivery = WebhookDelivery.objects.get()
@@ -218,3 +220,29 @@ def test_a_handler_failure_credits_nothing_keeps_the_delivery_and_a_retry_credit
     assert delivery.verdict == "credited" and delivery.delivery_count == 2 and delivery.error == ""
     assert balance_of(topup) == Money("100.00", "USD")
     assert json.loads(delivery.body)["id"] == payload["id"]
+
+
+def test_a_credit_after_a_close_clears_the_closed_state_and_notes_it_for_finance(client, topup):
+    deliver(client, event("checkout.session.expired", checkout_session(topup=topup)))
+    deliver(client, event("checkout.session.async_payment_succeeded", paid_session(topup)))
+    topup.refresh_from_db()
+    assert topup.status == TopUp.Status.CREDITED
+    assert topup.closed_at is None and topup.failure_reason == ""
+    assert "Credited after being expired" in topup.review_note
+
+
+def test_closed_topups_tell_the_customer_why_in_plain_words(client, topup):
+    deliver(client, event("checkout.session.async_payment_failed", checkout_session(topup=topup)))
+    topup.refresh_from_db()
+    assert topup.failure_reason == "The payment was declined or failed at the payment gateway."
+
+
+def test_finance_finds_a_topup_by_the_reference_the_customer_quotes(client, topup):
+    from tests.factories import UserFactory
+
+    other = PendingTopUpFactory()
+    client.force_login(UserFactory(account=None, is_staff=True, is_superuser=True))
+    page = client.get("/admin/topups/topup/", {"q": topup.reference}).content.decode()
+    assert topup.reference in page and other.reference not in page
+    assert "1 result" in page
+    assert "0 results" in client.get("/admin/topups/topup/", {"q": "TU-000000000000"}).content.decode()

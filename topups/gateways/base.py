@@ -26,6 +26,19 @@ class PaymentNotice:
     detail: str = ""  # a reason for failures, for people
 
 
+def check_notice_fields(notice: PaymentNotice) -> PaymentNotice:
+    """Refuse a notice whose identifiers could not be stored or matched (a 400, not a 500)."""
+    from topups.exceptions import InvalidNotification
+
+    limits = {"event_id": 255, "event_type": 100, "reference": 64, "session_id": 255, "account_ref": 64}
+    for field, limit in limits.items():
+        if len(getattr(notice, field)) > limit:
+            raise InvalidNotification(f"The event's {field} is longer than {limit} characters.")
+    if not notice.event_id:
+        raise InvalidNotification("The event has no id.")
+    return notice
+
+
 @dataclass(frozen=True)
 class CheckoutSession:
     session_id: str
@@ -44,3 +57,6 @@ class PaymentGateway(Protocol):
 
     def fetch_payment(self, topup: "TopUp") -> PaymentNotice:
         """Ask the gateway what became of a top-up; raises GatewayUnavailable."""
+
+    def close_checkout(self, topup: "TopUp") -> PaymentNotice:
+        """Make the checkout unpayable and say how it ended ("paid" if the payment won the race)."""

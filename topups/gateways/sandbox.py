@@ -10,8 +10,10 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+import moneyed
 import requests
 from django.conf import settings
 from django.urls import reverse
@@ -22,7 +24,7 @@ from topups.exceptions import GatewayUnavailable, InvalidNotification
 from topups.models import SandboxCheckout, TopUp
 
 from . import signing
-from .base import CheckoutSession, PaymentNotice
+from .base import CheckoutSession, PaymentNotice, check_notice_fields
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ SESSION_STATUS = {
     SandboxCheckout.Status.PAID: "paid",
     SandboxCheckout.Status.DECLINED: "failed",
     SandboxCheckout.Status.CANCELLED: "cancelled",
+    SandboxCheckout.Status.EXPIRED: "expired",
 }
 
 
@@ -53,6 +56,7 @@ class SandboxGateway:
             amount=topup.amount,
             success_url=success_url,
             cancel_url=cancel_url,
+            expires_at=timezone.now() + timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES),
         )
         return CheckoutSession(
             session_id=checkout.session_id,
@@ -69,42 +73,66 @@ class SandboxGateway:
         try:
             event = json.loads(body)
             data = event["data"]
-            amount = Money(Decimal(str(data["amount"])), str(data["currency"]))
-            return PaymentNotice(
-                event_id=str(event["id"]),
-                event_type=str(event["type"]),
+            event_id, event_type = str(event["id"]), str(event["type"])
+            amount = Money(_amount(data["amount"]), moneyed.get_currency(str(data["currency"])))
+            notice = PaymentNotice(
+                event_id=event_id,
+                event_type=event_type,
                 reference=str(data["reference"]),
-                status=EVENT_STATUS.get(event["type"], "ignored"),
+                status=EVENT_STATUS.get(event_type, "ignored"),
                 amount=amount,
                 session_id=str(data["session_id"]),
                 account_ref=str(data["account_ref"]),
             )
-        except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
-            raise InvalidNotification(f"Unreadable sandbox event: {exc}") from exc
+        except (ValueError, KeyError, TypeError, InvalidOperation, RecursionError, moneyed.CurrencyDoesNotExist) as exc:
+            raise InvalidNotification(f"Unreadable sandbox event: {exc!r}"[:300]) from exc
+        return check_notice_fields(notice)
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
         checkout = SandboxCheckout.objects.filter(session_id=topup.gateway_session_id).first()
         if checkout is None:
             raise GatewayUnavailable("The sandbox has no session for this top-up.")
-        return PaymentNotice(
-            event_id=f"fetch:{checkout.session_id}",
-            event_type="session.retrieved",
-            reference=checkout.reference,
-            status=SESSION_STATUS[checkout.status],
-            amount=checkout.amount,
-            session_id=checkout.session_id,
-            account_ref=checkout.account_ref,
+        return _session_notice(checkout)
+
+    def close_checkout(self, topup: TopUp) -> PaymentNotice:
+        SandboxCheckout.objects.filter(session_id=topup.gateway_session_id, status=SandboxCheckout.Status.OPEN).update(
+            status=SandboxCheckout.Status.EXPIRED, completed_at=timezone.now()
         )
+        return self.fetch_payment(topup)
+
+
+def _amount(value) -> Decimal:
+    """A finite amount with at most two decimals, as the sandbox sends it."""
+    amount = Decimal(str(value))
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or abs(amount) >= 10**15:
+        raise ValueError(f"not a payable amount: {value!r}")
+    return amount
+
+
+def _session_notice(checkout: SandboxCheckout) -> PaymentNotice:
+    status = SESSION_STATUS[checkout.status]
+    if status == "pending" and not checkout.is_payable(timezone.now()):
+        status = "expired"
+    return PaymentNotice(
+        event_id=f"fetch:{checkout.session_id}",
+        event_type="session.retrieved",
+        reference=checkout.reference,
+        status=status,
+        amount=checkout.amount,
+        session_id=checkout.session_id,
+        account_ref=checkout.account_ref,
+    )
 
 
 # --- The provider's side: what the hosted page does when the payer clicks ---------------
 
 
 def complete_checkout(checkout: SandboxCheckout, *, outcome: str) -> bool:
-    """Close an open session as paid, declined or cancelled; False if it was already closed."""
-    closed = SandboxCheckout.objects.filter(pk=checkout.pk, status=SandboxCheckout.Status.OPEN).update(
-        status=outcome, completed_at=timezone.now()
-    )
+    """Close an open, unexpired session as paid, declined or cancelled; False if it could not be."""
+    now = timezone.now()
+    closed = SandboxCheckout.objects.filter(
+        pk=checkout.pk, status=SandboxCheckout.Status.OPEN, expires_at__gt=now
+    ).update(status=outcome, completed_at=now)
     checkout.refresh_from_db()
     return bool(closed)
 

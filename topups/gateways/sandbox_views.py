@@ -1,9 +1,12 @@
 """The sandbox gateway's hosted payment page: merchant, amount, Pay / Decline / Cancel."""
 
+import threading
+
 from django.conf import settings
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from topups.models import SandboxCheckout
@@ -27,13 +30,21 @@ def checkout(request, session_id: str):
     _sandbox_enabled()
     session = get_object_or_404(SandboxCheckout, session_id=session_id)
     if request.method == "GET":
-        return render(
-            request, "sandbox/checkout.html", {"session": session, "merchant": settings.SANDBOX_MERCHANT_NAME}
-        )
+        context = {
+            "session": session,
+            "merchant": settings.SANDBOX_MERCHANT_NAME,
+            "payable": session.is_payable(timezone.now()),
+        }
+        return render(request, "sandbox/checkout.html", context)
     outcome = OUTCOMES.get(request.POST.get("outcome", ""))
     if outcome is None:
         return HttpResponseBadRequest("Choose Pay, Decline or Cancel.")
     if complete_checkout(session, outcome=outcome):
-        send_notification(session, webhook_url=request.build_absolute_uri(reverse("payment_webhook", args=["sandbox"])))
+        # Like a real provider, notify from the side and do not hold the payer's page:
+        # the return page's own check credits if this notification is slow or lost.
+        webhook_url = settings.SITE_URL + reverse("payment_webhook", args=["sandbox"])
+        threading.Thread(
+            target=send_notification, args=(session,), kwargs={"webhook_url": webhook_url}, daemon=True
+        ).start()
     # A second click on a closed session just goes back to the merchant.
     return redirect(session.cancel_url if session.status == SandboxCheckout.Status.CANCELLED else session.success_url)

@@ -9,9 +9,13 @@ are refused so a captured delivery cannot be replayed later.
 
 import hashlib
 import hmac
+import re
 import time
 
 from topups.exceptions import InvalidNotification
+
+# ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
 
 
 def compute_signature(body: bytes, secret: str, timestamp: int) -> str:
@@ -32,7 +36,7 @@ def verify(body: bytes, header: str | None, secrets: list[str], *, tolerance: in
     timestamp, signatures = None, []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) <= 12:
+        if key == "t" and TIMESTAMP.fullmatch(value):
             timestamp = int(value)
         elif key == "v1" and value:
             signatures.append(value)

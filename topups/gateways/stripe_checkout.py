@@ -7,6 +7,7 @@ scheme) and read as plain JSON in the documented event shape.
 """
 
 import json
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from topups.exceptions import GatewayUnavailable, InvalidNotification
 from topups.models import TopUp
 
 from . import signing
-from .base import CheckoutSession, PaymentNotice
+from .base import CheckoutSession, PaymentNotice, check_notice_fields
 
 # Pinned so a Stripe-side default change cannot alter the payloads we parse.
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -94,6 +95,8 @@ class StripeCheckoutGateway:
             ],
             "success_url": success_url,
             "cancel_url": cancel_url,
+            # Past this Stripe refuses the payment, so a stale checkout cannot top up later.
+            "expires_at": int(time.time()) + max(settings.TOPUP_CHECKOUT_TTL_MINUTES, 30) * 60,
         }
         try:
             session = _client().v1.checkout.sessions.create(
@@ -114,11 +117,13 @@ class StripeCheckoutGateway:
             event = json.loads(body)
             event_id, event_type = str(event["id"]), str(event["type"])
             session = event["data"]["object"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InvalidNotification(f"Unreadable Stripe event: {exc}") from exc
         if not event_type.startswith("checkout.session.") or not isinstance(session, dict):
             # Signed and genuine, just not about checkout sessions: acknowledge and move on.
-            return PaymentNotice(event_id=event_id, event_type=event_type, reference="", status="ignored")
+            return check_notice_fields(
+                PaymentNotice(event_id=event_id, event_type=event_type, reference="", status="ignored")
+            )
         status = {
             # "completed" can arrive before the money has (delayed methods): only "paid" credits.
             "checkout.session.completed": _session_status(session),
@@ -127,17 +132,33 @@ class StripeCheckoutGateway:
             "checkout.session.expired": "expired",
         }.get(event_type, "ignored")
         try:
-            return _notice(session, event_id=event_id, event_type=event_type, status=status)
-        except (ValueError, TypeError, moneyed.CurrencyDoesNotExist) as exc:
-            raise InvalidNotification(f"Unreadable Stripe checkout session: {exc}") from exc
+            return check_notice_fields(_notice(session, event_id=event_id, event_type=event_type, status=status))
+        except (ValueError, TypeError, ArithmeticError, moneyed.CurrencyDoesNotExist) as exc:
+            raise InvalidNotification(f"Unreadable Stripe checkout session: {exc!r}"[:300]) from exc
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
+        return self._session_call(topup, "retrieve")
+
+    def close_checkout(self, topup: TopUp) -> PaymentNotice:
+        try:
+            return self._session_call(topup, "expire")
+        except GatewayUnavailable as exc:
+            # Only open sessions can be expired: it was completed or expired already, so ask.
+            if isinstance(exc.__cause__, stripe.InvalidRequestError):
+                return self.fetch_payment(topup)
+            raise
+
+    def _session_call(self, topup: TopUp, action: str) -> PaymentNotice:
+        """Retrieve or expire the top-up's Checkout Session and say where it stands."""
         if not topup.gateway_session_id:
             raise GatewayUnavailable("This top-up never reached Stripe.")
         try:
-            session = _client().v1.checkout.sessions.retrieve(topup.gateway_session_id).to_dict()
+            session = getattr(_client().v1.checkout.sessions, action)(topup.gateway_session_id).to_dict()
         except stripe.StripeError as exc:
-            raise GatewayUnavailable(f"Stripe did not answer about {topup.gateway_session_id}: {exc}") from exc
+            raise GatewayUnavailable(f"Stripe could not {action} {topup.gateway_session_id}: {exc}") from exc
         return _notice(
-            session, event_id=f"fetch:{session.get('id')}", event_type="session.retrieved", status=_session_status(session)
+            session,
+            event_id=f"{action}:{session.get('id')}",
+            event_type=f"session.{action}",
+            status=_session_status(session),
         )

@@ -40,7 +40,9 @@ class Command(BaseCommand):
         alice_acct = self._account("Alice's Studio", Account.Type.PREPAID, currency)
         bob_acct = self._account("Bob's Shop", Account.Type.POSTPAID, currency)
         dave_acct = self._account("Dave's Enterprise", Account.Type.PREPAID, currency)
-        carol_acct = self._account("Carol (Dave's Enterprise)", Account.Type.ENTERPRISE_MEMBER, currency, master=dave_acct)
+        carol_acct = self._account(
+            "Carol (Dave's Enterprise)", Account.Type.ENTERPRISE_MEMBER, currency, master=dave_acct
+        )
 
         self._user("alice", password, account=alice_acct, first_name="Alice")
         self._user("bob", password, account=bob_acct, first_name="Bob")

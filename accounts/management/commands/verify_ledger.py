@@ -9,7 +9,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         mismatches = ledger_mismatches()
         for account, total in mismatches:
-            self.stderr.write(f"MISMATCH account {account.pk} ({account}): balance {account.balance}, entries sum to {total}")
+            self.stderr.write(
+                f"MISMATCH account {account.pk} ({account}): balance {account.balance}, entries sum to {total}"
+            )
         if mismatches:
             raise CommandError(f"{len(mismatches)} account(s) do not match their ledger.")
         self.stdout.write(self.style.SUCCESS("Ledger OK: every balance equals the sum of its entries."))
