@@ -8,4 +8,6 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from billing_center.celery import ensure_broker_folders
 
+        from . import signals  # noqa: F401  (connects the receivers)
+
         ensure_broker_folders()

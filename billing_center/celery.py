@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_ready
 
 # Like wsgi.py: a worker started without DJANGO_SETTINGS_MODULE gets production settings,
 # which refuse to start without real secrets. `make run` and manage.py choose base.
@@ -20,3 +21,11 @@ def ensure_broker_folders() -> None:
     for key in ("data_folder_in", "data_folder_out", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@worker_ready.connect
+def _heartbeat_on_start(**kwargs) -> None:
+    """Report in at once, so /healthz need not wait for beat's first tick."""
+    from billing_center.health import record_worker_heartbeat
+
+    record_worker_heartbeat()

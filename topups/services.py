@@ -164,7 +164,9 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
     if notice.status == "ignored" or not notice.reference:
         return NoticeOutcome(Verdict.IGNORED)
     topup = (
-        TopUp.objects.select_for_update()
+        # The payer is read with the row (the credit's actor); only the top-up row is locked.
+        TopUp.objects.select_for_update(of=("self",))
+        .select_related("created_by")
         .filter(gateway=gateway_name, public_id=_uuid_or_none(notice.reference))
         .first()
     )

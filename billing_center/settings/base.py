@@ -142,6 +142,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Locally, serve straight from the source folders so an edited file shows without collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 # Private uploads (bank certificates) live here and are never served by URL.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "private-media")))
 

@@ -7,6 +7,7 @@ from .base import CELERY_BROKER_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="billing-test-media-")
+STATIC_ROOT = tempfile.mkdtemp(prefix="billing-test-static-")  # whitenoise wants it to exist
 # Tests post to the webhook thousands of times from one address; the lockout is tested on its own.
 AXES_FAILURE_LIMIT = 50
 if CELERY_BROKER_URL.startswith("filesystem://"):

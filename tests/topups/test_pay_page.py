@@ -119,3 +119,10 @@ def test_staff_are_sent_to_the_admin_and_users_without_an_account_get_a_404(clie
     client.force_login(UserFactory(account=None))
     assert client.get("/billing/pay/").status_code == 404
     assert client.post("/billing/pay/", {"amount": "100"}).status_code == 404
+
+
+def test_signing_out_lands_on_the_sign_in_page_with_a_message(client, alice):
+    response = client.post("/logout/", follow=True)
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "You have signed out of Billing Center." in response.content.decode()
+    assert client.get("/logout/").status_code == 405  # a link or an image cannot sign anyone out
