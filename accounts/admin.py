@@ -1,5 +1,8 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from djmoney.money import Money
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Account, LedgerEntry, User
@@ -13,6 +16,20 @@ class UserAdmin(DjangoUserAdmin):
     autocomplete_fields = ("account",)
 
 
+class AccountAddForm(forms.ModelForm):
+    """New accounts choose their one billing currency; it never changes afterwards."""
+
+    billing_currency = forms.ChoiceField(choices=[(code, code) for code in settings.BILLING_CURRENCIES])
+
+    class Meta:
+        model = Account
+        fields = ("name", "type", "enterprise_master")
+
+    def save(self, commit=True):
+        self.instance.balance = Money(0, self.cleaned_data["billing_currency"])
+        return super().save(commit)
+
+
 @admin.register(Account)
 class AccountAdmin(SimpleHistoryAdmin):
     list_display = ("name", "type", "balance", "enterprise_master", "created_at")
@@ -21,6 +38,17 @@ class AccountAdmin(SimpleHistoryAdmin):
     search_fields = ("name",)
     # The balance only moves through the ledger service, never by editing this form.
     readonly_fields = ("balance", "created_at")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AccountAddForm
+            kwargs["fields"] = ("name", "type", "enterprise_master", "billing_currency")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "type", "enterprise_master", "billing_currency")
+        return ("name", "type", "enterprise_master", "balance_currency", "balance", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         # The billing currency is fixed once the account exists: its entries are in it.
