@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from djmoney.money import Money
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Account, LedgerEntry, User
+from .models import Account, LedgerEntry, OutboundEmail, User
 
 
 @admin.register(User)
@@ -70,6 +70,20 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "to", "subject", "status", "attempts", "sent_at")
+    list_filter = ("status",)
+    search_fields = ("to", "subject", "dedupe_key")
+    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -31,6 +31,8 @@ class Account(models.Model):
     )
     # The currency of `balance` is the account's one billing currency.
     balance = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
+    # My Account > Preferences: what the customer pays in online. Empty means the billing currency.
+    payment_currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["balance"])
 
@@ -50,6 +52,11 @@ class Account(models.Model):
     @property
     def billing_currency(self) -> str:
         return str(self.balance.currency)
+
+    @property
+    def pay_currency(self) -> str:
+        """The currency online top-ups are paid in."""
+        return self.payment_currency or self.billing_currency
 
     @property
     def can_top_up(self) -> bool:
@@ -118,3 +125,36 @@ class LedgerEntry(models.Model):
     @property
     def is_credit(self) -> bool:
         return self.amount.amount > 0
+
+
+class OutboundEmail(models.Model):
+    """An e-mail to send, written in the same transaction as the change that causes it.
+
+    A rollback leaves no row, so nothing is sent; a lost task leaves a PENDING row that
+    `resend_pending_emails` picks up. `dedupe_key` makes each cause send once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took it to send.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="email_status_age")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to} ({self.status})"

@@ -43,3 +43,22 @@ def daily_balances(account: Account, *, days: int = 30, today: date | None = Non
         closing -= change_by_day.get(day, 0)
     points.reverse()
     return points
+
+
+def filter_ledger_entries(account: Account, filters: dict):
+    """The statement: an account's entries, newest first, by type and inclusive local date range."""
+    entries = account.ledger_entries.order_by("-created_at", "-id")
+    if filters.get("kind"):
+        entries = entries.filter(kind=filters["kind"])
+    return within_days(entries, filters.get("date_from"), filters.get("date_to"))
+
+
+def within_days(queryset, first_day: date | None, last_day: date | None, field: str = "created_at"):
+    """Rows whose `field` falls on first_day..last_day inclusive, in the site's time zone."""
+    tz = timezone.get_current_timezone()
+    if first_day:
+        queryset = queryset.filter(**{f"{field}__gte": timezone.make_aware(datetime.combine(first_day, time.min), tz)})
+    if last_day:
+        end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min), tz)
+        queryset = queryset.filter(**{f"{field}__lt": end})
+    return queryset

@@ -1,3 +1,5 @@
+"""Celery tasks: thin wrappers over services, passed ids, safe to run twice."""
+
 from celery import shared_task
 
 
@@ -6,3 +8,27 @@ def record_worker_heartbeat() -> None:
     from billing_center.health import record_worker_heartbeat as record
 
     record()
+
+
+@shared_task(bind=True, max_retries=8, acks_late=True)
+def send_email(self, email_id: int) -> None:
+    from .services import deliver_email  # imported here to break the tasks <-> services cycle
+
+    try:
+        deliver_email(email_id=email_id)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 10, 3600)) from exc
+
+
+@shared_task
+def resend_pending_emails() -> int:
+    from .services import deliver_email, pending_email_ids
+
+    sent = 0
+    for email_id in pending_email_ids():
+        try:
+            deliver_email(email_id=email_id)
+            sent += 1
+        except Exception:  # recorded on the row; the next sweep tries again
+            continue
+    return sent

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts.views import home
+from accounts.views import home, preferences
 from topups import webhooks
 
 from .health import healthz
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/preferences/", preferences, name="preferences"),
     path("billing/", include("accounts.urls")),
     path("billing/", include("topups.urls")),
     path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),

@@ -1,6 +1,8 @@
 import uuid
 
 from django.contrib import admin, messages
+from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import TopUp, WebhookDelivery
 from .services import reconcile_topup
@@ -64,3 +66,33 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ("topup",)
     search_fields = ("event_id",)
     date_hierarchy = "received_at"
+
+
+# --- Exchange rates: finance keeps one rate sheet per source ---------------------------
+
+admin.site.unregister(Rate)  # django-money's own admin cannot add rates to a sheet
+
+
+class RateInline(admin.TabularInline):
+    model = Rate
+    extra = 1
+    fields = ("currency", "value")
+    verbose_name = "rate"
+    verbose_name_plural = "rates: units of the currency per one unit of the sheet's base currency"
+
+
+@admin.register(ExchangeBackend)
+class RateSheetAdmin(SimpleHistoryAdmin):
+    """Saving the sheet stamps its time: the "as of" every quote shows and the age it is judged by."""
+
+    list_display = ("name", "base_currency", "last_update", "rate_count")
+    readonly_fields = ("last_update",)
+    inlines = [RateInline]
+
+    @admin.display(description="rates")
+    def rate_count(self, obj):
+        return obj.rates.count()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.instance.save()  # touch last_update even when only the rates changed

@@ -2,11 +2,13 @@ import re
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 
-# Plain ASCII digits with at most two decimals. Decimal() alone would accept "1e3",
+from .models import TopUp
+from .rates import minor_places
+
+# Plain ASCII digits and the currency's decimals. Decimal() alone would accept "1e3",
 # "NaN", full-width digits and surrounding junk, none of which is an amount a person typed.
-AMOUNT_PATTERN = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?", re.ASCII)
+DIGITS = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?", re.ASCII)
 
 
 class OnlineTopUpForm(forms.Form):
@@ -17,6 +19,8 @@ class OnlineTopUpForm(forms.Form):
     )
     # One per rendered form; see topups.services.create_topup.
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    # The signed exchange-rate quote the page showed (topups.rates), when paying in another currency.
+    quote = forms.CharField(widget=forms.HiddenInput, max_length=1000, required=False)
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,21 +28,38 @@ class OnlineTopUpForm(forms.Form):
 
     def clean_amount(self) -> Decimal:
         raw = self.cleaned_data["amount"].strip()
+        places = minor_places(self.currency)
+        example = "100" if places == 0 else "100 or 99.50"
         if "," in raw:
             raise forms.ValidationError("Use a dot for decimals and no thousands separators, e.g. 1250.50.")
         if raw.startswith("-"):
             raise forms.ValidationError("The amount must be positive.")
-        if not AMOUNT_PATTERN.fullmatch(raw):
-            raise forms.ValidationError("Enter the amount in digits with at most two decimals, e.g. 100 or 99.50.")
+        if not DIGITS.fullmatch(raw):
+            raise forms.ValidationError(f"Enter the amount in digits, e.g. {example}.")
+        decimals = len(raw.partition(".")[2])
+        if decimals > places:
+            if places == 0:
+                raise forms.ValidationError(f"{self.currency} has no minor unit: enter a whole number, e.g. 100.")
+            raise forms.ValidationError(f"Enter the amount with at most {places} decimals, e.g. {example}.")
         amount = Decimal(raw)
         if amount <= 0:
             raise forms.ValidationError("The amount must be greater than zero.")
-        low, high = settings.TOPUP_MIN_AMOUNT, settings.TOPUP_MAX_AMOUNT
-        if amount < low:
-            raise forms.ValidationError(f"The minimum top-up is {low} {self.currency}.")
-        if amount > high:
-            raise forms.ValidationError(f"The maximum for one top-up is {high:,} {self.currency}.")
         return amount
 
     def clean_request_key(self) -> str:
         return self.cleaned_data["request_key"].strip()
+
+
+class TopUpFilterForm(forms.Form):
+    METHODS = [("", "All methods"), ("online", "Online payment"), ("bank_transfer", "Bank transfer")]
+
+    method = forms.ChoiceField(choices=METHODS, required=False)
+    status = forms.ChoiceField(choices=[("", "All statuses"), *TopUp.Status.choices], required=False)
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data

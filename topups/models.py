@@ -6,7 +6,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.models.fields import MoneyField
+from simple_history import register
 from simple_history.models import HistoricalRecords
 
 
@@ -32,6 +34,11 @@ class TopUp(models.Model):
     amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
     # ... and what the account receives, in its billing currency.
     credit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    # The rate locked when the top-up started, when amount and credit_amount differ in
+    # currency: exchange_rate payment-currency units bought one billing unit.
+    exchange_rate = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    rate_source = models.CharField(max_length=100, blank=True)
+    rate_as_of = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     gateway_session_id = models.CharField(max_length=255, blank=True)
     # The Pay form's one-time token: a double click or a resubmitted form finds the
@@ -85,6 +92,14 @@ class TopUp(models.Model):
     def reference(self) -> str:
         """The short reference customers and finance quote."""
         return f"TU-{self.public_id.hex[:12].upper()}"
+
+    @property
+    def method(self) -> str:
+        return "Online payment"
+
+    @property
+    def is_converted(self) -> bool:
+        return self.exchange_rate is not None
 
     @property
     def ledger_source_ref(self) -> str:
@@ -182,3 +197,9 @@ class SandboxCheckout(models.Model):
 
     def is_payable(self, now) -> bool:
         return self.status == self.Status.OPEN and now < self.expires_at
+
+
+# Every change to a rate sheet and its rates is kept, with who made it: a quote names
+# its source and time, and finance must be able to show what the rate was then.
+register(ExchangeBackend, app=__package__, table_name="topups_historicalexchangebackend")
+register(Rate, app=__package__, table_name="topups_historicalrate")

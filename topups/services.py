@@ -15,16 +15,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.formatting import format_money
 from accounts.models import Account, LedgerEntry
-from accounts.services import post_ledger_entry
+from accounts.services import post_ledger_entry, queue_email
 
 from .exceptions import GatewayUnavailable, TopUpLimitExceeded, TopUpNotAllowed
 from .gateways import PaymentNotice, get_gateway
 from .models import TopUp, WebhookDelivery
+from .rates import Quote, QuoteExpired
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -33,32 +36,42 @@ Verdict = WebhookDelivery.Verdict
 # --- Starting a top-up ---------------------------------------------------------------
 
 
-def _check_limits(*, account: Account, amount: Money, now: datetime) -> None:
-    if amount.amount < settings.TOPUP_MIN_AMOUNT or amount.amount > settings.TOPUP_MAX_AMOUNT:
-        raise TopUpLimitExceeded(
-            f"Enter an amount between {settings.TOPUP_MIN_AMOUNT} and {settings.TOPUP_MAX_AMOUNT} {amount.currency}."
-        )
+def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
+    """Limits are on what the account receives, in its billing currency."""
+    currency = credit.currency
+    if credit.amount < settings.TOPUP_MIN_AMOUNT:
+        raise TopUpLimitExceeded(f"The minimum top-up is {settings.TOPUP_MIN_AMOUNT:,} {currency}.")
+    if credit.amount > settings.TOPUP_MAX_AMOUNT:
+        raise TopUpLimitExceeded(f"The maximum for one top-up is {settings.TOPUP_MAX_AMOUNT:,} {currency}.")
     # Open checkouts count too, or several of them could pass the cap together; one
     # whose checkout has expired can no longer be paid and stops counting.
     checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
     recent = TopUp.objects.filter(account=account, created_at__gte=now - timedelta(hours=24)).filter(
         Q(status=TopUp.Status.CREDITED) | Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
-    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
-    if recent + amount.amount > settings.TOPUP_DAILY_LIMIT:
+    ).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
+    if recent + credit.amount > settings.TOPUP_DAILY_LIMIT:
         room = max(settings.TOPUP_DAILY_LIMIT - recent, Decimal(0))
         raise TopUpLimitExceeded(
             f"This would take your top-ups in the last 24 hours above the daily limit of "
-            f"{settings.TOPUP_DAILY_LIMIT:,} {amount.currency}. You can top up at most {room:,} "
-            f"{amount.currency} more today; unpaid checkouts stop counting once they expire."
+            f"{settings.TOPUP_DAILY_LIMIT:,} {currency}. You can top up at most {room:,} "
+            f"{currency} more today; unpaid checkouts stop counting once they expire."
         )
 
 
 @transaction.atomic
 def create_topup(
-    *, account_id: int, actor, amount: Money, request_key: str = "", now: datetime | None = None
+    *,
+    account_id: int,
+    actor,
+    amount: Money,
+    quote: Quote | None = None,
+    request_key: str = "",
+    now: datetime | None = None,
 ) -> tuple[TopUp, bool]:
     """Record a pending top-up after checking who may top up and how much.
 
+    `amount` is what the customer pays, in their payment currency; when that is not the
+    billing currency, `quote` is the rate they were shown, and it is stored with the row.
     Returns (top-up, created). A request key already used by this account returns the
     top-up that key created: a double click or a resubmitted form starts one top-up.
     """
@@ -72,28 +85,42 @@ def create_topup(
         earlier = TopUp.objects.filter(account=account, request_key=request_key).first()
         if earlier is not None:
             return earlier, False
-    if amount.currency != account.balance.currency:
-        raise TopUpNotAllowed(f"This account is billed in {account.billing_currency}; pay in that currency.")
-    _check_limits(account=account, amount=amount, now=now)
+    paid_in = str(amount.currency)
+    if paid_in != account.pay_currency:
+        raise QuoteExpired(f"Your payment currency is now {account.pay_currency}. Check the amount and try again.")
+    if paid_in == account.billing_currency:
+        credit, quote = amount, None
+    elif quote is None or (quote.billing_currency, quote.payment_currency) != (account.billing_currency, paid_in):
+        raise QuoteExpired("A payment in another currency needs a current exchange-rate quote. Please try again.")
+    else:
+        credit = quote.credit_for(amount)
+    _check_limits(account=account, credit=credit, now=now)
     topup = TopUp.objects.create(
         account=account,
         created_by=actor,
         gateway=settings.PAYMENT_GATEWAY,
         amount=amount,
-        credit_amount=amount,
+        credit_amount=credit,
+        exchange_rate=quote.rate if quote else None,
+        rate_source=quote.source if quote else "",
+        rate_as_of=quote.as_of if quote else None,
         request_key=request_key,
     )
     return topup, True
 
 
-def start_online_topup(*, account_id: int, actor, amount: Money, request_key: str = "") -> TopUp:
+def start_online_topup(
+    *, account_id: int, actor, amount: Money, quote: Quote | None = None, request_key: str = ""
+) -> TopUp:
     """Create the top-up, then open the gateway's checkout for it; returns it with checkout_url set.
 
     The gateway is called outside any transaction: a slow provider must not hold the
     account lock, and the pending row must exist before any money can move for it.
     Return URLs come from SITE_URL, never from the request's Host header.
     """
-    topup, created = create_topup(account_id=account_id, actor=actor, amount=amount, request_key=request_key)
+    topup, created = create_topup(
+        account_id=account_id, actor=actor, amount=amount, quote=quote, request_key=request_key
+    )
     if not created:
         return topup  # the same form submitted again: send it where the first one went
     return_url = settings.SITE_URL + reverse("topups:detail", args=[topup.public_id])
@@ -227,6 +254,24 @@ def _credit(topup: TopUp, *, now: datetime) -> None:
     topup.credited_at = now
     topup.failure_reason, topup.closed_at = "", None
     topup.save(update_fields=["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"])
+    _queue_credited_email(topup)
+
+
+def _queue_credited_email(topup: TopUp) -> None:
+    """Tell the payer, through the outbox, in the credit's own transaction."""
+    payer = topup.created_by
+    if not payer.email:
+        logger.info("No e-mail address for %s; credit of %s not mailed", payer, topup.reference)
+        return
+    receipt_url = settings.SITE_URL + reverse("topups:receipt", args=[topup.public_id])
+    body = render_to_string("topups/email_credited.txt", {"topup": topup, "receipt_url": receipt_url})
+    queue_email(
+        dedupe_key=f"topup-credited:{topup.public_id}",
+        to=payer.email,
+        subject=f"Top-up {topup.reference} credited: {format_money(topup.credit_amount)}",
+        body=body,
+        account=topup.account,
+    )
 
 
 def _uuid_or_none(value: str):

@@ -6,3 +6,10 @@ def reconcile_pending_topups() -> dict:
     from .services import reconcile_pending_topups as reconcile
 
     return reconcile()
+
+
+@shared_task
+def refresh_exchange_rates() -> str:
+    from .rates import refresh_rates
+
+    return refresh_rates()

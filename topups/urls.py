@@ -7,4 +7,6 @@ urlpatterns = [
     path("pay/", views.pay, name="pay"),
     path("topups/", views.topup_list, name="list"),
     path("topups/<uuid:public_id>/", views.topup_detail, name="detail"),
+    path("topups/<uuid:public_id>/receipt/", views.receipt, name="receipt"),
+    path("topups/<uuid:public_id>/receipt.pdf", views.receipt_download, name="receipt_pdf"),
 ]

@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -9,19 +10,20 @@ from django.views.decorators.http import require_http_methods
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
+from billing_center.csv_export import csv_response
 
 from .exceptions import BillingError, GatewayUnavailable, TopUpNotAllowed
-from .forms import OnlineTopUpForm
-from .selectors import get_topup_for_account, topups_for_account
+from .forms import OnlineTopUpForm, TopUpFilterForm
+from .rates import QuoteExpired, RateUnavailable, current_quote, minor_places, read_quote
+from .receipts import receipt_pdf, receipt_rows
+from .selectors import filter_topups, get_credited_topup_for_account, get_topup_for_account
 from .services import check_on_return, start_online_topup
 
 
 @customer_required
 @require_http_methods(["GET", "POST"])
 def pay(request, account):
-    form = OnlineTopUpForm(
-        request.POST or None, currency=account.billing_currency, initial={"request_key": secrets.token_urlsafe(24)}
-    )
+    form = OnlineTopUpForm(request.POST or None, currency=account.pay_currency)
     status = 200
     if request.method == "POST":
         # The page hides the form from accounts that cannot top up; a forged POST is refused here.
@@ -30,35 +32,69 @@ def pay(request, account):
             status = 403
         elif form.is_valid():
             try:
+                quote = None
+                if account.pay_currency != account.billing_currency:
+                    quote = read_quote(
+                        form.cleaned_data["quote"],
+                        billing_currency=account.billing_currency,
+                        payment_currency=account.pay_currency,
+                    )
                 topup = start_online_topup(
                     account_id=account.pk,
                     actor=request.user,
-                    amount=Money(form.cleaned_data["amount"], account.billing_currency),
+                    amount=Money(form.cleaned_data["amount"], account.pay_currency),
+                    quote=quote,
                     request_key=form.cleaned_data["request_key"],
                 )
-                return _see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else topup_url(topup))
+                return _see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else _topup_url(topup))
             except GatewayUnavailable as exc:
                 form.add_error(None, exc.message)
-                form.data = form.data.copy()
-                form.data["request_key"] = secrets.token_urlsafe(24)  # "try again" must start afresh
                 status = 503
             except TopUpNotAllowed as exc:
                 form.add_error(None, exc.message)
                 status = 403
+            except (QuoteExpired, RateUnavailable) as exc:
+                form.add_error(None, exc.message)
+                status = 409 if isinstance(exc, QuoteExpired) else 400
             except BillingError as exc:
                 form.add_error("amount", exc.message)
                 status = 400
         else:
             status = 400
+    return render(request, "topups/pay.html", _pay_context(account, form), status=status)
+
+
+def _pay_context(account, form) -> dict:
+    """What the Pay page shows: the form with a fresh one-time key and, across currencies, a quote."""
+    form.data = form.data.copy()
+    if form.errors.get("__all__") or not form.data.get("request_key"):
+        # A refused or failed submission must not hand its key to "try again".
+        form.data["request_key"] = secrets.token_urlsafe(24)
+    quote, rate_problem = None, ""
+    if account.can_top_up and account.pay_currency != account.billing_currency:
+        try:
+            quote = current_quote(billing_currency=account.billing_currency, payment_currency=account.pay_currency)
+            form.data["quote"] = quote.token()
+        except RateUnavailable as exc:
+            rate_problem = exc.message
     limits = {
         "min": f"{settings.TOPUP_MIN_AMOUNT:,}",
         "max": f"{settings.TOPUP_MAX_AMOUNT:,}",
         "daily": f"{settings.TOPUP_DAILY_LIMIT:,}",
     }
-    return render(request, "topups/pay.html", {"account": account, "form": form, "limits": limits}, status=status)
+    return {
+        "account": account,
+        "form": form,
+        "limits": limits,
+        "quote": quote,
+        "quote_minutes": settings.TOPUP_QUOTE_VALID_MINUTES,
+        "rate_problem": rate_problem,
+        "pay_places": minor_places(account.pay_currency),
+        "billing_places": minor_places(account.billing_currency),
+    }
 
 
-def topup_url(topup) -> str:
+def _topup_url(topup) -> str:
     return reverse("topups:detail", args=[topup.public_id])
 
 
@@ -71,8 +107,40 @@ def _see_other(url: str):
 
 @customer_required
 def topup_list(request, account):
-    page = Paginator(topups_for_account(account), 20).get_page(request.GET.get("page"))
-    return render(request, "topups/list.html", {"account": account, "page": page})
+    filters = TopUpFilterForm(request.GET or None)
+    topups = filter_topups(account, filters.cleaned_data if filters.is_valid() else {})
+    if request.GET.get("format") == "csv":
+        rows = (
+            [
+                t.created_at.isoformat(timespec="seconds"),
+                t.reference,
+                t.method,
+                t.amount.amount,
+                str(t.amount.currency),
+                t.credit_amount.amount if t.status == t.Status.CREDITED else "",
+                str(t.credit_amount.currency),
+                t.exchange_rate or "",
+                t.get_status_display(),
+            ]
+            for t in topups.iterator()
+        )
+        header = [
+            "created_at",
+            "reference",
+            "method",
+            "amount_paid",
+            "paid_currency",
+            "amount_credited",
+            "billing_currency",
+            "exchange_rate",
+            "status",
+        ]
+        return csv_response(f"topups-{account.pk}.csv", header, rows)
+    page = Paginator(topups, 20).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
+    return render(request, "topups/list.html", context, status=400 if filters.is_bound and filters.errors else 200)
 
 
 @customer_required
@@ -87,3 +155,19 @@ def topup_detail(request, public_id, account):
         "cancelled": bool(request.GET.get("cancelled")) and topup.is_pending,
     }
     return render(request, "topups/detail.html", context)
+
+
+@customer_required
+def receipt(request, public_id, account):
+    topup = get_credited_topup_for_account(account, public_id)
+    context = {"account": account, "topup": topup, "rows": receipt_rows(topup), "merchant": settings.MERCHANT_NAME}
+    return render(request, "topups/receipt.html", context)
+
+
+@customer_required
+def receipt_download(request, public_id, account):
+    topup = get_credited_topup_for_account(account, public_id)
+    response = HttpResponse(receipt_pdf(topup), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="receipt-{topup.reference}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,16 +1,8 @@
-"""One way to print money: grouped digits, the currency's own decimals, then its code."""
-
-from decimal import Decimal
-
-import moneyed
 from django import template
 
+from accounts.formatting import format_money, format_rate, money_digits
+
 register = template.Library()
-
-
-def _number(value) -> str:
-    places = max(len(str(moneyed.get_currency(str(value.currency)).sub_unit)) - 1, 0)
-    return f"{Decimal(value.amount):,.{places}f}"
 
 
 @register.filter
@@ -18,11 +10,15 @@ def money(value, signed: str = "") -> str:
     """`{{ entry.amount|money }}` -> "1,234.50 USD"; `|money:"signed"` adds "+" to credits."""
     if value is None or value == "":
         return "—"
-    text = f"{_number(value)} {value.currency}"
-    return f"+{text}" if signed == "signed" and value.amount > 0 else text
+    return format_money(value, signed=signed == "signed")
 
 
 @register.filter
 def money_number(value) -> str:
     """Just the digits, for where the currency code is set apart (the big balance)."""
-    return "—" if value is None or value == "" else _number(value)
+    return "—" if value is None or value == "" else money_digits(value)
+
+
+@register.filter
+def rate(value) -> str:
+    return "—" if value is None or value == "" else format_rate(value)

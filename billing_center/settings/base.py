@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "djmoney",
+    "djmoney.contrib.exchange",
     "simple_history",
     "axes",
     "accounts",
@@ -183,6 +184,10 @@ CELERY_BEAT_SCHEDULE = {
     # Ask the gateway about top-ups whose notification has not come, and close the
     # ones abandoned for longer than TOPUP_EXPIRE_AFTER_HOURS.
     "reconcile-pending-topups": {"task": "topups.tasks.reconcile_pending_topups", "schedule": 60.0},
+    # Sends e-mails whose task was lost (broker outage, killed worker).
+    "resend-pending-emails": {"task": "accounts.tasks.resend_pending_emails", "schedule": 120.0},
+    # Pulls rates from a provider backend; a no-op for finance's own rate sheet.
+    "refresh-exchange-rates": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3600.0},
     # Lets /healthz tell whether a worker is consuming the queue.
     "worker-heartbeat": {"task": "accounts.tasks.record_worker_heartbeat", "schedule": 30.0},
 }
@@ -190,7 +195,10 @@ CELERY_BEAT_SCHEDULE = {
 # --- Money ----------------------------------------------------------------------------
 BILLING_CURRENCIES = env_list("BILLING_CURRENCIES", "USD,CNY,EUR,GBP,JPY")
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "USD")
-CURRENCIES = BILLING_CURRENCIES
+# Currencies a customer may pay in (My Account > Preferences). A payment in another
+# currency than the account's is converted at a rate locked when the top-up starts.
+PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ",".join(BILLING_CURRENCIES))
+CURRENCIES = sorted(set(BILLING_CURRENCIES) | set(PAYMENT_CURRENCIES))  # django-money's choices
 TOPUP_MIN_AMOUNT = Decimal(env("TOPUP_MIN_AMOUNT", "10.00"))
 TOPUP_MAX_AMOUNT = Decimal(env("TOPUP_MAX_AMOUNT", "50000.00"))
 TOPUP_DAILY_LIMIT = Decimal(env("TOPUP_DAILY_LIMIT", "100000.00"))
@@ -200,13 +208,34 @@ TOPUP_RECONCILE_AFTER_MINUTES = int(env("TOPUP_RECONCILE_AFTER_MINUTES", "10"))
 TOPUP_CHECKOUT_TTL_MINUTES = int(env("TOPUP_CHECKOUT_TTL_MINUTES", "60"))
 TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
 
+# Exchange rates live in django-money's exchange app. The default backend is the rate
+# sheet finance keeps in Django admin (offline); a provider such as
+# djmoney.contrib.exchange.backends.OpenExchangeRatesBackend (OPEN_EXCHANGE_RATES_APP_ID)
+# is pulled hourly by beat.
+EXCHANGE_BACKEND = env("EXCHANGE_BACKEND", "topups.rates.FinanceRateSheetBackend")
+OPEN_EXCHANGE_RATES_APP_ID = env("OPEN_EXCHANGE_RATES_APP_ID", "")
+OPEN_EXCHANGE_RATES_URL = env("OPEN_EXCHANGE_RATES_URL", "https://openexchangerates.org/api/latest.json")
+RATES_CACHE_TIMEOUT = 0  # rates are read fresh: a quote must show the rate it will use
+EXCHANGE_RATE_MAX_AGE_HOURS = int(env("EXCHANGE_RATE_MAX_AGE_HOURS", "24"))
+TOPUP_QUOTE_VALID_MINUTES = int(env("TOPUP_QUOTE_VALID_MINUTES", "15"))
+
+# --- E-mail: console by default; any SMTP server by EMAIL_URL-style settings ------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Billing Center <billing@localhost>")
+
 # --- Payment gateways -----------------------------------------------------------------
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", "sandbox")
 # Webhook signatures older or newer than this many seconds are refused (Stripe's default).
 WEBHOOK_TOLERANCE_SECONDS = 300
 # Several secrets may be listed, comma-separated, while one is being rotated.
 SANDBOX_WEBHOOK_SECRETS = env_list("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_local_only")
-SANDBOX_MERCHANT_NAME = env("SANDBOX_MERCHANT_NAME", "Billing Center Cloud")
+MERCHANT_NAME = env("MERCHANT_NAME", "Billing Center Cloud")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "https://api.stripe.com")

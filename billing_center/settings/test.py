@@ -5,6 +5,7 @@ import tempfile
 from .base import *  # noqa: F403
 from .base import CELERY_BROKER_URL
 
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="billing-test-media-")
 STATIC_ROOT = tempfile.mkdtemp(prefix="billing-test-static-")  # whitenoise wants it to exist

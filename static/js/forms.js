@@ -22,3 +22,25 @@ window.addEventListener("pageshow", function () {
     });
   });
 });
+
+// The Pay page's live quote: what an amount in the payment currency credits at the
+// rate the page shows. Display only; the server converts with the same signed rate.
+document.addEventListener("input", function (event) {
+  var form = event.target.form;
+  if (!form || !form.dataset.rate || event.target.name !== "amount") return;
+  var preview = form.querySelector("[data-quote-preview]");
+  var text = event.target.value.trim();
+  var pay = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(pay > 0)) {
+    preview.innerHTML = "<strong>Enter an amount to see what will be credited.</strong>";
+    return;
+  }
+  var rate = Number(form.dataset.rate);
+  var fmt = function (value, places) {
+    return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+  };
+  var strong = document.createElement("strong");
+  strong.textContent = "You pay " + fmt(pay, Number(form.dataset.payPlaces)) + " " + form.dataset.payCurrency +
+    " · " + fmt(pay / rate, Number(form.dataset.billingPlaces)) + " " + form.dataset.billingCurrency + " will be credited";
+  preview.replaceChildren(strong);
+});

@@ -32,7 +32,7 @@ def checkout(request, session_id: str):
     if request.method == "GET":
         context = {
             "session": session,
-            "merchant": settings.SANDBOX_MERCHANT_NAME,
+            "merchant": settings.MERCHANT_NAME,
             "payable": session.is_payable(timezone.now()),
         }
         return render(request, "sandbox/checkout.html", context)

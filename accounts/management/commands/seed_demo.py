@@ -6,10 +6,12 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry, User
 from accounts.services import post_ledger_entry
+from topups.rates import FinanceRateSheetBackend
 
 FINANCE_GROUP = "Finance"
 # What finance may see in admin; powers to act arrive with the features that need them.
@@ -19,7 +21,17 @@ FINANCE_PERMISSIONS = [
     "view_user",
     "view_topup",
     "view_webhookdelivery",
+    "view_outboundemail",
+    "view_exchangebackend",
+    "add_exchangebackend",
+    "change_exchangebackend",
+    "view_rate",
+    "add_rate",
+    "change_rate",
+    "delete_rate",
 ]
+# The demo rate sheet: units of each currency per US dollar.
+DEMO_RATES = {"CNY": "7.1000", "EUR": "0.9200", "GBP": "0.7900", "JPY": "151.00"}
 # Thirty days of made-up usage so the demo chart has a shape.
 DAILY_USAGE = [Decimal(x) for x in "12.40 9.85 15.10 11.00 8.75 14.30 10.60 13.90 9.20 16.45".split()]
 
@@ -44,12 +56,13 @@ class Command(BaseCommand):
             "Carol (Dave's Enterprise)", Account.Type.ENTERPRISE_MEMBER, currency, master=dave_acct
         )
 
-        self._user("alice", password, account=alice_acct, first_name="Alice")
-        self._user("bob", password, account=bob_acct, first_name="Bob")
-        self._user("carol", password, account=carol_acct, first_name="Carol")
-        self._user("dave", password, account=dave_acct, first_name="Dave")
-        finance = self._user("finance", password, is_staff=True, first_name="Fiona")
-        self._user("admin", password, is_staff=True, is_superuser=True)
+        self._user("alice", password, account=alice_acct, first_name="Alice", email="alice@example.com")
+        self._user("bob", password, account=bob_acct, first_name="Bob", email="bob@example.com")
+        self._user("carol", password, account=carol_acct, first_name="Carol", email="carol@example.com")
+        self._user("dave", password, account=dave_acct, first_name="Dave", email="dave@example.com")
+        finance = self._user("finance", password, is_staff=True, first_name="Fiona", email="finance@example.com")
+        self._user("admin", password, is_staff=True, is_superuser=True, email="admin@example.com")
+        self._rate_sheet()
 
         group, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
         group.permissions.set(Permission.objects.filter(codename__in=FINANCE_PERMISSIONS))
@@ -66,6 +79,15 @@ class Command(BaseCommand):
         self.stdout.write("  dave    prepaid enterprise master account")
         self.stdout.write("  finance finance staff (Django admin)")
         self.stdout.write("  admin   superuser")
+
+    def _rate_sheet(self):
+        """Finance's sheet with today's demo rates, so paying in CNY works out of the box."""
+        sheet, _ = ExchangeBackend.objects.get_or_create(
+            name=FinanceRateSheetBackend.name, defaults={"base_currency": settings.DEFAULT_CURRENCY}
+        )
+        for currency, value in DEMO_RATES.items():
+            Rate.objects.update_or_create(backend=sheet, currency=currency, defaults={"value": Decimal(value)})
+        sheet.save()  # stamps last_update: the rates are as of now
 
     def _account(self, name, type_, currency, master=None):
         account, _ = Account.objects.get_or_create(

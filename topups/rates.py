@@ -1,0 +1,149 @@
+"""Exchange rates and quotes for paying in another currency than the account's.
+
+Rates live in django-money's exchange app: one ExchangeBackend per source (its
+last_update is the rates' time) with its Rate rows. The default source is finance's
+own rate sheet, kept in Django admin and working offline; a provider backend
+(e.g. OpenExchangeRatesBackend) is chosen with EXCHANGE_BACKEND and pulled by beat.
+
+A quote locks the rate the customer saw: it travels signed in the Pay form, is valid
+for TOPUP_QUOTE_VALID_MINUTES, and is stored on the top-up it starts.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import moneyed
+from django.conf import settings
+from django.core import signing
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.module_loading import import_string
+from djmoney.contrib.exchange.backends.base import BaseExchangeBackend
+from djmoney.contrib.exchange.exceptions import MissingRate
+from djmoney.contrib.exchange.models import ExchangeBackend, get_default_backend_name, get_rate
+from djmoney.money import Money
+
+from accounts.exceptions import BillingError
+
+RATE_PLACES = Decimal("0.000001")  # django-money's Rate keeps six decimals
+QUOTE_SALT = "billing-center.topup-quote"
+
+
+class RateUnavailable(BillingError):
+    code = "rate_unavailable"
+
+
+class QuoteExpired(BillingError):
+    code = "quote_expired"
+
+
+class FinanceRateSheetBackend(BaseExchangeBackend):
+    """Finance's rate sheet: rates typed in Django admin, nothing fetched from outside."""
+
+    name = "finance"
+
+    def update_rates(self, base_currency=None, **kwargs):
+        # Nothing to pull: make sure the sheet exists so finance can fill it in.
+        ExchangeBackend.objects.get_or_create(
+            name=self.name, defaults={"base_currency": base_currency or settings.DEFAULT_CURRENCY}
+        )
+
+
+def minor_places(currency: str) -> int:
+    """Decimal places of a currency's minor unit: 2 for USD, 0 for JPY."""
+    return len(str(moneyed.get_currency(currency).sub_unit)) - 1
+
+
+def round_to_minor(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-minor_places(currency)), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A rate locked for one payment: `rate` payment-currency units buy one billing unit."""
+
+    billing_currency: str
+    payment_currency: str
+    rate: Decimal
+    source: str
+    as_of: datetime
+    valid_until: datetime
+
+    def credit_for(self, paid: Money) -> Money:
+        return Money(round_to_minor(paid.amount / self.rate, self.billing_currency), self.billing_currency)
+
+    def token(self) -> str:
+        return signing.dumps(
+            {
+                "b": self.billing_currency,
+                "p": self.payment_currency,
+                "r": str(self.rate),
+                "s": self.source,
+                "t": self.as_of.isoformat(),
+                "u": self.valid_until.isoformat(),
+            },
+            salt=QUOTE_SALT,
+        )
+
+
+def current_quote(*, billing_currency: str, payment_currency: str, now: datetime | None = None) -> Quote:
+    """The rate to quote now; refuses (never guesses) when it is missing or stale."""
+    now = now or timezone.now()
+    backend_name = get_default_backend_name()
+    backend = ExchangeBackend.objects.filter(name=backend_name).first()
+    try:
+        if backend is None:
+            raise MissingRate(backend_name)
+        rate = Decimal(get_rate(billing_currency, payment_currency, backend=backend_name)).quantize(RATE_PLACES)
+    except MissingRate as exc:
+        raise RateUnavailable(
+            f"There is no exchange rate from {billing_currency} to {payment_currency} yet, so we cannot take "
+            f"payments in {payment_currency} right now. Switch to {billing_currency} or try again later."
+        ) from exc
+    if now - backend.last_update > timedelta(hours=settings.EXCHANGE_RATE_MAX_AGE_HOURS):
+        raise RateUnavailable(
+            f"Our {billing_currency}/{payment_currency} exchange rate is out of date, so we cannot take payments "
+            f"in {payment_currency} right now. Switch to {billing_currency} or try again later."
+        )
+    if rate <= 0:
+        raise RateUnavailable(f"The {billing_currency}/{payment_currency} exchange rate is not usable.")
+    return Quote(
+        billing_currency=billing_currency,
+        payment_currency=payment_currency,
+        rate=rate,
+        source=backend.name,
+        as_of=backend.last_update,
+        valid_until=now + timedelta(minutes=settings.TOPUP_QUOTE_VALID_MINUTES),
+    )
+
+
+def read_quote(token: str, *, billing_currency: str, payment_currency: str, now: datetime | None = None) -> Quote:
+    """The quote a Pay form carried, if it is ours, for these currencies and still valid."""
+    now = now or timezone.now()
+    try:
+        data = signing.loads(token, salt=QUOTE_SALT)
+        quote = Quote(
+            billing_currency=data["b"],
+            payment_currency=data["p"],
+            rate=Decimal(data["r"]),
+            source=data["s"],
+            as_of=parse_datetime(data["t"]),
+            valid_until=parse_datetime(data["u"]),
+        )
+    except (signing.BadSignature, KeyError, TypeError, ArithmeticError, ValueError) as exc:
+        raise QuoteExpired(
+            "The exchange-rate quote on this page is not valid. Check the new quote and try again."
+        ) from exc
+    if (quote.billing_currency, quote.payment_currency) != (billing_currency, payment_currency):
+        raise QuoteExpired("Your payment currency changed. Check the new quote and click Next again.")
+    if now >= quote.valid_until:
+        raise QuoteExpired("The exchange-rate quote expired. Check the new quote and click Next again.")
+    return quote
+
+
+def refresh_rates() -> str:
+    """Pull rates from the configured backend (a no-op for finance's rate sheet)."""
+    backend = import_string(settings.EXCHANGE_BACKEND)()
+    backend.update_rates(base_currency=settings.DEFAULT_CURRENCY)
+    return backend.name
