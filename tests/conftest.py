@@ -1,6 +1,7 @@
 """Shared fixtures. Under CI=true a test whose service is missing fails instead of skipping."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,25 @@ def _sqlite_ledger_trigger_allows_flush(request):
     with connection.cursor() as cursor:
         for statement in migration.SQLITE_DOWN:
             cursor.execute(statement)
+
+
+def wait_for(condition, *, timeout: float = 30.0) -> bool:
+    """Poll until condition() holds: the file broker and workers poll about once a second."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+def celery_worker():
+    """A real Celery worker, in a thread, on the configured broker (file locally, Redis in CI)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from billing_center.celery import app, ensure_broker_folders
+
+    ensure_broker_folders()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield

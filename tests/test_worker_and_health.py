@@ -1,34 +1,16 @@
 """A real Celery worker consumes the real broker (file broker locally, Redis in CI)."""
 
-import time
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tasks import record_worker_heartbeat
-from billing_center.celery import app, ensure_broker_folders
+from tests.conftest import wait_for
 from tests.factories import PendingTopUpFactory
 from topups.models import SandboxCheckout, TopUp
 from topups.tasks import reconcile_pending_topups
-
-
-def wait_for(condition, *, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-@pytest.fixture
-def celery_worker():
-    ensure_broker_folders()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
 
 
 @pytest.mark.django_db(transaction=True)

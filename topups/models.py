@@ -36,7 +36,7 @@ class TopUp(models.Model):
     credit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
     # The rate locked when the top-up started, when amount and credit_amount differ in
     # currency: exchange_rate payment-currency units bought one billing unit.
-    exchange_rate = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    exchange_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
     rate_source = models.CharField(max_length=100, blank=True)
     rate_as_of = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)

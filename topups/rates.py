@@ -21,12 +21,14 @@ from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 from djmoney.contrib.exchange.backends.base import BaseExchangeBackend
 from djmoney.contrib.exchange.exceptions import MissingRate
-from djmoney.contrib.exchange.models import ExchangeBackend, get_default_backend_name, get_rate
+from djmoney.contrib.exchange.models import ExchangeBackend, get_rate
 from djmoney.money import Money
 
 from accounts.exceptions import BillingError
 
-RATE_PLACES = Decimal("0.000001")  # django-money's Rate keeps six decimals
+# Cross rates derived through the sheet's base keep twelve decimals, so a strong payment
+# currency (1 JPY = 0.006622516556 USD…) still converts to the exact amount.
+RATE_PLACES = Decimal("0.000000000001")
 QUOTE_SALT = "billing-center.topup-quote"
 
 
@@ -90,7 +92,7 @@ class Quote:
 def current_quote(*, billing_currency: str, payment_currency: str, now: datetime | None = None) -> Quote:
     """The rate to quote now; refuses (never guesses) when it is missing or stale."""
     now = now or timezone.now()
-    backend_name = get_default_backend_name()
+    backend_name = import_string(settings.EXCHANGE_BACKEND).name
     backend = ExchangeBackend.objects.filter(name=backend_name).first()
     try:
         if backend is None:
@@ -143,7 +145,11 @@ def read_quote(token: str, *, billing_currency: str, payment_currency: str, now:
 
 
 def refresh_rates() -> str:
-    """Pull rates from the configured backend (a no-op for finance's rate sheet)."""
+    """Pull rates from the configured backend (a no-op for finance's rate sheet).
+
+    Provider backends read their URL and key from the environment when django-money
+    is imported (OPEN_EXCHANGE_RATES_URL, OPEN_EXCHANGE_RATES_APP_ID).
+    """
     backend = import_string(settings.EXCHANGE_BACKEND)()
     backend.update_rates(base_currency=settings.DEFAULT_CURRENCY)
     return backend.name

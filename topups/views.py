@@ -66,15 +66,14 @@ def pay(request, account):
 
 def _pay_context(account, form) -> dict:
     """What the Pay page shows: the form with a fresh one-time key and, across currencies, a quote."""
-    form.data = form.data.copy()
-    if form.errors.get("__all__") or not form.data.get("request_key"):
+    request_key = form.data.get("request_key", "") if form.is_bound else ""
+    if not request_key or form.errors.get("__all__"):
         # A refused or failed submission must not hand its key to "try again".
-        form.data["request_key"] = secrets.token_urlsafe(24)
+        request_key = secrets.token_urlsafe(24)
     quote, rate_problem = None, ""
     if account.can_top_up and account.pay_currency != account.billing_currency:
         try:
             quote = current_quote(billing_currency=account.billing_currency, payment_currency=account.pay_currency)
-            form.data["quote"] = quote.token()
         except RateUnavailable as exc:
             rate_problem = exc.message
     limits = {
@@ -85,8 +84,10 @@ def _pay_context(account, form) -> dict:
     return {
         "account": account,
         "form": form,
+        "request_key": request_key,
         "limits": limits,
         "quote": quote,
+        "quote_token": quote.token() if quote else "",
         "quote_minutes": settings.TOPUP_QUOTE_VALID_MINUTES,
         "rate_problem": rate_problem,
         "pay_places": minor_places(account.pay_currency),

@@ -134,3 +134,59 @@ def test_the_overview_works_on_a_phone(page, live_server, alice, screenshot_dir)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     page.screenshot(path=screenshot_dir / "overview-phone.png", full_page=True)
+
+
+def test_switch_currency_round_trip_then_pay_in_cny_and_get_usd_at_the_quoted_rate(
+    page, live_server, alice, screenshot_dir
+):
+    from decimal import Decimal
+
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    from accounts.models import OutboundEmail
+
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    alice.email = "alice@example.com"
+    alice.save()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/pay/")
+    expect(page.get_by_test_id("pay-currency")).to_have_text("USD")
+    page.get_by_role("link", name="Switch Currency").click()
+    expect(page).to_have_url(re.compile(r"/account/preferences/\?next=/billing/pay/$"))
+    page.select_option("#id_payment_currency", "CNY")
+    page.screenshot(path=screenshot_dir / "preferences.png", full_page=True)
+    page.get_by_role("button", name="Save").click()
+
+    expect(page).to_have_url(re.compile(r"/billing/pay/$"))
+    expect(page.locator("body")).to_contain_text("You now pay online top-ups in CNY")
+    expect(page.get_by_test_id("pay-currency")).to_have_text("CNY")
+    expect(page.get_by_test_id("quote")).to_contain_text("Rate 7.1000 CNY per USD")
+    expect(page.get_by_test_id("quote")).to_contain_text("valid for 15 min")
+    page.fill("#id_amount", "710")
+    expect(page.get_by_test_id("quote")).to_contain_text("You pay 710.00 CNY · 100.00 USD will be credited")
+    page.screenshot(path=screenshot_dir / "pay-quote-cny.png", full_page=True)
+
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_test_id("gateway-amount")).to_have_text("710.00 CNY")
+    page.get_by_role("button", name="Pay 710.00 CNY").click()
+    expect(page.get_by_test_id("status")).to_have_text("Credited", timeout=15000)
+    expect(page.locator("body")).to_contain_text("100.00 USD was added")
+    expect(page.locator("body")).to_contain_text("1 USD = 7.1000 CNY")
+
+    page.get_by_role("link", name="View receipt").click()
+    expect(page.locator("body")).to_contain_text("710.00 CNY")
+    page.screenshot(path=screenshot_dir / "receipt.png", full_page=True)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("receipt-TU-") and download.suggested_filename.endswith(".pdf")
+    assert open(download.path(), "rb").read(5) == b"%PDF-"
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Top-up records").click()
+    expect(page.locator("table.data")).to_contain_text("710.00 CNY")
+    page.get_by_role("link", name="Overview", exact=True).click()
+    expect(page.get_by_test_id("balance")).to_contain_text("150.00")
+    assert OutboundEmail.objects.get().to == "alice@example.com"

@@ -9,6 +9,7 @@ from tests.factories import (
     PostpaidAccountFactory,
     UserFactory,
 )
+from tests.helpers import hidden_fields
 from topups.models import SandboxCheckout, TopUp
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +129,11 @@ def test_signing_out_lands_on_the_sign_in_page_with_a_message(client, alice):
     assert response.redirect_chain[-1][0] == "/login/"
     assert "You have signed out of Billing Center." in response.content.decode()
     assert client.get("/logout/").status_code == 405  # a link or an image cannot sign anyone out
+
+
+def test_the_pay_page_renders_a_one_time_key_that_makes_a_resubmission_find_the_first_topup(client, alice):
+    first_page, second_page = hidden_fields(client.get("/billing/pay/")), hidden_fields(client.get("/billing/pay/"))
+    assert first_page["request_key"] and first_page["request_key"] != second_page["request_key"]
+    a = client.post("/billing/pay/", {**first_page, "amount": "20"})
+    b = client.post("/billing/pay/", {**first_page, "amount": "20"})
+    assert a["Location"] == b["Location"] and TopUp.objects.count() == 1

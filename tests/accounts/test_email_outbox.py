@@ -1,0 +1,112 @@
+"""Credit e-mails go through an outbox row written in the credit's own transaction."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import OutboundEmail
+from accounts.services import deliver_email
+from accounts.tasks import resend_pending_emails
+from tests.conftest import wait_for
+from tests.factories import PendingTopUpFactory, UserFactory
+from tests.fakes.stripe import event, paid_session, post_webhook, signed
+
+
+def payer_topup():
+    user = UserFactory(email="payer@example.com", first_name="Pat")
+    return PendingTopUpFactory(account=user.account, created_by=user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_credit_sends_one_email_through_a_real_worker_however_often_it_is_notified(
+    client, stripe_settings, celery_worker, mailoutbox
+):
+    topup = payer_topup()
+    payload = event("checkout.session.completed", paid_session(topup))
+    for _ in range(3):
+        assert post_webhook(client, *signed(payload)).status_code == 200
+    post_webhook(client, *signed(event("checkout.session.async_payment_succeeded", paid_session(topup))))
+
+    assert wait_for(lambda: OutboundEmail.objects.filter(status="sent").exists())
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["payer@example.com"]
+    assert topup.reference in mail.subject and "100.00 USD" in mail.subject
+    assert f"/billing/topups/{topup.public_id}/receipt/" in mail.body and "&#x27;" not in mail.body
+    assert OutboundEmail.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_credit_queues_and_sends_nothing(client, stripe_settings, celery_worker, mailoutbox):
+    """The credit fails after the e-mail was queued (a real trigger refuses the audit row)."""
+    topup = payer_topup()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit down'; END; "
+                "$$ LANGUAGE plpgsql; CREATE TRIGGER fail_audit BEFORE INSERT ON accounts_outboundemail "
+                "FOR EACH ROW EXECUTE FUNCTION fail_audit();"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER fail_audit BEFORE INSERT ON accounts_outboundemail "
+                "BEGIN SELECT RAISE(ABORT, 'audit down'); END;"
+            )
+    client.raise_request_exception = False
+    try:
+        assert (
+            post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup)))).status_code == 500
+        )
+    finally:
+        with connection.cursor() as cursor:
+            suffix = " ON accounts_outboundemail" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"DROP TRIGGER fail_audit{suffix}")
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION fail_audit()")
+    topup.refresh_from_db()
+    assert topup.status == "pending" and not OutboundEmail.objects.exists()
+    resend_pending_emails.delay()
+    wait_for(lambda: False, timeout=2)
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_an_email_whose_task_was_lost_is_sent_by_the_sweep_once(mailoutbox):
+    email = OutboundEmail.objects.create(dedupe_key="k1", to="a@example.com", subject="s", body="b")
+    OutboundEmail.objects.filter(pk=email.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert resend_pending_emails() == 1
+    assert resend_pending_emails() == 0
+    deliver_email(email_id=email.pk)  # a late duplicate task
+    assert len(mailoutbox) == 1
+    email.refresh_from_db()
+    assert email.status == "sent" and email.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_fresh_claim_is_respected_and_a_dead_workers_claim_is_taken_over(mailoutbox):
+    now = timezone.now()
+    email = OutboundEmail.objects.create(
+        dedupe_key="k2", to="a@example.com", subject="s", body="b", status="sending", claimed_at=now
+    )
+    deliver_email(email_id=email.pk, now=now + timedelta(minutes=1))
+    assert mailoutbox == []
+    deliver_email(email_id=email.pk, now=now + timedelta(minutes=6))
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_failing_mail_server_leaves_the_email_pending_then_failed(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens on port 1
+    email = OutboundEmail.objects.create(dedupe_key="k3", to="a@example.com", subject="s", body="b")
+    with pytest.raises(OSError):
+        deliver_email(email_id=email.pk)
+    email.refresh_from_db()
+    assert email.status == "pending" and email.attempts == 1 and "Connection refused" in email.last_error
+    OutboundEmail.objects.filter(pk=email.pk).update(attempts=7)
+    with pytest.raises(OSError):
+        deliver_email(email_id=email.pk)
+    email.refresh_from_db()
+    assert email.status == "failed"
