@@ -142,7 +142,7 @@ def test_a_credited_topup_has_a_receipt_page_and_a_pdf(client, alice):
     assert response.content.startswith(b"%PDF-") and response.content.rstrip().endswith(b"%%EOF")
 
 
-def test_a_converted_receipt_shows_the_rate(client, alice):
+def test_a_converted_receipt_shows_the_rate(client, alice, screenshot_dir):
     topup = credited_topup(
         client,
         alice,
@@ -154,7 +154,9 @@ def test_a_converted_receipt_shows_the_rate(client, alice):
     )
     page = client.get(f"/billing/topups/{topup.public_id}/receipt/").content.decode()
     assert "710.00 CNY" in page and "1 USD = 7.1000 CNY" in page
-    assert client.get(f"/billing/topups/{topup.public_id}/receipt.pdf").status_code == 200
+    pdf = client.get(f"/billing/topups/{topup.public_id}/receipt.pdf")
+    assert pdf.status_code == 200
+    (screenshot_dir.parent / "receipt-cny.pdf").write_bytes(pdf.content)  # an artifact to look at
 
 
 def test_receipts_are_private_and_only_for_credited_topups(client, alice):
