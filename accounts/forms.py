@@ -15,8 +15,9 @@ class PreferencesForm(forms.Form):
         self.fields["payment_currency"].choices = [(code, code) for code in settings.PAYMENT_CURRENCIES]
 
 
-class StatementFilterForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("", "All types"), *LedgerEntry.Kind.choices], required=False)
+class DateRangeFilterForm(forms.Form):
+    """An inclusive From–To date filter for record pages (see selectors.within_days)."""
+
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -25,3 +26,8 @@ class StatementFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError("The start date is after the end date.")
         return data
+
+
+class StatementFilterForm(DateRangeFilterForm):
+    kind = forms.ChoiceField(choices=[("", "All types"), *LedgerEntry.Kind.choices], required=False)
+    field_order = ["kind", "date_from", "date_to"]

@@ -1,5 +1,6 @@
 import html
 import re
+from contextlib import contextmanager
 
 HIDDEN = re.compile(r'<input type="hidden" name="(?P<name>[^"]+)" value="(?P<value>[^"]*)"')
 
@@ -7,3 +8,30 @@ HIDDEN = re.compile(r'<input type="hidden" name="(?P<name>[^"]+)" value="(?P<val
 def hidden_fields(response) -> dict[str, str]:
     """The hidden inputs a page renders: what a browser would submit back."""
     return {m["name"]: html.unescape(m["value"]) for m in HIDDEN.finditer(response.content.decode())}
+
+
+@contextmanager
+def failing_writes(table: str, operation: str = "INSERT", message: str = "injected failure"):
+    """A real database fault: a trigger that refuses every `operation` on `table` while active."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"CREATE FUNCTION fail_{table}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION '{message}'; END; "
+                f"$$ LANGUAGE plpgsql; CREATE TRIGGER fail_{table} BEFORE {operation} ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION fail_{table}();"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER fail_{table} BEFORE {operation} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER fail_{table} ON {table}; DROP FUNCTION fail_{table}();")
+            else:
+                cursor.execute(f"DROP TRIGGER fail_{table}")

@@ -3,6 +3,8 @@ from decimal import Decimal
 
 from django import forms
 
+from accounts.forms import DateRangeFilterForm
+
 from .models import TopUp
 from .rates import minor_places
 
@@ -50,16 +52,9 @@ class OnlineTopUpForm(forms.Form):
         return self.cleaned_data["request_key"].strip()
 
 
-class TopUpFilterForm(forms.Form):
+class TopUpFilterForm(DateRangeFilterForm):
     METHODS = [("", "All methods"), ("online", "Online payment"), ("bank_transfer", "Bank transfer")]
 
     method = forms.ChoiceField(choices=METHODS, required=False)
     status = forms.ChoiceField(choices=[("", "All statuses"), *TopUp.Status.choices], required=False)
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise forms.ValidationError("The start date is after the end date.")
-        return data
+    field_order = ["method", "status", "date_from", "date_to"]

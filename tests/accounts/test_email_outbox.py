@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import OutboundEmail
@@ -12,6 +11,7 @@ from accounts.tasks import resend_pending_emails
 from tests.conftest import wait_for
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed
+from tests.helpers import failing_writes
 
 
 def payer_topup():
@@ -40,31 +40,13 @@ def test_a_credit_sends_one_email_through_a_real_worker_however_often_it_is_noti
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_credit_queues_and_sends_nothing(client, stripe_settings, celery_worker, mailoutbox):
-    """The credit fails after the e-mail was queued (a real trigger refuses the audit row)."""
+    """The transaction fails after the e-mail was queued: a real trigger refuses the delivery's final update."""
     topup = payer_topup()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit down'; END; "
-                "$$ LANGUAGE plpgsql; CREATE TRIGGER fail_audit BEFORE INSERT ON accounts_outboundemail "
-                "FOR EACH ROW EXECUTE FUNCTION fail_audit();"
-            )
-        else:
-            cursor.execute(
-                "CREATE TRIGGER fail_audit BEFORE INSERT ON accounts_outboundemail "
-                "BEGIN SELECT RAISE(ABORT, 'audit down'); END;"
-            )
     client.raise_request_exception = False
-    try:
+    with failing_writes("topups_webhookdelivery", "UPDATE", "delivery store down"):
         assert (
             post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup)))).status_code == 500
         )
-    finally:
-        with connection.cursor() as cursor:
-            suffix = " ON accounts_outboundemail" if connection.vendor == "postgresql" else ""
-            cursor.execute(f"DROP TRIGGER fail_audit{suffix}")
-            if connection.vendor == "postgresql":
-                cursor.execute("DROP FUNCTION fail_audit()")
     topup.refresh_from_db()
     assert topup.status == "pending" and not OutboundEmail.objects.exists()
     resend_pending_emails.delay()

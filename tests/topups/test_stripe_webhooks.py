@@ -4,12 +4,12 @@ import json
 import time
 
 import pytest
-from django.db import connection
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from tests.factories import PendingTopUpFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed, stripe_signature
+from tests.helpers import failing_writes
 from topups.models import TopUp, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -188,28 +188,9 @@ def test_a_handler_failure_credits_nothing_keeps_the_delivery_and_a_retry_credit
     ledger insert) rolls the credit back; the delivery stays with its error; Stripe's
     retry then credits exactly once."""
     payload = event("checkout.session.completed", paid_session(topup))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "CREATE FUNCTION fail_insert() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END; "
-                "$$ LANGUAGE plpgsql; CREATE TRIGGER fail_insert BEFORE INSERT ON accounts_ledgerentry "
-                "FOR EACH ROW EXECUTE FUNCTION fail_insert();"
-            )
-        else:
-            cursor.execute(
-                "CREATE TRIGGER fail_insert BEFORE INSERT ON accounts_ledgerentry "
-                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
-            )
     client.raise_request_exception = False
-    try:
+    with failing_writes("accounts_ledgerentry"):
         assert deliver(client, payload).status_code == 500  # so the gateway retries
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "DROP TRIGGER fail_insert" + (" ON accounts_ledgerentry" if connection.vendor == "postgresql" else "")
-            )
-            if connection.vendor == "postgresql":
-                cursor.execute("DROP FUNCTION fail_insert()")
     delivery = WebhookDelivery.objects.get()
     assert delivery.verdict == "error" and "injected failure" in delivery.error
     topup.refresh_from_db()
