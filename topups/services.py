@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.formatting import format_money
+from accounts.formatting import format_money, format_rate
 from accounts.models import Account, LedgerEntry
 from accounts.services import post_ledger_entry, queue_email
 
@@ -243,7 +243,7 @@ def _credit(topup: TopUp, *, now: datetime) -> None:
         kind=LedgerEntry.Kind.ONLINE_TOPUP,
         source_ref=topup.ledger_source_ref,
         actor=topup.created_by,
-        description=f"Online top-up {topup.reference} via {topup.gateway}",
+        description=_credit_description(topup),
     )
     if topup.status != TopUp.Status.PENDING:
         topup.review_note = (
@@ -255,6 +255,13 @@ def _credit(topup: TopUp, *, now: datetime) -> None:
     topup.failure_reason, topup.closed_at = "", None
     topup.save(update_fields=["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"])
     _queue_credited_email(topup)
+
+
+def _credit_description(topup: TopUp) -> str:
+    text = f"Online top-up {topup.reference} via {topup.gateway}"
+    if topup.is_converted:
+        text += f": paid {format_money(topup.amount)} at {format_rate(topup.exchange_rate)}"
+    return text
 
 
 def _queue_credited_email(topup: TopUp) -> None:
