@@ -1,5 +1,8 @@
+from datetime import date
+
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from .models import LedgerEntry
 
@@ -15,11 +18,24 @@ class PreferencesForm(forms.Form):
         self.fields["payment_currency"].choices = [(code, code) for code in settings.PAYMENT_CURRENCIES]
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def _bounded_date(label: str) -> forms.DateField:
+    # Calendar edges (0001-01-01, 9999-12-31) would overflow when turned into a day's bounds.
+    return forms.DateField(
+        required=False,
+        label=label,
+        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST.isoformat(), "max": LATEST.isoformat()}),
+        validators=[MinValueValidator(EARLIEST), MaxValueValidator(LATEST)],
+    )
+
+
 class DateRangeFilterForm(forms.Form):
     """An inclusive From–To date filter for record pages (see selectors.within_days)."""
 
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = _bounded_date("From")
+    date_to = _bounded_date("To")
 
     def clean(self):
         data = super().clean()

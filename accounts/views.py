@@ -71,7 +71,7 @@ def preferences(request, account):
 def statement(request, account):
     filters = StatementFilterForm(request.GET or None)
     entries = filter_ledger_entries(account, filters.cleaned_data if filters.is_valid() else {})
-    if request.GET.get("format") == "csv":
+    if request.GET.get("format") == "csv" and not filters.errors:
         rows = (
             [
                 e.created_at.isoformat(timespec="seconds"),

@@ -7,12 +7,13 @@ from django.http import StreamingHttpResponse
 
 # A cell starting with one of these is read as a formula by Excel, LibreOffice and
 # Google Sheets ("=HYPERLINK(...)"), so it is prefixed with a quote (OWASP's advice).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Leading spaces are skipped by some of them, and full-width signs are folded to ASCII.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 def safe_cell(value) -> str:
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not _is_number(text):
+    if text.lstrip(" ").startswith(FORMULA_STARTS) and not _is_number(text):
         return "'" + text
     return text
 

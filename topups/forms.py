@@ -21,8 +21,11 @@ class OnlineTopUpForm(forms.Form):
     )
     # One per rendered form; see topups.services.create_topup.
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    # The currency the page asked for the amount in: a form loaded before a Switch Currency
+    # in another tab must not be charged in the new currency.
+    currency = forms.CharField(widget=forms.HiddenInput, max_length=3, required=False)
     # The signed exchange-rate quote the page showed (topups.rates), when paying in another currency.
-    quote = forms.CharField(widget=forms.HiddenInput, max_length=1000, required=False)
+    quote = forms.CharField(widget=forms.HiddenInput, max_length=2000, required=False)
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)

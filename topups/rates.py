@@ -11,7 +11,7 @@ for TOPUP_QUOTE_VALID_MINUTES, and is stored on the top-up it starts.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import moneyed
 from django.conf import settings
@@ -57,8 +57,9 @@ def minor_places(currency: str) -> int:
     return len(str(moneyed.get_currency(currency).sub_unit)) - 1
 
 
-def round_to_minor(amount: Decimal, currency: str) -> Decimal:
-    return amount.quantize(Decimal(1).scaleb(-minor_places(currency)), rounding=ROUND_HALF_UP)
+def round_down_to_minor(amount: Decimal, currency: str) -> Decimal:
+    """Conversions round down: we never credit more than the payment buys at the quoted rate."""
+    return amount.quantize(Decimal(1).scaleb(-minor_places(currency)), rounding=ROUND_DOWN)
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,14 @@ class Quote:
     valid_until: datetime
 
     def credit_for(self, paid: Money) -> Money:
-        return Money(round_to_minor(paid.amount / self.rate, self.billing_currency), self.billing_currency)
+        return Money(round_down_to_minor(paid.amount / self.rate, self.billing_currency), self.billing_currency)
 
-    def token(self) -> str:
+    def token(self, *, account_id: int, request_key: str) -> str:
+        """Signed for one account and one rendered form: it cannot be replayed elsewhere."""
         return signing.dumps(
             {
+                "a": account_id,
+                "k": request_key,
                 "b": self.billing_currency,
                 "p": self.payment_currency,
                 "r": str(self.rate),
@@ -120,27 +124,43 @@ def current_quote(*, billing_currency: str, payment_currency: str, now: datetime
     )
 
 
-def read_quote(token: str, *, billing_currency: str, payment_currency: str, now: datetime | None = None) -> Quote:
-    """The quote a Pay form carried, if it is ours, for these currencies and still valid."""
+def read_quote(
+    token: str,
+    *,
+    account_id: int,
+    request_key: str,
+    billing_currency: str,
+    payment_currency: str,
+    now: datetime | None = None,
+) -> Quote:
+    """The quote a Pay form carried, if it is ours, for this account, form and currencies,
+    still valid, and its rate sheet has not changed since (a corrected rate voids old quotes)."""
     now = now or timezone.now()
+    invalid = "The exchange-rate quote on this page is not valid. Check the new quote and try again."
     try:
         data = signing.loads(token, salt=QUOTE_SALT)
         quote = Quote(
-            billing_currency=data["b"],
-            payment_currency=data["p"],
-            rate=Decimal(data["r"]),
-            source=data["s"],
+            billing_currency=str(data["b"]),
+            payment_currency=str(data["p"]),
+            rate=Decimal(str(data["r"])),
+            source=str(data["s"]),
             as_of=parse_datetime(data["t"]),
             valid_until=parse_datetime(data["u"]),
         )
+        owner = (data["a"], data["k"])
     except (signing.BadSignature, KeyError, TypeError, ArithmeticError, ValueError) as exc:
-        raise QuoteExpired(
-            "The exchange-rate quote on this page is not valid. Check the new quote and try again."
-        ) from exc
+        raise QuoteExpired(invalid) from exc
+    if owner != (account_id, request_key) or None in (quote.as_of, quote.valid_until):
+        raise QuoteExpired(invalid)
+    if not quote.rate.is_finite() or quote.rate <= 0:
+        raise QuoteExpired(invalid)
     if (quote.billing_currency, quote.payment_currency) != (billing_currency, payment_currency):
         raise QuoteExpired("Your payment currency changed. Check the new quote and click Next again.")
     if now >= quote.valid_until:
         raise QuoteExpired("The exchange-rate quote expired. Check the new quote and click Next again.")
+    sheet = ExchangeBackend.objects.filter(name=quote.source).values_list("last_update", flat=True).first()
+    if sheet != quote.as_of:
+        raise QuoteExpired("The exchange rate was updated. Check the new quote and click Next again.")
     return quote
 
 

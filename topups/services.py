@@ -36,25 +36,37 @@ Verdict = WebhookDelivery.Verdict
 # --- Starting a top-up ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TopUpLimits:
+    minimum: Money
+    maximum: Money
+    daily: Money
+
+
+def limits_for(currency: str) -> TopUpLimits:
+    """The limits in an account's billing currency (TOPUP_LIMITS; the default currency's if unlisted)."""
+    minimum, maximum, daily = settings.TOPUP_LIMITS.get(currency) or settings.TOPUP_LIMITS[settings.DEFAULT_CURRENCY]
+    return TopUpLimits(Money(minimum, currency), Money(maximum, currency), Money(daily, currency))
+
+
 def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
     """Limits are on what the account receives, in its billing currency."""
-    currency = credit.currency
-    if credit.amount < settings.TOPUP_MIN_AMOUNT:
-        raise TopUpLimitExceeded(f"The minimum top-up is {settings.TOPUP_MIN_AMOUNT:,} {currency}.")
-    if credit.amount > settings.TOPUP_MAX_AMOUNT:
-        raise TopUpLimitExceeded(f"The maximum for one top-up is {settings.TOPUP_MAX_AMOUNT:,} {currency}.")
+    limits = limits_for(account.billing_currency)
+    if credit < limits.minimum:
+        raise TopUpLimitExceeded(f"The minimum top-up is {format_money(limits.minimum)}.")
+    if credit > limits.maximum:
+        raise TopUpLimitExceeded(f"The maximum for one top-up is {format_money(limits.maximum)}.")
     # Open checkouts count too, or several of them could pass the cap together; one
     # whose checkout has expired can no longer be paid and stops counting.
     checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
     recent = TopUp.objects.filter(account=account, created_at__gte=now - timedelta(hours=24)).filter(
         Q(status=TopUp.Status.CREDITED) | Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
     ).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
-    if recent + credit.amount > settings.TOPUP_DAILY_LIMIT:
-        room = max(settings.TOPUP_DAILY_LIMIT - recent, Decimal(0))
+    if recent + credit.amount > limits.daily.amount:
+        room = Money(max(limits.daily.amount - recent, Decimal(0)), account.billing_currency)
         raise TopUpLimitExceeded(
-            f"This would take your top-ups in the last 24 hours above the daily limit of "
-            f"{settings.TOPUP_DAILY_LIMIT:,} {currency}. You can top up at most {room:,} "
-            f"{currency} more today; unpaid checkouts stop counting once they expire."
+            f"This would take your top-ups in the last 24 hours above the daily limit of {format_money(limits.daily)}. "
+            f"You can top up at most {format_money(room)} more today; unpaid checkouts stop counting once they expire."
         )
 
 
@@ -139,6 +151,11 @@ def start_online_topup(
             "The payment gateway is not responding right now. Nothing has been charged; "
             "please try again in a few minutes."
         ) from exc
+    except Exception:
+        # Anything else (a bug, a refused field): no checkout exists, so none can be paid.
+        logger.exception("Checkout for %s failed", topup.reference)
+        _close(topup.pk, status=TopUp.Status.FAILED, reason="The checkout could not be opened; nothing was charged.")
+        raise
     TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=session.session_id, checkout_url=session.redirect_url)
     topup.gateway_session_id, topup.checkout_url = session.session_id, session.redirect_url
     return topup

@@ -17,7 +17,7 @@ from .forms import OnlineTopUpForm, TopUpFilterForm
 from .rates import QuoteExpired, RateUnavailable, current_quote, minor_places, read_quote
 from .receipts import receipt_pdf, receipt_rows
 from .selectors import filter_topups, get_credited_topup_for_account, get_topup_for_account
-from .services import check_on_return, start_online_topup
+from .services import check_on_return, limits_for, start_online_topup
 
 
 @customer_required
@@ -32,10 +32,18 @@ def pay(request, account):
             status = 403
         elif form.is_valid():
             try:
+                shown_in = form.cleaned_data["currency"]
+                if shown_in and shown_in != account.pay_currency:
+                    raise QuoteExpired(
+                        f"Your payment currency changed to {account.pay_currency} since this page was loaded. "
+                        "Check the amount and click Next again."
+                    )
                 quote = None
                 if account.pay_currency != account.billing_currency:
                     quote = read_quote(
                         form.cleaned_data["quote"],
+                        account_id=account.pk,
+                        request_key=form.cleaned_data["request_key"],
                         billing_currency=account.billing_currency,
                         payment_currency=account.pay_currency,
                     )
@@ -76,18 +84,13 @@ def _pay_context(account, form) -> dict:
             quote = current_quote(billing_currency=account.billing_currency, payment_currency=account.pay_currency)
         except RateUnavailable as exc:
             rate_problem = exc.message
-    limits = {
-        "min": f"{settings.TOPUP_MIN_AMOUNT:,}",
-        "max": f"{settings.TOPUP_MAX_AMOUNT:,}",
-        "daily": f"{settings.TOPUP_DAILY_LIMIT:,}",
-    }
     return {
         "account": account,
         "form": form,
         "request_key": request_key,
-        "limits": limits,
+        "limits": limits_for(account.billing_currency),
         "quote": quote,
-        "quote_token": quote.token() if quote else "",
+        "quote_token": quote.token(account_id=account.pk, request_key=request_key) if quote else "",
         "quote_minutes": settings.TOPUP_QUOTE_VALID_MINUTES,
         "rate_problem": rate_problem,
         "pay_places": minor_places(account.pay_currency),
@@ -110,7 +113,7 @@ def _see_other(url: str):
 def topup_list(request, account):
     filters = TopUpFilterForm(request.GET or None)
     topups = filter_topups(account, filters.cleaned_data if filters.is_valid() else {})
-    if request.GET.get("format") == "csv":
+    if request.GET.get("format") == "csv" and not filters.errors:
         rows = (
             [
                 t.created_at.isoformat(timespec="seconds"),

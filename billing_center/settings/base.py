@@ -199,13 +199,22 @@ DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "USD")
 # currency than the account's is converted at a rate locked when the top-up starts.
 PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ",".join(BILLING_CURRENCIES))
 CURRENCIES = sorted(set(BILLING_CURRENCIES) | set(PAYMENT_CURRENCIES))  # django-money's choices
-TOPUP_MIN_AMOUNT = Decimal(env("TOPUP_MIN_AMOUNT", "10.00"))
-TOPUP_MAX_AMOUNT = Decimal(env("TOPUP_MAX_AMOUNT", "50000.00"))
-TOPUP_DAILY_LIMIT = Decimal(env("TOPUP_DAILY_LIMIT", "100000.00"))
+# Per billing currency: minimum and maximum credit per top-up, and the most credited
+# (or still payable) in any 24 hours. "CUR:min:max:daily", comma-separated.
+TOPUP_LIMITS = {
+    code: tuple(Decimal(value) for value in rest.split(":"))
+    for code, _, rest in (
+        item.partition(":")
+        for item in env_list(
+            "TOPUP_LIMITS",
+            "USD:10:50000:100000,EUR:10:50000:100000,GBP:10:40000:80000,CNY:70:350000:700000,JPY:1500:7500000:15000000",
+        )
+    )
+}
 TOPUP_RECONCILE_AFTER_MINUTES = int(env("TOPUP_RECONCILE_AFTER_MINUTES", "10"))
 # How long a gateway checkout stays payable (Stripe allows 30 min to 24 h). Past it the
 # gateway refuses the payment, so an unpaid checkout stops counting towards the daily limit.
-TOPUP_CHECKOUT_TTL_MINUTES = int(env("TOPUP_CHECKOUT_TTL_MINUTES", "60"))
+TOPUP_CHECKOUT_TTL_MINUTES = max(30, int(env("TOPUP_CHECKOUT_TTL_MINUTES", "60")))
 TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
 
 # Exchange rates live in django-money's exchange app. The default backend is the rate

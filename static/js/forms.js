@@ -39,8 +39,13 @@ document.addEventListener("input", function (event) {
   var fmt = function (value, places) {
     return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
   };
+  // Round down like the server: the preview never promises more than will be credited.
+  var down = function (value, places) {
+    var scale = Math.pow(10, places);
+    return Math.floor(value * scale + 1e-9) / scale;
+  };
   var strong = document.createElement("strong");
   strong.textContent = "You pay " + fmt(pay, Number(form.dataset.payPlaces)) + " " + form.dataset.payCurrency +
-    " · " + fmt(pay / rate, Number(form.dataset.billingPlaces)) + " " + form.dataset.billingCurrency + " will be credited";
+    " · " + fmt(down(pay / rate, Number(form.dataset.billingPlaces)), Number(form.dataset.billingPlaces)) + " " + form.dataset.billingCurrency + " will be credited";
   preview.replaceChildren(strong);
 });

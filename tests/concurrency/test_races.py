@@ -104,7 +104,7 @@ def test_out_of_order_events_raced_against_the_credit_never_regress_it(fake_stri
 
 def test_concurrent_starts_cannot_pass_the_daily_limit_together(settings):
     """Double clicks and parallel tabs: the account lock makes the cap hold."""
-    settings.TOPUP_DAILY_LIMIT = Decimal("1000.00")
+    settings.TOPUP_LIMITS = {**settings.TOPUP_LIMITS, "USD": (Decimal(10), Decimal(50000), Decimal("1000.00"))}
     user = UserFactory()
 
     def start():

@@ -124,6 +124,8 @@ def test_csv_exports_neutralise_formulas(client, alice):
         ("@x", "'@x"),
         ("\t=1", "'\t=1"),
         ("-12.50", "-12.50"),
+        (" =1", "' =1"),
+        ("＝1", "'＝1"),
         ("plain", "plain"),
         (None, ""),
     ],
@@ -169,3 +171,14 @@ def test_receipts_are_private_and_only_for_credited_topups(client, alice):
     client.logout()
     response = client.get(f"/billing/topups/{other.public_id}/receipt.pdf")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("url", ["/billing/topups/", "/billing/statement/"])
+@pytest.mark.parametrize(
+    "params",
+    [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}, {"date_from": "2026-02-01", "date_to": "2026-01-01"}],
+)
+def test_out_of_range_dates_are_a_400_and_a_csv_is_never_exported_unfiltered(client, alice, url, params):
+    assert client.get(url, params).status_code == 400
+    response = client.get(url, {**params, "format": "csv"})
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")

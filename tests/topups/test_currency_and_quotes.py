@@ -47,7 +47,8 @@ def start(client, amount: str):
     "billing, payment, paid, credited, rate",
     [
         ("USD", "CNY", "710.00", "100.00", "7.100000000000"),
-        ("USD", "CNY", "100.00", "14.08", "7.100000000000"),  # 14.0845… rounds half up to cents
+        ("USD", "CNY", "100.00", "14.08", "7.100000000000"),  # 14.0845… rounds down to cents
+        ("USD", "CNY", "70.99", "9.99", "7.100000000000"),  # 9.9986… rounds down too
         ("USD", "JPY", "15100", "100.00", "151.000000000000"),
         ("USD", "JPY", "1000", "6.62", "151.000000000000"),
         ("EUR", "CNY", "771.74", "100.00", "7.717391304348"),  # through the USD base: 7.1 / 0.92
@@ -156,14 +157,74 @@ def test_an_expired_quote_is_refused_and_a_fresh_one_is_shown(client, alice, rat
     assert not TopUp.objects.exists()
 
 
-def test_a_forged_or_foreign_quote_is_refused(rate_sheet):
+def _read(token, **overrides):
+    kwargs = {"account_id": 1, "request_key": "k", "billing_currency": "USD", "payment_currency": "CNY", **overrides}
+    return read_quote(token, **kwargs)
+
+
+def test_a_forged_foreign_or_replayed_quote_is_refused(rate_sheet):
+    from django.core import signing
+
+    from topups.rates import QUOTE_SALT
+
     quote = current_quote(billing_currency="USD", payment_currency="CNY")
-    forged = quote.token().replace(quote.token().split(":")[0], "eyJyIjoiMC4wMSJ9")
-    for token in ("", "garbage", forged):
+    token = quote.token(account_id=1, request_key="k")
+    assert _read(token).rate == Decimal("7.1")
+    forged = token.replace(token.split(":")[0], "eyJyIjoiMC4wMSJ9")
+    for bad in ("", "garbage", forged):
         with pytest.raises(QuoteExpired):
-            read_quote(token, billing_currency="USD", payment_currency="CNY")
+            _read(bad)
+    with pytest.raises(QuoteExpired):
+        _read(token, account_id=2)  # another account's quote
+    with pytest.raises(QuoteExpired):
+        _read(token, request_key="another-form")  # the same quote on a second form
     with pytest.raises(QuoteExpired, match="payment currency changed"):
-        read_quote(quote.token(), billing_currency="USD", payment_currency="EUR")
+        _read(token, payment_currency="EUR")
+    data = signing.loads(token, salt=QUOTE_SALT)
+    for rate in ("0", "-7.1", "NaN", "Infinity"):
+        with pytest.raises(QuoteExpired):
+            _read(signing.dumps({**data, "r": rate}, salt=QUOTE_SALT))
+    with pytest.raises(QuoteExpired):
+        _read(signing.dumps({**data, "u": "not a time"}, salt=QUOTE_SALT))
+
+
+def test_a_corrected_rate_sheet_voids_the_quotes_made_from_it(client, alice, rate_sheet):
+    """Finance fixes a typo in the sheet: a page still showing the old rate cannot pay at it."""
+    pay_in(alice.account, "CNY")
+    shown = hidden_fields(client.get("/billing/pay/"))
+    Rate.objects.filter(currency="CNY").update(value=Decimal("7.2"))
+    rate_sheet.save()  # saving the sheet in admin stamps its time
+    response = client.post("/billing/pay/", {**shown, "amount": "710.00"})
+    assert response.status_code == 409 and "The exchange rate was updated" in response.content.decode()
+    assert not TopUp.objects.exists()
+
+
+def test_a_form_loaded_in_jpy_is_not_charged_in_usd_after_a_switch_in_another_tab(client, alice, rate_sheet):
+    pay_in(alice.account, "JPY")
+    shown = hidden_fields(client.get("/billing/pay/"))
+    assert shown["currency"] == "JPY"
+    pay_in(alice.account, "")  # back to paying in USD, in another tab
+    response = client.post("/billing/pay/", {**shown, "amount": "15100"})
+    assert response.status_code == 409 and "changed to USD" in response.content.decode()
+    assert not TopUp.objects.exists()
+
+
+def test_conversions_round_down_never_crediting_more_than_the_payment_buys(client, alice, rate_sheet):
+    pay_in(alice.account, "CNY")
+    assert start(client, "70.99").status_code == 400  # 9.9986 USD is under the 10.00 USD minimum
+    assert start(client, "71.04").status_code == 303
+    assert TopUp.objects.get().credit_amount == Money("10.00", "USD")  # 10.0056 rounds down
+
+
+def test_limits_are_set_per_billing_currency(client, rate_sheet):
+    from tests.factories import PrepaidAccountFactory
+
+    user = UserFactory(account=PrepaidAccountFactory(balance=Money(0, "JPY")))
+    client.force_login(user)
+    page = client.get("/billing/pay/").content.decode()
+    assert "Between 1,500 JPY and 7,500,000 JPY credited per top-up" in page
+    response = client.post("/billing/pay/", {**hidden_fields(client.get("/billing/pay/")), "amount": "1000"})
+    assert response.status_code == 400 and "The minimum top-up is 1,500 JPY" in response.content.decode()
 
 
 def test_switching_currency_between_loading_the_page_and_next_is_refused(client, alice, rate_sheet):

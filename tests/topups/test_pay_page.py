@@ -70,7 +70,7 @@ def test_a_good_amount_creates_a_pending_topup_and_redirects_303_to_the_gateway(
 
 
 def test_the_daily_limit_counts_pending_and_credited_topups_of_the_last_24_hours(client, alice, settings):
-    settings.TOPUP_DAILY_LIMIT = Decimal("1000.00")
+    settings.TOPUP_LIMITS = {**settings.TOPUP_LIMITS, "USD": (Decimal(10), Decimal(50000), Decimal("1000.00"))}
     PendingTopUpFactory(account=alice.account, created_by=alice, amount=Money("600", "USD"))
     PendingTopUpFactory(account=alice.account, created_by=alice, amount=Money("900", "USD"), status=TopUp.Status.FAILED)
     response = client.post("/billing/pay/", {"amount": "400.01"})

@@ -1,6 +1,7 @@
 """The sandbox gateway goes through the same verification and crediting path as Stripe."""
 
 import time
+from decimal import Decimal
 
 import pytest
 from djmoney.money import Money
@@ -179,7 +180,7 @@ def test_an_expired_checkout_cannot_be_paid_and_stops_counting_towards_the_daily
     from django.utils import timezone
 
     topup, session = started
-    settings.TOPUP_DAILY_LIMIT = 100
+    settings.TOPUP_LIMITS = {**settings.TOPUP_LIMITS, "USD": (Decimal(10), Decimal(50000), Decimal(100))}
     assert client.post("/billing/pay/", {"amount": "40.00"}).status_code == 400  # 64 pending + 40 > 100
 
     past = timezone.now() - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES + 1)
