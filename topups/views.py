@@ -1,4 +1,5 @@
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -156,6 +157,8 @@ def topup_detail(request, public_id, account):
         "account": account,
         "topup": topup,
         "checkout_open": topup.checkout_open(now),
+        # A double click's second request lands here while the first is still opening the checkout.
+        "opening": topup.is_pending and not topup.checkout_url and now - topup.created_at < timedelta(minutes=2),
         "cancelled": bool(request.GET.get("cancelled")) and topup.is_pending,
     }
     return render(request, "topups/detail.html", context)
