@@ -5,9 +5,17 @@ from decimal import Decimal
 import moneyed
 
 
+def _places(value) -> int:
+    return len(str(moneyed.get_currency(str(value.currency)).sub_unit)) - 1
+
+
 def money_digits(value) -> str:
-    places = len(str(moneyed.get_currency(str(value.currency)).sub_unit)) - 1
-    return f"{Decimal(value.amount):,.{places}f}"
+    return f"{Decimal(value.amount):,.{_places(value)}f}"
+
+
+def plain_amount(value) -> str:
+    """For machines (CSV): no grouping, the currency's own decimals: "15100", "-12.50"."""
+    return f"{Decimal(value.amount):.{_places(value)}f}"
 
 
 def format_money(value, *, signed: bool = False) -> str:

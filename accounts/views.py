@@ -11,6 +11,7 @@ from topups.selectors import recent_topups
 from .charts import balance_chart
 from .decorators import customer_required
 from .exceptions import BillingError
+from .formatting import plain_amount
 from .forms import PreferencesForm, StatementFilterForm
 from .selectors import daily_balances, filter_ledger_entries, recent_ledger_entries
 from .services import set_payment_currency
@@ -77,8 +78,8 @@ def statement(request, account):
                 e.created_at.isoformat(timespec="seconds"),
                 e.get_kind_display(),
                 e.description,
-                e.amount.amount,
-                e.balance_after.amount,
+                plain_amount(e.amount),
+                plain_amount(e.balance_after),
                 str(e.amount.currency),
                 e.source_ref,
             ]

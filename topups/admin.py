@@ -1,10 +1,12 @@
 import uuid
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+from djmoney.contrib.exchange.models import Rate
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import TopUp, WebhookDelivery
+from .models import HistoricalRate, RateSheet, TopUp, WebhookDelivery
 from .services import reconcile_topup
 
 
@@ -73,26 +75,56 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 admin.site.unregister(Rate)  # django-money's own admin cannot add rates to a sheet
 
 
+class RateForm(forms.ModelForm):
+    class Meta:
+        model = Rate
+        fields = ("currency", "value")
+
+    def clean_currency(self):
+        code = self.cleaned_data["currency"].strip().upper()
+        if code not in settings.CURRENCIES:
+            raise forms.ValidationError(f"Use one of our currencies: {', '.join(settings.CURRENCIES)}.")
+        return code
+
+    def clean_value(self):
+        value = self.cleaned_data["value"]
+        if value is None or value <= 0:
+            raise forms.ValidationError("A rate must be greater than zero.")
+        return value
+
+
 class RateInline(admin.TabularInline):
     model = Rate
+    form = RateForm
     extra = 1
-    fields = ("currency", "value")
     verbose_name = "rate"
     verbose_name_plural = "rates: units of the currency per one unit of the sheet's base currency"
 
 
-@admin.register(ExchangeBackend)
+@admin.register(RateSheet)
 class RateSheetAdmin(SimpleHistoryAdmin):
     """Saving the sheet stamps its time: the "as of" every quote shows and the age it is judged by."""
 
     list_display = ("name", "base_currency", "last_update", "rate_count")
-    readonly_fields = ("last_update",)
     inlines = [RateInline]
 
     @admin.display(description="rates")
     def rate_count(self, obj):
         return obj.rates.count()
 
+    def get_readonly_fields(self, request, obj=None):
+        # The name is the sheet's key and the source every quote and top-up names.
+        return ("last_update",) if obj is None else ("name", "last_update")
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.save()  # touch last_update even when only the rates changed
+
+
+@admin.register(HistoricalRate)
+class RateHistoryAdmin(ReadOnlyAdmin):
+    """Every value a rate has had, when and by whom: what a quote's "as of" referred to."""
+
+    list_display = ("history_date", "backend", "currency", "value", "history_type", "history_user")
+    list_filter = ("backend", "currency")
+    date_hierarchy = "history_date"

@@ -11,6 +11,8 @@ from djmoney.models.fields import MoneyField
 from simple_history import register
 from simple_history.models import HistoricalRecords
 
+from .rates import source_label
+
 
 class TopUp(models.Model):
     """One attempt to pay money into an account through a payment gateway.
@@ -96,6 +98,10 @@ class TopUp(models.Model):
     @property
     def method(self) -> str:
         return "Online payment"
+
+    @property
+    def rate_source_label(self) -> str:
+        return source_label(self.rate_source)
 
     @property
     def is_converted(self) -> bool:
@@ -199,7 +205,16 @@ class SandboxCheckout(models.Model):
         return self.status == self.Status.OPEN and now < self.expires_at
 
 
+class RateSheet(ExchangeBackend):
+    """django-money's exchange backend, as finance calls it in the admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "exchange-rate sheet"
+
+
 # Every change to a rate sheet and its rates is kept, with who made it: a quote names
 # its source and time, and finance must be able to show what the rate was then.
 register(ExchangeBackend, app=__package__, table_name="topups_historicalexchangebackend")
 register(Rate, app=__package__, table_name="topups_historicalrate")
+HistoricalRate = Rate.history.model

@@ -52,6 +52,11 @@ class FinanceRateSheetBackend(BaseExchangeBackend):
         )
 
 
+def source_label(source: str) -> str:
+    """A rate source in customers' words."""
+    return {FinanceRateSheetBackend.name: "Billing Center rate sheet"}.get(source, source)
+
+
 def minor_places(currency: str) -> int:
     """Decimal places of a currency's minor unit: 2 for USD, 0 for JPY."""
     return len(str(moneyed.get_currency(currency).sub_unit)) - 1
@@ -72,6 +77,10 @@ class Quote:
     source: str
     as_of: datetime
     valid_until: datetime
+
+    @property
+    def source_label(self) -> str:
+        return source_label(self.source)
 
     def credit_for(self, paid: Money) -> Money:
         return Money(round_down_to_minor(paid.amount / self.rate, self.billing_currency), self.billing_currency)

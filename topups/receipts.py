@@ -21,7 +21,7 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
     rows = [
         ("Receipt for", topup.reference),
         ("Account", topup.account.name),
-        ("Method", f"{topup.method} ({topup.gateway.title()})"),
+        ("Method", topup.method),
         ("Amount paid", format_money(topup.amount)),
         ("Amount credited", format_money(topup.credit_amount)),
     ]
@@ -30,7 +30,7 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
             (
                 "Exchange rate",
                 f"1 {topup.credit_amount.currency} = {format_rate(topup.exchange_rate)} {topup.amount.currency} "
-                f"({topup.rate_source}, as of {timezone.localtime(topup.rate_as_of):{when}})",
+                f"({topup.rate_source_label}, as of {timezone.localtime(topup.rate_as_of):{when}})",
             )
         )
     rows += [

@@ -275,9 +275,10 @@ def _credit(topup: TopUp, *, now: datetime) -> None:
 
 
 def _credit_description(topup: TopUp) -> str:
-    text = f"Online top-up {topup.reference} via {topup.gateway}"
+    text = f"Online top-up {topup.reference}"
     if topup.is_converted:
-        text += f": paid {format_money(topup.amount)} at {format_rate(topup.exchange_rate)}"
+        rate = f"{format_rate(topup.exchange_rate)} {topup.amount.currency}/{topup.credit_amount.currency}"
+        text += f": paid {format_money(topup.amount)} at {rate}"
     return text
 
 

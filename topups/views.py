@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
+from accounts.formatting import format_rate, plain_amount
 from billing_center.csv_export import csv_response
 
 from .exceptions import BillingError, GatewayUnavailable, TopUpNotAllowed
@@ -120,11 +121,11 @@ def topup_list(request, account):
                 t.created_at.isoformat(timespec="seconds"),
                 t.reference,
                 t.method,
-                t.amount.amount,
+                plain_amount(t.amount),
                 str(t.amount.currency),
-                t.credit_amount.amount if t.status == t.Status.CREDITED else "",
+                plain_amount(t.credit_amount) if t.status == t.Status.CREDITED else "",
                 str(t.credit_amount.currency),
-                t.exchange_rate or "",
+                format_rate(t.exchange_rate) if t.is_converted else "",
                 t.get_status_display(),
             ]
             for t in topups.iterator()

@@ -24,28 +24,49 @@ window.addEventListener("pageshow", function () {
 });
 
 // The Pay page's live quote: what an amount in the payment currency credits at the
-// rate the page shows. Display only; the server converts with the same signed rate.
-document.addEventListener("input", function (event) {
-  var form = event.target.form;
-  if (!form || !form.dataset.rate || event.target.name !== "amount") return;
+// rate the page shows. Display only; the server converts with the same signed rate and
+// rounds the same way (down), and it alone decides.
+function updateQuotePreview(input) {
+  var form = input.form;
+  if (!form || !form.dataset.rate) return;
   var preview = form.querySelector("[data-quote-preview]");
-  var text = event.target.value.trim();
-  var pay = Number(text);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(pay > 0)) {
-    preview.innerHTML = "<strong>Enter an amount to see what will be credited.</strong>";
+  var text = input.value.trim();
+  var payPlaces = Number(form.dataset.payPlaces), billingPlaces = Number(form.dataset.billingPlaces);
+  var say = function (message, strong) {
+    var node = document.createElement(strong ? "strong" : "span");
+    node.textContent = message;
+    preview.replaceChildren(node);
+  };
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(Number(text) > 0)) {
+    say("Enter an amount to see what will be credited.", true);
     return;
   }
-  var rate = Number(form.dataset.rate);
+  var decimals = (text.split(".")[1] || "").length;
+  if (decimals > payPlaces) {
+    say(payPlaces === 0 ? form.dataset.payCurrency + " has no minor unit: enter a whole number."
+                        : "Enter at most " + payPlaces + " decimals.", false);
+    return;
+  }
+  // Rounded down in minor units like the server; the epsilon absorbs binary floating-point error.
+  var credit = Math.floor((Number(text) / Number(form.dataset.rate)) * Math.pow(10, billingPlaces) + 1e-9) /
+    Math.pow(10, billingPlaces);
   var fmt = function (value, places) {
     return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
   };
-  // Round down like the server: the preview never promises more than will be credited.
-  var down = function (value, places) {
-    var scale = Math.pow(10, places);
-    return Math.floor(value * scale + 1e-9) / scale;
-  };
-  var strong = document.createElement("strong");
-  strong.textContent = "You pay " + fmt(pay, Number(form.dataset.payPlaces)) + " " + form.dataset.payCurrency +
-    " · " + fmt(down(pay / rate, Number(form.dataset.billingPlaces)), Number(form.dataset.billingPlaces)) + " " + form.dataset.billingCurrency + " will be credited";
-  preview.replaceChildren(strong);
+  var line = "You pay " + fmt(Number(text), payPlaces) + " " + form.dataset.payCurrency + " · " +
+    fmt(credit, billingPlaces) + " " + form.dataset.billingCurrency + " will be credited";
+  if (credit < Number(form.dataset.min)) {
+    line += " — below the minimum of " + fmt(Number(form.dataset.min), billingPlaces) + " " + form.dataset.billingCurrency;
+  } else if (credit > Number(form.dataset.max)) {
+    line += " — above the maximum of " + fmt(Number(form.dataset.max), billingPlaces) + " " + form.dataset.billingCurrency;
+  }
+  say(line, true);
+}
+document.addEventListener("input", function (event) {
+  if (event.target.name === "amount") updateQuotePreview(event.target);
+});
+// After a refused submission the amount is still there: show its quote at once.
+document.addEventListener("DOMContentLoaded", function () {
+  var input = document.querySelector("form[data-rate] input[name=amount]");
+  if (input && input.value) updateQuotePreview(input);
 });

@@ -179,6 +179,12 @@ def test_switch_currency_round_trip_then_pay_in_cny_and_get_usd_at_the_quoted_ra
     page.get_by_role("link", name="View receipt").click()
     expect(page.locator("body")).to_contain_text("710.00 CNY")
     page.screenshot(path=screenshot_dir / "receipt.png", full_page=True)
+    receipt_url = page.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=screenshot_dir / "receipt-phone.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the receipt scrolls sideways on a phone"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(receipt_url)
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download PDF").click()
     download = download_info.value
