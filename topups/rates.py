@@ -24,20 +24,12 @@ from djmoney.contrib.exchange.exceptions import MissingRate
 from djmoney.contrib.exchange.models import ExchangeBackend, get_rate
 from djmoney.money import Money
 
-from accounts.exceptions import BillingError
+from .exceptions import QuoteExpired, RateUnavailable
 
 # Cross rates derived through the sheet's base keep twelve decimals, so a strong payment
 # currency (1 JPY = 0.006622516556 USD…) still converts to the exact amount.
 RATE_PLACES = Decimal("0.000000000001")
 QUOTE_SALT = "billing-center.topup-quote"
-
-
-class RateUnavailable(BillingError):
-    code = "rate_unavailable"
-
-
-class QuoteExpired(BillingError):
-    code = "quote_expired"
 
 
 class FinanceRateSheetBackend(BaseExchangeBackend):

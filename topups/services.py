@@ -24,10 +24,10 @@ from accounts.formatting import format_money, format_rate
 from accounts.models import Account, LedgerEntry
 from accounts.services import post_ledger_entry, queue_email
 
-from .exceptions import GatewayUnavailable, TopUpLimitExceeded, TopUpNotAllowed
+from .exceptions import GatewayUnavailable, QuoteExpired, TopUpLimitExceeded, TopUpNotAllowed
 from .gateways import PaymentNotice, get_gateway
 from .models import TopUp, WebhookDelivery
-from .rates import Quote, QuoteExpired
+from .rates import Quote
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict

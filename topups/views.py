@@ -14,9 +14,9 @@ from accounts.decorators import customer_required
 from accounts.formatting import format_rate, plain_amount
 from billing_center.csv_export import csv_response
 
-from .exceptions import BillingError, GatewayUnavailable, TopUpNotAllowed
+from .exceptions import BillingError, GatewayUnavailable, QuoteExpired, RateUnavailable, TopUpNotAllowed
 from .forms import OnlineTopUpForm, TopUpFilterForm
-from .rates import QuoteExpired, RateUnavailable, current_quote, minor_places, read_quote
+from .rates import current_quote, minor_places, read_quote
 from .receipts import receipt_pdf, receipt_rows
 from .selectors import filter_topups, get_credited_topup_for_account, get_topup_for_account
 from .services import check_on_return, limits_for, start_online_topup

@@ -13,8 +13,9 @@ from accounts.models import Account
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed
 from tests.helpers import hidden_fields
+from topups.exceptions import QuoteExpired, RateUnavailable
 from topups.models import TopUp
-from topups.rates import QuoteExpired, RateUnavailable, current_quote, read_quote
+from topups.rates import current_quote, read_quote
 
 pytestmark = pytest.mark.django_db
 
