@@ -115,5 +115,9 @@ def celery_worker():
     from billing_center.celery import app, ensure_broker_folders
 
     ensure_broker_folders()
+    # Earlier tests published tasks (credit e-mails) nobody consumed; they must not run
+    # against this test's data.
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield

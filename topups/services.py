@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -417,8 +417,16 @@ def _close_abandoned(topup: TopUp, *, now: datetime) -> TopUp:
 
 
 def check_on_return(*, topup: TopUp, now: datetime | None = None) -> TopUp:
-    """The return page's server-side check, at most every few seconds per top-up."""
+    """The return page's server-side check, at most every few seconds per top-up.
+
+    Only a courtesy to the customer: the webhook and the reconciler credit anyway, so a
+    failed check (a lost race, a busy database) shows the status as it is, not an error.
+    """
     now = now or timezone.now()
     if topup.is_pending and (topup.last_checked_at is None or now - topup.last_checked_at > timedelta(seconds=3)):
-        return reconcile_topup(topup_id=topup.pk, now=now)
+        try:
+            return reconcile_topup(topup_id=topup.pk, now=now)
+        except DatabaseError as exc:
+            logger.warning("Return-page check of %s failed, showing status as is: %r", topup.reference, exc)
+            return TopUp.objects.get(pk=topup.pk)
     return topup

@@ -170,3 +170,14 @@ def test_jpy_amounts_go_to_stripe_without_minor_units():
     assert to_minor_units(Money("100.50", "USD")) == 10050
     assert from_minor_units(500, "jpy") == Money(Decimal("500"), "JPY")
     assert from_minor_units(10050, "usd") == Money(Decimal("100.50"), "USD")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_return_page_check_shows_the_status_instead_of_an_error(client, alice, fake_stripe):
+    from tests.helpers import failing_writes
+
+    client.post("/billing/pay/", {"amount": "80.00"})
+    topup = TopUp.objects.get()
+    with failing_writes("topups_topup", "UPDATE", "database busy"):
+        page = client.get(f"/billing/topups/{topup.public_id}/")
+    assert page.status_code == 200 and "Waiting for the payment gateway" in page.content.decode()
