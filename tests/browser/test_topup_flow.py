@@ -1,6 +1,7 @@
 """The pages as a person uses them, in real headless Chromium against a live server."""
 
 import re
+import time
 
 import pytest
 from djmoney.money import Money
@@ -19,6 +20,15 @@ PASSWORD = "secret-pass-123"
 def site_url(live_server, settings):
     """Return URLs and the sandbox's notifications go to SITE_URL: here, the live server."""
     settings.SITE_URL = live_server.url
+
+
+@pytest.fixture(autouse=True)
+def quiet_page(page, live_server):
+    """Leave the self-refreshing pages before the database is flushed, and give requests
+    still in flight a moment to finish, so none of them writes into the next test."""
+    yield
+    page.goto("about:blank")
+    time.sleep(0.5)
 
 
 @pytest.fixture
