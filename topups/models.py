@@ -115,10 +115,6 @@ class TopUp(models.Model):
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
 
-    @property
-    def is_final(self) -> bool:
-        return not self.is_pending
-
     def checkout_open(self, now) -> bool:
         """Whether the customer can still pay on the gateway's page."""
         ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)

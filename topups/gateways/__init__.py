@@ -5,7 +5,7 @@ from django.http import Http404
 
 from .base import CheckoutSession, PaymentGateway, PaymentNotice
 
-__all__ = ["CheckoutSession", "PaymentGateway", "PaymentNotice", "get_gateway", "get_gateway_or_404", "current_gateway"]
+__all__ = ["CheckoutSession", "PaymentGateway", "PaymentNotice", "get_gateway", "get_gateway_or_404"]
 
 
 def _enabled() -> dict[str, type]:
@@ -34,7 +34,3 @@ def get_gateway_or_404(name: str) -> PaymentGateway:
         return get_gateway(name)
     except LookupError as exc:
         raise Http404(str(exc)) from exc
-
-
-def current_gateway() -> PaymentGateway:
-    return get_gateway(settings.PAYMENT_GATEWAY)
