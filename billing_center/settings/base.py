@@ -249,6 +249,14 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "https://api.stripe.com")
 
+# --- Bank-transfer tickets ----------------------------------------------------------------
+# Finance credits a transfer ticket within this many working days, counted in its own
+# country's holiday calendar (subdivision optional) and time zone.
+TICKET_WORKING_DAYS = int(env("TICKET_WORKING_DAYS", "3"))
+FINANCE_COUNTRY = env("FINANCE_COUNTRY", "CN")
+FINANCE_SUBDIVISION = env("FINANCE_SUBDIVISION", "")
+FINANCE_TIME_ZONE = env("FINANCE_TIME_ZONE", "Asia/Shanghai")
+
 # --- Demo -----------------------------------------------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "billing-demo-2026")
 
