@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -147,7 +147,7 @@ def _claimable(email: OutboundEmail, now: datetime) -> bool:
 def pending_email_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
     """E-mails whose task seems lost: pending a while after queueing, or claimed by a dead worker."""
     now = now or timezone.now()
-    stale = OutboundEmail.objects.filter(
-        status=OutboundEmail.Status.PENDING, created_at__lt=now - timedelta(seconds=older_than_seconds)
-    ) | OutboundEmail.objects.filter(status=OutboundEmail.Status.SENDING, claimed_at__lt=now - EMAIL_CLAIM_LEASE)
-    return list(stale.order_by("created_at").values_list("pk", flat=True)[:500])
+    lost = Q(status=OutboundEmail.Status.PENDING, created_at__lt=now - timedelta(seconds=older_than_seconds)) | Q(
+        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - EMAIL_CLAIM_LEASE
+    )
+    return list(OutboundEmail.objects.filter(lost).order_by("created_at").values_list("pk", flat=True)[:500])
