@@ -5,8 +5,13 @@ from decimal import Decimal
 import moneyed
 
 
+def minor_places(currency: str) -> int:
+    """Decimal places of a currency's minor unit: 2 for USD, 0 for JPY."""
+    return len(str(moneyed.get_currency(currency).sub_unit)) - 1
+
+
 def _places(value) -> int:
-    return len(str(moneyed.get_currency(str(value.currency)).sub_unit)) - 1
+    return minor_places(str(value.currency))
 
 
 def money_digits(value) -> str:

@@ -1,10 +1,38 @@
+import re
 from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from .formatting import minor_places
 from .models import LedgerEntry
+
+# Plain ASCII digits and the currency's decimals. Decimal() alone would accept "1e3",
+# "NaN", full-width digits and surrounding junk, none of which is an amount a person typed.
+DIGITS = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?", re.ASCII)
+
+
+def parse_amount(raw: str, currency: str) -> Decimal:
+    """A positive amount as a person types it, with no more decimals than `currency` has."""
+    raw = raw.strip()
+    places = minor_places(currency)
+    example = "100" if places == 0 else "100 or 99.50"
+    if "," in raw:
+        raise forms.ValidationError("Use a dot for decimals and no thousands separators, e.g. 1250.50.")
+    if raw.startswith("-"):
+        raise forms.ValidationError("The amount must be positive.")
+    if not DIGITS.fullmatch(raw):
+        raise forms.ValidationError(f"Enter the amount in digits, e.g. {example}.")
+    if len(raw.partition(".")[2]) > places:
+        if places == 0:
+            raise forms.ValidationError(f"{currency} has no minor unit: enter a whole number, e.g. 100.")
+        raise forms.ValidationError(f"Enter the amount with at most {places} decimals, e.g. {example}.")
+    amount = Decimal(raw)
+    if amount <= 0:
+        raise forms.ValidationError("The amount must be greater than zero.")
+    return amount
 
 
 class PreferencesForm(forms.Form):

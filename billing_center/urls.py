@@ -17,6 +17,7 @@ urlpatterns = [
     path("account/preferences/", preferences, name="preferences"),
     path("billing/", include("accounts.urls")),
     path("billing/", include("topups.urls")),
+    path("billing/", include("tickets.urls")),
     path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),
     path("sandbox-gateway/", include("topups.gateways.sandbox_urls")),
     path("healthz", healthz, name="healthz"),

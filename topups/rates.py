@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-import moneyed
 from django.conf import settings
 from django.core import signing
 from django.utils import timezone
@@ -23,6 +22,8 @@ from djmoney.contrib.exchange.backends.base import BaseExchangeBackend
 from djmoney.contrib.exchange.exceptions import MissingRate
 from djmoney.contrib.exchange.models import ExchangeBackend, get_rate
 from djmoney.money import Money
+
+from accounts.formatting import minor_places
 
 from .exceptions import QuoteExpired, RateUnavailable
 
@@ -47,11 +48,6 @@ class FinanceRateSheetBackend(BaseExchangeBackend):
 def source_label(source: str) -> str:
     """A rate source in customers' words."""
     return {FinanceRateSheetBackend.name: "Billing Center rate sheet"}.get(source, source)
-
-
-def minor_places(currency: str) -> int:
-    """Decimal places of a currency's minor unit: 2 for USD, 0 for JPY."""
-    return len(str(moneyed.get_currency(currency).sub_unit)) - 1
 
 
 def round_down_to_minor(amount: Decimal, currency: str) -> Decimal:

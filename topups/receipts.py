@@ -1,16 +1,12 @@
 """PDF receipts for credited top-ups, drawn with ReportLab's platypus."""
 
-from io import BytesIO
-
 from django.conf import settings
 from django.utils import timezone
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer
 
 from accounts.formatting import format_money, format_rate
+from billing_center.pdf import STYLES, build_pdf, key_value_table
 
 from .models import TopUp
 
@@ -43,37 +39,14 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
 
 
 def receipt_pdf(topup: TopUp) -> bytes:
-    buffer = BytesIO()
-    styles = getSampleStyleSheet()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        title=f"Receipt {topup.reference}",
-        author=settings.MERCHANT_NAME,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-    )
-    table = Table([list(row) for row in receipt_rows(topup)], colWidths=[45 * mm, 120 * mm])
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (0, -1), "Helvetica-Bold"),
-                ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#5f6b7a")),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e2e7ee")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-            ]
-        )
-    )
-    document.build(
+    return build_pdf(
+        f"Receipt {topup.reference}",
         [
-            Paragraph("Billing Center — payment receipt", styles["Title"]),
-            Paragraph(f"{settings.MERCHANT_NAME} confirms this top-up was received and credited.", styles["Normal"]),
+            Paragraph("Billing Center — payment receipt", STYLES["Title"]),
+            Paragraph(f"{settings.MERCHANT_NAME} confirms this top-up was received and credited.", STYLES["Normal"]),
             Spacer(1, 8 * mm),
-            table,
+            key_value_table(receipt_rows(topup)),
             Spacer(1, 10 * mm),
-            Paragraph("Keep this receipt for your records. Amounts are in the currencies shown.", styles["Italic"]),
-        ]
+            Paragraph("Keep this receipt for your records. Amounts are in the currencies shown.", STYLES["Italic"]),
+        ],
     )
-    return buffer.getvalue()

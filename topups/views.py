@@ -1,6 +1,7 @@
 import secrets
 from datetime import timedelta
 
+import segno
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -11,12 +12,14 @@ from django.views.decorators.http import require_http_methods
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
-from accounts.formatting import format_rate, plain_amount
+from accounts.formatting import format_rate, minor_places, plain_amount
 from billing_center.csv_export import csv_response
+from tickets.references import formatted, payment_reference
+from tickets.selectors import current_receiving_accounts, invoices_for_account
 
 from .exceptions import BillingError, GatewayUnavailable, QuoteExpired, RateUnavailable, TopUpNotAllowed
 from .forms import OnlineTopUpForm, TopUpFilterForm
-from .rates import current_quote, minor_places, read_quote
+from .rates import current_quote, read_quote
 from .receipts import receipt_pdf, receipt_rows
 from .selectors import filter_topups, get_credited_topup_for_account, get_topup_for_account
 from .services import check_on_return, limits_for, start_online_topup
@@ -179,3 +182,28 @@ def receipt_download(request, public_id, account):
     response["Content-Disposition"] = f'attachment; filename="receipt-{topup.reference}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@customer_required
+def bank_transfer(request, account):
+    """Pay page, second method: where to transfer, what to quote, then a Transfer Ticket."""
+    reference = payment_reference(account.pk)
+    receiving = current_receiving_accounts(currency=account.billing_currency)
+    qr_code = ""
+    if receiving and account.can_top_up:
+        bank = receiving[0]
+        number = f"IBAN: {bank.iban}" if bank.iban else f"Account: {bank.account_number}"
+        details = (
+            f"Beneficiary: {bank.account_name}\n{number}\nBIC: {bank.swift_bic}\n"
+            f"Currency: {bank.currency}\nReference: {reference}"
+        )
+        qr_code = segno.make(details, error="m").svg_inline(scale=3, dark="#1f2933", title="Transfer details")
+    context = {
+        "account": account,
+        "receiving_accounts": receiving,
+        "reference": reference,
+        "reference_formatted": formatted(reference),
+        "qr_code": qr_code,
+        "recent_invoices": list(invoices_for_account(account)[:3]),
+    }
+    return render(request, "topups/bank_transfer.html", context, status=200 if account.can_top_up else 403)

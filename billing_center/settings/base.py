@@ -139,15 +139,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Private uploads (bank certificates) live under here and are never served by URL.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "private-media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Bank certificates: random names, no base URL, read only through the download view
+    # that checks the owner or finance. Production may swap in object storage here.
+    "certificates": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT / "certificates"), "base_url": None},
+    },
 }
 # Locally, serve straight from the source folders so an edited file shows without collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-# Private uploads (bank certificates) live here and are never served by URL.
-MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "private-media")))
 
 # --- Cache: shared by web and worker processes (worker heartbeat, login throttling) ------
 REDIS_URL = env("REDIS_URL", "")
@@ -190,6 +196,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-exchange-rates": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3600.0},
     # Lets /healthz tell whether a worker is consuming the queue.
     "worker-heartbeat": {"task": "accounts.tasks.record_worker_heartbeat", "schedule": 30.0},
+    # Flags transfer tickets due soon / overdue and e-mails finance once per state.
+    "flag-ticket-deadlines": {"task": "tickets.tasks.flag_ticket_deadlines", "schedule": 300.0},
 }
 
 # --- Money ----------------------------------------------------------------------------
@@ -256,6 +264,22 @@ TICKET_WORKING_DAYS = int(env("TICKET_WORKING_DAYS", "3"))
 FINANCE_COUNTRY = env("FINANCE_COUNTRY", "CN")
 FINANCE_SUBDIVISION = env("FINANCE_SUBDIVISION", "")
 FINANCE_TIME_ZONE = env("FINANCE_TIME_ZONE", "Asia/Shanghai")
+# Finance is warned once when a ticket's deadline is this close, and once when it has passed.
+TICKET_DUE_SOON_HOURS = int(env("TICKET_DUE_SOON_HOURS", "24"))
+# Who gets those warnings; empty means every active member of the Finance group.
+FINANCE_NOTIFY_EMAILS = env_list("FINANCE_NOTIFY_EMAILS")
+FINANCE_GROUP = "Finance"
+# Maker-checker: a credit above this amount (in the account's billing currency) posts only
+# after a second, different finance user approves it. "CUR:amount", comma-separated;
+# a currency not listed always needs a second approval.
+TICKET_SECOND_APPROVAL_ABOVE = {
+    code: Decimal(amount)
+    for code, _, amount in (
+        item.partition(":")
+        for item in env_list("TICKET_SECOND_APPROVAL_ABOVE", "USD:10000,EUR:10000,GBP:8000,CNY:70000,JPY:1500000")
+    )
+}
+CERTIFICATE_MAX_BYTES = int(env("CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024)))
 
 # --- Demo -----------------------------------------------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "billing-demo-2026")
@@ -277,3 +301,5 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# A ticket carries at most five certificates; a request with many more is refused outright.
+DATA_UPLOAD_MAX_NUMBER_FILES = 10

@@ -3,11 +3,12 @@
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL
+from .base import CELERY_BROKER_URL, STORAGES
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="billing-test-media-")
+STORAGES = {**STORAGES, "certificates": {**STORAGES["certificates"], "OPTIONS": {"location": MEDIA_ROOT}}}
 STATIC_ROOT = tempfile.mkdtemp(prefix="billing-test-static-")  # whitenoise wants it to exist
 # Tests post to the webhook thousands of times from one address; the lockout is tested on its own.
 AXES_FAILURE_LIMIT = 50

@@ -11,11 +11,20 @@ from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry, User
 from accounts.services import post_ledger_entry
+from tickets.models import Invoice, ReceivingAccount
+from tickets.services import add_receiving_account, issue_invoice
 from topups.rates import FinanceRateSheetBackend
 
-FINANCE_GROUP = "Finance"
-# What finance may see in admin; powers to act arrive with the features that need them.
+# What finance may see and do in admin. Customers and plain staff have none of these.
 FINANCE_PERMISSIONS = [
+    "view_receivingaccount",
+    "add_receivingaccount",
+    "change_receivingaccount",
+    "view_invoice",
+    "add_invoice",
+    "view_transferticket",
+    "credit_transferticket",
+    "review_transferticket",
     "view_account",
     "view_ledgerentry",
     "view_user",
@@ -62,12 +71,16 @@ class Command(BaseCommand):
         self._user("carol", password, account=carol_acct, first_name="Carol", email="carol@example.com")
         self._user("dave", password, account=dave_acct, first_name="Dave", email="dave@example.com")
         finance = self._user("finance", password, is_staff=True, first_name="Fiona", email="finance@example.com")
+        # A second clerk: credits above the maker-checker threshold need two people.
+        finance2 = self._user("finance2", password, is_staff=True, first_name="Frank", email="finance2@example.com")
         self._user("admin", password, is_staff=True, is_superuser=True, email="admin@example.com")
         self._rate_sheet()
 
-        group, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
+        group, _ = Group.objects.get_or_create(name=settings.FINANCE_GROUP)
         group.permissions.set(Permission.objects.filter(codename__in=FINANCE_PERMISSIONS))
         finance.groups.add(group)
+        finance2.groups.add(group)
+        self._bank_accounts_and_invoices(alice_acct)
 
         self._history(alice_acct, opening=Decimal("500.00"))
         self._history(dave_acct, opening=Decimal("2000.00"))
@@ -78,7 +91,7 @@ class Command(BaseCommand):
         self.stdout.write("  bob     postpaid customer (top-up refused, repays bills)")
         self.stdout.write("  carol   enterprise member of Dave's Enterprise (top-up refused)")
         self.stdout.write("  dave    prepaid enterprise master account")
-        self.stdout.write("  finance finance staff (Django admin)")
+        self.stdout.write("  finance finance staff (Django admin); finance2 is the second approver")
         self.stdout.write("  admin   superuser")
 
     def _rate_sheet(self):
@@ -89,6 +102,63 @@ class Command(BaseCommand):
         for currency, value in DEMO_RATES.items():
             Rate.objects.update_or_create(backend=sheet, currency=currency, defaults={"value": Decimal(value)})
         sheet.save()  # stamps last_update: the rates are as of now
+
+    def _bank_accounts_and_invoices(self, account):
+        """Receiving accounts (one retired, so old invoices show it) and two invoices for alice."""
+        if ReceivingAccount.objects.exists():
+            return
+        today = timezone.localdate()
+        old = add_receiving_account(
+            account=ReceivingAccount(
+                bank_name="First Harbour Bank",
+                bank_address="1 Quay Street, Singapore",
+                account_name="Billing Center Cloud Ltd",
+                account_number="0012345678",
+                swift_bic="DEUTDEFF",
+                currency="USD",
+                region="International",
+            ),
+            now=timezone.now() - timedelta(days=90),
+        )
+        issue_invoice(
+            invoice=Invoice(
+                account=account,
+                amount=Money("320.00", "USD"),
+                issue_date=today - timedelta(days=60),
+                description="Cloud services, two months ago",
+                receiving_account=old,
+            )
+        )
+        add_receiving_account(
+            account=ReceivingAccount(
+                bank_name="Commerzbank AG",
+                bank_address="Kaiserplatz, 60311 Frankfurt am Main",
+                account_name="Billing Center Cloud Ltd",
+                iban="DE89370400440532013000",
+                swift_bic="COBADEFF",
+                currency="USD",
+                region="International",
+            )
+        )
+        add_receiving_account(
+            account=ReceivingAccount(
+                bank_name="Bank of China, Beijing Branch",
+                bank_address="1 Fuxingmen Nei Dajie, Beijing",
+                account_name="Billing Center Cloud (Beijing) Co., Ltd.",
+                account_number="3456789012345678",
+                swift_bic="BKCHCNBJ",
+                currency="CNY",
+                region="Mainland China",
+            )
+        )
+        issue_invoice(
+            invoice=Invoice(
+                account=account,
+                amount=Money("450.00", "USD"),
+                issue_date=today - timedelta(days=2),
+                description="Cloud services, last month",
+            )
+        )
 
     def _account(self, name, type_, currency, master=None):
         account, _ = Account.objects.get_or_create(

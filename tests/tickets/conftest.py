@@ -1,0 +1,118 @@
+"""Fixtures for bank transfers: a receiving account, finance clerks, and real certificate files."""
+
+import io
+from datetime import date
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from djmoney.money import Money
+from PIL import Image
+from reportlab.pdfgen import canvas
+
+from accounts.models import User
+from tests.factories import UserFactory
+from tickets.certificates import check_certificate
+from tickets.models import ReceivingAccount
+from tickets.services import TicketDetails, add_receiving_account, submit_ticket
+
+FINANCE_CODENAMES = [
+    "view_account",
+    "view_ledgerentry",
+    "view_receivingaccount",
+    "add_receivingaccount",
+    "change_receivingaccount",
+    "view_invoice",
+    "add_invoice",
+    "view_transferticket",
+    "credit_transferticket",
+    "review_transferticket",
+]
+
+
+def pdf_bytes(text: str = "Bank transfer certificate") -> bytes:
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(72, 720, text)
+    page.save()
+    return buffer.getvalue()
+
+
+def png_bytes(colour=(200, 30, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# ReportLab stamps each PDF with its time and a random id: one fixed file, so "the same
+# certificate twice" really is the same bytes.
+SAMPLE_PDF = pdf_bytes()
+
+
+def upload(name: str = "certificate.pdf", content: bytes | None = None) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, SAMPLE_PDF if content is None else content, content_type="application/pdf")
+
+
+@pytest.fixture
+def bank(db) -> ReceivingAccount:
+    return add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="Commerzbank AG",
+            account_name="Billing Center Cloud Ltd",
+            iban="DE89370400440532013000",
+            swift_bic="COBADEFF",
+            currency="USD",
+        )
+    )
+
+
+@pytest.fixture
+def finance_group(db) -> Group:
+    group, _ = Group.objects.get_or_create(name=settings.FINANCE_GROUP)
+    group.permissions.set(Permission.objects.filter(codename__in=FINANCE_CODENAMES))
+    return group
+
+
+def _clerk(group, username) -> User:
+    user = UserFactory(username=username, account=None, is_staff=True, email=f"{username}@example.com")
+    user.groups.add(group)
+    return User.objects.get(pk=user.pk)  # fresh permission cache
+
+
+@pytest.fixture
+def clerk(finance_group) -> User:
+    return _clerk(finance_group, "fiona")
+
+
+@pytest.fixture
+def checker(finance_group) -> User:
+    return _clerk(finance_group, "frank")
+
+
+@pytest.fixture
+def customer(db) -> User:
+    return UserFactory(email="alice@example.com", first_name="Alice")
+
+
+def details(bank, **overrides) -> TicketDetails:
+    values = {
+        "payer_name": "Alice Example",
+        "payer_bank": "Example Bank",
+        "payer_account": "12345678",
+        "amount": Money("250.00", "USD"),
+        "transfer_date": date(2026, 11, 20),
+        "bank_reference": "FT2611200001",
+        "receiving_account": bank,
+        "contact_name": "Alice",
+        "contact_email": "alice@example.com",
+    }
+    values.update(overrides)
+    return TicketDetails(**values)
+
+
+def make_ticket(customer, bank, *, files=None, **overrides):
+    certificates = [check_certificate(f) for f in (files or [upload()])]
+    return submit_ticket(
+        account_id=customer.account_id, user=customer, details=details(bank, **overrides), certificates=certificates
+    )

@@ -1,0 +1,452 @@
+"""Finance's side of bank transfers, in Django admin: receiving accounts, invoices, and the
+transfer-ticket queue with its actions (confirm and credit, approve, ask, reject)."""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from djmoney.money import Money
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.formatting import format_money
+from accounts.forms import parse_amount
+from accounts.selectors import recent_ledger_entries
+from topups.admin import ReadOnlyAdmin
+
+from . import services
+from .exceptions import BillingError
+from .models import Invoice, ReceivingAccount, TransferTicket
+
+# --- Receiving accounts -------------------------------------------------------------------
+
+
+class ReceivingAccountForm(forms.ModelForm):
+    class Meta:
+        model = ReceivingAccount
+        fields = [
+            "bank_name",
+            "bank_address",
+            "account_name",
+            "iban",
+            "account_number",
+            "swift_bic",
+            "currency",
+            "region",
+        ]
+
+    currency = forms.ChoiceField(choices=[(c, c) for c in settings.CURRENCIES])
+
+    def clean_iban(self) -> str:
+        text = self.cleaned_data["iban"].strip()
+        if not text:
+            return ""
+        try:
+            return IBAN(text).compact
+        except SchwiftyException as exc:
+            raise forms.ValidationError(f"This is not a valid IBAN: {exc}") from exc
+
+    def clean_swift_bic(self) -> str:
+        try:
+            return BIC(self.cleaned_data["swift_bic"].strip()).compact
+        except SchwiftyException as exc:
+            raise forms.ValidationError(f"This is not a valid SWIFT/BIC code: {exc}") from exc
+
+    def clean_account_number(self) -> str:
+        number = "".join(self.cleaned_data["account_number"].split())
+        if number and not number.isascii() or number and not number.replace("-", "").isalnum():
+            raise forms.ValidationError("Use digits and letters only (dashes allowed).")
+        return number
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("iban") and not data.get("account_number") and not self.errors.get("iban"):
+            raise forms.ValidationError("Give an IBAN or an account number.")
+        return data
+
+
+@admin.register(ReceivingAccount)
+class ReceivingAccountAdmin(SimpleHistoryAdmin):
+    """Added, retired, never edited: invoices keep printing the account valid at issue."""
+
+    form = ReceivingAccountForm
+    list_display = ("bank_name", "currency", "region", "number", "swift_bic", "valid_from", "state")
+    list_filter = ("currency", "region", ("retired_at", admin.EmptyFieldListFilter))
+    search_fields = ("bank_name", "account_name", "iban", "account_number", "swift_bic")
+    actions = ["retire"]
+
+    @admin.display(description="Account")
+    def number(self, obj):
+        return obj.number_display
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj.retired_at:
+            return format_html('<span style="color:#5f6b7a">Retired {}</span>', f"{obj.retired_at:%Y-%m-%d}")
+        return format_html('<strong style="color:#1a7f4b">{}</strong>', "Current")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return (*self.form.Meta.fields, "valid_from", "retired_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            services.add_receiving_account(account=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.invoices.exists() or obj.tickets.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Retire the selected accounts (no longer shown to customers)", permissions=["change"])
+    def retire(self, request, queryset):
+        for pk in queryset.filter(retired_at__isnull=True).values_list("pk", flat=True):
+            services.retire_receiving_account(account_id=pk)
+        self.message_user(request, "Retired. Invoices that print them keep doing so.", messages.SUCCESS)
+
+
+# --- Invoices -------------------------------------------------------------------------------
+
+
+class InvoiceForm(forms.ModelForm):
+    class Meta:
+        model = Invoice
+        fields = ["account", "amount", "issue_date", "due_date", "description"]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(SimpleHistoryAdmin):
+    form = InvoiceForm
+    list_display = ("number", "account", "amount", "issue_date", "receiving_account")
+    list_select_related = ("account", "receiving_account")
+    search_fields = ("number", "account__name")
+    date_hierarchy = "issue_date"
+    autocomplete_fields = ("account",)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("number", "account", "amount", "issue_date", "due_date", "description", "receiving_account")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # issued invoices are not edited
+        try:
+            services.issue_invoice(invoice=obj)
+        except BillingError as exc:
+            # Checked again in clean(); this only guards a race with a retirement.
+            raise forms.ValidationError(exc.message) from exc
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.clean = _check_receiving_account_exists(form.clean)
+        return form
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _check_receiving_account_exists(clean):
+    def wrapped(self):
+        data = clean(self)
+        amount = data.get("amount") if data else None
+        if (
+            amount is not None
+            and not ReceivingAccount.objects.filter(currency=str(amount.currency), retired_at__isnull=True).exists()
+        ):
+            raise forms.ValidationError(
+                f"There is no current receiving account in {amount.currency}. Add one before issuing this invoice."
+            )
+        return data
+
+    return wrapped
+
+
+# --- Transfer tickets: the queue ------------------------------------------------------------
+
+
+class DueFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("today", "Due today"), ("soon", "Due within 24 h"), ("open", "All open")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        open_tickets = queryset.filter(status__in=TransferTicket.OPEN_STATUSES)
+        if self.value() == "overdue":
+            return open_tickets.filter(due_at__lt=now)
+        if self.value() == "today":
+            end_of_today = _end_of_finance_day(now)
+            return open_tickets.filter(due_at__gte=now, due_at__lte=end_of_today)
+        if self.value() == "soon":
+            return open_tickets.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=24))
+        if self.value() == "open":
+            return open_tickets
+        return queryset
+
+
+class CurrencyFilter(admin.SimpleListFilter):
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        return [(code, code) for code in settings.CURRENCIES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(amount_currency=self.value()) if self.value() else queryset
+
+
+def _end_of_finance_day(now: datetime) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.FINANCE_TIME_ZONE)
+    return datetime.combine(now.astimezone(zone).date(), time(23, 59, 59), tzinfo=zone)
+
+
+class ConfirmCreditForm(forms.Form):
+    received_amount = forms.CharField(label="Amount received", max_length=20)
+    received_currency = forms.ChoiceField(label="Currency")
+    bank_reference = forms.CharField(label="Bank reference on our statement", max_length=60)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["received_currency"].choices = [(c, c) for c in settings.CURRENCIES]
+
+    def clean(self):
+        data = super().clean()
+        if "received_amount" in data and "received_currency" in data:
+            try:
+                data["received"] = Money(
+                    parse_amount(data["received_amount"], data["received_currency"]), data["received_currency"]
+                )
+            except forms.ValidationError as exc:
+                self.add_error("received_amount", exc)
+        return data
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Message to the customer", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+@admin.register(TransferTicket)
+class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+    change_form_template = "admin/tickets/transferticket/change_form.html"
+    list_display = (
+        "number",
+        "account",
+        "amount_display",
+        "status_badge",
+        "due_badge",
+        "duplicate_flag",
+        "submitted_at",
+    )
+    list_display_links = ("number",)
+    list_filter = ("status", DueFilter, CurrencyFilter, "possible_duplicate")
+    list_select_related = ("account",)
+    search_fields = ("number", "invoice__number", "bank_reference", "payment_reference", "payer_name", "account__name")
+    ordering = ("due_at", "id")
+    list_per_page = 50
+    show_full_result_count = False  # the queue stays fast at 100,000 tickets
+    actions = ["confirm_and_credit", "approve_credit", "request_information", "reject", "start_review"]
+    readonly_fields = ()
+    exclude = ()
+
+    # -- columns
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return format_money(obj.amount)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        colours = {"credited": "#1a7f4b", "rejected": "#b3261e", "info_requested": "#9a6200"}
+        label = obj.get_status_display()
+        if obj.awaiting_approval:
+            label = "Awaiting 2nd approval"
+        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#0b63ce"), label)
+
+    @admin.display(description="Due", ordering="due_at")
+    def due_badge(self, obj):
+        if not obj.is_open:
+            return "—"
+        now = timezone.now()
+        if obj.due_at < now:
+            style, label = "background:#fdecea;color:#b3261e", "Overdue"
+        elif obj.due_at <= _end_of_finance_day(now):
+            style, label = "background:#fff4dc;color:#9a6200", "Due today"
+        else:
+            style, label = "background:#eef1f5;color:#5f6b7a", f"{timezone.localtime(obj.due_at):%Y-%m-%d}"
+        return format_html('<span style="{};padding:1px 8px;border-radius:9px;font-weight:600">{}</span>', style, label)
+
+    @admin.display(description="Duplicate?", boolean=True, ordering="possible_duplicate")
+    def duplicate_flag(self, obj):
+        return obj.possible_duplicate
+
+    # -- permissions: finance powers come from the Finance group's permissions only
+
+    def has_credit_permission(self, request):
+        return request.user.is_staff and request.user.has_perm(services.CREDIT_PERMISSION)
+
+    def has_review_permission(self, request):
+        return request.user.is_staff and request.user.has_perm(services.REVIEW_PERMISSION)
+
+    # -- the ticket page
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self.get_object(request, object_id)
+        extra = {}
+        if ticket is not None:
+            extra = {
+                "ticket": ticket,
+                "certificates": list(ticket.certificates.all()),
+                "events": list(ticket.events.select_related("actor").prefetch_related("certificates")),
+                "duplicates": services.duplicate_tickets(ticket),
+                "ledger": recent_ledger_entries(ticket.account, limit=8),
+                "retired_account": ticket.receiving_account.retired_at is not None,
+                "can_credit": self.has_credit_permission(request),
+                "can_review": self.has_review_permission(request),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+        return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
+
+    # -- actions, in the style of delete_selected: permission, confirmation page, one message
+
+    @admin.action(description="Confirm and credit the selected tickets", permissions=["credit"])
+    def confirm_and_credit(self, request, queryset):
+        tickets = list(queryset.select_related("account"))
+        forms_by_ticket = [
+            (
+                ticket,
+                ConfirmCreditForm(
+                    request.POST if "post" in request.POST else None,
+                    prefix=f"t{ticket.pk}",
+                    initial={
+                        "received_amount": f"{ticket.amount.amount}",
+                        "received_currency": str(ticket.amount.currency),
+                        "bank_reference": ticket.bank_reference,
+                    },
+                ),
+            )
+            for ticket in tickets
+        ]
+        if "post" in request.POST and all(form.is_valid() for _, form in forms_by_ticket):
+            done = []
+            for ticket, form in forms_by_ticket:
+                done.append(
+                    self._run(
+                        request,
+                        ticket,
+                        lambda t=ticket, f=form: services.confirm_and_credit(
+                            ticket_id=t.pk,
+                            actor=request.user,
+                            received=f.cleaned_data["received"],
+                            bank_reference=f.cleaned_data["bank_reference"],
+                        ),
+                    )
+                )
+            self._report(request, done)
+            return None
+        return self._confirmation(request, queryset, "Confirm and credit", "confirm_and_credit", forms_by_ticket)
+
+    @admin.action(description="Approve the proposed credit (second approval)", permissions=["credit"])
+    def approve_credit(self, request, queryset):
+        tickets = list(queryset.select_related("account", "proposed_by"))
+        if "post" in request.POST:
+            done = [
+                self._run(request, t, lambda t=t: services.approve_credit(ticket_id=t.pk, actor=request.user))
+                for t in tickets
+            ]
+            self._report(request, done)
+            return None
+        return self._confirmation(
+            request, queryset, "Approve proposed credit", "approve_credit", [(t, None) for t in tickets]
+        )
+
+    @admin.action(description="Request more information from the customer", permissions=["review"])
+    def request_information(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset,
+            "Request more information",
+            "request_information",
+            lambda t, reason: services.request_information(ticket_id=t.pk, actor=request.user, message=reason),
+        )
+
+    @admin.action(description="Reject the selected tickets", permissions=["review"])
+    def reject(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset,
+            "Reject",
+            "reject",
+            lambda t, reason: services.reject_ticket(ticket_id=t.pk, actor=request.user, reason=reason),
+        )
+
+    @admin.action(description="Mark the selected tickets as under review", permissions=["review"])
+    def start_review(self, request, queryset):
+        done = [
+            self._run(request, t, lambda t=t: services.start_review(ticket_id=t.pk, actor=request.user))
+            for t in queryset
+        ]
+        self._report(request, done)
+
+    def _with_reason(self, request, queryset, title, action, run):
+        form = ReasonForm(request.POST if "post" in request.POST else None)
+        if "post" in request.POST and form.is_valid():
+            done = [self._run(request, t, lambda t=t: run(t, form.cleaned_data["reason"])) for t in queryset]
+            self._report(request, done)
+            return None
+        return self._confirmation(request, queryset, title, action, [(t, None) for t in queryset], reason_form=form)
+
+    def _run(self, request, ticket, call) -> tuple[TransferTicket, str, bool]:
+        """One ticket's outcome as (ticket, what happened, ok); a refusal is reported, not raised."""
+        try:
+            result = call()
+        except BillingError as exc:
+            return ticket, exc.message, False
+        if isinstance(result, services.ConfirmOutcome):
+            if result.already:
+                return ticket, "was already credited — nothing changed", True
+            if not result.credited:
+                return ticket, f"proposal of {format_money(result.ticket.credit_amount)} awaits a second approver", True
+            return ticket, f"credited {format_money(result.ticket.credit_amount)}", True
+        return ticket, f"is now {result.get_status_display().lower()}", True
+
+    def _report(self, request, done) -> None:
+        text = "; ".join(f"{ticket.number}: {what}" for ticket, what, _ in done)
+        level = messages.SUCCESS if all(ok for *_, ok in done) else messages.ERROR
+        self.message_user(request, text, level)
+
+    def _confirmation(self, request, queryset, title, action, rows, reason_form=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}: are you sure?",
+            "action": action,
+            "action_title": title,
+            "rows": rows,
+            "reason_form": reason_form,
+            "opts": self.model._meta,
+            "queryset": queryset,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/tickets/transferticket/action_confirmation.html", context)
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = "".join(search_term.split()).upper()
+        if term.startswith("RF"):
+            queryset |= self.model.objects.filter(Q(payment_reference=term))
+        return queryset, may_have_duplicates

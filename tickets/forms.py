@@ -1,0 +1,186 @@
+import re
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.forms import parse_amount
+
+from .certificates import MAX_CERTIFICATES_PER_TICKET, check_certificate
+from .exceptions import CertificateRejected
+from .models import Invoice, ReceivingAccount
+from .references import parse_payment_reference, payment_reference
+from .selectors import receiving_accounts_for
+
+BANK_REFERENCE = re.compile(r"[A-Z0-9][A-Z0-9/\-.]{2,59}", re.ASCII)
+PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{5,24}", re.ASCII)
+OLDEST_TRANSFER_DAYS = 366
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class CertificatesField(forms.FileField):
+    """1–5 files, each checked by content (tickets.certificates); errors name the file."""
+
+    widget = MultipleFileInput(attrs={"accept": "application/pdf,image/png,image/jpeg"})
+
+    def __init__(self, *args, minimum: int = 1, **kwargs):
+        self.minimum = minimum
+        super().__init__(*args, required=minimum > 0, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if len(files) < self.minimum:
+            raise forms.ValidationError("Attach the bank transfer certificate (PDF, PNG or JPEG).")
+        if len(files) > MAX_CERTIFICATES_PER_TICKET:
+            raise forms.ValidationError(f"Attach at most {MAX_CERTIFICATES_PER_TICKET} files.")
+        checked, errors = [], []
+        for upload in files:
+            try:
+                checked.append(check_certificate(upload))
+            except CertificateRejected as exc:
+                errors.append(exc.message)
+        if errors:
+            raise forms.ValidationError(errors)
+        return checked
+
+
+class TransferTicketForm(forms.Form):
+    """The Create Service Ticket page. The ticket is always recorded under the signed-in
+    user's account; another recipient can only be asked for in Problem Description."""
+
+    payer_name = forms.CharField(label="Payer name", max_length=200, help_text="As it appears on your bank account.")
+    payer_bank = forms.CharField(label="Paying bank", max_length=200)
+    payer_account = forms.CharField(label="Paying account number", max_length=60)
+    amount = forms.CharField(
+        label="Amount transferred",
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency = forms.ChoiceField(label="Currency")
+    transfer_date = forms.DateField(label="Transfer date", widget=forms.DateInput(attrs={"type": "date"}))
+    bank_reference = forms.CharField(
+        label="Bank serial / reference number", max_length=60, help_text="The transaction number on your certificate."
+    )
+    receiving_account = forms.ModelChoiceField(
+        label="Paid to", queryset=ReceivingAccount.objects.none(), empty_label=None
+    )
+    invoice_number = forms.CharField(label="Invoice number", max_length=30, required=False)
+    payment_reference = forms.CharField(
+        label="Payment reference", max_length=40, required=False, help_text="The RF reference you put in the remark."
+    )
+    contact_name = forms.CharField(label="Contact name", max_length=200)
+    contact_email = forms.EmailField(label="Contact e-mail")
+    contact_phone = forms.CharField(label="Contact phone", max_length=30, required=False)
+    problem_description = forms.CharField(
+        label="Problem Description",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional. Special circumstances, e.g. the money is for another account, or you paid with a "
+        "different reference.",
+    )
+    certificates = CertificatesField(
+        label="Bank transfer certificate", help_text="PDF, PNG or JPEG, up to 10 MB each, 1–5 files."
+    )
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.fields["currency"].choices = [(code, code) for code in settings.PAYMENT_CURRENCIES]
+        self.fields["receiving_account"].queryset = receiving_accounts_for(account).order_by("retired_at", "currency")
+        self.fields["receiving_account"].label_from_instance = _receiving_label
+        style_inputs(self)
+
+    def clean_bank_reference(self) -> str:
+        reference = re.sub(r"\s+", "", self.cleaned_data["bank_reference"]).upper()
+        if not BANK_REFERENCE.fullmatch(reference):
+            raise forms.ValidationError("Enter the reference as printed on the certificate: letters, digits, - / .")
+        return reference
+
+    def clean_transfer_date(self):
+        value = self.cleaned_data["transfer_date"]
+        today = timezone.localdate()
+        if value > today + timedelta(days=1):
+            raise forms.ValidationError("The transfer date is in the future.")
+        if value < today - timedelta(days=OLDEST_TRANSFER_DAYS):
+            raise forms.ValidationError("Transfers older than a year are handled by support, not by a ticket.")
+        return value
+
+    def clean_invoice_number(self) -> Invoice | None:
+        number = self.cleaned_data["invoice_number"].strip().upper()
+        if not number:
+            return None
+        invoice = (
+            Invoice.objects.filter(account=self.account, number=number).select_related("receiving_account").first()
+        )
+        if invoice is None:
+            raise forms.ValidationError(
+                f"There is no invoice {number} on your account. Check the number on the invoice."
+            )
+        return invoice
+
+    def clean_payment_reference(self) -> str:
+        text = self.cleaned_data["payment_reference"].strip()
+        if not text:
+            return ""
+        try:
+            reference = parse_payment_reference(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if reference != payment_reference(self.account.pk):
+            raise forms.ValidationError(
+                "This reference belongs to another account. If you paid with it, leave this empty and explain "
+                "in Problem Description."
+            )
+        return reference
+
+    def clean_contact_phone(self) -> str:
+        phone = self.cleaned_data["contact_phone"].strip()
+        if phone and not PHONE.fullmatch(phone):
+            raise forms.ValidationError("Enter a phone number in digits, e.g. +86 10 1234 5678.")
+        return phone
+
+    def clean(self):
+        data = super().clean()
+        if "amount" in data and "currency" in data:
+            try:
+                data["amount"] = parse_amount(data["amount"], data["currency"])
+            except forms.ValidationError as exc:
+                self.add_error("amount", exc)
+        return data
+
+
+def style_inputs(form: forms.Form) -> None:
+    for name, field in form.fields.items():
+        field.widget.attrs.setdefault("class", "input")
+        if name in form.errors:
+            field.widget.attrs["class"] += " invalid"
+            field.widget.attrs["aria-invalid"] = "true"
+
+
+def _receiving_label(account: ReceivingAccount) -> str:
+    retired = " — retired, still accepted" if account.retired_at else ""
+    return f"{account.bank_name} · {account.currency} · {account.number_display}{retired}"
+
+
+class TicketReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Your reply", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    certificates = CertificatesField(
+        label="Add certificates", minimum=0, help_text="Optional. PDF, PNG or JPEG, up to 10 MB."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("body", "").strip() and not data.get("certificates"):
+            raise forms.ValidationError("Write a reply or attach a certificate.")
+        return data
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        style_inputs(self)

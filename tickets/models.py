@@ -1,0 +1,274 @@
+"""Bank transfers: where customers send money (receiving accounts), the invoices that name
+an account, and the transfer tickets finance reviews and credits."""
+
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.utils import timezone
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+
+class ReceivingAccount(models.Model):
+    """A bank account of ours that customers transfer to.
+
+    Never edited or deleted once used: finance adds a new one and the previous one for
+    the same currency and region is retired, so every invoice keeps printing the account
+    that was valid when it was issued.
+    """
+
+    bank_name = models.CharField(max_length=200)
+    bank_address = models.CharField(max_length=300, blank=True)
+    account_name = models.CharField(max_length=200, help_text="The beneficiary name the bank expects.")
+    account_number = models.CharField(max_length=40, blank=True, help_text="For banks that do not use IBAN.")
+    iban = models.CharField("IBAN", max_length=34, blank=True)
+    swift_bic = models.CharField("SWIFT/BIC", max_length=11)
+    currency = models.CharField(max_length=3)
+    region = models.CharField(max_length=60, default="International", help_text="e.g. Mainland China, SEPA.")
+    valid_from = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["currency", "region", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "region"],
+                condition=models.Q(retired_at__isnull=True),
+                name="one_current_receiving_account_per_currency_region",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(iban="") | ~models.Q(account_number=""),
+                name="receiving_account_has_number_or_iban",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        retired = " (retired)" if self.retired_at else ""
+        return f"{self.bank_name} · {self.currency} · …{(self.iban or self.account_number)[-4:]}{retired}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.retired_at is None
+
+    @property
+    def number_display(self) -> str:
+        """IBAN in groups of four (how banks print it), or the plain account number."""
+        if self.iban:
+            return " ".join(self.iban[i : i + 4] for i in range(0, len(self.iban), 4))
+        return self.account_number
+
+
+class Invoice(models.Model):
+    """An invoice issued to a customer, printed with the receiving account valid at issue."""
+
+    number = models.CharField(max_length=30, unique=True, blank=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="invoices")
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    issue_date = models.DateField(default=timezone.localdate)
+    due_date = models.DateField(null=True, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    receiving_account = models.ForeignKey(ReceivingAccount, on_delete=models.PROTECT, related_name="invoices")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="invoice_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.number or "new invoice"
+
+
+class TransferTicket(models.Model):
+    """A customer's claim that they transferred money, with the bank's certificate.
+
+    Credited at most once: the row is locked while finance acts on it, and the ledger's
+    unique (kind, source_ref="ticket:<id>") refuses a second entry behind it.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        UNDER_REVIEW = "under_review", "Under review"
+        INFO_REQUESTED = "info_requested", "More information needed"
+        CREDITED = "credited", "Credited"
+        REJECTED = "rejected", "Rejected"
+
+    class Deadline(models.TextChoices):
+        ON_TIME = "", "On time"
+        DUE_SOON = "due_soon", "Due soon"
+        OVERDUE = "overdue", "Overdue"
+
+    OPEN_STATUSES = (Status.SUBMITTED, Status.UNDER_REVIEW, Status.INFO_REQUESTED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="transfer_tickets")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # What the customer says they sent.
+    payer_name = models.CharField(max_length=200)
+    payer_bank = models.CharField(max_length=200)
+    payer_account = models.CharField(max_length=60)
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    transfer_date = models.DateField()
+    bank_reference = models.CharField(max_length=60, db_index=True)
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
+    receiving_account = models.ForeignKey(ReceivingAccount, on_delete=models.PROTECT, related_name="tickets")
+    payment_reference = models.CharField(max_length=35, blank=True)
+    contact_name = models.CharField(max_length=200)
+    contact_email = models.EmailField()
+    contact_phone = models.CharField(max_length=30, blank=True)
+    problem_description = models.TextField(blank=True)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True, help_text="Three working days in finance's calendar, in UTC.")
+    deadline_flag = models.CharField(max_length=10, choices=Deadline.choices, default=Deadline.ON_TIME, blank=True)
+    possible_duplicate = models.BooleanField(default=False, db_index=True)
+
+    # What finance found on the bank statement. When a second approval is needed these are
+    # the maker's proposal, credited only when a different finance user approves them.
+    received_amount = MoneyField(
+        max_digits=18, decimal_places=2, null=True, blank=True, default_currency=settings.DEFAULT_CURRENCY
+    )
+    credit_amount = MoneyField(
+        max_digits=18, decimal_places=2, null=True, blank=True, default_currency=settings.DEFAULT_CURRENCY
+    )
+    exchange_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
+    rate_source = models.CharField(max_length=100, blank=True)
+    rate_as_of = models.DateTimeField(null=True, blank=True)
+    confirmed_bank_reference = models.CharField(max_length=60, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, help_text="The rejection reason, shown to the customer.")
+    ledger_entry = models.OneToOneField(
+        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="transfer_ticket"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        verbose_name = "transfer ticket"
+        permissions = [
+            ("credit_transferticket", "Can confirm transfers and credit balances"),
+            ("review_transferticket", "Can request information on and reject transfer tickets"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-submitted_at"], name="ticket_account_recent"),
+            models.Index(fields=["status", "due_at"], name="ticket_queue"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="ticket_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="credited") | models.Q(ledger_entry__isnull=False),
+                name="ticket_credited_has_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or "new ticket"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """A maker proposed a credit that a second finance user has not yet approved."""
+        return self.is_open and self.proposed_by_id is not None
+
+    @property
+    def ledger_source_ref(self) -> str:
+        return f"ticket:{self.public_id}"
+
+    def is_overdue(self, now=None) -> bool:
+        return self.is_open and (now or timezone.now()) > self.due_at
+
+
+def certificate_upload_to(instance: "Certificate", filename: str) -> str:
+    """A random name: nothing the customer typed reaches the file system."""
+    return f"{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.extension}"
+
+
+def certificate_storage():
+    return storages["certificates"]
+
+
+class Certificate(models.Model):
+    """A bank certificate (PDF or image), checked by content and stored privately."""
+
+    ticket = models.ForeignKey(TransferTicket, on_delete=models.PROTECT, related_name="certificates")
+    message = models.ForeignKey(
+        "TicketEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
+    )
+    file = models.FileField(upload_to=certificate_upload_to, storage=certificate_storage, max_length=200)
+    original_name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    extension = models.CharField(max_length=5)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class TicketEvent(models.Model):
+    """One line of a ticket's timeline: a status change, a message, a deadline flag.
+
+    `public` events (and their messages) are shown to the customer; internal ones
+    (a maker's proposal, a deadline warning) only to finance.
+    """
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        UNDER_REVIEW = "under_review", "Review started"
+        PROPOSED = "proposed", "Credit proposed, awaiting second approval"
+        INFO_REQUESTED = "info_requested", "More information requested"
+        CUSTOMER_REPLY = "customer_reply", "Customer replied"
+        CREDITED = "credited", "Credited"
+        REJECTED = "rejected", "Rejected"
+        DUE_SOON = "due_soon", "Deadline is near"
+        OVERDUE = "overdue", "Deadline passed"
+
+    ticket = models.ForeignKey(TransferTicket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_finance = models.BooleanField(default=False)
+    public = models.BooleanField(default=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # A deadline flag is raised once per ticket, however often the beat task runs.
+            models.UniqueConstraint(
+                fields=["ticket", "kind"],
+                condition=models.Q(kind__in=["due_soon", "overdue"]),
+                name="ticket_deadline_flag_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket}: {self.get_kind_display()}"

@@ -1,0 +1,55 @@
+"""Reads shared by several views, scoped to one account (or to finance's permission)."""
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Account
+
+from .models import Certificate, Invoice, ReceivingAccount, TransferTicket
+
+FINANCE_VIEW_PERMISSION = "tickets.view_transferticket"
+
+
+def current_receiving_accounts(*, currency: str | None = None) -> list[ReceivingAccount]:
+    """Only the current accounts; those in `currency` first."""
+    accounts = list(ReceivingAccount.objects.filter(retired_at__isnull=True).order_by("currency", "region"))
+    if currency:
+        accounts.sort(key=lambda account: account.currency != currency)
+    return accounts
+
+
+def receiving_accounts_for(account: Account) -> QuerySet[ReceivingAccount]:
+    """What a customer may say they paid to: a current account, or one printed on their invoices."""
+    return ReceivingAccount.objects.filter(Q(retired_at__isnull=True) | Q(invoices__account=account)).distinct()
+
+
+def invoices_for_account(account: Account) -> QuerySet[Invoice]:
+    return account.invoices.select_related("receiving_account").order_by("-issue_date", "-id")
+
+
+def get_invoice_for_account(account: Account, number: str) -> Invoice:
+    return get_object_or_404(invoices_for_account(account), number=number)
+
+
+def tickets_for_account(account: Account) -> QuerySet[TransferTicket]:
+    return account.transfer_tickets.select_related("invoice").order_by("-submitted_at", "-id")
+
+
+def get_ticket_for_account(account: Account, number: str) -> TransferTicket:
+    return get_object_or_404(
+        account.transfer_tickets.select_related("invoice", "receiving_account", "submitted_by"), number=number
+    )
+
+
+def get_certificate_for_user(user, *, number: str, certificate_id: int) -> Certificate:
+    """A certificate its uploader's account or finance may read; anyone else gets a 404."""
+    certificates = Certificate.objects.select_related("ticket").filter(pk=certificate_id, ticket__number=number)
+    if not (user.is_staff and user.has_perm(FINANCE_VIEW_PERMISSION)):
+        if user.account_id is None:
+            certificates = certificates.none()
+        certificates = certificates.filter(ticket__account_id=user.account_id)
+    return get_object_or_404(certificates)
+
+
+def public_events(ticket: TransferTicket):
+    return ticket.events.filter(public=True).select_related("actor").prefetch_related("certificates")

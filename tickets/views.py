@@ -1,0 +1,201 @@
+"""Customer pages for bank transfers: transfer tickets, their certificates, and invoices."""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from djmoney.money import Money
+
+from accounts.decorators import customer_required
+
+from .exceptions import BillingError, TicketNotAllowed
+from .forms import TicketReplyForm, TransferTicketForm
+from .invoices import invoice_pdf
+from .references import formatted, payment_reference
+from .selectors import (
+    get_certificate_for_user,
+    get_invoice_for_account,
+    get_ticket_for_account,
+    invoices_for_account,
+    public_events,
+    tickets_for_account,
+)
+from .services import TicketDetails, reply_to_ticket, submit_ticket
+
+logger = logging.getLogger(__name__)
+STORAGE_FAILED = "We could not store your certificate, so nothing was submitted. Please try again in a few minutes."
+
+
+@customer_required
+def ticket_list(request, account):
+    page = Paginator(tickets_for_account(account), 20).get_page(request.GET.get("page"))
+    return render(request, "tickets/list.html", {"account": account, "page": page})
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def ticket_create(request, account):
+    """Create Service Ticket: recorded under the signed-in user and their account."""
+    initial = {
+        "currency": account.billing_currency,
+        "contact_name": request.user.get_full_name() or request.user.username,
+        "contact_email": request.user.email,
+        "payment_reference": formatted(payment_reference(account.pk)),
+    }
+    form = TransferTicketForm(request.POST or None, request.FILES or None, account=account, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not account.can_top_up:
+            form.add_error(None, account.topup_refusal)
+            status = 403
+        elif form.is_valid():
+            data = form.cleaned_data
+            details = TicketDetails(
+                payer_name=data["payer_name"],
+                payer_bank=data["payer_bank"],
+                payer_account=data["payer_account"],
+                amount=Money(data["amount"], data["currency"]),
+                transfer_date=data["transfer_date"],
+                bank_reference=data["bank_reference"],
+                receiving_account=data["receiving_account"],
+                invoice=data["invoice_number"],
+                payment_reference=data["payment_reference"],
+                contact_name=data["contact_name"],
+                contact_email=data["contact_email"],
+                contact_phone=data["contact_phone"],
+                problem_description=data["problem_description"],
+            )
+            try:
+                ticket = submit_ticket(
+                    account_id=account.pk, user=request.user, details=details, certificates=data["certificates"]
+                )
+            except TicketNotAllowed as exc:
+                form.add_error(None, exc.message)
+                status = 403
+            except BillingError as exc:
+                form.add_error(None, exc.message)
+                status = 400
+            except OSError:
+                logger.exception("Certificate storage failed for account %s", account.pk)
+                form.add_error(None, STORAGE_FAILED)
+                status = 503
+            else:
+                messages.success(
+                    request, f"Ticket {ticket.number} was submitted. Finance will credit it by the date shown."
+                )
+                return _see_other("tickets:detail", ticket.number)
+        else:
+            status = 400
+    return render(request, "tickets/create.html", {"account": account, "form": form}, status=status)
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def ticket_detail(request, number, account):
+    ticket = get_ticket_for_account(account, number)
+    form = TicketReplyForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                reply_to_ticket(
+                    ticket_id=ticket.pk,
+                    user=request.user,
+                    body=form.cleaned_data["body"],
+                    certificates=form.cleaned_data["certificates"],
+                )
+            except BillingError as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            except OSError:
+                logger.exception("Certificate storage failed for ticket %s", ticket.pk)
+                form.add_error(None, STORAGE_FAILED)
+                status = 503
+            else:
+                messages.success(request, "Your reply was sent to finance.")
+                return _see_other("tickets:detail", ticket.number)
+        else:
+            status = 400
+    context = {
+        "account": account,
+        "ticket": ticket,
+        "events": public_events(ticket),
+        "timeline": timeline(ticket),
+        "certificates": ticket.certificates.all(),
+        "form": form,
+    }
+    return render(request, "tickets/detail.html", context, status=status)
+
+
+def timeline(ticket) -> list[dict]:
+    """submitted → under review → credited / rejected / more information needed."""
+    status = ticket.status
+    Status = ticket.Status
+    reviewed = status != Status.SUBMITTED
+    steps = [
+        {"label": "Submitted", "state": "done", "when": f"{ticket.submitted_at:%Y-%m-%d}"},
+        {"label": "Under review", "state": "done" if reviewed else "todo", "when": ""},
+    ]
+    if status == Status.UNDER_REVIEW:
+        steps[1]["state"] = "current"
+    if status == Status.INFO_REQUESTED:
+        steps.append({"label": "More information needed", "state": "current", "when": "Waiting for your reply"})
+    if status == Status.CREDITED:
+        steps.append({"label": "Credited", "state": "done", "when": f"{ticket.decided_at:%Y-%m-%d}"})
+    elif status == Status.REJECTED:
+        steps.append({"label": "Rejected", "state": "stopped", "when": f"{ticket.decided_at:%Y-%m-%d}"})
+    else:
+        steps.append({"label": "Credited", "state": "todo", "when": f"expected by {ticket.due_at:%Y-%m-%d}"})
+    return steps
+
+
+@login_required
+@require_GET
+def certificate_download(request, number, certificate_id):
+    """Only the uploader's account and finance may read a certificate; anyone else gets a 404.
+
+    Always an attachment, with its checked content type, nosniff and a sandboxing CSP, so
+    a file can never run as a page on our origin.
+    """
+    certificate = get_certificate_for_user(request.user, number=number, certificate_id=certificate_id)
+    response = FileResponse(
+        certificate.file.open("rb"),
+        as_attachment=True,
+        filename=f"{certificate.ticket.number}-{certificate.pk}{certificate.extension}",
+        content_type=certificate.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@customer_required
+def invoice_list(request, account):
+    page = Paginator(invoices_for_account(account), 20).get_page(request.GET.get("page"))
+    return render(request, "tickets/invoices.html", {"account": account, "page": page})
+
+
+@customer_required
+def invoice_detail(request, number, account):
+    invoice = get_invoice_for_account(account, number)
+    return render(request, "tickets/invoice.html", {"account": account, "invoice": invoice})
+
+
+@customer_required
+def invoice_download(request, number, account):
+    invoice = get_invoice_for_account(account, number)
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _see_other(view_name: str, *args):
+    response = redirect(view_name, *args)
+    response.status_code = 303
+    return response
