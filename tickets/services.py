@@ -131,13 +131,11 @@ def submit_ticket(
     stored: list[Certificate] = []
     try:
         with transaction.atomic():
-            ticket = TransferTicket.objects.create(
-                account=account,
-                submitted_by=user,
-                submitted_at=now,
-                due_at=due_at(now),
-                **details.__dict__,
+            ticket = TransferTicket(
+                account=account, submitted_by=user, submitted_at=now, due_at=due_at(now), **details.__dict__
             )
+            ticket._history_user = user
+            ticket.save()
             ticket.number = f"BT-{now:%Y}-{ticket.pk:06d}"
             ticket.save(update_fields=["number"])
             event = TicketEvent.objects.create(

@@ -54,6 +54,31 @@ def upload(name: str = "certificate.pdf", content: bytes | None = None) -> Simpl
     return SimpleUploadedFile(name, SAMPLE_PDF if content is None else content, content_type="application/pdf")
 
 
+def use_certificate_storage(monkeypatch, settings, location) -> None:
+    """Point the certificates storage alias, and the field that resolved it at import, at `location`."""
+    from django.core.files.storage import storages
+
+    from tickets.models import Certificate
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "certificates": {**settings.STORAGES["certificates"], "OPTIONS": {"location": str(location)}},
+    }
+    storages._storages.pop("certificates", None)  # Django caches storage instances by alias
+    monkeypatch.setattr(Certificate._meta.get_field("file"), "storage", storages["certificates"])
+
+
+@pytest.fixture(autouse=True)
+def certificate_dir(monkeypatch, settings, tmp_path):
+    """Each test stores certificates in its own folder, so "no file was left" can be checked."""
+    folder = tmp_path / "certificates"
+    use_certificate_storage(monkeypatch, settings, folder)
+    yield folder
+    from django.core.files.storage import storages
+
+    storages._storages.pop("certificates", None)
+
+
 @pytest.fixture
 def bank(db) -> ReceivingAccount:
     return add_receiving_account(

@@ -1,0 +1,232 @@
+"""Finance in Django admin: the queue, the ticket page, the actions with their confirmation
+pages, maker-checker, receiving accounts and invoices — and who cannot do any of it."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import LedgerEntry
+from tests.factories import UserFactory
+from tests.tickets.conftest import make_ticket, png_bytes, upload
+from tickets.models import Invoice, ReceivingAccount, TransferTicket
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/tickets/transferticket/"
+
+
+def action(client, name, ticket_ids, **fields):
+    data = {"action": name, "_selected_action": [str(pk) for pk in ticket_ids], **fields}
+    return client.post(CHANGELIST, data)
+
+
+def confirm_fields(ticket, amount="250.00", currency="USD", reference="STMT-1") -> dict:
+    prefix = f"t{ticket.pk}"
+    return {
+        "post": "yes",
+        f"{prefix}-received_amount": amount,
+        f"{prefix}-received_currency": currency,
+        f"{prefix}-bank_reference": reference,
+    }
+
+
+def test_the_queue_is_ordered_by_due_time_with_badges_filters_and_search(client, clerk, customer, bank):
+    with time_machine.travel(datetime(2026, 11, 2, 2, 0, tzinfo=UTC), tick=False):
+        late = make_ticket(customer, bank, bank_reference="LATE1")
+    fresh = make_ticket(customer, bank, bank_reference="FRESH1", amount=Money("99", "CNY"))
+    client.force_login(clerk)
+    page = client.get(CHANGELIST).content.decode()
+    assert page.index(late.number) < page.index(fresh.number)
+    assert "Overdue" in page
+    overdue = client.get(CHANGELIST, {"due": "overdue"}).content.decode()
+    assert late.number in overdue and fresh.number not in overdue
+    cny = client.get(CHANGELIST, {"currency": "CNY"}).content.decode()
+    assert fresh.number in cny and late.number not in cny
+    for term in ("FRESH1", fresh.number, "Alice Example"):
+        assert fresh.number in client.get(CHANGELIST, {"q": term}).content.decode()
+    assert client.get(CHANGELIST, {"possible_duplicate__exact": "1"}).status_code == 200
+    assert client.get(CHANGELIST, {"status__exact": "submitted"}).status_code == 200
+
+
+def test_the_ticket_page_shows_certificates_ledger_duplicates_and_a_retired_account(client, clerk, customer, bank):
+    first = make_ticket(customer, bank, bank_reference="SAME", files=[upload("photo.png", png_bytes())])
+    second = make_ticket(customer, bank, bank_reference="SAME")
+    bank.retired_at = timezone.now()
+    bank.save()
+    client.force_login(clerk)
+    page = client.get(f"{CHANGELIST}{second.pk}/change/").content.decode()
+    assert "Possible duplicate" in page and first.number in page
+    assert "Paid to a retired receiving account" in page
+    assert "certificate.pdf" in page and "Confirm and credit" in page and "Reject" in page
+    image_page = client.get(f"{CHANGELIST}{first.pk}/change/").content.decode()
+    assert "<img" in image_page and f"/billing/tickets/{first.number}/certificates/" in image_page
+
+
+def test_confirm_and_credit_asks_for_confirmation_then_credits_once(client, clerk, customer, bank):
+    ticket = make_ticket(customer, bank)
+    client.force_login(clerk)
+    confirmation = action(client, "confirm_and_credit", [ticket.pk])
+    assert confirmation.status_code == 200
+    assert b"are you sure?" in confirmation.content and b'value="250.00"' in confirmation.content
+    assert not LedgerEntry.objects.exists()
+
+    done = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket))
+    assert done.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.status == "credited" and ticket.confirmed_bank_reference == "STMT-1"
+    # The same POST again (a double click on "Yes, I'm sure"): reported, nothing posted.
+    again = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket))
+    assert again.status_code == 302
+    assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1
+    messages = [str(m) for m in again.wsgi_request._messages]
+    assert any("already credited" in m for m in messages)
+    history = client.get(f"{CHANGELIST}{ticket.pk}/history/").content.decode()
+    assert "fiona" in history and "STMT-1" in history
+    assert ticket.history.filter(history_user=clerk, status="credited").count() == 1
+
+
+def test_a_bad_amount_on_the_confirmation_page_is_a_form_error_not_a_credit(client, clerk, customer, bank):
+    ticket = make_ticket(customer, bank)
+    client.force_login(clerk)
+    for amount in ("-1", "abc", "1e9", "10.001", ""):
+        response = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount=amount))
+        assert response.status_code == 200 and b"errorlist" in response.content, amount
+    assert not LedgerEntry.objects.exists()
+
+
+def test_maker_checker_through_admin(client, clerk, checker, customer, bank, settings):
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("1000")}
+    ticket = make_ticket(customer, bank, amount=Money("5000.00", "USD"))
+    client.force_login(clerk)
+    action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="5000.00"))
+    assert not LedgerEntry.objects.exists()
+    refused = action(client, "approve_credit", [ticket.pk], post="yes")
+    assert any("second, different" in str(m) for m in refused.wsgi_request._messages)
+    assert not LedgerEntry.objects.exists()
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert "Awaiting second approval" in page
+
+    client.force_login(checker)
+    assert b"Approve proposed credit" in client.get(f"{CHANGELIST}{ticket.pk}/change/").content
+    action(client, "approve_credit", [ticket.pk], post="yes")
+    ticket.refresh_from_db()
+    assert ticket.status == "credited" and ticket.proposed_by == clerk and ticket.decided_by == checker
+    assert LedgerEntry.objects.get().amount == Money("5000.00", "USD")
+
+
+def test_reject_and_request_information_need_a_message(client, clerk, customer, bank):
+    ticket = make_ticket(customer, bank)
+    client.force_login(clerk)
+    assert b"errorlist" in action(client, "reject", [ticket.pk], post="yes", reason="").content
+    action(client, "request_information", [ticket.pk], post="yes", reason="Send the full statement.")
+    assert TransferTicket.objects.get(pk=ticket.pk).status == "info_requested"
+    action(client, "reject", [ticket.pk], post="yes", reason="Not received.")
+    ticket.refresh_from_db()
+    assert ticket.status == "rejected" and ticket.decision_note == "Not received."
+
+
+def test_customers_and_plain_staff_cannot_reach_finance_actions_even_by_a_forged_post(client, customer, bank):
+    ticket = make_ticket(customer, bank)
+    client.force_login(customer)
+    response = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+    viewer = UserFactory(account=None, is_staff=True)  # staff who may only look at tickets
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_transferticket"))
+    client.force_login(viewer)
+    assert client.get(CHANGELIST).status_code == 200
+    for name, fields in (
+        ("confirm_and_credit", confirm_fields(ticket)),
+        ("approve_credit", {"post": "yes"}),
+        ("reject", {"post": "yes", "reason": "x"}),
+        ("request_information", {"post": "yes", "reason": "x"}),
+    ):
+        action(client, name, [ticket.pk], **fields)
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert "Confirm and credit" not in page
+    ticket.refresh_from_db()
+    assert ticket.status == "submitted" and not LedgerEntry.objects.exists()
+
+    nobody = UserFactory(account=None, is_staff=True)
+    client.force_login(nobody)
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_adding_a_receiving_account_retires_the_previous_one_and_validates_iban_and_bic(client, clerk, bank):
+    client.force_login(clerk)
+    form = {
+        "bank_name": "New Bank",
+        "bank_address": "",
+        "account_name": "Billing Center Cloud Ltd",
+        "iban": "GB82 WEST 1234 5698 7654 33",  # one digit off
+        "account_number": "",
+        "swift_bic": "NOTABIC!",
+        "currency": "USD",
+        "region": "International",
+    }
+    bad = client.post("/admin/tickets/receivingaccount/add/", form)
+    assert bad.status_code == 200 and b"not a valid IBAN" in bad.content and b"not a valid SWIFT/BIC" in bad.content
+    form.update(iban="GB82 WEST 1234 5698 7654 32", swift_bic="WESTGB2L")
+    assert client.post("/admin/tickets/receivingaccount/add/", form).status_code == 302
+    new = ReceivingAccount.objects.get(bank_name="New Bank")
+    bank.refresh_from_db()
+    assert new.iban == "GB82WEST12345698765432" and new.is_current and bank.retired_at is not None
+    # Once added it is not edited, and once used it is not deleted.
+    change_page = client.get(f"/admin/tickets/receivingaccount/{new.pk}/change/").content.decode()
+    assert 'name="iban"' not in change_page
+
+
+def test_an_invoice_issued_in_admin_prints_the_current_account_and_keeps_it(client, clerk, customer, bank):
+    client.force_login(clerk)
+    from django.contrib.auth.models import Permission
+
+    clerk.user_permissions.add(Permission.objects.get(codename="view_account"))
+    response = client.post(
+        "/admin/tickets/invoice/add/",
+        {
+            "account": str(customer.account_id),
+            "amount_0": "320.00",
+            "amount_1": "USD",
+            "issue_date": "2026-11-01",
+            "due_date": "",
+            "description": "October",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    invoice = Invoice.objects.get()
+    assert invoice.number == f"INV-2026-{invoice.pk:06d}" and invoice.receiving_account == bank
+    no_account = client.post(
+        "/admin/tickets/invoice/add/",
+        {"account": str(customer.account_id), "amount_0": "1", "amount_1": "EUR", "issue_date": "2026-11-01"},
+    )
+    assert no_account.status_code == 200 and b"no current receiving account in EUR" in no_account.content
+    assert Invoice.objects.count() == 1
+
+
+def test_the_admin_queue_uses_a_constant_number_of_queries(
+    client, clerk, customer, bank, django_assert_max_num_queries
+):
+    for i in range(3):
+        make_ticket(customer, bank, bank_reference=f"Q{i}")
+    client.force_login(clerk)
+    with django_assert_max_num_queries(12) as few:
+        client.get(CHANGELIST)
+    for i in range(20):
+        make_ticket(customer, bank, bank_reference=f"R{i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(CHANGELIST)
+
+
+def test_overdue_tickets_tell_the_customer_it_is_taking_longer(client, customer, bank):
+    from tickets.services import flag_ticket_deadlines
+
+    ticket = make_ticket(customer, bank)
+    flag_ticket_deadlines(now=ticket.due_at + timedelta(hours=1))
+    client.force_login(customer)
+    assert "Taking longer than expected" in client.get(f"/billing/tickets/{ticket.number}/").content.decode()
+    assert "Taking longer than expected" in client.get("/billing/tickets/").content.decode()

@@ -1,0 +1,343 @@
+"""The customer's bank-transfer pages: Pay → Bank Transfer, Create Service Ticket, the
+ticket page with its thread, certificates, invoices — and what they refuse."""
+
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+from djmoney.money import Money
+from PIL import Image
+
+from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, UserFactory
+from tests.tickets.conftest import SAMPLE_PDF, make_ticket, png_bytes, upload, use_certificate_storage
+from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
+from tickets.references import payment_reference
+from tickets.services import add_receiving_account, issue_invoice, request_information
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(client, customer):
+    client.force_login(customer)
+    return customer
+
+
+def form_data(bank, **overrides) -> dict:
+    data = {
+        "payer_name": "Alice Example",
+        "payer_bank": "Example Bank",
+        "payer_account": "12345678",
+        "amount": "250.00",
+        "currency": "USD",
+        "transfer_date": (timezone.localdate() - timedelta(days=1)).isoformat(),
+        "bank_reference": "ft 2611 2000 01",
+        "receiving_account": str(bank.pk),
+        "invoice_number": "",
+        "payment_reference": "",
+        "contact_name": "Alice",
+        "contact_email": "alice@example.com",
+        "contact_phone": "+86 10 1234 5678",
+        "problem_description": "",
+        "certificates": [upload()],
+    }
+    data.update(overrides)
+    return data
+
+
+def stored_files(settings) -> list[str]:
+    from pathlib import Path
+
+    root = Path(settings.STORAGES["certificates"]["OPTIONS"]["location"])
+    return sorted(str(p) for p in root.rglob("*") if p.is_file())  # a folder of this test only
+
+
+def test_bank_transfer_page_shows_only_the_current_account_a_checked_reference_and_a_qr_code(client, alice, bank):
+    retired = ReceivingAccount.objects.create(
+        bank_name="Old Harbour Bank",
+        account_name="Billing Center",
+        account_number="999000111",
+        swift_bic="DEUTDEFF",
+        currency="USD",
+        region="Old",
+        retired_at=timezone.now(),
+    )
+    page = client.get("/billing/pay/bank-transfer/").content.decode()
+    assert "DE89 3704 0044 0532 0130 00" in page and "COBADEFF" in page
+    assert retired.account_number not in page and "Old Harbour" not in page
+    reference = payment_reference(alice.account_id)
+    assert reference.startswith("RF") and re.sub(r"\s", "", page).count(reference) >= 1
+    assert "<svg" in page and "Transfer Ticket" in page and "2–3 days" in page
+    assert 'href="/billing/tickets/new/"' in page
+
+
+@pytest.mark.parametrize("factory", [PostpaidAccountFactory, EnterpriseMemberAccountFactory])
+def test_accounts_that_cannot_top_up_are_refused_on_the_page_and_on_a_forged_post(client, bank, factory, settings):
+    user = UserFactory(account=factory())
+    client.force_login(user)
+    assert client.get("/billing/pay/bank-transfer/").status_code == 403
+    response = client.post("/billing/tickets/new/", form_data(bank))
+    assert response.status_code == 403
+    assert not TransferTicket.objects.exists() and stored_files(settings) == []
+
+
+def test_submitting_a_ticket_records_it_under_the_signed_in_user_and_shows_the_timeline(
+    client, alice, bank, settings, certificate_dir
+):
+    form = client.get("/billing/tickets/new/").content.decode()
+    assert "The receipt is recorded under" in form and alice.account.name in form
+    response = client.post("/billing/tickets/new/", form_data(bank))
+    assert response.status_code == 303
+    ticket = TransferTicket.objects.get()
+    assert response["Location"] == f"/billing/tickets/{ticket.number}/"
+    assert ticket.account == alice.account and ticket.submitted_by == alice
+    assert ticket.bank_reference == "FT2611200001" and ticket.amount == Money("250.00", "USD")
+    assert stored_files(settings) == [str(certificate_dir / ticket.certificates.get().file.name)]
+    page = client.get(response["Location"]).content.decode()
+    assert ticket.number in page and "Submitted" in page and "Under review" in page
+    assert f"expected by {ticket.due_at:%Y-%m-%d}" in page
+    assert "certificate.pdf" in page
+
+
+def test_a_ticket_names_an_invoice_and_a_retired_account_from_that_invoice(client, alice, bank):
+    old_invoice = issue_invoice(
+        invoice=Invoice(account=alice.account, amount=Money("320", "USD"), issue_date=date(2026, 9, 1))
+    )
+    new_bank = add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="New Bank", account_name="BC", account_number="11112222", swift_bic="DEUTDEFF", currency="USD"
+        )
+    )
+    bank.refresh_from_db()
+    assert bank.retired_at is not None and new_bank.is_current
+    invoice_page = client.get(f"/billing/invoices/{old_invoice.number}/").content.decode()
+    assert "DE89 3704 0044 0532 0130 00" in invoice_page and "New Bank" not in invoice_page
+    response = client.post(
+        "/billing/tickets/new/",
+        form_data(
+            bank, invoice_number=old_invoice.number.lower(), payment_reference=payment_reference(alice.account_id)
+        ),
+    )
+    assert response.status_code == 303
+    ticket = TransferTicket.objects.get()
+    assert ticket.invoice == old_invoice and ticket.receiving_account == bank
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"amount": "1e3"}, "amount", "digits"),
+        ({"amount": "-5"}, "amount", "positive"),
+        ({"amount": "10.505"}, "amount", "at most 2 decimals"),
+        ({"amount": "100.5", "currency": "JPY"}, "amount", "no minor unit"),
+        ({"currency": "XXX"}, "currency", "valid choice"),
+        ({"transfer_date": "2099-01-01"}, "transfer_date", "future"),
+        ({"transfer_date": "2020-01-01"}, "transfer_date", "older than a year"),
+        ({"bank_reference": "<script>"}, "bank_reference", "as printed"),
+        ({"invoice_number": "INV-2026-999999"}, "invoice_number", "no invoice"),
+        ({"payment_reference": "RF00BC00000001"}, "payment_reference", "not a valid payment reference"),
+        ({"contact_email": "not-an-email"}, "contact_email", "valid email"),
+        ({"contact_phone": "call me\nmaybe"}, "contact_phone", "phone number"),
+        ({"problem_description": "x" * 2001}, "problem_description", "at most 2000"),
+        ({"payer_name": "a" * 201}, "payer_name", "at most 200"),
+        ({"receiving_account": "999999"}, "receiving_account", "valid choice"),
+        ({"certificates": []}, "certificates", "Attach the bank transfer certificate"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_message_and_nothing_is_written(
+    client, alice, bank, settings, overrides, field, message
+):
+    response = client.post("/billing/tickets/new/", form_data(bank, **overrides))
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert field in errors and message.lower() in " ".join(errors[field]).lower()
+    assert not TransferTicket.objects.exists() and stored_files(settings) == []
+
+
+def test_someone_elses_payment_reference_or_invoice_is_refused(client, alice, bank):
+    other = UserFactory()
+    their_invoice = issue_invoice(
+        invoice=Invoice(account=other.account, amount=Money("10", "USD"), issue_date=date(2026, 11, 1))
+    )
+    response = client.post(
+        "/billing/tickets/new/",
+        form_data(bank, invoice_number=their_invoice.number, payment_reference=payment_reference(other.account_id)),
+    )
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"invoice_number", "payment_reference"}
+
+
+HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("statement.pdf", HTML, "not a PDF, PNG or JPEG"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n" + HTML, "not a readable PNG"),
+        (
+            "logo.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "not a PDF, PNG or JPEG",
+        ),
+        ("empty.pdf", b"", "empty"),
+        ("../../etc/passwd.pdf", HTML, "not a PDF, PNG or JPEG"),
+        ("invoice\u202efdp.exe", b"MZ\x90\x00" + b"\x00" * 100, "not a PDF, PNG or JPEG"),
+    ],
+)
+def test_hostile_uploads_are_refused_with_a_clear_message_and_no_ticket(
+    client, alice, bank, settings, name, content, message
+):
+    response = client.post("/billing/tickets/new/", form_data(bank, certificates=[upload(name, content)]))
+    assert response.status_code == 400
+    errors = " ".join(response.context["form"].errors["certificates"])
+    assert message in errors
+    assert "/" not in errors.split("”")[0].lstrip("“")  # the name is shown without its path
+    assert not TransferTicket.objects.exists() and not Certificate.objects.exists() and stored_files(settings) == []
+
+
+def test_one_bad_file_among_good_ones_refuses_the_whole_ticket(client, alice, bank, settings):
+    files = [upload(), upload("photo.png", png_bytes()), upload("evil.pdf", HTML)]
+    response = client.post("/billing/tickets/new/", form_data(bank, certificates=files))
+    assert response.status_code == 400 and stored_files(settings) == []
+
+
+def test_more_than_five_certificates_are_refused(client, alice, bank, settings):
+    files = [upload(f"c{i}.png", png_bytes((i, i, i))) for i in range(6)]
+    response = client.post("/billing/tickets/new/", form_data(bank, certificates=files))
+    assert response.status_code == 400
+    assert "at most 5" in " ".join(response.context["form"].errors["certificates"])
+    assert not TransferTicket.objects.exists()
+
+
+def test_an_eleven_megabyte_file_is_refused(client, alice, bank, settings):
+    big = SAMPLE_PDF + b"%" + b"0" * (11 * 1024 * 1024)
+    response = client.post("/billing/tickets/new/", form_data(bank, certificates=[upload("big.pdf", big)]))
+    assert response.status_code == 400
+    assert "10 MB" in " ".join(response.context["form"].errors["certificates"])
+    assert stored_files(settings) == []
+
+
+def test_storage_failing_on_save_leaves_no_ticket_pointing_at_a_missing_file(
+    client, alice, bank, settings, tmp_path, monkeypatch
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the storage expects a folder")
+    use_certificate_storage(monkeypatch, settings, blocker / "certificates")  # every save fails for real
+    response = client.post("/billing/tickets/new/", form_data(bank))
+    assert response.status_code == 503
+    assert "nothing was submitted" in response.content.decode()
+    assert not TransferTicket.objects.exists() and not Certificate.objects.exists()
+
+
+def test_images_are_stored_re_encoded_without_metadata(client, alice, bank):
+    buffer = io.BytesIO()
+    image = Image.new("RGB", (50, 40), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    image.save(buffer, "JPEG", exif=exif.tobytes())
+    response = client.post(
+        "/billing/tickets/new/", form_data(bank, certificates=[upload("photo.jpg", buffer.getvalue())])
+    )
+    assert response.status_code == 303
+    certificate = Certificate.objects.get()
+    stored = certificate.file.read()
+    assert certificate.content_type == "image/jpeg" and b"SecretCam" not in stored
+    assert Image.open(io.BytesIO(stored)).size == (50, 40)
+
+
+def test_certificate_download_is_private_to_the_owner_and_finance(client, alice, bank, clerk):
+    ticket = make_ticket(alice, bank)
+    certificate = ticket.certificates.get()
+    url = f"/billing/tickets/{ticket.number}/certificates/{certificate.pk}/"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == SAMPLE_PDF
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "sandbox" in response["Content-Security-Policy"]
+
+    client.force_login(UserFactory())  # another customer
+    assert client.get(url).status_code == 404
+    assert client.get(f"/billing/tickets/{ticket.number}/").status_code == 404
+    client.force_login(UserFactory(account=None, is_staff=True))  # plain staff, no finance permission
+    assert client.get(url).status_code == 404
+    client.force_login(clerk)
+    assert client.get(url).status_code == 200
+    client.logout()
+    assert client.get(url).status_code == 302  # to the login page
+
+
+def test_media_urls_do_not_serve_certificates(client, alice, bank):
+    ticket = make_ticket(alice, bank)
+    name = ticket.certificates.get().file.name
+    for url in (f"/media/{name}", f"/media/certificates/{name}", f"/{name}"):
+        assert client.get(url).status_code == 404
+
+
+def test_another_customers_ticket_invoice_and_ids_are_404(client, alice, bank):
+    other = UserFactory()
+    their_ticket = make_ticket(other, bank)
+    their_invoice = issue_invoice(
+        invoice=Invoice(account=other.account, amount=Money("10", "USD"), issue_date=date(2026, 11, 1))
+    )
+    for url in (
+        f"/billing/tickets/{their_ticket.number}/",
+        f"/billing/invoices/{their_invoice.number}/",
+        f"/billing/invoices/{their_invoice.number}/pdf/",
+        f"/billing/tickets/{their_ticket.number}/certificates/{their_ticket.certificates.get().pk}/",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/billing/tickets/{their_ticket.number}/", {"body": "hi"}).status_code == 404
+    assert their_ticket.events.count() == 1
+
+
+def test_the_customer_replies_to_an_information_request_with_another_certificate(client, alice, bank, clerk):
+    ticket = make_ticket(alice, bank)
+    request_information(ticket_id=ticket.pk, actor=clerk, message="Please send the second page.")
+    page = client.get(f"/billing/tickets/{ticket.number}/").content.decode()
+    assert "Finance needs more information" in page and "Please send the second page." in page
+    response = client.post(
+        f"/billing/tickets/{ticket.number}/", {"body": "Attached.", "certificates": [upload("p2.png", png_bytes())]}
+    )
+    assert response.status_code == 303
+    ticket.refresh_from_db()
+    assert ticket.status == "under_review" and ticket.certificates.count() == 2
+    assert client.post(f"/billing/tickets/{ticket.number}/", {"body": "  "}).status_code == 400
+
+
+def test_user_text_is_shown_as_text_not_markup(client, alice, bank):
+    response = client.post(
+        "/billing/tickets/new/",
+        form_data(bank, problem_description="<script>alert(1)</script> {{7*7}}", payer_name="<b>Mallory</b>"),
+    )
+    ticket_page = client.get(response["Location"]).content.decode()
+    assert "<script>alert(1)</script>" not in ticket_page and "&lt;script&gt;" in ticket_page
+    assert "{{7*7}}" in ticket_page and "49" not in ticket_page.split("{{7*7}}")[0][-5:]
+    assert "<b>Mallory</b>" not in ticket_page
+
+
+def test_empty_states_point_the_customer_somewhere(client, alice):
+    tickets = client.get("/billing/tickets/").content.decode()
+    assert "No transfer tickets yet." in tickets and "/billing/pay/bank-transfer/" in tickets
+    assert "No invoices yet." in client.get("/billing/invoices/").content.decode()
+
+
+def test_the_invoice_pdf_prints_the_account_valid_at_issue(client, alice, bank):
+    invoice = issue_invoice(
+        invoice=Invoice(account=alice.account, amount=Money("320", "USD"), issue_date=date(2026, 9, 1))
+    )
+    add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="New Bank", account_name="BC", account_number="11112222", swift_bic="DEUTDEFF", currency="USD"
+        )
+    )
+    response = client.get(f"/billing/invoices/{invoice.number}/pdf/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    from pypdf import PdfReader
+
+    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    assert invoice.number in text and "DE89 3704 0044 0532 0130 00" in text and "New Bank" not in text
