@@ -78,11 +78,21 @@ def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys
     settings.DEBUG = True
     call_command("seed_demo")
     call_command("seed_demo")
-    assert set(User.objects.values_list("username", flat=True)) == {"alice", "bob", "carol", "dave", "finance", "admin"}
+    cast = {"alice", "bob", "carol", "dave", "finance", "finance2", "admin"}
+    assert set(User.objects.values_list("username", flat=True)) == cast
     alice = User.objects.get(username="alice")
     assert alice.account.type == Account.Type.PREPAID and alice.check_password(settings.DEMO_PASSWORD)
     assert User.objects.get(username="carol").account.enterprise_master.name == "Dave's Enterprise"
-    assert User.objects.get(username="finance").groups.filter(name="Finance").exists()
+    for clerk in ("finance", "finance2"):
+        assert User.objects.get(username=clerk).has_perm("tickets.credit_transferticket")
+    # One retired and two current receiving accounts; alice's old invoice keeps the retired one.
+    from tickets.models import Invoice, ReceivingAccount
+
+    assert (
+        ReceivingAccount.objects.count() == 3 and ReceivingAccount.objects.filter(retired_at__isnull=True).count() == 2
+    )
+    old, new = Invoice.objects.filter(account=alice.account).order_by("issue_date")
+    assert not old.receiving_account.is_current and new.receiving_account.is_current
     assert settings.DEMO_PASSWORD in capsys.readouterr().out
     call_command("verify_ledger")
 

@@ -175,11 +175,30 @@ def _check_receiving_account_exists(clean):
 
 
 class DueFilter(admin.SimpleListFilter):
+    """The queue opens on the tickets finance still has to act on; "All tickets" shows the rest."""
+
     title = "deadline"
     parameter_name = "due"
 
     def lookups(self, request, model_admin):
-        return [("overdue", "Overdue"), ("today", "Due today"), ("soon", "Due within 24 h"), ("open", "All open")]
+        return [
+            ("open", "All open"),
+            ("overdue", "Overdue"),
+            ("today", "Due today"),
+            ("soon", "Due within 24 h"),
+            ("all", "All tickets"),
+        ]
+
+    def value(self):
+        return super().value() or "open"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -187,13 +206,12 @@ class DueFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             return open_tickets.filter(due_at__lt=now)
         if self.value() == "today":
-            end_of_today = _end_of_finance_day(now)
-            return open_tickets.filter(due_at__gte=now, due_at__lte=end_of_today)
+            return open_tickets.filter(due_at__gte=now, due_at__lte=_end_of_finance_day(now))
         if self.value() == "soon":
             return open_tickets.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=24))
-        if self.value() == "open":
-            return open_tickets
-        return queryset
+        if self.value() == "all":
+            return queryset
+        return open_tickets
 
 
 class CurrencyFilter(admin.SimpleListFilter):
@@ -242,6 +260,23 @@ class ReasonForm(forms.Form):
 @admin.register(TransferTicket)
 class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     change_form_template = "admin/tickets/transferticket/change_form.html"
+
+    class Media:
+        css = {"all": ["css/admin-tickets.css"]}
+
+    fieldsets = [
+        (
+            "Full record",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    field.name
+                    for field in TransferTicket._meta.get_fields()
+                    if field.concrete and not field.auto_created and field.name != "public_id"
+                ],
+            },
+        )
+    ]
     list_display = (
         "number",
         "account",

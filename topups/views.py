@@ -21,7 +21,7 @@ from .exceptions import BillingError, GatewayUnavailable, QuoteExpired, RateUnav
 from .forms import OnlineTopUpForm, TopUpFilterForm
 from .rates import current_quote, read_quote
 from .receipts import receipt_pdf, receipt_rows
-from .selectors import filter_topups, get_credited_topup_for_account, get_topup_for_account
+from .selectors import get_credited_topup_for_account, get_topup_for_account, load_records, record_keys
 from .services import check_on_return, limits_for, start_online_topup
 
 
@@ -116,22 +116,24 @@ def _see_other(url: str):
 
 @customer_required
 def topup_list(request, account):
+    """Top-up records: online top-ups and bank-transfer tickets, one list."""
     filters = TopUpFilterForm(request.GET or None)
-    topups = filter_topups(account, filters.cleaned_data if filters.is_valid() else {})
+    keys = record_keys(account, filters.cleaned_data if filters.is_valid() else {})
     if request.GET.get("format") == "csv" and not filters.errors:
         rows = (
             [
-                t.created_at.isoformat(timespec="seconds"),
-                t.reference,
-                t.method,
-                plain_amount(t.amount),
-                str(t.amount.currency),
-                plain_amount(t.credit_amount) if t.status == t.Status.CREDITED else "",
-                str(t.credit_amount.currency),
-                format_rate(t.exchange_rate) if t.is_converted else "",
-                t.get_status_display(),
+                r.created_at.isoformat(timespec="seconds"),
+                r.reference,
+                r.method,
+                plain_amount(r.amount),
+                str(r.amount.currency),
+                plain_amount(r.credited) if r.credited else "",
+                str(r.credited.currency) if r.credited else account.billing_currency,
+                format_rate(r.exchange_rate) if r.exchange_rate else "",
+                r.status_label,
             ]
-            for t in topups.iterator()
+            for chunk in _chunks(keys, 500)
+            for r in load_records(chunk)
         )
         header = [
             "created_at",
@@ -145,11 +147,20 @@ def topup_list(request, account):
             "status",
         ]
         return csv_response(f"topups-{account.pk}.csv", header, rows)
-    page = Paginator(topups, 20).get_page(request.GET.get("page"))
+    page = Paginator(keys, 20).get_page(request.GET.get("page"))
+    page.object_list = load_records(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
     return render(request, "topups/list.html", context, status=400 if filters.is_bound and filters.errors else 200)
+
+
+def _chunks(keys, size: int):
+    """Slices of a keys query, so a long CSV never holds every row in memory."""
+    start = 0
+    while chunk := list(keys[start : start + size]):
+        yield chunk
+        start += size
 
 
 @customer_required

@@ -20,7 +20,7 @@ CHANGELIST = "/admin/tickets/transferticket/"
 
 def action(client, name, ticket_ids, **fields):
     data = {"action": name, "_selected_action": [str(pk) for pk in ticket_ids], **fields}
-    return client.post(CHANGELIST, data)
+    return client.post(f"{CHANGELIST}?due=all", data)  # as the ticket page's buttons do
 
 
 def confirm_fields(ticket, amount="250.00", currency="USD", reference="STMT-1") -> dict:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, UserFactory
 from tests.tickets.conftest import SAMPLE_PDF, make_ticket, png_bytes, upload, use_certificate_storage
+from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
 from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
 from tickets.references import payment_reference
 from tickets.services import add_receiving_account, issue_invoice, request_information
@@ -185,6 +186,8 @@ HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
         ("empty.pdf", b"", "empty"),
         ("../../etc/passwd.pdf", HTML, "not a PDF, PNG or JPEG"),
         ("invoice\u202efdp.exe", b"MZ\x90\x00" + b"\x00" * 100, "not a PDF, PNG or JPEG"),
+        ("bomb.png", bilevel_png(20_000, 20_000), "too large"),
+        ("statement.pdf", object_stream_pdf(b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"), "active content"),
     ],
 )
 def test_hostile_uploads_are_refused_with_a_clear_message_and_no_ticket(
@@ -341,3 +344,26 @@ def test_the_invoice_pdf_prints_the_account_valid_at_issue(client, alice, bank):
 
     text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
     assert invoice.number in text and "DE89 3704 0044 0532 0130 00" in text and "New Bank" not in text
+
+
+def test_top_up_records_list_bank_transfers_beside_online_top_ups(client, alice, bank, clerk):
+    from tests.factories import PendingTopUpFactory
+    from tickets.services import confirm_and_credit
+
+    online = PendingTopUpFactory(account=alice.account, created_by=alice)
+    credited = make_ticket(alice, bank, bank_reference="T1")
+    open_ticket = make_ticket(alice, bank, bank_reference="T2", amount=Money("75.00", "USD"))
+    confirm_and_credit(ticket_id=credited.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="S")
+
+    page = client.get("/billing/topups/").content.decode()
+    assert online.reference in page and credited.number in page and open_ticket.number in page
+    bank_only = client.get("/billing/topups/", {"method": "bank_transfer"}).content.decode()
+    assert online.reference not in bank_only and credited.number in bank_only
+    done = client.get("/billing/topups/", {"status": "credited"}).content.decode()
+    assert credited.number in done and open_ticket.number not in done and online.reference not in done
+    waiting = client.get("/billing/topups/", {"status": "pending"}).content.decode()
+    assert open_ticket.number in waiting and online.reference in waiting and credited.number not in waiting
+
+    response = client.get("/billing/topups/", {"method": "bank_transfer", "format": "csv"})
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(rows) == 3 and any(credited.number in row and "250.00" in row for row in rows)

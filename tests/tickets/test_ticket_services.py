@@ -230,3 +230,23 @@ def test_deadline_tracking_is_on_the_beat_schedule(settings):
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks and entry["schedule"] <= 600
     assert timedelta(hours=settings.TICKET_DUE_SOON_HOURS) == timedelta(hours=24)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_publishes_the_deadline_task_and_a_real_worker_flags_the_overdue_ticket(
+    customer, bank, clerk, celery_worker
+):
+    """Celery beat's own scheduler publishes the entry through the broker; the worker runs it."""
+    from celery.beat import Scheduler
+
+    from billing_center.celery import app
+    from tests.conftest import wait_for
+
+    with time_machine.travel(datetime(2026, 11, 2, 2, 0, tzinfo=UTC), tick=False):
+        ticket = make_ticket(customer, bank)
+    scheduler = Scheduler(app=app, lazy=True)
+    scheduler.setup_schedule()
+    scheduler.apply_entry(scheduler.schedule["flag-ticket-deadlines"], producer=None)
+
+    assert wait_for(lambda: TransferTicket.objects.get(pk=ticket.pk).deadline_flag == "overdue")
+    assert OutboundEmail.objects.filter(to="fiona@example.com", subject__contains="is overdue").count() == 1
