@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -23,7 +23,7 @@ from topups.admin import ReadOnlyAdmin
 
 from . import services
 from .exceptions import BillingError
-from .models import Invoice, ReceivingAccount, TransferTicket
+from .models import Invoice, ReceivingAccount, TicketEvent, TransferTicket
 
 # --- Receiving accounts -------------------------------------------------------------------
 
@@ -214,6 +214,22 @@ class DueFilter(admin.SimpleListFilter):
         return open_tickets
 
 
+class ApprovalFilter(admin.SimpleListFilter):
+    title = "second approval"
+    parameter_name = "approval"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Awaiting 2nd approval"), ("mine", "Proposed by me")]
+
+    def queryset(self, request, queryset):
+        waiting = queryset.filter(status__in=TransferTicket.OPEN_STATUSES, proposed_by__isnull=False)
+        if self.value() == "waiting":
+            return waiting
+        if self.value() == "mine":
+            return waiting.filter(proposed_by=request.user)
+        return queryset
+
+
 class CurrencyFilter(admin.SimpleListFilter):
     title = "currency"
     parameter_name = "currency"
@@ -284,10 +300,12 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
         "status_badge",
         "due_badge",
         "duplicate_flag",
-        "submitted_at",
+        "latest_event",
+        "payer_name",
+        "bank_reference",
     )
     list_display_links = ("number",)
-    list_filter = ("status", DueFilter, CurrencyFilter, "possible_duplicate")
+    list_filter = (DueFilter, "status", ApprovalFilter, CurrencyFilter, "possible_duplicate")
     list_select_related = ("account",)
     search_fields = ("number", "invoice__number", "bank_reference", "payment_reference", "payer_name", "account__name")
     ordering = ("due_at", "id")
@@ -324,9 +342,22 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             style, label = "background:#eef1f5;color:#5f6b7a", f"{timezone.localtime(obj.due_at):%Y-%m-%d}"
         return format_html('<span style="{};padding:1px 8px;border-radius:9px;font-weight:600">{}</span>', style, label)
 
-    @admin.display(description="Duplicate?", boolean=True, ordering="possible_duplicate")
+    @admin.display(description="Checks", ordering="possible_duplicate")
     def duplicate_flag(self, obj):
-        return obj.possible_duplicate
+        # A warning, not a green tick: a flagged ticket is the one to look at twice.
+        if not obj.possible_duplicate:
+            return ""
+        return format_html('<span style="{}">{}</span>', "color:#b3261e;font-weight:600", "⚠ Possible duplicate")
+
+    @admin.display(description="Latest")
+    def latest_event(self, obj):
+        if obj.latest_kind == TicketEvent.Kind.CUSTOMER_REPLY and obj.is_open:
+            return format_html('<strong style="color:#0b63ce">{}</strong>', "Customer replied")
+        return TicketEvent.Kind(obj.latest_kind).label if obj.latest_kind else ""
+
+    def get_queryset(self, request):
+        latest = TicketEvent.objects.filter(ticket=OuterRef("pk"), public=True).order_by("-created_at", "-id")
+        return super().get_queryset(request).annotate(latest_kind=Subquery(latest.values("kind")[:1]))
 
     # -- permissions: finance powers come from the Finance group's permissions only
 
@@ -350,6 +381,10 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
                 "ledger": recent_ledger_entries(ticket.account, limit=8),
                 "retired_account": ticket.receiving_account.retired_at is not None,
                 "can_credit": self.has_credit_permission(request),
+                # The maker never sees an Approve button on their own proposal.
+                "can_approve": self.has_credit_permission(request)
+                and request.user.pk not in (ticket.proposed_by_id, ticket.submitted_by_id),
+                "currency_mismatch": str(ticket.amount.currency) != ticket.receiving_account.currency,
                 "can_review": self.has_review_permission(request),
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
             }
@@ -359,18 +394,16 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
 
     @admin.action(description="Confirm and credit the selected tickets", permissions=["credit"])
     def confirm_and_credit(self, request, queryset):
-        tickets = list(queryset.select_related("account"))
+        tickets = list(queryset.select_related("account", "receiving_account").prefetch_related("certificates"))
         forms_by_ticket = [
             (
                 ticket,
                 ConfirmCreditForm(
                     request.POST if "post" in request.POST else None,
                     prefix=f"t{ticket.pk}",
-                    initial={
-                        "received_amount": f"{ticket.amount.amount}",
-                        "received_currency": str(ticket.amount.currency),
-                        "bank_reference": ticket.bank_reference,
-                    },
+                    # What arrived is typed from our bank statement, not copied from the
+                    # customer's claim; only the currency of the account paid to is suggested.
+                    initial={"received_currency": ticket.receiving_account.currency},
                 ),
             )
             for ticket in tickets
@@ -456,7 +489,12 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             if not result.credited:
                 return ticket, f"proposal of {format_money(result.ticket.credit_amount)} awaits a second approver", True
             return ticket, f"credited {format_money(result.ticket.credit_amount)}", True
-        return ticket, f"is now {result.get_status_display().lower()}", True
+        labels = {
+            TransferTicket.Status.INFO_REQUESTED: "asked the customer for more information",
+            TransferTicket.Status.REJECTED: "rejected; the customer was told why",
+            TransferTicket.Status.UNDER_REVIEW: "marked as under review",
+        }
+        return ticket, labels.get(result.status, result.get_status_display().lower()), True
 
     def _report(self, request, done) -> None:
         text = "; ".join(f"{ticket.number}: {what}" for ticket, what, _ in done)

@@ -168,9 +168,7 @@ def _receiving_label(account: ReceivingAccount) -> str:
 
 
 class TicketReplyForm(forms.Form):
-    body = forms.CharField(
-        label="Your reply", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
+    body = forms.CharField(label="Message", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     certificates = CertificatesField(
         label="Add certificates", minimum=0, help_text="Optional. PDF, PNG or JPEG, up to 10 MB."
     )

@@ -48,11 +48,19 @@ class ReceivingAccount(models.Model):
 
     def __str__(self) -> str:
         retired = " (retired)" if self.retired_at else ""
-        return f"{self.bank_name} · {self.currency} · …{(self.iban or self.account_number)[-4:]}{retired}"
+        return f"{self.bank_name} · {self.currency} · …{self.last_digits}{retired}"
 
     @property
     def is_current(self) -> bool:
         return self.retired_at is None
+
+    @property
+    def number_compact(self) -> str:
+        return self.iban or self.account_number
+
+    @property
+    def last_digits(self) -> str:
+        return self.number_compact[-4:]
 
     @property
     def number_display(self) -> str:

@@ -25,6 +25,6 @@ def parse_payment_reference(text: str) -> str:
         return iso11649.validate(text)
     except iso11649.ValidationError as exc:
         raise ValueError(
-            "This is not a valid payment reference: it starts with RF and two check digits "
-            "(copy it from the Bank Transfer page)."
+            "This payment reference is mistyped: its check digits do not match. Copy it from the Bank Transfer "
+            "page (it starts with RF), or leave it empty."
         ) from exc

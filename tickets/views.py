@@ -46,6 +46,14 @@ def ticket_create(request, account):
         "contact_email": request.user.email,
         "payment_reference": formatted(payment_reference(account.pk)),
     }
+    invoice = invoices_for_account(account).filter(number=request.GET.get("invoice", "")).first()
+    if invoice is not None:  # "Transfer Ticket" on an invoice: what it asked for, where it said to pay
+        initial.update(
+            invoice_number=invoice.number,
+            amount=f"{invoice.amount.amount}",
+            currency=str(invoice.amount.currency),
+            receiving_account=invoice.receiving_account_id,
+        )
     form = TransferTicketForm(request.POST or None, request.FILES or None, account=account, initial=initial)
     status = 200
     if request.method == "POST":
@@ -183,7 +191,8 @@ def invoice_list(request, account):
 @customer_required
 def invoice_detail(request, number, account):
     invoice = get_invoice_for_account(account, number)
-    return render(request, "tickets/invoice.html", {"account": account, "invoice": invoice})
+    reference = formatted(payment_reference(account.pk))
+    return render(request, "tickets/invoice.html", {"account": account, "invoice": invoice, "reference": reference})
 
 
 @customer_required

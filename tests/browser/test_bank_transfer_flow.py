@@ -93,6 +93,7 @@ def test_alice_files_a_transfer_ticket_and_finance_credits_it(page, live_server,
     page.screenshot(path=screenshot_dir / "admin-ticket.png", full_page=True)
     page.get_by_test_id("action-confirm_and_credit").click()
     expect(page.get_by_test_id("action-confirmation")).to_contain_text(ticket.number)
+    page.fill(f"#id_t{ticket.pk}-received_amount", "320.00")
     page.fill(f"#id_t{ticket.pk}-bank_reference", "STMT-2026-11-21-7")
     page.screenshot(path=screenshot_dir / "admin-confirm.png", full_page=True)
     page.get_by_test_id("confirm-action").click()

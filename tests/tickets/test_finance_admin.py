@@ -59,6 +59,8 @@ def test_the_ticket_page_shows_certificates_ledger_duplicates_and_a_retired_acco
     client.force_login(clerk)
     page = client.get(f"{CHANGELIST}{second.pk}/change/").content.decode()
     assert "Possible duplicate" in page and first.number in page
+    queue = client.get(CHANGELIST).content.decode()
+    assert queue.count("⚠ Possible duplicate") == 2
     assert "Paid to a retired receiving account" in page
     assert "certificate.pdf" in page and "Confirm and credit" in page and "Reject" in page
     image_page = client.get(f"{CHANGELIST}{first.pk}/change/").content.decode()
@@ -70,7 +72,10 @@ def test_confirm_and_credit_asks_for_confirmation_then_credits_once(client, cler
     client.force_login(clerk)
     confirmation = action(client, "confirm_and_credit", [ticket.pk])
     assert confirmation.status_code == 200
-    assert b"are you sure?" in confirmation.content and b'value="250.00"' in confirmation.content
+    assert b"are you sure?" in confirmation.content and b"declared <strong>250.00 USD</strong>" in confirmation.content
+    # The received amount is typed from the statement, never pre-filled with the customer's claim.
+    assert b'name="t%d-received_amount"' % ticket.pk in confirmation.content
+    assert b'name="t%d-received_amount" value' % ticket.pk not in confirmation.content
     assert not LedgerEntry.objects.exists()
 
     done = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket))
@@ -107,7 +112,9 @@ def test_maker_checker_through_admin(client, clerk, checker, customer, bank, set
     assert any("second, different" in str(m) for m in refused.wsgi_request._messages)
     assert not LedgerEntry.objects.exists()
     page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
-    assert "Awaiting second approval" in page
+    assert "Awaiting second approval" in page and 'data-testid="action-approve_credit"' not in page
+    waiting = client.get(CHANGELIST, {"approval": "waiting"}).content.decode()
+    assert ticket.number in waiting and "Awaiting 2nd approval" in waiting
 
     client.force_login(checker)
     assert b"Approve proposed credit" in client.get(f"{CHANGELIST}{ticket.pk}/change/").content

@@ -14,7 +14,7 @@ from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFacto
 from tests.tickets.conftest import SAMPLE_PDF, make_ticket, png_bytes, upload, use_certificate_storage
 from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
 from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
-from tickets.references import payment_reference
+from tickets.references import formatted, payment_reference
 from tickets.services import add_receiving_account, issue_invoice, request_information
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,7 @@ def test_a_ticket_names_an_invoice_and_a_retired_account_from_that_invoice(clien
         ({"transfer_date": "2020-01-01"}, "transfer_date", "older than a year"),
         ({"bank_reference": "<script>"}, "bank_reference", "as printed"),
         ({"invoice_number": "INV-2026-999999"}, "invoice_number", "no invoice"),
-        ({"payment_reference": "RF00BC00000001"}, "payment_reference", "not a valid payment reference"),
+        ({"payment_reference": "RF00BC00000001"}, "payment_reference", "mistyped"),
         ({"contact_email": "not-an-email"}, "contact_email", "valid email"),
         ({"contact_phone": "call me\nmaybe"}, "contact_phone", "phone number"),
         ({"problem_description": "x" * 2001}, "problem_description", "at most 2000"),
@@ -155,6 +155,24 @@ def test_bad_input_is_a_400_with_a_message_and_nothing_is_written(
     errors = response.context["form"].errors
     assert field in errors and message.lower() in " ".join(errors[field]).lower()
     assert not TransferTicket.objects.exists() and stored_files(settings) == []
+
+
+def test_transfer_ticket_from_an_invoice_is_prefilled_with_what_the_invoice_asks(client, alice, bank):
+    invoice = issue_invoice(
+        invoice=Invoice(account=alice.account, amount=Money("320.50", "USD"), issue_date=date(2026, 11, 1))
+    )
+    page = client.get(f"/billing/invoices/{invoice.number}/").content.decode()
+    assert f"/billing/tickets/new/?invoice={invoice.number}" in page
+    assert f"{invoice.number} {formatted(payment_reference(alice.account_id))}" in page  # the remark, as on the PDF
+    form = client.get("/billing/tickets/new/", {"invoice": invoice.number}).context["form"]
+    assert form.initial["invoice_number"] == invoice.number and form.initial["amount"] == "320.50"
+    assert form.initial["receiving_account"] == bank.pk
+    other = issue_invoice(
+        invoice=Invoice(account=UserFactory().account, amount=Money("9", "USD"), issue_date=date(2026, 11, 1))
+    )
+    assert (
+        "invoice_number" not in client.get("/billing/tickets/new/", {"invoice": other.number}).context["form"].initial
+    )
 
 
 def test_someone_elses_payment_reference_or_invoice_is_refused(client, alice, bank):

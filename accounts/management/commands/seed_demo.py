@@ -110,11 +110,11 @@ class Command(BaseCommand):
         today = timezone.localdate()
         old = add_receiving_account(
             account=ReceivingAccount(
-                bank_name="First Harbour Bank",
-                bank_address="1 Quay Street, Singapore",
+                bank_name="DBS Bank Ltd",
+                bank_address="12 Marina Boulevard, Singapore",
                 account_name="Billing Center Cloud Ltd",
                 account_number="0012345678",
-                swift_bic="DEUTDEFF",
+                swift_bic="DBSSSGSG",
                 currency="USD",
                 region="International",
             ),
