@@ -19,7 +19,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.formatting import format_money
 from accounts.forms import parse_amount
 from accounts.selectors import recent_ledger_entries
-from topups.admin import ReadOnlyAdmin
+from billing_center.text import PlainTextField
+from topups.admin import ReadOnlyAdmin, SafeActionsMixin
 
 from . import services
 from .exceptions import BillingError
@@ -73,7 +74,7 @@ class ReceivingAccountForm(forms.ModelForm):
 
 
 @admin.register(ReceivingAccount)
-class ReceivingAccountAdmin(SimpleHistoryAdmin):
+class ReceivingAccountAdmin(SafeActionsMixin, SimpleHistoryAdmin):
     """Added, retired, never edited: invoices keep printing the account valid at issue."""
 
     form = ReceivingAccountForm
@@ -238,7 +239,7 @@ class CurrencyFilter(admin.SimpleListFilter):
         return [(code, code) for code in settings.CURRENCIES]
 
     def queryset(self, request, queryset):
-        return queryset.filter(amount_currency=self.value()) if self.value() else queryset
+        return queryset.filter(amount_currency=self.value()) if self.value() in settings.CURRENCIES else queryset
 
 
 def _end_of_finance_day(now: datetime) -> datetime:
@@ -251,11 +252,17 @@ def _end_of_finance_day(now: datetime) -> datetime:
 class ConfirmCreditForm(forms.Form):
     received_amount = forms.CharField(label="Amount received", max_length=20)
     received_currency = forms.ChoiceField(label="Currency")
-    bank_reference = forms.CharField(label="Bank reference on our statement", max_length=60)
+    bank_reference = PlainTextField(label="Bank reference on our statement", max_length=60)
 
-    def __init__(self, *args, **kwargs):
+    duplicate_checked = forms.BooleanField(
+        label="I checked the possible duplicate: this is a different transfer", required=True
+    )
+
+    def __init__(self, *args, ticket: TransferTicket, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["received_currency"].choices = [(c, c) for c in settings.CURRENCIES]
+        if not ticket.possible_duplicate:
+            del self.fields["duplicate_checked"]
 
     def clean(self):
         data = super().clean()
@@ -270,7 +277,9 @@ class ConfirmCreditForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="Message to the customer", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+    reason = PlainTextField(
+        label="Message to the customer", multiline=True, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 @admin.register(TransferTicket)
@@ -401,6 +410,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
                 ConfirmCreditForm(
                     request.POST if "post" in request.POST else None,
                     prefix=f"t{ticket.pk}",
+                    ticket=ticket,
                     # What arrived is typed from our bank statement, not copied from the
                     # customer's claim; only the currency of the account paid to is suggested.
                     initial={"received_currency": ticket.receiving_account.currency},

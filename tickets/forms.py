@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.forms import parse_amount
+from billing_center.text import PlainTextField
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, check_certificate
 from .exceptions import CertificateRejected
@@ -52,9 +53,9 @@ class TransferTicketForm(forms.Form):
     """The Create Service Ticket page. The ticket is always recorded under the signed-in
     user's account; another recipient can only be asked for in Problem Description."""
 
-    payer_name = forms.CharField(label="Payer name", max_length=200, help_text="As it appears on your bank account.")
-    payer_bank = forms.CharField(label="Paying bank", max_length=200)
-    payer_account = forms.CharField(label="Paying account number", max_length=60)
+    payer_name = PlainTextField(label="Payer name", max_length=200, help_text="As it appears on your bank account.")
+    payer_bank = PlainTextField(label="Paying bank", max_length=200)
+    payer_account = PlainTextField(label="Paying account number", max_length=60)
     amount = forms.CharField(
         label="Amount transferred",
         max_length=20,
@@ -72,10 +73,11 @@ class TransferTicketForm(forms.Form):
     payment_reference = forms.CharField(
         label="Payment reference", max_length=40, required=False, help_text="The RF reference you put in the remark."
     )
-    contact_name = forms.CharField(label="Contact name", max_length=200)
-    contact_email = forms.EmailField(label="Contact e-mail")
+    contact_name = PlainTextField(label="Contact name", max_length=200)
+    contact_email = forms.EmailField(label="Contact e-mail", max_length=254)
     contact_phone = forms.CharField(label="Contact phone", max_length=30, required=False)
-    problem_description = forms.CharField(
+    problem_description = PlainTextField(
+        multiline=True,
         label="Problem Description",
         max_length=2000,
         required=False,
@@ -168,7 +170,9 @@ def _receiving_label(account: ReceivingAccount) -> str:
 
 
 class TicketReplyForm(forms.Form):
-    body = forms.CharField(label="Message", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    body = PlainTextField(
+        label="Message", multiline=True, max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
     certificates = CertificatesField(
         label="Add certificates", minimum=0, help_text="Optional. PDF, PNG or JPEG, up to 10 MB."
     )

@@ -181,6 +181,12 @@ class TransferTicket(models.Model):
                 condition=~models.Q(status="credited") | models.Q(ledger_entry__isnull=False),
                 name="ticket_credited_has_entry",
             ),
+            # One line of our bank statement pays one ticket, whatever the clerks type.
+            models.UniqueConstraint(
+                fields=["confirmed_bank_reference"],
+                condition=~models.Q(confirmed_bank_reference=""),
+                name="ticket_statement_line_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -250,6 +256,7 @@ class TicketEvent(models.Model):
         SUBMITTED = "submitted", "Submitted"
         UNDER_REVIEW = "under_review", "Review started"
         PROPOSED = "proposed", "Credit proposed, awaiting second approval"
+        PROPOSAL_WITHDRAWN = "proposal_withdrawn", "Proposed credit withdrawn"
         INFO_REQUESTED = "info_requested", "More information requested"
         CUSTOMER_REPLY = "customer_reply", "Customer replied"
         CREDITED = "credited", "Credited"

@@ -267,9 +267,34 @@ def _ensure_open(ticket: TransferTicket, action: str) -> TransferTicket:
     return ticket
 
 
-def needs_second_approval(credit: Money) -> bool:
+def needs_second_approval(ticket: TransferTicket) -> bool:
+    """Above the threshold two people are needed. The customer's declared amount counts too,
+    so a maker cannot slip a large transfer past the checker by typing a smaller figure."""
+    credit = ticket.credit_amount
     limit = settings.TICKET_SECOND_APPROVAL_ABOVE.get(str(credit.currency))
-    return limit is None or credit.amount > limit
+    if limit is None or credit.amount > limit:
+        return True
+    return str(ticket.amount.currency) == str(credit.currency) and ticket.amount.amount > limit
+
+
+def _refuse_own_account(ticket: TransferTicket, actor) -> None:
+    if ticket.submitted_by_id == actor.pk or (actor.account_id and actor.account_id == ticket.account_id):
+        raise TicketNotAllowed("This ticket is for your own account; another finance user must handle it.")
+
+
+def _refuse_reused_statement_line(ticket: TransferTicket) -> None:
+    """One line of our bank statement pays one ticket: its reference cannot credit two."""
+    other = (
+        TransferTicket.objects.filter(confirmed_bank_reference__iexact=ticket.confirmed_bank_reference)
+        .exclude(pk=ticket.pk)
+        .values_list("number", flat=True)
+        .first()
+    )
+    if other:
+        raise TicketStateError(
+            f"Statement reference {ticket.confirmed_bank_reference} was already used for {other}. "
+            "If this is a different transfer, enter its own statement reference."
+        )
 
 
 @dataclass(frozen=True)
@@ -292,30 +317,38 @@ def confirm_and_credit(
     _require(actor, CREDIT_PERMISSION)
     if received.amount <= 0:
         raise BillingError("The amount received must be more than zero.", code="amount")
-    with transaction.atomic():
-        ticket = _lock_ticket(ticket_id)
-        if ticket.status == TransferTicket.Status.CREDITED:
-            return ConfirmOutcome(ticket, credited=True, already=True)
-        _ensure_open(ticket, "credit it")
-        if ticket.submitted_by_id == actor.pk:
-            raise TicketNotAllowed("You submitted this ticket; another finance user must confirm it.")
-        if ticket.awaiting_approval:
-            if ticket.proposed_by_id == actor.pk:
-                raise TicketNotAllowed("You proposed this credit; a second finance user must approve it.")
-            raise TicketStateError(
-                f"{ticket.proposed_by} proposed a credit of {format_money(ticket.credit_amount)}; "
-                "approve that proposal or reject the ticket."
-            )
-        _price(ticket, received=received, bank_reference=bank_reference, now=now)
-        if needs_second_approval(ticket.credit_amount):
-            ticket.proposed_by, ticket.proposed_at = actor, now
-            ticket.status = TransferTicket.Status.UNDER_REVIEW
-            ticket._history_user = actor
-            ticket.save()
-            _event(ticket, TicketEvent.Kind.PROPOSED, actor, now, public=False, body=_credit_summary(ticket))
-            return ConfirmOutcome(ticket, credited=False)
-        _credit(ticket, actor=actor, now=now)
-        return ConfirmOutcome(ticket, credited=True)
+    try:
+        with transaction.atomic():
+            ticket = _lock_ticket(ticket_id)
+            if ticket.status == TransferTicket.Status.CREDITED:
+                return ConfirmOutcome(ticket, credited=True, already=True)
+            _ensure_open(ticket, "credit it")
+            _refuse_own_account(ticket, actor)
+            if ticket.awaiting_approval:
+                if ticket.proposed_by_id == actor.pk:
+                    raise TicketNotAllowed("You proposed this credit; a second finance user must approve it.")
+                raise TicketStateError(
+                    f"{ticket.proposed_by} proposed a credit of {format_money(ticket.credit_amount)}; "
+                    "approve that proposal or reject the ticket."
+                )
+            _price(ticket, received=received, bank_reference=bank_reference, now=now)
+            _refuse_reused_statement_line(ticket)
+            if needs_second_approval(ticket):
+                ticket.proposed_by, ticket.proposed_at = actor, now
+                ticket.status = TransferTicket.Status.UNDER_REVIEW
+                ticket._history_user = actor
+                ticket.save()
+                _event(ticket, TicketEvent.Kind.PROPOSED, actor, now, public=False, body=_credit_summary(ticket))
+                return ConfirmOutcome(ticket, credited=False)
+            _credit(ticket, actor=actor, now=now)
+            return ConfirmOutcome(ticket, credited=True)
+    except IntegrityError as exc:
+        # Two tickets confirmed at once with the same statement reference: the unique
+        # constraint lets one through; the other is told, nothing of it was written.
+        raise TicketStateError(
+            f"Statement reference {bank_reference} was just used for another ticket. "
+            "If this is a different transfer, enter its own statement reference."
+        ) from exc
 
 
 def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> ConfirmOutcome:
@@ -329,8 +362,9 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
         _ensure_open(ticket, "approve it")
         if not ticket.awaiting_approval:
             raise TicketStateError(f"{ticket.number} has no proposed credit to approve; confirm it first.")
-        if actor.pk in (ticket.proposed_by_id, ticket.submitted_by_id):
+        if actor.pk == ticket.proposed_by_id:
             raise TicketNotAllowed("A second, different finance user must approve this credit.")
+        _refuse_own_account(ticket, actor)
         _credit(ticket, actor=actor, now=now)
         return ConfirmOutcome(ticket, credited=True)
 
@@ -339,7 +373,9 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
     """What the account receives for `received`, at a rate locked and stored now."""
     billing = ticket.account.billing_currency
     ticket.received_amount = received
-    ticket.confirmed_bank_reference = bank_reference.strip()[:60]
+    ticket.confirmed_bank_reference = "".join(bank_reference.split()).upper()[:60]
+    if not ticket.confirmed_bank_reference:
+        raise BillingError("Enter the reference of the transfer on our bank statement.", code="bank_reference")
     if str(received.currency) == billing:
         ticket.credit_amount, ticket.exchange_rate, ticket.rate_source, ticket.rate_as_of = received, None, "", None
         return
@@ -412,7 +448,7 @@ def request_information(*, ticket_id: int, actor, message: str, now: datetime | 
     with transaction.atomic():
         ticket = _lock_open_ticket(ticket_id, "ask for information")
         ticket.status = TransferTicket.Status.INFO_REQUESTED
-        _clear_proposal(ticket)
+        _clear_proposal(ticket, actor, now)
         ticket._history_user = actor
         ticket.save()
         _event(ticket, TicketEvent.Kind.INFO_REQUESTED, actor, now, body=message)
@@ -429,7 +465,7 @@ def reject_ticket(*, ticket_id: int, actor, reason: str, now: datetime | None = 
     with transaction.atomic():
         ticket = _lock_open_ticket(ticket_id, "reject it")
         ticket.status = TransferTicket.Status.REJECTED
-        _clear_proposal(ticket)
+        _clear_proposal(ticket, actor, now)
         ticket.decided_by, ticket.decided_at, ticket.decision_note = actor, now, reason
         ticket._history_user = actor
         ticket.save()
@@ -438,8 +474,12 @@ def reject_ticket(*, ticket_id: int, actor, reason: str, now: datetime | None = 
         return ticket
 
 
-def _clear_proposal(ticket: TransferTicket) -> None:
+def _clear_proposal(ticket: TransferTicket, actor, now: datetime) -> None:
+    """A pending proposal is withdrawn (recorded) and its statement reference freed."""
+    if ticket.proposed_by_id is not None:
+        _event(ticket, TicketEvent.Kind.PROPOSAL_WITHDRAWN, actor, now, public=False, body=_credit_summary(ticket))
     ticket.proposed_by, ticket.proposed_at = None, None
+    ticket.confirmed_bank_reference = ""
 
 
 def _event(ticket, kind, actor, now, *, public: bool = True, body: str = "") -> TicketEvent:
@@ -456,10 +496,16 @@ def _email_customer(ticket: TransferTicket, what: str, *, extra: str = "", messa
         "rejected": f"{ticket.number}: we could not credit your bank transfer",
         "info_requested": f"{ticket.number}: we need more information about your bank transfer",
     }
+    # To the signed-in user's own address, never to the contact typed into the form: a
+    # ticket must not make us e-mail a stranger.
+    to = ticket.submitted_by.email
+    if not to:
+        logger.info("No e-mail address for %s; %s not mailed for %s", ticket.submitted_by, what, ticket.number)
+        return
     body = render_to_string(f"tickets/email_{what}.txt", {"ticket": ticket, "url": url, "message": message})
     queue_email(
         dedupe_key=f"ticket:{ticket.public_id}:{what}{extra}",
-        to=ticket.contact_email,
+        to=to,
         subject=subjects[what],
         body=body,
         account=ticket.account,

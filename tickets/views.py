@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
+from accounts.formatting import plain_amount
 
 from .exceptions import BillingError, TicketNotAllowed
 from .forms import TicketReplyForm, TransferTicketForm
@@ -50,7 +51,7 @@ def ticket_create(request, account):
     if invoice is not None:  # "Transfer Ticket" on an invoice: what it asked for, where it said to pay
         initial.update(
             invoice_number=invoice.number,
-            amount=f"{invoice.amount.amount}",
+            amount=plain_amount(invoice.amount),
             currency=str(invoice.amount.currency),
             receiving_account=invoice.receiving_account_id,
         )

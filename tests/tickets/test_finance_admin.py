@@ -237,3 +237,30 @@ def test_overdue_tickets_tell_the_customer_it_is_taking_longer(client, customer,
     client.force_login(customer)
     assert "Taking longer than expected" in client.get(f"/billing/tickets/{ticket.number}/").content.decode()
     assert "Taking longer than expected" in client.get("/billing/tickets/").content.decode()
+
+
+def test_a_mangled_action_selection_is_a_message_not_a_500(client, clerk, customer, bank):
+    make_ticket(customer, bank)
+    client.force_login(clerk)
+    for selection in (["abc"], ["99999999999999999999999"], ["1", "x"]):
+        response = client.post(f"{CHANGELIST}?due=all", {"action": "reject", "_selected_action": selection})
+        assert response.status_code == 302
+    assert client.get(CHANGELIST, {"currency": "ZZZ"}).status_code == 200
+    assert client.get(CHANGELIST, {"status__exact": "\x00"}).status_code == 400
+
+
+def test_crediting_a_possible_duplicate_needs_an_explicit_check(client, clerk, customer, bank):
+    first = make_ticket(customer, bank, bank_reference="SAME")
+    second = make_ticket(UserFactory(), bank, bank_reference="SAME")
+    second.refresh_from_db()
+    client.force_login(clerk)
+    refused = action(client, "confirm_and_credit", [second.pk], **confirm_fields(second))
+    assert refused.status_code == 200 and b"I checked the possible duplicate" in refused.content
+    assert not LedgerEntry.objects.exists()
+    fields = {**confirm_fields(second), f"t{second.pk}-duplicate_checked": "on"}
+    assert action(client, "confirm_and_credit", [second.pk], **fields).status_code == 302
+    # The same statement line cannot then pay the first claim too.
+    fields = {**confirm_fields(first), f"t{first.pk}-duplicate_checked": "on"}
+    again = action(client, "confirm_and_credit", [first.pk], **fields)
+    assert any("already used for" in str(m) for m in again.wsgi_request._messages)
+    assert LedgerEntry.objects.count() == 1

@@ -385,3 +385,53 @@ def test_top_up_records_list_bank_transfers_beside_online_top_ups(client, alice,
     response = client.get("/billing/topups/", {"method": "bank_transfer", "format": "csv"})
     rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     assert len(rows) == 3 and any(credited.number in row and "250.00" in row for row in rows)
+
+
+def test_nul_bytes_in_addresses_are_a_400_not_a_database_error(client, alice):
+    for url in (
+        "/billing/tickets/%00/",
+        "/billing/tickets/BT%00/certificates/1/",
+        "/billing/invoices/%00/pdf/",
+        "/billing/tickets/new/?invoice=%00",
+    ):
+        assert client.get(url).status_code == 400, url
+
+
+def test_invisible_and_control_characters_are_removed_from_what_people_type(client, alice, bank):
+    response = client.post(
+        "/billing/tickets/new/",
+        form_data(
+            bank,
+            payer_name="Ali\u202ece\u200b Example",
+            contact_name="Customer,\r\n\r\nURGENT: verify at https://evil.example",
+            problem_description="line one\r\nline two\u2066",
+            contact_email="x" * 300 + "@example.com",
+        ),
+    )
+    assert response.status_code == 400 and "contact_email" in response.context["form"].errors
+    response = client.post(
+        "/billing/tickets/new/",
+        form_data(
+            bank,
+            payer_name="Ali\u202ece\u200b Example",
+            contact_name="Customer,\r\n\r\nURGENT",
+            problem_description="line one\r\nline two\u2066",
+        ),
+    )
+    ticket = TransferTicket.objects.get()
+    assert ticket.payer_name == "Alice Example"
+    assert ticket.contact_name == "Customer, URGENT"
+    assert ticket.problem_description == "line one\nline two"
+
+
+def test_a_jpy_invoice_prefills_an_amount_its_form_accepts(client, alice, bank):
+    add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="MUFG", account_name="BC", account_number="1234567", swift_bic="BOTKJPJT", currency="JPY"
+        )
+    )
+    invoice = issue_invoice(
+        invoice=Invoice(account=alice.account, amount=Money("15000", "JPY"), issue_date=date(2026, 11, 1))
+    )
+    initial = client.get("/billing/tickets/new/", {"invoice": invoice.number}).context["form"].initial
+    assert initial["amount"] == "15000" and initial["currency"] == "JPY"

@@ -122,10 +122,49 @@ def test_nobody_approves_a_ticket_they_submitted(bank, finance_group):
     clerk_with_account = UserFactory(is_staff=True)
     clerk_with_account.groups.add(finance_group)
     ticket = make_ticket(clerk_with_account, bank)
-    with pytest.raises(TicketNotAllowed, match="You submitted"):
+    with pytest.raises(TicketNotAllowed, match="your own account"):
         confirm_and_credit(
             ticket_id=ticket.pk, actor=clerk_with_account, received=Money("1", "USD"), bank_reference="S"
         )
+    # Nor one that someone else submitted for the account the clerk belongs to.
+    colleague = UserFactory(account=clerk_with_account.account)
+    theirs = make_ticket(colleague, bank, bank_reference="OTHER")
+    with pytest.raises(TicketNotAllowed, match="your own account"):
+        confirm_and_credit(
+            ticket_id=theirs.pk, actor=clerk_with_account, received=Money("1", "USD"), bank_reference="S"
+        )
+
+
+def test_one_statement_line_credits_one_ticket(customer, bank, clerk):
+    """Two customers claim the same transfer (same reference, same certificate): finance can
+    credit only one of them with that line of the statement."""
+    first = make_ticket(customer, bank, bank_reference="DUP777")
+    second = make_ticket(UserFactory(), bank, bank_reference="DUP777")
+    confirm_and_credit(ticket_id=first.pk, actor=clerk, received=Money("900", "USD"), bank_reference="stmt 1")
+    with pytest.raises(TicketStateError, match="already used for " + first.number):
+        confirm_and_credit(ticket_id=second.pk, actor=clerk, received=Money("900", "USD"), bank_reference="STMT1")
+    assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1
+    assert TransferTicket.objects.get(pk=second.pk).status == "submitted"
+
+
+def test_the_declared_amount_also_triggers_the_second_approval(customer, bank, clerk, checker, settings):
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("10000")}
+    ticket = make_ticket(customer, bank, amount=Money("20000.00", "USD"))
+    outcome = confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("9999", "USD"), bank_reference="S1")
+    assert not outcome.credited  # a smaller typed figure does not skip the checker
+    request_information(ticket_id=ticket.pk, actor=clerk, message="Which account did you pay from?")
+    ticket.refresh_from_db()
+    assert ticket.proposed_by is None and ticket.confirmed_bank_reference == ""
+    assert ticket.events.filter(kind="proposal_withdrawn", actor=clerk, public=False).exists()
+    outcome = confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("9999", "USD"), bank_reference="S1")
+    assert not outcome.credited and not LedgerEntry.objects.exists()
+
+
+def test_ticket_e_mails_go_to_the_users_own_address_not_the_typed_contact(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, contact_email="victim@elsewhere.example", contact_name="Customer,\n\nURGENT")
+    request_information(ticket_id=ticket.pk, actor=clerk, message="Send page 2.")
+    email = OutboundEmail.objects.get()
+    assert email.to == "alice@example.com" and "URGENT" not in email.body
 
 
 def test_customers_and_plain_staff_have_no_finance_powers(customer, bank):
