@@ -70,3 +70,9 @@ document.addEventListener("DOMContentLoaded", function () {
   var input = document.querySelector("form[data-rate] input[name=amount]");
   if (input && input.value) updateQuotePreview(input);
 });
+
+// After a refused submission, put the cursor in the first field that needs fixing.
+document.addEventListener("DOMContentLoaded", function () {
+  var invalid = document.querySelector("form [aria-invalid=true]");
+  if (invalid) invalid.focus();
+});
