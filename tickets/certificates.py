@@ -67,9 +67,7 @@ _PDF_ACTIVE_NAME = re.compile(
     rb"/(" + b"|".join(sorted((n.encode() for n in ACTIVE_PDF_NAMES), key=len, reverse=True)) + rb")"
     rb"(?=[" + _PDF_DELIMITER + rb"]|$)"
 )
-_PDF_ESCAPED_NAME_TOKEN = re.compile(
-    rb"/([^" + _PDF_DELIMITER + rb"#]*#[0-9A-Fa-f]{2}[^" + _PDF_DELIMITER + rb"]*)"
-)
+_PDF_ESCAPED_NAME_TOKEN = re.compile(rb"/([^" + _PDF_DELIMITER + rb"#]*#[0-9A-Fa-f]{2}[^" + _PDF_DELIMITER + rb"]*)")
 MAX_ESCAPED_PDF_NAMES = 10_000
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 # The keyword that opens a stream body: right after the stream's dictionary.
