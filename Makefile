@@ -27,7 +27,7 @@ run: install
 	@echo ""
 	@echo "  Billing Center is starting at $(SITE_URL)/"
 	@echo "  Customer logins: alice (prepaid), bob (postpaid), carol (enterprise member), dave"
-	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance or admin"
+	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance (finance2 approves large credits) or admin"
 	@echo "  Password:        $${DEMO_PASSWORD:-billing-demo-2026}"
 	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker and beat)"
 	@echo ""
