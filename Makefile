@@ -27,6 +27,8 @@ run: install
 	@echo ""
 	@echo "  Billing Center is starting at $(SITE_URL)/"
 	@echo "  Customer logins: alice (prepaid), bob (postpaid), carol (enterprise member), dave"
+	@echo "  Usage:           simulate_usage charges the prepaid accounts every 20 s; alice's SMS alert (below"
+	@echo "                   150 USD) prints on the worker's console within a few minutes"
 	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance (finance2 approves large credits) or admin"
 	@echo "  Password:        $${DEMO_PASSWORD:-billing-demo-2026}"
 	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker and beat)"

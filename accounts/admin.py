@@ -1,11 +1,23 @@
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from djmoney.money import Money
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Account, LedgerEntry, OutboundEmail, User
+from .models import (
+    Account,
+    AlertRecipient,
+    BalanceAlert,
+    LedgerEntry,
+    OutboundEmail,
+    OutboundSms,
+    ServiceToken,
+    UsageCharge,
+    User,
+)
+from .phones import mask
+from .services import create_service_token, revoke_service_token
 
 
 @admin.register(User)
@@ -88,3 +100,119 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """Logs kept by the services; staff read them here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboundSms)
+class OutboundSmsAdmin(ReadOnlyLogAdmin):
+    list_display = (
+        "created_at",
+        "masked_to",
+        "account",
+        "kind",
+        "status",
+        "attempts",
+        "sent_at",
+        "provider_message_id",
+    )
+    list_filter = ("status",)
+    list_select_related = ("account",)
+    search_fields = ("to", "dedupe_key", "account__name", "provider_message_id")
+    date_hierarchy = "created_at"
+    exclude = ("text",)
+    readonly_fields = ("masked_to", "shown_text")
+
+    @admin.display(description="To")
+    def masked_to(self, obj):
+        return mask(obj.to)
+
+    @admin.display(description="Kind")
+    def kind(self, obj):
+        return "Alert" if obj.alert_id else "Confirmation code" if obj.dedupe_key.startswith("code:") else "Other"
+
+    @admin.display(description="Text")
+    def shown_text(self, obj):
+        # A confirmation code is a secret of its recipient: staff see that one was sent, not the code.
+        return "(confirmation code, not shown)" if obj.dedupe_key.startswith("code:") else obj.text
+
+
+@admin.register(BalanceAlert)
+class BalanceAlertAdmin(ReadOnlyLogAdmin):
+    list_display = ("created_at", "account", "crossing", "balance", "threshold")
+    list_select_related = ("account",)
+    search_fields = ("account__name",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(AlertRecipient)
+class AlertRecipientAdmin(ReadOnlyLogAdmin):
+    list_display = ("account", "kind", "masked", "confirmed_at", "codes_sent")
+    list_select_related = ("account",)
+    search_fields = ("account__name",)
+    exclude = ("code_hash", "address")
+    readonly_fields = ("masked",)
+
+    @admin.display(description="Address")
+    def masked(self, obj):
+        return mask(obj.address) if obj.kind == AlertRecipient.Kind.SMS else obj.address
+
+
+@admin.register(UsageCharge)
+class UsageChargeAdmin(ReadOnlyLogAdmin):
+    list_display = ("created_at", "service", "idempotency_key", "account", "amount", "description")
+    list_filter = ("service",)
+    list_select_related = ("account",)
+    search_fields = ("idempotency_key", "account__name")
+    date_hierarchy = "created_at"
+
+
+class ServiceTokenForm(forms.ModelForm):
+    class Meta:
+        model = ServiceToken
+        fields = ("service", "name")
+
+
+@admin.register(ServiceToken)
+class ServiceTokenAdmin(admin.ModelAdmin):
+    """Tokens are created here and shown once; afterwards only revoked."""
+
+    form = ServiceTokenForm
+    list_display = ("name", "service", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("service", ("revoked_at", admin.EmptyFieldListFilter))
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("service", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        token, plain = create_service_token(service=obj.service, name=obj.name)
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"Token for {token.service}: {plain} — copy it now, it is not shown again.",
+            messages.WARNING,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        for pk in queryset.values_list("pk", flat=True):
+            revoke_service_token(token_id=pk)
+        self.message_user(request, "Revoked: requests with these tokens now get 401.", messages.SUCCESS)

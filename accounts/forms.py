@@ -75,3 +75,32 @@ class DateRangeFilterForm(forms.Form):
 class StatementFilterForm(DateRangeFilterForm):
     kind = forms.ChoiceField(choices=[("", "All types"), *LedgerEntry.Kind.choices], required=False)
     field_order = ["kind", "date_from", "date_to"]
+
+
+class AlertSettingsForm(forms.Form):
+    enabled = forms.BooleanField(label="Send an alert when my balance falls below the threshold", required=False)
+    threshold = forms.CharField(label="Threshold", max_length=20, required=False)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_threshold(self):
+        raw = self.cleaned_data["threshold"].strip()
+        return parse_amount(raw, self.currency) if raw else None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("enabled") and not data.get("threshold") and "threshold" not in self.errors:
+            self.add_error("threshold", "Enter the balance below which you want a text message.")
+        return data
+
+
+class AlertPhoneForm(forms.Form):
+    number = forms.CharField(
+        label="Mobile number", max_length=32, help_text="With the country code, e.g. +86 138 0013 8000."
+    )
+
+
+class AlertEmailForm(forms.Form):
+    email = forms.EmailField(label="E-mail address", max_length=254)

@@ -33,11 +33,27 @@ class Account(models.Model):
     balance = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
     # My Account > Preferences: what the customer pays in online. Empty means the billing currency.
     payment_currency = models.CharField(max_length=3, blank=True)
+    # Expenditure alert (Overview page): an SMS when the balance falls below the threshold,
+    # in the billing currency. `alert_armed` is set again by the ledger service whenever the
+    # balance is back at or above the threshold, so each crossing fires once.
+    alert_enabled = models.BooleanField(default=False)
+    alert_threshold = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    alert_armed = models.BooleanField(default=True)
+    alert_crossings = models.PositiveIntegerField(default=0, help_text="Alerts fired so far: numbers each crossing.")
+    last_alert_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["balance"])
+    history = HistoricalRecords(excluded_fields=["balance", "alert_armed", "alert_crossings", "last_alert_at"])
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The alert sweep reads only accounts that could fire.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(alert_enabled=True, alert_armed=True),
+                name="account_alert_candidates",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(type="enterprise_member", enterprise_master__isnull=False)
@@ -52,6 +68,12 @@ class Account(models.Model):
     @property
     def billing_currency(self) -> str:
         return str(self.balance.currency)
+
+    @property
+    def alert_threshold_money(self):
+        from djmoney.money import Money
+
+        return None if self.alert_threshold is None else Money(self.alert_threshold, self.billing_currency)
 
     @property
     def pay_currency(self) -> str:
@@ -127,11 +149,11 @@ class LedgerEntry(models.Model):
         return self.amount.amount > 0
 
 
-class OutboundEmail(models.Model):
-    """An e-mail to send, written in the same transaction as the change that causes it.
+class OutboxMessage(models.Model):
+    """A message to send, written in the same transaction as the change that causes it.
 
-    A rollback leaves no row, so nothing is sent; a lost task leaves a PENDING row that
-    `resend_pending_emails` picks up. `dedupe_key` makes each cause send once.
+    A rollback leaves no row, so nothing is sent; a lost task leaves a PENDING row that a
+    periodic sweep picks up. `dedupe_key` makes each cause send once (accounts.outbox).
     """
 
     class Status(models.TextChoices):
@@ -141,10 +163,6 @@ class OutboundEmail(models.Model):
         FAILED = "failed", "Failed"
 
     dedupe_key = models.CharField(max_length=200, unique=True)
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
-    to = models.EmailField()
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -153,8 +171,139 @@ class OutboundEmail(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
+
+
+class OutboundEmail(OutboxMessage):
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+
+    class Meta(OutboxMessage.Meta):
         indexes = [models.Index(fields=["status", "created_at"], name="email_status_age")]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to} ({self.status})"
+
+
+class OutboundSms(OutboxMessage):
+    """An SMS to send (an alert, a confirmation code); the SMS log finance and staff see."""
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="sms")
+    alert = models.ForeignKey("BalanceAlert", null=True, blank=True, on_delete=models.PROTECT, related_name="sms")
+    to = models.CharField(max_length=16, help_text="E.164")
+    text = models.CharField(max_length=480)
+    provider_message_id = models.CharField(max_length=64, blank=True)
+
+    class Meta(OutboxMessage.Meta):
+        verbose_name = "SMS"
+        verbose_name_plural = "SMS log"
+        indexes = [models.Index(fields=["status", "created_at"], name="sms_status_age")]
+
+    def __str__(self) -> str:
+        return f"SMS → {self.to} ({self.status})"
+
+
+class AlertRecipient(models.Model):
+    """Where an account's low-balance alerts go. A mobile number receives alerts only once
+    it is confirmed with the one-time code sent to it; e-mail addresses need no code."""
+
+    class Kind(models.TextChoices):
+        SMS = "sms", "Mobile number"
+        EMAIL = "email", "E-mail"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alert_recipients")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    address = models.CharField(max_length=254, help_text="E.164 number or e-mail address.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "address"], name="alert_recipient_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class BalanceAlert(models.Model):
+    """One low-balance alert: the balance crossed below the threshold (the n-th time)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balance_alerts")
+    crossing = models.PositiveIntegerField()
+    balance = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    threshold = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    text = models.CharField(max_length=480)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A retried, duplicated or redelivered check finds the alert it already made.
+            models.UniqueConstraint(fields=["account", "crossing"], name="balance_alert_once_per_crossing"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.balance} < {self.threshold}"
+
+
+class ServiceToken(models.Model):
+    """A bearer token for another service of the cloud (metering) to post usage charges.
+
+    Only its SHA-256 is stored; the token is shown once, when an admin creates it.
+    """
+
+    service = models.SlugField(max_length=50, help_text="Idempotency keys are scoped to the service.")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="The token's first characters, to tell them apart."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["service", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UsageCharge(models.Model):
+    """A debit posted by another service, exactly once per (service, idempotency key)."""
+
+    service = models.SlugField(max_length=50)
+    idempotency_key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the charge as posted, to spot a changed body.")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="usage_charges")
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    description = models.CharField(max_length=300, blank=True)
+    ledger_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="usage_charge")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "idempotency_key"], name="usage_charge_once_per_key"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="usage_charge_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service}:{self.idempotency_key}"

@@ -1,21 +1,45 @@
 """Every write to accounts and the ledger goes through here."""
 
+import hashlib
+import hmac
+import json
 import logging
+import secrets
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
+from . import outbox
 from .exceptions import BillingError, CurrencyMismatch
-from .models import Account, LedgerEntry, OutboundEmail
+from .formatting import format_money
+from .models import Account, AlertRecipient, LedgerEntry, OutboundEmail, OutboundSms, ServiceToken, UsageCharge
+from .phones import InvalidPhoneNumber, normalise_mobile
+from .sms.base import SmsError
+from .sms.base import get_backend as get_sms_backend
 
 logger = logging.getLogger(__name__)
 MAX_EMAIL_ATTEMPTS = 8
-EMAIL_CLAIM_LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One balance change for post_ledger_entries: positive credits, negative debits."""
+
+    account_id: int
+    amount: Money
+    kind: str
+    source_ref: str
+    actor: object = None
+    description: str = ""
 
 
 @transaction.atomic
@@ -29,32 +53,72 @@ def post_ledger_entry(
     description: str = "",
     now: datetime | None = None,
 ) -> LedgerEntry:
-    """Move `amount` (positive credits, negative debits) into an account's balance.
+    """Move `amount` (positive credits, negative debits) into an account's balance."""
+    entry = NewEntry(account_id, amount, kind, source_ref, actor, description)
+    return post_ledger_entries([entry], now=now)[0]
 
-    The only writer of Account.balance. The account row is locked first, so the
-    balance_after of concurrent entries is always computed from the committed balance;
-    the unique (kind, source_ref) behind it refuses a second entry for one source.
+
+@transaction.atomic
+def post_ledger_entries(entries: list[NewEntry], *, now: datetime | None = None) -> list[LedgerEntry]:
+    """The only writer of Account.balance: append entries and update the cached balances.
+
+    Every account touched is locked first, once, in id order (so two batches cannot
+    deadlock), and each entry's balance_after is computed from the committed balance; the
+    unique (kind, source_ref) behind it refuses a second entry for one source. The alert
+    state follows the balance here: back at or above the threshold re-arms the alert, and
+    falling below it while armed hands the check to a worker after commit.
     """
-    if amount.amount == 0:
-        raise BillingError("A ledger entry cannot be zero.", code="zero_amount")
-    account = Account.objects.select_for_update().get(pk=account_id)
-    if amount.currency != account.balance.currency:
-        raise CurrencyMismatch(
-            f"{account} is billed in {account.balance.currency}; an entry in {amount.currency} cannot be posted."
+    now = now or timezone.now()
+    account_ids = sorted({entry.account_id for entry in entries})
+    accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
+    missing = set(account_ids) - set(accounts)
+    if missing:
+        raise Account.DoesNotExist(f"No account {min(missing)}.")
+    balances = {pk: account.balance for pk, account in accounts.items()}
+    rows = []
+    for entry in entries:
+        account = accounts[entry.account_id]
+        if entry.amount.amount == 0:
+            raise BillingError("A ledger entry cannot be zero.", code="zero_amount")
+        if entry.amount.currency != account.balance.currency:
+            raise CurrencyMismatch(
+                f"{account} is billed in {account.balance.currency}; "
+                f"an entry in {entry.amount.currency} cannot be posted."
+            )
+        balances[account.pk] = balances[account.pk] + entry.amount
+        rows.append(
+            LedgerEntry(
+                account=account,
+                amount=entry.amount,
+                kind=entry.kind,
+                source_ref=entry.source_ref,
+                actor=entry.actor,
+                description=entry.description[:300],
+                balance_after=balances[account.pk],
+                created_at=now,
+            )
         )
-    after = account.balance + amount
-    entry = LedgerEntry.objects.create(
-        account=account,
-        amount=amount,
-        kind=kind,
-        source_ref=source_ref,
-        actor=actor,
-        description=description[:300],
-        balance_after=after,
-        created_at=now or timezone.now(),
-    )
-    Account.objects.filter(pk=account.pk).update(balance=after.amount)
-    return entry
+    created = LedgerEntry.objects.bulk_create(rows)
+    for pk, account in accounts.items():
+        _store_balance(account, balances[pk])
+    return created
+
+
+def _store_balance(account: Account, after: Money) -> None:
+    changes = {"balance": after.amount}
+    threshold = account.alert_threshold
+    if threshold is not None and after.amount >= threshold and not account.alert_armed:
+        changes["alert_armed"] = True
+    elif threshold is not None and account.alert_enabled and account.alert_armed and after.amount < threshold:
+        account_id = account.pk
+        transaction.on_commit(lambda: _publish_alert_check(account_id))
+    Account.objects.filter(pk=account.pk).update(**changes)
+
+
+def _publish_alert_check(account_id: int) -> None:
+    from .tasks import check_balance_alert
+
+    _publish(check_balance_alert, account_id)
 
 
 def ledger_mismatches() -> list[tuple[Account, Money]]:
@@ -64,7 +128,9 @@ def ledger_mismatches() -> list[tuple[Account, Money]]:
     )
     mismatches = []
     for account in Account.objects.order_by("pk").iterator(chunk_size=2000):
-        total = Money(sums.get(account.pk) or 0, account.balance.currency)
+        # PostgreSQL sums NUMERIC exactly; SQLite sums in floating point, so its total is
+        # rounded back to the column's two places before comparing.
+        total = Money(Decimal(str(sums.get(account.pk) or 0)).quantize(Decimal("0.01")), account.balance.currency)
         if total != account.balance:
             mismatches.append((account, total))
     return mismatches
@@ -102,52 +168,447 @@ def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: A
     return email
 
 
+# After a failed publish this process stops trying for a while: with the broker down, each
+# attempt costs a connection timeout, and a request must not pay it over and over. What is
+# not published meanwhile is found by the periodic sweeps (outbox rows, alert candidates).
+BROKER_RETRY_AFTER_SECONDS = 30
+_broker_down_until = 0.0
+
+
 def _publish(task, *args) -> None:
     """Hand a task to the broker; if the broker is away, the periodic resend catches up."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.info("Broker recently unreachable; %s%s left to the periodic sweep", task.name, args)
+        return
     try:
         task.apply_async(args=args, retry=False)
     except Exception as exc:  # any broker failure: the outbox row is the durable record
+        _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER_SECONDS
         logger.warning("Could not publish %s%s, the periodic resend will: %r", task.name, args, exc)
 
 
 def deliver_email(*, email_id: int, now: datetime | None = None) -> OutboundEmail | None:
-    """Send one queued e-mail at most once; safe to call from retried or duplicated tasks.
+    """Send one queued e-mail at most once; safe to call from retried or duplicated tasks."""
 
-    A worker claims the row (PENDING -> SENDING) under a lock and sends outside any
-    transaction; another worker or the sweep skips a fresh claim. A claim older than
-    EMAIL_CLAIM_LEASE is a worker that died mid-send: it is taken over, which is the
-    only window in which an e-mail can go out twice.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        email = OutboundEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
-        if email is None or not _claimable(email, now):
-            return email
-        email.status, email.claimed_at, email.attempts = OutboundEmail.Status.SENDING, now, email.attempts + 1
-        email.save(update_fields=["status", "claimed_at", "attempts"])
-    try:
+    def send(email: OutboundEmail) -> None:
         send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
-    except Exception as exc:  # SMTP and network errors alike: recorded, retried later
-        email.last_error = repr(exc)[:2000]
-        failed = email.attempts >= MAX_EMAIL_ATTEMPTS
-        email.status = OutboundEmail.Status.FAILED if failed else OutboundEmail.Status.PENDING
-        email.save(update_fields=["last_error", "status"])
-        raise
-    email.status, email.sent_at, email.last_error = OutboundEmail.Status.SENT, timezone.now(), ""
-    email.save(update_fields=["status", "sent_at", "last_error"])
-    return email
 
-
-def _claimable(email: OutboundEmail, now: datetime) -> bool:
-    if email.status == OutboundEmail.Status.PENDING:
-        return True
-    return email.status == OutboundEmail.Status.SENDING and email.claimed_at < now - EMAIL_CLAIM_LEASE
+    return outbox.deliver(OutboundEmail, email_id, send, max_attempts=MAX_EMAIL_ATTEMPTS, now=now)
 
 
 def pending_email_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
     """E-mails whose task seems lost: pending a while after queueing, or claimed by a dead worker."""
-    now = now or timezone.now()
-    lost = Q(status=OutboundEmail.Status.PENDING, created_at__lt=now - timedelta(seconds=older_than_seconds)) | Q(
-        status=OutboundEmail.Status.SENDING, claimed_at__lt=now - EMAIL_CLAIM_LEASE
+    return outbox.lost_ids(OutboundEmail, older_than_seconds=older_than_seconds, now=now)
+
+
+# --- SMS outbox -------------------------------------------------------------------------
+
+MAX_SMS_ATTEMPTS = 5
+
+
+def queue_sms(*, dedupe_key: str, to: str, text: str, account: Account | None = None, alert=None) -> OutboundSms:
+    """Record an SMS in the caller's transaction and hand it to a worker after commit."""
+    from .tasks import send_sms
+
+    sms, created = OutboundSms.objects.get_or_create(
+        dedupe_key=dedupe_key, defaults={"to": to, "text": text[:480], "account": account, "alert": alert}
     )
-    return list(OutboundEmail.objects.filter(lost).order_by("created_at").values_list("pk", flat=True)[:500])
+    if created:
+        transaction.on_commit(lambda: _publish(send_sms, sms.pk))
+    return sms
+
+
+def deliver_sms(*, sms_id: int, now: datetime | None = None) -> OutboundSms | None:
+    """Send one queued SMS at most once per claim (see accounts.outbox)."""
+
+    def send(sms: OutboundSms) -> str:
+        try:
+            return get_sms_backend().send(sms.to, sms.text, idempotency_key=sms.dedupe_key)
+        except SmsError as exc:
+            if not exc.retryable:
+                raise outbox.PermanentFailure(str(exc)) from exc
+            raise
+
+    return outbox.deliver(OutboundSms, sms_id, send, max_attempts=MAX_SMS_ATTEMPTS, now=now)
+
+
+def pending_sms_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
+    return outbox.lost_ids(OutboundSms, older_than_seconds=older_than_seconds, now=now)
+
+
+# --- Expenditure alert ------------------------------------------------------------------
+
+ALERT_INTERVAL = timedelta(hours=24)
+RUNWAY_DAYS = 7
+
+
+def set_alert(*, account_id: int, enabled: bool, threshold: Decimal | None, actor) -> Account:
+    """Save the Overview page's alert settings. A new threshold re-arms the alert, and if the
+    balance is already below it, the check runs at once (after commit)."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        if enabled and threshold is None:
+            raise BillingError("Set a threshold to turn the alert on.", code="threshold_required")
+        if threshold is not None and threshold < 0:
+            raise BillingError("The threshold cannot be negative.", code="threshold_negative")
+        changed = threshold != account.alert_threshold or (enabled and not account.alert_enabled)
+        account.alert_enabled, account.alert_threshold = enabled, threshold
+        if changed:
+            account.alert_armed = True
+        account._history_user = actor
+        account.save(update_fields=["alert_enabled", "alert_threshold", "alert_armed"])
+        if enabled:
+            transaction.on_commit(lambda: _publish_alert_check(account_id))
+    return account
+
+
+def check_balance_alert(*, account_id: int, now: datetime | None = None):
+    """Fire the low-balance alert if the balance is below the threshold and the alert is armed.
+
+    Once per crossing: the account row is locked, the alert is unique per (account,
+    crossing), and firing disarms it until the balance is back at or above the threshold.
+    At most one alert per ALERT_INTERVAL however the balance wobbles; the periodic sweep
+    fires a deferred one later. Safe to run any number of times.
+    """
+    from .models import BalanceAlert
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        threshold = account.alert_threshold_money
+        if not (account.alert_enabled and account.alert_armed and threshold is not None):
+            return None
+        if account.balance >= threshold:
+            return None
+        if account.last_alert_at and now - account.last_alert_at < ALERT_INTERVAL:
+            return None
+        crossing = account.alert_crossings + 1
+        text = alert_text(account, now=now)
+        alert, _ = BalanceAlert.objects.get_or_create(
+            account=account,
+            crossing=crossing,
+            defaults={"balance": account.balance, "threshold": threshold, "text": text, "created_at": now},
+        )
+        for recipient in account.alert_recipients.filter(confirmed_at__isnull=False):
+            key = f"alert:{account.pk}:{crossing}:{recipient.address}"
+            if recipient.kind == recipient.Kind.SMS:
+                queue_sms(dedupe_key=key, to=recipient.address, text=text, account=account, alert=alert)
+            else:
+                queue_email(
+                    dedupe_key=key,
+                    to=recipient.address,
+                    subject=f"{account.name}: balance below {format_money(threshold)}",
+                    body=text,
+                    account=account,
+                )
+        Account.objects.filter(pk=account.pk).update(alert_armed=False, alert_crossings=crossing, last_alert_at=now)
+        return alert
+
+
+def alert_text(account: Account, *, now: datetime) -> str:
+    """Balance, threshold, a runway estimate from the last 7 days' usage, and where to pay."""
+    text = (
+        f"Billing Center: {account.name} balance is {format_money(account.balance)}, "
+        f"below your alert threshold of {format_money(account.alert_threshold_money)}."
+    )
+    spent = (
+        account.ledger_entries.filter(kind=LedgerEntry.Kind.USAGE, created_at__gte=now - timedelta(days=RUNWAY_DAYS))
+        .aggregate(total=Sum("amount"))
+        .get("total")
+    )
+    daily = -(spent or Decimal(0)) / RUNWAY_DAYS
+    if account.balance.amount <= 0:
+        text += " Your balance is used up; resources may be suspended."
+    elif daily > 0:
+        days = int(account.balance.amount / daily)
+        text += (
+            f" At your last {RUNWAY_DAYS} days' usage, about {days} day{'s' if days != 1 else ''} left."
+            if days >= 1
+            else " At your recent usage, it runs out within a day."
+        )
+    return f"{text} Top up: {settings.SITE_URL}{reverse('topups:pay')}"
+
+
+def accounts_due_an_alert(*, now: datetime | None = None):
+    """Ids of accounts whose alert should fire now: on, armed, below, and not alerted in 24 h."""
+    now = now or timezone.now()
+    return (
+        Account.objects.filter(alert_enabled=True, alert_armed=True, alert_threshold__isnull=False)
+        .filter(balance__lt=F("alert_threshold"))
+        .filter(Q(last_alert_at__isnull=True) | Q(last_alert_at__lte=now - ALERT_INTERVAL))
+        .values_list("pk", flat=True)
+    )
+
+
+def sweep_balance_alerts(*, now: datetime | None = None) -> int:
+    """The safety net: check every account that should have fired (a lost task, a deferred alert)."""
+    fired = 0
+    for account_id in accounts_due_an_alert(now=now).iterator(chunk_size=2000):
+        fired += check_balance_alert(account_id=account_id, now=now) is not None
+    return fired
+
+
+# --- Alert recipients -------------------------------------------------------------------
+
+CODE_VALID = timedelta(minutes=10)
+MAX_CODE_ATTEMPTS = 5
+MAX_CODES_PER_NUMBER = 5
+MAX_RECIPIENTS = 5
+
+
+def add_sms_recipient(*, account_id: int, number: str, now: datetime | None = None) -> AlertRecipient:
+    """Add a mobile number (normalised to E.164) and text it a one-time code to confirm it."""
+    try:
+        address = normalise_mobile(number)
+    except InvalidPhoneNumber as exc:
+        raise BillingError(str(exc), code="invalid_phone") from exc
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        recipient = account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, address=address).first()
+        if recipient is None:
+            _check_recipient_room(account)
+            recipient = AlertRecipient.objects.create(account=account, kind=AlertRecipient.Kind.SMS, address=address)
+        if not recipient.is_confirmed:
+            send_confirmation_code(recipient=recipient, now=now)
+        return recipient
+
+
+def add_email_recipient(*, account_id: int, email: str) -> AlertRecipient:
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        address = email.strip().lower()
+        existing = account.alert_recipients.filter(kind=AlertRecipient.Kind.EMAIL, address=address).first()
+        if existing:
+            return existing
+        _check_recipient_room(account)
+        return AlertRecipient.objects.create(
+            account=account, kind=AlertRecipient.Kind.EMAIL, address=address, confirmed_at=timezone.now()
+        )
+
+
+def _check_recipient_room(account: Account) -> None:
+    if account.alert_recipients.count() >= MAX_RECIPIENTS:
+        raise BillingError(f"An alert goes to at most {MAX_RECIPIENTS} recipients; remove one first.", code="too_many")
+
+
+def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = None) -> None:
+    """Text a fresh 6-digit code; a number gets at most MAX_CODES_PER_NUMBER of them."""
+    now = now or timezone.now()
+    if recipient.codes_sent >= MAX_CODES_PER_NUMBER:
+        raise BillingError(
+            "Too many codes were sent to this number. Remove it and add it again tomorrow, or contact support.",
+            code="too_many_codes",
+        )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    recipient.code_hash = _code_hash(recipient, code)
+    recipient.code_expires_at = now + CODE_VALID
+    recipient.code_attempts = 0
+    recipient.codes_sent += 1
+    recipient.save(update_fields=["code_hash", "code_expires_at", "code_attempts", "codes_sent"])
+    queue_sms(
+        dedupe_key=f"code:{recipient.pk}:{recipient.codes_sent}",
+        to=recipient.address,
+        text=f"Billing Center: your code is {code}. It confirms this number for {recipient.account.name}'s "
+        f"balance alerts and is valid for {int(CODE_VALID.total_seconds() // 60)} minutes.",
+        account=recipient.account,
+    )
+
+
+def confirm_sms_recipient(
+    *, account_id: int, recipient_id: int, code: str, now: datetime | None = None
+) -> AlertRecipient:
+    now = now or timezone.now()
+    with transaction.atomic():
+        recipient = (
+            AlertRecipient.objects.select_for_update()
+            .filter(account_id=account_id, kind=AlertRecipient.Kind.SMS)
+            .get(pk=recipient_id)
+        )
+        if recipient.is_confirmed:
+            return recipient
+        if recipient.code_attempts >= MAX_CODE_ATTEMPTS:
+            raise BillingError("Too many wrong codes. Send a new code.", code="code_locked")
+        if recipient.code_expires_at is None or now > recipient.code_expires_at:
+            raise BillingError("This code has expired. Send a new code.", code="code_expired")
+        recipient.code_attempts += 1
+        if not hmac.compare_digest(recipient.code_hash, _code_hash(recipient, code.strip())):
+            recipient.save(update_fields=["code_attempts"])
+            left = MAX_CODE_ATTEMPTS - recipient.code_attempts
+            raise BillingError(f"That code is not right; {left} tr{'ies' if left != 1 else 'y'} left.", code="bad_code")
+        recipient.confirmed_at, recipient.code_hash = now, ""
+        recipient.save(update_fields=["confirmed_at", "code_hash", "code_attempts"])
+        return recipient
+
+
+def _code_hash(recipient: AlertRecipient, code: str) -> str:
+    message = f"{recipient.pk}:{recipient.address}:{code}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def remove_recipient(*, account_id: int, recipient_id: int) -> None:
+    AlertRecipient.objects.filter(account_id=account_id, pk=recipient_id).delete()
+
+
+# --- Usage charges (the metering services' API) ------------------------------------------
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    account_id: int
+    amount: Money
+    idempotency_key: str
+    description: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """What "the same body" means for an idempotency key: these four, normalised."""
+        canonical = json.dumps(
+            [self.account_id, f"{self.amount.amount.normalize():f}", str(self.amount.currency), self.description]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    idempotency_key: str
+    outcome: str  # "created" | "duplicate" | "error"
+    charge: UsageCharge | None = None
+    error_code: str = ""
+    error_message: str = ""
+    http_status: int = 200
+
+
+def post_usage_charges(
+    *, service: str, requests: list[ChargeRequest], now: datetime | None = None
+) -> list[ChargeResult]:
+    """Debit usage, exactly once per (service, idempotency key), in one transaction.
+
+    Every account touched is locked once (id order); keys already posted answer with their
+    original charge, or an error if the body differs; one bad charge does not stop the
+    others. Balances may go below zero. A concurrent batch that wins a key between our read
+    and our insert makes the insert fail; the batch is then retried and sees that key.
+    """
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _post_usage_charges(service, requests, now or timezone.now())
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _post_usage_charges(service: str, requests: list[ChargeRequest], now: datetime) -> list[ChargeResult]:
+    account_ids = sorted({r.account_id for r in requests})
+    accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
+    keys = [r.idempotency_key for r in requests]
+    posted = {
+        c.idempotency_key: c
+        for c in UsageCharge.objects.filter(service=service, idempotency_key__in=keys).select_related("ledger_entry")
+    }
+    results: list[ChargeResult | None] = []
+    pending: dict[str, tuple[int, ChargeRequest]] = {}
+    for index, request in enumerate(requests):
+        key = request.idempotency_key
+        earlier = posted.get(key)
+        earlier_hash = earlier.request_hash if earlier else (pending[key][1].fingerprint if key in pending else None)
+        if earlier_hash is not None:
+            if earlier_hash != request.fingerprint:
+                results.append(
+                    _error(key, "idempotency_key_reused", "This idempotency key was used with a different charge.", 409)
+                )
+            else:
+                results.append(ChargeResult(key, "duplicate", charge=earlier))  # inside this batch: filled below
+            continue
+        account = accounts.get(request.account_id)
+        if account is None:
+            results.append(_error(key, "unknown_account", f"There is no account {request.account_id}.", 404))
+            continue
+        if str(request.amount.currency) != account.billing_currency:
+            results.append(
+                _error(
+                    key,
+                    "currency_mismatch",
+                    f"Account {account.pk} is billed in {account.billing_currency}, not {request.amount.currency}.",
+                    400,
+                )
+            )
+            continue
+        pending[key] = (index, request)
+        results.append(None)
+    if pending:
+        entries = post_ledger_entries(
+            [
+                NewEntry(
+                    account_id=r.account_id,
+                    amount=-r.amount,
+                    kind=LedgerEntry.Kind.USAGE,
+                    source_ref=f"charge:{service}:{r.idempotency_key}",
+                    description=r.description or f"Usage ({service})",
+                )
+                for _, r in pending.values()
+            ],
+            now=now,
+        )
+        charges = UsageCharge.objects.bulk_create(
+            [
+                UsageCharge(
+                    service=service,
+                    idempotency_key=r.idempotency_key,
+                    request_hash=r.fingerprint,
+                    account_id=r.account_id,
+                    amount=r.amount,
+                    description=r.description,
+                    ledger_entry=entry,
+                    created_at=now,
+                )
+                for (_, r), entry in zip(pending.values(), entries, strict=True)
+            ]
+        )
+        by_key = {c.idempotency_key: c for c in charges}
+        for index, request in pending.values():
+            results[index] = ChargeResult(
+                request.idempotency_key, "created", charge=by_key[request.idempotency_key], http_status=201
+            )
+        for index, result in enumerate(results):
+            if result.outcome == "duplicate" and result.charge is None:
+                results[index] = ChargeResult(
+                    result.idempotency_key, "duplicate", charge=by_key[result.idempotency_key]
+                )
+    return results
+
+
+def _error(key: str, code: str, message: str, status: int) -> ChargeResult:
+    return ChargeResult(key, "error", error_code=code, error_message=message, http_status=status)
+
+
+# --- Service tokens ---------------------------------------------------------------------
+
+
+def create_service_token(*, service: str, name: str) -> tuple[ServiceToken, str]:
+    """A new token; the plain text is returned once and only its SHA-256 is stored."""
+    plain = f"bc_{secrets.token_urlsafe(32)}"
+    token = ServiceToken.objects.create(service=service, name=name, token_hash=hash_token(plain), prefix=plain[:10])
+    return token, plain
+
+
+def hash_token(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def authenticate_service(authorization: str) -> ServiceToken | None:
+    """The active token named by an `Authorization: Bearer …` header, or None."""
+    scheme, _, plain = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not plain.strip():
+        return None
+    token = ServiceToken.objects.filter(token_hash=hash_token(plain.strip()), revoked_at__isnull=True).first()
+    if token is not None:
+        ServiceToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+def revoke_service_token(*, token_id: int) -> None:
+    ServiceToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())

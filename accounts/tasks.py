@@ -32,3 +32,45 @@ def resend_pending_emails() -> int:
         except Exception:  # recorded on the row; the next sweep tries again
             continue
     return sent
+
+
+@shared_task(acks_late=True)
+def check_balance_alert(account_id: int) -> None:
+    from .services import check_balance_alert as check
+
+    check(account_id=account_id)
+
+
+@shared_task(bind=True, max_retries=5, acks_late=True)
+def send_sms(self, sms_id: int) -> None:
+    """Late acknowledgement: a worker killed mid-send leaves the task to be redelivered."""
+    from .outbox import PermanentFailure
+    from .services import deliver_sms
+
+    try:
+        deliver_sms(sms_id=sms_id)
+    except PermanentFailure:
+        return  # recorded as failed on the row; retrying cannot help
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 15, 1800)) from exc
+
+
+@shared_task
+def resend_pending_sms() -> int:
+    from .services import deliver_sms, pending_sms_ids
+
+    sent = 0
+    for sms_id in pending_sms_ids():
+        try:
+            deliver_sms(sms_id=sms_id)
+            sent += 1
+        except Exception:  # recorded on the row; the next sweep tries again
+            continue
+    return sent
+
+
+@shared_task
+def sweep_balance_alerts() -> int:
+    from .services import sweep_balance_alerts as sweep
+
+    return sweep()

@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+from djmoney.money import Money
 
 from billing_center.csv_export import csv_response
 from topups.selectors import recent_topups
@@ -11,10 +13,20 @@ from topups.selectors import recent_topups
 from .charts import balance_chart
 from .decorators import customer_required
 from .exceptions import BillingError
-from .formatting import plain_amount
-from .forms import PreferencesForm, StatementFilterForm
+from .formatting import format_money, plain_amount
+from .forms import AlertEmailForm, AlertPhoneForm, AlertSettingsForm, PreferencesForm, StatementFilterForm
+from .models import AlertRecipient
+from .phones import mask
 from .selectors import daily_balances, filter_ledger_entries, recent_ledger_entries
-from .services import set_payment_currency
+from .services import (
+    add_email_recipient,
+    add_sms_recipient,
+    confirm_sms_recipient,
+    remove_recipient,
+    send_confirmation_code,
+    set_alert,
+    set_payment_currency,
+)
 
 
 def home(request):
@@ -25,13 +37,152 @@ def home(request):
 
 @customer_required
 def overview(request, account):
+    return _render_overview(request, account)
+
+
+def _render_overview(request, account, bound_forms: dict | None = None, status: int = 200):
+    """The Overview page; after a refused alert change, with that form and its errors."""
+    initial = {
+        "enabled": account.alert_enabled,
+        "threshold": plain_amount(account.alert_threshold_money) if account.alert_threshold is not None else "",
+    }
+    forms = {
+        "alert_form": AlertSettingsForm(currency=account.billing_currency, initial=initial),
+        "phone_form": AlertPhoneForm(),
+        "email_form": AlertEmailForm(),
+        "code_errors": {},
+        **(bound_forms or {}),
+    }
     context = {
         "account": account,
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
         "open_topups": recent_topups(account, open_checkouts_only=True, limit=3),
+        "recipients": list(account.alert_recipients.all()),
+        "last_alert": account.balance_alerts.first(),
+        **forms,
     }
-    return render(request, "accounts/overview.html", context)
+    return render(request, "accounts/overview.html", context, status=status)
+
+
+@customer_required
+@require_POST
+def alert_settings(request, account):
+    """Every change to the expenditure alert posts here. Success: back to the Overview (303)
+    with a message; a refusal: the Overview again with the form's error (400)."""
+    action = request.POST.get("action", "")
+    handlers = {
+        "save": _save_alert,
+        "add_phone": _add_phone,
+        "confirm": _confirm_phone,
+        "resend": _resend_code,
+        "add_email": _add_email,
+        "remove": _remove_recipient,
+    }
+    if action not in handlers:
+        return HttpResponseBadRequest("Unknown alert action.")
+    try:
+        message = handlers[action](request, account)
+    except AlertFormError as exc:
+        return _render_overview(request, account, exc.forms, status=400)
+    messages.success(request, message)
+    response = redirect(reverse("accounts:overview") + "#alert")
+    response.status_code = 303
+    return response
+
+
+class AlertFormError(Exception):
+    def __init__(self, forms: dict):
+        self.forms = forms
+
+
+def _valid(form, name: str) -> dict:
+    if not form.is_valid():
+        raise AlertFormError({name: form})
+    return form.cleaned_data
+
+
+def _refused(form, name: str, exc: BillingError):
+    form.add_error(None, exc.message)
+    return AlertFormError({name: form})
+
+
+def _save_alert(request, account) -> str:
+    form = AlertSettingsForm(request.POST, currency=account.billing_currency)
+    data = _valid(form, "alert_form")
+    try:
+        set_alert(account_id=account.pk, enabled=data["enabled"], threshold=data["threshold"], actor=request.user)
+    except BillingError as exc:
+        raise _refused(form, "alert_form", exc) from exc
+    if not data["enabled"]:
+        return "The expenditure alert is off."
+    threshold = format_money(Money(data["threshold"], account.billing_currency))
+    return f"Alert saved: we send a text message when your balance falls below {threshold}."
+
+
+def _add_phone(request, account) -> str:
+    form = AlertPhoneForm(request.POST)
+    data = _valid(form, "phone_form")
+    try:
+        recipient = add_sms_recipient(account_id=account.pk, number=data["number"])
+    except BillingError as exc:
+        raise _refused(form, "phone_form", exc) from exc
+    if recipient.is_confirmed:
+        return f"{mask(recipient.address)} already receives alerts."
+    return f"We sent a 6-digit code to {mask(recipient.address)}. Enter it below to confirm the number."
+
+
+def _recipient_id(request) -> int:
+    try:
+        return int(request.POST.get("recipient", ""))
+    except ValueError:
+        raise AlertFormError({"code_errors": {0: "Choose a recipient."}}) from None
+
+
+def _confirm_phone(request, account) -> str:
+    recipient_id = _recipient_id(request)
+    code = request.POST.get("code", "").strip()
+    try:
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise BillingError("Enter the 6 digits we sent.", code="bad_code")
+        recipient = confirm_sms_recipient(account_id=account.pk, recipient_id=recipient_id, code=code)
+    except (BillingError, AlertRecipient.DoesNotExist) as exc:
+        raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
+    return f"{mask(recipient.address)} is confirmed: alerts will be sent there."
+
+
+def _resend_code(request, account) -> str:
+    recipient_id = _recipient_id(request)
+    try:
+        recipient = account.alert_recipients.get(
+            pk=recipient_id, kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=True
+        )
+        send_confirmation_code(recipient=recipient)
+    except (BillingError, AlertRecipient.DoesNotExist) as exc:
+        raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
+    return f"We sent a new code to {mask(recipient.address)}."
+
+
+def _add_email(request, account) -> str:
+    form = AlertEmailForm(request.POST)
+    data = _valid(form, "email_form")
+    try:
+        recipient = add_email_recipient(account_id=account.pk, email=data["email"])
+    except BillingError as exc:
+        raise _refused(form, "email_form", exc) from exc
+    return f"Alerts will also be e-mailed to {recipient.address}."
+
+
+def _remove_recipient(request, account) -> str:
+    remove_recipient(account_id=account.pk, recipient_id=_recipient_id(request))
+    return "Recipient removed."
+
+
+@customer_required
+def alert_history(request, account):
+    alerts = account.balance_alerts.prefetch_related("sms")
+    page = Paginator(alerts, 20).get_page(request.GET.get("page"))
+    return render(request, "accounts/alerts.html", {"account": account, "page": page})
 
 
 def safe_next(request, fallback: str) -> str:

@@ -17,6 +17,10 @@ PRODUCTION_ENV = {
     "PAYMENT_GATEWAY": "stripe",
     "STRIPE_SECRET_KEY": "sk_live_placeholder",
     "STRIPE_WEBHOOK_SECRET": "whsec_placeholder",
+    "SMS_BACKEND": "accounts.sms.twilio.TwilioBackend",
+    "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+    "TWILIO_AUTH_TOKEN": "placeholder",
+    "TWILIO_FROM_NUMBER": "+15005550006",
 }
 
 
@@ -62,6 +66,8 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
         ({"PAYMENT_GATEWAY": "sandbox", "ALLOW_SANDBOX_GATEWAY": "true"}, (), "the built-in one is public"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, (), "STRIPE_WEBHOOK_SECRET"),
         ({"DEBUG": "true"}, (), "DEBUG must be off"),
+        ({"SMS_BACKEND": "accounts.sms.console.ConsoleBackend"}, (), "real provider"),
+        ({"TWILIO_AUTH_TOKEN": ""}, (), "TWILIO_AUTH_TOKEN"),
     ],
 )
 def test_production_settings_refuse_to_start_when_misconfigured(overrides, drop, message):

@@ -197,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-exchange-rates": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3600.0},
     # Lets /healthz tell whether a worker is consuming the queue.
     "worker-heartbeat": {"task": "accounts.tasks.record_worker_heartbeat", "schedule": 30.0},
+    # Low-balance alerts a lost task missed (or that the 24-hour limit deferred), and SMS
+    # whose task was lost.
+    "sweep-balance-alerts": {"task": "accounts.tasks.sweep_balance_alerts", "schedule": 300.0},
+    "resend-pending-sms": {"task": "accounts.tasks.resend_pending_sms", "schedule": 120.0},
     # Flags transfer tickets due soon / overdue and e-mails finance once per state.
     "flag-ticket-deadlines": {"task": "tickets.tasks.flag_ticket_deadlines", "schedule": 300.0},
 }
@@ -281,6 +285,17 @@ TICKET_SECOND_APPROVAL_ABOVE = {
     )
 }
 CERTIFICATE_MAX_BYTES = int(env("CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024)))
+
+# --- SMS ------------------------------------------------------------------------------
+# accounts.sms.console.ConsoleBackend (default), accounts.sms.file.FileBackend (SMS_FILE_PATH),
+# accounts.sms.memory.MemoryBackend (tests), accounts.sms.twilio.TwilioBackend (TWILIO_*).
+SMS_BACKEND = env("SMS_BACKEND", "accounts.sms.console.ConsoleBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com")
 
 # --- Demo -----------------------------------------------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "billing-demo-2026")

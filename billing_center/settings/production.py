@@ -13,8 +13,13 @@ from .base import *  # noqa: E402,F403
 from .base import (  # noqa: E402
     PAYMENT_GATEWAY,
     SANDBOX_WEBHOOK_SECRETS,
+    SMS_BACKEND,
     STRIPE_SECRET_KEY,
     STRIPE_WEBHOOK_SECRETS,
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    TWILIO_FROM_NUMBER,
+    TWILIO_MESSAGING_SERVICE_SID,
     env,
     env_bool,
     env_list,
@@ -34,6 +39,16 @@ if PAYMENT_GATEWAY == "sandbox":
         raise ImproperlyConfigured("Set SANDBOX_WEBHOOK_SECRET: the built-in one is public.")
 if PAYMENT_GATEWAY == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS):
     raise ImproperlyConfigured("PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+
+# Low-balance alerts must reach phones: the console backend only logs them.
+if SMS_BACKEND.endswith((".ConsoleBackend", ".MemoryBackend", ".FileBackend")) and not env_bool(
+    "ALLOW_LOCAL_SMS", False
+):
+    raise ImproperlyConfigured("Set SMS_BACKEND to a real provider (or ALLOW_LOCAL_SMS=true to keep SMS on this host).")
+if SMS_BACKEND.endswith(".TwilioBackend") and not (
+    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID)
+):
+    raise ImproperlyConfigured("SMS_BACKEND=Twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and a sender.")
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

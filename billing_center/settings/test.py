@@ -6,6 +6,7 @@ from .base import *  # noqa: F403
 from .base import CELERY_BROKER_URL, STORAGES
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "accounts.sms.memory.MemoryBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="billing-test-media-")
 STORAGES = {**STORAGES, "certificates": {**STORAGES["certificates"], "OPTIONS": {"location": MEDIA_ROOT}}}

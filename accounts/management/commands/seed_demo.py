@@ -9,7 +9,7 @@ from django.utils import timezone
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
-from accounts.models import Account, LedgerEntry, User
+from accounts.models import Account, AlertRecipient, LedgerEntry, User
 from accounts.services import post_ledger_entry
 from tickets.models import Invoice, ReceivingAccount
 from tickets.services import add_receiving_account, issue_invoice
@@ -84,10 +84,11 @@ class Command(BaseCommand):
 
         self._history(alice_acct, opening=Decimal("500.00"))
         self._history(dave_acct, opening=Decimal("2000.00"))
+        self._alert(alice_acct, threshold=Decimal("150.00"), phone="+8613800138000", email="alice@example.com")
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Password for every demo user: {password}")
-        self.stdout.write("  alice   prepaid customer (can top up)")
+        self.stdout.write("  alice   prepaid customer (can top up); SMS alert below 150 USD, fired by simulate_usage")
         self.stdout.write("  bob     postpaid customer (top-up refused, repays bills)")
         self.stdout.write("  carol   enterprise member of Dave's Enterprise (top-up refused)")
         self.stdout.write("  dave    prepaid enterprise master account")
@@ -159,6 +160,15 @@ class Command(BaseCommand):
                 description="Cloud services, last month",
             )
         )
+
+    def _alert(self, account, *, threshold, phone, email):
+        """alice's expenditure alert, with a confirmed number, so simulate_usage makes it fire."""
+        if account.alert_recipients.exists():
+            return
+        Account.objects.filter(pk=account.pk).update(alert_enabled=True, alert_threshold=threshold, alert_armed=True)
+        now = timezone.now()
+        AlertRecipient.objects.create(account=account, kind=AlertRecipient.Kind.SMS, address=phone, confirmed_at=now)
+        AlertRecipient.objects.create(account=account, kind=AlertRecipient.Kind.EMAIL, address=email, confirmed_at=now)
 
     def _account(self, name, type_, currency, master=None):
         account, _ = Account.objects.get_or_create(

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import api
+
+app_name = "api"
+urlpatterns = [
+    path("charges", api.post_charge, name="charges"),
+    path("charges/batch", api.post_charge_batch, name="charges_batch"),
+    path("accounts/<int:account_id>/balance", api.account_balance, name="balance"),
+]

@@ -1,0 +1,68 @@
+"""Delivering outbox rows (e-mails, SMS) at most once per claim, whoever asks.
+
+A worker claims a row (PENDING -> SENDING) under a lock and sends outside any transaction;
+another worker or the sweep skips a fresh claim. A claim older than CLAIM_LEASE is a worker
+that died mid-send: it is taken over, which is the only window in which a message can go
+out twice.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import OutboxMessage
+
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class PermanentFailure(Exception):
+    """Sending cannot succeed by retrying (an invalid number, a refused address)."""
+
+
+def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts: int, now: datetime | None = None):
+    """Claim row `pk` of `model` and send it with send(row) -> provider id or None.
+
+    A failed send leaves the row PENDING for a retry, or FAILED after `max_attempts` or on
+    a PermanentFailure; the exception is re-raised so the task can schedule its retry.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = model.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if row is None or not _claimable(row, now):
+            return row
+        row.status, row.claimed_at, row.attempts = model.Status.SENDING, now, row.attempts + 1
+        row.save(update_fields=["status", "claimed_at", "attempts"])
+    try:
+        provider_id = send(row)
+    except Exception as exc:  # provider and network errors alike: recorded, retried later
+        row.last_error = repr(exc)[:2000]
+        failed = isinstance(exc, PermanentFailure) or row.attempts >= max_attempts
+        row.status = model.Status.FAILED if failed else model.Status.PENDING
+        row.save(update_fields=["last_error", "status"])
+        raise
+    row.status, row.sent_at, row.last_error = model.Status.SENT, timezone.now(), ""
+    fields = ["status", "sent_at", "last_error"]
+    if provider_id and hasattr(row, "provider_message_id"):
+        row.provider_message_id = provider_id[:64]
+        fields.append("provider_message_id")
+    row.save(update_fields=fields)
+    return row
+
+
+def _claimable(row: OutboxMessage, now: datetime) -> bool:
+    if row.status == row.Status.PENDING:
+        return True
+    return row.status == row.Status.SENDING and row.claimed_at < now - CLAIM_LEASE
+
+
+def lost_ids(model: type[OutboxMessage], *, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
+    """Rows whose task seems lost: pending a while after queueing, or claimed by a dead worker."""
+    now = now or timezone.now()
+    Status = model.Status
+    lost = Q(status=Status.PENDING, created_at__lt=now - timedelta(seconds=older_than_seconds)) | Q(
+        status=Status.SENDING, claimed_at__lt=now - CLAIM_LEASE
+    )
+    return list(model.objects.filter(lost).order_by("created_at").values_list("pk", flat=True)[:500])

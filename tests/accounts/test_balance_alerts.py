@@ -1,0 +1,264 @@
+"""The expenditure alert: settings on the Overview page, confirmed numbers, once per
+crossing, re-arming, the 24-hour limit, the sweep, the text, and SMS delivery."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
+from accounts.services import (
+    check_balance_alert,
+    deliver_sms,
+    post_ledger_entry,
+    set_alert,
+    sweep_balance_alerts,
+)
+from accounts.sms import memory
+from accounts.sms.base import SmsError
+from tests.factories import UserFactory
+from tests.fakes.twilio import FakeTwilio
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_sms_outbox():
+    memory.outbox.clear()
+
+
+@pytest.fixture
+def alice(client):
+    user = UserFactory(username="alice", email="alice@example.com")
+    post_ledger_entry(account_id=user.account_id, amount=Money("100.00", "USD"), kind="adjustment", source_ref="seed")
+    client.force_login(user)
+    return user
+
+
+def alert_post(client, **data):
+    return client.post("/billing/alert/", data)
+
+
+def sent_code(number: str) -> str:
+    sms = OutboundSms.objects.filter(to=number, dedupe_key__startswith="code:").latest("created_at")
+    return re.search(r"\b(\d{6})\b", sms.text).group(1)
+
+
+def confirmed_alert(account, threshold="50.00", number="+8613800138000"):
+    AlertRecipient.objects.create(account=account, kind="sms", address=number, confirmed_at=timezone.now())
+    set_alert(account_id=account.pk, enabled=True, threshold=Decimal(threshold), actor=None)
+
+
+def debit(account, amount, ref):
+    post_ledger_entry(account_id=account.pk, amount=Money(f"-{amount}", "USD"), kind="usage", source_ref=ref)
+
+
+def test_alice_sets_a_threshold_and_confirms_her_number_with_the_code(client, alice):
+    response = alert_post(client, action="save", enabled="on", threshold="40.00")
+    assert response.status_code == 303 and response["Location"].endswith("#alert")
+    account = Account.objects.get(pk=alice.account_id)
+    assert account.alert_enabled and account.alert_threshold == Decimal("40.00")
+
+    assert alert_post(client, action="add_phone", number="+86 138 0013 8000").status_code == 303
+    recipient = AlertRecipient.objects.get()
+    assert recipient.address == "+8613800138000" and not recipient.is_confirmed
+    code = sent_code("+8613800138000")
+    page = client.get("/billing/").content.decode()
+    assert "Awaiting code" in page and code not in page
+
+    wrong = "000000" if code != "000000" else "111111"
+    refused = alert_post(client, action="confirm", recipient=recipient.pk, code=wrong)
+    assert refused.status_code == 400 and "4 tries left" in refused.content.decode()
+    assert alert_post(client, action="confirm", recipient=recipient.pk, code=code).status_code == 303
+    assert AlertRecipient.objects.get().is_confirmed
+    assert alert_post(client, action="add_email", email="ops@alice.example").status_code == 303
+    assert "Confirmed" in client.get("/billing/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"action": "save", "enabled": "on", "threshold": ""}, "Enter the balance below which"),
+        ({"action": "save", "enabled": "on", "threshold": "-5"}, "positive"),
+        ({"action": "save", "enabled": "on", "threshold": "1e3"}, "digits"),
+        ({"action": "add_phone", "number": "138 0013 8000"}, "country code"),
+        ({"action": "add_phone", "number": "+86 138 ABCD 8000"}, ""),
+        ({"action": "add_phone", "number": "+86 138 0013 8000\nBcc: x"}, ""),
+        ({"action": "add_phone", "number": "+1 900 555 0199"}, ""),
+        ({"action": "add_phone", "number": "10086"}, ""),
+        ({"action": "add_phone", "number": "+8613800138000123456"}, ""),
+        ({"action": "add_email", "email": "not an address"}, "valid email"),
+        ({"action": "confirm", "recipient": "999999", "code": "123456"}, "Unknown recipient"),
+        ({"action": "confirm", "recipient": "abc", "code": "123456"}, "Choose a recipient"),
+    ],
+)
+def test_bad_alert_input_is_a_400_with_a_message(client, alice, data, message):
+    response = alert_post(client, **data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not AlertRecipient.objects.exists() and not OutboundSms.objects.exists()
+
+
+def test_unknown_actions_and_other_accounts_recipients_are_refused(client, alice):
+    assert alert_post(client, action="drop_tables").status_code == 400
+    other = UserFactory()
+    theirs = AlertRecipient.objects.create(account=other.account, kind="sms", address="+8613900139000")
+    alert_post(client, action="remove", recipient=theirs.pk)
+    assert AlertRecipient.objects.filter(pk=theirs.pk).exists()
+    assert alert_post(client, action="confirm", recipient=theirs.pk, code="123456").status_code == 400
+    assert alert_post(client, action="resend", recipient=theirs.pk).status_code == 400
+
+
+def test_an_alert_fires_once_per_crossing_and_re_arms_on_a_top_up(alice, django_capture_on_commit_callbacks):
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "30.00", "u1")  # 70: above
+    assert check_balance_alert(account_id=account.pk) is None
+    debit(account, "25.00", "u2")  # 45: crossed
+    alert = check_balance_alert(account_id=account.pk)
+    assert alert.crossing == 1 and alert.balance == Money("45.00", "USD")
+    debit(account, "5.00", "u3")  # still below: nothing more
+    assert check_balance_alert(account_id=account.pk) is None
+    assert OutboundSms.objects.filter(alert__isnull=False).count() == 1
+
+    post_ledger_entry(account_id=account.pk, amount=Money("60.00", "USD"), kind="adjustment", source_ref="topup")
+    assert Account.objects.get(pk=account.pk).alert_armed  # 100: re-armed by the ledger
+    debit(account, "60.00", "u4")  # 40: crossed again, but within 24 h of the last alert
+    assert check_balance_alert(account_id=account.pk) is None
+    later = timezone.now() + timedelta(hours=24, minutes=1)
+    assert sweep_balance_alerts(now=later) == 1  # the sweep sends the deferred one
+    assert sweep_balance_alerts(now=later) == 0
+    assert list(BalanceAlert.objects.order_by("crossing").values_list("crossing", flat=True)) == [1, 2]
+    assert OutboundSms.objects.filter(alert__isnull=False).count() == 2
+
+
+def test_a_new_threshold_re_arms_and_fires_at_once_if_already_below(alice):
+    account = alice.account
+    confirmed_alert(account, threshold="50.00")
+    debit(account, "60.00", "u1")
+    assert check_balance_alert(account_id=account.pk) is not None
+    Account.objects.filter(pk=account.pk).update(last_alert_at=timezone.now() - timedelta(days=2))
+    set_alert(account_id=account.pk, enabled=True, threshold=Decimal("45.00"), actor=None)
+    assert Account.objects.get(pk=account.pk).alert_armed
+    assert check_balance_alert(account_id=account.pk).crossing == 2
+
+
+def test_the_text_has_balance_threshold_runway_and_the_pay_link(alice, settings):
+    settings.SITE_URL = "https://billing.example.com"
+    account = alice.account
+    confirmed_alert(account, threshold="80.00")
+    for day in range(7):
+        post_ledger_entry(
+            account_id=account.pk,
+            amount=Money("-3.00", "USD"),
+            kind="usage",
+            source_ref=f"day{day}",
+            now=timezone.now() - timedelta(days=day, hours=1),
+        )
+    alert = check_balance_alert(account_id=account.pk)
+    # 79 left, 21 spent in 7 days = 3 a day: about 26 days.
+    assert "79.00 USD" in alert.text and "80.00 USD" in alert.text
+    assert "At your last 7 days' usage, about 26 days left." in alert.text
+    assert alert.text.endswith("Top up: https://billing.example.com/billing/pay/")
+
+
+def test_no_alert_when_off_unconfigured_or_only_unconfirmed_numbers(alice):
+    account = alice.account
+    AlertRecipient.objects.create(account=account, kind="sms", address="+8613800138000")  # not confirmed
+    set_alert(account_id=account.pk, enabled=False, threshold=Decimal("50"), actor=None)
+    debit(account, "90.00", "u1")
+    assert check_balance_alert(account_id=account.pk) is None
+    set_alert(account_id=account.pk, enabled=True, threshold=Decimal("50"), actor=None)
+    alert = check_balance_alert(account_id=account.pk)
+    assert alert is not None and not alert.sms.exists()  # recorded in the history, nothing texted
+
+
+def test_a_rollback_records_and_sends_nothing(alice):
+    from django.db import transaction
+
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "60.00", "u1")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        check_balance_alert(account_id=account.pk)
+        raise RuntimeError
+    assert not BalanceAlert.objects.exists() and not OutboundSms.objects.exists()
+
+
+def test_delivery_sends_once_and_a_duplicate_task_sends_nothing(alice):
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "60.00", "u1")
+    alert = check_balance_alert(account_id=account.pk)
+    sms = alert.sms.get()
+    deliver_sms(sms_id=sms.pk)
+    deliver_sms(sms_id=sms.pk)
+    sms.refresh_from_db()
+    assert sms.status == "sent" and sms.provider_message_id.startswith("mem-")
+    assert [m["to"] for m in memory.outbox] == ["+8613800138000"]
+
+
+def test_twilio_failures_retry_then_fail_visibly(alice, settings):
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "60.00", "u1")
+    sms = check_balance_alert(account_id=account.pk).sms.get()
+    with FakeTwilio() as twilio:
+        twilio.configure(settings)
+        settings.SMS_BACKEND = "accounts.sms.twilio.TwilioBackend"
+        twilio.fail_next(5, status=500)
+        for attempt in range(5):
+            with pytest.raises(SmsError):
+                deliver_sms(sms_id=sms.pk)
+            sms.refresh_from_db()
+            assert sms.status == ("failed" if attempt == 4 else "pending")
+        assert "20500" in sms.last_error and settings.TWILIO_AUTH_TOKEN not in sms.last_error
+        assert twilio.messages == []
+
+
+def test_an_invalid_number_at_the_provider_fails_at_once(alice, settings):
+    from accounts.outbox import PermanentFailure
+
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "60.00", "u1")
+    sms = check_balance_alert(account_id=account.pk).sms.get()
+    with FakeTwilio() as twilio:
+        twilio.configure(settings)
+        settings.SMS_BACKEND = "accounts.sms.twilio.TwilioBackend"
+        twilio.fail_next(status=400)
+        with pytest.raises(PermanentFailure):
+            deliver_sms(sms_id=sms.pk)
+    sms.refresh_from_db()
+    assert sms.status == "failed" and sms.attempts == 1
+
+
+def test_the_twilio_backend_delivers_an_alert(alice, settings):
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "60.00", "u1")
+    sms = check_balance_alert(account_id=account.pk).sms.get()
+    with FakeTwilio() as twilio:
+        twilio.configure(settings)
+        settings.SMS_BACKEND = "accounts.sms.twilio.TwilioBackend"
+        deliver_sms(sms_id=sms.pk)
+    sms.refresh_from_db()
+    assert sms.status == "sent" and sms.provider_message_id.startswith("SM")
+    assert twilio.messages[0]["To"] == "+8613800138000" and "below your alert threshold" in twilio.messages[0]["Body"]
+
+
+def test_the_alert_history_and_the_sms_log(client, alice, admin_client):
+    account = alice.account
+    confirmed_alert(account)
+    debit(account, "60.00", "u1")
+    check_balance_alert(account_id=account.pk)
+    page = client.get("/billing/alerts/").content.decode()
+    assert "40.00 USD" in page and "+8613800138000" in page
+    log = admin_client.get("/admin/accounts/outboundsms/").content.decode()
+    assert "+86 **** 8000" in log and "+8613800138000" not in log
+    other = UserFactory()
+    client.force_login(other)
+    assert "No alerts yet." in client.get("/billing/alerts/").content.decode()
