@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -100,19 +100,41 @@ def post_ledger_entries(entries: list[NewEntry], *, now: datetime | None = None)
         )
     created = LedgerEntry.objects.bulk_create(rows)
     for pk, account in accounts.items():
-        _store_balance(account, balances[pk])
+        _follow_balance(account, balances[pk])
+    _write_balances(list(accounts.values()))
     return created
 
 
-def _store_balance(account: Account, after: Money) -> None:
-    changes = {"balance": after.amount}
+def _write_balances(accounts: list[Account]) -> None:
+    """Store the new balances (and alert state) of locked rows: one statement per batch on
+    PostgreSQL. Django's bulk_update builds a CASE per row, which costs more than the
+    whole rest of a 1,000-charge batch; UPDATE … FROM (VALUES …) does not."""
+    if len(accounts) > 1 and connection.vendor == "postgresql":
+        table = Account._meta.db_table
+        values = ", ".join(["(%s, %s::numeric, %s)"] * len(accounts))
+        params = [p for a in accounts for p in (a.pk, a.balance.amount, a.alert_armed)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{table}" AS a SET "balance" = v.balance, "alert_armed" = v.armed '
+                f"FROM (VALUES {values}) AS v(id, balance, armed) WHERE a.id = v.id",
+                params,
+            )
+        return
+    for account in accounts:
+        Account.objects.filter(pk=account.pk).update(balance=account.balance.amount, alert_armed=account.alert_armed)
+
+
+def _follow_balance(account: Account, after: Money) -> None:
+    """Set the new balance on the locked row, and the alert state that follows from it."""
+    account.balance = after
     threshold = account.alert_threshold
-    if threshold is not None and after.amount >= threshold and not account.alert_armed:
-        changes["alert_armed"] = True
-    elif threshold is not None and account.alert_enabled and account.alert_armed and after.amount < threshold:
+    if threshold is None:
+        return
+    if after.amount >= threshold:
+        account.alert_armed = True
+    elif account.alert_enabled and account.alert_armed:
         account_id = account.pk
         transaction.on_commit(lambda: _publish_alert_check(account_id))
-    Account.objects.filter(pk=account.pk).update(**changes)
 
 
 def _publish_alert_check(account_id: int) -> None:
