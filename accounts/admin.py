@@ -131,7 +131,7 @@ class OutboundSmsAdmin(ReadOnlyLogAdmin):
     list_select_related = ("account",)
     search_fields = ("to", "dedupe_key", "account__name", "provider_message_id")
     date_hierarchy = "created_at"
-    exclude = ("text",)
+    exclude = ("text", "to")
     readonly_fields = ("masked_to", "shown_text")
 
     @admin.display(description="To")

@@ -10,10 +10,10 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 from djmoney.money import Money
 
 from billing_center.text import clean_text
@@ -28,17 +28,38 @@ LARGEST_CHARGE = Decimal("1000000000")
 
 
 class BadCharge(ValueError):
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, status: int = 400):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-def service_token_required(view):
-    @csrf_exempt
+def api_view(method: str):
+    """A token-authenticated JSON endpoint: every answer, errors included, is JSON."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method != method:
+                response = error(405, "method_not_allowed", f"Use {method} here.")
+                response["Allow"] = method
+                return response
+            return _authenticated(view)(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def not_found(request, rest: str = ""):
+    return error(404, "not_found", "There is no such API endpoint. See /api/v1/charges, /api/v1/charges/batch.")
+
+
+def _authenticated(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         token = authenticate_service(request.headers.get("Authorization", ""))
@@ -51,27 +72,25 @@ def service_token_required(view):
     return wrapper
 
 
-@service_token_required
-@require_POST
+@api_view("POST")
 def post_charge(request, service):
     try:
         body = _json(request)
         charge = _charge(body)
     except BadCharge as exc:
-        return error(400, exc.code, exc.message)
+        return error(exc.status, exc.code, exc.message)
     (result,) = post_usage_charges(service=service, requests=[charge])
     if result.outcome == "error":
         return error(result.http_status, result.error_code, result.error_message)
     return JsonResponse(_charge_json(result), status=result.http_status)
 
 
-@service_token_required
-@require_POST
+@api_view("POST")
 def post_charge_batch(request, service):
     try:
         body = _json(request)
     except BadCharge as exc:
-        return error(400, exc.code, exc.message)
+        return error(exc.status, exc.code, exc.message)
     items = body.get("charges") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         return error(400, "bad_request", 'Send {"charges": [ ... ]} with at least one charge.')
@@ -83,6 +102,7 @@ def post_charge_batch(request, service):
             valid.append((index, _charge(item)))
         except BadCharge as exc:
             key = item.get("idempotency_key") if isinstance(item, dict) else None
+            key = key if isinstance(key, str) else ""
             results[index] = ChargeResult(
                 str(key or "")[:100], "error", error_code=exc.code, error_message=exc.message, http_status=400
             )
@@ -94,8 +114,7 @@ def post_charge_batch(request, service):
     return JsonResponse({"results": [_charge_json(r) for r in results], **counts}, status=200)
 
 
-@service_token_required
-@require_GET
+@api_view("GET")
 def account_balance(request, account_id: int, service):
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
@@ -115,8 +134,12 @@ def _json(request):
     if request.content_type != "application/json":
         raise BadCharge("bad_request", "Send the body as JSON with Content-Type: application/json.")
     try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise BadCharge("too_large", "The body is too large: send at most 1,000 charges per batch.", 413) from exc
+    try:
         # Decimal, never float: 0.1 + 0.2 must stay 0.30 on its way to the ledger.
-        return json.loads(request.body, parse_float=Decimal, parse_constant=_refuse_constant)
+        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadCharge("bad_json", f"The body is not valid JSON: {exc}"[:200]) from exc
 
@@ -132,7 +155,7 @@ def _charge(item) -> ChargeRequest:
     if not isinstance(key, str) or not KEY.fullmatch(key):
         raise BadCharge("bad_idempotency_key", "idempotency_key: 1–100 characters of letters, digits and _ . : -.")
     account = item.get("account")
-    if isinstance(account, bool) or not isinstance(account, int | str) or not str(account).isdigit():
+    if isinstance(account, bool) or not isinstance(account, int | str) or not _ascii_digits(str(account)):
         raise BadCharge("bad_account", "account: the numeric id of the account to charge.")
     if len(str(account)) > 18:
         raise BadCharge("bad_account", "account: the numeric id of the account to charge.")
@@ -161,9 +184,15 @@ def _amount(value, currency: str) -> Decimal:
         )
     if amount > LARGEST_CHARGE:
         raise BadCharge("bad_amount", f"amount: at most {LARGEST_CHARGE} per charge.")
-    if -amount.normalize().as_tuple().exponent > minor_places(currency):
-        raise BadCharge("bad_amount", f"amount: {currency} has {minor_places(currency)} decimal places.")
+    places = minor_places(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):  # exact: "1.50" is fine, "1.001" is not
+        raise BadCharge("bad_amount", f"amount: {currency} has {places} decimal places.")
     return amount
+
+
+def _ascii_digits(text: str) -> bool:
+    """str.isdigit() alone accepts "²" and "١", which int() then refuses or reads as another id."""
+    return text.isascii() and text.isdigit()
 
 
 def _charge_json(result: ChargeResult) -> dict:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import api
 
@@ -7,4 +7,5 @@ urlpatterns = [
     path("charges", api.post_charge, name="charges"),
     path("charges/batch", api.post_charge_batch, name="charges_batch"),
     path("accounts/<int:account_id>/balance", api.account_balance, name="balance"),
+    re_path(r"^(?P<rest>.*)$", api.not_found),  # JSON, like every other API answer
 ]

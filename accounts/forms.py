@@ -87,11 +87,15 @@ class AlertSettingsForm(forms.Form):
 
     def clean_threshold(self):
         raw = self.cleaned_data["threshold"].strip()
-        return parse_amount(raw, self.currency) if raw else None
+        if not raw:
+            return None
+        if DIGITS.fullmatch(raw) and Decimal(raw) == 0:
+            return Decimal(0)  # "below zero": an alert when the account goes into arrears
+        return parse_amount(raw, self.currency)
 
     def clean(self):
         data = super().clean()
-        if data.get("enabled") and not data.get("threshold") and "threshold" not in self.errors:
+        if data.get("enabled") and data.get("threshold") is None and "threshold" not in self.errors:
             self.add_error("threshold", "Enter the balance below which you want a text message.")
         return data
 

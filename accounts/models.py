@@ -203,7 +203,9 @@ class OutboundSms(OutboxMessage):
         indexes = [models.Index(fields=["status", "created_at"], name="sms_status_age")]
 
     def __str__(self) -> str:
-        return f"SMS → {self.to} ({self.status})"
+        from .phones import mask
+
+        return f"SMS → {mask(self.to)} ({self.status})"
 
 
 class AlertRecipient(models.Model):
@@ -231,7 +233,9 @@ class AlertRecipient(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.address
+        from .phones import mask
+
+        return mask(self.address) if self.kind == self.Kind.SMS else self.address
 
     @property
     def is_confirmed(self) -> bool:

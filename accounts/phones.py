@@ -72,10 +72,17 @@ def normalise_mobile(text: str) -> str:
 
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(_why_invalid(number))
+    if phonenumbers.region_code_for_number(number) in NON_GEOGRAPHIC_REGIONS:
+        # Satellite and international networks (+881, +882, +883, +870…): expensive to text
+        # and the favourite of SMS-pumping fraud; no customer needs alerts there.
+        raise InvalidPhoneNumber("Satellite and international network numbers cannot receive alerts.")
     number_type = phonenumbers.number_type(number)
     if number_type not in ACCEPTED_TYPES:
         raise InvalidPhoneNumber(REFUSED_TYPES.get(number_type, UNKNOWN_TYPE))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+NON_GEOGRAPHIC_REGIONS = {"001", None, "ZZ"}
 
 
 def _why_invalid(number: phonenumbers.PhoneNumber) -> str:

@@ -22,7 +22,7 @@ from . import outbox
 from .exceptions import BillingError, CurrencyMismatch
 from .formatting import format_money
 from .models import Account, AlertRecipient, LedgerEntry, OutboundEmail, OutboundSms, ServiceToken, UsageCharge
-from .phones import InvalidPhoneNumber, normalise_mobile
+from .phones import InvalidPhoneNumber, mask, normalise_mobile
 from .sms.base import SmsError
 from .sms.base import get_backend as get_sms_backend
 
@@ -248,9 +248,11 @@ def deliver_sms(*, sms_id: int, now: datetime | None = None) -> OutboundSms | No
         try:
             return get_sms_backend().send(sms.to, sms.text, idempotency_key=sms.dedupe_key)
         except SmsError as exc:
+            # Providers quote the number in their errors; what we keep shows it masked.
+            message = str(exc).replace(sms.to, mask(sms.to))
             if not exc.retryable:
-                raise outbox.PermanentFailure(str(exc)) from exc
-            raise
+                raise outbox.PermanentFailure(message) from None
+            raise SmsError(message, retryable=True) from None
 
     return outbox.deliver(OutboundSms, sms_id, send, max_attempts=MAX_SMS_ATTEMPTS, now=now)
 
@@ -313,14 +315,14 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
             defaults={"balance": account.balance, "threshold": threshold, "text": text, "created_at": now},
         )
         for recipient in account.alert_recipients.filter(confirmed_at__isnull=False):
-            key = f"alert:{account.pk}:{crossing}:{recipient.address}"
+            key = f"alert:{account.pk}:{crossing}:{recipient.pk}"
             if recipient.kind == recipient.Kind.SMS:
                 queue_sms(dedupe_key=key, to=recipient.address, text=text, account=account, alert=alert)
             else:
                 queue_email(
                     dedupe_key=key,
                     to=recipient.address,
-                    subject=f"{account.name}: balance below {format_money(threshold)}",
+                    subject=f"{account.name[:120]}: balance below {format_money(threshold)}",
                     body=text,
                     account=account,
                 )
@@ -359,6 +361,7 @@ def accounts_due_an_alert(*, now: datetime | None = None):
         Account.objects.filter(alert_enabled=True, alert_armed=True, alert_threshold__isnull=False)
         .filter(balance__lt=F("alert_threshold"))
         .filter(Q(last_alert_at__isnull=True) | Q(last_alert_at__lte=now - ALERT_INTERVAL))
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
 
@@ -366,8 +369,11 @@ def accounts_due_an_alert(*, now: datetime | None = None):
 def sweep_balance_alerts(*, now: datetime | None = None) -> int:
     """The safety net: check every account that should have fired (a lost task, a deferred alert)."""
     fired = 0
-    for account_id in accounts_due_an_alert(now=now).iterator(chunk_size=2000):
-        fired += check_balance_alert(account_id=account_id, now=now) is not None
+    for account_id in list(accounts_due_an_alert(now=now)[:100_000]):
+        try:
+            fired += check_balance_alert(account_id=account_id, now=now) is not None
+        except Exception:  # one account's failure must not starve every account after it
+            logger.exception("Balance alert check failed for account %s", account_id)
     return fired
 
 
@@ -376,6 +382,7 @@ def sweep_balance_alerts(*, now: datetime | None = None) -> int:
 CODE_VALID = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
 MAX_CODES_PER_NUMBER = 5
+MAX_CODES_PER_ACCOUNT_PER_DAY = 10
 MAX_RECIPIENTS = 5
 
 
@@ -422,6 +429,15 @@ def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = 
             "Too many codes were sent to this number. Remove it and add it again tomorrow, or contact support.",
             code="too_many_codes",
         )
+    # Per account too, so removing and re-adding numbers cannot make us text without end.
+    sent_today = OutboundSms.objects.filter(
+        account_id=recipient.account_id, dedupe_key__startswith="code:", created_at__gte=now - timedelta(days=1)
+    ).count()
+    if sent_today >= MAX_CODES_PER_ACCOUNT_PER_DAY:
+        raise BillingError(
+            f"We sent {MAX_CODES_PER_ACCOUNT_PER_DAY} codes for this account in the last 24 hours. Try again tomorrow.",
+            code="too_many_codes",
+        )
     code = f"{secrets.randbelow(1_000_000):06d}"
     recipient.code_hash = _code_hash(recipient, code)
     recipient.code_expires_at = now + CODE_VALID
@@ -431,8 +447,9 @@ def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = 
     queue_sms(
         dedupe_key=f"code:{recipient.pk}:{recipient.codes_sent}",
         to=recipient.address,
-        text=f"Billing Center: your code is {code}. It confirms this number for {recipient.account.name}'s "
-        f"balance alerts and is valid for {int(CODE_VALID.total_seconds() // 60)} minutes.",
+        # Short (one SMS segment) and without the account name a customer chose.
+        text=f"Billing Center: your code is {code}. It confirms this number for balance alerts and is valid "
+        f"for {int(CODE_VALID.total_seconds() // 60)} minutes.",
         account=recipient.account,
     )
 
@@ -440,6 +457,8 @@ def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = 
 def confirm_sms_recipient(
     *, account_id: int, recipient_id: int, code: str, now: datetime | None = None
 ) -> AlertRecipient:
+    """Confirm a number with the code texted to it. A wrong guess is counted and committed
+    before the refusal is raised: the counter must survive the error it causes."""
     now = now or timezone.now()
     with transaction.atomic():
         recipient = (
@@ -450,17 +469,21 @@ def confirm_sms_recipient(
         if recipient.is_confirmed:
             return recipient
         if recipient.code_attempts >= MAX_CODE_ATTEMPTS:
-            raise BillingError("Too many wrong codes. Send a new code.", code="code_locked")
-        if recipient.code_expires_at is None or now > recipient.code_expires_at:
-            raise BillingError("This code has expired. Send a new code.", code="code_expired")
-        recipient.code_attempts += 1
-        if not hmac.compare_digest(recipient.code_hash, _code_hash(recipient, code.strip())):
+            refusal = BillingError("Too many wrong codes. Send a new code.", code="code_locked")
+        elif recipient.code_expires_at is None or now > recipient.code_expires_at:
+            refusal = BillingError("This code has expired. Send a new code.", code="code_expired")
+        elif not hmac.compare_digest(recipient.code_hash, _code_hash(recipient, code.strip())):
+            recipient.code_attempts += 1
             recipient.save(update_fields=["code_attempts"])
             left = MAX_CODE_ATTEMPTS - recipient.code_attempts
-            raise BillingError(f"That code is not right; {left} tr{'ies' if left != 1 else 'y'} left.", code="bad_code")
-        recipient.confirmed_at, recipient.code_hash = now, ""
-        recipient.save(update_fields=["confirmed_at", "code_hash", "code_attempts"])
-        return recipient
+            refusal = BillingError(
+                f"That code is not right; {left} tr{'ies' if left != 1 else 'y'} left.", code="bad_code"
+            )
+        else:
+            recipient.confirmed_at, recipient.code_hash = now, ""
+            recipient.save(update_fields=["confirmed_at", "code_hash"])
+            return recipient
+    raise refusal
 
 
 def _code_hash(recipient: AlertRecipient, code: str) -> str:
@@ -469,7 +492,20 @@ def _code_hash(recipient: AlertRecipient, code: str) -> str:
 
 
 def remove_recipient(*, account_id: int, recipient_id: int) -> None:
-    AlertRecipient.objects.filter(account_id=account_id, pk=recipient_id).delete()
+    deleted, _ = AlertRecipient.objects.filter(account_id=account_id, pk=recipient_id).delete()
+    if not deleted:
+        raise BillingError("That recipient is not on this account.", code="unknown_recipient")
+
+
+def resend_confirmation_code(*, account_id: int, recipient_id: int, now: datetime | None = None) -> AlertRecipient:
+    """A new code for a number still waiting for one; the row is locked, so a double click
+    cannot leave a code in the SMS that no longer matches the stored one."""
+    with transaction.atomic():
+        recipient = AlertRecipient.objects.select_for_update().get(
+            pk=recipient_id, account_id=account_id, kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=True
+        )
+        send_confirmation_code(recipient=recipient, now=now)
+        return recipient
 
 
 # --- Usage charges (the metering services' API) ------------------------------------------

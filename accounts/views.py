@@ -23,7 +23,7 @@ from .services import (
     add_sms_recipient,
     confirm_sms_recipient,
     remove_recipient,
-    send_confirmation_code,
+    resend_confirmation_code,
     set_alert,
     set_payment_currency,
 )
@@ -154,10 +154,7 @@ def _confirm_phone(request, account) -> str:
 def _resend_code(request, account) -> str:
     recipient_id = _recipient_id(request)
     try:
-        recipient = account.alert_recipients.get(
-            pk=recipient_id, kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=True
-        )
-        send_confirmation_code(recipient=recipient)
+        recipient = resend_confirmation_code(account_id=account.pk, recipient_id=recipient_id)
     except (BillingError, AlertRecipient.DoesNotExist) as exc:
         raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
     return f"We sent a new code to {mask(recipient.address)}."
@@ -174,7 +171,11 @@ def _add_email(request, account) -> str:
 
 
 def _remove_recipient(request, account) -> str:
-    remove_recipient(account_id=account.pk, recipient_id=_recipient_id(request))
+    recipient_id = _recipient_id(request)
+    try:
+        remove_recipient(account_id=account.pk, recipient_id=recipient_id)
+    except BillingError as exc:
+        raise AlertFormError({"code_errors": {recipient_id: exc.message}}) from exc
     return "Recipient removed."
 
 

@@ -71,6 +71,7 @@ class TwilioBackend:
             return payload["sid"]
 
         message, retryable = self._describe_failure(response, payload)
+        message = message.replace(to, mask(to))  # Twilio quotes the number in its errors
         logger.warning("SMS to %s not sent: %s", mask(to), message)
         raise SmsError(message, retryable=retryable)
 

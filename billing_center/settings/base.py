@@ -322,6 +322,7 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# A full batch of 1,000 usage charges with long descriptions is a few MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # A ticket carries at most five certificates; a request with many more is refused outright.
 DATA_UPLOAD_MAX_NUMBER_FILES = 10

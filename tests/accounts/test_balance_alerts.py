@@ -262,3 +262,57 @@ def test_the_alert_history_and_the_sms_log(client, alice, admin_client):
     other = UserFactory()
     client.force_login(other)
     assert "No alerts yet." in client.get("/billing/alerts/").content.decode()
+
+
+def test_wrong_codes_are_counted_even_though_each_is_refused(client, alice):
+    alert_post(client, action="add_phone", number="+86 138 0013 8000")
+    recipient = AlertRecipient.objects.get()
+    code = sent_code(recipient.address)
+    wrong = "000000" if code != "000000" else "111111"
+    for left in (4, 3, 2, 1, 0):
+        response = alert_post(client, action="confirm", recipient=recipient.pk, code=wrong)
+        assert f"{left} tr" in response.content.decode()
+    assert (
+        "Too many wrong codes"
+        in alert_post(client, action="confirm", recipient=recipient.pk, code=code).content.decode()
+    )
+    assert not AlertRecipient.objects.get().is_confirmed
+
+
+def test_an_account_cannot_make_us_text_without_end(client, alice):
+    """Removing and re-adding a number resets its own count, but not the account's daily cap."""
+    for _ in range(8):
+        if alert_post(client, action="add_phone", number="+44 7400 123456").status_code != 303:
+            break
+        recipient = AlertRecipient.objects.get()
+        for _ in range(3):
+            alert_post(client, action="resend", recipient=recipient.pk)
+        alert_post(client, action="remove", recipient=recipient.pk)
+    assert OutboundSms.objects.filter(dedupe_key__startswith="code:").count() == 10
+    response = alert_post(client, action="add_phone", number="+44 7400 123457")
+    assert response.status_code == 400 and "Try again tomorrow" in response.content.decode()
+    assert not AlertRecipient.objects.exists()
+
+
+def test_satellite_numbers_and_a_zero_threshold(client, alice):
+    response = alert_post(client, action="add_phone", number="+881 631 234 567")
+    assert response.status_code == 400 and "Satellite" in response.content.decode()
+    assert alert_post(client, action="save", enabled="on", threshold="0").status_code == 303
+    assert Account.objects.get(pk=alice.account_id).alert_threshold == Decimal("0")
+
+
+def test_a_long_e_mail_recipient_does_not_stop_the_alert(alice):
+    account = alice.account
+    confirmed_alert(account)
+    AlertRecipient.objects.create(
+        account=account,
+        kind="email",
+        address="a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com",
+        confirmed_at=timezone.now(),
+    )
+    debit(account, "60.00", "u1")
+    alert = check_balance_alert(account_id=account.pk)
+    assert alert.sms.count() == 1
+    from accounts.models import OutboundEmail
+
+    assert all(len(e.dedupe_key) <= 200 for e in OutboundEmail.objects.all())

@@ -219,3 +219,43 @@ def test_a_full_batch_of_a_thousand_posts_in_one_call(client, token, account, dj
     accounts[0].refresh_from_db()
     assert accounts[0].balance == Money("-5.00", "USD")
     assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ({"account": "²"}, 400, "bad_account"),
+        ({"account": "١"}, 400, "bad_account"),
+        ('{"account": 1, "amount": 1e-999999999999, "currency": "USD", "idempotency_key": "z"}', 400, "bad_amount"),
+        ({"amount": "1." + "0" * 129 + "1"}, 400, "bad_amount"),
+    ],
+)
+def test_unicode_digits_and_vanishing_amounts_are_400_not_500(client, token, account, body, status, code):
+    if isinstance(body, dict):
+        body = {**charge(account), **body}
+    response = post(client, token, "/api/v1/charges", body)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    batch = post(
+        client,
+        token,
+        "/api/v1/charges/batch",
+        {
+            "charges": [
+                charge(account, key="ok"),
+                body if isinstance(body, dict) else json.loads(body.replace("1e-999999999999", '"x"')),
+            ]
+        },
+    )
+    assert batch.status_code == 200 and batch.json()["created"] == 1
+
+
+def test_every_api_answer_is_json(client, token, account):
+    for method in ("put", "delete", "patch"):
+        response = getattr(client, method)("/api/v1/charges", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+    for path in ("/api/v1/accounts/-1/balance", "/api/v1/charges/", "/api/v1/nothing"):
+        response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    huge = json.dumps({"charges": [charge(account, key=f"k{i}", description="x" * 300) for i in range(20000)]})
+    response = post(client, token, "/api/v1/charges/batch", huge)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
