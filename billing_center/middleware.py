@@ -2,6 +2,7 @@
 
 from urllib.parse import unquote
 
+from django.conf import settings
 from django.http import HttpResponseBadRequest
 
 
@@ -13,6 +14,19 @@ def reject_nul_bytes(get_response):
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "\x00" in unquote(query):
             return HttpResponseBadRequest("Bad request: the address contains a NUL character.")
+        return get_response(request)
+
+    return middleware
+
+
+def staff_session_expiry(get_response):
+    """Staff sessions expire after STAFF_SESSION_SECONDS of inactivity (customers keep the
+    site default): a finance clerk's forgotten tab should not stay able to credit money."""
+
+    def middleware(request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            request.session.set_expiry(settings.STAFF_SESSION_SECONDS)
         return get_response(request)
 
     return middleware

@@ -25,10 +25,14 @@ def site_url(live_server, settings):
 @pytest.fixture(autouse=True)
 def quiet_page(page, live_server):
     """Leave the self-refreshing pages before the database is flushed, and give requests
-    still in flight a moment to finish, so none of them writes into the next test."""
+    still in flight a moment to finish, so none of them writes into the next test. Any
+    Content-Security-Policy violation the browser reports fails the test."""
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
     yield
     page.goto("about:blank")
     time.sleep(0.5)
+    assert violations == []
 
 
 @pytest.fixture
