@@ -36,7 +36,7 @@ run: install
 	$(BIN)/honcho start -f Procfile.dev
 
 test: install
-	$(BIN)/python -m pytest
+	DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -241,6 +241,17 @@ class AlertRecipient(models.Model):
     def is_confirmed(self) -> bool:
         return self.confirmed_at is not None
 
+    @property
+    def display(self) -> str:
+        """+86 138 0013 8000 rather than +8613800138000: how people write their number."""
+        if self.kind != self.Kind.SMS:
+            return self.address
+        import phonenumbers
+
+        return phonenumbers.format_number(
+            phonenumbers.parse(self.address), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+
 
 class BalanceAlert(models.Model):
     """One low-balance alert: the balance crossed below the threshold (the n-th time)."""

@@ -272,6 +272,11 @@ def set_alert(*, account_id: int, enabled: bool, threshold: Decimal | None, acto
     balance is already below it, the check runs at once (after commit)."""
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
+        if not account.can_top_up:
+            raise BillingError(
+                "Expenditure alerts are for prepaid accounts, whose balance pays for resources.",
+                code="alert_not_allowed",
+            )
         if enabled and threshold is None:
             raise BillingError("Set a threshold to turn the alert on.", code="threshold_required")
         if threshold is not None and threshold < 0:
@@ -301,7 +306,7 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
         threshold = account.alert_threshold_money
-        if not (account.alert_enabled and account.alert_armed and threshold is not None):
+        if not (account.alert_enabled and account.alert_armed and threshold is not None and account.can_top_up):
             return None
         if account.balance >= threshold:
             return None

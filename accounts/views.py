@@ -55,6 +55,9 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
     }
     context = {
         "account": account,
+        "alert_refused": status == 400,  # the page opens at the alert card, on the error
+        "can_alert": account.can_top_up,
+        "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in account.alert_recipients.all()),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
         "open_topups": recent_topups(account, open_checkouts_only=True, limit=3),
@@ -85,7 +88,7 @@ def alert_settings(request, account):
         message = handlers[action](request, account)
     except AlertFormError as exc:
         return _render_overview(request, account, exc.forms, status=400)
-    messages.success(request, message)
+    messages.success(request, message, extra_tags="alert-card")  # shown inside the card, where the page lands
     response = redirect(reverse("accounts:overview") + "#alert")
     response.status_code = 303
     return response
@@ -117,7 +120,15 @@ def _save_alert(request, account) -> str:
     if not data["enabled"]:
         return "The expenditure alert is off."
     threshold = format_money(Money(data["threshold"], account.billing_currency))
-    return f"Alert saved: we send a text message when your balance falls below {threshold}."
+    message = f"Alert saved: we text you when your balance falls below {threshold}."
+    if not account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=False).exists():
+        message += " Add and confirm a mobile number below: until then nobody is texted."
+    elif account.balance.amount < data["threshold"]:
+        message += " Your balance is already below it, so we text you now"
+        message += (
+            " (or, if we texted you in the last 24 hours, once a day has passed)." if account.last_alert_at else "."
+        )
+    return message
 
 
 def _add_phone(request, account) -> str:
@@ -172,11 +183,12 @@ def _add_email(request, account) -> str:
 
 def _remove_recipient(request, account) -> str:
     recipient_id = _recipient_id(request)
+    recipient = account.alert_recipients.filter(pk=recipient_id).first()
     try:
         remove_recipient(account_id=account.pk, recipient_id=recipient_id)
     except BillingError as exc:
         raise AlertFormError({"code_errors": {recipient_id: exc.message}}) from exc
-    return "Recipient removed."
+    return f"{recipient.display} no longer receives alerts."
 
 
 @customer_required

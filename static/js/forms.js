@@ -76,3 +76,15 @@ document.addEventListener("DOMContentLoaded", function () {
   var invalid = document.querySelector("form [aria-invalid=true]");
   if (invalid) invalid.focus();
 });
+
+// A form with data-confirm asks before it is sent (e.g. removing an alert recipient).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+}, true);
+
+// After a refused change, open the page where the error is (e.g. the alert card).
+document.addEventListener("DOMContentLoaded", function () {
+  var target = document.querySelector("[data-scroll-into-view]");
+  if (target) target.scrollIntoView();
+});

@@ -316,3 +316,21 @@ def test_a_long_e_mail_recipient_does_not_stop_the_alert(alice):
     from accounts.models import OutboundEmail
 
     assert all(len(e.dedupe_key) <= 200 for e in OutboundEmail.objects.all())
+
+
+def test_alerts_are_for_prepaid_accounts_only(client):
+    from tests.factories import PostpaidAccountFactory
+
+    bob = UserFactory(account=PostpaidAccountFactory())
+    client.force_login(bob)
+    assert 'id="alert"' not in client.get("/billing/").content.decode()
+    response = alert_post(client, action="save", enabled="on", threshold="50")
+    assert response.status_code == 400
+    assert not Account.objects.get(pk=bob.account_id).alert_enabled
+
+
+def test_an_alert_without_a_confirmed_number_says_nobody_is_texted(client, alice):
+    response = alert_post(client, action="save", enabled="on", threshold="50")
+    page = client.get(response["Location"]).content.decode()
+    assert "until then nobody is texted" in page
+    assert 'data-testid="no-recipient"' in page
