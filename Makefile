@@ -31,6 +31,7 @@ run: install
 	@echo "                   150 USD) prints on the worker's console within a few minutes"
 	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance (finance2 approves large credits) or admin"
 	@echo "  Password:        $${DEMO_PASSWORD:-billing-demo-2026}"
+	@echo "  Admin OTP code:  $(BIN)/python manage.py demo_otp_code finance   (staff sign in with a one-time code)"
 	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker and beat)"
 	@echo ""
 	$(BIN)/honcho start -f Procfile.dev

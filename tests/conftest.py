@@ -121,3 +121,15 @@ def celery_worker():
         conn.default_channel.queue_purge(app.conf.task_default_queue)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    """pytest-django's admin_client (its own Client), verified with a one-time code as our admin requires."""
+    from django.test import Client
+
+    from tests.helpers import staff_login
+
+    client = Client()
+    staff_login(client, admin_user)
+    return client

@@ -35,3 +35,23 @@ def failing_writes(table: str, operation: str = "INSERT", message: str = "inject
                 cursor.execute(f"DROP TRIGGER fail_{table} ON {table}; DROP FUNCTION fail_{table}();")
             else:
                 cursor.execute(f"DROP TRIGGER fail_{table}")
+
+
+def staff_login(client, user):
+    """Sign a staff user in as admin requires: password session plus a verified one-time code."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test", defaults={"confirmed": True})
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
+def current_otp(device) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"

@@ -8,6 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.factories import UserFactory
+from tests.helpers import staff_login
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +112,7 @@ def test_no_template_has_an_inline_script_or_event_handler():
 
 def test_staff_sessions_expire_within_the_hour_customer_sessions_do_not(client, settings):
     staff = UserFactory(account=None, is_staff=True)
-    client.force_login(staff)
+    staff_login(client, staff)
     client.get("/admin/")
     assert client.session.get_expiry_age() == settings.STAFF_SESSION_SECONDS
     client.force_login(UserFactory())

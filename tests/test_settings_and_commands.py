@@ -110,3 +110,21 @@ def test_seed_demo_refuses_with_debug_off_unless_forced(settings):
         call_command("seed_demo")
     call_command("seed_demo", force=True)
     assert User.objects.filter(username="alice").exists()
+
+
+@pytest.mark.django_db
+def test_staff_enrol_an_authenticator_and_the_demo_code_is_for_debug_only(settings, capsys):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    staff = User.objects.create_user("fiona", password="x", is_staff=True)
+    call_command("add_totp_device", "fiona")
+    assert "otpauth://totp/" in capsys.readouterr().out
+    assert TOTPDevice.objects.filter(user=staff, confirmed=True).count() == 1
+    with pytest.raises(CommandError, match="No staff user"):
+        call_command("add_totp_device", "nobody")
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="Only for the local demo"):
+        call_command("demo_otp_code", "fiona")
+    settings.DEBUG = True
+    call_command("demo_otp_code", "fiona")
+    assert capsys.readouterr().out.strip().isdigit()

@@ -44,7 +44,8 @@ def get_ticket_for_account(account: Account, number: str) -> TransferTicket:
 def get_certificate_for_user(user, *, number: str, certificate_id: int) -> Certificate:
     """A certificate its uploader's account or finance may read; anyone else gets a 404."""
     certificates = Certificate.objects.select_related("ticket").filter(pk=certificate_id, ticket__number=number)
-    if not (user.is_staff and user.has_perm(FINANCE_VIEW_PERMISSION)):
+    # Finance reads certificates only in a session verified with its one-time code.
+    if not (user.is_staff and user.is_verified() and user.has_perm(FINANCE_VIEW_PERMISSION)):
         if user.account_id is None:
             certificates = certificates.none()
         certificates = certificates.filter(ticket__account_id=user.account_id)

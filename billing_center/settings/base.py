@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "accounts",
     "topups",
     "tickets",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Staff sessions are verified with a one-time password (django-otp): admin needs it.
+    "django_otp.middleware.OTPMiddleware",
     "billing_center.middleware.staff_session_expiry",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -141,6 +145,7 @@ if TRUSTED_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Billing Center")
 # Staff (finance, admins) hold money powers: their sessions end after an hour without use.
 STAFF_SESSION_SECONDS = int(env("STAFF_SESSION_SECONDS", "3600"))
 

@@ -5,13 +5,14 @@ from djmoney.money import Money
 
 from accounts.models import Account
 from tests.factories import PrepaidAccountFactory, UserFactory
+from tests.helpers import staff_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def superuser_client(client):
-    client.force_login(UserFactory(account=None, is_staff=True, is_superuser=True))
+    staff_login(client, UserFactory(account=None, is_staff=True, is_superuser=True))
     return client
 
 
@@ -47,7 +48,7 @@ def test_the_finance_group_can_read_money_records_but_not_change_accounts(client
 
     settings.DEBUG = True
     call_command("seed_demo")
-    client.force_login(User.objects.get(username="finance"))
+    staff_login(client, User.objects.get(username="finance"))
     for url in ("/admin/topups/topup/", "/admin/topups/webhookdelivery/", "/admin/accounts/ledgerentry/"):
         assert client.get(url).status_code == 200, url
     alice = User.objects.get(username="alice").account
@@ -67,7 +68,7 @@ def test_finance_keeps_the_rate_sheet_in_admin_with_checked_rates_and_a_history(
 
     settings.DEBUG = True
     call_command("seed_demo")
-    client.force_login(User.objects.get(username="finance"))
+    staff_login(client, User.objects.get(username="finance"))
     sheet = ExchangeBackend.objects.get(name="finance")
     before = sheet.last_update
     rates = list(sheet.rates.order_by("pk"))

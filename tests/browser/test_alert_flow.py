@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.money import Money
 from playwright.sync_api import expect
 
@@ -12,6 +13,7 @@ from accounts.sms import memory
 from tests.browser.test_topup_flow import quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
 from tests.conftest import wait_for
 from tests.factories import PrepaidAccountFactory, UserFactory
+from tests.helpers import current_otp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,8 +65,10 @@ def test_alice_sets_an_alert_confirms_her_number_and_a_charge_fires_it(
     # Staff see it in the SMS log, with the number masked.
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
+    device = TOTPDevice.objects.create(user=admin_user, name="phone", confirmed=True)
     page.fill("#id_username", admin_user.username)
     page.fill("#id_password", "password")
+    page.fill("#id_otp_token", current_otp(device))
     page.click("input[type=submit]")
     page.goto(f"{live_server.url}/admin/accounts/outboundsms/")
     expect(page.locator("#result_list")).to_contain_text("+86 **** 8000")

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.money import Money
 from playwright.sync_api import expect
 
@@ -13,6 +14,7 @@ from accounts.models import LedgerEntry
 from accounts.services import post_ledger_entry
 from tests.browser.test_topup_flow import PASSWORD, quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
 from tests.factories import PrepaidAccountFactory, UserFactory
+from tests.helpers import current_otp
 from tests.tickets.conftest import FINANCE_CODENAMES, SAMPLE_PDF
 from tickets.models import Invoice, ReceivingAccount, TransferTicket
 from tickets.services import add_receiving_account, issue_invoice
@@ -29,6 +31,7 @@ def people():
     group.permissions.set(Permission.objects.filter(codename__in=FINANCE_CODENAMES))
     finance = UserFactory(username="finance", first_name="Fiona", account=None, is_staff=True)
     finance.groups.add(group)
+    TOTPDevice.objects.create(user=finance, name="phone", confirmed=True)
     bank = add_receiving_account(
         account=ReceivingAccount(
             bank_name="Commerzbank AG",
@@ -83,7 +86,9 @@ def test_alice_files_a_transfer_ticket_and_finance_credits_it(page, live_server,
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "finance")
     page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", current_otp(TOTPDevice.objects.get(user=finance)))  # her authenticator app
     page.click("input[type=submit]")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
     page.goto(f"{live_server.url}/admin/tickets/transferticket/")
     expect(page.locator("#result_list")).to_contain_text(ticket.number)
     page.screenshot(path=screenshot_dir / "admin-queue.png", full_page=True)

@@ -11,6 +11,7 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from tests.factories import UserFactory
+from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket, png_bytes, upload
 from tickets.models import Invoice, ReceivingAccount, TransferTicket
 
@@ -37,7 +38,7 @@ def test_the_queue_is_ordered_by_due_time_with_badges_filters_and_search(client,
     with time_machine.travel(datetime(2026, 11, 2, 2, 0, tzinfo=UTC), tick=False):
         late = make_ticket(customer, bank, bank_reference="LATE1")
     fresh = make_ticket(customer, bank, bank_reference="FRESH1", amount=Money("99", "CNY"))
-    client.force_login(clerk)
+    staff_login(client, clerk)
     page = client.get(CHANGELIST).content.decode()
     assert page.index(late.number) < page.index(fresh.number)
     assert "Overdue" in page
@@ -56,7 +57,7 @@ def test_the_ticket_page_shows_certificates_ledger_duplicates_and_a_retired_acco
     second = make_ticket(customer, bank, bank_reference="SAME")
     bank.retired_at = timezone.now()
     bank.save()
-    client.force_login(clerk)
+    staff_login(client, clerk)
     page = client.get(f"{CHANGELIST}{second.pk}/change/").content.decode()
     assert "Possible duplicate" in page and first.number in page
     queue = client.get(CHANGELIST).content.decode()
@@ -69,7 +70,7 @@ def test_the_ticket_page_shows_certificates_ledger_duplicates_and_a_retired_acco
 
 def test_confirm_and_credit_asks_for_confirmation_then_credits_once(client, clerk, customer, bank):
     ticket = make_ticket(customer, bank)
-    client.force_login(clerk)
+    staff_login(client, clerk)
     confirmation = action(client, "confirm_and_credit", [ticket.pk])
     assert confirmation.status_code == 200
     assert b"are you sure?" in confirmation.content and b"declared <strong>250.00 USD</strong>" in confirmation.content
@@ -95,7 +96,7 @@ def test_confirm_and_credit_asks_for_confirmation_then_credits_once(client, cler
 
 def test_a_bad_amount_on_the_confirmation_page_is_a_form_error_not_a_credit(client, clerk, customer, bank):
     ticket = make_ticket(customer, bank)
-    client.force_login(clerk)
+    staff_login(client, clerk)
     for amount in ("-1", "abc", "1e9", "10.001", ""):
         response = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount=amount))
         assert response.status_code == 200 and b"errorlist" in response.content, amount
@@ -105,7 +106,7 @@ def test_a_bad_amount_on_the_confirmation_page_is_a_form_error_not_a_credit(clie
 def test_maker_checker_through_admin(client, clerk, checker, customer, bank, settings):
     settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("1000")}
     ticket = make_ticket(customer, bank, amount=Money("5000.00", "USD"))
-    client.force_login(clerk)
+    staff_login(client, clerk)
     action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="5000.00"))
     assert not LedgerEntry.objects.exists()
     refused = action(client, "approve_credit", [ticket.pk], post="yes")
@@ -116,7 +117,7 @@ def test_maker_checker_through_admin(client, clerk, checker, customer, bank, set
     waiting = client.get(CHANGELIST, {"approval": "waiting"}).content.decode()
     assert ticket.number in waiting and "Awaiting 2nd approval" in waiting
 
-    client.force_login(checker)
+    staff_login(client, checker)
     assert b"Approve proposed credit" in client.get(f"{CHANGELIST}{ticket.pk}/change/").content
     action(client, "approve_credit", [ticket.pk], post="yes")
     ticket.refresh_from_db()
@@ -126,7 +127,7 @@ def test_maker_checker_through_admin(client, clerk, checker, customer, bank, set
 
 def test_reject_and_request_information_need_a_message(client, clerk, customer, bank):
     ticket = make_ticket(customer, bank)
-    client.force_login(clerk)
+    staff_login(client, clerk)
     assert b"errorlist" in action(client, "reject", [ticket.pk], post="yes", reason="").content
     action(client, "request_information", [ticket.pk], post="yes", reason="Send the full statement.")
     assert TransferTicket.objects.get(pk=ticket.pk).status == "info_requested"
@@ -145,7 +146,7 @@ def test_customers_and_plain_staff_cannot_reach_finance_actions_even_by_a_forged
     from django.contrib.auth.models import Permission
 
     viewer.user_permissions.add(Permission.objects.get(codename="view_transferticket"))
-    client.force_login(viewer)
+    staff_login(client, viewer)
     assert client.get(CHANGELIST).status_code == 200
     for name, fields in (
         ("confirm_and_credit", confirm_fields(ticket)),
@@ -160,12 +161,25 @@ def test_customers_and_plain_staff_cannot_reach_finance_actions_even_by_a_forged
     assert ticket.status == "submitted" and not LedgerEntry.objects.exists()
 
     nobody = UserFactory(account=None, is_staff=True)
-    client.force_login(nobody)
+    staff_login(client, nobody)
     assert client.get(CHANGELIST).status_code == 403
 
 
+def test_finance_needs_its_one_time_code_for_admin_and_certificates(client, clerk, customer, bank):
+    """A password alone (no verified authenticator code) is not enough for finance powers."""
+    ticket = make_ticket(customer, bank)
+    client.force_login(clerk)  # password session, not verified
+    response = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    certificate = ticket.certificates.get()
+    assert client.get(f"/billing/tickets/{ticket.number}/certificates/{certificate.pk}/").status_code == 404
+    assert not LedgerEntry.objects.exists()
+    login = client.get("/admin/login/").content.decode()
+    assert 'name="otp_token"' in login
+
+
 def test_adding_a_receiving_account_retires_the_previous_one_and_validates_iban_and_bic(client, clerk, bank):
-    client.force_login(clerk)
+    staff_login(client, clerk)
     form = {
         "bank_name": "New Bank",
         "bank_address": "",
@@ -189,7 +203,7 @@ def test_adding_a_receiving_account_retires_the_previous_one_and_validates_iban_
 
 
 def test_an_invoice_issued_in_admin_prints_the_current_account_and_keeps_it(client, clerk, customer, bank):
-    client.force_login(clerk)
+    staff_login(client, clerk)
     from django.contrib.auth.models import Permission
 
     clerk.user_permissions.add(Permission.objects.get(codename="view_account"))
@@ -220,7 +234,7 @@ def test_the_admin_queue_uses_a_constant_number_of_queries(
 ):
     for i in range(3):
         make_ticket(customer, bank, bank_reference=f"Q{i}")
-    client.force_login(clerk)
+    staff_login(client, clerk)
     with django_assert_max_num_queries(12) as few:
         client.get(CHANGELIST)
     for i in range(20):
@@ -241,7 +255,7 @@ def test_overdue_tickets_tell_the_customer_it_is_taking_longer(client, customer,
 
 def test_a_mangled_action_selection_is_a_message_not_a_500(client, clerk, customer, bank):
     make_ticket(customer, bank)
-    client.force_login(clerk)
+    staff_login(client, clerk)
     for selection in (["abc"], ["99999999999999999999999"], ["1", "x"]):
         response = client.post(f"{CHANGELIST}?due=all", {"action": "reject", "_selected_action": selection})
         assert response.status_code == 302
@@ -253,7 +267,7 @@ def test_crediting_a_possible_duplicate_needs_an_explicit_check(client, clerk, c
     first = make_ticket(customer, bank, bank_reference="SAME")
     second = make_ticket(UserFactory(), bank, bank_reference="SAME")
     second.refresh_from_db()
-    client.force_login(clerk)
+    staff_login(client, clerk)
     refused = action(client, "confirm_and_credit", [second.pk], **confirm_fields(second))
     assert refused.status_code == 200 and b"I checked the possible duplicate" in refused.content
     assert not LedgerEntry.objects.exists()
@@ -264,3 +278,22 @@ def test_crediting_a_possible_duplicate_needs_an_explicit_check(client, clerk, c
     again = action(client, "confirm_and_credit", [first.pk], **fields)
     assert any("already used for" in str(m) for m in again.wsgi_request._messages)
     assert LedgerEntry.objects.count() == 1
+
+
+def test_admin_sign_in_needs_password_and_the_current_code(client, clerk):
+    import time
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.helpers import current_otp
+
+    device = TOTPDevice.objects.create(user=clerk, name="phone", confirmed=True)
+    form = {"username": "fiona", "password": "secret-pass-123", "next": "/admin/"}
+    good = current_otp(device)
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    refused = client.post("/admin/login/", {**form, "otp_token": wrong})
+    assert refused.status_code == 200 and "_auth_user_id" not in client.session
+    assert client.post("/admin/login/", form).status_code == 200  # no code at all
+    time.sleep(1.1)  # django-otp throttles a device for a second after a wrong code
+    signed_in = client.post("/admin/login/", {**form, "otp_token": good})
+    assert signed_in.status_code == 302 and client.get(CHANGELIST).status_code == 200

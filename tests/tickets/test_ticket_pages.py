@@ -11,6 +11,7 @@ from djmoney.money import Money
 from PIL import Image
 
 from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, UserFactory
+from tests.helpers import staff_login
 from tests.tickets.conftest import SAMPLE_PDF, make_ticket, png_bytes, upload, use_certificate_storage
 from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
 from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
@@ -286,7 +287,7 @@ def test_certificate_download_is_private_to_the_owner_and_finance(client, alice,
     assert client.get(f"/billing/tickets/{ticket.number}/").status_code == 404
     client.force_login(UserFactory(account=None, is_staff=True))  # plain staff, no finance permission
     assert client.get(url).status_code == 404
-    client.force_login(clerk)
+    staff_login(client, clerk)
     assert client.get(url).status_code == 200
     client.logout()
     assert client.get(url).status_code == 302  # to the login page

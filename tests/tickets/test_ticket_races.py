@@ -9,6 +9,7 @@ from djmoney.money import Money
 from accounts.models import LedgerEntry
 from accounts.services import ledger_mismatches
 from tests.concurrency.test_races import race
+from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket
 from tests.tickets.test_finance_admin import CHANGELIST, confirm_fields
 from tickets.exceptions import TicketNotAllowed, TicketStateError
@@ -81,7 +82,7 @@ def test_concurrent_confirmation_posts_through_admin_credit_once(customer, bank,
     def post_as(user):
         def run():
             client = Client()
-            client.force_login(user)
+            staff_login(client, user)
             data = {"action": "confirm_and_credit", "_selected_action": [str(ticket.pk)], **confirm_fields(ticket)}
             return client.post(CHANGELIST, data).status_code
 

@@ -9,7 +9,7 @@ from djmoney.money import Money
 from accounts.models import LedgerEntry
 from tests.factories import PendingTopUpFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed, stripe_signature
-from tests.helpers import failing_writes
+from tests.helpers import failing_writes, staff_login
 from topups.models import TopUp, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -222,7 +222,7 @@ def test_finance_finds_a_topup_by_the_reference_the_customer_quotes(client, topu
     from tests.factories import UserFactory
 
     other = PendingTopUpFactory()
-    client.force_login(UserFactory(account=None, is_staff=True, is_superuser=True))
+    staff_login(client, UserFactory(account=None, is_staff=True, is_superuser=True))
     page = client.get("/admin/topups/topup/", {"q": topup.reference}).content.decode()
     assert topup.reference in page and other.reference not in page
     assert "1 result" in page

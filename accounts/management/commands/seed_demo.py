@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
@@ -81,6 +82,9 @@ class Command(BaseCommand):
         finance.groups.add(group)
         finance2.groups.add(group)
         self._bank_accounts_and_invoices(alice_acct)
+        for staff in (finance, finance2, User.objects.get(username="admin")):
+            # Admin needs a one-time code; demo devices get one, read with `manage.py demo_otp_code`.
+            TOTPDevice.objects.get_or_create(user=staff, name="demo", defaults={"confirmed": True})
 
         self._history(alice_acct, opening=Decimal("500.00"))
         self._history(dave_acct, opening=Decimal("2000.00"))
@@ -94,6 +98,7 @@ class Command(BaseCommand):
         self.stdout.write("  dave    prepaid enterprise master account")
         self.stdout.write("  finance finance staff (Django admin); finance2 is the second approver")
         self.stdout.write("  admin   superuser")
+        self.stdout.write("  Admin also asks for a one-time code: .venv/bin/python manage.py demo_otp_code finance")
 
     def _rate_sheet(self):
         """Finance's sheet with today's demo rates, so paying in CNY works out of the box."""
