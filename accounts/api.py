@@ -48,7 +48,14 @@ def api_view(method: str):
                 response = error(405, "method_not_allowed", f"Use {method} here.")
                 response["Allow"] = method
                 return response
-            return _authenticated(view)(request, *args, **kwargs)
+            token = authenticate_service(request.headers.get("Authorization", ""))
+            if token is None:
+                response = error(
+                    401, "unauthorized", "Send a valid, unrevoked service token as 'Authorization: Bearer …'."
+                )
+                response["WWW-Authenticate"] = 'Bearer realm="billing-center"'
+                return response
+            return view(request, *args, service=token.service, **kwargs)
 
         return wrapper
 
@@ -57,19 +64,6 @@ def api_view(method: str):
 
 def not_found(request, rest: str = ""):
     return error(404, "not_found", "There is no such API endpoint. See /api/v1/charges, /api/v1/charges/batch.")
-
-
-def _authenticated(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        token = authenticate_service(request.headers.get("Authorization", ""))
-        if token is None:
-            response = error(401, "unauthorized", "Send a valid, unrevoked service token as 'Authorization: Bearer …'.")
-            response["WWW-Authenticate"] = 'Bearer realm="billing-center"'
-            return response
-        return view(request, *args, service=token.service, **kwargs)
-
-    return wrapper
 
 
 @api_view("POST")
