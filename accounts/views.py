@@ -144,10 +144,11 @@ def _add_phone(request, account) -> str:
 
 
 def _recipient_id(request) -> int:
-    try:
-        return int(request.POST.get("recipient", ""))
-    except ValueError:
-        raise AlertFormError({"code_errors": {0: "Choose a recipient."}}) from None
+    raw = request.POST.get("recipient", "")
+    # ASCII digits within a database id's range: anything else would be a 500 on PostgreSQL.
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63):
+        raise AlertFormError({"code_errors": {0: "Choose a recipient."}})
+    return int(raw)
 
 
 def _confirm_phone(request, account) -> str:

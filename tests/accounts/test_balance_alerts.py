@@ -93,6 +93,8 @@ def test_alice_sets_a_threshold_and_confirms_her_number_with_the_code(client, al
         ({"action": "add_email", "email": "not an address"}, "valid email"),
         ({"action": "confirm", "recipient": "999999", "code": "123456"}, "Unknown recipient"),
         ({"action": "confirm", "recipient": "abc", "code": "123456"}, "Choose a recipient"),
+        ({"action": "confirm", "recipient": "9" * 25, "code": "123456"}, "Choose a recipient"),
+        ({"action": "remove", "recipient": "-1"}, "Choose a recipient"),
     ],
 )
 def test_bad_alert_input_is_a_400_with_a_message(client, alice, data, message):
