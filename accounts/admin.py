@@ -5,6 +5,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from djmoney.money import Money
 from simple_history.admin import SimpleHistoryAdmin
 
+from billing_center.admin_base import ReadOnlyAdmin
+
 from .models import (
     Account,
     AlertRecipient,
@@ -70,22 +72,12 @@ class AccountAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "account", "kind", "amount", "balance_after", "source_ref", "actor")
     list_filter = ("kind",)
     list_select_related = ("account", "actor")
     search_fields = ("source_ref", "description", "account__name")
     date_hierarchy = "created_at"
-
-    # Entries are append-only: posted by services, never added, edited or deleted here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OutboundEmail)
@@ -102,21 +94,8 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyLogAdmin(admin.ModelAdmin):
-    """Logs kept by the services; staff read them here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(OutboundSms)
-class OutboundSmsAdmin(ReadOnlyLogAdmin):
+class OutboundSmsAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "masked_to",
@@ -149,7 +128,7 @@ class OutboundSmsAdmin(ReadOnlyLogAdmin):
 
 
 @admin.register(BalanceAlert)
-class BalanceAlertAdmin(ReadOnlyLogAdmin):
+class BalanceAlertAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "account", "crossing", "balance", "threshold")
     list_select_related = ("account",)
     search_fields = ("account__name",)
@@ -157,7 +136,7 @@ class BalanceAlertAdmin(ReadOnlyLogAdmin):
 
 
 @admin.register(AlertRecipient)
-class AlertRecipientAdmin(ReadOnlyLogAdmin):
+class AlertRecipientAdmin(ReadOnlyAdmin):
     list_display = ("account", "kind", "masked", "confirmed_at", "codes_sent")
     list_select_related = ("account",)
     search_fields = ("account__name",)
@@ -170,7 +149,7 @@ class AlertRecipientAdmin(ReadOnlyLogAdmin):
 
 
 @admin.register(UsageCharge)
-class UsageChargeAdmin(ReadOnlyLogAdmin):
+class UsageChargeAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "service", "idempotency_key", "account", "amount", "description")
     list_filter = ("service",)
     list_select_related = ("account",)

@@ -24,14 +24,7 @@ def send_email(self, email_id: int) -> None:
 def resend_pending_emails() -> int:
     from .services import deliver_email, pending_email_ids
 
-    sent = 0
-    for email_id in pending_email_ids():
-        try:
-            deliver_email(email_id=email_id)
-            sent += 1
-        except Exception:  # recorded on the row; the next sweep tries again
-            continue
-    return sent
+    return _resend(pending_email_ids(), lambda pk: deliver_email(email_id=pk))
 
 
 @shared_task(acks_late=True)
@@ -59,14 +52,7 @@ def send_sms(self, sms_id: int) -> None:
 def resend_pending_sms() -> int:
     from .services import deliver_sms, pending_sms_ids
 
-    sent = 0
-    for sms_id in pending_sms_ids():
-        try:
-            deliver_sms(sms_id=sms_id)
-            sent += 1
-        except Exception:  # recorded on the row; the next sweep tries again
-            continue
-    return sent
+    return _resend(pending_sms_ids(), lambda pk: deliver_sms(sms_id=pk))
 
 
 @shared_task
@@ -74,3 +60,15 @@ def sweep_balance_alerts() -> int:
     from .services import sweep_balance_alerts as sweep
 
     return sweep()
+
+
+def _resend(ids: list[int], deliver) -> int:
+    """Deliver outbox rows whose task was lost; a failure is recorded on its row for the next sweep."""
+    sent = 0
+    for pk in ids:
+        try:
+            deliver(pk)
+            sent += 1
+        except Exception:  # recorded on the row; the next sweep tries again
+            continue
+    return sent

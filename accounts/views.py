@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from djmoney.money import Money
 
 from billing_center.csv_export import csv_response
+from billing_center.responses import see_other
 from topups.selectors import recent_topups
 
 from .charts import balance_chart
@@ -89,9 +90,7 @@ def alert_settings(request, account):
     except AlertFormError as exc:
         return _render_overview(request, account, exc.forms, status=400)
     messages.success(request, message, extra_tags="alert-card")  # shown inside the card, where the page lands
-    response = redirect(reverse("accounts:overview") + "#alert")
-    response.status_code = 303
-    return response
+    return see_other(reverse("accounts:overview") + "#alert")
 
 
 class AlertFormError(Exception):

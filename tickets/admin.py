@@ -19,8 +19,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.formatting import format_money
 from accounts.forms import parse_amount
 from accounts.selectors import recent_ledger_entries
+from billing_center.admin_base import ReadOnlyAdmin, SafeActionsMixin
 from billing_center.text import PlainTextField
-from topups.admin import ReadOnlyAdmin, SafeActionsMixin
 
 from . import services
 from .exceptions import BillingError

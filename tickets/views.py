@@ -5,13 +5,14 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
 from accounts.formatting import plain_amount
+from billing_center.responses import pdf_attachment, see_other
 
 from .exceptions import BillingError, TicketNotAllowed
 from .forms import TicketReplyForm, TransferTicketForm
@@ -96,7 +97,7 @@ def ticket_create(request, account):
                 messages.success(
                     request, f"Ticket {ticket.number} was submitted. Finance will credit it by the date shown."
                 )
-                return _see_other("tickets:detail", ticket.number)
+                return see_other("tickets:detail", ticket.number)
         else:
             status = 400
     return render(request, "tickets/create.html", {"account": account, "form": form}, status=status)
@@ -126,7 +127,7 @@ def ticket_detail(request, number, account):
                 status = 503
             else:
                 messages.success(request, "Your reply was sent to finance.")
-                return _see_other("tickets:detail", ticket.number)
+                return see_other("tickets:detail", ticket.number)
         else:
             status = 400
     context = {
@@ -199,13 +200,4 @@ def invoice_detail(request, number, account):
 @customer_required
 def invoice_download(request, number, account):
     invoice = get_invoice_for_account(account, number)
-    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def _see_other(view_name: str, *args):
-    response = redirect(view_name, *args)
-    response.status_code = 303
-    return response
+    return pdf_attachment(invoice_pdf(invoice), f"{invoice.number}.pdf")

@@ -4,8 +4,7 @@ from datetime import timedelta
 import segno
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -14,6 +13,7 @@ from djmoney.money import Money
 from accounts.decorators import customer_required
 from accounts.formatting import format_rate, minor_places, plain_amount
 from billing_center.csv_export import csv_response
+from billing_center.responses import pdf_attachment, see_other
 from tickets.references import formatted, payment_reference
 from tickets.selectors import current_receiving_accounts, invoices_for_account
 
@@ -59,7 +59,7 @@ def pay(request, account):
                     quote=quote,
                     request_key=form.cleaned_data["request_key"],
                 )
-                return _see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else _topup_url(topup))
+                return see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else _topup_url(topup))
             except GatewayUnavailable as exc:
                 form.add_error(None, exc.message)
                 status = 503
@@ -105,13 +105,6 @@ def _pay_context(account, form) -> dict:
 
 def _topup_url(topup) -> str:
     return reverse("topups:detail", args=[topup.public_id])
-
-
-def _see_other(url: str):
-    """303, so the browser follows with a GET and a reload never re-posts the form."""
-    response = redirect(url)
-    response.status_code = 303
-    return response
 
 
 @customer_required
@@ -189,10 +182,7 @@ def receipt(request, public_id, account):
 @customer_required
 def receipt_download(request, public_id, account):
     topup = get_credited_topup_for_account(account, public_id)
-    response = HttpResponse(receipt_pdf(topup), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="receipt-{topup.reference}.pdf"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return pdf_attachment(receipt_pdf(topup), f"receipt-{topup.reference}.pdf")
 
 
 @customer_required

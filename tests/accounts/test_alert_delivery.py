@@ -1,13 +1,11 @@
 """Alerts end to end on real parts: concurrent debits on PostgreSQL, a real Celery worker on
 the real broker (Redis in CI, no eager mode), and the broker going away."""
 
-import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -15,6 +13,7 @@ from accounts import services
 from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
 from accounts.services import ChargeRequest, post_ledger_entry, post_usage_charges, set_alert
 from accounts.sms import memory
+from tests.concurrency.test_races import race
 from tests.conftest import wait_for
 from tests.factories import PrepaidAccountFactory
 
@@ -40,27 +39,6 @@ def charge(account, key: str, amount="5.00"):
     return post_usage_charges(
         service="metering", requests=[ChargeRequest(account.pk, Money(amount, "USD"), key, "test usage")]
     )[0]
-
-
-def race(callables):
-    barrier = threading.Barrier(len(callables))
-    results = [None] * len(callables)
-
-    def run(index, fn):
-        try:
-            barrier.wait()
-            results[index] = fn()
-        except Exception as exc:  # returned to the test, which asserts on it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(callables)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def alert_sms_sent(account) -> int:

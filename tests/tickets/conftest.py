@@ -11,24 +11,15 @@ from djmoney.money import Money
 from PIL import Image
 from reportlab.pdfgen import canvas
 
+from accounts.management.commands.seed_demo import FINANCE_PERMISSIONS
 from accounts.models import User
 from tests.factories import UserFactory
 from tickets.certificates import check_certificate
 from tickets.models import ReceivingAccount
 from tickets.services import TicketDetails, add_receiving_account, submit_ticket
 
-FINANCE_CODENAMES = [
-    "view_account",
-    "view_ledgerentry",
-    "view_receivingaccount",
-    "add_receivingaccount",
-    "change_receivingaccount",
-    "view_invoice",
-    "add_invoice",
-    "view_transferticket",
-    "credit_transferticket",
-    "review_transferticket",
-]
+# The Finance group exactly as the product seeds it.
+FINANCE_CODENAMES = FINANCE_PERMISSIONS
 
 
 def pdf_bytes(text: str = "Bank transfer certificate") -> bytes:
