@@ -1,21 +1,24 @@
 """Delivering outbox rows (e-mails, SMS) at most once per claim, whoever asks.
 
 A worker claims a row (PENDING -> SENDING) under a lock and sends outside any transaction;
-another worker or the sweep skips a fresh claim. A claim older than CLAIM_LEASE is a worker
-that died mid-send: it is taken over, which is the only window in which a message can go
-out twice.
+another worker or the sweep skips a fresh claim. A claim older than the lease
+(OUTBOX_CLAIM_LEASE_SECONDS) is a worker that died mid-send: it is taken over, which is the
+only window in which a message can go out twice.
 """
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import OutboxMessage
 
-CLAIM_LEASE = timedelta(minutes=5)
+
+def claim_lease() -> timedelta:
+    return timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS)
 
 
 class PermanentFailure(Exception):
@@ -55,7 +58,7 @@ def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts
 def _claimable(row: OutboxMessage, now: datetime) -> bool:
     if row.status == row.Status.PENDING:
         return True
-    return row.status == row.Status.SENDING and row.claimed_at < now - CLAIM_LEASE
+    return row.status == row.Status.SENDING and row.claimed_at < now - claim_lease()
 
 
 def lost_ids(model: type[OutboxMessage], *, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
@@ -63,6 +66,6 @@ def lost_ids(model: type[OutboxMessage], *, older_than_seconds: int = 60, now: d
     now = now or timezone.now()
     Status = model.Status
     lost = Q(status=Status.PENDING, created_at__lt=now - timedelta(seconds=older_than_seconds)) | Q(
-        status=Status.SENDING, claimed_at__lt=now - CLAIM_LEASE
+        status=Status.SENDING, claimed_at__lt=now - claim_lease()
     )
     return list(model.objects.filter(lost).order_by("created_at").values_list("pk", flat=True)[:500])

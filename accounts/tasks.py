@@ -1,6 +1,10 @@
 """Celery tasks: thin wrappers over services, passed ids, safe to run twice."""
 
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -21,10 +25,11 @@ def send_email(self, email_id: int) -> None:
 
 
 @shared_task
-def resend_pending_emails() -> int:
+def resend_pending_emails(older_than_seconds: int = 60) -> int:
+    """Beat's sweep; after an outage an operator may call it with older_than_seconds=0."""
     from .services import deliver_email, pending_email_ids
 
-    return _resend(pending_email_ids(), lambda pk: deliver_email(email_id=pk))
+    return _resend(pending_email_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_email(email_id=pk))
 
 
 @shared_task(acks_late=True)
@@ -49,10 +54,10 @@ def send_sms(self, sms_id: int) -> None:
 
 
 @shared_task
-def resend_pending_sms() -> int:
+def resend_pending_sms(older_than_seconds: int = 60) -> int:
     from .services import deliver_sms, pending_sms_ids
 
-    return _resend(pending_sms_ids(), lambda pk: deliver_sms(sms_id=pk))
+    return _resend(pending_sms_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_sms(sms_id=pk))
 
 
 @shared_task
@@ -70,5 +75,6 @@ def _resend(ids: list[int], deliver) -> int:
             deliver(pk)
             sent += 1
         except Exception:  # recorded on the row; the next sweep tries again
+            logger.warning("Resending outbox row %s failed; the next sweep tries again", pk, exc_info=True)
             continue
     return sent

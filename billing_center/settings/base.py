@@ -178,7 +178,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Cache: shared by web and worker processes (worker heartbeat, login throttling) ------
 REDIS_URL = env("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A hung Redis must cost a request seconds, not forever (redis-py waits forever by default).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -197,8 +204,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_BROKER_DIR / "control"),
     }
 else:
-    # A publish must never hang a web request while the broker is away.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+    # A publish must never hang a web request while the broker is away, stopped or hung:
+    # redis-py waits forever for an answer unless told otherwise.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 5,
+        # A message a killed worker took but never acknowledged (acks_late) goes back to the
+        # queue after this long. Longer than any task runs; retry countdowns are far shorter.
+        "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    }
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -268,6 +285,7 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for ...filebased.EmailBackend
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Billing Center <billing@localhost>")
 
 # --- Payment gateways -----------------------------------------------------------------
@@ -310,6 +328,9 @@ CERTIFICATE_MAX_BYTES = int(env("CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024)))
 # accounts.sms.memory.MemoryBackend (tests), accounts.sms.twilio.TwilioBackend (TWILIO_*).
 SMS_BACKEND = env("SMS_BACKEND", "accounts.sms.console.ConsoleBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
+# A worker that claimed an e-mail or SMS and has not finished after this long is taken to
+# be dead; its message is sent again. A message can go out twice only in that window.
+OUTBOX_CLAIM_LEASE_SECONDS = int(env("OUTBOX_CLAIM_LEASE_SECONDS", "300"))
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
