@@ -1,0 +1,245 @@
+"""Real processes for the reliability suite, each on loopback and each stopped by its PID.
+
+gunicorn and a Celery worker run our code as in production; a private Redis and a private
+PostgreSQL cluster can be stopped, paused and restarted without touching the machine's
+shared servers (CI runs on them after us).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PG_BIN = Path("/usr/lib/postgresql")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition, *, timeout: float, what: str, every: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+
+
+def service_env(*, database_url: str, broker_url: str, redis_url: str = "", **extra: str) -> dict[str, str]:
+    """The environment our processes get: test settings, production's DEBUG=false, these services."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_ALLOW"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="billing_center.settings.test",
+        DEBUG="false",
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        REDIS_URL=redis_url,
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A child in its own session, so a stop reaches everything it started."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None):
+        self.name, self.argv, self.env = name, argv, env
+        self.log_path = Path(tempfile.mkstemp(prefix=f"billing-{name}-", suffix=".log")[1])
+        self.popen: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.running():
+            os.killpg(self.popen.pid, sig)
+
+    def stop(self, timeout: float = 10) -> None:
+        if not self.running():
+            return
+        self.signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+        self.signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait(timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (gunicorn's workers, a Celery worker's pool)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class Gunicorn(Process):
+    def __init__(self, env: dict[str, str], *, workers: int = 2, threads: int = 1, timeout: int = 30):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [str(BIN / "gunicorn"), "billing_center.wsgi", "--bind", f"127.0.0.1:{self.port}"]
+        argv += ["--workers", str(workers), "--threads", str(threads), "--timeout", str(timeout)]
+        argv += ["--graceful-timeout", "5"]
+        super().__init__("gunicorn", argv, env)
+        self.workers = workers
+
+    def start(self) -> None:
+        super().start()
+        wait_until(self.answering, timeout=60, what=f"gunicorn on {self.url} ({self.log_path})")
+        wait_until(lambda: len(self.worker_pids()) == self.workers, timeout=30, what="gunicorn's workers")
+
+    def answering(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"gunicorn exited:\n{self.log()[-3000:]}")
+        try:
+            requests.get(f"{self.url}/healthz", timeout=5)
+            return True
+        except requests.ConnectionError:
+            return False
+
+    def worker_pids(self) -> list[int]:
+        return children(self.pid)
+
+
+class CeleryWorker(Process):
+    def __init__(self, env: dict[str, str], *, pool: str = "solo"):
+        argv = [str(BIN / "celery"), "-A", "billing_center", "worker", "--pool", pool, "--loglevel", "INFO"]
+        argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        super().__init__("celery", argv, env)
+
+    def start(self) -> None:
+        super().start()
+        wait_until(lambda: " ready." in self.log() or not self.running(), timeout=60, what="the Celery worker")
+        if not self.running():
+            raise RuntimeError(f"the Celery worker exited:\n{self.log()[-3000:]}")
+
+
+class RedisServer(Process):
+    """A private Redis that keeps nothing on disk; stop() and start() again keep its port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        super().__init__("redis", argv)
+
+    def start(self) -> None:
+        super().start()
+        wait_until(self.ping, timeout=10, what=f"redis-server on port {self.port}")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def postgres_bin(name: str) -> str | None:
+    versions = sorted(PG_BIN.glob("*/bin"), key=lambda p: int(p.parent.name)) if PG_BIN.exists() else []
+    for folder in reversed(versions):
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which(name)
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster in a temporary folder: ours to stop and restart.
+
+    The server refuses to run as root, so as root it runs as the `postgres` user.
+    """
+
+    def __init__(self):
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="billing-pg-"))
+        self.data = self.folder / "data"
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @staticmethod
+    def available() -> bool:
+        return bool(postgres_bin("initdb") and postgres_bin("pg_ctl"))
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run([*self.as_postgres, *argv], check=True, capture_output=True, cwd=self.folder)
+
+    def create(self) -> None:
+        if self.as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.folder / "server.log")
+        self._run(postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self) -> None:
+        # "fast": the server ends every session at once, as a restart for maintenance does.
+        self._run(postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def copy_database(self, source_url: str, name: str) -> None:
+        """Schema and rows of `source_url` (our migrated test database) into a new database here."""
+        self._run(
+            postgres_bin("createdb") or "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name
+        )
+        dump = subprocess.run([postgres_bin("pg_dump"), "--no-owner", source_url], check=True, capture_output=True)
+        subprocess.run(
+            [postgres_bin("psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url(name)],
+            input=dump.stdout,
+            check=True,
+            capture_output=True,
+        )
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
