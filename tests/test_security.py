@@ -118,3 +118,41 @@ def test_staff_sessions_expire_within_the_hour_customer_sessions_do_not(client, 
     client.force_login(UserFactory())
     client.get("/billing/")
     assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
+def test_log_lines_carry_no_secret_and_no_full_phone_number(settings):
+    import logging
+
+    from billing_center.log_redaction import RedactingFormatter
+
+    settings.STRIPE_SECRET_KEY = "sk_live_do_not_log_me_123"
+    settings.TWILIO_AUTH_TOKEN = "twilio-auth-token-abcdef"
+    formatter = RedactingFormatter("%(levelname)s %(message)s")
+    try:
+        raise RuntimeError(f"gateway said no to key {settings.STRIPE_SECRET_KEY}")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "billing", logging.WARNING, __file__, 1, "SMS to %s failed via %s (%s) %s", None, None
+        )
+        record.args = (
+            "+8613800138000",
+            "redis://:hunter2-broker-pass@cache.internal:6379/0",
+            "Authorization: Bearer bc_live_0123456789abcdef",
+            settings.TWILIO_AUTH_TOKEN,
+        )
+        import sys
+
+        record.exc_info = sys.exc_info()
+    line = formatter.format(record)
+
+    for leaked in ("8613800138000", "hunter2-broker-pass", "bc_live_0123456789abcdef", "sk_live_do_not_log_me_123"):
+        assert leaked not in line
+    assert "twilio-auth-token" not in line and "+86 **** 8000" in line and "redis://:***@cache.internal" in line
+    assert "Traceback" in line  # the traceback is kept, only its secret is gone
+    # Amounts and ids are not phone numbers.
+    plain = logging.LogRecord(
+        "billing", logging.INFO, __file__, 1, "credited +100.00 USD to account 12345678", None, None
+    )
+    assert formatter.format(plain).endswith("credited +100.00 USD to account 12345678")
+    # The configured console handler uses it.
+    assert settings.LOGGING["formatters"]["plain"]["()"] == "billing_center.log_redaction.RedactingFormatter"

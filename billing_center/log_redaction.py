@@ -1,0 +1,49 @@
+"""The last line of defence for logs: no secret and no full phone number in a log line.
+
+Our own log calls already mask numbers (accounts.phones.mask); this formatter also covers
+what we do not write ourselves: a library's exception text, a traceback, a URL with its
+password. It redacts the whole formatted record, traceback included.
+"""
+
+import logging
+import re
+
+from django.conf import settings
+
+from accounts.phones import mask
+
+# E.164 as it appears in text: "+" and 8-15 digits, not part of an amount or a longer word.
+PHONE = re.compile(r"(?<![\w.+])\+\d{8,15}(?![\d.])")
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
+BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRETS",
+    "SANDBOX_WEBHOOK_SECRETS",
+    "TWILIO_AUTH_TOKEN",
+    "EMAIL_HOST_PASSWORD",
+    "OPEN_EXCHANGE_RATES_APP_ID",
+)
+
+
+def configured_secrets() -> list[str]:
+    values = []
+    for name in SECRET_SETTINGS:
+        value = getattr(settings, name, "")
+        values += value if isinstance(value, list | tuple) else [value]
+    # Longest first, so a secret that contains another is replaced whole.
+    return sorted((v for v in values if isinstance(v, str) and len(v) >= 8), key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    for secret in configured_secrets():
+        text = text.replace(secret, "[secret]")
+    text = URL_PASSWORD.sub(r"\1***@", text)
+    text = BEARER.sub(r"\1[token]", text)
+    return PHONE.sub(lambda match: mask(match[0]), text)
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
