@@ -298,6 +298,7 @@ MERCHANT_NAME = env("MERCHANT_NAME", "Billing Center Cloud")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = float(env("STRIPE_TIMEOUT_SECONDS", "8"))  # per try, waiting for Stripe's answer
 
 # --- Bank-transfer tickets ----------------------------------------------------------------
 # Finance credits a transfer ticket within this many working days, counted in its own

@@ -181,3 +181,37 @@ def test_a_failing_return_page_check_shows_the_status_instead_of_an_error(client
     with failing_writes("topups_topup", "UPDATE", "database busy"):
         page = client.get(f"/billing/topups/{topup.public_id}/")
     assert page.status_code == 200 and "Waiting for the payment gateway" in page.content.decode()
+
+
+@pytest.mark.parametrize("outage", ["refused", "hung"])
+def test_with_stripe_unreachable_for_real_the_pay_page_answers_503_in_bounded_time_and_closes_the_topup(
+    client, stripe_settings, outage
+):
+    """No fake here: the SDK talks to a loopback port that refuses, or accepts and never answers."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    if outage == "hung":
+        listener.listen(16)  # the kernel accepts connections; nobody ever reads or answers
+    port = listener.getsockname()[1]
+    if outage == "refused":
+        listener.close()
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    stripe_settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
+    stripe_settings.STRIPE_TIMEOUT_SECONDS = 1
+    client.force_login(UserFactory())
+    try:
+        started = time.monotonic()
+        response = client.post("/billing/pay/", {"amount": "100"})
+        seconds = time.monotonic() - started
+    finally:
+        listener.close()
+
+    assert response.status_code == 503
+    assert "Nothing has been charged" in response.content.decode()
+    assert seconds < 2 * (3 + 1) + 3  # two tries of connect + read timeout, plus the SDK's backoff
+    topup = TopUp.objects.get()
+    assert topup.status == TopUp.Status.FAILED and not topup.gateway_session_id
+    assert not LedgerEntry.objects.exists()

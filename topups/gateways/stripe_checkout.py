@@ -45,7 +45,11 @@ def _client() -> stripe.StripeClient:
         settings.STRIPE_SECRET_KEY,
         stripe_version=STRIPE_API_VERSION,
         base_addresses={"api": settings.STRIPE_API_BASE},
-        max_network_retries=2,
+        # The SDK waits 80 s per try by default: a hung Stripe would hold the Pay page for
+        # minutes. Two tries of (3 s connect + STRIPE_TIMEOUT_SECONDS) stay inside a worker's
+        # request timeout; the idempotency key makes the second try safe.
+        http_client=stripe.RequestsClient(timeout=(3, settings.STRIPE_TIMEOUT_SECONDS)),
+        max_network_retries=1,
     )
 
 
