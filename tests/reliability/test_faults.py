@@ -325,18 +325,27 @@ def test_a_web_worker_killed_after_commit_before_answering_is_retried_without_a_
 
 
 def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every_payment_is_credited_once(
-    database_url,
+    database_url, tmp_path
 ):
     from tests.conftest import require
     from tests.reliability.processes import PostgresCluster
 
     require(PostgresCluster.available(), "PostgreSQL's server binaries (initdb, pg_ctl)")
     topups = [pending_topup(f"cs_restart_{i}", amount=f"{10 + i}.25") for i in range(60)]
-    cluster = PostgresCluster()
+    cluster, redis = PostgresCluster(), RedisServer()
     try:
         cluster.create()
         cluster.copy_database(database_url, "billing")  # our schema, trigger and these rows
-        env = service_env(database_url=cluster.url("billing"), broker_url="memory://", **stripe_env())
+        mail_dir = tmp_path / "mail"
+        mail_dir.mkdir()
+        redis.start()
+        env = service_env(
+            database_url=cluster.url("billing"),
+            broker_url=redis.url,
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            EMAIL_FILE_PATH=str(mail_dir),
+            **stripe_env(),
+        )
         answers, slowest, lock = Counter(), [0.0], threading.Lock()
 
         def gateway(share):
@@ -356,7 +365,7 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
                         break
                     time.sleep(0.2)
 
-        with Gunicorn(env, workers=2, threads=2) as web:
+        with Gunicorn(env, workers=2, threads=2) as web, CeleryWorker(env) as worker:
             senders = [threading.Thread(target=gateway, args=(topups[i::4],)) for i in range(4)]
             for sender in senders:
                 sender.start()
@@ -366,6 +375,15 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
             cluster.start()
             for sender in senders:
                 sender.join(120)
+            # The worker reconnects too: every receipt goes out, those whose send failed
+            # during the outage with the next sweep.
+            publish_sweeps(redis.url)
+            wait_until(
+                lambda: sent_emails(mail_dir) == len(topups),
+                timeout=60,
+                what=f"every receipt after the restart (worker log {worker.log_path})",
+            )
+            time.sleep(2)  # a duplicate would show up by now
             verify = subprocess_verify_ledger(env)
 
         assert any(isinstance(s, int) and s >= 500 for s in answers), f"no 5xx while PostgreSQL was down: {answers}"
@@ -382,11 +400,15 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
             statuses = dict(cursor.fetchall())
             cursor.execute("SELECT verdict, count(*) FROM topups_webhookdelivery GROUP BY 1")
             verdicts = dict(cursor.fetchall())
+            cursor.execute("SELECT status, count(*) FROM accounts_outboundemail GROUP BY 1")
+            emails = dict(cursor.fetchall())
         assert credits == {t.ledger_source_ref: 1 for t in topups}
         assert statuses == {"credited": len(topups)}
         assert verdicts == {"credited": len(topups)}, verdicts  # none left half-processed
+        assert emails == {"sent": len(topups)} and sent_emails(mail_dir) == len(topups)
         print(f"postgresql restart: answers {dict(answers)}, slowest {slowest[0]:.2f} s")
     finally:
+        redis.stop()
         cluster.destroy()
 
 
