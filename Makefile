@@ -9,7 +9,7 @@ export SITE_URL ?= http://$(HOST):$(PORT)
 export DJANGO_SETTINGS_MODULE ?= billing_center.settings.base
 export WEB_BIND := $(HOST):$(PORT)
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint storm bench clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Billing Center needs Python 3.11 or newer (set PYTHON=...)")'
@@ -38,6 +38,10 @@ run: install
 
 test: install
 	DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest
+
+# The reliability storm at full size (CI runs it small): needs DATABASE_URL=postgres://...
+storm: install
+	$(BIN)/python -m tests.reliability.storm $(STORM_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

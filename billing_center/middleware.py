@@ -3,7 +3,7 @@
 from urllib.parse import unquote
 
 from django.conf import settings
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 
 
 def reject_nul_bytes(get_response):
@@ -14,6 +14,21 @@ def reject_nul_bytes(get_response):
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "\x00" in unquote(query):
             return HttpResponseBadRequest("Bad request: the address contains a NUL character.")
+        return get_response(request)
+
+    return middleware
+
+
+def limit_request_size(get_response):
+    """A body larger than anything we accept is a 413 before a byte of it is read."""
+
+    def middleware(request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not (length.isascii() and length.isdigit()):
+            return HttpResponseBadRequest("Bad request: Content-Length is not a number.")
+        if int(length) > settings.MAX_REQUEST_BYTES:
+            limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
+            return HttpResponse(f"Request too large: at most {limit} MB.", status=413, content_type="text/plain")
         return get_response(request)
 
     return middleware

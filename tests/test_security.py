@@ -156,3 +156,19 @@ def test_log_lines_carry_no_secret_and_no_full_phone_number(settings):
     assert formatter.format(plain).endswith("credited +100.00 USD to account 12345678")
     # The configured console handler uses it.
     assert settings.LOGGING["formatters"]["plain"]["()"] == "billing_center.log_redaction.RedactingFormatter"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "length, status",
+    [("999999999999", 413), ("60817409", 413), ("abc", 400), ("-1", 400), ("１２", 400), ("12", None)],
+)
+def test_a_body_larger_than_anything_we_accept_is_refused_before_it_is_read(client, settings, length, status):
+    for path in ("/billing/tickets/new/", "/webhooks/stripe/", "/api/v1/charges", "/login/"):
+        response = client.generic("POST", path, b"x" * 12, content_type="text/plain", CONTENT_LENGTH=length)
+        refused_here = response.content.startswith((b"Request too large", b"Bad request: Content-Length"))
+        if status is None:  # an honest length passes on to the view, which answers for itself
+            assert not refused_here, path
+        else:
+            assert response.status_code == status and refused_here, (path, length, response.status_code)
+    assert settings.MAX_REQUEST_BYTES == 5 * settings.CERTIFICATE_MAX_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE

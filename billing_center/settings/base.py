@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "billing_center.middleware.reject_nul_bytes",
+    "billing_center.middleware.limit_request_size",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -391,3 +392,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # A ticket carries at most five certificates; a request with many more is refused outright.
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Nothing we accept is larger than five certificates and a form: a bigger body is refused
+# (413) before it is read, rather than spooled to disk (billing_center.middleware).
+MAX_REQUEST_BYTES = 5 * CERTIFICATE_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE
