@@ -25,6 +25,18 @@ class PermanentFailure(Exception):
     """Sending cannot succeed by retrying (an invalid number, a refused address)."""
 
 
+class ClaimedElsewhere(Exception):
+    """Another worker holds a fresh claim on the row: it may be sending, or it may have died.
+
+    The task asks again once the lease has run out instead of reporting success: a task
+    requeued after its worker was killed must still get the message out.
+    """
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"claimed by another worker; retry in {retry_in:.0f} s")
+        self.retry_in = retry_in
+
+
 def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts: int, now: datetime | None = None):
     """Claim row `pk` of `model` and send it with send(row) -> provider id or None.
 
@@ -34,8 +46,10 @@ def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts
     now = now or timezone.now()
     with transaction.atomic():
         row = model.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if row is not None and row.status == model.Status.SENDING and not _claimable(row, now):
+            raise ClaimedElsewhere(retry_in=max(1.0, (row.claimed_at + claim_lease() - now).total_seconds()))
         if row is None or not _claimable(row, now):
-            return row
+            return row  # being claimed right now, or already sent or failed
         row.status, row.claimed_at, row.attempts = model.Status.SENDING, now, row.attempts + 1
         row.save(update_fields=["status", "claimed_at", "attempts"])
     try:

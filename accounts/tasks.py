@@ -16,10 +16,13 @@ def record_worker_heartbeat() -> None:
 
 @shared_task(bind=True, max_retries=8, acks_late=True)
 def send_email(self, email_id: int) -> None:
+    from .outbox import ClaimedElsewhere
     from .services import deliver_email  # imported here to break the tasks <-> services cycle
 
     try:
         deliver_email(email_id=email_id)
+    except ClaimedElsewhere as exc:
+        raise self.retry(exc=exc, countdown=exc.retry_in + 1) from exc
     except Exception as exc:
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 10, 3600)) from exc
 
@@ -42,13 +45,15 @@ def check_balance_alert(account_id: int) -> None:
 @shared_task(bind=True, max_retries=5, acks_late=True)
 def send_sms(self, sms_id: int) -> None:
     """Late acknowledgement: a worker killed mid-send leaves the task to be redelivered."""
-    from .outbox import PermanentFailure
+    from .outbox import ClaimedElsewhere, PermanentFailure
     from .services import deliver_sms
 
     try:
         deliver_sms(sms_id=sms_id)
     except PermanentFailure:
         return  # recorded as failed on the row; retrying cannot help
+    except ClaimedElsewhere as exc:
+        raise self.retry(exc=exc, countdown=exc.retry_in + 1) from exc
     except Exception as exc:
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 15, 1800)) from exc
 
@@ -69,11 +74,15 @@ def sweep_balance_alerts() -> int:
 
 def _resend(ids: list[int], deliver) -> int:
     """Deliver outbox rows whose task was lost; a failure is recorded on its row for the next sweep."""
+    from .outbox import ClaimedElsewhere
+
     sent = 0
     for pk in ids:
         try:
             deliver(pk)
             sent += 1
+        except ClaimedElsewhere:
+            continue  # a worker claimed it since the sweep looked
         except Exception:  # recorded on the row; the next sweep tries again
             logger.warning("Resending outbox row %s failed; the next sweep tries again", pk, exc_info=True)
             continue

@@ -331,8 +331,9 @@ CERTIFICATE_MAX_BYTES = int(env("CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024)))
 SMS_BACKEND = env("SMS_BACKEND", "accounts.sms.console.ConsoleBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
 # A worker that claimed an e-mail or SMS and has not finished after this long is taken to
-# be dead; its message is sent again. A message can go out twice only in that window.
-OUTBOX_CLAIM_LEASE_SECONDS = int(env("OUTBOX_CLAIM_LEASE_SECONDS", "300"))
+# be dead; its message is sent again. A message can go out twice only in that window. Far
+# longer than one send can take (Twilio: 3 s + 10 s timeouts; SMTP: EMAIL_TIMEOUT per step).
+OUTBOX_CLAIM_LEASE_SECONDS = int(env("OUTBOX_CLAIM_LEASE_SECONDS", "120"))
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")

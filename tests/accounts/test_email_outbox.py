@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import OutboundEmail
+from accounts.outbox import ClaimedElsewhere
 from accounts.services import deliver_email
 from accounts.tasks import resend_pending_emails
 from tests.conftest import wait_for
@@ -72,8 +73,9 @@ def test_a_fresh_claim_is_respected_and_a_dead_workers_claim_is_taken_over(mailo
     email = OutboundEmail.objects.create(
         dedupe_key="k2", to="a@example.com", subject="s", body="b", status="sending", claimed_at=now
     )
-    deliver_email(email_id=email.pk, now=now + timedelta(minutes=1))
-    assert mailoutbox == []
+    with pytest.raises(ClaimedElsewhere) as claimed:  # the task retries when the lease runs out
+        deliver_email(email_id=email.pk, now=now + timedelta(minutes=1))
+    assert mailoutbox == [] and claimed.value.retry_in == pytest.approx(60)
     deliver_email(email_id=email.pk, now=now + timedelta(minutes=6))
     assert len(mailoutbox) == 1
 
