@@ -55,3 +55,25 @@ def current_otp(device) -> str:
 
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"
+
+
+def switch_broker(url: str | None, transport_options: dict | None = None) -> tuple[str | None, dict]:
+    """Point this process's publishing at another broker; returns what was there before.
+
+    It sets the *write* URL: Celery reads `broker_url` from $CELERY_BROKER_URL first (as in
+    CI), so assigning `broker_url` would silently keep publishing to the old broker. The
+    connection pools are dropped (not closed: a running test worker may still hold one) so
+    the next publish dials anew, and the publish circuit breaker is reset so an earlier
+    failure does not silence the next publish.
+    """
+    from accounts import services
+    from billing_center.celery import app
+
+    before = app.conf.get("broker_write_url"), app.conf.broker_transport_options
+    app.conf.broker_write_url = url
+    if transport_options is not None:
+        app.conf.broker_transport_options = transport_options
+    app._pool = None
+    app.amqp._producer_pool = None
+    services._broker_down_until = 0.0
+    return before

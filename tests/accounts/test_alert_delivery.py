@@ -9,13 +9,13 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts import services
 from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
 from accounts.services import ChargeRequest, post_ledger_entry, post_usage_charges, set_alert
 from accounts.sms import memory
 from tests.concurrency.test_races import race
 from tests.conftest import wait_for
 from tests.factories import PrepaidAccountFactory
+from tests.helpers import switch_broker
 
 NUMBER = "+8613800138000"
 
@@ -72,19 +72,16 @@ def test_twenty_concurrent_debits_cross_once_and_a_real_worker_sends_one_sms_the
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_debits_succeed_fast_and_alerts_go_out_once_it_is_back(request):
     from accounts.tasks import resend_pending_sms, sweep_balance_alerts
-    from billing_center.celery import app
 
     account = alerting_account()
-    real_broker = app.conf.broker_url
-    _switch_broker(app, "redis://127.0.0.1:1/0")  # nothing listens on port 1: the broker is down
+    before = switch_broker("redis://127.0.0.1:1/0")  # nothing listens on port 1: the broker is down
     try:
         started = time.monotonic()
         for i in range(12):
             assert charge(account, f"down-{i}").outcome == "created"
         elapsed = time.monotonic() - started
     finally:
-        _switch_broker(app, real_broker)
-        services._broker_down_until = 0.0  # this process would wait 30 s before trying again
+        switch_broker(*before)  # and resets the breaker: this process would wait 30 s before trying again
     # One publish pays the connection timeout; the rest skip the broker and leave the work to the sweeps.
     assert elapsed < 8, f"12 debits took {elapsed:.1f}s with the broker down"
     account.refresh_from_db()
@@ -100,10 +97,3 @@ def test_with_the_broker_down_debits_succeed_fast_and_alerts_go_out_once_it_is_b
     resend_pending_sms.delay()
     time.sleep(3)
     assert alert_sms_sent(account) == 1 and len(memory.outbox) == 1
-
-
-def _switch_broker(app, url: str) -> None:
-    """Point publishing at another broker: drop the pooled connections so the next publish dials anew."""
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
