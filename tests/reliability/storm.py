@@ -88,9 +88,7 @@ def prepare(size: Size, *, seed: int = 2026) -> Plan:
     from accounts.models import Account, User
     from accounts.services import create_service_token
     from tests.fakes.stripe import checkout_session, event, paid_session
-    from tests.tickets.conftest import make_ticket, pdf_bytes, upload
-    from tickets.models import ReceivingAccount
-    from tickets.services import add_receiving_account
+    from tests.tickets.conftest import make_ticket, pdf_bytes, upload, usd_receiving_account
     from topups.models import TopUp
 
     rng = random.Random(seed)
@@ -155,15 +153,7 @@ def prepare(size: Size, *, seed: int = 2026) -> Plan:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     device = TOTPDevice.objects.create(user=clerk, name="storm", confirmed=True)
-    bank = ReceivingAccount.objects.filter(currency="USD", retired_at__isnull=True).first() or add_receiving_account(
-        account=ReceivingAccount(
-            bank_name="Storm Bank",
-            account_name="Billing Center Cloud Ltd",
-            iban="DE89370400440532013000",
-            swift_bic="COBADEFF",
-            currency="USD",
-        )
-    )
+    bank = usd_receiving_account()
     tickets = []
     for i in range(size.tickets):
         owner = owners[rng.randrange(size.accounts)]

@@ -70,8 +70,8 @@ def certificate_dir(monkeypatch, settings, tmp_path):
     storages._storages.pop("certificates", None)
 
 
-@pytest.fixture
-def bank(db) -> ReceivingAccount:
+def usd_receiving_account() -> ReceivingAccount:
+    """The current USD account customers transfer to (retiring any earlier one)."""
     return add_receiving_account(
         account=ReceivingAccount(
             bank_name="Commerzbank AG",
@@ -81,6 +81,11 @@ def bank(db) -> ReceivingAccount:
             currency="USD",
         )
     )
+
+
+@pytest.fixture
+def bank(db) -> ReceivingAccount:
+    return usd_receiving_account()
 
 
 @pytest.fixture
