@@ -145,7 +145,8 @@ def _add_phone(request, account) -> str:
 def _recipient_id(request) -> int:
     raw = request.POST.get("recipient", "")
     # ASCII digits within a database id's range: anything else would be a 500 on PostgreSQL.
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63):
+    # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) < 2**63):
         raise AlertFormError({"code_errors": {0: "Choose a recipient."}})
     return int(raw)
 

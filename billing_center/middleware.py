@@ -26,7 +26,8 @@ def limit_request_size(get_response):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if not (length.isascii() and length.isdigit()):
             return HttpResponseBadRequest("Bad request: Content-Length is not a number.")
-        if int(length) > settings.MAX_REQUEST_BYTES:
+        # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
+        if len(length) > 15 or int(length) > settings.MAX_REQUEST_BYTES:
             limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
             return HttpResponse(f"Request too large: at most {limit} MB.", status=413, content_type="text/plain")
         return get_response(request)

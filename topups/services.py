@@ -309,12 +309,17 @@ def _uuid_or_none(value: str):
 # --- Webhook deliveries ----------------------------------------------------------------
 
 
+def storable_text(body: bytes) -> str:
+    """A delivery's body as text PostgreSQL can store: it refuses NUL characters in text."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, error: str) -> WebhookDelivery:
     """Keep an unverified delivery for investigation; its content is not trusted, so only its start is kept."""
     return WebhookDelivery.objects.create(
         gateway=gateway_name,
-        body=body[:2000].decode("utf-8", errors="replace"),
-        signature=signature[:1000],
+        body=storable_text(body[:2000]),
+        signature=signature[:1000].replace("\x00", "\ufffd"),
         verdict=Verdict.REJECTED,
         error=error[:2000],
         processed_at=timezone.now(),
@@ -327,7 +332,7 @@ def receive_payment_notice(*, gateway_name: str, notice: PaymentNotice, body: by
     The delivery row is committed before processing, so a processing failure rolls back
     the credit but keeps the delivery with its error, and the gateway's retry picks it up.
     """
-    text = body.decode("utf-8", errors="replace")
+    text = storable_text(body)
     delivery, created = WebhookDelivery.objects.get_or_create(
         gateway=gateway_name,
         event_id=notice.event_id,

@@ -136,6 +136,7 @@ AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "billing_center.login_throttling.throttled_username"
 # The client's address for login throttling: REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse
 # proxies in front of us append to X-Forwarded-For (then the address they saw, which a
 # client cannot forge by sending its own header).

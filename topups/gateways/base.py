@@ -32,8 +32,11 @@ def check_notice_fields(notice: PaymentNotice) -> PaymentNotice:
 
     limits = {"event_id": 255, "event_type": 100, "reference": 64, "session_id": 255, "account_ref": 64}
     for field, limit in limits.items():
-        if len(getattr(notice, field)) > limit:
+        value = getattr(notice, field)
+        if len(value) > limit:
             raise InvalidNotification(f"The event's {field} is longer than {limit} characters.")
+        if not value.isprintable():  # NUL and other control characters: no provider sends them
+            raise InvalidNotification(f"The event's {field} contains control characters.")
     if not notice.event_id:
         raise InvalidNotification("The event has no id.")
     return notice

@@ -61,11 +61,23 @@ def _session_status(session: Mapping) -> str:
     return "pending"
 
 
+# Stripe's largest amount is 99,999,999 minor units; far beyond it cannot even be shown
+# in a mismatch report (Decimal's 28 digits), so such an event is refused as unreadable.
+LARGEST_AMOUNT_TOTAL = 10**15
+
+
 def _notice(session: Mapping, *, event_id: str, event_type: str, status: str) -> PaymentNotice:
     metadata = session.get("metadata") or {}
+    amount_total, currency = session.get("amount_total"), session.get("currency")
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata is not an object")
+    if currency is not None and not isinstance(currency, str):
+        raise ValueError("currency is not a string")
     amount = None
-    if isinstance(session.get("amount_total"), int) and session.get("currency"):
-        amount = from_minor_units(session["amount_total"], session["currency"])
+    if isinstance(amount_total, int) and currency:
+        if abs(amount_total) > LARGEST_AMOUNT_TOTAL:  # a bool or a negative amount is flagged as a mismatch
+            raise ValueError(f"amount_total out of range: {amount_total!r}"[:100])
+        amount = from_minor_units(amount_total, currency)
     return PaymentNotice(
         event_id=event_id,
         event_type=event_type,
