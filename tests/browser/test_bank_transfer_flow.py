@@ -15,9 +15,9 @@ from accounts.services import post_ledger_entry
 from tests.browser.test_topup_flow import PASSWORD, quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
 from tests.factories import PrepaidAccountFactory, UserFactory
 from tests.helpers import current_otp
-from tests.tickets.conftest import FINANCE_CODENAMES, SAMPLE_PDF
-from tickets.models import Invoice, ReceivingAccount, TransferTicket
-from tickets.services import add_receiving_account, issue_invoice
+from tests.tickets.conftest import FINANCE_CODENAMES, SAMPLE_PDF, usd_receiving_account
+from tickets.models import Invoice, TransferTicket
+from tickets.services import issue_invoice
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,15 +32,7 @@ def people():
     finance = UserFactory(username="finance", first_name="Fiona", account=None, is_staff=True)
     finance.groups.add(group)
     TOTPDevice.objects.create(user=finance, name="phone", confirmed=True)
-    bank = add_receiving_account(
-        account=ReceivingAccount(
-            bank_name="Commerzbank AG",
-            account_name="Billing Center Cloud Ltd",
-            iban="DE89370400440532013000",
-            swift_bic="COBADEFF",
-            currency="USD",
-        )
-    )
+    bank = usd_receiving_account()
     invoice = issue_invoice(invoice=Invoice(account=account, amount=Money("320.00", "USD"), description="October"))
     return alice, finance, bank, invoice
 

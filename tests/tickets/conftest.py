@@ -1,12 +1,13 @@
 """Fixtures for bank transfers: a receiving account, finance clerks, and real certificate files."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from djmoney.money import Money
 from PIL import Image
 from reportlab.pdfgen import canvas
@@ -137,3 +138,26 @@ def make_ticket(customer, bank, *, files=None, **overrides):
     return submit_ticket(
         account_id=customer.account_id, user=customer, details=details(bank, **overrides), certificates=certificates
     )
+
+
+def ticket_form_data(bank, **overrides) -> dict:
+    """The Create Service Ticket form as a customer fills it in, one PDF attached."""
+    data = {
+        "payer_name": "Alice Example",
+        "payer_bank": "Example Bank",
+        "payer_account": "12345678",
+        "amount": "250.00",
+        "currency": "USD",
+        "transfer_date": (timezone.localdate() - timedelta(days=1)).isoformat(),
+        "bank_reference": "ft 2611 2000 01",
+        "receiving_account": str(bank.pk),
+        "invoice_number": "",
+        "payment_reference": "",
+        "contact_name": "Alice",
+        "contact_email": "alice@example.com",
+        "contact_phone": "+86 10 1234 5678",
+        "problem_description": "",
+        "certificates": [upload()],
+    }
+    data.update(overrides)
+    return data

@@ -3,7 +3,7 @@ ticket page with its thread, certificates, invoices — and what they refuse."""
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.utils import timezone
@@ -12,7 +12,14 @@ from PIL import Image
 
 from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, UserFactory
 from tests.helpers import staff_login
-from tests.tickets.conftest import SAMPLE_PDF, make_ticket, png_bytes, upload, use_certificate_storage
+from tests.tickets.conftest import (
+    SAMPLE_PDF,
+    make_ticket,
+    png_bytes,
+    ticket_form_data,
+    upload,
+    use_certificate_storage,
+)
 from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
 from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
 from tickets.references import formatted, payment_reference
@@ -25,28 +32,6 @@ pytestmark = pytest.mark.django_db
 def alice(client, customer):
     client.force_login(customer)
     return customer
-
-
-def form_data(bank, **overrides) -> dict:
-    data = {
-        "payer_name": "Alice Example",
-        "payer_bank": "Example Bank",
-        "payer_account": "12345678",
-        "amount": "250.00",
-        "currency": "USD",
-        "transfer_date": (timezone.localdate() - timedelta(days=1)).isoformat(),
-        "bank_reference": "ft 2611 2000 01",
-        "receiving_account": str(bank.pk),
-        "invoice_number": "",
-        "payment_reference": "",
-        "contact_name": "Alice",
-        "contact_email": "alice@example.com",
-        "contact_phone": "+86 10 1234 5678",
-        "problem_description": "",
-        "certificates": [upload()],
-    }
-    data.update(overrides)
-    return data
 
 
 def stored_files(settings) -> list[str]:
@@ -80,7 +65,7 @@ def test_accounts_that_cannot_top_up_are_refused_on_the_page_and_on_a_forged_pos
     user = UserFactory(account=factory())
     client.force_login(user)
     assert client.get("/billing/pay/bank-transfer/").status_code == 403
-    response = client.post("/billing/tickets/new/", form_data(bank))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank))
     assert response.status_code == 403
     assert not TransferTicket.objects.exists() and stored_files(settings) == []
 
@@ -90,7 +75,7 @@ def test_submitting_a_ticket_records_it_under_the_signed_in_user_and_shows_the_t
 ):
     form = client.get("/billing/tickets/new/").content.decode()
     assert "The receipt is recorded under" in form and alice.account.name in form
-    response = client.post("/billing/tickets/new/", form_data(bank))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank))
     assert response.status_code == 303
     ticket = TransferTicket.objects.get()
     assert response["Location"] == f"/billing/tickets/{ticket.number}/"
@@ -118,7 +103,7 @@ def test_a_ticket_names_an_invoice_and_a_retired_account_from_that_invoice(clien
     assert "DE89 3704 0044 0532 0130 00" in invoice_page and "New Bank" not in invoice_page
     response = client.post(
         "/billing/tickets/new/",
-        form_data(
+        ticket_form_data(
             bank, invoice_number=old_invoice.number.lower(), payment_reference=payment_reference(alice.account_id)
         ),
     )
@@ -151,7 +136,7 @@ def test_a_ticket_names_an_invoice_and_a_retired_account_from_that_invoice(clien
 def test_bad_input_is_a_400_with_a_message_and_nothing_is_written(
     client, alice, bank, settings, overrides, field, message
 ):
-    response = client.post("/billing/tickets/new/", form_data(bank, **overrides))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank, **overrides))
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors and message.lower() in " ".join(errors[field]).lower()
@@ -183,7 +168,9 @@ def test_someone_elses_payment_reference_or_invoice_is_refused(client, alice, ba
     )
     response = client.post(
         "/billing/tickets/new/",
-        form_data(bank, invoice_number=their_invoice.number, payment_reference=payment_reference(other.account_id)),
+        ticket_form_data(
+            bank, invoice_number=their_invoice.number, payment_reference=payment_reference(other.account_id)
+        ),
     )
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"invoice_number", "payment_reference"}
@@ -212,7 +199,7 @@ HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
 def test_hostile_uploads_are_refused_with_a_clear_message_and_no_ticket(
     client, alice, bank, settings, name, content, message
 ):
-    response = client.post("/billing/tickets/new/", form_data(bank, certificates=[upload(name, content)]))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank, certificates=[upload(name, content)]))
     assert response.status_code == 400
     errors = " ".join(response.context["form"].errors["certificates"])
     assert message in errors
@@ -222,13 +209,13 @@ def test_hostile_uploads_are_refused_with_a_clear_message_and_no_ticket(
 
 def test_one_bad_file_among_good_ones_refuses_the_whole_ticket(client, alice, bank, settings):
     files = [upload(), upload("photo.png", png_bytes()), upload("evil.pdf", HTML)]
-    response = client.post("/billing/tickets/new/", form_data(bank, certificates=files))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank, certificates=files))
     assert response.status_code == 400 and stored_files(settings) == []
 
 
 def test_more_than_five_certificates_are_refused(client, alice, bank, settings):
     files = [upload(f"c{i}.png", png_bytes((i, i, i))) for i in range(6)]
-    response = client.post("/billing/tickets/new/", form_data(bank, certificates=files))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank, certificates=files))
     assert response.status_code == 400
     assert "at most 5" in " ".join(response.context["form"].errors["certificates"])
     assert not TransferTicket.objects.exists()
@@ -236,7 +223,7 @@ def test_more_than_five_certificates_are_refused(client, alice, bank, settings):
 
 def test_an_eleven_megabyte_file_is_refused(client, alice, bank, settings):
     big = SAMPLE_PDF + b"%" + b"0" * (11 * 1024 * 1024)
-    response = client.post("/billing/tickets/new/", form_data(bank, certificates=[upload("big.pdf", big)]))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank, certificates=[upload("big.pdf", big)]))
     assert response.status_code == 400
     assert "10 MB" in " ".join(response.context["form"].errors["certificates"])
     assert stored_files(settings) == []
@@ -248,7 +235,7 @@ def test_storage_failing_on_save_leaves_no_ticket_pointing_at_a_missing_file(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the storage expects a folder")
     use_certificate_storage(monkeypatch, settings, blocker / "certificates")  # every save fails for real
-    response = client.post("/billing/tickets/new/", form_data(bank))
+    response = client.post("/billing/tickets/new/", ticket_form_data(bank))
     assert response.status_code == 503
     assert "nothing was submitted" in response.content.decode()
     assert not TransferTicket.objects.exists() and not Certificate.objects.exists()
@@ -261,7 +248,7 @@ def test_images_are_stored_re_encoded_without_metadata(client, alice, bank):
     exif[0x010F] = "SecretCam"  # Make
     image.save(buffer, "JPEG", exif=exif.tobytes())
     response = client.post(
-        "/billing/tickets/new/", form_data(bank, certificates=[upload("photo.jpg", buffer.getvalue())])
+        "/billing/tickets/new/", ticket_form_data(bank, certificates=[upload("photo.jpg", buffer.getvalue())])
     )
     assert response.status_code == 303
     certificate = Certificate.objects.get()
@@ -334,7 +321,7 @@ def test_the_customer_replies_to_an_information_request_with_another_certificate
 def test_user_text_is_shown_as_text_not_markup(client, alice, bank):
     response = client.post(
         "/billing/tickets/new/",
-        form_data(bank, problem_description="<script>alert(1)</script> {{7*7}}", payer_name="<b>Mallory</b>"),
+        ticket_form_data(bank, problem_description="<script>alert(1)</script> {{7*7}}", payer_name="<b>Mallory</b>"),
     )
     ticket_page = client.get(response["Location"]).content.decode()
     assert "<script>alert(1)</script>" not in ticket_page and "&lt;script&gt;" in ticket_page
@@ -401,7 +388,7 @@ def test_nul_bytes_in_addresses_are_a_400_not_a_database_error(client, alice):
 def test_invisible_and_control_characters_are_removed_from_what_people_type(client, alice, bank):
     response = client.post(
         "/billing/tickets/new/",
-        form_data(
+        ticket_form_data(
             bank,
             payer_name="Ali\u202ece\u200b Example",
             contact_name="Customer,\r\n\r\nURGENT: verify at https://evil.example",
@@ -412,7 +399,7 @@ def test_invisible_and_control_characters_are_removed_from_what_people_type(clie
     assert response.status_code == 400 and "contact_email" in response.context["form"].errors
     response = client.post(
         "/billing/tickets/new/",
-        form_data(
+        ticket_form_data(
             bank,
             payer_name="Ali\u202ece\u200b Example",
             contact_name="Customer,\r\n\r\nURGENT",
