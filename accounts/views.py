@@ -4,7 +4,7 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
 from billing_center.csv_export import csv_response
@@ -30,6 +30,7 @@ from .services import (
 )
 
 
+@require_safe
 def home(request):
     if request.user.is_authenticated and request.user.account_id is None and request.user.is_staff:
         return redirect("admin:index")
@@ -37,6 +38,7 @@ def home(request):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def overview(request, account):
     return _render_overview(request, account)
 
@@ -193,6 +195,7 @@ def _remove_recipient(request, account) -> str:
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def alert_history(request, account):
     alerts = account.balance_alerts.prefetch_related("sms")
     page = Paginator(alerts, 20).get_page(request.GET.get("page"))
@@ -234,6 +237,7 @@ def preferences(request, account):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def statement(request, account):
     filters = StatementFilterForm(request.GET or None)
     entries = filter_ledger_entries(account, filters.cleaned_data if filters.is_valid() else {})

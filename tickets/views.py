@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
@@ -33,6 +33,7 @@ STORAGE_FAILED = "We could not store your certificate, so nothing was submitted.
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def ticket_list(request, account):
     page = Paginator(tickets_for_account(account), 20).get_page(request.GET.get("page"))
     return render(request, "tickets/list.html", {"account": account, "page": page})
@@ -185,12 +186,14 @@ def certificate_download(request, number, certificate_id):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def invoice_list(request, account):
     page = Paginator(invoices_for_account(account), 20).get_page(request.GET.get("page"))
     return render(request, "tickets/invoices.html", {"account": account, "page": page})
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def invoice_detail(request, number, account):
     invoice = get_invoice_for_account(account, number)
     reference = formatted(payment_reference(account.pk))
@@ -198,6 +201,7 @@ def invoice_detail(request, number, account):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def invoice_download(request, number, account):
     invoice = get_invoice_for_account(account, number)
     return pdf_attachment(invoice_pdf(invoice), f"{invoice.number}.pdf")

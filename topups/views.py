@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
@@ -108,6 +108,7 @@ def _topup_url(topup) -> str:
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def topup_list(request, account):
     """Top-up records: online top-ups and bank-transfer tickets, one list."""
     filters = TopUpFilterForm(request.GET or None)
@@ -157,6 +158,7 @@ def _chunks(keys, size: int):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def topup_detail(request, public_id, account):
     """Also the gateway's return page: it shows status, never credits on the browser's word."""
     topup = check_on_return(topup=get_topup_for_account(account, public_id))
@@ -173,6 +175,7 @@ def topup_detail(request, public_id, account):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def receipt(request, public_id, account):
     topup = get_credited_topup_for_account(account, public_id)
     context = {"account": account, "topup": topup, "rows": receipt_rows(topup), "merchant": settings.MERCHANT_NAME}
@@ -180,12 +183,14 @@ def receipt(request, public_id, account):
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def receipt_download(request, public_id, account):
     topup = get_credited_topup_for_account(account, public_id)
     return pdf_attachment(receipt_pdf(topup), f"receipt-{topup.reference}.pdf")
 
 
 @customer_required
+@require_safe  # pages that only show: GET and HEAD
 def bank_transfer(request, account):
     """Pay page, second method: where to transfer, what to quote, then a Transfer Ticket."""
     reference = payment_reference(account.pk)
