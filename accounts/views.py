@@ -56,15 +56,16 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "code_errors": {},
         **(bound_forms or {}),
     }
+    recipients = list(account.alert_recipients.all())
     context = {
         "account": account,
         "alert_refused": status == 400,  # the page opens at the alert card, on the error
         "can_alert": account.can_top_up,
-        "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in account.alert_recipients.all()),
+        "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
         "open_topups": recent_topups(account, open_checkouts_only=True, limit=3),
-        "recipients": list(account.alert_recipients.all()),
+        "recipients": recipients,
         "last_alert": account.balance_alerts.first(),
         **forms,
     }

@@ -20,6 +20,9 @@ class SafeActionsMixin:
 class ReadOnlyAdmin(SafeActionsMixin, admin.ModelAdmin):
     """Records written by services only (money, deliveries, logs); staff read them here."""
 
+    # These logs grow without end: a filtered list must not also count every row.
+    show_full_result_count = False
+
     def has_add_permission(self, request):
         return False
 

@@ -1,5 +1,6 @@
 """Requests no honest client sends are refused before any view sees them."""
 
+import time
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -35,6 +36,10 @@ def limit_request_size(get_response):
     return middleware
 
 
+# Sliding the expiry writes the session; once a minute is precise enough for an hour.
+STAFF_SESSION_REFRESH_SECONDS = 60
+
+
 def staff_session_expiry(get_response):
     """Staff sessions expire after STAFF_SESSION_SECONDS of inactivity (customers keep the
     site default): a finance clerk's forgotten tab should not stay able to credit money."""
@@ -42,7 +47,10 @@ def staff_session_expiry(get_response):
     def middleware(request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_staff:
-            request.session.set_expiry(settings.STAFF_SESSION_SECONDS)
+            now = int(time.time())
+            if now - request.session.get("staff_seen_at", 0) >= STAFF_SESSION_REFRESH_SECONDS:
+                request.session["staff_seen_at"] = now
+                request.session.set_expiry(settings.STAFF_SESSION_SECONDS)
         return get_response(request)
 
     return middleware

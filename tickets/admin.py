@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -367,6 +368,23 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     def get_queryset(self, request):
         latest = TicketEvent.objects.filter(ticket=OuterRef("pk"), public=True).order_by("-created_at", "-id")
         return super().get_queryset(request).annotate(latest_kind=Subquery(latest.values("kind")[:1]))
+
+    def get_object(self, request, object_id, from_field=None):
+        """The ticket page asks for its ticket twice (our context, then Django's form): load it
+        once per request, with what the page shows of it. Otherwise as ModelAdmin.get_object."""
+        cached = getattr(request, "_admin_ticket", None)
+        if cached is not None and str(cached.pk) == str(object_id):
+            return cached
+        queryset = self.get_queryset(request).select_related(
+            "account", "submitted_by", "receiving_account", "invoice", "proposed_by", "decided_by", "ledger_entry"
+        )
+        field = TransferTicket._meta.pk if from_field is None else TransferTicket._meta.get_field(from_field)
+        try:
+            ticket = queryset.get(**{field.name: field.to_python(object_id)})
+        except (TransferTicket.DoesNotExist, ValidationError, ValueError):
+            return None
+        request._admin_ticket = ticket
+        return ticket
 
     # -- permissions: finance powers come from the Finance group's permissions only
 

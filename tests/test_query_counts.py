@@ -1,0 +1,103 @@
+"""Every page costs the same number of queries at any size: an N+1 cannot come back unnoticed.
+
+Each page is read at two data sizes (rows of every kind it lists, made with bench/data.py)
+and must use no more queries with more rows, and few: at most 8 for a customer page, 12
+for finance's admin. Timings live in bench/ (`make bench`), never here.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from djmoney.money import Money
+
+from accounts.models import BalanceAlert
+from bench.data import grow_customer
+from tests.factories import UserFactory
+from tests.helpers import staff_login
+from tests.tickets.conftest import FINANCE_CODENAMES, usd_receiving_account
+from tickets.models import Invoice, TransferTicket
+from topups.models import TopUp
+
+pytestmark = pytest.mark.django_db
+SIZES = (10, 60)
+CUSTOMER_MOST, ADMIN_MOST = 8, 12
+
+CUSTOMER_PAGES = {
+    "overview": lambda: "/billing/",
+    "pay": lambda: "/billing/pay/",
+    "bank transfer": lambda: "/billing/pay/bank-transfer/",
+    "top-up records": lambda: "/billing/topups/",
+    "top-up records csv": lambda: "/billing/topups/?format=csv",
+    "top-up": lambda: f"/billing/topups/{TopUp.objects.earliest('pk').public_id}/",
+    "receipt": lambda: f"/billing/topups/{TopUp.objects.earliest('pk').public_id}/receipt/",
+    "statement": lambda: "/billing/statement/",
+    "alert history": lambda: "/billing/alerts/",
+    "tickets": lambda: "/billing/tickets/",
+    "ticket": lambda: f"/billing/tickets/{TransferTicket.objects.earliest('pk').number}/",
+    "new ticket": lambda: "/billing/tickets/new/",
+    "invoices": lambda: "/billing/invoices/",
+    "invoice": lambda: f"/billing/invoices/{Invoice.objects.earliest('pk').number}/",
+    "preferences": lambda: "/account/preferences/",
+}
+ADMIN_PAGES = {
+    "ticket queue": lambda: "/admin/tickets/transferticket/",
+    "ticket queue, all": lambda: "/admin/tickets/transferticket/?due=all",
+    "ticket": lambda: f"/admin/tickets/transferticket/{TransferTicket.objects.earliest('pk').pk}/change/",
+    "accounts": lambda: "/admin/accounts/account/",
+    "ledger entries": lambda: "/admin/accounts/ledgerentry/",
+    "top-ups": lambda: "/admin/topups/topup/",
+}
+
+
+@pytest.fixture
+def world(client):
+    from django.contrib.auth.models import Group, Permission
+
+    customer = UserFactory(username="alice")
+    bank = usd_receiving_account()
+    clerk = UserFactory(username="fiona", account=None, is_staff=True)
+    group, _ = Group.objects.get_or_create(name="Finance")
+    group.permissions.set(Permission.objects.filter(codename__in=FINANCE_CODENAMES))
+    clerk.groups.add(group)
+    return customer, bank, clerk
+
+
+def queries_at_each_size(client, world, url_of) -> list[int]:
+    customer, bank, _ = world
+    counts, made = [], 0
+    for size in SIZES:
+        grow_customer(account=customer.account, user=customer, bank=bank, count=size - made, start=made)
+        made = size
+        url = url_of()
+        client.get(url)  # the first request fills per-process caches (content types, site)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        counts.append(len(queries.captured_queries))
+    return counts
+
+
+@pytest.mark.parametrize("page", CUSTOMER_PAGES)
+def test_a_customer_page_costs_the_same_few_queries_at_any_size(client, world, page):
+    client.force_login(world[0])
+    counts = queries_at_each_size(client, world, CUSTOMER_PAGES[page])
+    # Never more with more rows (a page of records may hold one kind only, and skip a query).
+    assert counts[1] <= counts[0] <= CUSTOMER_MOST, f"{page}: {counts} queries at {SIZES} rows"
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_a_finance_admin_page_costs_the_same_few_queries_at_any_size(client, world, page):
+    staff_login(client, world[2])
+    counts = queries_at_each_size(client, world, ADMIN_PAGES[page])
+    assert counts[1] <= counts[0] <= ADMIN_MOST, f"{page}: {counts} queries at {SIZES} rows"
+
+
+def test_the_rows_really_grow(client, world):
+    customer, bank, _ = world
+    grow_customer(account=customer.account, user=customer, bank=bank, count=SIZES[1])
+    account = customer.account
+    account.refresh_from_db()
+    assert TopUp.objects.filter(account=account).count() == SIZES[1]
+    assert TransferTicket.objects.filter(account=account).count() == SIZES[1]
+    assert Invoice.objects.filter(account=account).count() == BalanceAlert.objects.count() == SIZES[1]
+    assert account.ledger_entries.count() == 2 * SIZES[1] and account.balance > Money(0, "USD")  # history + top-ups
