@@ -43,6 +43,10 @@ test: install
 storm: install
 	$(BIN)/python -m tests.reliability.storm $(STORM_ARGS)
 
+# One table of ratios and query counts (bench/README.md); needs DATABASE_URL=postgres://...
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -33,7 +33,9 @@ def add_ledger_history(*, account, count: int, start: int = 0) -> None:
         last = min(first + CHUNK, start + count)
         post_ledger_entries(
             [
-                NewEntry(account.pk, Money("5.00" if i % 4 else "-3.00", currency), "adjustment", f"bench:{i}")
+                NewEntry(
+                    account.pk, Money("5.00" if i % 4 else "-3.00", currency), "adjustment", f"bench:{account.pk}:{i}"
+                )
                 for i in range(first, last)
             ]
         )

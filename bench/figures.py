@@ -1,0 +1,353 @@
+"""The figures of `make bench` (bench/run.py), one function per group of table rows."""
+
+import re
+import statistics
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from djmoney.money import Money
+
+from accounts.models import Account, User
+from accounts.services import accounts_due_an_alert, create_service_token
+from bench.data import grow_customer
+from tests.fakes.stripe import event, paid_session, signed
+from tests.reliability.processes import Gunicorn, service_env
+from tickets.models import TransferTicket
+from topups.models import TopUp
+
+CROWD = 1_000  # accounts the spread-out notifications credit
+SENDERS = 8  # concurrent notification senders, and pgbench's clients
+STRIPE_SECRET = "whsec_bench"
+
+
+def pgbench_tps(url: str, *, clients: int, seconds: int) -> float:
+    out = subprocess.run(
+        ["pgbench", "-n", "-b", "tpcb-like", "-c", str(clients), "-j", "2", "-T", str(seconds), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(re.search(r"tps = ([\d.]+)", out)[1])
+
+
+def parallel(items, work, threads: int) -> float:
+    """Run work(item) over items from `threads` threads; seconds taken."""
+    queue, lock = list(items), threading.Lock()
+
+    def loop():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                item = queue.pop()
+            work(item)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=loop) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - started
+
+
+def spread(values: list[float], fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def get(session: requests.Session, url: str) -> float:
+    started = time.perf_counter()
+    response = session.get(url, timeout=30)
+    seconds = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{url}: {response.status_code}")
+    return seconds
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class World:
+    customer: User
+    bank: object
+    clerk: User
+    crowd: list
+    hot: Account
+    session_key: str
+
+    @classmethod
+    def create(cls) -> "World":
+        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+        from django.contrib.auth.models import Group, Permission
+        from django.contrib.sessions.backends.db import SessionStore
+
+        from accounts.management.commands.seed_demo import FINANCE_PERMISSIONS
+        from tests.tickets.conftest import usd_receiving_account
+
+        bank = usd_receiving_account()
+        account = Account.objects.create(name="Bench customer", balance=Money(0, "USD"))
+        customer = User.objects.create_user("bench", account=account, email="bench@example.com")
+        grow_customer(account=account, user=customer, bank=bank, count=50)
+        clerk = User.objects.create_user("clerk", is_staff=True)
+        group, _ = Group.objects.get_or_create(name=settings.FINANCE_GROUP)
+        group.permissions.set(Permission.objects.filter(codename__in=FINANCE_PERMISSIONS))
+        clerk.groups.add(group)
+        crowd = Account.objects.bulk_create([Account(name=f"Crowd {i}", balance=Money(0, "USD")) for i in range(CROWD)])
+        hot = Account.objects.create(name="Hot account", balance=Money(0, "USD"))
+        session = SessionStore()
+        session.update(
+            {
+                SESSION_KEY: str(customer.pk),
+                BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                HASH_SESSION_KEY: customer.get_session_auth_hash(),
+            }
+        )
+        session.create()
+        subprocess_run(["pgbench", "-i", "-q", "-s", "10", database_url()])
+        return cls(customer, bank, clerk, crowd, hot, session.session_key)
+
+    def pending_topups(self, accounts: list, count: int, tag: str) -> list:
+        return TopUp.objects.bulk_create(
+            [
+                TopUp(
+                    account=accounts[i % len(accounts)],
+                    created_by=self.customer,
+                    gateway="stripe",
+                    amount=Money("10.00", "USD"),
+                    credit_amount=Money("10.00", "USD"),
+                    gateway_session_id=f"cs_{tag}_{i}",
+                )
+                for i in range(count)
+            ]
+        )
+
+
+def subprocess_run(argv: list[str]) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+@contextmanager
+def server():
+    env = service_env(
+        database_url=database_url(),
+        broker_url="memory://",
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        STRIPE_SECRET_KEY="sk_test_bench",
+        STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
+    )
+    with Gunicorn(env, workers=2, threads=4) as web:
+        yield web.url
+
+
+# --- Crediting: webhooks over HTTP next to pgbench ------------------------------------------
+
+
+def credit_rate(url: str, topups: list) -> float:
+    """Credits per second: one signed checkout.session.completed per top-up, SENDERS at a time."""
+    local, failures = threading.local(), []
+
+    def send(topup):
+        if not hasattr(local, "http"):
+            local.http = requests.Session()  # keep-alive, one connection per sender
+        http = local.http
+        body, signature = signed(event("checkout.session.completed", paid_session(topup)), secret=STRIPE_SECRET)
+        response = http.post(
+            f"{url}/webhooks/stripe/",
+            data=body,
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+            timeout=60,
+        )
+        if response.status_code != 200 or response.json()["verdict"] != "credited":
+            failures.append(response.status_code)
+
+    seconds = parallel(topups, send, SENDERS)
+    if failures:
+        raise RuntimeError(f"{len(failures)} notifications failed: {sorted(set(failures))}")
+    return len(topups) / seconds
+
+
+def crediting(world: World, url: str, args) -> list[tuple]:
+    tps, spread_rates, hot_rates = [], [], []
+    for rep in range(args.reps):
+        tps.append(pgbench_tps(database_url(), clients=SENDERS, seconds=10))
+        spread_rates.append(credit_rate(url, world.pending_topups(world.crowd, args.notifications, f"s{rep}")))
+        hot_rates.append(credit_rate(url, world.pending_topups([world.hot], args.notifications, f"h{rep}")))
+    ratios = [s / t for s, t in zip(spread_rates, tps, strict=True)]
+    hot = [h / s for h, s in zip(hot_rates, spread_rates, strict=True)]
+    return [
+        (
+            f"crediting throughput (÷ pgbench tpcb-like, {SENDERS} clients)",
+            spread(ratios),
+            "≥ 0.35",
+            f"{statistics.median(spread_rates):.0f} credits/s over HTTP vs {statistics.median(tps):.0f} TPS",
+        ),
+        ("hot account (÷ spread-out rate)", spread(hot), "≥ 0.7, no errors", f"{statistics.median(hot_rates):.0f}/s"),
+    ]
+
+
+# --- Page latency next to a trivial view -------------------------------------------------------
+
+
+def page_latency(world: World, url: str, args) -> list[tuple]:
+    http = requests.Session()
+    http.cookies.set(settings.SESSION_COOKIE_NAME, world.session_key)
+    ticket = TransferTicket.objects.filter(account=world.customer.account).earliest("pk")
+    pages = {
+        "Pay page": ("/billing/pay/", args.requests, "≤ 3"),
+        "Overview": ("/billing/", args.requests // 2, "≤ 5"),
+        "ticket page": (f"/billing/tickets/{ticket.number}/", args.requests // 2, "≤ 5"),
+        "Top-up records": ("/billing/topups/", args.requests // 2, "≤ 5"),
+    }
+    rows = []
+    for name, (path, count, goal) in pages.items():
+        ratios, medians = [], []
+        for _rep in range(args.reps):
+            trivial, page = [], []
+            for _ in range(count):  # interleaved, so a slow moment hits both
+                trivial.append(get(http, f"{url}/bench/trivial/"))
+                page.append(get(http, f"{url}{path}"))
+            ratios.append(statistics.median(page) / statistics.median(trivial))
+            medians.append(statistics.median(page) * 1000)
+        detail = f"median {statistics.median(medians):.1f} ms over {count} × {args.reps}"
+        rows.append((f"{name} latency (÷ trivial view)", spread(ratios), goal, detail))
+    return rows
+
+
+# --- Queries per page and the admin queue at scale (in-process) --------------------------------
+
+
+CUSTOMER_PAGES = ("/billing/", "/billing/pay/", "/billing/topups/", "/billing/statement/", "/billing/tickets/")
+
+
+def queries(client: Client, path: str) -> int:
+    client.get(path)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(captured.captured_queries)
+
+
+def median_ms(client: Client, path: str, repeat: int = 30) -> float:
+    client.get(path)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        client.get(path)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def queries_and_queue(world: World, args) -> list[tuple]:
+    from tests.helpers import staff_login
+
+    account = Account.objects.create(name="At scale", balance=Money(0, "USD"))
+    user = User.objects.create_user("scale", account=account)
+    customer, finance = Client(), Client()
+    customer.force_login(user)
+    staff_login(finance, world.clerk)
+    queue = "/admin/tickets/transferticket/"
+    counts, queue_ms = {}, {}
+    made = 0
+    for size in (10, 100, args.large):
+        grow_customer(account=account, user=user, bank=world.bank, count=size - made, start=made)
+        made = size
+        connection.cursor().execute("ANALYZE")  # plans for the new size, as autovacuum would
+        ticket = TransferTicket.objects.filter(account=account).earliest("pk")
+        paths = [*CUSTOMER_PAGES, f"/billing/tickets/{ticket.number}/"]
+        counts[size] = [queries(customer, p) for p in paths] + [queries(finance, queue)]
+        queue_ms[size] = [median_ms(finance, queue) for _ in range(args.reps)]
+    ratio = [large / small for large, small in zip(queue_ms[args.large], queue_ms[100], strict=True)]
+    small, large = counts[10], counts[args.large]
+    return [
+        (
+            f"queries per page (10 → {args.large:,} rows)",
+            f"customer {max(small[:-1])} → {max(large[:-1])}, admin {small[-1]} → {large[-1]}",
+            "constant; ≤ 8 customer, ≤ 12 admin",
+            f"{len(CUSTOMER_PAGES) + 1} customer pages, the finance queue",
+        ),
+        (
+            f"admin queue at scale ({args.large:,} ÷ 100 tickets)",
+            spread(ratio),
+            "≤ 1.5",
+            f"{statistics.median(queue_ms[100]):.0f} → {statistics.median(queue_ms[args.large]):.0f} ms",
+        ),
+    ]
+
+
+# --- Batch usage charges, and the alert sweep --------------------------------------------------
+
+
+def batch_charges(world: World, args) -> list[tuple]:
+    import json
+
+    accounts = Account.objects.bulk_create(
+        [Account(name=f"Metered {i}", balance=Money("1000.00", "USD")) for i in range(10_000)]
+    )
+    _, token = create_service_token(service="bench", name="Bench")
+    client = Client()
+    rates = []
+    for rep in range(args.reps):
+        bodies = [
+            json.dumps(
+                {
+                    "charges": [
+                        {
+                            "account": accounts[(b * 1000 + i) % len(accounts)].pk,
+                            "amount": "0.01",
+                            "currency": "USD",
+                            "idempotency_key": f"r{rep}-b{b}-{i}",
+                        }
+                        for i in range(1000)
+                    ]
+                }
+            )
+            for b in range(5)
+        ]
+        started = time.perf_counter()
+        for body in bodies:
+            response = client.post(
+                "/api/v1/charges/batch", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+            )
+            assert response.status_code == 200 and response.json()["created"] == 1000, response.content[:200]
+        rates.append(len(bodies) * 1000 / (time.perf_counter() - started))
+    return [("batch usage charges (/s)", spread(rates, "{:,.0f}"), "≥ 5,000", "1,000 per call over 10,000 accounts")]
+
+
+def alert_sweep(args) -> list[tuple]:
+    """One pass finding, among N accounts with alerts on, those below threshold (0.1%)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO accounts_account (name, type, balance_currency, balance, payment_currency, alert_enabled,
+                alert_threshold, alert_armed, alert_crossings, created_at)
+            SELECT 'Alerting ' || n, 'prepaid', 'USD', CASE WHEN n %% 1000 = 0 THEN 40 ELSE 500 END, '', true,
+                50, true, 0, now()
+            FROM generate_series(1, %s) AS n
+            """,
+            [args.alert_accounts],
+        )
+        cursor.execute("ANALYZE accounts_account")
+    times, found = [], 0
+    for _ in range(args.reps):
+        started = time.perf_counter()
+        found = len(list(accounts_due_an_alert()))
+        times.append(time.perf_counter() - started)
+    return [
+        (
+            f"alert sweep ({args.alert_accounts:,} accounts, s)",
+            spread(times, "{:.3f}"),
+            "≤ 10",
+            f"{found:,} below threshold found per pass",
+        )
+    ]
