@@ -59,7 +59,9 @@ def post_ledger_entry(
 
 
 @transaction.atomic
-def post_ledger_entries(entries: list[NewEntry], *, now: datetime | None = None) -> list[LedgerEntry]:
+def post_ledger_entries(
+    entries: list[NewEntry], *, now: datetime | None = None, locked: dict[int, Account] | None = None
+) -> list[LedgerEntry]:
     """The only writer of Account.balance: append entries and update the cached balances.
 
     Every account touched is locked first, once, in id order (so two batches cannot
@@ -67,10 +69,16 @@ def post_ledger_entries(entries: list[NewEntry], *, now: datetime | None = None)
     unique (kind, source_ref) behind it refuses a second entry for one source. The alert
     state follows the balance here: back at or above the threshold re-arms the alert, and
     falling below it while armed hands the check to a worker after commit.
+
+    A caller that already holds the accounts' locks in this transaction (the batch charge
+    service) passes those rows as `locked`, so they are not locked and loaded twice.
     """
     now = now or timezone.now()
     account_ids = sorted({entry.account_id for entry in entries})
-    accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
+    if locked is not None:
+        accounts = {pk: locked[pk] for pk in account_ids if pk in locked}
+    else:
+        accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
     missing = set(account_ids) - set(accounts)
     if missing:
         raise Account.DoesNotExist(f"No account {min(missing)}.")
@@ -615,6 +623,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                 for _, r in pending.values()
             ],
             now=now,
+            locked=accounts,
         )
         charges = UsageCharge.objects.bulk_create(
             [
