@@ -3,21 +3,25 @@
 Rates live in django-money's exchange app: one ExchangeBackend per source (its
 last_update is the rates' time) with its Rate rows. The default source is finance's
 own rate sheet, kept in Django admin and working offline; a provider backend
-(e.g. OpenExchangeRatesBackend) is chosen with EXCHANGE_BACKEND and pulled by beat.
+(e.g. topups.rates.OpenExchangeRatesBackend) is chosen with EXCHANGE_BACKEND and pulled by beat.
 
 A quote locks the rate the customer saw: it travels signed in the Pay form, is valid
 for TOPUP_QUOTE_VALID_MINUTES, and is stored on the top-up it starts.
 """
 
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from urllib.request import Request, urlopen
 
+import certifi
 from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
+from djmoney.contrib.exchange import backends as djmoney_backends
 from djmoney.contrib.exchange.backends.base import BaseExchangeBackend
 from djmoney.contrib.exchange.exceptions import MissingRate
 from djmoney.contrib.exchange.models import ExchangeBackend, get_rate
@@ -31,6 +35,20 @@ from .exceptions import QuoteExpired, RateUnavailable
 # currency (1 JPY = 0.006622516556 USD…) still converts to the exact amount.
 RATE_PLACES = Decimal("0.000000000001")
 QUOTE_SALT = "billing-center.topup-quote"
+
+
+class OpenExchangeRatesBackend(djmoney_backends.OpenExchangeRatesBackend):
+    """django-money's Open Exchange Rates backend, with a timeout: its `urlopen` has none, and
+    it is called inside update_rates' transaction, so a hung provider would hold a worker and
+    a database transaction open for ever."""
+
+    timeout_seconds = 15
+
+    def get_response(self, **params):
+        request = Request(self.get_url(**params), headers={"User-Agent": "Billing Center"})
+        context = ssl.create_default_context(cafile=certifi.where())
+        with urlopen(request, context=context, timeout=self.timeout_seconds) as response:
+            return response.read()
 
 
 class FinanceRateSheetBackend(BaseExchangeBackend):

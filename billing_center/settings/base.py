@@ -270,7 +270,7 @@ TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
 
 # Exchange rates live in django-money's exchange app. The default backend is the rate
 # sheet finance keeps in Django admin (offline); a provider such as
-# djmoney.contrib.exchange.backends.OpenExchangeRatesBackend (OPEN_EXCHANGE_RATES_APP_ID)
+# topups.rates.OpenExchangeRatesBackend (OPEN_EXCHANGE_RATES_APP_ID)
 # is pulled hourly by beat.
 EXCHANGE_BACKEND = env("EXCHANGE_BACKEND", "topups.rates.FinanceRateSheetBackend")
 OPEN_EXCHANGE_RATES_APP_ID = env("OPEN_EXCHANGE_RATES_APP_ID", "")

@@ -64,7 +64,7 @@ def test_an_open_exchange_rates_backend_is_pulled_and_quoted_from(oxr_server, se
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "billing_center.settings.base",
         "DATABASE_URL": database_url,
-        "EXCHANGE_BACKEND": "djmoney.contrib.exchange.backends.OpenExchangeRatesBackend",
+        "EXCHANGE_BACKEND": "topups.rates.OpenExchangeRatesBackend",
         "OPEN_EXCHANGE_RATES_URL": url,
         "OPEN_EXCHANGE_RATES_APP_ID": "test-app-id",
     }
@@ -76,7 +76,7 @@ def test_an_open_exchange_rates_backend_is_pulled_and_quoted_from(oxr_server, se
     assert "app_id=test-app-id" in seen[0]
     assert Rate.objects.get(backend="openexchangerates.org", currency="CNY").value == Decimal("7.0912")
 
-    settings.EXCHANGE_BACKEND = "djmoney.contrib.exchange.backends.OpenExchangeRatesBackend"
+    settings.EXCHANGE_BACKEND = "topups.rates.OpenExchangeRatesBackend"
     quote = current_quote(billing_currency="USD", payment_currency="CNY")
     assert quote.rate == Decimal("7.0912") and quote.source == "openexchangerates.org"
 
@@ -85,3 +85,28 @@ def test_an_open_exchange_rates_backend_is_pulled_and_quoted_from(oxr_server, se
 def test_the_finance_rate_sheet_works_offline_and_only_creates_the_sheet():
     assert refresh_rates() == "finance"
     assert ExchangeBackend.objects.get(name="finance").rates.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_hung_rate_provider_fails_the_refresh_in_bounded_time(settings):
+    """A loopback port that accepts and never answers: the refresh gives up instead of hanging."""
+    import socket
+    import time
+
+    from topups.rates import OpenExchangeRatesBackend
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    backend = OpenExchangeRatesBackend(
+        url=f"http://127.0.0.1:{listener.getsockname()[1]}/api/latest.json", access_key="test-app-id"
+    )
+    backend.timeout_seconds = 1
+    started = time.monotonic()
+    try:
+        with pytest.raises(OSError):  # socket.timeout / URLError
+            backend.update_rates(base_currency="USD")
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 5
+    assert not Rate.objects.filter(backend="openexchangerates.org").exists()
