@@ -364,6 +364,7 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
                     if status == 200:
                         break
                     time.sleep(0.2)
+                time.sleep(0.2)  # a steady stream, so the outage always falls inside the load
 
         with Gunicorn(env, workers=2, threads=2) as web, CeleryWorker(env) as worker:
             senders = [threading.Thread(target=gateway, args=(topups[i::4],)) for i in range(4)]
