@@ -8,13 +8,17 @@ certificate storage failing in tests/tickets/test_ticket_pages.py.
 """
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg2
 import pytest
 import requests
 from django.db import connection
@@ -23,9 +27,18 @@ from djmoney.money import Money
 
 from accounts.models import AlertRecipient, BalanceAlert, LedgerEntry, OutboundEmail, OutboundSms
 from accounts.services import create_service_token, ledger_mismatches, post_ledger_entry, set_alert
+from tests.conftest import require
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, signed
-from tests.reliability.processes import CeleryWorker, Gunicorn, RedisServer, service_env, wait_until
+from tests.reliability.processes import (
+    ROOT,
+    CeleryWorker,
+    Gunicorn,
+    PostgresCluster,
+    RedisServer,
+    service_env,
+    wait_until,
+)
 from topups.models import TopUp, WebhookDelivery
 
 STRIPE_SECRET = "whsec_faults"
@@ -271,8 +284,6 @@ def test_a_web_worker_killed_between_ledger_insert_and_commit_credits_nothing_an
         (backend,) = gate.waiting_backends()
         assert credits_of(topup) == 0  # inserted, not committed: nobody else can see it
 
-        import os
-
         os.kill(worker_pid, signal.SIGKILL)
         thread.join(30)
         assert "error" in answer, answer  # the gateway saw the connection drop: it will retry
@@ -306,8 +317,6 @@ def test_a_web_worker_killed_after_commit_before_answering_is_retried_without_a_
             thread, answer = send_in_background(web.url, topup)
             wait_until(lambda: credits_of(topup) == 1, timeout=30, what="the credit to commit")
 
-            import os
-
             os.kill(worker_pid, signal.SIGKILL)
             thread.join(30)
             assert "error" in answer, answer  # committed, but the gateway never heard back
@@ -327,9 +336,6 @@ def test_a_web_worker_killed_after_commit_before_answering_is_retried_without_a_
 def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every_payment_is_credited_once(
     database_url, tmp_path
 ):
-    from tests.conftest import require
-    from tests.reliability.processes import PostgresCluster
-
     require(PostgresCluster.available(), "PostgreSQL's server binaries (initdb, pg_ctl)")
     topups = [pending_topup(f"cs_restart_{i}", amount=f"{10 + i}.25") for i in range(60)]
     cluster, redis = PostgresCluster(), RedisServer()
@@ -385,14 +391,16 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
                 what=f"every receipt after the restart (worker log {worker.log_path})",
             )
             time.sleep(2)  # a duplicate would show up by now
-            verify = subprocess_verify_ledger(env)
+            verify = subprocess.run(
+                [sys.executable, "manage.py", "verify_ledger"], env=env, cwd=ROOT, capture_output=True, text=True
+            )
 
         assert any(isinstance(s, int) and s >= 500 for s in answers), f"no 5xx while PostgreSQL was down: {answers}"
         assert answers[200] == len(topups), answers  # every payment acknowledged once it was credited
         assert not {s for s in answers if isinstance(s, int) and 400 <= s < 500}, answers
         assert slowest[0] < REQUEST_BOUND_SECONDS, slowest
         assert verify.returncode == 0, verify.stderr
-        with psycopg2_connect(cluster.url("billing")) as db, db.cursor() as cursor:
+        with psycopg2.connect(cluster.url("billing")) as db, db.cursor() as cursor:
             cursor.execute(
                 "SELECT source_ref, count(*) FROM accounts_ledgerentry WHERE kind = 'online_topup' GROUP BY 1"
             )
@@ -411,20 +419,3 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
     finally:
         redis.stop()
         cluster.destroy()
-
-
-def subprocess_verify_ledger(env):
-    import subprocess
-    import sys
-
-    from tests.reliability.processes import ROOT
-
-    return subprocess.run(
-        [sys.executable, "manage.py", "verify_ledger"], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-
-
-def psycopg2_connect(url: str):
-    import psycopg2
-
-    return psycopg2.connect(url)
