@@ -16,15 +16,9 @@ def record_worker_heartbeat() -> None:
 
 @shared_task(bind=True, max_retries=8, acks_late=True)
 def send_email(self, email_id: int) -> None:
-    from .outbox import ClaimedElsewhere
     from .services import deliver_email  # imported here to break the tasks <-> services cycle
 
-    try:
-        deliver_email(email_id=email_id)
-    except ClaimedElsewhere as exc:
-        raise self.retry(exc=exc, countdown=exc.retry_in + 1) from exc
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 10, 3600)) from exc
+    _send_or_retry(self, lambda: deliver_email(email_id=email_id), backoff_seconds=10, longest_wait=3600)
 
 
 @shared_task
@@ -45,17 +39,9 @@ def check_balance_alert(account_id: int) -> None:
 @shared_task(bind=True, max_retries=5, acks_late=True)
 def send_sms(self, sms_id: int) -> None:
     """Late acknowledgement: a worker killed mid-send leaves the task to be redelivered."""
-    from .outbox import ClaimedElsewhere, PermanentFailure
     from .services import deliver_sms
 
-    try:
-        deliver_sms(sms_id=sms_id)
-    except PermanentFailure:
-        return  # recorded as failed on the row; retrying cannot help
-    except ClaimedElsewhere as exc:
-        raise self.retry(exc=exc, countdown=exc.retry_in + 1) from exc
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 15, 1800)) from exc
+    _send_or_retry(self, lambda: deliver_sms(sms_id=sms_id), backoff_seconds=15, longest_wait=1800)
 
 
 @shared_task
@@ -70,6 +56,22 @@ def sweep_balance_alerts() -> int:
     from .services import sweep_balance_alerts as sweep
 
     return sweep()
+
+
+def _send_or_retry(task, deliver, *, backoff_seconds: int, longest_wait: int) -> None:
+    """Deliver one outbox row for a send task. A permanent refusal is final (recorded on the
+    row); a fresh claim by another worker is waited out until its lease ends; anything else
+    is retried with exponential backoff."""
+    from .outbox import ClaimedElsewhere, PermanentFailure
+
+    try:
+        deliver()
+    except PermanentFailure:
+        return
+    except ClaimedElsewhere as exc:
+        raise task.retry(exc=exc, countdown=exc.retry_in + 1) from exc
+    except Exception as exc:
+        raise task.retry(exc=exc, countdown=min(2**task.request.retries * backoff_seconds, longest_wait)) from exc
 
 
 def _resend(ids: list[int], deliver) -> int:
