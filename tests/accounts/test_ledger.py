@@ -9,7 +9,7 @@ from djmoney.money import Money
 
 from accounts.exceptions import BillingError, CurrencyMismatch
 from accounts.models import Account, LedgerEntry
-from accounts.services import ledger_mismatches, post_ledger_entry
+from accounts.services import NewEntry, ledger_mismatches, post_ledger_entries, post_ledger_entry
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,20 @@ def test_an_entry_in_another_currency_is_refused_and_writes_nothing():
     with pytest.raises(CurrencyMismatch):
         post_ledger_entry(account_id=account.pk, amount=Money(10, "EUR"), kind="adjustment", source_ref="t:eur")
     assert not LedgerEntry.objects.exists()
+
+
+def test_a_batch_larger_than_one_statement_gets_each_entry_its_own_row_and_running_balance():
+    """The writer inserts 500 rows per statement: over three statements every returned entry
+    must still carry the id of its own row, and balance_after must run per account."""
+    accounts = [PrepaidAccountFactory() for _ in range(3)]
+    entries = post_ledger_entries(
+        [NewEntry(accounts[i % 3].pk, usd("1.25"), "adjustment", f"t:batch:{i}") for i in range(1201)]
+    )
+    stored = dict(LedgerEntry.objects.values_list("pk", "source_ref"))
+    assert [stored[e.pk] for e in entries] == [f"t:batch:{i}" for i in range(1201)]
+    assert entries[-1].balance_after == usd("501.25")  # entry 1200 is account 0's 401st: 401 × 1.25
+    assert all(not e._state.adding for e in entries)
+    assert ledger_mismatches() == []
 
 
 def test_a_zero_entry_is_refused():
