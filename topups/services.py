@@ -208,9 +208,10 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
     if notice.status == "ignored" or not notice.reference:
         return NoticeOutcome(Verdict.IGNORED)
     topup = (
-        # The payer is read with the row (the credit's actor); only the top-up row is locked.
+        # The payer (the credit's actor) and the account (named in the e-mail) are read with
+        # the row; only the top-up row is locked here, the account by the ledger writer.
         TopUp.objects.select_for_update(of=("self",))
-        .select_related("created_by")
+        .select_related("created_by", "account")
         .filter(gateway=gateway_name, public_id=_uuid_or_none(notice.reference))
         .first()
     )
