@@ -45,6 +45,7 @@ storm: install
 
 # One table of ratios and query counts (bench/README.md); needs DATABASE_URL=postgres://...
 bench: install
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: install

@@ -42,15 +42,16 @@ def main() -> None:
     rows = []
     try:
         from bench import figures
+        from bench.ledger_peers import ledger_peers
 
         world = figures.World.create()
         with figures.server() as url:
             rows += figures.crediting(world, url, args)
             rows += figures.page_latency(world, url, args)
+        rows += ledger_peers(args)  # before the large data, so both ledgers start near empty
         rows += figures.queries_and_queue(world, args)
         rows += figures.batch_charges(world, args)
         rows += figures.alert_sweep(args)
-        rows.append(("ledger peers (÷ django-hordak transfer_to)", "not measured", "≥ 1.5", "see bench/README.md"))
     finally:
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)
