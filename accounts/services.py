@@ -105,11 +105,15 @@ def post_ledger_entries(
     A caller that already holds the accounts' locks in this transaction (the batch charge
     service) passes those rows as `locked`, so they are not locked and loaded twice.
 
-    The writes are plain SQL from tuples (billing_center.db.insert_rows, _write_balances):
+    The writes are plain SQL from tuples (billing_center.db.insert_new, _write_balances):
     through the ORM, building and preparing the statements cost more than PostgreSQL's own
     work (bench/README.md).
     """
+    if not entries:
+        return []
     now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("post_ledger_entries needs an aware datetime.")
     account_ids = sorted({entry.account_id for entry in entries})
     accounts = lock_accounts(account_ids) if locked is None else {pk: locked[pk] for pk in account_ids if pk in locked}
     missing = set(account_ids) - set(accounts)
@@ -121,6 +125,12 @@ def post_ledger_entries(
         account = accounts[entry.account_id]
         if entry.amount.amount == 0:
             raise BillingError("A ledger entry cannot be zero.", code="zero_amount")
+        if entry.amount.amount != entry.amount.amount.quantize(LEDGER_PLACES):
+            # The columns hold two places: the database would round each value on its own,
+            # and an account's entries would no longer add up to its balance.
+            raise BillingError(
+                f"{entry.amount.amount} has more decimal places than the ledger keeps (two).", code="amount_places"
+            )
         if entry.amount.currency != account.balance.currency:
             raise CurrencyMismatch(
                 f"Account {account.pk} is billed in {account.balance.currency}; "
@@ -146,6 +156,7 @@ def post_ledger_entries(
     return created
 
 
+LEDGER_PLACES = Decimal("0.01")
 LEDGER_COLUMNS = (
     "account_id",
     "amount",
@@ -273,7 +284,10 @@ def _queue_message(model, task, *, dedupe_key: str, **fields):
         with transaction.atomic():
             message = model.objects.create(dedupe_key=dedupe_key, **fields)
     except IntegrityError:
-        return model.objects.get(dedupe_key=dedupe_key)
+        existing = model.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is None:
+            raise  # not the dedupe key: a real error
+        return existing
     transaction.on_commit(lambda: _publish(task, message.pk))
     return message
 

@@ -15,9 +15,9 @@ def insert_new(objects: list[Model], columns: tuple[str, ...], row: Callable[[Mo
     bulk_create runs every field's preparation for every value, which for a batch of charges
     costs more than the database's own work. Here row(instance) gives the values already in
     database form: Decimal, str, int, None, and datetimes adapted by the caller with
-    connection.ops.adapt_datetimefield_value. Like bulk_create, no signals are sent and the
-    ids are matched by position: PostgreSQL and SQLite return a multi-row VALUES insert's
-    rows in order.
+    connection.ops.adapt_datetimefield_value. Like bulk_create, no signals are sent, and the
+    ids are matched to the rows by position, as bulk_create also does: PostgreSQL and SQLite
+    return a multi-row VALUES insert's rows in order (in practice; neither documents it).
     """
     if not objects:
         return

@@ -50,6 +50,24 @@ def test_a_batch_larger_than_one_statement_gets_each_entry_its_own_row_and_runni
     assert ledger_mismatches() == []
 
 
+def test_an_amount_finer_than_the_ledger_keeps_is_refused_and_writes_nothing():
+    """Two places in the columns: 1.005 would be rounded on its own in the entry and in the
+    balance, and the entries would stop adding up to the balance."""
+    account = PrepaidAccountFactory()
+    with pytest.raises(BillingError) as refused:
+        post_ledger_entry(account_id=account.pk, amount=usd("1.005"), kind="adjustment", source_ref="t:places")
+    assert refused.value.code == "amount_places"
+    assert not LedgerEntry.objects.exists()
+    post_ledger_entry(account_id=account.pk, amount=usd("1.500000"), kind="adjustment", source_ref="t:trailing")
+    account.refresh_from_db()
+    assert account.balance == usd("1.50") and ledger_mismatches() == []
+
+
+def test_an_empty_posting_writes_nothing():
+    assert post_ledger_entries([]) == []
+    assert not LedgerEntry.objects.exists()
+
+
 def test_a_zero_entry_is_refused():
     account = PrepaidAccountFactory()
     with pytest.raises(BillingError):
