@@ -8,5 +8,14 @@ the broker, and every extra process costs its own memory and database connection
 
 import os
 
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
+
+def cores() -> int:
+    """The cores this process may run on (a container's CPU set), not every core of the host:
+    each thread holds a database connection, so workers × threads must fit max_connections."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 2  # macOS has no CPU sets
+
+
+workers = int(os.environ.get("WEB_CONCURRENCY") or cores())
 threads = int(os.environ.get("WEB_THREADS") or 4)
