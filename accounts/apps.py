@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class AccountsConfig(AppConfig):
@@ -9,5 +10,8 @@ class AccountsConfig(AppConfig):
         from billing_center.celery import ensure_broker_folders
 
         from . import signals  # noqa: F401  (connects the receivers)
+        from .checks import currencies_fit_the_ledger
+
+        checks.register(currencies_fit_the_ledger)
 
         ensure_broker_folders()

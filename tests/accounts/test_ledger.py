@@ -63,6 +63,15 @@ def test_an_amount_finer_than_the_ledger_keeps_is_refused_and_writes_nothing():
     assert account.balance == usd("1.50") and ledger_mismatches() == []
 
 
+def test_a_currency_with_more_places_than_the_ledger_keeps_cannot_be_configured(settings):
+    from accounts.checks import currencies_fit_the_ledger
+
+    assert currencies_fit_the_ledger(None) == []
+    settings.CURRENCIES = ["KWD", "USD"]
+    (error,) = currencies_fit_the_ledger(None)
+    assert error.id == "accounts.E001" and "KWD has 3 decimal places" in error.msg
+
+
 def test_an_empty_posting_writes_nothing():
     assert post_ledger_entries([]) == []
     assert not LedgerEntry.objects.exists()
