@@ -50,7 +50,7 @@ def main() -> None:
             rows += figures.page_latency(world, url, args)
         rows += ledger_peers(args)  # before the large data, so both ledgers start near empty
         rows += figures.queries_and_queue(world, args)
-        rows += figures.batch_charges(world, args)
+        rows += figures.batch_charges(args)
         rows += figures.alert_sweep(args)
     finally:
         connection.close()
