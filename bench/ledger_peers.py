@@ -4,8 +4,8 @@ In-process, on the same database and the same connection, one unit of work on bo
 10.00 USD to one of 1,000 accounts, in its own transaction. Ours is `accounts.services.post_ledger_entry`
 crediting an Account (lock the row, insert the entry, update the cached balance); hordak's is
 `Account.transfer_to` from one of 1,000 liability accounts to one asset account (a transaction and two
-legs, its deferred check_leg trigger at commit): the customer's prepaid credit against the bank. Both are
-`@transaction.atomic` themselves and are called outside any transaction, so each credit is one
+legs, its deferred check_leg trigger at commit): the customer's prepaid credit against the bank. Both open
+their own transaction (ours in post_ledger_entries) and are called outside any, so each credit is one
 BEGIN … COMMIT, with no savepoint on either side. The repetitions alternate (ours, hordak, ours, …).
 
 django-hordak comes from requirements-bench.txt and is installed by `make bench` only; bench/settings.py
