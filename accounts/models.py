@@ -269,6 +269,8 @@ class BalanceAlert(models.Model):
             # A retried, duplicated or redelivered check finds the alert it already made.
             models.UniqueConstraint(fields=["account", "crossing"], name="balance_alert_once_per_crossing"),
         ]
+        # The Overview's "last alert" and the alert history, newest first, at any number of alerts.
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="balance_alert_account_recent")]
 
     def __str__(self) -> str:
         return f"{self.account}: {self.balance} < {self.threshold}"

@@ -172,7 +172,8 @@ class TransferTicket(models.Model):
             ("review_transferticket", "Can request information on and reject transfer tickets"),
         ]
         indexes = [
-            models.Index(fields=["account", "-submitted_at"], name="ticket_account_recent"),
+            # The ticket list's and the records page's order (newest first, id breaking ties).
+            models.Index(fields=["account", "-submitted_at", "-id"], name="ticket_account_recent"),
             models.Index(fields=["status", "due_at"], name="ticket_queue"),
         ]
         constraints = [

@@ -83,7 +83,8 @@ class TopUp(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["account", "-created_at"], name="topup_account_recent"),
+            # The records page's order (newest first, id breaking ties), so a page reads its rows only.
+            models.Index(fields=["account", "-created_at", "-id"], name="topup_account_recent"),
             models.Index(fields=["status", "created_at"], name="topup_status_age"),
         ]
 
