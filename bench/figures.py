@@ -293,7 +293,7 @@ def queries_and_queue(world: World, args) -> list[tuple]:
     customer.force_login(user)
     staff_login(finance, world.clerk)
     queue = "/admin/tickets/transferticket/"
-    counts, queue_ms = {}, {}
+    counts, queue_ms, page_ms = {}, {}, {}
     made = 0
     for size in (10, 100, args.large):
         grow_customer(account=account, user=user, bank=world.bank, count=size - made, start=made)
@@ -305,14 +305,22 @@ def queries_and_queue(world: World, args) -> list[tuple]:
         paths = [*CUSTOMER_PAGES, f"/billing/tickets/{ticket.number}/"]
         counts[size] = [queries(customer, p) for p in paths] + [queries(finance, queue)]
         queue_ms[size] = [median_ms(finance, queue) for _ in range(args.reps)]
+        page_ms[size] = {p: median_ms(customer, p) for p in paths}
     ratio = [large / small for large, small in zip(queue_ms[args.large], queue_ms[100], strict=True)]
     small, large = counts[10], counts[args.large]
+    slowest = max(page_ms[args.large], key=lambda p: page_ms[args.large][p] / page_ms[100][p])
     return [
         (
             f"queries per page (10 → {args.large:,} rows)",
             f"customer {max(small[:-1])} → {max(large[:-1])}, admin {small[-1]} → {large[-1]}",
             "constant; ≤ 8 customer, ≤ 12 admin",
             f"{len(CUSTOMER_PAGES) + 1} customer pages, the finance queue",
+        ),
+        (
+            f"customer pages at scale ({args.large:,} ÷ 100 rows, worst page)",
+            f"{page_ms[args.large][slowest] / page_ms[100][slowest]:.2f}",
+            "(context)",
+            f"{slowest}: {page_ms[100][slowest]:.0f} → {page_ms[args.large][slowest]:.0f} ms, in-process",
         ),
         (
             f"admin queue at scale ({args.large:,} ÷ 100 tickets)",
