@@ -5,6 +5,8 @@ LedgerEntry, and Account.balance is only a cache of their sum, written by
 accounts.services.post_ledger_entry and nothing else. `verify_ledger` re-sums it.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -147,6 +149,10 @@ class LedgerEntry(models.Model):
     @property
     def is_credit(self) -> bool:
         return self.amount.amount > 0
+
+
+# The step every amount in the ledger moves by (0.01): its columns keep two places.
+LEDGER_PLACES = Decimal(1).scaleb(-LedgerEntry._meta.get_field("amount").decimal_places)
 
 
 class OutboxMessage(models.Model):

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from djmoney.money import Money
 
-from .models import Account, LedgerEntry
+from .models import LEDGER_PLACES, Account, LedgerEntry
 
 
 def get_account_for_user(user) -> Account:
@@ -21,9 +21,6 @@ def get_account_for_user(user) -> Account:
 
 def recent_ledger_entries(account: Account, *, limit: int = 10) -> list[LedgerEntry]:
     return list(account.ledger_entries.select_related("actor").order_by("-created_at", "-id")[:limit])
-
-
-CENTS = Decimal("0.01")  # the ledger's amount columns keep two places
 
 
 def daily_balances(account: Account, *, days: int = 30, today: date | None = None) -> list[tuple[date, Money]]:
@@ -46,7 +43,7 @@ def daily_balances(account: Account, *, days: int = 30, today: date | None = Non
         .values_list("day", "change")
     )
     # PostgreSQL sums NUMERIC exactly; SQLite in floating point, so back to the ledger's places.
-    change_by_day = {day: Decimal(change).quantize(CENTS) for day, change in sums}
+    change_by_day = {day: Decimal(change).quantize(LEDGER_PLACES) for day, change in sums}
     closing = account.balance.amount
     points = []
     for offset in range(days):

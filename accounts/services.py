@@ -23,7 +23,16 @@ from billing_center.db import insert_new
 from . import outbox
 from .exceptions import BillingError, CurrencyMismatch
 from .formatting import format_money
-from .models import Account, AlertRecipient, LedgerEntry, OutboundEmail, OutboundSms, ServiceToken, UsageCharge
+from .models import (
+    LEDGER_PLACES,
+    Account,
+    AlertRecipient,
+    LedgerEntry,
+    OutboundEmail,
+    OutboundSms,
+    ServiceToken,
+    UsageCharge,
+)
 from .phones import InvalidPhoneNumber, mask, normalise_mobile
 from .sms.base import SmsError
 from .sms.base import get_backend as get_sms_backend
@@ -156,7 +165,6 @@ def post_ledger_entries(
     return created
 
 
-LEDGER_PLACES = Decimal("0.01")
 LEDGER_COLUMNS = (
     "account_id",
     "amount",
@@ -239,7 +247,7 @@ def ledger_mismatches() -> list[tuple[Account, Money]]:
     for account in Account.objects.order_by("pk").iterator(chunk_size=2000):
         # PostgreSQL sums NUMERIC exactly; SQLite sums in floating point, so its total is
         # rounded back to the column's two places before comparing.
-        total = Money(Decimal(str(sums.get(account.pk) or 0)).quantize(Decimal("0.01")), account.balance.currency)
+        total = Money(Decimal(str(sums.get(account.pk) or 0)).quantize(LEDGER_PLACES), account.balance.currency)
         if total != account.balance:
             mismatches.append((account, total))
     return mismatches
