@@ -17,8 +17,8 @@ from django.views.decorators.csrf import csrf_exempt
 from djmoney.money import Money
 
 from billing_center.text import clean_text
+from money.formatting import minor_places, plain_amount
 
-from .formatting import minor_places, plain_amount
 from .forms import DIGITS
 from .models import Account
 from .services import MAX_BATCH, ChargeRequest, ChargeResult, authenticate_service, post_usage_charges

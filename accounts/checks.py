@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.checks import Error
 
-from .formatting import minor_places
+from money.formatting import minor_places
+
 from .models import LedgerEntry
 
 

@@ -1,20 +1,15 @@
-"""Domain errors. Every one carries a message a person can act on; callers turn it into
-a form error and a 4xx, never a 500."""
+"""Errors of accounts and the ledger; the kinds (Invalid, Refused, …) are in money.errors."""
+
+from money.errors import Refused
 
 
-class BillingError(Exception):
-    code = "billing_error"
+class TopUpNotAllowed(Refused):
+    """Top-up is for prepaid accounts: postpaid ones repay bills, members get funds from their master."""
 
-    def __init__(self, message: str, *, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-
-
-class CurrencyMismatch(BillingError):
-    code = "currency_mismatch"
-
-
-class TopUpNotAllowed(BillingError):
     code = "topup_not_allowed"
+
+
+class AccountChangeRefused(Refused):
+    """An account's type or master cannot change while money or payments are in flight."""
+
+    code = "account_change_refused"

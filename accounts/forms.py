@@ -6,7 +6,8 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from .formatting import minor_places
+from money.formatting import minor_places
+
 from .models import LedgerEntry
 
 # Plain ASCII digits and the currency's decimals. Decimal() alone would accept "1e3",

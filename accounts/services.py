@@ -19,10 +19,10 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing_center.db import insert_new
+from money.errors import BillingError, CurrencyMismatch
+from money.formatting import format_money
 
 from . import outbox
-from .exceptions import BillingError, CurrencyMismatch
-from .formatting import format_money
 from .models import (
     LEDGER_PLACES,
     Account,

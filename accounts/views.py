@@ -9,12 +9,12 @@ from djmoney.money import Money
 
 from billing_center.csv_export import csv_response
 from billing_center.responses import see_other
+from money.errors import BillingError
+from money.formatting import format_money, plain_amount
 from topups.selectors import recent_topups
 
 from .charts import balance_chart
 from .decorators import customer_required
-from .exceptions import BillingError
-from .formatting import format_money, plain_amount
 from .forms import AlertEmailForm, AlertPhoneForm, AlertSettingsForm, PreferencesForm, StatementFilterForm
 from .models import AlertRecipient
 from .phones import mask

@@ -37,6 +37,7 @@ from djmoney.money import Money
 
 from accounts.models import Account, AlertRecipient, LedgerEntry, OutboundSms, UsageCharge
 from accounts.services import add_sms_recipient, create_service_token
+from money.rates import QUOTE_SALT
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, stripe_signature
 from tests.helpers import current_otp, hidden_fields
@@ -53,7 +54,6 @@ from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicke
 from tickets.services import issue_invoice
 from topups.gateways.base import PaymentNotice
 from topups.models import SandboxCheckout, TopUp, WebhookDelivery
-from topups.rates import QUOTE_SALT
 from topups.services import apply_payment_notice
 
 pytestmark = pytest.mark.django_db

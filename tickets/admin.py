@@ -17,14 +17,14 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.formatting import format_money
 from accounts.forms import parse_amount
 from accounts.selectors import recent_ledger_entries
 from billing_center.admin_base import ReadOnlyAdmin, SafeActionsMixin
 from billing_center.text import PlainTextField
+from money.errors import BillingError
+from money.formatting import format_money
 
 from . import services
-from .exceptions import BillingError
 from .models import Invoice, ReceivingAccount, TicketEvent, TransferTicket
 
 # --- Receiving accounts -------------------------------------------------------------------

@@ -5,8 +5,8 @@ from django.conf import settings
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
-from accounts.formatting import format_money
 from billing_center.pdf import STYLES, build_pdf, key_value_table
+from money.formatting import format_money
 
 from .models import Invoice
 from .references import formatted, payment_reference

@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.formatting import format_money, format_rate
 from accounts.models import Account, LedgerEntry
 from accounts.services import post_ledger_entry, queue_email
-from topups.rates import current_quote
+from money.errors import BillingError
+from money.formatting import format_money, format_rate
+from money.rates import current_quote
 
 from .certificates import CheckedCertificate
-from .exceptions import BillingError, TicketNotAllowed, TicketStateError
+from .exceptions import TicketNotAllowed, TicketStateError
 from .models import Certificate, Invoice, ReceivingAccount, TicketEvent, TransferTicket
 from .working_days import due_at
 

@@ -11,10 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
-from accounts.formatting import plain_amount
 from billing_center.responses import pdf_attachment, see_other
+from money.errors import BillingError
+from money.formatting import plain_amount
 
-from .exceptions import BillingError, TicketNotAllowed
+from .exceptions import TicketNotAllowed
 from .forms import TicketReplyForm, TransferTicketForm
 from .invoices import invoice_pdf
 from .references import formatted, payment_reference

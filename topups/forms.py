@@ -18,7 +18,7 @@ class OnlineTopUpForm(forms.Form):
     # The currency the page asked for the amount in: a form loaded before a Switch Currency
     # in another tab must not be charged in the new currency.
     currency = forms.CharField(widget=forms.HiddenInput, max_length=3, required=False)
-    # The signed exchange-rate quote the page showed (topups.rates), when paying in another currency.
+    # The signed exchange-rate quote the page showed (money.rates), when paying in another currency.
     quote = forms.CharField(widget=forms.HiddenInput, max_length=2000, required=False)
 
     def __init__(self, *args, currency: str, **kwargs):

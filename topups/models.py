@@ -11,7 +11,7 @@ from djmoney.models.fields import MoneyField
 from simple_history import register
 from simple_history.models import HistoricalRecords
 
-from .rates import source_label
+from money.rates import source_label
 
 
 class TopUp(models.Model):

@@ -5,8 +5,8 @@ from django.utils import timezone
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
-from accounts.formatting import format_money, format_rate
 from billing_center.pdf import STYLES, build_pdf, key_value_table
+from money.formatting import format_money, format_rate
 
 from .models import TopUp
 

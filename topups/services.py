@@ -20,14 +20,15 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.formatting import format_money, format_rate
+from accounts.exceptions import TopUpNotAllowed
 from accounts.models import Account, LedgerEntry
 from accounts.services import post_ledger_entry, queue_email
+from money.formatting import format_money, format_rate
+from money.rates import Quote, QuoteExpired
 
-from .exceptions import GatewayUnavailable, QuoteExpired, TopUpLimitExceeded, TopUpNotAllowed
+from .exceptions import GatewayUnavailable, TopUpLimitExceeded
 from .gateways import PaymentNotice, get_gateway
 from .models import TopUp, WebhookDelivery
-from .rates import Quote
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict

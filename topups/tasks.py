@@ -10,6 +10,6 @@ def reconcile_pending_topups() -> dict:
 
 @shared_task
 def refresh_exchange_rates() -> str:
-    from .rates import refresh_rates
+    from money.rates import refresh_rates
 
     return refresh_rates()

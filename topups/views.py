@@ -11,15 +11,17 @@ from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
-from accounts.formatting import format_rate, minor_places, plain_amount
+from accounts.exceptions import TopUpNotAllowed
 from billing_center.csv_export import csv_response
 from billing_center.responses import pdf_attachment, see_other
+from money.errors import BillingError
+from money.formatting import format_rate, minor_places, plain_amount
+from money.rates import QuoteExpired, RateUnavailable, current_quote, read_quote
 from tickets.references import formatted, payment_reference
 from tickets.selectors import current_receiving_accounts, invoices_for_account
 
-from .exceptions import BillingError, GatewayUnavailable, QuoteExpired, RateUnavailable, TopUpNotAllowed
+from .exceptions import GatewayUnavailable
 from .forms import OnlineTopUpForm, TopUpFilterForm
-from .rates import current_quote, read_quote
 from .receipts import receipt_pdf, receipt_rows
 from .selectors import get_credited_topup_for_account, get_topup_for_account, load_records, record_keys
 from .services import check_on_return, limits_for, start_online_topup

@@ -1,6 +1,6 @@
 from django import template
 
-from accounts.formatting import format_money, format_rate, money_digits
+from money.formatting import format_money, format_rate, money_digits
 
 register = template.Library()
 

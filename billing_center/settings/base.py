@@ -270,9 +270,9 @@ TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
 
 # Exchange rates live in django-money's exchange app. The default backend is the rate
 # sheet finance keeps in Django admin (offline); a provider such as
-# topups.rates.OpenExchangeRatesBackend (OPEN_EXCHANGE_RATES_APP_ID)
+# money.rates.OpenExchangeRatesBackend (OPEN_EXCHANGE_RATES_APP_ID)
 # is pulled hourly by beat.
-EXCHANGE_BACKEND = env("EXCHANGE_BACKEND", "topups.rates.FinanceRateSheetBackend")
+EXCHANGE_BACKEND = env("EXCHANGE_BACKEND", "money.rates.FinanceRateSheetBackend")
 OPEN_EXCHANGE_RATES_APP_ID = env("OPEN_EXCHANGE_RATES_APP_ID", "")
 OPEN_EXCHANGE_RATES_URL = env("OPEN_EXCHANGE_RATES_URL", "https://openexchangerates.org/api/latest.json")
 RATES_CACHE_TIMEOUT = 0  # rates are read fresh: a quote must show the rate it will use

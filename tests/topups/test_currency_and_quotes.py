@@ -10,12 +10,11 @@ from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
 from accounts.models import Account
+from money.rates import QuoteExpired, RateUnavailable, current_quote, read_quote
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed
 from tests.helpers import hidden_fields
-from topups.exceptions import QuoteExpired, RateUnavailable
 from topups.models import TopUp
-from topups.rates import current_quote, read_quote
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +165,7 @@ def _read(token, **overrides):
 def test_a_forged_foreign_or_replayed_quote_is_refused(rate_sheet):
     from django.core import signing
 
-    from topups.rates import QUOTE_SALT
+    from money.rates import QUOTE_SALT
 
     quote = current_quote(billing_currency="USD", payment_currency="CNY")
     token = quote.token(account_id=1, request_key="k")

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 
-from topups.rates import current_quote, refresh_rates
+from money.rates import current_quote, refresh_rates
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -64,7 +64,7 @@ def test_an_open_exchange_rates_backend_is_pulled_and_quoted_from(oxr_server, se
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "billing_center.settings.base",
         "DATABASE_URL": database_url,
-        "EXCHANGE_BACKEND": "topups.rates.OpenExchangeRatesBackend",
+        "EXCHANGE_BACKEND": "money.rates.OpenExchangeRatesBackend",
         "OPEN_EXCHANGE_RATES_URL": url,
         "OPEN_EXCHANGE_RATES_APP_ID": "test-app-id",
     }
@@ -76,7 +76,7 @@ def test_an_open_exchange_rates_backend_is_pulled_and_quoted_from(oxr_server, se
     assert "app_id=test-app-id" in seen[0]
     assert Rate.objects.get(backend="openexchangerates.org", currency="CNY").value == Decimal("7.0912")
 
-    settings.EXCHANGE_BACKEND = "topups.rates.OpenExchangeRatesBackend"
+    settings.EXCHANGE_BACKEND = "money.rates.OpenExchangeRatesBackend"
     quote = current_quote(billing_currency="USD", payment_currency="CNY")
     assert quote.rate == Decimal("7.0912") and quote.source == "openexchangerates.org"
 
@@ -93,7 +93,7 @@ def test_a_hung_rate_provider_fails_the_refresh_in_bounded_time(settings):
     import socket
     import time
 
-    from topups.rates import OpenExchangeRatesBackend
+    from money.rates import OpenExchangeRatesBackend
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -12,9 +12,9 @@ from djmoney.money import Money
 
 from accounts.models import Account, AlertRecipient, LedgerEntry, User
 from accounts.services import post_ledger_entry
+from money.rates import FinanceRateSheetBackend
 from tickets.models import Invoice, ReceivingAccount
 from tickets.services import add_receiving_account, issue_invoice
-from topups.rates import FinanceRateSheetBackend
 
 # What finance may see and do in admin. Customers and plain staff have none of these.
 FINANCE_PERMISSIONS = [

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from topups.rates import refresh_rates
+from money.rates import refresh_rates
 
 
 class Command(BaseCommand):

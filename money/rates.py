@@ -3,7 +3,7 @@
 Rates live in django-money's exchange app: one ExchangeBackend per source (its
 last_update is the rates' time) with its Rate rows. The default source is finance's
 own rate sheet, kept in Django admin and working offline; a provider backend
-(e.g. topups.rates.OpenExchangeRatesBackend) is chosen with EXCHANGE_BACKEND and pulled by beat.
+(e.g. money.rates.OpenExchangeRatesBackend) is chosen with EXCHANGE_BACKEND and pulled by beat.
 
 A quote locks the rate the customer saw: it travels signed in the Pay form, is valid
 for TOPUP_QUOTE_VALID_MINUTES, and is stored on the top-up it starts.
@@ -27,14 +27,25 @@ from djmoney.contrib.exchange.exceptions import MissingRate
 from djmoney.contrib.exchange.models import ExchangeBackend, get_rate
 from djmoney.money import Money
 
-from accounts.formatting import minor_places
-
-from .exceptions import QuoteExpired, RateUnavailable
+from .errors import Conflict, Unavailable
+from .formatting import minor_places
 
 # Cross rates derived through the sheet's base keep twelve decimals, so a strong payment
 # currency (1 JPY = 0.006622516556 USD…) still converts to the exact amount.
 RATE_PLACES = Decimal("0.000000000001")
 QUOTE_SALT = "billing-center.topup-quote"
+
+
+class RateUnavailable(Unavailable):
+    """No usable exchange rate: missing or stale. We refuse rather than guess."""
+
+    code = "rate_unavailable"
+
+
+class QuoteExpired(Conflict):
+    """The quote a form carried is expired, foreign, or its rate sheet has changed since."""
+
+    code = "quote_expired"
 
 
 class OpenExchangeRatesBackend(djmoney_backends.OpenExchangeRatesBackend):

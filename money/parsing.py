@@ -1,0 +1,75 @@
+"""The one parser for what people and machines send us as numbers: amounts, codes and ids.
+
+Only plain ASCII digits are numbers here. Python's own parsers are generous: Decimal()
+takes "1e3", "NaN" and "١٢", int() takes "²"-free full-width "８６８５", str.isdigit() takes
+"²". None of those is what a person typed on a keyboard for an amount or a code, and some
+read as a different number than the one shown, so every form, query string, JSON body and
+admin field goes through these functions instead.
+"""
+
+import re
+from decimal import Decimal
+
+from .errors import Invalid
+from .formatting import minor_places
+
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?", re.ASCII)
+LARGEST_ID = 2**63 - 1  # a BIGINT primary key
+
+
+def is_digits(text: str, *, length: int | None = None, max_length: int | None = None) -> bool:
+    """True when `text` is plain ASCII digits (of exactly `length`, or at most `max_length`)."""
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text):
+        return False
+    if length is not None and len(text) != length:
+        return False
+    return max_length is None or len(text) <= max_length
+
+
+def parse_code(text: str, *, length: int, what: str = "code") -> str:
+    """A one-time code of exactly `length` ASCII digits, spaces around it ignored."""
+    code = text.strip() if isinstance(text, str) else ""
+    if not is_digits(code, length=length):
+        raise Invalid(f"Enter the {length}-digit {what} in plain digits (0–9).", code="bad_code")
+    return code
+
+
+def parse_id(value, *, what: str = "id") -> int:
+    """A database id from a URL, a form or JSON: a JSON integer or a string of ASCII digits, 1 … 2⁶³−1."""
+    if isinstance(value, bool):
+        raise Invalid(f"{what}: a positive whole number.", code="bad_id")
+    text = str(value) if isinstance(value, int) else value
+    if not isinstance(text, str) or not is_digits(text, max_length=19) or not 0 < int(text) <= LARGEST_ID:
+        raise Invalid(f"{what}: a positive whole number.", code="bad_id")
+    return int(text)
+
+
+def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Decimal:
+    """A positive amount in plain digits with at most the currency's decimals: "100", "99.50".
+
+    `value` is text (a form field, a query string, a JSON string or the raw text of a JSON
+    number) or a JSON integer. Exponents ("1e3"), signs, separators, NaN and non-ASCII
+    digits are refused with a message that says what to type instead.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Invalid('Enter the amount as plain digits, e.g. "12.34".', code="bad_amount")
+    raw = str(value).strip()
+    places = minor_places(currency)
+    example = "100" if places == 0 else "100 or 99.50"
+    if "," in raw:
+        raise Invalid("Use a dot for decimals and no thousands separators, e.g. 1250.50.", code="bad_amount")
+    if raw.startswith("-"):
+        raise Invalid("The amount must be positive.", code="bad_amount")
+    if not _AMOUNT.fullmatch(raw):
+        raise Invalid(f"Enter the amount in plain digits, e.g. {example}.", code="bad_amount")
+    if len(raw.partition(".")[2]) > places:
+        if places == 0:
+            raise Invalid(f"{currency} has no minor unit: enter a whole number, e.g. 100.", code="bad_amount")
+        raise Invalid(f"Enter the amount with at most {places} decimals, e.g. {example}.", code="bad_amount")
+    amount = Decimal(raw)
+    if amount <= 0:
+        raise Invalid("The amount must be greater than zero.", code="bad_amount")
+    if maximum is not None and amount > maximum:
+        raise Invalid(f"The amount can be at most {maximum}.", code="bad_amount")
+    return amount
