@@ -19,7 +19,7 @@ from .models import (
     User,
 )
 from .phones import mask
-from .services import create_service_token, revoke_service_token
+from .usage_api.tokens import create_service_token, revoke_service_token
 
 
 @admin.register(User)

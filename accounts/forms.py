@@ -1,4 +1,3 @@
-import re
 from datetime import date
 from decimal import Decimal
 
@@ -6,34 +5,20 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from money.formatting import minor_places
+from money.errors import Invalid
+from money.parsing import is_digits, parse_amount
 
+from . import deposits
+from .deposits import RecordStatus
 from .models import LedgerEntry
 
-# Plain ASCII digits and the currency's decimals. Decimal() alone would accept "1e3",
-# "NaN", full-width digits and surrounding junk, none of which is an amount a person typed.
-DIGITS = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?", re.ASCII)
 
-
-def parse_amount(raw: str, currency: str) -> Decimal:
-    """A positive amount as a person types it, with no more decimals than `currency` has."""
-    raw = raw.strip()
-    places = minor_places(currency)
-    example = "100" if places == 0 else "100 or 99.50"
-    if "," in raw:
-        raise forms.ValidationError("Use a dot for decimals and no thousands separators, e.g. 1250.50.")
-    if raw.startswith("-"):
-        raise forms.ValidationError("The amount must be positive.")
-    if not DIGITS.fullmatch(raw):
-        raise forms.ValidationError(f"Enter the amount in digits, e.g. {example}.")
-    if len(raw.partition(".")[2]) > places:
-        if places == 0:
-            raise forms.ValidationError(f"{currency} has no minor unit: enter a whole number, e.g. 100.")
-        raise forms.ValidationError(f"Enter the amount with at most {places} decimals, e.g. {example}.")
-    amount = Decimal(raw)
-    if amount <= 0:
-        raise forms.ValidationError("The amount must be greater than zero.")
-    return amount
+def amount_from_form(raw: str, currency: str) -> Decimal:
+    """money.parsing.parse_amount for a form field: its refusal becomes the field's error."""
+    try:
+        return parse_amount(raw, currency)
+    except Invalid as exc:
+        raise forms.ValidationError(exc.message) from None
 
 
 class PreferencesForm(forms.Form):
@@ -73,6 +58,18 @@ class DateRangeFilterForm(forms.Form):
         return data
 
 
+class DepositFilterForm(DateRangeFilterForm):
+    """Top-up records: by money-in method (each registered source) and status."""
+
+    method = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(choices=[("", "All statuses"), *RecordStatus.choices], required=False)
+    field_order = ["method", "status", "date_from", "date_to"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["method"].choices = [("", "All methods"), *((s.method, s.label) for s in deposits.sources())]
+
+
 class StatementFilterForm(DateRangeFilterForm):
     kind = forms.ChoiceField(choices=[("", "All types"), *LedgerEntry.Kind.choices], required=False)
     field_order = ["kind", "date_from", "date_to"]
@@ -90,9 +87,10 @@ class AlertSettingsForm(forms.Form):
         raw = self.cleaned_data["threshold"].strip()
         if not raw:
             return None
-        if DIGITS.fullmatch(raw) and Decimal(raw) == 0:
+        whole, dot, fraction = raw.partition(".")
+        if is_digits(whole) and (not dot or is_digits(fraction)) and Decimal(raw) == 0:
             return Decimal(0)  # "below zero": an alert when the account goes into arrears
-        return parse_amount(raw, self.currency)
+        return amount_from_form(raw, self.currency)
 
     def clean(self):
         data = super().clean()

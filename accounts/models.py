@@ -2,7 +2,7 @@
 
 The ledger is the truth about money: every balance change is one immutable
 LedgerEntry, and Account.balance is only a cache of their sum, written by
-accounts.services.post_ledger_entry and nothing else. `verify_ledger` re-sums it.
+accounts.ledger.post_ledger_entries and nothing else. `verify_ledger` re-sums it.
 """
 
 from decimal import Decimal

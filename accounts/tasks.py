@@ -16,7 +16,7 @@ def record_worker_heartbeat() -> None:
 
 @shared_task(bind=True, max_retries=8, acks_late=True)
 def send_email(self, email_id: int) -> None:
-    from .services import deliver_email  # imported here to break the tasks <-> services cycle
+    from .notifications import deliver_email  # imported here: notifications import these tasks
 
     _send_or_retry(self, lambda: deliver_email(email_id=email_id), backoff_seconds=10, longest_wait=3600)
 
@@ -24,14 +24,14 @@ def send_email(self, email_id: int) -> None:
 @shared_task
 def resend_pending_emails(older_than_seconds: int = 60) -> int:
     """Beat's sweep; after an outage an operator may call it with older_than_seconds=0."""
-    from .services import deliver_email, pending_email_ids
+    from .notifications import deliver_email, pending_email_ids
 
     return _resend(pending_email_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_email(email_id=pk))
 
 
 @shared_task(acks_late=True)
 def check_balance_alert(account_id: int) -> None:
-    from .services import check_balance_alert as check
+    from .alerts import check_balance_alert as check
 
     check(account_id=account_id)
 
@@ -39,21 +39,21 @@ def check_balance_alert(account_id: int) -> None:
 @shared_task(bind=True, max_retries=5, acks_late=True)
 def send_sms(self, sms_id: int) -> None:
     """Late acknowledgement: a worker killed mid-send leaves the task to be redelivered."""
-    from .services import deliver_sms
+    from .notifications import deliver_sms
 
     _send_or_retry(self, lambda: deliver_sms(sms_id=sms_id), backoff_seconds=15, longest_wait=1800)
 
 
 @shared_task
 def resend_pending_sms(older_than_seconds: int = 60) -> int:
-    from .services import deliver_sms, pending_sms_ids
+    from .notifications import deliver_sms, pending_sms_ids
 
     return _resend(pending_sms_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_sms(sms_id=pk))
 
 
 @shared_task
 def sweep_balance_alerts() -> int:
-    from .services import sweep_balance_alerts as sweep
+    from .alerts import sweep_balance_alerts as sweep
 
     return sweep()
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("alert/", views.alert_settings, name="alert"),
     path("alerts/", views.alert_history, name="alerts"),
     path("statement/", views.statement, name="statement"),
+    path("topups/", views.records, name="records"),
 ]

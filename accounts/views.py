@@ -10,24 +10,31 @@ from djmoney.money import Money
 from billing_center.csv_export import csv_response
 from billing_center.responses import see_other
 from money.errors import BillingError
-from money.formatting import format_money, plain_amount
-from topups.selectors import recent_topups
+from money.formatting import format_money, format_rate, plain_amount
 
+from .alerts import set_alert
 from .charts import balance_chart
 from .decorators import customer_required
-from .forms import AlertEmailForm, AlertPhoneForm, AlertSettingsForm, PreferencesForm, StatementFilterForm
+from .deposits import awaiting_payment, load_records, record_keys
+from .forms import (
+    AlertEmailForm,
+    AlertPhoneForm,
+    AlertSettingsForm,
+    DepositFilterForm,
+    PreferencesForm,
+    StatementFilterForm,
+)
 from .models import AlertRecipient
 from .phones import mask
-from .selectors import daily_balances, filter_ledger_entries, recent_ledger_entries
-from .services import (
+from .preferences import set_payment_currency
+from .recipients import (
     add_email_recipient,
     add_sms_recipient,
     confirm_sms_recipient,
     remove_recipient,
     resend_confirmation_code,
-    set_alert,
-    set_payment_currency,
 )
+from .selectors import daily_balances, filter_ledger_entries, recent_ledger_entries
 
 
 @require_safe
@@ -64,7 +71,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
-        "open_topups": recent_topups(account, open_checkouts_only=True, limit=3),
+        "awaiting": awaiting_payment(account, limit=3),
         "recipients": recipients,
         "last_alert": account.balance_alerts.first(),
         **forms,
@@ -264,3 +271,53 @@ def statement(request, account):
     return render(
         request, "accounts/statement.html", context, status=400 if filters.is_bound and filters.errors else 200
     )
+
+
+@customer_required
+@require_safe  # pages that only show: GET and HEAD
+def records(request, account):
+    """Top-up records: online top-ups and bank-transfer tickets, one list."""
+    filters = DepositFilterForm(request.GET or None)
+    keys = record_keys(account, filters.cleaned_data if filters.is_valid() else {})
+    if request.GET.get("format") == "csv" and not filters.errors:
+        rows = (
+            [
+                r.created_at.isoformat(timespec="seconds"),
+                r.reference,
+                r.method,
+                plain_amount(r.amount),
+                str(r.amount.currency),
+                plain_amount(r.credited) if r.credited else "",
+                str(r.credited.currency) if r.credited else account.billing_currency,
+                format_rate(r.exchange_rate) if r.exchange_rate else "",
+                r.status_label,
+            ]
+            for chunk in _chunks(keys, 500)
+            for r in load_records(chunk)
+        )
+        header = [
+            "created_at",
+            "reference",
+            "method",
+            "amount_paid",
+            "paid_currency",
+            "amount_credited",
+            "billing_currency",
+            "exchange_rate",
+            "status",
+        ]
+        return csv_response(f"topups-{account.pk}.csv", header, rows)
+    page = Paginator(keys, 20).get_page(request.GET.get("page"))
+    page.object_list = load_records(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
+    return render(request, "accounts/records.html", context, status=400 if filters.is_bound and filters.errors else 200)
+
+
+def _chunks(keys, size: int):
+    """Slices of a keys query, so a long CSV never holds every row in memory."""
+    start = 0
+    while chunk := list(keys[start : start + size]):
+        yield chunk
+        start += size

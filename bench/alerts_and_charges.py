@@ -34,9 +34,10 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from djmoney.money import Money  # noqa: E402
 
-from accounts import services  # noqa: E402
+from accounts.alerts import sweep_balance_alerts  # noqa: E402
 from accounts.models import Account, AlertRecipient, BalanceAlert, LedgerEntry, OutboundSms  # noqa: E402
-from accounts.services import create_service_token, sweep_balance_alerts  # noqa: E402
+from accounts.notifications import broker_breaker  # noqa: E402
+from accounts.usage_api.tokens import create_service_token  # noqa: E402
 
 
 def make_accounts(count: int) -> None:
@@ -74,7 +75,7 @@ def main():
     parser.add_argument("--batches", type=int, default=10)
     args = parser.parse_args()
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = "bench_billing_center"
-    services._broker_down_until = time.monotonic() + 3600  # no broker here: leave tasks to the sweeps
+    broker_breaker.trip(for_seconds=3600)  # no broker here: leave tasks to the sweeps
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         make_accounts(args.accounts)

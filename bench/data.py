@@ -10,8 +10,8 @@ from datetime import timedelta
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.ledger import NewEntry, post_ledger_entries
 from accounts.models import BalanceAlert
-from accounts.services import NewEntry, post_ledger_entries
 from tickets.models import Invoice, TicketEvent, TransferTicket
 from topups.models import TopUp
 

@@ -18,8 +18,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from djmoney.money import Money
 
+from accounts.alerts import accounts_due_an_alert
 from accounts.models import Account, User
-from accounts.services import accounts_due_an_alert, create_service_token
+from accounts.usage_api.tokens import create_service_token
 from bench.data import grow_customer
 from tests.fakes.stripe import event, paid_session, signed
 from tests.reliability.processes import Gunicorn, service_env
@@ -91,11 +92,11 @@ class World:
 
     @classmethod
     def create(cls) -> "World":
+        from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.auth.models import Group, Permission
         from django.contrib.sessions.backends.db import SessionStore
 
-        from accounts.management.commands.seed_demo import FINANCE_PERMISSIONS
         from tests.tickets.conftest import usd_receiving_account
 
         bank = usd_receiving_account()

@@ -1,7 +1,7 @@
 """The "ledger peers" row of `make bench`: our ledger writer next to django-hordak's `transfer_to`.
 
 In-process, on the same database and the same connection, one unit of work on both sides: one credit of
-10.00 USD to one of 1,000 accounts, in its own transaction. Ours is `accounts.services.post_ledger_entry`
+10.00 USD to one of 1,000 accounts, in its own transaction. Ours is `accounts.ledger.post_ledger_entry`
 crediting an Account (lock the row, insert the entry, update the cached balance); hordak's is
 `Account.transfer_to` from one of 1,000 liability accounts to one asset account (a transaction and two
 legs, its deferred check_leg trigger at commit): the customer's prepaid credit against the bank. Both open
@@ -17,8 +17,8 @@ import time
 
 from djmoney.money import Money
 
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, LedgerEntry
-from accounts.services import post_ledger_entry
 from bench.figures import spread
 
 ACCOUNTS = 1_000

@@ -25,7 +25,7 @@ urlpatterns = [
     path("billing/", include("topups.urls")),
     path("billing/", include("tickets.urls")),
     path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),
-    path("api/v1/", include("accounts.api_urls")),
+    path("api/v1/", include("accounts.usage_api.urls")),
     path("sandbox-gateway/", include("topups.gateways.sandbox_urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -36,12 +36,13 @@ def parse_code(text: str, *, length: int, what: str = "code") -> str:
 
 
 def parse_id(value, *, what: str = "id") -> int:
-    """A database id from a URL, a form or JSON: a JSON integer or a string of ASCII digits, 1 … 2⁶³−1."""
+    """A database id from a URL, a form or JSON: a JSON integer or a string of ASCII digits, 0 … 2⁶³−1
+    (0 is well formed and simply names nothing)."""
     if isinstance(value, bool):
-        raise Invalid(f"{what}: a positive whole number.", code="bad_id")
+        raise Invalid(f"{what}: a whole number of plain digits.", code="bad_id")
     text = str(value) if isinstance(value, int) else value
-    if not isinstance(text, str) or not is_digits(text, max_length=19) or not 0 < int(text) <= LARGEST_ID:
-        raise Invalid(f"{what}: a positive whole number.", code="bad_id")
+    if not isinstance(text, str) or not is_digits(text, max_length=19) or int(text) > LARGEST_ID:
+        raise Invalid(f"{what}: a whole number of plain digits.", code="bad_id")
     return int(text)
 
 
@@ -62,12 +63,13 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
     if raw.startswith("-"):
         raise Invalid("The amount must be positive.", code="bad_amount")
     if not _AMOUNT.fullmatch(raw):
-        raise Invalid(f"Enter the amount in plain digits, e.g. {example}.", code="bad_amount")
-    if len(raw.partition(".")[2]) > places:
-        if places == 0:
-            raise Invalid(f"{currency} has no minor unit: enter a whole number, e.g. 100.", code="bad_amount")
-        raise Invalid(f"Enter the amount with at most {places} decimals, e.g. {example}.", code="bad_amount")
+        raise Invalid(f"Enter the amount in digits, e.g. {example}.", code="bad_amount")
     amount = Decimal(raw)
+    if places == 0 and "." in raw:
+        # No decimal point at all: in many locales "100.000" JPY means a hundred thousand.
+        raise Invalid(f"{currency} has no minor unit: enter a whole number, e.g. 100.", code="bad_amount")
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):  # exact: "1.50" and "1.500" are fine, "1.001" is not
+        raise Invalid(f"Enter the amount with at most {places} decimals, e.g. {example}.", code="bad_amount")
     if amount <= 0:
         raise Invalid("The amount must be greater than zero.", code="bad_amount")
     if maximum is not None and amount > maximum:

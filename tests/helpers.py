@@ -66,7 +66,7 @@ def switch_broker(url: str | None, transport_options: dict | None = None) -> tup
     the next publish dials anew, and the publish circuit breaker is reset so an earlier
     failure does not silence the next publish.
     """
-    from accounts import services
+    from accounts.notifications import broker_breaker
     from billing_center.celery import app
 
     before = app.conf.get("broker_write_url"), app.conf.broker_transport_options
@@ -75,5 +75,5 @@ def switch_broker(url: str | None, transport_options: dict | None = None) -> tup
         app.conf.broker_transport_options = transport_options
     app._pool = None
     app.amqp._producer_pool = None
-    services._broker_down_until = 0.0
+    broker_breaker.reset()
     return before

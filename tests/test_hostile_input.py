@@ -36,7 +36,8 @@ from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
 from accounts.models import Account, AlertRecipient, LedgerEntry, OutboundSms, UsageCharge
-from accounts.services import add_sms_recipient, create_service_token
+from accounts.recipients import add_sms_recipient
+from accounts.usage_api.tokens import create_service_token
 from money.rates import QUOTE_SALT
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, stripe_signature
@@ -51,10 +52,10 @@ from tests.tickets.conftest import (
     use_certificate_storage,
 )
 from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
-from tickets.services import issue_invoice
+from tickets.receiving_accounts import issue_invoice
 from topups.gateways.base import PaymentNotice
 from topups.models import SandboxCheckout, TopUp, WebhookDelivery
-from topups.services import apply_payment_notice
+from topups.notices import apply_payment_notice
 
 pytestmark = pytest.mark.django_db
 

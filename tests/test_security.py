@@ -24,7 +24,7 @@ PUBLIC = {
 PUBLIC_PREFIXES = ("sandbox-gateway/", "admin/", "api/v1/", "static/")
 # Views that may skip CSRF: they authenticate every request with a signature or a bearer
 # token and use no cookie.
-CSRF_EXEMPT_ALLOWED = {"topups.webhooks.payment_webhook", "accounts.api."}
+CSRF_EXEMPT_ALLOWED = {"topups.webhooks.payment_webhook", "accounts.usage_api.views."}
 
 
 def walk(resolver=None, prefix=""):

@@ -2,7 +2,14 @@ from django.apps import AppConfig
 
 
 class TicketsConfig(AppConfig):
-    """Bank-transfer tickets with certificates and the three-working-day deadline (issue #4)."""
+    """Bank-transfer tickets with certificates and the three-working-day deadline."""
 
     name = "tickets"
     verbose_name = "Transfer tickets"
+
+    def ready(self):
+        from accounts import deposits
+
+        from .deposits import BankTransferTickets
+
+        deposits.register(BankTransferTickets())

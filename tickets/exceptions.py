@@ -1,6 +1,6 @@
 """Errors of transfer tickets; the kinds (Invalid, Refused, …) are in money.errors."""
 
-from money.errors import Conflict, Invalid, Refused
+from money.errors import Conflict, Invalid, Refused, Unavailable
 
 
 class CertificateRejected(Invalid):
@@ -19,3 +19,9 @@ class TicketNotAllowed(Refused):
     """The acting user may not do this to this ticket (e.g. approving a credit they proposed)."""
 
     code = "ticket_not_allowed"
+
+
+class CertificateStorageUnavailable(Unavailable):
+    """The certificate store did not take the file: nothing was written, try again later."""
+
+    code = "certificate_storage_unavailable"

@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.forms import parse_amount
+from accounts.forms import amount_from_form
 from billing_center.text import PlainTextField
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, check_certificate
@@ -150,7 +150,7 @@ class TransferTicketForm(forms.Form):
         data = super().clean()
         if "amount" in data and "currency" in data:
             try:
-                data["amount"] = parse_amount(data["amount"], data["currency"])
+                data["amount"] = amount_from_form(data["amount"], data["currency"])
             except forms.ValidationError as exc:
                 self.add_error("amount", exc)
         return data

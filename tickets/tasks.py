@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from . import services
-
 
 @shared_task
 def flag_ticket_deadlines() -> dict[str, int]:
-    return services.flag_ticket_deadlines()
+    from .deadlines import flag_ticket_deadlines as flag
+
+    return flag()

@@ -4,6 +4,7 @@ from . import views
 
 app_name = "tickets"
 urlpatterns = [
+    path("pay/bank-transfer/", views.bank_transfer, name="bank_transfer"),
     path("tickets/", views.ticket_list, name="list"),
     path("tickets/new/", views.ticket_create, name="create"),
     path("tickets/<str:number>/", views.ticket_detail, name="detail"),

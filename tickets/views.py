@@ -1,7 +1,6 @@
 """Customer pages for bank transfers: transfer tickets, their certificates, and invoices."""
 
-import logging
-
+import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,15 +10,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
+from billing_center.errors import show_on_form
 from billing_center.responses import pdf_attachment, see_other
 from money.errors import BillingError
 from money.formatting import plain_amount
 
-from .exceptions import TicketNotAllowed
 from .forms import TicketReplyForm, TransferTicketForm
+from .intake import TicketDetails, reply_to_ticket, submit_ticket
 from .invoices import invoice_pdf
 from .references import formatted, payment_reference
 from .selectors import (
+    current_receiving_accounts,
     get_certificate_for_user,
     get_invoice_for_account,
     get_ticket_for_account,
@@ -27,10 +28,6 @@ from .selectors import (
     public_events,
     tickets_for_account,
 )
-from .services import TicketDetails, reply_to_ticket, submit_ticket
-
-logger = logging.getLogger(__name__)
-STORAGE_FAILED = "We could not store your certificate, so nothing was submitted. Please try again in a few minutes."
 
 
 @customer_required
@@ -85,16 +82,8 @@ def ticket_create(request, account):
                 ticket = submit_ticket(
                     account_id=account.pk, user=request.user, details=details, certificates=data["certificates"]
                 )
-            except TicketNotAllowed as exc:
-                form.add_error(None, exc.message)
-                status = 403
             except BillingError as exc:
-                form.add_error(None, exc.message)
-                status = 400
-            except OSError:
-                logger.exception("Certificate storage failed for account %s", account.pk)
-                form.add_error(None, STORAGE_FAILED)
-                status = 503
+                status = show_on_form(form, exc)
             else:
                 messages.success(
                     request, f"Ticket {ticket.number} was submitted. Finance will credit it by the date shown."
@@ -121,12 +110,7 @@ def ticket_detail(request, number, account):
                     certificates=form.cleaned_data["certificates"],
                 )
             except BillingError as exc:
-                form.add_error(None, exc.message)
-                status = 409
-            except OSError:
-                logger.exception("Certificate storage failed for ticket %s", ticket.pk)
-                form.add_error(None, STORAGE_FAILED)
-                status = 503
+                status = show_on_form(form, exc)
             else:
                 messages.success(request, "Your reply was sent to finance.")
                 return see_other("tickets:detail", ticket.number)
@@ -206,3 +190,29 @@ def invoice_detail(request, number, account):
 def invoice_download(request, number, account):
     invoice = get_invoice_for_account(account, number)
     return pdf_attachment(invoice_pdf(invoice), f"{invoice.number}.pdf")
+
+
+@customer_required
+@require_safe  # pages that only show: GET and HEAD
+def bank_transfer(request, account):
+    """Pay page, second method: where to transfer, what to quote, then a Transfer Ticket."""
+    reference = payment_reference(account.pk)
+    receiving = current_receiving_accounts(currency=account.billing_currency)
+    qr_code = ""
+    if receiving and account.can_top_up:
+        bank = receiving[0]
+        number = f"IBAN: {bank.iban}" if bank.iban else f"Account: {bank.account_number}"
+        details = (
+            f"Beneficiary: {bank.account_name}\n{number}\nBIC: {bank.swift_bic}\n"
+            f"Currency: {bank.currency}\nReference: {reference}"
+        )
+        qr_code = segno.make(details, error="m").svg_inline(scale=3, dark="#1f2933", title="Transfer details")
+    context = {
+        "account": account,
+        "receiving_accounts": receiving,
+        "reference": reference,
+        "reference_formatted": formatted(reference),
+        "qr_code": qr_code,
+        "recent_invoices": list(invoices_for_account(account)[:3]),
+    }
+    return render(request, "tickets/bank_transfer.html", context, status=200 if account.can_top_up else 403)

@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from billing_center.admin_base import ReadOnlyAdmin
 
 from .models import HistoricalRate, RateSheet, TopUp, WebhookDelivery
-from .services import reconcile_topup
+from .reconcile import reconcile_topup
 
 
 @admin.register(TopUp)

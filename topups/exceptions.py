@@ -1,9 +1,11 @@
 """Errors of online top-ups; the kinds (Invalid, Refused, …) are in money.errors."""
 
-from money.errors import Invalid, Refused, Unavailable
+from money.errors import Invalid, Unavailable
 
 
-class TopUpLimitExceeded(Refused):
+class TopUpLimitExceeded(Invalid):
+    """Above the minimum, maximum or daily limit: the amount is what is wrong."""
+
     code = "topup_limit_exceeded"
 
 

@@ -2,9 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
-from accounts.forms import DateRangeFilterForm, parse_amount
-
-from .models import TopUp
+from accounts.forms import amount_from_form
 
 
 class OnlineTopUpForm(forms.Form):
@@ -26,15 +24,7 @@ class OnlineTopUpForm(forms.Form):
         self.currency = currency
 
     def clean_amount(self) -> Decimal:
-        return parse_amount(self.cleaned_data["amount"], self.currency)
+        return amount_from_form(self.cleaned_data["amount"], self.currency)
 
     def clean_request_key(self) -> str:
         return self.cleaned_data["request_key"].strip()
-
-
-class TopUpFilterForm(DateRangeFilterForm):
-    METHODS = [("", "All methods"), ("online", "Online payment"), ("bank_transfer", "Bank transfer")]
-
-    method = forms.ChoiceField(choices=METHODS, required=False)
-    status = forms.ChoiceField(choices=[("", "All statuses"), *TopUp.Status.choices], required=False)
-    field_order = ["method", "status", "date_from", "date_to"]

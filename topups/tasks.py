@@ -3,7 +3,7 @@ from celery import shared_task
 
 @shared_task
 def reconcile_pending_topups() -> dict:
-    from .services import reconcile_pending_topups as reconcile
+    from .reconcile import reconcile_pending_topups as reconcile
 
     return reconcile()
 

@@ -5,8 +5,6 @@ from . import views
 app_name = "topups"
 urlpatterns = [
     path("pay/", views.pay, name="pay"),
-    path("pay/bank-transfer/", views.bank_transfer, name="bank_transfer"),
-    path("topups/", views.topup_list, name="list"),
     path("topups/<uuid:public_id>/", views.topup_detail, name="detail"),
     path("topups/<uuid:public_id>/receipt/", views.receipt, name="receipt"),
     path("topups/<uuid:public_id>/receipt.pdf", views.receipt_download, name="receipt_pdf"),

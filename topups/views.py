@@ -1,9 +1,7 @@
 import secrets
 from datetime import timedelta
 
-import segno
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,20 +9,17 @@ from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
-from accounts.exceptions import TopUpNotAllowed
-from billing_center.csv_export import csv_response
+from billing_center.errors import show_on_form
 from billing_center.responses import pdf_attachment, see_other
-from money.errors import BillingError
-from money.formatting import format_rate, minor_places, plain_amount
+from money.errors import BillingError, Invalid
+from money.formatting import minor_places
 from money.rates import QuoteExpired, RateUnavailable, current_quote, read_quote
-from tickets.references import formatted, payment_reference
-from tickets.selectors import current_receiving_accounts, invoices_for_account
 
-from .exceptions import GatewayUnavailable
-from .forms import OnlineTopUpForm, TopUpFilterForm
+from .checkout import limits_for, start_online_topup
+from .forms import OnlineTopUpForm
 from .receipts import receipt_pdf, receipt_rows
-from .selectors import get_credited_topup_for_account, get_topup_for_account, load_records, record_keys
-from .services import check_on_return, limits_for, start_online_topup
+from .reconcile import check_on_return
+from .selectors import get_credited_topup_for_account, get_topup_for_account
 
 
 @customer_required
@@ -62,18 +57,10 @@ def pay(request, account):
                     request_key=form.cleaned_data["request_key"],
                 )
                 return see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else _topup_url(topup))
-            except GatewayUnavailable as exc:
-                form.add_error(None, exc.message)
-                status = 503
-            except TopUpNotAllowed as exc:
-                form.add_error(None, exc.message)
-                status = 403
-            except (QuoteExpired, RateUnavailable) as exc:
-                form.add_error(None, exc.message)
-                status = 409 if isinstance(exc, QuoteExpired) else 400
+            except Invalid as exc:
+                status = show_on_form(form, exc, field="amount")  # a refused amount shows at the field
             except BillingError as exc:
-                form.add_error("amount", exc.message)
-                status = 400
+                status = show_on_form(form, exc)
         else:
             status = 400
     return render(request, "topups/pay.html", _pay_context(account, form), status=status)
@@ -111,56 +98,6 @@ def _topup_url(topup) -> str:
 
 @customer_required
 @require_safe  # pages that only show: GET and HEAD
-def topup_list(request, account):
-    """Top-up records: online top-ups and bank-transfer tickets, one list."""
-    filters = TopUpFilterForm(request.GET or None)
-    keys = record_keys(account, filters.cleaned_data if filters.is_valid() else {})
-    if request.GET.get("format") == "csv" and not filters.errors:
-        rows = (
-            [
-                r.created_at.isoformat(timespec="seconds"),
-                r.reference,
-                r.method,
-                plain_amount(r.amount),
-                str(r.amount.currency),
-                plain_amount(r.credited) if r.credited else "",
-                str(r.credited.currency) if r.credited else account.billing_currency,
-                format_rate(r.exchange_rate) if r.exchange_rate else "",
-                r.status_label,
-            ]
-            for chunk in _chunks(keys, 500)
-            for r in load_records(chunk)
-        )
-        header = [
-            "created_at",
-            "reference",
-            "method",
-            "amount_paid",
-            "paid_currency",
-            "amount_credited",
-            "billing_currency",
-            "exchange_rate",
-            "status",
-        ]
-        return csv_response(f"topups-{account.pk}.csv", header, rows)
-    page = Paginator(keys, 20).get_page(request.GET.get("page"))
-    page.object_list = load_records(page.object_list)
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
-    return render(request, "topups/list.html", context, status=400 if filters.is_bound and filters.errors else 200)
-
-
-def _chunks(keys, size: int):
-    """Slices of a keys query, so a long CSV never holds every row in memory."""
-    start = 0
-    while chunk := list(keys[start : start + size]):
-        yield chunk
-        start += size
-
-
-@customer_required
-@require_safe  # pages that only show: GET and HEAD
 def topup_detail(request, public_id, account):
     """Also the gateway's return page: it shows status, never credits on the browser's word."""
     topup = check_on_return(topup=get_topup_for_account(account, public_id))
@@ -189,29 +126,3 @@ def receipt(request, public_id, account):
 def receipt_download(request, public_id, account):
     topup = get_credited_topup_for_account(account, public_id)
     return pdf_attachment(receipt_pdf(topup), f"receipt-{topup.reference}.pdf")
-
-
-@customer_required
-@require_safe  # pages that only show: GET and HEAD
-def bank_transfer(request, account):
-    """Pay page, second method: where to transfer, what to quote, then a Transfer Ticket."""
-    reference = payment_reference(account.pk)
-    receiving = current_receiving_accounts(currency=account.billing_currency)
-    qr_code = ""
-    if receiving and account.can_top_up:
-        bank = receiving[0]
-        number = f"IBAN: {bank.iban}" if bank.iban else f"Account: {bank.account_number}"
-        details = (
-            f"Beneficiary: {bank.account_name}\n{number}\nBIC: {bank.swift_bic}\n"
-            f"Currency: {bank.currency}\nReference: {reference}"
-        )
-        qr_code = segno.make(details, error="m").svg_inline(scale=3, dark="#1f2933", title="Transfer details")
-    context = {
-        "account": account,
-        "receiving_accounts": receiving,
-        "reference": reference,
-        "reference_formatted": formatted(reference),
-        "qr_code": qr_code,
-        "recent_invoices": list(invoices_for_account(account)[:3]),
-    }
-    return render(request, "topups/bank_transfer.html", context, status=200 if account.can_top_up else 403)

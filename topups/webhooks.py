@@ -2,9 +2,9 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from .deliveries import receive_payment_notice, record_rejected_delivery
 from .exceptions import InvalidNotification
 from .gateways import get_gateway_or_404
-from .services import receive_payment_notice, record_rejected_delivery
 
 # Gateway events are a few KB; anything far larger is not one of them.
 MAX_WEBHOOK_BYTES = 256 * 1024

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "accounts",
     "topups",
     "tickets",
+    # Last of ours: the composition root's commands (seed_demo) use every app above.
+    "billing_center",
     "django_otp",
     "django_otp.plugins.otp_totp",
 ]
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "billing_center.errors.BillingErrorMiddleware",
     # Last, as django-axes asks: it turns a lockout into its response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -9,9 +9,11 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.alerts import set_alert
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
-from accounts.services import ChargeRequest, post_ledger_entry, post_usage_charges, set_alert
 from accounts.sms import memory
+from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 from tests.concurrency.test_races import race
 from tests.conftest import wait_for
 from tests.factories import PrepaidAccountFactory

@@ -9,14 +9,10 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.alerts import check_balance_alert, set_alert, sweep_balance_alerts
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
-from accounts.services import (
-    check_balance_alert,
-    deliver_sms,
-    post_ledger_entry,
-    set_alert,
-    sweep_balance_alerts,
-)
+from accounts.notifications import deliver_sms
 from accounts.sms import memory
 from accounts.sms.base import SmsError
 from tests.factories import UserFactory

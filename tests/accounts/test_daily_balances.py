@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.ledger import post_ledger_entry
 from accounts.selectors import daily_balances
-from accounts.services import post_ledger_entry
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import OutboundEmail
+from accounts.notifications import deliver_email
 from accounts.outbox import ClaimedElsewhere
-from accounts.services import deliver_email
 from accounts.tasks import resend_pending_emails
 from tests.conftest import wait_for
 from tests.factories import PendingTopUpFactory, UserFactory

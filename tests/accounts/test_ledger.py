@@ -7,8 +7,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from djmoney.money import Money
 
+from accounts.ledger import NewEntry, ledger_mismatches, post_ledger_entries, post_ledger_entry
 from accounts.models import Account, LedgerEntry
-from accounts.services import NewEntry, ledger_mismatches, post_ledger_entries, post_ledger_entry
 from money.errors import BillingError, CurrencyMismatch
 from tests.factories import PrepaidAccountFactory
 

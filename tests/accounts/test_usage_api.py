@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
+from accounts.ledger import ledger_mismatches, post_ledger_entry
 from accounts.models import LedgerEntry, UsageCharge
-from accounts.services import create_service_token, ledger_mismatches, post_ledger_entry, revoke_service_token
+from accounts.usage_api.tokens import create_service_token, revoke_service_token
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.money import Money
 from playwright.sync_api import expect
 
+from accounts.ledger import post_ledger_entry
 from accounts.models import OutboundSms
-from accounts.services import ChargeRequest, post_ledger_entry, post_usage_charges
 from accounts.sms import memory
+from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 from tests.browser.test_topup_flow import quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
 from tests.conftest import wait_for
 from tests.factories import PrepaidAccountFactory, UserFactory

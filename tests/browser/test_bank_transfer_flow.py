@@ -10,14 +10,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.money import Money
 from playwright.sync_api import expect
 
+from accounts.ledger import post_ledger_entry
 from accounts.models import LedgerEntry
-from accounts.services import post_ledger_entry
 from tests.browser.test_topup_flow import PASSWORD, quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
 from tests.factories import PrepaidAccountFactory, UserFactory
 from tests.helpers import current_otp
 from tests.tickets.conftest import FINANCE_CODENAMES, SAMPLE_PDF, usd_receiving_account
 from tickets.models import Invoice, TransferTicket
-from tickets.services import issue_invoice
+from tickets.receiving_accounts import issue_invoice
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,8 +7,8 @@ import pytest
 from djmoney.money import Money
 from playwright.sync_api import expect
 
+from accounts.ledger import post_ledger_entry
 from accounts.models import LedgerEntry
-from accounts.services import post_ledger_entry
 from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, PrepaidAccountFactory, UserFactory
 from topups.models import TopUp
 

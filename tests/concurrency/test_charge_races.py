@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 from djmoney.money import Money
 
+from accounts.ledger import ledger_mismatches, post_ledger_entry
 from accounts.models import LedgerEntry, UsageCharge
-from accounts.services import create_service_token, ledger_mismatches, post_ledger_entry
+from accounts.usage_api.tokens import create_service_token
 from tests.concurrency.test_races import race
 from tests.factories import PrepaidAccountFactory
 

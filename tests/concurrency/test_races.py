@@ -8,12 +8,12 @@ from django.db import connection
 from django.test import Client
 from djmoney.money import Money
 
+from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
-from accounts.services import ledger_mismatches
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed
 from topups.models import TopUp, WebhookDelivery
-from topups.services import reconcile_topup
+from topups.reconcile import reconcile_topup
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

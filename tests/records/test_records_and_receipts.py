@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.services import post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from billing_center.csv_export import safe_cell
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed

@@ -81,12 +81,12 @@ class Outcome:
 
 
 def prepare(size: Size, *, seed: int = 2026) -> Plan:
+    from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
     from django.contrib.auth.models import Group, Permission
     from djmoney.money import Money
 
-    from accounts.management.commands.seed_demo import FINANCE_PERMISSIONS
     from accounts.models import Account, User
-    from accounts.services import create_service_token
+    from accounts.usage_api.tokens import create_service_token
     from tests.fakes.stripe import checkout_session, event, paid_session
     from tests.tickets.conftest import make_ticket, pdf_bytes, upload, usd_receiving_account
     from topups.models import TopUp
@@ -253,8 +253,8 @@ def verify(plan: Plan, outcome: Outcome) -> dict:
     """Every figure the closing note needs; raises AssertionError on the first broken promise."""
     from django.db.models import Count, Sum
 
+    from accounts.ledger import ledger_mismatches
     from accounts.models import Account, LedgerEntry
-    from accounts.services import ledger_mismatches
     from tickets.models import TransferTicket
     from topups.models import TopUp, WebhookDelivery
 

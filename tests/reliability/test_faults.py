@@ -25,8 +25,10 @@ from django.db import connection
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.alerts import set_alert
+from accounts.ledger import ledger_mismatches, post_ledger_entry
 from accounts.models import AlertRecipient, BalanceAlert, LedgerEntry, OutboundEmail, OutboundSms
-from accounts.services import create_service_token, ledger_mismatches, post_ledger_entry, set_alert
+from accounts.usage_api.tokens import create_service_token
 from tests.conftest import require
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, signed

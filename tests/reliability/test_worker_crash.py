@@ -19,8 +19,9 @@ import redis as redis_py
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.alerts import set_alert
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
-from accounts.services import post_ledger_entry, set_alert
 from tests.conftest import require, wait_for
 from tests.factories import PrepaidAccountFactory
 from tests.fakes.twilio_server import FakeTwilioServer

@@ -4,6 +4,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
+from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,12 +13,12 @@ from djmoney.money import Money
 from PIL import Image
 from reportlab.pdfgen import canvas
 
-from accounts.management.commands.seed_demo import FINANCE_PERMISSIONS
 from accounts.models import User
 from tests.factories import UserFactory
 from tickets.certificates import check_certificate
+from tickets.intake import TicketDetails, submit_ticket
 from tickets.models import ReceivingAccount
-from tickets.services import TicketDetails, add_receiving_account, submit_ticket
+from tickets.receiving_accounts import add_receiving_account
 
 # The Finance group exactly as the product seeds it.
 FINANCE_CODENAMES = FINANCE_PERMISSIONS

@@ -244,7 +244,7 @@ def test_the_admin_queue_uses_a_constant_number_of_queries(
 
 
 def test_overdue_tickets_tell_the_customer_it_is_taking_longer(client, customer, bank):
-    from tickets.services import flag_ticket_deadlines
+    from tickets.deadlines import flag_ticket_deadlines
 
     ticket = make_ticket(customer, bank)
     flag_ticket_deadlines(now=ticket.due_at + timedelta(hours=1))

@@ -22,8 +22,9 @@ from tests.tickets.conftest import (
 )
 from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
 from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
+from tickets.receiving_accounts import add_receiving_account, issue_invoice
 from tickets.references import formatted, payment_reference
-from tickets.services import add_receiving_account, issue_invoice, request_information
+from tickets.review import request_information
 
 pytestmark = pytest.mark.django_db
 
@@ -354,7 +355,7 @@ def test_the_invoice_pdf_prints_the_account_valid_at_issue(client, alice, bank):
 
 def test_top_up_records_list_bank_transfers_beside_online_top_ups(client, alice, bank, clerk):
     from tests.factories import PendingTopUpFactory
-    from tickets.services import confirm_and_credit
+    from tickets.review import confirm_and_credit
 
     online = PendingTopUpFactory(account=alice.account, created_by=alice)
     credited = make_ticket(alice, bank, bank_reference="T1")

@@ -6,15 +6,15 @@ import pytest
 from django.test import Client
 from djmoney.money import Money
 
+from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
-from accounts.services import ledger_mismatches
 from tests.concurrency.test_races import race
 from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket
 from tests.tickets.test_finance_admin import CHANGELIST, confirm_fields
 from tickets.exceptions import TicketNotAllowed, TicketStateError
 from tickets.models import TransferTicket
-from tickets.services import approve_credit, confirm_and_credit, reject_ticket
+from tickets.review import approve_credit, confirm_and_credit, reject_ticket
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

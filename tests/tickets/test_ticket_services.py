@@ -10,21 +10,16 @@ from django.db import connection
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
+from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry, OutboundEmail
-from accounts.services import ledger_mismatches
 from tests.factories import PostpaidAccountFactory, UserFactory
 from tests.tickets.conftest import make_ticket, png_bytes, upload
 from tickets.certificates import check_certificate
+from tickets.deadlines import flag_ticket_deadlines
 from tickets.exceptions import TicketNotAllowed, TicketStateError
+from tickets.intake import reply_to_ticket
 from tickets.models import TicketEvent, TransferTicket
-from tickets.services import (
-    approve_credit,
-    confirm_and_credit,
-    flag_ticket_deadlines,
-    reject_ticket,
-    reply_to_ticket,
-    request_information,
-)
+from tickets.review import approve_credit, confirm_and_credit, reject_ticket, request_information
 
 pytestmark = pytest.mark.django_db
 

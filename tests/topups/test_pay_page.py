@@ -141,7 +141,7 @@ def test_the_pay_page_renders_a_one_time_key_that_makes_a_resubmission_find_the_
 
 def test_a_second_click_while_the_first_is_still_opening_the_checkout_shows_opening(client, alice):
     """The first request created the top-up but has not stored the gateway session yet."""
-    from topups.services import create_topup
+    from topups.checkout import create_topup
 
     create_topup(account_id=alice.account_id, actor=alice, amount=Money("20", "USD"), request_key="dbl")
     response = client.post("/billing/pay/", {"amount": "20", "request_key": "dbl"}, follow=True)

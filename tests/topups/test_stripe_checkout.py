@@ -12,7 +12,7 @@ from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import checkout_session
 from tests.helpers import hidden_fields
 from topups.models import TopUp
-from topups.services import reconcile_pending_topups, reconcile_topup
+from topups.reconcile import reconcile_pending_topups, reconcile_topup
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Account
-from accounts.services import ChargeRequest, post_usage_charges
+from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 
 RESOURCES = ["ecs.c6.large", "evs.ssd.100g", "obs.standard", "elb.shared", "rds.mysql.2u4g", "cdn.traffic"]
 

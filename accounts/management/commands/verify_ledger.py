@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import ledger_mismatches
+from accounts.ledger import ledger_mismatches
 
 
 class Command(BaseCommand):

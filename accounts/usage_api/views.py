@@ -6,7 +6,7 @@ is a 401 before anything else is read.
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import wraps
 
 from django.conf import settings
@@ -16,12 +16,15 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from djmoney.money import Money
 
+from billing_center.errors import error_json, status_for
 from billing_center.text import clean_text
-from money.formatting import minor_places, plain_amount
+from money.errors import BillingError
+from money.formatting import plain_amount
+from money.parsing import parse_amount, parse_id
 
-from .forms import DIGITS
-from .models import Account
-from .services import MAX_BATCH, ChargeRequest, ChargeResult, authenticate_service, post_usage_charges
+from ..models import Account
+from .charges import MAX_BATCH, ChargeRequest, ChargeResult, post_usage_charges
+from .tokens import authenticate_service
 
 KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}", re.ASCII)
 LARGEST_CHARGE = Decimal("1000000000")
@@ -34,7 +37,12 @@ class BadCharge(ValueError):
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return error_json(code, message, status)
+
+
+class JsonNumber(str):
+    """The text of a JSON number with a fraction or exponent, kept as written: the amount
+    parser then sees "1e3" as typed and refuses it, where float() or Decimal() would read 1000."""
 
 
 def api_view(method: str):
@@ -62,6 +70,7 @@ def api_view(method: str):
     return decorate
 
 
+@csrf_exempt  # like every API answer: JSON, whatever the method, never the HTML CSRF page
 def not_found(request, rest: str = ""):
     return error(404, "not_found", "There is no such API endpoint. See /api/v1/charges, /api/v1/charges/batch.")
 
@@ -74,9 +83,9 @@ def post_charge(request, service):
     except BadCharge as exc:
         return error(exc.status, exc.code, exc.message)
     (result,) = post_usage_charges(service=service, requests=[charge])
-    if result.outcome == "error":
-        return error(result.http_status, result.error_code, result.error_message)
-    return JsonResponse(_charge_json(result), status=result.http_status)
+    if result.error is not None:
+        return error(status_for(result.error), result.error.code, result.error.message)
+    return JsonResponse(_charge_json(result), status=201 if result.outcome == "created" else 200)
 
 
 @api_view("POST")
@@ -97,9 +106,7 @@ def post_charge_batch(request, service):
         except BadCharge as exc:
             key = item.get("idempotency_key") if isinstance(item, dict) else None
             key = key if isinstance(key, str) else ""
-            results[index] = ChargeResult(
-                str(key or "")[:100], "error", error_code=exc.code, error_message=exc.message, http_status=400
-            )
+            results[index] = ChargeResult(str(key or "")[:100], "error", error=BillingError(exc.message, code=exc.code))
     if valid:
         posted = post_usage_charges(service=service, requests=[charge for _, charge in valid])
         for (index, _), result in zip(valid, posted, strict=True):
@@ -133,7 +140,7 @@ def _json(request):
         raise BadCharge("too_large", "The body is too large: send at most 1,000 charges per batch.", 413) from exc
     try:
         # Decimal, never float: 0.1 + 0.2 must stay 0.30 on its way to the ledger.
-        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+        return json.loads(body, parse_float=JsonNumber, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadCharge("bad_json", f"The body is not valid JSON: {exc}"[:200]) from exc
 
@@ -148,11 +155,10 @@ def _charge(item) -> ChargeRequest:
     key = item.get("idempotency_key")
     if not isinstance(key, str) or not KEY.fullmatch(key):
         raise BadCharge("bad_idempotency_key", "idempotency_key: 1–100 characters of letters, digits and _ . : -.")
-    account = item.get("account")
-    if isinstance(account, bool) or not isinstance(account, int | str) or not _ascii_digits(str(account)):
-        raise BadCharge("bad_account", "account: the numeric id of the account to charge.")
-    if len(str(account)) > 18:
-        raise BadCharge("bad_account", "account: the numeric id of the account to charge.")
+    try:
+        account = parse_id(item.get("account"), what="account")
+    except BillingError:
+        raise BadCharge("bad_account", "account: the numeric id of the account to charge.") from None
     currency = item.get("currency")
     if not isinstance(currency, str) or currency not in settings.CURRENCIES:
         raise BadCharge("bad_currency", f"currency: one of {', '.join(settings.CURRENCIES)}.")
@@ -160,41 +166,25 @@ def _charge(item) -> ChargeRequest:
     description = item.get("description", "")
     if not isinstance(description, str) or len(description) > 300:
         raise BadCharge("bad_description", "description: text of at most 300 characters.")
-    return ChargeRequest(int(account), Money(amount, currency), key, clean_text(description))
+    return ChargeRequest(account, Money(amount, currency), key, clean_text(description))
 
 
 def _amount(value, currency: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise BadCharge("bad_amount", 'amount: a positive decimal, as a string ("12.34") or a number.')
-    if isinstance(value, str) and not DIGITS.fullmatch(value.strip()):
-        raise BadCharge("bad_amount", 'amount: a positive decimal in plain digits, e.g. "12.34".')
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise BadCharge("bad_amount", 'amount: a positive decimal, e.g. "12.34".') from exc
-    if not amount.is_finite() or amount <= 0:
-        raise BadCharge(
-            "bad_amount", "amount: must be more than zero; charges are debits, credits are not posted here."
-        )
-    if amount > LARGEST_CHARGE:
-        raise BadCharge("bad_amount", f"amount: at most {LARGEST_CHARGE} per charge.")
-    places = minor_places(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):  # exact: "1.50" is fine, "1.001" is not
-        raise BadCharge("bad_amount", f"amount: {currency} has {places} decimal places.")
-    return amount
-
-
-def _ascii_digits(text: str) -> bool:
-    """str.isdigit() alone accepts "²" and "١", which int() then refuses or reads as another id."""
-    return text.isascii() and text.isdigit()
+    """A JSON string ("12.34") or number (12.34, 12) in plain digits: no exponent, no sign."""
+    if isinstance(value, JsonNumber | int) and not isinstance(value, bool) or isinstance(value, str):
+        try:
+            return parse_amount(value, currency, maximum=LARGEST_CHARGE)
+        except BillingError as exc:
+            raise BadCharge("bad_amount", f"amount: {exc.message}") from None
+    raise BadCharge("bad_amount", 'amount: a positive decimal, as a string ("12.34") or a number.')
 
 
 def _charge_json(result: ChargeResult) -> dict:
-    if result.outcome == "error":
+    if result.error is not None:
         return {
             "idempotency_key": result.idempotency_key,
             "outcome": "error",
-            "error": {"code": result.error_code, "message": result.error_message},
+            "error": {"code": result.error.code, "message": result.error.message},
         }
     charge = result.charge
     return {

@@ -1,5 +1,5 @@
-"""Finance's side of bank transfers, in Django admin: receiving accounts, invoices, and the
-transfer-ticket queue with its actions (confirm and credit, approve, ask, reject)."""
+"""Finance's transfer-ticket queue in Django admin, with its actions (confirm and credit,
+approve, ask for information, reject)."""
 
 from datetime import datetime, time, timedelta
 
@@ -13,165 +13,18 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from djmoney.money import Money
-from schwifty import BIC, IBAN
-from schwifty.exceptions import SchwiftyException
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.forms import parse_amount
+from accounts.forms import amount_from_form
 from accounts.selectors import recent_ledger_entries
-from billing_center.admin_base import ReadOnlyAdmin, SafeActionsMixin
+from billing_center.admin_base import ReadOnlyAdmin
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
 
-from . import services
-from .models import Invoice, ReceivingAccount, TicketEvent, TransferTicket
-
-# --- Receiving accounts -------------------------------------------------------------------
-
-
-class ReceivingAccountForm(forms.ModelForm):
-    class Meta:
-        model = ReceivingAccount
-        fields = [
-            "bank_name",
-            "bank_address",
-            "account_name",
-            "iban",
-            "account_number",
-            "swift_bic",
-            "currency",
-            "region",
-        ]
-
-    currency = forms.ChoiceField(choices=[(c, c) for c in settings.CURRENCIES])
-
-    def clean_iban(self) -> str:
-        text = self.cleaned_data["iban"].strip()
-        if not text:
-            return ""
-        try:
-            return IBAN(text).compact
-        except SchwiftyException as exc:
-            raise forms.ValidationError(f"This is not a valid IBAN: {exc}") from exc
-
-    def clean_swift_bic(self) -> str:
-        try:
-            return BIC(self.cleaned_data["swift_bic"].strip()).compact
-        except SchwiftyException as exc:
-            raise forms.ValidationError(f"This is not a valid SWIFT/BIC code: {exc}") from exc
-
-    def clean_account_number(self) -> str:
-        number = "".join(self.cleaned_data["account_number"].split())
-        if number and not number.isascii() or number and not number.replace("-", "").isalnum():
-            raise forms.ValidationError("Use digits and letters only (dashes allowed).")
-        return number
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("iban") and not data.get("account_number") and not self.errors.get("iban"):
-            raise forms.ValidationError("Give an IBAN or an account number.")
-        return data
-
-
-@admin.register(ReceivingAccount)
-class ReceivingAccountAdmin(SafeActionsMixin, SimpleHistoryAdmin):
-    """Added, retired, never edited: invoices keep printing the account valid at issue."""
-
-    form = ReceivingAccountForm
-    list_display = ("bank_name", "currency", "region", "number", "swift_bic", "valid_from", "state")
-    list_filter = ("currency", "region", ("retired_at", admin.EmptyFieldListFilter))
-    search_fields = ("bank_name", "account_name", "iban", "account_number", "swift_bic")
-    actions = ["retire"]
-
-    @admin.display(description="Account")
-    def number(self, obj):
-        return obj.number_display
-
-    @admin.display(description="State")
-    def state(self, obj):
-        if obj.retired_at:
-            return format_html('<span style="color:#5f6b7a">Retired {}</span>', f"{obj.retired_at:%Y-%m-%d}")
-        return format_html('<strong style="color:#1a7f4b">{}</strong>', "Current")
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return ()
-        return (*self.form.Meta.fields, "valid_from", "retired_at")
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            services.add_receiving_account(account=obj)
-
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and (obj.invoices.exists() or obj.tickets.exists()):
-            return False
-        return super().has_delete_permission(request, obj)
-
-    @admin.action(description="Retire the selected accounts (no longer shown to customers)", permissions=["change"])
-    def retire(self, request, queryset):
-        for pk in queryset.filter(retired_at__isnull=True).values_list("pk", flat=True):
-            services.retire_receiving_account(account_id=pk)
-        self.message_user(request, "Retired. Invoices that print them keep doing so.", messages.SUCCESS)
-
-
-# --- Invoices -------------------------------------------------------------------------------
-
-
-class InvoiceForm(forms.ModelForm):
-    class Meta:
-        model = Invoice
-        fields = ["account", "amount", "issue_date", "due_date", "description"]
-
-
-@admin.register(Invoice)
-class InvoiceAdmin(SimpleHistoryAdmin):
-    form = InvoiceForm
-    list_display = ("number", "account", "amount", "issue_date", "receiving_account")
-    list_select_related = ("account", "receiving_account")
-    search_fields = ("number", "account__name")
-    date_hierarchy = "issue_date"
-    autocomplete_fields = ("account",)
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return ()
-        return ("number", "account", "amount", "issue_date", "due_date", "description", "receiving_account")
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return  # issued invoices are not edited
-        try:
-            services.issue_invoice(invoice=obj)
-        except BillingError as exc:
-            # Checked again in clean(); this only guards a race with a retirement.
-            raise forms.ValidationError(exc.message) from exc
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if obj is None:
-            form.clean = _check_receiving_account_exists(form.clean)
-        return form
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def _check_receiving_account_exists(clean):
-    def wrapped(self):
-        data = clean(self)
-        amount = data.get("amount") if data else None
-        if (
-            amount is not None
-            and not ReceivingAccount.objects.filter(currency=str(amount.currency), retired_at__isnull=True).exists()
-        ):
-            raise forms.ValidationError(
-                f"There is no current receiving account in {amount.currency}. Add one before issuing this invoice."
-            )
-        return data
-
-    return wrapped
-
+from .. import intake, review
+from ..models import TicketEvent, TransferTicket
+from ..review import ConfirmOutcome
 
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
@@ -270,7 +123,7 @@ class ConfirmCreditForm(forms.Form):
         if "received_amount" in data and "received_currency" in data:
             try:
                 data["received"] = Money(
-                    parse_amount(data["received_amount"], data["received_currency"]), data["received_currency"]
+                    amount_from_form(data["received_amount"], data["received_currency"]), data["received_currency"]
                 )
             except forms.ValidationError as exc:
                 self.add_error("received_amount", exc)
@@ -389,10 +242,10 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     # -- permissions: finance powers come from the Finance group's permissions only
 
     def has_credit_permission(self, request):
-        return request.user.is_staff and request.user.has_perm(services.CREDIT_PERMISSION)
+        return request.user.is_staff and request.user.has_perm(review.CREDIT_PERMISSION)
 
     def has_review_permission(self, request):
-        return request.user.is_staff and request.user.has_perm(services.REVIEW_PERMISSION)
+        return request.user.is_staff and request.user.has_perm(review.REVIEW_PERMISSION)
 
     # -- the ticket page
 
@@ -404,7 +257,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
                 "ticket": ticket,
                 "certificates": list(ticket.certificates.all()),
                 "events": list(ticket.events.select_related("actor").prefetch_related("certificates")),
-                "duplicates": services.duplicate_tickets(ticket),
+                "duplicates": intake.duplicate_tickets(ticket),
                 "ledger": recent_ledger_entries(ticket.account, limit=8),
                 "retired_account": ticket.receiving_account.retired_at is not None,
                 "can_credit": self.has_credit_permission(request),
@@ -443,7 +296,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
                     self._run(
                         request,
                         ticket,
-                        lambda t=ticket, f=form: services.confirm_and_credit(
+                        lambda t=ticket, f=form: review.confirm_and_credit(
                             ticket_id=t.pk,
                             actor=request.user,
                             received=f.cleaned_data["received"],
@@ -460,7 +313,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
         tickets = list(queryset.select_related("account", "proposed_by"))
         if "post" in request.POST:
             done = [
-                self._run(request, t, lambda t=t: services.approve_credit(ticket_id=t.pk, actor=request.user))
+                self._run(request, t, lambda t=t: review.approve_credit(ticket_id=t.pk, actor=request.user))
                 for t in tickets
             ]
             self._report(request, done)
@@ -476,7 +329,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             queryset,
             "Request more information",
             "request_information",
-            lambda t, reason: services.request_information(ticket_id=t.pk, actor=request.user, message=reason),
+            lambda t, reason: review.request_information(ticket_id=t.pk, actor=request.user, message=reason),
         )
 
     @admin.action(description="Reject the selected tickets", permissions=["review"])
@@ -486,14 +339,13 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             queryset,
             "Reject",
             "reject",
-            lambda t, reason: services.reject_ticket(ticket_id=t.pk, actor=request.user, reason=reason),
+            lambda t, reason: review.reject_ticket(ticket_id=t.pk, actor=request.user, reason=reason),
         )
 
     @admin.action(description="Mark the selected tickets as under review", permissions=["review"])
     def start_review(self, request, queryset):
         done = [
-            self._run(request, t, lambda t=t: services.start_review(ticket_id=t.pk, actor=request.user))
-            for t in queryset
+            self._run(request, t, lambda t=t: review.start_review(ticket_id=t.pk, actor=request.user)) for t in queryset
         ]
         self._report(request, done)
 
@@ -511,7 +363,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             result = call()
         except BillingError as exc:
             return ticket, exc.message, False
-        if isinstance(result, services.ConfirmOutcome):
+        if isinstance(result, ConfirmOutcome):
             if result.already:
                 return ticket, "was already credited — nothing changed", True
             if not result.credited:

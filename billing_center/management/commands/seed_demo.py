@@ -10,11 +10,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, LedgerEntry, User
-from accounts.services import post_ledger_entry
 from money.rates import FinanceRateSheetBackend
 from tickets.models import Invoice, ReceivingAccount
-from tickets.services import add_receiving_account, issue_invoice
+from tickets.receiving_accounts import add_receiving_account, issue_invoice
 
 # What finance may see and do in admin. Customers and plain staff have none of these.
 FINANCE_PERMISSIONS = [

@@ -1,0 +1,105 @@
+"""Money-in records across every way money arrives: the Top-up records page and the
+"awaiting payment" notes on the Overview.
+
+Each money-in path lives in an app above this one (online top-ups, bank-transfer
+tickets, and those to come), so accounts cannot import them. Instead each registers a
+DepositSource in its AppConfig.ready(); this module asks every registered source and
+merges their answers. Imports keep running one way, and a new path adds a source, not a
+branch here.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from django.db import models
+from djmoney.money import Money
+
+from .models import Account
+
+
+class RecordStatus(models.TextChoices):
+    """The statuses the records page filters by; each source maps its own states onto them."""
+
+    PENDING = "pending", "Awaiting payment"
+    CREDITED = "credited", "Credited"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+@dataclass(frozen=True)
+class DepositRecord:
+    """One line of Top-up records."""
+
+    created_at: datetime
+    reference: str
+    url: str
+    method: str
+    amount: Money
+    credited: Money | None
+    status: str  # the badge's css key
+    status_label: str
+    exchange_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class AwaitingPayment:
+    """A deposit the customer started and has not paid yet (shown on the Overview)."""
+
+    reference: str
+    url: str
+    amount: Money
+
+
+class DepositSource(Protocol):
+    method: str  # the records page's method filter value, e.g. "online"
+    label: str  # what the filter shows, e.g. "Online payment"
+
+    def keys(self, account: Account, *, status: str, first: date | None, last: date | None) -> models.QuerySet:
+        """The account's records as values_list("at", "pk", "kind"), unordered, filtered."""
+
+    def load(self, pks: list[int]) -> dict[int, DepositRecord]: ...
+
+    def awaiting(self, account: Account, *, limit: int) -> list[AwaitingPayment]: ...
+
+
+_sources: dict[str, DepositSource] = {}
+
+
+def register(source: DepositSource) -> None:
+    """Called from an app's ready(); registering the same method again replaces it."""
+    _sources[source.method] = source
+
+
+def sources() -> list[DepositSource]:
+    return list(_sources.values())
+
+
+def record_keys(account: Account, filters: dict):
+    """(time, id, kind) of the account's records, newest first, filtered: one UNION query that
+    a Paginator can count and slice, so a page loads only its own rows."""
+    method, status = filters.get("method") or "", filters.get("status") or ""
+    first, last = filters.get("date_from"), filters.get("date_to")
+    parts = [
+        source.keys(account, status=status, first=first, last=last)
+        for source in sources()
+        if method in ("", source.method)
+    ]
+    keys = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
+    return keys.order_by("-at", "-pk")
+
+
+def load_records(keys: Iterable[tuple]) -> list[DepositRecord]:
+    """The records for a page of record_keys, in the same order: one query per source."""
+    keys = list(keys)
+    loaded = {
+        method: source.load([pk for _, pk, kind in keys if kind == method]) for method, source in _sources.items()
+    }
+    return [loaded[kind][pk] for _, pk, kind in keys]
+
+
+def awaiting_payment(account: Account, *, limit: int = 3) -> list[AwaitingPayment]:
+    return [item for source in sources() for item in source.awaiting(account, limit=limit)][:limit]

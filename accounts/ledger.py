@@ -1,0 +1,290 @@
+"""The ledger: the only writer of Account.balance, and the one way money comes in.
+
+Every balance change is an immutable LedgerEntry posted here: the account rows are locked
+(in id order, so two postings cannot deadlock), each entry records the balance after it,
+and the cached balance is updated in the same transaction. The unique (kind, source_ref)
+behind it lets a source move money at most once, however often it is delivered.
+
+- credit_deposit: every money-in path (online top-up, bank transfer, and those to come)
+  ends here, with one answer for a source already credited.
+- transfer_funds: money between two accounts, one posting of two entries summing to zero.
+- post_ledger_entries: the writer itself (usage charges post their debits through it).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from djmoney.money import Money
+
+from billing_center.db import insert_new
+from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
+
+from .alerts import check_alert_after_commit
+from .models import LEDGER_PLACES, Account, LedgerEntry
+
+MONEY_IN_KINDS = frozenset({LedgerEntry.Kind.ONLINE_TOPUP, LedgerEntry.Kind.BANK_TRANSFER})
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One balance change for post_ledger_entries: positive credits, negative debits."""
+
+    account_id: int
+    amount: Money
+    kind: str
+    source_ref: str
+    actor: object = None
+    description: str = ""
+
+
+@dataclass
+class LockedAccount:
+    """The columns of a locked account row that a posting reads and writes, without the
+    cost of a model instance (a batch of charges locks up to a thousand)."""
+
+    pk: int
+    balance: Money
+    alert_threshold: Decimal | None
+    alert_enabled: bool
+    alert_armed: bool
+
+    @property
+    def billing_currency(self) -> str:
+        return str(self.balance.currency)
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """What credit_deposit did: the entry for the source, and whether it existed already."""
+
+    entry: LedgerEntry
+    already_credited: bool = False
+
+
+def credit_deposit(
+    *,
+    account_id: int,
+    amount: Money,
+    kind: str,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    now: datetime | None = None,
+) -> Deposit:
+    """Credit money that arrived for `source_ref`, once.
+
+    The one policy for a source already credited: its entry is returned with
+    already_credited=True and nothing is posted — provided it is the same deposit (account
+    and amount); a different one under the same source is a Conflict, never a second credit.
+    Callers lock their own source row first (top-up, ticket); the unique source behind the
+    writer still refuses a second entry where row locks are not real (SQLite).
+    """
+    if kind not in MONEY_IN_KINDS:
+        raise Invalid(f"{kind} is not a kind of money coming in.", code="not_a_deposit")
+    if amount.amount <= 0:
+        raise Invalid("A deposit must be more than zero.", code="zero_amount")
+    try:
+        with transaction.atomic():
+            entry = post_ledger_entry(
+                account_id=account_id,
+                amount=amount,
+                kind=kind,
+                source_ref=source_ref,
+                actor=actor,
+                description=description,
+                now=now,
+            )
+    except IntegrityError:
+        earlier = LedgerEntry.objects.filter(kind=kind, source_ref=source_ref).first()
+        if earlier is None:
+            raise  # not the source's uniqueness: a real error
+        if (earlier.account_id, earlier.amount) != (account_id, amount):
+            raise Conflict(
+                f"{source_ref} was already credited with {earlier.amount} to account {earlier.account_id}.",
+                code="source_reused",
+            ) from None
+        return Deposit(earlier, already_credited=True)
+    return Deposit(entry)
+
+
+def transfer_funds(
+    *,
+    from_account_id: int,
+    to_account_id: int,
+    amount: Money,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    allow_negative: bool = False,
+    now: datetime | None = None,
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """Move `amount` from one account to another: one posting, two entries that sum to zero.
+
+    Both accounts are locked together (id order). Unless allow_negative, the payer's balance
+    may not fall below zero. The source is unique per direction, so a repeated transfer
+    with the same source_ref is refused by the database, not posted twice.
+    """
+    if from_account_id == to_account_id:
+        raise Invalid("A transfer needs two different accounts.", code="same_account")
+    if amount.amount <= 0:
+        raise Invalid("A transfer must be more than zero.", code="zero_amount")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lock_accounts([from_account_id, to_account_id])
+        payer = locked.get(from_account_id)
+        if payer is not None and not allow_negative and payer.balance.amount < amount.amount:
+            raise Refused(f"The balance of account {from_account_id} is only {payer.balance}.", code="insufficient")
+        debit, credit = post_ledger_entries(
+            [
+                NewEntry(from_account_id, -amount, LedgerEntry.Kind.TRANSFER, f"{source_ref}:out", actor, description),
+                NewEntry(to_account_id, amount, LedgerEntry.Kind.TRANSFER, f"{source_ref}:in", actor, description),
+            ],
+            now=now,
+            locked=locked,
+        )
+    return debit, credit
+
+
+def post_ledger_entry(
+    *,
+    account_id: int,
+    amount: Money,
+    kind: str,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Move `amount` (positive credits, negative debits) into an account's balance."""
+    entry = NewEntry(account_id, amount, kind, source_ref, actor, description)
+    return post_ledger_entries([entry], now=now)[0]
+
+
+def lock_accounts(account_ids) -> dict[int, LockedAccount]:
+    """Lock the accounts' rows for this transaction, in id order so that two postings
+    cannot deadlock, and read what a posting needs."""
+    rows = (
+        Account.objects.select_for_update()
+        .filter(pk__in=sorted(set(account_ids)))
+        .order_by("pk")
+        .values_list("pk", "balance", "balance_currency", "alert_threshold", "alert_enabled", "alert_armed")
+    )
+    return {
+        pk: LockedAccount(pk, Money(balance, currency), threshold, enabled, armed)
+        for pk, balance, currency, threshold, enabled, armed in rows
+    }
+
+
+@transaction.atomic
+def post_ledger_entries(
+    entries: list[NewEntry], *, now: datetime | None = None, locked: dict[int, LockedAccount] | None = None
+) -> list[LedgerEntry]:
+    """The only writer of Account.balance: append entries and update the cached balances.
+
+    Every account touched is locked first, once, and each entry's balance_after is computed
+    from the committed balance. The alert state follows the balance here: back at or above
+    the threshold re-arms the alert, and falling below it while armed hands the check to a
+    worker after commit (accounts.alerts).
+
+    A caller that already holds the accounts' locks in this transaction (the batch charge
+    service, transfers) passes those rows as `locked`, so they are not locked twice.
+
+    The writes are plain SQL (billing_center.db.insert_new, _write_balances): through the
+    ORM, building and preparing the statements cost more than PostgreSQL's own work.
+    """
+    if not entries:
+        return []
+    now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("post_ledger_entries needs an aware datetime.")
+    account_ids = sorted({entry.account_id for entry in entries})
+    accounts = lock_accounts(account_ids) if locked is None else {pk: locked[pk] for pk in account_ids if pk in locked}
+    missing = set(account_ids) - set(accounts)
+    if missing:
+        raise Account.DoesNotExist(f"No account {min(missing)}.")
+    balances = {pk: account.balance for pk, account in accounts.items()}
+    created = []
+    for entry in entries:
+        account = accounts[entry.account_id]
+        if entry.amount.amount == 0:
+            raise Invalid("A ledger entry cannot be zero.", code="zero_amount")
+        if entry.amount.amount != entry.amount.amount.quantize(LEDGER_PLACES):
+            # The columns hold two places: the database would round each value on its own,
+            # and an account's entries would no longer add up to its balance.
+            raise Invalid(
+                f"{entry.amount.amount} has more decimal places than the ledger keeps (two).", code="amount_places"
+            )
+        if entry.amount.currency != account.balance.currency:
+            raise CurrencyMismatch(
+                f"Account {account.pk} is billed in {account.balance.currency}; "
+                f"an entry in {entry.amount.currency} cannot be posted."
+            )
+        balances[account.pk] = balances[account.pk] + entry.amount
+        created.append(
+            LedgerEntry(
+                account_id=account.pk,
+                amount=entry.amount,
+                kind=entry.kind,
+                source_ref=entry.source_ref,
+                actor=entry.actor,
+                description=entry.description[:300],
+                balance_after=balances[account.pk],
+                created_at=now,
+            )
+        )
+    insert_new(created, key=("kind", "source_ref"))
+    for pk, account in accounts.items():
+        _follow_balance(account, balances[pk])
+    _write_balances(list(accounts.values()))
+    return created
+
+
+def _write_balances(accounts: list[LockedAccount]) -> None:
+    """Store the new balances and alert state of locked rows: one statement per batch on
+    PostgreSQL (UPDATE … FROM (VALUES …); Django's bulk_update builds a CASE per row, which
+    costs more than the whole rest of a 1,000-charge batch), one per account elsewhere."""
+    table = connection.ops.quote_name(Account._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s, %s::numeric, %s)"] * len(accounts))
+            cursor.execute(
+                f'UPDATE {table} AS a SET "balance" = v.balance, "alert_armed" = v.armed '
+                f"FROM (VALUES {values}) AS v(id, balance, armed) WHERE a.id = v.id",
+                [p for a in accounts for p in (a.pk, a.balance.amount, a.alert_armed)],
+            )
+        else:
+            cursor.executemany(
+                f'UPDATE {table} SET "balance" = %s, "alert_armed" = %s WHERE "id" = %s',
+                [(a.balance.amount, a.alert_armed, a.pk) for a in accounts],
+            )
+
+
+def _follow_balance(account: LockedAccount, after: Money) -> None:
+    """Set the new balance on the locked row, and the alert state that follows from it."""
+    account.balance = after
+    threshold = account.alert_threshold
+    if threshold is None:
+        return
+    if after.amount >= threshold:
+        account.alert_armed = True
+    elif account.alert_enabled and account.alert_armed:
+        check_alert_after_commit(account.pk)
+
+
+def ledger_mismatches() -> list[tuple[Account, Money]]:
+    """Accounts whose cached balance differs from the sum of their entries, with that sum."""
+    sums = dict(
+        LedgerEntry.objects.values_list("account_id").annotate(total=Sum("amount")).values_list("account_id", "total")
+    )
+    mismatches = []
+    for account in Account.objects.order_by("pk").iterator(chunk_size=2000):
+        # PostgreSQL sums NUMERIC exactly; SQLite sums in floating point, so its total is
+        # rounded back to the column's two places before comparing.
+        total = Money(Decimal(str(sums.get(account.pk) or 0)).quantize(LEDGER_PLACES), account.balance.currency)
+        if total != account.balance:
+            mismatches.append((account, total))
+    return mismatches

@@ -1,0 +1,151 @@
+"""E-mail and SMS through the outbox: recorded in the caller's transaction, sent after commit.
+
+A rollback leaves no row, so nothing is sent; a broker outage leaves a PENDING row that
+the periodic resend picks up (accounts.outbox delivers each row at most once per claim).
+Message text built from a template is rendered here, so services never render templates.
+"""
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+
+from . import outbox
+from .models import Account, OutboundEmail, OutboundSms
+from .phones import mask
+from .sms.base import SmsError
+from .sms.base import get_backend as get_sms_backend
+
+logger = logging.getLogger(__name__)
+MAX_EMAIL_ATTEMPTS = 8
+MAX_SMS_ATTEMPTS = 5
+
+
+class BrokerBreaker:
+    """After a failed publish this process stops trying for a while: with the broker down,
+    each attempt costs a connection timeout, and a request must not pay it over and over.
+    What is not published meanwhile is found by the periodic sweeps (outbox rows, alerts)."""
+
+    def __init__(self, retry_after_seconds: float = 30):
+        self.retry_after_seconds = retry_after_seconds
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
+    def trip(self, *, for_seconds: float | None = None) -> None:
+        """Stop publishing for retry_after_seconds (or for_seconds: a bench with no broker)."""
+        with self._lock:
+            self._open_until = time.monotonic() + (self.retry_after_seconds if for_seconds is None else for_seconds)
+
+    def reset(self) -> None:
+        """Try the broker again on the next publish (tests, and an operator's shell)."""
+        with self._lock:
+            self._open_until = 0.0
+
+
+broker_breaker = BrokerBreaker()
+
+
+def publish(task, *args) -> None:
+    """Hand a task to the broker; if the broker is away, the periodic sweep catches up."""
+    if broker_breaker.is_open:
+        logger.info("Broker recently unreachable; %s%s left to the periodic sweep", task.name, args)
+        return
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception as exc:  # any broker failure: the outbox row is the durable record
+        broker_breaker.trip()
+        logger.warning("Could not publish %s%s, the periodic resend will: %r", task.name, args, exc)
+
+
+def publish_after_commit(task, *args) -> None:
+    transaction.on_commit(lambda: publish(task, *args))
+
+
+def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: Account | None = None):
+    """Record an e-mail in the caller's transaction and hand it to a worker after commit.
+
+    A second call with the same key (a retried credit) queues nothing new.
+    """
+    from .tasks import send_email
+
+    return _queue_message(
+        OutboundEmail, send_email, dedupe_key=dedupe_key, to=to, subject=subject, body=body, account=account
+    )
+
+
+def queue_templated_email(
+    *, dedupe_key: str, to: str, subject: str, template: str, context: dict, account: Account | None = None
+):
+    """queue_email with the body rendered from a text template."""
+    body = render_to_string(template, context)
+    return queue_email(dedupe_key=dedupe_key, to=to, subject=subject, body=body, account=account)
+
+
+def queue_sms(*, dedupe_key: str, to: str, text: str, account: Account | None = None, alert=None) -> OutboundSms:
+    """Record an SMS in the caller's transaction and hand it to a worker after commit."""
+    from .tasks import send_sms
+
+    return _queue_message(
+        OutboundSms, send_sms, dedupe_key=dedupe_key, to=to, text=text[:480], account=account, alert=alert
+    )
+
+
+def _queue_message(model, task, *, dedupe_key: str, **fields):
+    """The outbox row for one cause (its dedupe key), and its task published after commit.
+
+    The row is inserted first, without reading: a key is new far more often than not. A key
+    already queued (a retried cause) keeps its row and publishes nothing new.
+    """
+    try:
+        with transaction.atomic():
+            message = model.objects.create(dedupe_key=dedupe_key, **fields)
+    except IntegrityError:
+        existing = model.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is None:
+            raise  # not the dedupe key: a real error
+        return existing
+    publish_after_commit(task, message.pk)
+    return message
+
+
+def deliver_email(*, email_id: int, now: datetime | None = None) -> OutboundEmail | None:
+    """Send one queued e-mail at most once; safe to call from retried or duplicated tasks."""
+
+    def send(email: OutboundEmail) -> None:
+        send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
+
+    return outbox.deliver(OutboundEmail, email_id, send, max_attempts=MAX_EMAIL_ATTEMPTS, now=now)
+
+
+def pending_email_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
+    """E-mails whose task seems lost: pending a while after queueing, or claimed by a dead worker."""
+    return outbox.lost_ids(OutboundEmail, older_than_seconds=older_than_seconds, now=now)
+
+
+def deliver_sms(*, sms_id: int, now: datetime | None = None) -> OutboundSms | None:
+    """Send one queued SMS at most once per claim (see accounts.outbox)."""
+
+    def send(sms: OutboundSms) -> str:
+        try:
+            return get_sms_backend().send(sms.to, sms.text, idempotency_key=sms.dedupe_key)
+        except SmsError as exc:
+            # Providers quote the number in their errors; what we keep shows it masked.
+            message = str(exc).replace(sms.to, mask(sms.to))
+            if not exc.retryable:
+                raise outbox.PermanentFailure(message) from None
+            raise SmsError(message, retryable=True) from None
+
+    return outbox.deliver(OutboundSms, sms_id, send, max_attempts=MAX_SMS_ATTEMPTS, now=now)
+
+
+def pending_sms_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
+    return outbox.lost_ids(OutboundSms, older_than_seconds=older_than_seconds, now=now)

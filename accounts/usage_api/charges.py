@@ -1,0 +1,163 @@
+"""Usage charges: the cloud's metering services debit what customers used, exactly once.
+
+Each charge is keyed by (service, idempotency key): a retried call answers with the charge
+it created, a changed body under a used key is a conflict. Debits are what make balances
+fall, and so what makes the expenditure alert fire (accounts.alerts, via the ledger).
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from billing_center.db import insert_new
+from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
+
+from ..ledger import NewEntry, lock_accounts, post_ledger_entries
+from ..models import LedgerEntry, UsageCharge
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    account_id: int
+    amount: Money
+    idempotency_key: str
+    description: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """What "the same body" means for an idempotency key: these four, normalised."""
+        canonical = json.dumps(
+            [self.account_id, f"{self.amount.amount.normalize():f}", str(self.amount.currency), self.description]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """One charge's outcome. An error carries its kind (money.errors), which the API turns
+    into a status; the service itself knows nothing of HTTP."""
+
+    idempotency_key: str
+    outcome: str  # "created" | "duplicate" | "error"
+    charge: UsageCharge | None = None
+    error: BillingError | None = None
+
+
+def post_usage_charges(
+    *, service: str, requests: list[ChargeRequest], now: datetime | None = None
+) -> list[ChargeResult]:
+    """Debit usage, exactly once per (service, idempotency key), in one transaction.
+
+    Every account touched is locked once (id order); keys already posted answer with their
+    original charge, or an error if the body differs; one bad charge does not stop the
+    others. Balances may go below zero. A concurrent batch that wins a key between our read
+    and our insert makes the insert fail; the batch is then retried and sees that key.
+    """
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _post_usage_charges(service, requests, now or timezone.now())
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _post_usage_charges(service: str, requests: list[ChargeRequest], now: datetime) -> list[ChargeResult]:
+    accounts = lock_accounts(r.account_id for r in requests)
+    keys = [r.idempotency_key for r in requests]
+    posted = {
+        c.idempotency_key: c
+        for c in UsageCharge.objects.filter(service=service, idempotency_key__in=keys).select_related("ledger_entry")
+    }
+    results: list[ChargeResult | None] = []
+    pending: dict[str, tuple[int, ChargeRequest]] = {}
+    for index, request in enumerate(requests):
+        key = request.idempotency_key
+        earlier = posted.get(key)
+        earlier_hash = earlier.request_hash if earlier else (pending[key][1].fingerprint if key in pending else None)
+        if earlier_hash is not None:
+            if earlier_hash != request.fingerprint:
+                results.append(
+                    _error(
+                        key,
+                        Conflict(
+                            "This idempotency key was used with a different charge.", code="idempotency_key_reused"
+                        ),
+                    )
+                )
+            else:
+                results.append(ChargeResult(key, "duplicate", charge=earlier))  # inside this batch: filled below
+            continue
+        account = accounts.get(request.account_id)
+        if account is None:
+            results.append(_error(key, NotFound(f"There is no account {request.account_id}.", code="unknown_account")))
+            continue
+        if str(request.amount.currency) != account.billing_currency:
+            results.append(
+                _error(
+                    key,
+                    CurrencyMismatch(
+                        f"Account {account.pk} is billed in {account.billing_currency}, not {request.amount.currency}."
+                    ),
+                )
+            )
+            continue
+        pending[key] = (index, request)
+        results.append(None)
+    if pending:
+        entries = post_ledger_entries(
+            [
+                NewEntry(
+                    account_id=r.account_id,
+                    amount=-r.amount,
+                    kind=LedgerEntry.Kind.USAGE,
+                    source_ref=f"charge:{service}:{r.idempotency_key}",
+                    description=r.description or f"Usage ({service})",
+                )
+                for _, r in pending.values()
+            ],
+            now=now,
+            locked=accounts,
+        )
+        charges = _insert_charges(
+            [
+                UsageCharge(
+                    service=service,
+                    idempotency_key=r.idempotency_key,
+                    request_hash=r.fingerprint,
+                    account_id=r.account_id,
+                    amount=r.amount,
+                    description=r.description,
+                    ledger_entry=entry,
+                    created_at=now,
+                )
+                for (_, r), entry in zip(pending.values(), entries, strict=True)
+            ]
+        )
+        by_key = {c.idempotency_key: c for c in charges}
+        for index, request in pending.values():
+            results[index] = ChargeResult(request.idempotency_key, "created", charge=by_key[request.idempotency_key])
+        for index, result in enumerate(results):
+            if result.outcome == "duplicate" and result.charge is None:
+                results[index] = ChargeResult(
+                    result.idempotency_key, "duplicate", charge=by_key[result.idempotency_key]
+                )
+    return results
+
+
+def _insert_charges(charges: list[UsageCharge]) -> list[UsageCharge]:
+    """Store new charges as the ledger writer stores their entries (one statement per 500)."""
+    insert_new(charges, key=("service", "idempotency_key"))
+    return charges
+
+
+def _error(key: str, error: BillingError) -> ChargeResult:
+    return ChargeResult(key, "error", error=error)

@@ -1,0 +1,3 @@
+"""Finance's side of bank transfers in Django admin; importing the modules registers them."""
+
+from . import banking, queue  # noqa: F401

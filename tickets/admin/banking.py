@@ -1,0 +1,160 @@
+"""Finance's receiving ("top-up") bank accounts and invoices in Django admin."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from simple_history.admin import SimpleHistoryAdmin
+
+from billing_center.admin_base import SafeActionsMixin
+from money.errors import BillingError
+
+from .. import receiving_accounts as services
+from ..models import Invoice, ReceivingAccount
+
+# --- Receiving accounts -------------------------------------------------------------------
+
+
+class ReceivingAccountForm(forms.ModelForm):
+    class Meta:
+        model = ReceivingAccount
+        fields = [
+            "bank_name",
+            "bank_address",
+            "account_name",
+            "iban",
+            "account_number",
+            "swift_bic",
+            "currency",
+            "region",
+        ]
+
+    currency = forms.ChoiceField(choices=[(c, c) for c in settings.CURRENCIES])
+
+    def clean_iban(self) -> str:
+        text = self.cleaned_data["iban"].strip()
+        if not text:
+            return ""
+        try:
+            return IBAN(text).compact
+        except SchwiftyException as exc:
+            raise forms.ValidationError(f"This is not a valid IBAN: {exc}") from exc
+
+    def clean_swift_bic(self) -> str:
+        try:
+            return BIC(self.cleaned_data["swift_bic"].strip()).compact
+        except SchwiftyException as exc:
+            raise forms.ValidationError(f"This is not a valid SWIFT/BIC code: {exc}") from exc
+
+    def clean_account_number(self) -> str:
+        number = "".join(self.cleaned_data["account_number"].split())
+        if number and not number.isascii() or number and not number.replace("-", "").isalnum():
+            raise forms.ValidationError("Use digits and letters only (dashes allowed).")
+        return number
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("iban") and not data.get("account_number") and not self.errors.get("iban"):
+            raise forms.ValidationError("Give an IBAN or an account number.")
+        return data
+
+
+@admin.register(ReceivingAccount)
+class ReceivingAccountAdmin(SafeActionsMixin, SimpleHistoryAdmin):
+    """Added, retired, never edited: invoices keep printing the account valid at issue."""
+
+    form = ReceivingAccountForm
+    list_display = ("bank_name", "currency", "region", "number", "swift_bic", "valid_from", "state")
+    list_filter = ("currency", "region", ("retired_at", admin.EmptyFieldListFilter))
+    search_fields = ("bank_name", "account_name", "iban", "account_number", "swift_bic")
+    actions = ["retire"]
+
+    @admin.display(description="Account")
+    def number(self, obj):
+        return obj.number_display
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj.retired_at:
+            return format_html('<span style="color:#5f6b7a">Retired {}</span>', f"{obj.retired_at:%Y-%m-%d}")
+        return format_html('<strong style="color:#1a7f4b">{}</strong>', "Current")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return (*self.form.Meta.fields, "valid_from", "retired_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            services.add_receiving_account(account=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.invoices.exists() or obj.tickets.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Retire the selected accounts (no longer shown to customers)", permissions=["change"])
+    def retire(self, request, queryset):
+        for pk in queryset.filter(retired_at__isnull=True).values_list("pk", flat=True):
+            services.retire_receiving_account(account_id=pk)
+        self.message_user(request, "Retired. Invoices that print them keep doing so.", messages.SUCCESS)
+
+
+# --- Invoices -------------------------------------------------------------------------------
+
+
+class InvoiceForm(forms.ModelForm):
+    class Meta:
+        model = Invoice
+        fields = ["account", "amount", "issue_date", "due_date", "description"]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(SimpleHistoryAdmin):
+    form = InvoiceForm
+    list_display = ("number", "account", "amount", "issue_date", "receiving_account")
+    list_select_related = ("account", "receiving_account")
+    search_fields = ("number", "account__name")
+    date_hierarchy = "issue_date"
+    autocomplete_fields = ("account",)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("number", "account", "amount", "issue_date", "due_date", "description", "receiving_account")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # issued invoices are not edited
+        try:
+            services.issue_invoice(invoice=obj)
+        except BillingError as exc:
+            # Checked again in clean(); this only guards a race with a retirement.
+            raise forms.ValidationError(exc.message) from exc
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.clean = _check_receiving_account_exists(form.clean)
+        return form
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _check_receiving_account_exists(clean):
+    def wrapped(self):
+        data = clean(self)
+        amount = data.get("amount") if data else None
+        if (
+            amount is not None
+            and not ReceivingAccount.objects.filter(currency=str(amount.currency), retired_at__isnull=True).exists()
+        ):
+            raise forms.ValidationError(
+                f"There is no current receiving account in {amount.currency}. Add one before issuing this invoice."
+            )
+        return data
+
+    return wrapped

@@ -1,0 +1,49 @@
+"""Bank-transfer tickets as a source of money-in records (accounts.deposits)."""
+
+from django.db.models import F, Value
+from django.urls import reverse
+
+from accounts.deposits import DepositRecord, RecordStatus
+from accounts.selectors import within_days
+
+from .models import TransferTicket
+
+# The records page filters by RecordStatus; a ticket's states map onto them like this.
+TICKET_STATUSES_FOR = {
+    RecordStatus.PENDING: list(TransferTicket.OPEN_STATUSES),
+    RecordStatus.CREDITED: [TransferTicket.Status.CREDITED],
+    RecordStatus.FAILED: [TransferTicket.Status.REJECTED],
+}
+
+
+class BankTransferTickets:
+    method = "bank_transfer"
+    label = "Bank transfer"
+
+    def keys(self, account, *, status, first, last):
+        tickets = TransferTicket.objects.filter(account=account)
+        if status:
+            tickets = tickets.filter(status__in=TICKET_STATUSES_FOR.get(status, []))
+        tickets = within_days(tickets, first, last, field="submitted_at").annotate(
+            at=F("submitted_at"), kind=Value(self.method)
+        )
+        return tickets.order_by().values_list("at", "pk", "kind")
+
+    def load(self, pks):
+        return {
+            ticket.pk: DepositRecord(
+                created_at=ticket.submitted_at,
+                reference=ticket.number,
+                url=reverse("tickets:detail", args=[ticket.number]),
+                method="Bank transfer",
+                amount=ticket.amount,
+                credited=ticket.credit_amount if ticket.status == TransferTicket.Status.CREDITED else None,
+                status=ticket.status,
+                status_label=ticket.get_status_display(),
+                exchange_rate=ticket.exchange_rate,
+            )
+            for ticket in TransferTicket.objects.filter(pk__in=pks)
+        }
+
+    def awaiting(self, account, *, limit):
+        return []  # a ticket is money already sent: it waits on finance, not on the customer

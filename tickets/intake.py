@@ -1,0 +1,183 @@
+"""A customer's Transfer Ticket: the transfer details and bank certificates, under the
+signed-in user's account, with its three-working-day due time computed once, here."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import Account
+from money.errors import Invalid
+
+from .certificates import MAX_CERTIFICATES_PER_TICKET, CheckedCertificate
+from .exceptions import CertificateStorageUnavailable, TicketNotAllowed, TicketStateError
+from .models import Certificate, Invoice, ReceivingAccount, TicketEvent, TransferTicket
+from .working_days import due_at
+
+logger = logging.getLogger(__name__)
+MAX_CERTIFICATES_PER_TICKET_TOTAL = 10
+
+
+@dataclass(frozen=True)
+class TicketDetails:
+    """What the customer typed on the Create Service Ticket page, already validated."""
+
+    payer_name: str
+    payer_bank: str
+    payer_account: str
+    amount: Money
+    transfer_date: date
+    bank_reference: str
+    receiving_account: ReceivingAccount
+    contact_name: str
+    contact_email: str
+    contact_phone: str = ""
+    invoice: Invoice | None = None
+    payment_reference: str = ""
+    problem_description: str = ""
+
+
+def submit_ticket(
+    *,
+    account_id: int,
+    user,
+    details: TicketDetails,
+    certificates: list[CheckedCertificate],
+    now: datetime | None = None,
+) -> TransferTicket:
+    """Record a transfer ticket under the signed-in user's account, with its certificates.
+
+    The due time is computed here, once. Files are stored before their rows; if anything
+    fails the stored files are removed again, so no row ever points at a missing file and
+    no file is left without its ticket.
+    """
+    now = now or timezone.now()
+    account = Account.objects.get(pk=account_id)
+    if not account.can_top_up:
+        raise TicketNotAllowed(account.topup_refusal)
+    if not 1 <= len(certificates) <= MAX_CERTIFICATES_PER_TICKET:
+        raise Invalid(f"Attach between one and {MAX_CERTIFICATES_PER_TICKET} certificates.", code="certificate_count")
+    if details.invoice is not None and details.invoice.account_id != account.pk:
+        raise Invalid("That invoice number is not one of your invoices.", code="invoice_not_found")
+    stored: list[Certificate] = []
+    try:
+        with transaction.atomic():
+            ticket = TransferTicket(
+                account=account, submitted_by=user, submitted_at=now, due_at=due_at(now), **details.__dict__
+            )
+            ticket._history_user = user
+            ticket.save()
+            ticket.number = f"BT-{now:%Y}-{ticket.pk:06d}"
+            ticket.save(update_fields=["number"])
+            event = TicketEvent.objects.create(
+                ticket=ticket,
+                kind=TicketEvent.Kind.SUBMITTED,
+                actor=user,
+                body=details.problem_description,
+                created_at=now,
+            )
+            stored = _store_certificates(ticket, event, user, certificates, now)
+            _flag_duplicates(ticket)
+    except Exception:
+        _delete_files(stored)
+        raise
+    return ticket
+
+
+def reply_to_ticket(
+    *, ticket_id: int, user, body: str, certificates: list[CheckedCertificate], now: datetime | None = None
+) -> TicketEvent:
+    """The customer answers finance (or adds a certificate); an open ticket goes back to review."""
+    now = now or timezone.now()
+    body = body.strip()
+    if not body and not certificates:
+        raise Invalid("Write a message or attach a certificate.", code="empty_reply")
+    stored: list[Certificate] = []
+    try:
+        with transaction.atomic():
+            ticket = TransferTicket.objects.select_for_update().get(pk=ticket_id)
+            if not ticket.is_open:
+                raise TicketStateError(
+                    f"This ticket is {ticket.get_status_display().lower()}; open a new ticket for another transfer."
+                )
+            if ticket.certificates.count() + len(certificates) > MAX_CERTIFICATES_PER_TICKET_TOTAL:
+                raise Invalid(
+                    f"A ticket holds at most {MAX_CERTIFICATES_PER_TICKET_TOTAL} certificates.",
+                    code="certificate_count",
+                )
+            event = TicketEvent.objects.create(
+                ticket=ticket, kind=TicketEvent.Kind.CUSTOMER_REPLY, actor=user, body=body, created_at=now
+            )
+            stored = _store_certificates(ticket, event, user, certificates, now)
+            if ticket.status == TransferTicket.Status.INFO_REQUESTED:
+                ticket.status = TransferTicket.Status.UNDER_REVIEW
+                ticket.save(update_fields=["status", "updated_at"])
+            if stored:
+                _flag_duplicates(ticket)
+    except Exception:
+        _delete_files(stored)
+        raise
+    return event
+
+
+def _store_certificates(ticket, event, user, certificates: list[CheckedCertificate], now) -> list[Certificate]:
+    stored = []
+    for checked in certificates:
+        certificate = Certificate(
+            ticket=ticket,
+            message=event,
+            original_name=checked.original_name,
+            content_type=checked.content_type,
+            extension=checked.extension,
+            size=checked.size,
+            sha256=checked.sha256,
+            uploaded_by=user,
+            uploaded_at=now,
+        )
+        try:
+            certificate.file.save(f"certificate{checked.extension}", ContentFile(checked.content), save=False)
+        except OSError as exc:
+            logger.exception("Certificate storage failed for ticket %s", ticket.pk)
+            raise CertificateStorageUnavailable(
+                "We could not store your certificate, so nothing was submitted. Please try again in a few minutes."
+            ) from exc
+        stored.append(certificate)
+        certificate.save()
+    return stored
+
+
+def _delete_files(certificates: list[Certificate]) -> None:
+    for certificate in certificates:
+        try:
+            certificate.file.storage.delete(certificate.file.name)
+        except Exception:  # best effort: the original error is what matters
+            logger.exception("Could not remove %s after a failed ticket write", certificate.file.name)
+
+
+def _flag_duplicates(ticket: TransferTicket) -> None:
+    """Mark this ticket and any other with the same bank reference or certificate file."""
+    others = duplicate_tickets(ticket)
+    if others:
+        TransferTicket.objects.filter(Q(pk=ticket.pk) | Q(pk__in=[other.pk for other in others])).update(
+            possible_duplicate=True
+        )
+        ticket.possible_duplicate = True
+
+
+def duplicate_tickets(ticket: TransferTicket) -> list[TransferTicket]:
+    """Other tickets that share this one's bank reference or one of its certificate files."""
+    hashes = list(ticket.certificates.values_list("sha256", flat=True))
+    return list(
+        TransferTicket.objects.filter(
+            Q(bank_reference__iexact=ticket.bank_reference) | Q(certificates__sha256__in=hashes)
+        )
+        .exclude(pk=ticket.pk)
+        .select_related("account")
+        .distinct()
+        .order_by("submitted_at")
+    )

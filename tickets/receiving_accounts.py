@@ -1,0 +1,66 @@
+"""The receiving ("top-up") bank accounts and the invoices that print them.
+
+The Billing Center shows only the current receiving account per currency and region;
+an invoice keeps the one that was current when it was issued, so historical invoices
+may show an account that has since been retired.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from money.errors import Invalid
+
+from .models import Invoice, ReceivingAccount
+
+
+@transaction.atomic
+def add_receiving_account(*, account: ReceivingAccount, now: datetime | None = None) -> ReceivingAccount:
+    """Make `account` (unsaved) the current one for its currency and region, retiring the previous."""
+    now = now or timezone.now()
+    previous = list(
+        ReceivingAccount.objects.select_for_update().filter(
+            currency=account.currency, region=account.region, retired_at__isnull=True
+        )
+    )
+    for old in previous:
+        old.retired_at = now
+        old.save(update_fields=["retired_at"])
+    account.valid_from = now
+    account.retired_at = None
+    account.save()
+    return account
+
+
+def retire_receiving_account(*, account_id: int, now: datetime | None = None) -> ReceivingAccount:
+    account = ReceivingAccount.objects.get(pk=account_id)
+    if account.retired_at is None:
+        account.retired_at = now or timezone.now()
+        account.save(update_fields=["retired_at"])
+    return account
+
+
+@transaction.atomic
+def issue_invoice(*, invoice: Invoice) -> Invoice:
+    """Issue `invoice` (unsaved) printed with the receiving account current today for its
+    currency, numbered INV-<year>-<id>. Issued invoices are never edited."""
+    if invoice.amount is None or invoice.amount.amount <= 0:
+        raise Invalid("An invoice amount must be more than zero.", code="invoice_amount")
+    currency = str(invoice.amount.currency)
+    if invoice.receiving_account_id is None:
+        invoice.receiving_account = (
+            ReceivingAccount.objects.filter(currency=currency, retired_at__isnull=True).order_by("region").first()
+        )
+    bank = invoice.receiving_account
+    if bank is None or not bank.is_current:
+        raise Invalid(
+            f"There is no current receiving account in {currency}. Add one before issuing this invoice.",
+            code="no_receiving_account",
+        )
+    if bank.currency != currency:
+        raise Invalid("The invoice and its receiving account must be in the same currency.", code="currency")
+    invoice.save()
+    invoice.number = f"INV-{invoice.issue_date:%Y}-{invoice.pk:06d}"
+    invoice.save(update_fields=["number"])
+    return invoice

@@ -1,0 +1,294 @@
+"""Finance reviews a Transfer Ticket in admin: asks for information, rejects, or confirms
+the transfer found on the bank statement and credits it — once, and above
+TICKET_SECOND_APPROVAL_ABOVE only with a second finance user's approval."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.ledger import credit_deposit
+from accounts.models import LedgerEntry
+from accounts.notifications import queue_templated_email
+from money.errors import Invalid
+from money.formatting import format_money, format_rate
+from money.rates import current_quote
+
+from .exceptions import TicketNotAllowed, TicketStateError
+from .models import TicketEvent, TransferTicket
+
+logger = logging.getLogger(__name__)
+CREDIT_PERMISSION = "tickets.credit_transferticket"
+REVIEW_PERMISSION = "tickets.review_transferticket"
+
+
+def _require(actor, permission: str) -> None:
+    if not (actor.is_active and actor.is_staff and actor.has_perm(permission)):
+        raise TicketNotAllowed("Only finance staff can do this.")
+
+
+def _lock_ticket(ticket_id: int) -> TransferTicket:
+    """The source row is locked before the account row (post_ledger_entry), always in that order."""
+    return TransferTicket.objects.select_for_update().select_related("account").get(pk=ticket_id)
+
+
+def _lock_open_ticket(ticket_id: int, action: str) -> TransferTicket:
+    return _ensure_open(_lock_ticket(ticket_id), action)
+
+
+def _ensure_open(ticket: TransferTicket, action: str) -> TransferTicket:
+    if not ticket.is_open:
+        by = f" by {ticket.decided_by}" if ticket.decided_by_id else ""
+        raise TicketStateError(
+            f"{ticket.number} was already {ticket.get_status_display().lower()}{by}; cannot {action}."
+        )
+    return ticket
+
+
+def needs_second_approval(ticket: TransferTicket) -> bool:
+    """Above the threshold two people are needed. The customer's declared amount counts too,
+    so a maker cannot slip a large transfer past the checker by typing a smaller figure."""
+    credit = ticket.credit_amount
+    limit = settings.TICKET_SECOND_APPROVAL_ABOVE.get(str(credit.currency))
+    if limit is None or credit.amount > limit:
+        return True
+    return str(ticket.amount.currency) == str(credit.currency) and ticket.amount.amount > limit
+
+
+def _refuse_own_account(ticket: TransferTicket, actor) -> None:
+    if ticket.submitted_by_id == actor.pk or (actor.account_id and actor.account_id == ticket.account_id):
+        raise TicketNotAllowed("This ticket is for your own account; another finance user must handle it.")
+
+
+def _refuse_reused_statement_line(ticket: TransferTicket) -> None:
+    """One line of our bank statement pays one ticket: its reference cannot credit two."""
+    other = (
+        TransferTicket.objects.filter(confirmed_bank_reference__iexact=ticket.confirmed_bank_reference)
+        .exclude(pk=ticket.pk)
+        .values_list("number", flat=True)
+        .first()
+    )
+    if other:
+        raise TicketStateError(
+            f"Statement reference {ticket.confirmed_bank_reference} was already used for {other}. "
+            "If this is a different transfer, enter its own statement reference."
+        )
+
+
+@dataclass(frozen=True)
+class ConfirmOutcome:
+    ticket: TransferTicket
+    credited: bool  # False: proposed and waiting for a second finance user
+    already: bool = False  # a double click or another clerk got there first
+
+
+def confirm_and_credit(
+    *, ticket_id: int, actor, received: Money, bank_reference: str, now: datetime | None = None
+) -> ConfirmOutcome:
+    """Finance found the money on the bank statement: credit it, once.
+
+    Above TICKET_SECOND_APPROVAL_ABOVE the figures are only proposed; a different finance
+    user must approve them (approve_credit). A repeated confirmation of a credited ticket
+    changes nothing.
+    """
+    now = now or timezone.now()
+    _require(actor, CREDIT_PERMISSION)
+    if received.amount <= 0:
+        raise Invalid("The amount received must be more than zero.", code="amount")
+    try:
+        with transaction.atomic():
+            ticket = _lock_ticket(ticket_id)
+            if ticket.status == TransferTicket.Status.CREDITED:
+                return ConfirmOutcome(ticket, credited=True, already=True)
+            _ensure_open(ticket, "credit it")
+            _refuse_own_account(ticket, actor)
+            if ticket.awaiting_approval:
+                if ticket.proposed_by_id == actor.pk:
+                    raise TicketNotAllowed("You proposed this credit; a second finance user must approve it.")
+                raise TicketStateError(
+                    f"{ticket.proposed_by} proposed a credit of {format_money(ticket.credit_amount)}; "
+                    "approve that proposal or reject the ticket."
+                )
+            _price(ticket, received=received, bank_reference=bank_reference, now=now)
+            _refuse_reused_statement_line(ticket)
+            if needs_second_approval(ticket):
+                ticket.proposed_by, ticket.proposed_at = actor, now
+                ticket.status = TransferTicket.Status.UNDER_REVIEW
+                ticket._history_user = actor
+                ticket.save()
+                _event(ticket, TicketEvent.Kind.PROPOSED, actor, now, public=False, body=_credit_summary(ticket))
+                return ConfirmOutcome(ticket, credited=False)
+            _credit(ticket, actor=actor, now=now)
+            return ConfirmOutcome(ticket, credited=True)
+    except IntegrityError as exc:
+        # Two tickets confirmed at once with the same statement reference: the unique
+        # constraint lets one through; the other is told, nothing of it was written.
+        raise TicketStateError(
+            f"Statement reference {bank_reference} was just used for another ticket. "
+            "If this is a different transfer, enter its own statement reference."
+        ) from exc
+
+
+def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> ConfirmOutcome:
+    """The checker approves the maker's proposal; the credit posts with the proposed figures."""
+    now = now or timezone.now()
+    _require(actor, CREDIT_PERMISSION)
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        if ticket.status == TransferTicket.Status.CREDITED:
+            return ConfirmOutcome(ticket, credited=True, already=True)
+        _ensure_open(ticket, "approve it")
+        if not ticket.awaiting_approval:
+            raise TicketStateError(f"{ticket.number} has no proposed credit to approve; confirm it first.")
+        if actor.pk == ticket.proposed_by_id:
+            raise TicketNotAllowed("A second, different finance user must approve this credit.")
+        _refuse_own_account(ticket, actor)
+        _credit(ticket, actor=actor, now=now)
+        return ConfirmOutcome(ticket, credited=True)
+
+
+def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now: datetime) -> None:
+    """What the account receives for `received`, at a rate locked and stored now."""
+    billing = ticket.account.billing_currency
+    ticket.received_amount = received
+    ticket.confirmed_bank_reference = "".join(bank_reference.split()).upper()[:60]
+    if not ticket.confirmed_bank_reference:
+        raise Invalid("Enter the reference of the transfer on our bank statement.", code="bank_reference")
+    if str(received.currency) == billing:
+        ticket.credit_amount, ticket.exchange_rate, ticket.rate_source, ticket.rate_as_of = received, None, "", None
+        return
+    quote = current_quote(billing_currency=billing, payment_currency=str(received.currency), now=now)
+    ticket.credit_amount = quote.credit_for(received)
+    if ticket.credit_amount.amount <= 0:
+        raise Invalid("The amount received is too small to credit anything.", code="amount")
+    ticket.exchange_rate, ticket.rate_source, ticket.rate_as_of = quote.rate, quote.source, quote.as_of
+
+
+def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
+    """Credit the locked ticket through the one money-in function and mark it credited."""
+    deposit = credit_deposit(
+        account_id=ticket.account_id,
+        amount=ticket.credit_amount,
+        kind=LedgerEntry.Kind.BANK_TRANSFER,
+        source_ref=ticket.ledger_source_ref,
+        actor=actor,
+        description=f"Bank transfer {ticket.number}" + _rate_note(ticket),
+        now=now,
+    )
+    if deposit.already_credited:
+        # Only reachable where row locks are not real (SQLite): the ticket was credited by
+        # another request between our read and our write.
+        raise TicketStateError(f"{ticket.number} was already credited.")
+    ticket.ledger_entry = deposit.entry
+    ticket.status = TransferTicket.Status.CREDITED
+    ticket.decided_by, ticket.decided_at = actor, now
+    ticket._history_user = actor
+    ticket.save()
+    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=f"{format_money(ticket.credit_amount)} credited.")
+    _email_customer(ticket, "credited")
+
+
+def _rate_note(ticket: TransferTicket) -> str:
+    if ticket.exchange_rate is None:
+        return ""
+    return (
+        f": received {format_money(ticket.received_amount)} at {format_rate(ticket.exchange_rate)} "
+        f"{ticket.received_amount.currency}/{ticket.credit_amount.currency}"
+    )
+
+
+def _credit_summary(ticket: TransferTicket) -> str:
+    return f"Received {format_money(ticket.received_amount)}, credit {format_money(ticket.credit_amount)}" + (
+        f" at {format_rate(ticket.exchange_rate)}" if ticket.exchange_rate else ""
+    )
+
+
+def start_review(*, ticket_id: int, actor, now: datetime | None = None) -> TransferTicket:
+    now = now or timezone.now()
+    _require(actor, REVIEW_PERMISSION)
+    with transaction.atomic():
+        ticket = _lock_open_ticket(ticket_id, "start a review")
+        if ticket.status == TransferTicket.Status.SUBMITTED:
+            ticket.status = TransferTicket.Status.UNDER_REVIEW
+            ticket._history_user = actor
+            ticket.save()
+            _event(ticket, TicketEvent.Kind.UNDER_REVIEW, actor, now)
+        return ticket
+
+
+def request_information(*, ticket_id: int, actor, message: str, now: datetime | None = None) -> TransferTicket:
+    now = now or timezone.now()
+    _require(actor, REVIEW_PERMISSION)
+    message = message.strip()
+    if not message:
+        raise Invalid("Say what information you need from the customer.", code="empty_message")
+    with transaction.atomic():
+        ticket = _lock_open_ticket(ticket_id, "ask for information")
+        ticket.status = TransferTicket.Status.INFO_REQUESTED
+        _clear_proposal(ticket, actor, now)
+        ticket._history_user = actor
+        ticket.save()
+        _event(ticket, TicketEvent.Kind.INFO_REQUESTED, actor, now, body=message)
+        _email_customer(ticket, "info_requested", extra=f":{ticket.events.count()}", message=message)
+        return ticket
+
+
+def reject_ticket(*, ticket_id: int, actor, reason: str, now: datetime | None = None) -> TransferTicket:
+    now = now or timezone.now()
+    _require(actor, REVIEW_PERMISSION)
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("Give the customer a reason for the rejection.", code="empty_reason")
+    with transaction.atomic():
+        ticket = _lock_open_ticket(ticket_id, "reject it")
+        ticket.status = TransferTicket.Status.REJECTED
+        _clear_proposal(ticket, actor, now)
+        ticket.decided_by, ticket.decided_at, ticket.decision_note = actor, now, reason
+        ticket._history_user = actor
+        ticket.save()
+        _event(ticket, TicketEvent.Kind.REJECTED, actor, now, body=reason)
+        _email_customer(ticket, "rejected", message=reason)
+        return ticket
+
+
+def _clear_proposal(ticket: TransferTicket, actor, now: datetime) -> None:
+    """A pending proposal is withdrawn (recorded) and its statement reference freed."""
+    if ticket.proposed_by_id is not None:
+        _event(ticket, TicketEvent.Kind.PROPOSAL_WITHDRAWN, actor, now, public=False, body=_credit_summary(ticket))
+    ticket.proposed_by, ticket.proposed_at = None, None
+    ticket.confirmed_bank_reference = ""
+
+
+def _event(ticket, kind, actor, now, *, public: bool = True, body: str = "") -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket, kind=kind, actor=actor, from_finance=actor is not None, public=public, body=body, created_at=now
+    )
+
+
+def _email_customer(ticket: TransferTicket, what: str, *, extra: str = "", message: str = "") -> None:
+    """Through the outbox, in the caller's transaction: a rollback mails nothing."""
+    url = settings.SITE_URL + reverse("tickets:detail", args=[ticket.number])
+    subjects = {
+        "credited": f"{ticket.number}: your bank transfer was credited",
+        "rejected": f"{ticket.number}: we could not credit your bank transfer",
+        "info_requested": f"{ticket.number}: we need more information about your bank transfer",
+    }
+    # To the signed-in user's own address, never to the contact typed into the form: a
+    # ticket must not make us e-mail a stranger.
+    to = ticket.submitted_by.email
+    if not to:
+        logger.info("No e-mail address for %s; %s not mailed for %s", ticket.submitted_by, what, ticket.number)
+        return
+    queue_templated_email(
+        dedupe_key=f"ticket:{ticket.public_id}:{what}{extra}",
+        to=to,
+        subject=subjects[what],
+        template=f"tickets/email_{what}.txt",
+        context={"ticket": ticket, "url": url, "message": message},
+        account=ticket.account,
+    )

@@ -1,0 +1,154 @@
+"""Starting an online top-up: who may, how much, at which locked rate, and the gateway's
+checkout page to redirect to. Nothing is credited here: the gateway's signed notification
+(topups.notices) or the reconciler does that."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.exceptions import TopUpNotAllowed
+from accounts.models import Account
+from money.formatting import format_money
+from money.rates import Quote, QuoteExpired
+
+from .exceptions import GatewayUnavailable, TopUpLimitExceeded
+from .gateways import get_gateway
+from .models import TopUp
+from .notices import close_topup
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopUpLimits:
+    minimum: Money
+    maximum: Money
+    daily: Money
+
+
+def limits_for(currency: str) -> TopUpLimits:
+    """The limits in an account's billing currency (TOPUP_LIMITS; the default currency's if unlisted)."""
+    minimum, maximum, daily = settings.TOPUP_LIMITS.get(currency) or settings.TOPUP_LIMITS[settings.DEFAULT_CURRENCY]
+    return TopUpLimits(Money(minimum, currency), Money(maximum, currency), Money(daily, currency))
+
+
+def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
+    """Limits are on what the account receives, in its billing currency."""
+    limits = limits_for(account.billing_currency)
+    if credit < limits.minimum:
+        raise TopUpLimitExceeded(f"The minimum top-up is {format_money(limits.minimum)}.")
+    if credit > limits.maximum:
+        raise TopUpLimitExceeded(f"The maximum for one top-up is {format_money(limits.maximum)}.")
+    # Open checkouts count too, or several of them could pass the cap together; one
+    # whose checkout has expired can no longer be paid and stops counting.
+    checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+    recent = TopUp.objects.filter(account=account, created_at__gte=now - timedelta(hours=24)).filter(
+        Q(status=TopUp.Status.CREDITED) | Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
+    ).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
+    if recent + credit.amount > limits.daily.amount:
+        room = Money(max(limits.daily.amount - recent, Decimal(0)), account.billing_currency)
+        raise TopUpLimitExceeded(
+            f"This would take your top-ups in the last 24 hours above the daily limit of {format_money(limits.daily)}. "
+            f"You can top up at most {format_money(room)} more today; unpaid checkouts stop counting once they expire."
+        )
+
+
+@transaction.atomic
+def create_topup(
+    *,
+    account_id: int,
+    actor,
+    amount: Money,
+    quote: Quote | None = None,
+    request_key: str = "",
+    now: datetime | None = None,
+) -> tuple[TopUp, bool]:
+    """Record a pending top-up after checking who may top up and how much.
+
+    `amount` is what the customer pays, in their payment currency; when that is not the
+    billing currency, `quote` is the rate they were shown, and it is stored with the row.
+    Returns (top-up, created). A request key already used by this account returns the
+    top-up that key created: a double click or a resubmitted form starts one top-up.
+    """
+    now = now or timezone.now()
+    # The account lock serialises concurrent starts, so the daily cap and the request
+    # key hold under races.
+    account = Account.objects.select_for_update().get(pk=account_id)
+    if not account.can_top_up:
+        raise TopUpNotAllowed(account.topup_refusal)
+    if request_key:
+        earlier = TopUp.objects.filter(account=account, request_key=request_key).first()
+        if earlier is not None:
+            return earlier, False
+    paid_in = str(amount.currency)
+    if paid_in != account.pay_currency:
+        raise QuoteExpired(f"Your payment currency is now {account.pay_currency}. Check the amount and try again.")
+    if paid_in == account.billing_currency:
+        credit, quote = amount, None
+    elif quote is None or (quote.billing_currency, quote.payment_currency) != (account.billing_currency, paid_in):
+        raise QuoteExpired("A payment in another currency needs a current exchange-rate quote. Please try again.")
+    else:
+        credit = quote.credit_for(amount)
+    _check_limits(account=account, credit=credit, now=now)
+    topup = TopUp.objects.create(
+        account=account,
+        created_by=actor,
+        gateway=settings.PAYMENT_GATEWAY,
+        amount=amount,
+        credit_amount=credit,
+        exchange_rate=quote.rate if quote else None,
+        rate_source=quote.source if quote else "",
+        rate_as_of=quote.as_of if quote else None,
+        request_key=request_key,
+    )
+    return topup, True
+
+
+def start_online_topup(
+    *, account_id: int, actor, amount: Money, quote: Quote | None = None, request_key: str = ""
+) -> TopUp:
+    """Create the top-up, then open the gateway's checkout for it; returns it with checkout_url set.
+
+    The gateway is called outside any transaction: a slow provider must not hold the
+    account lock, and the pending row must exist before any money can move for it.
+    Return URLs come from SITE_URL, never from the request's Host header.
+    """
+    topup, created = create_topup(
+        account_id=account_id, actor=actor, amount=amount, quote=quote, request_key=request_key
+    )
+    if not created:
+        return topup  # the same form submitted again: send it where the first one went
+    return_url = settings.SITE_URL + reverse("topups:detail", args=[topup.public_id])
+    try:
+        session = get_gateway(topup.gateway).start_checkout(
+            topup, success_url=return_url, cancel_url=f"{return_url}?cancelled=1"
+        )
+    except GatewayUnavailable as exc:
+        logger.warning("Checkout for %s not opened: %s", topup.reference, exc.message)
+        close_topup(
+            topup.pk,
+            status=TopUp.Status.FAILED,
+            reason="The payment gateway could not be reached; nothing was charged.",
+        )
+        raise GatewayUnavailable(
+            "The payment gateway is not responding right now. Nothing has been charged; "
+            "please try again in a few minutes."
+        ) from exc
+    except Exception:
+        # Anything else (a bug, a refused field): no checkout exists, so none can be paid.
+        logger.exception("Checkout for %s failed", topup.reference)
+        close_topup(
+            topup.pk, status=TopUp.Status.FAILED, reason="The checkout could not be opened; nothing was charged."
+        )
+        raise
+    TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=session.session_id, checkout_url=session.redirect_url)
+    topup.gateway_session_id, topup.checkout_url = session.session_id, session.redirect_url
+    return topup

@@ -1,0 +1,167 @@
+"""Applying what a gateway says about a top-up — paid, failed, cancelled, expired — once.
+
+Crediting is keyed on the TopUp row, so the same payment announced by a webhook, a
+second kind of webhook, the return page's check and the reconciler credits once: the
+row is locked while it is credited, and the one money-in function (accounts.ledger.
+credit_deposit) answers a second credit for the same source with the first.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.ledger import credit_deposit
+from accounts.models import LedgerEntry
+from accounts.notifications import queue_templated_email
+from money.formatting import format_money, format_rate
+
+from .gateways import PaymentNotice
+from .models import TopUp, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+Verdict = WebhookDelivery.Verdict
+
+
+# What the customer reads on a closed top-up; the raw event stays on the delivery.
+CLOSE_REASONS = {
+    "failed": "The payment was declined or failed at the payment gateway.",
+    "cancelled": "The payment was cancelled on the payment page.",
+    "expired": "The payment page expired before a payment was made.",
+}
+
+
+@dataclass(frozen=True)
+class NoticeOutcome:
+    verdict: str
+    topup: TopUp | None = None
+
+
+@transaction.atomic
+def close_topup(topup_id: int, *, status: str, reason: str = "", now: datetime | None = None) -> bool:
+    """Move a pending top-up to a final state; a top-up that is no longer pending is left alone."""
+    topup = TopUp.objects.select_for_update().get(pk=topup_id)
+    if not topup.is_pending:
+        return False
+    topup.status, topup.failure_reason, topup.closed_at = status, reason[:300], now or timezone.now()
+    topup.save(update_fields=["status", "failure_reason", "closed_at"])
+    return True
+
+
+def _mismatch(topup: TopUp, notice: PaymentNotice) -> str:
+    problems = []
+    if notice.amount is None or notice.amount != topup.amount:
+        problems.append(f"amount {notice.amount} differs from the expected {topup.amount}")
+    # Both gateways echo the owner and the session: a notice without them is not trusted either.
+    if notice.account_ref != str(topup.account_id):
+        problems.append(f"account {notice.account_ref or '(none)'} differs from the owner {topup.account_id}")
+    if notice.session_id != topup.gateway_session_id:
+        problems.append(f"session {notice.session_id or '(none)'} differs from {topup.gateway_session_id or '(none)'}")
+    return "; ".join(problems)
+
+
+@transaction.atomic
+def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datetime | None = None) -> NoticeOutcome:
+    """Credit, close or ignore the top-up a verified notice is about. Safe to repeat."""
+    now = now or timezone.now()
+    if notice.status == "ignored" or not notice.reference:
+        return NoticeOutcome(Verdict.IGNORED)
+    topup = (
+        # The payer (the credit's actor) and the account (named in the e-mail) are read with
+        # the row; only the top-up row is locked here, the account by the ledger writer.
+        TopUp.objects.select_for_update(of=("self",))
+        .select_related("created_by", "account")
+        .filter(gateway=gateway_name, public_id=_uuid_or_none(notice.reference))
+        .first()
+    )
+    if topup is None:
+        # Genuine but not ours (another integration on the same provider account).
+        return NoticeOutcome(Verdict.IGNORED)
+    if notice.status == "paid":
+        if topup.status == TopUp.Status.CREDITED:
+            return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
+        problem = _mismatch(topup, notice)
+        if problem:
+            logger.error("Top-up %s not credited: %s", topup.reference, problem)
+            note = f"{now:%Y-%m-%d %H:%M} {notice.event_type} {notice.event_id}: {problem}"
+            topup.needs_review = True
+            topup.review_note = f"{topup.review_note}\n{note}".strip()
+            topup.save(update_fields=["needs_review", "review_note"])
+            return NoticeOutcome(Verdict.FLAGGED, topup)
+        if not _credit(topup, now=now):
+            return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
+        return NoticeOutcome(Verdict.CREDITED, topup)
+    if notice.status in ("failed", "cancelled", "expired"):
+        # Out-of-order or late news never takes a credited top-up back.
+        closed = close_topup(topup.pk, status=notice.status, reason=CLOSE_REASONS[notice.status], now=now)
+        topup.refresh_from_db()
+        return NoticeOutcome(Verdict.CLOSED if closed else Verdict.IGNORED, topup)
+    return NoticeOutcome(Verdict.IGNORED, topup)
+
+
+def _credit(topup: TopUp, *, now: datetime) -> bool:
+    """Credit a locked top-up through the one money-in function and mark it credited; False
+    when its source was already credited (where row locks are not real, SQLite).
+
+    A payment the gateway confirms is credited even if we had already closed the
+    top-up (a late payment after expiry): money received is never left uncredited.
+    """
+    deposit = credit_deposit(
+        account_id=topup.account_id,
+        amount=topup.credit_amount,
+        kind=LedgerEntry.Kind.ONLINE_TOPUP,
+        source_ref=topup.ledger_source_ref,
+        actor=topup.created_by,
+        description=_credit_description(topup),
+        now=now,
+    )
+    if deposit.already_credited:
+        return False
+    if topup.status != TopUp.Status.PENDING:
+        topup.review_note = (
+            f"{topup.review_note}\nCredited after being {topup.status} at {topup.closed_at:%Y-%m-%d %H:%M}.".strip()
+        )
+    topup.status = TopUp.Status.CREDITED
+    topup.ledger_entry = deposit.entry
+    topup.credited_at = now
+    topup.failure_reason, topup.closed_at = "", None
+    topup.save(update_fields=["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"])
+    _queue_credited_email(topup)
+    return True
+
+
+def _credit_description(topup: TopUp) -> str:
+    text = f"Online top-up {topup.reference}"
+    if topup.is_converted:
+        rate = f"{format_rate(topup.exchange_rate)} {topup.amount.currency}/{topup.credit_amount.currency}"
+        text += f": paid {format_money(topup.amount)} at {rate}"
+    return text
+
+
+def _queue_credited_email(topup: TopUp) -> None:
+    """Tell the payer, through the outbox, in the credit's own transaction."""
+    payer = topup.created_by
+    if not payer.email:
+        logger.info("No e-mail address for %s; credit of %s not mailed", payer, topup.reference)
+        return
+    receipt_url = settings.SITE_URL + reverse("topups:receipt", args=[topup.public_id])
+    queue_templated_email(
+        dedupe_key=f"topup-credited:{topup.public_id}",
+        to=payer.email,
+        subject=f"Top-up {topup.reference} credited: {format_money(topup.credit_amount)}",
+        template="topups/email_credited.txt",
+        context={"topup": topup, "receipt_url": receipt_url},
+        account=topup.account,
+    )
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError):
+        return None
