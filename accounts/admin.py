@@ -2,11 +2,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from djmoney.money import Money
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.privacy import mask_phone
+from money.errors import BillingError
 
+from .lifecycle import check_new_account, open_account
 from .models import (
     Account,
     AlertRecipient,
@@ -18,7 +20,6 @@ from .models import (
     UsageCharge,
     User,
 )
-from .phones import mask
 from .usage_api.tokens import create_service_token, revoke_service_token
 
 
@@ -39,9 +40,18 @@ class AccountAddForm(forms.ModelForm):
         model = Account
         fields = ("name", "type", "enterprise_master")
 
-    def save(self, commit=True):
-        self.instance.balance = Money(0, self.cleaned_data["billing_currency"])
-        return super().save(commit)
+    def clean(self):
+        data = super().clean()
+        try:
+            check_new_account(
+                name=data.get("name") or "",
+                kind=data.get("type") or "",
+                billing_currency=data.get("billing_currency") or "",
+                master=data.get("enterprise_master"),
+            )
+        except BillingError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return data
 
 
 @admin.register(Account)
@@ -50,7 +60,8 @@ class AccountAdmin(SimpleHistoryAdmin):
     list_filter = ("type",)
     list_select_related = ("enterprise_master",)
     search_fields = ("name",)
-    # The balance only moves through the ledger service, never by editing this form.
+    # The balance only moves through the ledger; the type and master only through
+    # accounts.lifecycle.change_account_type, which refuses while money is in flight.
     readonly_fields = ("balance", "created_at")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -65,10 +76,23 @@ class AccountAdmin(SimpleHistoryAdmin):
         return ("name", "type", "enterprise_master", "balance_currency", "balance", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
-        # The billing currency is fixed once the account exists: its entries are in it.
         if obj is not None:
-            return self.readonly_fields + ("balance_currency",)
+            return self.readonly_fields + ("type", "enterprise_master", "balance_currency")
         return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj._history_user = request.user
+            obj.save(update_fields=["name"])  # the only field left editable
+            return
+        opened = open_account(  # the form ran the same checks (check_new_account)
+            name=form.cleaned_data["name"],
+            kind=form.cleaned_data["type"],
+            billing_currency=form.cleaned_data["billing_currency"],
+            enterprise_master_id=getattr(form.cleaned_data.get("enterprise_master"), "pk", None),
+            actor=request.user,
+        )
+        obj.pk, obj._state.adding = opened.pk, False
 
 
 @admin.register(LedgerEntry)
@@ -115,7 +139,7 @@ class OutboundSmsAdmin(ReadOnlyAdmin):
 
     @admin.display(description="To")
     def masked_to(self, obj):
-        return mask(obj.to)
+        return mask_phone(obj.to)
 
     @admin.display(description="Kind")
     def kind(self, obj):
@@ -145,7 +169,7 @@ class AlertRecipientAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Address")
     def masked(self, obj):
-        return mask(obj.address) if obj.kind == AlertRecipient.Kind.SMS else obj.address
+        return mask_phone(obj.address) if obj.kind == AlertRecipient.Kind.SMS else obj.address
 
 
 @admin.register(UsageCharge)

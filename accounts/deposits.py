@@ -65,6 +65,9 @@ class DepositSource(Protocol):
 
     def awaiting(self, account: Account, *, limit: int) -> list[AwaitingPayment]: ...
 
+    def in_flight(self, account: Account) -> int:
+        """How many of the account's deposits are not settled yet (accounts.lifecycle asks)."""
+
 
 _sources: dict[str, DepositSource] = {}
 

@@ -122,6 +122,7 @@ class LedgerEntry(models.Model):
         BANK_TRANSFER = "bank_transfer", "Bank transfer"
         USAGE = "usage", "Usage charge"
         ADJUSTMENT = "adjustment", "Adjustment"
+        TRANSFER = "transfer", "Transfer between accounts"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
     amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
@@ -209,9 +210,9 @@ class OutboundSms(OutboxMessage):
         indexes = [models.Index(fields=["status", "created_at"], name="sms_status_age")]
 
     def __str__(self) -> str:
-        from .phones import mask
+        from billing_center.privacy import mask_phone
 
-        return f"SMS → {mask(self.to)} ({self.status})"
+        return f"SMS → {mask_phone(self.to)} ({self.status})"
 
 
 class AlertRecipient(models.Model):
@@ -239,9 +240,9 @@ class AlertRecipient(models.Model):
         ]
 
     def __str__(self) -> str:
-        from .phones import mask
+        from billing_center.privacy import mask_phone
 
-        return mask(self.address) if self.kind == self.Kind.SMS else self.address
+        return mask_phone(self.address) if self.kind == self.Kind.SMS else self.address
 
     @property
     def is_confirmed(self) -> bool:

@@ -15,9 +15,10 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
+from billing_center.privacy import mask_phone
+
 from . import outbox
 from .models import Account, OutboundEmail, OutboundSms
-from .phones import mask
 from .sms.base import SmsError
 from .sms.base import get_backend as get_sms_backend
 
@@ -139,7 +140,7 @@ def deliver_sms(*, sms_id: int, now: datetime | None = None) -> OutboundSms | No
             return get_sms_backend().send(sms.to, sms.text, idempotency_key=sms.dedupe_key)
         except SmsError as exc:
             # Providers quote the number in their errors; what we keep shows it masked.
-            message = str(exc).replace(sms.to, mask(sms.to))
+            message = str(exc).replace(sms.to, mask_phone(sms.to))
             if not exc.retryable:
                 raise outbox.PermanentFailure(message) from None
             raise SmsError(message, retryable=True) from None

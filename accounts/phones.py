@@ -96,22 +96,3 @@ def _why_invalid(number: phonenumbers.PhoneNumber) -> str:
     if reason == ValidationResult.TOO_LONG:
         return f"This number is too long to be a mobile number with country code +{number.country_code}."
     return f"This is not a valid phone number for country code +{number.country_code}; check the digits."
-
-
-def mask(e164: str) -> str:
-    """ "+86 **** 8000": enough for a person to recognise their number, too little to reach them.
-
-    Keeps only the country code and the last four digits. Anything that is not an E.164
-    number is masked entirely, and so is a number too short to hide at least three digits
-    (a short code), because this runs on values headed for logs and pages.
-    """
-    if not (e164.startswith("+") and e164[1:].isascii() and e164[1:].isdigit()):
-        return "****"
-    try:
-        number = phonenumbers.parse(e164, None)
-    except NumberParseException:
-        return "****"
-    national = phonenumbers.national_significant_number(number)
-    if len(national) < 7:
-        return f"+{number.country_code} ****"
-    return f"+{number.country_code} **** {national[-4:]}"

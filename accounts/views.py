@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from djmoney.money import Money
 
 from billing_center.csv_export import csv_response
+from billing_center.privacy import mask_phone
 from billing_center.responses import see_other
 from money.errors import BillingError
 from money.formatting import format_money, format_rate, plain_amount
@@ -25,7 +26,6 @@ from .forms import (
     StatementFilterForm,
 )
 from .models import AlertRecipient
-from .phones import mask
 from .preferences import set_payment_currency
 from .recipients import (
     add_email_recipient,
@@ -148,8 +148,8 @@ def _add_phone(request, account) -> str:
     except BillingError as exc:
         raise _refused(form, "phone_form", exc) from exc
     if recipient.is_confirmed:
-        return f"{mask(recipient.address)} already receives alerts."
-    return f"We sent a 6-digit code to {mask(recipient.address)}. Enter it below to confirm the number."
+        return f"{mask_phone(recipient.address)} already receives alerts."
+    return f"We sent a 6-digit code to {mask_phone(recipient.address)}. Enter it below to confirm the number."
 
 
 def _recipient_id(request) -> int:
@@ -170,7 +170,7 @@ def _confirm_phone(request, account) -> str:
         recipient = confirm_sms_recipient(account_id=account.pk, recipient_id=recipient_id, code=code)
     except (BillingError, AlertRecipient.DoesNotExist) as exc:
         raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
-    return f"{mask(recipient.address)} is confirmed: alerts will be sent there."
+    return f"{mask_phone(recipient.address)} is confirmed: alerts will be sent there."
 
 
 def _resend_code(request, account) -> str:
@@ -179,7 +179,7 @@ def _resend_code(request, account) -> str:
         recipient = resend_confirmation_code(account_id=account.pk, recipient_id=recipient_id)
     except (BillingError, AlertRecipient.DoesNotExist) as exc:
         raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
-    return f"We sent a new code to {mask(recipient.address)}."
+    return f"We sent a new code to {mask_phone(recipient.address)}."
 
 
 def _add_email(request, account) -> str:

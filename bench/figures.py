@@ -92,11 +92,11 @@ class World:
 
     @classmethod
     def create(cls) -> "World":
-        from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.auth.models import Group, Permission
         from django.contrib.sessions.backends.db import SessionStore
 
+        from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
         from tests.tickets.conftest import usd_receiving_account
 
         bank = usd_receiving_account()

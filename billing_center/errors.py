@@ -9,6 +9,7 @@ view answers JSON (error_json); anything a view does not catch becomes a page, o
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from money.errors import BillingError, Conflict, Invalid, NotFound, Refused, Unavailable
 
@@ -52,3 +53,17 @@ class BillingErrorMiddleware:
         if isinstance(exception, BillingError):
             return error_response(request, exception)
         return None
+
+
+def page_not_found(request, exception=None):
+    """handler404: the API's JSON under /api/, the site's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return error_json("not_found", "There is no such API endpoint.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: JSON under /api/ too, so a client's parser never meets an HTML page."""
+    if request.path.startswith(API_PREFIX):
+        return error_json("server_error", "Something went wrong on our side; nothing was changed. Try again.", 500)
+    return defaults.server_error(request)

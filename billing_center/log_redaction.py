@@ -1,6 +1,6 @@
 """The last line of defence for logs: no secret and no full phone number in a log line.
 
-Our own log calls already mask numbers (accounts.phones.mask); this formatter also covers
+Our own log calls already mask numbers (billing_center.privacy.mask_phone); this formatter also covers
 what we do not write ourselves: a library's exception text, a traceback, a URL with its
 password. It redacts the whole formatted record, traceback included.
 """
@@ -10,7 +10,7 @@ import re
 
 from django.conf import settings
 
-from accounts.phones import mask
+from billing_center.privacy import mask_phone
 
 # E.164 as it appears in text: "+" and 8-15 digits, not part of an amount or a longer word.
 PHONE = re.compile(r"(?<![\w.+])\+\d{8,15}(?![\d.])")
@@ -41,7 +41,7 @@ def redact(text: str) -> str:
         text = text.replace(secret, "[secret]")
     text = URL_PASSWORD.sub(r"\1***@", text)
     text = BEARER.sub(r"\1[token]", text)
-    return PHONE.sub(lambda match: mask(match[0]), text)
+    return PHONE.sub(lambda match: mask_phone(match[0]), text)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -6,6 +6,19 @@ from urllib.parse import unquote
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest
 
+from money.parsing import is_digits
+
+from .errors import API_PREFIX, error_json
+
+
+def _refuse(request, status: int, code: str, message: str):
+    """Under /api/ every answer is JSON; elsewhere plain text is enough for a client this broken."""
+    if request.path.startswith(API_PREFIX):
+        return error_json(code, message, status)
+    if status == 400:
+        return HttpResponseBadRequest(f"Bad request: {message}")
+    return HttpResponse(message, status=status, content_type="text/plain")
+
 
 def reject_nul_bytes(get_response):
     """A NUL in the path or query string is a 400: PostgreSQL cannot store or compare it,
@@ -14,7 +27,7 @@ def reject_nul_bytes(get_response):
     def middleware(request):
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "\x00" in unquote(query):
-            return HttpResponseBadRequest("Bad request: the address contains a NUL character.")
+            return _refuse(request, 400, "bad_request", "the address contains a NUL character.")
         return get_response(request)
 
     return middleware
@@ -25,12 +38,12 @@ def limit_request_size(get_response):
 
     def middleware(request):
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if not (length.isascii() and length.isdigit()):
-            return HttpResponseBadRequest("Bad request: Content-Length is not a number.")
+        if not is_digits(length):
+            return _refuse(request, 400, "bad_request", "Content-Length is not a number.")
         # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
         if len(length) > 15 or int(length) > settings.MAX_REQUEST_BYTES:
             limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
-            return HttpResponse(f"Request too large: at most {limit} MB.", status=413, content_type="text/plain")
+            return _refuse(request, 413, "too_large", f"Request too large: at most {limit} MB.")
         return get_response(request)
 
     return middleware

@@ -30,3 +30,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "billing_center.errors.page_not_found"
+handler500 = "billing_center.errors.server_error"

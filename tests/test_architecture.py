@@ -25,7 +25,6 @@ LAYERS = {
 COMPOSITION_ROOTS = (
     "billing_center.urls",
     "billing_center.settings",
-    "billing_center.celery",
     "billing_center.wsgi",
     "billing_center.asgi",
     "billing_center.management",
@@ -157,8 +156,8 @@ def test_checker_reports_exactly_the_planted_violations(tmp_path):
 
     write("money/errors.py", "import decimal\n")
     write("money/x.py", "from . import errors\nimport accounts.models\n")  # line 2: kernel imports a layer above
-    write("billing_center/__init__.py", "from .celery import app\n")  # infra importing a composition root
-    write("billing_center/celery.py", "import topups.tasks\n")  # roots may import anything
+    write("billing_center/__init__.py", "from .urls import urlpatterns\n")  # infra importing a composition root
+    write("billing_center/urls.py", "import topups.views\n")  # roots may import anything
     write("billing_center/management/commands/seed.py", "from tickets.models import Ticket\n")
     write("accounts/models.py", "from billing_center.db import atomic\nfrom money import errors\n")
     write("accounts/b.py", "from .models import M\nfrom ..tickets import z\n")  # line 2 resolves to tickets
@@ -183,7 +182,7 @@ def test_checker_reports_exactly_the_planted_violations(tmp_path):
 
     assert sorted(map(str, check_imports(tmp_path))) == [
         "accounts/b.py:2 accounts.b -> tickets (layer accounts may not import layer tickets)",
-        "billing_center/__init__.py:1 billing_center -> billing_center.celery"
+        "billing_center/__init__.py:1 billing_center -> billing_center.urls"
         " (layer billing_center may not import layer composition root)",
         "money/x.py:2 money.x -> accounts.models (layer money may not import layer accounts)",
         "tickets/a.py:4 tickets.a -> topups.models (tickets and topups are siblings: neither imports the other)",

@@ -13,6 +13,9 @@ hostile until proven otherwise:
   found, neither in the raw bytes nor in the parsed objects (which also sees compressed object
   streams and names written with #xx escapes).
 
+The image decoding and re-encoding live in tickets.certificate_images; the size limits, the choice of
+type and the PDF checks are here.
+
 Every refusal is a `CertificateRejected` whose message names the file and says what to do; any
 unexpected error while checking becomes one too, so a bad upload is a form error, never a 500.
 """
@@ -23,16 +26,15 @@ import hashlib
 import logging
 import re
 import unicodedata
-import warnings
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
 from django.conf import settings
-from PIL import Image, ImageOps
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, is_null_or_none
 
+from tickets.certificate_images import reencode_image
 from tickets.exceptions import CertificateRejected
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,6 @@ MAX_PDF_NODES = 1_000_000  # dictionaries and arrays examined, direct ones inclu
 MAX_DISPLAY_NAME_CHARS = 100
 MAX_EXTENSION_CHARS = 10  # longer "extensions" are just part of the name (e.g. "scan.2024-05-01 bank")
 READ_CHUNK_BYTES = 64 * 1024
-JPEG_QUALITY = 90
 
 PDF_MAGIC = b"%PDF-"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -164,10 +165,10 @@ def _check(upload: Any, name: str) -> CheckedCertificate:
         _check_pdf(data, name)
         return CheckedCertificate(data, "application/pdf", ".pdf", sha256, name, len(data))
     if data.startswith(PNG_MAGIC):
-        content = _reencode_image(data, name, "PNG")
+        content = reencode_image(data, name, "PNG", max_pixels=MAX_IMAGE_PIXELS)
         return CheckedCertificate(content, "image/png", ".png", sha256, name, len(content))
     if data.startswith(JPEG_MAGIC):
-        content = _reencode_image(data, name, "JPEG")
+        content = reencode_image(data, name, "JPEG", max_pixels=MAX_IMAGE_PIXELS)
         return CheckedCertificate(content, "image/jpeg", ".jpg", sha256, name, len(content))
     raise CertificateRejected(
         f"“{name}” is not a PDF, PNG or JPEG file. Upload the certificate your bank gave you as a PDF or a photo/scan."
@@ -191,105 +192,6 @@ def _read_at_most(upload: Any, max_bytes: int) -> bytes:
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g}"
-
-
-# --- Images ---------------------------------------------------------------------------------
-
-
-def _reencode_image(data: bytes, name: str, expected_format: str) -> bytes:
-    """Decode the image (within the pixel ceiling) and encode it again, upright and without metadata."""
-    damaged = CertificateRejected(
-        f"“{name}” is not a readable {expected_format} image (it is damaged, incomplete or not really an image). "
-        "Take the photo or scan again, or upload the PDF from your bank."
-    )
-    # Only the plugins of the format the signature announced, so Pillow never hands the bytes to
-    # a parser we did not ask for. A JPEG with several pictures (phones' depth maps) is an "MPO".
-    formats = ["PNG"] if expected_format == "PNG" else ["JPEG", "MPO"]
-    try:
-        # Pillow warns (DecompressionBombWarning) above its own ceiling and raises
-        # DecompressionBombError above twice that; make the warning an error, then refuse both.
-        # (catch_warnings swaps the process-wide filters; the worst a race can do is leave this
-        # filter installed, which only makes other Pillow users stricter.)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(BytesIO(data), formats=formats)
-            # Image.open reads only the header: check the size before any pixel is decoded.
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise _too_many_pixels(name, width, height)
-            image.load()  # decodes everything: a truncated or corrupt file fails here
-    except CertificateRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_many_pixels(name) from exc
-    except Exception as exc:
-        # Pillow signals a bad file with OSError, SyntaxError, ValueError, struct.error, zlib
-        # errors...: anything it cannot decode is refused the same way.
-        raise damaged from exc
-    if image.format not in formats:
-        raise damaged
-
-    try:
-        # In place: a 40 MP picture weighs up to 160 MB decoded, so copies are avoided.
-        ImageOps.exif_transpose(image, in_place=True)
-    except Exception:
-        # An unreadable EXIF block is no reason to refuse the picture; it is dropped anyway.
-        logger.info("Ignoring unreadable EXIF orientation in certificate %r", name, exc_info=True)
-    clean = _png_ready(image) if expected_format == "PNG" else _jpeg_ready(image)
-
-    output = BytesIO()
-    if expected_format == "PNG":
-        clean.save(output, format="PNG")
-    else:
-        clean.save(output, format="JPEG", quality=JPEG_QUALITY)
-    return output.getvalue()
-
-
-def _too_many_pixels(name: str, width: int | None = None, height: int | None = None) -> CertificateRejected:
-    dimensions = f" ({width} × {height} pixels)" if width and height else ""
-    return CertificateRejected(
-        f"“{name}” is too large an image{dimensions}; at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels are "
-        "accepted. Upload a smaller photo or scan of the certificate."
-    )
-
-
-# Modes PNG stores as they are.
-_PNG_MODES = ("1", "L", "LA", "P", "RGB", "RGBA")
-# 16-bit and 32-bit greyscale (PNG's 16-bit grey loads as one of these).
-_WIDE_GREY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-
-
-def _png_ready(image: Image.Image) -> Image.Image:
-    """The image in a mode PNG saves plainly, with no metadata left in `info`."""
-    if image.mode in _PNG_MODES:
-        clean = image  # ours to change: only its `info` is replaced below
-    elif image.mode in _WIDE_GREY_MODES:
-        # Scale to 8 bits: a plain convert("L") would clip every value above 255 to white.
-        clean = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    elif "A" in image.mode or "a" in image.mode:
-        clean = image.convert("RGBA")
-    else:
-        clean = image.convert("RGB")
-    # PNG's encoder writes an ICC profile it finds in `info` by itself; keep only transparency,
-    # which is part of the picture (a palette or greyscale image's transparent colour).
-    transparency = image.info.get("transparency") if clean.mode == image.mode else None
-    clean.info = {} if transparency is None else {"transparency": transparency}
-    return clean
-
-
-def _jpeg_ready(image: Image.Image) -> Image.Image:
-    """The image in RGB or L (what JPEG stores), with no metadata left in `info`."""
-    if image.mode in ("RGB", "L"):
-        clean = image  # ours to change: only its `info` is replaced below
-    elif image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        # Transparent areas become white paper, not black.
-        rgba = image.convert("RGBA")
-        clean = Image.new("RGB", rgba.size, "white")
-        clean.paste(rgba, mask=rgba.getchannel("A"))
-    else:
-        clean = image.convert("RGB")  # CMYK, YCbCr, P, 1...
-    clean.info = {}  # JPEG's encoder would copy a comment it finds in `info`
-    return clean
 
 
 # --- PDFs -----------------------------------------------------------------------------------

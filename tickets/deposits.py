@@ -47,3 +47,6 @@ class BankTransferTickets:
 
     def awaiting(self, account, *, limit):
         return []  # a ticket is money already sent: it waits on finance, not on the customer
+
+    def in_flight(self, account):
+        return TransferTicket.objects.filter(account=account, status__in=TransferTicket.OPEN_STATUSES).count()

@@ -50,3 +50,6 @@ class OnlineTopUps:
             )
             for t in topups.order_by("-created_at", "-id")[:limit]
         ]
+
+    def in_flight(self, account):
+        return TopUp.objects.filter(account=account, status=TopUp.Status.PENDING).count()

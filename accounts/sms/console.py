@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from accounts.phones import mask
+from billing_center.privacy import mask_phone
 
 logger = logging.getLogger("accounts.sms")
 
@@ -18,6 +18,6 @@ class ConsoleBackend:
     def send(self, to: str, text: str, *, idempotency_key: str) -> str:
         message_id = f"console-{uuid.uuid4().hex}"
         one_line = text.replace("\r", "\\r").replace("\n", "\\n")
-        logger.info("SMS %s to %s (console backend, not sent): %s", message_id, mask(to), one_line)
+        logger.info("SMS %s to %s (console backend, not sent): %s", message_id, mask_phone(to), one_line)
         print(f"SMS to {to}: {one_line}", flush=True)
         return message_id

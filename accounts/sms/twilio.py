@@ -10,8 +10,8 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.phones import mask
 from accounts.sms.base import SmsError
+from billing_center.privacy import mask_phone
 
 logger = logging.getLogger("accounts.sms")
 
@@ -62,17 +62,19 @@ class TwilioBackend:
             )
         except requests.RequestException as exc:
             message = self._redact(f"Twilio could not be reached ({type(exc).__name__}): {exc}")
-            logger.warning("SMS to %s not sent: %s", mask(to), message)
+            logger.warning("SMS to %s not sent: %s", mask_phone(to), message)
             raise SmsError(message, retryable=True) from exc
 
         payload = self._json(response)
         if response.status_code == 201 and isinstance(payload.get("sid"), str):
-            logger.info("SMS to %s accepted by Twilio as %s (%s)", mask(to), payload["sid"], payload.get("status"))
+            logger.info(
+                "SMS to %s accepted by Twilio as %s (%s)", mask_phone(to), payload["sid"], payload.get("status")
+            )
             return payload["sid"]
 
         message, retryable = self._describe_failure(response, payload)
-        message = message.replace(to, mask(to))  # Twilio quotes the number in its errors
-        logger.warning("SMS to %s not sent: %s", mask(to), message)
+        message = message.replace(to, mask_phone(to))  # Twilio quotes the number in its errors
+        logger.warning("SMS to %s not sent: %s", mask_phone(to), message)
         raise SmsError(message, retryable=retryable)
 
     def _describe_failure(self, response: requests.Response, payload: dict) -> tuple[str, bool]:

@@ -60,8 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "topups",
     "tickets",
-    # Last of ours: the composition root's commands (seed_demo) use every app above.
-    "billing_center",
+    "billing_center",  # last of ours: its commands (seed_demo) use every app above
     "django_otp",
     "django_otp.plugins.otp_totp",
 ]
@@ -271,10 +270,9 @@ TOPUP_RECONCILE_AFTER_MINUTES = int(env("TOPUP_RECONCILE_AFTER_MINUTES", "10"))
 TOPUP_CHECKOUT_TTL_MINUTES = max(30, int(env("TOPUP_CHECKOUT_TTL_MINUTES", "60")))
 TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
 
-# Exchange rates live in django-money's exchange app. The default backend is the rate
-# sheet finance keeps in Django admin (offline); a provider such as
-# money.rates.OpenExchangeRatesBackend (OPEN_EXCHANGE_RATES_APP_ID)
-# is pulled hourly by beat.
+# Exchange rates live in django-money's exchange app. The default backend is the rate sheet finance
+# keeps in Django admin (offline); a provider such as money.rates.OpenExchangeRatesBackend
+# (OPEN_EXCHANGE_RATES_APP_ID) is pulled hourly by beat.
 EXCHANGE_BACKEND = env("EXCHANGE_BACKEND", "money.rates.FinanceRateSheetBackend")
 OPEN_EXCHANGE_RATES_APP_ID = env("OPEN_EXCHANGE_RATES_APP_ID", "")
 OPEN_EXCHANGE_RATES_URL = env("OPEN_EXCHANGE_RATES_URL", "https://openexchangerates.org/api/latest.json")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from accounts.phones import InvalidPhoneNumber, mask, normalise_mobile
+from accounts.phones import InvalidPhoneNumber, normalise_mobile
+from billing_center.privacy import mask_phone
 
 
 @pytest.mark.parametrize(
@@ -93,4 +94,4 @@ def test_a_refusal_is_a_value_error_so_form_code_can_catch_either():
     ],
 )
 def test_mask_keeps_only_the_country_code_and_the_last_four_digits(e164, masked):
-    assert mask(e164) == masked
+    assert mask_phone(e164) == masked

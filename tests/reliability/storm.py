@@ -81,12 +81,12 @@ class Outcome:
 
 
 def prepare(size: Size, *, seed: int = 2026) -> Plan:
-    from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
     from django.contrib.auth.models import Group, Permission
     from djmoney.money import Money
 
     from accounts.models import Account, User
     from accounts.usage_api.tokens import create_service_token
+    from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
     from tests.fakes.stripe import checkout_session, event, paid_session
     from tests.tickets.conftest import make_ticket, pdf_bytes, upload, usd_receiving_account
     from topups.models import TopUp

@@ -4,7 +4,6 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,6 +13,7 @@ from PIL import Image
 from reportlab.pdfgen import canvas
 
 from accounts.models import User
+from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
 from tests.factories import UserFactory
 from tickets.certificates import check_certificate
 from tickets.intake import TicketDetails, submit_ticket

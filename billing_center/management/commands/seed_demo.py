@@ -11,6 +11,7 @@ from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
 from accounts.ledger import post_ledger_entry
+from accounts.lifecycle import open_account
 from accounts.models import Account, AlertRecipient, LedgerEntry, User
 from money.rates import FinanceRateSheetBackend
 from tickets.models import Invoice, ReceivingAccount
@@ -176,10 +177,12 @@ class Command(BaseCommand):
         AlertRecipient.objects.create(account=account, kind=AlertRecipient.Kind.EMAIL, address=email, confirmed_at=now)
 
     def _account(self, name, type_, currency, master=None):
-        account, _ = Account.objects.get_or_create(
-            name=name, defaults={"type": type_, "enterprise_master": master, "balance": Money(0, currency)}
+        existing = Account.objects.filter(name=name).first()
+        if existing is not None:
+            return existing
+        return open_account(
+            name=name, kind=type_, billing_currency=currency, enterprise_master_id=master.pk if master else None
         )
-        return account
 
     def _user(self, username, password, account=None, **fields):
         user, created = User.objects.get_or_create(username=username, defaults={"account": account, **fields})

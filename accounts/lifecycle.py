@@ -1,0 +1,93 @@
+"""Opening an account and changing what kind of account it is.
+
+The type decides how an account pays (prepaid top-ups, postpaid bills, funds from an
+enterprise master), so it changes only through change_account_type, and only while no
+money is in flight: a non-zero balance or an open top-up or transfer would otherwise be
+settled under rules that no longer apply. Admin shows the type read-only.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from djmoney.money import Money
+
+from money.errors import Invalid
+
+from . import deposits
+from .exceptions import AccountChangeRefused
+from .models import Account
+
+
+def _check_master(kind: str, master: Account | None, currency: str, *, account_id: int | None = None) -> None:
+    """A member has exactly one master: another account, not itself a member, billed in the
+    same currency (the master's funds move to the member as one two-entry posting)."""
+    if kind != Account.Type.ENTERPRISE_MEMBER:
+        if master is not None:
+            raise Invalid("Only an enterprise member account has an enterprise master.", code="master_not_allowed")
+        return
+    if master is None:
+        raise Invalid("An enterprise member account needs its enterprise master account.", code="master_required")
+    if master.pk == account_id or master.type == Account.Type.ENTERPRISE_MEMBER:
+        raise Invalid("The enterprise master must be another account that is not a member.", code="bad_master")
+    if master.billing_currency != currency:
+        raise Invalid(
+            f"The enterprise master is billed in {master.billing_currency}, not {currency}.", code="bad_master"
+        )
+
+
+def check_new_account(*, name: str, kind: str, billing_currency: str, master: Account | None) -> None:
+    """What open_account refuses, for a form to show before it saves."""
+    if not name.strip():
+        raise Invalid("Give the account a name.", code="name_required")
+    if kind not in Account.Type.values:
+        raise Invalid(f"{kind} is not an account type.", code="bad_type")
+    if billing_currency not in settings.BILLING_CURRENCIES:
+        raise Invalid(f"{billing_currency} is not a billing currency.", code="bad_currency")
+    _check_master(kind, master, billing_currency)
+
+
+def open_account(*, name: str, kind: str, billing_currency: str, enterprise_master_id: int | None = None, actor=None):
+    """A new account with a zero balance in its one billing currency, which never changes."""
+    with transaction.atomic():
+        master = Account.objects.filter(pk=enterprise_master_id).first() if enterprise_master_id else None
+        if enterprise_master_id and master is None:
+            raise Invalid("There is no such enterprise master account.", code="bad_master")
+        check_new_account(name=name, kind=kind, billing_currency=billing_currency, master=master)
+        account = Account(name=name.strip(), type=kind, enterprise_master=master, balance=Money(0, billing_currency))
+        account._history_user = actor
+        account.save()
+        return account
+
+
+def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int | None = None, actor=None):
+    """Make an account prepaid, postpaid or an enterprise member (of `enterprise_master_id`).
+
+    Refused while its balance is not zero or any money-in path (every registered deposit
+    source) has something open for it. The row is locked, so a top-up cannot start between
+    the check and the change: starting one locks the same row.
+    """
+    if kind not in Account.Type.values:
+        raise Invalid(f"{kind} is not an account type.", code="bad_type")
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        master = Account.objects.filter(pk=enterprise_master_id).first() if enterprise_master_id else None
+        if enterprise_master_id and master is None:
+            raise Invalid("There is no such enterprise master account.", code="bad_master")
+        _check_master(kind, master, account.billing_currency, account_id=account.pk)
+        if (account.type, account.enterprise_master_id) == (kind, master.pk if master else None):
+            return account
+        if account.balance.amount != 0:
+            raise AccountChangeRefused(
+                f"{account.name} has a balance of {account.balance}; its type can change only at zero.",
+            )
+        open_items = sum(source.in_flight(account) for source in deposits.sources())
+        if open_items:
+            raise AccountChangeRefused(
+                f"{account.name} has {open_items} payment{'s' if open_items != 1 else ''} in progress "
+                "(open top-ups or transfer tickets); its type can change once they are settled."
+            )
+        if kind == Account.Type.ENTERPRISE_MEMBER and account.members.exists():
+            raise AccountChangeRefused(f"{account.name} is the enterprise master of other accounts.")
+        account.type, account.enterprise_master = kind, master
+        account._history_user = actor
+        account.save(update_fields=["type", "enterprise_master"])
+        return account
