@@ -99,9 +99,11 @@ def confirm_sms_recipient(
     with transaction.atomic():
         recipient = (
             AlertRecipient.objects.select_for_update()
-            .filter(account_id=account_id, kind=AlertRecipient.Kind.SMS)
-            .get(pk=recipient_id)
+            .filter(account_id=account_id, kind=AlertRecipient.Kind.SMS, pk=recipient_id)
+            .first()
         )
+        if recipient is None:
+            raise NotFound("Unknown recipient.", code="unknown_recipient")
         if recipient.is_confirmed:
             return recipient
         if recipient.code_attempts >= MAX_CODE_ATTEMPTS:
@@ -135,8 +137,12 @@ def resend_confirmation_code(*, account_id: int, recipient_id: int, now: datetim
     """A new code for a number still waiting for one; the row is locked, so a double click
     cannot leave a code in the SMS that no longer matches the stored one."""
     with transaction.atomic():
-        recipient = AlertRecipient.objects.select_for_update().get(
-            pk=recipient_id, account_id=account_id, kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=True
+        recipient = (
+            AlertRecipient.objects.select_for_update()
+            .filter(pk=recipient_id, account_id=account_id, kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=True)
+            .first()
         )
+        if recipient is None:
+            raise NotFound("Unknown recipient.", code="unknown_recipient")
         send_confirmation_code(recipient=recipient, now=now)
         return recipient

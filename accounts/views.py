@@ -8,10 +8,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from djmoney.money import Money
 
 from billing_center.csv_export import csv_response
+from billing_center.errors import show_on_form, status_for
 from billing_center.privacy import mask_phone
 from billing_center.responses import see_other
 from money.errors import BillingError
 from money.formatting import format_money, format_rate, plain_amount
+from money.parsing import parse_code, parse_id
 
 from .alerts import set_alert
 from .charts import balance_chart
@@ -66,7 +68,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
     recipients = list(account.alert_recipients.all())
     context = {
         "account": account,
-        "alert_refused": status == 400,  # the page opens at the alert card, on the error
+        "alert_refused": status >= 400,  # the page opens at the alert card, on the error
         "can_alert": account.can_top_up,
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
@@ -98,14 +100,16 @@ def alert_settings(request, account):
     try:
         message = handlers[action](request, account)
     except AlertFormError as exc:
-        return _render_overview(request, account, exc.forms, status=400)
+        return _render_overview(request, account, exc.forms, status=exc.status)
     messages.success(request, message, extra_tags="alert-card")  # shown inside the card, where the page lands
     return see_other(reverse("accounts:overview") + "#alert")
 
 
 class AlertFormError(Exception):
-    def __init__(self, forms: dict):
-        self.forms = forms
+    """A refused alert change: the bound form(s) to show again, and the status of the refusal."""
+
+    def __init__(self, forms: dict, status: int = 400):
+        self.forms, self.status = forms, status
 
 
 def _valid(form, name: str) -> dict:
@@ -115,8 +119,7 @@ def _valid(form, name: str) -> dict:
 
 
 def _refused(form, name: str, exc: BillingError):
-    form.add_error(None, exc.message)
-    return AlertFormError({name: form})
+    return AlertFormError({name: form}, status=show_on_form(form, exc))
 
 
 def _save_alert(request, account) -> str:
@@ -153,23 +156,23 @@ def _add_phone(request, account) -> str:
 
 
 def _recipient_id(request) -> int:
-    raw = request.POST.get("recipient", "")
-    # ASCII digits within a database id's range: anything else would be a 500 on PostgreSQL.
-    # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) < 2**63):
-        raise AlertFormError({"code_errors": {0: "Choose a recipient."}})
-    return int(raw)
+    try:  # an id in a database id's range: anything else would be a 500 on PostgreSQL
+        return parse_id(request.POST.get("recipient", ""), what="recipient")
+    except BillingError:
+        raise AlertFormError({"code_errors": {0: "Choose a recipient."}}) from None
+
+
+def _code_error(recipient_id: int, exc: BillingError) -> AlertFormError:
+    return AlertFormError({"code_errors": {recipient_id: exc.message}}, status=status_for(exc))
 
 
 def _confirm_phone(request, account) -> str:
     recipient_id = _recipient_id(request)
-    code = request.POST.get("code", "").strip()
     try:
-        if not (len(code) == 6 and code.isascii() and code.isdigit()):
-            raise BillingError("Enter the 6 digits we sent.", code="bad_code")
+        code = parse_code(request.POST.get("code", ""), length=6, message="Enter the 6 digits we sent.")
         recipient = confirm_sms_recipient(account_id=account.pk, recipient_id=recipient_id, code=code)
-    except (BillingError, AlertRecipient.DoesNotExist) as exc:
-        raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
+    except BillingError as exc:
+        raise _code_error(recipient_id, exc) from exc
     return f"{mask_phone(recipient.address)} is confirmed: alerts will be sent there."
 
 
@@ -177,8 +180,8 @@ def _resend_code(request, account) -> str:
     recipient_id = _recipient_id(request)
     try:
         recipient = resend_confirmation_code(account_id=account.pk, recipient_id=recipient_id)
-    except (BillingError, AlertRecipient.DoesNotExist) as exc:
-        raise AlertFormError({"code_errors": {recipient_id: getattr(exc, "message", "Unknown recipient.")}}) from exc
+    except BillingError as exc:
+        raise _code_error(recipient_id, exc) from exc
     return f"We sent a new code to {mask_phone(recipient.address)}."
 
 
@@ -198,7 +201,7 @@ def _remove_recipient(request, account) -> str:
     try:
         remove_recipient(account_id=account.pk, recipient_id=recipient_id)
     except BillingError as exc:
-        raise AlertFormError({"code_errors": {recipient_id: exc.message}}) from exc
+        raise _code_error(recipient_id, exc) from exc
     return f"{recipient.display} no longer receives alerts."
 
 

@@ -27,21 +27,21 @@ def is_digits(text: str, *, length: int | None = None, max_length: int | None = 
     return max_length is None or len(text) <= max_length
 
 
-def parse_code(text: str, *, length: int, what: str = "code") -> str:
+def parse_code(text: str, *, length: int, message: str = "") -> str:
     """A one-time code of exactly `length` ASCII digits, spaces around it ignored."""
     code = text.strip() if isinstance(text, str) else ""
     if not is_digits(code, length=length):
-        raise Invalid(f"Enter the {length}-digit {what} in plain digits (0–9).", code="bad_code")
+        raise Invalid(message or f"Enter the {length}-digit code in plain digits (0–9).", code="bad_code")
     return code
 
 
-def parse_id(value, *, what: str = "id") -> int:
-    """A database id from a URL, a form or JSON: a JSON integer or a string of ASCII digits, 0 … 2⁶³−1
-    (0 is well formed and simply names nothing)."""
+def parse_id(value, *, what: str = "id", minimum: int = 1) -> int:
+    """A database id from a URL, a form or JSON: a JSON integer or a string of ASCII digits,
+    minimum … 2⁶³−1 (an API may take 0 as well formed and answer that it names nothing)."""
     if isinstance(value, bool):
         raise Invalid(f"{what}: a whole number of plain digits.", code="bad_id")
     text = str(value) if isinstance(value, int) else value
-    if not isinstance(text, str) or not is_digits(text, max_length=19) or int(text) > LARGEST_ID:
+    if not isinstance(text, str) or not is_digits(text, max_length=19) or not minimum <= int(text) <= LARGEST_ID:
         raise Invalid(f"{what}: a whole number of plain digits.", code="bad_id")
     return int(text)
 

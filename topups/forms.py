@@ -11,7 +11,7 @@ class OnlineTopUpForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "100.00"}),
     )
-    # One per rendered form; see topups.services.create_topup.
+    # One per rendered form; see topups.checkout.create_topup.
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
     # The currency the page asked for the amount in: a form loaded before a Switch Currency
     # in another tab must not be charged in the new currency.

@@ -156,7 +156,7 @@ def _charge(item) -> ChargeRequest:
     if not isinstance(key, str) or not KEY.fullmatch(key):
         raise BadCharge("bad_idempotency_key", "idempotency_key: 1–100 characters of letters, digits and _ . : -.")
     try:
-        account = parse_id(item.get("account"), what="account")
+        account = parse_id(item.get("account"), what="account", minimum=0)
     except BillingError:
         raise BadCharge("bad_account", "account: the numeric id of the account to charge.") from None
     currency = item.get("currency")

@@ -87,7 +87,6 @@ def test_alice_sets_a_threshold_and_confirms_her_number_with_the_code(client, al
         ({"action": "add_phone", "number": "10086"}, ""),
         ({"action": "add_phone", "number": "+8613800138000123456"}, ""),
         ({"action": "add_email", "email": "not an address"}, "valid email"),
-        ({"action": "confirm", "recipient": "999999", "code": "123456"}, "Unknown recipient"),
         ({"action": "confirm", "recipient": "abc", "code": "123456"}, "Choose a recipient"),
         ({"action": "confirm", "recipient": "9" * 25, "code": "123456"}, "Choose a recipient"),
         ({"action": "remove", "recipient": "-1"}, "Choose a recipient"),
@@ -100,14 +99,20 @@ def test_bad_alert_input_is_a_400_with_a_message(client, alice, data, message):
     assert not AlertRecipient.objects.exists() and not OutboundSms.objects.exists()
 
 
+def test_an_unknown_recipient_is_a_404_with_a_message(client, alice):
+    response = alert_post(client, action="confirm", recipient="999999", code="123456")
+    assert response.status_code == 404
+    assert "Unknown recipient" in response.content.decode()
+
+
 def test_unknown_actions_and_other_accounts_recipients_are_refused(client, alice):
     assert alert_post(client, action="drop_tables").status_code == 400
     other = UserFactory()
     theirs = AlertRecipient.objects.create(account=other.account, kind="sms", address="+8613900139000")
     alert_post(client, action="remove", recipient=theirs.pk)
     assert AlertRecipient.objects.filter(pk=theirs.pk).exists()
-    assert alert_post(client, action="confirm", recipient=theirs.pk, code="123456").status_code == 400
-    assert alert_post(client, action="resend", recipient=theirs.pk).status_code == 400
+    assert alert_post(client, action="confirm", recipient=theirs.pk, code="123456").status_code == 404
+    assert alert_post(client, action="resend", recipient=theirs.pk).status_code == 404
 
 
 def test_an_alert_fires_once_per_crossing_and_re_arms_on_a_top_up(alice, django_capture_on_commit_callbacks):
@@ -288,7 +293,7 @@ def test_an_account_cannot_make_us_text_without_end(client, alice):
         alert_post(client, action="remove", recipient=recipient.pk)
     assert OutboundSms.objects.filter(dedupe_key__startswith="code:").count() == 10
     response = alert_post(client, action="add_phone", number="+44 7400 123457")
-    assert response.status_code == 400 and "Try again tomorrow" in response.content.decode()
+    assert response.status_code == 403 and "Try again tomorrow" in response.content.decode()
     assert not AlertRecipient.objects.exists()
 
 
@@ -323,7 +328,7 @@ def test_alerts_are_for_prepaid_accounts_only(client):
     client.force_login(bob)
     assert 'id="alert"' not in client.get("/billing/").content.decode()
     response = alert_post(client, action="save", enabled="on", threshold="50")
-    assert response.status_code == 400
+    assert response.status_code == 403  # refused for this account type, like a top-up
     assert not Account.objects.get(pk=bob.account_id).alert_enabled
 
 
