@@ -16,6 +16,7 @@ from accounts.sms import memory
 from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 from tests.concurrency.test_races import race
 from tests.conftest import wait_for
+from tests.draining import drain
 from tests.factories import PrepaidAccountFactory
 from tests.helpers import switch_broker
 
@@ -57,8 +58,9 @@ def test_twenty_concurrent_debits_cross_once_and_a_real_worker_sends_one_sms_the
     assert account.balance == Money("0.00", "USD")
 
     assert wait_for(lambda: alert_sms_sent(account) == 1)
-    time.sleep(2)  # any late duplicate task would have run by now
+    drain()  # every check the debits published has run, and whatever those published
     assert alert_sms_sent(account) == 1 and len(memory.outbox) == 1
+    assert OutboundSms.objects.filter(account=account).count() == 1
     assert BalanceAlert.objects.filter(account=account).count() == 1
 
     # A top-up re-arms it; the next crossing (a day later) sends exactly one more.
@@ -66,8 +68,10 @@ def test_twenty_concurrent_debits_cross_once_and_a_real_worker_sends_one_sms_the
     Account.objects.filter(pk=account.pk).update(last_alert_at=timezone.now() - timedelta(hours=25))
     race([lambda i=i: charge(account, f"r2-{i}") for i in range(20)])
     assert wait_for(lambda: alert_sms_sent(account) == 2)
-    time.sleep(2)
+    drain()
     assert alert_sms_sent(account) == 2 and len(memory.outbox) == 2
+    assert OutboundSms.objects.filter(account=account).count() == 2
+    assert BalanceAlert.objects.filter(account=account).count() == 2
     assert "below your alert threshold of 50.00 USD" in memory.outbox[-1]["text"]
 
 
@@ -97,5 +101,6 @@ def test_with_the_broker_down_debits_succeed_fast_and_alerts_go_out_once_it_is_b
     assert wait_for(lambda: alert_sms_sent(account) == 1)
     sweep_balance_alerts.delay()
     resend_pending_sms.delay()
-    time.sleep(3)
+    drain()  # both second passes have run, and whatever they published
     assert alert_sms_sent(account) == 1 and len(memory.outbox) == 1
+    assert OutboundSms.objects.count() == 1 and BalanceAlert.objects.count() == 1

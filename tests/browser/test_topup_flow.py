@@ -1,9 +1,11 @@
 """The pages as a person uses them, in real headless Chromium against a live server."""
 
 import re
+import threading
 import time
 
 import pytest
+from django.core.signals import request_finished, request_started
 from djmoney.money import Money
 from playwright.sync_api import expect
 
@@ -22,16 +24,48 @@ def site_url(live_server, settings):
     settings.SITE_URL = live_server.url
 
 
+QUIET_TIMEOUT = 30  # seconds for the requests in flight at the end of a test to be answered
+
+
 @pytest.fixture(autouse=True)
 def quiet_page(page, live_server):
-    """Leave the self-refreshing pages before the database is flushed, and give requests
-    still in flight a moment to finish, so none of them writes into the next test. Any
-    Content-Security-Policy violation the browser reports fails the test."""
+    """No request of this test may write into the next one (or into the flush between them).
+
+    At the end the browser is kept from sending any new request (the self-refreshing pages
+    would keep sending them), then we wait until every request it sent has been answered and
+    the live server, which runs in this process, is handling none, and only then leave the
+    page. Any Content-Security-Policy violation the browser reports fails the test."""
     violations = []
     page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
-    yield
-    page.goto("about:blank")
-    time.sleep(0.5)
+    unanswered = set()  # requests the browser sent that have neither finished nor failed
+    page.context.on("request", lambda request: unanswered.add(request))
+    page.context.on("requestfinished", lambda request: unanswered.discard(request))
+    page.context.on("requestfailed", lambda request: unanswered.discard(request))
+    handling = [0]  # requests the live server has started and not yet finished
+    lock = threading.Lock()
+
+    def started(**kwargs):
+        with lock:
+            handling[0] += 1
+
+    def finished(**kwargs):
+        with lock:
+            handling[0] -= 1
+
+    request_started.connect(started, weak=False)
+    request_finished.connect(finished, weak=False)
+    try:
+        yield
+        page.context.route("**/*", lambda route: route.abort())
+        deadline = time.monotonic() + QUIET_TIMEOUT
+        while (unanswered or handling[0]) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)  # polls, and lets Playwright deliver the browser's events
+        assert not unanswered, f"unanswered after {QUIET_TIMEOUT} s: {sorted(r.url for r in unanswered)}"
+        assert handling[0] == 0, f"the live server still handles {handling[0]} requests after {QUIET_TIMEOUT} s"
+        page.goto("about:blank")
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
     assert violations == []
 
 

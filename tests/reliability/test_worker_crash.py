@@ -60,7 +60,7 @@ def broker():
 
 @pytest.fixture
 def publishing(broker):
-    """This process publishes (accounts.services._publish) to the private Redis, then back."""
+    """This process publishes its tasks (after each commit) to the private Redis, then back to the usual broker."""
     before = switch_broker(broker.url, {"socket_connect_timeout": 3, "socket_timeout": 5, "max_retries": 2})
     yield
     switch_broker(*before)

@@ -518,21 +518,59 @@ def test_the_limit_comes_from_the_settings(settings):
     assert "is larger than 0.5 MB" in rejection(upload("statement.pdf", reportlab_pdf() + bytes(1024 * 1024)))
 
 
-def test_an_unexpected_error_while_checking_becomes_a_refusal(monkeypatch):
-    def broken(data, name):
-        raise RuntimeError("a bug in a parser")
-
-    monkeypatch.setattr(certificates, "_check_pdf", broken)
-    assert rejection(upload("statement.pdf", reportlab_pdf())) == (
-        "We could not check “statement.pdf”. Upload the certificate again, preferably as the PDF your bank gave you."
-    )
+def palette_png_without_its_palette() -> bytes:
+    """A 4 × 4 palette PNG (colour type 3) without the PLTE chunk the format requires, written by hand."""
+    ihdr = struct.pack(">IIBBBBB", 4, 4, 8, 3, 0, 0, 0)
+    idat = zlib.compress(b"".join(b"\0" + bytes(4) for _ in range(4)))  # per row: filter byte, 4 palette indices
+    return certificates.PNG_MAGIC + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
-def test_keyboard_interrupt_is_not_swallowed(monkeypatch):
-    def interrupted(data, name):
+COULD_NOT_CHECK = "We could not check “{}”. Upload the certificate again, preferably as the PDF your bank gave you."
+
+
+def test_an_unexpected_error_while_checking_becomes_a_refusal():
+    png = palette_png_without_its_palette()
+    # The premise: Pillow decodes this file, then fails to encode it again with an error no
+    # decoder lists (Pillow 13: UnboundLocalError, a bug in its PNG writer). If an upgrade
+    # fixes that, this test needs another file that breaks a library in an unexpected way.
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    with pytest.raises(Exception) as pillow_error:
+        image.save(io.BytesIO(), format="PNG")
+    assert not isinstance(pillow_error.value, OSError | ValueError | SyntaxError)  # not a "damaged file" error
+
+    with pytest.raises(CertificateRejected) as caught:
+        check_certificate(upload("scan.png", png))
+
+    assert caught.value.message == COULD_NOT_CHECK.format("scan.png")
+    assert type(caught.value.__cause__) is type(pillow_error.value)  # the library's own error, refused
+
+
+def test_an_upload_that_cannot_be_read_becomes_a_refusal():
+    closed = upload("statement.pdf", reportlab_pdf())
+    closed.close()  # reading it raises ValueError: I/O operation on closed file
+    assert rejection(closed) == COULD_NOT_CHECK.format("statement.pdf")
+
+
+class InterruptedUpload(SimpleUploadedFile):
+    """An upload whose reading is interrupted, as Ctrl-C interrupts `runserver` or a shell."""
+
+    def read(self, size=-1):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(certificates, "_check_pdf", interrupted)
+
+def test_keyboard_interrupt_while_the_upload_is_read_is_not_swallowed():
+    with pytest.raises(KeyboardInterrupt):
+        check_certificate(InterruptedUpload("statement.pdf", reportlab_pdf()))
+
+
+def test_keyboard_interrupt_while_pypdf_reads_the_file_is_not_swallowed(monkeypatch):
+    # No file makes pypdf raise KeyboardInterrupt, so this patches a third-party name, never
+    # one of ours: pypdf's PdfReader.read, which PdfReader(stream) calls to parse the file.
+    def interrupted(self, stream):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PdfReader, "read", interrupted)
     with pytest.raises(KeyboardInterrupt):
         check_certificate(upload("statement.pdf", reportlab_pdf()))
 
