@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers over services, passed ids, safe to run twice."""
+"""Celery tasks: thin wrappers over services, passed ids, safe to run twice. Each has its
+name spelled out: beat entries and queued messages carry it, so moving code never renames a task."""
 
 import logging
 
@@ -7,21 +8,21 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(name="accounts.tasks.record_worker_heartbeat")
 def record_worker_heartbeat() -> None:
     from billing_center.health import record_worker_heartbeat as record
 
     record()
 
 
-@shared_task(bind=True, max_retries=8, acks_late=True)
+@shared_task(name="accounts.tasks.send_email", bind=True, max_retries=8, acks_late=True)
 def send_email(self, email_id: int) -> None:
     from .notifications import deliver_email  # imported here: notifications import these tasks
 
     _send_or_retry(self, lambda: deliver_email(email_id=email_id), backoff_seconds=10, longest_wait=3600)
 
 
-@shared_task
+@shared_task(name="accounts.tasks.resend_pending_emails")
 def resend_pending_emails(older_than_seconds: int = 60) -> int:
     """Beat's sweep; after an outage an operator may call it with older_than_seconds=0."""
     from .notifications import deliver_email, pending_email_ids
@@ -29,14 +30,14 @@ def resend_pending_emails(older_than_seconds: int = 60) -> int:
     return _resend(pending_email_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_email(email_id=pk))
 
 
-@shared_task(acks_late=True)
+@shared_task(name="accounts.tasks.check_balance_alert", acks_late=True)
 def check_balance_alert(account_id: int) -> None:
     from .alerts import check_balance_alert as check
 
     check(account_id=account_id)
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True)
+@shared_task(name="accounts.tasks.send_sms", bind=True, max_retries=5, acks_late=True)
 def send_sms(self, sms_id: int) -> None:
     """Late acknowledgement: a worker killed mid-send leaves the task to be redelivered."""
     from .notifications import deliver_sms
@@ -44,14 +45,14 @@ def send_sms(self, sms_id: int) -> None:
     _send_or_retry(self, lambda: deliver_sms(sms_id=sms_id), backoff_seconds=15, longest_wait=1800)
 
 
-@shared_task
+@shared_task(name="accounts.tasks.resend_pending_sms")
 def resend_pending_sms(older_than_seconds: int = 60) -> int:
     from .notifications import deliver_sms, pending_sms_ids
 
     return _resend(pending_sms_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_sms(sms_id=pk))
 
 
-@shared_task
+@shared_task(name="accounts.tasks.sweep_balance_alerts")
 def sweep_balance_alerts() -> int:
     from .alerts import sweep_balance_alerts as sweep
 

@@ -190,3 +190,25 @@ def test_checker_reports_exactly_the_planted_violations(tmp_path):
         "topups/c.py:8 topups.c -> tickets.views (topups and tickets are siblings: neither imports the other)",
     ]
     assert long_modules(tmp_path) == [("tickets/big.py", MAX_LINES + 1)]
+
+
+def test_every_beat_entry_names_a_registered_task_under_its_stable_name():
+    """Beat entries and queued messages carry task names: each must still resolve after a move."""
+    import django
+    from django.conf import settings
+
+    django.setup()
+    from billing_center.celery import app
+
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert names, "the beat schedule is empty"
+    assert names <= set(app.tasks), sorted(names - set(app.tasks))
+    stable = {
+        "accounts.tasks.send_email",
+        "accounts.tasks.send_sms",
+        "accounts.tasks.check_balance_alert",
+        "tickets.tasks.flag_ticket_deadlines",
+        "topups.tasks.reconcile_pending_topups",
+    }
+    assert stable <= set(app.tasks), sorted(stable - set(app.tasks))

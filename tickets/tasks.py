@@ -3,7 +3,7 @@
 from celery import shared_task
 
 
-@shared_task
+@shared_task(name="tickets.tasks.flag_ticket_deadlines")
 def flag_ticket_deadlines() -> dict[str, int]:
     from .deadlines import flag_ticket_deadlines as flag
 
