@@ -54,6 +54,15 @@ class AwaitingPayment:
     amount: Money
 
 
+@dataclass(frozen=True)
+class Attention:
+    """Something about a money-in path the customer should act on (shown on the Overview)."""
+
+    text: str
+    url: str
+    link_text: str
+
+
 class DepositSource(Protocol):
     method: str  # the records page's method filter value, e.g. "online"
     label: str  # what the filter shows, e.g. "Online payment"
@@ -63,7 +72,8 @@ class DepositSource(Protocol):
 
     def load(self, pks: list[int]) -> dict[int, DepositRecord]: ...
 
-    def awaiting(self, account: Account, *, limit: int) -> list[AwaitingPayment]: ...
+    def overview(self, account: Account, *, limit: int) -> tuple[list[AwaitingPayment], list[Attention]]:
+        """What the Overview shows of this path: payments started and not made, and problems."""
 
     def in_flight(self, account: Account) -> int:
         """How many of the account's deposits are not settled yet (accounts.lifecycle asks)."""
@@ -104,5 +114,11 @@ def load_records(keys: Iterable[tuple]) -> list[DepositRecord]:
     return [loaded[kind][pk] for _, pk, kind in keys]
 
 
-def awaiting_payment(account: Account, *, limit: int = 3) -> list[AwaitingPayment]:
-    return [item for source in sources() for item in source.awaiting(account, limit=limit)][:limit]
+def overview_items(account: Account, *, limit: int = 3) -> tuple[list[AwaitingPayment], list[Attention]]:
+    """Every source's awaiting payments (the newest `limit`) and problems, for the Overview."""
+    awaiting, attention = [], []
+    for source in sources():
+        waiting, problems = source.overview(account, limit=limit)
+        awaiting += waiting
+        attention += problems
+    return awaiting[:limit], attention

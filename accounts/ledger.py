@@ -6,7 +6,8 @@ and the cached balance is updated in the same transaction. The unique (kind, sou
 behind it lets a source move money at most once, however often it is delivered.
 
 - credit_deposit: every money-in path (online top-up, bank transfer, and those to come)
-  ends here, with one answer for a source already credited.
+  ends here, with one answer for a source already credited; reverse_deposit is its mirror
+  for money paid back out of a deposit (a refund, a disputed card payment).
 - transfer_funds: money between two accounts, one posting of two entries summing to zero.
 - post_ledger_entries: the writer itself (usage charges post their debits through it).
 """
@@ -24,9 +25,13 @@ from billing_center.db import insert_new
 from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 
 from .alerts import check_alert_after_commit
+from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
 
-MONEY_IN_KINDS = frozenset({LedgerEntry.Kind.ONLINE_TOPUP, LedgerEntry.Kind.BANK_TRANSFER})
+MONEY_IN_KINDS = frozenset(
+    {LedgerEntry.Kind.ONLINE_TOPUP, LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.DISPUTE_WON}
+)
+MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE})
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class LockedAccount:
     alert_threshold: Decimal | None
     alert_enabled: bool
     alert_armed: bool
+    refill_below: Decimal | None = None
+    refill_armed: bool = True
+    refill_crossings: int = 0
 
     @property
     def billing_currency(self) -> str:
@@ -85,8 +93,34 @@ def credit_deposit(
     """
     if kind not in MONEY_IN_KINDS:
         raise Invalid(f"{kind} is not a kind of money coming in.", code="not_a_deposit")
-    if amount.amount <= 0:
-        raise Invalid("A deposit must be more than zero.", code="zero_amount")
+    return _post_once(account_id, amount, kind, source_ref, actor, description, now)
+
+
+def reverse_deposit(
+    *,
+    account_id: int,
+    amount: Money,
+    kind: str,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    now: datetime | None = None,
+) -> Deposit:
+    """Debit money that leaves again through the way it came (a refund, a chargeback), once.
+
+    `amount` is positive: what goes back. The same policy as credit_deposit for a source
+    already posted. The balance may go below zero: the money has left whatever we think of
+    it (finance's override for refunds is checked before the gateway is asked).
+    """
+    if kind not in MONEY_BACK_KINDS:
+        raise Invalid(f"{kind} is not a kind of money paid back.", code="not_a_reversal")
+    return _post_once(account_id, -amount, kind, source_ref, actor, description, now)
+
+
+def _post_once(account_id, amount: Money, kind, source_ref, actor, description, now) -> Deposit:
+    """Post one entry for a source, or answer with the entry the source already has."""
+    if amount.amount == 0 or (amount.amount < 0) != (kind in MONEY_BACK_KINDS):
+        raise Invalid("A deposit or its reversal must be more than zero.", code="zero_amount")
     try:
         with transaction.atomic():
             entry = post_ledger_entry(
@@ -104,7 +138,7 @@ def credit_deposit(
             raise  # not the source's uniqueness: a real error
         if (earlier.account_id, earlier.amount) != (account_id, amount):
             raise Conflict(
-                f"{source_ref} was already credited with {earlier.amount} to account {earlier.account_id}.",
+                f"{source_ref} was already posted with {earlier.amount} to account {earlier.account_id}.",
                 code="source_reused",
             ) from None
         return Deposit(earlier, already_credited=True)
@@ -171,12 +205,19 @@ def lock_accounts(account_ids) -> dict[int, LockedAccount]:
         Account.objects.select_for_update()
         .filter(pk__in=sorted(set(account_ids)))
         .order_by("pk")
-        .values_list("pk", "balance", "balance_currency", "alert_threshold", "alert_enabled", "alert_armed")
+        .values_list(
+            "pk",
+            "balance",
+            "balance_currency",
+            "alert_threshold",
+            "alert_enabled",
+            "alert_armed",
+            "refill_below",
+            "refill_armed",
+            "refill_crossings",
+        )
     )
-    return {
-        pk: LockedAccount(pk, Money(balance, currency), threshold, enabled, armed)
-        for pk, balance, currency, threshold, enabled, armed in rows
-    }
+    return {row[0]: LockedAccount(row[0], Money(row[1], row[2]), *row[3:]) for row in rows}
 
 
 @transaction.atomic
@@ -250,22 +291,36 @@ def _write_balances(accounts: list[LockedAccount]) -> None:
     table = connection.ops.quote_name(Account._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            values = ", ".join(["(%s, %s::numeric, %s)"] * len(accounts))
+            values = ", ".join(["(%s, %s::numeric, %s, %s, %s)"] * len(accounts))
             cursor.execute(
-                f'UPDATE {table} AS a SET "balance" = v.balance, "alert_armed" = v.armed '
-                f"FROM (VALUES {values}) AS v(id, balance, armed) WHERE a.id = v.id",
-                [p for a in accounts for p in (a.pk, a.balance.amount, a.alert_armed)],
+                f'UPDATE {table} AS a SET "balance" = v.balance, "alert_armed" = v.armed, '
+                '"refill_armed" = v.refill_armed, "refill_crossings" = v.crossings '
+                f"FROM (VALUES {values}) AS v(id, balance, armed, refill_armed, crossings) WHERE a.id = v.id",
+                [
+                    p
+                    for a in accounts
+                    for p in (a.pk, a.balance.amount, a.alert_armed, a.refill_armed, a.refill_crossings)
+                ],
             )
         else:
             cursor.executemany(
-                f'UPDATE {table} SET "balance" = %s, "alert_armed" = %s WHERE "id" = %s',
-                [(a.balance.amount, a.alert_armed, a.pk) for a in accounts],
+                f'UPDATE {table} SET "balance" = %s, "alert_armed" = %s, "refill_armed" = %s, '
+                '"refill_crossings" = %s WHERE "id" = %s',
+                [(a.balance.amount, a.alert_armed, a.refill_armed, a.refill_crossings, a.pk) for a in accounts],
             )
 
 
 def _follow_balance(account: LockedAccount, after: Money) -> None:
-    """Set the new balance on the locked row, and the alert state that follows from it."""
+    """Set the new balance on the locked row, and the alert and refill state that follow from it:
+    at or above a threshold re-arms it; falling below it while armed disarms it and hands the
+    account to a worker after commit — once per crossing, since the row is locked."""
     account.balance = after
+    if account.refill_below is not None:
+        if after.amount >= account.refill_below:
+            account.refill_armed = True
+        elif account.refill_armed:
+            account.refill_armed, account.refill_crossings = False, account.refill_crossings + 1
+            refill_after_commit(account.pk)
     threshold = account.alert_threshold
     if threshold is None:
         return

@@ -43,8 +43,22 @@ class Account(models.Model):
     alert_armed = models.BooleanField(default=True)
     alert_crossings = models.PositiveIntegerField(default=0, help_text="Alerts fired so far: numbers each crossing.")
     last_alert_at = models.DateTimeField(null=True, blank=True)
+    # Refill (auto top-up, kept by the topups app): below this balance a payment starts, once
+    # per crossing. The ledger writer follows it like the alert: back at or above re-arms it.
+    refill_below = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    refill_armed = models.BooleanField(default=True)
+    refill_crossings = models.PositiveIntegerField(default=0, help_text="Crossings below refill_below so far.")
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["balance", "alert_armed", "alert_crossings", "last_alert_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "balance",
+            "alert_armed",
+            "alert_crossings",
+            "last_alert_at",
+            "refill_armed",
+            "refill_crossings",
+        ]
+    )
 
     class Meta:
         ordering = ["name"]
@@ -123,6 +137,9 @@ class LedgerEntry(models.Model):
         USAGE = "usage", "Usage charge"
         ADJUSTMENT = "adjustment", "Adjustment"
         TRANSFER = "transfer", "Transfer between accounts"
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Card payment disputed"
+        DISPUTE_WON = "dispute_won", "Dispute won: returned"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
     amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)

@@ -18,7 +18,7 @@ from money.parsing import parse_code, parse_id
 from .alerts import set_alert
 from .charts import balance_chart
 from .decorators import customer_required
-from .deposits import awaiting_payment, load_records, record_keys
+from .deposits import load_records, overview_items, record_keys
 from .forms import (
     AlertEmailForm,
     AlertPhoneForm,
@@ -66,6 +66,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         **(bound_forms or {}),
     }
     recipients = list(account.alert_recipients.all())
+    awaiting, attention = overview_items(account, limit=3)
     context = {
         "account": account,
         "alert_refused": status >= 400,  # the page opens at the alert card, on the error
@@ -73,7 +74,8 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
-        "awaiting": awaiting_payment(account, limit=3),
+        "awaiting": awaiting,
+        "attention": attention,
         "recipients": recipients,
         "last_alert": account.balance_alerts.first(),
         **forms,

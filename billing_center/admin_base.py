@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponseRedirect
 
+from money.parsing import is_digits
+
 
 class SafeActionsMixin:
     """An action POST whose selection is not a list of ids (a forged or mangled form) is
@@ -11,7 +13,7 @@ class SafeActionsMixin:
 
     def response_action(self, request, queryset):
         selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
-        if not all(pk.isascii() and pk.isdigit() and len(pk) <= 18 for pk in selected):
+        if not all(is_digits(pk, max_length=18) for pk in selected):
             self.message_user(request, "The selection was not understood; nothing was changed.", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)

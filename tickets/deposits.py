@@ -45,8 +45,8 @@ class BankTransferTickets:
             for ticket in TransferTicket.objects.filter(pk__in=pks)
         }
 
-    def awaiting(self, account, *, limit):
-        return []  # a ticket is money already sent: it waits on finance, not on the customer
+    def overview(self, account, *, limit):
+        return [], []  # a ticket is money already sent: it waits on finance, not on the customer
 
     def in_flight(self, account):
         return TransferTicket.objects.filter(account=account, status__in=TransferTicket.OPEN_STATUSES).count()

@@ -3,13 +3,64 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
 from djmoney.contrib.exchange.models import Rate
+from djmoney.money import Money
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.forms import amount_from_form
 from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.text import PlainTextField
+from money.errors import BillingError
+from money.formatting import format_money, plain_amount
 
-from .models import HistoricalRate, RateSheet, TopUp, WebhookDelivery
+from .models import Dispute, HistoricalRate, RateSheet, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
+from .refunds import REFUND_PERMISSION, refundable, request_refund
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(label="Amount to refund", max_length=20)
+    reason = PlainTextField(
+        label="Reason", multiline=True, max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    override = forms.BooleanField(
+        label="Refund even if it takes the balance below zero",
+        required=False,
+        help_text="Only with a reason: the customer then owes the difference.",
+    )
+
+    def __init__(self, *args, topup: TopUp, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = str(topup.amount.currency)
+        self.fields["amount"].help_text = f"In {self.currency}, the currency the customer paid in."
+
+    def clean_amount(self) -> Money:
+        return Money(amount_from_form(self.cleaned_data["amount"], self.currency), self.currency)
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fields = ("reference", "amount", "debit_amount", "status", "origin", "needs_review", "reason", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DisputeInline(admin.TabularInline):
+    model = Dispute
+    fields = ("gateway_dispute_id", "amount", "debit_amount", "status", "reason", "opened_at", "closed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TopUp)
@@ -28,7 +79,8 @@ class TopUpAdmin(ReadOnlyAdmin):
     list_select_related = ("account",)
     search_fields = ("public_id", "gateway_session_id", "account__name")
     date_hierarchy = "created_at"
-    actions = ["reconcile_with_gateway"]
+    actions = ["reconcile_with_gateway", "refund"]
+    inlines = [RefundInline, DisputeInline]
 
     def get_search_results(self, request, queryset, search_term):
         # Customers quote "TU-409FA5D74577": the first 12 hex digits of the public id.
@@ -48,6 +100,70 @@ class TopUpAdmin(ReadOnlyAdmin):
             f"Checked {len(pending)} pending top-up(s) with the gateway; {credited} credited.",
             messages.SUCCESS,
         )
+
+    @admin.action(description="Refund the selected credited top-up…", permissions=["refund"])
+    def refund(self, request, queryset):
+        """One top-up at a time: the amount, a reason, and the override if the balance is short."""
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one top-up to refund.", messages.ERROR)
+            return None
+        topup = queryset.select_related("account").get()
+        confirmed = request.POST.get("post") == "yes"
+        form = RefundForm(request.POST if confirmed else None, topup=topup, initial={"amount": ""})
+        if not confirmed:
+            form.initial["amount"] = plain_amount(refundable(topup))
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                refund = request_refund(
+                    topup_id=topup.pk,
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    override=data["override"],
+                    actor=request.user,
+                )
+            except BillingError as exc:
+                form.add_error(None, exc.message)
+            else:
+                state = "refunded" if refund.status == Refund.Status.SUCCEEDED else "sent to the gateway"
+                self.message_user(
+                    request,
+                    f"{refund.reference}: {format_money(refund.amount)} of {topup.reference} {state}.",
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Refund {topup.reference}",
+            "topup": topup,
+            "refundable": refundable(topup),
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/topups/topup/refund.html", context)
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm(REFUND_PERMISSION)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "topup", "amount", "debit_amount", "status", "origin", "needs_review", "created_at")
+    list_filter = ("status", "origin", "needs_review")
+    list_select_related = ("topup",)
+    search_fields = ("gateway_refund_id", "topup__account__name")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ("gateway_dispute_id", "topup", "amount", "debit_amount", "status", "reason", "opened_at")
+    list_filter = ("status",)
+    list_select_related = ("topup",)
+    search_fields = ("gateway_dispute_id", "topup__account__name")
+    date_hierarchy = "opened_at"
 
 
 @admin.register(WebhookDelivery)

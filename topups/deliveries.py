@@ -8,9 +8,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .gateways import PaymentNotice
-from .models import WebhookDelivery
+from .auto_topup import save_card
+from .disputes import apply_dispute_notice
+from .gateways.base import CardNotice, DisputeNotice, Notice, RefundNotice, RefundsListed
+from .models import TopUp, WebhookDelivery
 from .notices import apply_payment_notice
+from .refunds import apply_refund_notice
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -33,7 +36,25 @@ def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, 
     )
 
 
-def receive_payment_notice(*, gateway_name: str, notice: PaymentNotice, body: bytes, signature: str) -> WebhookDelivery:
+def apply_notice(*, gateway_name: str, notice: Notice) -> tuple[str, TopUp | None]:
+    """Route a verified notice to the rule it is about: payment, refund or dispute."""
+    if isinstance(notice, RefundsListed):
+        verdicts = [apply_refund_notice(gateway_name=gateway_name, notice=n) for n in notice.refunds]
+        for verdict in (Verdict.REFUNDED, Verdict.FLAGGED, Verdict.UPDATED, Verdict.ALREADY_APPLIED):
+            if verdict in verdicts:
+                return verdict, None
+        return Verdict.IGNORED, None
+    if isinstance(notice, RefundNotice):
+        return apply_refund_notice(gateway_name=gateway_name, notice=notice), None
+    if isinstance(notice, CardNotice):
+        return save_card(gateway_name=gateway_name, notice=notice), None
+    if isinstance(notice, DisputeNotice):
+        return apply_dispute_notice(gateway_name=gateway_name, notice=notice), None
+    outcome = apply_payment_notice(gateway_name=gateway_name, notice=notice)
+    return outcome.verdict, outcome.topup
+
+
+def receive_payment_notice(*, gateway_name: str, notice: Notice, body: bytes, signature: str) -> WebhookDelivery:
     """Store a verified delivery once per event id and apply it once.
 
     The delivery row is committed before processing, so a processing failure rolls back
@@ -62,9 +83,7 @@ def receive_payment_notice(*, gateway_name: str, notice: PaymentNotice, body: by
             delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
             if delivery.verdict not in (Verdict.RECEIVED, Verdict.ERROR):
                 return delivery  # a redelivery of an event already applied
-            outcome = apply_payment_notice(gateway_name=gateway_name, notice=notice)
-            delivery.verdict = outcome.verdict
-            delivery.topup = outcome.topup
+            delivery.verdict, delivery.topup = apply_notice(gateway_name=gateway_name, notice=notice)
             delivery.error = ""
             delivery.processed_at = timezone.now()
             delivery.save(update_fields=["verdict", "topup", "error", "processed_at"])

@@ -3,14 +3,22 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Value
+from django.db.models import F, Q, Sum, Value
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.deposits import AwaitingPayment, DepositRecord
+from accounts.deposits import Attention, AwaitingPayment, DepositRecord
 from accounts.selectors import within_days
+from money.formatting import format_money
 
 from .models import TopUp
+
+
+def _label(topup) -> str:
+    """The status, and what was paid back of it (the same query: refunded is annotated)."""
+    if topup.status == TopUp.Status.CREDITED and topup.refunded:
+        return "Refunded" if topup.refunded >= topup.amount.amount else "Credited, partly refunded"
+    return topup.get_status_display()
 
 
 class OnlineTopUps:
@@ -34,22 +42,31 @@ class OnlineTopUps:
                 amount=t.amount,
                 credited=t.credit_amount if t.status == TopUp.Status.CREDITED else None,
                 status=t.status,
-                status_label=t.get_status_display(),
+                status_label=_label(t),
                 exchange_rate=t.exchange_rate if t.is_converted else None,
             )
-            for t in TopUp.objects.filter(pk__in=pks)
+            for t in TopUp.objects.filter(pk__in=pks).annotate(
+                refunded=Sum("refunds__amount", filter=Q(refunds__status="succeeded"))
+            )
         }
 
-    def awaiting(self, account, *, limit):
-        """Pending top-ups whose checkout can still be paid at the gateway."""
-        since = timezone.now() - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
-        topups = TopUp.objects.filter(account=account, status=TopUp.Status.PENDING, created_at__gte=since)
-        return [
-            AwaitingPayment(
-                reference=f"Top-up {t.reference}", url=reverse("topups:detail", args=[t.public_id]), amount=t.amount
-            )
-            for t in topups.order_by("-created_at", "-id")[:limit]
-        ]
+    def overview(self, account, *, limit):
+        """Checkouts still payable, and auto top-ups that failed this week: one query."""
+        now = timezone.now()
+        since = now - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+        topups = TopUp.objects.filter(account=account).filter(
+            Q(status=TopUp.Status.PENDING, created_at__gte=since)
+            | Q(is_automatic=True, status=TopUp.Status.FAILED, closed_at__gte=now - timedelta(days=7))
+        )
+        awaiting, attention = [], []
+        for t in topups.order_by("-created_at", "-id")[: limit + 1]:
+            if t.status == TopUp.Status.PENDING and not t.is_automatic:
+                url = reverse("topups:detail", args=[t.public_id])
+                awaiting.append(AwaitingPayment(reference=f"Top-up {t.reference}", url=url, amount=t.amount))
+            elif t.status == TopUp.Status.FAILED and not attention:  # the latest failure says enough
+                text = f"Auto top-up {t.reference} of {format_money(t.amount)} failed: {t.failure_reason}"
+                attention.append(Attention(text=text, url=reverse("topups:auto"), link_text="Auto top-up"))
+        return awaiting[:limit], attention
 
     def in_flight(self, account):
         return TopUp.objects.filter(account=account, status=TopUp.Status.PENDING).count()

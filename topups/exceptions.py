@@ -1,6 +1,6 @@
 """Errors of online top-ups; the kinds (Invalid, Refused, …) are in money.errors."""
 
-from money.errors import Invalid, Unavailable
+from money.errors import Conflict, Invalid, Refused, Unavailable
 
 
 class TopUpLimitExceeded(Invalid):
@@ -19,3 +19,15 @@ class InvalidNotification(Invalid):
     """A webhook delivery we cannot trust or cannot read: answered with a 400."""
 
     code = "invalid_notification"
+
+
+class RefundRefused(Refused):
+    """A refund finance may not make: more than was paid, not credited, beyond the balance without an override."""
+
+    code = "refund_refused"
+
+
+class RefundConflict(Conflict):
+    """The gateway said no to a refund (already refunded there, disputed, too old)."""
+
+    code = "refund_conflict"

@@ -28,3 +28,32 @@ class OnlineTopUpForm(forms.Form):
 
     def clean_request_key(self) -> str:
         return self.cleaned_data["request_key"].strip()
+
+
+class AutoTopUpForm(forms.Form):
+    """Auto top-up settings, every amount in the account's billing currency."""
+
+    enabled = forms.BooleanField(label="Top up automatically", required=False)
+    threshold = forms.CharField(label="When my balance falls below", max_length=20)
+    amount = forms.CharField(label="Top up", max_length=20)
+    daily_ceiling = forms.CharField(label="At most per day", max_length=20)
+    monthly_ceiling = forms.CharField(label="At most per month", max_length=20)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        for name in ("threshold", "amount", "daily_ceiling", "monthly_ceiling"):
+            self.fields[name].widget.attrs.update(inputmode="decimal", autocomplete="off")
+            self.fields[name].help_text = currency
+
+    def clean_threshold(self) -> Decimal:
+        return amount_from_form(self.cleaned_data["threshold"], self.currency)
+
+    def clean_amount(self) -> Decimal:
+        return amount_from_form(self.cleaned_data["amount"], self.currency)
+
+    def clean_daily_ceiling(self) -> Decimal:
+        return amount_from_form(self.cleaned_data["daily_ceiling"], self.currency)
+
+    def clean_monthly_ceiling(self) -> Decimal:
+        return amount_from_form(self.cleaned_data["monthly_ceiling"], self.currency)

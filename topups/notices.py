@@ -82,6 +82,10 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
     if topup is None:
         # Genuine but not ours (another integration on the same provider account).
         return NoticeOutcome(Verdict.IGNORED)
+    if notice.payment_intent_id and not topup.payment_intent_id:
+        # Kept from the first notice that names it: refunds and disputes name only the payment.
+        TopUp.objects.filter(pk=topup.pk).update(payment_intent_id=notice.payment_intent_id)
+        topup.payment_intent_id = notice.payment_intent_id
     if notice.status == "paid":
         if topup.status == TopUp.Status.CREDITED:
             return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)

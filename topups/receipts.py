@@ -35,6 +35,14 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
         ("Balance after", format_money(topup.ledger_entry.balance_after)),
         ("Our reference", str(topup.public_id)),
     ]
+    for refund in topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"):
+        rows.append(
+            (
+                f"Refunded {timezone.localtime(refund.succeeded_at):{when}}",
+                f"{format_money(refund.amount)} ({refund.reference}; "
+                f"−{format_money(refund.debit_amount)} from the balance)",
+            )
+        )
     return rows
 
 

@@ -13,3 +13,17 @@ def refresh_exchange_rates() -> str:
     from money.rates import refresh_rates
 
     return refresh_rates()
+
+
+@shared_task(name="topups.tasks.run_auto_topup", acks_late=True)
+def run_auto_topup(account_id: int) -> None:
+    from .auto_topup import run_auto_topup as run
+
+    run(account_id=account_id)
+
+
+@shared_task(name="topups.tasks.sweep_auto_topups")
+def sweep_auto_topups() -> int:
+    from .auto_topup import sweep_auto_topups as sweep
+
+    return sweep()

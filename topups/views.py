@@ -2,6 +2,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,11 +13,13 @@ from accounts.decorators import customer_required
 from billing_center.errors import show_on_form
 from billing_center.responses import pdf_attachment, see_other
 from money.errors import BillingError, Invalid
-from money.formatting import minor_places
+from money.formatting import minor_places, plain_amount
 from money.rates import QuoteExpired, RateUnavailable, current_quote, read_quote
 
+from .auto_topup import check_card_setup, configure, remove_card, start_card_setup
 from .checkout import limits_for, start_online_topup
-from .forms import OnlineTopUpForm
+from .forms import AutoTopUpForm, OnlineTopUpForm
+from .models import AutoTopUp, TopUp
 from .receipts import receipt_pdf, receipt_rows
 from .reconcile import check_on_return
 from .selectors import get_credited_topup_for_account, get_topup_for_account
@@ -109,6 +112,8 @@ def topup_detail(request, public_id, account):
         # A double click's second request lands here while the first is still opening the checkout.
         "opening": topup.is_pending and not topup.checkout_url and now - topup.created_at < timedelta(minutes=2),
         "cancelled": bool(request.GET.get("cancelled")) and topup.is_pending,
+        "refunds": list(topup.refunds.all()) if topup.status == TopUp.Status.CREDITED else [],
+        "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
     }
     return render(request, "topups/detail.html", context)
 
@@ -126,3 +131,50 @@ def receipt(request, public_id, account):
 def receipt_download(request, public_id, account):
     topup = get_credited_topup_for_account(account, public_id)
     return pdf_attachment(receipt_pdf(topup), f"receipt-{topup.reference}.pdf")
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def auto_topup(request, account):
+    """Auto top-up: the saved card, the settings, and what it last did."""
+    auto = AutoTopUp.objects.filter(account=account).first()
+    if request.method == "GET" and auto is not None and request.GET.get("card") == "saved":
+        auto = check_card_setup(auto=auto)  # the webhook saves it anyway; this saves a wait
+    initial = {"daily_ceiling": "", "monthly_ceiling": ""}
+    if auto is not None and auto.amount is not None:
+        initial = {
+            "enabled": auto.enabled,
+            "threshold": plain_amount(Money(auto.threshold, account.billing_currency)),
+            "amount": plain_amount(Money(auto.amount, account.billing_currency)),
+            "daily_ceiling": plain_amount(Money(auto.daily_ceiling, account.billing_currency)),
+            "monthly_ceiling": plain_amount(Money(auto.monthly_ceiling, account.billing_currency)),
+        }
+    form = AutoTopUpForm(request.POST or None, currency=account.billing_currency, initial=initial)
+    status = 200 if account.can_top_up else 403
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "save_card":
+                return see_other(start_card_setup(account_id=account.pk, actor=request.user))
+            if action == "remove_card":
+                remove_card(account_id=account.pk, actor=request.user)
+                messages.success(request, "The card was removed and auto top-up is off.")
+                return see_other("topups:auto")
+            if action != "settings":
+                raise Invalid("Unknown action.", code="unknown_action")
+            if form.is_valid():
+                configure(account_id=account.pk, actor=request.user, **form.cleaned_data)
+                on = form.cleaned_data["enabled"]
+                messages.success(request, "Auto top-up is on." if on else "Saved; auto top-up is off.")
+                return see_other("topups:auto")
+            status = 400
+        except BillingError as exc:
+            status = show_on_form(form, exc)
+    context = {
+        "account": account,
+        "auto": auto,
+        "form": form,
+        "recent": TopUp.objects.filter(account=account, is_automatic=True).order_by("-created_at", "-id")[:5],
+        "limits": limits_for(account.billing_currency),
+    }
+    return render(request, "topups/auto.html", context, status=status)

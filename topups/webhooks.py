@@ -2,6 +2,8 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from money.errors import BillingError
+
 from .deliveries import receive_payment_notice, record_rejected_delivery
 from .exceptions import InvalidNotification
 from .gateways import get_gateway_or_404
@@ -23,5 +25,10 @@ def payment_webhook(request, gateway_name: str):
     except InvalidNotification as exc:
         record_rejected_delivery(gateway_name=gateway_name, body=body, signature=signature, error=exc.message)
         return HttpResponseBadRequest(exc.message, content_type="text/plain")
-    delivery = receive_payment_notice(gateway_name=gateway_name, notice=notice, body=body, signature=signature)
+    try:
+        delivery = receive_payment_notice(gateway_name=gateway_name, notice=notice, body=body, signature=signature)
+    except BillingError as exc:
+        # The event is genuine and kept with this error; applying it failed on our side, so
+        # the answer is a 5xx: the gateway retries, where a 4xx would blame the sender.
+        return JsonResponse({"received": True, "event": notice.event_id, "error": exc.message}, status=500)
     return JsonResponse({"received": True, "event": notice.event_id, "verdict": delivery.verdict})

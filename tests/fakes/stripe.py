@@ -57,6 +57,67 @@ def checkout_session(*, topup=None, **overrides) -> dict:
     return session
 
 
+def refund_object(*, payment_intent: str, amount: int, currency: str = "usd", **overrides) -> dict:
+    """A Refund object as Stripe documents it (API 2026-10-28)."""
+    refund = {
+        "id": f"re_{secrets.token_hex(12)}",
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": f"txn_{secrets.token_hex(12)}",
+        "charge": f"ch_{payment_intent[3:]}",
+        "created": int(time.time()),
+        "currency": currency,
+        "destination_details": {"card": {"type": "refund"}, "type": "card"},
+        "metadata": {},
+        "payment_intent": payment_intent,
+        "reason": None,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": "succeeded",
+        "transfer_reversal": None,
+    }
+    refund.update(overrides)
+    return refund
+
+
+def charge_object(*, payment_intent: str, amount: int, refunds: list[dict], currency: str = "usd") -> dict:
+    """A Charge object after a refund, with its refunds listed (charge.refunded)."""
+    return {
+        "id": f"ch_{payment_intent[3:]}",
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": sum(r["amount"] for r in refunds if r["status"] == "succeeded"),
+        "captured": True,
+        "currency": currency,
+        "paid": True,
+        "payment_intent": payment_intent,
+        "refunded": sum(r["amount"] for r in refunds if r["status"] == "succeeded") >= amount,
+        "refunds": {"object": "list", "data": refunds, "has_more": False, "url": "/v1/refunds"},
+        "status": "succeeded",
+    }
+
+
+def dispute_object(*, payment_intent: str, amount: int, status: str = "needs_response", **overrides) -> dict:
+    """A Dispute object as Stripe documents it."""
+    dispute = {
+        "id": overrides.pop("id", None) or f"du_{secrets.token_hex(12)}",
+        "object": "dispute",
+        "amount": amount,
+        "charge": f"ch_{payment_intent[3:]}",
+        "created": int(time.time()),
+        "currency": "usd",
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": payment_intent,
+        "reason": "fraudulent",
+        "status": status,
+    }
+    dispute.update(overrides)
+    return dispute
+
+
 def event(event_type: str, session: dict, *, event_id: str | None = None) -> dict:
     return {
         "id": event_id or f"evt_{secrets.token_hex(12)}",
@@ -92,6 +153,11 @@ class FakeStripe:
         self.sessions: dict[str, dict] = {}
         self.by_idempotency_key: dict[str, str] = {}
         self.create_requests: list[dict] = []
+        self.refunds: dict[str, dict] = {}
+        self.refund_requests: list[dict] = []
+        self.refund_status = "succeeded"  # what Stripe answers a refund create with
+        self.intents: dict[str, dict] = {}
+        self.card_declines = False  # the saved card: Stripe answers 402 card_declined
         self.down = False
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
 
@@ -100,6 +166,8 @@ class FakeStripe:
         self.mock.add_callback(responses.POST, f"{API}/v1/checkout/sessions", callback=self._create)
         self.mock.add_callback(responses.GET, SESSION_URL, callback=self._retrieve)
         self.mock.add_callback(responses.POST, EXPIRE_URL, callback=self._expire)
+        self.mock.add_callback(responses.POST, f"{API}/v1/refunds", callback=self._refund)
+        self.mock.add_callback(responses.POST, f"{API}/v1/payment_intents", callback=self._payment_intent)
         return self
 
     def __exit__(self, *exc):
@@ -149,6 +217,59 @@ class FakeStripe:
             return self._error(400, "Only Checkout Sessions with a status of open can be expired.")
         session.update(status="expired", url=None)
         return 200, {}, json.dumps(session)
+
+    def _refund(self, request):
+        if self.down:
+            return self._error(500, "An unknown error occurred", kind="api_error")
+        key = request.headers.get("Idempotency-Key")
+        if key in self.by_idempotency_key:
+            return 200, {"Idempotent-Replayed": "true"}, json.dumps(self.refunds[self.by_idempotency_key[key]])
+        form = dict(parse_qsl(request.body if isinstance(request.body, str) else request.body.decode()))
+        self.refund_requests.append({"form": form, "headers": dict(request.headers)})
+        paid = [x for x in self.sessions.values() if x.get("payment_intent") == form["payment_intent"]]
+        refund = refund_object(
+            payment_intent=form["payment_intent"],
+            amount=int(form["amount"]),
+            currency=paid[0]["currency"] if paid else "usd",  # a refund is in its payment's currency
+            status=self.refund_status,
+            metadata={k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+            reason=form.get("reason"),
+        )
+        self.refunds[refund["id"]] = refund
+        if key:
+            self.by_idempotency_key[key] = refund["id"]
+        return 200, {}, json.dumps(refund)
+
+    def _payment_intent(self, request):
+        """An off-session PaymentIntent, confirmed at once (auto top-up)."""
+        key = request.headers.get("Idempotency-Key")
+        if key in self.by_idempotency_key:
+            return 200, {"Idempotent-Replayed": "true"}, json.dumps(self.intents[self.by_idempotency_key[key]])
+        form = dict(parse_qsl(request.body if isinstance(request.body, str) else request.body.decode()))
+        intent = {
+            "id": f"pi_{secrets.token_hex(12)}",
+            "object": "payment_intent",
+            "amount": int(form["amount"]),
+            "amount_received": 0 if self.card_declines else int(form["amount"]),
+            "currency": form["currency"],
+            "customer": form.get("customer"),
+            "payment_method": form.get("payment_method"),
+            "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+            "status": "requires_payment_method" if self.card_declines else "succeeded",
+        }
+        self.intents[intent["id"]] = intent
+        if key:
+            self.by_idempotency_key[key] = intent["id"]
+        if self.card_declines:
+            error = {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "message": "Your card has insufficient funds.",
+                "payment_intent": intent,
+            }
+            return 402, {"Request-Id": f"req_{secrets.token_hex(6)}"}, json.dumps({"error": error})
+        return 200, {}, json.dumps(intent)
 
     # What happens on Stripe's side while the customer is on its page.
     def add_session(self, session: dict) -> dict:

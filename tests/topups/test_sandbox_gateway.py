@@ -193,3 +193,22 @@ def test_an_expired_checkout_cannot_be_paid_and_stops_counting_towards_the_daily
     assert session.status == SandboxCheckout.Status.OPEN  # the gateway refused the late payment
 
     assert client.post("/billing/pay/", {"amount": "40.00"}).status_code == 303
+
+
+def test_the_sandbox_mirrors_a_refund_and_a_retry_names_the_same_refund(client, started, clerk):
+    from topups.models import Refund
+    from topups.refunds import request_refund, send_refund
+
+    topup, session = started
+    SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.PAID)
+    session.refresh_from_db()
+    body = notification_body(session)
+    assert post(client, body, signing.sign(body, SECRET)).status_code == 200
+    refund = request_refund(topup_id=topup.pk, amount=Money("14.00", "USD"), reason="", actor=clerk)
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.gateway_refund_id.startswith("sbxre_")
+    again = send_refund(refund_id=refund.pk)  # a retry after success changes nothing
+    assert again.gateway_refund_id == refund.gateway_refund_id
+    topup.account.refresh_from_db()
+    assert topup.account.balance == Money("50.00", "USD")
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1

@@ -164,7 +164,8 @@ def test_reconciling_while_stripe_is_down_changes_nothing(fake_stripe):
 
 
 def test_jpy_amounts_go_to_stripe_without_minor_units():
-    from topups.gateways.stripe_checkout import from_minor_units, to_minor_units
+    from topups.gateways.stripe_checkout import to_minor_units
+    from topups.gateways.stripe_events import from_minor_units
 
     assert to_minor_units(Money("500", "JPY")) == 500
     assert to_minor_units(Money("100.50", "USD")) == 10050

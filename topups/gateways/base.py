@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from djmoney.money import Money
 
 if TYPE_CHECKING:
-    from topups.models import TopUp
+    from topups.models import AutoTopUp, Refund, TopUp
 
 NoticeStatus = Literal["paid", "pending", "failed", "cancelled", "expired", "ignored"]
 
@@ -24,14 +24,85 @@ class PaymentNotice:
     session_id: str = ""
     account_ref: str = ""  # our account id as we sent it, to check the owner
     detail: str = ""  # a reason for failures, for people
+    payment_intent_id: str = ""  # the provider's id of the payment, kept for refunds and disputes
 
 
-def check_notice_fields(notice: PaymentNotice) -> PaymentNotice:
+@dataclass(frozen=True)
+class RefundNotice:
+    """What a gateway tells us about one refund (ours or one made in its dashboard)."""
+
+    event_id: str
+    event_type: str
+    refund_id: str  # the provider's refund id
+    status: Literal["pending", "succeeded", "failed"]
+    amount: Money
+    payment_intent_id: str = ""
+    charge_id: str = ""
+    reference: str = ""  # our Refund.public_id when we asked for it ("" for a dashboard refund)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeNotice:
+    """What a gateway tells us about a cardholder's dispute (chargeback) of a payment."""
+
+    event_id: str
+    event_type: str
+    dispute_id: str
+    status: Literal["open", "won", "lost"]
+    amount: Money
+    payment_intent_id: str = ""
+    charge_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CardNotice:
+    """A card the payer saved on the gateway's page, for auto top-up (never the number)."""
+
+    event_id: str
+    event_type: str
+    account_ref: str  # our account id as we sent it
+    session_id: str  # the setup session it was saved in
+    payment_method_id: str
+    customer_id: str = ""
+    label: str = "Card"  # "Visa •••• 4242"
+
+
+@dataclass(frozen=True)
+class RefundsListed:
+    """A payment's refunds as one event lists them (Stripe's charge.refunded)."""
+
+    event_id: str
+    event_type: str
+    refunds: tuple[RefundNotice, ...]
+
+
+Notice = PaymentNotice | RefundNotice | DisputeNotice | RefundsListed | CardNotice
+
+
+def check_notice_fields(notice):
     """Refuse a notice whose identifiers could not be stored or matched (a 400, not a 500)."""
     from topups.exceptions import InvalidNotification
 
-    limits = {"event_id": 255, "event_type": 100, "reference": 64, "session_id": 255, "account_ref": 64}
+    limits = {
+        "event_id": 255,
+        "event_type": 100,
+        "reference": 64,
+        "session_id": 255,
+        "account_ref": 64,
+        "payment_intent_id": 255,
+        "charge_id": 255,
+        "refund_id": 255,
+        "dispute_id": 255,
+        "reason": 100,
+        "payment_method_id": 255,
+        "customer_id": 255,
+        "label": 100,
+    }
     for field, limit in limits.items():
+        if not hasattr(notice, field):
+            continue
         value = getattr(notice, field)
         if len(value) > limit:
             raise InvalidNotification(f"The event's {field} is longer than {limit} characters.")
@@ -63,3 +134,18 @@ class PaymentGateway(Protocol):
 
     def close_checkout(self, topup: "TopUp") -> PaymentNotice:
         """Make the checkout unpayable and say how it ended ("paid" if the payment won the race)."""
+
+    def start_card_setup(self, auto: "AutoTopUp", *, success_url: str, cancel_url: str) -> CheckoutSession:
+        """Open the gateway's page where the payer saves a card for off-session payments."""
+
+    def fetch_card_setup(self, auto: "AutoTopUp") -> CardNotice | None:
+        """The card saved in the auto top-up's setup session, if there is one yet."""
+
+    def charge_saved_card(self, topup: "TopUp", auto: "AutoTopUp") -> PaymentNotice:
+        """Charge the saved card off-session for `topup`, under its idempotency key; a decline
+        or a payment that needs the customer (3-D Secure) is a "failed" notice with the reason."""
+
+    def refund(self, refund: "Refund") -> RefundNotice:
+        """Ask the gateway to pay back `refund.amount` of its top-up's payment, under an
+        idempotency key from the row; raises GatewayUnavailable (nothing was refunded or
+        the same key will find it) or RefundRefused (the gateway said no)."""

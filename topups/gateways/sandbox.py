@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -20,11 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from topups.exceptions import GatewayUnavailable, InvalidNotification
-from topups.models import SandboxCheckout, TopUp
+from topups.exceptions import GatewayUnavailable, InvalidNotification, RefundConflict
+from topups.models import AutoTopUp, Refund, SandboxCheckout, TopUp
 
 from . import signing
-from .base import CheckoutSession, PaymentNotice, check_notice_fields
+from .base import CardNotice, CheckoutSession, Notice, PaymentNotice, RefundNotice, check_notice_fields
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class SandboxGateway:
             redirect_url=reverse("sandbox:checkout", args=[checkout.session_id]),
         )
 
-    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notice:
         signing.verify(
             body,
             headers.get(SIGNATURE_HEADER),
@@ -74,6 +75,17 @@ class SandboxGateway:
             event = json.loads(body)
             data = event["data"]
             event_id, event_type = str(event["id"]), str(event["type"])
+            if event_type == "card.saved":
+                return check_notice_fields(
+                    CardNotice(
+                        event_id=event_id,
+                        event_type=event_type,
+                        account_ref=str(data["account_ref"]),
+                        session_id=str(data["session_id"]),
+                        payment_method_id=str(data["payment_method"]),
+                        label=str(data["label"]),
+                    )
+                )
             amount = Money(_amount(data["amount"]), moneyed.get_currency(str(data["currency"])))
             notice = PaymentNotice(
                 event_id=event_id,
@@ -94,11 +106,77 @@ class SandboxGateway:
             raise GatewayUnavailable("The sandbox has no session for this top-up.")
         return _session_notice(checkout)
 
+    def start_card_setup(self, auto: AutoTopUp, *, success_url: str, cancel_url: str) -> CheckoutSession:
+        checkout = SandboxCheckout.objects.create(
+            mode=SandboxCheckout.Mode.SETUP,
+            session_id=f"sbx_{secrets.token_hex(16)}",
+            reference=str(auto.account_id),
+            account_ref=str(auto.account_id),
+            description=f"Save a card for auto top-up of {auto.account.name}",
+            amount=Money(0, auto.account.billing_currency),
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=timezone.now() + timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES),
+        )
+        return CheckoutSession(checkout.session_id, reverse("sandbox:checkout", args=[checkout.session_id]))
+
+    def fetch_card_setup(self, auto: AutoTopUp) -> CardNotice | None:
+        checkout = SandboxCheckout.objects.filter(
+            session_id=auto.setup_session_id, mode=SandboxCheckout.Mode.SETUP, status=SandboxCheckout.Status.PAID
+        ).first()
+        return None if checkout is None else _card_notice(checkout, event_id=f"fetch:{checkout.session_id}")
+
+    def charge_saved_card(self, topup: TopUp, auto: AutoTopUp) -> PaymentNotice:
+        """Charged at once, as an off-session card payment; a card saved as "declines" is declined."""
+        setup = SandboxCheckout.objects.filter(session_id=auto.payment_method_id.removeprefix("sbxpm_")).first()
+        if setup is None:
+            raise GatewayUnavailable("The sandbox does not know this card.")
+        declined = setup.card_declines
+        # One payment per top-up, however often asked: the top-up's id is the key.
+        payment, _ = SandboxCheckout.objects.get_or_create(
+            session_id=f"sbx_{topup.public_id.hex}",
+            defaults={
+                "reference": str(topup.public_id),
+                "account_ref": str(topup.account_id),
+                "description": f"Auto top-up of account {topup.account_id}",
+                "amount": topup.amount,
+                "success_url": "",
+                "cancel_url": "",
+                "status": SandboxCheckout.Status.DECLINED if declined else SandboxCheckout.Status.PAID,
+                "expires_at": timezone.now(),
+                "completed_at": timezone.now(),
+            },
+        )
+        notice = _session_notice(payment)
+        if payment.status == SandboxCheckout.Status.DECLINED:
+            return replace(notice, detail="The card was declined (sandbox test card).")
+        return notice
+
+    def refund(self, refund: Refund) -> RefundNotice:
+        """The sandbox pays back at once, as a card refund that succeeds immediately."""
+        checkout = SandboxCheckout.objects.filter(session_id=refund.topup.gateway_session_id).first()
+        if checkout is None or checkout.status != SandboxCheckout.Status.PAID:
+            raise RefundConflict("The sandbox has no paid session for this top-up.")
+        return RefundNotice(
+            event_id=f"refund:{_refund_id(refund)}",
+            event_type="refund.create",
+            refund_id=_refund_id(refund),
+            status="succeeded",
+            amount=refund.amount,
+            reference=str(refund.public_id),
+        )
+
     def close_checkout(self, topup: TopUp) -> PaymentNotice:
         SandboxCheckout.objects.filter(session_id=topup.gateway_session_id, status=SandboxCheckout.Status.OPEN).update(
             status=SandboxCheckout.Status.EXPIRED, completed_at=timezone.now()
         )
         return self.fetch_payment(topup)
+
+
+def _refund_id(refund: Refund) -> str:
+    """Derived from our row, so asking twice (a retry) names the same refund, as Stripe's
+    idempotency key makes it do."""
+    return f"sbxre_{refund.public_id.hex[:24]}"
 
 
 def _amount(value) -> Decimal:
@@ -107,6 +185,17 @@ def _amount(value) -> Decimal:
     if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or abs(amount) >= 10**15:
         raise ValueError(f"not a payable amount: {value!r}")
     return amount
+
+
+def _card_notice(checkout: SandboxCheckout, *, event_id: str) -> CardNotice:
+    return CardNotice(
+        event_id=event_id,
+        event_type="card.saved",
+        account_ref=checkout.account_ref,
+        session_id=checkout.session_id,
+        payment_method_id=f"sbxpm_{checkout.session_id}",
+        label="Visa •••• 0002 (declines)" if checkout.card_declines else "Visa •••• 4242",
+    )
 
 
 def _session_notice(checkout: SandboxCheckout) -> PaymentNotice:
@@ -138,6 +227,17 @@ def complete_checkout(checkout: SandboxCheckout, *, outcome: str) -> bool:
 
 
 def notification_body(checkout: SandboxCheckout) -> bytes:
+    if checkout.mode == SandboxCheckout.Mode.SETUP:
+        card = _card_notice(checkout, event_id="")
+        data = {"session_id": checkout.session_id, "account_ref": checkout.account_ref}
+        data.update(payment_method=card.payment_method_id, label=card.label)
+        event = {
+            "id": f"sbxevt_{secrets.token_hex(12)}",
+            "type": "card.saved",
+            "created": int(time.time()),
+            "data": data,
+        }
+        return json.dumps(event).encode()
     event_type = {
         SandboxCheckout.Status.PAID: "payment.succeeded",
         SandboxCheckout.Status.DECLINED: "payment.declined",

@@ -18,6 +18,8 @@ OUTCOMES = {
     "decline": SandboxCheckout.Status.DECLINED,
     "cancel": SandboxCheckout.Status.CANCELLED,
 }
+# A setup session saves a card ("paid" for the sandbox's own bookkeeping), or one that declines later.
+SETUP_OUTCOMES = {"save": False, "save_declining": True}
 
 
 def _sandbox_enabled():
@@ -36,7 +38,13 @@ def checkout(request, session_id: str):
             "payable": session.is_payable(timezone.now()),
         }
         return render(request, "sandbox/checkout.html", context)
-    outcome = OUTCOMES.get(request.POST.get("outcome", ""))
+    choice = request.POST.get("outcome", "")
+    if session.mode == SandboxCheckout.Mode.SETUP and choice in SETUP_OUTCOMES:
+        SandboxCheckout.objects.filter(pk=session.pk, status=SandboxCheckout.Status.OPEN).update(
+            card_declines=SETUP_OUTCOMES[choice]
+        )
+        choice = "pay"
+    outcome = OUTCOMES.get(choice)
     if outcome is None:
         return HttpResponseBadRequest("Choose Pay, Decline or Cancel.")
     if complete_checkout(session, outcome=outcome):

@@ -9,18 +9,35 @@ scheme) and read as plain JSON in the documented event shape.
 import json
 import time
 from collections.abc import Mapping
-from decimal import Decimal
 
 import moneyed
 import stripe
 from django.conf import settings
 from djmoney.money import Money
 
-from topups.exceptions import GatewayUnavailable, InvalidNotification
-from topups.models import TopUp
+from topups.exceptions import GatewayUnavailable, InvalidNotification, RefundConflict
+from topups.models import AutoTopUp, Refund, TopUp
 
 from . import signing
-from .base import CheckoutSession, PaymentNotice, check_notice_fields
+from .base import (
+    CardNotice,
+    CheckoutSession,
+    Notice,
+    PaymentNotice,
+    RefundNotice,
+    RefundsListed,
+    check_notice_fields,
+)
+from .stripe_events import (
+    LARGEST_AMOUNT_TOTAL,
+    card_notice,
+    charge_refunds,
+    dispute_notice,
+    from_minor_units,
+    id_of,
+    intent_notice,
+    refund_notice,
+)
 
 # Pinned so a Stripe-side default change cannot alter the payloads we parse.
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -31,11 +48,6 @@ def to_minor_units(money: Money) -> int:
     """Stripe wants integers in the currency's smallest unit: 100.50 USD -> 10050, 500 JPY -> 500."""
     sub_unit = moneyed.get_currency(str(money.currency)).sub_unit
     return int((money.amount * sub_unit).to_integral_exact())
-
-
-def from_minor_units(value: int, currency: str) -> Money:
-    code = currency.upper()
-    return Money(Decimal(value) / moneyed.get_currency(code).sub_unit, code)
 
 
 def _client() -> stripe.StripeClient:
@@ -61,11 +73,6 @@ def _session_status(session: Mapping) -> str:
     return "pending"
 
 
-# Stripe's largest amount is 99,999,999 minor units; far beyond it cannot even be shown
-# in a mismatch report (Decimal's 28 digits), so such an event is refused as unreadable.
-LARGEST_AMOUNT_TOTAL = 10**15
-
-
 def _notice(session: Mapping, *, event_id: str, event_type: str, status: str) -> PaymentNotice:
     metadata = session.get("metadata") or {}
     amount_total, currency = session.get("amount_total"), session.get("currency")
@@ -86,6 +93,7 @@ def _notice(session: Mapping, *, event_id: str, event_type: str, status: str) ->
         amount=amount,
         session_id=str(session.get("id") or ""),
         account_ref=str(metadata.get("account") or ""),
+        payment_intent_id=id_of(session.get("payment_intent")),
     )
 
 
@@ -122,7 +130,7 @@ class StripeCheckoutGateway:
             raise GatewayUnavailable(f"Stripe did not open a checkout session: {exc.user_message or exc}") from exc
         return CheckoutSession(session_id=session["id"], redirect_url=session["url"])
 
-    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notice:
         signing.verify(
             body,
             headers.get(SIGNATURE_HEADER),
@@ -135,11 +143,17 @@ class StripeCheckoutGateway:
             session = event["data"]["object"]
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InvalidNotification(f"Unreadable Stripe event: {exc}") from exc
-        if not event_type.startswith("checkout.session.") or not isinstance(session, dict):
-            # Signed and genuine, just not about checkout sessions: acknowledge and move on.
-            return check_notice_fields(
-                PaymentNotice(event_id=event_id, event_type=event_type, reference="", status="ignored")
+        api_version = event.get("api_version") if isinstance(event, dict) else None
+        if api_version not in (None, STRIPE_API_VERSION):
+            # Another version means other payload shapes: read nothing from it, say why.
+            raise InvalidNotification(
+                f"Stripe event {event_id} has API version {api_version!r}; we read {STRIPE_API_VERSION}. "
+                "Set the webhook endpoint's API version to it in the Stripe dashboard."[:300]
             )
+        if not isinstance(session, dict):
+            raise InvalidNotification("Unreadable Stripe event: data.object is not an object.")
+        if not event_type.startswith("checkout.session."):
+            return self._other_notice(session, event_id=event_id, event_type=event_type)
         status = {
             # "completed" can arrive before the money has (delayed methods): only "paid" credits.
             "checkout.session.completed": _session_status(session),
@@ -151,6 +165,130 @@ class StripeCheckoutGateway:
             return check_notice_fields(_notice(session, event_id=event_id, event_type=event_type, status=status))
         except (ValueError, TypeError, ArithmeticError, moneyed.CurrencyDoesNotExist) as exc:
             raise InvalidNotification(f"Unreadable Stripe checkout session: {exc!r}"[:300]) from exc
+
+    def _other_notice(self, obj: Mapping, *, event_id: str, event_type: str) -> Notice:
+        """Refunds and disputes; any other genuine event is acknowledged and ignored."""
+        try:
+            if event_type in ("refund.created", "refund.updated", "refund.failed"):
+                return check_notice_fields(refund_notice(obj, event_id=event_id, event_type=event_type))
+            if event_type == "charge.refunded":
+                refunds = charge_refunds(obj, event_id=event_id, event_type=event_type)
+                return RefundsListed(event_id, event_type, tuple(check_notice_fields(n) for n in refunds))
+            if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+                return check_notice_fields(intent_notice(obj, event_id=event_id, event_type=event_type))
+            if event_type == "setup_intent.succeeded":
+                return check_notice_fields(card_notice(obj, event_id=event_id, event_type=event_type))
+            if event_type in ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"):
+                return check_notice_fields(dispute_notice(obj, event_id=event_id, event_type=event_type))
+        except (ValueError, TypeError, ArithmeticError, moneyed.CurrencyDoesNotExist) as exc:
+            raise InvalidNotification(f"Unreadable Stripe {event_type}: {exc!r}"[:300]) from exc
+        return check_notice_fields(
+            PaymentNotice(event_id=event_id, event_type=event_type, reference="", status="ignored")
+        )
+
+    def start_card_setup(self, auto: AutoTopUp, *, success_url: str, cancel_url: str) -> CheckoutSession:
+        """Checkout in setup mode for a Customer of ours; the SetupIntent carries our account id."""
+        metadata = {"account": str(auto.account_id)}
+        try:
+            client = _client()
+            customer_id = (
+                auto.gateway_customer_id
+                or client.v1.customers.create(
+                    params={"name": auto.account.name[:200], "metadata": metadata},
+                    options={"idempotency_key": f"customer:{auto.account_id}"},
+                )["id"]
+            )
+            session = client.v1.checkout.sessions.create(
+                params={
+                    "mode": "setup",
+                    "currency": auto.account.billing_currency.lower(),
+                    "customer": customer_id,
+                    "metadata": metadata,
+                    "setup_intent_data": {"metadata": metadata},
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                }
+            )
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"Stripe did not open the card page: {exc.user_message or exc}") from exc
+        AutoTopUp.objects.filter(pk=auto.pk).update(gateway_customer_id=customer_id)
+        return CheckoutSession(session_id=session["id"], redirect_url=session["url"])
+
+    def fetch_card_setup(self, auto: AutoTopUp) -> CardNotice | None:
+        if not auto.setup_session_id:
+            return None
+        try:
+            session = (
+                _client()
+                .v1.checkout.sessions.retrieve(
+                    auto.setup_session_id, params={"expand": ["setup_intent.payment_method"]}
+                )
+                .to_dict()
+            )
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"Stripe could not show {auto.setup_session_id}: {exc}") from exc
+        intent = session.get("setup_intent")
+        if not isinstance(intent, dict) or intent.get("status") != "succeeded":
+            return None
+        return card_notice(
+            {**intent, "metadata": {"account": str(auto.account_id), "setup_session": session.get("id")}},
+            event_id=f"fetch:{session.get('id')}",
+            event_type="setup.retrieved",
+        )
+
+    def charge_saved_card(self, topup: TopUp, auto: AutoTopUp) -> PaymentNotice:
+        params = {
+            "amount": to_minor_units(topup.amount),
+            "currency": str(topup.amount.currency).lower(),
+            "customer": auto.gateway_customer_id,
+            "payment_method": auto.payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "description": f"Auto top-up {topup.reference}",
+            "metadata": {"topup": str(topup.public_id), "account": str(topup.account_id), "auto": "1"},
+        }
+        try:
+            intent = (
+                _client()
+                .v1.payment_intents.create(params=params, options={"idempotency_key": f"topup:{topup.public_id}"})
+                .to_dict()
+            )
+        except stripe.CardError as exc:
+            # Declined, or the bank wants the customer (authentication_required): a failed charge.
+            declined = exc.error.payment_intent if exc.error else None
+            intent = declined.to_dict() if declined is not None else {}
+            intent.setdefault("id", "")
+            intent.update(
+                status="requires_payment_method", last_payment_error={"message": exc.user_message or str(exc)}
+            )
+            intent.setdefault("amount", params["amount"])
+            intent.setdefault("currency", params["currency"])
+            intent["metadata"] = params["metadata"]
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"Stripe did not take the auto top-up: {exc.user_message or exc}") from exc
+        return intent_notice(intent, event_id=f"charge:{intent.get('id')}", event_type="payment_intent.create")
+
+    def refund(self, refund: Refund) -> RefundNotice:
+        topup = refund.topup
+        if not topup.payment_intent_id:
+            raise RefundConflict(f"Stripe never told us the payment of {topup.reference}; refund it in Stripe.")
+        params = {
+            "payment_intent": topup.payment_intent_id,
+            "amount": to_minor_units(refund.amount),
+            "reason": "requested_by_customer",
+            "metadata": {"topup": str(topup.public_id), "refund": str(refund.public_id)},
+        }
+        try:
+            answer = (
+                _client()
+                .v1.refunds.create(params=params, options={"idempotency_key": f"refund:{refund.public_id}"})
+                .to_dict()
+            )
+        except stripe.InvalidRequestError as exc:
+            raise RefundConflict(f"Stripe refused the refund: {exc.user_message or exc}") from exc
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"Stripe did not answer the refund: {exc.user_message or exc}") from exc
+        return refund_notice(answer, event_id=f"refund:{answer.get('id')}", event_type="refund.create")
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
         return self._session_call(topup, "retrieve")

@@ -43,9 +43,15 @@ class TopUp(models.Model):
     rate_as_of = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     gateway_session_id = models.CharField(max_length=255, blank=True)
+    # The provider's ids of the payment itself, kept from its notifications: refunds and
+    # disputes made in the provider's dashboard name only these.
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     # The Pay form's one-time token: a double click or a resubmitted form finds the
     # top-up its first submission created instead of opening a second checkout.
     request_key = models.CharField(max_length=64, blank=True)
+    # Started by auto top-up for one crossing below its threshold (request_key "auto:<n>").
+    is_automatic = models.BooleanField(default=False)
     checkout_url = models.TextField(blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     # A verified notification that disagrees with this row (amount, currency, owner)
@@ -64,6 +70,7 @@ class TopUp(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "top-up"
+        permissions = [("refund_topup", "Can refund a credited top-up through its gateway")]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "gateway_session_id"],
@@ -137,6 +144,10 @@ class WebhookDelivery(models.Model):
         CLOSED = "closed", "Closed the top-up"
         IGNORED = "ignored", "Nothing to do"
         FLAGGED = "flagged", "Mismatch, flagged for finance"
+        REFUNDED = "refunded", "Refund applied to the balance"
+        DISPUTED = "disputed", "Dispute applied to the balance"
+        UPDATED = "updated", "Refund or dispute status updated"
+        ALREADY_APPLIED = "already_applied", "Already applied"
         REJECTED = "rejected", "Rejected: not verified"
         ERROR = "error", "Processing failed, will be retried"
 
@@ -183,8 +194,15 @@ class SandboxCheckout(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    class Mode(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        SETUP = "setup", "Save a card"
+
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PAYMENT)
     session_id = models.CharField(max_length=64, unique=True)
     reference = models.CharField(max_length=64, help_text="The merchant's reference: our top-up public id.")
+    # Setup sessions: the card the payer saved, and whether the sandbox makes it decline later.
+    card_declines = models.BooleanField(default=False)
     account_ref = models.CharField(max_length=64)
     description = models.CharField(max_length=200)
     amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
@@ -212,6 +230,6 @@ class RateSheet(ExchangeBackend):
 
 # Every change to a rate sheet and its rates is kept, with who made it: a quote names
 # its source and time, and finance must be able to show what the rate was then.
-register(ExchangeBackend, app=__package__, table_name="topups_historicalexchangebackend")
-register(Rate, app=__package__, table_name="topups_historicalrate")
+register(ExchangeBackend, app="topups", table_name="topups_historicalexchangebackend")
+register(Rate, app="topups", table_name="topups_historicalrate")
 HistoricalRate = Rate.history.model

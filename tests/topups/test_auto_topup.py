@@ -1,0 +1,233 @@
+"""Auto top-up: a saved card charged once per crossing below the threshold, within ceilings,
+paused after three failures in a row; driven through the pages and the sandbox gateway."""
+
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.models import Account, AlertRecipient, OutboundEmail, OutboundSms
+from tests.factories import UserFactory
+from tests.fakes.stripe import event, post_webhook, signed
+from topups.auto_topup import configure, run_auto_topup, sweep_auto_topups
+from topups.models import AutoTopUp, SandboxCheckout, TopUp
+
+pytestmark = pytest.mark.django_db
+SETTINGS = {"threshold": "50.00", "amount": "100.00", "daily_ceiling": "300.00", "monthly_ceiling": "1000.00"}
+
+
+@pytest.fixture
+def alice(client):
+    user = UserFactory(username="alice", email="alice@example.com")
+    post_ledger_entry(account_id=user.account_id, amount=Money("80.00", "USD"), kind="adjustment", source_ref="seed")
+    AlertRecipient.objects.create(
+        account=user.account, kind="sms", address="+8613800138000", confirmed_at="2026-01-01T00:00Z"
+    )
+    client.force_login(user)
+    return user
+
+
+def save_card(client, *, declines: bool = False) -> AutoTopUp:
+    """The customer's path: Save a card → the sandbox's page → back, where the card shows."""
+    response = client.post("/billing/pay/auto/", {"action": "save_card"})
+    assert response.status_code == 303
+    session_id = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    gateway = client.post(response["Location"], {"outcome": "save_declining" if declines else "save"})
+    assert gateway.status_code == 302 and "card=saved" in gateway["Location"]
+    page = client.get("/billing/pay/auto/?card=saved")
+    assert "Visa •••• " in page.content.decode()
+    assert SandboxCheckout.objects.get(session_id=session_id).mode == SandboxCheckout.Mode.SETUP
+    return AutoTopUp.objects.get()
+
+
+def turn_on(client, **overrides):
+    return client.post("/billing/pay/auto/", {"action": "settings", "enabled": "on", **SETTINGS, **overrides})
+
+
+def spend(account, amount: str, ref: str):
+    post_ledger_entry(account_id=account.pk, amount=Money(f"-{amount}", "USD"), kind="usage", source_ref=ref)
+
+
+def balance(account) -> Money:
+    return Account.objects.get(pk=account.pk).balance
+
+
+def test_a_crossing_tops_up_once_and_the_next_crossing_again(client, alice, django_capture_on_commit_callbacks):
+    save_card(client)
+    assert turn_on(client).status_code == 303
+    account = alice.account
+    spend(account, "20.00", "u1")  # 60: above the threshold
+    assert run_auto_topup(account_id=account.pk) is None
+    spend(account, "20.00", "u2")  # 40: crossed
+    topup = run_auto_topup(account_id=account.pk)
+    assert topup.status == TopUp.Status.CREDITED and topup.is_automatic
+    assert run_auto_topup(account_id=account.pk) is None  # the same crossing again: nothing
+    assert balance(account) == Money("140.00", "USD")
+    spend(account, "100.00", "u3")  # 40: the second crossing
+    assert run_auto_topup(account_id=account.pk).status == TopUp.Status.CREDITED
+    assert TopUp.objects.filter(is_automatic=True).count() == 2
+    assert balance(account) == Money("140.00", "USD")
+    assert ledger_mismatches() == []
+
+
+def test_turning_it_on_below_the_threshold_tops_up_at_once(client, alice):
+    save_card(client)
+    spend(alice.account, "40.00", "u1")  # 40
+    turn_on(client)
+    assert run_auto_topup(account_id=alice.account_id).status == TopUp.Status.CREDITED
+    assert balance(alice.account) == Money("140.00", "USD")
+
+
+def test_the_ceilings_hold_and_the_customer_is_told(client, alice):
+    save_card(client)
+    turn_on(client, daily_ceiling="100.00")
+    account = alice.account
+    spend(account, "40.00", "u1")
+    assert run_auto_topup(account_id=account.pk) is not None
+    spend(account, "100.00", "u2")  # crossed again the same day
+    assert run_auto_topup(account_id=account.pk) is None
+    assert TopUp.objects.filter(is_automatic=True).count() == 1
+    assert "ceiling" in AutoTopUp.objects.get().last_problem
+
+
+def test_three_declines_in_a_row_pause_it_with_an_email_and_a_text_each(client, alice):
+    save_card(client, declines=True)
+    turn_on(client, threshold="90.00")
+    account = alice.account
+    for n in range(3):  # turning it on below 90 is the first crossing; each +20/−20 makes the next
+        assert run_auto_topup(account_id=account.pk).status == TopUp.Status.FAILED
+        post_ledger_entry(account_id=account.pk, amount=Money("20.00", "USD"), kind="adjustment", source_ref=f"a{n}")
+        spend(account, "20.00", f"u{n}")
+    auto = AutoTopUp.objects.get()
+    assert auto.paused_at is not None and auto.failures_in_a_row == 3
+    assert Account.objects.get(pk=account.pk).refill_below is None
+    assert run_auto_topup(account_id=account.pk) is None  # paused: the crossing is not charged
+    assert OutboundEmail.objects.filter(dedupe_key__startswith="auto-topup:").count() == 3
+    assert OutboundSms.objects.filter(dedupe_key__startswith="auto-topup:").count() == 3
+    overview = client.get("/billing/").content.decode()
+    assert "declined" in overview and "Auto top-up" in overview
+    assert "Paused" in client.get("/billing/pay/auto/").content.decode()
+    turn_on(client, threshold="90.00")  # the customer turns it back on
+    assert AutoTopUp.objects.get().paused_at is None
+
+
+def test_removing_the_card_turns_it_off(client, alice):
+    save_card(client)
+    turn_on(client)
+    response = client.post("/billing/pay/auto/", {"action": "remove_card"})
+    assert response.status_code == 303
+    auto = AutoTopUp.objects.get()
+    assert not auto.enabled and not auto.has_card
+    assert Account.objects.get(pk=alice.account_id).refill_below is None
+    spend(alice.account, "60.00", "u1")
+    assert run_auto_topup(account_id=alice.account_id) is None
+
+
+def test_a_lost_task_is_run_by_the_sweep(client, alice):
+    save_card(client)
+    turn_on(client)
+    spend(alice.account, "40.00", "u1")  # the worker never got the task
+    assert sweep_auto_topups() == 1
+    assert sweep_auto_topups() == 0
+    assert TopUp.objects.filter(is_automatic=True, status=TopUp.Status.CREDITED).count() == 1
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("threshold", "1e3", "digits"),
+        ("amount", "-5", "positive"),
+        ("amount", "5.00", "between"),
+        ("amount", "100000000", "between"),
+        ("daily_ceiling", "50.00", "ceiling"),
+        ("monthly_ceiling", "200.00", "ceiling"),
+        ("threshold", "５０", "digits"),
+        ("amount", "", "required"),
+    ],
+)
+def test_hostile_settings_are_refused_and_nothing_changes(client, alice, field, value, message):
+    save_card(client)
+    response = turn_on(client, **{field: value})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    auto = AutoTopUp.objects.get()
+    assert not auto.enabled and auto.amount is None
+    assert Account.objects.get(pk=alice.account_id).refill_below is None
+
+
+def test_turning_on_without_a_card_or_for_a_postpaid_account_is_refused(client, alice):
+    assert turn_on(client).status_code == 403
+    from tests.factories import PostpaidAccountFactory
+
+    bob = UserFactory(account=PostpaidAccountFactory())
+    client.force_login(bob)
+    assert client.post("/billing/pay/auto/", {"action": "save_card"}).status_code == 403
+    assert turn_on(client).status_code == 403
+    assert not AutoTopUp.objects.filter(account=bob.account).exists()
+
+
+def test_a_card_saved_for_another_account_is_not_taken(client, alice):
+    from topups.auto_topup import save_card as keep
+    from topups.gateways.base import CardNotice
+
+    save_card(client)
+    mallory = UserFactory()
+    notice = CardNotice("e1", "card.saved", str(mallory.account_id), "sbx_x", "sbxpm_forged", label="Visa")
+    assert keep(gateway_name="sandbox", notice=notice) == "ignored"
+    assert AutoTopUp.objects.get().payment_method_id != "sbxpm_forged"
+
+
+def test_stripe_charges_the_saved_card_off_session_once_per_crossing(client, alice, stripe_settings, fake_stripe):
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    account = alice.account
+    auto = AutoTopUp.objects.create(
+        account=account,
+        owner=alice,
+        gateway="stripe",
+        gateway_customer_id="cus_1",
+        payment_method_id="pm_1",
+        card_label="Visa •••• 4242",
+    )
+    configure(
+        account_id=account.pk,
+        actor=alice,
+        enabled=True,
+        threshold=Decimal("50"),
+        amount=Decimal("100"),
+        daily_ceiling=Decimal("300"),
+        monthly_ceiling=Decimal("1000"),
+    )
+    spend(account, "40.00", "u1")
+    topup = run_auto_topup(account_id=account.pk)
+    assert topup.status == TopUp.Status.CREDITED
+    (intent,) = fake_stripe.intents.values()
+    assert intent["metadata"] == {"topup": str(topup.public_id), "account": str(account.pk), "auto": "1"}
+    for _ in range(2):  # Stripe's own notification of the same payment, twice: nothing more
+        body, signature = signed(event("payment_intent.succeeded", intent))
+        assert post_webhook(client, body, signature).json()["verdict"] == "already_credited"
+    assert balance(account) == Money("140.00", "USD")
+    auto.refresh_from_db()
+    assert auto.failures_in_a_row == 0
+
+
+def test_stripe_declines_are_a_failed_auto_top_up(alice, stripe_settings, fake_stripe):
+    fake_stripe.card_declines = True
+    account = alice.account
+    AutoTopUp.objects.create(
+        account=account, owner=alice, gateway="stripe", gateway_customer_id="cus_1", payment_method_id="pm_1"
+    )
+    configure(
+        account_id=account.pk,
+        actor=alice,
+        enabled=True,
+        threshold=Decimal("50"),
+        amount=Decimal("100"),
+        daily_ceiling=Decimal("300"),
+        monthly_ceiling=Decimal("1000"),
+    )
+    spend(account, "40.00", "u1")
+    topup = run_auto_topup(account_id=account.pk)
+    assert topup.status == TopUp.Status.FAILED
+    assert "insufficient funds" in AutoTopUp.objects.get().last_problem
+    assert balance(account) == Money("40.00", "USD")

@@ -1,0 +1,316 @@
+"""Refunds and disputes of credited top-ups, with Stripe's documented payloads signed with its
+real scheme; every event delivered twice and out of order; exact balances afterwards."""
+
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.models import LedgerEntry, OutboundEmail
+from money.errors import Invalid
+from tests.factories import PendingTopUpFactory
+from tests.fakes.stripe import (
+    charge_object,
+    dispute_object,
+    event,
+    paid_session,
+    post_webhook,
+    refund_object,
+    signed,
+)
+from tests.helpers import staff_login
+from topups.exceptions import RefundRefused
+from topups.models import Dispute, Refund, TopUp, WebhookDelivery
+from topups.refunds import request_refund
+
+pytestmark = pytest.mark.django_db
+PI = "pi_3QtestRefunds0000000001"
+
+
+def deliver(client, payload):
+    body, signature = signed(payload)
+    response = post_webhook(client, body, signature)
+    assert response.status_code == 200, response.content
+    return response.json()["verdict"]
+
+
+@pytest.fixture
+def credited(client, stripe_settings):
+    """A 100.00 USD top-up credited by Stripe's checkout.session.completed, its payment intent kept."""
+    topup = PendingTopUpFactory(amount=Money("100.00", "USD"))
+    topup.created_by.email = "alice@example.com"
+    topup.created_by.save()
+    assert deliver(client, event("checkout.session.completed", paid_session(topup, payment_intent=PI))) == "credited"
+    topup.refresh_from_db()
+    assert topup.payment_intent_id == PI
+    return topup
+
+
+def balance(topup) -> Money:
+    topup.account.refresh_from_db()
+    return topup.account.balance
+
+
+def test_finance_refunds_part_of_a_top_up_once_whichever_confirmation_arrives_first(
+    client, credited, clerk, fake_stripe
+):
+    fake_stripe.refund_status = "pending"  # Stripe answers "pending"; the webhooks confirm
+    refund = request_refund(topup_id=credited.pk, amount=Money("30.00", "USD"), reason="Asked by phone", actor=clerk)
+    assert refund.status == Refund.Status.PENDING
+    assert balance(credited) == Money("100.00", "USD")  # nothing debited before the gateway confirms
+    sent = fake_stripe.refund_requests[0]
+    assert sent["headers"]["Idempotency-Key"] == f"refund:{refund.public_id}"
+    assert sent["form"]["amount"] == "3000" and sent["form"]["payment_intent"] == PI
+    stripe_refund = fake_stripe.refunds[refund.gateway_refund_id]
+    succeeded = {**stripe_refund, "status": "succeeded"}
+    listed = charge_object(payment_intent=PI, amount=10000, refunds=[succeeded])
+    updated = event("refund.updated", succeeded)
+    charged = event("charge.refunded", listed)
+    assert deliver(client, charged) == "refunded"
+    assert deliver(client, updated) == "already_applied"
+    assert deliver(client, charged) == "refunded"  # the same delivery again: its first verdict
+    assert deliver(client, event("refund.updated", {**stripe_refund, "status": "pending"})) == "already_applied"
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert balance(credited) == Money("70.00", "USD")
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1
+    assert OutboundEmail.objects.filter(dedupe_key=f"refund:{refund.public_id}").count() == 1
+    assert ledger_mismatches() == []
+
+
+def test_a_refund_the_gateway_answers_as_succeeded_is_debited_at_once(credited, clerk, fake_stripe):
+    refund = request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="", actor=clerk)
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.debit_amount == Money("100.00", "USD")
+    assert balance(credited) == Money("0.00", "USD")
+    with pytest.raises(RefundRefused, match="can still be refunded"):
+        request_refund(topup_id=credited.pk, amount=Money("0.01", "USD"), reason="", actor=clerk)
+
+
+def test_a_refund_beyond_the_balance_needs_the_override_and_a_reason(credited, clerk, fake_stripe):
+    post_ledger_entry(account_id=credited.account_id, amount=Money("-90.00", "USD"), kind="usage", source_ref="u1")
+    with pytest.raises(RefundRefused, match="tick the override"):
+        request_refund(topup_id=credited.pk, amount=Money("50.00", "USD"), reason="", actor=clerk)
+    with pytest.raises(Invalid, match="reason"):
+        request_refund(topup_id=credited.pk, amount=Money("50.00", "USD"), reason=" ", override=True, actor=clerk)
+    assert not Refund.objects.exists() and not fake_stripe.refund_requests
+    refund = request_refund(
+        topup_id=credited.pk, amount=Money("50.00", "USD"), reason="Fraud on the card", override=True, actor=clerk
+    )
+    assert refund.balance_override
+    assert balance(credited) == Money("-40.00", "USD")
+
+
+def test_only_finance_may_refund(credited, fake_stripe):
+    customer = credited.created_by
+    with pytest.raises(RefundRefused):
+        request_refund(topup_id=credited.pk, amount=Money("1.00", "USD"), reason="", actor=customer)
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_made_in_the_stripe_dashboard_is_applied_once_and_flagged(client, credited):
+    dashboard = refund_object(payment_intent=PI, amount=2500)
+    for payload in (
+        event("refund.created", dashboard),
+        event("charge.refunded", charge_object(payment_intent=PI, amount=10000, refunds=[dashboard])),
+        event("refund.created", dashboard),
+    ):
+        deliver(client, payload)
+    refund = Refund.objects.get()
+    assert refund.origin == Refund.Origin.GATEWAY
+    assert refund.needs_review
+    assert refund.gateway_refund_id == dashboard["id"]
+    assert balance(credited) == Money("75.00", "USD")
+    assert ledger_mismatches() == []
+
+
+def test_a_refund_of_someone_elses_payment_moves_nothing(client, credited):
+    stranger = refund_object(payment_intent="pi_not_ours", amount=2500)
+    assert deliver(client, event("refund.created", stranger)) == "ignored"
+    assert not Refund.objects.exists()
+    assert balance(credited) == Money("100.00", "USD")
+
+
+def test_an_event_of_another_api_version_is_refused_and_moves_nothing(client, credited):
+    payload = event("refund.created", refund_object(payment_intent=PI, amount=2500))
+    payload["api_version"] = "2020-08-27"
+    body, signature = signed(payload)
+    response = post_webhook(client, body, signature)
+    assert response.status_code == 400
+    assert b"API version" in response.content
+    assert balance(credited) == Money("100.00", "USD")
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("created", "closed"),
+        ("closed", "created"),
+        ("created", "created", "updated", "closed", "closed"),
+        ("closed", "updated", "created"),
+    ],
+)
+@pytest.mark.parametrize("outcome, final", [("won", "100.00"), ("lost", "0.00")])
+def test_a_dispute_debits_once_and_a_won_one_returns_the_money_in_any_order(client, credited, order, outcome, final):
+    dispute_id = "du_1QtestDispute0000001"
+    payloads = {
+        "created": event("charge.dispute.created", dispute_object(payment_intent=PI, amount=10000, id=dispute_id)),
+        "updated": event(
+            "charge.dispute.updated",
+            dispute_object(payment_intent=PI, amount=10000, id=dispute_id, status="under_review"),
+        ),
+        "closed": event(
+            "charge.dispute.closed", dispute_object(payment_intent=PI, amount=10000, id=dispute_id, status=outcome)
+        ),
+    }
+    for name in order:
+        deliver(client, payloads[name])
+    dispute = Dispute.objects.get()
+    assert dispute.status == outcome
+    assert balance(credited) == Money(final, "USD")
+    assert LedgerEntry.objects.filter(kind="dispute").count() == 1
+    assert LedgerEntry.objects.filter(kind="dispute_won").count() == (1 if outcome == "won" else 0)
+    credited.refresh_from_db()
+    assert credited.needs_review
+    assert ledger_mismatches() == []
+
+
+def test_a_converted_top_up_is_refunded_at_the_rate_it_locked(client, stripe_settings, clerk, fake_stripe):
+    topup = PendingTopUpFactory(
+        amount=Money("710.00", "CNY"), credit_amount=Money("100.00", "USD"), exchange_rate=Decimal("7.1")
+    )
+    session = fake_stripe.add_session(paid_session(topup, payment_intent=PI))
+    deliver(client, event("checkout.session.completed", session))
+    first = request_refund(topup_id=topup.pk, amount=Money("100.00", "CNY"), reason="", actor=clerk)
+    assert first.debit_amount == Money("14.08", "USD")  # 100 / 7.1 = 14.0845…, rounded to cents
+    rest = request_refund(topup_id=topup.pk, amount=Money("610.00", "CNY"), reason="", actor=clerk)
+    assert rest.debit_amount == Money("85.92", "USD")  # what is left of the credit, exactly
+    assert balance(topup) == Money("0.00", "USD")
+
+
+def test_finance_refunds_from_admin_with_a_confirm_page(client, credited, clerk, fake_stripe):
+    staff_login(client, clerk)
+    url = "/admin/topups/topup/"
+    page = client.post(url, {"action": "refund", "_selected_action": [credited.pk]})
+    assert page.status_code == 200 and b"Can still be refunded" in page.content
+    refused = client.post(
+        url, {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "100.01", "reason": ""}
+    )
+    assert refused.status_code == 200 and b"can still be refunded" in refused.content
+    done = client.post(
+        url, {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "40.00", "reason": "x"}
+    )
+    assert done.status_code == 302
+    assert balance(credited) == Money("60.00", "USD")
+    assert "Refund" in client.get(f"/admin/topups/topup/{credited.pk}/change/").content.decode()
+
+
+def test_the_customer_sees_the_refund_on_the_top_up_receipt_and_records(client, credited, clerk, fake_stripe):
+    request_refund(topup_id=credited.pk, amount=Money("25.00", "USD"), reason="", actor=clerk)
+    client.force_login(credited.created_by)
+    detail = client.get(f"/billing/topups/{credited.public_id}/").content.decode()
+    assert "Refunds and disputes" in detail and "25.00 USD" in detail
+    receipt = client.get(f"/billing/topups/{credited.public_id}/receipt/").content.decode()
+    assert "Refunded" in receipt
+    records = client.get("/billing/topups/").content.decode()
+    assert "partly refunded" in records
+    statement = client.get("/billing/statement/").content.decode()
+    assert "Refund" in statement and "-25.00" in statement.replace("−", "-")
+    assert WebhookDelivery.objects.count() == 1 and TopUp.objects.get().status == TopUp.Status.CREDITED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_deliveries_of_one_dashboard_refund_and_one_dispute_debit_once(stripe_settings):
+    """Ten threads deliver refund.created, charge.refunded and the dispute events at once."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    topup = PendingTopUpFactory(amount=Money("100.00", "USD"))
+    assert deliver(Client(), event("checkout.session.completed", paid_session(topup, payment_intent=PI))) == "credited"
+    dashboard = refund_object(payment_intent=PI, amount=4000)
+    dispute = dispute_object(payment_intent=PI, amount=6000, id="du_race")
+    payloads = [
+        event("refund.created", dashboard),
+        event("charge.refunded", charge_object(payment_intent=PI, amount=10000, refunds=[dashboard])),
+        event("charge.dispute.created", dispute),
+        event("charge.dispute.closed", {**dispute, "status": "lost"}),
+    ]
+    barrier, statuses = threading.Barrier(10), []
+
+    def send(n: int):
+        try:
+            body, signature = signed(payloads[n % len(payloads)])
+            barrier.wait()
+            statuses.append(post_webhook(Client(), body, signature).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(statuses) <= {200, 500}  # a delivery that lost a race is retried by Stripe
+    for payload in payloads:  # Stripe's retries
+        deliver(Client(), payload)
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1
+    assert LedgerEntry.objects.filter(kind="dispute").count() == 1
+    assert balance(topup) == Money("0.00", "USD")  # 100 − 40 refunded − 60 disputed (lost)
+    assert ledger_mismatches() == []
+
+
+def test_a_failure_while_applying_a_refund_debits_nothing_and_keeps_the_delivery(client, credited):
+    """dj-stripe's third case: the handler fails, nothing is written, the delivery keeps its error."""
+    from accounts.models import Account
+
+    payload = event("refund.created", refund_object(payment_intent=PI, amount=2500))
+    Account.objects.filter(pk=credited.account_id).update(balance_currency="EUR")  # the ledger refuses
+    body, signature = signed(payload)
+    response = post_webhook(client, body, signature)
+    assert response.status_code == 500
+    delivery = WebhookDelivery.objects.get(event_id=payload["id"])
+    assert delivery.verdict == "error" and "EUR" in delivery.error
+    assert not Refund.objects.exists()
+    Account.objects.filter(pk=credited.account_id).update(balance_currency="USD")
+    assert deliver(client, payload) == "refunded"
+    assert balance(credited) == Money("75.00", "USD")
+
+
+@pytest.mark.parametrize(
+    "amount, message",
+    [
+        ("1e3", "digits"),
+        ("-5", "positive"),
+        ("0", "greater than zero"),
+        ("１０", "digits"),
+        ("10.001", "decimals"),
+        ("100.01", "can still be refunded"),
+        ("", "required"),
+    ],
+)
+def test_the_admin_refund_form_refuses_hostile_amounts_and_moves_nothing(client, credited, clerk, amount, message):
+    staff_login(client, clerk)
+    response = client.post(
+        "/admin/topups/topup/",
+        {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": amount, "reason": ""},
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Refund.objects.exists()
+    assert balance(credited) == Money("100.00", "USD")
+
+
+def test_a_customer_cannot_see_another_customers_refunds(client, credited, clerk, fake_stripe):
+    from tests.factories import UserFactory
+
+    request_refund(topup_id=credited.pk, amount=Money("5.00", "USD"), reason="", actor=clerk)
+    client.force_login(UserFactory())
+    assert client.get(f"/billing/topups/{credited.public_id}/").status_code == 404
+    assert client.get(f"/billing/topups/{credited.public_id}/receipt/").status_code == 404
+    assert (
+        client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [credited.pk]}).status_code == 302
+    )

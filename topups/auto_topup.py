@@ -1,0 +1,284 @@
+"""Auto top-up: when the balance falls below the customer's threshold, charge the saved card
+their amount — once per crossing, never above the daily and monthly ceilings — and credit it
+through the same notification path as any top-up.
+
+The ledger writer notices the crossing under the account row's lock (Account.refill_below,
+accounts.low_balance) and a worker runs run_auto_topup after commit. Each crossing's top-up
+has the request key auto:<n>, unique per account: even a repeated task cannot pay twice.
+A declined charge, or one that needs the customer (3-D Secure), is shown on the Overview,
+e-mailed and texted; after three in a row auto top-up pauses until the customer turns it on.
+"""
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.exceptions import TopUpNotAllowed
+from accounts.models import Account, AlertRecipient
+from accounts.notifications import publish, publish_after_commit, queue_email, queue_sms
+from money.errors import Invalid, Refused
+from money.formatting import format_money
+from money.parsing import is_digits
+
+from .checkout import limits_for
+from .exceptions import GatewayUnavailable
+from .gateways import get_gateway
+from .gateways.base import CardNotice
+from .models import AutoTopUp, TopUp, WebhookDelivery
+from .notices import apply_payment_notice, close_topup
+
+logger = logging.getLogger(__name__)
+Verdict = WebhookDelivery.Verdict
+
+
+def _settings_for(account: Account, actor) -> AutoTopUp:
+    auto, _ = AutoTopUp.objects.get_or_create(account=account, defaults={"owner": actor})
+    return AutoTopUp.objects.select_for_update().get(pk=auto.pk)
+
+
+def _follow(account: Account, auto: AutoTopUp) -> None:
+    """Point the ledger's refill trigger at the threshold, or clear it; below it already, this
+    is a crossing of its own (numbered like the ledger's), started now."""
+    below = auto.threshold if auto.is_active else None
+    armed = below is None or account.balance.amount >= below
+    crossings = account.refill_crossings + (0 if armed else 1)
+    Account.objects.filter(pk=account.pk).update(refill_below=below, refill_armed=armed, refill_crossings=crossings)
+    if not armed:
+        start_after_commit(account.pk)
+
+
+def configure(
+    *,
+    account_id: int,
+    actor,
+    enabled: bool,
+    threshold: Decimal,
+    amount: Decimal,
+    daily_ceiling: Decimal,
+    monthly_ceiling: Decimal,
+) -> AutoTopUp:
+    """Save the settings. Turning it on needs a saved card, and clears a pause."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        if not account.can_top_up:
+            raise TopUpNotAllowed(account.topup_refusal)
+        limits = limits_for(account.billing_currency)
+        if threshold < 0:
+            raise Invalid("The threshold cannot be negative.", code="threshold")
+        if not limits.minimum.amount <= amount <= limits.maximum.amount:
+            raise Invalid(
+                f"Top up between {format_money(limits.minimum)} and {format_money(limits.maximum)} at a time.",
+                code="amount",
+            )
+        if daily_ceiling < amount or monthly_ceiling < daily_ceiling:
+            raise Invalid(
+                "The daily ceiling must be at least one top-up, and the monthly one at least the daily one.",
+                code="ceiling",
+            )
+        auto = _settings_for(account, actor)
+        if enabled and not auto.has_card:
+            raise Refused("Save a card first: auto top-up charges it.", code="no_card")
+        if enabled and (not auto.enabled or auto.paused_at is not None):
+            auto.failures_in_a_row, auto.paused_at = 0, None
+        auto.enabled, auto.threshold, auto.amount = enabled, threshold, amount
+        auto.daily_ceiling, auto.monthly_ceiling = daily_ceiling, monthly_ceiling
+        auto._history_user = actor
+        auto.save()
+        _follow(account, auto)
+        return auto
+
+
+def start_card_setup(*, account_id: int, actor) -> str:
+    """Open the gateway's save-a-card page; returns where to send the customer."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        if not account.can_top_up:
+            raise TopUpNotAllowed(account.topup_refusal)
+        auto = _settings_for(account, actor)
+        auto.gateway = settings.PAYMENT_GATEWAY
+        auto.save(update_fields=["gateway"])
+    return_url = settings.SITE_URL + reverse("topups:auto")
+    session = get_gateway(auto.gateway).start_card_setup(
+        auto, success_url=f"{return_url}?card=saved", cancel_url=f"{return_url}?card=cancelled"
+    )
+    AutoTopUp.objects.filter(pk=auto.pk).update(setup_session_id=session.session_id)
+    return session.redirect_url
+
+
+@transaction.atomic
+def save_card(*, gateway_name: str, notice: CardNotice, now: datetime | None = None) -> str:
+    """Keep the card the payer saved, if it was saved for this account's own setup session."""
+    auto = (
+        AutoTopUp.objects.select_for_update()
+        .filter(account_id=int(notice.account_ref) if is_digits(notice.account_ref, max_length=18) else None)
+        .filter(gateway=gateway_name)
+        .first()
+    )
+    if auto is None or not notice.payment_method_id:
+        return Verdict.IGNORED
+    if notice.session_id and notice.session_id != auto.setup_session_id:
+        return Verdict.IGNORED  # an older setup session: the newest card wins
+    if auto.payment_method_id == notice.payment_method_id:
+        return Verdict.ALREADY_APPLIED
+    auto.payment_method_id, auto.card_label = notice.payment_method_id, notice.label
+    auto.gateway_customer_id = notice.customer_id or auto.gateway_customer_id
+    auto.card_saved_at = now or timezone.now()
+    auto.save(update_fields=["payment_method_id", "card_label", "gateway_customer_id", "card_saved_at"])
+    return Verdict.UPDATED
+
+
+def check_card_setup(*, auto: AutoTopUp) -> AutoTopUp:
+    """The return page's courtesy check: ask the gateway for the card the customer just saved."""
+    if auto.has_card or not auto.setup_session_id:
+        return auto
+    notice = get_gateway(auto.gateway).fetch_card_setup(auto)
+    if notice is not None:
+        save_card(gateway_name=auto.gateway, notice=replace(notice, session_id=auto.setup_session_id))
+    return AutoTopUp.objects.get(pk=auto.pk)
+
+
+def remove_card(*, account_id: int, actor) -> AutoTopUp:
+    """Forget the card; auto top-up cannot run without one, so it is turned off."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        auto = _settings_for(account, actor)
+        auto.payment_method_id = auto.card_label = auto.setup_session_id = ""
+        auto.card_saved_at, auto.enabled = None, False
+        auto._history_user = actor
+        auto.save()
+        _follow(account, auto)
+        return auto
+
+
+def start_after_commit(account_id: int) -> None:
+    from .tasks import run_auto_topup as task  # tasks import this module
+
+    publish_after_commit(task, account_id)
+
+
+def publish_run(account_id: int) -> None:
+    """The ledger's refill handler (accounts.low_balance): already after commit, so publish now."""
+    from .tasks import run_auto_topup as task
+
+    publish(task, account_id)
+
+
+def sweep_auto_topups(*, now: datetime | None = None) -> int:
+    """Beat's safety net: crossings whose task was lost (a broker outage) are run now."""
+    due = AutoTopUp.objects.filter(
+        enabled=True, paused_at__isnull=True, account__refill_crossings__gt=F("crossings")
+    ).values_list("account_id", flat=True)
+    return sum(run_auto_topup(account_id=account_id, now=now) is not None for account_id in list(due[:1000]))
+
+
+def _spent_since(auto: AutoTopUp, since: datetime) -> Decimal:
+    """Auto top-ups counted against a ceiling: credited, or still being paid."""
+    counted = TopUp.objects.filter(
+        account_id=auto.account_id,
+        is_automatic=True,
+        created_at__gte=since,
+        status__in=[TopUp.Status.PENDING, TopUp.Status.CREDITED],
+    )
+    return counted.aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
+
+
+def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | None:
+    """The worker's half of a crossing: one top-up, charged off-session, credited or failed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        auto = AutoTopUp.objects.select_for_update().filter(account=account).first()
+        if auto is None or not auto.is_active or not account.can_top_up:
+            return None
+        crossing = account.refill_crossings
+        if crossing <= auto.crossings:
+            return None  # this crossing is handled already (a repeated task)
+        auto.crossings = crossing
+        auto.save(update_fields=["crossings"])
+        if account.balance.amount >= auto.threshold:
+            return None  # topped up some other way since the crossing
+        local = timezone.localtime(now)
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if (
+            _spent_since(auto, day) + auto.amount > auto.daily_ceiling
+            or _spent_since(auto, day.replace(day=1)) + auto.amount > auto.monthly_ceiling
+        ):
+            _problem(auto, "Auto top-up stopped at your daily or monthly ceiling.", now, count=False)
+            return None
+        amount = Money(auto.amount, account.billing_currency)
+        topup = TopUp.objects.create(
+            account=account,
+            created_by=auto.owner,
+            gateway=auto.gateway,
+            amount=amount,
+            credit_amount=amount,
+            request_key=f"auto:{crossing}",
+            is_automatic=True,
+        )
+    try:
+        notice = get_gateway(topup.gateway).charge_saved_card(topup, auto)
+    except GatewayUnavailable as exc:  # nothing charged, or a late notification still credits it
+        logger.warning("Auto top-up %s not charged: %s", topup.reference, exc.message)
+        _give_up(auto, topup, "The payment gateway could not be reached; nothing was charged.", now)
+        return TopUp.objects.get(pk=topup.pk)
+    except Exception:
+        # A bug must not leave a top-up pending for ever, nor pass unseen: close it, then raise.
+        _give_up(auto, topup, "The card could not be charged; nothing was charged.", now)
+        raise
+    TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=notice.session_id)
+    apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+    _after_charge(auto.pk, topup.pk, notice.detail or "The card was declined.", now)
+    return TopUp.objects.get(pk=topup.pk)
+
+
+def _give_up(auto: AutoTopUp, topup: TopUp, reason: str, now: datetime) -> None:
+    close_topup(topup.pk, status=TopUp.Status.FAILED, reason=reason)
+    _after_charge(auto.pk, topup.pk, reason, now)
+
+
+@transaction.atomic
+def _after_charge(auto_id: int, topup_id: int, reason: str, now: datetime) -> None:
+    auto = AutoTopUp.objects.select_for_update().select_related("account").get(pk=auto_id)
+    topup = TopUp.objects.get(pk=topup_id)
+    if topup.status == TopUp.Status.CREDITED:
+        auto.failures_in_a_row, auto.last_problem = 0, ""
+        auto.save(update_fields=["failures_in_a_row", "last_problem"])
+    elif topup.status != TopUp.Status.PENDING:
+        _problem(auto, f"Auto top-up {topup.reference} of {format_money(topup.amount)} failed: {reason}", now)
+
+
+def _problem(auto: AutoTopUp, text: str, now: datetime, *, count: bool = True) -> None:
+    """Record and tell the customer (e-mail and text); three failures in a row pause it."""
+    if count:
+        auto.failures_in_a_row += 1
+    if auto.failures_in_a_row >= AutoTopUp.MAX_FAILURES_IN_A_ROW and auto.paused_at is None:
+        auto.paused_at = now
+        text += " Auto top-up is paused after three failures in a row; turn it on again once the card works."
+        Account.objects.filter(pk=auto.account_id).update(refill_below=None, refill_armed=True)
+    auto.last_problem, auto.last_problem_at = text[:300], now
+    auto.save(update_fields=["failures_in_a_row", "paused_at", "last_problem", "last_problem_at"])
+    key = f"auto-topup:{auto.account_id}:{auto.crossings}:{auto.failures_in_a_row}"
+    url = settings.SITE_URL + reverse("topups:auto")
+    if auto.owner.email:
+        queue_email(
+            dedupe_key=key,
+            to=auto.owner.email,
+            subject="Auto top-up did not go through",
+            body=f"{text}\n\n{url}",
+            account=auto.account,
+        )
+    for recipient in auto.account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=False):
+        queue_sms(
+            dedupe_key=f"{key}:{recipient.pk}",
+            to=recipient.address,
+            text=f"Billing Center: {text}"[:300],
+            account=auto.account,
+        )

@@ -1,0 +1,79 @@
+"""Disputes (chargebacks) of credited card payments.
+
+The cardholder's bank takes the money back when a dispute opens, so the balance is debited
+then, once; a dispute won brings the money back and is credited once; a lost one stays
+debited. Events arrive twice or out of order: whichever comes first creates the dispute and
+posts the debit, the status only moves forward, and each posting has its own ledger source.
+"""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.ledger import credit_deposit, reverse_deposit
+from accounts.models import LedgerEntry
+
+from .gateways.base import DisputeNotice
+from .models import Dispute, WebhookDelivery
+from .refunds import _payment_of, billing_share
+
+Verdict = WebhookDelivery.Verdict
+
+
+def _dispute_for(topup, notice: DisputeNotice) -> Dispute:
+    disputes = Dispute.objects.select_for_update()
+    dispute = disputes.filter(gateway_dispute_id=notice.dispute_id).first()
+    if dispute is not None:
+        return dispute
+    try:
+        with transaction.atomic():
+            return Dispute.objects.create(
+                topup=topup,
+                gateway_dispute_id=notice.dispute_id,
+                amount=notice.amount,
+                debit_amount=billing_share(topup, min(notice.amount, topup.amount)),
+                reason=notice.reason,
+            )
+    except IntegrityError:  # two events for one new dispute at once
+        return disputes.get(gateway_dispute_id=notice.dispute_id)
+
+
+@transaction.atomic
+def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datetime | None = None) -> str:
+    """Open, win or lose a dispute as the gateway says; returns the delivery's verdict."""
+    now = now or timezone.now()
+    topup = _payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
+    if topup is None or not notice.dispute_id:
+        return Verdict.IGNORED
+    dispute = _dispute_for(topup, notice)
+    changed = False
+    if dispute.debit_entry_id is None:
+        dispute.debit_entry = reverse_deposit(
+            account_id=topup.account_id,
+            amount=dispute.debit_amount,
+            kind=LedgerEntry.Kind.DISPUTE,
+            source_ref=dispute.ledger_source_ref,
+            description=f"Card payment of top-up {topup.reference} disputed ({dispute.reason or 'no reason given'})",
+            now=now,
+        ).entry
+        note = f"{now:%Y-%m-%d %H:%M} dispute {dispute.gateway_dispute_id} opened: {dispute.debit_amount} debited."
+        topup.needs_review, topup.review_note = True, f"{topup.review_note}\n{note}".strip()
+        topup.save(update_fields=["needs_review", "review_note"])
+        changed = True
+    if notice.status != "open" and dispute.status == Dispute.Status.OPEN:
+        dispute.status, dispute.closed_at = notice.status, now
+        if notice.status == "won":
+            dispute.return_entry = credit_deposit(
+                account_id=topup.account_id,
+                amount=dispute.debit_amount,
+                kind=LedgerEntry.Kind.DISPUTE_WON,
+                source_ref=f"{dispute.ledger_source_ref}:won",
+                description=f"Dispute of top-up {topup.reference} won: the payment is returned",
+                now=now,
+            ).entry
+        changed = True
+    if not changed:
+        return Verdict.ALREADY_APPLIED
+    dispute.save()
+    return Verdict.DISPUTED

@@ -1,0 +1,124 @@
+"""Refunds and disputes: what happens to a credited payment afterwards."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+from .core import TopUp
+
+
+class Refund(models.Model):
+    """Money of a credited top-up paid back through its gateway, whole or in part.
+
+    Finance asks for it in admin (the gateway first, under an idempotency key from this row),
+    or it was made in the gateway's own dashboard and arrives only as a notification. Either
+    way the balance is debited once, when the gateway says it succeeded: the row is locked
+    while it is applied, and the ledger's unique source refund:<public_id> stands behind it.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        PENDING = "pending", "Pending at the gateway"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Failed"
+
+    class Origin(models.TextChoices):
+        FINANCE = "finance", "Finance, in admin"
+        GATEWAY = "gateway", "The gateway's dashboard"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, related_name="refunds")
+    gateway_refund_id = models.CharField(max_length=255, blank=True)
+    # Paid back in the payment currency; debited from the balance in the billing currency,
+    # at the rate the top-up locked.
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    debit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.FINANCE)
+    reason = models.TextField(blank=True)
+    balance_override = models.BooleanField(
+        default=False, help_text="Finance allowed this refund to take the balance below zero."
+    )
+    needs_review = models.BooleanField(default=False)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ledger_entry = models.OneToOneField(
+        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""), name="refund_once_per_id"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="succeeded") | models.Q(ledger_entry__isnull=False),
+                name="refund_succeeded_has_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.reference} of {self.amount} ({self.get_status_display()})"
+
+    @property
+    def reference(self) -> str:
+        return f"RF-{self.public_id.hex[:12].upper()}"
+
+    @property
+    def ledger_source_ref(self) -> str:
+        return f"refund:{self.public_id}"
+
+    @property
+    def counts_against_payment(self) -> bool:
+        """Requested, pending and succeeded refunds use up what can still be refunded."""
+        return self.status != self.Status.FAILED
+
+
+class Dispute(models.Model):
+    """A cardholder's chargeback of a credited top-up.
+
+    Opening it debits the disputed amount once; a dispute won returns it once; a lost one
+    leaves it debited. Events may arrive twice or out of order: the status only moves
+    forward (open, then won or lost), and each posting has its own unique ledger source.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, related_name="disputes")
+    gateway_dispute_id = models.CharField(max_length=255, unique=True)
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    debit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(max_length=100, blank=True)
+    debit_entry = models.OneToOneField(
+        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="dispute_debit"
+    )
+    return_entry = models.OneToOneField(
+        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="dispute_return"
+    )
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.gateway_dispute_id} of {self.amount} ({self.get_status_display()})"
+
+    @property
+    def ledger_source_ref(self) -> str:
+        return f"dispute:{self.gateway_dispute_id}"

@@ -1,0 +1,59 @@
+"""Auto top-up: a saved card charged when the balance falls below a threshold."""
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class AutoTopUp(models.Model):
+    """A prepaid account's auto top-up: when the balance falls below `threshold`, charge the
+    saved card `amount`, once per crossing, within a daily and a monthly ceiling.
+
+    The account row carries the threshold (Account.refill_below) so the ledger writer notices
+    and numbers each crossing under its row lock (refill_crossings); `crossings` is the last one
+    handled here, and each crossing's top-up has the request key auto:<n>, unique per account,
+    so a crossing can never pay twice.
+    """
+
+    MAX_FAILURES_IN_A_ROW = 3
+
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="auto_topup")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    enabled = models.BooleanField(default=False)
+    # In the account's billing currency.
+    threshold = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    daily_ceiling = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    monthly_ceiling = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    # The saved card, at the gateway: never the number itself.
+    gateway = models.CharField(max_length=20, blank=True)
+    gateway_customer_id = models.CharField(max_length=255, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    card_label = models.CharField(max_length=100, blank=True)
+    card_saved_at = models.DateTimeField(null=True, blank=True)
+    setup_session_id = models.CharField(max_length=255, blank=True)
+    crossings = models.PositiveIntegerField(default=0, help_text="The last crossing handled.")
+    failures_in_a_row = models.PositiveSmallIntegerField(default=0)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    last_problem = models.CharField(max_length=300, blank=True)
+    last_problem_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["crossings"])
+
+    class Meta:
+        verbose_name = "auto top-up"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0) | models.Q(amount__isnull=True), name="auto_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Auto top-up of {self.account}"
+
+    @property
+    def has_card(self) -> bool:
+        return bool(self.payment_method_id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.enabled and self.has_card and self.paused_at is None

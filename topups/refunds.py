@@ -1,0 +1,233 @@
+"""Refunds of credited online top-ups: finance asks in admin, the gateway pays back, and the
+balance is debited once — when the gateway says the refund succeeded, by whichever of its
+answer, refund.updated or charge.refunded arrives first, however often.
+
+A refund made in the gateway's own dashboard arrives only as a notification; it is matched to
+its top-up by the provider's payment ids, applied the same way and flagged for finance.
+"""
+
+import logging
+import uuid
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.ledger import reverse_deposit
+from accounts.models import Account, LedgerEntry
+from accounts.notifications import queue_templated_email
+from money.errors import Invalid
+from money.formatting import format_money, minor_places
+
+from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
+from .gateways import get_gateway
+from .gateways.base import RefundNotice
+from .models import Refund, TopUp, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+Verdict = WebhookDelivery.Verdict
+REFUND_PERMISSION = "topups.refund_topup"
+# A refund only moves forward; a late "pending" never undoes "succeeded".
+ORDER = {Refund.Status.REQUESTED: 0, Refund.Status.PENDING: 1, Refund.Status.FAILED: 2, Refund.Status.SUCCEEDED: 2}
+
+
+def refundable(topup: TopUp) -> Money:
+    """What of the payment can still be refunded: paid, less every refund not failed."""
+    taken = topup.refunds.exclude(status=Refund.Status.FAILED).aggregate(total=Sum("amount"))["total"] or 0
+    return Money(topup.amount.amount - Decimal(taken), topup.amount.currency)
+
+
+def billing_share(topup: TopUp, paid_back: Money) -> Money:
+    """The part of the top-up's credit that `paid_back` (in the payment currency) takes back.
+
+    At the rate the top-up locked, rounded to the billing currency; what completes the whole
+    payment takes exactly what is left of the credit after earlier refunds, so the parts
+    always add up to it.
+    """
+    if paid_back.currency != topup.amount.currency:
+        raise Invalid(f"{topup.reference} was paid in {topup.amount.currency}, not {paid_back.currency}.")
+    places = Decimal(1).scaleb(-minor_places(str(topup.credit_amount.currency)))
+    share = (topup.credit_amount.amount * paid_back.amount / topup.amount.amount).quantize(places, ROUND_HALF_UP)
+    earlier = topup.refunds.exclude(status=Refund.Status.FAILED)
+    taken = earlier.aggregate(paid=Sum("amount"), debited=Sum("debit_amount"))
+    credit_left = topup.credit_amount.amount - Decimal(taken["debited"] or 0)
+    if Decimal(taken["paid"] or 0) + paid_back.amount >= topup.amount.amount:
+        share = credit_left
+    return Money(min(share, credit_left), topup.credit_amount.currency)
+
+
+def _require(actor) -> None:
+    if not (actor.is_active and actor.is_staff and actor.has_perm(REFUND_PERMISSION)):
+        raise RefundRefused("Only finance staff can refund a top-up.")
+
+
+def request_refund(
+    *, topup_id: int, amount: Money, reason: str, actor, override: bool = False, now: datetime | None = None
+) -> Refund:
+    """Finance refunds a credited top-up, whole or in part: recorded, then asked of the gateway.
+
+    A refund larger than the current balance needs override=True and a reason. The gateway is
+    called outside any transaction under the idempotency key refund:<public_id>, so a retry
+    (send_refund) can never refund twice; its answer goes through apply_refund_notice.
+    """
+    _require(actor)
+    reason = reason.strip()
+    with transaction.atomic():
+        topup = TopUp.objects.select_for_update().get(pk=topup_id)
+        if topup.status != TopUp.Status.CREDITED:
+            raise RefundRefused(f"{topup.reference} is {topup.get_status_display().lower()}: only credited top-ups.")
+        if amount.amount <= 0:
+            raise Invalid("A refund must be more than zero.", code="refund_amount")
+        room = refundable(topup)
+        if amount > room:
+            raise RefundRefused(f"At most {format_money(room)} of {topup.reference} can still be refunded.")
+        debit = billing_share(topup, amount)
+        balance = Account.objects.get(pk=topup.account_id).balance
+        if debit > balance and not override:
+            raise RefundRefused(
+                f"This refund takes {format_money(debit)} from a balance of {format_money(balance)}. "
+                "To refund anyway, tick the override and give the reason."
+            )
+        if override and not reason:
+            raise Invalid("Give the reason for refunding more than the balance.", code="override_reason")
+        refund = Refund.objects.create(
+            topup=topup, amount=amount, debit_amount=debit, reason=reason, balance_override=override, requested_by=actor
+        )
+    return send_refund(refund_id=refund.pk, now=now)
+
+
+def send_refund(*, refund_id: int, now: datetime | None = None) -> Refund:
+    """Ask the gateway for a recorded refund (again: the idempotency key finds the first try)."""
+    refund = Refund.objects.select_related("topup").get(pk=refund_id)
+    if refund.status != Refund.Status.REQUESTED:
+        return refund
+    try:
+        notice = get_gateway(refund.topup.gateway).refund(refund)
+    except GatewayUnavailable as exc:
+        Refund.objects.filter(pk=refund.pk).update(failure_reason=exc.message[:300])
+        raise
+    except RefundConflict as exc:
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.REQUESTED).update(
+            status=Refund.Status.FAILED, failure_reason=exc.message[:300]
+        )
+        raise
+    apply_refund_notice(gateway_name=refund.topup.gateway, notice=notice, now=now)
+    return Refund.objects.get(pk=refund.pk)
+
+
+def _uuid(value: str):
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError):
+        return None
+
+
+def _payment_of(gateway_name: str, payment_intent_id: str, charge_id: str) -> TopUp | None:
+    """The top-up a provider's payment ids name; locked, since it is the refund's source."""
+    match = Q(pk__in=[])
+    if payment_intent_id:
+        match |= Q(payment_intent_id=payment_intent_id)
+    if charge_id:
+        match |= Q(charge_id=charge_id)
+    return TopUp.objects.select_for_update().filter(match, gateway=gateway_name).first()
+
+
+def _find_or_record(gateway_name: str, notice: RefundNotice) -> Refund | None:
+    """Our refund this notice is about; a dashboard refund is recorded here, flagged."""
+    refunds = Refund.objects.select_for_update().select_related("topup")
+    refund = refunds.filter(gateway_refund_id=notice.refund_id, topup__gateway=gateway_name).first()
+    if refund is None and _uuid(notice.reference):
+        refund = refunds.filter(public_id=_uuid(notice.reference), topup__gateway=gateway_name).first()
+    if refund is not None:
+        return refund
+    topup = _payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
+    if topup is None or not notice.refund_id:
+        return None  # not a payment of ours (another integration on the same provider account)
+    try:
+        with transaction.atomic():
+            return Refund.objects.create(
+                topup=topup,
+                gateway_refund_id=notice.refund_id,
+                amount=notice.amount,
+                debit_amount=billing_share(topup, notice.amount),
+                origin=Refund.Origin.GATEWAY,
+                needs_review=True,
+                reason=f"Made in the {gateway_name} dashboard.",
+            )
+    except IntegrityError:  # the same refund announced by two events at once
+        return refunds.get(gateway_refund_id=notice.refund_id)
+
+
+@transaction.atomic
+def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetime | None = None) -> str:
+    """Move a refund forward by what the gateway says; debit the balance once on success.
+    Returns the delivery's verdict. Safe to repeat and to receive out of order."""
+    now = now or timezone.now()
+    refund = _find_or_record(gateway_name, notice)
+    if refund is None:
+        return Verdict.IGNORED
+    topup = refund.topup
+    fields = []
+    if not refund.gateway_refund_id and notice.refund_id:
+        refund.gateway_refund_id = notice.refund_id
+        fields.append("gateway_refund_id")
+    if notice.charge_id and not topup.charge_id:
+        TopUp.objects.filter(pk=topup.pk).update(charge_id=notice.charge_id)
+    if notice.amount != refund.amount:
+        refund.needs_review = True
+        refund.failure_reason = f"The gateway reports {notice.amount}, we asked for {refund.amount}."[:300]
+        refund.save(update_fields=[*fields, "needs_review", "failure_reason"])
+        return Verdict.FLAGGED
+    target = {"pending": Refund.Status.PENDING, "succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}
+    status = target[notice.status]
+    if ORDER[status] <= ORDER[refund.status]:
+        if fields:
+            refund.save(update_fields=fields)
+        if refund.status == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
+            logger.error("Refund %s reported failed after it succeeded; left for finance", refund.reference)
+            Refund.objects.filter(pk=refund.pk).update(needs_review=True, failure_reason=notice.detail[:300])
+        return Verdict.ALREADY_APPLIED
+    refund.status = status
+    fields.append("status")
+    if status == Refund.Status.FAILED:
+        refund.failure_reason = (notice.detail or "The gateway could not refund this payment.")[:300]
+        refund.save(update_fields=[*fields, "failure_reason"])
+        return Verdict.UPDATED
+    if status == Refund.Status.SUCCEEDED:
+        deposit = reverse_deposit(
+            account_id=topup.account_id,
+            amount=refund.debit_amount,
+            kind=LedgerEntry.Kind.REFUND,
+            source_ref=refund.ledger_source_ref,
+            actor=refund.requested_by,
+            description=f"Refund {refund.reference} of top-up {topup.reference}",
+            now=now,
+        )
+        refund.ledger_entry, refund.succeeded_at = deposit.entry, now
+        fields += ["ledger_entry", "succeeded_at"]
+        _email_customer(refund)
+    refund.save(update_fields=fields)
+    return Verdict.REFUNDED if status == Refund.Status.SUCCEEDED else Verdict.UPDATED
+
+
+def _email_customer(refund: Refund) -> None:
+    payer = refund.topup.created_by
+    if not payer.email:
+        return
+    queue_templated_email(
+        dedupe_key=f"refund:{refund.public_id}",
+        to=payer.email,
+        subject=f"Refund {refund.reference}: {format_money(refund.amount)} paid back",
+        template="topups/email_refunded.txt",
+        context={
+            "refund": refund,
+            "topup": refund.topup,
+            "url": settings.SITE_URL + reverse("topups:detail", args=[refund.topup.public_id]),
+        },
+        account=refund.topup.account,
+    )
