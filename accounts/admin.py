@@ -56,8 +56,8 @@ class AccountAddForm(forms.ModelForm):
 
 @admin.register(Account)
 class AccountAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "type", "balance", "enterprise_master", "created_at")
-    list_filter = ("type",)
+    list_display = ("name", "type", "balance", "enterprise_master", "needs_review", "created_at")
+    list_filter = ("type", "needs_review")
     list_select_related = ("enterprise_master",)
     search_fields = ("name",)
     # The balance only moves through the ledger; the type and master only through
@@ -73,17 +73,26 @@ class AccountAdmin(SimpleHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "type", "enterprise_master", "billing_currency")
-        return ("name", "type", "enterprise_master", "balance_currency", "balance", "created_at")
+        return (
+            "name",
+            "type",
+            "enterprise_master",
+            "balance_currency",
+            "balance",
+            "needs_review",
+            "review_note",
+            "created_at",
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return self.readonly_fields + ("type", "enterprise_master", "balance_currency")
+            return self.readonly_fields + ("type", "enterprise_master", "balance_currency", "review_note")
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
             obj._history_user = request.user
-            obj.save(update_fields=["name"])  # the only field left editable
+            obj.save(update_fields=["name", "needs_review"])  # finance clears the flag once looked at
             return
         opened = open_account(  # the form ran the same checks (check_new_account)
             name=form.cleaned_data["name"],

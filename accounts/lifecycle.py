@@ -8,6 +8,9 @@ settled under rules that no longer apply. Admin shows the type read-only.
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 from djmoney.money import Money
 
 from money.errors import Invalid
@@ -91,3 +94,9 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
         account._history_user = actor
         account.save(update_fields=["type", "enterprise_master"])
         return account
+
+
+def flag_for_review(*, account_id: int, note: str, now=None) -> None:
+    """Ask finance to look at an account (a disputed payment, say): the flag and a dated note."""
+    line = f"{(now or timezone.now()):%Y-%m-%d %H:%M} {note}\n"
+    Account.objects.filter(pk=account_id).update(needs_review=True, review_note=Concat("review_note", Value(line)))

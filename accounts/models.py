@@ -48,6 +48,9 @@ class Account(models.Model):
     refill_below = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     refill_armed = models.BooleanField(default=True)
     refill_crossings = models.PositiveIntegerField(default=0, help_text="Crossings below refill_below so far.")
+    # Something about the account finance should look at (a disputed card payment), with why.
+    needs_review = models.BooleanField(default=False)
+    review_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(
         excluded_fields=[

@@ -261,7 +261,10 @@ def _problem(auto: AutoTopUp, text: str, now: datetime, *, count: bool = True) -
         auto.failures_in_a_row += 1
     if auto.failures_in_a_row >= AutoTopUp.MAX_FAILURES_IN_A_ROW and auto.paused_at is None:
         auto.paused_at = now
-        text += " Auto top-up is paused after three failures in a row; turn it on again once the card works."
+        text += (
+            f" Auto top-up is paused after {AutoTopUp.MAX_FAILURES_IN_A_ROW} failures in a row; "
+            "turn it on again once the card works."
+        )
         Account.objects.filter(pk=auto.account_id).update(refill_below=None, refill_armed=True)
     auto.last_problem, auto.last_problem_at = text[:300], now
     auto.save(update_fields=["failures_in_a_row", "paused_at", "last_problem", "last_problem_at"])

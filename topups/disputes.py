@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.ledger import credit_deposit, reverse_deposit
+from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
 
 from .gateways.base import DisputeNotice
@@ -60,6 +61,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         note = f"{now:%Y-%m-%d %H:%M} dispute {dispute.gateway_dispute_id} opened: {dispute.debit_amount} debited."
         topup.needs_review, topup.review_note = True, f"{topup.review_note}\n{note}".strip()
         topup.save(update_fields=["needs_review", "review_note"])
+        flag_for_review(account_id=topup.account_id, note=f"Card payment of {topup.reference} disputed.", now=now)
         changed = True
     if notice.status != "open" and dispute.status == Dispute.Status.OPEN:
         dispute.status, dispute.closed_at = notice.status, now

@@ -168,6 +168,7 @@ class FakeStripe:
         self.mock.add_callback(responses.POST, EXPIRE_URL, callback=self._expire)
         self.mock.add_callback(responses.POST, f"{API}/v1/refunds", callback=self._refund)
         self.mock.add_callback(responses.POST, f"{API}/v1/payment_intents", callback=self._payment_intent)
+        self.mock.add_callback(responses.POST, f"{API}/v1/customers", callback=self._customer)
         return self
 
     def __exit__(self, *exc):
@@ -185,6 +186,21 @@ class FakeStripe:
             return 200, {"Idempotent-Replayed": "true"}, json.dumps(self.sessions[self.by_idempotency_key[key]])
         form = dict(parse_qsl(request.body if isinstance(request.body, str) else request.body.decode()))
         self.create_requests.append({"form": form, "headers": dict(request.headers)})
+        if form.get("mode") == "setup":  # saving a card: no amount, a SetupIntent for the customer
+            session = checkout_session(
+                mode="setup",
+                amount_total=None,
+                amount_subtotal=None,
+                currency=form.get("currency"),
+                customer=form.get("customer"),
+                payment_intent=None,
+                setup_intent=f"seti_{secrets.token_hex(12)}",
+                metadata={k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+                success_url=form["success_url"],
+                cancel_url=form["cancel_url"],
+            )
+            self.sessions[session["id"]] = session
+            return 200, {}, json.dumps(session)
         session = checkout_session(
             client_reference_id=form.get("client_reference_id"),
             metadata={k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
@@ -239,6 +255,11 @@ class FakeStripe:
         if key:
             self.by_idempotency_key[key] = refund["id"]
         return 200, {}, json.dumps(refund)
+
+    def _customer(self, request):
+        key = request.headers.get("Idempotency-Key")
+        customer = {"id": f"cus_{(key or secrets.token_hex(6)).replace(':', '_')}", "object": "customer"}
+        return 200, {}, json.dumps(customer)
 
     def _payment_intent(self, request):
         """An off-session PaymentIntent, confirmed at once (auto top-up)."""

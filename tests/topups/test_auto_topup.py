@@ -231,3 +231,106 @@ def test_stripe_declines_are_a_failed_auto_top_up(alice, stripe_settings, fake_s
     assert topup.status == TopUp.Status.FAILED
     assert "insufficient funds" in AutoTopUp.objects.get().last_problem
     assert balance(account) == Money("40.00", "USD")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_debits_cross_once_and_pay_once(settings):
+    """Twenty metering debits race across the threshold; then five workers race the crossing's task."""
+    import threading
+
+    from django.db import connection
+
+    from accounts.usage_api.charges import ChargeRequest, post_usage_charges
+
+    user = UserFactory(username="alice")
+    account = user.account
+    post_ledger_entry(account_id=account.pk, amount=Money("100.00", "USD"), kind="adjustment", source_ref="seed")
+    AutoTopUp.objects.create(
+        account=account, owner=user, gateway="sandbox", payment_method_id="sbxpm_x", card_label="Visa •••• 4242"
+    )
+    SandboxCheckout.objects.create(
+        mode="setup",
+        session_id="x",
+        reference="",
+        account_ref="",
+        description="",
+        amount=Money(0, "USD"),
+        success_url="",
+        cancel_url="",
+        status="paid",
+        expires_at="2026-01-01T00:00Z",
+    )
+    configure(
+        account_id=account.pk,
+        actor=user,
+        enabled=True,
+        threshold=Decimal("50"),
+        amount=Decimal("100"),
+        daily_ceiling=Decimal("100"),
+        monthly_ceiling=Decimal("1000"),
+    )
+
+    def race(target, count):
+        barrier = threading.Barrier(count)
+
+        def run(n):
+            try:
+                barrier.wait()
+                target(n)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    race(
+        lambda n: post_usage_charges(
+            service="metering", requests=[ChargeRequest(account.pk, Money("4.00", "USD"), f"k{n}")]
+        ),
+        20,
+    )
+    assert Account.objects.get(pk=account.pk).refill_crossings == 1  # 100 → 20, crossing 50 once
+    race(lambda n: run_auto_topup(account_id=account.pk), 5)
+    assert TopUp.objects.filter(is_automatic=True).count() == 1
+    assert balance(account) == Money("120.00", "USD")
+    assert ledger_mismatches() == []
+
+
+def test_a_card_saved_in_stripe_checkout_setup_mode_is_kept_once(client, alice, stripe_settings, fake_stripe):
+    """The redirect, then setup_intent.succeeded (twice), then the return page's own check."""
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    response = client.post("/billing/pay/auto/", {"action": "save_card"})
+    assert response.status_code == 303 and response["Location"].startswith("https://checkout.stripe.com/")
+    auto = AutoTopUp.objects.get()
+    session = fake_stripe.sessions[auto.setup_session_id]
+    assert session["mode"] == "setup" and session["customer"] == auto.gateway_customer_id
+    setup_intent = {
+        "id": session["setup_intent"],
+        "object": "setup_intent",
+        "customer": auto.gateway_customer_id,
+        "metadata": {"account": str(alice.account_id)},
+        "payment_method": "pm_1QtestCard",
+        "status": "succeeded",
+        "usage": "off_session",
+    }
+    payload = event("setup_intent.succeeded", setup_intent)
+    verdicts = []
+    for _ in range(2):
+        body, signature = signed(payload)
+        verdicts.append(post_webhook(client, body, signature).json()["verdict"])
+    other = event("setup_intent.succeeded", {**setup_intent, "id": "seti_other", "payment_method": "pm_again"})
+    body, signature = signed(other)
+    verdicts.append(post_webhook(client, body, signature).json()["verdict"])
+    assert verdicts == ["updated", "updated", "updated"]  # the second delivery answers with its first verdict
+    auto.refresh_from_db()
+    assert auto.payment_method_id == "pm_again"  # the newest card of the account wins
+    mallory = UserFactory()
+    forged = event(
+        "setup_intent.succeeded", {**setup_intent, "id": "seti_m", "metadata": {"account": str(mallory.account_id)}}
+    )
+    body, signature = signed(forged)
+    assert post_webhook(client, body, signature).json()["verdict"] == "ignored"

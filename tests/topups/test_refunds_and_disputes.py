@@ -7,7 +7,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.ledger import ledger_mismatches, post_ledger_entry
-from accounts.models import LedgerEntry, OutboundEmail
+from accounts.models import Account, LedgerEntry, OutboundEmail
 from money.errors import Invalid
 from tests.factories import PendingTopUpFactory
 from tests.fakes.stripe import (
@@ -173,6 +173,9 @@ def test_a_dispute_debits_once_and_a_won_one_returns_the_money_in_any_order(clie
     assert LedgerEntry.objects.filter(kind="dispute_won").count() == (1 if outcome == "won" else 0)
     credited.refresh_from_db()
     assert credited.needs_review
+    account = Account.objects.get(pk=credited.account_id)
+    assert account.needs_review
+    assert account.review_note.count("disputed") == 1  # flagged once, however many events
     assert ledger_mismatches() == []
 
 
