@@ -1,13 +1,16 @@
 """Disputes (chargebacks) of credited card payments.
 
-The cardholder's bank takes the money back when a dispute opens, so the balance is debited
-then, once; a dispute won brings the money back and is credited once; a lost one stays
-debited. Events arrive twice or out of order: whichever comes first creates the dispute and
-posts the debit, the status only moves forward, and each posting has its own ledger source.
+The cardholder's bank takes the money back when a dispute opens, so by default
+(DISPUTE_POLICY="debit") the balance is debited then, once; a dispute won brings the money
+back and is credited once; a lost one stays debited. With DISPUTE_POLICY="hold" the balance
+is left alone while the dispute is open (the account and top-up are flagged) and debited
+only if it is lost. Events arrive twice or out of order: whichever comes first creates the
+dispute, the status only moves forward, and each posting has its own ledger source.
 """
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,22 +25,24 @@ from .refunds import _payment_of, billing_share
 Verdict = WebhookDelivery.Verdict
 
 
-def _dispute_for(topup, notice: DisputeNotice) -> Dispute:
+def _dispute_for(topup, notice: DisputeNotice) -> tuple[Dispute, bool]:
+    """The dispute, locked, and whether this notice is the first we hear of it."""
     disputes = Dispute.objects.select_for_update()
     dispute = disputes.filter(gateway_dispute_id=notice.dispute_id).first()
     if dispute is not None:
-        return dispute
+        return dispute, False
     try:
         with transaction.atomic():
-            return Dispute.objects.create(
+            created = Dispute.objects.create(
                 topup=topup,
                 gateway_dispute_id=notice.dispute_id,
                 amount=notice.amount,
                 debit_amount=billing_share(topup, min(notice.amount, topup.amount)),
                 reason=notice.reason,
             )
+        return created, True
     except IntegrityError:  # two events for one new dispute at once
-        return disputes.get(gateway_dispute_id=notice.dispute_id)
+        return disputes.get(gateway_dispute_id=notice.dispute_id), False
 
 
 @transaction.atomic
@@ -47,9 +52,17 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     topup = _payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
     if topup is None or not notice.dispute_id:
         return Verdict.IGNORED
-    dispute = _dispute_for(topup, notice)
-    changed = False
-    if dispute.debit_entry_id is None:
+    dispute, changed = _dispute_for(topup, notice)
+    if changed:  # the first news of it: flag the top-up and the account for finance, once
+        note = f"{now:%Y-%m-%d %H:%M} dispute {dispute.gateway_dispute_id} opened ({dispute.debit_amount})."
+        topup.needs_review, topup.review_note = True, f"{topup.review_note}\n{note}".strip()
+        topup.save(update_fields=["needs_review", "review_note"])
+        flag_for_review(account_id=topup.account_id, note=f"Card payment of {topup.reference} disputed.", now=now)
+    if notice.status != "open" and dispute.status == Dispute.Status.OPEN:
+        dispute.status, dispute.closed_at = notice.status, now
+        changed = True
+    holding = settings.DISPUTE_POLICY == "hold"
+    if dispute.debit_entry_id is None and (not holding or dispute.status == Dispute.Status.LOST):
         dispute.debit_entry = reverse_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,
@@ -58,22 +71,16 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             description=f"Card payment of top-up {topup.reference} disputed ({dispute.reason or 'no reason given'})",
             now=now,
         ).entry
-        note = f"{now:%Y-%m-%d %H:%M} dispute {dispute.gateway_dispute_id} opened: {dispute.debit_amount} debited."
-        topup.needs_review, topup.review_note = True, f"{topup.review_note}\n{note}".strip()
-        topup.save(update_fields=["needs_review", "review_note"])
-        flag_for_review(account_id=topup.account_id, note=f"Card payment of {topup.reference} disputed.", now=now)
         changed = True
-    if notice.status != "open" and dispute.status == Dispute.Status.OPEN:
-        dispute.status, dispute.closed_at = notice.status, now
-        if notice.status == "won":
-            dispute.return_entry = credit_deposit(
-                account_id=topup.account_id,
-                amount=dispute.debit_amount,
-                kind=LedgerEntry.Kind.DISPUTE_WON,
-                source_ref=f"{dispute.ledger_source_ref}:won",
-                description=f"Dispute of top-up {topup.reference} won: the payment is returned",
-                now=now,
-            ).entry
+    if dispute.status == Dispute.Status.WON and dispute.debit_entry_id and dispute.return_entry_id is None:
+        dispute.return_entry = credit_deposit(
+            account_id=topup.account_id,
+            amount=dispute.debit_amount,
+            kind=LedgerEntry.Kind.DISPUTE_WON,
+            source_ref=f"{dispute.ledger_source_ref}:won",
+            description=f"Dispute of top-up {topup.reference} won: the payment is returned",
+            now=now,
+        ).entry
         changed = True
     if not changed:
         return Verdict.ALREADY_APPLIED

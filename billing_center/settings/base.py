@@ -228,8 +228,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    # Ask the gateway about top-ups whose notification has not come, and close the
-    # ones abandoned for longer than TOPUP_EXPIRE_AFTER_HOURS.
+    # Ask the gateway about late top-ups; close those abandoned past TOPUP_EXPIRE_AFTER_HOURS.
     "reconcile-pending-topups": {"task": "topups.tasks.reconcile_pending_topups", "schedule": 60.0},
     "resend-pending-emails": {"task": "accounts.tasks.resend_pending_emails", "schedule": 120.0},
     # Pulls rates from a provider backend (a no-op for finance's own sheet).
@@ -269,6 +268,7 @@ TOPUP_RECONCILE_AFTER_MINUTES = int(env("TOPUP_RECONCILE_AFTER_MINUTES", "10"))
 # gateway refuses the payment, so an unpaid checkout stops counting towards the daily limit.
 TOPUP_CHECKOUT_TTL_MINUTES = max(30, int(env("TOPUP_CHECKOUT_TTL_MINUTES", "60")))
 TOPUP_EXPIRE_AFTER_HOURS = int(env("TOPUP_EXPIRE_AFTER_HOURS", "24"))
+DISPUTE_POLICY = env("DISPUTE_POLICY", "debit")  # "debit" when a dispute opens, or "hold" until it is lost
 
 # Exchange rates live in django-money's exchange app. The default backend is the rate sheet finance
 # keeps in Django admin (offline); a provider such as money.rates.OpenExchangeRatesBackend

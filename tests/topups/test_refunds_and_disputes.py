@@ -317,3 +317,24 @@ def test_a_customer_cannot_see_another_customers_refunds(client, credited, clerk
     assert (
         client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [credited.pk]}).status_code == 302
     )
+
+
+@pytest.mark.parametrize("order", [("created", "closed"), ("closed", "created", "closed")])
+@pytest.mark.parametrize("outcome, final", [("won", "100.00"), ("lost", "0.00")])
+def test_with_the_hold_policy_a_dispute_debits_only_when_lost(client, credited, settings, order, outcome, final):
+    settings.DISPUTE_POLICY = "hold"
+    opened = dispute_object(payment_intent=PI, amount=10000, id="du_hold")
+    payloads = {
+        "created": event("charge.dispute.created", opened),
+        "closed": event("charge.dispute.closed", {**opened, "status": outcome}),
+    }
+    deliver(client, payloads[order[0]])
+    if order[0] == "created":
+        assert balance(credited) == Money("100.00", "USD")  # held: flagged, not debited
+        assert Account.objects.get(pk=credited.account_id).needs_review
+    for name in order[1:]:
+        deliver(client, payloads[name])
+    assert balance(credited) == Money(final, "USD")
+    assert LedgerEntry.objects.filter(kind="dispute").count() == (1 if outcome == "lost" else 0)
+    assert not LedgerEntry.objects.filter(kind="dispute_won").exists()
+    assert ledger_mismatches() == []
