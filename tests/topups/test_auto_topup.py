@@ -334,3 +334,40 @@ def test_a_card_saved_in_stripe_checkout_setup_mode_is_kept_once(client, alice, 
     )
     body, signature = signed(forged)
     assert post_webhook(client, body, signature).json()["verdict"] == "ignored"
+
+
+def test_stripe_payment_failed_for_a_pending_auto_top_up_closes_it(client, alice, stripe_settings):
+    """payment_intent.payment_failed, twice and after a success of another top-up: only its own top-up closes."""
+    topup = TopUp.objects.create(
+        account=alice.account,
+        created_by=alice,
+        gateway="stripe",
+        amount=Money("100.00", "USD"),
+        credit_amount=Money("100.00", "USD"),
+        request_key="auto:1",
+        is_automatic=True,
+        gateway_session_id="pi_auto1",
+    )
+    intent = {
+        "id": "pi_auto1",
+        "object": "payment_intent",
+        "amount": 10000,
+        "currency": "usd",
+        "status": "requires_payment_method",
+        "metadata": {"topup": str(topup.public_id), "account": str(alice.account_id), "auto": "1"},
+        "last_payment_error": {"message": "Your card was declined."},
+    }
+    for _ in range(2):
+        body, signature = signed(event("payment_intent.payment_failed", intent))
+        assert post_webhook(client, body, signature).status_code == 200
+    topup.refresh_from_db()
+    assert topup.status == TopUp.Status.FAILED
+    assert balance(alice.account) == Money("80.00", "USD")
+    checkout_intent = {
+        **intent,
+        "id": "pi_checkout",
+        "status": "succeeded",
+        "metadata": {"topup": str(topup.public_id)},
+    }
+    body, signature = signed(event("payment_intent.succeeded", checkout_intent))
+    assert post_webhook(client, body, signature).json()["verdict"] == "ignored"  # a Checkout payment's own intent
