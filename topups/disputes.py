@@ -20,7 +20,7 @@ from accounts.models import LedgerEntry
 
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
-from .refunds import _payment_of, billing_share
+from .refunds import billing_share, payment_of
 
 Verdict = WebhookDelivery.Verdict
 
@@ -49,7 +49,7 @@ def _dispute_for(topup, notice: DisputeNotice) -> tuple[Dispute, bool]:
 def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datetime | None = None) -> str:
     """Open, win or lose a dispute as the gateway says; returns the delivery's verdict."""
     now = now or timezone.now()
-    topup = _payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
+    topup = payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
     if topup is None or not notice.dispute_id:
         return Verdict.IGNORED
     dispute, changed = _dispute_for(topup, notice)

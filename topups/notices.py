@@ -76,7 +76,7 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
         # the row; only the top-up row is locked here, the account by the ledger writer.
         TopUp.objects.select_for_update(of=("self",))
         .select_related("created_by", "account")
-        .filter(gateway=gateway_name, public_id=_uuid_or_none(notice.reference))
+        .filter(gateway=gateway_name, public_id=uuid_or_none(notice.reference))
         .first()
     )
     if topup is None:
@@ -164,7 +164,8 @@ def _queue_credited_email(topup: TopUp) -> None:
     )
 
 
-def _uuid_or_none(value: str):
+def uuid_or_none(value: str):
+    """Our reference as a UUID, or None for anything else a notification carries."""
     try:
         return uuid.UUID(value)
     except (ValueError, AttributeError):

@@ -7,7 +7,6 @@ its top-up by the provider's payment ids, applied the same way and flagged for f
 """
 
 import logging
-import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -28,6 +27,7 @@ from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
 from .models import Refund, TopUp, WebhookDelivery
+from .notices import uuid_or_none
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -120,14 +120,7 @@ def send_refund(*, refund_id: int, now: datetime | None = None) -> Refund:
     return Refund.objects.get(pk=refund.pk)
 
 
-def _uuid(value: str):
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError):
-        return None
-
-
-def _payment_of(gateway_name: str, payment_intent_id: str, charge_id: str) -> TopUp | None:
+def payment_of(gateway_name: str, payment_intent_id: str, charge_id: str) -> TopUp | None:
     """The top-up a provider's payment ids name; locked, since it is the refund's source."""
     match = Q(pk__in=[])
     if payment_intent_id:
@@ -140,12 +133,14 @@ def _payment_of(gateway_name: str, payment_intent_id: str, charge_id: str) -> To
 def _find_or_record(gateway_name: str, notice: RefundNotice) -> Refund | None:
     """Our refund this notice is about; a dashboard refund is recorded here, flagged."""
     refunds = Refund.objects.select_for_update().select_related("topup")
-    refund = refunds.filter(gateway_refund_id=notice.refund_id, topup__gateway=gateway_name).first()
-    if refund is None and _uuid(notice.reference):
-        refund = refunds.filter(public_id=_uuid(notice.reference), topup__gateway=gateway_name).first()
+    refund = None
+    if notice.refund_id:  # an empty id would match every refund the gateway has not answered yet
+        refund = refunds.filter(gateway_refund_id=notice.refund_id, topup__gateway=gateway_name).first()
+    if refund is None and uuid_or_none(notice.reference):
+        refund = refunds.filter(public_id=uuid_or_none(notice.reference), topup__gateway=gateway_name).first()
     if refund is not None:
         return refund
-    topup = _payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
+    topup = payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
     if topup is None or not notice.refund_id:
         return None  # not a payment of ours (another integration on the same provider account)
     try:
