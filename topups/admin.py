@@ -40,27 +40,28 @@ class RefundForm(forms.Form):
         return Money(amount_from_form(self.cleaned_data["amount"], self.currency), self.currency)
 
 
-class RefundInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """Rows written by services, shown on their top-up's page."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("reference", "amount", "debit_amount", "status", "origin", "needs_review", "reason", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class DisputeInline(admin.TabularInline):
+class DisputeInline(ReadOnlyInline):
     model = Dispute
     fields = ("gateway_dispute_id", "amount", "debit_amount", "status", "reason", "opened_at", "closed_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TopUp)

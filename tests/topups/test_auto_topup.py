@@ -41,6 +41,28 @@ def save_card(client, *, declines: bool = False) -> AutoTopUp:
     return AutoTopUp.objects.get()
 
 
+def card_on_file(user, *, gateway: str = "stripe", daily: str = "300", payment_method: str = "pm_1") -> AutoTopUp:
+    """A saved card and auto top-up on at 50 / 100 USD, as the pages would leave them."""
+    auto = AutoTopUp.objects.create(
+        account=user.account,
+        owner=user,
+        gateway=gateway,
+        gateway_customer_id="cus_1",
+        payment_method_id=payment_method,
+        card_label="Visa •••• 4242",
+    )
+    configure(
+        account_id=user.account_id,
+        actor=user,
+        enabled=True,
+        threshold=Decimal("50"),
+        amount=Decimal("100"),
+        daily_ceiling=Decimal(daily),
+        monthly_ceiling=Decimal("1000"),
+    )
+    return auto
+
+
 def turn_on(client, **overrides):
     return client.post("/billing/pay/auto/", {"action": "settings", "enabled": "on", **SETTINGS, **overrides})
 
@@ -181,23 +203,7 @@ def test_a_card_saved_for_another_account_is_not_taken(client, alice):
 def test_stripe_charges_the_saved_card_off_session_once_per_crossing(client, alice, stripe_settings, fake_stripe):
     stripe_settings.PAYMENT_GATEWAY = "stripe"
     account = alice.account
-    auto = AutoTopUp.objects.create(
-        account=account,
-        owner=alice,
-        gateway="stripe",
-        gateway_customer_id="cus_1",
-        payment_method_id="pm_1",
-        card_label="Visa •••• 4242",
-    )
-    configure(
-        account_id=account.pk,
-        actor=alice,
-        enabled=True,
-        threshold=Decimal("50"),
-        amount=Decimal("100"),
-        daily_ceiling=Decimal("300"),
-        monthly_ceiling=Decimal("1000"),
-    )
+    auto = card_on_file(alice)
     spend(account, "40.00", "u1")
     topup = run_auto_topup(account_id=account.pk)
     assert topup.status == TopUp.Status.CREDITED
@@ -214,18 +220,7 @@ def test_stripe_charges_the_saved_card_off_session_once_per_crossing(client, ali
 def test_stripe_declines_are_a_failed_auto_top_up(alice, stripe_settings, fake_stripe):
     fake_stripe.card_declines = True
     account = alice.account
-    AutoTopUp.objects.create(
-        account=account, owner=alice, gateway="stripe", gateway_customer_id="cus_1", payment_method_id="pm_1"
-    )
-    configure(
-        account_id=account.pk,
-        actor=alice,
-        enabled=True,
-        threshold=Decimal("50"),
-        amount=Decimal("100"),
-        daily_ceiling=Decimal("300"),
-        monthly_ceiling=Decimal("1000"),
-    )
+    card_on_file(alice)
     spend(account, "40.00", "u1")
     topup = run_auto_topup(account_id=account.pk)
     assert topup.status == TopUp.Status.FAILED
@@ -246,9 +241,6 @@ def test_twenty_concurrent_debits_cross_once_and_pay_once(settings):
     user = UserFactory(username="alice")
     account = user.account
     post_ledger_entry(account_id=account.pk, amount=Money("100.00", "USD"), kind="adjustment", source_ref="seed")
-    AutoTopUp.objects.create(
-        account=account, owner=user, gateway="sandbox", payment_method_id="sbxpm_x", card_label="Visa •••• 4242"
-    )
     SandboxCheckout.objects.create(
         mode="setup",
         session_id="x",
@@ -261,15 +253,7 @@ def test_twenty_concurrent_debits_cross_once_and_pay_once(settings):
         status="paid",
         expires_at="2026-01-01T00:00Z",
     )
-    configure(
-        account_id=account.pk,
-        actor=user,
-        enabled=True,
-        threshold=Decimal("50"),
-        amount=Decimal("100"),
-        daily_ceiling=Decimal("100"),
-        monthly_ceiling=Decimal("1000"),
-    )
+    card_on_file(user, gateway="sandbox", payment_method="sbxpm_x", daily="100")
 
     def race(target, count):
         barrier = threading.Barrier(count)
