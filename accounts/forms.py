@@ -21,6 +21,14 @@ def amount_from_form(raw: str, currency: str) -> Decimal:
         raise forms.ValidationError(exc.message) from None
 
 
+def threshold_from_form(raw: str, currency: str) -> Decimal:
+    """A balance threshold: an amount, or zero ("below zero": when the account goes into arrears)."""
+    whole, dot, fraction = raw.strip().partition(".")
+    if is_digits(whole) and (not dot or is_digits(fraction)) and Decimal(raw) == 0:
+        return Decimal(0)
+    return amount_from_form(raw, currency)
+
+
 class PreferencesForm(forms.Form):
     payment_currency = forms.ChoiceField(
         label="Payment currency",
@@ -87,10 +95,7 @@ class AlertSettingsForm(forms.Form):
         raw = self.cleaned_data["threshold"].strip()
         if not raw:
             return None
-        whole, dot, fraction = raw.partition(".")
-        if is_digits(whole) and (not dot or is_digits(fraction)) and Decimal(raw) == 0:
-            return Decimal(0)  # "below zero": an alert when the account goes into arrears
-        return amount_from_form(raw, self.currency)
+        return threshold_from_form(raw, self.currency)
 
     def clean(self):
         data = super().clean()

@@ -73,10 +73,11 @@ class TopUpAdmin(ReadOnlyAdmin):
         "credit_amount",
         "status",
         "gateway",
+        "is_automatic",
         "needs_review",
         "created_at",
     )
-    list_filter = ("status", "needs_review", "gateway")
+    list_filter = ("status", "is_automatic", "needs_review", "gateway")
     list_select_related = ("account",)
     search_fields = ("public_id", "gateway_session_id", "account__name")
     date_hierarchy = "created_at"
@@ -109,6 +110,11 @@ class TopUpAdmin(ReadOnlyAdmin):
             self.message_user(request, "Choose exactly one top-up to refund.", messages.ERROR)
             return None
         topup = queryset.select_related("account").get()
+        if topup.status != TopUp.Status.CREDITED:
+            self.message_user(
+                request, f"{topup.reference} is not credited: there is nothing to refund.", messages.ERROR
+            )
+            return None
         confirmed = request.POST.get("post") == "yes"
         form = RefundForm(request.POST if confirmed else None, topup=topup, initial={"amount": ""})
         if not confirmed:

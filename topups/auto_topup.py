@@ -44,14 +44,17 @@ def _settings_for(account: Account, actor) -> AutoTopUp:
     return AutoTopUp.objects.select_for_update().get(pk=auto.pk)
 
 
-def _follow(account: Account, auto: AutoTopUp) -> None:
-    """Point the ledger's refill trigger at the threshold, or clear it; below it already, this
-    is a crossing of its own (numbered like the ledger's), started now."""
+def _follow(account: Account, auto: AutoTopUp, *, was_active: bool) -> None:
+    """Point the ledger's refill trigger at the threshold, or clear it. Below it already, this is
+    a crossing of its own (numbered like the ledger's), started now — unless auto top-up was
+    already on and below, where saving the settings again must not charge the card again."""
     below = auto.threshold if auto.is_active else None
     armed = below is None or account.balance.amount >= below
-    crossings = account.refill_crossings + (0 if armed else 1)
+    crossing_pending = was_active and account.refill_below is not None and not account.refill_armed
+    new_crossing = not armed and not crossing_pending
+    crossings = account.refill_crossings + (1 if new_crossing else 0)
     Account.objects.filter(pk=account.pk).update(refill_below=below, refill_armed=armed, refill_crossings=crossings)
-    if not armed:
+    if new_crossing:
         start_after_commit(account.pk)
 
 
@@ -84,6 +87,7 @@ def configure(
                 code="ceiling",
             )
         auto = _settings_for(account, actor)
+        was_active = auto.is_active
         if enabled and not auto.has_card:
             raise Refused("Save a card first: auto top-up charges it.", code="no_card")
         if enabled and (not auto.enabled or auto.paused_at is not None):
@@ -92,7 +96,7 @@ def configure(
         auto.daily_ceiling, auto.monthly_ceiling = daily_ceiling, monthly_ceiling
         auto._history_user = actor
         auto.save()
-        _follow(account, auto)
+        _follow(account, auto, was_active=was_active)
         return auto
 
 
@@ -136,8 +140,9 @@ def save_card(*, gateway_name: str, notice: CardNotice, now: datetime | None = N
 
 
 def check_card_setup(*, auto: AutoTopUp) -> AutoTopUp:
-    """The return page's courtesy check: ask the gateway for the card the customer just saved."""
-    if auto.has_card or not auto.setup_session_id:
+    """The return page's courtesy check: ask the gateway for the card the customer just saved
+    (a first card, or one replacing the card on file)."""
+    if not auto.setup_session_id:
         return auto
     notice = get_gateway(auto.gateway).fetch_card_setup(auto)
     if notice is not None:
@@ -145,16 +150,21 @@ def check_card_setup(*, auto: AutoTopUp) -> AutoTopUp:
     return AutoTopUp.objects.get(pk=auto.pk)
 
 
-def remove_card(*, account_id: int, actor) -> AutoTopUp:
-    """Forget the card; auto top-up cannot run without one, so it is turned off."""
+def remove_card(*, account_id: int, actor) -> AutoTopUp | None:
+    """Forget the card; auto top-up cannot run without one, so it is turned off (and unpaused)."""
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
-        auto = _settings_for(account, actor)
+        if not account.can_top_up:
+            raise TopUpNotAllowed(account.topup_refusal)
+        auto = AutoTopUp.objects.select_for_update().filter(account=account).first()
+        if auto is None:
+            return None
         auto.payment_method_id = auto.card_label = auto.setup_session_id = ""
-        auto.card_saved_at, auto.enabled = None, False
+        auto.card_saved_at, auto.enabled, auto.paused_at, auto.failures_in_a_row = None, False, None, 0
+        auto.last_problem = ""
         auto._history_user = actor
         auto.save()
-        _follow(account, auto)
+        _follow(account, auto, was_active=False)
         return auto
 
 
@@ -201,9 +211,9 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
         crossing = account.refill_crossings
         if crossing <= auto.crossings:
             return None  # this crossing is handled already (a repeated task)
-        auto.crossings = crossing
-        auto.save(update_fields=["crossings"])
         if account.balance.amount >= auto.threshold:
+            auto.crossings = crossing
+            auto.save(update_fields=["crossings"])
             return None  # topped up some other way since the crossing
         local = timezone.localtime(now)
         day = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -211,8 +221,17 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
             _spent_since(auto, day) + auto.amount > auto.daily_ceiling
             or _spent_since(auto, day.replace(day=1)) + auto.amount > auto.monthly_ceiling
         ):
-            _problem(auto, "Auto top-up stopped at your daily or monthly ceiling.", now, count=False)
+            # The crossing stays unhandled: beat's sweep tries again, and charges once the
+            # ceiling's day or month has turned. The customer is told once (the outbox dedupes).
+            _problem(
+                auto,
+                "Auto top-up reached your daily or monthly ceiling; it tops up again when it resets.",
+                now,
+                count=False,
+            )
             return None
+        auto.crossings = crossing
+        auto.save(update_fields=["crossings"])
         amount = Money(auto.amount, account.billing_currency)
         topup = TopUp.objects.create(
             account=account,
@@ -271,12 +290,17 @@ def _problem(auto: AutoTopUp, text: str, now: datetime, *, count: bool = True) -
     key = f"auto-topup:{auto.account_id}:{auto.crossings}:{auto.failures_in_a_row}"
     url = settings.SITE_URL + reverse("topups:auto")
     if auto.owner.email:
+        account = Account.objects.get(pk=auto.account_id)
         queue_email(
             dedupe_key=key,
             to=auto.owner.email,
-            subject="Auto top-up did not go through",
-            body=f"{text}\n\n{url}",
-            account=auto.account,
+            subject=f"{account.name}: auto top-up did not go through",
+            body=(
+                f"Hello {auto.owner.get_full_name() or auto.owner.username},\n\n{text}\n\n"
+                f"Account: {account.name}\nBalance now: {format_money(account.balance)}\n\n"
+                f"Your auto top-up settings and card: {url}\n\nBilling Center"
+            ),
+            account=account,
         )
     for recipient in auto.account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=False):
         queue_sms(

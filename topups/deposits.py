@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q, Sum, Value
+from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -11,7 +11,7 @@ from accounts.deposits import Attention, AwaitingPayment, DepositRecord
 from accounts.selectors import within_days
 from money.formatting import format_money
 
-from .models import TopUp
+from .models import AutoTopUp, TopUp
 
 
 def _label(topup) -> str:
@@ -51,20 +51,34 @@ class OnlineTopUps:
         }
 
     def overview(self, account, *, limit):
-        """Checkouts still payable, and auto top-ups that failed this week: one query."""
+        """Checkouts still payable, and the latest auto top-up if it failed this week: one query."""
         now = timezone.now()
         since = now - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
-        topups = TopUp.objects.filter(account=account).filter(
-            Q(status=TopUp.Status.PENDING, created_at__gte=since)
-            | Q(is_automatic=True, status=TopUp.Status.FAILED, closed_at__gte=now - timedelta(days=7))
+        auto = AutoTopUp.objects.filter(account_id=OuterRef("account_id"))
+        topups = (
+            TopUp.objects.filter(account=account)
+            .filter(
+                Q(status=TopUp.Status.PENDING, is_automatic=False, created_at__gte=since)
+                | Q(is_automatic=True, created_at__gte=now - timedelta(days=7))
+            )
+            .annotate(
+                auto_paused=Subquery(auto.values("paused_at")[:1]),
+                auto_card=Subquery(auto.values("payment_method_id")[:1]),
+            )
         )
-        awaiting, attention = [], []
-        for t in topups.order_by("-created_at", "-id")[: limit + 1]:
-            if t.status == TopUp.Status.PENDING and not t.is_automatic:
+        awaiting, attention, latest_auto_seen = [], [], False
+        for t in topups.order_by("-created_at", "-id")[: limit + 5]:
+            if not t.is_automatic:
                 url = reverse("topups:detail", args=[t.public_id])
                 awaiting.append(AwaitingPayment(reference=f"Top-up {t.reference}", url=url, amount=t.amount))
-            elif t.status == TopUp.Status.FAILED and not attention:  # the latest failure says enough
+                continue
+            if latest_auto_seen:
+                continue
+            latest_auto_seen = True  # only the latest auto top-up speaks: a later success clears a failure
+            if t.status == TopUp.Status.FAILED and t.auto_card:
                 text = f"Auto top-up {t.reference} of {format_money(t.amount)} failed: {t.failure_reason}"
+                if t.auto_paused:
+                    text += " Auto top-up is paused until you turn it on again."
                 attention.append(Attention(text=text, url=reverse("topups:auto"), link_text="Auto top-up"))
         return awaiting[:limit], attention
 

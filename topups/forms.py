@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
-from accounts.forms import amount_from_form
+from accounts.forms import amount_from_form, threshold_from_form
 
 
 class OnlineTopUpForm(forms.Form):
@@ -47,7 +47,7 @@ class AutoTopUpForm(forms.Form):
             self.fields[name].help_text = currency
 
     def clean_threshold(self) -> Decimal:
-        return amount_from_form(self.cleaned_data["threshold"], self.currency)
+        return threshold_from_form(self.cleaned_data["threshold"], self.currency)
 
     def clean_amount(self) -> Decimal:
         return amount_from_form(self.cleaned_data["amount"], self.currency)

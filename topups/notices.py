@@ -102,7 +102,8 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
         return NoticeOutcome(Verdict.CREDITED, topup)
     if notice.status in ("failed", "cancelled", "expired"):
         # Out-of-order or late news never takes a credited top-up back.
-        closed = close_topup(topup.pk, status=notice.status, reason=CLOSE_REASONS[notice.status], now=now)
+        reason = notice.detail or CLOSE_REASONS[notice.status]  # the gateway's own words when it gives them
+        closed = close_topup(topup.pk, status=notice.status, reason=reason, now=now)
         topup.refresh_from_db()
         return NoticeOutcome(Verdict.CLOSED if closed else Verdict.IGNORED, topup)
     return NoticeOutcome(Verdict.IGNORED, topup)
@@ -140,7 +141,7 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
 
 
 def _credit_description(topup: TopUp) -> str:
-    text = f"Online top-up {topup.reference}"
+    text = f"{'Auto' if topup.is_automatic else 'Online'} top-up {topup.reference}"
     if topup.is_converted:
         rate = f"{format_rate(topup.exchange_rate)} {topup.amount.currency}/{topup.credit_amount.currency}"
         text += f": paid {format_money(topup.amount)} at {rate}"
@@ -157,7 +158,8 @@ def _queue_credited_email(topup: TopUp) -> None:
     queue_templated_email(
         dedupe_key=f"topup-credited:{topup.public_id}",
         to=payer.email,
-        subject=f"Top-up {topup.reference} credited: {format_money(topup.credit_amount)}",
+        subject=f"{'Auto top-up' if topup.is_automatic else 'Top-up'} {topup.reference} credited: "
+        f"{format_money(topup.credit_amount)}",
         template="topups/email_credited.txt",
         context={"topup": topup, "receipt_url": receipt_url},
         account=topup.account,

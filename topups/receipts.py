@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.utils import timezone
+from djmoney.money import Money
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
@@ -35,7 +36,8 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
         ("Balance after", format_money(topup.ledger_entry.balance_after)),
         ("Our reference", str(topup.public_id)),
     ]
-    for refund in topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"):
+    refunds = list(topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"))
+    for refund in refunds:
         rows.append(
             (
                 f"Refunded {timezone.localtime(refund.succeeded_at):{when}}",
@@ -43,6 +45,9 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
                 f"−{format_money(refund.debit_amount)} from the balance)",
             )
         )
+    if refunds:
+        net = topup.credit_amount - sum((r.debit_amount for r in refunds), Money(0, topup.credit_amount.currency))
+        rows.append(("Net credited", format_money(net)))
     return rows
 
 

@@ -93,10 +93,15 @@ def request_refund(
                 f"This refund takes {format_money(debit)} from a balance of {format_money(balance)}. "
                 "To refund anyway, tick the override and give the reason."
             )
-        if override and not reason:
+        if debit > balance and not reason:
             raise Invalid("Give the reason for refunding more than the balance.", code="override_reason")
         refund = Refund.objects.create(
-            topup=topup, amount=amount, debit_amount=debit, reason=reason, balance_override=override, requested_by=actor
+            topup=topup,
+            amount=amount,
+            debit_amount=debit,
+            reason=reason,
+            balance_override=debit > balance,
+            requested_by=actor,
         )
     return send_refund(refund_id=refund.pk, now=now)
 

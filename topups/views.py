@@ -10,16 +10,17 @@ from django.views.decorators.http import require_http_methods, require_safe
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
+from accounts.exceptions import TopUpNotAllowed
 from billing_center.errors import show_on_form
 from billing_center.responses import pdf_attachment, see_other
 from money.errors import BillingError, Invalid
-from money.formatting import minor_places, plain_amount
+from money.formatting import format_money, minor_places, plain_amount
 from money.rates import QuoteExpired, RateUnavailable, current_quote, read_quote
 
 from .auto_topup import check_card_setup, configure, remove_card, start_card_setup
 from .checkout import limits_for, start_online_topup
 from .forms import AutoTopUpForm, OnlineTopUpForm
-from .models import AutoTopUp, TopUp
+from .models import AutoTopUp, Refund, TopUp
 from .receipts import receipt_pdf, receipt_rows
 from .reconcile import check_on_return
 from .selectors import get_credited_topup_for_account, get_topup_for_account
@@ -104,6 +105,9 @@ def _topup_url(topup) -> str:
 def topup_detail(request, public_id, account):
     """Also the gateway's return page: it shows status, never credits on the browser's word."""
     topup = check_on_return(topup=get_topup_for_account(account, public_id))
+    refunds = list(topup.refunds.all()) if topup.status == TopUp.Status.CREDITED else []
+    zero = Money(0, topup.credit_amount.currency)
+    refunded = sum((r.debit_amount for r in refunds if r.status == Refund.Status.SUCCEEDED), zero)
     now = timezone.now()
     context = {
         "account": account,
@@ -112,7 +116,8 @@ def topup_detail(request, public_id, account):
         # A double click's second request lands here while the first is still opening the checkout.
         "opening": topup.is_pending and not topup.checkout_url and now - topup.created_at < timedelta(minutes=2),
         "cancelled": bool(request.GET.get("cancelled")) and topup.is_pending,
-        "refunds": list(topup.refunds.all()) if topup.status == TopUp.Status.CREDITED else [],
+        "refunds": refunds,
+        "refunded": refunded if refunded.amount else None,
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
     }
     return render(request, "topups/detail.html", context)
@@ -139,11 +144,16 @@ def auto_topup(request, account):
     """Auto top-up: the saved card, the settings, and what it last did."""
     auto = AutoTopUp.objects.filter(account=account).first()
     if request.method == "GET" and auto is not None and request.GET.get("card") == "saved":
+        card_before = auto.payment_method_id
         auto = check_card_setup(auto=auto)  # the webhook saves it anyway; this saves a wait
-    initial = {"daily_ceiling": "", "monthly_ceiling": ""}
+        if auto.has_card and auto.payment_method_id != card_before:
+            messages.success(request, f"{auto.card_label} is saved. Nothing was charged.")
+    elif request.method == "GET" and request.GET.get("card") == "cancelled":
+        messages.info(request, "No card was saved.")
+    initial = {}
     if auto is not None and auto.amount is not None:
         initial = {
-            "enabled": auto.enabled,
+            "enabled": auto.is_active,
             "threshold": plain_amount(Money(auto.threshold, account.billing_currency)),
             "amount": plain_amount(Money(auto.amount, account.billing_currency)),
             "daily_ceiling": plain_amount(Money(auto.daily_ceiling, account.billing_currency)),
@@ -154,6 +164,8 @@ def auto_topup(request, account):
     if request.method == "POST":
         action = request.POST.get("action", "")
         try:
+            if not account.can_top_up:
+                raise TopUpNotAllowed(account.topup_refusal)
             if action == "save_card":
                 return see_other(start_card_setup(account_id=account.pk, actor=request.user))
             if action == "remove_card":
@@ -163,13 +175,12 @@ def auto_topup(request, account):
             if action != "settings":
                 raise Invalid("Unknown action.", code="unknown_action")
             if form.is_valid():
-                configure(account_id=account.pk, actor=request.user, **form.cleaned_data)
-                on = form.cleaned_data["enabled"]
-                messages.success(request, "Auto top-up is on." if on else "Saved; auto top-up is off.")
+                auto = configure(account_id=account.pk, actor=request.user, **form.cleaned_data)
+                messages.success(request, _saved_message(account, auto))
                 return see_other("topups:auto")
             status = 400
         except BillingError as exc:
-            status = show_on_form(form, exc)
+            status = show_on_form(form, exc, field=AUTO_ERROR_FIELDS.get(exc.code))
     context = {
         "account": account,
         "auto": auto,
@@ -178,3 +189,18 @@ def auto_topup(request, account):
         "limits": limits_for(account.billing_currency),
     }
     return render(request, "topups/auto.html", context, status=status)
+
+
+# Which field an auto top-up refusal belongs on (the rest show above the form).
+AUTO_ERROR_FIELDS = {"threshold": "threshold", "amount": "amount", "ceiling": "daily_ceiling"}
+
+
+def _saved_message(account, auto) -> str:
+    if not auto.enabled:
+        return "Saved; auto top-up is off."
+    amount = Money(auto.amount, account.billing_currency)
+    if account.balance.amount < auto.threshold:
+        return (
+            f"Auto top-up is on. Your balance is already below the threshold, so {format_money(amount)} is charged now."
+        )
+    return f"Auto top-up is on: {format_money(amount)} is charged when your balance falls below the threshold."

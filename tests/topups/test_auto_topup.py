@@ -355,3 +355,70 @@ def test_stripe_payment_failed_for_a_pending_auto_top_up_closes_it(client, alice
     }
     body, signature = signed(event("payment_intent.succeeded", checkout_intent))
     assert post_webhook(client, body, signature).json()["verdict"] == "ignored"  # a Checkout payment's own intent
+
+
+def test_cancelling_the_card_page_saves_no_card(client, alice):
+    response = client.post("/billing/pay/auto/", {"action": "save_card"})
+    gateway = client.post(response["Location"], {"outcome": "cancel"})
+    assert "card=cancelled" in gateway["Location"]
+    page = client.get("/billing/pay/auto/?card=cancelled").content.decode()
+    assert "No card was saved" in page
+    assert not AutoTopUp.objects.get().has_card
+    assert "Visa" not in client.get("/billing/pay/auto/?card=saved").content.decode()
+
+
+def test_saving_the_settings_again_below_the_threshold_does_not_charge_again(client, alice):
+    save_card(client)
+    spend(alice.account, "40.00", "u1")  # 40, below 50
+    first = turn_on(client)
+    assert "charged now" in client.get(first["Location"]).content.decode()
+    for _ in range(3):
+        turn_on(client)  # the same settings, saved again while still below
+    assert Account.objects.get(pk=alice.account_id).refill_crossings == 1
+    assert run_auto_topup(account_id=alice.account_id).status == TopUp.Status.CREDITED
+    assert run_auto_topup(account_id=alice.account_id) is None
+    assert TopUp.objects.filter(is_automatic=True).count() == 1
+
+
+def test_a_crossing_stopped_by_the_ceiling_tops_up_once_the_day_turns(client, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    save_card(client)
+    turn_on(client, daily_ceiling="100.00")
+    account = alice.account
+    spend(account, "40.00", "u1")
+    assert run_auto_topup(account_id=account.pk) is not None  # 140
+    spend(account, "100.00", "u2")  # 40 again: the day's 100 are used
+    assert sweep_auto_topups() == 0
+    assert "resets" in AutoTopUp.objects.get().last_problem
+    assert OutboundEmail.objects.filter(subject__contains="auto top-up did not go through").count() == 1
+    tomorrow = timezone.now() + timedelta(days=1)
+    assert sweep_auto_topups(now=tomorrow) == 1
+    assert TopUp.objects.filter(is_automatic=True, status=TopUp.Status.CREDITED).count() == 2
+
+
+def test_a_postpaid_account_cannot_remove_a_card_it_never_had(client, alice):
+    from tests.factories import PostpaidAccountFactory
+
+    client.force_login(UserFactory(account=PostpaidAccountFactory()))
+    assert client.post("/billing/pay/auto/", {"action": "remove_card"}).status_code == 403
+    assert client.post("/billing/pay/auto/", {"action": "settings"}).status_code == 403
+    assert not AutoTopUp.objects.exists()
+
+
+def test_the_overview_warning_names_the_pause_and_clears_after_a_success(client, alice):
+    save_card(client, declines=True)
+    turn_on(client, threshold="90.00")
+    account = alice.account
+    for n in range(3):
+        run_auto_topup(account_id=account.pk)
+        post_ledger_entry(account_id=account.pk, amount=Money("20.00", "USD"), kind="adjustment", source_ref=f"a{n}")
+        spend(account, "20.00", f"u{n}")
+    overview = client.get("/billing/").content.decode()
+    assert "paused until you turn it on again" in overview
+    save_card(client)  # a working card, then on again: the crossing tops up
+    turn_on(client, threshold="90.00")
+    assert run_auto_topup(account_id=account.pk).status == TopUp.Status.CREDITED
+    assert "failed" not in client.get("/billing/").content.decode()

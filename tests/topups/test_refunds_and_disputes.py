@@ -338,3 +338,16 @@ def test_with_the_hold_policy_a_dispute_debits_only_when_lost(client, credited, 
     assert LedgerEntry.objects.filter(kind="dispute").count() == (1 if outcome == "lost" else 0)
     assert not LedgerEntry.objects.filter(kind="dispute_won").exists()
     assert ledger_mismatches() == []
+
+
+def test_an_override_ticked_when_the_balance_suffices_needs_no_reason(credited, clerk, fake_stripe):
+    refund = request_refund(topup_id=credited.pk, amount=Money("10.00", "USD"), reason="", override=True, actor=clerk)
+    assert refund.status == Refund.Status.SUCCEEDED and not refund.balance_override
+
+
+def test_the_refund_action_on_a_top_up_that_was_never_credited_is_refused_at_once(client, clerk, stripe_settings):
+    topup = PendingTopUpFactory()
+    staff_login(client, clerk)
+    response = client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [topup.pk]}, follow=True)
+    assert "nothing to refund" in response.content.decode()
+    assert not Refund.objects.exists()

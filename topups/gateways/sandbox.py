@@ -228,6 +228,8 @@ def complete_checkout(checkout: SandboxCheckout, *, outcome: str) -> bool:
 
 def notification_body(checkout: SandboxCheckout) -> bytes:
     if checkout.mode == SandboxCheckout.Mode.SETUP:
+        if checkout.status != SandboxCheckout.Status.PAID:
+            raise ValueError("A setup session saves a card only when the payer saved one.")
         card = _card_notice(checkout, event_id="")
         data = {"session_id": checkout.session_id, "account_ref": checkout.account_ref}
         data.update(payment_method=card.payment_method_id, label=card.label)

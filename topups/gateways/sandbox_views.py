@@ -47,7 +47,8 @@ def checkout(request, session_id: str):
     outcome = OUTCOMES.get(choice)
     if outcome is None:
         return HttpResponseBadRequest("Choose Pay, Decline or Cancel.")
-    if complete_checkout(session, outcome=outcome):
+    saved_nothing = session.mode == SandboxCheckout.Mode.SETUP and outcome != SandboxCheckout.Status.PAID
+    if complete_checkout(session, outcome=outcome) and not saved_nothing:
         # Like a real provider, notify from the side and do not hold the payer's page:
         # the return page's own check credits if this notification is slow or lost.
         webhook_url = settings.SITE_URL + reverse("payment_webhook", args=["sandbox"])

@@ -105,7 +105,7 @@ class TopUp(models.Model):
 
     @property
     def method(self) -> str:
-        return "Online payment"
+        return "Auto top-up (saved card)" if self.is_automatic else "Online payment"
 
     @property
     def rate_source_label(self) -> str:
