@@ -9,7 +9,7 @@ export SITE_URL ?= http://$(HOST):$(PORT)
 export DJANGO_SETTINGS_MODULE ?= billing_center.settings.base
 export WEB_BIND := $(HOST):$(PORT)
 
-.PHONY: run test install lint storm bench clean
+.PHONY: run test install lint storm bench soak-run clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Billing Center needs Python 3.11 or newer (set PYTHON=...)")'
@@ -34,7 +34,8 @@ run: install
 	@echo "  Admin OTP code:  $(BIN)/python manage.py demo_otp_code finance   (staff sign in with a one-time code)"
 	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker and beat)"
 	@echo ""
-	$(BIN)/honcho start -f Procfile.dev
+	@# Like honcho, but a crashed worker, beat or usage is restarted and named in one line (bin/run-supervised).
+	$(BIN)/python bin/run-supervised -f Procfile.dev
 
 test: install
 	DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest
@@ -42,6 +43,10 @@ test: install
 # The reliability storm at full size (CI runs it small): needs DATABASE_URL=postgres://...
 storm: install
 	$(BIN)/python -m tests.reliability.storm $(STORM_ARGS)
+
+# 30 cold starts of `make run`, each with a top-up, a ticket and an alert; counts crashed processes.
+soak-run: install
+	$(BIN)/python -m tests.reliability.soak_run $(SOAK_ARGS)
 
 # One table of ratios and query counts (bench/README.md); needs DATABASE_URL=postgres://...
 bench: install

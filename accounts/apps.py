@@ -7,11 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and ledger"
 
     def ready(self):
-        from billing_center.celery import ensure_broker_folders
-
         from . import signals  # noqa: F401  (connects the receivers)
         from .checks import currencies_fit_the_ledger
 
         checks.register(currencies_fit_the_ledger)
-
-        ensure_broker_folders()

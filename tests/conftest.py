@@ -112,9 +112,8 @@ def celery_worker():
     """A real Celery worker, in a thread, on the configured broker (file locally, Redis in CI)."""
     from celery.contrib.testing.worker import start_worker
 
-    from billing_center.celery import app, ensure_broker_folders
+    from billing_center.celery import app
 
-    ensure_broker_folders()
     # Earlier tests published tasks (credit e-mails) nobody consumed; they must not run
     # against this test's data.
     with app.connection_for_write() as conn:

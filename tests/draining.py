@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from billing_center.celery import app
+from tests.helpers import transport_of
 from tests.reliability.processes import CeleryWorker
 
 SENTINEL = "tests.draining.sentinel"
@@ -66,7 +67,7 @@ def drain(*, broker_url: str | None = None, timeout: float = 60.0, what: str = "
     try:
         for round_number in itertools.count(1):
             report_path = folder / f"sentinel-{round_number}.json"
-            with app.connection_for_write(broker_url) as connection:
+            with app.connection_for_write(broker_url, transport=transport_of(broker_url)) as connection:
                 app.send_task(SENTINEL, args=[str(report_path)], connection=connection)
             while not report_path.exists():
                 if time.monotonic() > deadline:

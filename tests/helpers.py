@@ -57,11 +57,15 @@ def current_otp(device) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def switch_broker(url: str | None, transport_options: dict | None = None) -> tuple[str | None, dict]:
+def switch_broker(
+    url: str | None, transport_options: dict | None = None, transport: str | None = None
+) -> tuple[str | None, dict, str | None]:
     """Point this process's publishing at another broker; returns what was there before.
 
     It sets the *write* URL: Celery reads `broker_url` from $CELERY_BROKER_URL first (as in
-    CI), so assigning `broker_url` would silently keep publishing to the old broker. The
+    CI), so assigning `broker_url` would silently keep publishing to the old broker. It also
+    sets `broker_transport` (None: the URL's scheme decides), since the file broker's transport
+    class in settings would otherwise win over the new URL's scheme. The
     connection pools are dropped (not closed: a running test worker may still hold one) so
     the next publish dials anew, and the publish circuit breaker is reset so an earlier
     failure does not silence the next publish.
@@ -69,11 +73,20 @@ def switch_broker(url: str | None, transport_options: dict | None = None) -> tup
     from accounts.notifications import broker_breaker
     from billing_center.celery import app
 
-    before = app.conf.get("broker_write_url"), app.conf.broker_transport_options
+    before = app.conf.get("broker_write_url"), app.conf.broker_transport_options, app.conf.broker_transport
     app.conf.broker_write_url = url
+    app.conf.broker_transport = transport
     if transport_options is not None:
         app.conf.broker_transport_options = transport_options
     app._pool = None
     app.amqp._producer_pool = None
     broker_breaker.reset()
     return before
+
+
+def transport_of(url: str | None) -> str | None:
+    """The transport for an explicit broker URL passed to connection_for_write(): its scheme, or None
+    (settings' broker_transport) for none or filesystem://, so a redis:// URL is not read with the
+    file broker's transport class that settings choose."""
+    scheme = url.split("://", 1)[0] if url else None
+    return None if scheme in (None, "filesystem") else scheme

@@ -13,7 +13,7 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("BILLING_VAR_DIR", BASE_DIR / "var"))
-# SQLite, the file broker and the file cache all live here and cannot create it themselves.
+# SQLite and the file cache live here and cannot create it themselves.
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -40,8 +40,7 @@ DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORT = int(env("PORT", "8000"))
-# Absolute base of our own URLs, used where there is no request (gateway return URLs
-# built by workers, links in messages).
+# Absolute base of our own URLs where there is no request (gateway return URLs built by workers, links in messages).
 SITE_URL = env("SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
@@ -202,14 +201,15 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file broker with atomic writes (billing_center/file_broker.py); it creates its folders.
+    CELERY_BROKER_TRANSPORT = env("CELERY_BROKER_TRANSPORT", "billing_center.file_broker:Transport")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
     }
 else:
-    # A publish must never hang a web request while the broker is away, stopped or hung:
-    # redis-py waits forever for an answer unless told otherwise.
+    # A publish must never hang a web request on a broker that is away or hung (redis-py waits forever).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "max_retries": 2,
         "interval_start": 0,

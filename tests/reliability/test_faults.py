@@ -33,6 +33,7 @@ from tests.conftest import require
 from tests.draining import SentinelCeleryWorker, drain
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, signed
+from tests.helpers import transport_of
 from tests.reliability.processes import (
     ROOT,
     Gunicorn,
@@ -201,7 +202,7 @@ def publish_sweeps(broker_url: str) -> None:
     """What beat does every few minutes, at once: find due alerts, resend what was not handed over."""
     from billing_center.celery import app
 
-    with app.connection_for_write(broker_url) as conn:
+    with app.connection_for_write(broker_url, transport=transport_of(broker_url)) as conn:
         app.send_task("accounts.tasks.sweep_balance_alerts", connection=conn)
         app.send_task("accounts.tasks.resend_pending_emails", kwargs={"older_than_seconds": 0}, connection=conn)
         app.send_task("accounts.tasks.resend_pending_sms", kwargs={"older_than_seconds": 5}, connection=conn)
