@@ -184,13 +184,22 @@ def test_a_file_that_is_not_a_message_is_set_aside_and_logged_not_raised(broker_
     assert os.listdir(os.path.join(broker_options["data_folder_in"], ".rejected")) == ["0_torn.celery.msg"]
 
 
-def test_make_run_publishes_and_consumes_through_this_broker():
-    """Web, worker and beat all take their connection from the Celery app's settings."""
-    from billing_center import file_broker
-    from billing_center.celery import app
+def test_make_run_publishes_and_consumes_through_this_broker(tmp_path):
+    """Web, worker and beat all take their connection from the Celery app's settings: with the
+    embedded defaults (no CELERY_BROKER_URL, as `make run` starts), that is this transport."""
+    import subprocess
+    import sys
 
-    if not app.conf.broker_url.startswith("filesystem://"):
-        pytest.skip("the broker is not the file broker here (CELERY_BROKER_URL)")
-    for connection in (app.connection_for_write(), app.connection_for_read()):
-        with connection as conn:
-            assert isinstance(conn.transport, file_broker.Transport)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(DJANGO_SETTINGS_MODULE="billing_center.settings.base", BILLING_VAR_DIR=str(tmp_path))
+    probe = (
+        "import django; django.setup()\n"
+        "from billing_center.celery import app\n"
+        "from billing_center import file_broker\n"
+        "for connection in (app.connection_for_write(), app.connection_for_read()):\n"
+        "    with connection as conn:\n"
+        "        print(isinstance(conn.transport, file_broker.Transport))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True"]
