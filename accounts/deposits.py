@@ -52,6 +52,7 @@ class AwaitingPayment:
     reference: str
     url: str
     amount: Money
+    cancel_url: str = ""  # where a POST gives it up, if the customer can
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,11 @@ def load_records(keys: Iterable[tuple]) -> list[DepositRecord]:
 
 
 def overview_items(account: Account, *, limit: int = 3) -> tuple[list[AwaitingPayment], list[Attention]]:
-    """Every source's awaiting payments (the newest `limit`) and problems, for the Overview."""
+    """Every source's awaiting payments (the newest `limit`, and one more if there are more, so
+    the Overview can say so) and problems, for the Overview."""
     awaiting, attention = [], []
     for source in sources():
-        waiting, problems = source.overview(account, limit=limit)
+        waiting, problems = source.overview(account, limit=limit + 1)
         awaiting += waiting
         attention += problems
-    return awaiting[:limit], attention
+    return awaiting[: limit + 1], attention

@@ -74,7 +74,8 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
-        "awaiting": awaiting,
+        "awaiting": awaiting[:3],
+        "awaiting_more": len(awaiting) > 3,
         "attention": attention,
         "recipients": recipients,
         "last_alert": account.balance_alerts.first(),
@@ -210,7 +211,7 @@ def _remove_recipient(request, account) -> str:
 @customer_required
 @require_safe  # pages that only show: GET and HEAD
 def alert_history(request, account):
-    alerts = account.balance_alerts.prefetch_related("sms")
+    alerts = account.balance_alerts.prefetch_related("sms", "emails")
     page = Paginator(alerts, 20).get_page(request.GET.get("page"))
     return render(request, "accounts/alerts.html", {"account": account, "page": page})
 
@@ -268,7 +269,7 @@ def statement(request, account):
             for e in entries.iterator()
         )
         header = ["created_at", "type", "description", "amount", "balance_after", "currency", "source"]
-        return csv_response(f"statement-{account.pk}.csv", header, rows)
+        return csv_response(filters.export_filename("statement", account.pk), header, rows)
     page = Paginator(entries, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -311,7 +312,7 @@ def records(request, account):
             "exchange_rate",
             "status",
         ]
-        return csv_response(f"topups-{account.pk}.csv", header, rows)
+        return csv_response(filters.export_filename("topups", account.pk), header, rows)
     page = Paginator(keys, 20).get_page(request.GET.get("page"))
     page.object_list = load_records(page.object_list)
     query = request.GET.copy()

@@ -1,4 +1,4 @@
-"""The one parser for what people and machines send us as numbers: amounts, codes and ids.
+"""The one parser for what people and machines send us: amounts, codes, ids and tokens.
 
 Only plain ASCII digits are numbers here. Python's own parsers are generous: Decimal()
 takes "1e3", "NaN" and "١٢", int() takes "²"-free full-width "８６８５", str.isdigit() takes
@@ -8,6 +8,7 @@ admin field goes through these functions instead.
 """
 
 import re
+import uuid
 from decimal import Decimal
 
 from .errors import Invalid
@@ -75,3 +76,11 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
     if maximum is not None and amount > maximum:
         raise Invalid(f"The amount can be at most {maximum}.", code="bad_amount")
     return amount
+
+
+def uuid_or_none(value: str):
+    """A UUID (one of our public ids or tokens), or None for anything else: never an error."""
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError):
+        return None

@@ -69,8 +69,10 @@ class OnlineTopUps:
         awaiting, attention, latest_auto_seen = [], [], False
         for t in topups.order_by("-created_at", "-id")[: limit + 5]:
             if not t.is_automatic:
-                url = reverse("topups:detail", args=[t.public_id])
-                awaiting.append(AwaitingPayment(reference=f"Top-up {t.reference}", url=url, amount=t.amount))
+                url, cancel_url = (reverse(name, args=[t.public_id]) for name in ("topups:detail", "topups:cancel"))
+                awaiting.append(
+                    AwaitingPayment(reference=f"Top-up {t.reference}", url=url, amount=t.amount, cancel_url=cancel_url)
+                )
                 continue
             if latest_auto_seen:
                 continue

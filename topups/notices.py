@@ -7,7 +7,6 @@ credit_deposit) answers a second credit for the same source with the first.
 """
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +19,7 @@ from accounts.ledger import credit_deposit
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email
 from money.formatting import format_money, format_rate
+from money.parsing import uuid_or_none
 
 from .gateways import PaymentNotice
 from .models import TopUp, WebhookDelivery
@@ -164,11 +164,3 @@ def _queue_credited_email(topup: TopUp) -> None:
         context={"topup": topup, "receipt_url": receipt_url},
         account=topup.account,
     )
-
-
-def uuid_or_none(value: str):
-    """Our reference as a UUID, or None for anything else a notification carries."""
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError):
-        return None

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from money.errors import Conflict
+
 from .exceptions import GatewayUnavailable
 from .gateways import get_gateway
 from .models import TopUp
@@ -57,13 +59,41 @@ def reconcile_pending_topups(*, now: datetime | None = None) -> dict[str, int]:
 
 def _close_abandoned(topup: TopUp, *, now: datetime) -> TopUp:
     try:
-        notice = get_gateway(topup.gateway).close_checkout(topup)
-    except (GatewayUnavailable, LookupError) as exc:
+        return close_at_gateway(topup, status=TopUp.Status.EXPIRED, reason=CLOSE_REASONS["expired"], now=now)
+    except GatewayUnavailable as exc:
         logger.warning("Could not close the checkout of %s, will retry: %s", topup.reference, exc)
         return topup
-    apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
-    # The gateway closed it but has no final word (an open session it did not expire).
-    close_topup(topup.pk, status=TopUp.Status.EXPIRED, reason=CLOSE_REASONS["expired"], now=now)
+
+
+def cancel_topup(*, topup: TopUp, now: datetime | None = None) -> TopUp:
+    """The customer gives up on a pending checkout. Closed at the gateway first, so it cannot
+    be paid afterwards; if the payment won that race, the gateway's answer credits it instead
+    (the caller tells the customer by the status it gets back)."""
+    now = now or timezone.now()
+    if not topup.is_pending:
+        return topup
+    if not topup.gateway_session_id and now - topup.created_at < timedelta(minutes=2):
+        # A double click's first request may still be opening the checkout: closing now could miss it.
+        raise Conflict("The payment page of this top-up is still opening. Try again in a moment.")
+    return close_at_gateway(topup, status=TopUp.Status.CANCELLED, reason=CANCELLED_BY_CUSTOMER, now=now)
+
+
+CANCELLED_BY_CUSTOMER = "You cancelled this top-up before paying."
+
+
+def close_at_gateway(topup: TopUp, *, status: str, reason: str, now: datetime | None = None) -> TopUp:
+    """Close the top-up's checkout at the gateway, apply the gateway's last word, then close the
+    top-up as `status` if that word left it pending. GatewayUnavailable: nothing changed here."""
+    now = now or timezone.now()
+    if topup.gateway_session_id:
+        try:
+            notice = get_gateway(topup.gateway).close_checkout(topup)
+        except LookupError as exc:  # a gateway no longer configured cannot be asked
+            raise GatewayUnavailable(f"The {topup.gateway} gateway is not configured here.") from exc
+        if notice.status == "paid":  # the payment won the race: credited, whatever we meant to close it as
+            apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+    # The gateway closed it but has no final word (an open session it did not expire), or it never reached one.
+    close_topup(topup.pk, status=status, reason=reason, now=now)
     return TopUp.objects.get(pk=topup.pk)
 
 

@@ -22,12 +22,12 @@ from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email
 from money.errors import Invalid
 from money.formatting import format_money, minor_places
+from money.parsing import uuid_or_none
 
 from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
 from .models import Refund, TopUp, WebhookDelivery
-from .notices import uuid_or_none
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
 from accounts.decorators import customer_required
@@ -22,7 +22,7 @@ from .checkout import limits_for, start_online_topup
 from .forms import AutoTopUpForm, OnlineTopUpForm
 from .models import AutoTopUp, Refund, TopUp
 from .receipts import receipt_pdf, receipt_rows
-from .reconcile import check_on_return
+from .reconcile import cancel_topup, check_on_return
 from .selectors import get_credited_topup_for_account, get_topup_for_account
 
 
@@ -121,6 +121,21 @@ def topup_detail(request, public_id, account):
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
     }
     return render(request, "topups/detail.html", context)
+
+
+@customer_required
+@require_POST
+def cancel(request, public_id, account):
+    """Cancel a pending checkout: closed at the gateway first (topups.reconcile.cancel_topup)."""
+    topup = get_topup_for_account(account, public_id)
+    if not topup.is_pending:
+        messages.info(request, f"Top-up {topup.reference} is {topup.get_status_display().lower()}; nothing to cancel.")
+    elif (topup := cancel_topup(topup=topup)).status == TopUp.Status.CREDITED:
+        messages.info(request, f"Top-up {topup.reference} was paid before it could be cancelled, so it was credited.")
+    else:
+        messages.success(request, f"Top-up {topup.reference} is cancelled; its payment page can no longer be used.")
+    # The Overview's summary cancels in place; the top-up page shows the outcome.
+    return see_other("accounts:overview" if request.POST.get("from") == "overview" else _topup_url(topup))
 
 
 @customer_required
