@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.forms import amount_from_form
@@ -89,11 +90,16 @@ class TransferTicketForm(forms.Form):
         label="Bank transfer certificate", help_text="PDF, PNG or JPEG, up to 10 MB each, 1–5 files."
     )
 
-    def __init__(self, *args, account, **kwargs):
+    def __init__(self, *args, account, held=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
+        self.held = list(held)  # certificates kept from an earlier try (tickets.held_certificates)
+        if self.held:
+            self.fields["certificates"].minimum = 0
+            self.fields["certificates"].required = False
         self.fields["currency"].choices = [(code, code) for code in settings.PAYMENT_CURRENCIES]
-        self.fields["receiving_account"].queryset = receiving_accounts_for(account).order_by("retired_at", "currency")
+        current_first = F("retired_at").desc(nulls_first=True)  # then the most recently retired
+        self.fields["receiving_account"].queryset = receiving_accounts_for(account).order_by(current_first, "currency")
         self.fields["receiving_account"].label_from_instance = _receiving_label
         style_inputs(self)
 
@@ -153,6 +159,11 @@ class TransferTicketForm(forms.Form):
                 data["amount"] = amount_from_form(data["amount"], data["currency"])
             except forms.ValidationError as exc:
                 self.add_error("amount", exc)
+        if len(data.get("certificates") or []) + len(self.held) > MAX_CERTIFICATES_PER_TICKET:
+            self.add_error(
+                "certificates",
+                f"Attach at most {MAX_CERTIFICATES_PER_TICKET} files, counting those already attached.",
+            )
         return data
 
 

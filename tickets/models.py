@@ -29,6 +29,13 @@ class ReceivingAccount(models.Model):
     region = models.CharField(max_length=60, default="International", help_text="e.g. Mainland China, SEPA.")
     valid_from = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
+    tickets_until = models.DateTimeField(
+        "Tickets accepted until",
+        null=True,
+        blank=True,
+        help_text="Once retired, customers may still name this account on a Transfer Ticket until then "
+        "(money sent before they saw the new account). Finance sets it; empty: only those whose invoices print it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -215,6 +222,10 @@ def certificate_upload_to(instance: "Certificate", filename: str) -> str:
     return f"{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.extension}"
 
 
+def held_upload_to(instance: "HeldCertificate", filename: str) -> str:
+    return f"held/{uuid.uuid4().hex}{instance.extension}"
+
+
 def certificate_storage():
     return storages["certificates"]
 
@@ -244,6 +255,28 @@ class Certificate(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+
+class HeldCertificate(models.Model):
+    """A checked certificate kept while the customer corrects the rest of the ticket form, so
+    they do not pick the file again: owner-scoped, expiring (tickets.held_certificates)."""
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    file = models.FileField(upload_to=held_upload_to, storage=certificate_storage, max_length=200)
+    original_name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    extension = models.CharField(max_length=5)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
 
 
 class TicketEvent(models.Model):

@@ -16,6 +16,7 @@ from money.errors import BillingError
 from money.formatting import plain_amount
 
 from .forms import TicketReplyForm, TransferTicketForm
+from .held_certificates import HOLD_FOR, as_checked, held_for, hold, release
 from .intake import TicketDetails, reply_to_ticket, submit_ticket
 from .invoices import invoice_pdf
 from .references import formatted, payment_reference
@@ -55,7 +56,8 @@ def ticket_create(request, account):
             currency=str(invoice.amount.currency),
             receiving_account=invoice.receiving_account_id,
         )
-    form = TransferTicketForm(request.POST or None, request.FILES or None, account=account, initial=initial)
+    held = held_for(request.POST.getlist("held"), account_id=account.pk, user=request.user) if request.POST else []
+    form = TransferTicketForm(request.POST or None, request.FILES or None, account=account, initial=initial, held=held)
     status = 200
     if request.method == "POST":
         if not account.can_top_up:
@@ -78,20 +80,25 @@ def ticket_create(request, account):
                 contact_phone=data["contact_phone"],
                 problem_description=data["problem_description"],
             )
+            certificates = [*(as_checked(h) for h in held), *data["certificates"]]
             try:
                 ticket = submit_ticket(
-                    account_id=account.pk, user=request.user, details=details, certificates=data["certificates"]
+                    account_id=account.pk, user=request.user, details=details, certificates=certificates
                 )
             except BillingError as exc:
                 status = show_on_form(form, exc)
             else:
+                release(held)
                 messages.success(
                     request, f"Ticket {ticket.number} was submitted. Finance will credit it by the date shown."
                 )
                 return see_other("tickets:detail", ticket.number)
         else:
             status = 400
-    return render(request, "tickets/create.html", {"account": account, "form": form}, status=status)
+        if status != 403 and form.errors and form.cleaned_data.get("certificates"):  # kept for the corrected form
+            form.held += hold(form.cleaned_data.pop("certificates"), account_id=account.pk, user=request.user)
+    context = {"account": account, "form": form, "hold_hours": int(HOLD_FOR.total_seconds() // 3600)}
+    return render(request, "tickets/create.html", context, status=status)
 
 
 @customer_required

@@ -51,14 +51,15 @@ def use_certificate_storage(monkeypatch, settings, location) -> None:
     """Point the certificates storage alias, and the field that resolved it at import, at `location`."""
     from django.core.files.storage import storages
 
-    from tickets.models import Certificate
+    from tickets.models import Certificate, HeldCertificate
 
     settings.STORAGES = {
         **settings.STORAGES,
         "certificates": {**settings.STORAGES["certificates"], "OPTIONS": {"location": str(location)}},
     }
     storages._storages.pop("certificates", None)  # Django caches storage instances by alias
-    monkeypatch.setattr(Certificate._meta.get_field("file"), "storage", storages["certificates"])
+    for model in (Certificate, HeldCertificate):
+        monkeypatch.setattr(model._meta.get_field("file"), "storage", storages["certificates"])
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from tests.tickets.conftest import (
     use_certificate_storage,
 )
 from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
-from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
+from tickets.models import Certificate, HeldCertificate, Invoice, ReceivingAccount, TransferTicket
 from tickets.receiving_accounts import add_receiving_account, issue_invoice
 from tickets.references import formatted, payment_reference
 from tickets.review import request_information
@@ -141,7 +141,11 @@ def test_bad_input_is_a_400_with_a_message_and_nothing_is_written(
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors and message.lower() in " ".join(errors[field]).lower()
-    assert not TransferTicket.objects.exists() and stored_files(settings) == []
+    assert not TransferTicket.objects.exists() and not Certificate.objects.exists()
+    # Only the checked certificate is kept, for the corrected form (tickets.held_certificates).
+    held = HeldCertificate.objects.all()
+    assert len(held) == (0 if field == "certificates" else 1)
+    assert stored_files(settings) == sorted(h.file.path for h in held)
 
 
 def test_transfer_ticket_from_an_invoice_is_prefilled_with_what_the_invoice_asks(client, alice, bank):

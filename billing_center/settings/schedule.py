@@ -1,0 +1,19 @@
+"""The periodic tasks celery beat runs (names are the tasks' stable `name=`)."""
+
+CELERY_BEAT_SCHEDULE = {
+    # Ask the gateway about late top-ups; close those abandoned past TOPUP_EXPIRE_AFTER_HOURS.
+    "reconcile-pending-topups": {"task": "topups.tasks.reconcile_pending_topups", "schedule": 60.0},
+    "resend-pending-emails": {"task": "accounts.tasks.resend_pending_emails", "schedule": 120.0},
+    # Pulls rates from a provider backend (a no-op for finance's own sheet).
+    "refresh-exchange-rates": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3600.0},
+    # Lets /healthz tell whether a worker is consuming the queue.
+    "worker-heartbeat": {"task": "accounts.tasks.record_worker_heartbeat", "schedule": 30.0},
+    # Low-balance alerts and auto top-ups a lost task missed (alerts also what the 24-hour limit
+    # deferred), and e-mails and SMS whose task was lost (broker outage, killed worker).
+    "sweep-balance-alerts": {"task": "accounts.tasks.sweep_balance_alerts", "schedule": 300.0},
+    "sweep-auto-topups": {"task": "topups.tasks.sweep_auto_topups", "schedule": 300.0},
+    "resend-pending-sms": {"task": "accounts.tasks.resend_pending_sms", "schedule": 120.0},
+    # Flags transfer tickets due soon / overdue and e-mails finance once per state.
+    "flag-ticket-deadlines": {"task": "tickets.tasks.flag_ticket_deadlines", "schedule": 300.0},
+    "purge-held-certificates": {"task": "tickets.tasks.purge_held_certificates", "schedule": 3600.0},
+}
