@@ -5,7 +5,7 @@ an invoice keeps the one that was current when it was issued, so historical invo
 may show an account that has since been retired.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +13,10 @@ from django.utils import timezone
 from money.errors import Invalid
 
 from .models import Invoice, ReceivingAccount
+
+# How long customers may still name a retired account on a Transfer Ticket, unless finance
+# sets another date on the account (ReceivingAccount.tickets_until).
+RETIRED_TICKET_WINDOW = timedelta(days=90)
 
 
 @transaction.atomic
@@ -25,8 +29,7 @@ def add_receiving_account(*, account: ReceivingAccount, now: datetime | None = N
         )
     )
     for old in previous:
-        old.retired_at = now
-        old.save(update_fields=["retired_at"])
+        _retire(old, now)
     account.valid_from = now
     account.retired_at = None
     account.save()
@@ -36,8 +39,25 @@ def add_receiving_account(*, account: ReceivingAccount, now: datetime | None = N
 def retire_receiving_account(*, account_id: int, now: datetime | None = None) -> ReceivingAccount:
     account = ReceivingAccount.objects.get(pk=account_id)
     if account.retired_at is None:
-        account.retired_at = now or timezone.now()
-        account.save(update_fields=["retired_at"])
+        _retire(account, now or timezone.now())
+    return account
+
+
+def _retire(account: ReceivingAccount, now: datetime) -> None:
+    account.retired_at = now
+    account.tickets_until = now + RETIRED_TICKET_WINDOW
+    account.save(update_fields=["retired_at", "tickets_until"])
+
+
+def set_ticket_window(*, account_id: int, until: datetime | None) -> ReceivingAccount:
+    """Finance's choice of how long a retired account may still be named on a ticket."""
+    account = ReceivingAccount.objects.get(pk=account_id)
+    if account.retired_at is None:
+        raise Invalid("Only a retired account has a ticket window: a current one is always accepted.")
+    if until is not None and until < account.retired_at:
+        raise Invalid("The window cannot end before the account was retired.")
+    account.tickets_until = until
+    account.save(update_fields=["tickets_until"])
     return account
 
 

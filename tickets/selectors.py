@@ -2,6 +2,7 @@
 
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import Account
 
@@ -18,9 +19,13 @@ def current_receiving_accounts(*, currency: str | None = None) -> list[Receiving
     return accounts
 
 
-def receiving_accounts_for(account: Account) -> QuerySet[ReceivingAccount]:
-    """What a customer may say they paid to: a current account, or one printed on their invoices."""
-    return ReceivingAccount.objects.filter(Q(retired_at__isnull=True) | Q(invoices__account=account)).distinct()
+def receiving_accounts_for(account: Account, *, now=None) -> QuerySet[ReceivingAccount]:
+    """What a customer may say they paid to: a current account, one retired within the window
+    finance set on it, or one printed on their invoices."""
+    now = now or timezone.now()
+    return ReceivingAccount.objects.filter(
+        Q(retired_at__isnull=True) | Q(tickets_until__gte=now) | Q(invoices__account=account)
+    ).distinct()
 
 
 def invoices_for_account(account: Account) -> QuerySet[Invoice]:
