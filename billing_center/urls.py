@@ -31,5 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "billing_center.errors.bad_request"
+handler403 = "billing_center.errors.permission_denied"
 handler404 = "billing_center.errors.page_not_found"
 handler500 = "billing_center.errors.server_error"

@@ -66,6 +66,7 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
         ({"PAYMENT_GATEWAY": "sandbox", "ALLOW_SANDBOX_GATEWAY": "true"}, (), "the built-in one is public"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, (), "STRIPE_WEBHOOK_SECRET"),
         ({"DEBUG": "true"}, (), "DEBUG must be off"),
+        ({"DEMO": "true"}, (), "DEMO must be off"),
         ({"SMS_BACKEND": "accounts.sms.console.ConsoleBackend"}, (), "real provider"),
         ({"TWILIO_AUTH_TOKEN": ""}, (), "TWILIO_AUTH_TOKEN"),
     ],
@@ -81,7 +82,7 @@ def test_production_settings_refuse_to_start_when_misconfigured(overrides, drop,
 
 @pytest.mark.django_db
 def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys):
-    settings.DEBUG = True
+    settings.DEMO = True
     call_command("seed_demo")
     call_command("seed_demo")
     cast = {"alice", "bob", "carol", "dave", "finance", "finance2", "admin"}
@@ -104,16 +105,16 @@ def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys
 
 
 @pytest.mark.django_db
-def test_seed_demo_refuses_with_debug_off_unless_forced(settings):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="DEBUG off"):
+def test_seed_demo_refuses_with_demo_off_unless_forced(settings):
+    settings.DEMO = False
+    with pytest.raises(CommandError, match="DEMO off"):
         call_command("seed_demo")
     call_command("seed_demo", force=True)
     assert User.objects.filter(username="alice").exists()
 
 
 @pytest.mark.django_db
-def test_staff_enrol_an_authenticator_and_the_demo_code_is_for_debug_only(settings, capsys):
+def test_staff_enrol_an_authenticator_and_the_demo_code_is_for_the_demo_only(settings, capsys):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     staff = User.objects.create_user("fiona", password="x", is_staff=True)
@@ -122,9 +123,9 @@ def test_staff_enrol_an_authenticator_and_the_demo_code_is_for_debug_only(settin
     assert TOTPDevice.objects.filter(user=staff, confirmed=True).count() == 1
     with pytest.raises(CommandError, match="No staff user"):
         call_command("add_totp_device", "nobody")
-    settings.DEBUG = False
+    settings.DEMO = False
     with pytest.raises(CommandError, match="Only for the local demo"):
         call_command("demo_otp_code", "fiona")
-    settings.DEBUG = True
+    settings.DEMO = True
     call_command("demo_otp_code", "fiona")
     assert capsys.readouterr().out.strip().isdigit()

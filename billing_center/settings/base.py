@@ -36,9 +36,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 # The key below is for local runs only; production.py refuses to start without a real one.
 SECRET_KEY = env("SECRET_KEY", "insecure-local-only-key-never-use-in-production-0123456789")
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: `make run` serves like production (branded error pages, whitenoise).
+DEBUG = env_bool("DEBUG", False)
+# The demo's own tools (seed_demo, demo_otp_code, demo_alert): `make run` turns them on; production refuses them.
+DEMO = env_bool("DEMO", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "billing_center.errors.csrf_failure"
 PORT = int(env("PORT", "8000"))
 # Absolute base of our own URLs where there is no request (gateway return URLs built by workers, links in messages).
 SITE_URL = env("SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
@@ -227,22 +231,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    # Ask the gateway about late top-ups; close those abandoned past TOPUP_EXPIRE_AFTER_HOURS.
-    "reconcile-pending-topups": {"task": "topups.tasks.reconcile_pending_topups", "schedule": 60.0},
-    "resend-pending-emails": {"task": "accounts.tasks.resend_pending_emails", "schedule": 120.0},
-    # Pulls rates from a provider backend (a no-op for finance's own sheet).
-    "refresh-exchange-rates": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3600.0},
-    # Lets /healthz tell whether a worker is consuming the queue.
-    "worker-heartbeat": {"task": "accounts.tasks.record_worker_heartbeat", "schedule": 30.0},
-    # Low-balance alerts and auto top-ups a lost task missed (alerts also what the 24-hour limit
-    # deferred), and e-mails and SMS whose task was lost (broker outage, killed worker).
-    "sweep-balance-alerts": {"task": "accounts.tasks.sweep_balance_alerts", "schedule": 300.0},
-    "sweep-auto-topups": {"task": "topups.tasks.sweep_auto_topups", "schedule": 300.0},
-    "resend-pending-sms": {"task": "accounts.tasks.resend_pending_sms", "schedule": 120.0},
-    # Flags transfer tickets due soon / overdue and e-mails finance once per state.
-    "flag-ticket-deadlines": {"task": "tickets.tasks.flag_ticket_deadlines", "schedule": 300.0},
-}
+from .schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401  (the periodic tasks, one file)
 
 # --- Money ----------------------------------------------------------------------------
 BILLING_CURRENCIES = env_list("BILLING_CURRENCIES", "USD,CNY,EUR,GBP,JPY")

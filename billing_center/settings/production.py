@@ -27,6 +27,8 @@ from .base import (  # noqa: E402
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("DEBUG must be off in production.")
+if DEMO:  # noqa: F405
+    raise ImproperlyConfigured("DEMO must be off in production: it lets anyone read staff one-time codes.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS to the host names this site answers to.")

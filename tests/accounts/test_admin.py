@@ -46,7 +46,7 @@ def test_the_finance_group_can_read_money_records_but_not_change_accounts(client
 
     from accounts.models import User
 
-    settings.DEBUG = True
+    settings.DEMO = True
     call_command("seed_demo")
     staff_login(client, User.objects.get(username="finance"))
     for url in ("/admin/topups/topup/", "/admin/topups/webhookdelivery/", "/admin/accounts/ledgerentry/"):
@@ -66,7 +66,7 @@ def test_finance_keeps_the_rate_sheet_in_admin_with_checked_rates_and_a_history(
     from accounts.models import User
     from topups.models import HistoricalRate
 
-    settings.DEBUG = True
+    settings.DEMO = True
     call_command("seed_demo")
     staff_login(client, User.objects.get(username="finance"))
     sheet = ExchangeBackend.objects.get(name="finance")

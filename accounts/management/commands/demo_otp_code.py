@@ -1,4 +1,4 @@
-"""The current one-time code of a demo staff user, for `make run` only (DEBUG)."""
+"""The current one-time code of a demo staff user, for `make run` only (DEMO on)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -7,14 +7,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class Command(BaseCommand):
-    help = "Print the current admin one-time code of a demo staff user (refused unless DEBUG is on)."
+    help = "Print the current admin one-time code of a demo staff user (refused unless DEMO is on)."
 
     def add_arguments(self, parser):
         parser.add_argument("username")
 
     def handle(self, *args, username, **options):
-        if not settings.DEBUG:
-            raise CommandError("Only for the local demo (DEBUG on): real staff use their authenticator app.")
+        if not settings.DEMO:
+            raise CommandError("Only for the local demo (DEMO on): real staff use their authenticator app.")
         device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
         if device is None:
             raise CommandError(f"{username} has no authenticator device.")

@@ -55,12 +55,12 @@ class Command(BaseCommand):
     help = "Create the demo users and accounts (alice, bob, carol, dave, finance, admin). Safe to run twice."
 
     def add_arguments(self, parser):
-        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+        parser.add_argument("--force", action="store_true", help="Run even with DEMO off.")
 
     @transaction.atomic
     def handle(self, *args, force=False, **options):
-        if not settings.DEBUG and not force:
-            raise CommandError("Refusing to create demo users with DEBUG off; pass --force if you mean it.")
+        if not settings.DEMO and not force:
+            raise CommandError("Refusing to create demo users with DEMO off; pass --force if you mean it.")
         password = settings.DEMO_PASSWORD
         currency = settings.DEFAULT_CURRENCY
 
