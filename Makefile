@@ -7,9 +7,11 @@ HOST   ?= 127.0.0.1
 
 export SITE_URL ?= http://$(HOST):$(PORT)
 export DJANGO_SETTINGS_MODULE ?= billing_center.settings.base
+# The demo's tools (seed_demo, demo_otp_code, demo_alert) for `make run`; DEBUG stays off (DEBUG=true to opt in).
+export DEMO ?= true
 export WEB_BIND := $(HOST):$(PORT)
 
-.PHONY: run test install lint storm bench soak-run clean
+.PHONY: run test install lint storm bench soak-run demo-alert clean
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Billing Center needs Python 3.11 or newer (set PYTHON=...)")'
@@ -27,8 +29,8 @@ run: install
 	@echo ""
 	@echo "  Billing Center is starting at $(SITE_URL)/"
 	@echo "  Customer logins: alice (prepaid), bob (postpaid), carol (enterprise member), dave"
-	@echo "  Usage:           simulate_usage charges the prepaid accounts every 20 s; alice's SMS alert (below"
-	@echo "                   150 USD) prints on the worker's console within a few minutes"
+	@echo "  Usage:           simulate_usage charges the prepaid accounts about 12 USD a day, every 5 minutes;"
+	@echo "                   make demo-alert  takes alice below her 150 USD alert now (SMS on the worker's console)"
 	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance (finance2 approves large credits) or admin"
 	@echo "  Password:        $${DEMO_PASSWORD:-billing-demo-2026}"
 	@echo "  Admin OTP code:  $(BIN)/python manage.py demo_otp_code finance   (staff sign in with a one-time code)"
@@ -39,6 +41,10 @@ run: install
 
 test: install
 	DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest
+
+# The demo's low-balance alert, now: alice's balance goes just below her threshold (DEMO only).
+demo-alert: install
+	$(BIN)/python manage.py demo_alert alice
 
 # The reliability storm at full size (CI runs it small): needs DATABASE_URL=postgres://...
 storm: install
