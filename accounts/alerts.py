@@ -89,6 +89,7 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
                     subject=f"{account.name[:120]}: balance below {format_money(threshold)}",
                     body=text,
                     account=account,
+                    alert=alert,
                 )
         Account.objects.filter(pk=account.pk).update(alert_armed=False, alert_crossings=crossing, last_alert_at=now)
         return alert

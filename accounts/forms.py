@@ -65,6 +65,15 @@ class DateRangeFilterForm(forms.Form):
             raise forms.ValidationError("The start date is after the end date.")
         return data
 
+    def export_filename(self, what: str, account_id: int) -> str:
+        """A CSV's name that says which filter produced it, e.g.
+        statement-7-usage-2026-11-01-to-2026-11-30.csv; "all" when nothing was chosen."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        choices = [data[name] for name in self.fields if name not in ("date_from", "date_to") and data.get(name)]
+        first, last = data.get("date_from"), data.get("date_to")
+        dates = [f"{first or 'start'}-to-{last or 'today'}"] if first or last else []
+        return "-".join([what, str(account_id), *(choices or ["all"]), *dates]) + ".csv"
+
 
 class DepositFilterForm(DateRangeFilterForm):
     """Top-up records: by money-in method (each registered source) and status."""

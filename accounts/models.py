@@ -204,6 +204,7 @@ class OutboxMessage(models.Model):
 
 class OutboundEmail(OutboxMessage):
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
+    alert = models.ForeignKey("BalanceAlert", null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
     to = models.EmailField()
     subject = models.CharField(max_length=200)
     body = models.TextField()

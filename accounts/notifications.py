@@ -71,7 +71,7 @@ def publish_after_commit(task, *args) -> None:
     transaction.on_commit(lambda: publish(task, *args))
 
 
-def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: Account | None = None):
+def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: Account | None = None, alert=None):
     """Record an e-mail in the caller's transaction and hand it to a worker after commit.
 
     A second call with the same key (a retried credit) queues nothing new.
@@ -79,7 +79,14 @@ def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: A
     from .tasks import send_email
 
     return _queue_message(
-        OutboundEmail, send_email, dedupe_key=dedupe_key, to=to, subject=subject, body=body, account=account
+        OutboundEmail,
+        send_email,
+        dedupe_key=dedupe_key,
+        to=to,
+        subject=subject,
+        body=body,
+        account=account,
+        alert=alert,
     )
 
 

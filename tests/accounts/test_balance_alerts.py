@@ -13,6 +13,7 @@ from accounts.alerts import check_balance_alert, set_alert, sweep_balance_alerts
 from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, BalanceAlert, OutboundSms
 from accounts.notifications import deliver_sms
+from accounts.recipients import add_email_recipient
 from accounts.sms import memory
 from accounts.sms.base import SmsError
 from tests.factories import UserFactory
@@ -265,6 +266,18 @@ def test_the_alert_history_and_the_sms_log(client, alice, admin_client):
     other = UserFactory()
     client.force_login(other)
     assert "No alerts yet." in client.get("/billing/alerts/").content.decode()
+
+
+def test_the_alert_history_lists_the_e_mails_sent_with_the_alert(client, alice):
+    account = alice.account
+    confirmed_alert(account)
+    add_email_recipient(account_id=account.pk, email="ops@example.com")
+    debit(account, "60.00", "u1")
+    alert = check_balance_alert(account_id=account.pk)
+    assert alert.emails.get().to == "ops@example.com"
+    delivery = client.get("/billing/alerts/").content.decode().split('data-testid="alert-delivery"')[1]
+    assert "SMS" in delivery and "+8613800138000" in delivery
+    assert "E-mail" in delivery and "ops@example.com" in delivery
 
 
 def test_wrong_codes_are_counted_even_though_each_is_refused(client, alice):

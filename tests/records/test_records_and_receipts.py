@@ -73,6 +73,19 @@ def test_records_export_csv_respects_the_filters(client, alice):
     assert len(rows) == 2 and rows[1][1] == credited.reference and rows[1][5] == "100.00"
 
 
+def test_csv_file_names_say_which_filter_produced_them(client, alice):
+    def name(path, **query):
+        return client.get(path, {**query, "format": "csv"})["Content-Disposition"].split('filename="')[1][:-1]
+
+    pk = alice.account_id
+    assert name("/billing/topups/") == f"topups-{pk}-all.csv"
+    assert name("/billing/topups/", status="credited", method="online") == f"topups-{pk}-online-credited.csv"
+    assert name("/billing/statement/", kind="usage", date_from="2026-11-01", date_to="2026-11-30") == (
+        f"statement-{pk}-usage-2026-11-01-to-2026-11-30.csv"
+    )
+    assert name("/billing/statement/", date_from="2026-11-01") == f"statement-{pk}-all-2026-11-01-to-today.csv"
+
+
 def test_statement_shows_the_running_balance_and_exports_it(client, alice):
     account = alice.account
     post_ledger_entry(
