@@ -4,8 +4,9 @@ at any time (`make demo-alert`). For the local demo only (DEMO on).
 The usage stream lasts days before alice's balance reaches her threshold, and an alert fires
 at most once in 24 hours. This command does what would happen over those days, in the open:
 if the balance is already below the threshold, an adjustment brings it back above (which
-re-arms the alert, as a top-up would); the 24-hour limit is lifted for this account; then one
-usage charge takes the balance just below the threshold. The worker sends the SMS and e-mail.
+re-arms the alert, as a top-up would); the 24-hour limit is lifted for this account; then an
+adjustment takes the balance just below the threshold (an adjustment, not usage, so the
+runway in the alert text stays that of the usage stream). The worker sends the SMS and e-mail.
 """
 
 from decimal import Decimal
@@ -19,7 +20,6 @@ from djmoney.money import Money
 
 from accounts.ledger import post_ledger_entry
 from accounts.models import Account, LedgerEntry
-from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 from money.formatting import format_money
 
 MARGIN = Decimal("5.00")  # above the threshold after a refill, and below it after the charge
@@ -55,17 +55,12 @@ class Command(BaseCommand):
             # The 24-hour limit would hold this alert back; the demo shows it now.
             Account.objects.filter(pk=account.pk).update(last_alert_at=None)
             account.refresh_from_db()
-            burst = account.balance - threshold + Money(MARGIN, account.billing_currency)
-            post_usage_charges(
-                service="demo-alert",
-                requests=[
-                    ChargeRequest(
-                        account_id=account.pk,
-                        amount=burst,
-                        idempotency_key=f"demo-alert:{account.pk}:{stamp}",
-                        description="Demo: a burst of usage (demo_alert)",
-                    )
-                ],
+            post_ledger_entry(
+                account_id=account.pk,
+                amount=threshold - Money(MARGIN, account.billing_currency) - account.balance,
+                kind=LedgerEntry.Kind.ADJUSTMENT,  # not usage: the alert's runway stays the stream's
+                source_ref=f"demo-alert:{account.pk}:{stamp}:drop",
+                description="Demo: taken below the alert threshold (demo_alert)",
             )
         account.refresh_from_db()
         self.stdout.write(
