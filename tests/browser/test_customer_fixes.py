@@ -1,0 +1,94 @@
+"""What a first-time customer tripped over, tried again in Chromium at 1280 and 390 px: payments
+left unpaid pile up as one summary she can cancel from; the ticket form keeps her certificate
+when another field is wrong; a wrong address is a page in the product's look."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_topup_flow import alice, quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
+from tests.tickets.conftest import SAMPLE_PDF, usd_receiving_account
+from tickets.models import TransferTicket
+from topups.models import SandboxCheckout, TopUp
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def leave_unpaid(page, base_url, amount: str) -> None:
+    """Start a top-up, reach the sandbox's payment page, and walk away."""
+    page.goto(f"{base_url}/billing/pay/")
+    page.fill("#id_amount", amount)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_be_visible()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_unpaid_checkouts_are_one_summary_and_each_can_be_cancelled(page, live_server, alice, screenshot_dir, width):
+    page.set_viewport_size(WIDTHS[width])
+    sign_in(page, live_server.url, "alice")
+    for amount in ("25", "40"):
+        leave_unpaid(page, live_server.url, amount)
+    page.goto(f"{live_server.url}/billing/")
+    summary = page.get_by_test_id("awaiting")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("2 payments you started are awaiting payment")
+    page.screenshot(path=screenshot_dir / f"overview-awaiting-{width}.png", full_page=True)
+
+    summary.get_by_role("button", name=re.compile(r"^Cancel Top-up .*")).first.click()
+    expect(page).to_have_url(re.compile(r"/billing/$"))
+    expect(page.locator("main")).to_contain_text("is cancelled; its payment page can no longer be used")
+    expect(page.get_by_test_id("awaiting")).to_contain_text("One payment you started is awaiting payment")
+    cancelled = TopUp.objects.get(status=TopUp.Status.CANCELLED)
+    assert SandboxCheckout.objects.get(session_id=cancelled.gateway_session_id).status != "open"
+
+    page.goto(f"{live_server.url}/billing/topups/{TopUp.objects.get(status='pending').public_id}/")
+    page.get_by_role("button", name="Cancel this top-up").click()
+    expect(page.get_by_test_id("status")).to_have_text("Cancelled")
+    page.goto(f"{live_server.url}/billing/")
+    expect(page.get_by_test_id("awaiting")).to_have_count(0)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_wrong_field_keeps_the_certificate_and_the_corrected_form_submits_it(
+    page, live_server, alice, screenshot_dir, tmp_path, width
+):
+    usd_receiving_account()
+    certificate = tmp_path / "bank-certificate.pdf"
+    certificate.write_bytes(SAMPLE_PDF)
+    page.set_viewport_size(WIDTHS[width])
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/tickets/new/")
+    page.fill("#id_amount", "320,00")  # a comma: refused, digits and a point only
+    page.fill("#id_transfer_date", "2026-11-20")
+    page.fill("#id_bank_reference", "FT26112000042")
+    page.fill("#id_payer_name", "Alice Example")
+    page.fill("#id_payer_bank", "Example Savings Bank")
+    page.fill("#id_payer_account", "00112233")
+    page.fill("#id_contact_email", "alice@example.com")
+    page.set_input_files("#id_certificates", str(certificate))
+    page.get_by_role("button", name="Submit").click()
+
+    held = page.get_by_test_id("held-certificates")
+    expect(held).to_contain_text("bank-certificate.pdf")
+    expect(held.get_by_role("checkbox")).to_be_checked()
+    expect(page.locator("main")).to_contain_text("you do not need to attach them again")
+    page.screenshot(path=screenshot_dir / f"ticket-form-kept-file-{width}.png", full_page=True)
+
+    page.fill("#id_amount", "320.00")
+    page.get_by_role("button", name="Submit").click()
+    expect(page).to_have_url(re.compile(r"/billing/tickets/BT-\d{4}-\d{6}/$"))
+    assert TransferTicket.objects.get().certificates.get().original_name == "bank-certificate.pdf"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_wrong_address_is_a_page_in_the_products_look(page, live_server, alice, screenshot_dir, width):
+    page.set_viewport_size(WIDTHS[width])
+    sign_in(page, live_server.url, "alice")
+    response = page.goto(f"{live_server.url}/billing/no-such-page/")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="We could not find that page")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to Billing Center")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("URLconf")
+    page.screenshot(path=screenshot_dir / f"not-found-{width}.png", full_page=True)
