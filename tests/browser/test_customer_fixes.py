@@ -12,7 +12,7 @@ from tests.tickets.conftest import SAMPLE_PDF, usd_receiving_account
 from tickets.models import TransferTicket
 from topups.models import SandboxCheckout, TopUp
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("alice")]
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
@@ -25,7 +25,7 @@ def leave_unpaid(page, base_url, amount: str) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_unpaid_checkouts_are_one_summary_and_each_can_be_cancelled(page, live_server, alice, screenshot_dir, width):
+def test_unpaid_checkouts_are_one_summary_and_each_can_be_cancelled(page, live_server, screenshot_dir, width):
     page.set_viewport_size(WIDTHS[width])
     sign_in(page, live_server.url, "alice")
     for amount in ("25", "40"):
@@ -52,7 +52,7 @@ def test_unpaid_checkouts_are_one_summary_and_each_can_be_cancelled(page, live_s
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_wrong_field_keeps_the_certificate_and_the_corrected_form_submits_it(
-    page, live_server, alice, screenshot_dir, tmp_path, width
+    page, live_server, screenshot_dir, tmp_path, width
 ):
     usd_receiving_account()
     certificate = tmp_path / "bank-certificate.pdf"
@@ -83,7 +83,7 @@ def test_a_wrong_field_keeps_the_certificate_and_the_corrected_form_submits_it(
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_wrong_address_is_a_page_in_the_products_look(page, live_server, alice, screenshot_dir, width):
+def test_a_wrong_address_is_a_page_in_the_products_look(page, live_server, screenshot_dir, width):
     page.set_viewport_size(WIDTHS[width])
     sign_in(page, live_server.url, "alice")
     response = page.goto(f"{live_server.url}/billing/no-such-page/")
