@@ -11,27 +11,12 @@ from pathlib import Path
 
 import dj_database_url
 
+from .environment import env, env_bool, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("BILLING_VAR_DIR", BASE_DIR / "var"))
 # SQLite and the file cache live here and cannot create it themselves.
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None:
-        from django.core.exceptions import ImproperlyConfigured
-
-        raise ImproperlyConfigured(f"Set the environment variable {name}.")
-    return value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    return env(name, "true" if default else "false").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 # The key below is for local runs only; production.py refuses to start without a real one.
