@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request id on every log line of the request and of the tasks it queues (billing_center.request_id).
+    "billing_center.request_id.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "billing_center.middleware.reject_nul_bytes",
     "billing_center.middleware.limit_request_size",
@@ -319,27 +321,6 @@ TWILIO_API_BASE = env("TWILIO_API_BASE", "https://api.twilio.com")
 # --- Demo -----------------------------------------------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "billing-demo-2026")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {
-            # Secrets and full phone numbers are redacted from every line, tracebacks included.
-            "()": "billing_center.log_redaction.RedactingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        }
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        # A hostile PDF makes pypdf warn once per broken object (tens of thousands of lines);
-        # the certificate check reports the verdict itself.
-        "pypdf": {"level": "ERROR"},
-    },
-}
-
 # History is an audit trail: reverting a rate sheet would re-stamp an old rate as fresh.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
@@ -372,3 +353,6 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 10
 # Nothing we accept is larger than five certificates and a form: a bigger body is refused
 # (413) before it is read, rather than spooled to disk (billing_center.middleware).
 MAX_REQUEST_BYTES = 5 * CERTIFICATE_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE
+
+# Logs (plain or JSON lines, with request ids): settings/observability.py.
+from .observability import *  # noqa: E402, F403
