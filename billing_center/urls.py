@@ -8,6 +8,7 @@ from topups import webhooks
 
 from .admin_login import AdminLoginForm
 from .health import healthz
+from .metrics import metrics_view
 
 # Finance and admin users sign in to admin with a password *and* a one-time code from their
 # authenticator app (django-otp TOTP); without a verified device admin treats them as non-staff.
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.usage_api.urls")),
     path("sandbox-gateway/", include("topups.gateways.sandbox_urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; who may read it: billing_center.metrics
     path("admin/", admin.site.urls),
 ]
 

@@ -18,6 +18,7 @@ PUBLIC = {
     "login": "the login page",
     "logout": "signs out (POST)",
     "healthz": "load balancer probe",
+    "metrics": "Prometheus scrapers: a bearer token or an address allow-list (tests/test_metrics.py)",
     "payment_webhook": "signed server-to-server notifications",
     "home": "redirects to the login page",
 }

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # django-prometheus's pair (Before first, After last but axes) counts and times each request for /metrics.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # The request id on every log line of the request and of the tasks it queues (billing_center.request_id).
     "billing_center.request_id.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
@@ -72,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "billing_center.errors.BillingErrorMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a lockout into its response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -354,5 +357,5 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 10
 # (413) before it is read, rather than spooled to disk (billing_center.middleware).
 MAX_REQUEST_BYTES = 5 * CERTIFICATE_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE
 
-# Logs (plain or JSON lines, with request ids): settings/observability.py.
+# Logs (plain or JSON lines, with request ids) and /metrics: settings/observability.py.
 from .observability import *  # noqa: E402, F403

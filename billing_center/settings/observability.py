@@ -1,11 +1,13 @@
-"""Seeing the system run: log lines, readable or JSON, each with its request id.
+"""Seeing the system run: log lines (readable or JSON, each with its request id) and /metrics.
 
 Imported at the end of base.py; docs/operations.md tells an operator what each setting does.
 """
 
+import ipaddress
+
 from django.core.exceptions import ImproperlyConfigured
 
-from .environment import env
+from .environment import env, env_bool, env_list
 
 # --- Logs -------------------------------------------------------------------------------
 # "plain": one readable line per record, for `make run` and a terminal. "json": one JSON object
@@ -46,3 +48,24 @@ LOGGING = {
         "pypdf": {"level": "ERROR"},
     },
 }
+
+# --- /metrics (billing_center.metrics) ----------------------------------------------------
+# A scraper is let in when it passes every check configured: the bearer token, the address
+# allow-list (IP addresses or networks, comma-separated). With neither configured the page is
+# a 404, except to a loopback address while METRICS_OPEN_ON_LOOPBACK (on here, off in production).
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_ALLOW = env_list("METRICS_ALLOW")
+for _network in METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOW: {exc}") from None
+METRICS_OPEN_ON_LOOPBACK = env_bool("METRICS_OPEN_ON_LOOPBACK", True)
+# What the page reports besides the process and HTTP metrics: each app's counts, read from the
+# database at scrape time (so every web process answers the same), and the broker's queues.
+METRICS_SOURCES = [
+    "accounts.metrics.collect",
+    "topups.metrics.collect",
+    "tickets.metrics.collect",
+    "billing_center.metrics.collect_broker",
+]

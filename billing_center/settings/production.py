@@ -11,6 +11,7 @@ os.environ.setdefault("DEBUG", "false")
 
 from .base import *  # noqa: E402,F403
 from .base import (  # noqa: E402
+    METRICS_TOKEN,
     PAYMENT_GATEWAY,
     SANDBOX_WEBHOOK_SECRETS,
     SMS_BACKEND,
@@ -51,6 +52,12 @@ if SMS_BACKEND.endswith(".TwilioBackend") and not (
     TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID)
 ):
     raise ImproperlyConfigured("SMS_BACKEND=Twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and a sender.")
+
+# /metrics: behind a reverse proxy on this host every request comes from loopback, so loopback
+# proves nothing here; a scraper needs METRICS_TOKEN or METRICS_ALLOW (settings/observability.py).
+METRICS_OPEN_ON_LOOPBACK = False
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`).")
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
