@@ -123,6 +123,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         latest = TicketEvent.objects.filter(ticket=OuterRef("pk"), public=True).order_by("-created_at", "-id")
         return super().get_queryset(request).annotate(latest_kind=Subquery(latest.values("kind")[:1]))
 
+    def changelist_view(self, request, extra_context=None):
+        # The queue is finance's work list: it takes the width of admin's navigation sidebar (the
+        # home page and the breadcrumbs lead to the same lists), so its columns fit 1280 px.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
     def get_object(self, request, object_id, from_field=None):
         """The ticket page asks for its ticket twice (our context, then Django's form): load it
         once per request, with what the page shows of it. Otherwise as ModelAdmin.get_object."""
