@@ -236,7 +236,8 @@ from .schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401  (the periodic tas
 # --- Money ----------------------------------------------------------------------------
 BILLING_CURRENCIES = env_list("BILLING_CURRENCIES", "USD,CNY,EUR,GBP,JPY")
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "USD")
-# Currencies a customer may pay in (Preferences); another than the account's is converted at a locked rate.
+# Currencies a customer may pay in (My Account > Preferences). A payment in another
+# currency than the account's is converted at a rate locked when the top-up starts.
 PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ",".join(BILLING_CURRENCIES))
 CURRENCIES = sorted(set(BILLING_CURRENCIES) | set(PAYMENT_CURRENCIES))  # django-money's choices
 MONEY_FORMAT = {"format": "#,##0.00 ¤¤"}  # str(Money) as money.formatting prints: "1,234.50 USD" (babel)
