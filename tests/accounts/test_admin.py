@@ -113,7 +113,7 @@ def test_the_finance_group_sees_the_sms_log_and_balance_alerts_and_staff_without
 
     from accounts.models import User
 
-    settings.DEBUG = True
+    settings.DEMO = True
     call_command("seed_demo")
     lists = ("/admin/accounts/outboundsms/", "/admin/accounts/balancealert/")
     staff_login(client, User.objects.get(username="finance"))
@@ -163,7 +163,7 @@ def test_rate_rows_read_as_rates_not_as_objects(client, settings):
 
     from accounts.models import User
 
-    settings.DEBUG = True
+    settings.DEMO = True
     call_command("seed_demo")
     staff_login(client, User.objects.get(username="finance"))
     sheet = client.get("/admin/topups/ratesheet/finance/change/").content.decode()
