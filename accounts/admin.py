@@ -2,9 +2,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from simple_history.admin import SimpleHistoryAdmin
+from django.utils import timezone
 
-from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, ReadOnlyAdmin
 from billing_center.privacy import mask_phone
 from money.errors import BillingError
 
@@ -20,6 +20,7 @@ from .models import (
     UsageCharge,
     User,
 )
+from .selectors import RECENT, created_within
 from .usage_api.tokens import create_service_token, revoke_service_token
 
 
@@ -55,7 +56,7 @@ class AccountAddForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(SimpleHistoryAdmin):
+class AccountAdmin(HistoryAdmin):
     list_display = ("name", "type", "balance", "enterprise_master", "needs_review", "created_at")
     list_filter = ("type", "needs_review")
     list_select_related = ("enterprise_master",)
@@ -114,17 +115,23 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "to", "subject", "status", "attempts", "sent_at")
     list_filter = ("status",)
     search_fields = ("to", "subject", "dedupe_key")
-    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+class RecentFilter(admin.SimpleListFilter):
+    title = "sent"
+    parameter_name = "within"
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in RECENT.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in RECENT:
+            return queryset
+        return created_within(queryset, now=timezone.now(), within=self.value())
 
 
 @admin.register(OutboundSms)
@@ -139,7 +146,7 @@ class OutboundSmsAdmin(ReadOnlyAdmin):
         "sent_at",
         "provider_message_id",
     )
-    list_filter = ("status",)
+    list_filter = ("status", RecentFilter)
     list_select_related = ("account",)
     search_fields = ("to", "dedupe_key", "account__name", "provider_message_id")
     date_hierarchy = "created_at"
@@ -197,7 +204,7 @@ class ServiceTokenForm(forms.ModelForm):
 
 
 @admin.register(ServiceToken)
-class ServiceTokenAdmin(admin.ModelAdmin):
+class ServiceTokenAdmin(AddedNotEditedMixin, admin.ModelAdmin):
     """Tokens are created here and shown once; afterwards only revoked."""
 
     form = ServiceTokenForm

@@ -1,4 +1,4 @@
-"""Reads shared by several views, always scoped to one account."""
+"""Reads shared by several views, always scoped to one account; and finance's failed-SMS count."""
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from djmoney.money import Money
 
-from .models import LEDGER_PLACES, Account, LedgerEntry
+from .models import LEDGER_PLACES, Account, LedgerEntry, OutboundSms
 
 
 def get_account_for_user(user) -> Account:
@@ -71,3 +71,16 @@ def within_days(queryset, first_day: date | None, last_day: date | None, field: 
         end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min), tz)
         queryset = queryset.filter(**{f"{field}__lt": end})
     return queryset
+
+
+# Windows finance can look back over in the SMS log (its filter and the admin home use the same).
+RECENT = {"24h": ("Last 24 hours", timedelta(hours=24)), "7d": ("Last 7 days", timedelta(days=7))}
+
+
+def created_within(queryset, *, now: datetime, within: str):
+    return queryset.filter(created_at__gte=now - RECENT[within][1])
+
+
+def failed_sms(*, now: datetime, within: str = "7d"):
+    """Alert and confirmation texts the provider would not take, written within the window."""
+    return created_within(OutboundSms.objects.filter(status=OutboundSms.Status.FAILED), now=now, within=within)

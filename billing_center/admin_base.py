@@ -1,10 +1,19 @@
-"""What every admin of ours shares: read-only records, and actions that refuse mangled selections."""
+"""What every admin of ours shares: read-only records, records added but never edited, actions that
+refuse mangled selections, and a History page in our words."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponseRedirect
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from money.parsing import is_digits
+
+# How History shows a field that had no value, and a change that no signed-in person made
+# (a gateway's webhook, a scheduled task, a command).
+EMPTY = "—"
+NO_PERSON = "system"
 
 
 class SafeActionsMixin:
@@ -33,3 +42,34 @@ class ReadOnlyAdmin(SafeActionsMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AddedNotEditedMixin:
+    """Records added in admin and never edited (receiving accounts, invoices, service tokens): an
+    existing one opens read-only, with no Save buttons, and a POST to it is refused. Actions that
+    need the change permission (retire, revoke) still run: Django asks for those without an object."""
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+
+class HistoryWords(HistoricalRecordContextHelper):
+    """An empty field reads "—": simple-history shows an empty foreign key as a deleted object
+    ("Deleted user (pk=None)"), as if someone had been removed, and an empty text as nothing."""
+
+    def prepare_delta_change_value(self, change, value):
+        if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
+            return EMPTY
+        return super().prepare_delta_change_value(change, value)
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """django-simple-history's History page, with empty fields and changes made by no person in words."""
+
+    object_history_list_template = "admin/history_list.html"
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return HistoryWords(self.model, historical_record)
+
+    def history_view(self, request, object_id, extra_context=None):
+        return super().history_view(request, object_id, {"no_person": NO_PERSON, **(extra_context or {})})

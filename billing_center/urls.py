@@ -1,18 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 
 from accounts.views import home, preferences
 from topups import webhooks
 
+from .admin_home import FinanceAdminSite
 from .admin_login import AdminLoginForm
 from .health import healthz
 from .metrics import metrics_view
 
 # Finance and admin users sign in to admin with a password *and* a one-time code from their
 # authenticator app (django-otp TOTP); without a verified device admin treats them as non-staff.
-admin.site.__class__ = OTPAdminSite
+# The home page starts with what finance has to do (billing_center.admin_home).
+admin.site.__class__ = FinanceAdminSite
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Billing Center — finance"
 admin.site.site_title = "Billing Center admin"

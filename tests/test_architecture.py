@@ -24,6 +24,7 @@ LAYERS = {
 # A name covers the module and everything under it (billing_center.settings.base, ...management.commands.x).
 COMPOSITION_ROOTS = (
     "billing_center.urls",
+    "billing_center.admin_home",
     "billing_center.settings",
     "billing_center.wsgi",
     "billing_center.asgi",

@@ -1,5 +1,10 @@
-"""Reads shared by several views, scoped to one account (or to finance's permission)."""
+"""Reads shared by several views, scoped to one account (or to finance's permission), and
+the finance queue's slices that the queue's filters and the admin home both count."""
 
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -59,3 +64,30 @@ def get_certificate_for_user(user, *, number: str, certificate_id: int) -> Certi
 
 def public_events(ticket: TransferTicket):
     return ticket.events.filter(public=True).select_related("actor").prefetch_related("certificates")
+
+
+# --- The finance queue: the same rows behind a filter of the queue and a count on the admin home.
+
+
+def end_of_finance_day(now: datetime) -> datetime:
+    zone = ZoneInfo(settings.FINANCE_TIME_ZONE)
+    return datetime.combine(now.astimezone(zone).date(), time(23, 59, 59), tzinfo=zone)
+
+
+def open_tickets(queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
+    queryset = TransferTicket.objects.all() if queryset is None else queryset
+    return queryset.filter(status__in=TransferTicket.OPEN_STATUSES)
+
+
+def overdue_tickets(*, now: datetime, queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
+    return open_tickets(queryset).filter(due_at__lt=now)
+
+
+def tickets_due_today(*, now: datetime, queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
+    """Not yet overdue, but due before the end of finance's working day."""
+    return open_tickets(queryset).filter(due_at__gte=now, due_at__lte=end_of_finance_day(now))
+
+
+def tickets_awaiting_second_approval(queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
+    """A maker proposed a credit; a second, different finance user has yet to approve it."""
+    return open_tickets(queryset).filter(proposed_by__isnull=False)

@@ -7,10 +7,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from djmoney.contrib.exchange.models import Rate
 from djmoney.money import Money
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.forms import amount_from_form
-from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money, plain_amount
@@ -214,7 +213,7 @@ class RateInline(admin.TabularInline):
 
 
 @admin.register(RateSheet)
-class RateSheetAdmin(SimpleHistoryAdmin):
+class RateSheetAdmin(HistoryAdmin):
     """Saving the sheet stamps its time: the "as of" every quote shows and the age it is judged by."""
 
     list_display = ("name", "base_currency", "last_update", "rate_count")

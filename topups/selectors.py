@@ -1,4 +1,5 @@
-"""Top-up reads, always scoped to the owning account: another account's top-up is a 404.
+"""Top-up reads, always scoped to the owning account: another account's top-up is a 404; and what
+finance should look at, across accounts, for the admin home.
 (Money-in records across every method are accounts.deposits, fed by topups.deposits.)"""
 
 from django.http import Http404
@@ -6,7 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import Account
 
-from .models import TopUp
+from .models import Dispute, TopUp
 
 
 def topups_for_account(account: Account):
@@ -23,3 +24,12 @@ def get_credited_topup_for_account(account: Account, public_id) -> TopUp:
     if topup.status != TopUp.Status.CREDITED:
         raise Http404("Only credited top-ups have a receipt.")
     return topup
+
+
+def flagged_topups():
+    """Top-ups flagged for finance: a notification that did not match, or a dispute."""
+    return TopUp.objects.filter(needs_review=True)
+
+
+def open_disputes():
+    return Dispute.objects.filter(status=Dispute.Status.OPEN)

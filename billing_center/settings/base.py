@@ -230,6 +230,7 @@ DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "USD")
 # currency than the account's is converted at a rate locked when the top-up starts.
 PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ",".join(BILLING_CURRENCIES))
 CURRENCIES = sorted(set(BILLING_CURRENCIES) | set(PAYMENT_CURRENCIES))  # django-money's choices
+MONEY_FORMAT = {"format": "#,##0.00 ¤¤"}  # str(Money) as money.formatting prints: "1,234.50 USD" (babel)
 # Per billing currency: minimum and maximum credit per top-up, and the most credited
 # (or still payable) in any 24 hours. "CUR:min:max:daily", comma-separated.
 TOPUP_LIMITS = {

@@ -106,3 +106,68 @@ def test_finance_keeps_the_rate_sheet_in_admin_with_checked_rates_and_a_history(
         -2:
     ] == [Decimal("7.1"), Decimal("7.2")]
     assert client.get("/admin/topups/historicalrate/").status_code == 200
+
+
+def test_the_finance_group_sees_the_sms_log_and_balance_alerts_and_staff_without_it_do_not(client, settings):
+    from django.core.management import call_command
+
+    from accounts.models import User
+
+    settings.DEMO = True
+    call_command("seed_demo")
+    lists = ("/admin/accounts/outboundsms/", "/admin/accounts/balancealert/")
+    staff_login(client, User.objects.get(username="finance"))
+    home = client.get("/admin/").content.decode()
+    assert "SMS log" in home and "Balance alerts" in home
+    for url in lists:
+        assert client.get(url).status_code == 200, url
+
+    plain_staff = UserFactory(account=None, is_staff=True)
+    staff_login(client, plain_staff)
+    for url in (*lists, "/admin/tickets/transferticket/", "/admin/accounts/ledgerentry/"):
+        assert client.get(url).status_code == 403, url
+    home = client.get("/admin/").content.decode()
+    assert "SMS log" not in home and 'data-testid="todo"' not in home
+    assert not plain_staff.has_perm("tickets.credit_transferticket")
+
+
+def test_money_reads_the_same_in_admin_lists_and_records_as_on_customer_pages(superuser_client):
+    from accounts.ledger import post_ledger_entry
+
+    account = PrepaidAccountFactory(name="Formatted")
+    post_ledger_entry(account_id=account.pk, amount=Money("1500.00", "USD"), kind="adjustment", source_ref="seed:f")
+    listed = superuser_client.get("/admin/accounts/account/").content.decode()
+    assert "1,500.00 USD" in listed and "$1,500.00" not in listed
+    record = superuser_client.get(f"/admin/accounts/account/{account.pk}/change/").content.decode()
+    assert "1,500.00 USD" in record and "$" not in record.split('id="content"')[1]
+    assert "1,500.00 USD" in superuser_client.get("/admin/accounts/ledgerentry/").content.decode()
+
+
+@pytest.mark.parametrize("language", ["en-us", "zh-hans"])  # the product's two languages
+@pytest.mark.parametrize(
+    "amount, currency", [("1234.5", "USD"), ("-12.5", "USD"), ("15100", "JPY"), ("0", "CNY"), ("1000000", "EUR")]
+)
+def test_str_of_money_is_money_formatting_in_every_language(language, amount, currency):
+    """Model names, messages and admin print str(Money); pages print money.formatting: the same text."""
+    from django.utils import translation
+
+    from money.formatting import format_money
+
+    with translation.override(language):
+        value = Money(amount, currency)
+        assert str(value) == format_money(value)
+
+
+def test_rate_rows_read_as_rates_not_as_objects(client, settings):
+    from django.core.management import call_command
+
+    from accounts.models import User
+
+    settings.DEMO = True
+    call_command("seed_demo")
+    staff_login(client, User.objects.get(username="finance"))
+    sheet = client.get("/admin/topups/ratesheet/finance/change/").content.decode()
+    assert "Rate object" not in sheet
+    assert "1 USD = 7.1000 CNY" in sheet
+    history = client.get("/admin/topups/historicalrate/").content.decode()
+    assert "Rate object" not in history

@@ -115,7 +115,7 @@ def test_maker_checker_through_admin(client, clerk, checker, customer, bank, set
     page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
     assert "Awaiting second approval" in page and 'data-testid="action-approve_credit"' not in page
     waiting = client.get(CHANGELIST, {"approval": "waiting"}).content.decode()
-    assert ticket.number in waiting and "Awaiting 2nd approval" in waiting
+    assert ticket.number in waiting and "Awaiting second approval" in waiting
 
     staff_login(client, checker)
     assert b"Approve proposed credit" in client.get(f"{CHANGELIST}{ticket.pk}/change/").content

@@ -6,9 +6,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from simple_history.admin import SimpleHistoryAdmin
 
-from billing_center.admin_base import SafeActionsMixin
+from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, SafeActionsMixin
 from money.errors import BillingError
 
 from .. import receiving_accounts as services
@@ -62,7 +61,7 @@ class ReceivingAccountForm(forms.ModelForm):
 
 
 @admin.register(ReceivingAccount)
-class ReceivingAccountAdmin(SafeActionsMixin, SimpleHistoryAdmin):
+class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin):
     """Added, retired, never edited: invoices keep printing the account valid at issue."""
 
     form = ReceivingAccountForm
@@ -112,7 +111,7 @@ class InvoiceForm(forms.ModelForm):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(SimpleHistoryAdmin):
+class InvoiceAdmin(AddedNotEditedMixin, HistoryAdmin):
     form = InvoiceForm
     list_display = ("number", "account", "amount", "issue_date", "receiving_account")
     list_select_related = ("account", "receiving_account")

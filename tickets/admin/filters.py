@@ -1,13 +1,14 @@
-"""The finance queue's list filters: due, awaiting a second approval, currency."""
+"""The finance queue's list filters: due, awaiting a second approval, currency. Their rows come
+from tickets.selectors, the same reads the admin home counts."""
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
 
-from ..models import TransferTicket
+from ..selectors import open_tickets, overdue_tickets, tickets_awaiting_second_approval, tickets_due_today
+from .labels import AWAITING_APPROVAL
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -38,16 +39,15 @@ class DueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        open_tickets = queryset.filter(status__in=TransferTicket.OPEN_STATUSES)
         if self.value() == "overdue":
-            return open_tickets.filter(due_at__lt=now)
+            return overdue_tickets(now=now, queryset=queryset)
         if self.value() == "today":
-            return open_tickets.filter(due_at__gte=now, due_at__lte=end_of_finance_day(now))
+            return tickets_due_today(now=now, queryset=queryset)
         if self.value() == "soon":
-            return open_tickets.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=24))
+            return open_tickets(queryset).filter(due_at__gte=now, due_at__lt=now + timedelta(hours=24))
         if self.value() == "all":
             return queryset
-        return open_tickets
+        return open_tickets(queryset)
 
 
 class ApprovalFilter(admin.SimpleListFilter):
@@ -55,10 +55,10 @@ class ApprovalFilter(admin.SimpleListFilter):
     parameter_name = "approval"
 
     def lookups(self, request, model_admin):
-        return [("waiting", "Awaiting 2nd approval"), ("mine", "Proposed by me")]
+        return [("waiting", AWAITING_APPROVAL), ("mine", "Proposed by me")]
 
     def queryset(self, request, queryset):
-        waiting = queryset.filter(status__in=TransferTicket.OPEN_STATUSES, proposed_by__isnull=False)
+        waiting = tickets_awaiting_second_approval(queryset)
         if self.value() == "waiting":
             return waiting
         if self.value() == "mine":
@@ -75,8 +75,3 @@ class CurrencyFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(amount_currency=self.value()) if self.value() in settings.CURRENCIES else queryset
-
-
-def end_of_finance_day(now: datetime) -> datetime:
-    zone = ZoneInfo(settings.FINANCE_TIME_ZONE)
-    return datetime.combine(now.astimezone(zone).date(), time(23, 59, 59), tzinfo=zone)

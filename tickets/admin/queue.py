@@ -7,15 +7,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Q, Subquery
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from djmoney.money import Money
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.forms import amount_from_form
 from accounts.selectors import recent_ledger_entries
-from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
@@ -23,7 +24,8 @@ from money.formatting import format_money
 from .. import intake, review
 from ..models import TicketEvent, TransferTicket
 from ..review import ConfirmOutcome
-from .filters import ApprovalFilter, CurrencyFilter, DueFilter, end_of_finance_day
+from . import labels
+from .filters import ApprovalFilter, CurrencyFilter, DueFilter
 
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
@@ -62,7 +64,7 @@ class ReasonForm(forms.Form):
 
 
 @admin.register(TransferTicket)
-class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     change_form_template = "admin/tickets/transferticket/change_form.html"
 
     class Media:
@@ -81,17 +83,9 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             },
         )
     ]
-    list_display = (
-        "number",
-        "account",
-        "amount_display",
-        "status_badge",
-        "due_badge",
-        "duplicate_flag",
-        "latest_event",
-        "payer_name",
-        "bank_reference",
-    )
+    # Five columns that fit 1280 px beside admin's sidebars: what a clerk matches against the bank
+    # statement (amount and the bank's reference) sits together; payer under the account.
+    list_display = ("number", "customer", "transfer", "due", "status_and_flags")
     list_display_links = ("number",)
     list_filter = (DueFilter, "status", ApprovalFilter, CurrencyFilter, "possible_duplicate")
     list_select_related = ("account",)
@@ -105,47 +99,34 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
 
     # -- columns
 
-    @admin.display(description="Amount", ordering="amount")
-    def amount_display(self, obj):
-        return format_money(obj.amount)
+    @admin.display(description="Customer · payer", ordering="account__name")
+    def customer(self, obj):
+        return format_html('{}<br><small class="quiet">{}</small>', obj.account, obj.payer_name)
 
-    @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj):
-        colours = {"credited": "#1a7f4b", "rejected": "#b3261e", "info_requested": "#9a6200"}
-        label = obj.get_status_display()
-        if obj.awaiting_approval:
-            label = "Awaiting 2nd approval"
-        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#0b63ce"), label)
+    @admin.display(description="Amount · bank reference", ordering="amount")
+    def transfer(self, obj):
+        return format_html(
+            '<span class="amount">{}</span><br><small class="quiet">{}</small>',
+            format_money(obj.amount),
+            obj.bank_reference,
+        )
 
     @admin.display(description="Due", ordering="due_at")
-    def due_badge(self, obj):
-        if not obj.is_open:
-            return "—"
-        now = timezone.now()
-        if obj.due_at < now:
-            style, label = "background:#fdecea;color:#b3261e", "Overdue"
-        elif obj.due_at <= end_of_finance_day(now):
-            style, label = "background:#fff4dc;color:#9a6200", "Due today"
-        else:
-            style, label = "background:#eef1f5;color:#5f6b7a", f"{timezone.localtime(obj.due_at):%Y-%m-%d}"
-        return format_html('<span style="{};padding:1px 8px;border-radius:9px;font-weight:600">{}</span>', style, label)
+    def due(self, obj):
+        return labels.due_badge(obj, now=timezone.now())
 
-    @admin.display(description="Checks", ordering="possible_duplicate")
-    def duplicate_flag(self, obj):
-        # A warning, not a green tick: a flagged ticket is the one to look at twice.
-        if not obj.possible_duplicate:
-            return ""
-        return format_html('<span style="{}">{}</span>', "color:#b3261e;font-weight:600", "⚠ Possible duplicate")
-
-    @admin.display(description="Latest")
-    def latest_event(self, obj):
-        if obj.latest_kind == TicketEvent.Kind.CUSTOMER_REPLY and obj.is_open:
-            return format_html('<strong style="color:#0b63ce">{}</strong>', "Customer replied")
-        return TicketEvent.Kind(obj.latest_kind).label if obj.latest_kind else ""
+    @admin.display(description="Status", ordering="status")
+    def status_and_flags(self, obj):
+        return labels.status_with_flags(obj, latest_kind=obj.latest_kind)
 
     def get_queryset(self, request):
         latest = TicketEvent.objects.filter(ticket=OuterRef("pk"), public=True).order_by("-created_at", "-id")
         return super().get_queryset(request).annotate(latest_kind=Subquery(latest.values("kind")[:1]))
+
+    def changelist_view(self, request, extra_context=None):
+        # The queue is finance's work list: it takes the width of admin's navigation sidebar (the
+        # home page and the breadcrumbs lead to the same lists), so its columns fit 1280 px.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     def get_object(self, request, object_id, from_field=None):
         """The ticket page asks for its ticket twice (our context, then Django's form): load it
@@ -180,9 +161,10 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
         if ticket is not None:
             extra = {
                 "ticket": ticket,
+                "status_label": labels.status_label(ticket),
                 "certificates": list(ticket.certificates.all()),
                 "events": list(ticket.events.select_related("actor").prefetch_related("certificates")),
-                "duplicates": intake.duplicate_tickets(ticket),
+                "duplicates": [(other, labels.status_label(other)) for other in intake.duplicate_tickets(ticket)],
                 "ledger": recent_ledger_entries(ticket.account, limit=8),
                 "retired_account": ticket.receiving_account.retired_at is not None,
                 "can_credit": self.has_credit_permission(request),
@@ -229,8 +211,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
                         ),
                     )
                 )
-            self._report(request, done)
-            return None
+            return self._report(request, done)
         return self._confirmation(request, queryset, "Confirm and credit", "confirm_and_credit", forms_by_ticket)
 
     @admin.action(description="Approve the proposed credit (second approval)", permissions=["credit"])
@@ -241,8 +222,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
                 self._run(request, t, lambda t=t: review.approve_credit(ticket_id=t.pk, actor=request.user))
                 for t in tickets
             ]
-            self._report(request, done)
-            return None
+            return self._report(request, done)
         return self._confirmation(
             request, queryset, "Approve proposed credit", "approve_credit", [(t, None) for t in tickets]
         )
@@ -272,14 +252,13 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
         done = [
             self._run(request, t, lambda t=t: review.start_review(ticket_id=t.pk, actor=request.user)) for t in queryset
         ]
-        self._report(request, done)
+        return self._report(request, done)
 
     def _with_reason(self, request, queryset, title, action, run):
         form = ReasonForm(request.POST if "post" in request.POST else None)
         if "post" in request.POST and form.is_valid():
             done = [self._run(request, t, lambda t=t: run(t, form.cleaned_data["reason"])) for t in queryset]
-            self._report(request, done)
-            return None
+            return self._report(request, done)
         return self._confirmation(request, queryset, title, action, [(t, None) for t in queryset], reason_form=form)
 
     def _run(self, request, ticket, call) -> tuple[TransferTicket, str, bool]:
@@ -301,10 +280,16 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
         }
         return ticket, labels.get(result.status, result.get_status_display().lower()), True
 
-    def _report(self, request, done) -> None:
+    def _report(self, request, done) -> HttpResponseRedirect | None:
+        """One message for all; back to the ticket when there was one (the ticket page's buttons),
+        to the queue (None: Django's default) when several were selected there."""
         text = "; ".join(f"{ticket.number}: {what}" for ticket, what, _ in done)
         level = messages.SUCCESS if all(ok for *_, ok in done) else messages.ERROR
         self.message_user(request, text, level)
+        if len(done) != 1:
+            return None
+        ticket = done[0][0]
+        return HttpResponseRedirect(reverse("admin:tickets_transferticket_change", args=[ticket.pk]))
 
     def _confirmation(self, request, queryset, title, action, rows, reason_form=None):
         context = {
@@ -312,7 +297,7 @@ class TransferTicketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             "title": f"{title}: are you sure?",
             "action": action,
             "action_title": title,
-            "rows": rows,
+            "rows": [(ticket, form, labels.status_label(ticket)) for ticket, form in rows],
             "reason_form": reason_form,
             "opts": self.model._meta,
             "queryset": queryset,

@@ -11,6 +11,7 @@ from djmoney.models.fields import MoneyField
 from simple_history import register
 from simple_history.models import HistoricalRecords
 
+from money.formatting import format_rate
 from money.rates import source_label
 
 
@@ -233,3 +234,16 @@ class RateSheet(ExchangeBackend):
 register(ExchangeBackend, app="topups", table_name="topups_historicalexchangebackend")
 register(Rate, app="topups", table_name="topups_historicalrate")
 HistoricalRate = Rate.history.model
+
+
+def _rate_str(rate: Rate) -> str:
+    """ "1 USD = 7.1000 CNY": one unit of the sheet's base currency in the rate's currency."""
+    if rate.value is None or rate.backend_id is None:
+        return f"{rate.currency} rate"
+    return f"1 {rate.backend.base_currency} = {format_rate(rate.value)} {rate.currency}"
+
+
+# django-money's Rate has no __str__ of its own: the sheet's rows and each rate's history would
+# read "Rate object (1)". A proxy model would keep the table but not the history, which
+# simple-history records for saves of Rate itself.
+Rate.__str__ = _rate_str

@@ -36,6 +36,8 @@ FINANCE_PERMISSIONS = [
     "view_dispute",
     "view_webhookdelivery",
     "view_outboundemail",
+    "view_outboundsms",  # the SMS log: numbers masked, confirmation codes hidden
+    "view_balancealert",
     "view_ratesheet",
     "add_ratesheet",
     "change_ratesheet",

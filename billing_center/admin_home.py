@@ -1,0 +1,62 @@
+"""The admin home: what finance has to do, at the top, each count a link to the list it counts.
+
+A composition root, like urls: it asks each app's selectors (the same reads as the lists' filters,
+so a count and the list it opens agree), and those apps never import each other."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django_otp.admin import OTPAdminSite
+
+from accounts.selectors import failed_sms
+from tickets import selectors as tickets
+from tickets.admin.labels import AWAITING_APPROVAL
+from topups.selectors import flagged_topups, open_disputes
+
+
+@dataclass(frozen=True)
+class Todo:
+    key: str
+    label: str
+    count: int
+    url: str
+    urgent: bool  # a count above zero is shown in red
+
+
+QUEUE = "admin:tickets_transferticket_changelist"
+
+
+def todo_items(user, *, now: datetime) -> list[Todo]:
+    """The counts this user may open: each needs the view permission of the list it links to."""
+    # key, label, permission, the rows counted, the list that shows them (filtered), urgent
+    wanted = [
+        ("overdue", "Overdue tickets", "tickets.view_transferticket",
+         lambda: tickets.overdue_tickets(now=now), QUEUE, {"due": "overdue"}, True),
+        ("due-today", "Tickets due today", "tickets.view_transferticket",
+         lambda: tickets.tickets_due_today(now=now), QUEUE, {"due": "today"}, False),
+        ("awaiting-approval", AWAITING_APPROVAL, "tickets.view_transferticket",
+         tickets.tickets_awaiting_second_approval, QUEUE, {"approval": "waiting"}, False),
+        ("flagged-topups", "Flagged top-ups", "topups.view_topup",
+         flagged_topups, "admin:topups_topup_changelist", {"needs_review__exact": "1"}, False),
+        ("open-disputes", "Open disputes", "topups.view_dispute",
+         open_disputes, "admin:topups_dispute_changelist", {"status__exact": "open"}, True),
+        ("failed-sms", "Failed SMS, last 7 days", "accounts.view_outboundsms",
+         lambda: failed_sms(now=now, within="7d"), "admin:accounts_outboundsms_changelist",
+         {"status__exact": "failed", "within": "7d"}, True),
+    ]  # fmt: skip
+    return [
+        Todo(key, label, rows().count(), f"{reverse(changelist)}?{urlencode(query)}", urgent)
+        for key, label, permission, rows, changelist, query, urgent in wanted
+        if user.has_perm(permission)
+    ]
+
+
+class FinanceAdminSite(OTPAdminSite):
+    """django-otp's admin site (password and one-time code), whose home starts with the to-do counts."""
+
+    def index(self, request, extra_context=None):
+        todo = todo_items(request.user, now=timezone.now())
+        return super().index(request, {"todo": todo, **(extra_context or {})})

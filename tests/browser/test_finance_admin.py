@@ -1,0 +1,216 @@
+"""Finance's admin as a clerk sees it in headless Chromium: the queue fits a 1280 px screen with every
+badge whole, the home page counts what needs doing, and an action on a ticket comes back to it."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from djmoney.money import Money
+from playwright.sync_api import expect
+
+from accounts.models import OutboundSms
+from tests.browser.test_topup_flow import PASSWORD, quiet_page, site_url  # noqa: F401 (fixtures)
+from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
+from tests.helpers import current_otp
+from tests.tickets.conftest import FINANCE_CODENAMES, make_ticket, pdf_bytes, upload, usd_receiving_account
+from tickets.models import TransferTicket
+from tickets.review import confirm_and_credit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+WIDE = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def clerk(username: str, group: Group):
+    user = UserFactory(username=username, first_name=username.title(), account=None, is_staff=True)
+    user.groups.add(group)
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return user
+
+
+@pytest.fixture
+def desk(settings):
+    """A morning's queue: long names, a duplicate pair, a proposal waiting for its checker, one
+    ticket overdue and one due today; a flagged top-up and a failed SMS."""
+    group, _ = Group.objects.get_or_create(name=settings.FINANCE_GROUP)
+    group.permissions.set(Permission.objects.filter(codename__in=FINANCE_CODENAMES))
+    fiona, frank = clerk("finance", group), clerk("finance2", group)
+    bank = usd_receiving_account()
+    customers = [
+        UserFactory(username=f"customer{n}", account=PrepaidAccountFactory(name=name))
+        for n, name in enumerate(
+            ["Alice's Studio", "Northwind Cloud Infrastructure Services (Shenzhen) Co., Ltd.", "Dave's Enterprise"]
+        )
+    ]
+    now = timezone.now()
+
+    def certificate():  # each its own file: only the same bank reference makes a duplicate here
+        return [upload("certificate.pdf", pdf_bytes(f"Transfer {len(tickets)}"))]
+
+    tickets = []
+    for customer, reference, extra in [
+        (customers[0], "FT26112000042", {"amount": Money("320.00", "USD")}),
+        (customers[1], "FT26112000042", {"payer_name": "Northwind Cloud Finance Dept."}),
+        (customers[2], "HSBC-20261120-99881", {"amount": Money("125000.00", "USD")}),
+        (customers[0], "FT26112100007", {"amount": Money("45.50", "USD")}),
+    ]:
+        tickets.append(make_ticket(customer, bank, bank_reference=reference, files=certificate(), **extra))
+    TransferTicket.objects.filter(pk=tickets[0].pk).update(due_at=now - timedelta(hours=3))
+    TransferTicket.objects.filter(pk=tickets[3].pk).update(due_at=now + timedelta(minutes=30))
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("10000")}
+    confirm_and_credit(
+        ticket_id=tickets[2].pk, actor=fiona, received=Money("125000.00", "USD"), bank_reference="STMT-1120-4"
+    )
+    PendingTopUpFactory(account=customers[0].account, needs_review=True)
+    OutboundSms.objects.create(dedupe_key="alert:1", status="failed", to="+8613800138000", text="Low balance")
+    return {"fiona": fiona, "frank": frank, "tickets": tickets}
+
+
+def admin_sign_in(page, base_url, user):
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", current_otp(TOTPDevice.objects.get(user=user)))
+    page.click("input[type=submit]")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+
+def visible_right(page) -> float:
+    """Where the results stop being visible: the viewport, or the scroll box admin wraps them in."""
+    return page.evaluate(
+        "() => Math.min(window.innerWidth, document.querySelector('#result_list').parentElement"
+        ".getBoundingClientRect().right)"
+    )
+
+
+def fits_the_screen(page) -> None:
+    """Nothing scrolls sideways: not the page, not the box around the table; the table ends inside both."""
+    width = page.evaluate("() => window.innerWidth")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    box = page.evaluate(
+        "() => { const b = document.querySelector('#result_list').parentElement;"
+        " return [b.scrollWidth, b.clientWidth]; }"
+    )
+    assert box[0] <= box[1], f"the results scroll sideways: {box[0]} px in a {box[1]} px box"
+    assert page.evaluate("() => document.querySelector('#result_list').getBoundingClientRect().right") <= visible_right(
+        page
+    )
+
+
+def test_the_queue_fits_1280_px_with_every_badge_whole(page, live_server, desk, screenshot_dir):
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["frank"])
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(4)
+    fits_the_screen(page)
+    headers = page.locator("#result_list thead th")
+    right = visible_right(page)
+    for i in range(headers.count()):
+        box = headers.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= right, headers.nth(i).inner_text()
+    duplicates = page.get_by_test_id("duplicate-flag")
+    expect(duplicates).to_have_count(2)
+    for i in range(2):
+        badge = duplicates.nth(i)
+        expect(badge).to_be_visible()
+        expect(badge).to_have_text("⚠ Possible duplicate")
+        # Whole: not cut by its own box, and inside its cell and the screen.
+        assert badge.evaluate("b => b.scrollWidth <= b.clientWidth")
+        cell = badge.evaluate("b => { const c = b.closest('td').getBoundingClientRect(); return c.right; }")
+        box = badge.bounding_box()
+        assert box["x"] + box["width"] <= min(cell, right)
+    expect(page.locator("#result_list")).to_contain_text("Awaiting second approval")
+    expect(page.locator("#result_list")).to_contain_text("Overdue")
+    expect(page.locator("#result_list")).to_contain_text("Due today")
+    expect(page.locator("#result_list")).to_contain_text("125,000.00 USD")
+    page.screenshot(path=screenshot_dir / "admin-queue.png", full_page=True)
+    page.set_viewport_size(PHONE)  # a card per ticket
+    fits_the_screen(page)
+    expect(page.get_by_test_id("duplicate-flag").first).to_be_in_viewport()
+    page.screenshot(path=screenshot_dir / "admin-queue-phone.png", full_page=True)
+
+
+def test_the_admin_home_counts_what_needs_doing_and_each_count_opens_its_list(page, live_server, desk, screenshot_dir):
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["fiona"])
+    todo = page.get_by_test_id("todo")
+    expect(todo).to_be_visible()
+    expected = {
+        "overdue": "1 Overdue tickets",
+        "due-today": "1 Tickets due today",
+        "awaiting-approval": "1 Awaiting second approval",
+        "flagged-topups": "1 Flagged top-ups",
+        "open-disputes": "0 Open disputes",
+        "failed-sms": "1 Failed SMS, last 7 days",
+    }
+    for key, text in expected.items():
+        expect(page.get_by_test_id(f"todo-{key}")).to_have_text(text)
+    # The counts come before the list of apps.
+    assert todo.bounding_box()["y"] < page.locator("#content-main .app-tickets").bounding_box()["y"]
+    page.screenshot(path=screenshot_dir / "admin-home.png", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=screenshot_dir / "admin-home-phone.png", full_page=True)
+    page.set_viewport_size(WIDE)
+
+    page.get_by_test_id("todo-overdue").click()
+    expect(page).to_have_url(re.compile(r"/admin/tickets/transferticket/\?due=overdue$"))
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list")).to_contain_text(desk["tickets"][0].number)
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_test_id("todo-failed-sms").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list")).to_contain_text("Failed")
+
+
+def test_an_action_on_the_ticket_page_comes_back_to_the_ticket_with_its_message(
+    page, live_server, desk, screenshot_dir
+):
+    ticket = desk["tickets"][3]
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["fiona"])
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/change/")
+    expect(page.get_by_test_id("ticket-status")).to_have_text("Submitted")
+    page.get_by_test_id("action-request_information").click()
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text(ticket.number)
+    expect(page.get_by_test_id("ticket-status")).to_have_text("Submitted")
+    page.fill("#id_reason", "Please send the page of the statement with the transfer on it.")
+    page.get_by_test_id("confirm-action").click()
+    expect(page).to_have_url(re.compile(rf"/admin/tickets/transferticket/{ticket.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text(f"{ticket.number}: asked the customer for more information")
+    expect(page.get_by_test_id("ticket-status")).to_have_text("More information needed")
+    page.screenshot(path=screenshot_dir / "admin-ticket-after-action.png", full_page=True)
+
+
+def test_retired_accounts_rates_and_history_read_as_finance_expects(page, live_server, desk, screenshot_dir):
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    from tickets.deadlines import flag_ticket_deadlines
+    from tickets.models import ReceivingAccount
+
+    retired = ReceivingAccount.objects.get()
+    usd_receiving_account()  # a new current account retires the old one
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = desk["tickets"][1]
+    flag_ticket_deadlines(now=ticket.due_at + timedelta(hours=1))  # the scheduler: no person
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["fiona"])
+
+    page.goto(f"{live_server.url}/admin/tickets/receivingaccount/{retired.pk}/change/")
+    expect(page.locator("#content")).to_contain_text("Commerzbank AG")
+    expect(page.locator("input[type=submit]")).to_have_count(0)  # no Save, Save and continue, Save and add
+    page.screenshot(path=screenshot_dir / "admin-retired-account.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/topups/ratesheet/finance/change/")
+    expect(page.locator("#rates-group")).to_contain_text("1 USD = 7.1000 CNY")
+    expect(page.locator("#content")).not_to_contain_text("Rate object")
+    page.screenshot(path=screenshot_dir / "admin-rate-sheet.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/history/")
+    expect(page.get_by_test_id("no-person")).to_have_text("system")
+    expect(page.locator("#change-history")).not_to_contain_text("Deleted user")
+    page.screenshot(path=screenshot_dir / "admin-ticket-history.png", full_page=True)
