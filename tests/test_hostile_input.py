@@ -1531,6 +1531,7 @@ def mallorys_objects(mallory, bank, certificate_dir) -> dict:
 # A new such route fails test_every_customer_route_with_an_id_is_in_the_table until added.
 ROUTES_WITH_IDS = {
     "billing/topups/<uuid:public_id>/": lambda o: f"/billing/topups/{o['topup'].public_id}/",
+    "billing/topups/<uuid:public_id>/status/": lambda o: f"/billing/topups/{o['topup'].public_id}/status/",
     "billing/topups/<uuid:public_id>/receipt/": lambda o: f"/billing/topups/{o['topup'].public_id}/receipt/",
     "billing/topups/<uuid:public_id>/receipt.pdf": lambda o: f"/billing/topups/{o['topup'].public_id}/receipt.pdf",
     "billing/tickets/<str:number>/": lambda o: f"/billing/tickets/{o['ticket'].number}/",

@@ -8,6 +8,7 @@ urlpatterns = [
     path("pay/auto/", views.auto_topup, name="auto"),
     path("topups/<uuid:public_id>/", views.topup_detail, name="detail"),
     path("topups/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
+    path("topups/<uuid:public_id>/status/", views.topup_status, name="status"),
     path("topups/<uuid:public_id>/receipt/", views.receipt, name="receipt"),
     path("topups/<uuid:public_id>/receipt.pdf", views.receipt_download, name="receipt_pdf"),
 ]

@@ -1,11 +1,12 @@
 import secrets
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
@@ -23,6 +24,7 @@ from .forms import AutoTopUpForm, OnlineTopUpForm
 from .models import AutoTopUp, Refund, TopUp
 from .receipts import receipt_pdf, receipt_rows
 from .reconcile import cancel_topup, check_on_return
+from .return_status import POLL_EVERY_MS, headline, page_state, status_json
 from .selectors import get_credited_topup_for_account, get_topup_for_account
 
 
@@ -109,18 +111,28 @@ def topup_detail(request, public_id, account):
     zero = Money(0, topup.credit_amount.currency)
     refunded = sum((r.debit_amount for r in refunds if r.status == Refund.Status.SUCCEEDED), zero)
     now = timezone.now()
+    state = page_state(topup, now=now, cancelled=bool(request.GET.get("cancelled")))
     context = {
         "account": account,
         "topup": topup,
         "checkout_open": topup.checkout_open(now),
-        # A double click's second request lands here while the first is still opening the checkout.
-        "opening": topup.is_pending and not topup.checkout_url and now - topup.created_at < timedelta(minutes=2),
-        "cancelled": bool(request.GET.get("cancelled")) and topup.is_pending,
+        "state": state,
+        "headline": headline(topup, state),
+        "poll_ms": POLL_EVERY_MS.get(state),
         "refunds": refunds,
         "refunded": refunded if refunded.amount else None,
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
     }
     return render(request, "topups/detail.html", context)
+
+
+@never_cache
+@customer_required
+@require_safe
+def topup_status(request, public_id, account):
+    """What the return page's script polls instead of reloading the page (JSON, owner-scoped)."""
+    topup = check_on_return(topup=get_topup_for_account(account, public_id))
+    return JsonResponse(status_json(topup, now=timezone.now()))
 
 
 @customer_required

@@ -50,6 +50,7 @@ def test_alice_files_a_transfer_ticket_and_finance_credits_it(page, live_server,
     expect(page.get_by_test_id("receiving-account")).to_contain_text("DE89 3704 0044 0532 0130 00")
     expect(page.get_by_test_id("payment-reference")).to_contain_text("RF")
     expect(page.locator("figure.qr svg")).to_be_visible()
+    expect(page.get_by_test_id("qr-caption")).to_contain_text("Scan with your banking app")
     page.screenshot(path=screenshot_dir / "bank-transfer.png", full_page=True)
 
     page.get_by_test_id("transfer-ticket").click()

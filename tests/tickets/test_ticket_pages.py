@@ -58,6 +58,7 @@ def test_bank_transfer_page_shows_only_the_current_account_a_checked_reference_a
     reference = payment_reference(alice.account_id)
     assert reference.startswith("RF") and re.sub(r"\s", "", page).count(reference) >= 1
     assert "<svg" in page and "Transfer Ticket" in page and "2–3 days" in page
+    assert "Scan with your banking app" in page  # the QR code's caption, in plain words
     assert 'href="/billing/tickets/new/"' in page
 
 

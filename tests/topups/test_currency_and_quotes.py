@@ -27,13 +27,6 @@ def rate_sheet():
     return sheet
 
 
-@pytest.fixture
-def alice(client):
-    user = UserFactory(username="alice")
-    client.force_login(user)
-    return user
-
-
 def pay_in(account: Account, currency: str) -> None:
     Account.objects.filter(pk=account.pk).update(payment_currency=currency)
 

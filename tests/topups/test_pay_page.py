@@ -15,13 +15,6 @@ from topups.models import SandboxCheckout, TopUp
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(client):
-    user = UserFactory(username="alice")
-    client.force_login(user)
-    return user
-
-
 @pytest.mark.parametrize(
     "raw, message",
     [
@@ -146,5 +139,7 @@ def test_a_second_click_while_the_first_is_still_opening_the_checkout_shows_open
     create_topup(account_id=alice.account_id, actor=alice, amount=Money("20", "USD"), request_key="dbl")
     response = client.post("/billing/pay/", {"amount": "20", "request_key": "dbl"}, follow=True)
     page = response.content.decode()
-    assert "Opening the payment page" in page and 'http-equiv="refresh" content="1"' in page
+    assert "Opening the payment page" in page and "http-equiv" not in page
+    # It asks again every second by script (topups.return_status), not by reloading itself.
+    assert 'data-poll-ms="1000"' in page and "js/topup-status.js" in page
     assert TopUp.objects.count() == 1

@@ -62,7 +62,8 @@ def test_the_return_page_asks_stripe_and_credits_a_paid_session_once(client, ali
     topup = TopUp.objects.get()
     page = client.get(f"/billing/topups/{topup.public_id}/")
     assert "Waiting for the payment gateway" in page.content.decode()
-    assert 'http-equiv="refresh"' in page.content.decode()
+    assert "http-equiv" not in page.content.decode()  # it polls by script (topups.return_status)
+    assert f'data-status-url="/billing/topups/{topup.public_id}/status/"' in page.content.decode()
 
     fake_stripe.pay(topup.gateway_session_id)
     TopUp.objects.filter(pk=topup.pk).update(last_checked_at=None)
