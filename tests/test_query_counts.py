@@ -47,6 +47,7 @@ ADMIN_PAGES = {
     "accounts": lambda: "/admin/accounts/account/",
     "ledger entries": lambda: "/admin/accounts/ledgerentry/",
     "top-ups": lambda: "/admin/topups/topup/",
+    "fund moves": lambda: fund_moves_admin(),
 }
 
 
@@ -56,6 +57,11 @@ def enterprise_page() -> str:
     members = alice.account.members.count()
     add_members(master=alice.account, actor=alice, count=TopUp.objects.count() - members, start=members)
     return "/billing/enterprise/"
+
+
+def fund_moves_admin() -> str:
+    enterprise_page()  # the moves grow with alice's members
+    return "/admin/accounts/fundmove/"
 
 
 @pytest.fixture
