@@ -104,8 +104,8 @@ def test_dave_allocates_and_reclaims_from_the_page(client, dave, carol):
     text = page_text(client.get("/billing/enterprise/"))
     assert "Reclaimed 100.00 USD from Carol." in text
     moves = text[text.index("Recent allocations and reclaims") :]
-    assert "Allocation" in moves
-    assert "Reclaim" in moves
+    assert "Allocated to Carol" in moves
+    assert "Reclaimed from Carol" in moves
 
 
 def test_a_form_sent_twice_allocates_once(client, dave, carol):
@@ -175,7 +175,7 @@ def test_carol_sees_her_funds_who_funds_her_and_how_to_ask(client, dave, carol):
     client.force_login(carol)
     text = page_text(client.get("/billing/"))
     assert re.search(r'data-testid="member-available">287.50 USD<', client.get("/billing/").content.decode())
-    assert "Dave's Enterprise (enterprise master account)" in text
+    assert "Your funds from Dave's Enterprise" in text
     assert "ask an administrator of Dave's Enterprise" in text
     assert "mailto:dave@example.com" in text
     assert "Allocated to you" in text
