@@ -235,3 +235,6 @@ class ServiceTokenAdmin(AddedNotEditedMixin, admin.ModelAdmin):
         for pk in queryset.values_list("pk", flat=True):
             revoke_service_token(token_id=pk)
         self.message_user(request, "Revoked: requests with these tokens now get 401.", messages.SUCCESS)
+
+
+from . import enterprise_admin  # noqa: E402,F401  (enterprise fund moves: their own module)

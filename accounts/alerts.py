@@ -19,7 +19,7 @@ from django.utils import timezone
 from money.errors import Invalid, Refused
 from money.formatting import format_money
 
-from .models import Account, BalanceAlert, LedgerEntry
+from .models import Account, AlertRecipient, BalanceAlert, LedgerEntry
 from .notifications import publish_after_commit, queue_email, queue_sms
 
 logger = logging.getLogger(__name__)
@@ -33,9 +33,10 @@ def set_alert(*, account_id: int, enabled: bool, threshold: Decimal | None, acto
     balance is already below it, the check runs at once (after commit)."""
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
-        if not account.can_top_up:
+        if not account.spends_own_balance:
             raise Refused(
-                "Expenditure alerts are for prepaid accounts, whose balance pays for resources.",
+                "Expenditure alerts are for accounts whose balance pays for resources (prepaid accounts "
+                "and enterprise members).",
                 code="alert_not_allowed",
             )
         if enabled and threshold is None:
@@ -65,7 +66,7 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
         threshold = account.alert_threshold_money
-        if not (account.alert_enabled and account.alert_armed and threshold is not None and account.can_top_up):
+        if not (account.alert_enabled and account.alert_armed and threshold is not None and account.spends_own_balance):
             return None
         if account.balance >= threshold:
             return None
@@ -78,7 +79,7 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
             crossing=crossing,
             defaults={"balance": account.balance, "threshold": threshold, "text": text, "created_at": now},
         )
-        for recipient in account.alert_recipients.filter(confirmed_at__isnull=False):
+        for recipient in alert_recipients_of(account):
             key = f"alert:{account.pk}:{crossing}:{recipient.pk}"
             if recipient.kind == recipient.Kind.SMS:
                 queue_sms(dedupe_key=key, to=recipient.address, text=text, account=account, alert=alert)
@@ -93,6 +94,14 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
                 )
         Account.objects.filter(pk=account.pk).update(alert_armed=False, alert_crossings=crossing, last_alert_at=now)
         return alert
+
+
+def alert_recipients_of(account: Account):
+    """The account's confirmed recipients and, for a member that asked for it, its master's."""
+    owners = Q(account=account)
+    if account.alert_copy_to_master and account.enterprise_master_id:
+        owners |= Q(account_id=account.enterprise_master_id)
+    return AlertRecipient.objects.filter(owners, confirmed_at__isnull=False).order_by("pk")
 
 
 def alert_text(account: Account, *, now: datetime) -> str:
@@ -116,6 +125,8 @@ def alert_text(account: Account, *, now: datetime) -> str:
             if days >= 1
             else " At your recent usage, it runs out within a day."
         )
+    if account.type == Account.Type.ENTERPRISE_MEMBER:
+        return f"{text} Funds come from {account.enterprise_master.name}: ask its administrators to allocate more."
     return f"{text} Top up: {settings.SITE_URL}{reverse('topups:pay')}"
 
 

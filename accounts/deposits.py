@@ -117,8 +117,11 @@ def load_records(keys: Iterable[tuple]) -> list[DepositRecord]:
 
 def overview_items(account: Account, *, limit: int = 3) -> tuple[list[AwaitingPayment], list[Attention]]:
     """Every source's awaiting payments (the newest `limit`, and one more if there are more, so
-    the Overview can say so) and problems, for the Overview."""
+    the Overview can say so) and problems, for the Overview. An enterprise member has no money-in
+    path of its own (its funds come by allocation, accounts.enterprise): nothing to ask."""
     awaiting, attention = [], []
+    if account.type == Account.Type.ENTERPRISE_MEMBER:
+        return awaiting, attention
     for source in sources():
         waiting, problems = source.overview(account, limit=limit + 1)
         awaiting += waiting

@@ -13,3 +13,9 @@ class AccountChangeRefused(Refused):
     """An account's type or master cannot change while money or payments are in flight."""
 
     code = "account_change_refused"
+
+
+class InsufficientFunds(Refused):
+    """An allocation larger than the master's available funds, or a reclaim larger than the member's."""
+
+    code = "insufficient_funds"

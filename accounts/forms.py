@@ -121,3 +121,35 @@ class AlertPhoneForm(forms.Form):
 
 class AlertEmailForm(forms.Form):
     email = forms.EmailField(label="E-mail address", max_length=254)
+
+
+class FundMoveForm(forms.Form):
+    """Allocate to or reclaim from one member: the member, an amount, and the form's one-time key."""
+
+    member = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    amount = forms.CharField(label="Amount", max_length=20)
+    # One per rendered form; see accounts.enterprise (a second submission finds the first move).
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_amount(self) -> Decimal:
+        return amount_from_form(self.cleaned_data["amount"], self.currency)
+
+
+class MemberSettingsForm(forms.Form):
+    """The master's settings for one member: a monthly budget and where its alerts go."""
+
+    member = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    budget = forms.CharField(label="Monthly budget", max_length=20, required=False)
+    alert_copy = forms.BooleanField(label="Send its low-balance alerts to our recipients too", required=False)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_budget(self) -> Decimal | None:
+        raw = self.cleaned_data["budget"].strip()
+        return threshold_from_form(raw, self.currency) if raw else None

@@ -51,6 +51,12 @@ class Account(models.Model):
     # Something about the account finance should look at (a disputed card payment), with why.
     needs_review = models.BooleanField(default=False)
     review_note = models.TextField(blank=True)
+    # Enterprise members (accounts.enterprise, accounts.budgets): what the master lets the member
+    # spend in a month (usage beyond it is flagged to the master, never stopped), and whether
+    # the member's expenditure alert also goes to the master's confirmed recipients.
+    monthly_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    budget_exceeded_month = models.DateField(null=True, blank=True, help_text="First day of the month found over.")
+    alert_copy_to_master = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(
         excluded_fields=[
@@ -60,6 +66,7 @@ class Account(models.Model):
             "last_alert_at",
             "refill_armed",
             "refill_crossings",
+            "budget_exceeded_month",
         ]
     )
 
@@ -104,6 +111,12 @@ class Account(models.Model):
         return self.type == self.Type.PREPAID
 
     @property
+    def spends_own_balance(self) -> bool:
+        """Usage is paid from the balance (prepaid, and members from their master's funds): the
+        expenditure alert watches it. Postpaid accounts are billed instead."""
+        return self.type in (self.Type.PREPAID, self.Type.ENTERPRISE_MEMBER)
+
+    @property
     def topup_refusal(self) -> str:
         """Why this account cannot top up, in words for its users; empty if it can."""
         if self.type == self.Type.POSTPAID:
@@ -115,7 +128,8 @@ class Account(models.Model):
             master = self.enterprise_master.name if self.enterprise_master_id else "your enterprise"
             return (
                 "Top-up is not supported for enterprise member accounts. This account is funded "
-                f"by its enterprise master account, {master}; ask its administrator for funds."
+                f"by its enterprise master account, {master}: ask an administrator of {master} to "
+                "allocate funds to it on their Enterprise page in Billing Center."
             )
         return ""
 
@@ -352,3 +366,8 @@ class UsageCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}:{self.idempotency_key}"
+
+
+# Enterprise fund moves have their own module (this one is near the size limit); importing it
+# here registers the model with the app.
+from .enterprise_models import FundMove  # noqa: E402,F401

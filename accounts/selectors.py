@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from djmoney.money import Money
 
+from .enterprise import with_enterprise_state
 from .models import LEDGER_PLACES, Account, LedgerEntry, OutboundSms
 
 
@@ -16,7 +17,7 @@ def get_account_for_user(user) -> Account:
     """The customer account a signed-in user acts for; staff without one get a 404."""
     if not user.is_authenticated or user.account_id is None:
         raise Http404("This user has no customer account.")
-    return Account.objects.select_related("enterprise_master").get(pk=user.account_id)
+    return with_enterprise_state(Account.objects.select_related("enterprise_master")).get(pk=user.account_id)
 
 
 def recent_ledger_entries(account: Account, *, limit: int = 10) -> list[LedgerEntry]:

@@ -59,6 +59,13 @@ def sweep_balance_alerts() -> int:
     return sweep()
 
 
+@shared_task(name="accounts.tasks.flag_budget_overruns")
+def flag_budget_overruns() -> int:
+    from .budgets import flag_budget_overruns as flag
+
+    return flag()
+
+
 def _send_or_retry(task, deliver, *, backoff_seconds: int, longest_wait: int) -> None:
     """Deliver one outbox row for a send task. A permanent refusal is final (recorded on the
     row); a fresh claim by another worker is waited out until its lease ends; anything else

@@ -70,7 +70,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
     context = {
         "account": account,
         "alert_refused": status >= 400,  # the page opens at the alert card, on the error
-        "can_alert": account.can_top_up,
+        "can_alert": account.spends_own_balance,
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),

@@ -123,3 +123,24 @@ def add_balance_alerts(*, account, count: int, start: int = 0) -> None:
         for i in range(start, start + count)
     )
     BalanceAlert.objects.bulk_create(rows, batch_size=CHUNK)
+
+
+def add_members(*, master, actor, count: int, start: int = 0) -> None:
+    """`count` more member accounts of `master`, each given funds by an allocation (so the
+    master's recent moves grow too) and with some usage this month."""
+    from accounts.enterprise import allocate
+    from accounts.lifecycle import open_account
+
+    currency = str(master.balance.currency)
+    for i in range(start, start + count):
+        member = open_account(
+            name=f"Member {i:05d}", kind="enterprise_member", billing_currency=currency, enterprise_master_id=master.pk
+        )
+        allocate(
+            master_id=master.pk,
+            member_id=member.pk,
+            amount=Money("10.00", currency),
+            actor=actor,
+            request_key=f"bench-member-{i:05d}",
+        )
+        post_ledger_entries([NewEntry(member.pk, Money("-2.50", currency), "usage", f"bench:member:{member.pk}")])

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from djmoney.money import Money
 
-from accounts.models import BalanceAlert
-from bench.data import grow_customer
+from accounts.models import BalanceAlert, User
+from bench.data import add_members, grow_customer
 from tests.factories import UserFactory
 from tests.helpers import staff_login
 from tests.tickets.conftest import FINANCE_CODENAMES, usd_receiving_account
@@ -38,6 +38,7 @@ CUSTOMER_PAGES = {
     "invoices": lambda: "/billing/invoices/",
     "invoice": lambda: f"/billing/invoices/{Invoice.objects.earliest('pk').number}/",
     "preferences": lambda: "/account/preferences/",
+    "enterprise": lambda: enterprise_page(),
 }
 ADMIN_PAGES = {
     "ticket queue": lambda: "/admin/tickets/transferticket/",
@@ -46,7 +47,21 @@ ADMIN_PAGES = {
     "accounts": lambda: "/admin/accounts/account/",
     "ledger entries": lambda: "/admin/accounts/ledgerentry/",
     "top-ups": lambda: "/admin/topups/topup/",
+    "fund moves": lambda: fund_moves_admin(),
 }
+
+
+def enterprise_page() -> str:
+    """alice as an enterprise master: as many funded members as she has top-ups (the size)."""
+    alice = User.objects.select_related("account").get(username="alice")
+    members = alice.account.members.count()
+    add_members(master=alice.account, actor=alice, count=TopUp.objects.count() - members, start=members)
+    return "/billing/enterprise/"
+
+
+def fund_moves_admin() -> str:
+    enterprise_page()  # the moves grow with alice's members
+    return "/admin/accounts/fundmove/"
 
 
 @pytest.fixture

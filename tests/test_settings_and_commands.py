@@ -85,7 +85,7 @@ def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys
     settings.DEMO = True
     call_command("seed_demo")
     call_command("seed_demo")
-    cast = {"alice", "bob", "carol", "dave", "finance", "finance2", "admin"}
+    cast = {"alice", "bob", "carol", "dave", "erin", "finance", "finance2", "admin"}
     assert set(User.objects.values_list("username", flat=True)) == cast
     alice = User.objects.get(username="alice")
     assert alice.account.type == Account.Type.PREPAID and alice.check_password(settings.DEMO_PASSWORD)

@@ -16,4 +16,6 @@ CELERY_BEAT_SCHEDULE = {
     # Flags transfer tickets due soon / overdue and e-mails finance once per state.
     "flag-ticket-deadlines": {"task": "tickets.tasks.flag_ticket_deadlines", "schedule": 300.0},
     "purge-held-certificates": {"task": "tickets.tasks.purge_held_certificates", "schedule": 3600.0},
+    # E-mails an enterprise master once per member and month whose usage passed its budget.
+    "flag-budget-overruns": {"task": "accounts.tasks.flag_budget_overruns", "schedule": 300.0},
 }

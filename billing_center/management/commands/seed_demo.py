@@ -10,9 +10,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
+from accounts.enterprise import allocate, reclaim
 from accounts.ledger import post_ledger_entry
 from accounts.lifecycle import open_account
-from accounts.models import Account, AlertRecipient, LedgerEntry, User
+from accounts.models import Account, AlertRecipient, FundMove, LedgerEntry, User
 from money.rates import FinanceRateSheetBackend
 from tickets.models import Invoice, ReceivingAccount
 from tickets.receiving_accounts import add_receiving_account, issue_invoice
@@ -29,6 +30,7 @@ FINANCE_PERMISSIONS = [
     "review_transferticket",
     "view_account",
     "view_ledgerentry",
+    "view_fundmove",
     "view_user",
     "view_topup",
     "refund_topup",
@@ -95,13 +97,14 @@ class Command(BaseCommand):
         self._history(alice_acct, opening=Decimal("500.00"))
         self._history(dave_acct, opening=Decimal("2000.00"))
         self._alert(alice_acct, threshold=Decimal("150.00"), phone="+8613800138000", email="alice@example.com")
+        self._enterprise(dave_acct, carol_acct, password)
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Password for every demo user: {password}")
         self.stdout.write("  alice   prepaid customer (can top up); SMS alert below 150 USD, fired by simulate_usage")
         self.stdout.write("  bob     postpaid customer (top-up refused, repays bills)")
-        self.stdout.write("  carol   enterprise member of Dave's Enterprise (top-up refused)")
-        self.stdout.write("  dave    prepaid enterprise master account")
+        self.stdout.write("  carol   enterprise member of Dave's Enterprise (top-up refused); erin is another")
+        self.stdout.write("  dave    prepaid enterprise master account: allocates funds to carol and erin")
         self.stdout.write("  finance finance staff (Django admin); finance2 is the second approver")
         self.stdout.write("  admin   superuser")
         self.stdout.write("  Admin also asks for a one-time code: .venv/bin/python manage.py demo_otp_code finance")
@@ -180,6 +183,45 @@ class Command(BaseCommand):
         now = timezone.now()
         AlertRecipient.objects.create(account=account, kind=AlertRecipient.Kind.SMS, address=phone, confirmed_at=now)
         AlertRecipient.objects.create(account=account, kind=AlertRecipient.Kind.EMAIL, address=email, confirmed_at=now)
+
+    def _enterprise(self, dave_acct, carol_acct, password):
+        """A second member for dave (erin), and a month of allocations, a reclaim and members' usage."""
+        erin_acct = self._account(
+            "Erin (Dave's Enterprise)", Account.Type.ENTERPRISE_MEMBER, dave_acct.billing_currency, master=dave_acct
+        )
+        self._user("erin", password, account=erin_acct, first_name="Erin", email="erin@example.com")
+        if FundMove.objects.filter(master=dave_acct).exists():
+            return
+        dave = User.objects.get(username="dave")
+        now = timezone.now()
+        currency = dave_acct.billing_currency
+        moves = [  # (days ago, service, member, amount)
+            (20, allocate, carol_acct, "400.00"),
+            (20, allocate, erin_acct, "250.00"),
+            (6, reclaim, carol_acct, "50.00"),
+            (4, allocate, erin_acct, "100.00"),
+        ]
+        for step, (days_ago, service, member, amount) in enumerate(moves):
+            service(
+                master_id=dave_acct.pk,
+                member_id=member.pk,
+                amount=Money(amount, currency),
+                actor=dave,
+                request_key=f"seed-demo-{step}",
+                now=now - timedelta(days=days_ago),
+            )
+        for days_ago in range(1, 4):  # members' own usage, charged to their funds
+            for member, usage in ((carol_acct, "18.40"), (erin_acct, "61.25")):
+                post_ledger_entry(
+                    account_id=member.pk,
+                    amount=Money(f"-{usage}", currency),
+                    kind=LedgerEntry.Kind.USAGE,
+                    source_ref=f"seed:{member.pk}:usage:{days_ago}",
+                    description="Compute and storage usage (demo)",
+                    now=now - timedelta(days=days_ago, hours=-3),
+                )
+        # erin has spent past this budget if the month is a few days old: dave's Overview flags it.
+        Account.objects.filter(pk=erin_acct.pk).update(monthly_budget=Decimal("150.00"))
 
     def _account(self, name, type_, currency, master=None):
         existing = Account.objects.filter(name=name).first()

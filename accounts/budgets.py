@@ -1,0 +1,109 @@
+"""Monthly budgets of enterprise members: the master sets how much a member may spend in a month.
+
+Usage beyond the budget is never stopped (a member's charges post like anyone's: the meter
+has already run) but flagged to the master. The Enterprise page compares each member's
+spending with its budget as it loads. The periodic sweep (flag_budget_overruns) marks a member
+found over its budget for the month (Account.budget_exceeded_month, which the master's Overview
+counts without summing anyone's usage) and e-mails the master's users once per member and month
+through the outbox. "Spending" is usage charges; the month is the calendar month in finance's
+time zone, as bills count it.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from money.formatting import format_money
+
+from .models import LEDGER_PLACES, Account, LedgerEntry
+from .notifications import queue_email
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    """The first instant of the current calendar month in finance's time zone."""
+    local = (now or timezone.now()).astimezone(ZoneInfo(settings.FINANCE_TIME_ZONE))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def spending_since(since: datetime):
+    """An account's usage charges since `since`, as a positive amount: an expression for
+    annotate(), one correlated sum per row, served by the ledger's account/created_at index."""
+    usage = (
+        LedgerEntry.objects.filter(account=OuterRef("pk"), kind=LedgerEntry.Kind.USAGE, created_at__gte=since)
+        .order_by()
+        .values("account")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return -Coalesce(Subquery(usage), Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=2)))
+
+
+def with_spending(accounts, *, since: datetime):
+    """Annotate accounts with `spent`, their usage since `since`."""
+    return accounts.annotate(spent=spending_since(since))
+
+
+def spent(account) -> Decimal:
+    """An annotated account's spending, at the ledger's two places (SQLite sums in floating point)."""
+    return Decimal(str(account.spent)).quantize(LEDGER_PLACES)
+
+
+def is_over_budget(account) -> bool:
+    return account.monthly_budget is not None and spent(account) > account.monthly_budget
+
+
+def flag_budget_overruns(*, now: datetime | None = None) -> int:
+    """The sweep: mark each member over its budget this month and e-mail its master's users,
+    once per member and month. The mark is a conditional update, so two sweeps at once flag
+    (and e-mail) a member once; the outbox's dedupe key (member, month, address) holds even
+    after the master changes the budget, which clears the mark. Returns the members marked."""
+    now = now or timezone.now()
+    start = month_start(now)
+    members = with_spending(
+        Account.objects.filter(type=Account.Type.ENTERPRISE_MEMBER, monthly_budget__isnull=False).exclude(
+            budget_exceeded_month=start.date()
+        ),
+        since=start,
+    ).filter(spent__gt=F("monthly_budget"))
+    flagged = 0
+    for member in members.select_related("enterprise_master").order_by("pk"):
+        if not is_over_budget(member):
+            continue
+        with transaction.atomic():
+            marked = (
+                Account.objects.filter(pk=member.pk)
+                .exclude(budget_exceeded_month=start.date())
+                .update(budget_exceeded_month=start.date())
+            )
+            if not marked:
+                continue  # another sweep was first
+            master = member.enterprise_master
+            for user in master.users.filter(is_active=True).exclude(email="").order_by("pk"):
+                queue_email(
+                    dedupe_key=f"budget:{member.pk}:{start:%Y-%m}:{user.email.lower()}",
+                    to=user.email,
+                    subject=f"{member.name[:120]} is over its monthly budget",
+                    body=overrun_text(member, master, month=start),
+                    account=master,
+                )
+        flagged += 1
+    return flagged
+
+
+def overrun_text(member: Account, master: Account, *, month: datetime) -> str:
+    currency = member.billing_currency
+    return (
+        f"{member.name}, a member account of {master.name}, has spent "
+        f"{format_money(Money(spent(member), currency))} in {month:%B %Y}, more than its monthly budget of "
+        f"{format_money(Money(member.monthly_budget, currency))}. Its usage is not stopped. See it, allocate "
+        f"or reclaim funds, or change the budget on the Enterprise page: "
+        f"{settings.SITE_URL}{reverse('accounts:enterprise')}"
+    )
