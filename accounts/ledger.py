@@ -29,7 +29,12 @@ from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
 
 MONEY_IN_KINDS = frozenset(
-    {LedgerEntry.Kind.ONLINE_TOPUP, LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.DISPUTE_WON}
+    {
+        LedgerEntry.Kind.ONLINE_TOPUP,
+        LedgerEntry.Kind.BANK_TRANSFER,
+        LedgerEntry.Kind.DISPUTE_WON,
+        LedgerEntry.Kind.REPAYMENT,
+    }
 )
 MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE})
 

@@ -51,6 +51,9 @@ class Account(models.Model):
     # Something about the account finance should look at (a disputed card payment), with why.
     needs_review = models.BooleanField(default=False)
     review_note = models.TextField(blank=True)
+    # Postpaid only, set by finance: how much the account may owe (billed and unbilled) before
+    # finance is asked to look at it. Usage beyond it is still recorded.
+    credit_limit = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(
         excluded_fields=[
@@ -93,6 +96,16 @@ class Account(models.Model):
         from djmoney.money import Money
 
         return None if self.alert_threshold is None else Money(self.alert_threshold, self.billing_currency)
+
+    @property
+    def credit_limit_money(self):
+        from djmoney.money import Money
+
+        return None if self.credit_limit is None else Money(self.credit_limit, self.billing_currency)
+
+    @property
+    def is_postpaid(self) -> bool:
+        return self.type == self.Type.POSTPAID
 
     @property
     def pay_currency(self) -> str:
@@ -143,6 +156,7 @@ class LedgerEntry(models.Model):
         REFUND = "refund", "Refund"
         DISPUTE = "dispute", "Card payment disputed"
         DISPUTE_WON = "dispute_won", "Dispute won: returned"
+        REPAYMENT = "repayment", "Repayment of bills"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
     amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)

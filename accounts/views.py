@@ -28,6 +28,7 @@ from .forms import (
     StatementFilterForm,
 )
 from .models import AlertRecipient
+from .overview_panels import build_panels
 from .preferences import set_payment_currency
 from .recipients import (
     add_email_recipient,
@@ -79,6 +80,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "attention": attention,
         "recipients": recipients,
         "last_alert": account.balance_alerts.first(),
+        "panels": build_panels(account),  # the apps above: a postpaid account's bills
         **forms,
     }
     return render(request, "accounts/overview.html", context, status=status)

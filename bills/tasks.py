@@ -1,0 +1,8 @@
+from celery import shared_task
+
+
+@shared_task(name="bills.tasks.close_billing_month")
+def close_billing_month() -> int:
+    from .cycle import close_billing_month as close
+
+    return len(close())
