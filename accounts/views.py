@@ -66,12 +66,13 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "code_errors": {},
         **(bound_forms or {}),
     }
-    recipients = list(account.alert_recipients.all())
+    can_alert = account.can_top_up
+    recipients = list(account.alert_recipients.all()) if can_alert else []
     awaiting, attention = overview_items(account, limit=3)
     context = {
         "account": account,
         "alert_refused": status >= 400,  # the page opens at the alert card, on the error
-        "can_alert": account.can_top_up,
+        "can_alert": can_alert,
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
@@ -79,7 +80,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "awaiting_more": len(awaiting) > 3,
         "attention": attention,
         "recipients": recipients,
-        "last_alert": account.balance_alerts.first(),
+        "last_alert": account.balance_alerts.first() if can_alert else None,
         "panels": build_panels(account),  # the apps above: a postpaid account's bills
         **forms,
     }

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Sum
+from django.db.models import Subquery, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from djmoney.money import Money
@@ -13,6 +13,8 @@ from accounts.models import Account, UsageCharge
 from .cycle import Period, finance_today
 from .models import Bill
 from .settlement import exact_sum
+
+OVERVIEW_BILLS = 5  # the Overview lists this many unpaid bills, oldest first
 
 
 def bills_for_account(account: Account):
@@ -40,7 +42,7 @@ class PostpaidSummary:
 
     period: Period
     unbilled: Money
-    outstanding: list[Bill]
+    outstanding: list[Bill]  # the oldest OVERVIEW_BILLS, and one more if there are more
     outstanding_total: Money
     credit: Money  # repaid and not used by a bill yet
     credit_limit: Money | None
@@ -48,19 +50,28 @@ class PostpaidSummary:
     today: date
 
     @property
+    def shown(self) -> list[Bill]:
+        return self.outstanding[:OVERVIEW_BILLS]
+
+    @property
+    def more(self) -> bool:
+        return len(self.outstanding) > OVERVIEW_BILLS
+
+    @property
     def owed(self) -> Money:
         return self.outstanding_total + self.unbilled
 
 
 def postpaid_summary(account: Account) -> PostpaidSummary | None:
-    """The Overview's postpaid panel (two queries), or None for other account types."""
+    """The Overview's postpaid panel (one query, two with unpaid bills), or None for other account types."""
     if not account.is_postpaid:
         return None
     currency = account.billing_currency
     today = finance_today(timezone.now())
-    outstanding = list(outstanding_bills(account))
-    outstanding_total = sum((b.remaining for b in outstanding), Money(0, currency))
-    unbilled = unbilled_usage(account)
+    sums = _money_owed(account)
+    unbilled = Money(exact_sum(sums["unbilled"]), currency)
+    outstanding_total = Money(exact_sum(sums["due"]) - exact_sum(sums["paid"]), currency)
+    outstanding = list(outstanding_bills(account)[: OVERVIEW_BILLS + 1]) if sums["due"] else []
     # balance = repaid - charged, so what is repaid beyond the bills and usage is balance + both.
     credit = account.balance + outstanding_total + unbilled
     limit = account.credit_limit_money
@@ -74,4 +85,20 @@ def postpaid_summary(account: Account) -> PostpaidSummary | None:
         # What may still be used before the limit: the limit less what is owed now (-balance).
         limit_left=None if limit is None else limit + account.balance,
         today=today,
+    )
+
+
+def _money_owed(account: Account) -> dict:
+    """Unbilled usage and the unpaid bills' sums, in one query."""
+    unpaid = Bill.objects.filter(account=account, status__in=Bill.OUTSTANDING).order_by().values("account_id")
+    unbilled = UsageCharge.objects.filter(account=account, bill_charge__isnull=True).order_by().values("account_id")
+    return (
+        Account.objects.filter(pk=account.pk)
+        .annotate(
+            unbilled=Subquery(unbilled.annotate(total=Sum("amount")).values("total")),
+            due=Subquery(unpaid.annotate(total=Sum("amount_due")).values("total")),
+            paid=Subquery(unpaid.annotate(total=Sum("amount_paid")).values("total")),
+        )
+        .values("unbilled", "due", "paid")
+        .get()
     )
