@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -38,6 +38,7 @@ from djmoney.money import Money
 from accounts.models import Account, AlertRecipient, LedgerEntry, OutboundSms, UsageCharge
 from accounts.recipients import add_sms_recipient
 from accounts.usage_api.tokens import create_service_token
+from bills.models import Bill
 from money.rates import QUOTE_SALT
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, stripe_signature
@@ -185,6 +186,20 @@ def credited_topup(user) -> TopUp:
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     return topup
+
+
+def a_bill(user) -> Bill:
+    """A bill issued to the user's account (one per account: November 2026)."""
+    return Bill.objects.create(
+        account=user.account,
+        number=f"BL-2026-11-{user.account_id:06d}",
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 30),
+        amount_due=Money("42.00", "USD"),
+        amount_paid=Money("0.00", "USD"),
+        issued_at=datetime(2026, 12, 1, tzinfo=UTC),
+        due_on=date(2026, 12, 16),
+    )
 
 
 def an_invoice(user, amount="120.00") -> Invoice:
@@ -1514,6 +1529,7 @@ def objects_of(user, bank) -> dict:
         "certificate": ticket.certificates.get(),
         "invoice": an_invoice(user),
         "topup": credited_topup(user),
+        "bill": a_bill(user),
     }
 
 
@@ -1539,6 +1555,8 @@ ROUTES_WITH_IDS = {
     ),
     "billing/invoices/<str:number>/": lambda o: f"/billing/invoices/{o['invoice'].number}/",
     "billing/invoices/<str:number>/pdf/": lambda o: f"/billing/invoices/{o['invoice'].number}/pdf/",
+    "billing/bills/<str:number>/": lambda o: f"/billing/bills/{o['bill'].number}/",
+    "billing/bills/<str:number>/bill.pdf": lambda o: f"/billing/bills/{o['bill'].number}/bill.pdf",
 }
 
 

@@ -9,6 +9,7 @@ from djmoney.money import Money
 from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 from bills.cycle import Period, close_account_period
 from tests.factories import PostpaidAccountFactory, UserFactory
+from tests.tickets.conftest import bank, certificate_dir, clerk, finance_group  # noqa: F401 (fixtures)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOVEMBER = Period.containing(datetime(2026, 11, 15).date())
