@@ -140,7 +140,7 @@ def _close(account_id: int, period: Period, now: datetime) -> Bill | None:
         BillCharge(bill=bill, usage_charge_id=pk) for pk in charges.values_list("pk", flat=True).iterator()
     )
     # Credit left over from earlier repayments pays the new bill at once.
-    settle_bills(account_id=account.pk, source_ref=f"bill:{bill.pk}", now=now)
+    settle_bills(account_id=account.pk, source_ref=f"bill:{bill.pk}", note="Credit from earlier repayments", now=now)
     bill.refresh_from_db()
     logger.info("Issued %s for %s: %s", bill.number, account.name, bill.amount_due)
     return bill

@@ -99,6 +99,7 @@ class Settlement(models.Model):
     # What made it: the repayment's ledger source ("topup:<uuid>", "ticket:<id>") or the bill's
     # own issue ("bill:<id>"), when credit left from an earlier repayment pays a new bill.
     source_ref = models.CharField(max_length=200)
+    note = models.CharField(max_length=300, blank=True, help_text="What paid, in words for the customer.")
     created_at = models.DateTimeField()
 
     class Meta:

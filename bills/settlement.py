@@ -63,7 +63,9 @@ def repay(
         )
         if deposit.already_credited:
             return Repayment(deposit, [])
-        settlements = settle_bills(account_id=account_id, source_ref=source_ref, prefer=bill_ids, now=now)
+        settlements = settle_bills(
+            account_id=account_id, source_ref=source_ref, note=description, prefer=bill_ids, now=now
+        )
     return Repayment(deposit, settlements)
 
 
@@ -77,7 +79,7 @@ def unapplied_credit(account_id: int, currency: str) -> Money:
 
 
 def settle_bills(
-    *, account_id: int, source_ref: str, prefer: Iterable[int] = (), now: datetime | None = None
+    *, account_id: int, source_ref: str, note: str = "", prefer: Iterable[int] = (), now: datetime | None = None
 ) -> list[Settlement]:
     """Apply the account's credit to its outstanding bills: `prefer` first, then oldest first."""
     now = now or timezone.now()
@@ -99,7 +101,9 @@ def settle_bills(
             if credit.amount <= 0:
                 break
             take = min(credit, bill.remaining)
-            settlements.append(Settlement(bill=bill, amount=take, source_ref=source_ref, created_at=now))
+            settlements.append(
+                Settlement(bill=bill, amount=take, source_ref=source_ref, note=note[:300], created_at=now)
+            )
             credit -= take
             bill.amount_paid += take
             bill.status = status_after_payment(bill)

@@ -67,6 +67,7 @@ class Migration(migrations.Migration):
                 ('amount_currency', djmoney.models.fields.CurrencyField(choices=[('GBP', 'British Pound'), ('CNY', 'Chinese Yuan'), ('EUR', 'Euro'), ('JPY', 'Japanese Yen'), ('USD', 'US Dollar')], default='USD', editable=False, max_length=3)),
                 ('amount', djmoney.models.fields.MoneyField(decimal_places=2, max_digits=18)),
                 ('source_ref', models.CharField(max_length=200)),
+                ('note', models.CharField(blank=True, help_text='What paid, in words for the customer.', max_length=300)),
                 ('created_at', models.DateTimeField()),
                 ('bill', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='bills.bill')),
             ],
