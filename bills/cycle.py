@@ -37,6 +37,10 @@ class Period:
     end: date  # the last day
 
     @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=finance_zone())
+
+    @property
     def ends_at(self) -> datetime:
         """The instant the month is over: midnight starting the next month, finance's time."""
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=finance_zone())
