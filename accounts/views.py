@@ -80,7 +80,6 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "awaiting_more": len(awaiting) > 3,
         "attention": attention,
         "recipients": recipients,
-        "last_alert": account.balance_alerts.first() if can_alert else None,
         "panels": build_panels(account),  # the apps above: a postpaid account's bills
         **forms,
     }

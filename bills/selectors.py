@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
-from django.db.models import Subquery, Sum
+from django.db.models import Subquery, Sum, Window
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from djmoney.money import Money
@@ -28,12 +29,6 @@ def outstanding_bills(account: Account):
 
 def get_bill_for_account(account: Account, number: str) -> Bill:
     return get_object_or_404(bills_for_account(account), number=number)
-
-
-def unbilled_usage(account: Account) -> Money:
-    """Usage charged and not on a bill yet: this month's, and any that came after its month closed."""
-    total = UsageCharge.objects.filter(account=account, bill_charge__isnull=True).aggregate(total=Sum("amount"))
-    return Money(exact_sum(total["total"]), account.billing_currency)
 
 
 @dataclass(frozen=True)
@@ -63,15 +58,13 @@ class PostpaidSummary:
 
 
 def postpaid_summary(account: Account) -> PostpaidSummary | None:
-    """The Overview's postpaid panel (one query, two with unpaid bills), or None for other account types."""
+    """The Overview's postpaid panel in one query, or None for other account types."""
     if not account.is_postpaid:
         return None
     currency = account.billing_currency
     today = finance_today(timezone.now())
-    sums = _money_owed(account)
-    unbilled = Money(exact_sum(sums["unbilled"]), currency)
-    outstanding_total = Money(exact_sum(sums["due"]) - exact_sum(sums["paid"]), currency)
-    outstanding = list(outstanding_bills(account)[: OVERVIEW_BILLS + 1]) if sums["due"] else []
+    outstanding, unbilled, due, paid = _owed(account)
+    unbilled, outstanding_total = Money(unbilled, currency), Money(due - paid, currency)
     # balance = repaid - charged, so what is repaid beyond the bills and usage is balance + both.
     credit = account.balance + outstanding_total + unbilled
     limit = account.credit_limit_money
@@ -88,17 +81,26 @@ def postpaid_summary(account: Account) -> PostpaidSummary | None:
     )
 
 
-def _money_owed(account: Account) -> dict:
-    """Unbilled usage and the unpaid bills' sums, in one query."""
-    unpaid = Bill.objects.filter(account=account, status__in=Bill.OUTSTANDING).order_by().values("account_id")
-    unbilled = UsageCharge.objects.filter(account=account, bill_charge__isnull=True).order_by().values("account_id")
-    return (
-        Account.objects.filter(pk=account.pk)
-        .annotate(
-            unbilled=Subquery(unbilled.annotate(total=Sum("amount")).values("total")),
-            due=Subquery(unpaid.annotate(total=Sum("amount_due")).values("total")),
-            paid=Subquery(unpaid.annotate(total=Sum("amount_paid")).values("total")),
-        )
-        .values("unbilled", "due", "paid")
-        .get()
+def _owed(account: Account) -> tuple[list[Bill], Decimal, Decimal, Decimal]:
+    """The oldest unpaid bills (and one more), unbilled usage and the unpaid bills' sums.
+
+    One query: each bill row carries the sums over every unpaid bill (window functions run
+    before LIMIT) and the unbilled usage. Without unpaid bills, one query for the usage alone.
+    """
+    unbilled = (
+        UsageCharge.objects.filter(account=account, bill_charge__isnull=True)
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
+    bills = list(
+        outstanding_bills(account).annotate(
+            due_sum=Window(Sum("amount_due")), paid_sum=Window(Sum("amount_paid")), unbilled=Subquery(unbilled)
+        )[: OVERVIEW_BILLS + 1]
+    )
+    if bills:
+        first = bills[0]
+        return bills, exact_sum(first.unbilled), exact_sum(first.due_sum), exact_sum(first.paid_sum)
+    total = UsageCharge.objects.filter(account=account, bill_charge__isnull=True).aggregate(total=Sum("amount"))
+    return [], exact_sum(total["total"]), Decimal(0), Decimal(0)
