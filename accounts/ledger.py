@@ -64,6 +64,7 @@ class LockedAccount:
     refill_below: Decimal | None = None
     refill_armed: bool = True
     refill_crossings: int = 0
+    credit_limit: Decimal | None = None  # postpaid accounts only (accounts.credit_limits)
 
     @property
     def billing_currency(self) -> str:
@@ -220,6 +221,7 @@ def lock_accounts(account_ids) -> dict[int, LockedAccount]:
             "refill_below",
             "refill_armed",
             "refill_crossings",
+            "credit_limit",
         )
     )
     return {row[0]: LockedAccount(row[0], Money(row[1], row[2]), *row[3:]) for row in rows}

@@ -54,6 +54,9 @@ class Account(models.Model):
     # Postpaid only, set by finance: how much the account may owe (billed and unbilled) before
     # finance is asked to look at it. Usage beyond it is still recorded.
     credit_limit = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    # Postpaid: the customer's alert fires when what is owed passes this share (%) of the credit
+    # limit; accounts.credit_limits keeps alert_threshold at -share × limit.
+    alert_limit_share = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(
         excluded_fields=[
@@ -106,6 +109,11 @@ class Account(models.Model):
     @property
     def is_postpaid(self) -> bool:
         return self.type == self.Type.POSTPAID
+
+    @property
+    def can_alert(self) -> bool:
+        """Prepaid accounts alert on their balance; postpaid ones on a share of their credit limit."""
+        return self.can_top_up or (self.is_postpaid and self.credit_limit is not None)
 
     @property
     def pay_currency(self) -> str:

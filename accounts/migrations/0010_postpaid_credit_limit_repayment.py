@@ -12,6 +12,16 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='account',
+            name='alert_limit_share',
+            field=models.PositiveSmallIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='historicalaccount',
+            name='alert_limit_share',
+            field=models.PositiveSmallIntegerField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='account',
             name='credit_limit',
             field=models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
         ),
