@@ -18,5 +18,6 @@ CELERY_BEAT_SCHEDULE = {
     # Closes the last finished month into one bill per postpaid account (idempotent; hourly so a
     # missed run is caught up), then reminds customers of bills due soon or overdue.
     "close-billing-month": {"task": "bills.tasks.close_billing_month", "schedule": 3600.0},
+    "send-bill-reminders": {"task": "bills.tasks.send_bill_reminders", "schedule": 3600.0},
     "purge-held-certificates": {"task": "tickets.tasks.purge_held_certificates", "schedule": 3600.0},
 }
