@@ -49,6 +49,7 @@ ADMIN_PAGES = {
     "accounts": lambda: "/admin/accounts/account/",
     "ledger entries": lambda: "/admin/accounts/ledgerentry/",
     "top-ups": lambda: "/admin/topups/topup/",
+    "bills": lambda: "/admin/bills/bill/",
 }
 
 

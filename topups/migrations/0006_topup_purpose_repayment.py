@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicaltopup',
             name='purpose',
-            field=models.CharField(choices=[('topup', 'Top-up'), ('repayment', 'Repayment of bills')], default='topup', max_length=10),
+            field=models.CharField(choices=[('topup', 'Top-up'), ('repayment', 'Repayment')], default='topup', max_length=10),
         ),
         migrations.AddField(
             model_name='topup',
@@ -24,6 +24,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='topup',
             name='purpose',
-            field=models.CharField(choices=[('topup', 'Top-up'), ('repayment', 'Repayment of bills')], default='topup', max_length=10),
+            field=models.CharField(choices=[('topup', 'Top-up'), ('repayment', 'Repayment')], default='topup', max_length=10),
         ),
     ]

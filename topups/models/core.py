@@ -30,7 +30,7 @@ class TopUp(models.Model):
 
     class Purpose(models.TextChoices):
         TOPUP = "topup", "Top-up"
-        REPAYMENT = "repayment", "Repayment of bills"
+        REPAYMENT = "repayment", "Repayment"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="topups")

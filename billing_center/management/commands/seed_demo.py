@@ -46,6 +46,9 @@ FINANCE_PERMISSIONS = [
     "add_rate",
     "change_rate",
     "delete_rate",
+    "view_bill",
+    "view_billline",
+    "view_settlement",
 ]
 # The demo rate sheet: units of each currency per US dollar.
 DEMO_RATES = {"CNY": "7.1000", "EUR": "0.9200", "GBP": "0.7900", "JPY": "151.00"}
