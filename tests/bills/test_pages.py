@@ -145,3 +145,15 @@ def test_a_prepaid_account_cannot_repay(client):
     assert client.post("/billing/repay/", {"amount": "10.00", "request_key": "k"}).status_code == 403
     assert client.get("/billing/repay/bank-transfer/").status_code == 403
     assert not TopUp.objects.exists()
+
+
+def test_a_credited_online_repayment_cannot_be_refunded(client, billed, clerk):
+    from topups.exceptions import RefundRefused
+    from topups.refunds import request_refund
+
+    client.post("/billing/repay/", {"amount": "30.00", "request_key": "k-refund"})
+    topup = TopUp.objects.get()
+    pay_in_sandbox(client, topup)
+    with pytest.raises(RefundRefused):
+        request_refund(topup_id=topup.pk, amount=Money("10.00", "USD"), reason="", actor=clerk)
+    assert not topup.refunds.exists()
