@@ -69,6 +69,41 @@ def repay(
     return Repayment(deposit, settlements)
 
 
+def credit_payment(
+    *,
+    repayment: bool,
+    kind: str,
+    account_id: int,
+    amount: Money,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    bill_ids: Iterable[int] = (),
+    now: datetime | None = None,
+) -> Deposit:
+    """Where a payment's money goes in: a repayment is credited as one and settles bills (the
+    chosen ones first); any other payment is credited as `kind`. Both through credit_deposit."""
+    if repayment:
+        return repay(
+            account_id=account_id,
+            amount=amount,
+            source_ref=source_ref,
+            actor=actor,
+            description=description,
+            bill_ids=bill_ids,
+            now=now,
+        ).deposit
+    return credit_deposit(
+        account_id=account_id,
+        amount=amount,
+        kind=kind,
+        source_ref=source_ref,
+        actor=actor,
+        description=description,
+        now=now,
+    )
+
+
 def unapplied_credit(account_id: int, currency: str) -> Money:
     """Repaid money not yet applied to a bill."""
     repaid = LedgerEntry.objects.filter(account_id=account_id, kind=LedgerEntry.Kind.REPAYMENT).aggregate(

@@ -12,10 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.ledger import credit_deposit
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email
-from bills.settlement import repay
+from bills.settlement import credit_payment
 from money.errors import Invalid
 from money.formatting import format_money, format_rate
 from money.rates import current_quote
@@ -173,26 +172,18 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
 def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     """Credit the locked ticket through the one money-in function and mark it credited. A
     postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
-    if ticket.account.is_postpaid:
-        deposit = repay(
-            account_id=ticket.account_id,
-            amount=ticket.credit_amount,
-            source_ref=ticket.ledger_source_ref,
-            actor=actor,
-            description=f"Bank transfer {ticket.number}" + (f" for {ticket.bill}" if ticket.bill_id else ""),
-            bill_ids=[ticket.bill_id] if ticket.bill_id else [],
-            now=now,
-        ).deposit
-    else:
-        deposit = credit_deposit(
-            account_id=ticket.account_id,
-            amount=ticket.credit_amount,
-            kind=LedgerEntry.Kind.BANK_TRANSFER,
-            source_ref=ticket.ledger_source_ref,
-            actor=actor,
-            description=f"Bank transfer {ticket.number}" + _rate_note(ticket),
-            now=now,
-        )
+    bill = f" for {ticket.bill}" if ticket.bill_id else ""
+    deposit = credit_payment(
+        repayment=ticket.account.is_postpaid,
+        kind=LedgerEntry.Kind.BANK_TRANSFER,
+        account_id=ticket.account_id,
+        amount=ticket.credit_amount,
+        source_ref=ticket.ledger_source_ref,
+        actor=actor,
+        description=f"Bank transfer {ticket.number}{bill}" + _rate_note(ticket),
+        bill_ids=[ticket.bill_id] if ticket.bill_id else [],
+        now=now,
+    )
     if deposit.already_credited:
         # Only reachable where row locks are not real (SQLite): the ticket was credited by
         # another request between our read and our write.

@@ -15,10 +15,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.ledger import credit_deposit
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email
-from bills.settlement import repay
+from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
 
@@ -117,26 +116,17 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
     A payment the gateway confirms is credited even if we had already closed the
     top-up (a late payment after expiry): money received is never left uncredited.
     """
-    if topup.is_repayment:
-        deposit = repay(
-            account_id=topup.account_id,
-            amount=topup.credit_amount,
-            source_ref=topup.ledger_source_ref,
-            actor=topup.created_by,
-            description=_credit_description(topup),
-            bill_ids=[bill.pk for bill in topup.bills.all()],
-            now=now,
-        ).deposit
-    else:
-        deposit = credit_deposit(
-            account_id=topup.account_id,
-            amount=topup.credit_amount,
-            kind=LedgerEntry.Kind.ONLINE_TOPUP,
-            source_ref=topup.ledger_source_ref,
-            actor=topup.created_by,
-            description=_credit_description(topup),
-            now=now,
-        )
+    deposit = credit_payment(
+        repayment=topup.is_repayment,  # a postpaid repayment settles bills, the chosen ones first
+        kind=LedgerEntry.Kind.ONLINE_TOPUP,
+        account_id=topup.account_id,
+        amount=topup.credit_amount,
+        source_ref=topup.ledger_source_ref,
+        actor=topup.created_by,
+        description=_credit_description(topup),
+        bill_ids=[bill.pk for bill in topup.bills.all()] if topup.is_repayment else [],
+        now=now,
+    )
     if deposit.already_credited:
         return False
     if topup.status != TopUp.Status.PENDING:
