@@ -44,6 +44,14 @@ def test_bob_sees_his_bill_and_repays_it_online_once(page, live_server, bob, scr
     expect(panel.get_by_test_id("credit-limit")).to_contain_text("405.25")  # 500 less 94.75 owed
     expect(page.get_by_role("link", name="Top Up")).to_have_count(0)
     page.screenshot(path=screenshot_dir / "postpaid-overview.png", full_page=True)
+    page.get_by_test_id("limit-alert-form").get_by_role("checkbox").check()
+    page.fill("#id_share", "150")
+    page.get_by_test_id("limit-alert-form").get_by_role("button", name="Save alert").click()
+    expect(page.get_by_test_id("limit-alert-form")).to_contain_text("between 1 and 100")
+    page.fill("#id_share", "80")
+    page.get_by_test_id("limit-alert-form").get_by_role("button", name="Save alert").click()
+    expect(page.get_by_test_id("alert-state")).to_contain_text("80%")
+    page.screenshot(path=screenshot_dir / "postpaid-limit-alert.png", full_page=True)
 
     panel.get_by_role("link", name=november.number).click()
     expect(page.get_by_test_id("bill-amount")).to_contain_text("57.75")
