@@ -157,3 +157,9 @@ def test_a_credited_online_repayment_cannot_be_refunded(client, billed, clerk):
     with pytest.raises(RefundRefused):
         request_refund(topup_id=topup.pk, amount=Money("10.00", "USD"), reason="", actor=clerk)
     assert not topup.refunds.exists()
+
+
+def test_the_navigation_links_bills_for_postpaid_accounts_only(client, billed):
+    assert 'href="/billing/bills/"' in client.get("/billing/").content.decode()
+    client.force_login(UserFactory())
+    assert 'href="/billing/bills/"' not in client.get("/billing/").content.decode()
