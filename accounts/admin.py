@@ -8,7 +8,6 @@ from billing_center.admin_base import ReadOnlyAdmin
 from billing_center.privacy import mask_phone
 from money.errors import BillingError
 
-from .credit_limits import set_credit_limit
 from .lifecycle import check_new_account, open_account
 from .models import (
     Account,
@@ -80,7 +79,6 @@ class AccountAdmin(SimpleHistoryAdmin):
             "enterprise_master",
             "balance_currency",
             "balance",
-            "credit_limit",
             "needs_review",
             "review_note",
             "created_at",
@@ -95,11 +93,6 @@ class AccountAdmin(SimpleHistoryAdmin):
         if change:
             obj._history_user = request.user
             obj.save(update_fields=["name", "needs_review"])  # finance clears the flag once looked at
-            if "credit_limit" in form.changed_data:  # postpaid: moves the customer's limit alert with it
-                try:
-                    set_credit_limit(account_id=obj.pk, limit=form.cleaned_data["credit_limit"], actor=request.user)
-                except BillingError as exc:
-                    self.message_user(request, exc.message, messages.ERROR)
             return
         opened = open_account(  # the form ran the same checks (check_new_account)
             name=form.cleaned_data["name"],

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from djmoney.models.fields import MoneyField
 
+from accounts.models import Account
+
 
 class Bill(models.Model):
     class Status(models.TextChoices):
@@ -63,6 +65,17 @@ class Bill(models.Model):
     @property
     def is_outstanding(self) -> bool:
         return self.status in self.OUTSTANDING
+
+
+class PostpaidAccount(Account):
+    """Postpaid accounts as finance manages them in admin: what they owe and their credit limit."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "postpaid account"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class BillLine(models.Model):

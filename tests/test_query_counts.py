@@ -50,6 +50,7 @@ ADMIN_PAGES = {
     "ledger entries": lambda: "/admin/accounts/ledgerentry/",
     "top-ups": lambda: "/admin/topups/topup/",
     "bills": lambda: "/admin/bills/bill/",
+    "postpaid accounts": lambda: "/admin/bills/postpaidaccount/",
 }
 
 

@@ -1,4 +1,4 @@
-"""Bills and credit limits in admin: finance reads bills with their lines; an admin sets a credit limit."""
+"""Finance in admin: reads bills with their lines and settlements, sets a postpaid credit limit."""
 
 from decimal import Decimal
 
@@ -28,14 +28,26 @@ def test_finance_reads_a_bill_with_its_lines(client, fiona, bob):
     assert client.post(f"/admin/bills/bill/{bill.pk}/delete/").status_code == 403
 
 
-def test_an_admin_sets_a_credit_limit_and_the_customers_alert_follows(admin_client, bob):
-    """Who may change accounts in admin (not the Finance group, which only reads them)."""
+def test_finance_sets_a_credit_limit_and_the_customers_alert_follows(client, fiona, bob):
     Account.objects.filter(pk=bob.account_id).update(credit_limit=Decimal("100.00"))
     set_limit_alert(account_id=bob.account_id, enabled=True, share=50, actor=bob)
-    response = admin_client.post(
-        f"/admin/accounts/account/{bob.account_id}/change/",
-        {"name": "Bob's Shop", "credit_limit": "800.00", "needs_review": ""},
-    )
+    listing = client.get("/admin/bills/postpaidaccount/").content.decode()
+    assert "Bob&#x27;s Shop" in listing or "Bob's Shop" in listing
+    response = client.post(f"/admin/bills/postpaidaccount/{bob.account_id}/change/", {"credit_limit": "800.00"})
     assert response.status_code == 302, response.content.decode()[:2000]
     account = Account.objects.get(pk=bob.account_id)
     assert (account.credit_limit, account.alert_threshold) == (Decimal("800.00"), Decimal("-400.00"))
+
+
+@pytest.mark.parametrize("limit", ["-5", "1e3", "abc"])
+def test_a_bad_credit_limit_is_a_form_error_and_changes_nothing(client, fiona, bob, limit):
+    response = client.post(f"/admin/bills/postpaidaccount/{bob.account_id}/change/", {"credit_limit": limit})
+    assert response.status_code == 200  # the form again, with its error
+    assert Account.objects.get(pk=bob.account_id).credit_limit is None
+
+
+def test_a_prepaid_account_is_not_a_postpaid_account_in_admin(client, fiona):
+    from tests.factories import PrepaidAccountFactory
+
+    alice = PrepaidAccountFactory()
+    assert client.get(f"/admin/bills/postpaidaccount/{alice.pk}/change/").status_code in (302, 404)

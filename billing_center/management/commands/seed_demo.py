@@ -49,6 +49,8 @@ FINANCE_PERMISSIONS = [
     "view_bill",
     "view_billline",
     "view_settlement",
+    "view_postpaidaccount",
+    "change_postpaidaccount",
 ]
 # The demo rate sheet: units of each currency per US dollar.
 DEMO_RATES = {"CNY": "7.1000", "EUR": "0.9200", "GBP": "0.7900", "JPY": "151.00"}
