@@ -81,7 +81,7 @@ def close_billing_month(*, now: datetime | None = None) -> list[Bill]:
         .values_list("pk", flat=True)
     )
     bills = []
-    for account_id in pending.iterator():
+    for account_id in list(pending):  # a plain list: no server-side cursor held across the closes (PgBouncer)
         bill = close_account_period(account_id=account_id, period=period, now=now)
         if bill is not None:
             bills.append(bill)
@@ -141,7 +141,7 @@ def _close(account_id: int, period: Period, now: datetime) -> Bill | None:
         for g in groups
     )
     BillCharge.objects.bulk_create(
-        BillCharge(bill=bill, usage_charge_id=pk) for pk in charges.values_list("pk", flat=True).iterator()
+        BillCharge(bill=bill, usage_charge_id=pk) for pk in list(charges.values_list("pk", flat=True))
     )
     # Credit left over from earlier repayments pays the new bill at once.
     settle_bills(account_id=account.pk, source_ref=f"bill:{bill.pk}", note="Credit from earlier repayments", now=now)
