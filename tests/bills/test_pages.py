@@ -163,3 +163,14 @@ def test_the_navigation_links_bills_for_postpaid_accounts_only(client, billed):
     assert 'href="/billing/bills/"' in client.get("/billing/").content.decode()
     client.force_login(UserFactory())
     assert 'href="/billing/bills/"' not in client.get("/billing/").content.decode()
+
+
+@pytest.mark.parametrize("path", ["/billing/repay/?bill={}", "/billing/tickets/new/?bill={}"])
+def test_another_customers_bill_in_the_query_string_is_ignored(client, billed, path):
+    other = UserFactory(account=PostpaidAccountFactory(name="Mallory's Mill"))
+    charge(other.account, "9.00", at(2026, 11, 3), "other")
+    theirs = close(other.account, NOVEMBER)
+    for value in (theirs.number, "x" * 5000, "１", "%00"):
+        response = client.get(path.format(value))
+        assert response.status_code in (200, 400)
+        assert theirs.number not in response.content.decode() and "Mallory" not in response.content.decode()
