@@ -52,20 +52,24 @@ def repay(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        currency = _lock_account(account_id)
+        plan = []
+        if str(amount.currency) == currency:  # otherwise credit_deposit refuses it below
+            plan = _plan(account_id, unapplied_credit(account_id, currency) + amount, bill_ids)
+        # The entry names what it settles, so the statement shows it.
+        settles = ", ".join(bill.number for bill, _ in plan)
         deposit = credit_deposit(
             account_id=account_id,
             amount=amount,
             kind=LedgerEntry.Kind.REPAYMENT,
             source_ref=source_ref,
             actor=actor,
-            description=description,
+            description=f"{description}; settles {settles}" if settles else f"{description}; kept as credit",
             now=now,
         )
         if deposit.already_credited:
             return Repayment(deposit, [])
-        settlements = settle_bills(
-            account_id=account_id, source_ref=source_ref, note=description, prefer=bill_ids, now=now
-        )
+        settlements = _apply(plan, source_ref=source_ref, note=description, now=now)
     return Repayment(deposit, settlements)
 
 
@@ -119,32 +123,46 @@ def settle_bills(
     """Apply the account's credit to its outstanding bills: `prefer` first, then oldest first."""
     now = now or timezone.now()
     with transaction.atomic():
-        # The account row first, as every writer of its money does; then its bills.
-        currency = Account.objects.select_for_update().values_list("balance_currency", flat=True).get(pk=account_id)
+        currency = _lock_account(account_id)
         credit = unapplied_credit(account_id, currency)
         if credit.amount <= 0:
             return []
-        bills = list(
-            Bill.objects.select_for_update()
-            .filter(account_id=account_id, status__in=Bill.OUTSTANDING)
-            .order_by("period_start", "pk")
-        )
-        chosen = set(prefer)
-        bills.sort(key=lambda bill: bill.pk not in chosen)  # stable: the chosen first, each group oldest first
-        settlements = []
-        for bill in bills:
-            if credit.amount <= 0:
-                break
-            take = min(credit, bill.remaining)
-            settlements.append(
-                Settlement(bill=bill, amount=take, source_ref=source_ref, note=note[:300], created_at=now)
-            )
-            credit -= take
-            bill.amount_paid += take
-            bill.status = status_after_payment(bill)
-            bill.paid_at = now if bill.status == Bill.Status.PAID else None
-            bill.save(update_fields=["amount_paid", "status", "paid_at"])
-        Settlement.objects.bulk_create(settlements)
+        return _apply(_plan(account_id, credit, prefer), source_ref=source_ref, note=note, now=now)
+
+
+def _lock_account(account_id: int) -> str:
+    """The account row first, as every writer of its money does (then its bills); its currency."""
+    return Account.objects.select_for_update().values_list("balance_currency", flat=True).get(pk=account_id)
+
+
+def _plan(account_id: int, credit: Money, prefer: Iterable[int]) -> list[tuple[Bill, Money]]:
+    """What `credit` pays of the locked unpaid bills: the chosen first, then oldest first."""
+    bills = list(
+        Bill.objects.select_for_update()
+        .filter(account_id=account_id, status__in=Bill.OUTSTANDING)
+        .order_by("period_start", "pk")
+    )
+    chosen = set(prefer)
+    bills.sort(key=lambda bill: bill.pk not in chosen)  # stable: the chosen first, each group oldest first
+    plan = []
+    for bill in bills:
+        if credit.amount <= 0:
+            break
+        take = min(credit, bill.remaining)
+        plan.append((bill, take))
+        credit -= take
+    return plan
+
+
+def _apply(plan: list[tuple[Bill, Money]], *, source_ref: str, note: str, now: datetime) -> list[Settlement]:
+    settlements = []
+    for bill, take in plan:
+        settlements.append(Settlement(bill=bill, amount=take, source_ref=source_ref, note=note[:300], created_at=now))
+        bill.amount_paid += take
+        bill.status = status_after_payment(bill)
+        bill.paid_at = now if bill.status == Bill.Status.PAID else None
+        bill.save(update_fields=["amount_paid", "status", "paid_at"])
+    Settlement.objects.bulk_create(settlements)
     return settlements
 
 

@@ -172,7 +172,6 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
 def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     """Credit the locked ticket through the one money-in function and mark it credited. A
     postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
-    bill = f" for {ticket.bill}" if ticket.bill_id else ""
     deposit = credit_payment(
         repayment=ticket.account.is_postpaid,
         kind=LedgerEntry.Kind.BANK_TRANSFER,
@@ -180,7 +179,7 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         amount=ticket.credit_amount,
         source_ref=ticket.ledger_source_ref,
         actor=actor,
-        description=f"Bank transfer {ticket.number}{bill}" + _rate_note(ticket),
+        description=f"Bank transfer {ticket.number}" + _rate_note(ticket),
         bill_ids=[ticket.bill_id] if ticket.bill_id else [],
         now=now,
     )

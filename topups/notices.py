@@ -144,8 +144,7 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
 
 def _credit_description(topup: TopUp) -> str:
     if topup.is_repayment:
-        bills = ", ".join(bill.number for bill in topup.bills.all())
-        return f"Online repayment {topup.reference}" + (f" for {bills}" if bills else "")
+        return f"Online repayment {topup.reference}"  # bills.settlement.repay adds what it settles
     text = f"{'Auto' if topup.is_automatic else 'Online'} top-up {topup.reference}"
     if topup.is_converted:
         rate = f"{format_rate(topup.exchange_rate)} {topup.amount.currency}/{topup.credit_amount.currency}"

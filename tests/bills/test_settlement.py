@@ -37,6 +37,7 @@ def test_a_repayment_settles_the_oldest_bill_first(bob, two_bills):
     assert settled == [(october.pk, usd("30.00")), (november.pk, usd("10.00"))]
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REPAYMENT)
     assert entry.amount == usd("40.00")
+    assert entry.description.endswith(f"settles {october.number}, {november.number}")  # what the statement shows
     bob.account.refresh_from_db()
     assert bob.account.balance == usd("-40.00")
     assert ledger_mismatches() == []
