@@ -117,6 +117,9 @@ def test_bob_repays_a_bill_by_bank_transfer_and_finance_confirms_it(
     expect(page.get_by_test_id("receiving-account")).to_contain_text("DE89 3704 0044 0532 0130 00")
     expect(page.get_by_test_id("repay-bank-bills")).to_contain_text(october.number)
     page.screenshot(path=screenshot_dir / "postpaid-bank-transfer.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=screenshot_dir / "postpaid-bank-transfer-phone.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_test_id("repay-bank-bills").get_by_role("row", name=re.compile(october.number)).get_by_test_id(
         "bill-ticket"
