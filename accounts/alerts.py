@@ -66,7 +66,7 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
         threshold = account.alert_threshold_money
-        if not (account.alert_enabled and account.alert_armed and threshold is not None and account.spends_own_balance):
+        if not (account.alert_enabled and account.alert_armed and threshold is not None and account.can_alert):
             return None
         if account.balance >= threshold:
             return None
@@ -87,7 +87,7 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
                 queue_email(
                     dedupe_key=key,
                     to=recipient.address,
-                    subject=f"{account.name[:120]}: balance below {format_money(threshold)}",
+                    subject=alert_subject(account, threshold),
                     body=text,
                     account=account,
                     alert=alert,
@@ -104,8 +104,20 @@ def alert_recipients_of(account: Account):
     return AlertRecipient.objects.filter(owners, confirmed_at__isnull=False).order_by("pk")
 
 
+def alert_subject(account: Account, threshold) -> str:
+    if account.is_postpaid:
+        return f"{account.name[:120]}: you owe more than {format_money(-threshold)}"
+    return f"{account.name[:120]}: balance below {format_money(threshold)}"
+
+
 def alert_text(account: Account, *, now: datetime) -> str:
     """Balance, threshold, a runway estimate from the last 7 days' usage, and where to pay."""
+    if account.is_postpaid:  # the threshold is a share of the credit limit (accounts.credit_limits)
+        return (
+            f"Billing Center: {account.name} owes {format_money(-account.balance)}, more than "
+            f"{account.alert_limit_share}% of its credit limit of {format_money(account.credit_limit_money)}. "
+            f"Repay: {settings.SITE_URL}{reverse('topups:repay')}"
+        )
     text = (
         f"Billing Center: {account.name} balance is {format_money(account.balance)}, "
         f"below your alert threshold of {format_money(account.alert_threshold_money)}."

@@ -92,6 +92,27 @@ class StatementFilterForm(DateRangeFilterForm):
     field_order = ["kind", "date_from", "date_to"]
 
 
+class LimitAlertForm(forms.Form):
+    """A postpaid account's alert: when what it owes passes a share of its credit limit."""
+
+    enabled = forms.BooleanField(label="Alert me when I owe more than a share of my credit limit", required=False)
+    share = forms.CharField(label="Share of the credit limit", max_length=3, required=False)
+
+    def clean_share(self) -> int | None:
+        raw = self.cleaned_data["share"].strip()
+        if not raw:
+            return None
+        if not is_digits(raw, max_length=3) or not 1 <= int(raw) <= 100:
+            raise forms.ValidationError("Enter a whole percentage between 1 and 100.")
+        return int(raw)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("enabled") and data.get("share") is None and "share" not in self.errors:
+            self.add_error("share", "Enter the share of your credit limit to be alerted at.")
+        return data
+
+
 class AlertSettingsForm(forms.Form):
     enabled = forms.BooleanField(label="Send an alert when my balance falls below the threshold", required=False)
     threshold = forms.CharField(label="Threshold", max_length=20, required=False)

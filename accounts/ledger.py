@@ -30,7 +30,12 @@ from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
 
 MONEY_IN_KINDS = frozenset(
-    {LedgerEntry.Kind.ONLINE_TOPUP, LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.DISPUTE_WON}
+    {
+        LedgerEntry.Kind.ONLINE_TOPUP,
+        LedgerEntry.Kind.BANK_TRANSFER,
+        LedgerEntry.Kind.DISPUTE_WON,
+        LedgerEntry.Kind.REPAYMENT,
+    }
 )
 MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE})
 
@@ -60,6 +65,7 @@ class LockedAccount:
     refill_below: Decimal | None = None
     refill_armed: bool = True
     refill_crossings: int = 0
+    credit_limit: Decimal | None = None  # postpaid accounts only (accounts.credit_limits)
 
     @property
     def billing_currency(self) -> str:
@@ -216,6 +222,7 @@ def lock_accounts(account_ids) -> dict[int, LockedAccount]:
             "refill_below",
             "refill_armed",
             "refill_crossings",
+            "credit_limit",
         )
     )
     return {row[0]: LockedAccount(row[0], Money(row[1], row[2]), *row[3:]) for row in rows}

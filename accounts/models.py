@@ -57,6 +57,12 @@ class Account(models.Model):
     monthly_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     budget_exceeded_month = models.DateField(null=True, blank=True, help_text="First day of the month found over.")
     alert_copy_to_master = models.BooleanField(default=False)
+    # Postpaid only, set by finance: how much the account may owe (billed and unbilled) before
+    # finance is asked to look at it. Usage beyond it is still recorded.
+    credit_limit = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    # Postpaid: the customer's alert fires when what is owed passes this share (%) of the credit
+    # limit; accounts.credit_limits keeps alert_threshold at -share × limit.
+    alert_limit_share = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(
         excluded_fields=[
@@ -100,6 +106,21 @@ class Account(models.Model):
         from djmoney.money import Money
 
         return None if self.alert_threshold is None else Money(self.alert_threshold, self.billing_currency)
+
+    @property
+    def credit_limit_money(self):
+        from djmoney.money import Money
+
+        return None if self.credit_limit is None else Money(self.credit_limit, self.billing_currency)
+
+    @property
+    def is_postpaid(self) -> bool:
+        return self.type == self.Type.POSTPAID
+
+    @property
+    def can_alert(self) -> bool:
+        """Prepaid accounts alert on their balance; postpaid ones on a share of their credit limit."""
+        return self.spends_own_balance or (self.is_postpaid and self.credit_limit is not None)
 
     @property
     def pay_currency(self) -> str:
@@ -157,6 +178,7 @@ class LedgerEntry(models.Model):
         REFUND = "refund", "Refund"
         DISPUTE = "dispute", "Card payment disputed"
         DISPUTE_WON = "dispute_won", "Dispute won: returned"
+        REPAYMENT = "repayment", "Repayment of bills"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
     amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)

@@ -17,6 +17,7 @@ from money.parsing import parse_code, parse_id
 
 from .alerts import set_alert
 from .charts import balance_chart
+from .credit_limits import set_limit_alert
 from .decorators import customer_required
 from .deposits import load_records, overview_items, record_keys
 from .forms import (
@@ -24,10 +25,12 @@ from .forms import (
     AlertPhoneForm,
     AlertSettingsForm,
     DepositFilterForm,
+    LimitAlertForm,
     PreferencesForm,
     StatementFilterForm,
 )
 from .models import AlertRecipient
+from .overview_panels import build_panels
 from .preferences import set_payment_currency
 from .recipients import (
     add_email_recipient,
@@ -60,17 +63,19 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
     }
     forms = {
         "alert_form": AlertSettingsForm(currency=account.billing_currency, initial=initial),
+        "limit_form": LimitAlertForm(initial={"enabled": account.alert_enabled, "share": account.alert_limit_share}),
         "phone_form": AlertPhoneForm(),
         "email_form": AlertEmailForm(),
         "code_errors": {},
         **(bound_forms or {}),
     }
-    recipients = list(account.alert_recipients.all())
+    can_alert = account.can_alert
+    recipients = list(account.alert_recipients.all()) if can_alert else []
     awaiting, attention = overview_items(account, limit=3)
     context = {
         "account": account,
         "alert_refused": status >= 400,  # the page opens at the alert card, on the error
-        "can_alert": account.spends_own_balance,
+        "can_alert": can_alert,
         "has_confirmed_number": any(r.kind == "sms" and r.is_confirmed for r in recipients),
         "chart": balance_chart(daily_balances(account)),
         "entries": recent_ledger_entries(account),
@@ -78,7 +83,7 @@ def _render_overview(request, account, bound_forms: dict | None = None, status: 
         "awaiting_more": len(awaiting) > 3,
         "attention": attention,
         "recipients": recipients,
-        "last_alert": account.balance_alerts.first(),
+        "panels": build_panels(account),  # the apps above: a postpaid account's bills
         **forms,
     }
     return render(request, "accounts/overview.html", context, status=status)
@@ -92,6 +97,7 @@ def alert_settings(request, account):
     action = request.POST.get("action", "")
     handlers = {
         "save": _save_alert,
+        "save_limit": _save_limit_alert,
         "add_phone": _add_phone,
         "confirm": _confirm_phone,
         "resend": _resend_code,
@@ -144,6 +150,21 @@ def _save_alert(request, account) -> str:
             " (or, if we texted you in the last 24 hours, once a day has passed)." if account.last_alert_at else "."
         )
     return message
+
+
+def _save_limit_alert(request, account) -> str:
+    form = LimitAlertForm(request.POST)
+    data = _valid(form, "limit_form")
+    try:
+        account = set_limit_alert(
+            account_id=account.pk, enabled=data["enabled"], share=data["share"], actor=request.user
+        )
+    except BillingError as exc:
+        raise _refused(form, "limit_form", exc) from exc
+    if not data["enabled"]:
+        return "The credit-limit alert is off."
+    owed = format_money(Money(-account.alert_threshold, account.billing_currency))
+    return f"Alert saved: we tell you when you owe more than {owed} ({data['share']}% of your credit limit)."
 
 
 def _add_phone(request, account) -> str:

@@ -24,6 +24,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/preferences/", preferences, name="preferences"),
     path("billing/", include("accounts.urls")),
+    path("billing/", include("bills.urls")),
     path("billing/", include("topups.urls")),
     path("billing/", include("tickets.urls")),
     path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),

@@ -17,8 +17,9 @@ LAYERS = {
     "money": 1,  # shared kernel: imports nothing of ours
     "billing_center": 2,  # infrastructure (everything except the composition roots below)
     "accounts": 3,
-    "topups": 4,
-    "tickets": 4,
+    "bills": 4,  # postpaid bills: above accounts, below the money-in paths that repay them
+    "topups": 5,
+    "tickets": 5,
 }
 # Composition roots wire everything together, so they sit above every layer and may import anything.
 # A name covers the module and everything under it (billing_center.settings.base, ...management.commands.x).

@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -38,6 +38,7 @@ from djmoney.money import Money
 from accounts.models import Account, AlertRecipient, LedgerEntry, OutboundSms, UsageCharge
 from accounts.recipients import add_sms_recipient
 from accounts.usage_api.tokens import create_service_token
+from bills.models import Bill
 from money.rates import QUOTE_SALT
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, stripe_signature
@@ -185,6 +186,20 @@ def credited_topup(user) -> TopUp:
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     return topup
+
+
+def a_bill(user) -> Bill:
+    """A bill issued to the user's account (one per account: November 2026)."""
+    return Bill.objects.create(
+        account=user.account,
+        number=f"BL-2026-11-{user.account_id:06d}",
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 30),
+        amount_due=Money("42.00", "USD"),
+        amount_paid=Money("0.00", "USD"),
+        issued_at=datetime(2026, 12, 1, tzinfo=UTC),
+        due_on=date(2026, 12, 16),
+    )
 
 
 def an_invoice(user, amount="120.00") -> Invoice:
@@ -1514,6 +1529,7 @@ def objects_of(user, bank) -> dict:
         "certificate": ticket.certificates.get(),
         "invoice": an_invoice(user),
         "topup": credited_topup(user),
+        "bill": a_bill(user),
     }
 
 
@@ -1532,6 +1548,7 @@ def mallorys_objects(mallory, bank, certificate_dir) -> dict:
 ROUTES_WITH_IDS = {
     "billing/topups/<uuid:public_id>/": lambda o: f"/billing/topups/{o['topup'].public_id}/",
     "billing/topups/<uuid:public_id>/status/": lambda o: f"/billing/topups/{o['topup'].public_id}/status/",
+    "billing/topups/<uuid:public_id>/cancel/": lambda o: f"/billing/topups/{o['topup'].public_id}/cancel/",
     "billing/topups/<uuid:public_id>/receipt/": lambda o: f"/billing/topups/{o['topup'].public_id}/receipt/",
     "billing/topups/<uuid:public_id>/receipt.pdf": lambda o: f"/billing/topups/{o['topup'].public_id}/receipt.pdf",
     "billing/tickets/<str:number>/": lambda o: f"/billing/tickets/{o['ticket'].number}/",
@@ -1540,7 +1557,12 @@ ROUTES_WITH_IDS = {
     ),
     "billing/invoices/<str:number>/": lambda o: f"/billing/invoices/{o['invoice'].number}/",
     "billing/invoices/<str:number>/pdf/": lambda o: f"/billing/invoices/{o['invoice'].number}/pdf/",
+    "billing/bills/<str:number>/": lambda o: f"/billing/bills/{o['bill'].number}/",
+    "billing/bills/<str:number>/bill.pdf": lambda o: f"/billing/bills/{o['bill'].number}/bill.pdf",
 }
+
+# Routes that only act (POST): a GET is a 405 for the owner too.
+POST_ONLY = {"billing/topups/<uuid:public_id>/cancel/"}
 
 
 def test_every_customer_route_with_an_id_is_in_the_table():
@@ -1559,7 +1581,9 @@ def test_another_customers_object_is_a_404_and_the_owners_is_a_200(
     assert response.status_code == 404 or (method == "post" and response.status_code == 405)
     assert mallory.account.name not in page_text(response)  # a 404 says nothing about the owner
     assert theirs["ticket"].events.count() == 1  # no reply was added to mallory's ticket
-    if method == "get":
+    theirs["topup"].refresh_from_db()
+    assert theirs["topup"].status == "credited"  # her top-up is as it was
+    if method == "get" and route not in POST_ONLY:
         assert client.get(ROUTES_WITH_IDS[route](mine)).status_code == 200  # the same URL, alice's: found
 
 

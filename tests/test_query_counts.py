@@ -5,6 +5,8 @@ and must use no more queries with more rows, and few: at most 8 for a customer p
 for finance's admin. Timings live in bench/ (`make bench`), never here.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +14,8 @@ from djmoney.money import Money
 
 from accounts.models import BalanceAlert, User
 from bench.data import add_members, grow_customer
-from tests.factories import UserFactory
+from bills.models import Bill
+from tests.factories import PostpaidAccountFactory, UserFactory
 from tests.helpers import staff_login
 from tests.tickets.conftest import FINANCE_CODENAMES, usd_receiving_account
 from tickets.models import Invoice, TransferTicket
@@ -48,6 +51,8 @@ ADMIN_PAGES = {
     "ledger entries": lambda: "/admin/accounts/ledgerentry/",
     "top-ups": lambda: "/admin/topups/topup/",
     "fund moves": lambda: fund_moves_admin(),
+    "bills": lambda: "/admin/bills/bill/",
+    "postpaid accounts": lambda: "/admin/bills/postpaidaccount/",
 }
 
 
@@ -116,3 +121,59 @@ def test_the_rows_really_grow(client, world):
     assert TransferTicket.objects.filter(account=account).count() == SIZES[1]
     assert Invoice.objects.filter(account=account).count() == BalanceAlert.objects.count() == SIZES[1]
     assert account.ledger_entries.count() == 2 * SIZES[1] and account.balance > Money(0, "USD")  # history + top-ups
+
+
+POSTPAID_PAGES = {
+    "overview (postpaid)": lambda: "/billing/",
+    "bills": lambda: "/billing/bills/",
+    "bill": lambda: f"/billing/bills/{Bill.objects.earliest('pk').number}/",
+    "bill pdf": lambda: f"/billing/bills/{Bill.objects.earliest('pk').number}/bill.pdf",
+    "repay": lambda: "/billing/repay/",
+    "repay by bank transfer": lambda: "/billing/repay/bank-transfer/",
+}
+
+
+def grow_postpaid(account, *, count: int, start: int) -> None:
+    """`count` more monthly bills, each with charges of two services, every third one repaid, and unbilled usage."""
+    from datetime import date
+
+    from accounts.usage_api.charges import ChargeRequest, post_usage_charges
+    from bills.cycle import Period, close_account_period
+    from bills.settlement import repay
+
+    for i in range(start, start + count):
+        period = Period.containing(date(2000 + i // 12, i % 12 + 1, 15))
+        when = period.ends_at - timedelta(days=10)
+        post_usage_charges(
+            service="compute",
+            requests=[ChargeRequest(account.pk, Money("3.00", "USD"), f"q:{i}:{n}", f"vm {n % 2}") for n in range(3)],
+            now=when,
+        )
+        post_usage_charges(
+            service="storage", requests=[ChargeRequest(account.pk, Money("1.00", "USD"), f"q:{i}", "disk")], now=when
+        )
+        close_account_period(account_id=account.pk, period=period, now=period.ends_at)
+        if i % 3 == 0:
+            repay(account_id=account.pk, amount=Money("12.00", "USD"), source_ref=f"q:repay:{i}")
+    post_usage_charges(
+        service="compute",
+        requests=[ChargeRequest(account.pk, Money("2.00", "USD"), f"q:now:{start}")],
+    )
+
+
+@pytest.mark.parametrize("page", POSTPAID_PAGES)
+def test_a_postpaid_page_costs_the_same_few_queries_at_any_size(client, world, page):
+    bob = UserFactory(username="bob", account=PostpaidAccountFactory(credit_limit="1000.00"))
+    client.force_login(bob)
+    counts, made = [], 0
+    for size in SIZES:
+        grow_postpaid(bob.account, count=size - made, start=made)
+        made = size
+        url = POSTPAID_PAGES[page]()
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        counts.append(len(queries.captured_queries))
+    assert Bill.objects.count() == SIZES[1]
+    assert counts[1] <= counts[0] <= CUSTOMER_MOST, f"{page}: {counts} queries at {SIZES} rows"

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,21 @@ def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys
     assert not old.receiving_account.is_current and new.receiving_account.is_current
     assert settings.DEMO_PASSWORD in capsys.readouterr().out
     call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_bob_an_issued_bill_and_unbilled_usage_once(settings):
+    from bills.models import Bill
+    from bills.selectors import postpaid_summary
+
+    settings.DEMO = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    bob = User.objects.get(username="bob").account
+    bill = Bill.objects.get(account=bob)
+    assert bill.status == Bill.Status.OPEN and bill.amount_due.amount == Decimal("201.55")
+    summary = postpaid_summary(bob)
+    assert summary.unbilled.amount == Decimal("18.60") and summary.credit_limit.amount == Decimal("1000.00")
 
 
 @pytest.mark.django_db

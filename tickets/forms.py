@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.forms import amount_from_form
 from billing_center.text import PlainTextField
+from bills.models import Bill
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, check_certificate
 from .exceptions import CertificateRejected
@@ -71,6 +72,9 @@ class TransferTicketForm(forms.Form):
         label="Paid to", queryset=ReceivingAccount.objects.none(), empty_label=None
     )
     invoice_number = forms.CharField(label="Invoice number", max_length=30, required=False)
+    bill_number = forms.CharField(
+        label="Bill number", max_length=30, required=False, help_text="The bill this transfer repays (postpaid)."
+    )
     payment_reference = forms.CharField(
         label="Payment reference", max_length=40, required=False, help_text="The RF reference you put in the remark."
     )
@@ -101,6 +105,8 @@ class TransferTicketForm(forms.Form):
         current_first = F("retired_at").desc(nulls_first=True)  # then the most recently retired
         self.fields["receiving_account"].queryset = receiving_accounts_for(account).order_by(current_first, "currency")
         self.fields["receiving_account"].label_from_instance = _receiving_label
+        if not account.is_postpaid:
+            del self.fields["bill_number"]  # only postpaid accounts have bills to repay
         style_inputs(self)
 
     def clean_bank_reference(self) -> str:
@@ -130,6 +136,15 @@ class TransferTicketForm(forms.Form):
                 f"There is no invoice {number} on your account. Check the number on the invoice."
             )
         return invoice
+
+    def clean_bill_number(self) -> Bill | None:
+        number = self.cleaned_data["bill_number"].strip().upper()
+        if not number:
+            return None
+        bill = Bill.objects.filter(account=self.account, number=number).first()
+        if bill is None:
+            raise forms.ValidationError(f"There is no bill {number} on your account. Check the number on the bill.")
+        return bill
 
     def clean_payment_reference(self) -> str:
         text = self.cleaned_data["payment_reference"].strip()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Account
+from bills.models import Bill
 from money.errors import Invalid
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, CheckedCertificate
@@ -38,8 +39,14 @@ class TicketDetails:
     contact_email: str
     contact_phone: str = ""
     invoice: Invoice | None = None
+    bill: Bill | None = None
     payment_reference: str = ""
     problem_description: str = ""
+
+
+def can_file_ticket(account: Account) -> bool:
+    """Prepaid accounts top up by bank transfer; postpaid accounts repay their bills by it."""
+    return account.can_top_up or account.is_postpaid
 
 
 def submit_ticket(
@@ -58,12 +65,14 @@ def submit_ticket(
     """
     now = now or timezone.now()
     account = Account.objects.get(pk=account_id)
-    if not account.can_top_up:
+    if not can_file_ticket(account):
         raise TicketNotAllowed(account.topup_refusal)
     if not 1 <= len(certificates) <= MAX_CERTIFICATES_PER_TICKET:
         raise Invalid(f"Attach between one and {MAX_CERTIFICATES_PER_TICKET} certificates.", code="certificate_count")
     if details.invoice is not None and details.invoice.account_id != account.pk:
         raise Invalid("That invoice number is not one of your invoices.", code="invoice_not_found")
+    if details.bill is not None and details.bill.account_id != account.pk:
+        raise Invalid("That bill number is not one of your bills.", code="bill_not_found")
     stored: list[Certificate] = []
     try:
         with transaction.atomic():

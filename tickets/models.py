@@ -131,6 +131,10 @@ class TransferTicket(models.Model):
     transfer_date = models.DateField()
     bank_reference = models.CharField(max_length=60, db_index=True)
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
+    # A postpaid account's repayment names the bill it pays: credited as a repayment, settling it first.
+    bill = models.ForeignKey(
+        "bills.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="transfer_tickets"
+    )
     receiving_account = models.ForeignKey(ReceivingAccount, on_delete=models.PROTECT, related_name="tickets")
     payment_reference = models.CharField(max_length=35, blank=True)
     contact_name = models.CharField(max_length=200)

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.ledger import credit_deposit
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email
+from bills.settlement import credit_payment
 from money.errors import Invalid
 from money.formatting import format_money, format_rate
 from money.rates import current_quote
@@ -170,14 +170,17 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
 
 
 def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
-    """Credit the locked ticket through the one money-in function and mark it credited."""
-    deposit = credit_deposit(
+    """Credit the locked ticket through the one money-in function and mark it credited. A
+    postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
+    deposit = credit_payment(
+        repayment=ticket.account.is_postpaid,
+        kind=LedgerEntry.Kind.BANK_TRANSFER,
         account_id=ticket.account_id,
         amount=ticket.credit_amount,
-        kind=LedgerEntry.Kind.BANK_TRANSFER,
         source_ref=ticket.ledger_source_ref,
         actor=actor,
         description=f"Bank transfer {ticket.number}" + _rate_note(ticket),
+        bill_ids=[ticket.bill_id] if ticket.bill_id else [],
         now=now,
     )
     if deposit.already_credited:

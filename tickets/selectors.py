@@ -47,7 +47,7 @@ def tickets_for_account(account: Account) -> QuerySet[TransferTicket]:
 
 def get_ticket_for_account(account: Account, number: str) -> TransferTicket:
     return get_object_or_404(
-        account.transfer_tickets.select_related("invoice", "receiving_account", "submitted_by"), number=number
+        account.transfer_tickets.select_related("invoice", "bill", "receiving_account", "submitted_by"), number=number
     )
 
 

@@ -12,12 +12,13 @@ from djmoney.money import Money
 from accounts.decorators import customer_required
 from billing_center.errors import show_on_form
 from billing_center.responses import pdf_attachment, see_other
+from bills.selectors import bills_for_account
 from money.errors import BillingError
 from money.formatting import plain_amount
 
 from .forms import TicketReplyForm, TransferTicketForm
 from .held_certificates import HOLD_FOR, as_checked, held_for, hold, release
-from .intake import TicketDetails, reply_to_ticket, submit_ticket
+from .intake import TicketDetails, can_file_ticket, reply_to_ticket, submit_ticket
 from .invoices import invoice_pdf
 from .references import formatted, payment_reference
 from .selectors import (
@@ -48,6 +49,9 @@ def ticket_create(request, account):
         "contact_email": request.user.email,
         "payment_reference": formatted(payment_reference(account.pk)),
     }
+    bill = bills_for_account(account).filter(number=request.GET.get("bill", "")).first()
+    if bill is not None:  # "Transfer Ticket" next to a bill on Repay: what is left of it
+        initial.update(bill_number=bill.number, amount=plain_amount(bill.remaining))
     invoice = invoices_for_account(account).filter(number=request.GET.get("invoice", "")).first()
     if invoice is not None:  # "Transfer Ticket" on an invoice: what it asked for, where it said to pay
         initial.update(
@@ -60,7 +64,7 @@ def ticket_create(request, account):
     form = TransferTicketForm(request.POST or None, request.FILES or None, account=account, initial=initial, held=held)
     status = 200
     if request.method == "POST":
-        if not account.can_top_up:
+        if not can_file_ticket(account):
             form.add_error(None, account.topup_refusal)
             status = 403
         elif form.is_valid():
@@ -74,6 +78,7 @@ def ticket_create(request, account):
                 bank_reference=data["bank_reference"],
                 receiving_account=data["receiving_account"],
                 invoice=data["invoice_number"],
+                bill=data.get("bill_number"),
                 payment_reference=data["payment_reference"],
                 contact_name=data["contact_name"],
                 contact_email=data["contact_email"],
@@ -97,7 +102,12 @@ def ticket_create(request, account):
             status = 400
         if status != 403 and form.errors and form.cleaned_data.get("certificates"):  # kept for the corrected form
             form.held += hold(form.cleaned_data.pop("certificates"), account_id=account.pk, user=request.user)
-    context = {"account": account, "form": form, "hold_hours": int(HOLD_FOR.total_seconds() // 3600)}
+    context = {
+        "account": account,
+        "form": form,
+        "can_file": can_file_ticket(account),
+        "hold_hours": int(HOLD_FOR.total_seconds() // 3600),
+    }
     return render(request, "tickets/create.html", context, status=status)
 
 

@@ -126,6 +126,12 @@ def start_online_topup(
     )
     if not created:
         return topup  # the same form submitted again: send it where the first one went
+    return open_checkout(topup)
+
+
+def open_checkout(topup: TopUp) -> TopUp:
+    """Open the gateway's checkout for a new pending top-up (or repayment), outside any
+    transaction; a gateway that fails closes it as FAILED and nothing can be paid for it."""
     return_url = settings.SITE_URL + reverse("topups:detail", args=[topup.public_id])
     try:
         session = get_gateway(topup.gateway).start_checkout(

@@ -31,3 +31,10 @@ class RefundConflict(Conflict):
     """The gateway said no to a refund (already refunded there, disputed, too old)."""
 
     code = "refund_conflict"
+
+
+class RepaymentNotAllowed(Refused):
+    """Repaying bills is for postpaid accounts."""
+
+    def __init__(self, message: str = "Only postpaid accounts repay bills.", *, code: str = "repayment_not_allowed"):
+        super().__init__(message, code=code)

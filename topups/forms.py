@@ -57,3 +57,29 @@ class AutoTopUpForm(forms.Form):
 
     def clean_monthly_ceiling(self) -> Decimal:
         return amount_from_form(self.cleaned_data["monthly_ceiling"], self.currency)
+
+
+class RepaymentForm(forms.Form):
+    """The Repay page: the bills to pay (default all, oldest first) or an amount."""
+
+    bills = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    amount = forms.CharField(label="Or pay an amount", max_length=20, required=False)
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+
+    def __init__(self, *args, bills, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["bills"].choices = [(str(bill.pk), bill.number) for bill in bills]
+
+    def clean_bills(self) -> list[int]:
+        return [int(pk) for pk in self.cleaned_data["bills"]]  # only offered choices get here
+
+    def clean_amount(self) -> Decimal | None:
+        raw = self.cleaned_data["amount"].strip()
+        return amount_from_form(raw, self.currency) if raw else None
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("bills") and data.get("amount") is None:
+            raise forms.ValidationError("Choose the bills to pay, or enter an amount.")
+        return data

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.ledger import credit_deposit
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email
+from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
 
@@ -116,13 +116,15 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
     A payment the gateway confirms is credited even if we had already closed the
     top-up (a late payment after expiry): money received is never left uncredited.
     """
-    deposit = credit_deposit(
+    deposit = credit_payment(
+        repayment=topup.is_repayment,  # a postpaid repayment settles bills, the chosen ones first
+        kind=LedgerEntry.Kind.ONLINE_TOPUP,
         account_id=topup.account_id,
         amount=topup.credit_amount,
-        kind=LedgerEntry.Kind.ONLINE_TOPUP,
         source_ref=topup.ledger_source_ref,
         actor=topup.created_by,
         description=_credit_description(topup),
+        bill_ids=[bill.pk for bill in topup.bills.all()] if topup.is_repayment else [],
         now=now,
     )
     if deposit.already_credited:
@@ -141,11 +143,17 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
 
 
 def _credit_description(topup: TopUp) -> str:
+    if topup.is_repayment:
+        return f"Online repayment {topup.reference}"  # bills.settlement.repay adds what it settles
     text = f"{'Auto' if topup.is_automatic else 'Online'} top-up {topup.reference}"
     if topup.is_converted:
         rate = f"{format_rate(topup.exchange_rate)} {topup.amount.currency}/{topup.credit_amount.currency}"
         text += f": paid {format_money(topup.amount)} at {rate}"
     return text
+
+
+def _kind_label(topup: TopUp) -> str:
+    return "Repayment" if topup.is_repayment else "Auto top-up" if topup.is_automatic else "Top-up"
 
 
 def _queue_credited_email(topup: TopUp) -> None:
@@ -158,8 +166,7 @@ def _queue_credited_email(topup: TopUp) -> None:
     queue_templated_email(
         dedupe_key=f"topup-credited:{topup.public_id}",
         to=payer.email,
-        subject=f"{'Auto top-up' if topup.is_automatic else 'Top-up'} {topup.reference} credited: "
-        f"{format_money(topup.credit_amount)}",
+        subject=f"{_kind_label(topup)} {topup.reference} credited: {format_money(topup.credit_amount)}",
         template="topups/email_credited.txt",
         context={"topup": topup, "receipt_url": receipt_url},
         account=topup.account,

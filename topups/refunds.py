@@ -81,6 +81,9 @@ def request_refund(
         topup = TopUp.objects.select_for_update().get(pk=topup_id)
         if topup.status != TopUp.Status.CREDITED:
             raise RefundRefused(f"{topup.reference} is {topup.get_status_display().lower()}: only credited top-ups.")
+        if topup.is_repayment:
+            # Its money settled bills (bills.settlement); paying it back would leave them settled by nothing.
+            raise RefundRefused(f"{topup.reference} repaid bills and cannot be refunded here.")
         if amount.amount <= 0:
             raise Invalid("A refund must be more than zero.", code="refund_amount")
         room = refundable(topup)

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import views
+from . import repay_views, views
 
 app_name = "topups"
 urlpatterns = [
     path("pay/", views.pay, name="pay"),
     path("pay/auto/", views.auto_topup, name="auto"),
+    path("repay/", repay_views.repay, name="repay"),
     path("topups/<uuid:public_id>/", views.topup_detail, name="detail"),
     path("topups/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
     path("topups/<uuid:public_id>/status/", views.topup_status, name="status"),

@@ -62,7 +62,7 @@ def pay(request, account):
                     quote=quote,
                     request_key=form.cleaned_data["request_key"],
                 )
-                return see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else _topup_url(topup))
+                return see_other(topup.checkout_url if topup.checkout_open(timezone.now()) else topup_url(topup))
             except Invalid as exc:
                 status = show_on_form(form, exc, field="amount")  # a refused amount shows at the field
             except BillingError as exc:
@@ -98,7 +98,7 @@ def _pay_context(account, form) -> dict:
     }
 
 
-def _topup_url(topup) -> str:
+def topup_url(topup) -> str:
     return reverse("topups:detail", args=[topup.public_id])
 
 
@@ -147,7 +147,7 @@ def cancel(request, public_id, account):
     else:
         messages.success(request, f"Top-up {topup.reference} is cancelled; its payment page can no longer be used.")
     # The Overview's summary cancels in place; the top-up page shows the outcome.
-    return see_other("accounts:overview" if request.POST.get("from") == "overview" else _topup_url(topup))
+    return see_other("accounts:overview" if request.POST.get("from") == "overview" else topup_url(topup))
 
 
 @customer_required

@@ -17,6 +17,7 @@ from djmoney.money import Money
 from billing_center.db import insert_new
 from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 
+from ..credit_limits import flag_charges_over_limit
 from ..ledger import NewEntry, lock_accounts, post_ledger_entries
 from ..models import LedgerEntry, UsageCharge
 
@@ -113,6 +114,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
         pending[key] = (index, request)
         results.append(None)
     if pending:
+        before = {pk: account.balance for pk, account in accounts.items()}
         entries = post_ledger_entries(
             [
                 NewEntry(
@@ -127,6 +129,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
             now=now,
             locked=accounts,
         )
+        flag_charges_over_limit(before, accounts, now=now)
         charges = _insert_charges(
             [
                 UsageCharge(

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "accounts",
+    "bills",
     "topups",
     "tickets",
     "billing_center",  # last of ours: its commands (seed_demo) use every app above
@@ -289,7 +290,9 @@ STRIPE_TIMEOUT_SECONDS = float(env("STRIPE_TIMEOUT_SECONDS", "8"))  # per try, w
 TICKET_WORKING_DAYS = int(env("TICKET_WORKING_DAYS", "3"))
 FINANCE_COUNTRY = env("FINANCE_COUNTRY", "CN")
 FINANCE_SUBDIVISION = env("FINANCE_SUBDIVISION", "")
-FINANCE_TIME_ZONE = env("FINANCE_TIME_ZONE", "Asia/Shanghai")
+FINANCE_TIME_ZONE = env("FINANCE_TIME_ZONE", "Asia/Shanghai")  # also the months bills close
+from .bills import *  # noqa: E402,F403  (postpaid bills: terms, reminders)
+
 # Finance is warned once when a ticket's deadline is this close, and once when it has passed.
 TICKET_DUE_SOON_HOURS = int(env("TICKET_DUE_SOON_HOURS", "24"))
 # Who gets those warnings; empty means every active member of the Finance group.

@@ -15,6 +15,10 @@ CELERY_BEAT_SCHEDULE = {
     "resend-pending-sms": {"task": "accounts.tasks.resend_pending_sms", "schedule": 120.0},
     # Flags transfer tickets due soon / overdue and e-mails finance once per state.
     "flag-ticket-deadlines": {"task": "tickets.tasks.flag_ticket_deadlines", "schedule": 300.0},
+    # Closes the last finished month into one bill per postpaid account (idempotent; hourly so a
+    # missed run is caught up), then reminds customers of bills due soon or overdue.
+    "close-billing-month": {"task": "bills.tasks.close_billing_month", "schedule": 3600.0},
+    "send-bill-reminders": {"task": "bills.tasks.send_bill_reminders", "schedule": 3600.0},
     "purge-held-certificates": {"task": "tickets.tasks.purge_held_certificates", "schedule": 3600.0},
     # E-mails an enterprise master once per member and month whose usage passed its budget.
     "flag-budget-overruns": {"task": "accounts.tasks.flag_budget_overruns", "schedule": 300.0},

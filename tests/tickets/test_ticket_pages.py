@@ -63,10 +63,14 @@ def test_bank_transfer_page_shows_only_the_current_account_a_checked_reference_a
 
 
 @pytest.mark.parametrize("factory", [PostpaidAccountFactory, EnterpriseMemberAccountFactory])
-def test_accounts_that_cannot_top_up_are_refused_on_the_page_and_on_a_forged_post(client, bank, factory, settings):
-    user = UserFactory(account=factory())
-    client.force_login(user)
+def test_accounts_that_cannot_top_up_are_refused_the_top_up_page(client, factory):
+    client.force_login(UserFactory(account=factory()))
     assert client.get("/billing/pay/bank-transfer/").status_code == 403
+
+
+def test_a_member_account_is_refused_a_ticket_on_a_forged_post(client, bank, settings):
+    """Postpaid accounts may file one: it repays their bills (tests/bills/test_bank_repayment.py)."""
+    client.force_login(UserFactory(account=EnterpriseMemberAccountFactory()))
     response = client.post("/billing/tickets/new/", ticket_form_data(bank))
     assert response.status_code == 403
     assert not TransferTicket.objects.exists() and stored_files(settings) == []

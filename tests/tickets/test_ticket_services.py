@@ -12,7 +12,7 @@ from djmoney.money import Money
 
 from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry, OutboundEmail
-from tests.factories import PostpaidAccountFactory, UserFactory
+from tests.factories import EnterpriseMemberAccountFactory, UserFactory
 from tests.tickets.conftest import make_ticket, png_bytes, upload
 from tickets.certificates import check_certificate
 from tickets.deadlines import flag_ticket_deadlines
@@ -39,8 +39,9 @@ def test_a_submitted_ticket_has_a_number_a_stored_deadline_and_its_certificate(c
     assert [e.kind for e in ticket.events.all()] == ["submitted"]
 
 
-def test_postpaid_accounts_cannot_submit_transfer_tickets(bank):
-    user = UserFactory(account=PostpaidAccountFactory())
+def test_enterprise_members_cannot_submit_transfer_tickets(bank):
+    """Postpaid accounts may: their transfers repay bills (tests/bills/test_bank_repayment.py)."""
+    user = UserFactory(account=EnterpriseMemberAccountFactory())
     with pytest.raises(TicketNotAllowed):
         make_ticket(user, bank)
     assert not TransferTicket.objects.exists()

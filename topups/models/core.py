@@ -29,8 +29,16 @@ class TopUp(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    class Purpose(models.TextChoices):
+        TOPUP = "topup", "Top-up"
+        REPAYMENT = "repayment", "Repayment"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="topups")
+    # A repayment (postpaid) is paid the same way and credited as a repayment that settles
+    # bills: the ones chosen here first (bills.settlement).
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.TOPUP)
+    bills = models.ManyToManyField("bills.Bill", blank=True, related_name="online_repayments")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     gateway = models.CharField(max_length=20)
     # What the customer pays, in the payment currency ...
@@ -105,7 +113,13 @@ class TopUp(models.Model):
         return f"TU-{self.public_id.hex[:12].upper()}"
 
     @property
+    def is_repayment(self) -> bool:
+        return self.purpose == self.Purpose.REPAYMENT
+
+    @property
     def method(self) -> str:
+        if self.is_repayment:
+            return "Online repayment"
         return "Auto top-up (saved card)" if self.is_automatic else "Online payment"
 
     @property

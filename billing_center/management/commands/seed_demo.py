@@ -14,6 +14,8 @@ from accounts.enterprise import allocate, reclaim
 from accounts.ledger import post_ledger_entry
 from accounts.lifecycle import open_account
 from accounts.models import Account, AlertRecipient, FundMove, LedgerEntry, User
+from accounts.usage_api.charges import ChargeRequest, post_usage_charges
+from bills.cycle import Period, close_account_period, finance_today, last_closed_period
 from money.rates import FinanceRateSheetBackend
 from tickets.models import Invoice, ReceivingAccount
 from tickets.receiving_accounts import add_receiving_account, issue_invoice
@@ -48,6 +50,11 @@ FINANCE_PERMISSIONS = [
     "add_rate",
     "change_rate",
     "delete_rate",
+    "view_bill",
+    "view_billline",
+    "view_settlement",
+    "view_postpaidaccount",
+    "change_postpaidaccount",
 ]
 # The demo rate sheet: units of each currency per US dollar.
 DEMO_RATES = {"CNY": "7.1000", "EUR": "0.9200", "GBP": "0.7900", "JPY": "151.00"}
@@ -96,13 +103,14 @@ class Command(BaseCommand):
 
         self._history(alice_acct, opening=Decimal("500.00"))
         self._history(dave_acct, opening=Decimal("2000.00"))
+        self._postpaid_bills(bob_acct)
         self._alert(alice_acct, threshold=Decimal("150.00"), phone="+8613800138000", email="alice@example.com")
         self._enterprise(dave_acct, carol_acct, password)
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Password for every demo user: {password}")
         self.stdout.write("  alice   prepaid customer (can top up); SMS alert below 150 USD, fired by simulate_usage")
-        self.stdout.write("  bob     postpaid customer (top-up refused, repays bills)")
+        self.stdout.write("  bob     postpaid customer: last month's bill to repay, this month's usage unbilled")
         self.stdout.write("  carol   enterprise member of Dave's Enterprise (top-up refused); erin is another")
         self.stdout.write("  dave    prepaid enterprise master account: allocates funds to carol and erin")
         self.stdout.write("  finance finance staff (Django admin); finance2 is the second approver")
@@ -261,3 +269,21 @@ class Command(BaseCommand):
                 description="Compute and storage usage (demo)",
                 now=start + timedelta(days=day, hours=6),
             )
+
+    def _postpaid_bills(self, account):
+        """bob's usage: last month's closed into an issued bill, this month's still unbilled."""
+        Account.objects.filter(pk=account.pk, credit_limit__isnull=True).update(credit_limit=Decimal("1000.00"))
+        now = timezone.now()
+        last = last_closed_period(now)
+        current = Period.containing(finance_today(now))
+        usage = [
+            (last, 3, "compute", "Compute instances", "86.40"),
+            (last, 12, "compute", "Compute instances", "91.15"),
+            (last, 20, "storage", "Block storage", "24.00"),
+            (current, 1, "compute", "Compute instances", "18.60"),
+        ]
+        for n, (period, day, service, description, amount) in enumerate(usage):
+            at = min(period.starts_at + timedelta(days=day - 1, hours=10), now - timedelta(minutes=5))
+            charge = ChargeRequest(account.pk, Money(amount, account.billing_currency), f"demo-{n}", description)
+            post_usage_charges(service=service, requests=[charge], now=at)
+        close_account_period(account_id=account.pk, period=last, now=last.ends_at + timedelta(hours=1))

@@ -1,0 +1,96 @@
+"""Finance reads bills, their lines and what settled them (only services write them), and sets
+the credit limit of postpaid accounts."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q, Sum
+
+from accounts.credit_limits import set_credit_limit
+from accounts.forms import threshold_from_form
+from accounts.models import Account
+from billing_center.admin_base import ReadOnlyAdmin
+from money.errors import BillingError
+
+from .models import Bill, BillLine, PostpaidAccount, Settlement
+
+
+class BillLineInline(admin.TabularInline):
+    model = BillLine
+    fields = ("service", "description", "count", "total")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SettlementInline(BillLineInline):
+    model = Settlement
+    fields = ("created_at", "amount", "source_ref", "note")
+    readonly_fields = fields
+
+
+@admin.register(Bill)
+class BillAdmin(ReadOnlyAdmin):
+    list_display = ("number", "account", "period_start", "amount_due", "amount_paid", "status", "due_on", "reminder")
+    list_filter = ("status", "reminder")
+    list_select_related = ("account",)
+    search_fields = ("number", "account__name")
+    date_hierarchy = "period_start"
+    inlines = [BillLineInline, SettlementInline]
+
+
+class CreditLimitForm(forms.ModelForm):
+    """The limit as an amount in the account's billing currency (plain digits, the one parser); empty: none."""
+
+    credit_limit = forms.CharField(label="Credit limit", max_length=20, required=False)
+
+    class Meta:
+        model = PostpaidAccount
+        fields = ("credit_limit",)
+
+    def clean_credit_limit(self):
+        raw = self.cleaned_data["credit_limit"].strip()
+        return threshold_from_form(raw, self.instance.billing_currency) if raw else None
+
+
+@admin.register(PostpaidAccount)
+class PostpaidAccountAdmin(admin.ModelAdmin):
+    """The one field finance changes here is the credit limit, through set_credit_limit, which moves
+    the customer's limit alert with it; the account itself is managed under Accounts."""
+
+    form = CreditLimitForm
+    list_display = ("name", "balance", "unpaid", "credit_limit", "needs_review")
+    list_filter = ("needs_review",)
+    search_fields = ("name",)
+    fields = ("name", "balance", "credit_limit", "alert_limit_share", "needs_review", "review_note")
+    readonly_fields = ("name", "balance", "alert_limit_share", "needs_review", "review_note")
+
+    def get_queryset(self, request):
+        unpaid = Q(bills__status__in=Bill.OUTSTANDING)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(type=Account.Type.POSTPAID)
+            .annotate(due=Sum("bills__amount_due", filter=unpaid), paid=Sum("bills__amount_paid", filter=unpaid))
+        )
+
+    @admin.display(description="Unpaid bills")
+    def unpaid(self, obj):
+        return (obj.due or 0) - (obj.paid or 0)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            set_credit_limit(account_id=obj.pk, limit=form.cleaned_data["credit_limit"], actor=request.user)
+        except BillingError as exc:
+            self.message_user(request, exc.message, messages.ERROR)

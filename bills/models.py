@@ -1,0 +1,123 @@
+"""Monthly bills of postpaid accounts, the usage charges each one holds, and what paid them.
+
+A postpaid account spends first: its usage charges debit the balance below zero as they
+arrive (accounts.usage_api). Each calendar month, in finance's time zone, bills.cycle closes
+the month into one Bill per account. A charge lands in exactly one bill (BillCharge's unique
+usage charge), and an account has one bill per period (unique account and period_start), so a
+close repeated or raced makes nothing twice. Repayments are ledger credits (kind repayment);
+bills.settlement spreads them over the bills as Settlements, oldest bill first.
+"""
+
+from django.conf import settings
+from django.db import models
+from djmoney.models.fields import MoneyField
+
+from accounts.models import Account
+
+
+class Bill(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PARTLY_PAID = "partly_paid", "Partly paid"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+
+    class Reminder(models.TextChoices):
+        NONE = "", "None sent"
+        DUE_SOON = "due_soon", "Due soon"
+        OVERDUE = "overdue", "Overdue"
+
+    OUTSTANDING = (Status.OPEN, Status.PARTLY_PAID, Status.OVERDUE)
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="bills")
+    number = models.CharField(max_length=30, unique=True)
+    period_start = models.DateField(help_text="First day of the billed month, in finance's time zone.")
+    period_end = models.DateField(help_text="Last day of the billed month.")
+    amount_due = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    # The sum of the bill's settlements, kept with them under the account's row lock.
+    amount_paid = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    issued_at = models.DateTimeField()
+    due_on = models.DateField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    # The last reminder sent to the customer (bills.reminders): each state is sent once.
+    reminder = models.CharField(max_length=10, choices=Reminder.choices, default=Reminder.NONE, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period_start"], name="bill_once_per_account_period"),
+            models.CheckConstraint(condition=models.Q(amount_due__gt=0), name="bill_amount_due_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount_paid__gte=0, amount_paid__lte=models.F("amount_due")),
+                name="bill_paid_within_due",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_on"], name="bill_status_due")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def remaining(self):
+        return self.amount_due - self.amount_paid
+
+    @property
+    def is_outstanding(self) -> bool:
+        return self.status in self.OUTSTANDING
+
+
+class PostpaidAccount(Account):
+    """Postpaid accounts as finance manages them in admin: what they owe and their credit limit."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "postpaid account"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BillLine(models.Model):
+    """The bill's charges of one service and description, summed."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    service = models.CharField(max_length=50)
+    description = models.CharField(max_length=300, blank=True)
+    count = models.PositiveIntegerField()
+    total = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+
+    class Meta:
+        ordering = ["service", "description", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.bill}: {self.service} {self.total}"
+
+
+class BillCharge(models.Model):
+    """Which bill a usage charge is billed on: at most one, whatever runs the close."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="charges")
+    usage_charge = models.OneToOneField("accounts.UsageCharge", on_delete=models.PROTECT, related_name="bill_charge")
+
+    def __str__(self) -> str:
+        return f"{self.bill} ← charge {self.usage_charge_id}"
+
+
+class Settlement(models.Model):
+    """Part of the account's repaid money applied to one bill."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="settlements")
+    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    # What made it: the repayment's ledger source ("topup:<uuid>", "ticket:<id>") or the bill's
+    # own issue ("bill:<id>"), when credit left from an earlier repayment pays a new bill.
+    source_ref = models.CharField(max_length=200)
+    note = models.CharField(max_length=300, blank=True, help_text="What paid, in words for the customer.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="settlement_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} → {self.bill}"

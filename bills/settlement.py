@@ -1,0 +1,179 @@
+"""Repayments and what they pay: a repayment is credited once, through the one money-in
+function (accounts.ledger.credit_deposit, kind repayment), and settles bills in the same
+transaction.
+
+The account's repaid money not yet applied to a bill is its credit: the sum of its repayment
+entries less the sum of its settlements. settle_bills applies that credit to the outstanding
+bills, the ones the customer chose first, then the oldest first; what is left stays as credit
+until the next bill is issued (bills.cycle calls settle_bills then). Because the credit is
+computed from those two sums under the account's row lock, settling again, or twice at once,
+applies nothing twice.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.ledger import Deposit, credit_deposit
+from accounts.models import LEDGER_PLACES, Account, LedgerEntry
+
+from .models import Bill, Settlement
+
+
+@dataclass(frozen=True)
+class Repayment:
+    """What repay did: the ledger credit (or the one the source already had), and the settlements."""
+
+    deposit: Deposit
+    settlements: list[Settlement]
+
+
+def repay(
+    *,
+    account_id: int,
+    amount: Money,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    bill_ids: Iterable[int] = (),
+    now: datetime | None = None,
+) -> Repayment:
+    """Credit a repayment once and settle bills with it, the chosen `bill_ids` first.
+
+    The caller has locked its own source row (the top-up, the ticket). A source already
+    credited answers with its entry and settles nothing new. Money received is credited even
+    if the account is no longer postpaid; it then simply has no bills to settle.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        currency = _lock_account(account_id)
+        plan = []
+        if str(amount.currency) == currency:  # otherwise credit_deposit refuses it below
+            plan = _plan(account_id, unapplied_credit(account_id, currency) + amount, bill_ids)
+        # The entry names what it settles, so the statement shows it.
+        settles = ", ".join(bill.number for bill, _ in plan)
+        deposit = credit_deposit(
+            account_id=account_id,
+            amount=amount,
+            kind=LedgerEntry.Kind.REPAYMENT,
+            source_ref=source_ref,
+            actor=actor,
+            description=f"{description}; settles {settles}" if settles else f"{description}; kept as credit",
+            now=now,
+        )
+        if deposit.already_credited:
+            return Repayment(deposit, [])
+        settlements = _apply(plan, source_ref=source_ref, note=description, now=now)
+    return Repayment(deposit, settlements)
+
+
+def credit_payment(
+    *,
+    repayment: bool,
+    kind: str,
+    account_id: int,
+    amount: Money,
+    source_ref: str,
+    actor=None,
+    description: str = "",
+    bill_ids: Iterable[int] = (),
+    now: datetime | None = None,
+) -> Deposit:
+    """Where a payment's money goes in: a repayment is credited as one and settles bills (the
+    chosen ones first); any other payment is credited as `kind`. Both through credit_deposit."""
+    if repayment:
+        return repay(
+            account_id=account_id,
+            amount=amount,
+            source_ref=source_ref,
+            actor=actor,
+            description=description,
+            bill_ids=bill_ids,
+            now=now,
+        ).deposit
+    return credit_deposit(
+        account_id=account_id,
+        amount=amount,
+        kind=kind,
+        source_ref=source_ref,
+        actor=actor,
+        description=description,
+        now=now,
+    )
+
+
+def unapplied_credit(account_id: int, currency: str) -> Money:
+    """Repaid money not yet applied to a bill."""
+    repaid = LedgerEntry.objects.filter(account_id=account_id, kind=LedgerEntry.Kind.REPAYMENT).aggregate(
+        total=Sum("amount")
+    )["total"]
+    applied = Settlement.objects.filter(bill__account_id=account_id).aggregate(total=Sum("amount"))["total"]
+    return Money(exact_sum(repaid) - exact_sum(applied), currency)
+
+
+def settle_bills(
+    *, account_id: int, source_ref: str, note: str = "", prefer: Iterable[int] = (), now: datetime | None = None
+) -> list[Settlement]:
+    """Apply the account's credit to its outstanding bills: `prefer` first, then oldest first."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        currency = _lock_account(account_id)
+        credit = unapplied_credit(account_id, currency)
+        if credit.amount <= 0:
+            return []
+        return _apply(_plan(account_id, credit, prefer), source_ref=source_ref, note=note, now=now)
+
+
+def _lock_account(account_id: int) -> str:
+    """The account row first, as every writer of its money does (then its bills); its currency."""
+    return Account.objects.select_for_update().values_list("balance_currency", flat=True).get(pk=account_id)
+
+
+def _plan(account_id: int, credit: Money, prefer: Iterable[int]) -> list[tuple[Bill, Money]]:
+    """What `credit` pays of the locked unpaid bills: the chosen first, then oldest first."""
+    bills = list(
+        Bill.objects.select_for_update()
+        .filter(account_id=account_id, status__in=Bill.OUTSTANDING)
+        .order_by("period_start", "pk")
+    )
+    chosen = set(prefer)
+    bills.sort(key=lambda bill: bill.pk not in chosen)  # stable: the chosen first, each group oldest first
+    plan = []
+    for bill in bills:
+        if credit.amount <= 0:
+            break
+        take = min(credit, bill.remaining)
+        plan.append((bill, take))
+        credit -= take
+    return plan
+
+
+def _apply(plan: list[tuple[Bill, Money]], *, source_ref: str, note: str, now: datetime) -> list[Settlement]:
+    settlements = []
+    for bill, take in plan:
+        settlements.append(Settlement(bill=bill, amount=take, source_ref=source_ref, note=note[:300], created_at=now))
+        bill.amount_paid += take
+        bill.status = status_after_payment(bill)
+        bill.paid_at = now if bill.status == Bill.Status.PAID else None
+        bill.save(update_fields=["amount_paid", "status", "paid_at"])
+    Settlement.objects.bulk_create(settlements)
+    return settlements
+
+
+def status_after_payment(bill: Bill) -> str:
+    if bill.amount_paid >= bill.amount_due:
+        return Bill.Status.PAID
+    if bill.status == Bill.Status.OVERDUE:
+        return Bill.Status.OVERDUE  # still late: part of it is unpaid past its due date
+    return Bill.Status.PARTLY_PAID if bill.amount_paid.amount > 0 else Bill.Status.OPEN
+
+
+def exact_sum(value) -> Decimal:
+    """A sum back to the ledger's two places (SQLite sums decimals in floating point)."""
+    return Decimal(str(value or 0)).quantize(LEDGER_PLACES)

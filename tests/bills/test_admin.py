@@ -1,0 +1,53 @@
+"""Finance in admin: reads bills with their lines and settlements, sets a postpaid credit limit."""
+
+from decimal import Decimal
+
+import pytest
+
+from accounts.credit_limits import set_limit_alert
+from accounts.models import Account
+from tests.bills.conftest import NOVEMBER, at, charge, close
+from tests.helpers import staff_login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fiona(clerk, client):
+    staff_login(client, clerk)
+    return clerk
+
+
+def test_finance_reads_a_bill_with_its_lines(client, fiona, bob):
+    charge(bob.account, "12.00", at(2026, 11, 3), "a", description="vm small")
+    bill = close(bob.account, NOVEMBER)
+    listing = client.get("/admin/bills/bill/")
+    assert listing.status_code == 200 and bill.number in listing.content.decode()
+    page = client.get(f"/admin/bills/bill/{bill.pk}/change/").content.decode()
+    assert "vm small" in page
+    assert client.post(f"/admin/bills/bill/{bill.pk}/delete/").status_code == 403
+
+
+def test_finance_sets_a_credit_limit_and_the_customers_alert_follows(client, fiona, bob):
+    Account.objects.filter(pk=bob.account_id).update(credit_limit=Decimal("100.00"))
+    set_limit_alert(account_id=bob.account_id, enabled=True, share=50, actor=bob)
+    listing = client.get("/admin/bills/postpaidaccount/").content.decode()
+    assert "Bob&#x27;s Shop" in listing or "Bob's Shop" in listing
+    response = client.post(f"/admin/bills/postpaidaccount/{bob.account_id}/change/", {"credit_limit": "800.00"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account = Account.objects.get(pk=bob.account_id)
+    assert (account.credit_limit, account.alert_threshold) == (Decimal("800.00"), Decimal("-400.00"))
+
+
+@pytest.mark.parametrize("limit", ["-5", "1e3", "abc"])
+def test_a_bad_credit_limit_is_a_form_error_and_changes_nothing(client, fiona, bob, limit):
+    response = client.post(f"/admin/bills/postpaidaccount/{bob.account_id}/change/", {"credit_limit": limit})
+    assert response.status_code == 200  # the form again, with its error
+    assert Account.objects.get(pk=bob.account_id).credit_limit is None
+
+
+def test_a_prepaid_account_is_not_a_postpaid_account_in_admin(client, fiona):
+    from tests.factories import PrepaidAccountFactory
+
+    alice = PrepaidAccountFactory()
+    assert client.get(f"/admin/bills/postpaidaccount/{alice.pk}/change/").status_code in (302, 404)

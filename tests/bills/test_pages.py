@@ -1,0 +1,176 @@
+"""What bob sees and does: his bills, the Overview's postpaid panel, and repaying online."""
+
+import pytest
+from djmoney.money import Money
+
+from accounts.models import LedgerEntry
+from bills.models import Bill, Settlement
+from tests.bills.conftest import NOVEMBER, OCTOBER, at, charge, close
+from tests.factories import PostpaidAccountFactory, UserFactory
+from topups.gateways import signing
+from topups.gateways.sandbox import notification_body
+from topups.models import SandboxCheckout, TopUp
+
+pytestmark = pytest.mark.django_db
+SECRET = "whsec_sandbox_local_only"
+
+
+@pytest.fixture
+def billed(client, bob):
+    charge(bob.account, "30.00", at(2026, 10, 10), "oct", description="vm small")
+    charge(bob.account, "50.00", at(2026, 11, 10), "nov", description="vm large")
+    charge(bob.account, "7.00", at(2026, 12, 2), "dec")
+    client.force_login(bob)
+    return close(bob.account, OCTOBER), close(bob.account, NOVEMBER)
+
+
+def pay_in_sandbox(client, topup: TopUp):
+    """What the sandbox's hosted page does when bob pays: a signed notification to our webhook."""
+    SandboxCheckout.objects.filter(session_id=topup.gateway_session_id).update(status=SandboxCheckout.Status.PAID)
+    body = notification_body(SandboxCheckout.objects.get(session_id=topup.gateway_session_id))
+    signature = signing.sign(body, SECRET)
+    headers = {"HTTP_SANDBOX_SIGNATURE": signature}
+    return client.post("/webhooks/sandbox/", data=body, content_type="application/json", **headers)
+
+
+def test_the_overview_shows_unbilled_usage_outstanding_bills_and_repay_instead_of_top_up(client, billed, bob):
+    type(bob.account).objects.filter(pk=bob.account.pk).update(credit_limit="500.00")
+    page = client.get("/billing/").content.decode()
+    assert 'data-testid="postpaid-panel"' in page
+    assert "7.00" in page  # December's usage, not billed yet
+    for bill in billed:
+        assert bill.number in page
+    assert "Repay</a>" in page and "Top Up</a>" not in page
+    assert "413.00" in page  # 500 limit, 87 owed
+
+
+def test_a_prepaid_overview_has_no_postpaid_panel(client):
+    client.force_login(UserFactory())
+    page = client.get("/billing/").content.decode()
+    assert "postpaid-panel" not in page and "Top Up</a>" in page
+
+
+def test_bob_sees_his_bill_and_its_pdf(client, billed):
+    october, _ = billed
+    listing = client.get("/billing/bills/").content.decode()
+    assert october.number in listing
+    page = client.get(f"/billing/bills/{october.number}/").content.decode()
+    assert "vm small" in page and "30.00" in page
+    pdf = client.get(f"/billing/bills/{october.number}/bill.pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("suffix", ["", "bill.pdf"])
+def test_another_customers_bill_is_a_404(client, billed, suffix):
+    other = UserFactory(account=PostpaidAccountFactory())
+    charge(other.account, "9.00", at(2026, 11, 3), "other")
+    theirs = close(other.account, NOVEMBER)
+    assert client.get(f"/billing/bills/{theirs.number}/{suffix}").status_code == 404
+    assert client.get(f"/billing/bills/BL-nope/{suffix}").status_code == 404
+
+
+def test_bob_repays_the_ticked_bill_online_and_it_is_settled_exactly_once(client, billed):
+    october, november = billed
+    page = client.get("/billing/repay/")
+    assert page.status_code == 200
+    key = page.context["request_key"]
+    response = client.post("/billing/repay/", {"bills": [str(november.pk)], "request_key": key})
+    assert response.status_code == 303
+    topup = TopUp.objects.get()
+    assert response["Location"] == topup.checkout_url
+    assert (topup.purpose, topup.amount) == (TopUp.Purpose.REPAYMENT, Money("50.00", "USD"))
+    # A double click finds the same payment.
+    assert client.post("/billing/repay/", {"bills": [str(november.pk)], "request_key": key}).status_code == 303
+    assert TopUp.objects.count() == 1
+
+    for _ in range(2):  # the gateway delivers twice
+        assert pay_in_sandbox(client, topup).status_code == 200
+
+    november.refresh_from_db()
+    october.refresh_from_db()
+    assert november.status == Bill.Status.PAID
+    assert october.status == Bill.Status.OPEN  # the ticked bill first, not the oldest
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPAYMENT).count() == 1
+    assert Settlement.objects.count() == 1
+    records = client.get("/billing/topups/").content.decode()
+    assert "Online repayment" in records
+    statement = client.get("/billing/statement/").content.decode()
+    assert "Repayment of bills" in statement and november.number in statement
+
+
+def test_an_amount_without_ticks_pays_the_oldest_first(client, billed):
+    october, november = billed
+    client.post("/billing/repay/", {"amount": "40.00", "request_key": "k1"})
+    pay_in_sandbox(client, TopUp.objects.get())
+    october.refresh_from_db()
+    november.refresh_from_db()
+    assert october.status == Bill.Status.PAID
+    assert november.amount_paid == Money("10.00", "USD")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"amount": "1e3"},
+        {"amount": "-5"},
+        {"amount": "１００"},
+        {"amount": "0"},
+        {"amount": "10.001"},
+        {"amount": "99999999999999999999"},
+        {"bills": ["abc"]},
+        {"bills": ["99999999999999999999999"]},
+        {"bills": ["-1"]},
+        {},
+    ],
+)
+def test_hostile_repay_input_is_a_form_error_and_writes_nothing(client, billed, data):
+    response = client.post("/billing/repay/", {**data, "request_key": "k"})
+    assert response.status_code == 400
+    assert not TopUp.objects.exists()
+
+
+def test_another_customers_bill_cannot_be_chosen(client, billed):
+    other = UserFactory(account=PostpaidAccountFactory())
+    charge(other.account, "9.00", at(2026, 11, 3), "other")
+    theirs = close(other.account, NOVEMBER)
+    response = client.post("/billing/repay/", {"bills": [str(theirs.pk)], "request_key": "k"})
+    assert response.status_code == 400
+    assert not TopUp.objects.exists()
+
+
+def test_a_prepaid_account_cannot_repay(client):
+    client.force_login(UserFactory())
+    assert client.get("/billing/repay/").status_code == 403
+    assert client.post("/billing/repay/", {"amount": "10.00", "request_key": "k"}).status_code == 403
+    assert client.get("/billing/repay/bank-transfer/").status_code == 403
+    assert not TopUp.objects.exists()
+
+
+def test_a_credited_online_repayment_cannot_be_refunded(client, billed, clerk):
+    from topups.exceptions import RefundRefused
+    from topups.refunds import request_refund
+
+    client.post("/billing/repay/", {"amount": "30.00", "request_key": "k-refund"})
+    topup = TopUp.objects.get()
+    pay_in_sandbox(client, topup)
+    with pytest.raises(RefundRefused):
+        request_refund(topup_id=topup.pk, amount=Money("10.00", "USD"), reason="", actor=clerk)
+    assert not topup.refunds.exists()
+
+
+def test_the_navigation_links_bills_for_postpaid_accounts_only(client, billed):
+    assert 'href="/billing/bills/"' in client.get("/billing/").content.decode()
+    client.force_login(UserFactory())
+    assert 'href="/billing/bills/"' not in client.get("/billing/").content.decode()
+
+
+@pytest.mark.parametrize("path", ["/billing/repay/?bill={}", "/billing/tickets/new/?bill={}"])
+def test_another_customers_bill_in_the_query_string_is_ignored(client, billed, path):
+    other = UserFactory(account=PostpaidAccountFactory(name="Mallory's Mill"))
+    charge(other.account, "9.00", at(2026, 11, 3), "other")
+    theirs = close(other.account, NOVEMBER)
+    for value in (theirs.number, "x" * 5000, "１", "%00"):
+        response = client.get(path.format(value))
+        assert response.status_code in (200, 400)
+        assert theirs.number not in response.content.decode() and "Mallory" not in response.content.decode()

@@ -1,0 +1,86 @@
+"""Repayments settle bills oldest first (or the chosen ones first); an overpayment is credit
+that the next bill uses."""
+
+import pytest
+from djmoney.money import Money
+
+from accounts.ledger import ledger_mismatches
+from accounts.models import LedgerEntry
+from bills.models import Bill, Settlement
+from bills.settlement import repay
+from tests.bills.conftest import DECEMBER, NOVEMBER, OCTOBER, at, charge, close
+
+pytestmark = pytest.mark.django_db
+
+
+def usd(amount: str) -> Money:
+    return Money(amount, "USD")
+
+
+@pytest.fixture
+def two_bills(bob):
+    account = bob.account
+    charge(account, "30.00", at(2026, 10, 10), "oct")
+    charge(account, "50.00", at(2026, 11, 10), "nov")
+    return close(account, OCTOBER), close(account, NOVEMBER)
+
+
+def test_a_repayment_settles_the_oldest_bill_first(bob, two_bills):
+    october, november = two_bills
+    result = repay(account_id=bob.account.pk, amount=usd("40.00"), source_ref="test:1")
+
+    october.refresh_from_db()
+    november.refresh_from_db()
+    assert (october.status, october.amount_paid) == (Bill.Status.PAID, usd("30.00"))
+    assert (november.status, november.amount_paid) == (Bill.Status.PARTLY_PAID, usd("10.00"))
+    settled = [(s.bill_id, s.amount) for s in result.settlements]
+    assert settled == [(october.pk, usd("30.00")), (november.pk, usd("10.00"))]
+    entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REPAYMENT)
+    assert entry.amount == usd("40.00")
+    assert entry.description.endswith(f"settles {october.number}, {november.number}")  # what the statement shows
+    bob.account.refresh_from_db()
+    assert bob.account.balance == usd("-40.00")
+    assert ledger_mismatches() == []
+
+
+def test_the_chosen_bills_are_settled_first(bob, two_bills):
+    october, november = two_bills
+    repay(account_id=bob.account.pk, amount=usd("50.00"), source_ref="test:1", bill_ids=[november.pk])
+    october.refresh_from_db()
+    november.refresh_from_db()
+    assert november.status == Bill.Status.PAID
+    assert october.status == Bill.Status.OPEN
+
+
+def test_the_same_repayment_delivered_twice_credits_and_settles_once(bob, two_bills):
+    for _ in range(2):
+        repay(account_id=bob.account.pk, amount=usd("30.00"), source_ref="test:same")
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPAYMENT).count() == 1
+    assert Settlement.objects.count() == 1
+
+
+def test_an_overpayment_stays_as_credit_and_pays_the_next_bill_when_it_is_issued(bob, two_bills):
+    october, november = two_bills
+    repay(account_id=bob.account.pk, amount=usd("100.00"), source_ref="test:big")
+    assert Bill.objects.filter(status=Bill.Status.PAID).count() == 2
+    assert sum(s.amount.amount for s in Settlement.objects.all()) == 80  # 20.00 is left as credit
+
+    charge(bob.account, "25.00", at(2026, 12, 10), "dec")
+    december = close(bob.account, DECEMBER)
+
+    assert december.amount_paid == usd("20.00")
+    assert december.status == Bill.Status.PARTLY_PAID
+    assert december.settlements.get().source_ref == f"bill:{december.pk}"
+    bob.account.refresh_from_db()
+    assert bob.account.balance == usd("-5.00")  # 105 used, 100 repaid
+
+
+def test_an_overdue_bill_partly_paid_stays_overdue_until_paid(bob, two_bills):
+    october, _ = two_bills
+    Bill.objects.filter(pk=october.pk).update(status=Bill.Status.OVERDUE)
+    repay(account_id=bob.account.pk, amount=usd("10.00"), source_ref="test:part")
+    october.refresh_from_db()
+    assert october.status == Bill.Status.OVERDUE
+    repay(account_id=bob.account.pk, amount=usd("20.00"), source_ref="test:rest")
+    october.refresh_from_db()
+    assert october.status == Bill.Status.PAID

@@ -1,0 +1,64 @@
+"""Postpaid races on PostgreSQL: closing a month and repaying bills, raced by real threads."""
+
+import pytest
+from djmoney.money import Money
+
+from accounts.ledger import ledger_mismatches
+from accounts.models import LedgerEntry
+from bills.cycle import close_billing_month
+from bills.models import Bill, BillCharge, Settlement
+from bills.settlement import repay
+from tests.bills.conftest import DECEMBER, NOVEMBER, OCTOBER, at, charge, close
+from tests.concurrency.test_races import race
+from tests.factories import PostpaidAccountFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_month_close_run_eight_times_at_once_makes_one_bill_per_account():
+    accounts = [PostpaidAccountFactory() for _ in range(3)]
+    for n, account in enumerate(accounts):
+        for day in range(1, 6):
+            charge(account, f"{n + 1}.00", at(2026, 11, day), f"{account.pk}:{day}")
+
+    results = race([lambda: close_billing_month(now=at(2026, 12, 1, 1))] * 8)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Bill.objects.count() == 3
+    assert BillCharge.objects.count() == 15
+    for n, account in enumerate(accounts):
+        assert Bill.objects.get(account=account).amount_due == Money(5 * (n + 1), "USD")
+
+
+def test_a_close_racing_new_charges_puts_each_charge_on_exactly_one_bill():
+    account = PostpaidAccountFactory()
+    charge(account, "1.00", at(2026, 11, 2), "first")
+    late = [lambda i=i: charge(account, "1.00", at(2026, 11, 30, 23, 59), f"late:{i}") for i in range(6)]
+
+    results = race([lambda: close(account, NOVEMBER, now=at(2026, 12, 1, 1))] + late)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    november = Bill.objects.get()
+    assert november.amount_due == Money(november.charges.count(), "USD")  # the bill holds exactly its charges
+    december = close(account, DECEMBER)
+    assert november.charges.count() + december.charges.count() == 7
+
+
+def test_ten_repayments_racing_settle_exactly_what_was_paid():
+    account = PostpaidAccountFactory()
+    charge(account, "30.00", at(2026, 10, 3), "oct")
+    charge(account, "50.00", at(2026, 11, 3), "nov")
+    october, november = close(account, OCTOBER), close(account, NOVEMBER)
+
+    ten = Money("10.00", "USD")
+    results = race([lambda i=i: repay(account_id=account.pk, amount=ten, source_ref=f"race:{i}") for i in range(10)])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    october.refresh_from_db()
+    november.refresh_from_db()
+    assert (october.status, november.status) == (Bill.Status.PAID, Bill.Status.PAID)
+    assert sum(s.amount.amount for s in Settlement.objects.all()) == 80  # 100 repaid: 20 stays as credit
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPAYMENT).count() == 10
+    account.refresh_from_db()
+    assert account.balance == Money("20.00", "USD")
+    assert ledger_mismatches() == []

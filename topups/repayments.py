@@ -1,0 +1,73 @@
+"""Starting an online repayment of a postpaid account's bills: the same gateway redirect,
+signed notification and exactly-once crediting as a top-up (topups.checkout, topups.notices).
+
+A repayment is a TopUp with purpose REPAYMENT and the bills the customer chose. Nothing is
+credited here: when the gateway confirms the payment, topups.notices credits it as a
+repayment through bills.settlement.repay, which settles the chosen bills first.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from djmoney.money import Money
+
+from accounts.models import Account
+from bills.models import Bill
+from money.errors import Invalid
+from money.formatting import format_money
+
+from .checkout import limits_for, open_checkout
+from .exceptions import RepaymentNotAllowed
+from .models import TopUp
+
+
+@transaction.atomic
+def create_repayment(
+    *, account_id: int, actor, amount: Money | None, bill_ids: list[int], request_key: str = ""
+) -> tuple[TopUp, bool]:
+    """Record a pending online repayment. `amount` None means: what the chosen bills still owe.
+
+    The chosen bills must be the account's and unpaid; a repeated request key returns the
+    repayment that key created (a double click starts one payment).
+    """
+    account = Account.objects.select_for_update().get(pk=account_id)
+    if not account.is_postpaid:
+        raise RepaymentNotAllowed()
+    if request_key:
+        earlier = TopUp.objects.filter(account=account, request_key=request_key).first()
+        if earlier is not None:
+            return earlier, False
+    bills = list(Bill.objects.filter(account=account, pk__in=bill_ids, status__in=Bill.OUTSTANDING))
+    if len(bills) != len(set(bill_ids)):
+        raise Invalid("Choose among your unpaid bills.", code="bad_bills")
+    currency = account.billing_currency
+    owed = sum((bill.remaining for bill in bills), Money(0, currency))
+    if amount is None:
+        if not bills:
+            raise Invalid("Choose the bills to pay, or enter an amount.", code="nothing_to_pay")
+        amount = owed
+    if str(amount.currency) != currency:
+        raise Invalid(f"Repayments are paid in the billing currency, {currency}.", code="currency")
+    maximum = limits_for(currency).maximum
+    if amount > maximum:
+        raise Invalid(f"The most one online payment can be is {format_money(maximum)}.", code="amount")
+    topup = TopUp.objects.create(
+        account=account,
+        created_by=actor,
+        gateway=settings.PAYMENT_GATEWAY,
+        purpose=TopUp.Purpose.REPAYMENT,
+        amount=amount,
+        credit_amount=amount,
+        request_key=request_key,
+    )
+    topup.bills.set(bills)
+    return topup, True
+
+
+def start_online_repayment(
+    *, account_id: int, actor, amount: Money | None, bill_ids: list[int], request_key: str = ""
+) -> TopUp:
+    """Create the repayment, then open the gateway's checkout; returns it with checkout_url set."""
+    topup, created = create_repayment(
+        account_id=account_id, actor=actor, amount=amount, bill_ids=bill_ids, request_key=request_key
+    )
+    return open_checkout(topup) if created else topup
