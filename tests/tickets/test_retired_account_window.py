@@ -64,3 +64,22 @@ def test_finance_can_lengthen_or_close_the_window_but_not_before_retirement_or_o
     with pytest.raises(Invalid, match="before the account was retired"):
         set_ticket_window(account_id=retired.pk, until=retired.retired_at - timedelta(days=1))
     assert set_ticket_window(account_id=retired.pk, until=None).tickets_until is None
+
+
+def test_finance_extends_and_closes_the_window_from_admin(client, bank, clerk):
+    from tests.helpers import staff_login
+
+    retired = replace(bank)
+    set_ticket_window(account_id=retired.pk, until=retired.retired_at)
+    staff_login(client, clerk)
+    changelist = "/admin/tickets/receivingaccount/"
+    response = client.post(
+        changelist, {"action": "extend_ticket_window", "_selected_action": [retired.pk]}, follow=True
+    )
+    assert "accepted until" in response.content.decode()
+    retired.refresh_from_db()
+    assert retired.tickets_until > timezone.now() + timedelta(days=89)
+    assert "tickets accepted until" in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "close_ticket_window", "_selected_action": [retired.pk]})
+    retired.refresh_from_db()
+    assert retired.tickets_until is None

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
@@ -68,7 +69,7 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin)
     list_display = ("bank_name", "currency", "region", "number", "swift_bic", "valid_from", "state")
     list_filter = ("currency", "region", ("retired_at", admin.EmptyFieldListFilter))
     search_fields = ("bank_name", "account_name", "iban", "account_number", "swift_bic")
-    actions = ["retire"]
+    actions = ["retire", "extend_ticket_window", "close_ticket_window"]
 
     @admin.display(description="Account")
     def number(self, obj):
@@ -76,6 +77,12 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin)
 
     @admin.display(description="State")
     def state(self, obj):
+        if obj.retired_at and obj.tickets_until and obj.tickets_until > timezone.now():
+            return format_html(
+                '<span style="color:#5f6b7a">Retired {}; tickets accepted until {}</span>',
+                f"{obj.retired_at:%Y-%m-%d}",
+                f"{obj.tickets_until:%Y-%m-%d}",
+            )
         if obj.retired_at:
             return format_html('<span style="color:#5f6b7a">Retired {}</span>', f"{obj.retired_at:%Y-%m-%d}")
         return format_html('<strong style="color:#1a7f4b">{}</strong>', "Current")
@@ -83,7 +90,7 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin)
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return (*self.form.Meta.fields, "valid_from", "retired_at")
+        return (*self.form.Meta.fields, "valid_from", "retired_at", "tickets_until")
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -99,6 +106,29 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin)
         for pk in queryset.filter(retired_at__isnull=True).values_list("pk", flat=True):
             services.retire_receiving_account(account_id=pk)
         self.message_user(request, "Retired. Invoices that print them keep doing so.", messages.SUCCESS)
+
+    @admin.action(
+        description="Accept Transfer Tickets naming the selected retired accounts for 90 more days",
+        permissions=["change"],
+    )
+    def extend_ticket_window(self, request, queryset):
+        until = timezone.now() + services.RETIRED_TICKET_WINDOW
+        self._set_window(request, queryset, until, f"Tickets naming them are accepted until {until:%Y-%m-%d}.")
+
+    @admin.action(
+        description="Stop accepting Transfer Tickets naming the selected retired accounts", permissions=["change"]
+    )
+    def close_ticket_window(self, request, queryset):
+        self._set_window(request, queryset, None, "Only customers whose invoices print them can name them now.")
+
+    def _set_window(self, request, queryset, until, done: str) -> None:
+        retired = list(queryset.filter(retired_at__isnull=False).values_list("pk", flat=True))
+        if not retired:
+            self.message_user(request, "Only a retired account has a ticket window.", messages.WARNING)
+            return
+        for pk in retired:
+            services.set_ticket_window(account_id=pk, until=until)
+        self.message_user(request, done, messages.SUCCESS)
 
 
 # --- Invoices -------------------------------------------------------------------------------
