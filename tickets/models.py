@@ -11,6 +11,11 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 
+def transfer_source_ref(bank_reference: str) -> str:
+    """The ledger source of a bank transfer: its reference on our statement, however typed."""
+    return "bank:" + "".join(bank_reference.split()).upper()[:60]
+
+
 class ReceivingAccount(models.Model):
     """A bank account of ours that customers transfer to.
 
@@ -215,6 +220,10 @@ class TransferTicket(models.Model):
 
     @property
     def ledger_source_ref(self) -> str:
+        """The transfer, as the statement names it: a ticket and a statement line for the same
+        transfer credit once (tickets.statements)."""
+        if self.confirmed_bank_reference:
+            return transfer_source_ref(self.confirmed_bank_reference)
         return f"ticket:{self.public_id}"
 
     def is_overdue(self, now=None) -> bool:
@@ -325,3 +334,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket}: {self.get_kind_display()}"
+
+
+from .statement_models import StatementFile, StatementLine  # noqa: E402,F401  (bank statements)
