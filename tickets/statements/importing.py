@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from money.errors import BillingError, Invalid
+from money.errors import BillingError, Invalid, Refused
 
 from ..models import ReceivingAccount, StatementFile, StatementLine
 from . import camt
@@ -19,6 +19,7 @@ from .crediting import credit_locked_line, is_exact
 from .matching import already_credited, match_line
 from .parsed import ParsedStatement, compact_reference, fallback_reference
 
+IMPORT_PERMISSION = "tickets.import_statementfile"
 PARSERS = {StatementFile.Format.CAMT053: camt.parse_camt053}
 
 
@@ -39,6 +40,8 @@ def import_statement(
     *, receiving_account_id: int, data: bytes, name: str, actor, fmt: str = "", now: datetime | None = None
 ) -> ImportResult:
     now = now or timezone.now()
+    if not (actor.is_active and actor.is_staff and actor.has_perm(IMPORT_PERMISSION)):
+        raise Refused("Only finance staff who may import bank statements can do this.")
     if len(data) > settings.STATEMENT_MAX_BYTES:
         raise Invalid(
             f"The file is larger than {settings.STATEMENT_MAX_BYTES // 1_000_000} MB; split the statement.",
