@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.models import LedgerEntry
+from accounts.models import LedgerEntry, OutboundEmail
 from money.errors import Invalid
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
@@ -221,3 +221,25 @@ def test_a_statement_imported_after_the_ticket_was_credited_links_the_line(custo
     assert line.state == "credited" and line.ticket_id == ticket.pk and "not credited again" in line.explanation
     assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
     assert TransferTicket.objects.get().status == "credited"
+
+
+def test_a_ticket_filed_after_the_statement_credited_its_transfer_is_closed_at_once(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT2611200001", creditor_reference=rf)]))
+    ticket = make_ticket(customer, bank, bank_reference="ft 2611 2000 01")
+    assert ticket.status == "credited" and ticket.ledger_entry == StatementLine.objects.get().ledger_entry
+    assert "matched with your bank statement" in ticket.events.get(kind="credited").body
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(client, customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("120.00", "REF-REC", remittance=formatted(rf))]))
+    mail = OutboundEmail.objects.get()
+    assert mail.to == customer.email and "120.00" in mail.subject
+    assert "matched with our bank statement" in mail.body
+    client.force_login(customer)
+    records = client.get("/billing/topups/").content.decode()
+    assert "REF-REC" in records and "matched with our bank statement" in records
+    overview = client.get("/billing/").content.decode()
+    assert "120.00" in overview

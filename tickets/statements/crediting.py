@@ -12,9 +12,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, LedgerEntry
+from accounts.notifications import queue_templated_email
 from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
@@ -115,7 +117,28 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> Statemen
     line.save()
     if not earlier and ticket and ticket.is_open:
         close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
+    elif not earlier:
+        _email_account(line, account)
     return line
+
+
+def _email_account(line: StatementLine, account: Account) -> None:
+    """No ticket to answer: the account's users are told the money arrived (through the outbox,
+    in this transaction)."""
+    for user in account.users.filter(is_active=True).exclude(email=""):
+        queue_templated_email(
+            dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
+            to=user.email,
+            subject=f"Your bank transfer of {format_money(line.money)} was credited",
+            template="tickets/email_statement_credited.txt",
+            context={
+                "line": line,
+                "account": account,
+                "user": user,
+                "url": settings.SITE_URL + reverse("accounts:overview"),
+            },
+            account=account,
+        )
 
 
 def _lock_line(line_id: int) -> StatementLine:
