@@ -73,11 +73,11 @@ class StatementCredits:
                 created_at=line.credited_at,
                 reference=line.bank_reference,
                 url=reverse("accounts:statement"),
-                method="Bank transfer",
+                method="Bank transfer, matched with our bank statement",
                 amount=line.money,
                 credited=line.ledger_entry.amount,
                 status=RecordStatus.CREDITED,
-                status_label=f"Received {line.booking_date:%Y-%m-%d}, matched with our bank statement",
+                status_label="Credited",
                 exchange_rate=None,
             )
             for line in StatementLine.objects.filter(pk__in=pks).select_related("ledger_entry")

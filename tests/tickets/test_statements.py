@@ -240,6 +240,6 @@ def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(clien
     assert "matched with our bank statement" in mail.body
     client.force_login(customer)
     records = client.get("/billing/topups/").content.decode()
-    assert "REF-REC" in records and "matched with our bank statement" in records
+    assert "REF-REC" in records and "matched with our bank statement" in records  # the method column
     overview = client.get("/billing/").content.decode()
     assert "120.00" in overview

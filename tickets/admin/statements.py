@@ -145,6 +145,8 @@ class StatementLineAdmin(ReadOnlyAdmin):
         return request.user.is_staff and request.user.has_perm(CREDIT_PERMISSION)
 
     def changelist_view(self, request, extra_context=None):
+        # Finance's work list, like the ticket queue: the full width, so the match explanation fits.
+        extra_context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl")
         if cl is not None:
