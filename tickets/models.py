@@ -336,4 +336,4 @@ class TicketEvent(models.Model):
         return f"{self.ticket}: {self.get_kind_display()}"
 
 
-from .statement_models import StatementFile, StatementLine  # noqa: E402,F401  (bank statements)
+from .statement_models import StatementCsvFormat, StatementFile, StatementLine  # noqa: E402,F401  (bank statements)

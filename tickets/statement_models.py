@@ -119,3 +119,34 @@ class StatementLine(models.Model):
     @property
     def is_credit(self) -> bool:
         return self.amount > 0
+
+
+class StatementCsvFormat(models.Model):
+    """How one receiving account's bank lays out its CSV export (column headings as the bank
+    writes them). The running balance column is required: it is how a CSV statement proves its
+    lines add up."""
+
+    class Encoding(models.TextChoices):
+        UTF8 = "utf-8-sig", "UTF-8"
+        GB18030 = "gb18030", "GB18030 (Chinese banks)"
+
+    receiving_account = models.OneToOneField(
+        "tickets.ReceivingAccount", on_delete=models.CASCADE, related_name="csv_format"
+    )
+    encoding = models.CharField(max_length=10, choices=Encoding.choices, default=Encoding.UTF8)
+    delimiter = models.CharField(max_length=1, default=",")
+    date_column = models.CharField(max_length=60)
+    date_format = models.CharField(max_length=20, default="%Y-%m-%d", help_text="e.g. %Y-%m-%d or %d.%m.%Y")
+    amount_column = models.CharField(max_length=60, help_text="Signed: negative for money going out.")
+    balance_column = models.CharField(max_length=60, help_text="The account's balance after each line.")
+    reference_column = models.CharField(max_length=60)
+    currency_column = models.CharField(max_length=60, blank=True, help_text="Empty: the account's currency.")
+    payer_column = models.CharField(max_length=60, blank=True)
+    payer_account_column = models.CharField(max_length=60, blank=True)
+    remittance_column = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = "statement CSV format"
+
+    def __str__(self) -> str:
+        return f"CSV columns for {self.receiving_account}"

@@ -59,3 +59,35 @@ def _entry(e: Entry) -> str:
         f"<NtryDtls><TxDtls><RltdPties><{party}><Nm>{escape(e.payer)}</Nm></{party}></RltdPties>"
         f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd>{strd}</RmtInf></TxDtls></NtryDtls></Ntry>"
     )
+
+
+def mt940(entries, *, opening="1000.00", closing=None, currency="USD") -> bytes:
+    """An MT940 statement (SWIFT customer statement) of the same entries."""
+    if closing is None:
+        closing = Decimal(opening) + sum(Decimal(e.amount) for e in entries if e.currency == currency)
+
+    def balance(tag, amount):
+        amount = Decimal(amount)
+        return f":{tag}:{'C' if amount >= 0 else 'D'}261130{currency}{abs(amount):.2f}".replace(".", ",")
+
+    lines = [":20:STMT-MT-1", ":25:DE89370400440532013000", ":28C:1/1", balance("60F", opening)]
+    for e in entries:
+        amount = Decimal(e.amount)
+        mark = "C" if amount > 0 else "D"
+        lines.append(
+            f":61:{e.booked:%y%m%d}{e.booked:%m%d}{mark}{abs(amount):.2f}NTRFNONREF//{e.reference}".replace(".", ",", 1)
+        )
+        lines.append(f":86:{e.remittance or e.payer}")
+    lines.append(balance("62F", closing))
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def csv_statement(entries, *, opening="1000.00", break_balance_at=None) -> bytes:
+    """A bank's CSV export with a running balance column (headings as a Chinese bank writes them)."""
+    rows = ["交易日期,金额,余额,流水号,付款人,附言"]
+    balance = Decimal(opening)
+    for n, e in enumerate(entries):
+        balance += Decimal(e.amount)
+        shown = balance + (1 if n == break_balance_at else 0)
+        rows.append(f"{e.booked:%Y-%m-%d},{e.amount},{shown},{e.reference},{e.payer},{e.remittance}")
+    return ("\n".join(rows) + "\n").encode("gb18030")

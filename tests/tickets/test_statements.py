@@ -11,8 +11,8 @@ from accounts.models import LedgerEntry, OutboundEmail
 from money.errors import Invalid
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
-from tests.tickets.statement_files import Entry, camt053
-from tickets.models import Invoice, StatementFile, StatementLine, TicketEvent, TransferTicket
+from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
+from tickets.models import Invoice, StatementCsvFormat, StatementFile, StatementLine, TicketEvent, TransferTicket
 from tickets.receiving_accounts import issue_invoice
 from tickets.references import formatted, payment_reference
 from tickets.review import confirm_and_credit
@@ -243,3 +243,67 @@ def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(clien
     assert "REF-REC" in records and "matched with our bank statement" in records  # the method column
     overview = client.get("/billing/").content.decode()
     assert "120.00" in overview
+
+
+def test_an_mt940_statement_is_matched_like_a_camt(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    data = mt940([Entry("120.00", "MT-1", remittance=spaced_lower(rf)), Entry("-3.50", "FEE-1")])
+    result = run_import(bank, clerk, data, name="statement.sta")
+    assert result.statement.format == "mt940" and (result.lines, result.credited) == (2, 1)
+    assert balance_of(customer) == Money("120.00", "USD")
+    assert run_import(bank, clerk, data).new_lines == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(mt940([Entry("10.00", "MT-1")], closing="999.00"), id="balances-do-not-add-up"),
+        pytest.param(mt940([Entry("10.00", "MT-1")]).rsplit(b":62F:", 1)[0], id="truncated-no-closing-balance"),
+    ],
+)
+def test_a_broken_mt940_is_refused(bank, clerk, data):
+    with pytest.raises(Invalid):
+        run_import(bank, clerk, data, name="statement.sta")
+    assert not StatementFile.objects.exists()
+
+
+@pytest.fixture
+def csv_columns(bank):
+    return StatementCsvFormat.objects.create(
+        receiving_account=bank,
+        encoding="gb18030",
+        date_column="交易日期",
+        amount_column="金额",
+        balance_column="余额",
+        reference_column="流水号",
+        payer_column="付款人",
+        remittance_column="附言",
+    )
+
+
+def test_a_csv_is_read_with_the_receiving_accounts_columns(customer, bank, clerk, csv_columns):
+    rf = payment_reference(customer.account_id)
+    data = csv_statement([Entry("88.00", "CN-1", payer="张三", remittance=rf), Entry("-2.00", "CN-FEE")])
+    result = run_import(bank, clerk, data, name="export.csv")
+    assert result.statement.format == "csv" and result.credited == 1
+    assert StatementLine.objects.get(bank_reference="CN-1").payer_name == "张三"
+    assert balance_of(customer) == Money("88.00", "USD")
+
+
+def test_a_csv_whose_running_balance_breaks_is_refused(bank, clerk, csv_columns):
+    data = csv_statement([Entry("10.00", "CN-1"), Entry("5.00", "CN-2")], break_balance_at=1)
+    with pytest.raises(Invalid, match="does not add up at line 3"):
+        run_import(bank, clerk, data, name="export.csv")
+    assert not StatementLine.objects.exists()
+
+
+def test_a_csv_without_saved_columns_is_refused_with_what_to_do(bank, clerk):
+    with pytest.raises(Invalid, match="CSV columns"):
+        run_import(bank, clerk, csv_statement([Entry("10.00", "CN-1")]), name="export.csv")
+
+
+def test_control_characters_from_the_bank_file_are_dropped_not_stored(customer, bank, clerk, csv_columns):
+    data = csv_statement([Entry("10.00", "CN-\x001", payer="Evil\x00 Payer", remittance="a\x07b")])
+    run_import(bank, clerk, data, name="export.csv")
+    line = StatementLine.objects.get()
+    assert (line.bank_reference, line.payer_name, line.remittance) == ("CN-1", "Evil Payer", "ab")

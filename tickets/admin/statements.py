@@ -17,7 +17,7 @@ from billing_center.admin_base import ReadOnlyAdmin
 from money.errors import BillingError
 from money.formatting import format_money
 
-from ..models import ReceivingAccount, StatementFile, StatementLine
+from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
 from ..statements.crediting import LineOutcome, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
@@ -29,7 +29,12 @@ class UploadForm(forms.Form):
     receiving_account = forms.ModelChoiceField(
         queryset=ReceivingAccount.objects.all(), help_text="The account of ours this statement is for."
     )
-    file = forms.FileField(label="Statement file", help_text="camt.053 (ISO 20022 XML).")
+    file = forms.FileField(label="Statement file", help_text="camt.053 (ISO 20022 XML), MT940, or CSV.")
+    format = forms.ChoiceField(
+        choices=[("", "Recognise it"), *StatementFile.Format.choices],
+        required=False,
+        help_text="A CSV is read with the columns saved for the receiving account (Statement CSV formats).",
+    )
 
 
 class AssignForm(forms.Form):
@@ -85,6 +90,7 @@ class StatementFileAdmin(ReadOnlyAdmin):
                     data=upload.read(),
                     name=upload.name,
                     actor=request.user,
+                    fmt=form.cleaned_data["format"],
                 )
             except BillingError as exc:
                 form.add_error("file", exc.message)
@@ -214,3 +220,8 @@ class StatementLineAdmin(ReadOnlyAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/tickets/statementline/action_confirmation.html", context)
+
+
+@admin.register(StatementCsvFormat)
+class StatementCsvFormatAdmin(admin.ModelAdmin):
+    list_display = ("receiving_account", "encoding", "delimiter", "date_column", "amount_column", "balance_column")

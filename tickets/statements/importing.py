@@ -13,14 +13,15 @@ from django.utils import timezone
 
 from money.errors import BillingError, Invalid, Refused
 
-from ..models import ReceivingAccount, StatementFile, StatementLine
-from . import camt
+from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
+from . import camt, mt940
 from .crediting import credit_locked_line, is_exact
+from .csv_format import parse_csv
 from .matching import already_credited, match_line
 from .parsed import ParsedStatement, compact_reference, fallback_reference
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
-PARSERS = {StatementFile.Format.CAMT053: camt.parse_camt053}
+PARSERS = {StatementFile.Format.CAMT053: camt.parse_camt053, StatementFile.Format.MT940: mt940.parse_mt940}
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,13 @@ class ImportResult:
 
 
 def detect_format(data: bytes) -> str:
-    return StatementFile.Format.CAMT053
+    """XML is camt.053; a file with MT940 tags is MT940; anything else is read as CSV."""
+    head = data[:2000].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        return StatementFile.Format.CAMT053
+    if b":20:" in head and b":60" in head or head.startswith((b"{1:", b":20:")):
+        return StatementFile.Format.MT940
+    return StatementFile.Format.CSV
 
 
 def import_statement(
@@ -48,10 +55,14 @@ def import_statement(
             code="statement_too_large",
         )
     fmt = fmt or detect_format(data)
-    if fmt not in PARSERS:
-        raise Invalid(f"Statements in {fmt} cannot be imported yet.", code="statement_format")
-    parsed = PARSERS[fmt](data)
     receiving = ReceivingAccount.objects.get(pk=receiving_account_id)
+    if fmt == StatementFile.Format.CSV:
+        mapping = StatementCsvFormat.objects.filter(receiving_account=receiving).first()
+        parsed = parse_csv(data, mapping, currency=receiving.currency)
+    elif fmt in PARSERS:
+        parsed = PARSERS[fmt](data)
+    else:
+        raise Invalid(f"Statements in {fmt} cannot be imported.", code="statement_format")
     if parsed.currency != receiving.currency:
         raise Invalid(
             f"This statement is in {parsed.currency}; {receiving} receives {receiving.currency}. Nothing was imported.",
@@ -84,7 +95,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
         )
         rows, keys = [], set()
         for parsed_line in parsed.lines:
-            reference = compact_reference(parsed_line.bank_reference) or fallback_reference(parsed_line)
+            reference = compact_reference(_text(parsed_line.bank_reference)) or fallback_reference(parsed_line)
             keys.add(parsed_line.key(reference))
             rows.append(
                 StatementLine(
@@ -94,10 +105,10 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
                     booking_date=parsed_line.booking_date,
                     amount=parsed_line.amount,
                     currency=parsed_line.currency,
-                    payer_name=parsed_line.payer_name,
-                    payer_account=parsed_line.payer_account,
-                    remittance=parsed_line.remittance,
-                    creditor_reference=parsed_line.creditor_reference,
+                    payer_name=_text(parsed_line.payer_name),
+                    payer_account=_text(parsed_line.payer_account),
+                    remittance=_text(parsed_line.remittance),
+                    creditor_reference=_text(parsed_line.creditor_reference),
                 )
             )
         before = StatementLine.objects.filter(statement_file=statement).count()
@@ -105,6 +116,11 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
         statement.new_line_count = StatementLine.objects.filter(statement_file=statement).count() - before
         statement.save(update_fields=["new_line_count"])
     return statement, keys
+
+
+def _text(value: str) -> str:
+    """What the bank wrote, without the NUL and control characters no column should hold."""
+    return "".join(ch for ch in value if ch >= " " or ch in "\t\n")
 
 
 def _lines_of(receiving, keys) -> list[int]:

@@ -132,8 +132,10 @@ def _open_tickets(line: StatementLine):
     compact = Upper(Replace("bank_reference", Value(" "), Value("")))
     same_reference = TransferTicket.objects.alias(compact=compact).filter(compact=line.bank_reference)
     same_transfer = TransferTicket.objects.filter(
-        amount=line.money, transfer_date=line.booking_date, payer_name__iexact=line.payer_name or "\x00"
+        amount=line.money, transfer_date=line.booking_date, payer_name__iexact=line.payer_name
     )
+    if not line.payer_name:
+        same_transfer = same_transfer.none()  # no payer named: amount and date alone are not enough
     return (same_reference | same_transfer).filter(status__in=TransferTicket.OPEN_STATUSES).order_by("pk")
 
 
