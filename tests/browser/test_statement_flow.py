@@ -2,16 +2,13 @@
 alice's payment reference is credited at once and she sees it on her Overview; the unmatched
 line is assigned to her account by hand and confirmed."""
 
-import re
-
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.models import LedgerEntry
 from tests.browser.test_bank_transfer_flow import people  # noqa: F401 (fixture)
+from tests.browser.test_finance_admin import admin_sign_in
 from tests.browser.test_topup_flow import PASSWORD, quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
-from tests.helpers import current_otp
 from tests.tickets.statement_files import Entry, camt053
 from tickets.models import StatementLine
 from tickets.references import formatted, payment_reference
@@ -41,12 +38,7 @@ def test_finance_uploads_a_statement_one_line_is_credited_and_one_assigned_by_ha
         )
     )
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "finance")
-    page.fill("#id_password", PASSWORD)
-    page.fill("#id_otp_token", current_otp(TOTPDevice.objects.get(user=finance)))
-    page.click("input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    admin_sign_in(page, live_server.url, finance)  # password and her authenticator app's code
 
     page.goto(f"{live_server.url}/admin/tickets/statementfile/add/")
     page.select_option("#id_receiving_account", str(bank.pk))
