@@ -6,6 +6,8 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Replace, Upper
 from django.utils import timezone
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
@@ -191,6 +193,10 @@ class TransferTicket(models.Model):
             # The ticket list's and the records page's order (newest first, id breaking ties).
             models.Index(fields=["account", "-submitted_at", "-id"], name="ticket_account_recent"),
             models.Index(fields=["status", "due_at"], name="ticket_queue"),
+            # A statement line finds its ticket by the bank reference however the customer typed it, or by
+            # amount and date (tickets.statements.matching).
+            models.Index(Upper(Replace("bank_reference", Value(" "), Value(""))), name="ticket_bank_reference_compact"),
+            models.Index(fields=["transfer_date", "amount"], name="ticket_transfer_day"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="ticket_amount_positive"),

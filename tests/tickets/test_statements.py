@@ -307,3 +307,15 @@ def test_control_characters_from_the_bank_file_are_dropped_not_stored(customer, 
     run_import(bank, clerk, data, name="export.csv")
     line = StatementLine.objects.get()
     assert (line.bank_reference, line.payer_name, line.remittance) == ("CN-1", "Evil Payer", "ab")
+
+
+def test_assigning_a_ticket_matched_line_to_another_account_leaves_that_ticket_open(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="X-9", transfer_date=date(2026, 12, 1))
+    run_import(bank, clerk, camt053([Entry("250.00", "BANK-9", payer="Alice Example")]))
+    line = StatementLine.objects.get()
+    assert line.ticket == ticket
+    bob = UserFactory()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    confirm_line(line_id=line.pk, actor=clerk)
+    ticket.refresh_from_db()
+    assert ticket.is_open and balance_of(bob) == Money("250.00", "USD")

@@ -76,6 +76,8 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         if account is None:
             raise Invalid(f"There is no account #{account_id}.", code="no_account")
         line.account, line.bill, line.rule, line.proposed_by = account, None, StatementLine.Rule.MANUAL, None
+        if line.ticket_id and line.ticket.account_id != account.pk:
+            line.ticket = None  # that ticket is another account's transfer
         line.state = StatementLine.State.MATCHED
         line.explanation += f"\nAssigned to {account.name} (#{account.pk}) by {actor} on {now:%Y-%m-%d %H:%M}."
         line.save()

@@ -98,12 +98,12 @@ def _rf_accounts(text: str, match: Match):
         if not iso11649.is_valid(reference):
             match.notes.append(f"{formatted(reference)} has wrong check digits: not used.")
             match.suggestions.append(_account_label(account_id) + " (from a mistyped RF)")
-        elif Account.objects.filter(pk=account_id).exists():
+        elif name := Account.objects.filter(pk=account_id).values_list("name", flat=True).first():
             yield (
                 StatementLine.Rule.RF,
                 account_id,
                 None,
-                f"RF reference {formatted(reference)} names {_account_label(account_id)}.",
+                f"RF reference {formatted(reference)} names {name} (#{account_id}).",
             )
         else:
             match.notes.append(f"RF reference {formatted(reference)} names no account of ours.")
