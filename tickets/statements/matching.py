@@ -111,7 +111,7 @@ def _rf_accounts(text: str, match: Match):
 
 def _document_accounts(text: str):
     numbers = {f"INV-{year}-{seq}" for year, seq in INVOICE.findall(text)}
-    for invoice in Invoice.objects.filter(number__in=numbers):
+    for invoice in Invoice.objects.filter(number__in=numbers) if numbers else []:
         yield (
             StatementLine.Rule.INVOICE,
             invoice.account_id,
@@ -119,7 +119,7 @@ def _document_accounts(text: str):
             f"Invoice {invoice.number} is {_account_label(invoice.account_id)}'s.",
         )
     numbers = {f"BL-{year}-{month}-{seq}" for year, month, seq in BILL.findall(text)}
-    for bill in Bill.objects.filter(number__in=numbers):
+    for bill in Bill.objects.filter(number__in=numbers) if numbers else []:
         yield (
             StatementLine.Rule.BILL,
             bill.account_id,
