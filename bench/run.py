@@ -24,10 +24,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="per page latency figure")
     parser.add_argument("--large", type=int, default=100_000, help="rows for the at-scale figures")
     parser.add_argument("--alert-accounts", type=int, default=1_000_000)
+    parser.add_argument("--statement-lines", type=int, default=10_000, help="lines of the generated camt.053")
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the command")
     args = parser.parse_args()
     if args.quick:
         args.reps, args.notifications, args.requests, args.large, args.alert_accounts = 2, 200, 100, 2_000, 20_000
+        args.statement_lines = 1_000
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("make bench needs PostgreSQL: set DATABASE_URL=postgres://...")
 
@@ -43,6 +45,7 @@ def main() -> None:
     try:
         from bench import figures
         from bench.ledger_peers import ledger_peers
+        from bench.statements import statement_import
 
         world = figures.World.create()
         with figures.server() as url:
@@ -52,6 +55,7 @@ def main() -> None:
         rows += figures.queries_and_queue(world, args)
         rows += figures.batch_charges(args)
         rows += figures.alert_sweep(args)
+        rows += statement_import(args)
     finally:
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)

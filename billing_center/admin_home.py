@@ -27,6 +27,7 @@ class Todo:
 
 
 QUEUE = "admin:tickets_transferticket_changelist"
+LINES = "admin:tickets_statementline_changelist"
 
 
 def todo_items(user, *, now: datetime) -> list[Todo]:
@@ -39,6 +40,10 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
          lambda: tickets.tickets_due_today(now=now), QUEUE, {"due": "today"}, False),
         ("awaiting-approval", AWAITING_APPROVAL, "tickets.view_transferticket",
          tickets.tickets_awaiting_second_approval, QUEUE, {"approval": "waiting"}, False),
+        ("unmatched-lines", "Unmatched bank statement lines", "tickets.view_statementline",
+         tickets.unmatched_statement_lines, LINES, {"state__exact": "unmatched"}, True),
+        ("lines-to-confirm", "Statement lines to confirm", "tickets.view_statementline",
+         tickets.statement_lines_to_confirm, LINES, {"state__exact": "matched"}, False),
         ("flagged-topups", "Flagged top-ups", "topups.view_topup",
          flagged_topups, "admin:topups_topup_changelist", {"needs_review__exact": "1"}, False),
         ("open-disputes", "Open disputes", "topups.view_dispute",

@@ -10,6 +10,7 @@ class TicketsConfig(AppConfig):
     def ready(self):
         from accounts import deposits
 
-        from .deposits import BankTransferTickets
+        from .deposits import BankTransferTickets, StatementCredits
 
         deposits.register(BankTransferTickets())
+        deposits.register(StatementCredits())

@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.deposits import DepositRecord, RecordStatus
 from accounts.selectors import within_days
 
-from .models import TransferTicket
+from .models import StatementLine, TransferTicket
 
 # The records page filters by RecordStatus; a ticket's states map onto them like this.
 TICKET_STATUSES_FOR = {
@@ -50,3 +50,41 @@ class BankTransferTickets:
 
     def in_flight(self, account):
         return TransferTicket.objects.filter(account=account, status__in=TransferTicket.OPEN_STATUSES).count()
+
+
+class StatementCredits:
+    """Transfers credited straight from our bank statement (a valid payment reference, no ticket)."""
+
+    method = "bank_statement"
+    label = "Bank transfer (matched on our statement)"
+
+    def keys(self, account, *, status, first, last):
+        lines = StatementLine.objects.filter(account=account, state=StatementLine.State.CREDITED, ticket__isnull=True)
+        if status and status != RecordStatus.CREDITED:
+            lines = lines.none()
+        lines = within_days(lines, first, last, field="credited_at").annotate(
+            at=F("credited_at"), kind=Value(self.method)
+        )
+        return lines.order_by().values_list("at", "pk", "kind")
+
+    def load(self, pks):
+        return {
+            line.pk: DepositRecord(
+                created_at=line.credited_at,
+                reference=line.bank_reference,
+                url=reverse("accounts:statement"),
+                method="Bank transfer, matched with our bank statement",
+                amount=line.money,
+                credited=line.ledger_entry.amount,
+                status=RecordStatus.CREDITED,
+                status_label="Credited",
+                exchange_rate=None,
+            )
+            for line in StatementLine.objects.filter(pk__in=pks).select_related("ledger_entry")
+        }
+
+    def overview(self, account, *, limit):
+        return [], []
+
+    def in_flight(self, account):
+        return 0

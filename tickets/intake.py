@@ -17,7 +17,8 @@ from money.errors import Invalid
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, CheckedCertificate
 from .exceptions import CertificateStorageUnavailable, TicketNotAllowed, TicketStateError
-from .models import Certificate, Invoice, ReceivingAccount, TicketEvent, TransferTicket
+from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TicketEvent, TransferTicket
+from .review import close_matched_ticket
 from .working_days import due_at
 
 logger = logging.getLogger(__name__)
@@ -92,10 +93,29 @@ def submit_ticket(
             )
             stored = _store_certificates(ticket, event, user, certificates, now)
             _flag_duplicates(ticket)
+            _link_credited_statement_line(ticket, user, now)
     except Exception:
         _delete_files(stored)
         raise
     return ticket
+
+
+def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -> None:
+    """A ticket for a transfer our bank statement already credited is linked to that credit and
+    closed, never credited again."""
+    reference = "".join(ticket.bank_reference.split()).upper()
+    line = (
+        StatementLine.objects.filter(
+            account_id=ticket.account_id,
+            state=StatementLine.State.CREDITED,
+            bank_reference=reference,
+            ledger_entry__transfer_ticket__isnull=True,
+        )
+        .select_related("ledger_entry")
+        .first()
+    )
+    if line and not TransferTicket.objects.filter(confirmed_bank_reference=reference).exists():
+        close_matched_ticket(ticket, entry=line.ledger_entry, actor=None, now=now)
 
 
 def reply_to_ticket(

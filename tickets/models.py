@@ -6,9 +6,16 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Replace, Upper
 from django.utils import timezone
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
+
+
+def transfer_source_ref(bank_reference: str) -> str:
+    """The ledger source of a bank transfer: its reference on our statement, however typed."""
+    return "bank:" + "".join(bank_reference.split()).upper()[:60]
 
 
 class ReceivingAccount(models.Model):
@@ -186,6 +193,10 @@ class TransferTicket(models.Model):
             # The ticket list's and the records page's order (newest first, id breaking ties).
             models.Index(fields=["account", "-submitted_at", "-id"], name="ticket_account_recent"),
             models.Index(fields=["status", "due_at"], name="ticket_queue"),
+            # A statement line finds its ticket by the bank reference however the customer typed it, or by
+            # amount and date (tickets.statements.matching).
+            models.Index(Upper(Replace("bank_reference", Value(" "), Value(""))), name="ticket_bank_reference_compact"),
+            models.Index(fields=["transfer_date", "amount"], name="ticket_transfer_day"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="ticket_amount_positive"),
@@ -215,6 +226,10 @@ class TransferTicket(models.Model):
 
     @property
     def ledger_source_ref(self) -> str:
+        """The transfer, as the statement names it: a ticket and a statement line for the same
+        transfer credit once (tickets.statements)."""
+        if self.confirmed_bank_reference:
+            return transfer_source_ref(self.confirmed_bank_reference)
         return f"ticket:{self.public_id}"
 
     def is_overdue(self, now=None) -> bool:
@@ -325,3 +340,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket}: {self.get_kind_display()}"
+
+
+from .statement_models import StatementCsvFormat, StatementFile, StatementLine  # noqa: E402,F401  (bank statements)

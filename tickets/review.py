@@ -20,7 +20,7 @@ from money.formatting import format_money, format_rate
 from money.rates import current_quote
 
 from .exceptions import TicketNotAllowed, TicketStateError
-from .models import TicketEvent, TransferTicket
+from .models import StatementLine, TicketEvent, TransferTicket
 
 logger = logging.getLogger(__name__)
 CREDIT_PERMISSION = "tickets.credit_transferticket"
@@ -184,9 +184,12 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         now=now,
     )
     if deposit.already_credited:
-        # Only reachable where row locks are not real (SQLite): the ticket was credited by
-        # another request between our read and our write.
-        raise TicketStateError(f"{ticket.number} was already credited.")
+        # The statement line for this transfer credited it first (the same ledger source), or,
+        # where row locks are not real (SQLite), another request credited this ticket.
+        if TransferTicket.objects.filter(ledger_entry=deposit.entry).exists():
+            raise TicketStateError(f"{ticket.number} was already credited.")
+        close_matched_ticket(ticket, entry=deposit.entry, actor=actor, now=now)
+        return
     ticket.ledger_entry = deposit.entry
     ticket.status = TransferTicket.Status.CREDITED
     ticket.decided_by, ticket.decided_at = actor, now
@@ -194,6 +197,29 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     ticket.save()
     _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=f"{format_money(ticket.credit_amount)} credited.")
     _email_customer(ticket, "credited")
+
+
+def close_matched_ticket(ticket: TransferTicket, *, entry: LedgerEntry, actor, now: datetime) -> None:
+    """The locked open ticket's transfer was credited from our bank statement: link it to that
+    credit and close it, crediting nothing again. The customer is told when it arrived."""
+    line = StatementLine.objects.filter(ledger_entry=entry).order_by("pk").first()
+    booked_on = line.booking_date if line else entry.created_at.date()
+    ticket.ledger_entry = entry
+    ticket.status = TransferTicket.Status.CREDITED
+    ticket.received_amount = ticket.received_amount or (line.money if line else entry.amount)
+    ticket.credit_amount = entry.amount
+    if line:
+        ticket.confirmed_bank_reference = line.bank_reference
+        StatementLine.objects.filter(ledger_entry=entry, ticket__isnull=True).update(ticket=ticket)
+    ticket.decided_by, ticket.decided_at = actor, now
+    ticket._history_user = actor
+    ticket.save()
+    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=matched_note(booked_on))
+    _email_customer(ticket, "credited")
+
+
+def matched_note(booked_on) -> str:
+    return f"Received on {booked_on:%Y-%m-%d}, matched with your bank statement."
 
 
 def _rate_note(ticket: TransferTicket) -> str:

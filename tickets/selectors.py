@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 
-from .models import Certificate, Invoice, ReceivingAccount, TransferTicket
+from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TransferTicket
 
 FINANCE_VIEW_PERMISSION = "tickets.view_transferticket"
 
@@ -91,3 +91,13 @@ def tickets_due_today(*, now: datetime, queryset: QuerySet[TransferTicket] | Non
 def tickets_awaiting_second_approval(queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
     """A maker proposed a credit; a second, different finance user has yet to approve it."""
     return open_tickets(queryset).filter(proposed_by__isnull=False)
+
+
+def unmatched_statement_lines() -> QuerySet[StatementLine]:
+    """Bank statement credits no reference named an account for: finance assigns them."""
+    return StatementLine.objects.filter(state=StatementLine.State.UNMATCHED)
+
+
+def statement_lines_to_confirm() -> QuerySet[StatementLine]:
+    """Matched statement credits waiting for finance's one click."""
+    return StatementLine.objects.filter(state=StatementLine.State.MATCHED)

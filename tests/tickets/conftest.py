@@ -98,7 +98,7 @@ def finance_group(db) -> Group:
     return group
 
 
-def _clerk(group, username) -> User:
+def finance_clerk(group, username) -> User:
     user = UserFactory(username=username, account=None, is_staff=True, email=f"{username}@example.com")
     user.groups.add(group)
     return User.objects.get(pk=user.pk)  # fresh permission cache
@@ -106,12 +106,12 @@ def _clerk(group, username) -> User:
 
 @pytest.fixture
 def clerk(finance_group) -> User:
-    return _clerk(finance_group, "fiona")
+    return finance_clerk(finance_group, "fiona")
 
 
 @pytest.fixture
 def checker(finance_group) -> User:
-    return _clerk(finance_group, "frank")
+    return finance_clerk(finance_group, "frank")
 
 
 @pytest.fixture

@@ -220,6 +220,8 @@ def test_the_admin_home_counts_what_needs_doing_and_links_to_each_list(client, c
         "flagged-topups": 1,
         "open-disputes": 1,
         "failed-sms": 1,
+        "unmatched-lines": 0,
+        "lines-to-confirm": 0,
     }
     expect_in_list = {
         "overdue": work["overdue"].number,

@@ -55,9 +55,9 @@ def test_two_checkers_approving_one_proposal_at_once_credit_once(
     customer, bank, clerk, checker, finance_group, settings
 ):
     settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("100")}
-    from tests.tickets.conftest import _clerk
+    from tests.tickets.conftest import finance_clerk
 
-    third = _clerk(finance_group, "grace")
+    third = finance_clerk(finance_group, "grace")
     ticket = make_ticket(customer, bank)
     confirm(ticket, clerk)()
     results = race(

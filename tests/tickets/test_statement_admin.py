@@ -1,0 +1,69 @@
+"""Finance's statements in admin: upload, the lines with their match state and totals, the
+unmatched queue's count on the admin home, and assigning a line by hand through a confirmation."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from djmoney.money import Money
+
+from accounts.models import LedgerEntry
+from tests.factories import UserFactory
+from tests.helpers import staff_login
+from tests.tickets.statement_files import Entry, camt053
+from tests.tickets.test_finance_admin_pages import todo_counts
+from tickets.models import StatementFile, StatementLine
+from tickets.references import payment_reference
+
+pytestmark = pytest.mark.django_db
+UPLOAD = "/admin/tickets/statementfile/add/"
+LINES = "/admin/tickets/statementline/"
+
+
+def upload(client, bank, data, name="statement.xml"):
+    return client.post(
+        UPLOAD, {"receiving_account": bank.pk, "file": SimpleUploadedFile(name, data, content_type="text/xml")}
+    )
+
+
+def test_finance_uploads_a_statement_sees_its_lines_and_assigns_the_unmatched_one(
+    client, clerk, customer, bank, settings
+):
+    settings.STATEMENT_AUTO_CREDIT = True
+    staff_login(client, clerk)
+    rf = payment_reference(customer.account_id)
+    data = camt053([Entry("120.00", "R-1", creditor_reference=rf), Entry("45.00", "R-2", payer="Unknown Ltd")])
+    response = upload(client, bank, data)
+    assert response.status_code == 302 and "statement_file__id__exact" in response["Location"]
+    page = client.get(response["Location"]).content.decode()
+    assert "R-1" in page and "R-2" in page and "Credited" in page and "Unmatched" in page
+    assert 'data-testid="statement-totals"' in page and "unmatched lines 1" in page
+    counts = todo_counts(client.get("/admin/").content.decode())
+    assert counts["unmatched-lines"][0] == 1
+    assert "R-2" in client.get(counts["unmatched-lines"][1]).content.decode()
+
+    line = StatementLine.objects.get(bank_reference="R-2")
+    bob = UserFactory()
+    selection = {"action": "assign_to_account", "_selected_action": [str(line.pk)]}
+    confirmation = client.post(LINES, selection)
+    assert confirmation.status_code == 200 and b"are you sure" in confirmation.content
+    assert b"Unknown Ltd" in confirmation.content
+    client.post(LINES, {**selection, "post": "yes", "account_id": str(bob.account_id)})
+    line.refresh_from_db()
+    assert line.state == "matched" and line.account_id == bob.account_id and line.rule == "manual"
+    client.post(LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)], "post": "yes"})
+    bob.account.refresh_from_db()
+    assert bob.account.balance == Money("45.00", "USD")
+    assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 2
+
+
+def test_a_refused_statement_is_explained_on_the_upload_form(client, clerk, bank):
+    staff_login(client, clerk)
+    response = upload(client, bank, camt053([Entry("10.00", "R-1")], closing="5.00"))
+    assert response.status_code == 200 and b"does not add up" in response.content
+    assert not StatementFile.objects.exists()
+
+
+def test_staff_without_the_import_permission_cannot_upload(client, bank):
+    staff = UserFactory(account=None, is_staff=True)
+    staff_login(client, staff)
+    response = upload(client, bank, camt053([Entry("10.00", "R-1")]))
+    assert response.status_code == 403 and not StatementFile.objects.exists()

@@ -1,0 +1,60 @@
+"""Statements racing on PostgreSQL: the same statement imported by two clerks at once while the
+customer's ticket for one of its lines is confirmed — each transfer is credited exactly once."""
+
+import pytest
+from djmoney.money import Money
+
+from accounts.ledger import ledger_mismatches
+from accounts.models import LedgerEntry
+from tests.concurrency.test_races import race
+from tests.factories import UserFactory
+from tests.tickets.conftest import finance_clerk, make_ticket
+from tests.tickets.statement_files import Entry, camt053
+from tickets.models import StatementLine, TransferTicket
+from tickets.references import payment_reference
+from tickets.review import confirm_and_credit
+from tickets.statements.importing import import_statement
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_two_imports_of_one_statement_and_a_ticket_confirmation_credit_each_transfer_once(
+    customer, bank, clerk, checker, finance_group, settings, round_
+):
+    settings.STATEMENT_AUTO_CREDIT = True
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": 5000}
+    third = finance_clerk(finance_group, "gina")
+    bob = UserFactory()
+    alice_rf, bob_rf = payment_reference(customer.account_id), payment_reference(bob.account_id)
+    ticket = make_ticket(customer, bank, bank_reference="FT-TICKET", amount=Money("250.00", "USD"))
+    entries = [
+        Entry("250.00", "FT-TICKET", creditor_reference=alice_rf),
+        *[Entry(f"{10 + i}.00", f"A-{i}", remittance=alice_rf.lower()) for i in range(5)],
+        *[Entry(f"{20 + i}.00", f"B-{i}", creditor_reference=bob_rf) for i in range(5)],
+        Entry("-5.00", "FEE"),
+    ]
+    data = camt053(entries)
+
+    def run_import(actor):
+        return lambda: import_statement(receiving_account_id=bank.pk, data=data, name="s.xml", actor=actor)
+
+    def confirm():
+        return confirm_and_credit(
+            ticket_id=ticket.pk, actor=third, received=Money("250.00", "USD"), bank_reference="FT-TICKET"
+        )
+
+    results = race([run_import(clerk), run_import(checker), confirm])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert StatementLine.objects.count() == 12
+    assert StatementLine.objects.filter(state="credited").count() == 11
+    assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 11
+    ticket.refresh_from_db()
+    line = StatementLine.objects.get(bank_reference="FT-TICKET")
+    assert ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id == line.ledger_entry_id
+    customer.account.refresh_from_db()
+    bob.account.refresh_from_db()
+    assert customer.account.balance == Money(250 + 10 + 11 + 12 + 13 + 14, "USD")
+    assert bob.account.balance == Money(20 + 21 + 22 + 23 + 24, "USD")
+    assert ledger_mismatches() == []

@@ -1,0 +1,321 @@
+"""Bank statements in, transfers matched: safe parsing, idempotent lines, matching explained
+on the line, and crediting once whether the statement or the ticket comes first."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from accounts.models import LedgerEntry, OutboundEmail
+from money.errors import Invalid
+from tests.factories import UserFactory
+from tests.tickets.conftest import make_ticket
+from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
+from tickets.models import Invoice, StatementCsvFormat, StatementFile, StatementLine, TicketEvent, TransferTicket
+from tickets.receiving_accounts import issue_invoice
+from tickets.references import formatted, payment_reference
+from tickets.review import confirm_and_credit
+from tickets.statements.crediting import assign_line, confirm_line
+from tickets.statements.importing import import_statement
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def auto_credit(settings):
+    settings.STATEMENT_AUTO_CREDIT = True
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("5000"), "CNY": Decimal("30000")}
+
+
+def run_import(bank, clerk, data, name="statement.xml"):
+    return import_statement(receiving_account_id=bank.pk, data=data, name=name, actor=clerk)
+
+
+def spaced_lower(reference: str) -> str:
+    return formatted(reference).lower()
+
+
+def balance_of(user):
+    user.account.refresh_from_db()
+    return user.account.balance
+
+
+def test_a_line_with_the_customers_rf_reference_is_credited_once_and_explained(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    data = camt053([Entry("120.00", "BANKREF-1", remittance=f"top up {spaced_lower(rf)} thanks")])
+    result = run_import(bank, clerk, data)
+    assert (result.lines, result.new_lines, result.credited, result.unmatched) == (1, 1, 1, 0)
+    line = StatementLine.objects.get()
+    assert line.state == "credited" and line.rule == "rf" and line.account_id == customer.account_id
+    assert formatted(rf) in line.explanation
+    assert balance_of(customer) == Money("120.00", "USD")
+    entry = LedgerEntry.objects.get(kind="bank_transfer")
+    assert entry.source_ref == "bank:BANKREF-1" and line.ledger_entry == entry
+    # The same file again, and an overlapping statement, add nothing and credit nothing.
+    again = run_import(bank, clerk, data)
+    overlapping = camt053(
+        [Entry("120.00", "BANKREF-1", remittance=rf), Entry("30.00", "BANKREF-2", creditor_reference=rf)],
+        statement_id="STMT-2",
+    )
+    later = run_import(bank, clerk, overlapping)
+    assert (again.new_lines, later.new_lines, later.credited) == (0, 1, 1)
+    assert StatementLine.objects.count() == 2 and StatementFile.objects.count() == 3
+    assert balance_of(customer) == Money("150.00", "USD")
+
+
+def test_auto_credit_off_proposes_exact_matches_for_one_click(customer, bank, clerk, settings):
+    settings.STATEMENT_AUTO_CREDIT = False
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("80.00", "R-1", creditor_reference=rf)]))
+    line = StatementLine.objects.get()
+    assert line.state == "matched" and balance_of(customer) == Money("0.00", "USD")
+    outcome = confirm_line(line_id=line.pk, actor=clerk)
+    assert outcome.credited and balance_of(customer) == Money("80.00", "USD")
+    assert confirm_line(line_id=line.pk, actor=clerk).already
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_manual_confirmation_above_the_threshold_needs_a_second_finance_user(customer, bank, clerk, checker, settings):
+    settings.STATEMENT_AUTO_CREDIT = False
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("9000.00", "BIG-1", creditor_reference=rf)]))
+    line = StatementLine.objects.get()
+    assert not confirm_line(line_id=line.pk, actor=clerk).credited
+    with pytest.raises(Exception, match="second finance user"):
+        confirm_line(line_id=line.pk, actor=clerk)
+    assert confirm_line(line_id=line.pk, actor=checker).credited
+    assert balance_of(customer) == Money("9000.00", "USD")
+
+
+def test_rf_with_bad_check_digits_is_not_used_but_suggested(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    wrong = rf[:2] + ("00" if rf[2:4] != "00" else "01") + rf[4:]
+    run_import(bank, clerk, camt053([Entry("50.00", "R-BAD", remittance=wrong)]))
+    line = StatementLine.objects.get()
+    assert line.state == "unmatched" and line.account_id is None
+    assert "wrong check digits" in line.explanation and f"#{customer.account_id}" in line.suggestions
+    assert not LedgerEntry.objects.exists()
+
+
+def test_another_customers_rf_in_the_free_text_names_two_accounts_and_waits(customer, bank, clerk):
+    bob = UserFactory()
+    ours, theirs = payment_reference(customer.account_id), payment_reference(bob.account_id)
+    run_import(bank, clerk, camt053([Entry("50.00", "R-TWO", creditor_reference=ours, remittance=f"for {theirs}")]))
+    line = StatementLine.objects.get()
+    assert line.state == "unmatched" and "more than one account" in line.explanation
+    assert f"#{customer.account_id}" in line.suggestions and f"#{bob.account_id}" in line.suggestions
+    assert not LedgerEntry.objects.exists()
+    # Finance assigns it by hand, then confirms it.
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    assert confirm_line(line_id=line.pk, actor=clerk).credited
+    assert balance_of(bob) == Money("50.00", "USD") and balance_of(customer) == Money("0.00", "USD")
+
+
+def test_another_customers_rf_alone_credits_that_customer_not_the_payer(customer, bank, clerk):
+    bob = UserFactory()
+    run_import(
+        bank,
+        clerk,
+        camt053([Entry("70.00", "R-BOB", payer="Alice Example", remittance=payment_reference(bob.account_id))]),
+    )
+    assert balance_of(bob) == Money("70.00", "USD") and balance_of(customer) == Money("0.00", "USD")
+
+
+def test_an_invoice_number_names_its_account(customer, bank, clerk):
+    invoice = issue_invoice(invoice=Invoice(account=customer.account, amount=Money("300.00", "USD")))
+    run_import(bank, clerk, camt053([Entry("300.00", "R-INV", remittance=f"payment {invoice.number.lower()}")]))
+    line = StatementLine.objects.get()
+    assert line.rule == "invoice" and line.state == "credited" and balance_of(customer) == Money("300.00", "USD")
+
+
+def test_debit_lines_and_other_currencies_are_listed_never_credited(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    data = camt053([Entry("-40.00", "FEE-1", remittance=rf), Entry("99.00", "EUR-1", remittance=rf, currency="EUR")])
+    result = run_import(bank, clerk, data)
+    states = dict(StatementLine.objects.values_list("bank_reference", "state"))
+    assert states == {"FEE-1": "debit", "EUR-1": "other_currency"} and result.credited == 0
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_statement_that_does_not_add_up_is_refused_and_nothing_is_written(customer, bank, clerk):
+    data = camt053([Entry("10.00", "R-1")], opening="100.00", closing="120.00")
+    with pytest.raises(Invalid, match="does not add up"):
+        run_import(bank, clerk, data)
+    assert not StatementFile.objects.exists() and not StatementLine.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(
+            b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Document>&x;</Document>',
+            id="xxe",
+        ),
+        pytest.param(
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
+            b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;">]><Document>&lol3;</Document>',
+            id="billion-laughs",
+        ),
+        pytest.param(camt053([Entry("10.00", "R-1")])[:-60], id="truncated"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\xff\xfe not xml at all", id="garbage"),
+    ],
+)
+def test_unsafe_or_broken_files_are_refused_with_a_message(bank, clerk, data):
+    with pytest.raises(Invalid) as refused:
+        run_import(bank, clerk, data)
+    assert refused.value.message and not StatementFile.objects.exists()
+
+
+def test_a_file_over_the_size_ceiling_is_refused_before_parsing(bank, clerk, settings):
+    settings.STATEMENT_MAX_BYTES = 1000
+    with pytest.raises(Invalid, match="larger than"):
+        run_import(bank, clerk, camt053([Entry("10.00", f"R-{i}") for i in range(20)]))
+
+
+def test_an_open_ticket_with_the_same_bank_reference_is_matched_and_closed_by_the_statement(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="ft 2611 2000 01", amount=Money("250.00", "USD"))
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT2611200001", creditor_reference=rf)]))
+    ticket.refresh_from_db()
+    line = StatementLine.objects.get()
+    assert line.ticket == ticket and line.state == "credited"
+    assert ticket.status == "credited" and ticket.ledger_entry == line.ledger_entry
+    event = ticket.events.get(kind=TicketEvent.Kind.CREDITED)
+    assert event.public and "Received on 2026-12-01, matched with your bank statement" in event.body
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_a_ticket_only_match_waits_for_one_click(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="X-1", transfer_date=date(2026, 12, 1))
+    run_import(bank, clerk, camt053([Entry("250.00", "BANK-77", payer="alice example")]))
+    line = StatementLine.objects.get()
+    assert line.state == "matched" and line.rule == "ticket" and line.ticket == ticket
+    assert "same amount, date and payer" in line.explanation and not LedgerEntry.objects.exists()
+    confirm_line(line_id=line.pk, actor=clerk)
+    ticket.refresh_from_db()
+    assert ticket.status == "credited" and balance_of(customer) == Money("250.00", "USD")
+
+
+def test_a_ticket_confirmed_after_the_statement_credited_is_linked_not_credited_again(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT-LATE", creditor_reference=rf)]))
+    ticket = make_ticket(customer, bank, bank_reference="FT-LATE")
+    outcome = confirm_and_credit(
+        ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="ft-late"
+    )
+    ticket.refresh_from_db()
+    assert outcome.credited and ticket.status == "credited"
+    assert ticket.ledger_entry == StatementLine.objects.get().ledger_entry
+    assert StatementLine.objects.get().ticket == ticket
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_a_statement_imported_after_the_ticket_was_credited_links_the_line(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="FT-EARLY")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-EARLY")
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT-EARLY", creditor_reference=rf)]))
+    line = StatementLine.objects.get()
+    assert line.state == "credited" and line.ticket_id == ticket.pk and "not credited again" in line.explanation
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+    assert TransferTicket.objects.get().status == "credited"
+
+
+def test_a_ticket_filed_after_the_statement_credited_its_transfer_is_closed_at_once(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT2611200001", creditor_reference=rf)]))
+    ticket = make_ticket(customer, bank, bank_reference="ft 2611 2000 01")
+    assert ticket.status == "credited" and ticket.ledger_entry == StatementLine.objects.get().ledger_entry
+    assert "matched with your bank statement" in ticket.events.get(kind="credited").body
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(client, customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("120.00", "REF-REC", remittance=formatted(rf))]))
+    mail = OutboundEmail.objects.get()
+    assert mail.to == customer.email and "120.00" in mail.subject
+    assert "matched with our bank statement" in mail.body
+    client.force_login(customer)
+    records = client.get("/billing/topups/").content.decode()
+    assert "REF-REC" in records and "matched with our bank statement" in records  # the method column
+    overview = client.get("/billing/").content.decode()
+    assert "120.00" in overview
+
+
+def test_an_mt940_statement_is_matched_like_a_camt(customer, bank, clerk):
+    rf = payment_reference(customer.account_id)
+    data = mt940([Entry("120.00", "MT-1", remittance=spaced_lower(rf)), Entry("-3.50", "FEE-1")])
+    result = run_import(bank, clerk, data, name="statement.sta")
+    assert result.statement.format == "mt940" and (result.lines, result.credited) == (2, 1)
+    assert balance_of(customer) == Money("120.00", "USD")
+    assert run_import(bank, clerk, data).new_lines == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(mt940([Entry("10.00", "MT-1")], closing="999.00"), id="balances-do-not-add-up"),
+        pytest.param(mt940([Entry("10.00", "MT-1")]).rsplit(b":62F:", 1)[0], id="truncated-no-closing-balance"),
+    ],
+)
+def test_a_broken_mt940_is_refused(bank, clerk, data):
+    with pytest.raises(Invalid):
+        run_import(bank, clerk, data, name="statement.sta")
+    assert not StatementFile.objects.exists()
+
+
+@pytest.fixture
+def csv_columns(bank):
+    return StatementCsvFormat.objects.create(
+        receiving_account=bank,
+        encoding="gb18030",
+        date_column="交易日期",
+        amount_column="金额",
+        balance_column="余额",
+        reference_column="流水号",
+        payer_column="付款人",
+        remittance_column="附言",
+    )
+
+
+def test_a_csv_is_read_with_the_receiving_accounts_columns(customer, bank, clerk, csv_columns):
+    rf = payment_reference(customer.account_id)
+    data = csv_statement([Entry("88.00", "CN-1", payer="张三", remittance=rf), Entry("-2.00", "CN-FEE")])
+    result = run_import(bank, clerk, data, name="export.csv")
+    assert result.statement.format == "csv" and result.credited == 1
+    assert StatementLine.objects.get(bank_reference="CN-1").payer_name == "张三"
+    assert balance_of(customer) == Money("88.00", "USD")
+
+
+def test_a_csv_whose_running_balance_breaks_is_refused(bank, clerk, csv_columns):
+    data = csv_statement([Entry("10.00", "CN-1"), Entry("5.00", "CN-2")], break_balance_at=1)
+    with pytest.raises(Invalid, match="does not add up at line 3"):
+        run_import(bank, clerk, data, name="export.csv")
+    assert not StatementLine.objects.exists()
+
+
+def test_a_csv_without_saved_columns_is_refused_with_what_to_do(bank, clerk):
+    with pytest.raises(Invalid, match="CSV columns"):
+        run_import(bank, clerk, csv_statement([Entry("10.00", "CN-1")]), name="export.csv")
+
+
+def test_control_characters_from_the_bank_file_are_dropped_not_stored(customer, bank, clerk, csv_columns):
+    data = csv_statement([Entry("10.00", "CN-\x001", payer="Evil\x00 Payer", remittance="a\x07b")])
+    run_import(bank, clerk, data, name="export.csv")
+    line = StatementLine.objects.get()
+    assert (line.bank_reference, line.payer_name, line.remittance) == ("CN-1", "Evil Payer", "ab")
+
+
+def test_assigning_a_ticket_matched_line_to_another_account_leaves_that_ticket_open(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="X-9", transfer_date=date(2026, 12, 1))
+    run_import(bank, clerk, camt053([Entry("250.00", "BANK-9", payer="Alice Example")]))
+    line = StatementLine.objects.get()
+    assert line.ticket == ticket
+    bob = UserFactory()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    confirm_line(line_id=line.pk, actor=clerk)
+    ticket.refresh_from_db()
+    assert ticket.is_open and balance_of(bob) == Money("250.00", "USD")

@@ -1,0 +1,227 @@
+"""Finance's bank statements in Django admin: upload one for a receiving account, read its lines
+with their match state and totals, confirm matched lines with one click and assign the
+unmatched queue's lines to an account — each action through a confirmation page."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from billing_center.admin_base import ReadOnlyAdmin
+from money.errors import BillingError
+from money.formatting import format_money
+
+from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
+from ..review import CREDIT_PERMISSION
+from ..statements.crediting import LineOutcome, assign_line, confirm_line
+from ..statements.importing import IMPORT_PERMISSION, import_statement
+
+LINES = "admin:tickets_statementline_changelist"
+
+
+class UploadForm(forms.Form):
+    receiving_account = forms.ModelChoiceField(
+        queryset=ReceivingAccount.objects.all(), help_text="The account of ours this statement is for."
+    )
+    file = forms.FileField(label="Statement file", help_text="camt.053 (ISO 20022 XML), MT940, or CSV.")
+    format = forms.ChoiceField(
+        choices=[("", "Recognise it"), *StatementFile.Format.choices],
+        required=False,
+        help_text="A CSV is read with the columns saved for the receiving account (Statement CSV formats).",
+    )
+
+
+class AssignForm(forms.Form):
+    account_id = forms.IntegerField(label="Account number (#)", min_value=1)
+
+
+@admin.register(StatementFile)
+class StatementFileAdmin(ReadOnlyAdmin):
+    list_display = ("original_name", "receiving_account", "statement_id", "uploaded_at", "uploaded_by", "counts")
+    list_filter = ("receiving_account", "format")
+    list_select_related = ("receiving_account", "uploaded_by")
+    fields = (
+        "receiving_account",
+        "format",
+        "original_name",
+        "statement_id",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+        "reconciliation",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Lines (new)")
+    def counts(self, obj):
+        url = f"{reverse(LINES)}?{urlencode({'statement_file__id__exact': obj.pk})}"
+        return format_html('<a href="{}">{} ({} new)</a>', url, obj.line_count, obj.new_line_count)
+
+    @admin.display(description="Reconciliation")
+    def reconciliation(self, obj):
+        total = obj.lines.filter(currency=obj.currency).aggregate(total=Sum("amount"))["total"] or 0
+        return format_html(
+            "Opening {} + lines stored from this file {} = {}; the statement's closing balance is {}. {}",
+            obj.opening_balance,
+            total,
+            obj.opening_balance + total,
+            obj.closing_balance,
+            self.counts(obj),
+        )
+
+    def has_add_permission(self, request):
+        return request.user.is_staff and request.user.has_perm(IMPORT_PERMISSION)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = import_statement(
+                    receiving_account_id=form.cleaned_data["receiving_account"].pk,
+                    data=upload.read(),
+                    name=upload.name,
+                    actor=request.user,
+                    fmt=form.cleaned_data["format"],
+                )
+            except BillingError as exc:
+                form.add_error("file", exc.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Imported {result.lines} lines ({result.new_lines} new): {result.credited} credited, "
+                    f"{result.unmatched} unmatched.",
+                    messages.SUCCESS,
+                )
+                query = urlencode({"statement_file__id__exact": result.statement.pk})
+                return HttpResponseRedirect(f"{reverse(LINES)}?{query}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a bank statement",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/tickets/statementfile/upload.html", context)
+
+
+@admin.register(StatementLine)
+class StatementLineAdmin(ReadOnlyAdmin):
+    change_list_template = "admin/tickets/statementline/change_list.html"
+    list_display = ("booking_date", "amount_display", "payer", "bank_reference", "state_display", "match")
+    list_filter = ("state", "rule", "receiving_account", "statement_file")
+    list_select_related = ("account", "ticket")
+    search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference")
+    ordering = ("-booking_date", "-id")
+    actions = ["confirm_lines", "assign_to_account"]
+    readonly_fields = [f.name for f in StatementLine._meta.concrete_fields]
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return format_html('<span class="amount">{}</span>', format_money(obj.money))
+
+    @admin.display(description="Payer · remittance")
+    def payer(self, obj):
+        return format_html('{}<br><small class="quiet">{}</small>', obj.payer_name, obj.remittance[:80])
+
+    @admin.display(description="State", ordering="state")
+    def state_display(self, obj):
+        return format_html('<span data-testid="line-state">{}</span>', obj.get_state_display())
+
+    @admin.display(description="Match")
+    def match(self, obj):
+        account = f"{obj.account.name} (#{obj.account_id})" if obj.account_id else "—"
+        suggestions = f"Suggestions: {obj.suggestions}" if obj.suggestions else ""
+        return format_html(
+            '<strong>{}</strong><br><small class="quiet">{}</small><br><small>{}</small>',
+            account,
+            obj.explanation.replace("\n", " "),
+            suggestions,
+        )
+
+    def has_credit_permission(self, request):
+        return request.user.is_staff and request.user.has_perm(CREDIT_PERMISSION)
+
+    def changelist_view(self, request, extra_context=None):
+        # Finance's work list, like the ticket queue: the full width, so the match explanation fits.
+        extra_context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            response.context_data["totals"] = cl.queryset.order_by().aggregate(
+                credits=Sum("amount", filter=Q(amount__gt=0)),
+                debits=Sum("amount", filter=Q(amount__lt=0)),
+                credited=Sum("amount", filter=Q(state=StatementLine.State.CREDITED)),
+                unmatched=Count("pk", filter=Q(state=StatementLine.State.UNMATCHED)),
+            )
+        return response
+
+    @admin.action(description="Confirm and credit the selected lines", permissions=["credit"])
+    def confirm_lines(self, request, queryset):
+        if "post" in request.POST:
+            done = [
+                self._run(line, lambda line=line: confirm_line(line_id=line.pk, actor=request.user))
+                for line in queryset
+            ]
+            return self._report(request, done)
+        return self._confirmation(request, queryset, "Confirm and credit", "confirm_lines")
+
+    @admin.action(description="Assign the selected lines to an account", permissions=["credit"])
+    def assign_to_account(self, request, queryset):
+        form = AssignForm(request.POST if "post" in request.POST else None)
+        if "post" in request.POST and form.is_valid():
+            account_id = form.cleaned_data["account_id"]
+            done = [
+                self._run(
+                    line, lambda line=line: assign_line(line_id=line.pk, account_id=account_id, actor=request.user)
+                )
+                for line in queryset
+            ]
+            return self._report(request, done)
+        return self._confirmation(request, queryset, "Assign to account", "assign_to_account", form=form)
+
+    def _run(self, line, call):
+        try:
+            result = call()
+        except BillingError as exc:
+            return line, exc.message, False
+        if isinstance(result, LineOutcome):
+            if result.already:
+                return line, "was already credited — nothing changed", True
+            if not result.credited:
+                return line, "proposed; a second finance user must confirm it", True
+            return line, f"credited {format_money(line.money)}", True
+        return line, f"assigned to {result.account.name}; confirm it to credit", True
+
+    def _report(self, request, done):
+        text = "; ".join(f"{line.bank_reference}: {what}" for line, what, _ in done)
+        self.message_user(request, text, messages.SUCCESS if all(ok for *_, ok in done) else messages.ERROR)
+        return None
+
+    def _confirmation(self, request, queryset, title, action, form=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}: are you sure?",
+            "action": action,
+            "action_title": title,
+            "lines": list(queryset.select_related("account")),
+            "form": form,
+            "opts": self.model._meta,
+            "queryset": queryset,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/tickets/statementline/action_confirmation.html", context)
+
+
+@admin.register(StatementCsvFormat)
+class StatementCsvFormatAdmin(admin.ModelAdmin):
+    list_display = ("receiving_account", "encoding", "delimiter", "date_column", "amount_column", "balance_column")

@@ -1,0 +1,152 @@
+"""Bank statements: the files finance imports for a receiving account, and their lines.
+
+A line is stored once per (receiving account, bank reference, booking date, amount,
+currency): the same file twice, or two overlapping statements, add nothing. A credit line
+is matched to an account (and a bill, a ticket), each match explained on the line, and
+credited at most once through the ledger with the same source as the ticket path
+(tickets.statements.sources).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from djmoney.money import Money
+
+
+class StatementFile(models.Model):
+    """One uploaded statement: where it came from and the balances it declared."""
+
+    class Format(models.TextChoices):
+        CAMT053 = "camt053", "camt.053 (ISO 20022 XML)"
+        MT940 = "mt940", "MT940"
+        CSV = "csv", "CSV"
+
+    receiving_account = models.ForeignKey(
+        "tickets.ReceivingAccount", on_delete=models.PROTECT, related_name="statement_files"
+    )
+    format = models.CharField(max_length=10, choices=Format.choices)
+    original_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    statement_id = models.CharField(max_length=60, blank=True)
+    currency = models.CharField(max_length=3)
+    opening_balance = models.DecimalField(max_digits=18, decimal_places=2)
+    closing_balance = models.DecimalField(max_digits=18, decimal_places=2)
+    line_count = models.PositiveIntegerField(default=0)
+    new_line_count = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        permissions = [("import_statementfile", "Can import bank statements and credit their lines")]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.statement_id or self.get_format_display()})"
+
+
+class StatementLine(models.Model):
+    """One entry of a bank statement, with what it was matched to and whether it was credited."""
+
+    class State(models.TextChoices):
+        UNMATCHED = "unmatched", "Unmatched"
+        MATCHED = "matched", "Matched, awaiting confirmation"
+        CREDITED = "credited", "Credited"
+        DEBIT = "debit", "Debit (listed only)"
+        OTHER_CURRENCY = "other_currency", "Other currency (listed only)"
+
+    class Rule(models.TextChoices):
+        NONE = "", "None"
+        RF = "rf", "RF payment reference"
+        INVOICE = "invoice", "Invoice number"
+        BILL = "bill", "Bill number"
+        TICKET = "ticket", "Transfer ticket"
+        MANUAL = "manual", "Assigned by hand"
+
+    EXACT_RULES = (Rule.RF, Rule.INVOICE, Rule.BILL)
+
+    statement_file = models.ForeignKey(StatementFile, on_delete=models.PROTECT, related_name="lines")
+    receiving_account = models.ForeignKey("tickets.ReceivingAccount", on_delete=models.PROTECT, related_name="+")
+    bank_reference = models.CharField(max_length=60)
+    booking_date = models.DateField()
+    amount = models.DecimalField(max_digits=18, decimal_places=2, help_text="Negative for a debit.")
+    currency = models.CharField(max_length=3)
+    payer_name = models.CharField(max_length=200, blank=True)
+    payer_account = models.CharField(max_length=60, blank=True)
+    remittance = models.TextField(blank=True)
+    creditor_reference = models.CharField(max_length=60, blank=True)
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.UNMATCHED, db_index=True)
+    rule = models.CharField(max_length=10, choices=Rule.choices, default=Rule.NONE, blank=True)
+    explanation = models.TextField(blank=True)
+    suggestions = models.CharField(max_length=300, blank=True)
+    account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    bill = models.ForeignKey("bills.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ticket = models.ForeignKey(
+        "tickets.TransferTicket", null=True, blank=True, on_delete=models.PROTECT, related_name="statement_lines"
+    )
+    ledger_entry = models.ForeignKey(
+        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    credited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    credited_at = models.DateTimeField(null=True, blank=True)
+    matched_at = models.DateTimeField(null=True, blank=True, help_text="Empty until the importer matched it.")
+
+    class Meta:
+        ordering = ["booking_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["receiving_account", "bank_reference", "booking_date", "amount", "currency"],
+                name="statement_line_once",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="credited") | models.Q(ledger_entry__isnull=False),
+                name="statement_line_credited_has_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booking_date} {self.amount} {self.currency} {self.bank_reference}"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def is_credit(self) -> bool:
+        return self.amount > 0
+
+
+class StatementCsvFormat(models.Model):
+    """How one receiving account's bank lays out its CSV export (column headings as the bank
+    writes them). The running balance column is required: it is how a CSV statement proves its
+    lines add up."""
+
+    class Encoding(models.TextChoices):
+        UTF8 = "utf-8-sig", "UTF-8"
+        GB18030 = "gb18030", "GB18030 (Chinese banks)"
+
+    receiving_account = models.OneToOneField(
+        "tickets.ReceivingAccount", on_delete=models.CASCADE, related_name="csv_format"
+    )
+    encoding = models.CharField(max_length=10, choices=Encoding.choices, default=Encoding.UTF8)
+    delimiter = models.CharField(max_length=1, default=",")
+    date_column = models.CharField(max_length=60)
+    date_format = models.CharField(max_length=20, default="%Y-%m-%d", help_text="e.g. %Y-%m-%d or %d.%m.%Y")
+    amount_column = models.CharField(max_length=60, help_text="Signed: negative for money going out.")
+    balance_column = models.CharField(max_length=60, help_text="The account's balance after each line.")
+    reference_column = models.CharField(max_length=60)
+    currency_column = models.CharField(max_length=60, blank=True, help_text="Empty: the account's currency.")
+    payer_column = models.CharField(max_length=60, blank=True)
+    payer_account_column = models.CharField(max_length=60, blank=True)
+    remittance_column = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = "statement CSV format"
+
+    def __str__(self) -> str:
+        return f"CSV columns for {self.receiving_account}"

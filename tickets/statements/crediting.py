@@ -1,0 +1,152 @@
+"""Crediting a matched statement line, once, through the one money-in function.
+
+The ledger source is the transfer's reference on our statement (models.transfer_source_ref),
+the same one the ticket path uses once a clerk confirms that reference: a line and a ticket
+for the same transfer credit once whichever comes first. Lock order: the line, then its
+ticket, then (in the ledger) the account — the ticket path locks ticket then account.
+Manual confirmation keeps the tickets' maker-checker threshold.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account, LedgerEntry
+from accounts.notifications import queue_templated_email
+from bills.settlement import credit_payment
+from money.errors import Conflict, Invalid, Refused
+from money.formatting import format_money
+
+from ..models import StatementLine, TransferTicket, transfer_source_ref
+from ..review import CREDIT_PERMISSION, close_matched_ticket
+
+CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    line: StatementLine
+    credited: bool  # False: proposed, waiting for a second finance user
+    already: bool = False
+
+
+def is_exact(line: StatementLine, account: Account) -> bool:
+    """Credited without a person when STATEMENT_AUTO_CREDIT is on."""
+    return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency
+
+
+def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOutcome:
+    """Finance confirms a matched line (or one assigned by hand): credit it, or above the
+    threshold propose it for a second finance user, as with tickets."""
+    now = now or timezone.now()
+    if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
+        raise Refused("Only finance staff who may credit transfers can do this.")
+    with transaction.atomic():
+        line = _lock_line(line_id)
+        if line.state == StatementLine.State.CREDITED:
+            return LineOutcome(line, credited=True, already=True)
+        if line.account_id is None:
+            raise Invalid("Assign this line to an account first.", code="line_unassigned")
+        if actor.account_id and actor.account_id == line.account_id:
+            raise Refused("This transfer is for your own account; another finance user must confirm it.")
+        if _needs_second_approval(line):
+            if line.proposed_by_id is None:
+                line.proposed_by = actor
+                line.save(update_fields=["proposed_by"])
+                return LineOutcome(line, credited=False)
+            if line.proposed_by_id == actor.pk:
+                raise Refused("You proposed this credit; a second finance user must confirm it.")
+        return LineOutcome(credit_locked_line(line, actor=actor, now=now), credited=True)
+
+
+def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:
+    """Finance names the account of an unmatched line; it then waits for confirmation."""
+    now = now or timezone.now()
+    if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
+        raise Refused("Only finance staff who may credit transfers can do this.")
+    with transaction.atomic():
+        line = _lock_line(line_id)
+        if line.state not in CREDITABLE:
+            raise Conflict(f"This line is {line.get_state_display().lower()}; it cannot be assigned.")
+        account = Account.objects.filter(pk=account_id).first()
+        if account is None:
+            raise Invalid(f"There is no account #{account_id}.", code="no_account")
+        line.account, line.bill, line.rule, line.proposed_by = account, None, StatementLine.Rule.MANUAL, None
+        if line.ticket_id and line.ticket.account_id != account.pk:
+            line.ticket = None  # that ticket is another account's transfer
+        line.state = StatementLine.State.MATCHED
+        line.explanation += f"\nAssigned to {account.name} (#{account.pk}) by {actor} on {now:%Y-%m-%d %H:%M}."
+        line.save()
+        return line
+
+
+def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> StatementLine:
+    """Credit the locked, matched line once and close its ticket. A transfer a ticket already
+    credited is linked to that credit, never credited again."""
+    account = Account.objects.get(pk=line.account_id)
+    if line.currency != account.billing_currency:
+        raise Invalid(
+            f"{account.name} is billed in {account.billing_currency}, this line is in {line.currency}: "
+            "credit it through the customer's Transfer Ticket, which converts at a locked rate.",
+            code="currency_mismatch",
+        )
+    ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
+    if ticket and ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id:
+        entry = ticket.ledger_entry  # the clerk confirmed it under another reference
+    else:
+        entry = credit_payment(
+            repayment=account.is_postpaid,
+            kind=LedgerEntry.Kind.BANK_TRANSFER,
+            account_id=account.pk,
+            amount=line.money,
+            source_ref=transfer_source_ref(line.bank_reference),
+            actor=actor,
+            description=f"Bank transfer {line.bank_reference}, booked {line.booking_date:%Y-%m-%d}",
+            bill_ids=[line.bill_id] if line.bill_id else [],
+            now=now,
+        ).entry
+    line.ledger_entry, line.state, line.credited_by, line.credited_at = entry, StatementLine.State.CREDITED, actor, now
+    earlier = TransferTicket.objects.filter(ledger_entry=entry).first()
+    if earlier:
+        line.ticket = earlier
+        line.explanation += f"\nAlready credited through ticket {earlier.number}: linked, not credited again."
+    else:
+        line.explanation += f"\nCredited {format_money(line.money)} on {now:%Y-%m-%d %H:%M}."
+    line.save()
+    if not earlier and ticket and ticket.is_open:
+        close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
+    elif not earlier:
+        _email_account(line, account)
+    return line
+
+
+def _email_account(line: StatementLine, account: Account) -> None:
+    """No ticket to answer: the account's users are told the money arrived (through the outbox,
+    in this transaction)."""
+    for user in account.users.filter(is_active=True).exclude(email=""):
+        queue_templated_email(
+            dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
+            to=user.email,
+            subject=f"Your bank transfer of {format_money(line.money)} was credited",
+            template="tickets/email_statement_credited.txt",
+            context={
+                "line": line,
+                "account": account,
+                "user": user,
+                "url": settings.SITE_URL + reverse("accounts:overview"),
+            },
+            account=account,
+        )
+
+
+def _lock_line(line_id: int) -> StatementLine:
+    return StatementLine.objects.select_for_update().get(pk=line_id)
+
+
+def _needs_second_approval(line: StatementLine) -> bool:
+    limit = settings.TICKET_SECOND_APPROVAL_ABOVE.get(line.currency)
+    return limit is None or line.amount > limit

@@ -1,0 +1,74 @@
+"""CSV statements, read with the column mapping saved for the receiving account
+(StatementCsvFormat). A CSV has no declared opening and closing balance, so each line's running
+balance must follow from the one before: the first line's gives the opening balance, the last
+line's the closing one."""
+
+import csv
+import io
+from datetime import datetime
+
+from money.errors import Invalid
+
+from ..models import StatementCsvFormat
+from .parsed import ParsedLine, ParsedStatement, parse_decimal
+
+
+def parse_csv(data: bytes, mapping: StatementCsvFormat | None, *, currency: str) -> ParsedStatement:
+    if mapping is None:
+        raise Invalid(
+            "Save this receiving account's CSV columns (Statement CSV formats) before importing a CSV.",
+            code="statement_csv_mapping",
+        )
+    try:
+        text = data.decode(mapping.encoding)
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"This file is not {mapping.get_encoding_display()} text.", code="statement_unreadable") from exc
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=mapping.delimiter))
+    needed = [mapping.date_column, mapping.amount_column, mapping.balance_column, mapping.reference_column]
+    missing = [column for column in needed if rows and column not in rows[0]]
+    if not rows or missing:
+        raise Invalid(
+            f"The CSV has no lines, or lacks the columns {', '.join(missing) or 'named in its mapping'}.",
+            code="statement_unreadable",
+        )
+    lines, balances = [], []
+    for number, row in enumerate(rows, start=2):
+        lines.append(_line(row, mapping, currency, number))
+        balances.append(parse_decimal(row[mapping.balance_column], f"balance on line {number}"))
+    return ParsedStatement(
+        statement_id="",
+        currency=currency,
+        opening_balance=balances[0] - lines[0].amount,
+        closing_balance=_check_running_balance(lines, balances),
+        lines=lines,
+    )
+
+
+def _line(row: dict, mapping: StatementCsvFormat, currency: str, number: int) -> ParsedLine:
+    def column(name: str) -> str:
+        return (row.get(name) or "").strip() if name else ""
+
+    try:
+        booked = datetime.strptime(column(mapping.date_column), mapping.date_format).date()
+    except ValueError as exc:
+        raise Invalid(f"Line {number} has an unreadable date: {column(mapping.date_column)!r}.") from exc
+    return ParsedLine(
+        bank_reference=column(mapping.reference_column),
+        booking_date=booked,
+        amount=parse_decimal(column(mapping.amount_column).replace(",", ""), f"amount on line {number}"),
+        currency=(column(mapping.currency_column) or currency).upper()[:3],
+        payer_name=column(mapping.payer_column)[:200],
+        payer_account=column(mapping.payer_account_column)[:60],
+        remittance=column(mapping.remittance_column),
+    )
+
+
+def _check_running_balance(lines: list[ParsedLine], balances: list) -> object:
+    for number, (before, line, after) in enumerate(zip(balances, lines[1:], balances[1:], strict=False), start=3):
+        if line.currency == lines[0].currency and before + line.amount != after:
+            raise Invalid(
+                f"The statement does not add up at line {number}: {before} plus {line.amount} is not the balance "
+                f"{after} it shows. Nothing was imported.",
+                code="statement_unbalanced",
+            )
+    return balances[-1]

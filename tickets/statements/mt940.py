@@ -1,0 +1,63 @@
+"""MT940 (SWIFT customer statement) read with the kept `mt-940` parser. A file without its
+opening (:60F:) or closing (:62F:) balance — a truncated one — is refused; the importer checks
+that the lines add up from one to the other."""
+
+from decimal import Decimal
+
+import mt940
+
+from money.errors import Invalid
+
+from .parsed import ParsedLine, ParsedStatement
+
+
+def parse_mt940(data: bytes) -> ParsedStatement:
+    text = _decode(data)
+    statement = mt940.models.Transactions()
+    try:
+        statement.parse(text)
+    except Exception as exc:  # the parser raises what it meets; any of it means "not a statement we read"
+        raise Invalid(
+            f"This MT940 file could not be read ({exc}). Nothing was imported.", code="statement_unreadable"
+        ) from exc
+    opening, closing = statement.data.get("final_opening_balance"), statement.data.get("final_closing_balance")
+    if opening is None or closing is None:
+        raise Invalid(
+            "This MT940 file has no opening (:60F:) or closing (:62F:) balance; it may be cut short. "
+            "Nothing was imported.",
+            code="statement_unreadable",
+        )
+    return ParsedStatement(
+        statement_id=str(statement.data.get("transaction_reference") or "")[:60],
+        currency=str(opening.amount.currency),
+        opening_balance=_amount(opening.amount),
+        closing_balance=_amount(closing.amount),
+        lines=[_line(transaction.data) for transaction in statement],
+    )
+
+
+def _line(data: dict) -> ParsedLine:
+    reference = data.get("bank_reference") or ""
+    if not reference and data.get("customer_reference") not in (None, "", "NONREF"):
+        reference = data["customer_reference"]
+    when = data.get("entry_date") or data.get("date")
+    return ParsedLine(
+        bank_reference=reference,
+        booking_date=when,
+        amount=_amount(data["amount"]),
+        currency=str(data.get("currency") or data["amount"].currency),
+        payer_name=str(data.get("applicant_name") or "")[:200],
+        payer_account=str(data.get("applicant_iban") or "")[:60],
+        remittance=" ".join(str(data.get(key) or "") for key in ("transaction_details", "extra_details")).strip(),
+    )
+
+
+def _amount(amount) -> Decimal:
+    return Decimal(str(amount.amount)).quantize(Decimal("0.01"))
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
