@@ -319,3 +319,20 @@ def test_assigning_a_ticket_matched_line_to_another_account_leaves_that_ticket_o
     confirm_line(line_id=line.pk, actor=clerk)
     ticket.refresh_from_db()
     assert ticket.is_open and balance_of(bob) == Money("250.00", "USD")
+
+
+def test_a_transfer_a_ticket_credited_under_another_ledger_source_is_linked_not_credited_again(customer, bank, clerk):
+    """A clerk confirmed the customer's ticket with the reference typed differently (or before tickets
+    shared the bank's source): the statement line for that transfer is linked to the ticket's credit."""
+    ticket = make_ticket(customer, bank, bank_reference="FT2611200077")
+    confirm_and_credit(
+        ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT 2611 2000 77 X"
+    )
+    assert balance_of(customer) == Money("250.00", "USD")
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT2611200077", creditor_reference=rf)]))
+    line = StatementLine.objects.get()
+    assert line.state == "credited" and line.ticket_id == ticket.pk
+    assert "linked, not credited again" in line.explanation
+    assert balance_of(customer) == Money("250.00", "USD")
+    assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1

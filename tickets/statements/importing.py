@@ -17,7 +17,7 @@ from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, Statem
 from . import camt, mt940
 from .crediting import credit_locked_line, is_exact
 from .csv_format import parse_csv
-from .matching import already_credited, match_line
+from .matching import already_credited, credited_ticket, match_line
 from .parsed import ParsedStatement, compact_reference, fallback_reference
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
@@ -145,7 +145,10 @@ def _match_and_credit(line_id: int, *, statement_currency: str, actor, now) -> s
         line.suggestions = "; ".join(dict.fromkeys(match.suggestions))[:300]
         line.matched_at = now
         line.save()
-        entry = already_credited(line) if line.is_credit else None
+        earlier = credited_ticket(line) if line.is_credit else None
+        if earlier is not None:  # credit_locked_line links the line to the ticket's entry
+            line.ticket_id = earlier.pk
+        entry = (already_credited(line) or (earlier and earlier.ledger_entry)) if line.is_credit else None
         if entry is not None and line.state in (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED):
             line.account_id = entry.account_id
             return _credit(line, actor, now)

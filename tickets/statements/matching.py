@@ -12,7 +12,7 @@ A line that names no account, or more than one, waits in the unmatched queue wit
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Replace, Upper
 from stdnum import iso11649
 
@@ -90,6 +90,19 @@ def already_credited(line: StatementLine) -> LedgerEntry | None:
     """The entry a ticket posted for this transfer already (the shared ledger source)."""
     kinds = [LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.REPAYMENT]
     return LedgerEntry.objects.filter(kind__in=kinds, source_ref=transfer_source_ref(line.bank_reference)).first()
+
+
+def credited_ticket(line: StatementLine) -> TransferTicket | None:
+    """A ticket already credited for this transfer under its own ledger source (one credited before
+    tickets shared the bank's source `bank:<reference>`): the line is linked to it, never credited."""
+    compact = Upper(Replace("bank_reference", Value(" "), Value("")))
+    return (
+        TransferTicket.objects.alias(compact=compact)
+        .filter(compact=line.bank_reference, status=TransferTicket.Status.CREDITED, ledger_entry__isnull=False)
+        .filter(Q(amount=line.money) | Q(received_amount=line.money))
+        .order_by("pk")
+        .first()
+    )
 
 
 def _rf_accounts(text: str, match: Match):
