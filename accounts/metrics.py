@@ -34,7 +34,9 @@ def credit_families(path_rows: Iterable[tuple[str, str, int, Decimal | None]]) -
     )
     for path, currency, n, total in path_rows:
         count.add_metric([path, currency], n)
-        amount.add_metric([path, currency], float(total or 0))
+        # The exact Decimal sum: Prometheus's text format turns it into a float64 sample when the
+        # page is written, a figure to watch, never money that is moved or compared.
+        amount.add_metric([path, currency], total or Decimal(0))
     return [count, amount]
 
 
