@@ -107,23 +107,26 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
     available = locked[payer.pk].balance
     if amount.currency != available.currency:
         raise CurrencyMismatch(f"{payer.name} is billed in {available.currency}, not {amount.currency}.")
-    if amount > available:
+    what = f"Allocation from {master.name} to {member.name}" if allocating else f"Reclaim by {master.name}"
+    try:
+        debit, credit = transfer_funds(  # it refuses to overdraw the payer, under the same locks
+            from_account_id=payer.pk,
+            to_account_id=payee.pk,
+            amount=amount,
+            source_ref=f"enterprise:{master.pk}:{key}",
+            actor=actor,
+            description=what if allocating else f"{what} from {member.name}",
+            now=now,
+        )
+    except Refused as exc:
+        if exc.code != "insufficient":
+            raise
         shown = format_money(max(available, Money(0, available.currency)))
         raise InsufficientFunds(
             f"{master.name} has {shown} available: you cannot allocate {format_money(amount)}."
             if allocating
             else f"{member.name} has {shown} left: you cannot reclaim {format_money(amount)}."
-        )
-    what = f"Allocation from {master.name} to {member.name}" if allocating else f"Reclaim by {master.name}"
-    debit, credit = transfer_funds(
-        from_account_id=payer.pk,
-        to_account_id=payee.pk,
-        amount=amount,
-        source_ref=f"enterprise:{master.pk}:{key}",
-        actor=actor,
-        description=what if allocating else f"{what} from {member.name}",
-        now=now,
-    )
+        ) from exc
     move = FundMove.objects.create(
         master=master,
         member=member,
