@@ -30,7 +30,9 @@ def manage(*args, env_overrides: dict, drop: tuple = ()) -> subprocess.Completed
         *drop,
         "DJANGO_SETTINGS_MODULE",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
-    }  # the test process needs it; production must not
+        "DEMO",
+        "DEBUG",
+    }  # the test process (or `make`, which exports DEMO for `make run`) sets these; production must not
     env = {k: v for k, v in os.environ.items() if k not in skip}
     env.update(env_overrides)
     return subprocess.run(
