@@ -7,7 +7,8 @@ behind it lets a source move money at most once, however often it is delivered.
 
 - credit_deposit: every money-in path (online top-up, bank transfer, and those to come)
   ends here, with one answer for a source already credited; reverse_deposit is its mirror
-  for money paid back out of a deposit (a refund, a disputed card payment).
+  for money paid back out of a deposit (a refund, a disputed card payment); credit_deposits
+  posts many new sources at once (a bank statement's lines) or nothing.
 - transfer_funds: money between two accounts, one posting of two entries summing to zero.
 - post_ledger_entries: the writer itself (usage charges post their debits through it).
 """
@@ -101,6 +102,27 @@ def credit_deposit(
     if kind not in MONEY_IN_KINDS:
         raise Invalid(f"{kind} is not a kind of money coming in.", code="not_a_deposit")
     return _post_once(account_id, amount, kind, source_ref, actor, description, now)
+
+
+def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) -> list[LedgerEntry]:
+    """Credit many sources that are all new, as one posting (a bank statement's lines).
+
+    All or nothing: if any source was credited before, or comes twice, nothing is posted and
+    Conflict(code="source_reused") says so; the caller then credits them one by one through
+    credit_deposit, whose policy answers for a source already credited."""
+    if any(deposit.kind not in MONEY_IN_KINDS or deposit.amount.amount <= 0 for deposit in deposits):
+        raise Invalid("Each deposit must be money coming in, more than zero.", code="not_a_deposit")
+    sources = {(deposit.kind, deposit.source_ref) for deposit in deposits}
+    if len(sources) != len(deposits):
+        raise Conflict("Two deposits share a source.", code="source_reused")
+    try:
+        with transaction.atomic():
+            return post_ledger_entries(deposits, now=now)
+    except IntegrityError:
+        posted = LedgerEntry.objects.filter(source_ref__in=[source for _, source in sources])
+        if not any((entry.kind, entry.source_ref) in sources for entry in posted):
+            raise  # not the sources' uniqueness: a real error
+        raise Conflict("A source among these deposits was already posted.", code="source_reused") from None
 
 
 def reverse_deposit(

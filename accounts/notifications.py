@@ -8,6 +8,7 @@ Message text built from a template is rendered here, so services never render te
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -96,6 +97,48 @@ def queue_templated_email(
     """queue_email with the body rendered from a text template."""
     body = render_to_string(template, context)
     return queue_email(dedupe_key=dedupe_key, to=to, subject=subject, body=body, account=account)
+
+
+@dataclass(frozen=True)
+class TemplatedEmail:
+    """One e-mail for queue_templated_emails."""
+
+    dedupe_key: str
+    to: str
+    subject: str
+    template: str
+    context: dict
+    account: Account | None = None
+
+
+def queue_templated_emails(emails: list[TemplatedEmail]) -> None:
+    """queue_templated_email for many at once (a statement's credits): one insert, and one task
+    for them all published after commit. If a key was queued already, each goes in on its own."""
+    from .tasks import send_email, send_emails
+
+    rows = [
+        OutboundEmail(
+            dedupe_key=email.dedupe_key,
+            to=email.to,
+            subject=email.subject,
+            body=render_to_string(email.template, email.context),
+            account=email.account,
+        )
+        for email in emails
+    ]
+    if not rows:
+        return
+    try:
+        with transaction.atomic():
+            OutboundEmail.objects.bulk_create(rows)
+    except IntegrityError:
+        for row in rows:
+            _queue_message(
+                OutboundEmail, send_email, dedupe_key=row.dedupe_key, to=row.to, subject=row.subject, body=row.body,
+                account=row.account,
+            )  # fmt: skip
+        return
+    publish_after_commit(send_emails, [row.pk for row in rows])
 
 
 def queue_sms(*, dedupe_key: str, to: str, text: str, account: Account | None = None, alert=None) -> OutboundSms:

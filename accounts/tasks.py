@@ -22,6 +22,15 @@ def send_email(self, email_id: int) -> None:
     _send_or_retry(self, lambda: deliver_email(email_id=email_id), backoff_seconds=10, longest_wait=3600)
 
 
+@shared_task(name="accounts.tasks.send_emails", acks_late=True)
+def send_emails(email_ids: list[int]) -> int:
+    """Many queued e-mails in one task (a statement's credits); one that fails is recorded on
+    its row, and the periodic resend tries it again."""
+    from .notifications import deliver_email
+
+    return _resend(email_ids, lambda pk: deliver_email(email_id=pk))
+
+
 @shared_task(name="accounts.tasks.resend_pending_emails")
 def resend_pending_emails(older_than_seconds: int = 60) -> int:
     """Beat's sweep; after an outage an operator may call it with older_than_seconds=0."""

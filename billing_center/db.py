@@ -80,3 +80,42 @@ def insert_new(objects: list[Model], *, key: tuple[str, ...]) -> None:
                 instance = by_key[tuple(key_values)]
                 instance.pk = pk
                 instance._state.adding, instance._state.db = False, connection.alias
+
+
+def update_in_bulk(objects: list[Model], fields: list[str]) -> None:
+    """Write `fields` of saved instances of one model: on PostgreSQL one
+    UPDATE … FROM (VALUES …) per 500 rows, elsewhere one prepared UPDATE run for every row.
+
+    Django's bulk_update builds a CASE expression per row and field; for a statement's 10,000
+    lines that costs seconds of Python before the database does anything. Like bulk_update,
+    no signals are sent."""
+    if not objects:
+        return
+    model = type(objects[0])
+    targets = [model._meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    rows = [
+        [*(field.get_db_prep_save(getattr(instance, field.attname), connection) for field in targets), instance.pk]
+        for instance in objects
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in targets)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
+            return
+        # Text stays untyped (its column checks the length); every other value is cast to its column's type.
+        casts = [
+            "%s" if field.get_internal_type() in ("CharField", "TextField") else f"%s::{field.db_type(connection)}"
+            for field in [*targets, model._meta.pk]
+        ]
+        names = [f"c{i}" for i in range(len(targets))]
+        assignments = ", ".join(f"{quote(field.column)} = v.{name}" for field, name in zip(targets, names, strict=True))
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            values = ", ".join(["(" + ", ".join(casts) + ")"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v({', '.join(names)}, id) "
+                f"WHERE t.{pk} = v.id",
+                [value for row in chunk for value in row],
+            )

@@ -6,7 +6,14 @@ import pytest
 from django.db import connection
 from djmoney.money import Money
 
-from accounts.ledger import credit_deposit, ledger_mismatches, post_ledger_entry, transfer_funds
+from accounts.ledger import (
+    NewEntry,
+    credit_deposit,
+    credit_deposits,
+    ledger_mismatches,
+    post_ledger_entry,
+    transfer_funds,
+)
 from accounts.models import Account, LedgerEntry
 from money.errors import Conflict, Invalid, Refused
 from tests.factories import PrepaidAccountFactory
@@ -53,6 +60,29 @@ def test_only_positive_money_in_is_a_deposit(kind, amount):
     with pytest.raises(Invalid):
         credit_deposit(account_id=account.pk, amount=usd(amount), kind=kind, source_ref="x")
     assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_many_new_deposits_post_together_and_one_credited_source_posts_none():
+    alice, bob = PrepaidAccountFactory(), PrepaidAccountFactory()
+    entries = credit_deposits(
+        [NewEntry(alice.pk, usd("10.00"), BANK, "bank:A"), NewEntry(bob.pk, usd("20.00"), BANK, "bank:B")]
+    )
+    assert [(e.account_id, e.balance_after) for e in entries] == [(alice.pk, usd("10.00")), (bob.pk, usd("20.00"))]
+
+    again = [NewEntry(alice.pk, usd("5.00"), BANK, "bank:C"), NewEntry(bob.pk, usd("20.00"), BANK, "bank:B")]
+    with pytest.raises(Conflict):
+        credit_deposits(again)  # bank:B was credited: neither is posted, the caller goes one by one
+    twice = [NewEntry(alice.pk, usd("5.00"), BANK, "bank:D"), NewEntry(alice.pk, usd("5.00"), BANK, "bank:D")]
+    with pytest.raises(Conflict):
+        credit_deposits(twice)
+    with pytest.raises(Invalid):
+        credit_deposits([NewEntry(alice.pk, usd("-5.00"), BANK, "bank:E")])
+    with pytest.raises(Invalid):
+        credit_deposits([NewEntry(alice.pk, usd("5.00"), LedgerEntry.Kind.USAGE, "bank:F")])
+    assert LedgerEntry.objects.count() == 2
+    alice.refresh_from_db()
+    assert alice.balance == usd("10.00") and ledger_mismatches() == []
 
 
 @pytest.mark.django_db

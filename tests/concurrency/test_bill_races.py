@@ -40,8 +40,8 @@ def test_a_close_racing_new_charges_puts_each_charge_on_exactly_one_bill():
     assert not [r for r in results if isinstance(r, Exception)], results
     november = Bill.objects.get()
     assert november.amount_due == Money(november.charges.count(), "USD")  # the bill holds exactly its charges
-    december = close(account, DECEMBER)
-    assert november.charges.count() + december.charges.count() == 7
+    december = close(account, DECEMBER)  # None when every late charge made November's close
+    assert november.charges.count() + (december.charges.count() if december else 0) == 7
 
 
 def test_ten_repayments_racing_settle_exactly_what_was_paid():

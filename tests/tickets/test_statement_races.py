@@ -1,5 +1,10 @@
 """Statements racing on PostgreSQL: the same statement imported by two clerks at once while the
-customer's ticket for one of its lines is confirmed — each transfer is credited exactly once."""
+customer's tickets for two of its lines are confirmed — each transfer is credited exactly once.
+
+One ticket names its line's bank reference (the import matches it and closes it); the other was
+filed under a reference the statement does not show, and the clerk confirms it typing the
+line's reference: the import matched that line by its RF alone and credits it with the rest of
+its chunk, so whichever comes second finds the transfer credited and links to it."""
 
 import pytest
 from djmoney.money import Money
@@ -18,7 +23,7 @@ from tickets.statements.importing import import_statement
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.parametrize("round_", range(4))
+@pytest.mark.parametrize("round_", range(6))
 def test_two_imports_of_one_statement_and_a_ticket_confirmation_credit_each_transfer_once(
     customer, bank, clerk, checker, finance_group, settings, round_
 ):
@@ -28,6 +33,7 @@ def test_two_imports_of_one_statement_and_a_ticket_confirmation_credit_each_tran
     bob = UserFactory()
     alice_rf, bob_rf = payment_reference(customer.account_id), payment_reference(bob.account_id)
     ticket = make_ticket(customer, bank, bank_reference="FT-TICKET", amount=Money("250.00", "USD"))
+    retyped = make_ticket(customer, bank, bank_reference="MY OWN NOTE", amount=Money("12.00", "USD"))
     entries = [
         Entry("250.00", "FT-TICKET", creditor_reference=alice_rf),
         *[Entry(f"{10 + i}.00", f"A-{i}", remittance=alice_rf.lower()) for i in range(5)],
@@ -44,7 +50,12 @@ def test_two_imports_of_one_statement_and_a_ticket_confirmation_credit_each_tran
             ticket_id=ticket.pk, actor=third, received=Money("250.00", "USD"), bank_reference="FT-TICKET"
         )
 
-    results = race([run_import(clerk), run_import(checker), confirm])
+    def confirm_retyped():
+        return confirm_and_credit(
+            ticket_id=retyped.pk, actor=third, received=Money("12.00", "USD"), bank_reference="A-2"
+        )
+
+    results = race([run_import(clerk), run_import(checker), confirm, confirm_retyped])
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert StatementLine.objects.count() == 12
@@ -53,6 +64,9 @@ def test_two_imports_of_one_statement_and_a_ticket_confirmation_credit_each_tran
     ticket.refresh_from_db()
     line = StatementLine.objects.get(bank_reference="FT-TICKET")
     assert ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id == line.ledger_entry_id
+    retyped.refresh_from_db()
+    line = StatementLine.objects.get(bank_reference="A-2")
+    assert retyped.status == TransferTicket.Status.CREDITED and retyped.ledger_entry_id == line.ledger_entry_id
     customer.account.refresh_from_db()
     bob.account.refresh_from_db()
     assert customer.account.balance == Money(250 + 10 + 11 + 12 + 13 + 14, "USD")

@@ -9,6 +9,7 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry, OutboundEmail
 from money.errors import Invalid
+from tests.draining import drain
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
@@ -243,6 +244,20 @@ def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(clien
     assert "REF-REC" in records and "matched with our bank statement" in records  # the method column
     overview = client.get("/billing/").content.decode()
     assert "120.00" in overview
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_delivers_every_credit_mail_of_a_statement(customer, bank, clerk, celery_worker, mailoutbox):
+    bob = UserFactory(email="bob@example.com")
+    rf, bob_rf = payment_reference(customer.account_id), payment_reference(bob.account_id)
+    entries = [Entry(f"{10 + i}.00", f"MAIL-{i}", creditor_reference=rf) for i in range(3)]
+    run_import(bank, clerk, camt053([*entries, Entry("99.00", "MAIL-BOB", remittance=bob_rf)]))
+    drain()
+    assert OutboundEmail.objects.filter(status="sent").count() == 4
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([customer.email] * 3 + ["bob@example.com"])
+    assert sorted(m.subject for m in mailoutbox if m.to == ["bob@example.com"]) == [
+        "Your bank transfer of 99.00 USD was credited"
+    ]
 
 
 def test_an_mt940_statement_is_matched_like_a_camt(customer, bank, clerk):

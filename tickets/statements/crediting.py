@@ -15,8 +15,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Account, LedgerEntry
-from accounts.notifications import queue_templated_email
+from accounts.ledger import NewEntry, credit_deposits
+from accounts.models import Account, LedgerEntry, User
+from accounts.notifications import TemplatedEmail, queue_templated_emails
 from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
@@ -105,42 +106,88 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> Statemen
             amount=line.money,
             source_ref=transfer_source_ref(line.bank_reference),
             actor=actor,
-            description=f"Bank transfer {line.bank_reference}, booked {line.booking_date:%Y-%m-%d}",
+            description=_description(line),
             bill_ids=[line.bill_id] if line.bill_id else [],
             now=now,
         ).entry
-    line.ledger_entry, line.state, line.credited_by, line.credited_at = entry, StatementLine.State.CREDITED, actor, now
     earlier = TransferTicket.objects.filter(ledger_entry=entry).first()
+    _mark_credited(line, entry, actor, now, earlier=earlier)
+    line.save()
+    if not earlier and ticket and ticket.is_open:
+        close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
+    elif not earlier:
+        queue_templated_emails(_emails([line], {account.pk: account}))
+    return line
+
+
+def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> list[StatementLine]:
+    """Credit the exact matches among many locked, matched lines as one posting
+    (credit_deposits) and mark them credited; the caller saves them. Returns the exact matches
+    to credit one by one (credit_locked_line) instead: a postpaid account's repayment, a ticket
+    to close — or all of them, when a transfer among them turns out to be credited already."""
+    accounts = Account.objects.in_bulk({line.account_id for line in lines}) if lines else {}
+    exact = [line for line in lines if is_exact(line, accounts[line.account_id])]
+    together, one_by_one = [], []
+    for line in exact:
+        plain = not line.ticket_id and not line.bill_id and not accounts[line.account_id].is_postpaid
+        (together if plain else one_by_one).append(line)
+    if not together:
+        return one_by_one
+    deposits = [
+        NewEntry(
+            line.account_id,
+            line.money,
+            LedgerEntry.Kind.BANK_TRANSFER,
+            transfer_source_ref(line.bank_reference),
+            actor,
+            _description(line),
+        )
+        for line in together
+    ]
+    try:
+        entries = credit_deposits(deposits, now=now)
+    except Conflict:
+        return exact
+    for line, entry in zip(together, entries, strict=True):
+        _mark_credited(line, entry, actor, now)
+    queue_templated_emails(_emails(together, accounts))
+    return one_by_one
+
+
+def _description(line: StatementLine) -> str:
+    return f"Bank transfer {line.bank_reference}, booked {line.booking_date:%Y-%m-%d}"
+
+
+def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime, *, earlier=None) -> None:
+    line.ledger_entry, line.state, line.credited_by, line.credited_at = entry, StatementLine.State.CREDITED, actor, now
     if earlier:
         line.ticket = earlier
         line.explanation += f"\nAlready credited through ticket {earlier.number}: linked, not credited again."
     else:
         line.explanation += f"\nCredited {format_money(line.money)} on {now:%Y-%m-%d %H:%M}."
-    line.save()
-    if not earlier and ticket and ticket.is_open:
-        close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
-    elif not earlier:
-        _email_account(line, account)
-    return line
 
 
-def _email_account(line: StatementLine, account: Account) -> None:
-    """No ticket to answer: the account's users are told the money arrived (through the outbox,
-    in this transaction)."""
-    for user in account.users.filter(is_active=True).exclude(email=""):
-        queue_templated_email(
+def _emails(lines: list[StatementLine], accounts: dict[int, Account]) -> list[TemplatedEmail]:
+    """No ticket to answer: each credited line's account users are told the money arrived
+    (through the outbox, in this transaction)."""
+    users = {}
+    for user in User.objects.filter(account_id__in={line.account_id for line in lines}, is_active=True).exclude(
+        email=""
+    ):
+        users.setdefault(user.account_id, []).append(user)
+    url = settings.SITE_URL + reverse("accounts:overview")
+    return [
+        TemplatedEmail(
             dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
             to=user.email,
             subject=f"Your bank transfer of {format_money(line.money)} was credited",
             template="tickets/email_statement_credited.txt",
-            context={
-                "line": line,
-                "account": account,
-                "user": user,
-                "url": settings.SITE_URL + reverse("accounts:overview"),
-            },
-            account=account,
+            context={"line": line, "account": accounts[line.account_id], "user": user, "url": url},
+            account=accounts[line.account_id],
         )
+        for line in lines
+        for user in users.get(line.account_id, [])
+    ]
 
 
 def _lock_line(line_id: int) -> StatementLine:

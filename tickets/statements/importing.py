@@ -1,7 +1,13 @@
 """Importing a statement file for a receiving account: parse safely, refuse one whose lines
 do not add up (nothing written), store each line once, then match and (when
-STATEMENT_AUTO_CREDIT is on) credit the exact matches — each line in its own short
-transaction, locked, so two clerks importing the same file at once do everything once."""
+STATEMENT_AUTO_CREDIT is on) credit the exact matches.
+
+Lines are matched in chunks, each chunk locked in its own transaction (in id order, so two
+clerks importing the same file at once do everything once and never deadlock): the chunk is
+matched with a handful of queries and its plain prepaid credits posted as one posting. A
+line that closes a ticket, settles bills or was credited already (a ticket, an earlier
+statement) is then credited on its own, locked again, by the same path a clerk's
+confirmation takes."""
 
 import hashlib
 from dataclasses import dataclass
@@ -11,16 +17,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing_center.db import update_in_bulk
 from money.errors import BillingError, Invalid, Refused
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from . import camt, mt940
-from .crediting import credit_locked_line, is_exact
+from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
-from .matching import already_credited, credited_ticket, match_line
+from .matching import earlier_credits, match_lines
 from .parsed import ParsedStatement, compact_reference, fallback_reference
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
+LINES_PER_CHUNK = 500
 PARSERS = {StatementFile.Format.CAMT053: camt.parse_camt053, StatementFile.Format.MT940: mt940.parse_mt940}
 
 
@@ -70,11 +78,14 @@ def import_statement(
         )
     parsed.check_balances()
     statement, keys = _store(parsed, receiving, data=data, name=name, fmt=fmt, actor=actor, now=now)
-    credited = unmatched = 0
-    for line_id in _lines_of(receiving, keys):
-        state = _match_and_credit(line_id, statement_currency=receiving.currency, actor=actor, now=now)
-        credited += state == StatementLine.State.CREDITED
-        unmatched += state == StatementLine.State.UNMATCHED
+    line_ids, states = _lines_of(receiving, keys), {}
+    for start in range(0, len(line_ids), LINES_PER_CHUNK):
+        chunk = line_ids[start : start + LINES_PER_CHUNK]
+        one_by_one = _match_chunk(chunk, receiving=receiving, actor=actor, now=now, states=states)
+        for line_id in one_by_one:
+            states[line_id] = _credit_one(line_id, actor=actor, now=now)
+    credited = sum(state == StatementLine.State.CREDITED for state in states.values())
+    unmatched = sum(state == StatementLine.State.UNMATCHED for state in states.values())
     return ImportResult(statement, len(keys), statement.new_line_count, credited, unmatched)
 
 
@@ -133,37 +144,57 @@ def _lines_of(receiving, keys) -> list[int]:
     return sorted(pk for pk, *key in candidates if tuple(key) in keys)
 
 
-def _match_and_credit(line_id: int, *, statement_currency: str, actor, now) -> str:
+MATCH_FIELDS = ["state", "rule", "account", "bill", "ticket", "explanation", "suggestions", "matched_at"]
+CREDIT_FIELDS = ["ledger_entry", "credited_by", "credited_at"]
+
+
+def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) -> list[int]:
+    """Match the chunk's lines not matched yet (another import may have done some while we
+    waited for the locks) and credit the plain exact ones; the ids of the lines to credit
+    one by one. Each matched line's state goes into `states`."""
+    one_by_one = []
+    with transaction.atomic():
+        lines = list(
+            StatementLine.objects.select_for_update().filter(pk__in=line_ids, matched_at__isnull=True).order_by("pk")
+        )
+        matches = match_lines(lines, statement_currency=receiving.currency)
+        for line in lines:
+            match = matches[line.pk]
+            line.state, line.rule = match.state, match.rule
+            line.account_id, line.bill_id, line.ticket_id = match.account_id, match.bill_id, match.ticket_id
+            line.explanation = "\n".join(match.notes)
+            line.suggestions = "; ".join(dict.fromkeys(match.suggestions))[:300]
+            line.matched_at = now
+        earlier = earlier_credits(lines)
+        one_by_one += [line.pk for line in lines if line.pk in earlier and line.state in CREDITABLE]
+        if settings.STATEMENT_AUTO_CREDIT:  # linked to that credit, never credited again
+            matched = [line for line in lines if line.state == StatementLine.State.MATCHED and line.pk not in earlier]
+            one_by_one += [line.pk for line in credit_exact_lines(matched, actor=actor, now=now)]
+        update_in_bulk(lines, MATCH_FIELDS + CREDIT_FIELDS)
+        states.update((line.pk, line.state) for line in lines)
+    return sorted(one_by_one)
+
+
+def _credit_one(line_id: int, *, actor, now) -> str:
+    """Credit one matched line on its own, locked again: linked to a credit its transfer already
+    has, or credited (closing its ticket, settling bills)."""
     with transaction.atomic():
         line = StatementLine.objects.select_for_update().get(pk=line_id)
-        if line.matched_at is not None:
-            return ""  # another import did it while we waited for the lock
-        match = match_line(line, statement_currency=statement_currency)
-        line.state, line.rule = match.state, match.rule
-        line.account_id, line.bill_id, line.ticket_id = match.account_id, match.bill_id, match.ticket_id
-        line.explanation = "\n".join(match.notes)
-        line.suggestions = "; ".join(dict.fromkeys(match.suggestions))[:300]
-        line.matched_at = now
-        line.save()
-        earlier = credited_ticket(line) if line.is_credit else None
-        if earlier is not None:  # credit_locked_line links the line to the ticket's entry
-            line.ticket_id = earlier.pk
-        entry = (already_credited(line) or (earlier and earlier.ledger_entry)) if line.is_credit else None
-        if entry is not None and line.state in (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED):
-            line.account_id = entry.account_id
-            return _credit(line, actor, now)
-        if line.state == StatementLine.State.MATCHED and settings.STATEMENT_AUTO_CREDIT:
-            if is_exact(line, line.account):
-                return _credit(line, actor, now)
+        if line.state not in CREDITABLE:
+            return line.state  # another import, or a clerk, did it meanwhile
+        earlier = earlier_credits([line]).get(line.pk)
+        if earlier is not None:
+            line.account_id = earlier.entry.account_id
+            line.ticket_id = earlier.ticket.pk if earlier.ticket else line.ticket_id
+        elif not (settings.STATEMENT_AUTO_CREDIT and line.state == StatementLine.State.MATCHED):
+            return line.state
+        elif not is_exact(line, line.account):
+            return line.state
+        try:
+            with transaction.atomic():
+                credit_locked_line(line, actor=actor, now=now)
+        except BillingError as exc:
+            line.refresh_from_db()
+            line.explanation += f"\nNot credited: {exc.message}"
+            line.save(update_fields=["explanation"])
         return line.state
-
-
-def _credit(line: StatementLine, actor, now) -> str:
-    try:
-        with transaction.atomic():
-            credit_locked_line(line, actor=actor, now=now)
-    except BillingError as exc:
-        line.refresh_from_db()
-        line.explanation += f"\nNot credited: {exc.message}"
-        line.save(update_fields=["explanation"])
-    return line.state

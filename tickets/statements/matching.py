@@ -1,4 +1,4 @@
-"""Matching a statement line, in order of confidence, each step explained on the line:
+"""Matching statement lines, in order of confidence, each step explained on the line:
 
 1. a valid ISO 11649 RF reference of ours (structured creditor reference or free text, with
    or without spaces, any case) names the account;
@@ -7,13 +7,17 @@
    date from the same payer, names that ticket.
 
 A line that names no account, or more than one, waits in the unmatched queue with suggestions.
+
+A whole chunk of lines is matched at once: everything the lines name (accounts, invoices,
+bills, tickets, earlier credits) is read in a handful of queries, whatever the chunk's size.
 """
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Q, Value
-from django.db.models.functions import Replace, Upper
+from django.db.models.functions import Lower, Replace, Upper
 from stdnum import iso11649
 
 from accounts.models import Account, LedgerEntry
@@ -25,6 +29,7 @@ from ..references import formatted
 OUR_RF = re.compile(r"RF\d\dBC\d{8}")
 INVOICE = re.compile(r"INV-?(\d{4})-?(\d{6})")
 BILL = re.compile(r"BL-?(\d{4})-?(\d\d)-?(\d{6})")
+DEPOSIT_KINDS = (LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.REPAYMENT)
 
 
 @dataclass
@@ -38,7 +43,142 @@ class Match:
     suggestions: list[str] = field(default_factory=list)
 
 
-def match_line(line: StatementLine, *, statement_currency: str) -> Match:
+@dataclass(frozen=True)
+class Earlier:
+    """A credit that already exists for a line's transfer: the ledger entry under the bank's
+    source, or a ticket credited under a source of its own (a reference typed differently, or
+    credited before tickets shared the bank's source)."""
+
+    entry: LedgerEntry
+    ticket: TransferTicket | None = None
+
+
+def compact(reference: str) -> str:
+    """A ticket's bank reference as the statement stores it: without spaces, upper case."""
+    return reference.replace(" ", "").upper()
+
+
+def match_lines(lines: list[StatementLine], *, statement_currency: str) -> dict[int, Match]:
+    """Each line's match, by line id."""
+    found = _Found.read(lines)
+    return {line.pk: _match(line, statement_currency, found) for line in lines}
+
+
+def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
+    """For the credit lines whose transfer was credited already (by a ticket, or a line of an
+    earlier statement under the same bank reference), that credit, by line id."""
+    credits = [line for line in lines if line.is_credit]
+    if not credits:
+        return {}
+    sources = {transfer_source_ref(line.bank_reference): line for line in credits}
+    entries = {
+        entry.source_ref: entry
+        for entry in LedgerEntry.objects.filter(kind__in=DEPOSIT_KINDS, source_ref__in=list(sources))
+    }
+    tickets = defaultdict(list)
+    for ticket in (
+        TransferTicket.objects.alias(compact=Upper(Replace("bank_reference", Value(" "), Value(""))))
+        .filter(compact__in=[line.bank_reference for line in credits], status=TransferTicket.Status.CREDITED)
+        .filter(ledger_entry__isnull=False)
+        .select_related("ledger_entry")
+        .order_by("pk")
+    ):
+        tickets[compact(ticket.bank_reference)].append(ticket)
+    earlier = {}
+    for line in credits:
+        ticket = next(
+            (t for t in tickets[line.bank_reference] if line.money in (t.amount, t.received_amount)),
+            None,
+        )
+        entry = entries.get(transfer_source_ref(line.bank_reference)) or (ticket and ticket.ledger_entry)
+        if entry is not None:
+            earlier[line.pk] = Earlier(entry, ticket)
+    return earlier
+
+
+@dataclass
+class _Found:
+    """What a chunk of lines names, read at once."""
+
+    names: dict[int, str]  # account id → name
+    invoices: dict[str, int]  # number → account id
+    bills: dict[str, tuple[int, int]]  # number → (account id, bill id)
+    open_tickets: list[TransferTicket]
+    payers: dict[str, list[int]]  # payer name, lower case → accounts it paid before
+
+    @classmethod
+    def read(cls, lines: list[StatementLine]) -> "_Found":
+        texts = [_text(line) for line in lines if line.is_credit]
+        references = {rf for text in texts for rf in OUR_RF.findall(text)}
+        invoice_numbers = {f"INV-{y}-{s}" for text in texts for y, s in INVOICE.findall(text)}
+        bill_numbers = {f"BL-{y}-{m}-{s}" for text in texts for y, m, s in BILL.findall(text)}
+        invoices = dict(Invoice.objects.filter(number__in=invoice_numbers).values_list("number", "account_id"))
+        bills = {
+            number: (account_id, pk)
+            for number, account_id, pk in Bill.objects.filter(number__in=bill_numbers).values_list(
+                "number", "account_id", "pk"
+            )
+        }
+        open_tickets = _open_tickets(lines)
+        payer_names = {line.payer_name.lower() for line in lines if line.is_credit and line.payer_name}
+        payers = defaultdict(list)
+        if payer_names:
+            for payer, account_id in (
+                TransferTicket.objects.annotate(payer=Lower("payer_name"))
+                .filter(payer__in=payer_names)
+                .values_list("payer", "account_id")
+                .distinct()
+                .order_by("payer", "account_id")
+            ):
+                payers[payer].append(account_id)
+        account_ids = {
+            *(int(rf[6:]) for rf in references),
+            *invoices.values(),
+            *(account_id for account_id, _ in bills.values()),
+            *(ticket.account_id for ticket in open_tickets),
+            *(pk for ids in payers.values() for pk in ids[:3]),
+        }
+        names = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "name")) if account_ids else {}
+        return cls(names, invoices, bills, open_tickets, payers)
+
+    def label(self, account_id: int) -> str:
+        name = self.names.get(account_id)
+        return f"{name} (#{account_id})" if name else f"account #{account_id}"
+
+    def tickets_for(self, line: StatementLine) -> list[TransferTicket]:
+        """Open tickets with the line's bank reference, or its amount and date from the same payer."""
+        payer = line.payer_name.lower()
+        return [
+            ticket
+            for ticket in self.open_tickets
+            if compact(ticket.bank_reference) == line.bank_reference
+            or (
+                payer
+                and ticket.payer_name.lower() == payer
+                and ticket.amount == line.money
+                and ticket.transfer_date == line.booking_date
+            )
+        ]
+
+
+def _text(line: StatementLine) -> str:
+    return "".join(f"{line.creditor_reference} {line.remittance}".split()).upper()
+
+
+def _open_tickets(lines: list[StatementLine]) -> list[TransferTicket]:
+    credits = [line for line in lines if line.is_credit]
+    if not credits:
+        return []
+    same_reference = Q(compact__in=[line.bank_reference for line in credits])
+    same_day = Q(transfer_date__in={line.booking_date for line in credits}, payer_name__gt="")
+    return list(
+        TransferTicket.objects.alias(compact=Upper(Replace("bank_reference", Value(" "), Value(""))))
+        .filter(same_reference | same_day, status__in=TransferTicket.OPEN_STATUSES)
+        .order_by("pk")
+    )
+
+
+def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match:
     if not line.is_credit:
         return Match(StatementLine.State.DEBIT, notes=["A debit: listed, never credited."])
     if line.currency != statement_currency:
@@ -47,71 +187,50 @@ def match_line(line: StatementLine, *, statement_currency: str) -> Match:
             notes=[f"In {line.currency}, not the account's {statement_currency}: listed, never credited."],
         )
     match = Match()
-    text = "".join(f"{line.creditor_reference} {line.remittance}".split()).upper()
+    text = _text(line)
     named: dict[int, tuple[str, int | None, str]] = {}  # account id → (rule, bill id, why), strongest first
-    for rule, account_id, bill_id, why in [*_rf_accounts(text, match), *_document_accounts(text)]:
+    for rule, account_id, bill_id, why in [*_rf_accounts(text, match, found), *_document_accounts(text, found)]:
         named.setdefault(account_id, (rule, bill_id, why))
         if bill_id and not named[account_id][1]:
             named[account_id] = (named[account_id][0], bill_id, named[account_id][2])
+    tickets = found.tickets_for(line)
     if len(named) > 1:
         match.notes.append("Names more than one account: " + "; ".join(why for _, _, why in named.values()))
-        match.suggestions += [_account_label(pk) for pk in named]
+        match.suggestions += [found.label(pk) for pk in named]
         return match
     if named:
         ((account_id, (rule, bill_id, why)),) = named.items()
-        match.state, match.rule, match.account_id, match.bill_id = (
-            StatementLine.State.MATCHED,
-            rule,
-            account_id,
-            bill_id,
-        )
+        match.state, match.rule = StatementLine.State.MATCHED, rule
+        match.account_id, match.bill_id = account_id, bill_id
         match.notes.append(why)
-        ticket = _open_tickets(line).filter(account_id=account_id).first()
+        ticket = next((t for t in tickets if t.account_id == account_id), None)
         if ticket:
             match.ticket_id = ticket.pk
             match.notes.append(f"Ticket {ticket.number} of the same account is for this transfer.")
         return match
-    tickets = list(_open_tickets(line)[:3])
     if len(tickets) == 1:
+        (ticket,) = tickets
         match.state, match.rule = StatementLine.State.MATCHED, StatementLine.Rule.TICKET
-        match.account_id, match.ticket_id, match.bill_id = tickets[0].account_id, tickets[0].pk, tickets[0].bill_id
-        match.notes.append(f"Ticket {tickets[0].number} names this transfer ({_why_ticket(line, tickets[0])}).")
+        match.account_id, match.ticket_id, match.bill_id = ticket.account_id, ticket.pk, ticket.bill_id
+        match.notes.append(f"Ticket {ticket.number} names this transfer ({_why_ticket(line, ticket)}).")
         return match
     if tickets:
-        match.notes.append("Several open tickets could be this transfer: " + ", ".join(t.number for t in tickets))
-        match.suggestions += [_account_label(t.account_id) for t in tickets]
+        match.notes.append("Several open tickets could be this transfer: " + ", ".join(t.number for t in tickets[:3]))
+        match.suggestions += [found.label(t.account_id) for t in tickets[:3]]
     else:
         match.notes.append("No RF reference, invoice, bill or ticket names this transfer.")
-        match.suggestions += _payer_suggestions(line)
+        payer = line.payer_name.lower()
+        match.suggestions += [found.label(pk) + " (paid from this payer before)" for pk in found.payers[payer][:3]]
     return match
 
 
-def already_credited(line: StatementLine) -> LedgerEntry | None:
-    """The entry a ticket posted for this transfer already (the shared ledger source)."""
-    kinds = [LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.REPAYMENT]
-    return LedgerEntry.objects.filter(kind__in=kinds, source_ref=transfer_source_ref(line.bank_reference)).first()
-
-
-def credited_ticket(line: StatementLine) -> TransferTicket | None:
-    """A ticket already credited for this transfer under its own ledger source (one credited before
-    tickets shared the bank's source `bank:<reference>`): the line is linked to it, never credited."""
-    compact = Upper(Replace("bank_reference", Value(" "), Value("")))
-    return (
-        TransferTicket.objects.alias(compact=compact)
-        .filter(compact=line.bank_reference, status=TransferTicket.Status.CREDITED, ledger_entry__isnull=False)
-        .filter(Q(amount=line.money) | Q(received_amount=line.money))
-        .order_by("pk")
-        .first()
-    )
-
-
-def _rf_accounts(text: str, match: Match):
+def _rf_accounts(text: str, match: Match, found: _Found):
     for reference in dict.fromkeys(OUR_RF.findall(text)):
         account_id = int(reference[6:])
         if not iso11649.is_valid(reference):
             match.notes.append(f"{formatted(reference)} has wrong check digits: not used.")
-            match.suggestions.append(_account_label(account_id) + " (from a mistyped RF)")
-        elif name := Account.objects.filter(pk=account_id).values_list("name", flat=True).first():
+            match.suggestions.append(found.label(account_id) + " (from a mistyped RF)")
+        elif name := found.names.get(account_id):
             yield (
                 StatementLine.Rule.RF,
                 account_id,
@@ -122,53 +241,20 @@ def _rf_accounts(text: str, match: Match):
             match.notes.append(f"RF reference {formatted(reference)} names no account of ours.")
 
 
-def _document_accounts(text: str):
-    numbers = {f"INV-{year}-{seq}" for year, seq in INVOICE.findall(text)}
-    for invoice in Invoice.objects.filter(number__in=numbers) if numbers else []:
-        yield (
-            StatementLine.Rule.INVOICE,
-            invoice.account_id,
-            None,
-            f"Invoice {invoice.number} is {_account_label(invoice.account_id)}'s.",
-        )
-    numbers = {f"BL-{year}-{month}-{seq}" for year, month, seq in BILL.findall(text)}
-    for bill in Bill.objects.filter(number__in=numbers) if numbers else []:
-        yield (
-            StatementLine.Rule.BILL,
-            bill.account_id,
-            bill.pk,
-            f"Bill {bill.number} is {_account_label(bill.account_id)}'s.",
-        )
-
-
-def _open_tickets(line: StatementLine):
-    compact = Upper(Replace("bank_reference", Value(" "), Value("")))
-    same_reference = TransferTicket.objects.alias(compact=compact).filter(compact=line.bank_reference)
-    same_transfer = TransferTicket.objects.filter(
-        amount=line.money, transfer_date=line.booking_date, payer_name__iexact=line.payer_name
-    )
-    if not line.payer_name:
-        same_transfer = same_transfer.none()  # no payer named: amount and date alone are not enough
-    return (same_reference | same_transfer).filter(status__in=TransferTicket.OPEN_STATUSES).order_by("pk")
+def _document_accounts(text: str, found: _Found):
+    for year, seq in dict.fromkeys(INVOICE.findall(text)):
+        number = f"INV-{year}-{seq}"
+        if number in found.invoices:
+            account_id = found.invoices[number]
+            yield StatementLine.Rule.INVOICE, account_id, None, f"Invoice {number} is {found.label(account_id)}'s."
+    for year, month, seq in dict.fromkeys(BILL.findall(text)):
+        number = f"BL-{year}-{month}-{seq}"
+        if number in found.bills:
+            account_id, bill_id = found.bills[number]
+            yield StatementLine.Rule.BILL, account_id, bill_id, f"Bill {number} is {found.label(account_id)}'s."
 
 
 def _why_ticket(line: StatementLine, ticket: TransferTicket) -> str:
-    if "".join(ticket.bank_reference.split()).upper() == line.bank_reference:
+    if compact(ticket.bank_reference) == line.bank_reference:
         return "same bank reference"
     return "same amount, date and payer"
-
-
-def _payer_suggestions(line: StatementLine) -> list[str]:
-    if not line.payer_name:
-        return []
-    account_ids = (
-        TransferTicket.objects.filter(payer_name__iexact=line.payer_name)
-        .values_list("account_id", flat=True)
-        .distinct()[:3]
-    )
-    return [_account_label(pk) + " (paid from this payer before)" for pk in account_ids]
-
-
-def _account_label(account_id: int) -> str:
-    name = Account.objects.filter(pk=account_id).values_list("name", flat=True).first()
-    return f"{name} (#{account_id})" if name else f"account #{account_id}"
