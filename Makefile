@@ -23,6 +23,7 @@ $(BIN)/.installed: requirements.txt
 install: $(BIN)/.installed
 
 run: install
+	$(BIN)/python manage.py compile_catalogues
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo

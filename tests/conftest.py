@@ -32,6 +32,13 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"needs {what}")
 
 
+def pytest_sessionstart(session):
+    """The translation catalogues compiled (with Babel, as `make test` does) before any test reads one."""
+    from billing_center.catalogues import compile_all
+
+    compile_all()
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         from django.conf import settings

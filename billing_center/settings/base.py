@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -148,7 +149,10 @@ OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Billing Center")
 STAFF_SESSION_SECONDS = int(env("STAFF_SESSION_SECONDS", "3600"))
 
 # --- Internationalisation ---------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# English (the source strings) and Simplified Chinese; catalogues per area (billing_center.catalogues).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = sorted(path.parent for path in (BASE_DIR / "locale").glob("*/zh_Hans"))
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
