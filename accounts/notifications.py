@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from billing_center.privacy import mask_phone
 
@@ -70,6 +71,13 @@ def publish(task, *args) -> None:
 
 def publish_after_commit(task, *args) -> None:
     transaction.on_commit(lambda: publish(task, *args))
+
+
+def recipient_language(recipient=None):
+    """Build a message for `recipient` (a user, an alert recipient) in their language:
+    `with recipient_language(user): subject = gettext(...)`. Someone without a language of
+    their own gets the site's default."""
+    return translation.override(getattr(recipient, "language", "") or settings.LANGUAGE_CODE)
 
 
 def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: Account | None = None, alert=None):
