@@ -238,3 +238,4 @@ class ServiceTokenAdmin(AddedNotEditedMixin, admin.ModelAdmin):
 
 
 from . import enterprise_admin  # noqa: E402,F401  (enterprise fund moves: their own module)
+from .outbound_webhooks import admin as webhooks_admin  # noqa: E402,F401  (outbound webhooks: their own module)

@@ -21,6 +21,7 @@ from money.formatting import format_money
 
 from .models import Account, AlertRecipient, BalanceAlert, LedgerEntry
 from .notifications import publish_after_commit, queue_email, queue_sms
+from .outbound_webhooks.events import emit, money
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,14 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
             return None
         crossing = account.alert_crossings + 1
         text = alert_text(account, now=now)
-        alert, _ = BalanceAlert.objects.get_or_create(
+        alert, created = BalanceAlert.objects.get_or_create(
             account=account,
             crossing=crossing,
             defaults={"balance": account.balance, "threshold": threshold, "text": text, "created_at": now},
         )
+        if created:
+            low = {"balance": money(account.balance), "threshold": money(threshold), "alert_id": alert.pk}
+            emit("balance.low", account_id=account.pk, data=low, now=now)
         for recipient in alert_recipients_of(account):
             key = f"alert:{account.pk}:{crossing}:{recipient.pk}"
             if recipient.kind == recipient.Kind.SMS:

@@ -36,6 +36,7 @@ from .enterprise_models import FundMove
 from .exceptions import InsufficientFunds
 from .ledger import lock_accounts, transfer_funds
 from .models import LEDGER_PLACES, Account, User
+from .outbound_webhooks.events import emit, money
 
 # What a form's key looks like (secrets.token_urlsafe); anything else is a forged or stale form.
 REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}", re.ASCII)
@@ -138,6 +139,9 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
         credit_entry=credit,
         created_at=debit.created_at,
     )
+    moved = {"move_id": move.pk, "direction": direction, "member_id": member.pk, "amount": money(amount)}
+    emit("allocation.created", account_id=master.pk, data=moved, now=move.created_at)
+    emit("allocation.created", account_id=member.pk, data={**moved, "master_id": master.pk}, now=move.created_at)
     return MoveResult(move, created=True)
 
 

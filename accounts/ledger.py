@@ -29,6 +29,7 @@ from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 from .alerts import check_alert_after_commit
 from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
+from .outbound_webhooks import money_events
 
 MONEY_IN_KINDS = frozenset(
     {
@@ -117,7 +118,9 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
         raise Conflict("Two deposits share a source.", code="source_reused")
     try:
         with transaction.atomic():
-            return post_ledger_entries(deposits, now=now)
+            entries = post_ledger_entries(deposits, now=now)
+            money_events.credited(entries)
+            return entries
     except IntegrityError:
         posted = LedgerEntry.objects.filter(source_ref__in=[source for _, source in sources])
         if not any((entry.kind, entry.source_ref) in sources for entry in posted):
@@ -153,14 +156,10 @@ def _post_once(account_id, amount: Money, kind, source_ref, actor, description, 
     try:
         with transaction.atomic():
             entry = post_ledger_entry(
-                account_id=account_id,
-                amount=amount,
-                kind=kind,
-                source_ref=source_ref,
-                actor=actor,
-                description=description,
-                now=now,
-            )
+                account_id=account_id, amount=amount, kind=kind, source_ref=source_ref, actor=actor,
+                description=description, now=now,
+            )  # fmt: skip
+            money_events.credited([entry])
     except IntegrityError:
         earlier = LedgerEntry.objects.filter(kind=kind, source_ref=source_ref).first()
         if earlier is None:
@@ -355,6 +354,8 @@ def _follow_balance(account: LockedAccount, after: Money) -> None:
     if threshold is None:
         return
     if after.amount >= threshold:
+        if not account.alert_armed:
+            money_events.recovered(account.pk, after, Money(threshold, after.currency))
         account.alert_armed = True
     elif account.alert_enabled and account.alert_armed:
         check_alert_after_commit(account.pk)

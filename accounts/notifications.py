@@ -57,13 +57,14 @@ class BrokerBreaker:
 broker_breaker = BrokerBreaker()
 
 
-def publish(task, *args) -> None:
-    """Hand a task to the broker; if the broker is away, the periodic sweep catches up."""
+def publish(task, *args, countdown: float = 0) -> None:
+    """Hand a task to the broker (to run after `countdown` seconds); if the broker is away, the
+    periodic sweep catches up."""
     if broker_breaker.is_open:
         logger.info("Broker recently unreachable; %s%s left to the periodic sweep", task.name, args)
         return
     try:
-        task.apply_async(args=args, retry=False)
+        task.apply_async(args=args, retry=False, countdown=countdown or None)
     except Exception as exc:  # any broker failure: the outbox row is the durable record
         broker_breaker.trip()
         logger.warning("Could not publish %s%s, the periodic resend will: %r", task.name, args, exc)

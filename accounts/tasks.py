@@ -31,6 +31,24 @@ def send_emails(email_ids: list[int]) -> int:
     return _resend(email_ids, lambda pk: deliver_email(email_id=pk))
 
 
+@shared_task(name="accounts.tasks.deliver_webhooks", acks_late=True)
+def deliver_webhooks(endpoint_id: int) -> int:
+    from .outbound_webhooks.delivery import deliver_endpoint
+
+    return deliver_endpoint(endpoint_id)
+
+
+@shared_task(name="accounts.tasks.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Beat's sweep: endpoints with a delivery due whose wake-up was lost (broker away, worker killed)."""
+    from .outbound_webhooks.delivery import due_endpoint_ids
+    from .outbound_webhooks.events import wake
+
+    due = due_endpoint_ids()
+    wake(due)
+    return len(due)
+
+
 @shared_task(name="accounts.tasks.resend_pending_emails")
 def resend_pending_emails(older_than_seconds: int = 60) -> int:
     """Beat's sweep; after an outage an operator may call it with older_than_seconds=0."""

@@ -28,7 +28,7 @@ from django.utils.translation.template import templatize
 LANGUAGE = "zh_Hans"
 # Which area's catalogue a source file's messages go to: first match wins.
 AREAS = (
-    ("webhooks", ("webhooks/*", "templates/webhooks/*")),
+    ("webhooks", ("accounts/outbound_webhooks/*", "templates/webhooks/*")),
     (
         "finance",
         (
@@ -59,7 +59,7 @@ AREAS = (
     ),
     ("core", ("*",)),
 )
-SOURCES = ("money", "billing_center", "accounts", "bills", "topups", "tickets", "webhooks", "templates", "static/js")
+SOURCES = ("money", "billing_center", "accounts", "bills", "topups", "tickets", "templates", "static/js")
 KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "gettext_lazy": None,

@@ -27,6 +27,7 @@ urlpatterns = [
     path("billing/", include("bills.urls")),
     path("billing/", include("topups.urls")),
     path("billing/", include("tickets.urls")),
+    path("billing/developers/webhooks/", include("accounts.outbound_webhooks.urls")),
     path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),
     path("api/v1/", include("accounts.usage_api.urls")),
     path("sandbox-gateway/", include("topups.gateways.sandbox_urls")),

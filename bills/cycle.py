@@ -22,7 +22,9 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Account, UsageCharge
+from accounts.outbound_webhooks.events import emit
 
+from .events import bill_data
 from .models import Bill, BillCharge, BillLine
 from .settlement import exact_sum, settle_bills
 
@@ -146,5 +148,6 @@ def _close(account_id: int, period: Period, now: datetime) -> Bill | None:
     # Credit left over from earlier repayments pays the new bill at once.
     settle_bills(account_id=account.pk, source_ref=f"bill:{bill.pk}", note="Credit from earlier repayments", now=now)
     bill.refresh_from_db()
+    emit("bill.issued", account_id=account.pk, data=bill_data(bill), now=now)
     logger.info("Issued %s for %s: %s", bill.number, account.name, bill.amount_due)
     return bill

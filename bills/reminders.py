@@ -18,9 +18,11 @@ from django.utils import timezone
 
 from accounts.models import AlertRecipient
 from accounts.notifications import queue_email, queue_sms
+from accounts.outbound_webhooks.events import emit
 from money.formatting import format_money
 
 from .cycle import finance_today
+from .events import bill_data
 from .models import Bill
 
 Reminder = Bill.Reminder
@@ -61,6 +63,7 @@ def remind_bill(*, bill_id: int, today: date) -> bool:
         return False
     if state == Reminder.OVERDUE:
         bill.status = Bill.Status.OVERDUE
+        emit("bill.overdue", account_id=bill.account_id, data=bill_data(bill))
     bill.reminder = state
     bill.save(update_fields=["status", "reminder"])
     subject, text = _words(bill, state)

@@ -16,6 +16,7 @@ from bills.models import Bill
 from money.errors import Invalid
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, CheckedCertificate
+from .events import status_changed
 from .exceptions import CertificateStorageUnavailable, TicketNotAllowed, TicketStateError
 from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TicketEvent, TransferTicket
 from .review import close_matched_ticket
@@ -91,6 +92,7 @@ def submit_ticket(
                 body=details.problem_description,
                 created_at=now,
             )
+            status_changed(ticket, TicketEvent.Kind.SUBMITTED, now)
             stored = _store_certificates(ticket, event, user, certificates, now)
             _flag_duplicates(ticket)
             _link_credited_statement_line(ticket, user, now)
@@ -146,6 +148,7 @@ def reply_to_ticket(
             if ticket.status == TransferTicket.Status.INFO_REQUESTED:
                 ticket.status = TransferTicket.Status.UNDER_REVIEW
                 ticket.save(update_fields=["status", "updated_at"])
+                status_changed(ticket, TicketEvent.Kind.UNDER_REVIEW, now)
             if stored:
                 _flag_duplicates(ticket)
     except Exception:

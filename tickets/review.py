@@ -19,6 +19,7 @@ from money.errors import Invalid
 from money.formatting import format_money, format_rate
 from money.rates import current_quote
 
+from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
 from .models import StatementLine, TicketEvent, TransferTicket
 
@@ -294,6 +295,7 @@ def _clear_proposal(ticket: TransferTicket, actor, now: datetime) -> None:
 
 
 def _event(ticket, kind, actor, now, *, public: bool = True, body: str = "") -> TicketEvent:
+    status_changed(ticket, kind, now)
     return TicketEvent.objects.create(
         ticket=ticket, kind=kind, actor=actor, from_finance=actor is not None, public=public, body=body, created_at=now
     )

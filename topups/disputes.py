@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
+from accounts.outbound_webhooks.events import emit, money
 
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
@@ -85,4 +86,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     if not changed:
         return Verdict.ALREADY_APPLIED
     dispute.save()
+    state = {"dispute_id": dispute.gateway_dispute_id, "status": str(dispute.status), "topup": topup.reference}
+    state |= {"amount": money(dispute.debit_amount), "balance_debited": dispute.debit_entry_id is not None}
+    emit("dispute.updated", account_id=topup.account_id, data=state, now=now)
     return Verdict.DISPUTED

@@ -20,6 +20,7 @@ from djmoney.money import Money
 from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email
+from accounts.outbound_webhooks.events import emit, money
 from money.errors import Invalid
 from money.formatting import format_money, minor_places
 from money.parsing import uuid_or_none
@@ -214,6 +215,8 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
         refund.ledger_entry, refund.succeeded_at = deposit.entry, now
         fields += ["ledger_entry", "succeeded_at"]
         _email_customer(refund)
+        paid_back = {"refund": refund.reference, "topup": topup.reference, "amount": money(refund.debit_amount)}
+        emit("refund.created", account_id=topup.account_id, data=paid_back, now=now)
     refund.save(update_fields=fields)
     return Verdict.REFUNDED if status == Refund.Status.SUCCEEDED else Verdict.UPDATED
 

@@ -20,6 +20,7 @@ from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 from ..credit_limits import flag_charges_over_limit
 from ..ledger import NewEntry, lock_accounts, post_ledger_entries
 from ..models import LedgerEntry, UsageCharge
+from ..outbound_webhooks.events import NewEvent, emit_many, money
 
 MAX_BATCH = 1000
 
@@ -146,6 +147,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
             ]
         )
         by_key = {c.idempotency_key: c for c in charges}
+        _charges_created(service, charges)
         for index, request in pending.values():
             results[index] = ChargeResult(request.idempotency_key, "created", charge=by_key[request.idempotency_key])
         for index, result in enumerate(results):
@@ -154,6 +156,30 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                     result.idempotency_key, "duplicate", charge=by_key[result.idempotency_key]
                 )
     return results
+
+
+def _charges_created(service: str, charges: list[UsageCharge]) -> None:
+    """charge.created: one event per account and API call, listing its new charges."""
+    by_account: dict[int, list[UsageCharge]] = {}
+    for charge in charges:
+        by_account.setdefault(charge.account_id, []).append(charge)
+    emit_many(
+        [
+            NewEvent(
+                "charge.created",
+                account_id,
+                {
+                    "service": service,
+                    "charges": [
+                        {"idempotency_key": c.idempotency_key, "amount": money(c.amount), "description": c.description}
+                        for c in listed
+                    ],
+                    "balance_after": money(listed[-1].ledger_entry.balance_after),
+                },
+            )
+            for account_id, listed in by_account.items()
+        ]
+    )
 
 
 def _insert_charges(charges: list[UsageCharge]) -> list[UsageCharge]:

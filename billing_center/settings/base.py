@@ -297,6 +297,7 @@ FINANCE_SUBDIVISION = env("FINANCE_SUBDIVISION", "")
 FINANCE_TIME_ZONE = env("FINANCE_TIME_ZONE", "Asia/Shanghai")  # also the months bills close
 from .bills import *  # noqa: E402,F403  (postpaid bills: terms, reminders)
 from .statements import *  # noqa: E402,F403  (bank statements: auto-credit, size ceiling)
+from .webhooks import *  # noqa: E402,F403  (outbound webhooks: https, retries, timeouts)
 
 # Finance is warned once when a ticket's deadline is this close, and once when it has passed.
 TICKET_DUE_SOON_HOURS = int(env("TICKET_DUE_SOON_HOURS", "24"))

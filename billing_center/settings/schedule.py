@@ -22,4 +22,6 @@ CELERY_BEAT_SCHEDULE = {
     "purge-held-certificates": {"task": "tickets.tasks.purge_held_certificates", "schedule": 3600.0},
     # E-mails an enterprise master once per member and month whose usage passed its budget.
     "flag-budget-overruns": {"task": "accounts.tasks.flag_budget_overruns", "schedule": 300.0},
+    # Outbound webhooks whose wake-up task was lost, or whose retry is due.
+    "sweep-webhooks": {"task": "accounts.tasks.sweep_webhooks", "schedule": 60.0},
 }

@@ -24,6 +24,7 @@ from money.formatting import format_money
 
 from ..models import StatementLine, TransferTicket, transfer_source_ref
 from ..review import CREDIT_PERMISSION, close_matched_ticket
+from .events import lines_matched
 
 CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 
@@ -82,6 +83,7 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         line.state = StatementLine.State.MATCHED
         line.explanation += f"\nAssigned to {account.name} (#{account.pk}) by {actor} on {now:%Y-%m-%d %H:%M}."
         line.save()
+        lines_matched([line], now=now)
         return line
 
 

@@ -24,6 +24,7 @@ from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, Statem
 from . import camt, mt940
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
+from .events import lines_matched
 from .matching import earlier_credits, match_lines
 from .parsed import ParsedStatement, compact_reference, fallback_reference
 
@@ -171,6 +172,7 @@ def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) ->
             matched = [line for line in lines if line.state == StatementLine.State.MATCHED and line.pk not in earlier]
             one_by_one += [line.pk for line in credit_exact_lines(matched, actor=actor, now=now)]
         update_in_bulk(lines, MATCH_FIELDS + CREDIT_FIELDS)
+        lines_matched([line for line in lines if line.account_id is not None], now=now)
         states.update((line.pk, line.state) for line in lines)
     return sorted(one_by_one)
 

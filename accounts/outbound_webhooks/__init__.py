@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed (Standard Webhooks) notices of money events to customers' and operators' endpoints."""

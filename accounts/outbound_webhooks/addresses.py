@@ -1,0 +1,67 @@
+"""Where a webhook may be sent: https in production, and never to our own network.
+
+A URL's host is resolved and every address it resolves to must be a public one — not
+private, loopback, link-local, multicast, reserved or unspecified, IPv4 or IPv6, whatever
+form the address is written in (2130706433 and 0177.0.0.1 are 127.0.0.1 too). The check runs
+at registration and again at every delivery, and the delivery connects to the address that
+was checked, so a name that changes what it resolves to (DNS rebinding) reaches nothing of ours.
+WEBHOOK_ALLOW_LOOPBACK lets tests deliver to a receiver on 127.0.0.1 over http.
+"""
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from money.errors import Invalid
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: where to connect (the vetted address) and what to ask for."""
+
+    scheme: str
+    host: str  # the name, for the Host header and the certificate
+    address: str  # the vetted IP to connect to
+    port: int
+    path: str
+
+
+def check_url(url: str) -> Target:
+    """The URL's target, or Invalid saying why it may not be used."""
+    parts = urlsplit(url.strip())
+    loopback_allowed = settings.WEBHOOK_ALLOW_LOOPBACK
+    allowed_schemes = ("https", "http") if loopback_allowed or not settings.WEBHOOK_REQUIRE_HTTPS else ("https",)
+    if parts.scheme not in allowed_schemes:
+        raise Invalid(_("The URL must start with https://."), code="webhook_url_scheme")
+    if not parts.hostname or parts.username or parts.password:
+        raise Invalid(_("The URL needs a host name, and no user name or password."), code="webhook_url_host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise Invalid(_("The URL's port is not a number from 1 to 65535."), code="webhook_url_port") from None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise Invalid(
+            _("%(host)s does not resolve to an address.") % {"host": parts.hostname}, code="webhook_url_dns"
+        ) from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not (_is_public(ip) or (loopback_allowed and ip.is_loopback)):
+            message = _("%(host)s resolves to %(address)s, a private address: webhooks go to the internet only.")
+            raise Invalid(message % {"host": parts.hostname, "address": address}, code="webhook_url_private")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, parts.hostname, addresses[0], port, path)
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not (address.is_multicast or address.is_reserved)

@@ -1,0 +1,157 @@
+"""Operators' webhooks in admin: endpoints for every account (or one), the delivery log, and
+sending events again — one, a selection, or every delivery of a date range (filter, select all)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from billing_center.admin_base import AddedNotEditedMixin, ReadOnlyAdmin
+from money.errors import BillingError
+
+from .endpoints import register_endpoint, replay_deliveries, rotate_secret, set_enabled
+from .events import EVENT_TYPES
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class EndpointAdminForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        label=_("Events to send"), choices=[(name, name) for name in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("account", "url", "description", "event_types")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("url") and data.get("event_types"):
+            from .addresses import check_url
+
+            try:
+                check_url(data["url"])
+            except BillingError as exc:
+                self.add_error("url", exc.message)
+        return data
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(AddedNotEditedMixin, admin.ModelAdmin):
+    form = EndpointAdminForm
+    list_display = ("url", "owner", "enabled", "created_at")
+    list_filter = ("enabled", ("account", admin.EmptyFieldListFilter))
+    search_fields = ("url", "account__name", "description")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    actions = ["turn_on", "turn_off", "rotate"]
+
+    @admin.display(description=_("for"))
+    def owner(self, endpoint):
+        return endpoint.account or gettext("every account")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return (
+            "account",
+            "url",
+            "description",
+            "event_types",
+            "enabled",
+            "disabled_reason",
+            "created_by",
+            "created_at",
+        )
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) or super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        registered = register_endpoint(
+            account=data["account"],
+            url=data["url"],
+            event_types=data["event_types"],
+            description=data["description"],
+            actor=request.user,
+        )
+        obj.pk = registered.endpoint.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            gettext("Signing secret: %(secret)s — copy it now, it is not shown again.") % {"secret": registered.secret},
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Turn the selected endpoints on"), permissions=["change"])
+    def turn_on(self, request, queryset):
+        for endpoint in queryset:
+            set_enabled(endpoint, True)
+        self.message_user(request, gettext("Turned on: what waited is being sent."), messages.SUCCESS)
+
+    @admin.action(description=_("Turn the selected endpoints off"), permissions=["change"])
+    def turn_off(self, request, queryset):
+        for endpoint in queryset:
+            set_enabled(endpoint, False)
+        self.message_user(request, gettext("Turned off: nothing is sent to them."), messages.SUCCESS)
+
+    @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
+    def rotate(self, request, queryset):
+        for endpoint in queryset:
+            secret = rotate_secret(endpoint)
+            self.message_user(
+                request,
+                gettext("New secret for %(url)s: %(secret)s — shown once; the old one signs for 24 more hours.")
+                % {"url": endpoint.url, "secret": secret},
+                messages.WARNING,
+            )
+
+
+class AttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("at", "status_code", "latency_ms", "response_excerpt", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("event_type", "event_id", "endpoint", "status", "attempts", "created")
+    list_filter = ("status", "event__type")
+    list_select_related = ("event", "endpoint")
+    search_fields = ("event__event_id", "endpoint__url")
+    date_hierarchy = "event__created_at"
+    fields = ("endpoint", "event", "status", "attempts", "next_attempt_at", "first_failed_at", "delivered_at")
+    inlines = [AttemptInline]
+    actions = ["send_again"]
+
+    @admin.display(description=_("event"), ordering="event__type")
+    def event_type(self, delivery):
+        return delivery.event.type
+
+    @admin.display(description=_("event id"))
+    def event_id(self, delivery):
+        return delivery.event.event_id
+
+    @admin.display(description=_("happened"), ordering="event__created_at")
+    def created(self, delivery):
+        return delivery.event.created_at
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("accounts.change_webhookendpoint")
+
+    @admin.action(description=_("Send the selected events again"), permissions=["replay"])
+    def send_again(self, request, queryset):
+        count = replay_deliveries(queryset)
+        self.message_user(
+            request,
+            gettext("%(count)s event(s) will be sent again, oldest first.") % {"count": count},
+            messages.SUCCESS,
+        )

@@ -1,0 +1,236 @@
+"""Delivering an endpoint's events: in order, signed, with backoff, never to our own network.
+
+One worker at a time delivers for an endpoint (a lease on the endpoint row, renewed before
+each attempt), oldest delivery first; a failed one waits for its retry and the later ones wait
+behind it, so a receiver sees an account's events in the order they happened. A delivery whose
+retries are used up (about three days) has failed: the endpoint is disabled and its owner told.
+
+The request is signed as the Standard Webhooks specification says (`webhook-id`,
+`webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`, one signature per secret
+while a secret is being rotated), with the specification's own library. It goes to the address
+that was checked (addresses.check_url) with short timeouts, no redirects followed, and at most
+WEBHOOK_RESPONSE_LIMIT bytes of the answer read.
+"""
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import certifi
+import urllib3
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from standardwebhooks.webhooks import Webhook
+
+from money.errors import Invalid
+
+from .addresses import Target, check_url
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+LEASE = timedelta(seconds=60)
+USER_AGENT = "BillingCenter-Webhooks/1"
+
+
+def deliver_endpoint(endpoint_id: int, *, now: datetime | None = None) -> int:
+    """Deliver what is due for one endpoint, oldest first, until one fails or nothing is due.
+    Returns how many were delivered; another worker holding the endpoint makes this a no-op."""
+    if not _claim(endpoint_id):
+        return 0
+    delivered = 0
+    try:
+        for _n in range(settings.WEBHOOK_DELIVERIES_PER_RUN):
+            delivery = _next_due(endpoint_id, now or timezone.now())
+            if delivery is None or not _attempt(delivery):
+                break
+            delivered += 1
+    finally:
+        WebhookEndpoint.objects.filter(pk=endpoint_id).update(claimed_until=None)
+    _wake_when_due(endpoint_id)
+    return delivered
+
+
+def due_endpoint_ids(now: datetime | None = None) -> list[int]:
+    """Enabled endpoints with a delivery due and no worker on them (the beat's sweep)."""
+    now = now or timezone.now()
+    return list(
+        WebhookEndpoint.objects.filter(enabled=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(deliveries__status=WebhookDelivery.Status.PENDING, deliveries__next_attempt_at__lte=now)
+        .values_list("pk", flat=True)
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def signatures(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: str) -> str:
+    """The webhook-signature header: the current secret's, and the previous one's while it overlaps."""
+    secrets = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > at:
+        secrets.append(endpoint.previous_secret)
+    return " ".join(Webhook(secret).sign(msg_id, at, body) for secret in secrets)
+
+
+def _claim(endpoint_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + LEASE)
+    )
+
+
+def _next_due(endpoint_id: int, now: datetime) -> WebhookDelivery | None:
+    """The pending delivery of the oldest event, if it is due; a later one never overtakes it."""
+    oldest = (
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING)
+        .select_related("event", "endpoint")
+        .order_by("event_id")
+        .first()
+    )
+    if oldest is None or oldest.next_attempt_at > max(now, timezone.now()) or not oldest.endpoint.enabled:
+        return None
+    return oldest
+
+
+def _attempt(delivery: WebhookDelivery) -> bool:
+    """Send one delivery once and record what happened; True when the endpoint took it (2xx)."""
+    endpoint = delivery.endpoint
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(claimed_until=timezone.now() + LEASE)
+    body = json.dumps(delivery.event.payload, separators=(",", ":"), sort_keys=True)
+    started, at = time.monotonic(), timezone.now()
+    status, excerpt, error = None, "", ""
+    try:
+        target = check_url(endpoint.url)
+        status, excerpt = _post(target, body, _headers(endpoint, delivery.event.event_id, at, body))
+    except Invalid as exc:
+        error = _("Not sent: %(reason)s") % {"reason": exc.message}
+    except urllib3.exceptions.HTTPError as exc:
+        error = _describe(exc)
+    latency = int((time.monotonic() - started) * 1000)
+    succeeded = status is not None and 200 <= status < 300
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            at=at,
+            status_code=status,
+            latency_ms=latency,
+            response_excerpt=excerpt[:500],
+            error=error[:300],
+        )
+        delivery.attempts += 1
+        if succeeded:
+            delivery.status, delivery.delivered_at = WebhookDelivery.Status.DELIVERED, timezone.now()
+        else:
+            _failed(delivery, at)
+        delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at", "first_failed_at"])
+    return succeeded
+
+
+def _headers(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: str) -> dict:
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signatures(endpoint, msg_id, at, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def _post(target: Target, body: str, headers: dict) -> tuple[int, str]:
+    """POST to the checked address (Host and certificate name kept), read a bounded answer."""
+    timeout = urllib3.Timeout(connect=settings.WEBHOOK_CONNECT_TIMEOUT, read=settings.WEBHOOK_READ_TIMEOUT)
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+    host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    try:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body.encode(),
+            headers={**headers, "host": host},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            answer = response.read(settings.WEBHOOK_RESPONSE_LIMIT, decode_content=False)
+        finally:
+            response.release_conn()
+        return response.status, answer.decode("utf-8", "replace")
+    finally:
+        pool.close()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return _("No answer within the timeout.")
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return _("The TLS certificate could not be verified.")
+    return _("Could not connect: %(error)s") % {"error": type(exc).__name__}
+
+
+def _failed(delivery: WebhookDelivery, at: datetime) -> None:
+    delays = settings.WEBHOOK_RETRY_DELAYS
+    delivery.first_failed_at = delivery.first_failed_at or at
+    if delivery.attempts > len(delays):
+        delivery.status = WebhookDelivery.Status.FAILED
+        _disable(delivery.endpoint, at)
+    else:
+        delivery.next_attempt_at = at + timedelta(seconds=delays[delivery.attempts - 1])
+
+
+def _disable(endpoint: WebhookEndpoint, at: datetime) -> None:
+    """Retries used up: the endpoint stops, and its owner hears why (through the outbox)."""
+    from accounts.notifications import queue_templated_email, recipient_language
+
+    reason = _("Deliveries failed for %(days)s days.") % {"days": 3}
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
+    owners = list(endpoint.account.users.filter(is_active=True)) if endpoint.account else [endpoint.created_by]
+    url = settings.SITE_URL + (
+        reverse("webhooks:detail", args=[endpoint.pk]) if endpoint.account else reverse("admin:index")
+    )
+    for owner in [user for user in owners if user and user.email]:
+        with recipient_language(owner):
+            queue_templated_email(
+                dedupe_key=f"webhook-endpoint:{endpoint.pk}:disabled:{at:%Y%m%d%H%M%S}:{owner.pk}",
+                to=owner.email,
+                subject=_("Your webhook endpoint was disabled"),
+                template="webhooks/email_disabled.txt",
+                context={"endpoint": endpoint, "user": owner, "url": url},
+                account=endpoint.account,
+            )
+    logger.warning("Webhook endpoint %s disabled: retries used up", endpoint.pk)
+
+
+def _wake_when_due(endpoint_id: int) -> None:
+    """Hand the endpoint on: at once when more is due, or when its next retry is."""
+    from .events import wake
+
+    oldest = (
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id, endpoint__enabled=True, status=WebhookDelivery.Status.PENDING
+        )
+        .order_by("event_id")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if oldest is not None:
+        wake([endpoint_id], countdown=max(0.0, (oldest - timezone.now()).total_seconds()))

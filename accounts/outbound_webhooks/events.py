@@ -1,0 +1,105 @@
+"""The events an endpoint can hear about, and emitting one: in the caller's transaction, one
+delivery row per endpoint that wants it, handed to a worker after commit.
+
+Every payload has the same envelope, versioned so receivers can rely on it:
+    {"id": "evt_…", "type": "topup.credited", "version": 1, "timestamp": "…Z",
+     "account_id": 42, "data": {…}}
+Money in `data` is a decimal string with its currency: {"amount": "100.00", "currency": "USD"}.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent, new_event_id
+
+PAYLOAD_VERSION = 1
+EVENT_TYPES = {
+    "topup.credited": _("Money was credited: an online top-up, a bank transfer or a repayment."),
+    "balance.low": _("The balance fell below the alert threshold."),
+    "balance.recovered": _("The balance is back at or above the alert threshold."),
+    "ticket.status_changed": _("A bank transfer ticket changed status."),
+    "charge.created": _("Usage charges were posted (one event per API call)."),
+    "bill.issued": _("A monthly bill was issued."),
+    "bill.overdue": _("A bill is past its due date."),
+    "allocation.created": _("An enterprise master moved funds to or from a member."),
+    "refund.created": _("A refund was paid back to the card."),
+    "dispute.updated": _("A card payment dispute was opened or decided."),
+    "statement_line.matched": _("A bank statement line was matched to the account."),
+}
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    account_id: int | None
+    data: dict
+
+
+def money(value) -> dict:
+    """A Money for a payload: the exact decimal as a string, and its currency."""
+    return {"amount": f"{value.amount:.2f}", "currency": str(value.currency)}
+
+
+def emit(event_type: str, *, account_id: int | None, data: dict, now: datetime | None = None) -> None:
+    emit_many([NewEvent(event_type, account_id, data)], now=now)
+
+
+def emit_many(events: list[NewEvent], *, now: datetime | None = None) -> None:
+    """Record the events and a delivery for every enabled endpoint that wants each (the
+    account's own, and the operators'); the endpoints' workers are woken after commit."""
+    if not events:
+        return
+    unknown = {event.type for event in events} - set(EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"Unknown webhook event type(s): {sorted(unknown)}")
+    now = now or timezone.now()
+    accounts = {event.account_id for event in events}
+    endpoints = list(
+        WebhookEndpoint.objects.filter(enabled=True)
+        .filter(Q(account__isnull=True) | Q(account_id__in=[pk for pk in accounts if pk is not None]))
+        .values_list("pk", "account_id", "event_types")
+    )
+    rows, deliveries = [], []
+    for event in events:
+        row = WebhookEvent(
+            event_id=new_event_id(),
+            type=event.type,
+            account_id=event.account_id,
+            created_at=now,
+            payload={
+                "type": event.type,
+                "version": PAYLOAD_VERSION,
+                "timestamp": now.isoformat().replace("+00:00", "Z"),
+                "account_id": event.account_id,
+                "data": event.data,
+            },
+        )
+        row.payload["id"] = row.event_id
+        rows.append(row)
+        for pk, account_id, wanted in endpoints:
+            if event.type in wanted and account_id in (None, event.account_id):
+                deliveries.append((pk, row))
+    if not deliveries:
+        return  # nobody listens: nothing is kept
+    heard = {id(row) for _pk, row in deliveries}
+    WebhookEvent.objects.bulk_create([row for row in rows if id(row) in heard])
+    WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(endpoint_id=pk, event=row, next_attempt_at=now) for pk, row in deliveries]
+    )
+    woken = sorted({pk for pk, _row in deliveries})
+    transaction.on_commit(lambda: wake(woken))
+
+
+def wake(endpoint_ids: list[int], *, countdown: float = 0) -> None:
+    """Ask a worker to deliver what these endpoints have waiting, now or after `countdown`
+    seconds (the beat's sweep does, if the broker is away)."""
+    from accounts.notifications import publish
+    from accounts.tasks import deliver_webhooks
+
+    for pk in endpoint_ids:
+        publish(deliver_webhooks, pk, countdown=countdown)
