@@ -393,4 +393,4 @@ class UsageCharge(models.Model):
 # Enterprise fund moves have their own module (this one is near the size limit); importing it
 # here registers the model with the app.
 from .enterprise_models import FundMove  # noqa: E402,F401
-from .outbound_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent  # noqa: E402,F401
+from .outbound_webhooks.models import DeliveryAttempt, EventDelivery, WebhookEndpoint, WebhookEvent  # noqa: E402,F401

@@ -11,7 +11,7 @@ from money.errors import BillingError
 
 from .endpoints import register_endpoint, replay_deliveries, rotate_secret, set_enabled
 from .events import EVENT_TYPES
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import DeliveryAttempt, EventDelivery, WebhookEndpoint
 
 
 class EndpointAdminForm(forms.ModelForm):
@@ -96,7 +96,7 @@ class WebhookEndpointAdmin(AddedNotEditedMixin, admin.ModelAdmin):
     def turn_off(self, request, queryset):
         for endpoint in queryset:
             set_enabled(endpoint, False)
-        self.message_user(request, gettext("Turned off: nothing is sent to them."), messages.SUCCESS)
+        self.message_user(request, gettext("Turned off: their events wait until they are on again."), messages.SUCCESS)
 
     @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
     def rotate(self, request, queryset):
@@ -111,7 +111,7 @@ class WebhookEndpointAdmin(AddedNotEditedMixin, admin.ModelAdmin):
 
 
 class AttemptInline(admin.TabularInline):
-    model = WebhookAttempt
+    model = DeliveryAttempt
     fields = ("at", "status_code", "latency_ms", "response_excerpt", "error")
     readonly_fields = fields
     extra = 0
@@ -121,8 +121,8 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+@admin.register(EventDelivery)
+class EventDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("event_type", "event_id", "endpoint", "status", "attempts", "created")
     list_filter = ("status", "event__type")
     list_select_related = ("event", "endpoint")

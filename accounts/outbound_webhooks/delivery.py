@@ -30,7 +30,7 @@ from standardwebhooks.webhooks import Webhook
 from money.errors import Invalid
 
 from .addresses import Target, check_url
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import DeliveryAttempt, EventDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -61,7 +61,7 @@ def due_endpoint_ids(now: datetime | None = None) -> list[int]:
     return list(
         WebhookEndpoint.objects.filter(enabled=True)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .filter(deliveries__status=WebhookDelivery.Status.PENDING, deliveries__next_attempt_at__lte=now)
+        .filter(deliveries__status=EventDelivery.Status.PENDING, deliveries__next_attempt_at__lte=now)
         .values_list("pk", flat=True)
         .distinct()
         .order_by("pk")
@@ -85,10 +85,10 @@ def _claim(endpoint_id: int) -> bool:
     )
 
 
-def _next_due(endpoint_id: int, now: datetime) -> WebhookDelivery | None:
+def _next_due(endpoint_id: int, now: datetime) -> EventDelivery | None:
     """The pending delivery of the oldest event, if it is due; a later one never overtakes it."""
     oldest = (
-        WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING)
+        EventDelivery.objects.filter(endpoint_id=endpoint_id, status=EventDelivery.Status.PENDING)
         .select_related("event", "endpoint")
         .order_by("event_id")
         .first()
@@ -98,7 +98,7 @@ def _next_due(endpoint_id: int, now: datetime) -> WebhookDelivery | None:
     return oldest
 
 
-def _attempt(delivery: WebhookDelivery) -> bool:
+def _attempt(delivery: EventDelivery) -> bool:
     """Send one delivery once and record what happened; True when the endpoint took it (2xx)."""
     endpoint = delivery.endpoint
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(claimed_until=timezone.now() + LEASE)
@@ -115,7 +115,7 @@ def _attempt(delivery: WebhookDelivery) -> bool:
     latency = int((time.monotonic() - started) * 1000)
     succeeded = status is not None and 200 <= status < 300
     with transaction.atomic():
-        WebhookAttempt.objects.create(
+        DeliveryAttempt.objects.create(
             delivery=delivery,
             at=at,
             status_code=status,
@@ -125,7 +125,7 @@ def _attempt(delivery: WebhookDelivery) -> bool:
         )
         delivery.attempts += 1
         if succeeded:
-            delivery.status, delivery.delivered_at = WebhookDelivery.Status.DELIVERED, timezone.now()
+            delivery.status, delivery.delivered_at = EventDelivery.Status.DELIVERED, timezone.now()
         else:
             _failed(delivery, at)
         delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at", "first_failed_at"])
@@ -187,11 +187,11 @@ def _describe(exc: Exception) -> str:
     return _("Could not connect: %(error)s") % {"error": type(exc).__name__}
 
 
-def _failed(delivery: WebhookDelivery, at: datetime) -> None:
+def _failed(delivery: EventDelivery, at: datetime) -> None:
     delays = settings.WEBHOOK_RETRY_DELAYS
     delivery.first_failed_at = delivery.first_failed_at or at
     if delivery.attempts > len(delays):
-        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.status = EventDelivery.Status.FAILED
         _disable(delivery.endpoint, at)
     else:
         delivery.next_attempt_at = at + timedelta(seconds=delays[delivery.attempts - 1])
@@ -225,8 +225,8 @@ def _wake_when_due(endpoint_id: int) -> None:
     from .events import wake
 
     oldest = (
-        WebhookDelivery.objects.filter(
-            endpoint_id=endpoint_id, endpoint__enabled=True, status=WebhookDelivery.Status.PENDING
+        EventDelivery.objects.filter(
+            endpoint_id=endpoint_id, endpoint__enabled=True, status=EventDelivery.Status.PENDING
         )
         .order_by("event_id")
         .values_list("next_attempt_at", flat=True)

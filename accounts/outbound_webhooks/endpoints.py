@@ -19,7 +19,7 @@ from money.errors import Invalid, Refused
 
 from .addresses import check_url
 from .events import EVENT_TYPES, wake
-from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models import EventDelivery, WebhookEndpoint, WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
-def replay_delivery(delivery: WebhookDelivery, *, now: datetime | None = None) -> None:
+def replay_delivery(delivery: EventDelivery, *, now: datetime | None = None) -> None:
     """Send one event again, with a fresh set of retries."""
-    replay_deliveries(WebhookDelivery.objects.filter(pk=delivery.pk), now=now)
+    replay_deliveries(EventDelivery.objects.filter(pk=delivery.pk), now=now)
 
 
 def replay_deliveries(deliveries, *, now: datetime | None = None) -> int:
@@ -101,7 +101,7 @@ def replay_deliveries(deliveries, *, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         endpoint_ids = sorted(set(deliveries.values_list("endpoint_id", flat=True)))
-        count = deliveries.update(status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=now,
+        count = deliveries.update(status=EventDelivery.Status.PENDING, attempts=0, next_attempt_at=now,
                                   first_failed_at=None, delivered_at=None)  # fmt: skip
         transaction.on_commit(lambda: wake(endpoint_ids))
     return count
@@ -118,12 +118,12 @@ def replay_range(endpoint: WebhookEndpoint, *, since: datetime, until: datetime)
     with transaction.atomic():
         event_ids = list(events.order_by("id").values_list("pk", flat=True))
         have = set(
-            WebhookDelivery.objects.filter(endpoint=endpoint, event_id__in=event_ids).values_list("event_id", flat=True)
+            EventDelivery.objects.filter(endpoint=endpoint, event_id__in=event_ids).values_list("event_id", flat=True)
         )
-        WebhookDelivery.objects.bulk_create(
-            [WebhookDelivery(endpoint=endpoint, event_id=pk) for pk in event_ids if pk not in have]
+        EventDelivery.objects.bulk_create(
+            [EventDelivery(endpoint=endpoint, event_id=pk) for pk in event_ids if pk not in have]
         )
-        replay_deliveries(WebhookDelivery.objects.filter(endpoint=endpoint, event_id__in=event_ids))
+        replay_deliveries(EventDelivery.objects.filter(endpoint=endpoint, event_id__in=event_ids))
     return len(event_ids)
 
 

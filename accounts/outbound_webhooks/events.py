@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent, new_event_id
+from .models import EventDelivery, WebhookEndpoint, WebhookEvent, new_event_id
 
 PAYLOAD_VERSION = 1
 EVENT_TYPES = {
@@ -50,19 +50,20 @@ def emit(event_type: str, *, account_id: int | None, data: dict, now: datetime |
 
 
 def emit_many(events: list[NewEvent], *, now: datetime | None = None) -> None:
-    """Record the events and a delivery for every enabled endpoint that wants each (the
-    account's own, and the operators'); the endpoints' workers are woken after commit."""
+    """Record the events and a delivery for every endpoint that wants each (the account's own,
+    and the operators'); the endpoints' workers are woken after commit. An endpoint that is off
+    keeps its deliveries until it is on again."""
     if not events:
         return
     unknown = {event.type for event in events} - set(EVENT_TYPES)
     if unknown:
         raise ValueError(f"Unknown webhook event type(s): {sorted(unknown)}")
     now = now or timezone.now()
-    accounts = {event.account_id for event in events}
+    accounts = [pk for pk in {event.account_id for event in events} if pk is not None]
     endpoints = list(
-        WebhookEndpoint.objects.filter(enabled=True)
-        .filter(Q(account__isnull=True) | Q(account_id__in=[pk for pk in accounts if pk is not None]))
-        .values_list("pk", "account_id", "event_types")
+        WebhookEndpoint.objects.filter(Q(account__isnull=True) | Q(account_id__in=accounts)).values_list(
+            "pk", "account_id", "event_types", "enabled"
+        )
     )
     rows, deliveries = [], []
     for event in events:
@@ -81,17 +82,18 @@ def emit_many(events: list[NewEvent], *, now: datetime | None = None) -> None:
         )
         row.payload["id"] = row.event_id
         rows.append(row)
-        for pk, account_id, wanted in endpoints:
+        for pk, account_id, wanted, _enabled in endpoints:
             if event.type in wanted and account_id in (None, event.account_id):
                 deliveries.append((pk, row))
     if not deliveries:
         return  # nobody listens: nothing is kept
     heard = {id(row) for _pk, row in deliveries}
     WebhookEvent.objects.bulk_create([row for row in rows if id(row) in heard])
-    WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(endpoint_id=pk, event=row, next_attempt_at=now) for pk, row in deliveries]
+    EventDelivery.objects.bulk_create(
+        [EventDelivery(endpoint_id=pk, event=row, next_attempt_at=now) for pk, row in deliveries]
     )
-    woken = sorted({pk for pk, _row in deliveries})
+    enabled = {pk for pk, _account, _wanted, on in endpoints if on}
+    woken = sorted({pk for pk, _row in deliveries if pk in enabled})
     transaction.on_commit(lambda: wake(woken))
 
 

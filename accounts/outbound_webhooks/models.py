@@ -71,7 +71,7 @@ class WebhookEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
-class WebhookDelivery(models.Model):
+class EventDelivery(models.Model):
     """One event for one endpoint: pending until the endpoint answers 2xx, retried with backoff."""
 
     class Status(models.TextChoices):
@@ -98,10 +98,10 @@ class WebhookDelivery(models.Model):
         return f"{self.event} → {self.endpoint}"
 
 
-class WebhookAttempt(models.Model):
+class DeliveryAttempt(models.Model):
     """The delivery log: what one try sent and what came back."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    delivery = models.ForeignKey(EventDelivery, on_delete=models.CASCADE, related_name="log")
     at = models.DateTimeField(_("at"), default=timezone.now)
     status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
     latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)

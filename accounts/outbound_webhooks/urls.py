@@ -5,11 +5,11 @@ from . import views
 app_name = "webhooks"
 urlpatterns = [
     path("", views.endpoints, name="endpoints"),
-    path("<str:endpoint_id>/", views.detail, name="detail"),
-    path("<str:endpoint_id>/edit/", views.edit, name="edit"),
-    path("<str:endpoint_id>/rotate/", views.rotate, name="rotate"),
-    path("<str:endpoint_id>/toggle/", views.toggle, name="toggle"),
-    path("<str:endpoint_id>/delete/", views.delete, name="delete"),
-    path("<str:endpoint_id>/replay/", views.replay_between, name="replay_range"),
-    path("<str:endpoint_id>/deliveries/<str:delivery_id>/replay/", views.replay, name="replay"),
+    path("<int:endpoint_id>/", views.detail, name="detail"),
+    path("<int:endpoint_id>/edit/", views.edit, name="edit"),
+    path("<int:endpoint_id>/rotate/", views.rotate, name="rotate"),
+    path("<int:endpoint_id>/toggle/", views.toggle, name="toggle"),
+    path("<int:endpoint_id>/delete/", views.delete, name="delete"),
+    path("<int:endpoint_id>/replay/", views.replay_between, name="replay_range"),
+    path("<int:endpoint_id>/deliveries/<int:delivery_id>/replay/", views.replay, name="replay"),
 ]

@@ -31,7 +31,7 @@ from .endpoints import (
 )
 from .events import EVENT_TYPES
 from .forms import EndpointForm, ReplayRangeForm
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import EventDelivery, WebhookEndpoint
 
 
 @customer_required
@@ -91,7 +91,8 @@ def toggle(request, account, endpoint_id):
     endpoint = _endpoint(account, endpoint_id)
     enable = request.POST.get("enabled") == "true"
     set_enabled(endpoint, enable)
-    messages.success(request, _("The endpoint is on.") if enable else _("The endpoint is off: nothing is sent."))
+    told = _("The endpoint is on.") if enable else _("The endpoint is off: events wait until it is on again.")
+    messages.success(request, told)
     return see_other(reverse("webhooks:detail", args=[endpoint.pk]))
 
 
@@ -108,7 +109,7 @@ def delete(request, account, endpoint_id):
 @require_POST
 def replay(request, account, endpoint_id, delivery_id):
     endpoint = _endpoint(account, endpoint_id)
-    delivery = WebhookDelivery.objects.filter(endpoint=endpoint, pk=parse_id(delivery_id) or 0).first()
+    delivery = EventDelivery.objects.filter(endpoint=endpoint, pk=parse_id(delivery_id)).first()
     if delivery is None:
         raise Http404("No such delivery.")
     replay_delivery(delivery)
@@ -133,7 +134,7 @@ def replay_between(request, account, endpoint_id):
 
 
 def _endpoint(account, endpoint_id) -> WebhookEndpoint:
-    endpoint = account.webhook_endpoints.filter(pk=parse_id(endpoint_id) or 0).first()
+    endpoint = account.webhook_endpoints.filter(pk=parse_id(endpoint_id)).first()
     if endpoint is None:
         raise Http404("No such endpoint for this account.")
     return endpoint

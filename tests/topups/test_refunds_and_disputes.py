@@ -351,3 +351,26 @@ def test_the_refund_action_on_a_top_up_that_was_never_credited_is_refused_at_onc
     response = client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [topup.pk]}, follow=True)
     assert "nothing to refund" in response.content.decode()
     assert not Refund.objects.exists()
+
+
+def test_refunds_and_disputes_are_told_to_the_webhook_endpoints_once(client, credited, clerk, fake_stripe):
+    from accounts.models import User, WebhookEvent
+    from accounts.outbound_webhooks.endpoints import register_endpoint
+
+    operator = User.objects.create_superuser("operator", "ops@example.com", "x-secret-pass-1")
+    register_endpoint(
+        account=None,
+        url="https://93.184.216.34/all",
+        event_types=["refund.created", "dispute.updated"],
+        actor=operator,
+    )
+    request_refund(topup_id=credited.pk, amount=Money("30.00", "USD"), reason="Asked by phone", actor=clerk)
+    opened = event("charge.dispute.created", dispute_object(payment_intent=PI, amount=5000, id="du_hook"))
+    deliver(client, opened)
+    deliver(client, opened)  # the same news again: no second event
+
+    refund, dispute = WebhookEvent.objects.get(type="refund.created"), WebhookEvent.objects.get(type="dispute.updated")
+    assert refund.account_id == dispute.account_id == credited.account_id
+    assert refund.payload["data"]["amount"] == {"amount": "30.00", "currency": "USD"}
+    assert dispute.payload["data"]["status"] == "open" and dispute.payload["data"]["balance_debited"]
+    assert dispute.payload["data"]["dispute_id"] == "du_hook"

@@ -1,0 +1,66 @@
+"""A real webhook receiver on a loopback port: it records what arrives, and can fail, or hang."""
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.tickets.conftest import bank, certificate_dir, clerk, finance_group  # noqa: F401 (fixtures)
+
+
+@dataclass
+class Received:
+    headers: dict
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    fail_next: int = 0  # answer this many requests with 503 first
+    status: int = 200  # then this
+    hang: threading.Event | None = None  # set: each request waits for it before answering
+    arrived: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, headers: dict, body: bytes) -> int:
+        with self.lock:
+            self.requests.append(Received(headers, body))
+            failing = self.fail_next > 0
+            self.fail_next -= failing
+        self.arrived.set()
+        if self.hang is not None:
+            self.hang.wait(timeout=30)
+        return 503 if failing else self.status
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    settings.WEBHOOK_RETRY_DELAYS = [1, 1, 1, 1, 1, 1, 1, 1]
+
+    holder: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            status = holder["receiver"].answer({k.lower(): v for k, v in self.headers.items()}, body)
+            self.send_response(status)
+            self.send_header("content-type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"ok" if status < 300 else b"try later")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    holder["receiver"] = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hooks")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield holder["receiver"]
+    if holder["receiver"].hang is not None:
+        holder["receiver"].hang.set()
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,68 @@
+"""Operators' webhooks in admin: an endpoint for every account (secret shown once), the delivery
+log, and sending a selection again; finance clerks have no webhook powers."""
+
+import pytest
+from django.test import Client
+from djmoney.money import Money
+
+from accounts.ledger import credit_deposit
+from accounts.models import EventDelivery, User, WebhookEndpoint
+from accounts.outbound_webhooks.delivery import deliver_endpoint
+from tests.factories import UserFactory
+from tests.helpers import staff_login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator_client():
+    operator = User.objects.create_superuser("operator", "ops@example.com", "x-secret-pass-1")
+    client = Client()
+    staff_login(client, operator)
+    return client
+
+
+def test_an_operator_adds_an_endpoint_for_every_account_and_resends_from_the_log(operator_client, receiver):
+    add = operator_client.post(
+        "/admin/accounts/webhookendpoint/add/",
+        {"url": receiver.url, "description": "Provisioning", "event_types": ["topup.credited"], "account": ""},
+        follow=True,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.account is None and endpoint.secret in add.content.decode()
+    assert (
+        endpoint.secret
+        not in operator_client.get(f"/admin/accounts/webhookendpoint/{endpoint.pk}/change/").content.decode()
+    )
+
+    for n, customer in enumerate([UserFactory(), UserFactory()]):
+        credit_deposit(
+            account_id=customer.account_id, amount=Money("5.00", "USD"), kind="bank_transfer", source_ref=f"bank:{n}"
+        )
+    deliver_endpoint(endpoint.pk)
+    assert len(receiver.requests) == 2
+    log = operator_client.get("/admin/accounts/eventdelivery/")
+    assert log.status_code == 200 and "topup.credited" in log.content.decode()
+
+    ids = [str(pk) for pk in EventDelivery.objects.values_list("pk", flat=True)]
+    resend = operator_client.post(
+        "/admin/accounts/eventdelivery/", {"action": "send_again", "_selected_action": ids}, follow=True
+    )
+    assert "2 event(s) will be sent again" in resend.content.decode()
+    deliver_endpoint(endpoint.pk)
+    assert len(receiver.requests) == 4
+
+
+def test_a_private_address_is_refused_on_the_admin_form(operator_client):
+    response = operator_client.post(
+        "/admin/accounts/webhookendpoint/add/", {"url": "https://10.0.0.1/x", "event_types": ["topup.credited"]}
+    )
+    assert response.status_code == 200 and "private address" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_finance_clerk_has_no_webhook_powers(clerk):
+    client = Client()
+    staff_login(client, clerk)
+    assert client.get("/admin/accounts/webhookendpoint/").status_code == 403
+    assert client.get("/admin/accounts/eventdelivery/").status_code == 403
