@@ -22,7 +22,7 @@ class EndpointAdminForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ("account", "url", "description", "event_types")
+        fields = ("account", "description")  # url and event_types are declared above
 
     def clean(self):
         data = super().clean()

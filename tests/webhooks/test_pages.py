@@ -126,3 +126,17 @@ def test_a_range_of_events_is_sent_again_oldest_first(signed_in, alice, receiver
     deliver_endpoint(endpoint.pk)
     amounts = [r.body.decode().split('"amount":"')[1].split('"')[0] for r in receiver.requests]
     assert amounts == ["5.00", "6.00", "5.00", "6.00"]
+
+
+def test_the_pages_speak_chinese_to_a_chinese_browser(signed_in, alice):
+    endpoint = register_endpoint(
+        account=alice.account, url="https://93.184.216.34/hooks", event_types=["topup.credited"], actor=alice
+    ).endpoint
+    listed = signed_in.get(LIST, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    detail = signed_in.get(f"{LIST}{endpoint.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "添加端点" in listed and "资金已入账" in listed
+    assert "轮换密钥" in detail and "重新发送一段时间内的事件" in detail
+    refused = signed_in.post(
+        LIST, {"url": "https://10.0.0.8/hooks", "event_types": ["topup.credited"]}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert refused.status_code == 400 and "私有地址" in refused.content.decode()
