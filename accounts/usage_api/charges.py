@@ -7,8 +7,10 @@ fall, and so what makes the expenditure alert fire (accounts.alerts, via the led
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +24,10 @@ from ..ledger import NewEntry, lock_accounts, post_ledger_entries
 from ..models import LedgerEntry, UsageCharge
 from ..outbound_webhooks.events import NewEvent, emit_many, money
 
+# The limits the API enforces and its OpenAPI document states (accounts.usage_api.openapi_schemas).
 MAX_BATCH = 1000
+KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}", re.ASCII)
+LARGEST_CHARGE = Decimal("1000000000")
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,22 @@
 """The usage-charge API for the cloud's metering services: bearer tokens, JSON in and out.
 
 No session or cookie is involved, so CSRF does not apply; a request without a valid token
-is a 401 before anything else is read.
+is a 401 before anything else is read. The contract, /api/v1/openapi.json and its page
+/api/v1/docs (accounts.usage_api.openapi), is public.
 """
 
+import hashlib
 import json
-import re
 from decimal import Decimal
 from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
-from django.utils import timezone
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.utils.cache import patch_cache_control
+from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt
 from djmoney.money import Money
 
@@ -23,11 +27,12 @@ from money.formatting import plain_amount
 from money.parsing import parse_amount, parse_id
 
 from ..models import Account
-from .charges import MAX_BATCH, ChargeRequest, ChargeResult, post_usage_charges
+from .charges import KEY, LARGEST_CHARGE, MAX_BATCH, ChargeRequest, ChargeResult, post_usage_charges
+from .docs import docs_context
+from .openapi import document
 from .tokens import authenticate_service
 
-KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}", re.ASCII)
-LARGEST_CHARGE = Decimal("1000000000")
+OPENAPI_MAX_AGE = 300  # seconds a client or proxy may keep the document before revalidating it
 
 
 class BadCharge(ValueError):
@@ -45,6 +50,12 @@ class JsonNumber(str):
     parser then sees "1e3" as typed and refuses it, where float() or Decimal() would read 1000."""
 
 
+def method_not_allowed(method: str) -> JsonResponse:
+    response = error(405, "method_not_allowed", f"Use {method} here.")
+    response["Allow"] = method
+    return response
+
+
 def api_view(method: str):
     """A token-authenticated JSON endpoint: every answer, errors included, is JSON."""
 
@@ -53,9 +64,7 @@ def api_view(method: str):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if request.method != method:
-                response = error(405, "method_not_allowed", f"Use {method} here.")
-                response["Allow"] = method
-                return response
+                return method_not_allowed(method)
             token = authenticate_service(request.headers.get("Authorization", ""))
             if token is None:
                 response = error(
@@ -70,9 +79,43 @@ def api_view(method: str):
     return decorate
 
 
+def public_get(view):
+    """The contract's two routes: anyone may read them, no token; any other method is the API's JSON 405."""
+
+    @csrf_exempt  # they change nothing; a POST gets the 405, not the HTML CSRF page
+    @wraps(view)
+    def wrapper(request):
+        return view(request) if request.method == "GET" else method_not_allowed("GET")
+
+    return wrapper
+
+
+@public_get
+def openapi_json(request):
+    """The OpenAPI document, always in English; cacheable, revalidated by its ETag."""
+    with translation.override("en"):
+        body = json.dumps(document(), ensure_ascii=False).encode()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    sent = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
+    if etag in sent or "*" in sent:
+        response = HttpResponse(status=304)
+        del response["Content-Type"]  # no body
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=OPENAPI_MAX_AGE)
+    return response
+
+
+@public_get
+def docs_page(request):
+    """The same document as a page for people: operations, schemas and examples, in their language."""
+    return render(request, "api/docs.html", docs_context(document()))
+
+
 @csrf_exempt  # like every API answer: JSON, whatever the method, never the HTML CSRF page
 def not_found(request, rest: str = ""):
-    return error(404, "not_found", "There is no such API endpoint. See /api/v1/charges, /api/v1/charges/batch.")
+    return error(404, "not_found", "There is no such API endpoint; /api/v1/docs lists them.")
 
 
 @api_view("POST")

@@ -128,6 +128,7 @@ VISITOR_PAGES = [
         then=submit_with({"#id_username": "alice", "#id_password": "wrong"}, "Sign in"),
     ),
     Visit("not found", "/no-such-page/", status=404),
+    Visit("API docs", "/api/v1/docs"),
 ]
 FINANCE_PAGES = [
     Visit("ticket queue", "/admin/tickets/transferticket/"),
@@ -238,7 +239,9 @@ def test_customer_pages_have_no_serious_accessibility_violations(page, live_serv
     audit(page, live_server.url, who, visits, demo, screenshot_dir)
 
 
-def test_sign_in_and_error_pages_have_no_serious_accessibility_violations(page, live_server, demo, screenshot_dir):
+def test_sign_in_error_and_api_docs_pages_have_no_serious_accessibility_violations(
+    page, live_server, demo, screenshot_dir
+):
     audit(page, live_server.url, "visitor", VISITOR_PAGES, demo, screenshot_dir)
 
 
