@@ -28,7 +28,7 @@ from django.utils.translation.template import templatize
 LANGUAGE = "zh_Hans"
 # Which area's catalogue a source file's messages go to: first match wins.
 AREAS = (
-    ("webhooks", ("accounts/outbound_webhooks/*", "templates/webhooks/*")),
+    ("developers", ("accounts/outbound_webhooks/*", "templates/webhooks/*", "accounts/usage_api/*", "templates/api/*")),
     (
         "finance",
         (
