@@ -342,4 +342,5 @@ class TicketEvent(models.Model):
         return f"{self.ticket}: {self.get_kind_display()}"
 
 
+from .calendar_models import CalendarDay  # noqa: E402,F401  (finance's holiday calendar)
 from .statement_models import StatementCsvFormat, StatementFile, StatementLine  # noqa: E402,F401  (bank statements)

@@ -26,6 +26,7 @@ from ..models import TicketEvent, TransferTicket
 from ..review import ConfirmOutcome
 from . import labels
 from .filters import ApprovalFilter, CurrencyFilter, DueFilter
+from .holiday_calendar import calendar_warning
 
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
@@ -126,7 +127,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         # The queue is finance's work list: it takes the width of admin's navigation sidebar (the
         # home page and the breadcrumbs lead to the same lists), so its columns fit 1280 px.
-        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+        # It also warns while next year's holiday calendar is empty: its deadlines would be guesses.
+        context = {"is_nav_sidebar_enabled": False, **calendar_warning(request.user)}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def get_object(self, request, object_id, from_field=None):
         """The ticket page asks for its ticket twice (our context, then Django's form): load it
