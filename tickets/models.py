@@ -52,6 +52,7 @@ class ReceivingAccount(models.Model):
 
     class Meta:
         ordering = ["currency", "region", "-valid_from"]
+        verbose_name = _("receiving account")
         constraints = [
             models.UniqueConstraint(
                 fields=["currency", "region"],
@@ -103,6 +104,7 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-issue_date", "-id"]
+        verbose_name = _("invoice")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="invoice_amount_positive")]
 
     def __str__(self) -> str:
@@ -271,6 +273,7 @@ class Certificate(models.Model):
 
     class Meta:
         ordering = ["uploaded_at", "id"]
+        verbose_name = _("certificate")
 
     def __str__(self) -> str:
         return self.original_name
@@ -297,6 +300,7 @@ class HeldCertificate(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("held certificate")
 
     def __str__(self) -> str:
         return self.original_name
@@ -333,6 +337,7 @@ class TicketEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("ticket event")
         constraints = [
             # A deadline flag is raised once per ticket, however often the beat task runs.
             models.UniqueConstraint(

@@ -40,6 +40,7 @@ class StatementFile(models.Model):
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("statement file")
         permissions = [("import_statementfile", "Can import bank statements and credit their lines")]
 
     def __str__(self) -> str:
@@ -100,6 +101,7 @@ class StatementLine(models.Model):
 
     class Meta:
         ordering = ["booking_date", "id"]
+        verbose_name = _("statement line")
         constraints = [
             models.UniqueConstraint(
                 fields=["receiving_account", "bank_reference", "booking_date", "amount", "currency"],
