@@ -3,6 +3,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, ReadOnlyAdmin
 from billing_center.privacy import mask_phone
@@ -26,7 +28,7 @@ from .usage_api.tokens import create_service_token, revoke_service_token
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    fieldsets = DjangoUserAdmin.fieldsets + (("Billing", {"fields": ("account",)}),)
+    fieldsets = DjangoUserAdmin.fieldsets + ((gettext_lazy("Billing"), {"fields": ("account",)}),)
     list_display = ("username", "email", "account", "is_staff")
     list_select_related = ("account",)
     autocomplete_fields = ("account",)
@@ -35,7 +37,9 @@ class UserAdmin(DjangoUserAdmin):
 class AccountAddForm(forms.ModelForm):
     """New accounts choose their one billing currency; it never changes afterwards."""
 
-    billing_currency = forms.ChoiceField(choices=[(code, code) for code in settings.BILLING_CURRENCIES])
+    billing_currency = forms.ChoiceField(
+        label=gettext_lazy("Billing currency"), choices=[(code, code) for code in settings.BILLING_CURRENCIES]
+    )
 
     class Meta:
         model = Account
@@ -122,7 +126,7 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
 
 
 class RecentFilter(admin.SimpleListFilter):
-    title = "sent"
+    title = gettext_lazy("sent")
     parameter_name = "within"
 
     def lookups(self, request, model_admin):
@@ -153,18 +157,20 @@ class OutboundSmsAdmin(ReadOnlyAdmin):
     exclude = ("text", "to")
     readonly_fields = ("masked_to", "shown_text")
 
-    @admin.display(description="To")
+    @admin.display(description=gettext_lazy("To"))
     def masked_to(self, obj):
         return mask_phone(obj.to)
 
-    @admin.display(description="Kind")
+    @admin.display(description=gettext_lazy("Kind"))
     def kind(self, obj):
-        return "Alert" if obj.alert_id else "Confirmation code" if obj.dedupe_key.startswith("code:") else "Other"
+        if obj.alert_id:
+            return _("Alert")
+        return _("Confirmation code") if obj.dedupe_key.startswith("code:") else _("Other")
 
-    @admin.display(description="Text")
+    @admin.display(description=gettext_lazy("Text"))
     def shown_text(self, obj):
         # A confirmation code is a secret of its recipient: staff see that one was sent, not the code.
-        return "(confirmation code, not shown)" if obj.dedupe_key.startswith("code:") else obj.text
+        return _("(confirmation code, not shown)") if obj.dedupe_key.startswith("code:") else obj.text
 
 
 @admin.register(BalanceAlert)
@@ -183,7 +189,7 @@ class AlertRecipientAdmin(ReadOnlyAdmin):
     exclude = ("code_hash", "address")
     readonly_fields = ("masked",)
 
-    @admin.display(description="Address")
+    @admin.display(description=gettext_lazy("Address"))
     def masked(self, obj):
         return mask_phone(obj.address) if obj.kind == AlertRecipient.Kind.SMS else obj.address
 
@@ -223,18 +229,19 @@ class ServiceTokenAdmin(AddedNotEditedMixin, admin.ModelAdmin):
         obj.refresh_from_db()
         self.message_user(
             request,
-            f"Token for {token.service}: {plain} — copy it now, it is not shown again.",
+            _("Token for %(service)s: %(token)s — copy it now, it is not shown again.")
+            % {"service": token.service, "token": plain},
             messages.WARNING,
         )
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    @admin.action(description=gettext_lazy("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request, queryset):
         for pk in queryset.values_list("pk", flat=True):
             revoke_service_token(token_id=pk)
-        self.message_user(request, "Revoked: requests with these tokens now get 401.", messages.SUCCESS)
+        self.message_user(request, _("Revoked: requests with these tokens now get 401."), messages.SUCCESS)
 
 
 from . import enterprise_admin  # noqa: E402,F401  (enterprise fund moves: their own module)

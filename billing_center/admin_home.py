@@ -9,10 +9,12 @@ from datetime import datetime
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django_otp.admin import OTPAdminSite
 
 from accounts.selectors import failed_sms
 from tickets import selectors as tickets
+from tickets.admin.holiday_calendar import calendar_warning
 from tickets.admin.labels import AWAITING_APPROVAL
 from topups.selectors import flagged_topups, open_disputes
 
@@ -27,6 +29,7 @@ class Todo:
 
 
 QUEUE = "admin:tickets_transferticket_changelist"
+QUEUE_PERMISSION = "tickets.view_transferticket"
 LINES = "admin:tickets_statementline_changelist"
 
 
@@ -34,21 +37,21 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
     """The counts this user may open: each needs the view permission of the list it links to."""
     # key, label, permission, the rows counted, the list that shows them (filtered), urgent
     wanted = [
-        ("overdue", "Overdue tickets", "tickets.view_transferticket",
+        ("overdue", _("Overdue tickets"), "tickets.view_transferticket",
          lambda: tickets.overdue_tickets(now=now), QUEUE, {"due": "overdue"}, True),
-        ("due-today", "Tickets due today", "tickets.view_transferticket",
+        ("due-today", _("Tickets due today"), "tickets.view_transferticket",
          lambda: tickets.tickets_due_today(now=now), QUEUE, {"due": "today"}, False),
         ("awaiting-approval", AWAITING_APPROVAL, "tickets.view_transferticket",
          tickets.tickets_awaiting_second_approval, QUEUE, {"approval": "waiting"}, False),
-        ("unmatched-lines", "Unmatched bank statement lines", "tickets.view_statementline",
+        ("unmatched-lines", _("Unmatched bank statement lines"), "tickets.view_statementline",
          tickets.unmatched_statement_lines, LINES, {"state__exact": "unmatched"}, True),
-        ("lines-to-confirm", "Statement lines to confirm", "tickets.view_statementline",
+        ("lines-to-confirm", _("Statement lines to confirm"), "tickets.view_statementline",
          tickets.statement_lines_to_confirm, LINES, {"state__exact": "matched"}, False),
-        ("flagged-topups", "Flagged top-ups", "topups.view_topup",
+        ("flagged-topups", _("Flagged top-ups"), "topups.view_topup",
          flagged_topups, "admin:topups_topup_changelist", {"needs_review__exact": "1"}, False),
-        ("open-disputes", "Open disputes", "topups.view_dispute",
+        ("open-disputes", _("Open disputes"), "topups.view_dispute",
          open_disputes, "admin:topups_dispute_changelist", {"status__exact": "open"}, True),
-        ("failed-sms", "Failed SMS, last 7 days", "accounts.view_outboundsms",
+        ("failed-sms", _("Failed SMS, last 7 days"), "accounts.view_outboundsms",
          lambda: failed_sms(now=now, within="7d"), "admin:accounts_outboundsms_changelist",
          {"status__exact": "failed", "within": "7d"}, True),
     ]  # fmt: skip
@@ -63,5 +66,8 @@ class FinanceAdminSite(OTPAdminSite):
     """django-otp's admin site (password and one-time code), whose home starts with the to-do counts."""
 
     def index(self, request, extra_context=None):
-        todo = todo_items(request.user, now=timezone.now())
-        return super().index(request, {"todo": todo, **(extra_context or {})})
+        now = timezone.now()
+        todo = todo_items(request.user, now=now)
+        # Deadlines rest on the holiday calendar: whoever reads the queue hears when next year's is empty.
+        warning = calendar_warning(request.user, now=now) if request.user.has_perm(QUEUE_PERMISSION) else {}
+        return super().index(request, {"todo": todo, **warning, **(extra_context or {})})

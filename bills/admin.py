@@ -4,6 +4,7 @@ the credit limit of postpaid accounts."""
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q, Sum
+from django.utils.translation import gettext_lazy
 
 from accounts.credit_limits import set_credit_limit
 from accounts.forms import threshold_from_form
@@ -47,7 +48,7 @@ class BillAdmin(ReadOnlyAdmin):
 class CreditLimitForm(forms.ModelForm):
     """The limit as an amount in the account's billing currency (plain digits, the one parser); empty: none."""
 
-    credit_limit = forms.CharField(label="Credit limit", max_length=20, required=False)
+    credit_limit = forms.CharField(label=gettext_lazy("Credit limit"), max_length=20, required=False)
 
     class Meta:
         model = PostpaidAccount
@@ -79,7 +80,7 @@ class PostpaidAccountAdmin(admin.ModelAdmin):
             .annotate(due=Sum("bills__amount_due", filter=unpaid), paid=Sum("bills__amount_paid", filter=unpaid))
         )
 
-    @admin.display(description="Unpaid bills")
+    @admin.display(description=gettext_lazy("Unpaid bills"))
     def unpaid(self, obj):
         return (obj.due or 0) - (obj.paid or 0)
 

@@ -14,6 +14,7 @@ import logging
 import warnings
 from io import BytesIO
 
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
 from tickets.exceptions import CertificateRejected
@@ -27,8 +28,11 @@ JPEG_QUALITY = 90
 def reencode_image(data: bytes, name: str, expected_format: str, *, max_pixels: int) -> bytes:
     """Decode the image (within the pixel ceiling) and encode it again, upright and without metadata."""
     damaged = CertificateRejected(
-        f"“{name}” is not a readable {expected_format} image (it is damaged, incomplete or not really an image). "
-        "Take the photo or scan again, or upload the PDF from your bank."
+        _(
+            "“%(name)s” is not a readable %(format)s image (it is damaged, incomplete or not really an image). "
+            "Take the photo or scan again, or upload the PDF from your bank."
+        )
+        % {"name": name, "format": expected_format}
     )
     # Only the plugins of the format the signature announced, so Pillow never hands the bytes to
     # a parser we did not ask for. A JPEG with several pictures (phones' depth maps) is an "MPO".
@@ -76,10 +80,15 @@ def reencode_image(data: bytes, name: str, expected_format: str, *, max_pixels: 
 def _too_many_pixels(
     name: str, max_pixels: int, width: int | None = None, height: int | None = None
 ) -> CertificateRejected:
-    dimensions = f" ({width} × {height} pixels)" if width and height else ""
+    dimensions = (
+        " " + _("(%(width)s × %(height)s pixels)") % {"width": width, "height": height} if width and height else ""
+    )
     return CertificateRejected(
-        f"“{name}” is too large an image{dimensions}; at most {max_pixels // 1_000_000} megapixels are "
-        "accepted. Upload a smaller photo or scan of the certificate."
+        _(
+            "“%(name)s” is too large an image%(dimensions)s; at most %(megapixels)s megapixels are "
+            "accepted. Upload a smaller photo or scan of the certificate."
+        )
+        % {"name": name, "dimensions": dimensions, "megapixels": max_pixels // 1_000_000}
     )
 
 

@@ -31,6 +31,7 @@ from io import BytesIO
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, is_null_or_none
 
@@ -104,7 +105,8 @@ def check_certificate(upload: Any) -> CheckedCertificate:
         # are not Exceptions and go through.)
         logger.warning("Unexpected error while checking certificate %r", name, exc_info=True)
         raise CertificateRejected(
-            f"We could not check “{name}”. Upload the certificate again, preferably as the PDF your bank gave you."
+            _("We could not check “%(name)s”. Upload the certificate again, preferably as the PDF your bank gave you.")
+            % {"name": name}
         ) from exc
 
 
@@ -146,8 +148,11 @@ def _max_bytes() -> int:
 def _check(upload: Any, name: str) -> CheckedCertificate:
     limit = _max_bytes()
     too_large = CertificateRejected(
-        f"“{name}” is larger than {_megabytes(limit)} MB. "
-        "Upload a smaller file: the PDF from your bank, or a photo or scan of the certificate."
+        _(
+            "“%(name)s” is larger than %(megabytes)s MB. "
+            "Upload a smaller file: the PDF from your bank, or a photo or scan of the certificate."
+        )
+        % {"name": name, "megabytes": _megabytes(limit)}
     )
     # The declared size lets us refuse without reading anything; it is only a hint, so the
     # read below is bounded too.
@@ -158,7 +163,9 @@ def _check(upload: Any, name: str) -> CheckedCertificate:
     if len(data) > limit:
         raise too_large
     if not data:
-        raise CertificateRejected(f"“{name}” is empty (0 bytes). Choose the certificate file again and upload it.")
+        raise CertificateRejected(
+            _("“%(name)s” is empty (0 bytes). Choose the certificate file again and upload it.") % {"name": name}
+        )
 
     sha256 = hashlib.sha256(data).hexdigest()
     if data.startswith(PDF_MAGIC):
@@ -171,7 +178,11 @@ def _check(upload: Any, name: str) -> CheckedCertificate:
         content = reencode_image(data, name, "JPEG", max_pixels=MAX_IMAGE_PIXELS)
         return CheckedCertificate(content, "image/jpeg", ".jpg", sha256, name, len(content))
     raise CertificateRejected(
-        f"“{name}” is not a PDF, PNG or JPEG file. Upload the certificate your bank gave you as a PDF or a photo/scan."
+        _(
+            "“%(name)s” is not a PDF, PNG or JPEG file. "
+            "Upload the certificate your bank gave you as a PDF or a photo/scan."
+        )
+        % {"name": name}
     )
 
 
@@ -203,12 +214,18 @@ class _PdfTooComplex(Exception):
 
 def _check_pdf(data: bytes, name: str) -> None:
     unreadable = CertificateRejected(
-        f"“{name}” is not a readable PDF (it is damaged, incomplete or not really a PDF). "
-        "Download the certificate from your bank again and upload that file."
+        _(
+            "“%(name)s” is not a readable PDF (it is damaged, incomplete or not really a PDF). "
+            "Download the certificate from your bank again and upload that file."
+        )
+        % {"name": name}
     )
     active = CertificateRejected(
-        f"“{name}” contains scripts, attachments or other active content, which we do not accept. "
-        "Upload the plain certificate PDF from your bank, or print it to a new PDF and upload that."
+        _(
+            "“%(name)s” contains scripts, attachments or other active content, which we do not accept. "
+            "Upload the plain certificate PDF from your bank, or print it to a new PDF and upload that."
+        )
+        % {"name": name}
     )
     try:
         if _raw_active_name(data) is not None:
@@ -216,8 +233,11 @@ def _check_pdf(data: bytes, name: str) -> None:
         reader = PdfReader(BytesIO(data), strict=False)
         if reader.is_encrypted:
             raise CertificateRejected(
-                f"“{name}” is password-protected or encrypted, so we cannot check it. "
-                "Upload a copy without protection, for example by printing it to a new PDF."
+                _(
+                    "“%(name)s” is password-protected or encrypted, so we cannot check it. "
+                    "Upload a copy without protection, for example by printing it to a new PDF."
+                )
+                % {"name": name}
             )
         page_count = len(reader.pages)
         found = _parsed_active_name(reader)
@@ -225,15 +245,20 @@ def _check_pdf(data: bytes, name: str) -> None:
         raise
     except _PdfTooComplex as exc:
         raise CertificateRejected(
-            f"“{name}” is too complex for us to check. "
-            "Upload the certificate as a simpler PDF (for example print it to a new PDF) or as a photo/scan."
+            _(
+                "“%(name)s” is too complex for us to check. "
+                "Upload the certificate as a simpler PDF (for example print it to a new PDF) or as a photo/scan."
+            )
+            % {"name": name}
         ) from exc
     except Exception as exc:
         # pypdf raises PdfReadError, PdfStreamError, LimitReachedError, but also KeyError,
         # ValueError, RecursionError... on hostile or broken files: all mean "unreadable".
         raise unreadable from exc
     if page_count < 1:
-        raise CertificateRejected(f"“{name}” has no pages. Upload the certificate PDF from your bank.")
+        raise CertificateRejected(
+            _("“%(name)s” has no pages. Upload the certificate PDF from your bank.") % {"name": name}
+        )
     if found is not None:
         raise active
 

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from accounts.notifications import queue_templated_email
+from accounts.notifications import queue_templated_email, recipient_language
 from money.formatting import format_money
 
 from .models import TicketEvent, TransferTicket
@@ -72,12 +73,16 @@ def finance_recipients() -> list[str]:
 
 def _email_finance(ticket: TransferTicket, state: str) -> None:
     url = settings.SITE_URL + reverse("admin:tickets_transferticket_change", args=[ticket.pk])
-    label = "is overdue" if state == "overdue" else "is due soon"
-    for address in finance_recipients():
-        queue_templated_email(
-            dedupe_key=f"ticket:{ticket.public_id}:{state}:{address}",
-            to=address,
-            subject=f"{ticket.number} {label} ({format_money(ticket.amount)}, {ticket.account})",
-            template="tickets/email_finance_deadline.txt",
-            context={"ticket": ticket, "url": url, "label": label},
-        )
+    for recipient in finance_recipients():
+        # Finance's own addresses have no language of their own: the site's default.
+        with recipient_language(recipient):
+            label = gettext("is overdue") if state == TransferTicket.Deadline.OVERDUE else gettext("is due soon")
+            values = {"number": ticket.number, "label": label, "amount": format_money(ticket.amount)}
+            queue_templated_email(
+                dedupe_key=f"ticket:{ticket.public_id}:{state}:{recipient}",
+                to=recipient,
+                subject=gettext("%(number)s %(label)s (%(amount)s, %(account)s)")
+                % {**values, "account": ticket.account},
+                template="tickets/email_finance_deadline.txt",
+                context={"ticket": ticket, "url": url, "label": label},
+            )

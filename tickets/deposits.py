@@ -2,6 +2,7 @@
 
 from django.db.models import F, Value
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.deposits import DepositRecord, RecordStatus
 from accounts.selectors import within_days
@@ -18,7 +19,7 @@ TICKET_STATUSES_FOR = {
 
 class BankTransferTickets:
     method = "bank_transfer"
-    label = "Bank transfer"
+    label = gettext_lazy("Bank transfer")
 
     def keys(self, account, *, status, first, last):
         tickets = TransferTicket.objects.filter(account=account)
@@ -35,7 +36,7 @@ class BankTransferTickets:
                 created_at=ticket.submitted_at,
                 reference=ticket.number,
                 url=reverse("tickets:detail", args=[ticket.number]),
-                method="Bank transfer",
+                method=gettext("Bank transfer"),
                 amount=ticket.amount,
                 credited=ticket.credit_amount if ticket.status == TransferTicket.Status.CREDITED else None,
                 status=ticket.status,
@@ -56,7 +57,7 @@ class StatementCredits:
     """Transfers credited straight from our bank statement (a valid payment reference, no ticket)."""
 
     method = "bank_statement"
-    label = "Bank transfer (matched on our statement)"
+    label = gettext_lazy("Bank transfer (matched on our statement)")
 
     def keys(self, account, *, status, first, last):
         lines = StatementLine.objects.filter(account=account, state=StatementLine.State.CREDITED, ticket__isnull=True)
@@ -73,11 +74,11 @@ class StatementCredits:
                 created_at=line.credited_at,
                 reference=line.bank_reference,
                 url=reverse("accounts:statement"),
-                method="Bank transfer, matched with our bank statement",
+                method=gettext("Bank transfer, matched with our bank statement"),
                 amount=line.money,
                 credited=line.ledger_entry.amount,
                 status=RecordStatus.CREDITED,
-                status_label="Credited",
+                status_label=gettext("Credited"),
                 exchange_rate=None,
             )
             for line in StatementLine.objects.filter(pk__in=pks).select_related("ledger_entry")

@@ -5,6 +5,8 @@ from django import forms
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import amount_from_form
 from billing_center.text import PlainTextField
@@ -37,9 +39,11 @@ class CertificatesField(forms.FileField):
     def clean(self, data, initial=None):
         files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
         if len(files) < self.minimum:
-            raise forms.ValidationError("Attach the bank transfer certificate (PDF, PNG or JPEG).")
+            raise forms.ValidationError(gettext("Attach the bank transfer certificate (PDF, PNG or JPEG)."))
         if len(files) > MAX_CERTIFICATES_PER_TICKET:
-            raise forms.ValidationError(f"Attach at most {MAX_CERTIFICATES_PER_TICKET} files.")
+            raise forms.ValidationError(
+                gettext("Attach at most %(count)s files.") % {"count": MAX_CERTIFICATES_PER_TICKET}
+            )
         checked, errors = [], []
         for upload in files:
             try:
@@ -55,43 +59,49 @@ class TransferTicketForm(forms.Form):
     """The Create Service Ticket page. The ticket is always recorded under the signed-in
     user's account; another recipient can only be asked for in Problem Description."""
 
-    payer_name = PlainTextField(label="Payer name", max_length=200, help_text="As it appears on your bank account.")
-    payer_bank = PlainTextField(label="Paying bank", max_length=200)
-    payer_account = PlainTextField(label="Paying account number", max_length=60)
+    payer_name = PlainTextField(
+        label=_("Payer name"), max_length=200, help_text=_("As it appears on your bank account.")
+    )
+    payer_bank = PlainTextField(label=_("Paying bank"), max_length=200)
+    payer_account = PlainTextField(label=_("Paying account number"), max_length=60)
     amount = forms.CharField(
-        label="Amount transferred",
+        label=_("Amount transferred"),
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    currency = forms.ChoiceField(label="Currency")
-    transfer_date = forms.DateField(label="Transfer date", widget=forms.DateInput(attrs={"type": "date"}))
+    currency = forms.ChoiceField(label=_("Currency"))
+    transfer_date = forms.DateField(label=_("Transfer date"), widget=forms.DateInput(attrs={"type": "date"}))
     bank_reference = forms.CharField(
-        label="Bank serial / reference number", max_length=60, help_text="The transaction number on your certificate."
+        label=_("Bank serial / reference number"),
+        max_length=60,
+        help_text="The transaction number on your certificate.",
     )
     receiving_account = forms.ModelChoiceField(
-        label="Paid to", queryset=ReceivingAccount.objects.none(), empty_label=None
+        label=_("Paid to"), queryset=ReceivingAccount.objects.none(), empty_label=None
     )
-    invoice_number = forms.CharField(label="Invoice number", max_length=30, required=False)
+    invoice_number = forms.CharField(label=_("Invoice number"), max_length=30, required=False)
     bill_number = forms.CharField(
-        label="Bill number", max_length=30, required=False, help_text="The bill this transfer repays (postpaid)."
+        label=_("Bill number"), max_length=30, required=False, help_text="The bill this transfer repays (postpaid)."
     )
     payment_reference = forms.CharField(
-        label="Payment reference", max_length=40, required=False, help_text="The RF reference you put in the remark."
+        label=_("Payment reference"), max_length=40, required=False, help_text="The RF reference you put in the remark."
     )
-    contact_name = PlainTextField(label="Contact name", max_length=200)
-    contact_email = forms.EmailField(label="Contact e-mail", max_length=254)
-    contact_phone = forms.CharField(label="Contact phone", max_length=30, required=False)
+    contact_name = PlainTextField(label=_("Contact name"), max_length=200)
+    contact_email = forms.EmailField(label=_("Contact e-mail"), max_length=254)
+    contact_phone = forms.CharField(label=_("Contact phone"), max_length=30, required=False)
     problem_description = PlainTextField(
         multiline=True,
-        label="Problem Description",
+        label=_("Problem Description"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Optional. Special circumstances, e.g. the money is for another account, or you paid with a "
-        "different reference.",
+        help_text=_(
+            "Optional. Special circumstances, e.g. the money is for another account, or you paid with a "
+            "different reference."
+        ),
     )
     certificates = CertificatesField(
-        label="Bank transfer certificate", help_text="PDF, PNG or JPEG, up to 10 MB each, 1–5 files."
+        label=_("Bank transfer certificate"), help_text="PDF, PNG or JPEG, up to 10 MB each, 1–5 files."
     )
 
     def __init__(self, *args, account, held=(), **kwargs):
@@ -112,16 +122,18 @@ class TransferTicketForm(forms.Form):
     def clean_bank_reference(self) -> str:
         reference = re.sub(r"\s+", "", self.cleaned_data["bank_reference"]).upper()
         if not BANK_REFERENCE.fullmatch(reference):
-            raise forms.ValidationError("Enter the reference as printed on the certificate: letters, digits, - / .")
+            raise forms.ValidationError(
+                gettext("Enter the reference as printed on the certificate: letters, digits, - / .")
+            )
         return reference
 
     def clean_transfer_date(self):
         value = self.cleaned_data["transfer_date"]
         today = timezone.localdate()
         if value > today + timedelta(days=1):
-            raise forms.ValidationError("The transfer date is in the future.")
+            raise forms.ValidationError(gettext("The transfer date is in the future."))
         if value < today - timedelta(days=OLDEST_TRANSFER_DAYS):
-            raise forms.ValidationError("Transfers older than a year are handled by support, not by a ticket.")
+            raise forms.ValidationError(gettext("Transfers older than a year are handled by support, not by a ticket."))
         return value
 
     def clean_invoice_number(self) -> Invoice | None:
@@ -133,7 +145,8 @@ class TransferTicketForm(forms.Form):
         )
         if invoice is None:
             raise forms.ValidationError(
-                f"There is no invoice {number} on your account. Check the number on the invoice."
+                gettext("There is no invoice %(number)s on your account. Check the number on the invoice.")
+                % {"number": number}
             )
         return invoice
 
@@ -143,7 +156,10 @@ class TransferTicketForm(forms.Form):
             return None
         bill = Bill.objects.filter(account=self.account, number=number).first()
         if bill is None:
-            raise forms.ValidationError(f"There is no bill {number} on your account. Check the number on the bill.")
+            raise forms.ValidationError(
+                gettext("There is no bill %(number)s on your account. Check the number on the bill.")
+                % {"number": number}
+            )
         return bill
 
     def clean_payment_reference(self) -> str:
@@ -156,15 +172,17 @@ class TransferTicketForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
         if reference != payment_reference(self.account.pk):
             raise forms.ValidationError(
-                "This reference belongs to another account. If you paid with it, leave this empty and explain "
-                "in Problem Description."
+                gettext(
+                    "This reference belongs to another account. If you paid with it, leave this empty and explain "
+                    "in Problem Description."
+                )
             )
         return reference
 
     def clean_contact_phone(self) -> str:
         phone = self.cleaned_data["contact_phone"].strip()
         if phone and not PHONE.fullmatch(phone):
-            raise forms.ValidationError("Enter a phone number in digits, e.g. +86 10 1234 5678.")
+            raise forms.ValidationError(gettext("Enter a phone number in digits, e.g. +86 10 1234 5678."))
         return phone
 
     def clean(self):
@@ -177,7 +195,8 @@ class TransferTicketForm(forms.Form):
         if len(data.get("certificates") or []) + len(self.held) > MAX_CERTIFICATES_PER_TICKET:
             self.add_error(
                 "certificates",
-                f"Attach at most {MAX_CERTIFICATES_PER_TICKET} files, counting those already attached.",
+                gettext("Attach at most %(count)s files, counting those already attached.")
+                % {"count": MAX_CERTIFICATES_PER_TICKET},
             )
         return data
 
@@ -191,22 +210,22 @@ def style_inputs(form: forms.Form) -> None:
 
 
 def _receiving_label(account: ReceivingAccount) -> str:
-    retired = " — retired, still accepted" if account.retired_at else ""
+    retired = " — " + gettext("retired, still accepted") if account.retired_at else ""
     return f"{account.bank_name} · {account.currency} · {account.number_display}{retired}"
 
 
 class TicketReplyForm(forms.Form):
     body = PlainTextField(
-        label="Message", multiline=True, max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Message"), multiline=True, max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     certificates = CertificatesField(
-        label="Add certificates", minimum=0, help_text="Optional. PDF, PNG or JPEG, up to 10 MB."
+        label=_("Add certificates"), minimum=0, help_text="Optional. PDF, PNG or JPEG, up to 10 MB."
     )
 
     def clean(self):
         data = super().clean()
         if not self.errors and not data.get("body", "").strip() and not data.get("certificates"):
-            raise forms.ValidationError("Write a reply or attach a certificate.")
+            raise forms.ValidationError(gettext("Write a reply or attach a certificate."))
         return data
 
     def __init__(self, *args, **kwargs):

@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.models import Account
@@ -70,11 +71,14 @@ def submit_ticket(
     if not can_file_ticket(account):
         raise TicketNotAllowed(account.topup_refusal)
     if not 1 <= len(certificates) <= MAX_CERTIFICATES_PER_TICKET:
-        raise Invalid(f"Attach between one and {MAX_CERTIFICATES_PER_TICKET} certificates.", code="certificate_count")
+        raise Invalid(
+            _("Attach between one and %(count)s certificates.") % {"count": MAX_CERTIFICATES_PER_TICKET},
+            code="certificate_count",
+        )
     if details.invoice is not None and details.invoice.account_id != account.pk:
-        raise Invalid("That invoice number is not one of your invoices.", code="invoice_not_found")
+        raise Invalid(_("That invoice number is not one of your invoices."), code="invoice_not_found")
     if details.bill is not None and details.bill.account_id != account.pk:
-        raise Invalid("That bill number is not one of your bills.", code="bill_not_found")
+        raise Invalid(_("That bill number is not one of your bills."), code="bill_not_found")
     stored: list[Certificate] = []
     try:
         with transaction.atomic():
@@ -127,18 +131,19 @@ def reply_to_ticket(
     now = now or timezone.now()
     body = body.strip()
     if not body and not certificates:
-        raise Invalid("Write a message or attach a certificate.", code="empty_reply")
+        raise Invalid(_("Write a message or attach a certificate."), code="empty_reply")
     stored: list[Certificate] = []
     try:
         with transaction.atomic():
             ticket = TransferTicket.objects.select_for_update().get(pk=ticket_id)
             if not ticket.is_open:
                 raise TicketStateError(
-                    f"This ticket is {ticket.get_status_display().lower()}; open a new ticket for another transfer."
+                    _("This ticket is %(status)s; open a new ticket for another transfer.")
+                    % {"status": ticket.get_status_display().lower()}
                 )
             if ticket.certificates.count() + len(certificates) > MAX_CERTIFICATES_PER_TICKET_TOTAL:
                 raise Invalid(
-                    f"A ticket holds at most {MAX_CERTIFICATES_PER_TICKET_TOTAL} certificates.",
+                    _("A ticket holds at most %(count)s certificates.") % {"count": MAX_CERTIFICATES_PER_TICKET_TOTAL},
                     code="certificate_count",
                 )
             event = TicketEvent.objects.create(
@@ -176,7 +181,7 @@ def _store_certificates(ticket, event, user, certificates: list[CheckedCertifica
         except OSError as exc:
             logger.exception("Certificate storage failed for ticket %s", ticket.pk)
             raise CertificateStorageUnavailable(
-                "We could not store your certificate, so nothing was submitted. Please try again in a few minutes."
+                _("We could not store your certificate, so nothing was submitted. Please try again in a few minutes.")
             ) from exc
         stored.append(certificate)
         certificate.save()

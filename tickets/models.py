@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Replace, Upper
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
@@ -28,26 +30,29 @@ class ReceivingAccount(models.Model):
 
     bank_name = models.CharField(max_length=200)
     bank_address = models.CharField(max_length=300, blank=True)
-    account_name = models.CharField(max_length=200, help_text="The beneficiary name the bank expects.")
-    account_number = models.CharField(max_length=40, blank=True, help_text="For banks that do not use IBAN.")
+    account_name = models.CharField(max_length=200, help_text=_("The beneficiary name the bank expects."))
+    account_number = models.CharField(max_length=40, blank=True, help_text=_("For banks that do not use IBAN."))
     iban = models.CharField("IBAN", max_length=34, blank=True)
     swift_bic = models.CharField("SWIFT/BIC", max_length=11)
     currency = models.CharField(max_length=3)
-    region = models.CharField(max_length=60, default="International", help_text="e.g. Mainland China, SEPA.")
+    region = models.CharField(max_length=60, default="International", help_text=_("e.g. Mainland China, SEPA."))
     valid_from = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
     tickets_until = models.DateTimeField(
-        "Tickets accepted until",
+        _("Tickets accepted until"),
         null=True,
         blank=True,
-        help_text="Once retired, customers may still name this account on a Transfer Ticket until then "
-        "(money sent before they saw the new account). Finance sets it; empty: only those whose invoices print it.",
+        help_text=_(
+            "Once retired, customers may still name this account on a Transfer Ticket until then "
+            "(money sent before they saw the new account). Finance sets it; empty: only those whose invoices print it."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["currency", "region", "-valid_from"]
+        verbose_name = _("receiving account")
         constraints = [
             models.UniqueConstraint(
                 fields=["currency", "region"],
@@ -61,7 +66,7 @@ class ReceivingAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        retired = " (retired)" if self.retired_at else ""
+        retired = " " + gettext("(retired)") if self.retired_at else ""
         return f"{self.bank_name} · {self.currency} · …{self.last_digits}{retired}"
 
     @property
@@ -99,10 +104,11 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-issue_date", "-id"]
+        verbose_name = _("invoice")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="invoice_amount_positive")]
 
     def __str__(self) -> str:
-        return self.number or "new invoice"
+        return self.number or gettext("new invoice")
 
 
 class TransferTicket(models.Model):
@@ -113,16 +119,16 @@ class TransferTicket(models.Model):
     """
 
     class Status(models.TextChoices):
-        SUBMITTED = "submitted", "Submitted"
-        UNDER_REVIEW = "under_review", "Under review"
-        INFO_REQUESTED = "info_requested", "More information needed"
-        CREDITED = "credited", "Credited"
-        REJECTED = "rejected", "Rejected"
+        SUBMITTED = "submitted", _("Submitted")
+        UNDER_REVIEW = "under_review", _("Under review")
+        INFO_REQUESTED = "info_requested", _("More information needed")
+        CREDITED = "credited", _("Credited")
+        REJECTED = "rejected", _("Rejected")
 
     class Deadline(models.TextChoices):
-        ON_TIME = "", "On time"
-        DUE_SOON = "due_soon", "Due soon"
-        OVERDUE = "overdue", "Overdue"
+        ON_TIME = "", _("On time")
+        DUE_SOON = "due_soon", _("Due soon")
+        OVERDUE = "overdue", _("Overdue")
 
     OPEN_STATUSES = (Status.SUBMITTED, Status.UNDER_REVIEW, Status.INFO_REQUESTED)
 
@@ -151,7 +157,7 @@ class TransferTicket(models.Model):
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     submitted_at = models.DateTimeField(default=timezone.now)
-    due_at = models.DateTimeField(db_index=True, help_text="Three working days in finance's calendar, in UTC.")
+    due_at = models.DateTimeField(db_index=True, help_text=_("Three working days in finance's calendar, in UTC."))
     deadline_flag = models.CharField(max_length=10, choices=Deadline.choices, default=Deadline.ON_TIME, blank=True)
     possible_duplicate = models.BooleanField(default=False, db_index=True)
 
@@ -175,7 +181,7 @@ class TransferTicket(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True, help_text="The rejection reason, shown to the customer.")
+    decision_note = models.TextField(blank=True, help_text=_("The rejection reason, shown to the customer."))
     ledger_entry = models.OneToOneField(
         "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="transfer_ticket"
     )
@@ -184,7 +190,7 @@ class TransferTicket(models.Model):
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
-        verbose_name = "transfer ticket"
+        verbose_name = _("transfer ticket")
         permissions = [
             ("credit_transferticket", "Can confirm transfers and credit balances"),
             ("review_transferticket", "Can request information on and reject transfer tickets"),
@@ -213,7 +219,7 @@ class TransferTicket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or "new ticket"
+        return self.number or gettext("new ticket")
 
     @property
     def is_open(self) -> bool:
@@ -267,6 +273,7 @@ class Certificate(models.Model):
 
     class Meta:
         ordering = ["uploaded_at", "id"]
+        verbose_name = _("certificate")
 
     def __str__(self) -> str:
         return self.original_name
@@ -293,6 +300,7 @@ class HeldCertificate(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("held certificate")
 
     def __str__(self) -> str:
         return self.original_name
@@ -306,16 +314,16 @@ class TicketEvent(models.Model):
     """
 
     class Kind(models.TextChoices):
-        SUBMITTED = "submitted", "Submitted"
-        UNDER_REVIEW = "under_review", "Review started"
-        PROPOSED = "proposed", "Credit proposed, awaiting second approval"
-        PROPOSAL_WITHDRAWN = "proposal_withdrawn", "Proposed credit withdrawn"
-        INFO_REQUESTED = "info_requested", "More information requested"
-        CUSTOMER_REPLY = "customer_reply", "Customer replied"
-        CREDITED = "credited", "Credited"
-        REJECTED = "rejected", "Rejected"
-        DUE_SOON = "due_soon", "Deadline is near"
-        OVERDUE = "overdue", "Deadline passed"
+        SUBMITTED = "submitted", _("Submitted")
+        UNDER_REVIEW = "under_review", _("Review started")
+        PROPOSED = "proposed", _("Credit proposed, awaiting second approval")
+        PROPOSAL_WITHDRAWN = "proposal_withdrawn", _("Proposed credit withdrawn")
+        INFO_REQUESTED = "info_requested", _("More information requested")
+        CUSTOMER_REPLY = "customer_reply", _("Customer replied")
+        CREDITED = "credited", _("Credited")
+        REJECTED = "rejected", _("Rejected")
+        DUE_SOON = "due_soon", _("Deadline is near")
+        OVERDUE = "overdue", _("Deadline passed")
 
     ticket = models.ForeignKey(TransferTicket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -329,6 +337,7 @@ class TicketEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("ticket event")
         constraints = [
             # A deadline flag is raised once per ticket, however often the beat task runs.
             models.UniqueConstraint(
@@ -342,4 +351,5 @@ class TicketEvent(models.Model):
         return f"{self.ticket}: {self.get_kind_display()}"
 
 
+from .calendar_models import CalendarDay  # noqa: E402,F401  (finance's holiday calendar)
 from .statement_models import StatementCsvFormat, StatementFile, StatementLine  # noqa: E402,F401  (bank statements)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from money.errors import Invalid
 
@@ -53,9 +54,9 @@ def set_ticket_window(*, account_id: int, until: datetime | None) -> ReceivingAc
     """Finance's choice of how long a retired account may still be named on a ticket."""
     account = ReceivingAccount.objects.get(pk=account_id)
     if account.retired_at is None:
-        raise Invalid("Only a retired account has a ticket window: a current one is always accepted.")
+        raise Invalid(_("Only a retired account has a ticket window: a current one is always accepted."))
     if until is not None and until < account.retired_at:
-        raise Invalid("The window cannot end before the account was retired.")
+        raise Invalid(_("The window cannot end before the account was retired."))
     account.tickets_until = until
     account.save(update_fields=["tickets_until"])
     return account
@@ -66,7 +67,7 @@ def issue_invoice(*, invoice: Invoice) -> Invoice:
     """Issue `invoice` (unsaved) printed with the receiving account current today for its
     currency, numbered INV-<year>-<id>. Issued invoices are never edited."""
     if invoice.amount is None or invoice.amount.amount <= 0:
-        raise Invalid("An invoice amount must be more than zero.", code="invoice_amount")
+        raise Invalid(_("An invoice amount must be more than zero."), code="invoice_amount")
     currency = str(invoice.amount.currency)
     if invoice.receiving_account_id is None:
         invoice.receiving_account = (
@@ -75,11 +76,12 @@ def issue_invoice(*, invoice: Invoice) -> Invoice:
     bank = invoice.receiving_account
     if bank is None or not bank.is_current:
         raise Invalid(
-            f"There is no current receiving account in {currency}. Add one before issuing this invoice.",
+            _("There is no current receiving account in %(currency)s. Add one before issuing this invoice.")
+            % {"currency": currency},
             code="no_receiving_account",
         )
     if bank.currency != currency:
-        raise Invalid("The invoice and its receiving account must be in the same currency.", code="currency")
+        raise Invalid(_("The invoice and its receiving account must be in the same currency."), code="currency")
     invoice.save()
     invoice.number = f"INV-{invoice.issue_date:%Y}-{invoice.pk:06d}"
     invoice.save(update_fields=["number"])

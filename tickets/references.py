@@ -4,6 +4,7 @@ The customer puts it in the transfer's remark; its two check digits catch a mist
 reference before finance has to guess whose money arrived.
 """
 
+from django.utils.translation import gettext as _
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
@@ -25,6 +26,8 @@ def parse_payment_reference(text: str) -> str:
         return iso11649.validate(text)
     except iso11649.ValidationError as exc:
         raise ValueError(
-            "This payment reference is mistyped: its check digits do not match. Copy it from the Bank Transfer "
-            "page (it starts with RF), or leave it empty."
+            _(
+                "This payment reference is mistyped: its check digits do not match. Copy it from the Bank Transfer "
+                "page (it starts with RF), or leave it empty."
+            )
         ) from exc

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
-from accounts.notifications import queue_templated_email
+from accounts.notifications import queue_templated_email, recipient_language
 from bills.settlement import credit_payment
 from money.errors import Invalid
 from money.formatting import format_money, format_rate
@@ -30,7 +32,7 @@ REVIEW_PERMISSION = "tickets.review_transferticket"
 
 def _require(actor, permission: str) -> None:
     if not (actor.is_active and actor.is_staff and actor.has_perm(permission)):
-        raise TicketNotAllowed("Only finance staff can do this.")
+        raise TicketNotAllowed(_("Only finance staff can do this."))
 
 
 def _lock_ticket(ticket_id: int) -> TransferTicket:
@@ -44,10 +46,13 @@ def _lock_open_ticket(ticket_id: int, action: str) -> TransferTicket:
 
 def _ensure_open(ticket: TransferTicket, action: str) -> TransferTicket:
     if not ticket.is_open:
-        by = f" by {ticket.decided_by}" if ticket.decided_by_id else ""
-        raise TicketStateError(
-            f"{ticket.number} was already {ticket.get_status_display().lower()}{by}; cannot {action}."
-        )
+        values = {"number": ticket.number, "status": ticket.get_status_display().lower(), "action": action}
+        if ticket.decided_by_id:
+            message = _("%(number)s was already %(status)s by %(user)s; cannot %(action)s.")
+            values["user"] = ticket.decided_by
+        else:
+            message = _("%(number)s was already %(status)s; cannot %(action)s.")
+        raise TicketStateError(message % values)
     return ticket
 
 
@@ -63,7 +68,7 @@ def needs_second_approval(ticket: TransferTicket) -> bool:
 
 def _refuse_own_account(ticket: TransferTicket, actor) -> None:
     if ticket.submitted_by_id == actor.pk or (actor.account_id and actor.account_id == ticket.account_id):
-        raise TicketNotAllowed("This ticket is for your own account; another finance user must handle it.")
+        raise TicketNotAllowed(_("This ticket is for your own account; another finance user must handle it."))
 
 
 def _refuse_reused_statement_line(ticket: TransferTicket) -> None:
@@ -76,8 +81,11 @@ def _refuse_reused_statement_line(ticket: TransferTicket) -> None:
     )
     if other:
         raise TicketStateError(
-            f"Statement reference {ticket.confirmed_bank_reference} was already used for {other}. "
-            "If this is a different transfer, enter its own statement reference."
+            _(
+                "Statement reference %(reference)s was already used for %(ticket)s. "
+                "If this is a different transfer, enter its own statement reference."
+            )
+            % {"reference": ticket.confirmed_bank_reference, "ticket": other}
         )
 
 
@@ -100,20 +108,20 @@ def confirm_and_credit(
     now = now or timezone.now()
     _require(actor, CREDIT_PERMISSION)
     if received.amount <= 0:
-        raise Invalid("The amount received must be more than zero.", code="amount")
+        raise Invalid(_("The amount received must be more than zero."), code="amount")
     try:
         with transaction.atomic():
             ticket = _lock_ticket(ticket_id)
             if ticket.status == TransferTicket.Status.CREDITED:
                 return ConfirmOutcome(ticket, credited=True, already=True)
-            _ensure_open(ticket, "credit it")
+            _ensure_open(ticket, _("credit it"))
             _refuse_own_account(ticket, actor)
             if ticket.awaiting_approval:
                 if ticket.proposed_by_id == actor.pk:
-                    raise TicketNotAllowed("You proposed this credit; a second finance user must approve it.")
+                    raise TicketNotAllowed(_("You proposed this credit; a second finance user must approve it."))
                 raise TicketStateError(
-                    f"{ticket.proposed_by} proposed a credit of {format_money(ticket.credit_amount)}; "
-                    "approve that proposal or reject the ticket."
+                    _("%(user)s proposed a credit of %(amount)s; approve that proposal or reject the ticket.")
+                    % {"user": ticket.proposed_by, "amount": format_money(ticket.credit_amount)}
                 )
             _price(ticket, received=received, bank_reference=bank_reference, now=now)
             _refuse_reused_statement_line(ticket)
@@ -130,8 +138,11 @@ def confirm_and_credit(
         # Two tickets confirmed at once with the same statement reference: the unique
         # constraint lets one through; the other is told, nothing of it was written.
         raise TicketStateError(
-            f"Statement reference {bank_reference} was just used for another ticket. "
-            "If this is a different transfer, enter its own statement reference."
+            _(
+                "Statement reference %(reference)s was just used for another ticket. "
+                "If this is a different transfer, enter its own statement reference."
+            )
+            % {"reference": bank_reference}
         ) from exc
 
 
@@ -143,11 +154,13 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
         ticket = _lock_ticket(ticket_id)
         if ticket.status == TransferTicket.Status.CREDITED:
             return ConfirmOutcome(ticket, credited=True, already=True)
-        _ensure_open(ticket, "approve it")
+        _ensure_open(ticket, _("approve it"))
         if not ticket.awaiting_approval:
-            raise TicketStateError(f"{ticket.number} has no proposed credit to approve; confirm it first.")
+            raise TicketStateError(
+                _("%(number)s has no proposed credit to approve; confirm it first.") % {"number": ticket.number}
+            )
         if actor.pk == ticket.proposed_by_id:
-            raise TicketNotAllowed("A second, different finance user must approve this credit.")
+            raise TicketNotAllowed(_("A second, different finance user must approve this credit."))
         _refuse_own_account(ticket, actor)
         _credit(ticket, actor=actor, now=now)
         return ConfirmOutcome(ticket, credited=True)
@@ -159,14 +172,14 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
     ticket.received_amount = received
     ticket.confirmed_bank_reference = "".join(bank_reference.split()).upper()[:60]
     if not ticket.confirmed_bank_reference:
-        raise Invalid("Enter the reference of the transfer on our bank statement.", code="bank_reference")
+        raise Invalid(_("Enter the reference of the transfer on our bank statement."), code="bank_reference")
     if str(received.currency) == billing:
         ticket.credit_amount, ticket.exchange_rate, ticket.rate_source, ticket.rate_as_of = received, None, "", None
         return
     quote = current_quote(billing_currency=billing, payment_currency=str(received.currency), now=now)
     ticket.credit_amount = quote.credit_for(received)
     if ticket.credit_amount.amount <= 0:
-        raise Invalid("The amount received is too small to credit anything.", code="amount")
+        raise Invalid(_("The amount received is too small to credit anything."), code="amount")
     ticket.exchange_rate, ticket.rate_source, ticket.rate_as_of = quote.rate, quote.source, quote.as_of
 
 
@@ -188,7 +201,7 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         # The statement line for this transfer credited it first (the same ledger source), or,
         # where row locks are not real (SQLite), another request credited this ticket.
         if TransferTicket.objects.filter(ledger_entry=deposit.entry).exists():
-            raise TicketStateError(f"{ticket.number} was already credited.")
+            raise TicketStateError(_("%(number)s was already credited.") % {"number": ticket.number})
         close_matched_ticket(ticket, entry=deposit.entry, actor=actor, now=now)
         return
     ticket.ledger_entry = deposit.entry
@@ -242,7 +255,7 @@ def start_review(*, ticket_id: int, actor, now: datetime | None = None) -> Trans
     now = now or timezone.now()
     _require(actor, REVIEW_PERMISSION)
     with transaction.atomic():
-        ticket = _lock_open_ticket(ticket_id, "start a review")
+        ticket = _lock_open_ticket(ticket_id, _("start a review"))
         if ticket.status == TransferTicket.Status.SUBMITTED:
             ticket.status = TransferTicket.Status.UNDER_REVIEW
             ticket._history_user = actor
@@ -256,9 +269,9 @@ def request_information(*, ticket_id: int, actor, message: str, now: datetime | 
     _require(actor, REVIEW_PERMISSION)
     message = message.strip()
     if not message:
-        raise Invalid("Say what information you need from the customer.", code="empty_message")
+        raise Invalid(_("Say what information you need from the customer."), code="empty_message")
     with transaction.atomic():
-        ticket = _lock_open_ticket(ticket_id, "ask for information")
+        ticket = _lock_open_ticket(ticket_id, _("ask for information"))
         ticket.status = TransferTicket.Status.INFO_REQUESTED
         _clear_proposal(ticket, actor, now)
         ticket._history_user = actor
@@ -273,9 +286,9 @@ def reject_ticket(*, ticket_id: int, actor, reason: str, now: datetime | None = 
     _require(actor, REVIEW_PERMISSION)
     reason = reason.strip()
     if not reason:
-        raise Invalid("Give the customer a reason for the rejection.", code="empty_reason")
+        raise Invalid(_("Give the customer a reason for the rejection."), code="empty_reason")
     with transaction.atomic():
-        ticket = _lock_open_ticket(ticket_id, "reject it")
+        ticket = _lock_open_ticket(ticket_id, _("reject it"))
         ticket.status = TransferTicket.Status.REJECTED
         _clear_proposal(ticket, actor, now)
         ticket.decided_by, ticket.decided_at, ticket.decision_note = actor, now, reason
@@ -305,9 +318,9 @@ def _email_customer(ticket: TransferTicket, what: str, *, extra: str = "", messa
     """Through the outbox, in the caller's transaction: a rollback mails nothing."""
     url = settings.SITE_URL + reverse("tickets:detail", args=[ticket.number])
     subjects = {
-        "credited": f"{ticket.number}: your bank transfer was credited",
-        "rejected": f"{ticket.number}: we could not credit your bank transfer",
-        "info_requested": f"{ticket.number}: we need more information about your bank transfer",
+        "credited": gettext_lazy("%(number)s: your bank transfer was credited"),
+        "rejected": gettext_lazy("%(number)s: we could not credit your bank transfer"),
+        "info_requested": gettext_lazy("%(number)s: we need more information about your bank transfer"),
     }
     # To the signed-in user's own address, never to the contact typed into the form: a
     # ticket must not make us e-mail a stranger.
@@ -315,11 +328,12 @@ def _email_customer(ticket: TransferTicket, what: str, *, extra: str = "", messa
     if not to:
         logger.info("No e-mail address for %s; %s not mailed for %s", ticket.submitted_by, what, ticket.number)
         return
-    queue_templated_email(
-        dedupe_key=f"ticket:{ticket.public_id}:{what}{extra}",
-        to=to,
-        subject=subjects[what],
-        template=f"tickets/email_{what}.txt",
-        context={"ticket": ticket, "url": url, "message": message},
-        account=ticket.account,
-    )
+    with recipient_language(ticket.submitted_by):
+        queue_templated_email(
+            dedupe_key=f"ticket:{ticket.public_id}:{what}{extra}",
+            to=to,
+            subject=str(subjects[what]) % {"number": ticket.number},
+            template=f"tickets/email_{what}.txt",
+            context={"ticket": ticket, "url": url, "message": message},
+            account=ticket.account,
+        )

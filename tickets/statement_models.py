@@ -10,6 +10,8 @@ credited at most once through the ledger with the same source as the ticket path
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 
@@ -17,7 +19,7 @@ class StatementFile(models.Model):
     """One uploaded statement: where it came from and the balances it declared."""
 
     class Format(models.TextChoices):
-        CAMT053 = "camt053", "camt.053 (ISO 20022 XML)"
+        CAMT053 = "camt053", _("camt.053 (ISO 20022 XML)")
         MT940 = "mt940", "MT940"
         CSV = "csv", "CSV"
 
@@ -38,6 +40,7 @@ class StatementFile(models.Model):
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("statement file")
         permissions = [("import_statementfile", "Can import bank statements and credit their lines")]
 
     def __str__(self) -> str:
@@ -48,19 +51,19 @@ class StatementLine(models.Model):
     """One entry of a bank statement, with what it was matched to and whether it was credited."""
 
     class State(models.TextChoices):
-        UNMATCHED = "unmatched", "Unmatched"
-        MATCHED = "matched", "Matched, awaiting confirmation"
-        CREDITED = "credited", "Credited"
-        DEBIT = "debit", "Debit (listed only)"
-        OTHER_CURRENCY = "other_currency", "Other currency (listed only)"
+        UNMATCHED = "unmatched", _("Unmatched")
+        MATCHED = "matched", _("Matched, awaiting confirmation")
+        CREDITED = "credited", _("Credited")
+        DEBIT = "debit", _("Debit (listed only)")
+        OTHER_CURRENCY = "other_currency", _("Other currency (listed only)")
 
     class Rule(models.TextChoices):
-        NONE = "", "None"
-        RF = "rf", "RF payment reference"
-        INVOICE = "invoice", "Invoice number"
-        BILL = "bill", "Bill number"
-        TICKET = "ticket", "Transfer ticket"
-        MANUAL = "manual", "Assigned by hand"
+        NONE = "", _("None")
+        RF = "rf", _("RF payment reference")
+        INVOICE = "invoice", _("Invoice number")
+        BILL = "bill", _("Bill number")
+        TICKET = "ticket", _("Transfer ticket")
+        MANUAL = "manual", _("Assigned by hand")
 
     EXACT_RULES = (Rule.RF, Rule.INVOICE, Rule.BILL)
 
@@ -68,7 +71,7 @@ class StatementLine(models.Model):
     receiving_account = models.ForeignKey("tickets.ReceivingAccount", on_delete=models.PROTECT, related_name="+")
     bank_reference = models.CharField(max_length=60)
     booking_date = models.DateField()
-    amount = models.DecimalField(max_digits=18, decimal_places=2, help_text="Negative for a debit.")
+    amount = models.DecimalField(max_digits=18, decimal_places=2, help_text=_("Negative for a debit."))
     currency = models.CharField(max_length=3)
     payer_name = models.CharField(max_length=200, blank=True)
     payer_account = models.CharField(max_length=60, blank=True)
@@ -94,10 +97,11 @@ class StatementLine(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     credited_at = models.DateTimeField(null=True, blank=True)
-    matched_at = models.DateTimeField(null=True, blank=True, help_text="Empty until the importer matched it.")
+    matched_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty until the importer matched it."))
 
     class Meta:
         ordering = ["booking_date", "id"]
+        verbose_name = _("statement line")
         constraints = [
             models.UniqueConstraint(
                 fields=["receiving_account", "bank_reference", "booking_date", "amount", "currency"],
@@ -128,7 +132,7 @@ class StatementCsvFormat(models.Model):
 
     class Encoding(models.TextChoices):
         UTF8 = "utf-8-sig", "UTF-8"
-        GB18030 = "gb18030", "GB18030 (Chinese banks)"
+        GB18030 = "gb18030", _("GB18030 (Chinese banks)")
 
     receiving_account = models.OneToOneField(
         "tickets.ReceivingAccount", on_delete=models.CASCADE, related_name="csv_format"
@@ -136,17 +140,17 @@ class StatementCsvFormat(models.Model):
     encoding = models.CharField(max_length=10, choices=Encoding.choices, default=Encoding.UTF8)
     delimiter = models.CharField(max_length=1, default=",")
     date_column = models.CharField(max_length=60)
-    date_format = models.CharField(max_length=20, default="%Y-%m-%d", help_text="e.g. %Y-%m-%d or %d.%m.%Y")
-    amount_column = models.CharField(max_length=60, help_text="Signed: negative for money going out.")
-    balance_column = models.CharField(max_length=60, help_text="The account's balance after each line.")
+    date_format = models.CharField(max_length=20, default="%Y-%m-%d", help_text=_("e.g. %Y-%m-%d or %d.%m.%Y"))
+    amount_column = models.CharField(max_length=60, help_text=_("Signed: negative for money going out."))
+    balance_column = models.CharField(max_length=60, help_text=_("The account's balance after each line."))
     reference_column = models.CharField(max_length=60)
-    currency_column = models.CharField(max_length=60, blank=True, help_text="Empty: the account's currency.")
+    currency_column = models.CharField(max_length=60, blank=True, help_text=_("Empty: the account's currency."))
     payer_column = models.CharField(max_length=60, blank=True)
     payer_account_column = models.CharField(max_length=60, blank=True)
     remittance_column = models.CharField(max_length=60, blank=True)
 
     class Meta:
-        verbose_name = "statement CSV format"
+        verbose_name = _("statement CSV format")
 
     def __str__(self) -> str:
-        return f"CSV columns for {self.receiving_account}"
+        return gettext("CSV columns for %(account)s") % {"account": self.receiving_account}

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from djmoney.money import Money
 
@@ -95,7 +96,9 @@ def ticket_create(request, account):
             else:
                 release(held)
                 messages.success(
-                    request, f"Ticket {ticket.number} was submitted. Finance will credit it by the date shown."
+                    request,
+                    _("Ticket %(number)s was submitted. Finance will credit it by the date shown.")
+                    % {"number": ticket.number},
                 )
                 return see_other("tickets:detail", ticket.number)
         else:
@@ -129,7 +132,7 @@ def ticket_detail(request, number, account):
             except BillingError as exc:
                 status = show_on_form(form, exc)
             else:
-                messages.success(request, "Your reply was sent to finance.")
+                messages.success(request, _("Your reply was sent to finance."))
                 return see_other("tickets:detail", ticket.number)
         else:
             status = 400
@@ -150,19 +153,20 @@ def timeline(ticket) -> list[dict]:
     Status = ticket.Status
     reviewed = status != Status.SUBMITTED
     steps = [
-        {"label": "Submitted", "state": "done", "when": f"{ticket.submitted_at:%Y-%m-%d}"},
-        {"label": "Under review", "state": "done" if reviewed else "todo", "when": ""},
+        {"label": _("Submitted"), "state": "done", "when": f"{ticket.submitted_at:%Y-%m-%d}"},
+        {"label": _("Under review"), "state": "done" if reviewed else "todo", "when": ""},
     ]
     if status == Status.UNDER_REVIEW:
         steps[1]["state"] = "current"
     if status == Status.INFO_REQUESTED:
-        steps.append({"label": "More information needed", "state": "current", "when": "Waiting for your reply"})
+        steps.append({"label": _("More information needed"), "state": "current", "when": _("Waiting for your reply")})
     if status == Status.CREDITED:
-        steps.append({"label": "Credited", "state": "done", "when": f"{ticket.decided_at:%Y-%m-%d}"})
+        steps.append({"label": _("Credited"), "state": "done", "when": f"{ticket.decided_at:%Y-%m-%d}"})
     elif status == Status.REJECTED:
-        steps.append({"label": "Rejected", "state": "stopped", "when": f"{ticket.decided_at:%Y-%m-%d}"})
+        steps.append({"label": _("Rejected"), "state": "stopped", "when": f"{ticket.decided_at:%Y-%m-%d}"})
     else:
-        steps.append({"label": "Credited", "state": "todo", "when": f"expected by {ticket.due_at:%Y-%m-%d}"})
+        expected = _("expected by %(date)s") % {"date": f"{ticket.due_at:%Y-%m-%d}"}
+        steps.append({"label": _("Credited"), "state": "todo", "when": expected})
     return steps
 
 
@@ -223,7 +227,7 @@ def bank_transfer(request, account):
             f"Beneficiary: {bank.account_name}\n{number}\nBIC: {bank.swift_bic}\n"
             f"Currency: {bank.currency}\nReference: {reference}"
         )
-        qr_code = segno.make(details, error="m").svg_inline(scale=3, dark="#1f2933", title="Transfer details")
+        qr_code = segno.make(details, error="m").svg_inline(scale=3, dark="#1f2933", title=_("Transfer details"))
     context = {
         "account": account,
         "receiving_accounts": receiving,

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.contrib.exchange.models import Rate
 from djmoney.money import Money
 
@@ -20,20 +22,26 @@ from .refunds import REFUND_PERMISSION, refundable, request_refund
 
 
 class RefundForm(forms.Form):
-    amount = forms.CharField(label="Amount to refund", max_length=20)
+    amount = forms.CharField(label=gettext_lazy("Amount to refund"), max_length=20)
     reason = PlainTextField(
-        label="Reason", multiline=True, max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Reason"),
+        multiline=True,
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     override = forms.BooleanField(
-        label="Refund even if it takes the balance below zero",
+        label=gettext_lazy("Refund even if it takes the balance below zero"),
         required=False,
-        help_text="Only with a reason: the customer then owes the difference.",
+        help_text=gettext_lazy("Only with a reason: the customer then owes the difference."),
     )
 
     def __init__(self, *args, topup: TopUp, **kwargs):
         super().__init__(*args, **kwargs)
         self.currency = str(topup.amount.currency)
-        self.fields["amount"].help_text = f"In {self.currency}, the currency the customer paid in."
+        self.fields["amount"].help_text = _("In %(currency)s, the currency the customer paid in.") % {
+            "currency": self.currency
+        }
 
     def clean_amount(self) -> Money:
         return Money(amount_from_form(self.cleaned_data["amount"], self.currency), self.currency)
@@ -92,26 +100,29 @@ class TopUpAdmin(ReadOnlyAdmin):
             return queryset.filter(public_id__gte=low, public_id__lte=high), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.action(description="Ask the gateway about the selected pending top-ups", permissions=["view"])
+    @admin.action(description=gettext_lazy("Ask the gateway about the selected pending top-ups"), permissions=["view"])
     def reconcile_with_gateway(self, request, queryset):
         pending = list(queryset.filter(status=TopUp.Status.PENDING).values_list("pk", flat=True))
         credited = sum(reconcile_topup(topup_id=pk).status == TopUp.Status.CREDITED for pk in pending)
         self.message_user(
             request,
-            f"Checked {len(pending)} pending top-up(s) with the gateway; {credited} credited.",
+            _("Checked %(count)s pending top-up(s) with the gateway; %(credited)s credited.")
+            % {"count": len(pending), "credited": credited},
             messages.SUCCESS,
         )
 
-    @admin.action(description="Refund the selected credited top-up…", permissions=["refund"])
+    @admin.action(description=gettext_lazy("Refund the selected credited top-up…"), permissions=["refund"])
     def refund(self, request, queryset):
         """One top-up at a time: the amount, a reason, and the override if the balance is short."""
         if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one top-up to refund.", messages.ERROR)
+            self.message_user(request, _("Choose exactly one top-up to refund."), messages.ERROR)
             return None
         topup = queryset.select_related("account").get()
         if topup.status != TopUp.Status.CREDITED:
             self.message_user(
-                request, f"{topup.reference} is not credited: there is nothing to refund.", messages.ERROR
+                request,
+                _("%(reference)s is not credited: there is nothing to refund.") % {"reference": topup.reference},
+                messages.ERROR,
             )
             return None
         confirmed = request.POST.get("post") == "yes"
@@ -131,16 +142,16 @@ class TopUpAdmin(ReadOnlyAdmin):
             except BillingError as exc:
                 form.add_error(None, exc.message)
             else:
-                state = "refunded" if refund.status == Refund.Status.SUCCEEDED else "sent to the gateway"
-                self.message_user(
-                    request,
-                    f"{refund.reference}: {format_money(refund.amount)} of {topup.reference} {state}.",
-                    messages.SUCCESS,
-                )
+                if refund.status == Refund.Status.SUCCEEDED:
+                    done = _("%(refund)s: %(amount)s of %(topup)s refunded.")
+                else:
+                    done = _("%(refund)s: %(amount)s of %(topup)s sent to the gateway.")
+                values = {"refund": refund.reference, "amount": format_money(refund.amount), "topup": topup.reference}
+                self.message_user(request, done % values, messages.SUCCESS)
                 return None
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Refund {topup.reference}",
+            "title": _("Refund %(reference)s") % {"reference": topup.reference},
             "topup": topup,
             "refundable": refundable(topup),
             "form": form,
@@ -194,13 +205,15 @@ class RateForm(forms.ModelForm):
     def clean_currency(self):
         code = self.cleaned_data["currency"].strip().upper()
         if code not in settings.CURRENCIES:
-            raise forms.ValidationError(f"Use one of our currencies: {', '.join(settings.CURRENCIES)}.")
+            raise forms.ValidationError(
+                _("Use one of our currencies: %(currencies)s.") % {"currencies": ", ".join(settings.CURRENCIES)}
+            )
         return code
 
     def clean_value(self):
         value = self.cleaned_data["value"]
         if value is None or value <= 0:
-            raise forms.ValidationError("A rate must be greater than zero.")
+            raise forms.ValidationError(_("A rate must be greater than zero."))
         return value
 
 
@@ -208,8 +221,8 @@ class RateInline(admin.TabularInline):
     model = Rate
     form = RateForm
     extra = 1
-    verbose_name = "rate"
-    verbose_name_plural = "rates: units of the currency per one unit of the sheet's base currency"
+    verbose_name = gettext_lazy("rate")
+    verbose_name_plural = gettext_lazy("rates: units of the currency per one unit of the sheet's base currency")
 
 
 @admin.register(RateSheet)
@@ -219,7 +232,7 @@ class RateSheetAdmin(HistoryAdmin):
     list_display = ("name", "base_currency", "last_update", "rate_count")
     inlines = [RateInline]
 
-    @admin.display(description="rates")
+    @admin.display(description=gettext_lazy("rates"))
     def rate_count(self, obj):
         return obj.rates.count()
 

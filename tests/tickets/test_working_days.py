@@ -7,6 +7,8 @@ import pytest
 
 from tickets.working_days import due_at
 
+pytestmark = pytest.mark.django_db  # the days finance entered are read from the database
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
@@ -31,7 +33,7 @@ class ReceivingAccountForm(forms.ModelForm):
             "region",
         ]
 
-    currency = forms.ChoiceField(choices=[(c, c) for c in settings.CURRENCIES])
+    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=[(c, c) for c in settings.CURRENCIES])
 
     def clean_iban(self) -> str:
         text = self.cleaned_data["iban"].strip()
@@ -40,24 +42,24 @@ class ReceivingAccountForm(forms.ModelForm):
         try:
             return IBAN(text).compact
         except SchwiftyException as exc:
-            raise forms.ValidationError(f"This is not a valid IBAN: {exc}") from exc
+            raise forms.ValidationError(_("This is not a valid IBAN: %(error)s") % {"error": exc}) from exc
 
     def clean_swift_bic(self) -> str:
         try:
             return BIC(self.cleaned_data["swift_bic"].strip()).compact
         except SchwiftyException as exc:
-            raise forms.ValidationError(f"This is not a valid SWIFT/BIC code: {exc}") from exc
+            raise forms.ValidationError(_("This is not a valid SWIFT/BIC code: %(error)s") % {"error": exc}) from exc
 
     def clean_account_number(self) -> str:
         number = "".join(self.cleaned_data["account_number"].split())
         if number and not number.isascii() or number and not number.replace("-", "").isalnum():
-            raise forms.ValidationError("Use digits and letters only (dashes allowed).")
+            raise forms.ValidationError(_("Use digits and letters only (dashes allowed)."))
         return number
 
     def clean(self):
         data = super().clean()
         if not data.get("iban") and not data.get("account_number") and not self.errors.get("iban"):
-            raise forms.ValidationError("Give an IBAN or an account number.")
+            raise forms.ValidationError(_("Give an IBAN or an account number."))
         return data
 
 
@@ -71,21 +73,22 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin)
     search_fields = ("bank_name", "account_name", "iban", "account_number", "swift_bic")
     actions = ["retire", "extend_ticket_window", "close_ticket_window"]
 
-    @admin.display(description="Account")
+    @admin.display(description=gettext_lazy("Account"))
     def number(self, obj):
         return obj.number_display
 
-    @admin.display(description="State")
+    @admin.display(description=gettext_lazy("State"))
     def state(self, obj):
         if obj.retired_at and obj.tickets_until and obj.tickets_until > timezone.now():
-            return format_html(
-                '<span style="color:#5f6b7a">Retired {}; tickets accepted until {}</span>',
-                f"{obj.retired_at:%Y-%m-%d}",
-                f"{obj.tickets_until:%Y-%m-%d}",
-            )
+            text = _("Retired %(retired)s; tickets accepted until %(until)s") % {
+                "retired": f"{obj.retired_at:%Y-%m-%d}",
+                "until": f"{obj.tickets_until:%Y-%m-%d}",
+            }
+            return format_html('<span style="color:#5f6b7a">{}</span>', text)
         if obj.retired_at:
-            return format_html('<span style="color:#5f6b7a">Retired {}</span>', f"{obj.retired_at:%Y-%m-%d}")
-        return format_html('<strong style="color:#1a7f4b">{}</strong>', "Current")
+            text = _("Retired %(retired)s") % {"retired": f"{obj.retired_at:%Y-%m-%d}"}
+            return format_html('<span style="color:#5f6b7a">{}</span>', text)
+        return format_html('<strong style="color:#1a7f4b">{}</strong>', _("Current"))
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -101,30 +104,34 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin)
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description="Retire the selected accounts (no longer shown to customers)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Retire the selected accounts (no longer shown to customers)"), permissions=["change"]
+    )
     def retire(self, request, queryset):
         for pk in queryset.filter(retired_at__isnull=True).values_list("pk", flat=True):
             services.retire_receiving_account(account_id=pk)
-        self.message_user(request, "Retired. Invoices that print them keep doing so.", messages.SUCCESS)
+        self.message_user(request, _("Retired. Invoices that print them keep doing so."), messages.SUCCESS)
 
     @admin.action(
-        description="Accept Transfer Tickets naming the selected retired accounts for 90 more days",
+        description=gettext_lazy("Accept Transfer Tickets naming the selected retired accounts for 90 more days"),
         permissions=["change"],
     )
     def extend_ticket_window(self, request, queryset):
         until = timezone.now() + services.RETIRED_TICKET_WINDOW
-        self._set_window(request, queryset, until, f"Tickets naming them are accepted until {until:%Y-%m-%d}.")
+        done = _("Tickets naming them are accepted until %(date)s.") % {"date": f"{until:%Y-%m-%d}"}
+        self._set_window(request, queryset, until, done)
 
     @admin.action(
-        description="Stop accepting Transfer Tickets naming the selected retired accounts", permissions=["change"]
+        description=gettext_lazy("Stop accepting Transfer Tickets naming the selected retired accounts"),
+        permissions=["change"],
     )
     def close_ticket_window(self, request, queryset):
-        self._set_window(request, queryset, None, "Only customers whose invoices print them can name them now.")
+        self._set_window(request, queryset, None, _("Only customers whose invoices print them can name them now."))
 
     def _set_window(self, request, queryset, until, done: str) -> None:
         retired = list(queryset.filter(retired_at__isnull=False).values_list("pk", flat=True))
         if not retired:
-            self.message_user(request, "Only a retired account has a ticket window.", messages.WARNING)
+            self.message_user(request, _("Only a retired account has a ticket window."), messages.WARNING)
             return
         for pk in retired:
             services.set_ticket_window(account_id=pk, until=until)
@@ -182,7 +189,8 @@ def _check_receiving_account_exists(clean):
             and not ReceivingAccount.objects.filter(currency=str(amount.currency), retired_at__isnull=True).exists()
         ):
             raise forms.ValidationError(
-                f"There is no current receiving account in {amount.currency}. Add one before issuing this invoice."
+                _("There is no current receiving account in %(currency)s. Add one before issuing this invoice.")
+                % {"currency": amount.currency}
             )
         return data
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..selectors import open_tickets, overdue_tickets, tickets_awaiting_second_approval, tickets_due_today
 from .labels import AWAITING_APPROVAL
@@ -14,16 +15,16 @@ from .labels import AWAITING_APPROVAL
 class DueFilter(admin.SimpleListFilter):
     """The queue opens on the tickets finance still has to act on; "All tickets" shows the rest."""
 
-    title = "deadline"
+    title = _("deadline")
     parameter_name = "due"
 
     def lookups(self, request, model_admin):
         return [
-            ("open", "All open"),
-            ("overdue", "Overdue"),
-            ("today", "Due today"),
-            ("soon", "Due within 24 h"),
-            ("all", "All tickets"),
+            ("open", _("All open")),
+            ("overdue", _("Overdue")),
+            ("today", _("Due today")),
+            ("soon", _("Due within 24 h")),
+            ("all", _("All tickets")),
         ]
 
     def value(self):
@@ -51,11 +52,11 @@ class DueFilter(admin.SimpleListFilter):
 
 
 class ApprovalFilter(admin.SimpleListFilter):
-    title = "second approval"
+    title = _("second approval")
     parameter_name = "approval"
 
     def lookups(self, request, model_admin):
-        return [("waiting", AWAITING_APPROVAL), ("mine", "Proposed by me")]
+        return [("waiting", AWAITING_APPROVAL), ("mine", _("Proposed by me"))]
 
     def queryset(self, request, queryset):
         waiting = tickets_awaiting_second_approval(queryset)
@@ -67,7 +68,7 @@ class ApprovalFilter(admin.SimpleListFilter):
 
 
 class CurrencyFilter(admin.SimpleListFilter):
-    title = "currency"
+    title = _("currency")
     parameter_name = "currency"
 
     def lookups(self, request, model_admin):

@@ -6,13 +6,15 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..models import TicketEvent, TransferTicket
 from ..selectors import end_of_finance_day
 
 # The customer's status words (TransferTicket.Status), plus one only finance sees: a credit a
 # maker proposed is open for the customer, but for finance it waits on a second person.
-AWAITING_APPROVAL = "Awaiting second approval"
+AWAITING_APPROVAL = gettext_lazy("Awaiting second approval")
 
 _TONES = {
     TransferTicket.Status.CREDITED: "done",
@@ -22,7 +24,7 @@ _TONES = {
 
 
 def status_label(ticket: TransferTicket) -> str:
-    return AWAITING_APPROVAL if ticket.awaiting_approval else ticket.get_status_display()
+    return str(AWAITING_APPROVAL) if ticket.awaiting_approval else ticket.get_status_display()
 
 
 def status_badge(ticket: TransferTicket) -> SafeString:
@@ -35,9 +37,9 @@ def due_badge(ticket: TransferTicket, *, now: datetime) -> SafeString | str:
     if not ticket.is_open:
         return "—"
     if ticket.due_at < now:
-        tone, label = "refused", "Overdue"
+        tone, label = "refused", _("Overdue")
     elif ticket.due_at <= end_of_finance_day(now):
-        tone, label = "waiting", "Due today"
+        tone, label = "waiting", _("Due today")
     else:
         tone, label = "quiet", f"{timezone.localtime(ticket.due_at):%Y-%m-%d}"
     return format_html('<span class="ticket-badge tone-{}">{}</span>', tone, label)
@@ -48,9 +50,9 @@ def flags(ticket: TransferTicket, *, latest_kind: str | None) -> list[tuple[str,
     found = []
     # A warning, not a green tick: a flagged ticket is the one to look at twice.
     if ticket.possible_duplicate:
-        found.append(("refused", "⚠ Possible duplicate", "duplicate-flag"))
+        found.append(("refused", "⚠ " + _("Possible duplicate"), "duplicate-flag"))
     if latest_kind == TicketEvent.Kind.CUSTOMER_REPLY and ticket.is_open:
-        found.append(("open", "Customer replied", "replied-flag"))
+        found.append(("open", _("Customer replied"), "replied-flag"))
     return found
 
 

@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts.forms import amount_from_form
@@ -26,17 +28,18 @@ from ..models import TicketEvent, TransferTicket
 from ..review import ConfirmOutcome
 from . import labels
 from .filters import ApprovalFilter, CurrencyFilter, DueFilter
+from .holiday_calendar import calendar_warning
 
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
 
 class ConfirmCreditForm(forms.Form):
-    received_amount = forms.CharField(label="Amount received", max_length=20)
-    received_currency = forms.ChoiceField(label="Currency")
-    bank_reference = PlainTextField(label="Bank reference on our statement", max_length=60)
+    received_amount = forms.CharField(label=gettext_lazy("Amount received"), max_length=20)
+    received_currency = forms.ChoiceField(label=gettext_lazy("Currency"))
+    bank_reference = PlainTextField(label=gettext_lazy("Bank reference on our statement"), max_length=60)
 
     duplicate_checked = forms.BooleanField(
-        label="I checked the possible duplicate: this is a different transfer", required=True
+        label=gettext_lazy("I checked the possible duplicate: this is a different transfer"), required=True
     )
 
     def __init__(self, *args, ticket: TransferTicket, **kwargs):
@@ -59,7 +62,10 @@ class ConfirmCreditForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = PlainTextField(
-        label="Message to the customer", multiline=True, max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
+        label=gettext_lazy("Message to the customer"),
+        multiline=True,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
 
 
@@ -72,7 +78,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
 
     fieldsets = [
         (
-            "Full record",
+            gettext_lazy("Full record"),
             {
                 "classes": ["collapse"],
                 "fields": [
@@ -99,11 +105,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
 
     # -- columns
 
-    @admin.display(description="Customer · payer", ordering="account__name")
+    @admin.display(description=gettext_lazy("Customer · payer"), ordering="account__name")
     def customer(self, obj):
         return format_html('{}<br><small class="quiet">{}</small>', obj.account, obj.payer_name)
 
-    @admin.display(description="Amount · bank reference", ordering="amount")
+    @admin.display(description=gettext_lazy("Amount · bank reference"), ordering="amount")
     def transfer(self, obj):
         return format_html(
             '<span class="amount">{}</span><br><small class="quiet">{}</small>',
@@ -111,11 +117,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             obj.bank_reference,
         )
 
-    @admin.display(description="Due", ordering="due_at")
+    @admin.display(description=gettext_lazy("Due"), ordering="due_at")
     def due(self, obj):
         return labels.due_badge(obj, now=timezone.now())
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_and_flags(self, obj):
         return labels.status_with_flags(obj, latest_kind=obj.latest_kind)
 
@@ -126,7 +132,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         # The queue is finance's work list: it takes the width of admin's navigation sidebar (the
         # home page and the breadcrumbs lead to the same lists), so its columns fit 1280 px.
-        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+        # It also warns while next year's holiday calendar is empty: its deadlines would be guesses.
+        context = {"is_nav_sidebar_enabled": False, **calendar_warning(request.user)}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def get_object(self, request, object_id, from_field=None):
         """The ticket page asks for its ticket twice (our context, then Django's form): load it
@@ -179,7 +187,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
 
     # -- actions, in the style of delete_selected: permission, confirmation page, one message
 
-    @admin.action(description="Confirm and credit the selected tickets", permissions=["credit"])
+    @admin.action(description=gettext_lazy("Confirm and credit the selected tickets"), permissions=["credit"])
     def confirm_and_credit(self, request, queryset):
         tickets = list(queryset.select_related("account", "receiving_account").prefetch_related("certificates"))
         forms_by_ticket = [
@@ -212,9 +220,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
                     )
                 )
             return self._report(request, done)
-        return self._confirmation(request, queryset, "Confirm and credit", "confirm_and_credit", forms_by_ticket)
+        return self._confirmation(request, queryset, _("Confirm and credit"), "confirm_and_credit", forms_by_ticket)
 
-    @admin.action(description="Approve the proposed credit (second approval)", permissions=["credit"])
+    @admin.action(description=gettext_lazy("Approve the proposed credit (second approval)"), permissions=["credit"])
     def approve_credit(self, request, queryset):
         tickets = list(queryset.select_related("account", "proposed_by"))
         if "post" in request.POST:
@@ -224,30 +232,30 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             ]
             return self._report(request, done)
         return self._confirmation(
-            request, queryset, "Approve proposed credit", "approve_credit", [(t, None) for t in tickets]
+            request, queryset, _("Approve proposed credit"), "approve_credit", [(t, None) for t in tickets]
         )
 
-    @admin.action(description="Request more information from the customer", permissions=["review"])
+    @admin.action(description=gettext_lazy("Request more information from the customer"), permissions=["review"])
     def request_information(self, request, queryset):
         return self._with_reason(
             request,
             queryset,
-            "Request more information",
+            _("Request more information"),
             "request_information",
             lambda t, reason: review.request_information(ticket_id=t.pk, actor=request.user, message=reason),
         )
 
-    @admin.action(description="Reject the selected tickets", permissions=["review"])
+    @admin.action(description=gettext_lazy("Reject the selected tickets"), permissions=["review"])
     def reject(self, request, queryset):
         return self._with_reason(
             request,
             queryset,
-            "Reject",
+            _("Reject"),
             "reject",
             lambda t, reason: review.reject_ticket(ticket_id=t.pk, actor=request.user, reason=reason),
         )
 
-    @admin.action(description="Mark the selected tickets as under review", permissions=["review"])
+    @admin.action(description=gettext_lazy("Mark the selected tickets as under review"), permissions=["review"])
     def start_review(self, request, queryset):
         done = [
             self._run(request, t, lambda t=t: review.start_review(ticket_id=t.pk, actor=request.user)) for t in queryset
@@ -269,14 +277,15 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             return ticket, exc.message, False
         if isinstance(result, ConfirmOutcome):
             if result.already:
-                return ticket, "was already credited — nothing changed", True
+                return ticket, _("was already credited — nothing changed"), True
             if not result.credited:
-                return ticket, f"proposal of {format_money(result.ticket.credit_amount)} awaits a second approver", True
-            return ticket, f"credited {format_money(result.ticket.credit_amount)}", True
+                amount = format_money(result.ticket.credit_amount)
+                return ticket, _("proposal of %(amount)s awaits a second approver") % {"amount": amount}, True
+            return ticket, _("credited %(amount)s") % {"amount": format_money(result.ticket.credit_amount)}, True
         labels = {
-            TransferTicket.Status.INFO_REQUESTED: "asked the customer for more information",
-            TransferTicket.Status.REJECTED: "rejected; the customer was told why",
-            TransferTicket.Status.UNDER_REVIEW: "marked as under review",
+            TransferTicket.Status.INFO_REQUESTED: _("asked the customer for more information"),
+            TransferTicket.Status.REJECTED: _("rejected; the customer was told why"),
+            TransferTicket.Status.UNDER_REVIEW: _("marked as under review"),
         }
         return ticket, labels.get(result.status, result.get_status_display().lower()), True
 
@@ -294,7 +303,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     def _confirmation(self, request, queryset, title, action, rows, reason_form=None):
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{title}: are you sure?",
+            "title": _("%(action)s: are you sure?") % {"action": title},
             "action": action,
             "action_title": title,
             "rows": [(ticket, form, labels.status_label(ticket)) for ticket, form in rows],

@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing_center.admin_base import ReadOnlyAdmin
 from money.errors import BillingError
@@ -27,18 +29,25 @@ LINES = "admin:tickets_statementline_changelist"
 
 class UploadForm(forms.Form):
     receiving_account = forms.ModelChoiceField(
-        queryset=ReceivingAccount.objects.all(), help_text="The account of ours this statement is for."
+        queryset=ReceivingAccount.objects.all(),
+        label=gettext_lazy("Receiving account"),
+        help_text=gettext_lazy("The account of ours this statement is for."),
     )
-    file = forms.FileField(label="Statement file", help_text="camt.053 (ISO 20022 XML), MT940, or CSV.")
+    file = forms.FileField(
+        label=gettext_lazy("Statement file"), help_text=gettext_lazy("camt.053 (ISO 20022 XML), MT940, or CSV.")
+    )
     format = forms.ChoiceField(
-        choices=[("", "Recognise it"), *StatementFile.Format.choices],
+        label=gettext_lazy("Format"),
+        choices=[("", gettext_lazy("Recognise it")), *StatementFile.Format.choices],
         required=False,
-        help_text="A CSV is read with the columns saved for the receiving account (Statement CSV formats).",
+        help_text=gettext_lazy(
+            "A CSV is read with the columns saved for the receiving account (Statement CSV formats)."
+        ),
     )
 
 
 class AssignForm(forms.Form):
-    account_id = forms.IntegerField(label="Account number (#)", min_value=1)
+    account_id = forms.IntegerField(label=gettext_lazy("Account number (#)"), min_value=1)
 
 
 @admin.register(StatementFile)
@@ -58,22 +67,25 @@ class StatementFileAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="Lines (new)")
+    @admin.display(description=gettext_lazy("Lines (new)"))
     def counts(self, obj):
         url = f"{reverse(LINES)}?{urlencode({'statement_file__id__exact': obj.pk})}"
-        return format_html('<a href="{}">{} ({} new)</a>', url, obj.line_count, obj.new_line_count)
+        text = _("%(lines)s (%(new)s new)") % {"lines": obj.line_count, "new": obj.new_line_count}
+        return format_html('<a href="{}">{}</a>', url, text)
 
-    @admin.display(description="Reconciliation")
+    @admin.display(description=gettext_lazy("Reconciliation"))
     def reconciliation(self, obj):
         total = obj.lines.filter(currency=obj.currency).aggregate(total=Sum("amount"))["total"] or 0
-        return format_html(
-            "Opening {} + lines stored from this file {} = {}; the statement's closing balance is {}. {}",
-            obj.opening_balance,
-            total,
-            obj.opening_balance + total,
-            obj.closing_balance,
-            self.counts(obj),
-        )
+        text = _(
+            "Opening %(opening)s + lines stored from this file %(total)s = %(sum)s; "
+            "the statement's closing balance is %(closing)s."
+        ) % {
+            "opening": obj.opening_balance,
+            "total": total,
+            "sum": obj.opening_balance + total,
+            "closing": obj.closing_balance,
+        }
+        return format_html("{} {}", text, self.counts(obj))
 
     def has_add_permission(self, request):
         return request.user.is_staff and request.user.has_perm(IMPORT_PERMISSION)
@@ -97,15 +109,20 @@ class StatementFileAdmin(ReadOnlyAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Imported {result.lines} lines ({result.new_lines} new): {result.credited} credited, "
-                    f"{result.unmatched} unmatched.",
+                    _("Imported %(lines)s lines (%(new)s new): %(credited)s credited, %(unmatched)s unmatched.")
+                    % {
+                        "lines": result.lines,
+                        "new": result.new_lines,
+                        "credited": result.credited,
+                        "unmatched": result.unmatched,
+                    },
                     messages.SUCCESS,
                 )
                 query = urlencode({"statement_file__id__exact": result.statement.pk})
                 return HttpResponseRedirect(f"{reverse(LINES)}?{query}")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Upload a bank statement",
+            "title": _("Upload a bank statement"),
             "form": form,
             "opts": self.model._meta,
         }
@@ -124,22 +141,22 @@ class StatementLineAdmin(ReadOnlyAdmin):
     actions = ["confirm_lines", "assign_to_account"]
     readonly_fields = [f.name for f in StatementLine._meta.concrete_fields]
 
-    @admin.display(description="Amount", ordering="amount")
+    @admin.display(description=gettext_lazy("Amount"), ordering="amount")
     def amount_display(self, obj):
         return format_html('<span class="amount">{}</span>', format_money(obj.money))
 
-    @admin.display(description="Payer · remittance")
+    @admin.display(description=gettext_lazy("Payer · remittance"))
     def payer(self, obj):
         return format_html('{}<br><small class="quiet">{}</small>', obj.payer_name, obj.remittance[:80])
 
-    @admin.display(description="State", ordering="state")
+    @admin.display(description=gettext_lazy("State"), ordering="state")
     def state_display(self, obj):
         return format_html('<span data-testid="line-state">{}</span>', obj.get_state_display())
 
-    @admin.display(description="Match")
+    @admin.display(description=gettext_lazy("Match"))
     def match(self, obj):
         account = f"{obj.account.name} (#{obj.account_id})" if obj.account_id else "—"
-        suggestions = f"Suggestions: {obj.suggestions}" if obj.suggestions else ""
+        suggestions = _("Suggestions: %(suggestions)s") % {"suggestions": obj.suggestions} if obj.suggestions else ""
         return format_html(
             '<strong>{}</strong><br><small class="quiet">{}</small><br><small>{}</small>',
             account,
@@ -164,7 +181,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
             )
         return response
 
-    @admin.action(description="Confirm and credit the selected lines", permissions=["credit"])
+    @admin.action(description=gettext_lazy("Confirm and credit the selected lines"), permissions=["credit"])
     def confirm_lines(self, request, queryset):
         if "post" in request.POST:
             done = [
@@ -172,9 +189,9 @@ class StatementLineAdmin(ReadOnlyAdmin):
                 for line in queryset
             ]
             return self._report(request, done)
-        return self._confirmation(request, queryset, "Confirm and credit", "confirm_lines")
+        return self._confirmation(request, queryset, _("Confirm and credit"), "confirm_lines")
 
-    @admin.action(description="Assign the selected lines to an account", permissions=["credit"])
+    @admin.action(description=gettext_lazy("Assign the selected lines to an account"), permissions=["credit"])
     def assign_to_account(self, request, queryset):
         form = AssignForm(request.POST if "post" in request.POST else None)
         if "post" in request.POST and form.is_valid():
@@ -186,7 +203,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
                 for line in queryset
             ]
             return self._report(request, done)
-        return self._confirmation(request, queryset, "Assign to account", "assign_to_account", form=form)
+        return self._confirmation(request, queryset, _("Assign to account"), "assign_to_account", form=form)
 
     def _run(self, line, call):
         try:
@@ -195,11 +212,11 @@ class StatementLineAdmin(ReadOnlyAdmin):
             return line, exc.message, False
         if isinstance(result, LineOutcome):
             if result.already:
-                return line, "was already credited — nothing changed", True
+                return line, _("was already credited — nothing changed"), True
             if not result.credited:
-                return line, "proposed; a second finance user must confirm it", True
-            return line, f"credited {format_money(line.money)}", True
-        return line, f"assigned to {result.account.name}; confirm it to credit", True
+                return line, _("proposed; a second finance user must confirm it"), True
+            return line, _("credited %(amount)s") % {"amount": format_money(line.money)}, True
+        return line, _("assigned to %(account)s; confirm it to credit") % {"account": result.account.name}, True
 
     def _report(self, request, done):
         text = "; ".join(f"{line.bank_reference}: {what}" for line, what, _ in done)
@@ -209,7 +226,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
     def _confirmation(self, request, queryset, title, action, form=None):
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{title}: are you sure?",
+            "title": _("%(action)s: are you sure?") % {"action": title},
             "action": action,
             "action_title": title,
             "lines": list(queryset.select_related("account")),

@@ -7,6 +7,7 @@ from datetime import date
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
+from django.utils.translation import gettext as _
 
 from money.errors import Invalid
 
@@ -18,23 +19,24 @@ def parse_camt053(data: bytes) -> ParsedStatement:
         root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise Invalid(
-            "This XML file declares a DTD or entities, which a bank statement never does; it was refused.",
+            _("This XML file declares a DTD or entities, which a bank statement never does; it was refused."),
             code="statement_unsafe",
         ) from exc
     except ParseError as exc:
         raise Invalid(
-            f"This is not a complete camt.053 file ({exc}). Nothing was imported.", code="statement_unreadable"
+            _("This is not a complete camt.053 file (%(error)s). Nothing was imported.") % {"error": exc},
+            code="statement_unreadable",
         ) from exc
     statements = _all(root, "Stmt")
     if len(statements) != 1:
-        raise Invalid("Upload a camt.053 file with exactly one statement (<Stmt>).", code="statement_unreadable")
+        raise Invalid(_("Upload a camt.053 file with exactly one statement (<Stmt>)."), code="statement_unreadable")
     stmt = statements[0]
     currency = _text(stmt, "Acct", "Ccy")
     balances = {_text(bal, "Tp", "CdOrPrtry", "Cd"): bal for bal in _children(stmt, "Bal")}
     if "OPBD" not in balances or "CLBD" not in balances:
-        raise Invalid("The statement has no opening (OPBD) or closing (CLBD) balance.", code="statement_unreadable")
-    opening, opening_currency = _amount(balances["OPBD"], "opening balance")
-    closing, _ = _amount(balances["CLBD"], "closing balance")
+        raise Invalid(_("The statement has no opening (OPBD) or closing (CLBD) balance."), code="statement_unreadable")
+    opening, opening_currency = _amount(balances["OPBD"], _("opening balance"))
+    closing, _closing_currency = _amount(balances["CLBD"], _("closing balance"))
     return ParsedStatement(
         statement_id=_text(stmt, "Id"),
         currency=currency or opening_currency,
@@ -45,7 +47,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
 
 
 def _line(entry) -> ParsedLine:
-    amount, currency = _amount(entry, "entry amount")
+    amount, currency = _amount(entry, _("entry amount"))
     tx = _first(entry, "NtryDtls", "TxDtls")
     debtor = "Dbtr" if amount > 0 else "Cdtr"
     return ParsedLine(
@@ -65,11 +67,13 @@ def _line(entry) -> ParsedLine:
 def _amount(element, what: str):
     amt = _first(element, "Amt")
     if amt is None:
-        raise Invalid(f"The statement has no {what}.", code="statement_unreadable")
+        raise Invalid(_("The statement has no %(what)s.") % {"what": what}, code="statement_unreadable")
     value = parse_decimal(amt.text, what)
     sign = _text(element, "CdtDbtInd")
     if sign not in ("CRDT", "DBIT"):
-        raise Invalid(f"The statement's {what} is neither credit nor debit.", code="statement_unreadable")
+        raise Invalid(
+            _("The statement's %(what)s is neither credit nor debit.") % {"what": what}, code="statement_unreadable"
+        )
     return (value if sign == "CRDT" else -value), (amt.get("Ccy") or "").upper()
 
 
@@ -78,7 +82,10 @@ def _date(entry) -> date:
     try:
         return date.fromisoformat(text[:10])
     except ValueError as exc:
-        raise Invalid(f"The statement has an unreadable booking date: {text!r}.", code="statement_unreadable") from exc
+        raise Invalid(
+            _("The statement has an unreadable booking date: %(text)s.") % {"text": repr(text)},
+            code="statement_unreadable",
+        ) from exc
 
 
 def _local(tag: str) -> str:

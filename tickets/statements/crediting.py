@@ -14,10 +14,11 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.ledger import NewEntry, credit_deposits
 from accounts.models import Account, LedgerEntry, User
-from accounts.notifications import TemplatedEmail, queue_templated_emails
+from accounts.notifications import TemplatedEmail, queue_templated_emails, recipient_language
 from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
@@ -46,22 +47,22 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
     threshold propose it for a second finance user, as with tickets."""
     now = now or timezone.now()
     if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
-        raise Refused("Only finance staff who may credit transfers can do this.")
+        raise Refused(_("Only finance staff who may credit transfers can do this."))
     with transaction.atomic():
         line = _lock_line(line_id)
         if line.state == StatementLine.State.CREDITED:
             return LineOutcome(line, credited=True, already=True)
         if line.account_id is None:
-            raise Invalid("Assign this line to an account first.", code="line_unassigned")
+            raise Invalid(_("Assign this line to an account first."), code="line_unassigned")
         if actor.account_id and actor.account_id == line.account_id:
-            raise Refused("This transfer is for your own account; another finance user must confirm it.")
+            raise Refused(_("This transfer is for your own account; another finance user must confirm it."))
         if _needs_second_approval(line):
             if line.proposed_by_id is None:
                 line.proposed_by = actor
                 line.save(update_fields=["proposed_by"])
                 return LineOutcome(line, credited=False)
             if line.proposed_by_id == actor.pk:
-                raise Refused("You proposed this credit; a second finance user must confirm it.")
+                raise Refused(_("You proposed this credit; a second finance user must confirm it."))
         return LineOutcome(credit_locked_line(line, actor=actor, now=now), credited=True)
 
 
@@ -69,14 +70,16 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
     """Finance names the account of an unmatched line; it then waits for confirmation."""
     now = now or timezone.now()
     if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
-        raise Refused("Only finance staff who may credit transfers can do this.")
+        raise Refused(_("Only finance staff who may credit transfers can do this."))
     with transaction.atomic():
         line = _lock_line(line_id)
         if line.state not in CREDITABLE:
-            raise Conflict(f"This line is {line.get_state_display().lower()}; it cannot be assigned.")
+            raise Conflict(
+                _("This line is %(state)s; it cannot be assigned.") % {"state": line.get_state_display().lower()}
+            )
         account = Account.objects.filter(pk=account_id).first()
         if account is None:
-            raise Invalid(f"There is no account #{account_id}.", code="no_account")
+            raise Invalid(_("There is no account #%(id)s.") % {"id": account_id}, code="no_account")
         line.account, line.bill, line.rule, line.proposed_by = account, None, StatementLine.Rule.MANUAL, None
         if line.ticket_id and line.ticket.account_id != account.pk:
             line.ticket = None  # that ticket is another account's transfer
@@ -93,8 +96,11 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> Statemen
     account = Account.objects.get(pk=line.account_id)
     if line.currency != account.billing_currency:
         raise Invalid(
-            f"{account.name} is billed in {account.billing_currency}, this line is in {line.currency}: "
-            "credit it through the customer's Transfer Ticket, which converts at a locked rate.",
+            _(
+                "%(account)s is billed in %(billing)s, this line is in %(currency)s: "
+                "credit it through the customer's Transfer Ticket, which converts at a locked rate."
+            )
+            % {"account": account.name, "billing": account.billing_currency, "currency": line.currency},
             code="currency_mismatch",
         )
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
@@ -118,7 +124,7 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> Statemen
     if not earlier and ticket and ticket.is_open:
         close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
     elif not earlier:
-        queue_templated_emails(_emails([line], {account.pk: account}))
+        _queue_emails([line], {account.pk: account})
     return line
 
 
@@ -152,7 +158,7 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
         return exact
     for line, entry in zip(together, entries, strict=True):
         _mark_credited(line, entry, actor, now)
-    queue_templated_emails(_emails(together, accounts))
+    _queue_emails(together, accounts)
     return one_by_one
 
 
@@ -169,27 +175,33 @@ def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime
         line.explanation += f"\nCredited {format_money(line.money)} on {now:%Y-%m-%d %H:%M}."
 
 
-def _emails(lines: list[StatementLine], accounts: dict[int, Account]) -> list[TemplatedEmail]:
+def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> None:
     """No ticket to answer: each credited line's account users are told the money arrived
-    (through the outbox, in this transaction)."""
-    users = {}
+    (through the outbox, in this transaction), each in their language: one batch per language."""
+    by_language: dict[str, list] = {}
     for user in User.objects.filter(account_id__in={line.account_id for line in lines}, is_active=True).exclude(
         email=""
     ):
-        users.setdefault(user.account_id, []).append(user)
+        by_language.setdefault(getattr(user, "language", ""), []).append(user)
     url = settings.SITE_URL + reverse("accounts:overview")
-    return [
-        TemplatedEmail(
-            dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
-            to=user.email,
-            subject=f"Your bank transfer of {format_money(line.money)} was credited",
-            template="tickets/email_statement_credited.txt",
-            context={"line": line, "account": accounts[line.account_id], "user": user, "url": url},
-            account=accounts[line.account_id],
-        )
-        for line in lines
-        for user in users.get(line.account_id, [])
-    ]
+    for users in by_language.values():
+        with recipient_language(users[0]):
+            queue_templated_emails(
+                [
+                    TemplatedEmail(
+                        dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
+                        to=user.email,
+                        subject=_("Your bank transfer of %(amount)s was credited")
+                        % {"amount": format_money(line.money)},
+                        template="tickets/email_statement_credited.txt",
+                        context={"line": line, "account": accounts[line.account_id], "user": user, "url": url},
+                        account=accounts[line.account_id],
+                    )
+                    for line in lines
+                    for user in users
+                    if user.account_id == line.account_id
+                ]
+            )
 
 
 def _lock_line(line_id: int) -> StatementLine:

@@ -7,6 +7,8 @@ import csv
 import io
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from money.errors import Invalid
 
 from ..models import StatementCsvFormat
@@ -16,25 +18,31 @@ from .parsed import ParsedLine, ParsedStatement, parse_decimal
 def parse_csv(data: bytes, mapping: StatementCsvFormat | None, *, currency: str) -> ParsedStatement:
     if mapping is None:
         raise Invalid(
-            "Save this receiving account's CSV columns (Statement CSV formats) before importing a CSV.",
+            _("Save this receiving account's CSV columns (Statement CSV formats) before importing a CSV."),
             code="statement_csv_mapping",
         )
     try:
         text = data.decode(mapping.encoding)
     except UnicodeDecodeError as exc:
-        raise Invalid(f"This file is not {mapping.get_encoding_display()} text.", code="statement_unreadable") from exc
+        raise Invalid(
+            _("This file is not %(encoding)s text.") % {"encoding": mapping.get_encoding_display()},
+            code="statement_unreadable",
+        ) from exc
     rows = list(csv.DictReader(io.StringIO(text), delimiter=mapping.delimiter))
     needed = [mapping.date_column, mapping.amount_column, mapping.balance_column, mapping.reference_column]
     missing = [column for column in needed if rows and column not in rows[0]]
     if not rows or missing:
         raise Invalid(
-            f"The CSV has no lines, or lacks the columns {', '.join(missing) or 'named in its mapping'}.",
+            _("The CSV has no lines, or lacks the columns %(columns)s.")
+            % {"columns": ", ".join(missing) or _("named in its mapping")},
             code="statement_unreadable",
         )
     lines, balances = [], []
     for number, row in enumerate(rows, start=2):
         lines.append(_line(row, mapping, currency, number))
-        balances.append(parse_decimal(row[mapping.balance_column], f"balance on line {number}"))
+        balances.append(
+            parse_decimal(row[mapping.balance_column], _("balance on line %(number)s") % {"number": number})
+        )
     return ParsedStatement(
         statement_id="",
         currency=currency,
@@ -51,11 +59,16 @@ def _line(row: dict, mapping: StatementCsvFormat, currency: str, number: int) ->
     try:
         booked = datetime.strptime(column(mapping.date_column), mapping.date_format).date()
     except ValueError as exc:
-        raise Invalid(f"Line {number} has an unreadable date: {column(mapping.date_column)!r}.") from exc
+        raise Invalid(
+            _("Line %(number)s has an unreadable date: %(text)s.")
+            % {"number": number, "text": repr(column(mapping.date_column))}
+        ) from exc
     return ParsedLine(
         bank_reference=column(mapping.reference_column),
         booking_date=booked,
-        amount=parse_decimal(column(mapping.amount_column).replace(",", ""), f"amount on line {number}"),
+        amount=parse_decimal(
+            column(mapping.amount_column).replace(",", ""), _("amount on line %(number)s") % {"number": number}
+        ),
         currency=(column(mapping.currency_column) or currency).upper()[:3],
         payer_name=column(mapping.payer_column)[:200],
         payer_account=column(mapping.payer_account_column)[:60],
@@ -67,8 +80,11 @@ def _check_running_balance(lines: list[ParsedLine], balances: list) -> object:
     for number, (before, line, after) in enumerate(zip(balances, lines[1:], balances[1:], strict=False), start=3):
         if line.currency == lines[0].currency and before + line.amount != after:
             raise Invalid(
-                f"The statement does not add up at line {number}: {before} plus {line.amount} is not the balance "
-                f"{after} it shows. Nothing was imported.",
+                _(
+                    "The statement does not add up at line %(number)s: %(before)s plus %(amount)s is not the balance "
+                    "%(after)s it shows. Nothing was imported."
+                )
+                % {"number": number, "before": before, "amount": line.amount, "after": after},
                 code="statement_unbalanced",
             )
     return balances[-1]

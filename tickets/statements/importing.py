@@ -16,6 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing_center.db import update_in_bulk
 from money.errors import BillingError, Invalid, Refused
@@ -57,10 +58,11 @@ def import_statement(
 ) -> ImportResult:
     now = now or timezone.now()
     if not (actor.is_active and actor.is_staff and actor.has_perm(IMPORT_PERMISSION)):
-        raise Refused("Only finance staff who may import bank statements can do this.")
+        raise Refused(_("Only finance staff who may import bank statements can do this."))
     if len(data) > settings.STATEMENT_MAX_BYTES:
         raise Invalid(
-            f"The file is larger than {settings.STATEMENT_MAX_BYTES // 1_000_000} MB; split the statement.",
+            _("The file is larger than %(megabytes)s MB; split the statement.")
+            % {"megabytes": settings.STATEMENT_MAX_BYTES // 1_000_000},
             code="statement_too_large",
         )
     fmt = fmt or detect_format(data)
@@ -71,10 +73,11 @@ def import_statement(
     elif fmt in PARSERS:
         parsed = PARSERS[fmt](data)
     else:
-        raise Invalid(f"Statements in {fmt} cannot be imported.", code="statement_format")
+        raise Invalid(_("Statements in %(format)s cannot be imported.") % {"format": fmt}, code="statement_format")
     if parsed.currency != receiving.currency:
         raise Invalid(
-            f"This statement is in {parsed.currency}; {receiving} receives {receiving.currency}. Nothing was imported.",
+            _("This statement is in %(currency)s; %(account)s receives %(account_currency)s. Nothing was imported.")
+            % {"currency": parsed.currency, "account": receiving, "account_currency": receiving.currency},
             code="statement_currency",
         )
     parsed.check_balances()

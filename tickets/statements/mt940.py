@@ -5,6 +5,7 @@ that the lines add up from one to the other."""
 from decimal import Decimal
 
 import mt940
+from django.utils.translation import gettext as _
 
 from money.errors import Invalid
 
@@ -18,13 +19,16 @@ def parse_mt940(data: bytes) -> ParsedStatement:
         statement.parse(text)
     except Exception as exc:  # the parser raises what it meets; any of it means "not a statement we read"
         raise Invalid(
-            f"This MT940 file could not be read ({exc}). Nothing was imported.", code="statement_unreadable"
+            _("This MT940 file could not be read (%(error)s). Nothing was imported.") % {"error": exc},
+            code="statement_unreadable",
         ) from exc
     opening, closing = statement.data.get("final_opening_balance"), statement.data.get("final_closing_balance")
     if opening is None or closing is None:
         raise Invalid(
-            "This MT940 file has no opening (:60F:) or closing (:62F:) balance; it may be cut short. "
-            "Nothing was imported.",
+            _(
+                "This MT940 file has no opening (:60F:) or closing (:62F:) balance; it may be cut short. "
+                "Nothing was imported."
+            ),
             code="statement_unreadable",
         )
     return ParsedStatement(

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from money.errors import Invalid
 
 
@@ -36,9 +38,17 @@ class ParsedStatement:
         total = sum((line.amount for line in self.lines if line.currency == self.currency), Decimal("0"))
         if self.opening_balance + total != self.closing_balance:
             raise Invalid(
-                f"The statement does not add up: opening balance {self.opening_balance} plus its lines "
-                f"({total:+}) is {self.opening_balance + total}, but its closing balance is {self.closing_balance}. "
-                "Nothing was imported; ask the bank for the statement again.",
+                _(
+                    "The statement does not add up: opening balance %(opening)s plus its lines "
+                    "(%(total)s) is %(sum)s, but its closing balance is %(closing)s. "
+                    "Nothing was imported; ask the bank for the statement again."
+                )
+                % {
+                    "opening": self.opening_balance,
+                    "total": f"{total:+}",
+                    "sum": self.opening_balance + total,
+                    "closing": self.closing_balance,
+                },
                 code="statement_unbalanced",
             )
 
@@ -59,5 +69,8 @@ def parse_decimal(text: str | None, what: str) -> Decimal:
     except ArithmeticError:
         value = None
     if value is None or not value.is_finite():
-        raise Invalid(f"The statement has an unreadable {what}: {text!r}.", code="statement_unreadable")
+        raise Invalid(
+            _("The statement has an unreadable %(what)s: %(text)s.") % {"what": what, "text": repr(text)},
+            code="statement_unreadable",
+        )
     return value.quantize(Decimal("0.01"))
