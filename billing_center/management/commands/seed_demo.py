@@ -45,6 +45,10 @@ FINANCE_PERMISSIONS = [
     "view_refund",
     "view_dispute",
     "view_webhookdelivery",
+    "view_calendarday",  # the holiday calendar the three-working-day deadline uses
+    "add_calendarday",
+    "change_calendarday",
+    "delete_calendarday",
     "view_outboundemail",
     "view_outboundsms",  # the SMS log: numbers masked, confirmation codes hidden
     "view_balancealert",
