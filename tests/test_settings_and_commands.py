@@ -72,6 +72,8 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
         ({"DEMO": "true"}, (), "DEMO must be off"),
         ({"SMS_BACKEND": "accounts.sms.console.ConsoleBackend"}, (), "real provider"),
         ({"TWILIO_AUTH_TOKEN": ""}, (), "TWILIO_AUTH_TOKEN"),
+        ({"WEBHOOK_ALLOW_LOOPBACK": "true"}, (), "Webhooks in production"),
+        ({"WEBHOOK_REQUIRE_HTTPS": "false"}, (), "Webhooks in production"),
     ],
 )
 def test_production_settings_refuse_to_start_when_misconfigured(overrides, drop, message):

@@ -53,6 +53,10 @@ if SMS_BACKEND.endswith(".TwilioBackend") and not (
 ):
     raise ImproperlyConfigured("SMS_BACKEND=Twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and a sender.")
 
+# Outbound webhooks go to the internet over https only: never to this host or its network.
+if WEBHOOK_ALLOW_LOOPBACK or not WEBHOOK_REQUIRE_HTTPS:  # noqa: F405
+    raise ImproperlyConfigured("Webhooks in production need https and no loopback (WEBHOOK_* settings).")
+
 # /metrics: behind a reverse proxy on this host every request comes from loopback, so loopback
 # proves nothing here; a scraper needs METRICS_TOKEN or METRICS_ALLOW (settings/observability.py).
 METRICS_OPEN_ON_LOOPBACK = False
