@@ -1,12 +1,11 @@
 """A bill as a PDF and as the rows its page shows: one source for both, in the reader's language."""
 
 from django.conf import settings
-from django.utils.html import escape
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table
+from reportlab.platypus import Spacer, Table
 
-from billing_center.pdf import STYLES, build_pdf, key_value_table, table_style
+from billing_center.pdf import build_pdf, key_value_table, paragraph, table_style
 from money.formatting import format_money
 
 from .cycle import finance_today
@@ -45,16 +44,16 @@ def bill_pdf(bill: Bill) -> bytes:
     ]
     lines.append(["", _("Total"), "", format_money(bill.amount_due)])
     usage = Table(lines, colWidths=[35 * mm, 80 * mm, 20 * mm, 30 * mm])
-    usage.setStyle(table_style())
+    usage.setStyle(table_style(lines))
     return build_pdf(
         _("Bill %(number)s") % {"number": bill.number},
         [
-            Paragraph(_("%(merchant)s — bill") % {"merchant": escape(settings.MERCHANT_NAME)}, STYLES["Title"]),
+            paragraph(_("%(merchant)s — bill") % {"merchant": settings.MERCHANT_NAME}, "Title"),
             key_value_table(rows),
             Spacer(1, 8 * mm),
-            Paragraph(_("Usage in the period"), STYLES["Heading2"]),
+            paragraph(_("Usage in the period"), "Heading2"),
             usage,
             Spacer(1, 8 * mm),
-            Paragraph(repay_note(), STYLES["Normal"]),
+            paragraph(repay_note()),
         ],
     )

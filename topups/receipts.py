@@ -2,13 +2,12 @@
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import Spacer
 
-from billing_center.pdf import STYLES, build_pdf, key_value_table
+from billing_center.pdf import build_pdf, key_value_table, paragraph
 from money.formatting import format_money, format_rate
 
 from .models import TopUp
@@ -63,18 +62,16 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
 
 
 def receipt_pdf(topup: TopUp) -> bytes:
-    merchant = escape(settings.MERCHANT_NAME)  # a Paragraph reads markup
     return build_pdf(
         _("Receipt %(reference)s") % {"reference": topup.reference},
         [
-            Paragraph(_("Billing Center — payment receipt"), STYLES["Title"]),
-            Paragraph(
-                _("%(merchant)s confirms this top-up was received and credited.") % {"merchant": merchant},
-                STYLES["Normal"],
+            paragraph(_("Billing Center — payment receipt"), "Title"),
+            paragraph(
+                _("%(merchant)s confirms this top-up was received and credited.") % {"merchant": settings.MERCHANT_NAME}
             ),
             Spacer(1, 8 * mm),
             key_value_table(receipt_rows(topup)),
             Spacer(1, 10 * mm),
-            Paragraph(_("Keep this receipt for your records. Amounts are in the currencies shown."), STYLES["Italic"]),
+            paragraph(_("Keep this receipt for your records. Amounts are in the currencies shown."), "Italic"),
         ],
     )
