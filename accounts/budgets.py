@@ -19,12 +19,14 @@ from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from money.formatting import format_money
 
 from .models import LEDGER_PLACES, Account, LedgerEntry
-from .notifications import queue_email
+from .notifications import queue_email, recipient_language
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -87,11 +89,14 @@ def flag_budget_overruns(*, now: datetime | None = None) -> int:
                 continue  # another sweep was first
             master = member.enterprise_master
             for user in master.users.filter(is_active=True).exclude(email="").order_by("pk"):
+                with recipient_language(user):
+                    subject = _("%(member)s is over its monthly budget") % {"member": member.name[:120]}
+                    body = overrun_text(member, master, month=start)
                 queue_email(
                     dedupe_key=f"budget:{member.pk}:{start:%Y-%m}:{user.email.lower()}",
                     to=user.email,
-                    subject=f"{member.name[:120]} is over its monthly budget",
-                    body=overrun_text(member, master, month=start),
+                    subject=subject,
+                    body=body,
                     account=master,
                 )
         flagged += 1
@@ -99,11 +104,17 @@ def flag_budget_overruns(*, now: datetime | None = None) -> int:
 
 
 def overrun_text(member: Account, master: Account, *, month: datetime) -> str:
+    """In the active language: the caller picks the recipient's (notifications.recipient_language)."""
     currency = member.billing_currency
-    return (
-        f"{member.name}, a member account of {master.name}, has spent "
-        f"{format_money(Money(spent(member), currency))} in {month:%B %Y}, more than its monthly budget of "
-        f"{format_money(Money(member.monthly_budget, currency))}. Its usage is not stopped. See it, allocate "
-        f"or reclaim funds, or change the budget on the Enterprise page: "
-        f"{settings.SITE_URL}{reverse('accounts:enterprise')}"
-    )
+    return _(
+        "%(member)s, a member account of %(master)s, has spent %(spent)s in %(month)s, more than its monthly "
+        "budget of %(budget)s. Its usage is not stopped. See it, allocate or reclaim funds, or change the budget "
+        "on the Enterprise page: %(url)s"
+    ) % {
+        "member": member.name,
+        "master": master.name,
+        "spent": format_money(Money(spent(member), currency)),
+        "month": date_format(month, "YEAR_MONTH_FORMAT"),
+        "budget": format_money(Money(member.monthly_budget, currency)),
+        "url": f"{settings.SITE_URL}{reverse('accounts:enterprise')}",
+    }

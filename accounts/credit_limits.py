@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from money.errors import Invalid, Refused
@@ -32,11 +33,11 @@ def limit_threshold(limit: Decimal, share: int) -> Decimal:
 def set_credit_limit(*, account_id: int, limit: Decimal | None, actor) -> Account:
     """Finance sets (or removes, with None) a postpaid account's credit limit."""
     if limit is not None and limit < 0:
-        raise Invalid("A credit limit cannot be negative.", code="credit_limit")
+        raise Invalid(_("A credit limit cannot be negative."), code="credit_limit")
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
         if not account.is_postpaid and limit is not None:
-            raise Invalid("Only postpaid accounts have a credit limit.", code="credit_limit")
+            raise Invalid(_("Only postpaid accounts have a credit limit."), code="credit_limit")
         account.credit_limit = limit
         fields = ["credit_limit"]
         if account.alert_limit_share is not None:
@@ -56,12 +57,12 @@ def set_limit_alert(*, account_id: int, enabled: bool, share: int | None, actor)
         account = Account.objects.select_for_update().get(pk=account_id)
         if not account.is_postpaid or account.credit_limit is None:
             raise Refused(
-                "This alert needs a credit limit; finance sets it for postpaid accounts.", code="alert_not_allowed"
+                _("This alert needs a credit limit; finance sets it for postpaid accounts."), code="alert_not_allowed"
             )
         if enabled and share is None:
-            raise Invalid("Enter the share of your credit limit to be alerted at.", code="threshold_required")
+            raise Invalid(_("Enter the share of your credit limit to be alerted at."), code="threshold_required")
         if share is not None and not 1 <= share <= 100:
-            raise Invalid("Enter a share between 1 and 100 %.", code="threshold")
+            raise Invalid(_("Enter a share between 1 and 100 %."), code="threshold")
         threshold = None if share is None else limit_threshold(account.credit_limit, share)
         changed = threshold != account.alert_threshold or (enabled and not account.alert_enabled)
         account.alert_enabled, account.alert_limit_share, account.alert_threshold = enabled, share, threshold

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from .models import Account
@@ -23,11 +24,11 @@ from .models import Account
 class RecordStatus(models.TextChoices):
     """The statuses the records page filters by; each source maps its own states onto them."""
 
-    PENDING = "pending", "Awaiting payment"
-    CREDITED = "credited", "Credited"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
+    PENDING = "pending", _("Awaiting payment")
+    CREDITED = "credited", _("Credited")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, Exists, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from money.errors import Conflict, CurrencyMismatch, Invalid, NotFound, Refused
@@ -69,16 +70,16 @@ def reclaim(
 def check_request_key(request_key: str) -> str:
     key = request_key.strip() if isinstance(request_key, str) else ""
     if not REQUEST_KEY.fullmatch(key):
-        raise Invalid("This form is out of date. Reload the page and try again.", code="bad_request_key")
+        raise Invalid(_("This form is out of date. Reload the page and try again."), code="bad_request_key")
     return key
 
 
 def _move(direction, master_id, member_id, amount: Money, actor, request_key, now) -> MoveResult:
     key = check_request_key(request_key)
     if amount.amount <= 0:
-        raise Invalid("The amount must be greater than zero.", code="zero_amount")
+        raise Invalid(_("The amount must be greater than zero."), code="zero_amount")
     if getattr(actor, "account_id", None) != master_id:
-        raise Refused("Only the enterprise master's users move its funds.", code="not_the_master")
+        raise Refused(_("Only the enterprise master's users move its funds."), code="not_the_master")
     try:
         with transaction.atomic():
             return _post_move(direction, master_id, member_id, amount, actor, key, now)
@@ -98,7 +99,7 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
         .first()
     )
     if member is None or master_id not in locked:
-        raise NotFound("That is not a member account of this enterprise.", code="unknown_member")
+        raise NotFound(_("That is not a member account of this enterprise."), code="unknown_member")
     earlier = FundMove.objects.filter(master_id=master_id, request_key=key).first()
     if earlier is not None:
         return _same_form(earlier, direction, member_id, amount)
@@ -107,7 +108,10 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
     payer, payee = (master, member) if allocating else (member, master)
     available = locked[payer.pk].balance
     if amount.currency != available.currency:
-        raise CurrencyMismatch(f"{payer.name} is billed in {available.currency}, not {amount.currency}.")
+        raise CurrencyMismatch(
+            _("%(account)s is billed in %(billed)s, not %(currency)s.")
+            % {"account": payer.name, "billed": available.currency, "currency": amount.currency}
+        )
     what = f"Allocation from {master.name} to {member.name}" if allocating else f"Reclaim by {master.name}"
     try:
         debit, credit = transfer_funds(  # it refuses to overdraw the payer, under the same locks
@@ -123,10 +127,11 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
         if exc.code != "insufficient":
             raise
         shown = format_money(max(available, Money(0, available.currency)))
+        names = {"master": master.name, "member": member.name, "shown": shown, "amount": format_money(amount)}
         raise InsufficientFunds(
-            f"{master.name} has {shown} available: you cannot allocate {format_money(amount)}."
+            _("%(master)s has %(shown)s available: you cannot allocate %(amount)s.") % names
             if allocating
-            else f"{member.name} has {shown} left: you cannot reclaim {format_money(amount)}."
+            else _("%(member)s has %(shown)s left: you cannot reclaim %(amount)s.") % names
         ) from exc
     move = FundMove.objects.create(
         master=master,
@@ -148,7 +153,9 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
 def _same_form(earlier: FundMove, direction, member_id: int, amount: Money) -> MoveResult:
     """A form submitted again is answered with its move; a key reused for another move is refused."""
     if (earlier.direction, earlier.member_id, earlier.amount) != (direction, member_id, amount):
-        raise Conflict("This form was already used for another move. Reload the page and try again.", code="key_reused")
+        raise Conflict(
+            _("This form was already used for another move. Reload the page and try again."), code="key_reused"
+        )
     return MoveResult(earlier, created=False)
 
 
@@ -157,13 +164,13 @@ def set_member_settings(*, master_id: int, member_id: int, budget: Decimal | Non
     accounts.budgets) and whether its expenditure alerts also go to the master's recipients.
     Audited in the account's history with the user who set them."""
     if budget is not None and budget < 0:
-        raise Invalid("A budget cannot be negative.", code="budget_negative")
+        raise Invalid(_("A budget cannot be negative."), code="budget_negative")
     if getattr(actor, "account_id", None) != master_id:
-        raise Refused("Only the enterprise master's users change its members' settings.", code="not_the_master")
+        raise Refused(_("Only the enterprise master's users change its members' settings."), code="not_the_master")
     with transaction.atomic():
         member = _lock_member(member_id)
         if member is None or member.enterprise_master_id != master_id:
-            raise NotFound("That is not a member account of this enterprise.", code="unknown_member")
+            raise NotFound(_("That is not a member account of this enterprise."), code="unknown_member")
         if budget != member.monthly_budget:
             member.budget_exceeded_month = None  # the sweep judges the new budget afresh
         member.monthly_budget, member.alert_copy_to_master = budget, alert_copy
@@ -178,7 +185,7 @@ def set_alert_copy(*, member_id: int, enabled: bool, actor) -> Account:
     with transaction.atomic():
         member = _lock_member(member_id)
         if member is None or getattr(actor, "account_id", None) not in (member.pk, member.enterprise_master_id):
-            raise NotFound("That is not a member account you can change.", code="unknown_member")
+            raise NotFound(_("That is not a member account you can change."), code="unknown_member")
         member.alert_copy_to_master = enabled
         member._history_user = actor
         member.save(update_fields=["alert_copy_to_master"])

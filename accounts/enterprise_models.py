@@ -8,6 +8,7 @@ by accounts.enterprise, and never changed: a correction is another move.
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
 from .models import Account, LedgerEntry
@@ -15,8 +16,8 @@ from .models import Account, LedgerEntry
 
 class FundMove(models.Model):
     class Direction(models.TextChoices):
-        ALLOCATION = "allocation", "Allocation"  # master → member
-        RECLAIM = "reclaim", "Reclaim"  # member → master
+        ALLOCATION = "allocation", _("Allocation")  # master → member
+        RECLAIM = "reclaim", _("Reclaim")  # member → master
 
     master = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fund_moves_made")
     member = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fund_moves")

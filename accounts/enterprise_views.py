@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from djmoney.money import Money
 
@@ -77,8 +78,10 @@ def member_settings(request, account):
             actor=request.user,
         )
         budget = member.monthly_budget
-        shown = format_money(Money(budget, account.billing_currency)) if budget is not None else "no budget"
-        return f"Saved for {member.name}: {shown} a month."
+        if budget is None:
+            return _("Saved for %(member)s: no monthly budget.") % {"member": member.name}
+        shown = format_money(Money(budget, account.billing_currency))
+        return _("Saved for %(member)s: %(budget)s a month.") % {"member": member.name, "budget": shown}
 
     return _submit(request, account, "settings", MemberSettingsForm, save, field="budget")
 
@@ -94,7 +97,12 @@ def member_alert_copy(request, account):
     master = account.enterprise_master.name
     messages.success(
         request,
-        f"Your alerts now also go to {master}'s recipients." if enabled else f"Your alerts no longer go to {master}.",
+        (
+            _("Your alerts now also go to %(master)s's recipients.")
+            if enabled
+            else _("Your alerts no longer go to %(master)s.")
+        )
+        % {"master": master},
         extra_tags="alert-card",
     )
     return see_other(reverse("accounts:overview") + "#alert")
@@ -133,11 +141,14 @@ def _moved(service, request, account, member_id: int, data: dict) -> str:
         request_key=data["request_key"],
     )
     move = result.move
+    names = {"amount": format_money(move.amount), "member": move.member.name}
     if move.direction == move.Direction.ALLOCATION:
-        what = f"allocated {format_money(move.amount)} to {move.member.name}."
-    else:
-        what = f"reclaimed {format_money(move.amount)} from {move.member.name}."
-    return what[0].upper() + what[1:] if result.created else f"Already done: {what} This form was sent before."
+        if result.created:
+            return _("Allocated %(amount)s to %(member)s.") % names
+        return _("Already done: allocated %(amount)s to %(member)s. This form was sent before.") % names
+    if result.created:
+        return _("Reclaimed %(amount)s from %(member)s.") % names
+    return _("Already done: reclaimed %(amount)s from %(member)s. This form was sent before.") % names
 
 
 def _render(request, account, *, bound: dict | None = None, status: int = 200):
@@ -188,7 +199,7 @@ def _member_id(request, account) -> int:
     try:
         member_id = parse_id(request.POST.get("member", ""), what="member")
     except Invalid:
-        raise NotFound("That is not a member account of this enterprise.", code="unknown_member") from None
+        raise NotFound(_("That is not a member account of this enterprise."), code="unknown_member") from None
     if not account.members.filter(pk=member_id).exists():
-        raise NotFound("That is not a member account of this enterprise.", code="unknown_member")
+        raise NotFound(_("That is not a member account of this enterprise."), code="unknown_member")
     return member_id

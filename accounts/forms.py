@@ -4,6 +4,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
 
 from money.errors import Invalid
 from money.parsing import is_digits, parse_amount
@@ -31,8 +32,8 @@ def threshold_from_form(raw: str, currency: str) -> Decimal:
 
 class PreferencesForm(forms.Form):
     payment_currency = forms.ChoiceField(
-        label="Payment currency",
-        help_text="The currency you pay online top-ups in. Your balance stays in your billing currency.",
+        label=_("Payment currency"),
+        help_text=_("The currency you pay online top-ups in. Your balance stays in your billing currency."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -56,13 +57,13 @@ def _bounded_date(label: str) -> forms.DateField:
 class DateRangeFilterForm(forms.Form):
     """An inclusive From–To date filter for record pages (see selectors.within_days)."""
 
-    date_from = _bounded_date("From")
-    date_to = _bounded_date("To")
+    date_from = _bounded_date(_("From"))
+    date_to = _bounded_date(_("To"))
 
     def clean(self):
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise forms.ValidationError("The start date is after the end date.")
+            raise forms.ValidationError(_("The start date is after the end date."))
         return data
 
     def export_filename(self, what: str, account_id: int) -> str:
@@ -79,43 +80,43 @@ class DepositFilterForm(DateRangeFilterForm):
     """Top-up records: by money-in method (each registered source) and status."""
 
     method = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(choices=[("", "All statuses"), *RecordStatus.choices], required=False)
+    status = forms.ChoiceField(choices=[("", _("All statuses")), *RecordStatus.choices], required=False)
     field_order = ["method", "status", "date_from", "date_to"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["method"].choices = [("", "All methods"), *((s.method, s.label) for s in deposits.sources())]
+        self.fields["method"].choices = [("", _("All methods")), *((s.method, s.label) for s in deposits.sources())]
 
 
 class StatementFilterForm(DateRangeFilterForm):
-    kind = forms.ChoiceField(choices=[("", "All types"), *LedgerEntry.Kind.choices], required=False)
+    kind = forms.ChoiceField(choices=[("", _("All types")), *LedgerEntry.Kind.choices], required=False)
     field_order = ["kind", "date_from", "date_to"]
 
 
 class LimitAlertForm(forms.Form):
     """A postpaid account's alert: when what it owes passes a share of its credit limit."""
 
-    enabled = forms.BooleanField(label="Alert me when I owe more than a share of my credit limit", required=False)
-    share = forms.CharField(label="Share of the credit limit", max_length=3, required=False)
+    enabled = forms.BooleanField(label=_("Alert me when I owe more than a share of my credit limit"), required=False)
+    share = forms.CharField(label=_("Share of the credit limit"), max_length=3, required=False)
 
     def clean_share(self) -> int | None:
         raw = self.cleaned_data["share"].strip()
         if not raw:
             return None
         if not is_digits(raw, max_length=3) or not 1 <= int(raw) <= 100:
-            raise forms.ValidationError("Enter a whole percentage between 1 and 100.")
+            raise forms.ValidationError(_("Enter a whole percentage between 1 and 100."))
         return int(raw)
 
     def clean(self):
         data = super().clean()
         if data.get("enabled") and data.get("share") is None and "share" not in self.errors:
-            self.add_error("share", "Enter the share of your credit limit to be alerted at.")
+            self.add_error("share", _("Enter the share of your credit limit to be alerted at."))
         return data
 
 
 class AlertSettingsForm(forms.Form):
-    enabled = forms.BooleanField(label="Send an alert when my balance falls below the threshold", required=False)
-    threshold = forms.CharField(label="Threshold", max_length=20, required=False)
+    enabled = forms.BooleanField(label=_("Send an alert when my balance falls below the threshold"), required=False)
+    threshold = forms.CharField(label=_("Threshold"), max_length=20, required=False)
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -130,25 +131,25 @@ class AlertSettingsForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("enabled") and data.get("threshold") is None and "threshold" not in self.errors:
-            self.add_error("threshold", "Enter the balance below which you want a text message.")
+            self.add_error("threshold", _("Enter the balance below which you want a text message."))
         return data
 
 
 class AlertPhoneForm(forms.Form):
     number = forms.CharField(
-        label="Mobile number", max_length=32, help_text="With the country code, e.g. +86 138 0013 8000."
+        label=_("Mobile number"), max_length=32, help_text=_("With the country code, e.g. +86 138 0013 8000.")
     )
 
 
 class AlertEmailForm(forms.Form):
-    email = forms.EmailField(label="E-mail address", max_length=254)
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
 
 
 class FundMoveForm(forms.Form):
     """Allocate to or reclaim from one member: the member, an amount, and the form's one-time key."""
 
     member = forms.CharField(widget=forms.HiddenInput, max_length=20)
-    amount = forms.CharField(label="Amount", max_length=20)
+    amount = forms.CharField(label=_("Amount"), max_length=20)
     # One per rendered form; see accounts.enterprise (a second submission finds the first move).
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
@@ -164,8 +165,8 @@ class MemberSettingsForm(forms.Form):
     """The master's settings for one member: a monthly budget and where its alerts go."""
 
     member = forms.CharField(widget=forms.HiddenInput, max_length=20)
-    budget = forms.CharField(label="Monthly budget", max_length=20, required=False)
-    alert_copy = forms.BooleanField(label="Send its low-balance alerts to our recipients too", required=False)
+    budget = forms.CharField(label=_("Monthly budget"), max_length=20, required=False)
+    alert_copy = forms.BooleanField(label=_("Send its low-balance alerts to our recipients too"), required=False)
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)

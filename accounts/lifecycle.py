@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from djmoney.money import Money
 
 from money.errors import Invalid
@@ -25,26 +27,30 @@ def _check_master(kind: str, master: Account | None, currency: str, *, account_i
     same currency (the master's funds move to the member as one two-entry posting)."""
     if kind != Account.Type.ENTERPRISE_MEMBER:
         if master is not None:
-            raise Invalid("Only an enterprise member account has an enterprise master.", code="master_not_allowed")
+            raise Invalid(_("Only an enterprise member account has an enterprise master."), code="master_not_allowed")
         return
     if master is None:
-        raise Invalid("An enterprise member account needs its enterprise master account.", code="master_required")
+        raise Invalid(_("An enterprise member account needs its enterprise master account."), code="master_required")
     if master.pk == account_id or master.type == Account.Type.ENTERPRISE_MEMBER:
-        raise Invalid("The enterprise master must be another account that is not a member.", code="bad_master")
+        raise Invalid(_("The enterprise master must be another account that is not a member."), code="bad_master")
     if master.billing_currency != currency:
         raise Invalid(
-            f"The enterprise master is billed in {master.billing_currency}, not {currency}.", code="bad_master"
+            _("The enterprise master is billed in %(billed)s, not %(currency)s.")
+            % {"billed": master.billing_currency, "currency": currency},
+            code="bad_master",
         )
 
 
 def check_new_account(*, name: str, kind: str, billing_currency: str, master: Account | None) -> None:
     """What open_account refuses, for a form to show before it saves."""
     if not name.strip():
-        raise Invalid("Give the account a name.", code="name_required")
+        raise Invalid(_("Give the account a name."), code="name_required")
     if kind not in Account.Type.values:
-        raise Invalid(f"{kind} is not an account type.", code="bad_type")
+        raise Invalid(_("%(kind)s is not an account type.") % {"kind": kind}, code="bad_type")
     if billing_currency not in settings.BILLING_CURRENCIES:
-        raise Invalid(f"{billing_currency} is not a billing currency.", code="bad_currency")
+        raise Invalid(
+            _("%(currency)s is not a billing currency.") % {"currency": billing_currency}, code="bad_currency"
+        )
     _check_master(kind, master, billing_currency)
 
 
@@ -53,7 +59,7 @@ def open_account(*, name: str, kind: str, billing_currency: str, enterprise_mast
     with transaction.atomic():
         master = Account.objects.filter(pk=enterprise_master_id).first() if enterprise_master_id else None
         if enterprise_master_id and master is None:
-            raise Invalid("There is no such enterprise master account.", code="bad_master")
+            raise Invalid(_("There is no such enterprise master account."), code="bad_master")
         check_new_account(name=name, kind=kind, billing_currency=billing_currency, master=master)
         account = Account(name=name.strip(), type=kind, enterprise_master=master, balance=Money(0, billing_currency))
         account._history_user = actor
@@ -69,27 +75,36 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
     the check and the change: starting one locks the same row.
     """
     if kind not in Account.Type.values:
-        raise Invalid(f"{kind} is not an account type.", code="bad_type")
+        raise Invalid(_("%(kind)s is not an account type.") % {"kind": kind}, code="bad_type")
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
         master = Account.objects.filter(pk=enterprise_master_id).first() if enterprise_master_id else None
         if enterprise_master_id and master is None:
-            raise Invalid("There is no such enterprise master account.", code="bad_master")
+            raise Invalid(_("There is no such enterprise master account."), code="bad_master")
         _check_master(kind, master, account.billing_currency, account_id=account.pk)
         if (account.type, account.enterprise_master_id) == (kind, master.pk if master else None):
             return account
         if account.balance.amount != 0:
             raise AccountChangeRefused(
-                f"{account.name} has a balance of {account.balance}; its type can change only at zero.",
+                _("%(account)s has a balance of %(balance)s; its type can change only at zero.")
+                % {"account": account.name, "balance": account.balance},
             )
         open_items = sum(source.in_flight(account) for source in deposits.sources())
         if open_items:
             raise AccountChangeRefused(
-                f"{account.name} has {open_items} payment{'s' if open_items != 1 else ''} in progress "
-                "(open top-ups or transfer tickets); its type can change once they are settled."
+                ngettext(
+                    "%(account)s has %(count)s payment in progress (open top-ups or transfer tickets); "
+                    "its type can change once they are settled.",
+                    "%(account)s has %(count)s payments in progress (open top-ups or transfer tickets); "
+                    "its type can change once they are settled.",
+                    open_items,
+                )
+                % {"account": account.name, "count": open_items}
             )
         if kind == Account.Type.ENTERPRISE_MEMBER and account.members.exists():
-            raise AccountChangeRefused(f"{account.name} is the enterprise master of other accounts.")
+            raise AccountChangeRefused(
+                _("%(account)s is the enterprise master of other accounts.") % {"account": account.name}
+            )
         account.type, account.enterprise_master = kind, master
         account._history_user = actor
         account.save(update_fields=["type", "enterprise_master"])

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from money.errors import Invalid, NotFound, Refused
 
 from .models import Account, AlertRecipient, OutboundSms
-from .notifications import queue_sms
+from .notifications import queue_sms, recipient_language
 from .phones import InvalidPhoneNumber, normalise_mobile
 
 CODE_VALID = timedelta(minutes=10)
@@ -54,7 +56,10 @@ def add_email_recipient(*, account_id: int, email: str) -> AlertRecipient:
 
 def _check_recipient_room(account: Account) -> None:
     if account.alert_recipients.count() >= MAX_RECIPIENTS:
-        raise Refused(f"An alert goes to at most {MAX_RECIPIENTS} recipients; remove one first.", code="too_many")
+        raise Refused(
+            _("An alert goes to at most %(count)s recipients; remove one first.") % {"count": MAX_RECIPIENTS},
+            code="too_many",
+        )
 
 
 def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = None) -> None:
@@ -62,7 +67,7 @@ def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = 
     now = now or timezone.now()
     if recipient.codes_sent >= MAX_CODES_PER_NUMBER:
         raise Refused(
-            "Too many codes were sent to this number. Remove it and add it again tomorrow, or contact support.",
+            _("Too many codes were sent to this number. Remove it and add it again tomorrow, or contact support."),
             code="too_many_codes",
         )
     # Per account too, so removing and re-adding numbers cannot make us text without end.
@@ -71,7 +76,8 @@ def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = 
     ).count()
     if sent_today >= MAX_CODES_PER_ACCOUNT_PER_DAY:
         raise Refused(
-            f"We sent {MAX_CODES_PER_ACCOUNT_PER_DAY} codes for this account in the last 24 hours. Try again tomorrow.",
+            _("We sent %(count)s codes for this account in the last 24 hours. Try again tomorrow.")
+            % {"count": MAX_CODES_PER_ACCOUNT_PER_DAY},
             code="too_many_codes",
         )
     code = f"{secrets.randbelow(1_000_000):06d}"
@@ -80,12 +86,16 @@ def send_confirmation_code(*, recipient: AlertRecipient, now: datetime | None = 
     recipient.code_attempts = 0
     recipient.codes_sent += 1
     recipient.save(update_fields=["code_hash", "code_expires_at", "code_attempts", "codes_sent"])
+    with recipient_language(recipient):
+        # Short (one SMS segment) and without the account name a customer chose.
+        text = _(
+            "Billing Center: your code is %(code)s. It confirms this number for balance alerts and is valid "
+            "for %(minutes)s minutes."
+        ) % {"code": code, "minutes": int(CODE_VALID.total_seconds() // 60)}
     queue_sms(
         dedupe_key=f"code:{recipient.pk}:{recipient.codes_sent}",
         to=recipient.address,
-        # Short (one SMS segment) and without the account name a customer chose.
-        text=f"Billing Center: your code is {code}. It confirms this number for balance alerts and is valid "
-        f"for {int(CODE_VALID.total_seconds() // 60)} minutes.",
+        text=text,
         account=recipient.account,
     )
 
@@ -103,18 +113,24 @@ def confirm_sms_recipient(
             .first()
         )
         if recipient is None:
-            raise NotFound("Unknown recipient.", code="unknown_recipient")
+            raise NotFound(_("Unknown recipient."), code="unknown_recipient")
         if recipient.is_confirmed:
             return recipient
         if recipient.code_attempts >= MAX_CODE_ATTEMPTS:
-            refusal = Refused("Too many wrong codes. Send a new code.", code="code_locked")
+            refusal = Refused(_("Too many wrong codes. Send a new code."), code="code_locked")
         elif recipient.code_expires_at is None or now > recipient.code_expires_at:
-            refusal = Invalid("This code has expired. Send a new code.", code="code_expired")
+            refusal = Invalid(_("This code has expired. Send a new code."), code="code_expired")
         elif not hmac.compare_digest(recipient.code_hash, _code_hash(recipient, code.strip())):
             recipient.code_attempts += 1
             recipient.save(update_fields=["code_attempts"])
             left = MAX_CODE_ATTEMPTS - recipient.code_attempts
-            refusal = Invalid(f"That code is not right; {left} tr{'ies' if left != 1 else 'y'} left.", code="bad_code")
+            refusal = Invalid(
+                ngettext(
+                    "That code is not right; %(left)s try left.", "That code is not right; %(left)s tries left.", left
+                )
+                % {"left": left},
+                code="bad_code",
+            )
         else:
             recipient.confirmed_at, recipient.code_hash = now, ""
             recipient.save(update_fields=["confirmed_at", "code_hash"])
@@ -128,9 +144,9 @@ def _code_hash(recipient: AlertRecipient, code: str) -> str:
 
 
 def remove_recipient(*, account_id: int, recipient_id: int) -> None:
-    deleted, _ = AlertRecipient.objects.filter(account_id=account_id, pk=recipient_id).delete()
+    deleted, _per_model = AlertRecipient.objects.filter(account_id=account_id, pk=recipient_id).delete()
     if not deleted:
-        raise NotFound("That recipient is not on this account.", code="unknown_recipient")
+        raise NotFound(_("That recipient is not on this account."), code="unknown_recipient")
 
 
 def resend_confirmation_code(*, account_id: int, recipient_id: int, now: datetime | None = None) -> AlertRecipient:
@@ -143,6 +159,6 @@ def resend_confirmation_code(*, account_id: int, recipient_id: int, now: datetim
             .first()
         )
         if recipient is None:
-            raise NotFound("Unknown recipient.", code="unknown_recipient")
+            raise NotFound(_("Unknown recipient."), code="unknown_recipient")
         send_confirmation_code(recipient=recipient, now=now)
         return recipient

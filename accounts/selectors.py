@@ -7,6 +7,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from .enterprise import with_enterprise_state
@@ -75,7 +76,10 @@ def within_days(queryset, first_day: date | None, last_day: date | None, field: 
 
 
 # Windows finance can look back over in the SMS log (its filter and the admin home use the same).
-RECENT = {"24h": ("Last 24 hours", timedelta(hours=24)), "7d": ("Last 7 days", timedelta(days=7))}
+RECENT = {
+    "24h": (gettext_lazy("Last 24 hours"), timedelta(hours=24)),
+    "7d": (gettext_lazy("Last 7 days"), timedelta(days=7)),
+}
 
 
 def created_within(queryset, *, now: datetime, within: str):

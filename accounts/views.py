@@ -4,6 +4,8 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
@@ -139,17 +141,21 @@ def _save_alert(request, account) -> str:
     except BillingError as exc:
         raise _refused(form, "alert_form", exc) from exc
     if not data["enabled"]:
-        return "The expenditure alert is off."
+        return _("The expenditure alert is off.")
     threshold = format_money(Money(data["threshold"], account.billing_currency))
-    message = f"Alert saved: we text you when your balance falls below {threshold}."
+    message = _("Alert saved: we text you when your balance falls below %(threshold)s.") % {"threshold": threshold}
     if not account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=False).exists():
-        message += " Add and confirm a mobile number below: until then nobody is texted."
-    elif account.balance.amount < data["threshold"]:
-        message += " Your balance is already below it, so we text you now"
-        message += (
-            " (or, if we texted you in the last 24 hours, once a day has passed)." if account.last_alert_at else "."
+        return f"{message} {_('Add and confirm a mobile number below: until then nobody is texted.')}"
+    if account.balance.amount >= data["threshold"]:
+        return message
+    if account.last_alert_at:
+        now = _(
+            "Your balance is already below it, so we text you now "
+            "(or, if we texted you in the last 24 hours, once a day has passed)."
         )
-    return message
+    else:
+        now = _("Your balance is already below it, so we text you now.")
+    return f"{message} {now}"
 
 
 def _save_limit_alert(request, account) -> str:
@@ -162,9 +168,12 @@ def _save_limit_alert(request, account) -> str:
     except BillingError as exc:
         raise _refused(form, "limit_form", exc) from exc
     if not data["enabled"]:
-        return "The credit-limit alert is off."
+        return _("The credit-limit alert is off.")
     owed = format_money(Money(-account.alert_threshold, account.billing_currency))
-    return f"Alert saved: we tell you when you owe more than {owed} ({data['share']}% of your credit limit)."
+    return _("Alert saved: we tell you when you owe more than %(owed)s (%(share)s%% of your credit limit).") % {
+        "owed": owed,
+        "share": data["share"],
+    }
 
 
 def _add_phone(request, account) -> str:
@@ -175,15 +184,17 @@ def _add_phone(request, account) -> str:
     except BillingError as exc:
         raise _refused(form, "phone_form", exc) from exc
     if recipient.is_confirmed:
-        return f"{mask_phone(recipient.address)} already receives alerts."
-    return f"We sent a 6-digit code to {mask_phone(recipient.address)}. Enter it below to confirm the number."
+        return _("%(number)s already receives alerts.") % {"number": mask_phone(recipient.address)}
+    return _("We sent a 6-digit code to %(number)s. Enter it below to confirm the number.") % {
+        "number": mask_phone(recipient.address)
+    }
 
 
 def _recipient_id(request) -> int:
     try:  # an id in a database id's range: anything else would be a 500 on PostgreSQL
         return parse_id(request.POST.get("recipient", ""), what="recipient")
     except BillingError:
-        raise AlertFormError({"code_errors": {0: "Choose a recipient."}}) from None
+        raise AlertFormError({"code_errors": {0: _("Choose a recipient.")}}) from None
 
 
 def _code_error(recipient_id: int, exc: BillingError) -> AlertFormError:
@@ -193,11 +204,11 @@ def _code_error(recipient_id: int, exc: BillingError) -> AlertFormError:
 def _confirm_phone(request, account) -> str:
     recipient_id = _recipient_id(request)
     try:
-        code = parse_code(request.POST.get("code", ""), length=6, message="Enter the 6 digits we sent.")
+        code = parse_code(request.POST.get("code", ""), length=6, message=_("Enter the 6 digits we sent."))
         recipient = confirm_sms_recipient(account_id=account.pk, recipient_id=recipient_id, code=code)
     except BillingError as exc:
         raise _code_error(recipient_id, exc) from exc
-    return f"{mask_phone(recipient.address)} is confirmed: alerts will be sent there."
+    return _("%(number)s is confirmed: alerts will be sent there.") % {"number": mask_phone(recipient.address)}
 
 
 def _resend_code(request, account) -> str:
@@ -206,7 +217,7 @@ def _resend_code(request, account) -> str:
         recipient = resend_confirmation_code(account_id=account.pk, recipient_id=recipient_id)
     except BillingError as exc:
         raise _code_error(recipient_id, exc) from exc
-    return f"We sent a new code to {mask_phone(recipient.address)}."
+    return _("We sent a new code to %(number)s.") % {"number": mask_phone(recipient.address)}
 
 
 def _add_email(request, account) -> str:
@@ -216,7 +227,7 @@ def _add_email(request, account) -> str:
         recipient = add_email_recipient(account_id=account.pk, email=data["email"])
     except BillingError as exc:
         raise _refused(form, "email_form", exc) from exc
-    return f"Alerts will also be e-mailed to {recipient.address}."
+    return _("Alerts will also be e-mailed to %(address)s.") % {"address": recipient.address}
 
 
 def _remove_recipient(request, account) -> str:
@@ -226,7 +237,7 @@ def _remove_recipient(request, account) -> str:
         remove_recipient(account_id=account.pk, recipient_id=recipient_id)
     except BillingError as exc:
         raise _code_error(recipient_id, exc) from exc
-    return f"{recipient.display} no longer receives alerts."
+    return _("%(recipient)s no longer receives alerts.") % {"recipient": recipient.display}
 
 
 @customer_required
@@ -261,7 +272,8 @@ def preferences(request, account):
                 account = set_payment_currency(
                     account_id=account.pk, currency=form.cleaned_data["payment_currency"], actor=request.user
                 )
-                messages.success(request, f"Saved. You now pay online top-ups in {account.pay_currency}.")
+                saved = _("Saved. You now pay online top-ups in %(currency)s.")
+                messages.success(request, saved % {"currency": account.pay_currency})
                 return redirect(next_url)
             except BillingError as exc:
                 form.add_error("payment_currency", exc.message)
@@ -289,7 +301,7 @@ def statement(request, account):
             ]
             for e in entries.iterator()
         )
-        header = ["created_at", "type", "description", "amount", "balance_after", "currency", "source"]
+        header = csv_header("created_at", "type", "description", "amount", "balance_after", "currency", "source")
         return csv_response(filters.export_filename("statement", account.pk), header, rows)
     page = Paginator(entries, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -322,7 +334,7 @@ def records(request, account):
             for chunk in _chunks(keys, 500)
             for r in load_records(chunk)
         )
-        header = [
+        header = csv_header(
             "created_at",
             "reference",
             "method",
@@ -332,7 +344,7 @@ def records(request, account):
             "billing_currency",
             "exchange_rate",
             "status",
-        ]
+        )
         return csv_response(filters.export_filename("topups", account.pk), header, rows)
     page = Paginator(keys, 20).get_page(request.GET.get("page"))
     page.object_list = load_records(page.object_list)
@@ -340,6 +352,31 @@ def records(request, account):
     query.pop("page", None)
     context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
     return render(request, "accounts/records.html", context, status=400 if filters.is_bound and filters.errors else 200)
+
+
+# A CSV's column headings: in English the column keys programs already read ("created_at"),
+# in Chinese words for people; the data below them is never translated.
+CSV_HEADINGS = {
+    "created_at": pgettext_lazy("CSV column", "created_at"),
+    "type": pgettext_lazy("CSV column", "type"),
+    "description": pgettext_lazy("CSV column", "description"),
+    "amount": pgettext_lazy("CSV column", "amount"),
+    "balance_after": pgettext_lazy("CSV column", "balance_after"),
+    "currency": pgettext_lazy("CSV column", "currency"),
+    "source": pgettext_lazy("CSV column", "source"),
+    "reference": pgettext_lazy("CSV column", "reference"),
+    "method": pgettext_lazy("CSV column", "method"),
+    "amount_paid": pgettext_lazy("CSV column", "amount_paid"),
+    "paid_currency": pgettext_lazy("CSV column", "paid_currency"),
+    "amount_credited": pgettext_lazy("CSV column", "amount_credited"),
+    "billing_currency": pgettext_lazy("CSV column", "billing_currency"),
+    "exchange_rate": pgettext_lazy("CSV column", "exchange_rate"),
+    "status": pgettext_lazy("CSV column", "status"),
+}
+
+
+def csv_header(*keys: str) -> list[str]:
+    return [str(CSV_HEADINGS[key]) for key in keys]
 
 
 def _chunks(keys, size: int):

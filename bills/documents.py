@@ -1,49 +1,59 @@
-"""A bill as a PDF and as the rows its page shows: one source for both."""
+"""A bill as a PDF and as the rows its page shows: one source for both, in the reader's language."""
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table
+from reportlab.platypus import Spacer, Table
 
-from billing_center.pdf import STYLES, build_pdf, key_value_table
+from billing_center.pdf import build_pdf, key_value_table, paragraph, table_style
 from money.formatting import format_money
 
 from .cycle import finance_today
 from .models import Bill
 
-REPAY_NOTE = (
-    "Repay online in the Billing Center (Billing › Repay), or by bank transfer to the receiving account shown "
-    "there, quoting the bill number. A repayment settles your oldest bills first unless you choose others."
-)
+
+def repay_note() -> str:
+    return _(
+        "Repay online in the Billing Center (Billing › Repay), or by bank transfer to the receiving account shown "
+        "there, quoting the bill number. A repayment settles your oldest bills first unless you choose others."
+    )
+
+
+def amount_due_label() -> str:
+    """The row the bill's page sets in bold."""
+    return _("Amount due")
 
 
 def bill_rows(bill: Bill) -> list[tuple[str, str]]:
     return [
-        ("Bill number", bill.number),
-        ("Billed to", bill.account.name),
-        ("Period", f"{bill.period_start:%Y-%m-%d} – {bill.period_end:%Y-%m-%d}"),
-        ("Issued", f"{finance_today(bill.issued_at):%Y-%m-%d}"),
-        ("Due", f"{bill.due_on:%Y-%m-%d}"),
-        ("Amount due", format_money(bill.amount_due)),
-        ("Paid", format_money(bill.amount_paid)),
-        ("Left to pay", format_money(bill.remaining)),
+        (_("Bill number"), bill.number),
+        (_("Billed to"), bill.account.name),
+        (_("Period"), f"{bill.period_start:%Y-%m-%d} – {bill.period_end:%Y-%m-%d}"),
+        (_("Issued"), f"{finance_today(bill.issued_at):%Y-%m-%d}"),
+        (_("Due"), f"{bill.due_on:%Y-%m-%d}"),
+        (amount_due_label(), format_money(bill.amount_due)),
+        (_("Paid"), format_money(bill.amount_paid)),
+        (_("Left to pay"), format_money(bill.remaining)),
     ]
 
 
 def bill_pdf(bill: Bill) -> bytes:
-    rows = [*bill_rows(bill), ("Status", bill.get_status_display())]
-    lines = [["Service", "Description", "Charges", "Total"]] + [
+    rows = [*bill_rows(bill), (_("Status"), bill.get_status_display())]
+    lines = [[_("Service"), _("Description"), _("Charges"), _("Total")]] + [
         [line.service, line.description, str(line.count), format_money(line.total)] for line in bill.lines.all()
     ]
-    lines.append(["", "Total", "", format_money(bill.amount_due)])
+    lines.append(["", _("Total"), "", format_money(bill.amount_due)])
+    usage = Table(lines, colWidths=[35 * mm, 80 * mm, 20 * mm, 30 * mm])
+    usage.setStyle(table_style(lines))
     return build_pdf(
-        f"Bill {bill.number}",
+        _("Bill %(number)s") % {"number": bill.number},
         [
-            Paragraph(f"{settings.MERCHANT_NAME} — bill", STYLES["Title"]),
+            paragraph(_("%(merchant)s — bill") % {"merchant": settings.MERCHANT_NAME}, "Title"),
             key_value_table(rows),
             Spacer(1, 8 * mm),
-            Paragraph("Usage in the period", STYLES["Heading2"]),
-            Table(lines, colWidths=[35 * mm, 80 * mm, 20 * mm, 30 * mm]),
+            paragraph(_("Usage in the period"), "Heading2"),
+            usage,
             Spacer(1, 8 * mm),
-            Paragraph(REPAY_NOTE, STYLES["Normal"]),
+            paragraph(repay_note()),
         ],
     )

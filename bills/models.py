@@ -10,6 +10,7 @@ bills.settlement spreads them over the bills as Settlements, oldest bill first.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
 from accounts.models import Account
@@ -17,22 +18,22 @@ from accounts.models import Account
 
 class Bill(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PARTLY_PAID = "partly_paid", "Partly paid"
-        PAID = "paid", "Paid"
-        OVERDUE = "overdue", "Overdue"
+        OPEN = "open", _("Open")
+        PARTLY_PAID = "partly_paid", _("Partly paid")
+        PAID = "paid", _("Paid")
+        OVERDUE = "overdue", _("Overdue")
 
     class Reminder(models.TextChoices):
-        NONE = "", "None sent"
-        DUE_SOON = "due_soon", "Due soon"
-        OVERDUE = "overdue", "Overdue"
+        NONE = "", _("None sent")
+        DUE_SOON = "due_soon", _("Due soon")
+        OVERDUE = "overdue", _("Overdue")
 
     OUTSTANDING = (Status.OPEN, Status.PARTLY_PAID, Status.OVERDUE)
 
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="bills")
     number = models.CharField(max_length=30, unique=True)
-    period_start = models.DateField(help_text="First day of the billed month, in finance's time zone.")
-    period_end = models.DateField(help_text="Last day of the billed month.")
+    period_start = models.DateField(help_text=_("First day of the billed month, in finance's time zone."))
+    period_end = models.DateField(help_text=_("Last day of the billed month."))
     amount_due = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
     # The sum of the bill's settlements, kept with them under the account's row lock.
     amount_paid = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
@@ -72,7 +73,7 @@ class PostpaidAccount(Account):
 
     class Meta:
         proxy = True
-        verbose_name = "postpaid account"
+        verbose_name = _("postpaid account")
 
     def __str__(self) -> str:
         return self.name
@@ -112,7 +113,7 @@ class Settlement(models.Model):
     # What made it: the repayment's ledger source ("topup:<uuid>", "ticket:<id>") or the bill's
     # own issue ("bill:<id>"), when credit left from an earlier repayment pays a new bill.
     source_ref = models.CharField(max_length=200)
-    note = models.CharField(max_length=300, blank=True, help_text="What paid, in words for the customer.")
+    note = models.CharField(max_length=300, blank=True, help_text=_("What paid, in words for the customer."))
     created_at = models.DateTimeField()
 
     class Meta:

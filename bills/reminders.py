@@ -15,9 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AlertRecipient
-from accounts.notifications import queue_email, queue_sms
+from accounts.notifications import queue_email, queue_sms, recipient_language
 from accounts.outbound_webhooks.events import emit
 from money.formatting import format_money
 
@@ -66,9 +67,10 @@ def remind_bill(*, bill_id: int, today: date) -> bool:
         emit("bill.overdue", account_id=bill.account_id, data=bill_data(bill))
     bill.reminder = state
     bill.save(update_fields=["status", "reminder"])
-    subject, text = _words(bill, state)
     account = bill.account
     for user in account.users.filter(is_active=True).exclude(email="").order_by("pk"):
+        with recipient_language(user):
+            subject, text = _words(bill, state)
         queue_email(
             dedupe_key=f"bill:{bill.pk}:{state}:user:{user.pk}",
             to=user.email,
@@ -78,17 +80,27 @@ def remind_bill(*, bill_id: int, today: date) -> bool:
         )
     numbers = account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=False)
     for number in numbers.order_by("pk"):
+        with recipient_language(number):
+            _subject, text = _words(bill, state)
         queue_sms(dedupe_key=f"bill:{bill.pk}:{state}:sms:{number.pk}", to=number.address, text=text, account=account)
     return True
 
 
 def _words(bill: Bill, state: str) -> tuple[str, str]:
-    left, name, due_on = format_money(bill.remaining), bill.account.name, f"{bill.due_on:%Y-%m-%d}"
-    repay = f"{settings.SITE_URL}{reverse('topups:repay')}?bill={bill.number}"
+    """The subject and the text (e-mail body and SMS), in the active language."""
+    names = {
+        "number": bill.number,
+        "name": bill.account.name,
+        "left": format_money(bill.remaining),
+        "due_on": f"{bill.due_on:%Y-%m-%d}",
+        "url": f"{settings.SITE_URL}{reverse('topups:repay')}?bill={bill.number}",
+    }
     if state == Reminder.OVERDUE:
-        subject = f"Bill {bill.number} is overdue: {left} to pay"
-        text = f"Billing Center: bill {bill.number} of {name} was due on {due_on}; {left} is unpaid."
+        subject = _("Bill %(number)s is overdue: %(left)s to pay") % names
+        text = _(
+            "Billing Center: bill %(number)s of %(name)s was due on %(due_on)s; %(left)s is unpaid. Repay: %(url)s"
+        )
     else:
-        subject = f"Bill {bill.number} is due on {due_on}: {left} to pay"
-        text = f"Billing Center: bill {bill.number} of {name} is due on {due_on}; {left} to pay."
-    return subject, f"{text} Repay: {repay}"
+        subject = _("Bill %(number)s is due on %(due_on)s: %(left)s to pay") % names
+        text = _("Billing Center: bill %(number)s of %(name)s is due on %(due_on)s; %(left)s to pay. Repay: %(url)s")
+    return subject, text % names

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_safe
 from accounts.decorators import customer_required
 from billing_center.responses import pdf_attachment
 
-from .documents import bill_pdf, bill_rows
+from .documents import amount_due_label, bill_pdf, bill_rows
 from .selectors import bills_for_account, get_bill_for_account
 
 
@@ -24,6 +24,7 @@ def bill_detail(request, number, account):
         "account": account,
         "bill": bill,
         "rows": bill_rows(bill),
+        "amount_due_label": amount_due_label(),
         "lines": list(bill.lines.all()),
         "settlements": list(bill.settlements.all()),
     }

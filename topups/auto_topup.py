@@ -19,11 +19,12 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from djmoney.money import Money
 
 from accounts.exceptions import TopUpNotAllowed
 from accounts.models import Account, AlertRecipient
-from accounts.notifications import publish, publish_after_commit, queue_email, queue_sms
+from accounts.notifications import publish, publish_after_commit, queue_email, queue_sms, recipient_language
 from money.errors import Invalid, Refused
 from money.formatting import format_money
 from money.parsing import is_digits
@@ -75,21 +76,22 @@ def configure(
             raise TopUpNotAllowed(account.topup_refusal)
         limits = limits_for(account.billing_currency)
         if threshold < 0:
-            raise Invalid("The threshold cannot be negative.", code="threshold")
+            raise Invalid(gettext("The threshold cannot be negative."), code="threshold")
         if not limits.minimum.amount <= amount <= limits.maximum.amount:
             raise Invalid(
-                f"Top up between {format_money(limits.minimum)} and {format_money(limits.maximum)} at a time.",
+                gettext("Top up between %(minimum)s and %(maximum)s at a time.")
+                % {"minimum": format_money(limits.minimum), "maximum": format_money(limits.maximum)},
                 code="amount",
             )
         if daily_ceiling < amount or monthly_ceiling < daily_ceiling:
             raise Invalid(
-                "The daily ceiling must be at least one top-up, and the monthly one at least the daily one.",
+                gettext("The daily ceiling must be at least one top-up, and the monthly one at least the daily one."),
                 code="ceiling",
             )
         auto = _settings_for(account, actor)
         was_active = auto.is_active
         if enabled and not auto.has_card:
-            raise Refused("Save a card first: auto top-up charges it.", code="no_card")
+            raise Refused(gettext("Save a card first: auto top-up charges it."), code="no_card")
         if enabled and (not auto.enabled or auto.paused_at is not None):
             auto.failures_in_a_row, auto.paused_at = 0, None
         auto.enabled, auto.threshold, auto.amount = enabled, threshold, amount
@@ -225,7 +227,7 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
             # ceiling's day or month has turned. The customer is told once (the outbox dedupes).
             _problem(
                 auto,
-                "Auto top-up reached your daily or monthly ceiling; it tops up again when it resets.",
+                lambda: gettext("Auto top-up reached your daily or monthly ceiling; it tops up again when it resets."),
                 now,
                 count=False,
             )
@@ -246,15 +248,15 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
         notice = get_gateway(topup.gateway).charge_saved_card(topup, auto)
     except GatewayUnavailable as exc:  # nothing charged, or a late notification still credits it
         logger.warning("Auto top-up %s not charged: %s", topup.reference, exc.message)
-        _give_up(auto, topup, "The payment gateway could not be reached; nothing was charged.", now)
+        _give_up(auto, topup, gettext_noop("The payment gateway could not be reached; nothing was charged."), now)
         return TopUp.objects.get(pk=topup.pk)
     except Exception:
         # A bug must not leave a top-up pending for ever, nor pass unseen: close it, then raise.
-        _give_up(auto, topup, "The card could not be charged; nothing was charged.", now)
+        _give_up(auto, topup, gettext_noop("The card could not be charged; nothing was charged."), now)
         raise
     TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=notice.session_id)
     apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
-    _after_charge(auto.pk, topup.pk, notice.detail or "The card was declined.", now)
+    _after_charge(auto.pk, topup.pk, notice.detail or gettext_noop("The card was declined."), now)
     return TopUp.objects.get(pk=topup.pk)
 
 
@@ -271,41 +273,58 @@ def _after_charge(auto_id: int, topup_id: int, reason: str, now: datetime) -> No
         auto.failures_in_a_row, auto.last_problem = 0, ""
         auto.save(update_fields=["failures_in_a_row", "last_problem"])
     elif topup.status != TopUp.Status.PENDING:
-        _problem(auto, f"Auto top-up {topup.reference} of {format_money(topup.amount)} failed: {reason}", now)
+        names = {"reference": topup.reference, "amount": format_money(topup.amount)}
+        _problem(
+            auto,
+            # The reason is ours (marked with gettext_noop) or the gateway's own words, kept as they are.
+            lambda: (
+                gettext("Auto top-up %(reference)s of %(amount)s failed: %(reason)s")
+                % {**names, "reason": gettext(reason)}
+            ),
+            now,
+        )
 
 
-def _problem(auto: AutoTopUp, text: str, now: datetime, *, count: bool = True) -> None:
-    """Record and tell the customer (e-mail and text); three failures in a row pause it."""
+def _problem(auto: AutoTopUp, words, now: datetime, *, count: bool = True) -> None:
+    """Record and tell the customer (e-mail and text); three failures in a row pause it.
+    `words()` says what happened in the active language: each message is built in its
+    recipient's, the note kept on the settings in the site's."""
     if count:
         auto.failures_in_a_row += 1
-    if auto.failures_in_a_row >= AutoTopUp.MAX_FAILURES_IN_A_ROW and auto.paused_at is None:
+    paused = auto.failures_in_a_row >= AutoTopUp.MAX_FAILURES_IN_A_ROW and auto.paused_at is None
+    if paused:
         auto.paused_at = now
-        text += (
-            f" Auto top-up is paused after {AutoTopUp.MAX_FAILURES_IN_A_ROW} failures in a row; "
-            "turn it on again once the card works."
-        )
         Account.objects.filter(pk=auto.account_id).update(refill_below=None, refill_armed=True)
-    auto.last_problem, auto.last_problem_at = text[:300], now
+
+    def text() -> str:
+        if not paused:
+            return words()
+        pause = gettext(
+            "Auto top-up is paused after %(count)s failures in a row; turn it on again once the card works."
+        ) % {"count": AutoTopUp.MAX_FAILURES_IN_A_ROW}
+        return f"{words()} {pause}"
+
+    with recipient_language(None):
+        auto.last_problem, auto.last_problem_at = text()[:300], now
     auto.save(update_fields=["failures_in_a_row", "paused_at", "last_problem", "last_problem_at"])
     key = f"auto-topup:{auto.account_id}:{auto.crossings}:{auto.failures_in_a_row}"
     url = settings.SITE_URL + reverse("topups:auto")
     if auto.owner.email:
         account = Account.objects.get(pk=auto.account_id)
-        queue_email(
-            dedupe_key=key,
-            to=auto.owner.email,
-            subject=f"{account.name}: auto top-up did not go through",
-            body=(
-                f"Hello {auto.owner.get_full_name() or auto.owner.username},\n\n{text}\n\n"
-                f"Account: {account.name}\nBalance now: {format_money(account.balance)}\n\n"
-                f"Your auto top-up settings and card: {url}\n\nBilling Center"
-            ),
-            account=account,
-        )
+        with recipient_language(auto.owner):
+            subject = gettext("%(account)s: auto top-up did not go through") % {"account": account.name}
+            body = gettext(
+                "Hello %(name)s,\n\n%(text)s\n\nAccount: %(account)s\nBalance now: %(balance)s\n\n"
+                "Your auto top-up settings and card: %(url)s\n\nBilling Center"
+            ) % {
+                "name": auto.owner.get_full_name() or auto.owner.username,
+                "text": text(),
+                "account": account.name,
+                "balance": format_money(account.balance),
+                "url": url,
+            }
+        queue_email(dedupe_key=key, to=auto.owner.email, subject=subject, body=body, account=account)
     for recipient in auto.account.alert_recipients.filter(kind=AlertRecipient.Kind.SMS, confirmed_at__isnull=False):
-        queue_sms(
-            dedupe_key=f"{key}:{recipient.pk}",
-            to=recipient.address,
-            text=f"Billing Center: {text}"[:300],
-            account=auto.account,
-        )
+        with recipient_language(recipient):
+            sms = gettext("Billing Center: %(text)s") % {"text": text()}
+        queue_sms(dedupe_key=f"{key}:{recipient.pk}", to=recipient.address, text=sms[:300], account=auto.account)

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from djmoney.money import Money
 
 from accounts.exceptions import TopUpNotAllowed
@@ -44,9 +46,11 @@ def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
     """Limits are on what the account receives, in its billing currency."""
     limits = limits_for(account.billing_currency)
     if credit < limits.minimum:
-        raise TopUpLimitExceeded(f"The minimum top-up is {format_money(limits.minimum)}.")
+        raise TopUpLimitExceeded(_("The minimum top-up is %(amount)s.") % {"amount": format_money(limits.minimum)})
     if credit > limits.maximum:
-        raise TopUpLimitExceeded(f"The maximum for one top-up is {format_money(limits.maximum)}.")
+        raise TopUpLimitExceeded(
+            _("The maximum for one top-up is %(amount)s.") % {"amount": format_money(limits.maximum)}
+        )
     # Open checkouts count too, or several of them could pass the cap together; one
     # whose checkout has expired can no longer be paid and stops counting.
     checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
@@ -56,8 +60,11 @@ def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
     if recent + credit.amount > limits.daily.amount:
         room = Money(max(limits.daily.amount - recent, Decimal(0)), account.billing_currency)
         raise TopUpLimitExceeded(
-            f"This would take your top-ups in the last 24 hours above the daily limit of {format_money(limits.daily)}. "
-            f"You can top up at most {format_money(room)} more today; unpaid checkouts stop counting once they expire."
+            _(
+                "This would take your top-ups in the last 24 hours above the daily limit of %(daily)s. "
+                "You can top up at most %(room)s more today; unpaid checkouts stop counting once they expire."
+            )
+            % {"daily": format_money(limits.daily), "room": format_money(room)}
         )
 
 
@@ -90,11 +97,14 @@ def create_topup(
             return earlier, False
     paid_in = str(amount.currency)
     if paid_in != account.pay_currency:
-        raise QuoteExpired(f"Your payment currency is now {account.pay_currency}. Check the amount and try again.")
+        raise QuoteExpired(
+            _("Your payment currency is now %(currency)s. Check the amount and try again.")
+            % {"currency": account.pay_currency}
+        )
     if paid_in == account.billing_currency:
         credit, quote = amount, None
     elif quote is None or (quote.billing_currency, quote.payment_currency) != (account.billing_currency, paid_in):
-        raise QuoteExpired("A payment in another currency needs a current exchange-rate quote. Please try again.")
+        raise QuoteExpired(_("A payment in another currency needs a current exchange-rate quote. Please try again."))
     else:
         credit = quote.credit_for(amount)
     _check_limits(account=account, credit=credit, now=now)
@@ -142,17 +152,21 @@ def open_checkout(topup: TopUp) -> TopUp:
         close_topup(
             topup.pk,
             status=TopUp.Status.FAILED,
-            reason="The payment gateway could not be reached; nothing was charged.",
+            reason=gettext_noop("The payment gateway could not be reached; nothing was charged."),
         )
         raise GatewayUnavailable(
-            "The payment gateway is not responding right now. Nothing has been charged; "
-            "please try again in a few minutes."
+            _(
+                "The payment gateway is not responding right now. Nothing has been charged; "
+                "please try again in a few minutes."
+            )
         ) from exc
     except Exception:
         # Anything else (a bug, a refused field): no checkout exists, so none can be paid.
         logger.exception("Checkout for %s failed", topup.reference)
         close_topup(
-            topup.pk, status=TopUp.Status.FAILED, reason="The checkout could not be opened; nothing was charged."
+            topup.pk,
+            status=TopUp.Status.FAILED,
+            reason=gettext_noop("The checkout could not be opened; nothing was charged."),
         )
         raise
     TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=session.session_id, checkout_url=session.redirect_url)

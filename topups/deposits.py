@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.deposits import Attention, AwaitingPayment, DepositRecord
 from accounts.selectors import within_days
@@ -17,13 +19,13 @@ from .models import AutoTopUp, TopUp
 def _label(topup) -> str:
     """The status, and what was paid back of it (the same query: refunded is annotated)."""
     if topup.status == TopUp.Status.CREDITED and topup.refunded:
-        return "Refunded" if topup.refunded >= topup.amount.amount else "Credited, partly refunded"
+        return _("Refunded") if topup.refunded >= topup.amount.amount else _("Credited, partly refunded")
     return topup.get_status_display()
 
 
 class OnlineTopUps:
     method = "online"
-    label = "Online payment"
+    label = gettext_lazy("Online payment")
 
     def keys(self, account, *, status, first, last):
         topups = TopUp.objects.filter(account=account)
@@ -71,17 +73,26 @@ class OnlineTopUps:
             if not t.is_automatic:
                 url, cancel_url = (reverse(name, args=[t.public_id]) for name in ("topups:detail", "topups:cancel"))
                 awaiting.append(
-                    AwaitingPayment(reference=f"Top-up {t.reference}", url=url, amount=t.amount, cancel_url=cancel_url)
+                    AwaitingPayment(
+                        reference=_("Top-up %(reference)s") % {"reference": t.reference},
+                        url=url,
+                        amount=t.amount,
+                        cancel_url=cancel_url,
+                    )
                 )
                 continue
             if latest_auto_seen:
                 continue
             latest_auto_seen = True  # only the latest auto top-up speaks: a later success clears a failure
             if t.status == TopUp.Status.FAILED and t.auto_card:
-                text = f"Auto top-up {t.reference} of {format_money(t.amount)} failed: {t.failure_reason}"
+                text = _("Auto top-up %(reference)s of %(amount)s failed: %(reason)s") % {
+                    "reference": t.reference,
+                    "amount": format_money(t.amount),
+                    "reason": _(t.failure_reason),  # ours are catalogued (gettext_noop); a gateway's words stay
+                }
                 if t.auto_paused:
-                    text += " Auto top-up is paused until you turn it on again."
-                attention.append(Attention(text=text, url=reverse("topups:auto"), link_text="Auto top-up"))
+                    text += " " + _("Auto top-up is paused until you turn it on again.")
+                attention.append(Attention(text=text, url=reverse("topups:auto"), link_text=_("Auto top-up")))
         return awaiting[:limit], attention
 
     def in_flight(self, account):

@@ -1,5 +1,7 @@
 """Errors of online top-ups; the kinds (Invalid, Refused, …) are in money.errors."""
 
+from django.utils.translation import gettext
+
 from money.errors import Conflict, Invalid, Refused, Unavailable
 
 
@@ -36,5 +38,5 @@ class RefundConflict(Conflict):
 class RepaymentNotAllowed(Refused):
     """Repaying bills is for postpaid accounts."""
 
-    def __init__(self, message: str = "Only postpaid accounts repay bills.", *, code: str = "repayment_not_allowed"):
-        super().__init__(message, code=code)
+    def __init__(self, message: str = "", *, code: str = "repayment_not_allowed"):
+        super().__init__(message or gettext("Only postpaid accounts repay bills."), code=code)

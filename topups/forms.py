@@ -1,13 +1,14 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import amount_from_form, threshold_from_form
 
 
 class OnlineTopUpForm(forms.Form):
     amount = forms.CharField(
-        label="Top-up amount",
+        label=_("Top-up amount"),
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "100.00"}),
     )
@@ -33,11 +34,11 @@ class OnlineTopUpForm(forms.Form):
 class AutoTopUpForm(forms.Form):
     """Auto top-up settings, every amount in the account's billing currency."""
 
-    enabled = forms.BooleanField(label="Top up automatically", required=False)
-    threshold = forms.CharField(label="When my balance falls below", max_length=20)
-    amount = forms.CharField(label="Top up", max_length=20)
-    daily_ceiling = forms.CharField(label="At most per day", max_length=20)
-    monthly_ceiling = forms.CharField(label="At most per month", max_length=20)
+    enabled = forms.BooleanField(label=_("Top up automatically"), required=False)
+    threshold = forms.CharField(label=_("When my balance falls below"), max_length=20)
+    amount = forms.CharField(label=_("Top up"), max_length=20)
+    daily_ceiling = forms.CharField(label=_("At most per day"), max_length=20)
+    monthly_ceiling = forms.CharField(label=_("At most per month"), max_length=20)
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,7 +64,7 @@ class RepaymentForm(forms.Form):
     """The Repay page: the bills to pay (default all, oldest first) or an amount."""
 
     bills = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    amount = forms.CharField(label="Or pay an amount", max_length=20, required=False)
+    amount = forms.CharField(label=_("Or pay an amount"), max_length=20, required=False)
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(self, *args, bills, currency: str, **kwargs):
@@ -81,5 +82,5 @@ class RepaymentForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not self.errors and not data.get("bills") and data.get("amount") is None:
-            raise forms.ValidationError("Choose the bills to pay, or enter an amount.")
+            raise forms.ValidationError(_("Choose the bills to pay, or enter an amount."))
         return data

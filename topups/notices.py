@@ -14,9 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import LedgerEntry
-from accounts.notifications import queue_templated_email
+from accounts.notifications import queue_templated_email, recipient_language
 from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
@@ -29,10 +30,11 @@ Verdict = WebhookDelivery.Verdict
 
 
 # What the customer reads on a closed top-up; the raw event stays on the delivery.
+# Stored in English on the top-up (failure_reason) and translated where they are shown.
 CLOSE_REASONS = {
-    "failed": "The payment was declined or failed at the payment gateway.",
-    "cancelled": "The payment was cancelled on the payment page.",
-    "expired": "The payment page expired before a payment was made.",
+    "failed": gettext_noop("The payment was declined or failed at the payment gateway."),
+    "cancelled": gettext_noop("The payment was cancelled on the payment page."),
+    "expired": gettext_noop("The payment page expired before a payment was made."),
 }
 
 
@@ -153,7 +155,13 @@ def _credit_description(topup: TopUp) -> str:
 
 
 def _kind_label(topup: TopUp) -> str:
-    return "Repayment" if topup.is_repayment else "Auto top-up" if topup.is_automatic else "Top-up"
+    return (
+        gettext("Repayment")
+        if topup.is_repayment
+        else gettext("Auto top-up")
+        if topup.is_automatic
+        else gettext("Top-up")
+    )
 
 
 def _queue_credited_email(topup: TopUp) -> None:
@@ -163,11 +171,13 @@ def _queue_credited_email(topup: TopUp) -> None:
         logger.info("No e-mail address for %s; credit of %s not mailed", payer, topup.reference)
         return
     receipt_url = settings.SITE_URL + reverse("topups:receipt", args=[topup.public_id])
-    queue_templated_email(
-        dedupe_key=f"topup-credited:{topup.public_id}",
-        to=payer.email,
-        subject=f"{_kind_label(topup)} {topup.reference} credited: {format_money(topup.credit_amount)}",
-        template="topups/email_credited.txt",
-        context={"topup": topup, "receipt_url": receipt_url},
-        account=topup.account,
-    )
+    with recipient_language(payer):
+        queue_templated_email(
+            dedupe_key=f"topup-credited:{topup.public_id}",
+            to=payer.email,
+            subject=gettext("%(kind)s %(reference)s credited: %(amount)s")
+            % {"kind": _kind_label(topup), "reference": topup.reference, "amount": format_money(topup.credit_amount)},
+            template="topups/email_credited.txt",
+            context={"topup": topup, "receipt_url": receipt_url},
+            account=topup.account,
+        )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from money.errors import Conflict
 
@@ -74,11 +75,11 @@ def cancel_topup(*, topup: TopUp, now: datetime | None = None) -> TopUp:
         return topup
     if not topup.gateway_session_id and now - topup.created_at < timedelta(minutes=2):
         # A double click's first request may still be opening the checkout: closing now could miss it.
-        raise Conflict("The payment page of this top-up is still opening. Try again in a moment.")
+        raise Conflict(gettext("The payment page of this top-up is still opening. Try again in a moment."))
     return close_at_gateway(topup, status=TopUp.Status.CANCELLED, reason=CANCELLED_BY_CUSTOMER, now=now)
 
 
-CANCELLED_BY_CUSTOMER = "You cancelled this top-up before paying."
+CANCELLED_BY_CUSTOMER = gettext_noop("You cancelled this top-up before paying.")  # stored; shown translated
 
 
 def close_at_gateway(topup: TopUp, *, status: str, reason: str, now: datetime | None = None) -> TopUp:

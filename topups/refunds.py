@@ -15,11 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
-from accounts.notifications import queue_templated_email
+from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
 from money.errors import Invalid
 from money.formatting import format_money, minor_places
@@ -51,7 +52,10 @@ def billing_share(topup: TopUp, paid_back: Money) -> Money:
     always add up to it.
     """
     if paid_back.currency != topup.amount.currency:
-        raise Invalid(f"{topup.reference} was paid in {topup.amount.currency}, not {paid_back.currency}.")
+        raise Invalid(
+            _("%(reference)s was paid in %(paid)s, not %(currency)s.")
+            % {"reference": topup.reference, "paid": topup.amount.currency, "currency": paid_back.currency}
+        )
     places = Decimal(1).scaleb(-minor_places(str(topup.credit_amount.currency)))
     share = (topup.credit_amount.amount * paid_back.amount / topup.amount.amount).quantize(places, ROUND_HALF_UP)
     earlier = topup.refunds.exclude(status=Refund.Status.FAILED)
@@ -64,7 +68,7 @@ def billing_share(topup: TopUp, paid_back: Money) -> Money:
 
 def _require(actor) -> None:
     if not (actor.is_active and actor.is_staff and actor.has_perm(REFUND_PERMISSION)):
-        raise RefundRefused("Only finance staff can refund a top-up.")
+        raise RefundRefused(_("Only finance staff can refund a top-up."))
 
 
 def request_refund(
@@ -81,24 +85,35 @@ def request_refund(
     with transaction.atomic():
         topup = TopUp.objects.select_for_update().get(pk=topup_id)
         if topup.status != TopUp.Status.CREDITED:
-            raise RefundRefused(f"{topup.reference} is {topup.get_status_display().lower()}: only credited top-ups.")
+            raise RefundRefused(
+                _("%(reference)s is %(status)s: only credited top-ups.")
+                % {"reference": topup.reference, "status": topup.get_status_display().lower()}
+            )
         if topup.is_repayment:
             # Its money settled bills (bills.settlement); paying it back would leave them settled by nothing.
-            raise RefundRefused(f"{topup.reference} repaid bills and cannot be refunded here.")
+            raise RefundRefused(
+                _("%(reference)s repaid bills and cannot be refunded here.") % {"reference": topup.reference}
+            )
         if amount.amount <= 0:
-            raise Invalid("A refund must be more than zero.", code="refund_amount")
+            raise Invalid(_("A refund must be more than zero."), code="refund_amount")
         room = refundable(topup)
         if amount > room:
-            raise RefundRefused(f"At most {format_money(room)} of {topup.reference} can still be refunded.")
+            raise RefundRefused(
+                _("At most %(amount)s of %(reference)s can still be refunded.")
+                % {"amount": format_money(room), "reference": topup.reference}
+            )
         debit = billing_share(topup, amount)
         balance = Account.objects.get(pk=topup.account_id).balance
         if debit > balance and not override:
             raise RefundRefused(
-                f"This refund takes {format_money(debit)} from a balance of {format_money(balance)}. "
-                "To refund anyway, tick the override and give the reason."
+                _(
+                    "This refund takes %(debit)s from a balance of %(balance)s. "
+                    "To refund anyway, tick the override and give the reason."
+                )
+                % {"debit": format_money(debit), "balance": format_money(balance)}
             )
         if debit > balance and not reason:
-            raise Invalid("Give the reason for refunding more than the balance.", code="override_reason")
+            raise Invalid(_("Give the reason for refunding more than the balance."), code="override_reason")
         refund = Refund.objects.create(
             topup=topup,
             amount=amount,
@@ -225,15 +240,17 @@ def _email_customer(refund: Refund) -> None:
     payer = refund.topup.created_by
     if not payer.email:
         return
-    queue_templated_email(
-        dedupe_key=f"refund:{refund.public_id}",
-        to=payer.email,
-        subject=f"Refund {refund.reference}: {format_money(refund.amount)} paid back",
-        template="topups/email_refunded.txt",
-        context={
-            "refund": refund,
-            "topup": refund.topup,
-            "url": settings.SITE_URL + reverse("topups:detail", args=[refund.topup.public_id]),
-        },
-        account=refund.topup.account,
-    )
+    with recipient_language(payer):
+        queue_templated_email(
+            dedupe_key=f"refund:{refund.public_id}",
+            to=payer.email,
+            subject=_("Refund %(reference)s: %(amount)s paid back")
+            % {"reference": refund.reference, "amount": format_money(refund.amount)},
+            template="topups/email_refunded.txt",
+            context={
+                "refund": refund,
+                "topup": refund.topup,
+                "url": settings.SITE_URL + reverse("topups:detail", args=[refund.topup.public_id]),
+            },
+            account=refund.topup.account,
+        )

@@ -8,6 +8,7 @@ repayment through bills.settlement.repay, which settles the chosen bills first.
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.models import Account
@@ -38,18 +39,22 @@ def create_repayment(
             return earlier, False
     bills = list(Bill.objects.filter(account=account, pk__in=bill_ids, status__in=Bill.OUTSTANDING))
     if len(bills) != len(set(bill_ids)):
-        raise Invalid("Choose among your unpaid bills.", code="bad_bills")
+        raise Invalid(_("Choose among your unpaid bills."), code="bad_bills")
     currency = account.billing_currency
     owed = sum((bill.remaining for bill in bills), Money(0, currency))
     if amount is None:
         if not bills:
-            raise Invalid("Choose the bills to pay, or enter an amount.", code="nothing_to_pay")
+            raise Invalid(_("Choose the bills to pay, or enter an amount."), code="nothing_to_pay")
         amount = owed
     if str(amount.currency) != currency:
-        raise Invalid(f"Repayments are paid in the billing currency, {currency}.", code="currency")
+        raise Invalid(
+            _("Repayments are paid in the billing currency, %(currency)s.") % {"currency": currency}, code="currency"
+        )
     maximum = limits_for(currency).maximum
     if amount > maximum:
-        raise Invalid(f"The most one online payment can be is {format_money(maximum)}.", code="amount")
+        raise Invalid(
+            _("The most one online payment can be is %(amount)s.") % {"amount": format_money(maximum)}, code="amount"
+        )
     topup = TopUp.objects.create(
         account=account,
         created_by=actor,

@@ -8,6 +8,8 @@ reload itself (a person cannot stop that, WCAG 2.2.1): while a state is in POLL_
 
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext as _
+
 from .models import TopUp
 
 # States the page keeps asking about, and how often (milliseconds).
@@ -31,13 +33,16 @@ def page_state(topup: TopUp, *, now: datetime, cancelled: bool = False) -> str:
 
 def headline(topup: TopUp, state: str) -> str:
     """The page's heading for the state; the script announces it when the state changes."""
-    return {
-        "credited": "Payment received — your balance has been credited",
-        "opening": "Opening the payment page…",
-        "cancelled": "Payment not completed",
-        "waiting": "Waiting for the payment gateway to confirm",
-        "unpaid": "No payment received yet",
-    }.get(state, f"{topup.get_status_display()} — nothing was credited")
+    headlines = {
+        "credited": _("Payment received — your balance has been credited"),
+        "opening": _("Opening the payment page…"),
+        "cancelled": _("Payment not completed"),
+        "waiting": _("Waiting for the payment gateway to confirm"),
+        "unpaid": _("No payment received yet"),
+    }
+    if state in headlines:
+        return headlines[state]
+    return _("%(status)s — nothing was credited") % {"status": topup.get_status_display()}
 
 
 def status_json(topup: TopUp, *, now: datetime) -> dict:

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
@@ -43,8 +44,11 @@ def pay(request, account):
                 shown_in = form.cleaned_data["currency"]
                 if shown_in and shown_in != account.pay_currency:
                     raise QuoteExpired(
-                        f"Your payment currency changed to {account.pay_currency} since this page was loaded. "
-                        "Check the amount and click Next again."
+                        _(
+                            "Your payment currency changed to %(currency)s since this page was loaded. "
+                            "Check the amount and click Next again."
+                        )
+                        % {"currency": account.pay_currency}
                     )
                 quote = None
                 if account.pay_currency != account.billing_currency:
@@ -141,11 +145,24 @@ def cancel(request, public_id, account):
     """Cancel a pending checkout: closed at the gateway first (topups.reconcile.cancel_topup)."""
     topup = get_topup_for_account(account, public_id)
     if not topup.is_pending:
-        messages.info(request, f"Top-up {topup.reference} is {topup.get_status_display().lower()}; nothing to cancel.")
+        status = topup.get_status_display().lower()
+        messages.info(
+            request,
+            _("Top-up %(reference)s is %(status)s; nothing to cancel.")
+            % {"reference": topup.reference, "status": status},
+        )
     elif (topup := cancel_topup(topup=topup)).status == TopUp.Status.CREDITED:
-        messages.info(request, f"Top-up {topup.reference} was paid before it could be cancelled, so it was credited.")
+        messages.info(
+            request,
+            _("Top-up %(reference)s was paid before it could be cancelled, so it was credited.")
+            % {"reference": topup.reference},
+        )
     else:
-        messages.success(request, f"Top-up {topup.reference} is cancelled; its payment page can no longer be used.")
+        messages.success(
+            request,
+            _("Top-up %(reference)s is cancelled; its payment page can no longer be used.")
+            % {"reference": topup.reference},
+        )
     # The Overview's summary cancels in place; the top-up page shows the outcome.
     return see_other("accounts:overview" if request.POST.get("from") == "overview" else topup_url(topup))
 
@@ -174,9 +191,9 @@ def auto_topup(request, account):
         card_before = auto.payment_method_id
         auto = check_card_setup(auto=auto)  # the webhook saves it anyway; this saves a wait
         if auto.has_card and auto.payment_method_id != card_before:
-            messages.success(request, f"{auto.card_label} is saved. Nothing was charged.")
+            messages.success(request, _("%(card)s is saved. Nothing was charged.") % {"card": auto.card_label})
     elif request.method == "GET" and request.GET.get("card") == "cancelled":
-        messages.info(request, "No card was saved.")
+        messages.info(request, _("No card was saved."))
     initial = {}
     if auto is not None and auto.amount is not None:
         initial = {
@@ -197,10 +214,10 @@ def auto_topup(request, account):
                 return see_other(start_card_setup(account_id=account.pk, actor=request.user))
             if action == "remove_card":
                 remove_card(account_id=account.pk, actor=request.user)
-                messages.success(request, "The card was removed and auto top-up is off.")
+                messages.success(request, _("The card was removed and auto top-up is off."))
                 return see_other("topups:auto")
             if action != "settings":
-                raise Invalid("Unknown action.", code="unknown_action")
+                raise Invalid(_("Unknown action."), code="unknown_action")
             if form.is_valid():
                 auto = configure(account_id=account.pk, actor=request.user, **form.cleaned_data)
                 messages.success(request, _saved_message(account, auto))
@@ -224,10 +241,10 @@ AUTO_ERROR_FIELDS = {"threshold": "threshold", "amount": "amount", "ceiling": "d
 
 def _saved_message(account, auto) -> str:
     if not auto.enabled:
-        return "Saved; auto top-up is off."
-    amount = Money(auto.amount, account.billing_currency)
+        return _("Saved; auto top-up is off.")
+    amount = {"amount": format_money(Money(auto.amount, account.billing_currency))}
     if account.balance.amount < auto.threshold:
         return (
-            f"Auto top-up is on. Your balance is already below the threshold, so {format_money(amount)} is charged now."
+            _("Auto top-up is on. Your balance is already below the threshold, so %(amount)s is charged now.") % amount
         )
-    return f"Auto top-up is on: {format_money(amount)} is charged when your balance falls below the threshold."
+    return _("Auto top-up is on: %(amount)s is charged when your balance falls below the threshold.") % amount

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
@@ -20,14 +21,14 @@ class Refund(models.Model):
     """
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        PENDING = "pending", "Pending at the gateway"
-        SUCCEEDED = "succeeded", "Refunded"
-        FAILED = "failed", "Failed"
+        REQUESTED = "requested", _("Requested")
+        PENDING = "pending", _("Pending at the gateway")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Failed")
 
     class Origin(models.TextChoices):
-        FINANCE = "finance", "Finance, in admin"
-        GATEWAY = "gateway", "The gateway's dashboard"
+        FINANCE = "finance", _("Finance, in admin")
+        GATEWAY = "gateway", _("The gateway's dashboard")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, related_name="refunds")
@@ -40,7 +41,7 @@ class Refund(models.Model):
     origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.FINANCE)
     reason = models.TextField(blank=True)
     balance_override = models.BooleanField(
-        default=False, help_text="Finance allowed this refund to take the balance below zero."
+        default=False, help_text=_("Finance allowed this refund to take the balance below zero.")
     )
     needs_review = models.BooleanField(default=False)
     failure_reason = models.CharField(max_length=300, blank=True)
@@ -93,9 +94,9 @@ class Dispute(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        WON = "won", "Won"
-        LOST = "lost", "Lost"
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
 
     topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, related_name="disputes")
     gateway_dispute_id = models.CharField(max_length=255, unique=True)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 
@@ -32,7 +33,7 @@ class AutoTopUp(models.Model):
     card_label = models.CharField(max_length=100, blank=True)
     card_saved_at = models.DateTimeField(null=True, blank=True)
     setup_session_id = models.CharField(max_length=255, blank=True)
-    crossings = models.PositiveIntegerField(default=0, help_text="The last crossing handled.")
+    crossings = models.PositiveIntegerField(default=0, help_text=_("The last crossing handled."))
     failures_in_a_row = models.PositiveSmallIntegerField(default=0)
     paused_at = models.DateTimeField(null=True, blank=True)
     last_problem = models.CharField(max_length=300, blank=True)
@@ -40,7 +41,7 @@ class AutoTopUp(models.Model):
     history = HistoricalRecords(excluded_fields=["crossings"])
 
     class Meta:
-        verbose_name = "auto top-up"
+        verbose_name = _("auto top-up")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(amount__gt=0) | models.Q(amount__isnull=True), name="auto_amount_positive"

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.models.fields import MoneyField
 from simple_history import register
@@ -23,15 +25,15 @@ class TopUp(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting payment"
-        CREDITED = "credited", "Credited"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Awaiting payment")
+        CREDITED = "credited", _("Credited")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
 
     class Purpose(models.TextChoices):
-        TOPUP = "topup", "Top-up"
-        REPAYMENT = "repayment", "Repayment"
+        TOPUP = "topup", _("Top-up")
+        REPAYMENT = "repayment", _("Repayment")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="topups")
@@ -72,13 +74,13 @@ class TopUp(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     credited_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it failed, was cancelled or expired.")
-    last_checked_at = models.DateTimeField(null=True, blank=True, help_text="Last reconciliation with the gateway.")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text=_("When it failed, was cancelled or expired."))
+    last_checked_at = models.DateTimeField(null=True, blank=True, help_text=_("Last reconciliation with the gateway."))
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "top-up"
+        verbose_name = _("top-up")
         permissions = [("refund_topup", "Can refund a credited top-up through its gateway")]
         constraints = [
             models.UniqueConstraint(
@@ -119,8 +121,8 @@ class TopUp(models.Model):
     @property
     def method(self) -> str:
         if self.is_repayment:
-            return "Online repayment"
-        return "Auto top-up (saved card)" if self.is_automatic else "Online payment"
+            return gettext("Online repayment")
+        return gettext("Auto top-up (saved card)") if self.is_automatic else gettext("Online payment")
 
     @property
     def rate_source_label(self) -> str:
@@ -153,18 +155,18 @@ class WebhookDelivery(models.Model):
     """
 
     class Verdict(models.TextChoices):
-        RECEIVED = "received", "Received, not processed yet"
-        CREDITED = "credited", "Credited the top-up"
-        ALREADY_CREDITED = "already_credited", "Top-up was already credited"
-        CLOSED = "closed", "Closed the top-up"
-        IGNORED = "ignored", "Nothing to do"
-        FLAGGED = "flagged", "Mismatch, flagged for finance"
-        REFUNDED = "refunded", "Refund applied to the balance"
-        DISPUTED = "disputed", "Dispute applied to the balance"
-        UPDATED = "updated", "Refund or dispute status updated"
-        ALREADY_APPLIED = "already_applied", "Already applied"
-        REJECTED = "rejected", "Rejected: not verified"
-        ERROR = "error", "Processing failed, will be retried"
+        RECEIVED = "received", _("Received, not processed yet")
+        CREDITED = "credited", _("Credited the top-up")
+        ALREADY_CREDITED = "already_credited", _("Top-up was already credited")
+        CLOSED = "closed", _("Closed the top-up")
+        IGNORED = "ignored", _("Nothing to do")
+        FLAGGED = "flagged", _("Mismatch, flagged for finance")
+        REFUNDED = "refunded", _("Refund applied to the balance")
+        DISPUTED = "disputed", _("Dispute applied to the balance")
+        UPDATED = "updated", _("Refund or dispute status updated")
+        ALREADY_APPLIED = "already_applied", _("Already applied")
+        REJECTED = "rejected", _("Rejected: not verified")
+        ERROR = "error", _("Processing failed, will be retried")
 
     gateway = models.CharField(max_length=20)
     event_id = models.CharField(max_length=255, null=True, blank=True)
@@ -181,7 +183,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "event_id"],
@@ -203,19 +205,19 @@ class SandboxCheckout(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PAID = "paid", "Paid"
-        DECLINED = "declined", "Declined"
-        CANCELLED = "cancelled", "Cancelled"
-        EXPIRED = "expired", "Expired"
+        OPEN = "open", _("Open")
+        PAID = "paid", _("Paid")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
 
     class Mode(models.TextChoices):
-        PAYMENT = "payment", "Payment"
-        SETUP = "setup", "Save a card"
+        PAYMENT = "payment", _("Payment")
+        SETUP = "setup", _("Save a card")
 
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PAYMENT)
     session_id = models.CharField(max_length=64, unique=True)
-    reference = models.CharField(max_length=64, help_text="The merchant's reference: our top-up public id.")
+    reference = models.CharField(max_length=64, help_text=_("The merchant's reference: our top-up public id."))
     # Setup sessions: the card the payer saved, and whether the sandbox makes it decline later.
     card_declines = models.BooleanField(default=False)
     account_ref = models.CharField(max_length=64)
@@ -240,7 +242,7 @@ class RateSheet(ExchangeBackend):
 
     class Meta:
         proxy = True
-        verbose_name = "exchange-rate sheet"
+        verbose_name = _("exchange-rate sheet")
 
 
 # Every change to a rate sheet and its rates is kept, with who made it: a quote names
