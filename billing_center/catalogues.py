@@ -38,6 +38,7 @@ AREAS = (
             "*/admin.py",
             "*/admin/*",
             "*/admin_*.py",
+            "*/*_admin.py",
         ),
     ),
     (
@@ -156,10 +157,15 @@ def untranslated() -> list[str]:
 
 
 def update() -> dict[str, tuple[int, int]]:
-    """Bring every area's catalogues in line with the code: new messages added untranslated,
-    messages no longer used dropped. Returns (added, dropped) per catalogue file."""
+    """Bring every area's catalogues in line with the code: new messages added (untranslated,
+    or with the translation another area's catalogue has for them), messages no longer used
+    dropped. Returns (added, dropped) per catalogue file."""
     report, found = {}, wanted()
-    for path in {*found, *base_dir().glob(f"locale/*/{LANGUAGE}/LC_MESSAGES/*.po")}:
+    existing_paths = list(base_dir().glob(f"locale/*/{LANGUAGE}/LC_MESSAGES/*.po"))
+    known = {  # a message another area already translates starts with that translation
+        (m.id, m.context): m.string for path in existing_paths for m in read(path) if m.id and m.string and not m.fuzzy
+    }
+    for path in {*found, *existing_paths}:
         keys = found.get(path, {})
         catalog = read(path) if path.exists() else new_catalogue()
         existing = {(m.id, m.context) for m in catalog if m.id}
@@ -168,7 +174,7 @@ def update() -> dict[str, tuple[int, int]]:
                 catalog.get(msgid, context=context).locations = locations
             else:
                 empty = ("", "") if isinstance(msgid, tuple) else ""
-                catalog.add(msgid, string=empty, locations=locations, context=context)
+                catalog.add(msgid, string=known.get((msgid, context), empty), locations=locations, context=context)
         dropped = [(m.id, m.context) for m in catalog if m.id and (m.id, m.context) not in keys]
         for msgid, context in dropped:
             catalog.delete(msgid, context=context)
