@@ -14,13 +14,15 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from money.errors import Invalid, Refused
 from money.formatting import format_money
 
 from .models import Account, AlertRecipient, BalanceAlert, LedgerEntry
-from .notifications import publish_after_commit, queue_email, queue_sms
+from .notifications import publish_after_commit, queue_email, queue_sms, recipient_language
 from .outbound_webhooks.events import emit, money
 
 logger = logging.getLogger(__name__)
@@ -36,14 +38,16 @@ def set_alert(*, account_id: int, enabled: bool, threshold: Decimal | None, acto
         account = Account.objects.select_for_update().get(pk=account_id)
         if not account.spends_own_balance:
             raise Refused(
-                "Expenditure alerts are for accounts whose balance pays for resources (prepaid accounts "
-                "and enterprise members).",
+                _(
+                    "Expenditure alerts are for accounts whose balance pays for resources (prepaid accounts "
+                    "and enterprise members)."
+                ),
                 code="alert_not_allowed",
             )
         if enabled and threshold is None:
-            raise Invalid("Set a threshold to turn the alert on.", code="threshold_required")
+            raise Invalid(_("Set a threshold to turn the alert on."), code="threshold_required")
         if threshold is not None and threshold < 0:
-            raise Invalid("The threshold cannot be negative.", code="threshold_negative")
+            raise Invalid(_("The threshold cannot be negative."), code="threshold_negative")
         changed = threshold != account.alert_threshold or (enabled and not account.alert_enabled)
         account.alert_enabled, account.alert_threshold = enabled, threshold
         if changed:
@@ -74,25 +78,35 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
         if account.last_alert_at and now - account.last_alert_at < ALERT_INTERVAL:
             return None
         crossing = account.alert_crossings + 1
-        text = alert_text(account, now=now)
-        alert, created = BalanceAlert.objects.get_or_create(
+        texts: dict[str, str] = {}  # one text per language, each built in that language
+
+        def text_for(recipient) -> str:
+            with recipient_language(recipient):
+                language = translation.get_language()
+                if language not in texts:
+                    texts[language] = alert_text(account, now=now)
+                return texts[language]
+
+        alert, created = BalanceAlert.objects.get_or_create(  # the history keeps it in the account's own language
             account=account,
             crossing=crossing,
-            defaults={"balance": account.balance, "threshold": threshold, "text": text, "created_at": now},
+            defaults={"balance": account.balance, "threshold": threshold, "text": text_for(account), "created_at": now},
         )
         if created:
             low = {"balance": money(account.balance), "threshold": money(threshold), "alert_id": alert.pk}
             emit("balance.low", account_id=account.pk, data=low, now=now)
-        for recipient in alert_recipients_of(account):
+        for recipient in alert_recipients_of(account):  # each in the language its own account reads
             key = f"alert:{account.pk}:{crossing}:{recipient.pk}"
             if recipient.kind == recipient.Kind.SMS:
-                queue_sms(dedupe_key=key, to=recipient.address, text=text, account=account, alert=alert)
+                queue_sms(dedupe_key=key, to=recipient.address, text=text_for(recipient), account=account, alert=alert)
             else:
+                with recipient_language(recipient):
+                    subject = alert_subject(account, threshold)
                 queue_email(
                     dedupe_key=key,
                     to=recipient.address,
-                    subject=alert_subject(account, threshold),
-                    body=text,
+                    subject=subject,
+                    body=text_for(recipient),
                     account=account,
                     alert=alert,
                 )
@@ -109,23 +123,30 @@ def alert_recipients_of(account: Account):
 
 
 def alert_subject(account: Account, threshold) -> str:
+    name = account.name[:120]
     if account.is_postpaid:
-        return f"{account.name[:120]}: you owe more than {format_money(-threshold)}"
-    return f"{account.name[:120]}: balance below {format_money(threshold)}"
+        return _("%(name)s: you owe more than %(threshold)s") % {"name": name, "threshold": format_money(-threshold)}
+    return _("%(name)s: balance below %(threshold)s") % {"name": name, "threshold": format_money(threshold)}
 
 
 def alert_text(account: Account, *, now: datetime) -> str:
     """Balance, threshold, a runway estimate from the last 7 days' usage, and where to pay."""
     if account.is_postpaid:  # the threshold is a share of the credit limit (accounts.credit_limits)
-        return (
-            f"Billing Center: {account.name} owes {format_money(-account.balance)}, more than "
-            f"{account.alert_limit_share}% of its credit limit of {format_money(account.credit_limit_money)}. "
-            f"Repay: {settings.SITE_URL}{reverse('topups:repay')}"
-        )
-    text = (
-        f"Billing Center: {account.name} balance is {format_money(account.balance)}, "
-        f"below your alert threshold of {format_money(account.alert_threshold_money)}."
-    )
+        return _(
+            "Billing Center: %(name)s owes %(owed)s, more than %(share)s%% of its credit limit of %(limit)s. "
+            "Repay: %(url)s"
+        ) % {
+            "name": account.name,
+            "owed": format_money(-account.balance),
+            "share": account.alert_limit_share,
+            "limit": format_money(account.credit_limit_money),
+            "url": f"{settings.SITE_URL}{reverse('topups:repay')}",
+        }
+    text = _("Billing Center: %(name)s balance is %(balance)s, below your alert threshold of %(threshold)s.") % {
+        "name": account.name,
+        "balance": format_money(account.balance),
+        "threshold": format_money(account.alert_threshold_money),
+    }
     spent = (
         account.ledger_entries.filter(kind=LedgerEntry.Kind.USAGE, created_at__gte=now - timedelta(days=RUNWAY_DAYS))
         .aggregate(total=Sum("amount"))
@@ -133,17 +154,24 @@ def alert_text(account: Account, *, now: datetime) -> str:
     )
     daily = -(spent or Decimal(0)) / RUNWAY_DAYS
     if account.balance.amount <= 0:
-        text += " Your balance is used up; resources may be suspended."
+        text += _(" Your balance is used up; resources may be suspended.")
     elif daily > 0:
         days = int(account.balance.amount / daily)
         text += (
-            f" At your last {RUNWAY_DAYS} days' usage, about {days} day{'s' if days != 1 else ''} left."
+            ngettext(
+                " At your last %(window)s days' usage, about %(days)s day left.",
+                " At your last %(window)s days' usage, about %(days)s days left.",
+                days,
+            )
+            % {"window": RUNWAY_DAYS, "days": days}
             if days >= 1
-            else " At your recent usage, it runs out within a day."
+            else _(" At your recent usage, it runs out within a day.")
         )
     if account.type == Account.Type.ENTERPRISE_MEMBER:
-        return f"{text} Funds come from {account.enterprise_master.name}: ask its administrators to allocate more."
-    return f"{text} Top up: {settings.SITE_URL}{reverse('topups:pay')}"
+        return text + _(" Funds come from %(master)s: ask its administrators to allocate more.") % {
+            "master": account.enterprise_master.name
+        }
+    return text + _(" Top up: %(url)s") % {"url": f"{settings.SITE_URL}{reverse('topups:pay')}"}
 
 
 def accounts_due_an_alert(*, now: datetime | None = None):

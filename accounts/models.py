@@ -9,61 +9,72 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 
 class Account(models.Model):
     class Type(models.TextChoices):
-        PREPAID = "prepaid", "Prepaid"
-        POSTPAID = "postpaid", "Postpaid"
-        ENTERPRISE_MEMBER = "enterprise_member", "Enterprise member"
+        PREPAID = "prepaid", _("Prepaid")
+        POSTPAID = "postpaid", _("Postpaid")
+        ENTERPRISE_MEMBER = "enterprise_member", _("Enterprise member")
 
-    name = models.CharField(max_length=200)
-    type = models.CharField(max_length=20, choices=Type.choices, default=Type.PREPAID)
+    name = models.CharField(_("name"), max_length=200)
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices, default=Type.PREPAID)
     enterprise_master = models.ForeignKey(
         "self",
+        verbose_name=_("enterprise master"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="members",
-        help_text="The enterprise master account that funds a member account.",
+        help_text=_("The enterprise master account that funds a member account."),
     )
     # The currency of `balance` is the account's one billing currency.
-    balance = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
+    balance = MoneyField(
+        _("balance"), max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY
+    )
     # My Account > Preferences: what the customer pays in online. Empty means the billing currency.
-    payment_currency = models.CharField(max_length=3, blank=True)
+    payment_currency = models.CharField(_("payment currency"), max_length=3, blank=True)
     # Expenditure alert (Overview page): an SMS when the balance falls below the threshold,
     # in the billing currency. `alert_armed` is set again by the ledger service whenever the
     # balance is back at or above the threshold, so each crossing fires once.
-    alert_enabled = models.BooleanField(default=False)
-    alert_threshold = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    alert_armed = models.BooleanField(default=True)
-    alert_crossings = models.PositiveIntegerField(default=0, help_text="Alerts fired so far: numbers each crossing.")
-    last_alert_at = models.DateTimeField(null=True, blank=True)
+    alert_enabled = models.BooleanField(_("alert enabled"), default=False)
+    alert_threshold = models.DecimalField(_("alert threshold"), max_digits=18, decimal_places=2, null=True, blank=True)
+    alert_armed = models.BooleanField(_("alert armed"), default=True)
+    alert_crossings = models.PositiveIntegerField(
+        _("alert crossings"), default=0, help_text=_("Alerts fired so far: numbers each crossing.")
+    )
+    last_alert_at = models.DateTimeField(_("last alert at"), null=True, blank=True)
     # Refill (auto top-up, kept by the topups app): below this balance a payment starts, once
     # per crossing. The ledger writer follows it like the alert: back at or above re-arms it.
-    refill_below = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    refill_armed = models.BooleanField(default=True)
-    refill_crossings = models.PositiveIntegerField(default=0, help_text="Crossings below refill_below so far.")
+    refill_below = models.DecimalField(_("refill below"), max_digits=18, decimal_places=2, null=True, blank=True)
+    refill_armed = models.BooleanField(_("refill armed"), default=True)
+    refill_crossings = models.PositiveIntegerField(
+        _("refill crossings"), default=0, help_text=_("Crossings below refill_below so far.")
+    )
     # Something about the account finance should look at (a disputed card payment), with why.
-    needs_review = models.BooleanField(default=False)
-    review_note = models.TextField(blank=True)
+    needs_review = models.BooleanField(_("needs review"), default=False)
+    review_note = models.TextField(_("review note"), blank=True)
     # Enterprise members (accounts.enterprise, accounts.budgets): what the master lets the member
     # spend in a month (usage beyond it is flagged to the master, never stopped), and whether
     # the member's expenditure alert also goes to the master's confirmed recipients.
-    monthly_budget = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    budget_exceeded_month = models.DateField(null=True, blank=True, help_text="First day of the month found over.")
-    alert_copy_to_master = models.BooleanField(default=False)
+    monthly_budget = models.DecimalField(_("monthly budget"), max_digits=18, decimal_places=2, null=True, blank=True)
+    budget_exceeded_month = models.DateField(
+        _("budget exceeded month"), null=True, blank=True, help_text=_("First day of the month found over.")
+    )
+    alert_copy_to_master = models.BooleanField(_("alert copy to master"), default=False)
     # Postpaid only, set by finance: how much the account may owe (billed and unbilled) before
     # finance is asked to look at it. Usage beyond it is still recorded.
-    credit_limit = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    credit_limit = models.DecimalField(_("credit limit"), max_digits=18, decimal_places=2, null=True, blank=True)
     # Postpaid: the customer's alert fires when what is owed passes this share (%) of the credit
     # limit; accounts.credit_limits keeps alert_threshold at -share × limit.
-    alert_limit_share = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    alert_limit_share = models.PositiveSmallIntegerField(_("alert limit share"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     history = HistoricalRecords(
         excluded_fields=[
             "balance",
@@ -77,6 +88,7 @@ class Account(models.Model):
     )
 
     class Meta:
+        verbose_name, verbose_name_plural = _("account"), _("accounts")
         ordering = ["name"]
         indexes = [
             # The alert sweep reads only accounts that could fire.
@@ -141,59 +153,78 @@ class Account(models.Model):
     def topup_refusal(self) -> str:
         """Why this account cannot top up, in words for its users; empty if it can."""
         if self.type == self.Type.POSTPAID:
-            return (
+            return _(
                 "Top-up is not supported for postpaid accounts: you use resources first and then "
                 "pay your billed expenditure. Make a repayment against your bills instead."
             )
         if self.type == self.Type.ENTERPRISE_MEMBER:
-            master = self.enterprise_master.name if self.enterprise_master_id else "your enterprise"
-            return (
-                "Top-up is not supported for enterprise member accounts. This account is funded "
-                f"by its enterprise master account, {master}: ask an administrator of {master} to "
-                "allocate funds to it on their Enterprise page in Billing Center."
-            )
+            master = self.enterprise_master.name if self.enterprise_master_id else _("your enterprise")
+            return _(
+                "Top-up is not supported for enterprise member accounts. This account is funded by its "
+                "enterprise master account, %(master)s: ask an administrator of %(master)s to allocate "
+                "funds to it on their Enterprise page in Billing Center."
+            ) % {"master": master}
         return ""
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name that zoneinfo knows: "Asia/Shanghai", "Europe/Berlin", "UTC"."""
+    from zoneinfo import available_timezones
+
+    if value and value not in available_timezones():
+        raise ValidationError(_("%(value)s is not a time zone we know."), params={"value": value}, code="time_zone")
 
 
 class User(AbstractUser):
     account = models.ForeignKey(
         Account,
+        verbose_name=_("account"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="users",
-        help_text="The customer account this user acts for. Empty for staff.",
+        help_text=_("The customer account this user acts for. Empty for staff."),
     )
+    # The language pages, e-mails and SMS speak to this user; empty follows the browser (accounts.language).
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
+    # Every date is shown in this zone (stored in UTC); empty: the site's TIME_ZONE until sign-in offers the browser's.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
 
 
 class LedgerEntry(models.Model):
     """One immutable change of one account's balance. Corrections are new entries."""
 
     class Kind(models.TextChoices):
-        ONLINE_TOPUP = "online_topup", "Online top-up"
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
-        USAGE = "usage", "Usage charge"
-        ADJUSTMENT = "adjustment", "Adjustment"
-        TRANSFER = "transfer", "Transfer between accounts"
-        REFUND = "refund", "Refund"
-        DISPUTE = "dispute", "Card payment disputed"
-        DISPUTE_WON = "dispute_won", "Dispute won: returned"
-        REPAYMENT = "repayment", "Repayment of bills"
+        ONLINE_TOPUP = "online_topup", _("Online top-up")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+        USAGE = "usage", _("Usage charge")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        TRANSFER = "transfer", _("Transfer between accounts")
+        REFUND = "refund", _("Refund")
+        DISPUTE = "dispute", _("Card payment disputed")
+        DISPUTE_WON = "dispute_won", _("Dispute won: returned")
+        REPAYMENT = "repayment", _("Repayment of bills")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    amount = MoneyField(_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # What caused the entry, e.g. "topup:<uuid>"; with `kind` unique, so a source
     # can move money at most once however often it is delivered.
-    source_ref = models.CharField(max_length=200)
-    description = models.CharField(max_length=300, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
-    balance_after = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source_ref = models.CharField(_("source ref"), max_length=200)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    balance_after = MoneyField(
+        _("balance after"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "ledger entries"
+        verbose_name, verbose_name_plural = _("ledger entry"), _("ledger entries")
         constraints = [
             models.UniqueConstraint(fields=["kind", "source_ref"], name="ledger_entry_once_per_source"),
             models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_not_zero"),
@@ -212,85 +243,28 @@ class LedgerEntry(models.Model):
 LEDGER_PLACES = Decimal(1).scaleb(-LedgerEntry._meta.get_field("amount").decimal_places)
 
 
-class OutboxMessage(models.Model):
-    """A message to send, written in the same transaction as the change that causes it.
-
-    A rollback leaves no row, so nothing is sent; a lost task leaves a PENDING row that a
-    periodic sweep picks up. `dedupe_key` makes each cause send once (accounts.outbox).
-    """
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    dedupe_key = models.CharField(max_length=200, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took it to send.")
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-        ordering = ["-created_at", "-id"]
-
-
-class OutboundEmail(OutboxMessage):
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
-    alert = models.ForeignKey("BalanceAlert", null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
-    to = models.EmailField()
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-
-    class Meta(OutboxMessage.Meta):
-        indexes = [models.Index(fields=["status", "created_at"], name="email_status_age")]
-
-    def __str__(self) -> str:
-        return f"{self.subject} → {self.to} ({self.status})"
-
-
-class OutboundSms(OutboxMessage):
-    """An SMS to send (an alert, a confirmation code); the SMS log finance and staff see."""
-
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="sms")
-    alert = models.ForeignKey("BalanceAlert", null=True, blank=True, on_delete=models.PROTECT, related_name="sms")
-    to = models.CharField(max_length=16, help_text="E.164")
-    text = models.CharField(max_length=480)
-    provider_message_id = models.CharField(max_length=64, blank=True)
-
-    class Meta(OutboxMessage.Meta):
-        verbose_name = "SMS"
-        verbose_name_plural = "SMS log"
-        indexes = [models.Index(fields=["status", "created_at"], name="sms_status_age")]
-
-    def __str__(self) -> str:
-        from billing_center.privacy import mask_phone
-
-        return f"SMS → {mask_phone(self.to)} ({self.status})"
-
-
 class AlertRecipient(models.Model):
     """Where an account's low-balance alerts go. A mobile number receives alerts only once
     it is confirmed with the one-time code sent to it; e-mail addresses need no code."""
 
     class Kind(models.TextChoices):
-        SMS = "sms", "Mobile number"
-        EMAIL = "email", "E-mail"
+        SMS = "sms", _("Mobile number")
+        EMAIL = "email", _("E-mail")
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alert_recipients")
-    kind = models.CharField(max_length=5, choices=Kind.choices)
-    address = models.CharField(max_length=254, help_text="E.164 number or e-mail address.")
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    code_hash = models.CharField(max_length=64, blank=True)
-    code_expires_at = models.DateTimeField(null=True, blank=True)
-    code_attempts = models.PositiveSmallIntegerField(default=0)
-    codes_sent = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="alert_recipients"
+    )
+    kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices)
+    address = models.CharField(_("address"), max_length=254, help_text=_("E.164 number or e-mail address."))
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    code_hash = models.CharField(_("code hash"), max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(_("code expires at"), null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(_("code attempts"), default=0)
+    codes_sent = models.PositiveSmallIntegerField(_("codes sent"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name, verbose_name_plural = _("alert recipient"), _("alert recipients")
         ordering = ["kind", "created_at"]
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "address"], name="alert_recipient_once"),
@@ -320,14 +294,17 @@ class AlertRecipient(models.Model):
 class BalanceAlert(models.Model):
     """One low-balance alert: the balance crossed below the threshold (the n-th time)."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balance_alerts")
-    crossing = models.PositiveIntegerField()
-    balance = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    threshold = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    text = models.CharField(max_length=480)
-    created_at = models.DateTimeField(default=timezone.now)
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="balance_alerts"
+    )
+    crossing = models.PositiveIntegerField(_("crossing"))
+    balance = MoneyField(_("balance"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    threshold = MoneyField(_("threshold"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    text = models.CharField(_("text"), max_length=480)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name, verbose_name_plural = _("balance alert"), _("balance alerts")
         ordering = ["-created_at", "-id"]
         constraints = [
             # A retried, duplicated or redelivered check finds the alert it already made.
@@ -346,17 +323,18 @@ class ServiceToken(models.Model):
     Only its SHA-256 is stored; the token is shown once, when an admin creates it.
     """
 
-    service = models.SlugField(max_length=50, help_text="Idempotency keys are scoped to the service.")
-    name = models.CharField(max_length=100)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    service = models.SlugField(_("service"), max_length=50, help_text=_("Idempotency keys are scoped to the service."))
+    name = models.CharField(_("name"), max_length=100)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
     prefix = models.CharField(
-        max_length=12, editable=False, help_text="The token's first characters, to tell them apart."
+        _("prefix"), max_length=12, editable=False, help_text=_("The token's first characters, to tell them apart.")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
     class Meta:
+        verbose_name, verbose_name_plural = _("service token"), _("service tokens")
         ordering = ["service", "-created_at"]
 
     def __str__(self) -> str:
@@ -370,16 +348,23 @@ class ServiceToken(models.Model):
 class UsageCharge(models.Model):
     """A debit posted by another service, exactly once per (service, idempotency key)."""
 
-    service = models.SlugField(max_length=50)
-    idempotency_key = models.CharField(max_length=100)
-    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the charge as posted, to spot a changed body.")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="usage_charges")
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    description = models.CharField(max_length=300, blank=True)
-    ledger_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="usage_charge")
-    created_at = models.DateTimeField(default=timezone.now)
+    service = models.SlugField(_("service"), max_length=50)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100)
+    request_hash = models.CharField(
+        _("request hash"), max_length=64, help_text=_("SHA-256 of the charge as posted, to spot a changed body.")
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="usage_charges"
+    )
+    amount = MoneyField(_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="usage_charge"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name, verbose_name_plural = _("usage charge"), _("usage charges")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["service", "idempotency_key"], name="usage_charge_once_per_key"),
@@ -390,7 +375,8 @@ class UsageCharge(models.Model):
         return f"{self.service}:{self.idempotency_key}"
 
 
-# Enterprise fund moves have their own module (this one is near the size limit); importing it
-# here registers the model with the app.
+# Enterprise fund moves and the outbox have their own modules (this one is near the size limit);
+# importing them here registers their models with the app.
 from .enterprise_models import FundMove  # noqa: E402,F401
 from .outbound_webhooks.models import DeliveryAttempt, EventDelivery, WebhookEndpoint, WebhookEvent  # noqa: E402,F401
+from .outbox_models import OutboundEmail, OutboundSms, OutboxMessage  # noqa: E402,F401

@@ -20,9 +20,10 @@ from django.utils import translation
 from billing_center.privacy import mask_phone
 
 from . import outbox
-from .models import Account, OutboundEmail, OutboundSms
+from .models import Account, OutboundEmail, OutboundSms, User
 from .sms.base import SmsError
 from .sms.base import get_backend as get_sms_backend
+from .sms.segments import fit_segments
 
 logger = logging.getLogger(__name__)
 MAX_EMAIL_ATTEMPTS = 8
@@ -74,11 +75,25 @@ def publish_after_commit(task, *args) -> None:
     transaction.on_commit(lambda: publish(task, *args))
 
 
+def language_of(recipient) -> str:
+    """A user's own language (User.language); for an alert recipient or an account, the language
+    chosen by the account's first user who chose one; '' when nobody chose."""
+    if recipient is None:
+        return ""
+    if isinstance(recipient, User):
+        return recipient.language
+    account_id = recipient.pk if isinstance(recipient, Account) else getattr(recipient, "account_id", None)
+    if account_id is None:
+        return getattr(recipient, "language", "") or ""
+    chosen = User.objects.filter(account_id=account_id).exclude(language="").order_by("pk")
+    return chosen.values_list("language", flat=True).first() or ""
+
+
 def recipient_language(recipient=None):
-    """Build a message for `recipient` (a user, an alert recipient) in their language:
+    """Build a message for `recipient` (a user, an alert recipient, an account) in their language:
     `with recipient_language(user): subject = gettext(...)`. Someone without a language of
     their own gets the site's default."""
-    return translation.override(getattr(recipient, "language", "") or settings.LANGUAGE_CODE)
+    return translation.override(language_of(recipient) or settings.LANGUAGE_CODE)
 
 
 def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: Account | None = None, alert=None):
@@ -151,11 +166,13 @@ def queue_templated_emails(emails: list[TemplatedEmail]) -> None:
 
 
 def queue_sms(*, dedupe_key: str, to: str, text: str, account: Account | None = None, alert=None) -> OutboundSms:
-    """Record an SMS in the caller's transaction and hand it to a worker after commit."""
+    """Record an SMS in the caller's transaction and hand it to a worker after commit. A text longer
+    than MAX_SEGMENTS segments (3 × 153 GSM-7 characters, 3 × 67 Chinese ones) is cut at the edge
+    of the last one (accounts.sms.segments), never in the middle of a character."""
     from .tasks import send_sms
 
     return _queue_message(
-        OutboundSms, send_sms, dedupe_key=dedupe_key, to=to, text=text[:480], account=account, alert=alert
+        OutboundSms, send_sms, dedupe_key=dedupe_key, to=to, text=fit_segments(text), account=account, alert=alert
     )
 
 

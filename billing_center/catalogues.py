@@ -43,7 +43,14 @@ AREAS = (
     ),
     (
         "core",
-        ("accounts/models.py", "accounts/notifications.py", "accounts/alerts.py", "accounts/sms/*"),
+        (
+            "accounts/models.py",
+            "accounts/outbox_models.py",
+            "accounts/notifications.py",
+            "accounts/alerts.py",
+            "accounts/language.py",
+            "accounts/sms/*",
+        ),
     ),
     (
         "customer",

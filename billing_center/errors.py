@@ -9,6 +9,8 @@ view answers JSON (error_json); anything a view does not catch becomes a page, o
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 
 from money.errors import BillingError, Conflict, Invalid, NotFound, Refused, Unavailable
@@ -42,11 +44,20 @@ def error_response(request, error: BillingError):
 
 # What a person sees for each status the site answers with a page: heading, then what to do.
 PAGES = {
-    400: ("We could not read that request", "Go back, reload the page and try again."),
-    403: ("You do not have access to this page", "Sign in with the account it belongs to, or go back."),
-    404: ("We could not find that page", "It may have moved, or it belongs to another account."),
-    409: ("This could not be done", ""),
-    503: ("This is not available right now", "Nothing was changed. Please try again in a few minutes."),
+    400: (gettext_lazy("We could not read that request"), gettext_lazy("Go back, reload the page and try again.")),
+    403: (
+        gettext_lazy("You do not have access to this page"),
+        gettext_lazy("Sign in with the account it belongs to, or go back."),
+    ),
+    404: (
+        gettext_lazy("We could not find that page"),
+        gettext_lazy("It may have moved, or it belongs to another account."),
+    ),
+    409: (gettext_lazy("This could not be done"), ""),
+    503: (
+        gettext_lazy("This is not available right now"),
+        gettext_lazy("Nothing was changed. Please try again in a few minutes."),
+    ),
 }
 
 
@@ -80,21 +91,21 @@ class BillingErrorMiddleware:
 def page_not_found(request, exception=None):
     """handler404: the API's JSON under /api/, the site's page elsewhere."""
     if request.path.startswith(API_PREFIX):
-        return error_json("not_found", "There is no such API endpoint.", 404)
+        return error_json("not_found", _("There is no such API endpoint."), 404)
     return error_page(request, 404)
 
 
 def bad_request(request, exception=None):
     """handler400: a request Django refused before any view (a bad Host header, a broken upload)."""
     if request.path.startswith(API_PREFIX):
-        return error_json("bad_request", "The request could not be read.", 400)
+        return error_json("bad_request", _("The request could not be read."), 400)
     return error_page(request, 400)
 
 
 def permission_denied(request, exception=None):
     """handler403."""
     if request.path.startswith(API_PREFIX):
-        return error_json("forbidden", "This is not allowed with these credentials.", 403)
+        return error_json("forbidden", _("This is not allowed with these credentials."), 403)
     return error_page(request, 403)
 
 
@@ -102,14 +113,16 @@ def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW: a form posted without a valid token, usually opened before a sign-in or
     sign-out, or long ago. Nothing was done; say so and how to go on."""
     if request.path.startswith(API_PREFIX):
-        return error_json("csrf_failed", "This request needs the API's bearer token, not a browser session.", 403)
+        return error_json("csrf_failed", _("This request needs the API's bearer token, not a browser session."), 403)
     return error_page(
         request,
         403,
-        heading="This form has expired",
-        message="For your security, a form stops working after you sign in or out, or when it was opened long "
-        "ago. Nothing was changed.",
-        advice="Go back, reload the page (your entries may need typing again) and send it once more.",
+        heading=_("This form has expired"),
+        message=_(
+            "For your security, a form stops working after you sign in or out, or when it was opened long ago. "
+            "Nothing was changed."
+        ),
+        advice=_("Go back, reload the page (your entries may need typing again) and send it once more."),
     )
 
 
@@ -117,5 +130,5 @@ def server_error(request):
     """handler500: JSON under /api/ too, so a client's parser never meets an HTML page. The page
     is the standalone 500.html: rendering it must not need the database or the session."""
     if request.path.startswith(API_PREFIX):
-        return error_json("server_error", "Something went wrong on our side; nothing was changed. Try again.", 500)
+        return error_json("server_error", _("Something went wrong on our side; nothing was changed. Try again."), 500)
     return defaults.server_error(request)

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 
+from accounts.language import SignInView, reader_settings
 from accounts.views import home, preferences
 from topups import webhooks
 
@@ -15,14 +18,18 @@ from .metrics import metrics_view
 # The home page starts with what finance has to do (billing_center.admin_home).
 admin.site.__class__ = FinanceAdminSite
 admin.site.login_form = AdminLoginForm
-admin.site.site_header = "Billing Center — finance"
-admin.site.site_title = "Billing Center admin"
+admin.site.site_header = _("Billing Center — finance")
+admin.site.site_title = _("Billing Center admin")
 
 urlpatterns = [
     path("", home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/preferences/", preferences, name="preferences"),
+    # The reader's language (open before sign-in: the header's switch) and time zone (accounts.language).
+    path("billing/language/", reader_settings, name="reader_settings"),
+    # static/js's messages in the page's language (djangojs catalogues).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("billing/", include("accounts.urls")),
     path("billing/", include("bills.urls")),
     path("billing/", include("topups.urls")),

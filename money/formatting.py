@@ -1,8 +1,23 @@
-"""One way to print money: grouped digits, the currency's own decimals, then its code."""
+"""One way to print money, for the reader's language: Babel's currency formats.
+
+English keeps the product's own pattern, grouped digits, the currency's decimals, then its code
+("1,234.50 USD": statements, CSVs and e-mails have always read so). Simplified Chinese uses the
+zh_Hans_CN locale's standard pattern, the symbol first ("US$1,234.50", "¥7,100.00", "JP¥15,100").
+`str(Money)` prints the same text: settings.MONEY_FORMAT hands django-money READER_PATTERN.
+"""
 
 from decimal import Decimal
 
 import moneyed
+from babel.numbers import NumberPattern, format_currency, parse_pattern
+from django.utils import translation
+
+# The active Django language → the Babel locale its readers expect.
+BABEL_LOCALES = {"en": "en_US", "zh-hans": "zh_Hans_CN"}
+DEFAULT_LOCALE = "en_US"
+# A language missing here uses its locale's own currency pattern.
+PATTERNS = {"en": parse_pattern("#,##0.00 ¤¤")}
+DIGITS = parse_pattern("#,##0.00")
 
 
 def minor_places(currency: str) -> int:
@@ -10,12 +25,27 @@ def minor_places(currency: str) -> int:
     return len(str(moneyed.get_currency(currency).sub_unit)) - 1
 
 
+def _language(language: str | None = None) -> str:
+    code = (language or translation.get_language() or "en").lower()
+    return code if code in BABEL_LOCALES else code.split("-")[0]
+
+
+def babel_locale(language: str | None = None) -> str:
+    """The Babel locale for a Django language code (the active one by default): "zh-hans" → "zh_Hans_CN"."""
+    return BABEL_LOCALES.get(_language(language), DEFAULT_LOCALE)
+
+
 def _places(value) -> int:
     return minor_places(str(value.currency))
 
 
+def _apply(pattern, amount, currency: str, language: str | None = None) -> str:
+    return format_currency(Decimal(amount), currency, format=pattern, locale=babel_locale(language))
+
+
 def money_digits(value) -> str:
-    return f"{Decimal(value.amount):,.{_places(value)}f}"
+    """Just the grouped digits with the currency's decimals: "1,234.50", "15,100" (JPY)."""
+    return _apply(DIGITS, value.amount, str(value.currency))
 
 
 def plain_amount(value) -> str:
@@ -24,9 +54,24 @@ def plain_amount(value) -> str:
 
 
 def format_money(value, *, signed: bool = False) -> str:
-    """Money("1234.5", "USD") -> "1,234.50 USD"; signed adds "+" to positive amounts."""
-    text = f"{money_digits(value)} {value.currency}"
+    """Money("1234.5", "USD") → "1,234.50 USD" in English, "US$1,234.50" in Chinese; signed adds
+    "+" to positive amounts."""
+    text = _apply(PATTERNS.get(_language()), value.amount, str(value.currency))
     return f"+{text}" if signed and value.amount > 0 else text
+
+
+class ReaderPattern(NumberPattern):
+    """The money pattern of the language active when it is applied, for django-money's
+    MONEY_FORMAT: str(Money) then reads like format_money in every language."""
+
+    def __init__(self):  # no pattern of its own: each apply picks the reader's
+        pass
+
+    def apply(self, value, locale, currency=None, **options) -> str:
+        return _apply(PATTERNS.get(_language()), value, currency)
+
+
+READER_PATTERN = ReaderPattern()
 
 
 def format_rate(rate: Decimal) -> str:

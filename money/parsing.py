@@ -11,6 +11,8 @@ import re
 import uuid
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from .errors import Invalid
 from .formatting import minor_places
 
@@ -32,7 +34,9 @@ def parse_code(text: str, *, length: int, message: str = "") -> str:
     """A one-time code of exactly `length` ASCII digits, spaces around it ignored."""
     code = text.strip() if isinstance(text, str) else ""
     if not is_digits(code, length=length):
-        raise Invalid(message or f"Enter the {length}-digit code in plain digits (0–9).", code="bad_code")
+        raise Invalid(
+            message or _("Enter the %(length)s-digit code in plain digits (0–9).") % {"length": length}, code="bad_code"
+        )
     return code
 
 
@@ -40,10 +44,10 @@ def parse_id(value, *, what: str = "id", minimum: int = 1) -> int:
     """A database id from a URL, a form or JSON: a JSON integer or a string of ASCII digits,
     minimum … 2⁶³−1 (an API may take 0 as well formed and answer that it names nothing)."""
     if isinstance(value, bool):
-        raise Invalid(f"{what}: a whole number of plain digits.", code="bad_id")
+        raise Invalid(_("%(what)s: a whole number of plain digits.") % {"what": what}, code="bad_id")
     text = str(value) if isinstance(value, int) else value
     if not isinstance(text, str) or not is_digits(text, max_length=19) or not minimum <= int(text) <= LARGEST_ID:
-        raise Invalid(f"{what}: a whole number of plain digits.", code="bad_id")
+        raise Invalid(_("%(what)s: a whole number of plain digits.") % {"what": what}, code="bad_id")
     return int(text)
 
 
@@ -55,26 +59,28 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
     digits are refused with a message that says what to type instead.
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Invalid('Enter the amount as plain digits, e.g. "12.34".', code="bad_amount")
+        raise Invalid(_('Enter the amount as plain digits, e.g. "12.34".'), code="bad_amount")
     raw = str(value).strip()
     places = minor_places(currency)
-    example = "100" if places == 0 else "100 or 99.50"
+    example = "100" if places == 0 else _("100 or 99.50")
     if "," in raw:
-        raise Invalid("Use a dot for decimals and no thousands separators, e.g. 1250.50.", code="bad_amount")
+        raise Invalid(_("Use a dot for decimals and no thousands separators, e.g. 1250.50."), code="bad_amount")
     if raw.startswith("-"):
-        raise Invalid("The amount must be positive.", code="bad_amount")
+        raise Invalid(_("The amount must be positive."), code="bad_amount")
     if not _AMOUNT.fullmatch(raw):
-        raise Invalid(f"Enter the amount in digits, e.g. {example}.", code="bad_amount")
+        raise Invalid(_("Enter the amount in digits, e.g. %(example)s.") % {"example": example}, code="bad_amount")
     amount = Decimal(raw)
     if places == 0 and "." in raw:
         # No decimal point at all: in many locales "100.000" JPY means a hundred thousand.
-        raise Invalid(f"{currency} has no minor unit: enter a whole number, e.g. 100.", code="bad_amount")
+        message = _("%(currency)s has no minor unit: enter a whole number, e.g. 100.") % {"currency": currency}
+        raise Invalid(message, code="bad_amount")
     if amount != amount.quantize(Decimal(1).scaleb(-places)):  # exact: "1.50" and "1.500" are fine, "1.001" is not
-        raise Invalid(f"Enter the amount with at most {places} decimals, e.g. {example}.", code="bad_amount")
+        message = _("Enter the amount with at most %(places)s decimals, e.g. %(example)s.")
+        raise Invalid(message % {"places": places, "example": example}, code="bad_amount")
     if amount <= 0:
-        raise Invalid("The amount must be greater than zero.", code="bad_amount")
+        raise Invalid(_("The amount must be greater than zero."), code="bad_amount")
     if maximum is not None and amount > maximum:
-        raise Invalid(f"The amount can be at most {maximum}.", code="bad_amount")
+        raise Invalid(_("The amount can be at most %(maximum)s.") % {"maximum": maximum}, code="bad_amount")
     return amount
 
 

@@ -21,6 +21,7 @@ from django.core import signing
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from djmoney.contrib.exchange import backends as djmoney_backends
 from djmoney.contrib.exchange.backends.base import BaseExchangeBackend
 from djmoney.contrib.exchange.exceptions import MissingRate
@@ -76,7 +77,7 @@ class FinanceRateSheetBackend(BaseExchangeBackend):
 
 def source_label(source: str) -> str:
     """A rate source in customers' words."""
-    return {FinanceRateSheetBackend.name: "Billing Center rate sheet"}.get(source, source)
+    return _("Billing Center rate sheet") if source == FinanceRateSheetBackend.name else source
 
 
 def round_down_to_minor(amount: Decimal, currency: str) -> Decimal:
@@ -124,22 +125,29 @@ def current_quote(*, billing_currency: str, payment_currency: str, now: datetime
     now = now or timezone.now()
     backend_name = import_string(settings.EXCHANGE_BACKEND).name
     backend = ExchangeBackend.objects.filter(name=backend_name).first()
+    pair = {"billing": billing_currency, "payment": payment_currency}
     try:
         if backend is None:
             raise MissingRate(backend_name)
         rate = Decimal(get_rate(billing_currency, payment_currency, backend=backend_name)).quantize(RATE_PLACES)
     except MissingRate as exc:
         raise RateUnavailable(
-            f"There is no exchange rate from {billing_currency} to {payment_currency} yet, so we cannot take "
-            f"payments in {payment_currency} right now. Switch to {billing_currency} or try again later."
+            _(
+                "There is no exchange rate from %(billing)s to %(payment)s yet, so we cannot take payments in "
+                "%(payment)s right now. Switch to %(billing)s or try again later."
+            )
+            % pair
         ) from exc
     if now - backend.last_update > timedelta(hours=settings.EXCHANGE_RATE_MAX_AGE_HOURS):
         raise RateUnavailable(
-            f"Our {billing_currency}/{payment_currency} exchange rate is out of date, so we cannot take payments "
-            f"in {payment_currency} right now. Switch to {billing_currency} or try again later."
+            _(
+                "Our %(billing)s/%(payment)s exchange rate is out of date, so we cannot take payments in "
+                "%(payment)s right now. Switch to %(billing)s or try again later."
+            )
+            % pair
         )
     if rate <= 0:
-        raise RateUnavailable(f"The {billing_currency}/{payment_currency} exchange rate is not usable.")
+        raise RateUnavailable(_("The %(billing)s/%(payment)s exchange rate is not usable.") % pair)
     return Quote(
         billing_currency=billing_currency,
         payment_currency=payment_currency,
@@ -162,7 +170,7 @@ def read_quote(
     """The quote a Pay form carried, if it is ours, for this account, form and currencies,
     still valid, and its rate sheet has not changed since (a corrected rate voids old quotes)."""
     now = now or timezone.now()
-    invalid = "The exchange-rate quote on this page is not valid. Check the new quote and try again."
+    invalid = _("The exchange-rate quote on this page is not valid. Check the new quote and try again.")
     try:
         data = signing.loads(token, salt=QUOTE_SALT)
         quote = Quote(
@@ -181,12 +189,12 @@ def read_quote(
     if not quote.rate.is_finite() or quote.rate <= 0:
         raise QuoteExpired(invalid)
     if (quote.billing_currency, quote.payment_currency) != (billing_currency, payment_currency):
-        raise QuoteExpired("Your payment currency changed. Check the new quote and click Next again.")
+        raise QuoteExpired(_("Your payment currency changed. Check the new quote and click Next again."))
     if now >= quote.valid_until:
-        raise QuoteExpired("The exchange-rate quote expired. Check the new quote and click Next again.")
+        raise QuoteExpired(_("The exchange-rate quote expired. Check the new quote and click Next again."))
     sheet = ExchangeBackend.objects.filter(name=quote.source).values_list("last_update", flat=True).first()
     if sheet != quote.as_of:
-        raise QuoteExpired("The exchange rate was updated. Check the new quote and click Next again.")
+        raise QuoteExpired(_("The exchange rate was updated. Check the new quote and click Next again."))
     return quote
 
 

@@ -21,6 +21,8 @@ PUBLIC = {
     "metrics": "Prometheus scrapers: a bearer token or an address allow-list (tests/test_metrics.py)",
     "payment_webhook": "signed server-to-server notifications",
     "home": "redirects to the login page",
+    "reader_settings": "the language switch, also on the sign-in page (a cookie until sign-in)",
+    "javascript-catalog": "the JavaScript messages of the page's language",
 }
 PUBLIC_PREFIXES = ("sandbox-gateway/", "admin/", "api/v1/", "static/")
 # Views that may skip CSRF: they authenticate every request with a signature or a bearer

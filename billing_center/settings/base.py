@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from money.formatting import READER_PATTERN
+
 from .environment import env, env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     # Staff sessions are verified with a one-time password (django-otp): admin needs it.
     "django_otp.middleware.OTPMiddleware",
     "billing_center.middleware.staff_session_expiry",
+    # The signed-in reader's own language and time zone win over the browser's (accounts.language).
+    "accounts.language.reader_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -235,7 +239,8 @@ DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "USD")
 # currency than the account's is converted at a rate locked when the top-up starts.
 PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ",".join(BILLING_CURRENCIES))
 CURRENCIES = sorted(set(BILLING_CURRENCIES) | set(PAYMENT_CURRENCIES))  # django-money's choices
-MONEY_FORMAT = {"format": "#,##0.00 ¤¤"}  # str(Money) as money.formatting prints: "1,234.50 USD" (babel)
+# str(Money) as money.formatting prints, in the reader's language: "1,234.50 USD", "US$1,234.50" (babel).
+MONEY_FORMAT = {"format": READER_PATTERN}
 # Per billing currency: minimum and maximum credit per top-up, and the most credited
 # (or still payable) in any 24 hours. "CUR:min:max:daily", comma-separated.
 TOPUP_LIMITS = {

@@ -1,4 +1,6 @@
 // Copy buttons: copy data-copy-value, or the text of the nearest [data-copy-source].
+// Words come from the page language's catalogue (/jsi18n/, loaded by base.html).
+var gettext = window.gettext || function (message) { return message; };
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
@@ -8,9 +10,9 @@ document.addEventListener("click", async (event) => {
   const label = button.textContent;
   try {
     await navigator.clipboard.writeText(text);
-    button.textContent = "Copied";
+    button.textContent = gettext("Copied");
   } catch (error) {
-    button.textContent = "Select and copy";
+    button.textContent = gettext("Select and copy");
   }
   setTimeout(() => { button.textContent = label; }, 1500);
 });

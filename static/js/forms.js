@@ -1,3 +1,9 @@
+// Words come from the page language's catalogue (/jsi18n/, loaded by base.html first).
+var gettext = window.gettext || function (message) { return message; };
+var interpolate = window.interpolate || function (format, values) {
+  return format.replace(/%\(\w+\)s/g, function (match) { return values[match.slice(2, -2)]; });
+};
+
 // A form marked data-submit-once disables its submit button after the first submit, so
 // a double click sends one request. The server does not rely on this: the form's
 // request_key makes a second submission find the first top-up anyway.
@@ -9,7 +15,7 @@ document.addEventListener("submit", function (event) {
   form.querySelectorAll("button[type=submit]").forEach(function (button) {
     button.dataset.label = button.textContent;
     button.disabled = true;
-    button.textContent = "Please wait…";
+    button.textContent = gettext("Please wait…");
   });
 });
 // A page shown from the back/forward cache must be usable again.
@@ -38,27 +44,35 @@ function updateQuotePreview(input) {
     preview.replaceChildren(node);
   };
   if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !(Number(text) > 0)) {
-    say("Enter an amount to see what will be credited.", true);
+    say(gettext("Enter an amount to see what will be credited."), true);
     return;
   }
   var decimals = (text.split(".")[1] || "").length;
   if (decimals > payPlaces) {
-    say(payPlaces === 0 ? form.dataset.payCurrency + " has no minor unit: enter a whole number."
-                        : "Enter at most " + payPlaces + " decimals.", false);
+    say(payPlaces === 0
+      ? interpolate(gettext("%(currency)s has no minor unit: enter a whole number."), { currency: form.dataset.payCurrency }, true)
+      : interpolate(gettext("Enter at most %(places)s decimals."), { places: payPlaces }, true), false);
     return;
   }
   // Rounded down in minor units like the server; the epsilon absorbs binary floating-point error.
   var credit = Math.floor((Number(text) / Number(form.dataset.rate)) * Math.pow(10, billingPlaces) + 1e-9) /
     Math.pow(10, billingPlaces);
-  var fmt = function (value, places) {
-    return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+  // Grouped for the page's language, the currency code after the digits, as the server prints it.
+  var locale = document.documentElement.lang || "en";
+  var fmt = function (value, places, currency) {
+    return value.toLocaleString(locale, { minimumFractionDigits: places, maximumFractionDigits: places }) + " " + currency;
   };
-  var line = "You pay " + fmt(Number(text), payPlaces) + " " + form.dataset.payCurrency + " · " +
-    fmt(credit, billingPlaces) + " " + form.dataset.billingCurrency + " will be credited";
+  var values = {
+    paid: fmt(Number(text), payPlaces, form.dataset.payCurrency),
+    credited: fmt(credit, billingPlaces, form.dataset.billingCurrency),
+    minimum: fmt(Number(form.dataset.min), billingPlaces, form.dataset.billingCurrency),
+    maximum: fmt(Number(form.dataset.max), billingPlaces, form.dataset.billingCurrency)
+  };
+  var line = interpolate(gettext("You pay %(paid)s · %(credited)s will be credited"), values, true);
   if (credit < Number(form.dataset.min)) {
-    line += " — below the minimum of " + fmt(Number(form.dataset.min), billingPlaces) + " " + form.dataset.billingCurrency;
+    line += interpolate(gettext(" — below the minimum of %(minimum)s"), values, true);
   } else if (credit > Number(form.dataset.max)) {
-    line += " — above the maximum of " + fmt(Number(form.dataset.max), billingPlaces) + " " + form.dataset.billingCurrency;
+    line += interpolate(gettext(" — above the maximum of %(maximum)s"), values, true);
   }
   say(line, true);
 }

@@ -1,0 +1,138 @@
+"""The reader's language and time zone: Accept-Language before sign-in, the header's switch (a
+cookie, and the profile once signed in), the profile's language winning after sign-in, the
+browser's time zone kept at sign-in, and every date shown in the user's zone."""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.conf import settings
+from djmoney.money import Money
+
+from accounts.ledger import post_ledger_entry
+from accounts.models import LedgerEntry, User
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "secret-pass-123"
+
+
+def test_before_sign_in_the_browsers_accept_language_picks_the_page_language(client):
+    chinese = client.get("/login/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9,en;q=0.5").content.decode()
+    assert '<html lang="zh-hans">' in chinese
+    assert "登录计费中心" in chinese and "用户名" in chinese and "密码" in chinese
+    assert "Sign in to Billing Center" not in chinese
+    english = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="en">' in english and "Sign in to Billing Center" in english
+
+
+def test_the_header_switch_before_sign_in_sets_the_language_cookie(client):
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="language" value="zh-hans"' in page  # the switch offers the other language
+    response = client.post("/billing/language/", {"language": "zh-hans", "next": "/login/"})
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hans"
+    assert "登录计费中心" in client.get("/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_the_switch_never_redirects_off_the_site(client):
+    response = client.post("/billing/language/", {"language": "en", "next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == "/billing/language/"
+
+
+def test_an_unknown_language_or_time_zone_is_refused_and_nothing_is_saved(client):
+    user = UserFactory()
+    client.force_login(user)
+    assert client.post("/billing/language/", {"language": "xx"}).status_code == 400
+    assert client.post("/billing/language/", {"language": "en", "time_zone": "Mars/Olympus"}).status_code == 400
+    user.refresh_from_db()
+    assert (user.language, user.time_zone) == ("", "")
+
+
+def test_signed_in_the_profile_language_wins_over_the_browser(client):
+    user = UserFactory(language="zh-hans")
+    client.force_login(user)
+    page = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert '<html lang="zh-hans">' in page and "总览" in page and "退出" in page
+    user.language = ""  # follow the browser again
+    user.save()
+    assert '<html lang="en">' in client.get("/billing/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+
+
+def test_the_switch_saves_the_language_on_the_profile_of_a_signed_in_user(client):
+    user = UserFactory()
+    client.force_login(user)
+    response = client.post("/billing/language/", {"language": "zh-hans", "next": "/billing/"})
+    assert response.status_code == 302 and response["Location"] == "/billing/"
+    user.refresh_from_db()
+    assert user.language == "zh-hans"
+    assert user.time_zone == ""  # the header's switch leaves the time zone alone
+
+
+def test_the_language_page_saves_language_and_time_zone(client):
+    user = UserFactory()
+    client.force_login(user)
+    page = client.get("/billing/language/")
+    assert page.status_code == 200 and "Asia/Shanghai" in page.content.decode()
+    response = client.post("/billing/language/", {"language": "zh-hans", "time_zone": "Asia/Shanghai"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.language, user.time_zone) == ("zh-hans", "Asia/Shanghai")
+    assert "已保存" in client.get(response["Location"]).content.decode()
+
+
+def test_sign_in_keeps_the_browsers_time_zone_only_when_the_user_has_none(client):
+    user = UserFactory(username="tz-new")
+    response = client.post("/login/", {"username": "tz-new", "password": PASSWORD, "time_zone": "Asia/Shanghai"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.time_zone == "Asia/Shanghai"
+    client.logout()
+    client.post("/login/", {"username": "tz-new", "password": PASSWORD, "time_zone": "Europe/Berlin"})
+    user.refresh_from_db()
+    assert user.time_zone == "Asia/Shanghai"  # a zone already chosen is never replaced
+
+
+@pytest.mark.parametrize("offered", ["", "Mars/Olympus", "../../etc/passwd", "Asia/Shanghai\n", "x" * 200])
+def test_sign_in_ignores_a_time_zone_that_is_not_one(client, offered):
+    user = UserFactory(username="tz-bad")
+    response = client.post("/login/", {"username": "tz-bad", "password": PASSWORD, "time_zone": offered})
+    assert response.status_code == 302  # signed in all the same
+    user.refresh_from_db()
+    assert user.time_zone == ("Asia/Shanghai" if offered == "Asia/Shanghai\n" else "")
+
+
+def test_the_sign_in_page_asks_the_browser_for_its_time_zone_with_a_static_script(client):
+    page = client.get("/login/").content.decode()
+    assert 'name="time_zone"' in page and "data-browser-time-zone" in page
+    assert "/static/js/time-zone.js" in page
+
+
+def test_dates_are_shown_in_the_users_time_zone_and_stored_in_utc(client):
+    user = UserFactory(time_zone="Asia/Shanghai")
+    with time_machine.travel(datetime(2026, 12, 1, 23, 30, tzinfo=UTC), tick=False):
+        entry = post_ledger_entry(
+            account_id=user.account_id, amount=Money("10.00", "USD"), kind="adjustment", source_ref="tz:1"
+        )
+    client.force_login(user)
+    shanghai = client.get("/billing/statement/").content.decode()
+    assert "2026-12-02 07:30" in shanghai  # 23:30 UTC is 07:30 the next morning in Shanghai
+    User.objects.filter(pk=user.pk).update(time_zone="America/New_York")
+    new_york = client.get("/billing/statement/").content.decode()
+    assert "2026-12-01 18:30" in new_york and "2026-12-02" not in new_york
+    assert LedgerEntry.objects.get(pk=entry.pk).created_at == datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+
+
+def test_javascript_messages_come_in_the_page_language(client):
+    chinese = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "\\u5df2\\u590d\\u5236" in chinese or "已复制" in chinese  # "Copied"
+    page = client.get("/login/").content.decode()
+    assert 'src="/jsi18n/"' in page
+
+
+def test_error_pages_speak_the_readers_language(client):
+    page = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert page.status_code == 404 and "找不到该页面" in page.content.decode()
+    api = client.get("/api/v2/nothing-here", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert api.json()["error"]["code"] == "not_found"  # the code stays, the message is localised
+    assert api.json()["error"]["message"] == "不存在该 API 接口。"
