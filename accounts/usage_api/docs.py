@@ -42,7 +42,7 @@ def operations(document: dict) -> list[dict]:
                     "anchor": operation["operationId"],
                     "method": method.upper(),
                     "path": BASE_PATH + path,
-                    "summary": operation["summary"],
+                    "summary": segments(operation["summary"]),
                     "description": segments(operation.get("description", "")),
                     "needs_token": operation.get("security", document["security"]) != [],
                     "parameters": [
@@ -51,7 +51,7 @@ def operations(document: dict) -> list[dict]:
                             "where": p["in"],
                             "required": p.get("required", False),
                             "type": describe(p["schema"]),
-                            "description": p.get("description", ""),
+                            "description": segments(p.get("description", "")),
                         }
                         for p in operation.get("parameters", [])
                     ],
@@ -65,10 +65,14 @@ def operations(document: dict) -> list[dict]:
 def response(status: str, answer: dict) -> dict:
     return {
         "status": status,
-        "description": answer["description"],
+        "description": segments(answer["description"]),
         "content": [media(kind, content) for kind, content in answer.get("content", {}).items()],
         "headers": [
-            {"name": name, "value": header["schema"].get("const", ""), "description": header.get("description", "")}
+            {
+                "name": name,
+                "value": header["schema"].get("const", ""),
+                "description": segments(header.get("description", "")),
+            }
             for name, header in answer.get("headers", {}).items()
         ],
     }
