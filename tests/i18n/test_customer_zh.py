@@ -82,7 +82,7 @@ def test_a_receipt_pdf_draws_a_chinese_account_name_and_chinese_labels(client, a
         client, url, english="Amount credited", chinese=labels, artifact=screenshot_dir.parent / "receipt-zh.pdf"
     )
     assert topup.reference in text
-    assert "100.00 USD" in text
+    assert "US$100.00" in text
 
 
 def test_a_bill_pdf_draws_a_chinese_account_name_and_chinese_labels(client, bills, screenshot_dir):
@@ -153,9 +153,9 @@ def test_a_postpaid_customers_bills_and_repay_pages_in_chinese(client, bills):
         assert words in listing, words
 
     detail = page(client, f"/billing/bills/{october.number}/")
-    for words in (f"账单 {october.number}", "本期用量", "此账单尚未付款。", "30.00 USD"):
+    for words in (f"账单 {october.number}", "本期用量", "此账单尚未付款。", "US$30.00"):
         assert words in detail, words
-    assert 'data-testid="bill-amount">30.00 USD<' in detail  # the amount due is still set in bold
+    assert 'data-testid="bill-amount">US$30.00<' in detail  # the amount due is still set in bold
 
     repay = page(client, "/billing/repay/")
     for words in ("偿还账单", "待付账单", "或支付指定金额", "在线支付"):
@@ -176,7 +176,7 @@ def test_the_enterprise_pages_in_chinese(client):
         **ZH,
     )
     assert response.status_code == 403  # refused: more than the master has
-    assert "可分配金额为 0.00 USD，无法分配 5.00 USD。" in response.content.decode()
+    assert "可分配金额为 US$0.00，无法分配 US$5.00。" in response.content.decode()
 
     client.force_login(UserFactory(account=member))
     overview = page(client, "/billing/")
@@ -230,7 +230,7 @@ def test_an_e_mail_is_built_in_the_recipients_language_not_the_callers(bills, bo
     type(october).objects.filter(pk__in=[october.pk, november.pk]).update(reminder="")
     send_bill_reminders(now=at(2026, 12, 20, 9))
     email = OutboundEmail.objects.filter(subject__contains=november.number).get()
-    assert email.subject == f"账单 {november.number} 已逾期：待付 50.00 USD"
+    assert email.subject == f"账单 {november.number} 已逾期：待付 US$50.00"
     sms = OutboundSms.objects.filter(text__contains=november.number).get()
     assert sms.text.startswith(
         f"计费中心：{CHINESE_NAME} 的账单 {november.number} 已于 {november.due_on:%Y-%m-%d} 到期"
