@@ -36,6 +36,8 @@ from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
 from accounts.models import Account, AlertRecipient, LedgerEntry, OutboundSms, UsageCharge
+from accounts.outbound_webhooks.endpoints import register_endpoint
+from accounts.outbound_webhooks.events import emit
 from accounts.recipients import add_sms_recipient
 from accounts.usage_api.tokens import create_service_token
 from bills.models import Bill
@@ -1522,9 +1524,16 @@ def customer_routes() -> list[str]:
 
 
 def objects_of(user, bank) -> dict:
-    """A customer's ticket with its certificate, an invoice and a credited top-up."""
+    """A customer's ticket with its certificate, an invoice, a credited top-up, a bill and a
+    webhook endpoint with one delivery."""
     ticket = make_ticket(user, bank, bank_reference=f"REF{user.pk}")
+    endpoint = register_endpoint(
+        account=user.account, url="https://93.184.216.34/hooks", event_types=["bill.issued"], actor=user
+    ).endpoint
+    emit("bill.issued", account_id=user.account_id, data={})
     return {
+        "endpoint": endpoint,
+        "delivery": endpoint.deliveries.get(),
         "ticket": ticket,
         "certificate": ticket.certificates.get(),
         "invoice": an_invoice(user),
@@ -1559,10 +1568,26 @@ ROUTES_WITH_IDS = {
     "billing/invoices/<str:number>/pdf/": lambda o: f"/billing/invoices/{o['invoice'].number}/pdf/",
     "billing/bills/<str:number>/": lambda o: f"/billing/bills/{o['bill'].number}/",
     "billing/bills/<str:number>/bill.pdf": lambda o: f"/billing/bills/{o['bill'].number}/bill.pdf",
+    **{
+        f"billing/developers/webhooks/<int:endpoint_id>/{action}": (
+            lambda o, action=action: f"/billing/developers/webhooks/{o['endpoint'].pk}/{action}"
+        )
+        for action in ("", "edit/", "rotate/", "toggle/", "delete/", "replay/")
+    },
+    "billing/developers/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/replay/": (
+        lambda o: f"/billing/developers/webhooks/{o['endpoint'].pk}/deliveries/{o['delivery'].pk}/replay/"
+    ),
 }
 
 # Routes that only act (POST): a GET is a 405 for the owner too.
-POST_ONLY = {"billing/topups/<uuid:public_id>/cancel/"}
+POST_ONLY = {
+    "billing/topups/<uuid:public_id>/cancel/",
+    *(
+        f"billing/developers/webhooks/<int:endpoint_id>/{a}"
+        for a in ("edit/", "rotate/", "toggle/", "delete/", "replay/")
+    ),
+    "billing/developers/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/replay/",
+}
 
 
 def test_every_customer_route_with_an_id_is_in_the_table():
