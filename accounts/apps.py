@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts and ledger"
+    verbose_name = _("Accounts and ledger")
 
     def ready(self):
         from . import signals  # noqa: F401  (connects the receivers)

@@ -33,6 +33,7 @@ class FundMove(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name, verbose_name_plural = _("fund move"), _("fund moves")
         constraints = [
             models.UniqueConstraint(fields=["master", "request_key"], name="fund_move_once_per_form"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="fund_move_positive"),

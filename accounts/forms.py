@@ -79,8 +79,10 @@ class DateRangeFilterForm(forms.Form):
 class DepositFilterForm(DateRangeFilterForm):
     """Top-up records: by money-in method (each registered source) and status."""
 
-    method = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(choices=[("", _("All statuses")), *RecordStatus.choices], required=False)
+    method = forms.ChoiceField(label=_("Method"), required=False)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All statuses")), *RecordStatus.choices], required=False
+    )
     field_order = ["method", "status", "date_from", "date_to"]
 
     def __init__(self, *args, **kwargs):
@@ -89,7 +91,7 @@ class DepositFilterForm(DateRangeFilterForm):
 
 
 class StatementFilterForm(DateRangeFilterForm):
-    kind = forms.ChoiceField(choices=[("", _("All types")), *LedgerEntry.Kind.choices], required=False)
+    kind = forms.ChoiceField(label=_("Type"), choices=[("", _("All types")), *LedgerEntry.Kind.choices], required=False)
     field_order = ["kind", "date_from", "date_to"]
 
 

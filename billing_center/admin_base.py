@@ -4,6 +4,9 @@ refuse mangled selections, and a History page in our words."""
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponseRedirect
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -14,6 +17,15 @@ from money.parsing import is_digits
 # (a gateway's webhook, a scheduled task, a command).
 EMPTY = "—"
 NO_PERSON = "system"
+
+
+def yes_no(value: bool | None) -> str:
+    """Admin's yes/no icon for a boolean, its alt text in the reader's language: Django's own icon
+    (list columns, read-only fields) says "True" or "False" in English whatever the language."""
+    icon, word = {True: ("yes", gettext("Yes")), False: ("no", gettext("No")), None: ("unknown", gettext("Unknown"))}[
+        value
+    ]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), word)
 
 
 class SafeActionsMixin:

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BillsConfig(AppConfig):
     name = "bills"
-    verbose_name = "Postpaid bills"
+    verbose_name = _("Postpaid bills")
 
     def ready(self):
         from accounts import overview_panels

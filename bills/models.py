@@ -46,6 +46,7 @@ class Bill(models.Model):
 
     class Meta:
         ordering = ["-period_start", "-id"]
+        verbose_name, verbose_name_plural = _("bill"), _("bills")
         constraints = [
             models.UniqueConstraint(fields=["account", "period_start"], name="bill_once_per_account_period"),
             models.CheckConstraint(condition=models.Q(amount_due__gt=0), name="bill_amount_due_positive"),
@@ -73,7 +74,7 @@ class PostpaidAccount(Account):
 
     class Meta:
         proxy = True
-        verbose_name = _("postpaid account")
+        verbose_name, verbose_name_plural = _("postpaid account"), _("postpaid accounts")
 
     def __str__(self) -> str:
         return self.name

@@ -74,17 +74,20 @@ class TransferTicketForm(forms.Form):
     bank_reference = forms.CharField(
         label=_("Bank serial / reference number"),
         max_length=60,
-        help_text="The transaction number on your certificate.",
+        help_text=_("The transaction number on your certificate."),
     )
     receiving_account = forms.ModelChoiceField(
         label=_("Paid to"), queryset=ReceivingAccount.objects.none(), empty_label=None
     )
     invoice_number = forms.CharField(label=_("Invoice number"), max_length=30, required=False)
     bill_number = forms.CharField(
-        label=_("Bill number"), max_length=30, required=False, help_text="The bill this transfer repays (postpaid)."
+        label=_("Bill number"), max_length=30, required=False, help_text=_("The bill this transfer repays (postpaid).")
     )
     payment_reference = forms.CharField(
-        label=_("Payment reference"), max_length=40, required=False, help_text="The RF reference you put in the remark."
+        label=_("Payment reference"),
+        max_length=40,
+        required=False,
+        help_text=_("The RF reference you put in the remark."),
     )
     contact_name = PlainTextField(label=_("Contact name"), max_length=200)
     contact_email = forms.EmailField(label=_("Contact e-mail"), max_length=254)
@@ -101,7 +104,7 @@ class TransferTicketForm(forms.Form):
         ),
     )
     certificates = CertificatesField(
-        label=_("Bank transfer certificate"), help_text="PDF, PNG or JPEG, up to 10 MB each, 1–5 files."
+        label=_("Bank transfer certificate"), help_text=_("PDF, PNG or JPEG, up to 10 MB each, 1–5 files.")
     )
 
     def __init__(self, *args, account, held=(), **kwargs):
@@ -219,7 +222,7 @@ class TicketReplyForm(forms.Form):
         label=_("Message"), multiline=True, max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     certificates = CertificatesField(
-        label=_("Add certificates"), minimum=0, help_text="Optional. PDF, PNG or JPEG, up to 10 MB."
+        label=_("Add certificates"), minimum=0, help_text=_("Optional. PDF, PNG or JPEG, up to 10 MB.")
     )
 
     def clean(self):

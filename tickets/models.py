@@ -133,8 +133,10 @@ class TransferTicket(models.Model):
     OPEN_STATUSES = (Status.SUBMITTED, Status.UNDER_REVIEW, Status.INFO_REQUESTED)
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="transfer_tickets")
+    number = models.CharField(verbose_name=_("number"), max_length=20, unique=True, null=True, blank=True)
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="transfer_tickets"
+    )
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # What the customer says they sent.
     payer_name = models.CharField(max_length=200)
@@ -155,11 +157,13 @@ class TransferTicket(models.Model):
     contact_phone = models.CharField(max_length=30, blank=True)
     problem_description = models.TextField(blank=True)
 
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True
+    )
     submitted_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(db_index=True, help_text=_("Three working days in finance's calendar, in UTC."))
     deadline_flag = models.CharField(max_length=10, choices=Deadline.choices, default=Deadline.ON_TIME, blank=True)
-    possible_duplicate = models.BooleanField(default=False, db_index=True)
+    possible_duplicate = models.BooleanField(verbose_name=_("possible duplicate"), default=False, db_index=True)
 
     # What finance found on the bank statement. When a second approval is needed these are
     # the maker's proposal, credited only when a different finance user approves them.

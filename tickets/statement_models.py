@@ -24,19 +24,24 @@ class StatementFile(models.Model):
         CSV = "csv", "CSV"
 
     receiving_account = models.ForeignKey(
-        "tickets.ReceivingAccount", on_delete=models.PROTECT, related_name="statement_files"
+        "tickets.ReceivingAccount",
+        verbose_name=_("receiving account"),
+        on_delete=models.PROTECT,
+        related_name="statement_files",
     )
-    format = models.CharField(max_length=10, choices=Format.choices)
-    original_name = models.CharField(max_length=200)
+    format = models.CharField(verbose_name=_("format"), max_length=10, choices=Format.choices)
+    original_name = models.CharField(verbose_name=_("original name"), max_length=200)
     sha256 = models.CharField(max_length=64, db_index=True)
-    statement_id = models.CharField(max_length=60, blank=True)
+    statement_id = models.CharField(verbose_name=_("statement ID"), max_length=60, blank=True)
     currency = models.CharField(max_length=3)
     opening_balance = models.DecimalField(max_digits=18, decimal_places=2)
     closing_balance = models.DecimalField(max_digits=18, decimal_places=2)
     line_count = models.PositiveIntegerField(default=0)
     new_line_count = models.PositiveIntegerField(default=0)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(verbose_name=_("uploaded at"), default=timezone.now)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -67,10 +72,14 @@ class StatementLine(models.Model):
 
     EXACT_RULES = (Rule.RF, Rule.INVOICE, Rule.BILL)
 
-    statement_file = models.ForeignKey(StatementFile, on_delete=models.PROTECT, related_name="lines")
-    receiving_account = models.ForeignKey("tickets.ReceivingAccount", on_delete=models.PROTECT, related_name="+")
-    bank_reference = models.CharField(max_length=60)
-    booking_date = models.DateField()
+    statement_file = models.ForeignKey(
+        StatementFile, verbose_name=_("statement file"), on_delete=models.PROTECT, related_name="lines"
+    )
+    receiving_account = models.ForeignKey(
+        "tickets.ReceivingAccount", verbose_name=_("receiving account"), on_delete=models.PROTECT, related_name="+"
+    )
+    bank_reference = models.CharField(verbose_name=_("bank reference"), max_length=60)
+    booking_date = models.DateField(verbose_name=_("booking date"))
     amount = models.DecimalField(max_digits=18, decimal_places=2, help_text=_("Negative for a debit."))
     currency = models.CharField(max_length=3)
     payer_name = models.CharField(max_length=200, blank=True)
@@ -78,8 +87,10 @@ class StatementLine(models.Model):
     remittance = models.TextField(blank=True)
     creditor_reference = models.CharField(max_length=60, blank=True)
 
-    state = models.CharField(max_length=20, choices=State.choices, default=State.UNMATCHED, db_index=True)
-    rule = models.CharField(max_length=10, choices=Rule.choices, default=Rule.NONE, blank=True)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=20, choices=State.choices, default=State.UNMATCHED, db_index=True
+    )
+    rule = models.CharField(verbose_name=_("rule"), max_length=10, choices=Rule.choices, default=Rule.NONE, blank=True)
     explanation = models.TextField(blank=True)
     suggestions = models.CharField(max_length=300, blank=True)
     account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

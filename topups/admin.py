@@ -11,7 +11,7 @@ from djmoney.contrib.exchange.models import Rate
 from djmoney.money import Money
 
 from accounts.forms import amount_from_form
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, yes_no
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money, plain_amount
@@ -80,8 +80,8 @@ class TopUpAdmin(ReadOnlyAdmin):
         "credit_amount",
         "status",
         "gateway",
-        "is_automatic",
-        "needs_review",
+        "automatic",
+        "review",
         "created_at",
     )
     list_filter = ("status", "is_automatic", "needs_review", "gateway")
@@ -90,6 +90,18 @@ class TopUpAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["reconcile_with_gateway", "refund"]
     inlines = [RefundInline, DisputeInline]
+
+    @admin.display(description=gettext_lazy("Reference"), ordering="public_id")
+    def reference(self, obj):
+        return obj.reference
+
+    @admin.display(description=gettext_lazy("is automatic"), ordering="is_automatic")
+    def automatic(self, obj):
+        return yes_no(obj.is_automatic)
+
+    @admin.display(description=gettext_lazy("needs review"), ordering="needs_review")
+    def review(self, obj):
+        return yes_no(obj.needs_review)
 
     def get_search_results(self, request, queryset, search_term):
         # Customers quote "TU-409FA5D74577": the first 12 hex digits of the public id.

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TopupsConfig(AppConfig):
     name = "topups"
-    verbose_name = "Online top-ups"
+    verbose_name = _("Online top-ups")
 
     def ready(self):
         from accounts import deposits, low_balance

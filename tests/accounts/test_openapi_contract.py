@@ -93,7 +93,7 @@ def test_the_docs_page_shows_every_operation_schema_and_example_without_a_script
     for path, item in document["paths"].items():
         for method, operation in item.items():
             assert f'id="{operation["operationId"]}"' in page, (method, path)
-            assert f"<code lang=\"en\">/api/v1{path}</code>" in page
+            assert f'<code lang="en">/api/v1{path}</code>' in page
             for status in operation["responses"]:
                 assert f"<strong>{status}</strong>" in page, (path, status)
     for name in document["components"]["schemas"]:

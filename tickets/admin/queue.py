@@ -18,7 +18,7 @@ from djmoney.money import Money
 
 from accounts.forms import amount_from_form
 from accounts.selectors import recent_ledger_entries
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, yes_no
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
@@ -82,7 +82,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             {
                 "classes": ["collapse"],
                 "fields": [
-                    field.name
+                    "duplicate" if field.name == "possible_duplicate" else field.name
                     for field in TransferTicket._meta.get_fields()
                     if field.concrete and not field.auto_created and field.name != "public_id"
                 ],
@@ -100,7 +100,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     list_per_page = 50
     show_full_result_count = False  # the queue stays fast at 100,000 tickets
     actions = ["confirm_and_credit", "approve_credit", "request_information", "reject", "start_review"]
-    readonly_fields = ()
+    readonly_fields = ("duplicate",)
     exclude = ()
 
     # -- columns
@@ -120,6 +120,10 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Due"), ordering="due_at")
     def due(self, obj):
         return labels.due_badge(obj, now=timezone.now())
+
+    @admin.display(description=gettext_lazy("possible duplicate"))
+    def duplicate(self, obj):
+        return yes_no(obj.possible_duplicate)
 
     @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_and_flags(self, obj):

@@ -57,6 +57,7 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name, verbose_name_plural = _("refund"), _("refunds")
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""), name="refund_once_per_id"
@@ -116,6 +117,7 @@ class Dispute(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        verbose_name, verbose_name_plural = _("dispute"), _("disputes")
 
     def __str__(self) -> str:
         return f"Dispute {self.gateway_dispute_id} of {self.amount} ({self.get_status_display()})"

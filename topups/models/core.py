@@ -36,23 +36,29 @@ class TopUp(models.Model):
         REPAYMENT = "repayment", _("Repayment")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="topups")
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="topups"
+    )
     # A repayment (postpaid) is paid the same way and credited as a repayment that settles
     # bills: the ones chosen here first (bills.settlement).
     purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.TOPUP)
     bills = models.ManyToManyField("bills.Bill", blank=True, related_name="online_repayments")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    gateway = models.CharField(max_length=20)
+    gateway = models.CharField(verbose_name=_("gateway"), max_length=20)
     # What the customer pays, in the payment currency ...
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    amount = MoneyField(
+        verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
     # ... and what the account receives, in its billing currency.
-    credit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    credit_amount = MoneyField(
+        verbose_name=_("credit amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
     # The rate locked when the top-up started, when amount and credit_amount differ in
     # currency: exchange_rate payment-currency units bought one billing unit.
     exchange_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
     rate_source = models.CharField(max_length=100, blank=True)
     rate_as_of = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     gateway_session_id = models.CharField(max_length=255, blank=True)
     # The provider's ids of the payment itself, kept from its notifications: refunds and
     # disputes made in the provider's dashboard name only these.
@@ -62,25 +68,25 @@ class TopUp(models.Model):
     # top-up its first submission created instead of opening a second checkout.
     request_key = models.CharField(max_length=64, blank=True)
     # Started by auto top-up for one crossing below its threshold (request_key "auto:<n>").
-    is_automatic = models.BooleanField(default=False)
+    is_automatic = models.BooleanField(verbose_name=_("is automatic"), default=False)
     checkout_url = models.TextField(blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     # A verified notification that disagrees with this row (amount, currency, owner)
     # credits nothing and is left here for finance to look at.
-    needs_review = models.BooleanField(default=False)
+    needs_review = models.BooleanField(verbose_name=_("needs review"), default=False)
     review_note = models.TextField(blank=True)
     ledger_entry = models.OneToOneField(
         "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="topup"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    credited_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    credited_at = models.DateTimeField(verbose_name=_("credited at"), null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text=_("When it failed, was cancelled or expired."))
     last_checked_at = models.DateTimeField(null=True, blank=True, help_text=_("Last reconciliation with the gateway."))
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = _("top-up")
+        verbose_name, verbose_name_plural = _("top-up"), _("top-ups")
         permissions = [("refund_topup", "Can refund a credited top-up through its gateway")]
         constraints = [
             models.UniqueConstraint(
@@ -242,13 +248,17 @@ class RateSheet(ExchangeBackend):
 
     class Meta:
         proxy = True
-        verbose_name = _("exchange-rate sheet")
+        verbose_name, verbose_name_plural = _("exchange-rate sheet"), _("exchange-rate sheets")
 
 
 # Every change to a rate sheet and its rates is kept, with who made it: a quote names
 # its source and time, and finance must be able to show what the rate was then.
-register(ExchangeBackend, app="topups", table_name="topups_historicalexchangebackend")
-register(Rate, app="topups", table_name="topups_historicalrate")
+for model, name, plural in (
+    (ExchangeBackend, _("historical exchange backend"), _("historical exchange backends")),
+    (Rate, _("historical rate"), _("historical rates")),
+):
+    table = f"topups_historical{model._meta.model_name}"
+    register(model, app="topups", table_name=table, verbose_name=name, verbose_name_plural=plural)
 HistoricalRate = Rate.history.model
 
 
