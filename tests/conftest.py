@@ -47,6 +47,18 @@ def pytest_runtest_setup(item):
         require(engine.endswith("postgresql"), "PostgreSQL (set DATABASE_URL=postgres://...)")
 
 
+@pytest.fixture(autouse=True)
+def site_language():
+    """Each test starts in the site's language: a request through LocaleMiddleware (a Chinese
+    browser in an earlier test) leaves its language active in the test's thread."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     require(Path(CHROMIUM).exists(), f"Debian's chromium at {CHROMIUM}")
