@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, ReadOnlyAdmin
 from billing_center.privacy import mask_phone
@@ -157,7 +157,7 @@ class OutboundSmsAdmin(ReadOnlyAdmin):
     exclude = ("text", "to")
     readonly_fields = ("masked_to", "shown_text")
 
-    @admin.display(description=gettext_lazy("To"))
+    @admin.display(description=pgettext_lazy("message recipient", "To"))
     def masked_to(self, obj):
         return mask_phone(obj.to)
 

@@ -89,8 +89,8 @@ class EventDelivery(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name = _("webhook delivery")
-        verbose_name_plural = _("webhook deliveries")
+        verbose_name = _("event delivery")
+        verbose_name_plural = _("event deliveries")
         constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]
         indexes = [models.Index(fields=["endpoint", "status", "event"], name="webhook_delivery_queue")]
 

@@ -47,3 +47,15 @@ def test_the_catalogues_compile_with_babel_and_django_reads_them(tmp_path):
     _, message = next((p, m) for p, m in entries if isinstance(m.id, str) and not m.context)
     with translation.override("zh-hans"):
         assert translation.gettext(message.id) == message.string
+
+
+def test_a_message_two_areas_translate_differently_carries_a_context():
+    """Django takes the first catalogue in LOCALE_PATHS that has a message: two areas giving one
+    English message two translations would show one area's words on the other's page."""
+    seen, clashes = {}, []
+    for path, message in all_messages():
+        key = (message.id, message.context)
+        if key in seen and seen[key][1] != message.string:
+            clashes.append(f"{message.id!r}: {seen[key][0]} {seen[key][1]!r} ≠ {path} {message.string!r}")
+        seen.setdefault(key, (path, message.string))
+    assert not clashes, "give these a context (pgettext / translate … context):\n" + "\n".join(clashes)

@@ -98,7 +98,7 @@ def test_a_bill_pdf_draws_a_chinese_account_name_and_chinese_labels(client, bill
 def test_a_prepaid_customers_pages_in_chinese(client, alice):
     topup = credited_topup(client, alice)
     overview = page(client, "/billing/")
-    for words in ("可用余额", "近 30 天余额", "支出预警", "最近余额变动", "结算币种", CHINESE_NAME):
+    for words in ("可用余额", "近 30 天余额", "支出预警", "最近余额变动", "计费币种", CHINESE_NAME):
         assert words in overview, words
     assert "Available balance" not in overview
 
@@ -132,7 +132,7 @@ def test_a_prepaid_customers_pages_in_chinese(client, alice):
 
     preferences = page(client, "/account/preferences/")
     assert "付款币种" in preferences
-    assert "您的结算币种" in preferences
+    assert "您的计费币种" in preferences
 
 
 def test_the_same_pages_stay_in_english_without_the_header(client, alice):

@@ -53,7 +53,7 @@ def test_signed_in_the_profile_language_wins_over_the_browser(client):
     user = UserFactory(language="zh-hans")
     client.force_login(user)
     page = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
-    assert '<html lang="zh-hans">' in page and "总览" in page and "退出" in page
+    assert '<html lang="zh-hans">' in page and "概览" in page and "退出" in page
     user.language = ""  # follow the browser again
     user.save()
     assert '<html lang="en">' in client.get("/billing/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()

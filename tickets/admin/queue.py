@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from djmoney.money import Money
 
 from accounts.forms import amount_from_form
@@ -117,7 +117,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             obj.bank_reference,
         )
 
-    @admin.display(description=gettext_lazy("Due"), ordering="due_at")
+    @admin.display(description=pgettext_lazy("ticket deadline", "Due"), ordering="due_at")
     def due(self, obj):
         return labels.due_badge(obj, now=timezone.now())
 
