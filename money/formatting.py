@@ -7,6 +7,7 @@ zh_Hans_CN locale's standard pattern, the symbol first ("US$1,234.50", "¥7,100.
 """
 
 from decimal import Decimal
+from functools import lru_cache
 
 import moneyed
 from babel.numbers import NumberPattern, format_currency, parse_pattern
@@ -39,8 +40,14 @@ def _places(value) -> int:
     return minor_places(str(value.currency))
 
 
+@lru_cache(maxsize=8192)
+def _formatted(pattern, amount: Decimal, currency: str, locale: str) -> str:
+    """Babel's formatting, remembered: a statement's e-mails print the same few amounts thousands of times."""
+    return format_currency(amount, currency, format=pattern, locale=locale)
+
+
 def _apply(pattern, amount, currency: str, language: str | None = None) -> str:
-    return format_currency(Decimal(amount), currency, format=pattern, locale=babel_locale(language))
+    return _formatted(pattern, Decimal(amount), currency, babel_locale(language))
 
 
 def money_digits(value) -> str:

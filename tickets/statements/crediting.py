@@ -178,14 +178,14 @@ def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime
 def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> None:
     """No ticket to answer: each credited line's account users are told the money arrived
     (through the outbox, in this transaction), each in their language: one batch per language."""
-    by_language: dict[str, list] = {}
+    by_language: dict[str, dict[int, list]] = {}  # language → account → its users
     for user in User.objects.filter(account_id__in={line.account_id for line in lines}, is_active=True).exclude(
         email=""
     ):
-        by_language.setdefault(getattr(user, "language", ""), []).append(user)
+        by_language.setdefault(getattr(user, "language", ""), {}).setdefault(user.account_id, []).append(user)
     url = settings.SITE_URL + reverse("accounts:overview")
     for users in by_language.values():
-        with recipient_language(users[0]):
+        with recipient_language(next(iter(users.values()))[0]):
             queue_templated_emails(
                 [
                     TemplatedEmail(
@@ -198,8 +198,7 @@ def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> N
                         account=accounts[line.account_id],
                     )
                     for line in lines
-                    for user in users
-                    if user.account_id == line.account_id
+                    for user in users.get(line.account_id, ())
                 ]
             )
 
