@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .database import database_settings
 from .environment import env, env_bool, env_list
+from .storage import STORAGE_BACKEND, document_storages  # noqa: F401  (STORAGE_BACKEND is a setting)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("BILLING_VAR_DIR", BASE_DIR / "var"))
@@ -154,14 +155,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Private uploads (bank certificates) live under here and are never served by URL.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "private-media")))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **document_storages(MEDIA_ROOT),  # certificates on this disk or in object storage: settings/storage.py
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-    # Bank certificates: random names, no base URL, read only through the download view
-    # that checks the owner or finance. Production may swap in object storage here.
-    "certificates": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MEDIA_ROOT / "certificates"), "base_url": None},
-    },
 }
 # Locally, serve straight from the source folders so an edited file shows without collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
