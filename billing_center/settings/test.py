@@ -34,3 +34,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not the shared-cache in-memory default: its table locks ignore the busy
     # timeout, so the live server's threads would fail where a real SQLite file waits.
     DATABASES["default"]["TEST"] = {"NAME": f"{tempfile.mkdtemp(prefix='billing-test-db-')}/test.sqlite3"}  # noqa: F405
+if CELERY_BROKER_URL.startswith("amqp"):
+    # The test worker's event loop sleeps until its next timer; with a heartbeat checked every
+    # second it notices a stop request at once instead of after the default 60 s.
+    CELERY_BROKER_HEARTBEAT = 2
