@@ -211,7 +211,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-from .schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401  (the periodic tasks, one file)
+from .schedule import CELERY_BEAT_SCHEDULE, CELERY_BEAT_SCHEDULER  # noqa: E402,F401  (the periodic tasks, one file)
 
 # --- Money ----------------------------------------------------------------------------
 BILLING_CURRENCIES = env_list("BILLING_CURRENCIES", "USD,CNY,EUR,GBP,JPY")
