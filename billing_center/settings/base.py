@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .database import database_settings
 from .environment import env, env_bool, env_list
-from .storage import STORAGE_BACKEND, document_storages  # noqa: F401  (STORAGE_BACKEND is a setting)
+from .storage import S3_BUCKET, STORAGE_BACKEND, document_storages  # noqa: F401  (settings of their own)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("BILLING_VAR_DIR", BASE_DIR / "var"))
