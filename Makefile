@@ -11,7 +11,7 @@ export DJANGO_SETTINGS_MODULE ?= billing_center.settings.base
 export DEMO ?= true
 export WEB_BIND := $(HOST):$(PORT)
 
-.PHONY: run test install lock lint storm bench soak-run demo-alert clean
+.PHONY: run test install lock lint storm cluster bench soak-run demo-alert clean
 
 # requirements.txt (what runs) and requirements-dev.txt (tests, tools) are locked with hashes by
 # pip-tools from the .in files: `make lock` after editing one. Production installs requirements.txt alone.
@@ -52,6 +52,11 @@ demo-alert: install
 # The reliability storm at full size (CI runs it small): needs DATABASE_URL=postgres://...
 storm: install
 	$(BIN)/python -m tests.reliability.storm $(STORM_ARGS)
+
+# The cluster test with its figures: nginx, two web nodes (one killed mid-storm), two workers, two beats,
+# PgBouncer, RabbitMQ (RABBITMQ_URL), moto's S3. Needs DATABASE_URL=postgres://..., nginx and pgbouncer.
+cluster: install
+	env -u DEMO DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest -s -p no:randomly tests/reliability/test_cluster.py
 
 # 30 cold starts of `make run`, each with a top-up, a ticket and an alert; counts crashed processes.
 soak-run: install

@@ -308,3 +308,52 @@ class PgBouncer(Process):
     def stop(self, timeout: float = 10) -> None:
         super().stop(timeout)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Nginx(Process):
+    """Debian's nginx as the load balancer in front of web nodes, on a loopback port. TLS ends at
+    the balancer in production; here it speaks http and says https in X-Forwarded-Proto."""
+
+    BINARY = "/usr/sbin/nginx"
+
+    def __init__(self, upstreams: list[str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.folder = Path(tempfile.mkdtemp(prefix="billing-nginx-"))
+        servers = " ".join(f"server {address} max_fails=1 fail_timeout=30s;" for address in upstreams)
+        temp = " ".join(f"{kind}_temp_path {self.folder / kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
+        (self.folder / "nginx.conf").write_text(
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"worker_processes 1;\nerror_log {self.folder / 'error.log'} warn;\npid {self.folder / 'nginx.pid'};\n"
+            "events { worker_connections 512; }\n"
+            f"http {{ access_log off; client_body_temp_path {self.folder / 'body'}; {temp}\n"
+            f"  client_max_body_size 60m;\n  upstream billing {{ {servers} }}\n"
+            f"  server {{ listen 127.0.0.1:{self.port};\n"
+            "    location / { proxy_pass http://billing; proxy_set_header Host $http_host;\n"
+            "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "      proxy_set_header X-Forwarded-Proto https;\n"
+            # A node that dies mid-request: the request goes to the next one (our writes are idempotent).
+            "      proxy_next_upstream error timeout http_502 non_idempotent; proxy_next_upstream_tries 2;\n"
+            "      proxy_read_timeout 60s; } } }\n"
+        )
+        argv = [self.BINARY, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"), "-g", "daemon off;"]
+        super().__init__("nginx", argv)
+
+    @classmethod
+    def available(cls) -> bool:
+        return Path(cls.BINARY).exists()
+
+    def start(self) -> None:
+        super().start()
+        wait_until(self.answering, timeout=20, what=f"nginx on {self.url} ({self.folder / 'error.log'})")
+
+    def answering(self) -> bool:
+        try:
+            requests.get(f"{self.url}/healthz", timeout=2)
+        except requests.RequestException:
+            return False
+        return True
+
+    def stop(self, timeout: float = 10) -> None:
+        super().stop(timeout)
+        shutil.rmtree(self.folder, ignore_errors=True)
