@@ -11,13 +11,14 @@ export DJANGO_SETTINGS_MODULE ?= billing_center.settings.base
 export DEMO ?= true
 export WEB_BIND := $(HOST):$(PORT)
 
-.PHONY: run test install lint storm bench soak-run demo-alert clean
+.PHONY: run test install lock lint storm cluster bench soak-run demo-alert clean
 
-$(BIN)/.installed: requirements.txt
+# requirements.txt (what runs) and requirements-dev.txt (tests, tools) are locked with hashes by
+# pip-tools from the .in files: `make lock` after editing one. Production installs requirements.txt alone.
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Billing Center needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
 install: $(BIN)/.installed
@@ -52,6 +53,11 @@ demo-alert: install
 storm: install
 	$(BIN)/python -m tests.reliability.storm $(STORM_ARGS)
 
+# The cluster test with its figures: nginx, two web nodes (one killed mid-storm), two workers, two beats,
+# PgBouncer, RabbitMQ (RABBITMQ_URL), moto's S3. Needs DATABASE_URL=postgres://..., nginx and pgbouncer.
+cluster: install
+	env -u DEMO DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest -s -p no:randomly tests/reliability/test_cluster.py
+
 # 30 cold starts of `make run`, each with a top-up, a ticket and an alert; counts crashed processes.
 soak-run: install
 	$(BIN)/python -m tests.reliability.soak_run $(SOAK_ARGS)
@@ -60,6 +66,11 @@ soak-run: install
 bench: install
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Re-lock both requirement files after editing requirements.in or requirements-dev.in (keeps other pins).
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-find-links --no-emit-index-url --strip-extras requirements.in -o requirements.txt
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-find-links --no-emit-index-url --strip-extras requirements-dev.in -o requirements-dev.txt
 
 lint: install
 	$(BIN)/ruff check .

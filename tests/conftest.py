@@ -39,6 +39,13 @@ def pytest_sessionstart(session):
     compile_all()
 
 
+def pytest_collection_modifyitems(items):
+    """`-m celery` selects every test a real Celery worker runs (CI runs them again on RabbitMQ)."""
+    for item in items:
+        if "celery_worker" in getattr(item, "fixturenames", ()):
+            item.add_marker("celery")
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         from django.conf import settings
@@ -134,9 +141,11 @@ def celery_worker():
     from billing_center.celery import app
 
     # Earlier tests published tasks (credit e-mails) nobody consumed; they must not run
-    # against this test's data.
+    # against this test's data. Declared first: RabbitMQ refuses to purge a queue it does not know yet.
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+        queue = app.amqp.queues[app.conf.task_default_queue].bind(conn.default_channel)
+        queue.declare()
+        queue.purge()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
 

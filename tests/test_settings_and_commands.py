@@ -25,6 +25,17 @@ PRODUCTION_ENV = {
 }
 
 
+CLUSTER_PARTS = {
+    "CLUSTER": "true",
+    "DATABASE_URL": "postgres://billing@db.internal:6432/billing",
+    "DATABASE_PGBOUNCER": "true",
+    "CELERY_BROKER_URL": "amqp://billing:secret@mq.internal:5672/billing",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "STORAGE_BACKEND": "s3",
+    "S3_BUCKET": "billing-documents",
+}
+
+
 def manage(*args, env_overrides: dict, drop: tuple = ()) -> subprocess.CompletedProcess:
     skip = {
         *drop,
@@ -74,6 +85,14 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
         ({"TWILIO_AUTH_TOKEN": ""}, (), "TWILIO_AUTH_TOKEN"),
         ({"WEBHOOK_ALLOW_LOOPBACK": "true"}, (), "Webhooks in production"),
         ({"WEBHOOK_REQUIRE_HTTPS": "false"}, (), "Webhooks in production"),
+        # CLUSTER=true: every node shares the database, broker, documents and cache, or it refuses.
+        (CLUSTER_PARTS, ("DATABASE_URL",), "CLUSTER=true refuses single-host parts: SQLite"),
+        (CLUSTER_PARTS, ("CELERY_BROKER_URL",), "the file broker"),
+        ({**CLUSTER_PARTS, "CELERY_BROKER_URL": "filesystem://"}, (), "the file broker"),
+        ({**CLUSTER_PARTS, "STORAGE_BACKEND": "local"}, (), "local storage for default, certificates"),
+        (CLUSTER_PARTS, ("STORAGE_BACKEND",), "local storage"),
+        (CLUSTER_PARTS, ("REDIS_URL",), "a cache on one host"),
+        ({"STORAGE_BACKEND": "s3", "S3_BUCKET": ""}, (), "STORAGE_BACKEND=s3 needs S3_BUCKET"),
     ],
 )
 def test_production_settings_refuse_to_start_when_misconfigured(overrides, drop, message):
@@ -83,6 +102,27 @@ def test_production_settings_refuse_to_start_when_misconfigured(overrides, drop,
     result = manage("check", env_overrides=env, drop=drop)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_production_as_a_cluster_passes_check_deploy_on_shared_services():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_overrides={**PRODUCTION_ENV, **CLUSTER_PARTS})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_host_production_keeps_its_local_parts():
+    """Without CLUSTER=true, production on one machine may keep SQLite, the file broker and its disk."""
+    result = manage("check", env_overrides=PRODUCTION_ENV, drop=("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_cluster_naming_every_single_host_part_hears_of_all_of_them_at_once():
+    env = {**PRODUCTION_ENV, "CLUSTER": "true"}
+    result = manage(
+        "check", env_overrides=env, drop=("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "STORAGE_BACKEND")
+    )
+    assert result.returncode != 0
+    for part in ("SQLite", "the file broker", "local storage", "a cache on one host"):
+        assert part in result.stderr
 
 
 @pytest.mark.django_db

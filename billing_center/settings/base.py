@@ -9,11 +9,11 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-import dj_database_url
-
 from money.formatting import READER_PATTERN
 
+from .database import database_settings
 from .environment import env, env_bool, env_list
+from .storage import S3_BUCKET, STORAGE_BACKEND, document_storages  # noqa: F401  (settings of their own)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("BILLING_VAR_DIR", BASE_DIR / "var"))
@@ -106,16 +106,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'billing_center.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock when a transaction starts, so two top-ups on
-    # SQLite queue up instead of failing half-way; WAL lets readers go on meanwhile.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+DATABASES = {"default": database_settings(DATABASE_URL)}  # pooling and PgBouncer: settings/database.py
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
@@ -168,14 +159,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Private uploads (bank certificates) live under here and are never served by URL.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "private-media")))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **document_storages(MEDIA_ROOT),  # certificates on this disk or in object storage: settings/storage.py
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-    # Bank certificates: random names, no base URL, read only through the download view
-    # that checks the owner or finance. Production may swap in object storage here.
-    "certificates": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MEDIA_ROOT / "certificates"), "base_url": None},
-    },
 }
 # Locally, serve straight from the source folders so an edited file shows without collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
@@ -230,7 +215,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-from .schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401  (the periodic tasks, one file)
+from .schedule import CELERY_BEAT_SCHEDULE, CELERY_BEAT_SCHEDULER  # noqa: E402,F401  (the periodic tasks, one file)
 
 # --- Money ----------------------------------------------------------------------------
 BILLING_CURRENCIES = env_list("BILLING_CURRENCIES", "USD,CNY,EUR,GBP,JPY")

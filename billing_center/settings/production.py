@@ -71,3 +71,5 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_AGE = 8 * 60 * 60
+
+from .cluster import CLUSTER  # noqa: E402,F401  (CLUSTER=true refuses single-host parts: settings/cluster.py)

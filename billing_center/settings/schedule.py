@@ -25,3 +25,7 @@ CELERY_BEAT_SCHEDULE = {
     # Outbound webhooks whose wake-up task was lost, or whose retry is due.
     "sweep-webhooks": {"task": "accounts.tasks.sweep_webhooks", "schedule": 60.0},
 }
+
+# Any number of beat processes may run (one per node): each entry is sent once per period,
+# claimed in the database first (billing_center.scheduler).
+CELERY_BEAT_SCHEDULER = "billing_center.scheduler:OncePerPeriodScheduler"

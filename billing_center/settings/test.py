@@ -3,14 +3,15 @@
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, STORAGES
+from .base import CELERY_BROKER_URL, STORAGE_BACKEND, STORAGES
 
 # In memory, so tests can read them; a worker process of the reliability suite names its own.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")  # noqa: F405
 SMS_BACKEND = env("SMS_BACKEND", "accounts.sms.memory.MemoryBackend")  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="billing-test-media-")
-STORAGES = {**STORAGES, "certificates": {**STORAGES["certificates"], "OPTIONS": {"location": MEDIA_ROOT}}}
+if STORAGE_BACKEND == "local":
+    STORAGES = {**STORAGES, "certificates": {**STORAGES["certificates"], "OPTIONS": {"location": MEDIA_ROOT}}}
 STATIC_ROOT = tempfile.mkdtemp(prefix="billing-test-static-")  # whitenoise wants it to exist
 # Tests post to the webhook thousands of times from one address; the lockout is tested on its own.
 AXES_FAILURE_LIMIT = 50
@@ -33,3 +34,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not the shared-cache in-memory default: its table locks ignore the busy
     # timeout, so the live server's threads would fail where a real SQLite file waits.
     DATABASES["default"]["TEST"] = {"NAME": f"{tempfile.mkdtemp(prefix='billing-test-db-')}/test.sqlite3"}  # noqa: F405
+if CELERY_BROKER_URL.startswith("amqp"):
+    # The test worker's event loop sleeps until its next timer; with a heartbeat checked every
+    # second it notices a stop request at once instead of after the default 60 s.
+    CELERY_BROKER_HEARTBEAT = 2

@@ -243,3 +243,117 @@ class PostgresCluster:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PgBouncer(Process):
+    """Debian's PgBouncer in transaction mode on a loopback port, in front of a PostgreSQL URL.
+
+    A client holds a server connection for one transaction only, and a few server connections
+    serve every client: what a cluster of web and worker nodes needs in front of PostgreSQL.
+    It refuses to run as root, so as root it runs as the `postgres` user."""
+
+    BINARY = "/usr/sbin/pgbouncer"
+
+    def __init__(self, upstream_url: str, *, pool_size: int = 4):
+        from urllib.parse import urlsplit
+
+        upstream = urlsplit(upstream_url)
+        self.port, self.database = free_port(), upstream.path.lstrip("/")
+        self.user = upstream.username or "postgres"
+        self.folder = Path(tempfile.mkdtemp(prefix="billing-pgbouncer-"))
+        (self.folder / "users.txt").write_text(f'"{self.user}" ""\n')
+        (self.folder / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host={upstream.hostname or '127.0.0.1'} port={upstream.port or 5432}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.folder / 'users.txt'}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            f"admin_users = {self.user}\nignore_startup_parameters = extra_float_digits\n"
+        )
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+        super().__init__("pgbouncer", [*as_postgres, self.BINARY, str(self.folder / "pgbouncer.ini")])
+
+    @classmethod
+    def available(cls) -> bool:
+        return Path(cls.BINARY).exists()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def start(self) -> None:
+        super().start()
+        wait_until(self.answering, timeout=20, what=f"pgbouncer on 127.0.0.1:{self.port} ({self.log_path})")
+
+    def answering(self) -> bool:
+        try:
+            self.show("VERSION")
+        except Exception:  # not listening yet
+            return False
+        return True
+
+    def show(self, what: str) -> list[dict]:
+        """PgBouncer's own console (SHOW POOLS, SHOW STATS, ...): one dict per row."""
+        import psycopg
+
+        admin = f"postgres://{self.user}@127.0.0.1:{self.port}/pgbouncer"
+        with psycopg.connect(admin, autocommit=True, prepare_threshold=None) as db:
+            cursor = db.execute(f"SHOW {what}")
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def stop(self, timeout: float = 10) -> None:
+        super().stop(timeout)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Nginx(Process):
+    """Debian's nginx as the load balancer in front of web nodes, on a loopback port. TLS ends at
+    the balancer in production; here it speaks http and says https in X-Forwarded-Proto."""
+
+    BINARY = "/usr/sbin/nginx"
+
+    def __init__(self, upstreams: list[str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.folder = Path(tempfile.mkdtemp(prefix="billing-nginx-"))
+        servers = " ".join(f"server {address} max_fails=1 fail_timeout=30s;" for address in upstreams)
+        temp = " ".join(f"{kind}_temp_path {self.folder / kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
+        (self.folder / "nginx.conf").write_text(
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"worker_processes 1;\nerror_log {self.folder / 'error.log'} warn;\npid {self.folder / 'nginx.pid'};\n"
+            "events { worker_connections 512; }\n"
+            f"http {{ access_log off; client_body_temp_path {self.folder / 'body'}; {temp}\n"
+            f"  client_max_body_size 60m;\n  upstream billing {{ {servers} }}\n"
+            f"  server {{ listen 127.0.0.1:{self.port};\n"
+            "    location / { proxy_pass http://billing; proxy_set_header Host $http_host;\n"
+            "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "      proxy_set_header X-Forwarded-Proto https;\n"
+            # A node that dies mid-request: the request goes to the next one (our writes are idempotent).
+            "      proxy_next_upstream error timeout http_502 non_idempotent; proxy_next_upstream_tries 2;\n"
+            "      proxy_read_timeout 60s; } } }\n"
+        )
+        argv = [self.BINARY, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"), "-g", "daemon off;"]
+        super().__init__("nginx", argv)
+
+    @classmethod
+    def available(cls) -> bool:
+        return Path(cls.BINARY).exists()
+
+    def start(self) -> None:
+        super().start()
+        wait_until(self.answering, timeout=20, what=f"nginx on {self.url} ({self.folder / 'error.log'})")
+
+    def answering(self) -> bool:
+        try:
+            requests.get(f"{self.url}/healthz", timeout=2)
+        except requests.RequestException:
+            return False
+        return True
+
+    def stop(self, timeout: float = 10) -> None:
+        super().stop(timeout)
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -18,7 +18,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 import requests
 from django.db import connection
@@ -405,7 +405,7 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
         assert not {s for s in answers if isinstance(s, int) and 400 <= s < 500}, answers
         assert slowest[0] < REQUEST_BOUND_SECONDS, slowest
         assert verify.returncode == 0, verify.stderr
-        with psycopg2.connect(cluster.url("billing")) as db, db.cursor() as cursor:
+        with psycopg.connect(cluster.url("billing")) as db, db.cursor() as cursor:
             cursor.execute(
                 "SELECT source_ref, count(*) FROM accounts_ledgerentry WHERE kind = 'online_topup' GROUP BY 1"
             )

@@ -1,0 +1,52 @@
+"""One scheduler however many beat processes run: each periodic task is sent once per period.
+
+Every node of a cluster may run `celery beat` (so losing one node loses no schedule). Before a
+beat sends a due task it inserts a PeriodicRun row for the task and the period the moment falls
+in, in the same transaction as the publish; the unique (task, period_start) constraint lets one
+beat through and turns the others' inserts into a skip. It needs nothing but the database, so it
+works on any broker. A publish that fails rolls the claim back, leaving the period to the next
+beat's tick. Periods: an interval schedule of N seconds is cut into N-second slots counted from
+the epoch (two beats started apart still agree); a crontab fires at most once a minute, so its
+period is the minute.
+"""
+
+import logging
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+
+from celery.beat import PersistentScheduler
+from celery.schedules import schedule as interval_schedule
+from django.db import IntegrityError, close_old_connections, transaction
+
+logger = logging.getLogger(__name__)
+KEEP_CLAIMS = timedelta(days=2)
+
+
+def period_start(entry_schedule, now: datetime) -> datetime:
+    """The start of the period `now` falls in, the same in every beat process."""
+    seconds = now.timestamp()
+    if isinstance(entry_schedule, interval_schedule):
+        every = max(1.0, entry_schedule.run_every.total_seconds())
+        return datetime.fromtimestamp(seconds - seconds % every, tz=UTC)
+    return datetime.fromtimestamp(seconds - seconds % 60, tz=UTC)
+
+
+class OncePerPeriodScheduler(PersistentScheduler):
+    claimed_by = f"{socket.gethostname()}:{os.getpid()}"
+
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):
+        from billing_center.models import PeriodicRun
+
+        close_old_connections()  # beat lives for weeks; its connection may have gone
+        start = period_start(entry.schedule, self.app.now())
+        try:
+            with transaction.atomic():
+                PeriodicRun.objects.create(task=entry.name, period_start=start, claimed_by=self.claimed_by)
+                result = super().apply_async(entry, producer, advance, **kwargs)
+        except IntegrityError:
+            logger.info("periodic task %s: another beat sent it for %s", entry.name, start.isoformat())
+            return None
+        PeriodicRun.objects.filter(task=entry.name, period_start__lt=start - KEEP_CLAIMS).delete()
+        logger.info("periodic task %s: sent for %s", entry.name, start.isoformat())
+        return result

@@ -1,0 +1,12 @@
+"""Test settings for the beats of tests/reliability/test_one_scheduler.py: a schedule of a few
+seconds, published to a queue of their own that no worker reads (the test counts its messages)."""
+
+import os
+
+from billing_center.settings.test import *  # noqa: F403
+
+CELERY_BEAT_SCHEDULE = {
+    "every-second": {"task": "accounts.tasks.record_worker_heartbeat", "schedule": 1.0},
+    "every-three-seconds": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3.0},
+}
+CELERY_TASK_DEFAULT_QUEUE = os.environ["BEAT_PROOF_QUEUE"]
