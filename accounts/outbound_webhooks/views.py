@@ -64,17 +64,11 @@ def detail(request, account, endpoint_id):
 @customer_required
 @require_POST
 def edit(request, account, endpoint_id):
-    endpoint = _endpoint(account, endpoint_id)
-    form = EndpointForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, account, endpoint, edit_form=form, status=400)
-    try:
-        change_endpoint(endpoint, **form.cleaned_data)
-    except BillingError as exc:
-        status = show_on_form(form, exc, "url" if exc.code.startswith("webhook_url") else None)
-        return _render_detail(request, account, endpoint, edit_form=form, status=status)
-    messages.success(request, _("The endpoint was saved."))
-    return see_other(reverse("webhooks:detail", args=[endpoint.pk]))
+    def save(endpoint, data) -> str:
+        change_endpoint(endpoint, **data)
+        return _("The endpoint was saved.")
+
+    return _submit(request, account, endpoint_id, EndpointForm, "edit_form", save)
 
 
 @customer_required
@@ -120,17 +114,25 @@ def replay(request, account, endpoint_id, delivery_id):
 @customer_required
 @require_POST
 def replay_between(request, account, endpoint_id):
+    def replay(endpoint, data) -> str:
+        count = replay_range(endpoint, **data)
+        return _("%(count)s event(s) will be sent again, oldest first.") % {"count": count}
+
+    return _submit(request, account, endpoint_id, ReplayRangeForm, "range_form", replay)
+
+
+def _submit(request, account, endpoint_id, form_class, form_name: str, act):
+    """One endpoint form posted: done → 303 to the endpoint with what `act` says; refused → the
+    page again with the form's errors and the status of the refusal."""
     endpoint = _endpoint(account, endpoint_id)
-    form = ReplayRangeForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, account, endpoint, range_form=form, status=400)
-    try:
-        count = replay_range(endpoint, **form.cleaned_data)
-    except BillingError as exc:
-        status = show_on_form(form, exc)
-        return _render_detail(request, account, endpoint, range_form=form, status=status)
-    messages.success(request, _("%(count)s event(s) will be sent again, oldest first.") % {"count": count})
-    return see_other(reverse("webhooks:detail", args=[endpoint.pk]))
+    form, status = form_class(request.POST), 400
+    if form.is_valid():
+        try:
+            messages.success(request, act(endpoint, form.cleaned_data))
+            return see_other(reverse("webhooks:detail", args=[endpoint.pk]))
+        except BillingError as exc:
+            status = show_on_form(form, exc, "url" if exc.code.startswith("webhook_url") else None)
+    return _render_detail(request, account, endpoint, status=status, **{form_name: form})
 
 
 def _endpoint(account, endpoint_id) -> WebhookEndpoint:
