@@ -405,9 +405,9 @@ def alert_sweep(args) -> list[tuple]:
             """
             INSERT INTO accounts_account (name, type, balance_currency, balance, payment_currency, alert_enabled,
                 alert_threshold, alert_armed, alert_crossings, refill_armed, refill_crossings, needs_review,
-                review_note, created_at)
+                review_note, created_at, alert_copy_to_master)
             SELECT 'Alerting ' || n, 'prepaid', 'USD', CASE WHEN n %% 1000 = 0 THEN 40 ELSE 500 END, '', true,
-                50, true, 0, true, 0, false, '', now()
+                50, true, 0, true, 0, false, '', now(), false
             FROM generate_series(1, %s) AS n
             """,
             [args.alert_accounts],
