@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Sum, When
 from django.db.models.functions import Left, Length
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing_center.db import insert_new
+from billing_center.db import insert_new, update_rows
 from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 
 from .alerts import check_alert_after_commit
@@ -315,28 +315,13 @@ def post_ledger_entries(
 
 def _write_balances(accounts: list[LockedAccount]) -> None:
     """Store the new balances and alert state of locked rows: one statement per batch on
-    PostgreSQL (UPDATE … FROM (VALUES …); Django's bulk_update builds a CASE per row, which
-    costs more than the whole rest of a 1,000-charge batch), one per account elsewhere."""
-    table = connection.ops.quote_name(Account._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            values = ", ".join(["(%s, %s::numeric, %s, %s, %s)"] * len(accounts))
-            cursor.execute(
-                f'UPDATE {table} AS a SET "balance" = v.balance, "alert_armed" = v.armed, '
-                '"refill_armed" = v.refill_armed, "refill_crossings" = v.crossings '
-                f"FROM (VALUES {values}) AS v(id, balance, armed, refill_armed, crossings) WHERE a.id = v.id",
-                [
-                    p
-                    for a in accounts
-                    for p in (a.pk, a.balance.amount, a.alert_armed, a.refill_armed, a.refill_crossings)
-                ],
-            )
-        else:
-            cursor.executemany(
-                f'UPDATE {table} SET "balance" = %s, "alert_armed" = %s, "refill_armed" = %s, '
-                '"refill_crossings" = %s WHERE "id" = %s',
-                [(a.balance.amount, a.alert_armed, a.refill_armed, a.refill_crossings, a.pk) for a in accounts],
-            )
+    PostgreSQL (billing_center.db.update_rows; Django's bulk_update builds a CASE per row,
+    which costs more than the whole rest of a 1,000-charge batch), one per account elsewhere."""
+    update_rows(
+        Account,
+        ["balance", "alert_armed", "refill_armed", "refill_crossings"],
+        [(a.balance.amount, a.alert_armed, a.refill_armed, a.refill_crossings, a.pk) for a in accounts],
+    )
 
 
 def _follow_balance(account: LockedAccount, after: Money) -> None:

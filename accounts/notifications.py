@@ -15,8 +15,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
+from billing_center.db import insert_new
 from billing_center.privacy import mask_phone
 
 from . import outbox
@@ -140,8 +141,10 @@ def queue_templated_emails(emails: list[TemplatedEmail]) -> None:
     for them all published after commit. If a key was queued already, each goes in on its own."""
     from .tasks import send_email, send_emails
 
+    now = timezone.now()  # created_at is auto_now_add, which insert_new does not run
     rows = [
         OutboundEmail(
+            created_at=now,
             dedupe_key=email.dedupe_key,
             to=email.to,
             subject=email.subject,
@@ -154,7 +157,7 @@ def queue_templated_emails(emails: list[TemplatedEmail]) -> None:
         return
     try:
         with transaction.atomic():
-            OutboundEmail.objects.bulk_create(rows)
+            insert_new(rows, key=("dedupe_key",))
     except IntegrityError:
         for row in rows:
             _queue_message(

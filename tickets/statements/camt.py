@@ -1,7 +1,7 @@
 """camt.053 (ISO 20022 bank-to-customer statement) parsed safely: defusedxml refuses any DTD
 (so no external entities and no entity expansion), and the importer caps the file size
 before this module sees it. Namespaces differ between versions (.001.02 to .001.08), so
-elements are found by their local names."""
+the namespaces are dropped once after parsing and elements are found by their local names."""
 
 from datetime import date
 
@@ -27,6 +27,9 @@ def parse_camt053(data: bytes) -> ParsedStatement:
             _("This is not a complete camt.053 file (%(error)s). Nothing was imported.") % {"error": exc},
             code="statement_unreadable",
         ) from exc
+    for node in root.iter():  # local names from here on: one pass, then ElementTree's own lookups
+        if isinstance(node.tag, str):
+            node.tag = node.tag.rsplit("}", 1)[-1]
     statements = _all(root, "Stmt")
     if len(statements) != 1:
         raise Invalid(_("Upload a camt.053 file with exactly one statement (<Stmt>)."), code="statement_unreadable")
@@ -88,27 +91,18 @@ def _date(entry) -> date:
         ) from exc
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _children(element, name: str):
-    return [child for child in element if _local(child.tag) == name] if element is not None else []
+    return element.findall(name) if element is not None else []
 
 
 def _first(element, *path):
-    for name in path:
-        found = _children(element, name)
-        if not found:
-            return None
-        element = found[0]
-    return element
+    return element.find("/".join(path)) if element is not None else None
 
 
 def _all(element, name: str):
-    return [node for node in element.iter() if _local(node.tag) == name] if element is not None else []
+    return list(element.iter(name)) if element is not None else []
 
 
 def _text(element, *path) -> str:
-    node = _first(element, *path) if element is not None else None
+    node = _first(element, *path)
     return (node.text or "").strip() if node is not None else ""

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing_center.db import update_in_bulk
+from billing_center.db import insert_missing, update_in_bulk
 from money.errors import BillingError, Invalid, Refused
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
@@ -126,9 +126,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
                     creditor_reference=_text(parsed_line.creditor_reference),
                 )
             )
-        before = StatementLine.objects.filter(statement_file=statement).count()
-        StatementLine.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-        statement.new_line_count = StatementLine.objects.filter(statement_file=statement).count() - before
+        statement.new_line_count = insert_missing(rows)  # a line an earlier statement brought stays as it was
         statement.save(update_fields=["new_line_count"])
     return statement, keys
 

@@ -2,6 +2,7 @@
 opening (:60F:) or closing (:62F:) balance — a truncated one — is refused; the importer checks
 that the lines add up from one to the other."""
 
+from datetime import date
 from decimal import Decimal
 
 import mt940
@@ -47,7 +48,7 @@ def _line(data: dict) -> ParsedLine:
     when = data.get("entry_date") or data.get("date")
     return ParsedLine(
         bank_reference=reference,
-        booking_date=when,
+        booking_date=date(when.year, when.month, when.day),  # mt940's own Date subclass, as a plain date
         amount=_amount(data["amount"]),
         currency=str(data.get("currency") or data["amount"].currency),
         payer_name=str(data.get("applicant_name") or "")[:200],
