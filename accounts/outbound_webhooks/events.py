@@ -45,6 +45,18 @@ def money(value) -> dict:
     return {"amount": f"{value.amount:.2f}", "currency": str(value.currency)}
 
 
+def listening(event_type: str, account_ids) -> set[int]:
+    """The accounts among `account_ids` that some endpoint hears `event_type` for: the account's
+    own endpoints, or an operator's, which hears every account. A caller with a large batch
+    (a thousand charges, a statement's chunk) builds payloads only for these."""
+    account_ids = set(account_ids)
+    endpoints = WebhookEndpoint.objects.filter(Q(account__isnull=True) | Q(account_id__in=account_ids))
+    heard = {
+        account_id for account_id, wanted in endpoints.values_list("account_id", "event_types") if event_type in wanted
+    }
+    return account_ids if None in heard else heard
+
+
 def emit(event_type: str, *, account_id: int | None, data: dict, now: datetime | None = None) -> None:
     emit_many([NewEvent(event_type, account_id, data)], now=now)
 

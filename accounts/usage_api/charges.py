@@ -22,7 +22,7 @@ from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 from ..credit_limits import flag_charges_over_limit
 from ..ledger import NewEntry, lock_accounts, post_ledger_entries
 from ..models import LedgerEntry, UsageCharge
-from ..outbound_webhooks.events import NewEvent, emit_many, money
+from ..outbound_webhooks.events import NewEvent, emit_many, listening, money
 
 # The limits the API enforces and its OpenAPI document states (accounts.usage_api.openapi_schemas).
 MAX_BATCH = 1000
@@ -165,9 +165,11 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
 
 def _charges_created(service: str, charges: list[UsageCharge]) -> None:
     """charge.created: one event per account and API call, listing its new charges."""
+    heard = listening("charge.created", {charge.account_id for charge in charges})
     by_account: dict[int, list[UsageCharge]] = {}
     for charge in charges:
-        by_account.setdefault(charge.account_id, []).append(charge)
+        if charge.account_id in heard:
+            by_account.setdefault(charge.account_id, []).append(charge)
     emit_many(
         [
             NewEvent(

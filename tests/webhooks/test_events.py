@@ -99,3 +99,40 @@ def test_tickets_statement_lines_bills_and_allocations_raise_their_events(operat
     moves = WebhookEvent.objects.filter(type="allocation.created").order_by("id")
     assert [m.account_id for m in moves] == [master.pk, member.pk]
     assert moves[0].payload["data"]["amount"] == {"amount": "40.00", "currency": USD}
+
+
+def test_a_batch_of_charges_raises_events_only_for_the_accounts_someone_listens_for(client):
+    from accounts.usage_api.tokens import create_service_token
+
+    listener, quiet = UserFactory(), UserFactory()
+    register_endpoint(
+        account=listener.account, url="https://93.184.216.34/mine", event_types=["charge.created"], actor=listener
+    )
+    token = create_service_token(service="metering", name="Metering")[1]
+    batch = {
+        "charges": [
+            {"account": account_id, "amount": "1.00", "currency": USD, "idempotency_key": f"k{n}-{account_id}"}
+            for n in range(3)
+            for account_id in (listener.account_id, quiet.account_id)
+        ]
+    }
+    response = client.post(
+        "/api/v1/charges/batch", data=batch, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 200 and response.json()["created"] == 6
+    (event,) = WebhookEvent.objects.filter(type="charge.created")
+    assert event.account_id == listener.account_id
+    assert [c["idempotency_key"] for c in event.payload["data"]["charges"]] == [
+        f"k{n}-{listener.account_id}" for n in range(3)
+    ]
+
+    # An operator's endpoint hears every account: the next batch raises one event per account.
+    operator = User.objects.create_superuser("ops", "ops@example.com", "x-secret-pass-1")
+    register_endpoint(account=None, url="https://93.184.216.34/all", event_types=["charge.created"], actor=operator)
+    for item in batch["charges"]:
+        item["idempotency_key"] += "-again"
+    client.post(
+        "/api/v1/charges/batch", data=batch, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    later = WebhookEvent.objects.filter(type="charge.created").exclude(pk=event.pk)
+    assert sorted(later.values_list("account_id", flat=True)) == sorted([listener.account_id, quiet.account_id])

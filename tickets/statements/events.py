@@ -1,10 +1,11 @@
 """The webhook event of a statement line (statement_line.matched): the account's systems hear
 that a transfer arrived and was matched to it — credited at once, or waiting for finance."""
 
-from accounts.outbound_webhooks.events import NewEvent, emit_many, money
+from accounts.outbound_webhooks.events import NewEvent, emit_many, listening, money
 
 
 def lines_matched(lines, *, now) -> None:
+    heard = listening("statement_line.matched", {line.account_id for line in lines})
     emit_many(
         [
             NewEvent(
@@ -20,6 +21,7 @@ def lines_matched(lines, *, now) -> None:
                 },
             )
             for line in lines
+            if line.account_id in heard
         ],
         now=now,
     )
