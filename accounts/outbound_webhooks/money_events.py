@@ -1,6 +1,6 @@
 """The webhook events the ledger raises as money moves (accounts.ledger calls these)."""
 
-from .events import NewEvent, emit_many, money
+from .events import NewEvent, emit_many, listening, money
 
 CREDIT_KINDS = {"online_topup", "bank_transfer", "repayment", "dispute_won"}
 
@@ -8,6 +8,8 @@ CREDIT_KINDS = {"online_topup", "bank_transfer", "repayment", "dispute_won"}
 def credited(entries) -> None:
     """topup.credited for each money-in entry just posted (an online top-up, a bank transfer, a
     repayment, a dispute won back)."""
+    money_in = [entry for entry in entries if str(entry.kind) in CREDIT_KINDS]
+    heard = listening("topup.credited", {entry.account_id for entry in money_in}) if money_in else set()
     emit_many(
         [
             NewEvent(
@@ -22,8 +24,8 @@ def credited(entries) -> None:
                     "description": entry.description,
                 },
             )
-            for entry in entries
-            if str(entry.kind) in CREDIT_KINDS
+            for entry in money_in
+            if entry.account_id in heard
         ]
     )
 
