@@ -31,22 +31,13 @@ from django.views.decorators.http import require_GET
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from .client_address import client_address
 from .health import HEARTBEAT_KEY
 
 logger = logging.getLogger(__name__)
 
 
 # --- Access ---------------------------------------------------------------------------------
-
-
-def client_address(request) -> str:
-    """The address the allow-list checks: the peer, or behind TRUSTED_PROXY_COUNT reverse proxies
-    the address the outermost of them appended to X-Forwarded-For (a client cannot forge that one)."""
-    count = settings.TRUSTED_PROXY_COUNT
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-    if count and len(forwarded) >= count:
-        return forwarded[-count]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _address_in(address: str, networks: Iterable[str]) -> bool:

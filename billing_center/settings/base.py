@@ -129,16 +129,12 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_CALLABLE = "billing_center.login_throttling.throttled_username"
-# The client's address for login throttling: REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse
-# proxies in front of us append to X-Forwarded-For (then the address they saw, which a
-# client cannot forge by sending its own header).
+# Behind TRUSTED_PROXY_COUNT reverse proxies (the load balancer: 1) the client's address is the
+# one the outermost proxy appended to X-Forwarded-For, which a client cannot forge by sending its
+# own header; without proxies, REMOTE_ADDR. Login throttling counts failures per username and that
+# address (billing_center/client_address.py), in the database every node shares.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
-if TRUSTED_PROXY_COUNT:
-    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
-    AXES_IPWARE_PROXY_ORDER = "right-most"
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "billing_center.client_address.client_address"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Billing Center")
 # Staff (finance, admins) hold money powers: their sessions end after an hour without use.
 STAFF_SESSION_SECONDS = int(env("STAFF_SESSION_SECONDS", "3600"))
