@@ -64,6 +64,11 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`).")
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# The load balancer probes each node's /healthz over plain http on the private network, without
+# X-Forwarded-Proto: a redirect to https there would read as a failed probe on every node.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# TLS ends at the load balancer, which says so in X-Forwarded-Proto (and overwrites any the client
+# sent): then a request is https to Django (no redirect, HSTS, the CSRF Referer check).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
