@@ -13,6 +13,7 @@ from djmoney.money import Money
 from accounts.decorators import customer_required
 from billing_center.errors import show_on_form
 from billing_center.responses import pdf_attachment, see_other
+from billing_center.stored_files import open_for_streaming
 from bills.selectors import bills_for_account
 from money.errors import BillingError
 from money.formatting import plain_amount
@@ -179,12 +180,14 @@ def certificate_download(request, number, certificate_id):
     a file can never run as a page on our origin.
     """
     certificate = get_certificate_for_user(request.user, number=number, certificate_id=certificate_id)
+    stored = open_for_streaming(certificate.file)  # from object storage: sent as it arrives, never held whole
     response = FileResponse(
-        certificate.file.open("rb"),
+        stored,
         as_attachment=True,
         filename=f"{certificate.ticket.number}-{certificate.pk}{certificate.extension}",
         content_type=certificate.content_type,
     )
+    response["Content-Length"] = stored.size
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"

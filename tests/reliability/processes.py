@@ -357,3 +357,25 @@ class Nginx(Process):
     def stop(self, timeout: float = 10) -> None:
         super().stop(timeout)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class MotoServer(Process):
+    """moto's S3-compatible server in a process of its own, on a loopback port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)])
+
+    def start(self) -> None:
+        super().start()
+        wait_until(self.answering, timeout=30, what=f"moto_server on {self.url} ({self.log_path})")
+
+    def answering(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"moto_server exited:\n{self.log()[-3000:]}")
+        try:
+            requests.get(f"{self.url}/moto-api/", timeout=2)
+        except requests.ConnectionError:
+            return False
+        return True

@@ -1,29 +1,30 @@
 """Certificates in object storage (STORAGE_BACKEND=s3): an S3-compatible server on a loopback
-port (moto's server mode) holds them; nothing lands on this host's disk, the objects are private,
-and only our permission-checked view hands them out."""
+port (moto's server mode, in a process of its own) holds them; nothing lands on this host's disk,
+the objects are private, and only our permission-checked view hands them out, block by block."""
+
+import hashlib
+import os
+import tracemalloc
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from billing_center.settings.storage import s3_options
 from tests.factories import UserFactory
 from tests.helpers import staff_login
-from tests.reliability.processes import free_port
+from tests.reliability.processes import MotoServer
 from tests.tickets.conftest import SAMPLE_PDF, ticket_form_data
 from tickets.models import Certificate, HeldCertificate, TransferTicket
 
 BUCKET = "billing-certificates"
+MB = 1024 * 1024
 CREDENTIALS = {"aws_access_key_id": "moto-key", "aws_secret_access_key": "moto-secret", "region_name": "us-east-1"}
 
 
 @pytest.fixture(scope="module")
 def s3_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with MotoServer() as server:  # not a thread of ours: this process's memory is the view's alone
+        yield server.url
 
 
 @pytest.fixture
@@ -97,3 +98,30 @@ def test_an_object_in_the_bucket_is_not_readable_by_its_address(client, customer
     name = TransferTicket.objects.get().certificates.get().file.name
     anonymous = requests.get(f"{s3_server}/{BUCKET}/certificates/{name}", timeout=10)
     assert anonymous.status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_large_certificate_is_sent_as_it_arrives_from_the_bucket_never_held_whole(client, customer, bank, bucket):
+    client.force_login(customer)
+    client.post("/billing/tickets/new/", ticket_form_data(bank))
+    certificate = TransferTicket.objects.get().certificates.get()
+    large = SAMPLE_PDF + os.urandom(24 * MB)  # far past any upload limit: the download must not care
+    bucket.put_object(Bucket=BUCKET, Key=f"certificates/{certificate.file.name}", Body=large)
+    url = f"/billing/tickets/{certificate.ticket.number}/certificates/{certificate.pk}/"
+
+    tracemalloc.start()
+    try:
+        response = client.get(url)
+        received, length = hashlib.sha256(), 0
+        for block in response.streaming_content:
+            received.update(block)
+            length += len(block)
+        response.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert response.status_code == 200
+    assert int(response["Content-Length"]) == length == len(large)
+    assert received.digest() == hashlib.sha256(large).digest()
+    assert peak < 4 * MB, f"{peak / MB:.1f} MB held at once for a {len(large) / MB:.0f} MB certificate"
