@@ -6,13 +6,16 @@ shared servers (CI runs on them after us).
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -53,8 +56,88 @@ def service_env(*, database_url: str, broker_url: str, redis_url: str = "", **ex
     return env
 
 
+# Started once per test process: waits for that process to end, however it ends (a failed test,
+# Ctrl-C, SIGTERM, SIGKILL), then SIGKILLs every process group still listed in the file. A
+# clean stop takes its group off the list first, so the reaper only ever meets what a dead test
+# left behind.
+REAPER = """
+import os, select, signal, sys
+test, listing = int(sys.argv[1]), sys.argv[2]
+select.select([os.pidfd_open(test)], [], [])
+try:
+    groups = {int(line) for line in open(listing).read().split()}
+except OSError:
+    groups = set()
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+try:
+    os.unlink(listing)
+except OSError:
+    pass
+"""
+
+
+class Reaper:
+    """The list of process groups this test process started and has not stopped yet."""
+
+    def __init__(self):
+        self.listing = Path(tempfile.mkstemp(prefix="billing-reaper-", suffix=".groups")[1])
+        self.groups: set[int] = set()
+        self.lock = threading.Lock()
+        subprocess.Popen(
+            [sys.executable, "-c", REAPER, str(os.getpid()), str(self.listing)],
+            start_new_session=True,  # Ctrl-C at the terminal reaches the test, not its reaper
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def watch(self, group: int) -> None:
+        with self.lock:
+            self.groups.add(group)
+            self._write()
+
+    def forget(self, group: int) -> None:
+        with self.lock:
+            self.groups.discard(group)
+            self._write()
+
+    def _write(self) -> None:
+        partial = self.listing.with_suffix(".partial")
+        partial.write_text("".join(f"{group}\n" for group in sorted(self.groups)))
+        partial.replace(self.listing)  # the reaper never reads half a list
+
+
+_reaper: Reaper | None = None
+
+
+def reaper() -> Reaper:
+    global _reaper
+    if _reaper is None:
+        _reaper = Reaper()
+    return _reaper
+
+
+def group_members(group: int) -> list[int]:
+    """PIDs still alive in process group `group` (zombies waiting for their parent excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
 class Process:
-    """A child in its own session, so a stop reaches everything it started."""
+    """A child in its own session, so a stop reaches everything it started; if the test
+    process dies first, its reaper ends the whole group."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None):
         self.name, self.argv, self.env = name, argv, env
@@ -71,6 +154,7 @@ class Process:
             self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        reaper().watch(self.popen.pid)  # its own session: the group id is its pid
 
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -80,15 +164,31 @@ class Process:
             os.killpg(self.popen.pid, sig)
 
     def stop(self, timeout: float = 10) -> None:
-        if not self.running():
+        if self.popen is None:
             return
-        self.signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
-        self.signal(signal.SIGTERM)
+        if self.running():
+            self.signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.popen.wait(timeout)
+        # The leader gone, what it started may linger (a killed Celery parent's pool child).
+        if self.left_running():
+            self.kill_group()
+            wait_until(lambda: not self.left_running(), timeout=timeout, what=f"{self.name}'s processes to end")
+        reaper().forget(self.popen.pid)
+
+    def left_running(self) -> list[int]:
+        return group_members(self.popen.pid) if self.popen is not None else []
+
+    def kill_group(self) -> None:
+        """SIGKILL to every process of the group, the leader alive or not."""
         try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.popen.wait(timeout)
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -99,6 +199,39 @@ class Process:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# What the reliability tests start: nginx, PgBouncer (and the runuser before it), gunicorn, Celery, moto.
+OUR_COMMANDS = re.compile(r"nginx|pgbouncer|gunicorn|celery|moto_server")
+SHELLS = {"sh", "dash", "bash", "make"}
+
+
+def left_running_here() -> list[str]:
+    """Processes of ours still running from this checkout (nginx, PgBouncer, gunicorn, Celery,
+    moto): after a test, however it ended, there must be none. `make cluster` asks."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            started_here = Path(os.readlink(entry / "cwd")) == ROOT or "/billing-pgbouncer-" in command
+            program = Path(os.readlink(entry / "exe")).name
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if started_here and program not in SHELLS and OUR_COMMANDS.search(command):
+            found.append(f"{entry.name} {command[:160]}")
+    return found
+
+
+@contextmanager
+def stopped_at_exit(processes: list["Process"]):
+    """Whatever is appended to `processes` is stopped on the way out, last started first."""
+    try:
+        yield processes
+    finally:
+        for process in reversed(processes):
+            process.stop()
 
 
 def children(pid: int) -> list[int]:
@@ -136,7 +269,7 @@ class Gunicorn(Process):
         try:
             requests.get(f"{self.url}/healthz", timeout=5)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a first request on a busy machine may be slow
             return False
 
     def worker_pids(self) -> list[int]:
@@ -144,8 +277,9 @@ class Gunicorn(Process):
 
 
 class CeleryWorker(Process):
-    def __init__(self, env: dict[str, str], *, pool: str = "solo"):
+    def __init__(self, env: dict[str, str], *, pool: str = "solo", concurrency: int = 1):
         argv = [str(BIN / "celery"), "-A", "billing_center", "worker", "--pool", pool, "--loglevel", "INFO"]
+        argv += ["--concurrency", str(concurrency)]
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         super().__init__("celery", argv, env)
 
@@ -379,3 +513,10 @@ class MotoServer(Process):
         except requests.ConnectionError:
             return False
         return True
+
+
+if __name__ == "__main__":
+    # `python -m tests.reliability.processes`: exit 1, naming them, if any of ours still runs here.
+    left = left_running_here()
+    print("\n".join(["Still running:", *left]) if left else "Nothing left running.")
+    sys.exit(1 if left else 0)
