@@ -53,10 +53,14 @@ demo-alert: install
 storm: install
 	$(BIN)/python -m tests.reliability.storm $(STORM_ARGS)
 
-# The cluster test with its figures: nginx, two web nodes (one killed mid-storm), two workers, two beats,
-# PgBouncer, RabbitMQ (RABBITMQ_URL), moto's S3. Needs DATABASE_URL=postgres://..., nginx and pgbouncer.
+# The cluster test with its figures: nginx (TLS), two web nodes (one killed mid-storm), two workers (one
+# killed mid-task), two beats, PgBouncer, RabbitMQ (RABBITMQ_URL), moto's S3, on production settings.
+# Needs DATABASE_URL=postgres://..., REDIS_URL=redis://..., nginx and pgbouncer. Whatever happens to the
+# test, nothing it started stays running (each test process has a reaper); the last line says so.
 cluster: install
-	env -u DEMO DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest -s -p no:randomly tests/reliability/test_cluster.py
+	env -u DEMO DJANGO_SETTINGS_MODULE=billing_center.settings.test $(BIN)/python -m pytest -s -p no:randomly \
+	  -o addopts="-p no:cacheprovider --tb=short -q" tests/reliability/test_cluster.py; status=$$?; \
+	  $(BIN)/python -m tests.reliability.processes && exit $$status
 
 # 30 cold starts of `make run`, each with a top-up, a ticket and an alert; counts crashed processes.
 soak-run: install

@@ -445,45 +445,70 @@ class PgBouncer(Process):
 
 
 class Nginx(Process):
-    """Debian's nginx as the load balancer in front of web nodes, on a loopback port. TLS ends at
-    the balancer in production; here it speaks http and says https in X-Forwarded-Proto."""
+    """Debian's nginx as the load balancer in front of web nodes, on loopback. TLS ends here, as
+    in production (a certificate made for 127.0.0.1, which clients trust through `ca_file`): the
+    nodes get plain http with X-Forwarded-Proto and X-Forwarded-For. Besides the balanced
+    entrance at `url`, `node_urls[i]` is an https entrance to node i alone, for a step that
+    must happen on one given node."""
 
     BINARY = "/usr/sbin/nginx"
 
     def __init__(self, upstreams: list[str]):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
         self.folder = Path(tempfile.mkdtemp(prefix="billing-nginx-"))
+        self.ca_file = self.folder / "cert.pem"
+        node_ports = [free_port() for _ in upstreams]
+        self.node_urls = [f"https://127.0.0.1:{port}" for port in node_ports]
         servers = " ".join(f"server {address} max_fails=1 fail_timeout=30s;" for address in upstreams)
         temp = " ".join(f"{kind}_temp_path {self.folder / kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
+        tls = f"ssl_certificate {self.ca_file}; ssl_certificate_key {self.folder / 'key.pem'};"
+        proxy = (
+            "proxy_set_header Host $http_host;\n"
+            # The client's own X-Forwarded-For, if any, then the address nginx saw: TRUSTED_PROXY_COUNT=1.
+            "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "      proxy_set_header X-Forwarded-Proto $scheme;\n"  # overwrites whatever the client sent
+            "      proxy_read_timeout 60s;"
+        )
+        entrances = "".join(
+            f"  upstream node{i} {{ server {address}; }}\n"
+            f"  server {{ listen 127.0.0.1:{port} ssl; {tls}\n"
+            f"    location / {{ proxy_pass http://node{i}; {proxy} }} }}\n"
+            for i, (address, port) in enumerate(zip(upstreams, node_ports, strict=True))
+        )
         (self.folder / "nginx.conf").write_text(
             ("user root;\n" if os.geteuid() == 0 else "")
             + f"worker_processes 1;\nerror_log {self.folder / 'error.log'} warn;\npid {self.folder / 'nginx.pid'};\n"
-            "events { worker_connections 512; }\n"
+            "events { worker_connections 1024; }\n"
             f"http {{ access_log off; client_body_temp_path {self.folder / 'body'}; {temp}\n"
             f"  client_max_body_size 60m;\n  upstream billing {{ {servers} }}\n"
-            f"  server {{ listen 127.0.0.1:{self.port};\n"
-            "    location / { proxy_pass http://billing; proxy_set_header Host $http_host;\n"
-            "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-            "      proxy_set_header X-Forwarded-Proto https;\n"
+            f"  server {{ listen 127.0.0.1:{self.port} ssl; {tls}\n"
+            f"    location / {{ proxy_pass http://billing; {proxy}\n"
             # A node that dies mid-request: the request goes to the next one (our writes are idempotent).
-            "      proxy_next_upstream error timeout http_502 non_idempotent; proxy_next_upstream_tries 2;\n"
-            "      proxy_read_timeout 60s; } } }\n"
+            "      proxy_next_upstream error timeout http_502 non_idempotent; proxy_next_upstream_tries 2; } }\n"
+            f"{entrances}}}\n"
         )
         argv = [self.BINARY, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"), "-g", "daemon off;"]
         super().__init__("nginx", argv)
 
     @classmethod
     def available(cls) -> bool:
-        return Path(cls.BINARY).exists()
+        return Path(cls.BINARY).exists() and bool(shutil.which("openssl"))
 
     def start(self) -> None:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+            + ["-keyout", str(self.folder / "key.pem"), "-out", str(self.ca_file), "-days", "2"]
+            + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True,
+            capture_output=True,
+        )
         super().start()
         wait_until(self.answering, timeout=20, what=f"nginx on {self.url} ({self.folder / 'error.log'})")
 
     def answering(self) -> bool:
         try:
-            requests.get(f"{self.url}/healthz", timeout=2)
+            requests.get(f"{self.url}/healthz", timeout=2, verify=self.ca_file)
         except requests.RequestException:
             return False
         return True
