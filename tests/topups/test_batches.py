@@ -6,19 +6,18 @@ several threads at once against PostgreSQL.
 """
 
 import random
-import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.ledger import credit_deposit, ledger_mismatches
 from accounts.models import Account, LedgerEntry, OutboundEmail
+from tests.concurrency.test_races import race
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed
 from tests.intake import apply_stored
@@ -198,24 +197,9 @@ def test_two_workers_draining_at_once_credit_each_payment_once_with_exact_balanc
     client = Client()
     distinct = [event("checkout.session.completed", paid_session(topup)) for topup in topups]
     post_all(client, distinct + distinct[:36])  # 30% the same events again
-    barrier, errors = threading.Barrier(2), []
+    workers = race([lambda: apply_deliveries(batch_size=17)] * 2)  # small batches, so the two interleave
 
-    def worker():
-        try:
-            barrier.wait()
-            apply_deliveries(batch_size=17)  # small batches, so the two interleave
-        except Exception as exc:  # returned to the test, which asserts on it
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-
-    assert errors == []
+    assert not [w for w in workers if isinstance(w, Exception)], workers
     assert credits_per_source() == {topup.ledger_source_ref: 1 for topup in topups}
     assert balances(expected_balances(topups)) == expected_balances(topups)
     assert set(WebhookDelivery.objects.values_list("verdict", flat=True)) == {"credited"}
