@@ -12,8 +12,8 @@ bills, a batch that failed — is applied here one delivery at a time (`apply_de
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.notifications import publish_after_commit
@@ -49,37 +49,47 @@ def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, 
     )
 
 
-def store_delivery(*, gateway_name: str, notice: Notice, body: bytes, signature: str) -> WebhookDelivery:
-    """Store a verified delivery once per event id and hand it to a worker after commit.
+def store_delivery(*, gateway_name: str, notice: Notice, body: bytes, signature: str) -> str:
+    """Store a verified delivery once per event id, hand it to a worker after commit, and answer
+    with its verdict: "received" until a worker has applied it.
 
-    A redelivery counts itself on the stored row; one that failed before is put back in line,
-    so the gateway's retry is also ours. The answer carries the stored verdict: "received"
-    until a worker has applied it.
+    One statement stores a new event or counts a redelivery on the stored row (INSERT … ON
+    CONFLICT DO UPDATE … RETURNING, on PostgreSQL and SQLite alike): intake is what the gateway
+    waits for. A redelivery of one that failed before is put back in line, so the gateway's
+    retry is also ours.
     """
     text = storable_text(body)
-    delivery, created = WebhookDelivery.objects.get_or_create(
-        gateway=gateway_name,
-        event_id=notice.event_id,
-        defaults={"event_type": notice.event_type, "body": text, "signature": signature[:1000]},
-    )
-    if not created:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            delivery_count=F("delivery_count") + 1, last_received_at=timezone.now()
+    pk, verdict, stored_body, count = _insert_or_count(gateway_name, notice, text, signature[:1000])
+    if count > 1 and stored_body != text:
+        # A provider never changes an event; a different body under a known id is
+        # someone holding our secret, or a bug. Apply nothing new and say so.
+        logger.error("Event %s %s redelivered with a different body", gateway_name, notice.event_id)
+        WebhookDelivery.objects.filter(pk=pk).update(
+            error="Redelivered with a different body; the new body was not applied."
         )
-        if delivery.body != text:
-            # A provider never changes an event; a different body under a known id is
-            # someone holding our secret, or a bug. Apply nothing new and say so.
-            logger.error("Event %s %s redelivered with a different body", gateway_name, notice.event_id)
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                error="Redelivered with a different body; the new body was not applied."
-            )
-            return delivery
-        if delivery.verdict == Verdict.ERROR:
-            WebhookDelivery.objects.filter(pk=delivery.pk, verdict=Verdict.ERROR).update(verdict=Verdict.RECEIVED)
-            delivery.verdict = Verdict.RECEIVED
-    if delivery.verdict == Verdict.RECEIVED:
+        return verdict
+    if verdict == Verdict.ERROR:
+        WebhookDelivery.objects.filter(pk=pk, verdict=Verdict.ERROR).update(verdict=Verdict.RECEIVED)
+        verdict = Verdict.RECEIVED
+    if verdict == Verdict.RECEIVED:
         wake_workers()
-    return delivery
+    return verdict
+
+
+def _insert_or_count(gateway_name: str, notice: Notice, text: str, signature: str) -> tuple:
+    """(id, verdict, stored body, delivery count) of the event's row, new (count 1) or counted again."""
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (gateway, event_id, event_type, body, signature, verdict, error, delivery_count, "
+            "received_at, last_received_at) VALUES (%s, %s, %s, %s, %s, %s, '', 1, %s, %s) "
+            "ON CONFLICT (gateway, event_id) WHERE event_id IS NOT NULL DO UPDATE SET "
+            f"delivery_count = {table}.delivery_count + 1, last_received_at = excluded.last_received_at "
+            "RETURNING id, verdict, body, delivery_count",
+            [gateway_name, notice.event_id, notice.event_type, text, signature, Verdict.RECEIVED, now, now],
+        )
+        return cursor.fetchone()
 
 
 def wake_workers() -> None:

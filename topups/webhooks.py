@@ -23,7 +23,7 @@ def payment_webhook(request, gateway_name: str):
     except InvalidNotification as exc:
         record_rejected_delivery(gateway_name=gateway_name, body=body, signature=signature, error=exc.message)
         return HttpResponseBadRequest(exc.message, content_type="text/plain")
-    delivery = store_delivery(gateway_name=gateway_name, notice=notice, body=body, signature=signature)
+    verdict = store_delivery(gateway_name=gateway_name, notice=notice, body=body, signature=signature)
     # Stored and committed: a worker applies it (topups.batches). The answer says "received"
     # until then, and what was done once it has been applied.
-    return JsonResponse({"received": True, "event": notice.event_id, "verdict": delivery.verdict})
+    return JsonResponse({"received": True, "event": notice.event_id, "verdict": verdict})
