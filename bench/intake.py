@@ -43,7 +43,7 @@ def intake_figures(world, args) -> list[tuple]:
             STRIPE_SECRET_KEY="sk_test_bench",
             STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
         )
-        for rep in range(args.reps):
+        for rep in range(getattr(args, "intake_reps", 1)):  # one: a drained run of 10,000 takes minutes
             tps.append(pgbench_tps(database_url(), clients=SENDERS, seconds=10))
             intake.append(intake_rate(world, url, deliveries // 5, f"i{rep}"))
             empty_broker(redis)  # the intake run's tasks, never run: not the drained run's work
@@ -203,7 +203,7 @@ def latency(world, url: str, rate: float, deliveries: int, tag: str) -> tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--intake-reps", type=int, default=1)
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="1,000 deliveries")
     args = parser.parse_args()
