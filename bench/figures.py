@@ -142,11 +142,11 @@ def subprocess_run(argv: list[str]) -> None:
 
 
 @contextmanager
-def server():
+def server(*, broker_url: str = "memory://"):
     """gunicorn on a free loopback port, 2 workers × 4 threads: what gunicorn.conf.py gives on two cores."""
     env = service_env(
         database_url=database_url(),
-        broker_url="memory://",
+        broker_url=broker_url,
         DJANGO_SETTINGS_MODULE="bench.settings",
         STRIPE_SECRET_KEY="sk_test_bench",
         STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,

@@ -25,11 +25,12 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=100_000, help="rows for the at-scale figures")
     parser.add_argument("--alert-accounts", type=int, default=1_000_000)
     parser.add_argument("--statement-lines", type=int, default=10_000, help="lines of the generated camt.053")
+    parser.add_argument("--deliveries", type=int, default=10_000, help="webhook deliveries drained per repetition")
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the command")
     args = parser.parse_args()
     if args.quick:
         args.reps, args.notifications, args.requests, args.large, args.alert_accounts = 2, 200, 100, 2_000, 20_000
-        args.statement_lines = 1_000
+        args.statement_lines, args.deliveries = 1_000, 1_000
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("make bench needs PostgreSQL: set DATABASE_URL=postgres://...")
 
@@ -44,13 +45,14 @@ def main() -> None:
     rows = []
     try:
         from bench import figures
+        from bench.intake import intake_figures
         from bench.ledger_peers import ledger_peers
         from bench.statements import statement_import
 
         world = figures.World.create()
         with figures.server() as url:
-            rows += figures.crediting(world, url, args)
             rows += figures.page_latency(world, url, args)
+        rows += intake_figures(world, args)  # webhook intake, then crediting by two workers
         rows += ledger_peers(args)  # before the large data, so both ledgers start near empty
         rows += figures.queries_and_queue(world, args)
         rows += figures.batch_charges(args)

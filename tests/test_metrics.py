@@ -20,6 +20,7 @@ from billing_center.celery import app
 from tests.accounts.test_alert_delivery import alerting_account
 from tests.factories import UserFactory
 from tests.fakes.twilio import FakeTwilio
+from tests.intake import apply_stored
 from tests.tickets.conftest import details, finance_group, make_ticket, upload, usd_receiving_account  # noqa: F401
 from tests.topups.test_auto_topup import save_card, spend, turn_on
 from tests.topups.test_sandbox_gateway import SECRET
@@ -166,6 +167,7 @@ def pay_online_through_the_sandbox(client, amount: str) -> TopUp:
     body = notification_body(SandboxCheckout.objects.get(session_id=topup.gateway_session_id))
     for signature in (signing.sign(body, SECRET), signing.sign(body, SECRET), signing.sign(body, "forged")):
         client.post("/webhooks/sandbox/", data=body, content_type="application/json", HTTP_SANDBOX_SIGNATURE=signature)
+    apply_stored()
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     return topup

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import LedgerEntry
-from accounts.notifications import queue_templated_email, recipient_language
+from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
 from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
@@ -44,13 +44,84 @@ class NoticeOutcome:
     topup: TopUp | None = None
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What a verified payment notice does to its top-up, decided from the locked row alone.
+
+    The one statement of the rules, for a notice applied alone (apply_payment_notice) and for
+    a batch of stored deliveries (topups.batches): credit, already credited, flag a mismatch,
+    close, or ignore."""
+
+    verdict: str  # CREDITED (credit it), ALREADY_CREDITED, FLAGGED, CLOSED, IGNORED
+    problem: str = ""  # FLAGGED: what differs
+    close_as: str = ""  # CLOSED: the final status
+    reason: str = ""  # CLOSED: the failure reason stored on the top-up
+
+
+def decide(topup: TopUp | None, notice: PaymentNotice) -> Decision:
+    """The rules for one notice about one locked top-up (None: not one of ours)."""
+    if notice.status == "ignored" or not notice.reference or topup is None:
+        # Genuine but not ours (another integration on the same provider account), or nothing to do.
+        return Decision(Verdict.IGNORED)
+    if notice.status == "paid":
+        if topup.status == TopUp.Status.CREDITED:
+            return Decision(Verdict.ALREADY_CREDITED)
+        problem = _mismatch(topup, notice)
+        if problem:
+            return Decision(Verdict.FLAGGED, problem=problem)
+        # A payment the gateway confirms is credited even if we had already closed the
+        # top-up (a late payment after expiry): money received is never left uncredited.
+        return Decision(Verdict.CREDITED)
+    if notice.status in ("failed", "cancelled", "expired"):
+        # Out-of-order or late news never takes a credited top-up back.
+        if not topup.is_pending:
+            return Decision(Verdict.IGNORED)
+        reason = notice.detail or CLOSE_REASONS[notice.status]  # the gateway's own words when it gives them
+        return Decision(Verdict.CLOSED, close_as=notice.status, reason=reason)
+    return Decision(Verdict.IGNORED)
+
+
+def keep_payment_intent(topup: TopUp, notice: PaymentNotice) -> bool:
+    """Keep the provider's payment id from the first notice that names it (refunds and disputes
+    name only the payment); whether it changed."""
+    if notice.payment_intent_id and not topup.payment_intent_id:
+        topup.payment_intent_id = notice.payment_intent_id
+        return True
+    return False
+
+
+def mark_flagged(topup: TopUp, notice: PaymentNotice, problem: str, *, now: datetime) -> None:
+    logger.error("Top-up %s not credited: %s", topup.reference, problem)
+    note = f"{now:%Y-%m-%d %H:%M} {notice.event_type} {notice.event_id}: {problem}"
+    topup.needs_review = True
+    topup.review_note = f"{topup.review_note}\n{note}".strip()
+
+
+def mark_closed(topup: TopUp, *, status: str, reason: str, now: datetime) -> None:
+    topup.status, topup.failure_reason, topup.closed_at = status, reason[:300], now
+
+
+def mark_credited(topup: TopUp, *, now: datetime) -> None:
+    """Set a top-up credited; the caller sets its ledger_entry once the credit is posted."""
+    if topup.status != TopUp.Status.PENDING:
+        topup.review_note = (
+            f"{topup.review_note}\nCredited after being {topup.status} at {topup.closed_at:%Y-%m-%d %H:%M}.".strip()
+        )
+    topup.status = TopUp.Status.CREDITED
+    topup.credited_at = now
+    topup.failure_reason, topup.closed_at = "", None
+
+
+CREDITED_FIELDS = ["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"]
+
+
 @transaction.atomic
 def close_topup(topup_id: int, *, status: str, reason: str = "", now: datetime | None = None) -> bool:
     """Move a pending top-up to a final state; a top-up that is no longer pending is left alone."""
     topup = TopUp.objects.select_for_update().get(pk=topup_id)
     if not topup.is_pending:
         return False
-    topup.status, topup.failure_reason, topup.closed_at = status, reason[:300], now or timezone.now()
+    mark_closed(topup, status=status, reason=reason, now=now or timezone.now())
     topup.save(update_fields=["status", "failure_reason", "closed_at"])
     return True
 
@@ -82,42 +153,24 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
         .first()
     )
     if topup is None:
-        # Genuine but not ours (another integration on the same provider account).
         return NoticeOutcome(Verdict.IGNORED)
-    if notice.payment_intent_id and not topup.payment_intent_id:
-        # Kept from the first notice that names it: refunds and disputes name only the payment.
+    if keep_payment_intent(topup, notice):
         TopUp.objects.filter(pk=topup.pk).update(payment_intent_id=notice.payment_intent_id)
-        topup.payment_intent_id = notice.payment_intent_id
-    if notice.status == "paid":
-        if topup.status == TopUp.Status.CREDITED:
-            return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
-        problem = _mismatch(topup, notice)
-        if problem:
-            logger.error("Top-up %s not credited: %s", topup.reference, problem)
-            note = f"{now:%Y-%m-%d %H:%M} {notice.event_type} {notice.event_id}: {problem}"
-            topup.needs_review = True
-            topup.review_note = f"{topup.review_note}\n{note}".strip()
-            topup.save(update_fields=["needs_review", "review_note"])
-            return NoticeOutcome(Verdict.FLAGGED, topup)
-        if not _credit(topup, now=now):
-            return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
-        return NoticeOutcome(Verdict.CREDITED, topup)
-    if notice.status in ("failed", "cancelled", "expired"):
-        # Out-of-order or late news never takes a credited top-up back.
-        reason = notice.detail or CLOSE_REASONS[notice.status]  # the gateway's own words when it gives them
-        closed = close_topup(topup.pk, status=notice.status, reason=reason, now=now)
-        topup.refresh_from_db()
-        return NoticeOutcome(Verdict.CLOSED if closed else Verdict.IGNORED, topup)
-    return NoticeOutcome(Verdict.IGNORED, topup)
+    decision = decide(topup, notice)
+    if decision.verdict == Verdict.FLAGGED:
+        mark_flagged(topup, notice, decision.problem, now=now)
+        topup.save(update_fields=["needs_review", "review_note"])
+    elif decision.verdict == Verdict.CREDITED and not _credit(topup, now=now):
+        return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
+    elif decision.verdict == Verdict.CLOSED:
+        mark_closed(topup, status=decision.close_as, reason=decision.reason, now=now)
+        topup.save(update_fields=["status", "failure_reason", "closed_at"])
+    return NoticeOutcome(decision.verdict, topup)
 
 
 def _credit(topup: TopUp, *, now: datetime) -> bool:
     """Credit a locked top-up through the one money-in function and mark it credited; False
-    when its source was already credited (where row locks are not real, SQLite).
-
-    A payment the gateway confirms is credited even if we had already closed the
-    top-up (a late payment after expiry): money received is never left uncredited.
-    """
+    when its source was already credited (where row locks are not real, SQLite)."""
     deposit = credit_payment(
         repayment=topup.is_repayment,  # a postpaid repayment settles bills, the chosen ones first
         kind=LedgerEntry.Kind.ONLINE_TOPUP,
@@ -125,26 +178,26 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
         amount=topup.credit_amount,
         source_ref=topup.ledger_source_ref,
         actor=topup.created_by,
-        description=_credit_description(topup),
+        description=credit_description(topup),
         bill_ids=[bill.pk for bill in topup.bills.all()] if topup.is_repayment else [],
         now=now,
     )
     if deposit.already_credited:
         return False
-    if topup.status != TopUp.Status.PENDING:
-        topup.review_note = (
-            f"{topup.review_note}\nCredited after being {topup.status} at {topup.closed_at:%Y-%m-%d %H:%M}.".strip()
-        )
-    topup.status = TopUp.Status.CREDITED
+    mark_credited(topup, now=now)
     topup.ledger_entry = deposit.entry
-    topup.credited_at = now
-    topup.failure_reason, topup.closed_at = "", None
-    topup.save(update_fields=["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"])
-    _queue_credited_email(topup)
+    topup.save(update_fields=CREDITED_FIELDS)
+    email = credited_email(topup)
+    if email:
+        with recipient_language(topup.created_by):
+            queue_templated_email(
+                dedupe_key=email.dedupe_key, to=email.to, subject=email.subject, template=email.template,
+                context=email.context, account=email.account,
+            )  # fmt: skip
     return True
 
 
-def _credit_description(topup: TopUp) -> str:
+def credit_description(topup: TopUp) -> str:
     if topup.is_repayment:
         return f"Online repayment {topup.reference}"  # bills.settlement.repay adds what it settles
     text = f"{'Auto' if topup.is_automatic else 'Online'} top-up {topup.reference}"
@@ -164,20 +217,25 @@ def _kind_label(topup: TopUp) -> str:
     )
 
 
-def _queue_credited_email(topup: TopUp) -> None:
-    """Tell the payer, through the outbox, in the credit's own transaction."""
+def credited_email(topup: TopUp) -> TemplatedEmail | None:
+    """The payer's receipt e-mail for a credited top-up, in the payer's language (the caller
+    queues it through the outbox, in the credit's own transaction); None without an address."""
     payer = topup.created_by
     if not payer.email:
         logger.info("No e-mail address for %s; credit of %s not mailed", payer, topup.reference)
-        return
+        return None
     receipt_url = settings.SITE_URL + reverse("topups:receipt", args=[topup.public_id])
     with recipient_language(payer):
-        queue_templated_email(
-            dedupe_key=f"topup-credited:{topup.public_id}",
-            to=payer.email,
-            subject=gettext("%(kind)s %(reference)s credited: %(amount)s")
-            % {"kind": _kind_label(topup), "reference": topup.reference, "amount": format_money(topup.credit_amount)},
-            template="topups/email_credited.txt",
-            context={"topup": topup, "receipt_url": receipt_url},
-            account=topup.account,
-        )
+        subject = gettext("%(kind)s %(reference)s credited: %(amount)s") % {
+            "kind": _kind_label(topup),
+            "reference": topup.reference,
+            "amount": format_money(topup.credit_amount),
+        }
+    return TemplatedEmail(
+        dedupe_key=f"topup-credited:{topup.public_id}",
+        to=payer.email,
+        subject=subject,
+        template="topups/email_credited.txt",
+        context={"topup": topup, "receipt_url": receipt_url},
+        account=topup.account,
+    )

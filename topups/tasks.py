@@ -27,3 +27,23 @@ def sweep_auto_topups() -> int:
     from .auto_topup import sweep_auto_topups as sweep
 
     return sweep()
+
+
+@shared_task(name="topups.tasks.apply_deliveries", acks_late=True)
+def apply_deliveries() -> dict:
+    """Credit stored webhook deliveries in batches (published by the webhook after commit)."""
+    from .batches import apply_deliveries as apply
+
+    return apply()
+
+
+@shared_task(name="topups.tasks.sweep_deliveries")
+def sweep_deliveries(older_than_seconds: int = 60) -> int:
+    """Nothing stays received: publish the batch task when deliveries wait longer than they should
+    (a lost message, a worker that died), and put failed ones back in line."""
+    from .deliveries import retry_stale_deliveries, wake_workers
+
+    waiting = retry_stale_deliveries(older_than_seconds=older_than_seconds)
+    if waiting:
+        wake_workers()
+    return waiting

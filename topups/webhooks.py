@@ -2,9 +2,7 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from money.errors import BillingError
-
-from .deliveries import receive_payment_notice, record_rejected_delivery
+from .deliveries import record_rejected_delivery, store_delivery
 from .exceptions import InvalidNotification
 from .gateways import get_gateway_or_404
 
@@ -25,10 +23,7 @@ def payment_webhook(request, gateway_name: str):
     except InvalidNotification as exc:
         record_rejected_delivery(gateway_name=gateway_name, body=body, signature=signature, error=exc.message)
         return HttpResponseBadRequest(exc.message, content_type="text/plain")
-    try:
-        delivery = receive_payment_notice(gateway_name=gateway_name, notice=notice, body=body, signature=signature)
-    except BillingError as exc:
-        # The event is genuine and kept with this error; applying it failed on our side, so
-        # the answer is a 5xx: the gateway retries, where a 4xx would blame the sender.
-        return JsonResponse({"received": True, "event": notice.event_id, "error": exc.message}, status=500)
-    return JsonResponse({"received": True, "event": notice.event_id, "verdict": delivery.verdict})
+    verdict = store_delivery(gateway_name=gateway_name, notice=notice, body=body, signature=signature)
+    # Stored and committed: a worker applies it (topups.batches). The answer says "received"
+    # until then, and what was done once it has been applied.
+    return JsonResponse({"received": True, "event": notice.event_id, "verdict": verdict})

@@ -3,6 +3,8 @@
 CELERY_BEAT_SCHEDULE = {
     # Ask the gateway about late top-ups; close those abandoned past TOPUP_EXPIRE_AFTER_HOURS.
     "reconcile-pending-topups": {"task": "topups.tasks.reconcile_pending_topups", "schedule": 60.0},
+    # Webhook deliveries stored but not applied a minute later (a lost message, a dead worker).
+    "sweep-deliveries": {"task": "topups.tasks.sweep_deliveries", "schedule": 60.0},
     "resend-pending-emails": {"task": "accounts.tasks.resend_pending_emails", "schedule": 120.0},
     # Pulls rates from a provider backend (a no-op for finance's own sheet).
     "refresh-exchange-rates": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3600.0},

@@ -7,6 +7,7 @@ from accounts.models import LedgerEntry
 from bills.models import Bill, Settlement
 from tests.bills.conftest import NOVEMBER, OCTOBER, at, charge, close
 from tests.factories import PostpaidAccountFactory, UserFactory
+from tests.intake import apply_stored
 from topups.gateways import signing
 from topups.gateways.sandbox import notification_body
 from topups.models import SandboxCheckout, TopUp
@@ -25,12 +26,15 @@ def billed(client, bob):
 
 
 def pay_in_sandbox(client, topup: TopUp):
-    """What the sandbox's hosted page does when bob pays: a signed notification to our webhook."""
+    """What the sandbox's hosted page does when bob pays: a signed notification to our webhook;
+    then the worker applies what was stored."""
     SandboxCheckout.objects.filter(session_id=topup.gateway_session_id).update(status=SandboxCheckout.Status.PAID)
     body = notification_body(SandboxCheckout.objects.get(session_id=topup.gateway_session_id))
     signature = signing.sign(body, SECRET)
     headers = {"HTTP_SANDBOX_SIGNATURE": signature}
-    return client.post("/webhooks/sandbox/", data=body, content_type="application/json", **headers)
+    response = client.post("/webhooks/sandbox/", data=body, content_type="application/json", **headers)
+    apply_stored()
+    return response
 
 
 def test_the_overview_shows_unbilled_usage_outstanding_bills_and_repay_instead_of_top_up(client, billed, bob):

@@ -16,6 +16,7 @@ from money.formatting import format_money
 from tests.bills.conftest import NOVEMBER, OCTOBER, at, bob, charge, close  # noqa: F401 (bob is a fixture)
 from tests.factories import EnterpriseMemberAccountFactory, PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed
+from tests.intake import apply_stored
 from topups.models import TopUp
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +44,7 @@ def bills(client, bob):  # noqa: F811 (the fixture imported above)
 def credited_topup(client, user) -> TopUp:
     topup = PendingTopUpFactory(account=user.account, created_by=user)
     post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup))))
+    apply_stored()
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     return topup

@@ -10,6 +10,7 @@ from accounts.ledger import post_ledger_entry
 from billing_center.csv_export import safe_cell
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed
+from tests.intake import apply_stored
 from topups.models import TopUp
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +26,7 @@ def alice(client, stripe_settings):
 def credited_topup(client, user, **kwargs) -> TopUp:
     topup = PendingTopUpFactory(account=user.account, created_by=user, **kwargs)
     post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup))))
+    apply_stored()
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     return topup

@@ -290,6 +290,24 @@ class CeleryWorker(Process):
             raise RuntimeError(f"the Celery worker exited:\n{self.log()[-3000:]}")
 
 
+class Workers:
+    """Several Celery worker processes on one host (each with its own name), started and stopped together."""
+
+    def __init__(self, env: dict[str, str], count: int = 2):
+        self.workers = [CeleryWorker(env) for _ in range(count)]
+        for number, worker in enumerate(self.workers):
+            worker.argv += ["--hostname", f"worker{number}@%h"]
+
+    def __enter__(self):
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
 class RedisServer(Process):
     """A private Redis that keeps nothing on disk; stop() and start() again keep its port."""
 

@@ -2,6 +2,9 @@
 over real HTTP against gunicorn and PostgreSQL. Afterwards every balance must equal the exact
 Decimal sum of what succeeded, the ledger must verify, and no answer may be a 5xx.
 
+The webhook stores each notification and answers; two Celery workers credit what is stored, in
+batches (topups.batches), and the storm ends when no delivery waits any more.
+
 By hand, full size (10,000 notifications for 2,000 top-ups over 200 accounts, 30% duplicates,
 8 senders), on a database of its own that it creates and drops:
 
@@ -236,8 +239,18 @@ def run(plan: Plan, base_url: str, *, public_url: str = "") -> Outcome:
         thread.start()
     for thread in threads:
         thread.join()
+    wait_for_workers()
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def wait_for_workers(timeout: float = 180) -> None:
+    """The webhook stores and answers; the workers credit. Done when no delivery waits any more."""
+    from tests.reliability.processes import wait_until
+    from topups.models import WebhookDelivery
+
+    waiting = WebhookDelivery.objects.filter(verdict__in=["received", "error"])
+    wait_until(lambda: not waiting.exists(), timeout=timeout, what="the workers to apply every stored delivery")
 
 
 def finance_session(plan: Plan, base_url: str, outcome: Outcome, *, public_url: str = "") -> requests.Session:
@@ -357,7 +370,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from tests.reliability.processes import Gunicorn, service_env
+    from tests.reliability.processes import Gunicorn, RedisServer, Workers, service_env
 
     size = SMALL if args.small else FULL
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -365,14 +378,15 @@ def main() -> None:
         plan = prepare(size)
         database = connection.settings_dict
         url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        env = service_env(
-            database_url=url,
-            broker_url="memory://",  # the storm measures money, not e-mail delivery
-            STRIPE_SECRET_KEY="sk_test_storm",
-            STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
-        )
-        with Gunicorn(env, workers=args.workers, threads=args.threads) as server:
-            outcome = run(plan, server.url)
+        with RedisServer() as redis:
+            env = service_env(
+                database_url=url,
+                broker_url=redis.url,  # the workers credit what the webhook stores
+                STRIPE_SECRET_KEY="sk_test_storm",
+                STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
+            )
+            with Gunicorn(env, workers=args.workers, threads=args.threads) as server, Workers(env, 2):
+                outcome = run(plan, server.url)
         print(summary_line(verify(plan, outcome), size))
     finally:
         connection.close()

@@ -1,6 +1,7 @@
 """Faults injected for real into running processes: Redis stopped or hung, PostgreSQL
-restarted under load, a web worker killed mid-credit. Each is bounded in time and each ends
-with the money checked: every payment credited once, the ledger verified, nothing half-written.
+restarted under load, a Celery worker killed mid-batch, a web worker killed before answering.
+Each is bounded in time and each ends with the money checked: every payment credited once, the
+ledger verified, nothing half-written.
 
 The other named faults live beside their features: a Celery worker killed mid-SMS in
 test_worker_crash.py, the gateway down at checkout in tests/topups/test_stripe_checkout.py,
@@ -172,9 +173,10 @@ def test_with_redis_stopped_or_hung_pages_and_webhooks_answer_in_bounded_time_an
             assert health.status_code == 200 and health.json()["status"] == "degraded"
             assert health.json()["broker"]["ok"] is False
             assert max(timings) < REQUEST_BOUND_SECONDS, timings
-            # Money moved at once; what waits for Redis is only the messages.
-            assert all(credits_of(topup) == 1 for _, topup in customers)
-            assert OutboundEmail.objects.filter(status="pending").count() == len(customers)  # receipts
+            # Charges moved money at once; the payments are stored, waiting for a worker to credit them.
+            stored = WebhookDelivery.objects.filter(topup__isnull=True, verdict="received")
+            assert stored.count() == len(customers)
+            assert not any(credits_of(topup) for _, topup in customers)
             assert not BalanceAlert.objects.exists()  # the checks could not be handed over
 
             # Redis is back (a stopped Redis comes back empty: it keeps nothing on disk).
@@ -185,8 +187,9 @@ def test_with_redis_stopped_or_hung_pages_and_webhooks_answer_in_bounded_time_an
                 timeout=60,
                 what=f"the receipts and alerts after Redis came back (worker log {worker.log_path})",
             )
-            publish_sweeps(redis.url)  # a second pass finds nothing left to send
+            publish_sweeps(redis.url)  # a second pass finds nothing left to send or credit
             drain(broker_url=redis.url, what=f"the worker (log {worker.log_path})")
+            assert all(credits_of(topup) == 1 for _, topup in customers)
 
     assert sent_emails(mail_dir) == len(customers)
     texts = sent_sms(sms_file)
@@ -206,15 +209,16 @@ def publish_sweeps(broker_url: str) -> None:
         app.send_task("accounts.tasks.sweep_balance_alerts", connection=conn)
         app.send_task("accounts.tasks.resend_pending_emails", kwargs={"older_than_seconds": 0}, connection=conn)
         app.send_task("accounts.tasks.resend_pending_sms", kwargs={"older_than_seconds": 5}, connection=conn)
+        app.send_task("topups.tasks.sweep_deliveries", kwargs={"older_than_seconds": 0}, connection=conn)
 
 
-# --- A web worker killed mid-credit ----------------------------------------------------------
+# --- A Celery worker killed mid-batch, and a web worker killed before answering ------------------
 
 GATE = 4242  # the advisory lock key the gate trigger waits on
 
 
 class LedgerInsertGate:
-    """Holds every credit just after its ledger row is inserted, before its transaction commits.
+    """Holds every credit just after its ledger rows are inserted, before its transaction commits.
 
     A real database-side pause: an AFTER INSERT trigger on the ledger waits for an advisory
     lock this test holds. Our code runs unmodified up to that point.
@@ -261,12 +265,12 @@ def pending_topup(session_id: str, amount: str = "80.00"):
     return topup
 
 
-def send_in_background(base_url: str, topup) -> tuple[threading.Thread, dict]:
+def send_in_background(base_url: str, topup, payload: dict) -> tuple[threading.Thread, dict]:
     answer: dict = {}
 
     def send():
         try:
-            answer["status"] = notify(base_url, topup).status_code
+            answer["status"] = notify(base_url, topup, payload=payload).status_code
         except requests.ConnectionError as exc:
             answer["error"] = exc
 
@@ -275,61 +279,73 @@ def send_in_background(base_url: str, topup) -> tuple[threading.Thread, dict]:
     return thread, answer
 
 
-def test_a_web_worker_killed_between_ledger_insert_and_commit_credits_nothing_and_the_retry_credits_once(
+def test_a_worker_killed_mid_batch_between_ledger_insert_and_commit_credits_nothing_and_after_restart_once(
     database_url,
 ):
-    topup = pending_topup("cs_kill_before_commit")
-    env = service_env(database_url=database_url, broker_url="memory://", **stripe_env())
-    with Gunicorn(env, workers=1) as web, LedgerInsertGate() as gate:
-        (worker_pid,) = web.worker_pids()
-        thread, answer = send_in_background(web.url, topup)
-        wait_until(lambda: gate.waiting_backends(), timeout=30, what="the credit to reach the gate")
-        (backend,) = gate.waiting_backends()
-        assert credits_of(topup) == 0  # inserted, not committed: nobody else can see it
+    topups = [pending_topup(f"cs_kill_mid_batch_{i}", amount=f"{20 + i}.50") for i in range(5)]
+    with RedisServer() as redis:
+        env = service_env(database_url=database_url, broker_url=redis.url, **stripe_env())
+        with Gunicorn(env, workers=1) as web, LedgerInsertGate() as gate:
+            answers = [notify(web.url, topup) for topup in topups]  # stored before any worker runs
+            assert [a.json()["verdict"] for a in answers] == ["received"] * len(topups)
+            worker = SentinelCeleryWorker(env)
+            worker.start()
+            wait_until(lambda: gate.waiting_backends(), timeout=30, what="the batch to reach the gate")
+            (backend,) = gate.waiting_backends()
+            assert not any(credits_of(topup) for topup in topups)  # inserted, not committed
 
-        os.kill(worker_pid, signal.SIGKILL)
-        thread.join(30)
-        assert "error" in answer, answer  # the gateway saw the connection drop: it will retry
-        gate.release()
-        wait_until(lambda: backend_gone(backend), timeout=30, what="the orphaned transaction to end")
+            worker.signal(signal.SIGKILL)  # the worker and its pool, mid-batch
+            worker.popen.wait(30)
+            gate.release()
+            wait_until(lambda: backend_gone(backend), timeout=30, what="the orphaned transaction to end")
+            assert not any(credits_of(topup) for topup in topups)
+            verdicts = WebhookDelivery.objects.values_list("verdict", flat=True)
+            assert list(verdicts) == ["received"] * len(topups)  # still stored, still waiting
 
-        topup.refresh_from_db()
-        assert credits_of(topup) == 0 and topup.status == "pending"
-        assert WebhookDelivery.objects.get().verdict == "received"  # kept, so the retry is recognised
-        wait_until(lambda: len(web.worker_pids()) == 1, timeout=30, what="gunicorn to replace its worker")
+            with SentinelCeleryWorker(env) as restarted:
+                publish_sweeps(redis.url)  # beat's sweep: the killed task's message is not back yet
+                wait_until(
+                    lambda: all(credits_of(topup) == 1 for topup in topups),
+                    timeout=60,
+                    what=f"the restarted worker to credit (log {restarted.log_path})",
+                )
+                publish_sweeps(redis.url)  # a second sweep finds nothing waiting
+                drain(broker_url=redis.url, what=f"the restarted worker (log {restarted.log_path})")
 
-        retry = notify(web.url, topup)
-        again = notify(web.url, topup)
-
-    assert retry.status_code == again.status_code == 200
-    assert retry.json()["verdict"] == "credited" and again.json()["verdict"] == "already_credited"
-    topup.refresh_from_db()
-    assert credits_of(topup) == 1 and topup.status == "credited"
+    assert all(credits_of(topup) == 1 for topup in topups)
+    assert set(TopUp.objects.values_list("status", flat=True)) == {"credited"}
+    assert set(WebhookDelivery.objects.values_list("verdict", flat=True)) == {"credited"}
     assert ledger_mismatches() == []
 
 
-def test_a_web_worker_killed_after_commit_before_answering_is_retried_without_a_second_credit(database_url):
-    """After the commit, the receipt is handed to the broker; a hung Redis holds the worker
-    there (for at most the socket timeout) while we kill it: committed, never answered."""
+def test_a_web_worker_killed_after_storing_before_answering_is_retried_and_credited_once(database_url):
+    """After the commit, the work is handed to the broker; a hung Redis holds the web worker
+    there (for at most the socket timeout) while we kill it: stored, never answered."""
     topup = pending_topup("cs_kill_after_commit")
+    payload = event("checkout.session.completed", paid_session(topup))  # one event, sent again
     with RedisServer() as redis:
         env = service_env(database_url=database_url, broker_url=redis.url, **stripe_env())
         with Gunicorn(env, workers=1) as web:
-            (worker_pid,) = web.worker_pids()
+            (web_pid,) = web.worker_pids()
             redis.signal(signal.SIGSTOP)
-            thread, answer = send_in_background(web.url, topup)
-            wait_until(lambda: credits_of(topup) == 1, timeout=30, what="the credit to commit")
+            thread, answer = send_in_background(web.url, topup, payload)
+            wait_until(lambda: WebhookDelivery.objects.exists(), timeout=30, what="the delivery to be stored")
 
-            os.kill(worker_pid, signal.SIGKILL)
+            os.kill(web_pid, signal.SIGKILL)
             thread.join(30)
-            assert "error" in answer, answer  # committed, but the gateway never heard back
+            assert "error" in answer, answer  # stored, but the gateway never heard back
             redis.signal(signal.SIGCONT)
             wait_until(lambda: len(web.worker_pids()) == 1, timeout=30, what="gunicorn to replace its worker")
-            retry = notify(web.url, topup)
+            retry = notify(web.url, topup, payload=payload)
+            with SentinelCeleryWorker(env) as worker:
+                wait_until(lambda: credits_of(topup) == 1, timeout=60, what=f"the credit (log {worker.log_path})")
+                drain(broker_url=redis.url, what=f"the worker (log {worker.log_path})")
 
-    assert retry.status_code == 200 and retry.json()["verdict"] == "already_credited"
+    assert retry.status_code == 200 and retry.json()["verdict"] == "received"
     assert credits_of(topup) == 1
-    assert OutboundEmail.objects.count() == 1  # the receipt waits in the outbox for the sweep
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.verdict == "credited" and delivery.delivery_count == 2
+    assert OutboundEmail.objects.count() == 1
     assert ledger_mismatches() == []
 
 
@@ -385,13 +401,13 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
             cluster.start()
             for sender in senders:
                 sender.join(120)
-            # The worker reconnects too: every receipt goes out, those whose send failed
-            # during the outage with the next sweep.
-            publish_sweeps(redis.url)
+            # The worker reconnects too: every stored delivery is credited and every receipt goes
+            # out, what failed during the outage with the next sweep (beat's, here every 2 s).
             wait_until(
-                lambda: sent_emails(mail_dir) == len(topups),
-                timeout=60,
-                what=f"every receipt after the restart (worker log {worker.log_path})",
+                lambda: sent_emails(mail_dir) == len(topups) or publish_sweeps(redis.url),
+                timeout=120,
+                every=2,
+                what=f"every credit and receipt after the restart (worker log {worker.log_path})",
             )
             # Everything handed to the worker has run, retries held since the outage included:
             # a duplicate receipt would be in the mail folder now.
@@ -401,7 +417,7 @@ def test_postgresql_restarted_under_load_webhooks_answer_5xx_meanwhile_and_every
             )
 
         assert any(isinstance(s, int) and s >= 500 for s in answers), f"no 5xx while PostgreSQL was down: {answers}"
-        assert answers[200] == len(topups), answers  # every payment acknowledged once it was credited
+        assert answers[200] == len(topups), answers  # every payment acknowledged once it was stored
         assert not {s for s in answers if isinstance(s, int) and 400 <= s < 500}, answers
         assert slowest[0] < REQUEST_BOUND_SECONDS, slowest
         assert verify.returncode == 0, verify.stderr

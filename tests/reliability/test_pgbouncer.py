@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import requests
 
 from tests.conftest import require
-from tests.reliability.processes import ROOT, Gunicorn, PgBouncer, service_env
+from tests.reliability.processes import ROOT, Gunicorn, PgBouncer, RedisServer, Workers, service_env
 from tests.reliability.storm import (
     FINANCE_PASSWORD,
     SMALL,
@@ -75,16 +75,16 @@ def test_the_ledger_storm_and_a_statement_import_hold_behind_pgbouncer_in_transa
     ]
     data = camt053(entries, statement_id="STMT-PGBOUNCER")
 
-    with PgBouncer(database_url, pool_size=4) as bouncer:
+    with PgBouncer(database_url, pool_size=4) as bouncer, RedisServer() as redis:
         env = service_env(
             database_url=bouncer.url,
-            broker_url="memory://",
+            broker_url=redis.url,  # the workers credit the stored deliveries, through PgBouncer too
             DATABASE_PGBOUNCER="true",
             STATEMENT_AUTO_CREDIT="true",
             STRIPE_SECRET_KEY="sk_test_storm",
             STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
         )
-        with Gunicorn(env, workers=2, threads=4) as server:
+        with Gunicorn(env, workers=2, threads=4) as server, Workers(env, 2):
             uploads: list[int] = []
             clerk = finance_session(importer, server.url, Outcome())
             importers = [

@@ -10,6 +10,7 @@ from accounts.ledger import ledger_mismatches, post_ledger_entry
 from accounts.models import Account, AlertRecipient, OutboundEmail, OutboundSms
 from tests.factories import UserFactory
 from tests.fakes.stripe import event, post_webhook, signed
+from tests.intake import apply_stored, delivered
 from topups.auto_topup import configure, run_auto_topup, sweep_auto_topups
 from topups.models import AutoTopUp, SandboxCheckout, TopUp
 
@@ -211,7 +212,7 @@ def test_stripe_charges_the_saved_card_off_session_once_per_crossing(client, ali
     assert intent["metadata"] == {"topup": str(topup.public_id), "account": str(account.pk), "auto": "1"}
     for _ in range(2):  # Stripe's own notification of the same payment, twice: nothing more
         body, signature = signed(event("payment_intent.succeeded", intent))
-        assert post_webhook(client, body, signature).json()["verdict"] == "already_credited"
+        assert delivered(post_webhook(client, body, signature)) == "already_credited"
     assert balance(account) == Money("140.00", "USD")
     auto.refresh_from_db()
     assert auto.failures_in_a_row == 0
@@ -305,10 +306,10 @@ def test_a_card_saved_in_stripe_checkout_setup_mode_is_kept_once(client, alice, 
     verdicts = []
     for _ in range(2):
         body, signature = signed(payload)
-        verdicts.append(post_webhook(client, body, signature).json()["verdict"])
+        verdicts.append(delivered(post_webhook(client, body, signature)))
     other = event("setup_intent.succeeded", {**setup_intent, "id": "seti_other", "payment_method": "pm_again"})
     body, signature = signed(other)
-    verdicts.append(post_webhook(client, body, signature).json()["verdict"])
+    verdicts.append(delivered(post_webhook(client, body, signature)))
     assert verdicts == ["updated", "updated", "updated"]  # the second delivery answers with its first verdict
     auto.refresh_from_db()
     assert auto.payment_method_id == "pm_again"  # the newest card of the account wins
@@ -317,7 +318,7 @@ def test_a_card_saved_in_stripe_checkout_setup_mode_is_kept_once(client, alice, 
         "setup_intent.succeeded", {**setup_intent, "id": "seti_m", "metadata": {"account": str(mallory.account_id)}}
     )
     body, signature = signed(forged)
-    assert post_webhook(client, body, signature).json()["verdict"] == "ignored"
+    assert delivered(post_webhook(client, body, signature)) == "ignored"
 
 
 def test_stripe_payment_failed_for_a_pending_auto_top_up_closes_it(client, alice, stripe_settings):
@@ -344,6 +345,7 @@ def test_stripe_payment_failed_for_a_pending_auto_top_up_closes_it(client, alice
     for _ in range(2):
         body, signature = signed(event("payment_intent.payment_failed", intent))
         assert post_webhook(client, body, signature).status_code == 200
+    apply_stored()
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.FAILED
     assert balance(alice.account) == Money("80.00", "USD")
@@ -354,7 +356,7 @@ def test_stripe_payment_failed_for_a_pending_auto_top_up_closes_it(client, alice
         "metadata": {"topup": str(topup.public_id)},
     }
     body, signature = signed(event("payment_intent.succeeded", checkout_intent))
-    assert post_webhook(client, body, signature).json()["verdict"] == "ignored"  # a Checkout payment's own intent
+    assert delivered(post_webhook(client, body, signature)) == "ignored"  # a Checkout payment's own intent
 
 
 def test_cancelling_the_card_page_saves_no_card(client, alice):

@@ -8,6 +8,7 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from tests.factories import UserFactory
+from tests.intake import apply_stored, verdict_of
 from topups.gateways import signing
 from topups.gateways.sandbox import notification_body
 from topups.models import SandboxCheckout, TopUp
@@ -26,8 +27,11 @@ def started(client):
 
 
 def post(client, body: bytes, signature: str | None):
+    """The sandbox posts its notification; then the worker's part: stored deliveries applied."""
     headers = {"HTTP_SANDBOX_SIGNATURE": signature} if signature else {}
-    return client.post("/webhooks/sandbox/", data=body, content_type="application/json", **headers)
+    response = client.post("/webhooks/sandbox/", data=body, content_type="application/json", **headers)
+    apply_stored()
+    return response
 
 
 def test_the_hosted_page_shows_merchant_amount_and_three_choices(client, started):
@@ -69,7 +73,7 @@ def test_a_notification_whose_amount_differs_is_flagged_not_credited(client, sta
     )
     session.refresh_from_db()
     body = notification_body(session)
-    assert post(client, body, signing.sign(body, SECRET)).json()["verdict"] == "flagged"
+    assert verdict_of(post(client, body, signing.sign(body, SECRET))) == "flagged"
     topup.refresh_from_db()
     assert topup.needs_review and not LedgerEntry.objects.exists()
 
@@ -152,7 +156,7 @@ def test_a_notice_that_omits_the_owner_or_session_is_flagged_not_credited(client
     SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.PAID)
     session.refresh_from_db()
     body = json.dumps(_event(session, **{field: ""})).encode()
-    assert post(client, body, signing.sign(body, SECRET)).json()["verdict"] == "flagged"
+    assert verdict_of(post(client, body, signing.sign(body, SECRET))) == "flagged"
     assert not LedgerEntry.objects.exists()
 
 
@@ -164,7 +168,7 @@ def test_a_known_event_id_with_a_different_body_applies_nothing_new(client, star
     session.refresh_from_db()
     event = _event(session)
     body = json.dumps(event).encode()
-    assert post(client, body, signing.sign(body, SECRET)).json()["verdict"] == "closed"
+    assert verdict_of(post(client, body, signing.sign(body, SECRET))) == "closed"
 
     event["type"] = "payment.succeeded"  # same id, now claiming a payment
     body = json.dumps(event).encode()

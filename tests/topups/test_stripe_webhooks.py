@@ -10,6 +10,7 @@ from accounts.models import LedgerEntry
 from tests.factories import PendingTopUpFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed, stripe_signature
 from tests.helpers import failing_writes, staff_login
+from tests.intake import apply_stored, verdict_of
 from topups.models import TopUp, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +22,11 @@ def topup(stripe_settings):
 
 
 def deliver(client, payload, **sign_kwargs):
+    """Stripe posts the event; then the worker's part: the stored deliveries are applied."""
     body, signature = signed(payload, **sign_kwargs)
-    return post_webhook(client, body, signature)
+    response = post_webhook(client, body, signature)
+    apply_stored()
+    return response
 
 
 def balance_of(topup):
@@ -33,7 +37,7 @@ def balance_of(topup):
 def test_completed_and_paid_credits_the_topup(client, topup):
     response = deliver(client, event("checkout.session.completed", paid_session(topup)))
     assert response.status_code == 200
-    assert response.json()["verdict"] == "credited"
+    assert verdict_of(response) == "credited"
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     assert topup.ledger_entry.amount == Money("100.00", "USD")
@@ -53,13 +57,13 @@ def test_a_duplicate_delivery_credits_once_and_still_answers_200(client, topup):
 def test_the_same_payment_announced_by_two_events_credits_once(client, topup):
     deliver(client, event("checkout.session.completed", paid_session(topup)))
     response = deliver(client, event("checkout.session.async_payment_succeeded", paid_session(topup)))
-    assert response.json()["verdict"] == "already_credited"
+    assert verdict_of(response) == "already_credited"
     assert balance_of(topup) == Money("100.00", "USD")
 
 
 def test_unpaid_completion_waits_and_async_success_then_credits(client, topup):
     unpaid = checkout_session(topup=topup, status="complete", payment_status="unpaid")
-    assert deliver(client, event("checkout.session.completed", unpaid)).json()["verdict"] == "ignored"
+    assert verdict_of(deliver(client, event("checkout.session.completed", unpaid))) == "ignored"
     assert not LedgerEntry.objects.exists()
     assert deliver(client, event("checkout.session.async_payment_succeeded", paid_session(topup))).status_code == 200
     assert balance_of(topup) == Money("100.00", "USD")
@@ -69,7 +73,7 @@ def test_unpaid_completion_waits_and_async_success_then_credits(client, topup):
     "event_type, status", [("checkout.session.async_payment_failed", "failed"), ("checkout.session.expired", "expired")]
 )
 def test_failure_and_expiry_close_the_topup_without_money(client, topup, event_type, status):
-    assert deliver(client, event(event_type, checkout_session(topup=topup))).json()["verdict"] == "closed"
+    assert verdict_of(deliver(client, event(event_type, checkout_session(topup=topup)))) == "closed"
     topup.refresh_from_db()
     assert topup.status == status and topup.closed_at is not None
     assert not LedgerEntry.objects.exists()
@@ -78,7 +82,7 @@ def test_failure_and_expiry_close_the_topup_without_money(client, topup, event_t
 def test_late_news_never_takes_back_a_credit(client, topup):
     deliver(client, event("checkout.session.completed", paid_session(topup)))
     for late in ("checkout.session.expired", "checkout.session.async_payment_failed"):
-        assert deliver(client, event(late, checkout_session(topup=topup))).json()["verdict"] == "ignored"
+        assert verdict_of(deliver(client, event(late, checkout_session(topup=topup)))) == "ignored"
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.CREDITED
     assert balance_of(topup) == Money("100.00", "USD")
@@ -128,6 +132,7 @@ def test_rotated_secrets_and_several_v1_signatures_are_accepted(client, topup, s
     old = stripe_signature(body, "whsec_old", now).split(",")[1]
     header = f"t={now},v1={'f' * 64},{old}"  # Stripe sends one v1 per active secret
     assert post_webhook(client, body, header).status_code == 200
+    apply_stored()
     assert balance_of(topup) == Money("100.00", "USD")
 
 
@@ -148,7 +153,7 @@ def test_a_signed_but_unreadable_body_is_a_400_not_a_500(client, stripe_settings
 def test_a_mismatch_credits_nothing_and_is_flagged_for_finance(client, topup, overrides, problem):
     response = deliver(client, event("checkout.session.completed", paid_session(topup, **overrides)))
     assert response.status_code == 200  # genuine, so Stripe must not retry it for days
-    assert response.json()["verdict"] == "flagged"
+    assert verdict_of(response) == "flagged"
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.PENDING and topup.needs_review
     assert problem in topup.review_note
@@ -158,14 +163,14 @@ def test_a_mismatch_credits_nothing_and_is_flagged_for_finance(client, topup, ov
 def test_an_event_for_an_unknown_session_is_acknowledged_and_ignored(client, stripe_settings):
     foreign = checkout_session(status="complete", payment_status="paid", client_reference_id="not-ours")
     response = deliver(client, event("checkout.session.completed", foreign))
-    assert response.status_code == 200 and response.json()["verdict"] == "ignored"
+    assert response.status_code == 200 and verdict_of(response) == "ignored"
     assert not LedgerEntry.objects.exists()
 
 
 def test_unhandled_event_types_are_acknowledged(client, stripe_settings):
     payload = event("customer.created", {"id": "cus_123", "object": "customer"})
     response = deliver(client, payload)
-    assert response.status_code == 200 and response.json()["verdict"] == "ignored"
+    assert response.status_code == 200 and verdict_of(response) == "ignored"
 
 
 def test_only_post_is_accepted_and_huge_bodies_are_refused(client, stripe_settings):
@@ -188,9 +193,9 @@ def test_a_handler_failure_credits_nothing_keeps_the_delivery_and_a_retry_credit
     ledger insert) rolls the credit back; the delivery stays with its error; Stripe's
     retry then credits exactly once."""
     payload = event("checkout.session.completed", paid_session(topup))
-    client.raise_request_exception = False
     with failing_writes("accounts_ledgerentry"):
-        assert deliver(client, payload).status_code == 500  # so the gateway retries
+        response = deliver(client, payload)
+    assert response.status_code == 200 and response.json()["verdict"] == "received"  # stored, so acknowledged
     delivery = WebhookDelivery.objects.get()
     assert delivery.verdict == "error" and "injected failure" in delivery.error
     topup.refresh_from_db()
@@ -201,6 +206,16 @@ def test_a_handler_failure_credits_nothing_keeps_the_delivery_and_a_retry_credit
     assert delivery.verdict == "credited" and delivery.delivery_count == 2 and delivery.error == ""
     assert balance_of(topup) == Money("100.00", "USD")
     assert json.loads(delivery.body)["id"] == payload["id"]
+
+
+def test_the_webhook_answers_received_at_once_and_the_stored_verdict_once_applied(client, topup):
+    body, signature = signed(event("checkout.session.completed", paid_session(topup)))
+    first = post_webhook(client, body, signature)
+    assert first.json() == {"received": True, "event": json.loads(body)["id"], "verdict": "received"}
+    assert not LedgerEntry.objects.exists()  # stored, not yet credited: the worker's part
+    apply_stored()
+    assert post_webhook(client, body, signature).json()["verdict"] == "credited"
+    assert balance_of(topup) == Money("100.00", "USD")
 
 
 def test_a_credit_after_a_close_clears_the_closed_state_and_notes_it_for_finance(client, topup):

@@ -126,8 +126,11 @@ class PaymentGateway(Protocol):
     def start_checkout(self, topup: "TopUp", *, success_url: str, cancel_url: str) -> CheckoutSession:
         """Open a hosted payment session; raises GatewayUnavailable."""
 
-    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notice:
         """Verify and read a webhook delivery; raises InvalidNotification."""
+
+    def read_stored(self, body: bytes) -> Notice:
+        """Read a delivery verified when it arrived, from its stored body; raises InvalidNotification."""
 
     def fetch_payment(self, topup: "TopUp") -> PaymentNotice:
         """Ask the gateway what became of a top-up; raises GatewayUnavailable."""

@@ -71,6 +71,10 @@ class SandboxGateway:
             settings.SANDBOX_WEBHOOK_SECRETS,
             tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
+        return self.read_stored(body)
+
+    def read_stored(self, body: bytes) -> Notice:
+        """Read an event whose signature was verified when it arrived (a stored delivery)."""
         try:
             event = json.loads(body)
             data = event["data"]

@@ -197,7 +197,11 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_once_per_event",
             ),
         ]
-        indexes = [models.Index(fields=["verdict", "-received_at"], name="webhook_verdict_recent")]
+        indexes = [
+            models.Index(fields=["verdict", "-received_at"], name="webhook_verdict_recent"),
+            # What the workers claim, oldest first (topups.batches): only the waiting rows.
+            models.Index(fields=["id"], condition=models.Q(verdict="received"), name="webhook_delivery_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.event_type or 'unverified'} {self.event_id or ''}".strip()
