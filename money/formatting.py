@@ -21,6 +21,7 @@ PATTERNS = {"en": parse_pattern("#,##0.00 ¤¤")}
 DIGITS = parse_pattern("#,##0.00")
 
 
+@lru_cache(maxsize=256)
 def minor_places(currency: str) -> int:
     """Decimal places of a currency's minor unit: 2 for USD, 0 for JPY."""
     return len(str(moneyed.get_currency(currency).sub_unit)) - 1
@@ -34,10 +35,6 @@ def _language(language: str | None = None) -> str:
 def babel_locale(language: str | None = None) -> str:
     """The Babel locale for a Django language code (the active one by default): "zh-hans" → "zh_Hans_CN"."""
     return BABEL_LOCALES.get(_language(language), DEFAULT_LOCALE)
-
-
-def _places(value) -> int:
-    return minor_places(str(value.currency))
 
 
 @lru_cache(maxsize=8192)
@@ -57,7 +54,12 @@ def money_digits(value) -> str:
 
 def plain_amount(value) -> str:
     """For machines (CSV): no grouping, the currency's own decimals: "15100", "-12.50"."""
-    return f"{Decimal(value.amount):.{_places(value)}f}"
+    return plain_decimal(value.amount, str(value.currency))
+
+
+def plain_decimal(amount, currency: str) -> str:
+    """plain_amount of an amount and a currency code, without building a Money (a CSV's million rows)."""
+    return f"{Decimal(amount):.{minor_places(currency)}f}"
 
 
 def format_money(value, *, signed: bool = False) -> str:
