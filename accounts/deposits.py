@@ -8,7 +8,7 @@ merges their answers. Imports keep running one way, and a new path adds a source
 branch here.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -17,7 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
-from billing_center.keyset import Cursor, Keyset, Merged
+from billing_center.keyset import Keyset, Merged
 
 from .models import Account
 
@@ -45,7 +45,6 @@ class DepositRecord:
     status: str  # the badge's css key
     status_label: str
     exchange_rate: Decimal | None
-    position: Cursor | None = None  # where it sits in the merged list (set by deposit_records)
 
 
 @dataclass(frozen=True)
@@ -110,20 +109,12 @@ def deposit_records(account: Account, filters: dict) -> Merged:
                 time="at",
                 pk="pk",
                 tag=source.method,
-                convert=_placed(source),
-                key=lambda record: record.position,
+                convert=source.record,
             )
             for source in sources()
             if method in ("", source.method)
         ]
     )
-
-
-def _placed(source: DepositSource):
-    def convert(row) -> DepositRecord:
-        return replace(source.record(row), position=Cursor(row.at, row.pk, source.method))
-
-    return convert
 
 
 def overview_items(account: Account, *, limit: int = 3) -> tuple[list[AwaitingPayment], list[Attention]]:

@@ -106,8 +106,9 @@ class RowCompare(Func):
 class Keyset:
     """One list read by (time, id), newest first: an owner-scoped queryset and its order.
 
-    `convert` turns each row into what the page shows (rows stay rows without it); `key`
-    gives a converted row's Cursor (by default its time and id attributes, with the tag).
+    `convert` turns each row shown into what the page shows (rows stay rows without it), after
+    the rows of a page are chosen; `key` gives a row's Cursor (by default its time and id
+    attributes, with the tag; a values_list's rows need their own).
     """
 
     def __init__(
@@ -143,33 +144,40 @@ class Keyset:
         lookup = ("lte" if with_equal else "lt") if older else ("gte" if with_equal else "gt")
         return Q(**{f"{self.time}__{lookup}": cursor.at})
 
-    def fetch(self, cursor: Cursor | None, *, older: bool, limit: int) -> list:
+    def rows(self, cursor: Cursor | None, *, older: bool, limit: int) -> list:
         """Up to `limit` rows from the cursor on (from the newest without one): newest first
         when reading older, oldest first when reading newer."""
         rows = self.queryset
         if cursor is not None:
             rows = rows.filter(self.beyond(cursor, older=older))
         order = (f"-{self.time}", f"-{self.pk}") if older else (self.time, self.pk)
-        found = list(rows.order_by(*order)[:limit])
-        return [self.convert(row) for row in found] if self.convert else found
+        return list(rows.order_by(*order)[:limit])
+
+    def present(self, rows: list) -> list:
+        return [self.convert(row) for row in rows] if self.convert else rows
 
 
 class Merged:
-    """Several Keysets read as one list, ordered by (time, tag, id): one query per list."""
+    """Several Keysets read as one list, ordered by (time, tag, id): one query per list. Its
+    rows are (part, row) pairs until they are presented."""
 
     def __init__(self, parts: list[Keyset]):
         self.parts = parts
 
-    def key(self, row) -> Cursor:
-        return row.position
+    def key(self, item) -> Cursor:
+        part, row = item
+        return part.key(row)
 
     def accepts(self, cursor: Cursor) -> bool:
         return all(part.accepts(cursor) for part in self.parts)
 
-    def fetch(self, cursor: Cursor | None, *, older: bool, limit: int) -> list:
-        streams = [part.fetch(cursor, older=older, limit=limit) for part in self.parts]
-        merged = heapq.merge(*streams, key=lambda row: row.position.order, reverse=older)
-        return [row for _, row in zip(range(limit), merged, strict=False)]
+    def rows(self, cursor: Cursor | None, *, older: bool, limit: int) -> list:
+        streams = [[(part, row) for row in part.rows(cursor, older=older, limit=limit)] for part in self.parts]
+        merged = heapq.merge(*streams, key=lambda item: self.key(item).order, reverse=older)
+        return [item for _, item in zip(range(limit), merged, strict=False)]
+
+    def present(self, items: list) -> list:
+        return [part.convert(row) if part.convert else row for part, row in items]
 
 
 @dataclass
@@ -220,17 +228,17 @@ def keyset_page(source, query, *, size: int) -> KeysetPage:
         c if c is not None and source.accepts(c) else None for c in (older_cursor, newer_cursor)
     )
     if newer_cursor is not None and older_cursor is None:
-        rows = source.fetch(newer_cursor, older=False, limit=size + 1)
+        rows = source.rows(newer_cursor, older=False, limit=size + 1)
         if len(rows) > size:
             rows = rows[:size][::-1]
-            return KeysetPage(rows, older=source.key(rows[-1]), newer=source.key(rows[0]), query=kept)
-    rows = source.fetch(older_cursor, older=True, limit=size + 1) if older_cursor else []
+            return KeysetPage(source.present(rows), source.key(rows[-1]), source.key(rows[0]), kept)
+    rows = source.rows(older_cursor, older=True, limit=size + 1) if older_cursor else []
     if not rows:  # the newest page (also for a cursor past the oldest row: nothing is there)
         older_cursor = None
-        rows = source.fetch(None, older=True, limit=size + 1)
+        rows = source.rows(None, older=True, limit=size + 1)
     has_older, rows = len(rows) > size, rows[:size]
     return KeysetPage(
-        rows,
+        source.present(rows),
         older=source.key(rows[-1]) if has_older else None,
         newer=source.key(rows[0]) if older_cursor and rows else None,
         query=kept,
@@ -242,8 +250,8 @@ def walk(source, *, chunk: int = 1000) -> Iterator:
     cursor: memory holds one chunk, whatever the list's length."""
     cursor = None
     while True:
-        rows = source.fetch(cursor, older=True, limit=chunk)
-        yield from rows
+        rows = source.rows(cursor, older=True, limit=chunk)
+        yield from source.present(rows)
         if len(rows) < chunk:
             return
         cursor = source.key(rows[-1])

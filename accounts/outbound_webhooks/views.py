@@ -150,8 +150,10 @@ def _secret_page(request, endpoint, secret: str, *, new: bool):
 
 def _render_detail(request, account, endpoint, *, edit_form=None, range_form=None, status=200):
     # Newest event first, a page at a time from a cursor (billing_center.keyset): the event's id
-    # orders them, served by the (endpoint, event) unique index.
-    deliveries = Keyset(endpoint.deliveries.select_related("event"), time="event_id", pk="id")
+    # orders them, served by the (endpoint, event) unique index. The page shows no payload (a
+    # charge.created lists every charge of its call: tens of kilobytes each).
+    deliveries = endpoint.deliveries.select_related("event").defer("event__payload")
+    deliveries = Keyset(deliveries, time="event_id", pk="id")
     page = keyset_page(deliveries, request.GET, size=25)
     prefetch_related_objects(page.object_list, "log")
     initial = {"url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types}
