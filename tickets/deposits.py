@@ -6,6 +6,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from accounts.deposits import DepositRecord, RecordStatus
 from accounts.selectors import within_days
+from billing_center.choices import choice_label
 
 from .models import StatementLine, TransferTicket
 
@@ -42,7 +43,7 @@ class BankTransferTickets:
             amount=ticket.amount,
             credited=ticket.credit_amount if ticket.status == TransferTicket.Status.CREDITED else None,
             status=ticket.status,
-            status_label=ticket.get_status_display(),
+            status_label=choice_label(ticket, "status"),
             exchange_rate=ticket.exchange_rate,
         )
 

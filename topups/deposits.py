@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.deposits import Attention, AwaitingPayment, DepositRecord
 from accounts.selectors import within_days
+from billing_center.choices import choice_label
 from money.formatting import format_money
 
 from .models import AutoTopUp, Refund, TopUp
@@ -26,7 +27,7 @@ def _label(topup) -> str:
     """The status, and what was paid back of it (the same query: refunded is annotated)."""
     if topup.status == TopUp.Status.CREDITED and topup.refunded:
         return _("Refunded") if topup.refunded >= topup.amount.amount else _("Credited, partly refunded")
-    return topup.get_status_display()
+    return choice_label(topup, "status")
 
 
 class OnlineTopUps:
@@ -65,20 +66,13 @@ class OnlineTopUps:
         )
 
     def overview(self, account, *, limit):
-        """Checkouts still payable, and the latest auto top-up if it failed this week: one query."""
+        """Checkouts still payable, and the latest auto top-up if it failed this week: one query,
+        and one more for the auto top-up's settings only when it failed."""
         now = timezone.now()
         since = now - timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
-        auto = AutoTopUp.objects.filter(account_id=OuterRef("account_id"))
-        topups = (
-            TopUp.objects.filter(account=account)
-            .filter(
-                Q(status=TopUp.Status.PENDING, is_automatic=False, created_at__gte=since)
-                | Q(is_automatic=True, created_at__gte=now - timedelta(days=7))
-            )
-            .annotate(
-                auto_paused=Subquery(auto.values("paused_at")[:1]),
-                auto_card=Subquery(auto.values("payment_method_id")[:1]),
-            )
+        topups = TopUp.objects.filter(account=account).filter(
+            Q(status=TopUp.Status.PENDING, is_automatic=False, created_at__gte=since)
+            | Q(is_automatic=True, created_at__gte=now - timedelta(days=7))
         )
         awaiting, attention, latest_auto_seen = [], [], False
         for t in topups.order_by("-created_at", "-id")[: limit + 5]:
@@ -96,13 +90,18 @@ class OnlineTopUps:
             if latest_auto_seen:
                 continue
             latest_auto_seen = True  # only the latest auto top-up speaks: a later success clears a failure
-            if t.status == TopUp.Status.FAILED and t.auto_card:
+            if t.status != TopUp.Status.FAILED:
+                continue
+            paused_at, card = AutoTopUp.objects.filter(account=account).values_list(
+                "paused_at", "payment_method_id"
+            ).first() or (None, "")
+            if card:
                 text = _("Auto top-up %(reference)s of %(amount)s failed: %(reason)s") % {
                     "reference": t.reference,
                     "amount": format_money(t.amount),
                     "reason": _(t.failure_reason),  # ours are catalogued (gettext_noop); a gateway's words stay
                 }
-                if t.auto_paused:
+                if paused_at:
                     text += " " + _("Auto top-up is paused until you turn it on again.")
                 attention.append(Attention(text=text, url=reverse("topups:auto"), link_text=_("Auto top-up")))
         return awaiting[:limit], attention
