@@ -8,7 +8,6 @@ merges their answers. Imports keep running one way, and a new path adds a source
 branch here.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +16,8 @@ from typing import Protocol
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
+
+from billing_center.keyset import Keyset, Merged
 
 from .models import Account
 
@@ -69,10 +70,13 @@ class DepositSource(Protocol):
     method: str  # the records page's method filter value, e.g. "online"
     label: str  # what the filter shows, e.g. "Online payment"
 
-    def keys(self, account: Account, *, status: str, first: date | None, last: date | None) -> models.QuerySet:
-        """The account's records as values_list("at", "pk", "kind"), unordered, filtered."""
+    def records(self, account: Account, *, status: str, first: date | None, last: date | None) -> models.QuerySet:
+        """The account's records, filtered, unordered, with `at` (the record's time) annotated.
+        They are read a page at a time in (at, pk) order: an (account, -time, -id) index must
+        serve that order, so a page costs the same at any number of records."""
 
-    def load(self, pks: list[int]) -> dict[int, DepositRecord]: ...
+    def record(self, row) -> DepositRecord:
+        """One row of records() as the page and the CSV show it (no query of its own)."""
 
     def overview(self, account: Account, *, limit: int) -> tuple[list[AwaitingPayment], list[Attention]]:
         """What the Overview shows of this path: payments started and not made, and problems."""
@@ -93,27 +97,24 @@ def sources() -> list[DepositSource]:
     return list(_sources.values())
 
 
-def record_keys(account: Account, filters: dict):
-    """(time, id, kind) of the account's records, newest first, filtered: one UNION query that
-    a Paginator can count and slice, so a page loads only its own rows."""
+def deposit_records(account: Account, filters: dict) -> Merged:
+    """Every source's records as one list, newest first, read a page (or a CSV's chunk) at a
+    time by billing_center.keyset: one short query per source, never a count of them all."""
     method, status = filters.get("method") or "", filters.get("status") or ""
     first, last = filters.get("date_from"), filters.get("date_to")
-    parts = [
-        source.keys(account, status=status, first=first, last=last)
-        for source in sources()
-        if method in ("", source.method)
-    ]
-    keys = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:], all=True)
-    return keys.order_by("-at", "-pk")
-
-
-def load_records(keys: Iterable[tuple]) -> list[DepositRecord]:
-    """The records for a page of record_keys, in the same order: one query per source."""
-    keys = list(keys)
-    loaded = {
-        method: source.load([pk for _, pk, kind in keys if kind == method]) for method, source in _sources.items()
-    }
-    return [loaded[kind][pk] for _, pk, kind in keys]
+    return Merged(
+        [
+            Keyset(
+                source.records(account, status=status, first=first, last=last),
+                time="at",
+                pk="pk",
+                tag=source.method,
+                convert=source.record,
+            )
+            for source in sources()
+            if method in ("", source.method)
+        ]
+    )
 
 
 def overview_items(account: Account, *, limit: int = 3) -> tuple[list[AwaitingPayment], list[Attention]]:

@@ -205,8 +205,9 @@ class LedgerEntry(models.Model):
         DISPUTE_WON = "dispute_won", _("Dispute won: returned")
         REPAYMENT = "repayment", _("Repayment of bills")
 
+    # No index of its own: both of the ledger's indexes below lead with the account.
     account = models.ForeignKey(
-        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="ledger_entries"
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
     )
     amount = MoneyField(_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -229,7 +230,12 @@ class LedgerEntry(models.Model):
             models.UniqueConstraint(fields=["kind", "source_ref"], name="ledger_entry_once_per_source"),
             models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_not_zero"),
         ]
-        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_recent")]
+        indexes = [
+            # An account's entries newest first (the statement, the Overview, its chart), and by
+            # kind (the statement's filter; usage sums for budgets and the alert's runway).
+            models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_recent"),
+            models.Index(fields=["account", "kind", "-created_at", "-id"], name="ledger_account_kind_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} ({self.source_ref})"

@@ -1,27 +1,27 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
-from billing_center.csv_export import csv_response
 from billing_center.errors import show_on_form, status_for
+from billing_center.keyset import Keyset, keyset_page
 from billing_center.privacy import mask_phone
 from billing_center.responses import see_other
 from money.errors import BillingError
-from money.formatting import format_money, format_rate, plain_amount
+from money.formatting import format_money, plain_amount
 from money.parsing import parse_code, parse_id
 
 from .alerts import set_alert
 from .charts import balance_chart
 from .credit_limits import set_limit_alert
 from .decorators import customer_required
-from .deposits import load_records, overview_items, record_keys
+from .deposits import deposit_records, overview_items
+from .exports import records_csv, statement_csv
 from .forms import (
     AlertEmailForm,
     AlertPhoneForm,
@@ -41,7 +41,7 @@ from .recipients import (
     remove_recipient,
     resend_confirmation_code,
 )
-from .selectors import daily_balances, filter_ledger_entries, recent_ledger_entries
+from .selectors import daily_balances, recent_ledger_entries, statement_entries
 
 
 @require_safe
@@ -243,8 +243,9 @@ def _remove_recipient(request, account) -> str:
 @customer_required
 @require_safe  # pages that only show: GET and HEAD
 def alert_history(request, account):
-    alerts = account.balance_alerts.prefetch_related("sms", "emails")
-    page = Paginator(alerts, 20).get_page(request.GET.get("page"))
+    alerts = Keyset(account.balance_alerts.all())
+    page = keyset_page(alerts, request.GET, size=20)
+    prefetch_related_objects(page.object_list, "sms", "emails")
     return render(request, "accounts/alerts.html", {"account": account, "page": page})
 
 
@@ -286,27 +287,13 @@ def preferences(request, account):
 @customer_required
 @require_safe  # pages that only show: GET and HEAD
 def statement(request, account):
+    """The statement, newest first, a page at a time from a cursor (billing_center.keyset)."""
     filters = StatementFilterForm(request.GET or None)
-    entries = filter_ledger_entries(account, filters.cleaned_data if filters.is_valid() else {})
+    entries = statement_entries(account, filters.cleaned_data if filters.is_valid() else {})
     if request.GET.get("format") == "csv" and not filters.errors:
-        rows = (
-            [
-                e.created_at.isoformat(timespec="seconds"),
-                e.get_kind_display(),
-                e.description,
-                plain_amount(e.amount),
-                plain_amount(e.balance_after),
-                str(e.amount.currency),
-                e.source_ref,
-            ]
-            for e in entries.iterator()
-        )
-        header = csv_header("created_at", "type", "description", "amount", "balance_after", "currency", "source")
-        return csv_response(filters.export_filename("statement", account.pk), header, rows)
-    page = Paginator(entries, 25).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
+        return statement_csv(entries, filters.export_filename("statement", account.pk))
+    page = keyset_page(entries, request.GET, size=25)
+    context = {"account": account, "page": page, "filters": filters, "query": page.query}
     return render(
         request, "accounts/statement.html", context, status=400 if filters.is_bound and filters.errors else 200
     )
@@ -317,71 +304,10 @@ def statement(request, account):
 def records(request, account):
     """Top-up records: online top-ups and bank-transfer tickets, one list."""
     filters = DepositFilterForm(request.GET or None)
-    keys = record_keys(account, filters.cleaned_data if filters.is_valid() else {})
+    found = deposit_records(account, filters.cleaned_data if filters.is_valid() else {})
     if request.GET.get("format") == "csv" and not filters.errors:
-        rows = (
-            [
-                r.created_at.isoformat(timespec="seconds"),
-                r.reference,
-                r.method,
-                plain_amount(r.amount),
-                str(r.amount.currency),
-                plain_amount(r.credited) if r.credited else "",
-                str(r.credited.currency) if r.credited else account.billing_currency,
-                format_rate(r.exchange_rate) if r.exchange_rate else "",
-                r.status_label,
-            ]
-            for chunk in _chunks(keys, 500)
-            for r in load_records(chunk)
-        )
-        header = csv_header(
-            "created_at",
-            "reference",
-            "method",
-            "amount_paid",
-            "paid_currency",
-            "amount_credited",
-            "billing_currency",
-            "exchange_rate",
-            "status",
-        )
-        return csv_response(filters.export_filename("topups", account.pk), header, rows)
-    page = Paginator(keys, 20).get_page(request.GET.get("page"))
-    page.object_list = load_records(page.object_list)
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"account": account, "page": page, "filters": filters, "query": query.urlencode()}
+        filename = filters.export_filename("topups", account.pk)
+        return records_csv(found, billing_currency=account.billing_currency, filename=filename)
+    page = keyset_page(found, request.GET, size=20)
+    context = {"account": account, "page": page, "filters": filters, "query": page.query}
     return render(request, "accounts/records.html", context, status=400 if filters.is_bound and filters.errors else 200)
-
-
-# A CSV's column headings: in English the column keys programs already read ("created_at"),
-# in Chinese words for people; the data below them is never translated.
-CSV_HEADINGS = {
-    "created_at": pgettext_lazy("CSV column", "created_at"),
-    "type": pgettext_lazy("CSV column", "type"),
-    "description": pgettext_lazy("CSV column", "description"),
-    "amount": pgettext_lazy("CSV column", "amount"),
-    "balance_after": pgettext_lazy("CSV column", "balance_after"),
-    "currency": pgettext_lazy("CSV column", "currency"),
-    "source": pgettext_lazy("CSV column", "source"),
-    "reference": pgettext_lazy("CSV column", "reference"),
-    "method": pgettext_lazy("CSV column", "method"),
-    "amount_paid": pgettext_lazy("CSV column", "amount_paid"),
-    "paid_currency": pgettext_lazy("CSV column", "paid_currency"),
-    "amount_credited": pgettext_lazy("CSV column", "amount_credited"),
-    "billing_currency": pgettext_lazy("CSV column", "billing_currency"),
-    "exchange_rate": pgettext_lazy("CSV column", "exchange_rate"),
-    "status": pgettext_lazy("CSV column", "status"),
-}
-
-
-def csv_header(*keys: str) -> list[str]:
-    return [str(CSV_HEADINGS[key]) for key in keys]
-
-
-def _chunks(keys, size: int):
-    """Slices of a keys query, so a long CSV never holds every row in memory."""
-    start = 0
-    while chunk := list(keys[start : start + size]):
-        yield chunk
-        start += size

@@ -47,6 +47,7 @@ def main() -> None:
         from bench import figures
         from bench.intake import intake_figures
         from bench.ledger_peers import ledger_peers
+        from bench.pages import customer_pages
         from bench.statements import statement_import
 
         world = figures.World.create()
@@ -58,6 +59,7 @@ def main() -> None:
         rows += figures.batch_charges(args)
         rows += figures.alert_sweep(args)
         rows += statement_import(args)
+        rows += customer_pages(args)  # last: it adds a million ledger entries
     finally:
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)

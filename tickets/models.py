@@ -106,6 +106,8 @@ class Invoice(models.Model):
         ordering = ["-issue_date", "-id"]
         verbose_name = _("invoice")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="invoice_amount_positive")]
+        # The customer's invoice list, newest first, a page at a time (billing_center.keyset).
+        indexes = [models.Index(fields=["account", "-issue_date", "-id"], name="invoice_account_recent")]
 
     def __str__(self) -> str:
         return self.number or gettext("new invoice")

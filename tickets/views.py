@@ -3,7 +3,6 @@
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -12,6 +11,7 @@ from djmoney.money import Money
 
 from accounts.decorators import customer_required
 from billing_center.errors import show_on_form
+from billing_center.keyset import Keyset, keyset_page
 from billing_center.responses import pdf_attachment, see_other
 from billing_center.stored_files import open_for_streaming
 from bills.selectors import bills_for_account
@@ -37,7 +37,7 @@ from .selectors import (
 @customer_required
 @require_safe  # pages that only show: GET and HEAD
 def ticket_list(request, account):
-    page = Paginator(tickets_for_account(account), 20).get_page(request.GET.get("page"))
+    page = keyset_page(Keyset(tickets_for_account(account), time="submitted_at"), request.GET, size=20)
     return render(request, "tickets/list.html", {"account": account, "page": page})
 
 
@@ -197,7 +197,7 @@ def certificate_download(request, number, certificate_id):
 @customer_required
 @require_safe  # pages that only show: GET and HEAD
 def invoice_list(request, account):
-    page = Paginator(invoices_for_account(account), 20).get_page(request.GET.get("page"))
+    page = keyset_page(Keyset(invoices_for_account(account), time="issue_date"), request.GET, size=20)
     return render(request, "tickets/invoices.html", {"account": account, "page": page})
 
 

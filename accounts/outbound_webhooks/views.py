@@ -6,7 +6,7 @@ the POST that made it (never in a URL, never cached).
 """
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from billing_center.errors import show_on_form
+from billing_center.keyset import Keyset, keyset_page
 from billing_center.responses import see_other
 from money.errors import BillingError
 from money.parsing import parse_id
@@ -148,8 +149,13 @@ def _secret_page(request, endpoint, secret: str, *, new: bool):
 
 
 def _render_detail(request, account, endpoint, *, edit_form=None, range_form=None, status=200):
-    deliveries = endpoint.deliveries.select_related("event").prefetch_related("log").order_by("-event_id")
-    page = Paginator(deliveries, 25).get_page(request.GET.get("page"))
+    # Newest event first, a page at a time from a cursor (billing_center.keyset): the event's id
+    # orders them, served by the (endpoint, event) unique index. The page shows no payload (a
+    # charge.created lists every charge of its call: tens of kilobytes each).
+    deliveries = endpoint.deliveries.select_related("event").defer("event__payload")
+    deliveries = Keyset(deliveries, time="event_id", pk="id")
+    page = keyset_page(deliveries, request.GET, size=25)
+    prefetch_related_objects(page.object_list, "log")
     initial = {"url": endpoint.url, "description": endpoint.description, "event_types": endpoint.event_types}
     context = {
         "account": account,

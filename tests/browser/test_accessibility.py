@@ -71,6 +71,16 @@ def click_test_id(test_id: str):
     return steps
 
 
+def follow_link(name: str):
+    """A link of the page (its pagination's "Older"), to audit the page it leads to."""
+
+    def steps(page, objects):
+        with page.expect_navigation():
+            page.get_by_role("link", name=name).click()
+
+    return steps
+
+
 def choose_admin_action(action: str, object_key: str):
     """On a change list: tick one row, choose the action, Go."""
 
@@ -115,6 +125,7 @@ ALICE_PAGES = CUSTOMER_PAGES + [
         then=submit_with({}, "Send", files={"#id_certificates": b"not a pdf"}),
     ),
     Visit("invoice", "/billing/invoices/{invoice}/"),
+    Visit("statement, older entries", "/billing/statement/", then=follow_link("Older")),
 ]
 REFUSED_PAGES = CUSTOMER_PAGES + [
     Visit("bank transfer (refused)", "/billing/pay/bank-transfer/", status=403),

@@ -1,5 +1,7 @@
 import csv
+import html
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -39,24 +41,38 @@ def read_csv(response) -> list[list[str]]:
 
 def test_records_filter_by_status_and_date_and_paginate(client, alice):
     credited = credited_topup(client, alice)
-    pending = PendingTopUpFactory(account=alice.account, created_by=alice)
+    pending = [PendingTopUpFactory(account=alice.account, created_by=alice)]
     old = PendingTopUpFactory(account=alice.account, created_by=alice, status=TopUp.Status.EXPIRED)
     TopUp.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
 
     page = client.get("/billing/topups/", {"status": "credited"}).content.decode()
-    assert credited.reference in page and pending.reference not in page
+    assert credited.reference in page and pending[0].reference not in page
 
     since = (timezone.now() - timedelta(days=7)).date().isoformat()
     page = client.get("/billing/topups/", {"date_from": since}).content.decode()
-    assert credited.reference in page and pending.reference in page and old.reference not in page
+    assert credited.reference in page and pending[0].reference in page and old.reference not in page
 
     page = client.get("/billing/topups/", {"method": "bank_transfer"}).content.decode()
     assert "No top-ups match these filters" in page
 
-    for _ in range(25):
-        PendingTopUpFactory(account=alice.account, created_by=alice)
-    second = client.get("/billing/topups/", {"status": "pending", "page": 2}).content.decode()
-    assert "Page 2 of 2" in second and "status=pending&amp;page=1" in second
+    pending += [PendingTopUpFactory(account=alice.account, created_by=alice) for _ in range(25)]
+    first = client.get("/billing/topups/", {"status": "pending"}).content.decode()
+    older = link(first, "Older")
+    assert older.startswith("?status=pending&amp;older=") and link(first, "Newer") is None
+    second = client.get("/billing/topups/" + html.unescape(older)).content.decode()
+    assert link(second, "Newer").startswith("?status=pending&amp;newer=") and link(second, "Older") is None
+    shown = [t.reference for t in pending if t.reference in first] + [
+        t.reference for t in pending if t.reference in second
+    ]
+    assert sorted(shown) == sorted(t.reference for t in pending)  # 20 + 6, none twice
+
+
+def link(page: str, text: str) -> str | None:
+    """The href of the page's pagination link whose text starts with `text` (arrows aside)."""
+    found = re.search(
+        rf'<a class="btn btn-secondary" href="([^"]*)" rel="(?:prev|next)">[^<]*(?:<span[^>]*>.</span> )?{text}', page
+    )
+    return found[1] if found else None
 
 
 def test_bad_filters_are_a_400_with_a_message_not_a_500(client, alice):
