@@ -194,7 +194,11 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a process that never became ready is not left behind
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -269,7 +273,7 @@ class Gunicorn(Process):
         try:
             requests.get(f"{self.url}/healthz", timeout=5)
             return True
-        except (requests.ConnectionError, requests.Timeout):  # a first request on a busy machine may be slow
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer on a busy machine
             return False
 
     def worker_pids(self) -> list[int]:
