@@ -22,7 +22,6 @@ from accounts.alerts import accounts_due_an_alert
 from accounts.models import Account, User
 from accounts.usage_api.tokens import create_service_token
 from bench.data import grow_customer
-from tests.fakes.stripe import event, paid_session, signed
 from tests.reliability.processes import Gunicorn, service_env
 from tickets.models import TransferTicket
 from topups.models import TopUp
@@ -189,49 +188,6 @@ def request_rate(url: str, calls: list[tuple], accept, senders: int = SENDERS) -
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(calls)} requests failed: {sorted(set(failures))}")
     return len(calls) / seconds
-
-
-def credit_rate(url: str, topups: list) -> float:
-    """Credits per second: one signed checkout.session.completed per top-up. The bodies are
-    built and signed before the clock starts (well inside Stripe's five-minute tolerance)."""
-    notifications = []
-    for topup in topups:
-        body, signature = signed(event("checkout.session.completed", paid_session(topup)), secret=STRIPE_SECRET)
-        headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
-        notifications.append(("POST", "/webhooks/stripe/", body, headers))
-    return request_rate(url, notifications, lambda status, body: status == 200 and b'"credited"' in body)
-
-
-def trivial_rate(url: str, count: int) -> float:
-    """The HTTP floor: the same senders against a view that does nothing behind the same middleware."""
-    return request_rate(url, [("GET", "/bench/trivial/", None, None)] * count, lambda status, body: status == 200)
-
-
-def crediting(world: World, url: str, args) -> list[tuple]:
-    tps, spread_rates, hot_rates, floor = [], [], [], []
-    for rep in range(args.reps):
-        tps.append(pgbench_tps(database_url(), clients=SENDERS, seconds=10))
-        spread_rates.append(credit_rate(url, world.pending_topups(world.crowd, args.notifications, f"s{rep}")))
-        hot_rates.append(credit_rate(url, world.pending_topups([world.hot], args.notifications, f"h{rep}")))
-        floor.append(trivial_rate(url, args.notifications * 2))
-    ratios = [s / t for s, t in zip(spread_rates, tps, strict=True)]
-    hot = [h / s for h, s in zip(hot_rates, spread_rates, strict=True)]
-    floors = [f / t for f, t in zip(floor, tps, strict=True)]
-    return [
-        (
-            f"crediting throughput (÷ pgbench tpcb-like, {SENDERS} clients)",
-            spread(ratios),
-            "≥ 0.35",
-            f"{statistics.median(spread_rates):.0f} credits/s over HTTP vs {statistics.median(tps):.0f} TPS",
-        ),
-        ("hot account (÷ spread-out rate)", spread(hot), "≥ 0.7, no errors", f"{statistics.median(hot_rates):.0f}/s"),
-        (
-            "HTTP floor: trivial view (÷ pgbench)",
-            spread(floors),
-            "(context)",
-            f"{statistics.median(floor):.0f} requests/s, same senders and middleware",
-        ),
-    ]
 
 
 # --- Page latency next to a trivial view -------------------------------------------------------

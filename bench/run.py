@@ -20,7 +20,6 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--notifications", type=int, default=1000, help="per throughput repetition")
     parser.add_argument("--requests", type=int, default=1000, help="per page latency figure")
     parser.add_argument("--large", type=int, default=100_000, help="rows for the at-scale figures")
     parser.add_argument("--alert-accounts", type=int, default=1_000_000)
@@ -29,7 +28,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the command")
     args = parser.parse_args()
     if args.quick:
-        args.reps, args.notifications, args.requests, args.large, args.alert_accounts = 2, 200, 100, 2_000, 20_000
+        args.reps, args.requests, args.large, args.alert_accounts = 2, 100, 2_000, 20_000
         args.statement_lines, args.deliveries = 1_000, 1_000
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("make bench needs PostgreSQL: set DATABASE_URL=postgres://...")

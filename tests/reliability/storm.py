@@ -76,12 +76,12 @@ class Outcome:
     unanswered: int = 0  # requests sent again because the connection died before an answer
 
     def post(self, http: requests.Session, url: str, **kwargs) -> requests.Response:
-        """POST as a gateway or a metering client does: a request left without any answer (the
-        server died mid-request) is sent again, three times at most."""
+        """POST as a gateway or a metering client does: a request left without a whole answer (the
+        server died mid-request, or mid-answer) is sent again, three times at most."""
         for attempt in range(3):
             try:
                 return http.post(url, timeout=60, **kwargs)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 if attempt == 2:
                     raise
                 self.unanswered += 1
