@@ -1,0 +1,49 @@
+"""billing_center.db's bulk writes keep every value exactly as given: text with quotes, backslashes,
+braces, commas, the word NULL, Chinese; empty and missing values; two decimal places."""
+
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from accounts.ledger import NewEntry, post_ledger_entries
+from accounts.models import Account, LedgerEntry
+from billing_center.db import update_in_bulk
+from tests.factories import PrepaidAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+NASTY = [
+    'a "quoted" word',
+    "back\\slash and \\\\ two",
+    "{braces}, commas, and } alone",
+    "NULL",
+    "",
+    "充值 100.00 元",
+    'it\'s "both" \\ {all}',
+    "line\nbreak\ttab",
+]
+
+
+def test_entries_and_balances_written_in_bulk_read_back_exactly():
+    account = PrepaidAccountFactory(balance=Money(0, "USD"))
+    entries = post_ledger_entries(
+        [
+            NewEntry(account.pk, Money(f"{n + 1}.05", "USD"), "adjustment", f"nasty:{n}", None, text)
+            for n, text in enumerate(NASTY)
+        ]
+    )
+    stored = dict(LedgerEntry.objects.filter(pk__in=[e.pk for e in entries]).values_list("source_ref", "description"))
+    assert stored == {f"nasty:{n}": text for n, text in enumerate(NASTY)}
+    account.refresh_from_db()
+    assert account.balance == Money(sum(Decimal(f"{n + 1}.05") for n in range(len(NASTY))), "USD")
+
+
+def test_update_in_bulk_writes_text_and_nulls_exactly():
+    accounts = [PrepaidAccountFactory() for _ in NASTY]
+    for account, text in zip(accounts, NASTY, strict=True):
+        account.review_note, account.monthly_budget = text, None
+    update_in_bulk(accounts, ["review_note", "monthly_budget"])
+    stored = dict(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("pk", "review_note"))
+    assert stored == {a.pk: text for a, text in zip(accounts, NASTY, strict=True)}
+    assert not Account.objects.filter(pk__in=[a.pk for a in accounts], monthly_budget__isnull=False).exists()
