@@ -3,6 +3,7 @@
 charges share one time; the type filter stays on every page."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -38,7 +39,7 @@ def charge_batches(account) -> list[str]:
 def amounts_on(page) -> list[str]:
     """The amounts of the page's rows as the statement shows them ("-0.07 USD", "+0.61 USD")."""
     cells = page.locator("table.data tbody td.amount:not(:last-child)").all_inner_texts()
-    return [f"{float(text.split()[0].replace(',', '')):+.2f}" for text in cells]
+    return [f"{Decimal(text.split()[0].replace(',', '')):+.2f}" for text in cells]
 
 
 def walk(page, link: str) -> list[list[str]]:
