@@ -247,6 +247,22 @@ def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(clien
 
 
 @pytest.mark.django_db(transaction=True)
+def test_each_user_of_a_credited_account_is_mailed_in_their_own_language(customer, bank, clerk):
+    li = UserFactory(account=customer.account, email="li@example.com", first_name="丽", language="zh-hans")
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("1234.50", "REF-TWO", creditor_reference=rf)]))
+    english, chinese = OutboundEmail.objects.get(to="alice@example.com"), OutboundEmail.objects.get(to="li@example.com")
+    name = customer.account.name
+    assert english.subject == "Your bank transfer of 1,234.50 USD was credited"
+    assert english.body.startswith(f"Hello {customer.get_full_name()},\n")
+    assert "received on 2026-12-01 and matched with our bank statement by your payment reference" in english.body
+    assert f"1,234.50 USD was added to the balance of {name}." in english.body
+    assert chinese.subject == "您 US$1,234.50 的银行转账已入账" and chinese.body.startswith(
+        f"{li.get_full_name()}，您好"
+    )
+    assert "您的银行转账已于 2026-12-01 到账" in chinese.body and f"US$1,234.50 已充值到 {name} 的余额" in chinese.body
+
+
 def test_a_real_worker_delivers_every_credit_mail_of_a_statement(customer, bank, clerk, celery_worker, mailoutbox):
     bob = UserFactory(email="bob@example.com")
     rf, bob_rf = payment_reference(customer.account_id), payment_reference(bob.account_id)

@@ -186,21 +186,31 @@ def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> N
     url = settings.SITE_URL + reverse("accounts:overview")
     for users in by_language.values():
         with recipient_language(next(iter(users.values()))[0]):
-            queue_templated_emails(
-                [
+            # Each value is worked out once (a statement credits thousands of lines), so the
+            # template only places plain text.
+            subject = _("Your bank transfer of %(amount)s was credited")
+            names = {user.pk: user.get_full_name() or user.username for group in users.values() for user in group}
+            emails = []
+            for line in lines:
+                amount, account = format_money(line.money), accounts[line.account_id]
+                context = {
+                    "date": f"{line.booking_date:%Y-%m-%d}",
+                    "amount": amount,
+                    "account": account.name,
+                    "url": url,
+                }
+                emails += [
                     TemplatedEmail(
                         dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
                         to=user.email,
-                        subject=_("Your bank transfer of %(amount)s was credited")
-                        % {"amount": format_money(line.money)},
+                        subject=subject % {"amount": amount},
                         template="tickets/email_statement_credited.txt",
-                        context={"line": line, "account": accounts[line.account_id], "user": user, "url": url},
-                        account=accounts[line.account_id],
+                        context={**context, "name": names[user.pk]},
+                        account=account,
                     )
-                    for line in lines
                     for user in users.get(line.account_id, ())
                 ]
-            )
+            queue_templated_emails(emails)
 
 
 def _lock_line(line_id: int) -> StatementLine:

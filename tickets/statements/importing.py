@@ -131,9 +131,12 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
     return statement, keys
 
 
+CONTROL_CHARACTERS = dict.fromkeys(code for code in range(32) if chr(code) not in "\t\n")
+
+
 def _text(value: str) -> str:
     """What the bank wrote, without the NUL and control characters no column should hold."""
-    return "".join(ch for ch in value if ch >= " " or ch in "\t\n")
+    return value.translate(CONTROL_CHARACTERS)
 
 
 def _lines_of(receiving, keys) -> list[int]:
