@@ -11,12 +11,13 @@ import re
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from operator import attrgetter
+from operator import itemgetter
 from uuid import UUID
 
 from django.db import connection, models
 from django.db.models import Model
 from djmoney.models.fields import CurrencyField, MoneyField
+from djmoney.money import Money
 
 ROWS_PER_STATEMENT = 500  # SQLite: 10 columns × 500 rows stays far inside its 32,766 parameters
 ROWS_PER_ARRAY = 10_000  # PostgreSQL: one array per column, this many elements each
@@ -28,14 +29,16 @@ TEXT_TYPES = {"CharField", "TextField", "SlugField", "EmailField", "URLField"}
 @cache
 def _plan(model: type[Model]):
     """The model's columns (every concrete field but the primary key), one getter for all their
-    values, and which of them need turning into database form. Derived once per model from its
-    fields, so a new field is written without anyone editing a column list."""
+    values (read from the instance's __dict__, where each field keeps its value under its
+    attname: djmoney's descriptor would build a Money on every read), and which of them need
+    turning into database form. Derived once per model from its fields, so a new field is
+    written without anyone editing a column list."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     money = tuple(i for i, f in enumerate(fields) if isinstance(f, MoneyField))
     currency = tuple(i for i, f in enumerate(fields) if isinstance(f, CurrencyField))
     moments = tuple(i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField))
     days = tuple(i for i, f in enumerate(fields) if type(f) is models.DateField)
-    return tuple(f.column for f in fields), attrgetter(*(f.attname for f in fields)), money, currency, moments, days
+    return tuple(f.column for f in fields), itemgetter(*(f.attname for f in fields)), money, currency, moments, days
 
 
 def _array(field) -> str:
@@ -48,16 +51,18 @@ def _array(field) -> str:
 
 
 def _rows(objects: list[Model]) -> list[list]:
-    """Each instance's values in database form: Money as its amount, currencies as codes,
+    """Each instance's values in database form: amounts as Decimal (djmoney keeps a Decimal, or a
+    Money once the field was read), currencies as codes,
     dates and datetimes adapted (datetimes once per distinct value: a batch shares its time)."""
     _, values_of, money, currency, moments, days = _plan(type(objects[0]))
     adapted: dict = {}
     adapt, adapt_day = connection.ops.adapt_datetimefield_value, connection.ops.adapt_datefield_value
     rows = []
     for instance in objects:
-        row = list(values_of(instance))
+        row = list(values_of(instance.__dict__))
         for i in money:
-            row[i] = row[i].amount
+            if isinstance(row[i], Money):
+                row[i] = row[i].amount
         for i in currency:
             row[i] = str(row[i])
         for i in moments:

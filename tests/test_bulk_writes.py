@@ -8,7 +8,7 @@ from djmoney.money import Money
 
 from accounts.ledger import NewEntry, post_ledger_entries
 from accounts.models import Account, LedgerEntry
-from billing_center.db import update_in_bulk
+from billing_center.db import insert_new, update_in_bulk
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +47,23 @@ def test_update_in_bulk_writes_text_and_nulls_exactly():
     stored = dict(Account.objects.filter(pk__in=[a.pk for a in accounts]).values_list("pk", "review_note"))
     assert stored == {a.pk: text for a, text in zip(accounts, NASTY, strict=True)}
     assert not Account.objects.filter(pk__in=[a.pk for a in accounts], monthly_budget__isnull=False).exists()
+
+
+def test_amounts_are_written_whether_or_not_the_money_was_read_before():
+    """insert_new reads each value where the model keeps it: djmoney holds a Decimal until the
+    field is read, and the Money it built afterwards."""
+    account = PrepaidAccountFactory(balance=Money(0, "USD"))
+    read, unread = (
+        LedgerEntry(
+            account=account, amount=Money(amount, "USD"), balance_after=Money(amount, "USD"), kind="adjustment",
+            source_ref=f"money-read:{amount}", description="",
+        )
+        for amount in ("12.34", "0.05")
+    )  # fmt: skip
+    assert read.amount == Money("12.34", "USD") and read.balance_after.currency.code == "USD"
+    insert_new([read, unread], key=("kind", "source_ref"))
+    stored = LedgerEntry.objects.filter(pk__in=[read.pk, unread.pk]).order_by("pk")
+    assert [(e.source_ref, e.amount, e.balance_after) for e in stored] == [
+        ("money-read:12.34", Money("12.34", "USD"), Money("12.34", "USD")),
+        ("money-read:0.05", Money("0.05", "USD"), Money("0.05", "USD")),
+    ]
