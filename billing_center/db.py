@@ -170,14 +170,29 @@ def update_in_bulk(objects: list[Model], fields: list[str]) -> None:
     if not objects:
         return
     targets = [type(objects[0])._meta.get_field(name) for name in fields]
+    steps = [(field.attname, _preparer(field)) for field in targets]
     update_rows(
         type(objects[0]),
         fields,
-        [
-            [*(field.get_db_prep_save(getattr(instance, field.attname), connection) for field in targets), instance.pk]
-            for instance in objects
-        ],
+        [[*(to_db(getattr(instance, attname)) for attname, to_db in steps), instance.pk] for instance in objects],
     )
+
+
+def _preparer(field):
+    """One field's value in database form: a foreign key's id as it is, a datetime adapted once
+    per distinct value (a batch's lines share their time), anything else as Django prepares it."""
+    if isinstance(field, models.ForeignKey):
+        return lambda value: value
+    if isinstance(field, models.DateTimeField):
+        adapted: dict = {}
+
+        def moment(value):
+            if value not in adapted:
+                adapted[value] = field.get_db_prep_save(value, connection)
+            return adapted[value]
+
+        return moment
+    return lambda value: field.get_db_prep_save(value, connection)
 
 
 def update_rows(model: type[Model], fields: list[str], rows: list) -> None:

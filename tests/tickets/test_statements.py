@@ -246,7 +246,6 @@ def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(clien
     assert "120.00" in overview
 
 
-@pytest.mark.django_db(transaction=True)
 def test_each_user_of_a_credited_account_is_mailed_in_their_own_language(customer, bank, clerk):
     li = UserFactory(account=customer.account, email="li@example.com", first_name="丽", language="zh-hans")
     rf = payment_reference(customer.account_id)
@@ -263,6 +262,7 @@ def test_each_user_of_a_credited_account_is_mailed_in_their_own_language(custome
     assert "您的银行转账已于 2026-12-01 到账" in chinese.body and f"US$1,234.50 已充值到 {name} 的余额" in chinese.body
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_every_credit_mail_of_a_statement(customer, bank, clerk, celery_worker, mailoutbox):
     bob = UserFactory(email="bob@example.com")
     rf, bob_rf = payment_reference(customer.account_id), payment_reference(bob.account_id)
