@@ -5,8 +5,24 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from djmoney.money import Money
 
+from accounts.enterprise import allocate
+from accounts.ledger import credit_deposit
+from tests.factories import UserFactory
 from tests.tickets.conftest import bank, certificate_dir, clerk, finance_group  # noqa: F401 (fixtures)
+
+
+def master_allocates(member, *, key: str, listen=None):
+    """The member's master, funded with 100.00 USD by bank transfer, allocates 40.00 to it; `listen`,
+    if given, is called with the master's user first. Returns that user."""
+    master_user = UserFactory(account=member.enterprise_master)
+    if listen is not None:
+        listen(master_user)
+    master_id = member.enterprise_master_id
+    credit_deposit(account_id=master_id, amount=Money("100.00", "USD"), kind="bank_transfer", source_ref=f"bank:{key}")
+    allocate(master_id=master_id, member_id=member.pk, amount=Money("40.00", "USD"), actor=master_user, request_key=key)
+    return master_user
 
 
 @dataclass
