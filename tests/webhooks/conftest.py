@@ -92,7 +92,10 @@ def receiver(settings):
                 self.send_header("content-length", str(100 * 2**20))
             self.end_headers()
             if not receiver.endless:
-                self.wfile.write(b"ok" if status < 300 else b"try later")
+                try:
+                    self.wfile.write(b"ok" if status < 300 else b"try later")
+                except BrokenPipeError:
+                    pass  # the sender stopped waiting (a receiver that hung past its timeout)
                 return
             receiver.trickle(self.wfile)
 
