@@ -86,6 +86,7 @@ def test_a_receiver_that_fails_five_times_then_recovers_gets_every_event_once_in
     delivered = verified(registered.secret, receiver)[5:]
     assert [p["data"]["amount"]["amount"] for p in delivered] == ["10.00", "11.00", "12.00"]
     assert len({p["id"] for p in delivered}) == 3
+    assert {r.headers["webhook-id"] for r in receiver.requests[:6]} == {delivered[0]["id"]}  # a retry keeps its id
     first = EventDelivery.objects.order_by("event_id").first()
     assert first.status == "delivered" and first.attempts == 6
     assert [a.status_code for a in first.log.order_by("at")] == [503] * 5 + [200]

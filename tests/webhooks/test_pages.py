@@ -127,6 +127,8 @@ def test_a_range_of_events_is_sent_again_oldest_first(signed_in, alice, receiver
     deliver_endpoint(endpoint.pk)
     amounts = [r.body.decode().split('"amount":"')[1].split('"')[0] for r in receiver.requests]
     assert amounts == ["5.00", "6.00", "5.00", "6.00"]
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert ids[2:] == ids[:2] and ids[0] != ids[1]  # sent again under the same ids: receivers can deduplicate
 
 
 def test_the_pages_speak_chinese_to_a_chinese_browser(signed_in, alice):
