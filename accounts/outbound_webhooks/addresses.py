@@ -2,9 +2,10 @@
 
 A URL's host is resolved and every address it resolves to must be a public one — not
 private, loopback, link-local, multicast, reserved or unspecified, IPv4 or IPv6, whatever
-form the address is written in (2130706433 and 0177.0.0.1 are 127.0.0.1 too). The check runs
-at registration and again at every delivery, and the delivery connects to the address that
-was checked, so a name that changes what it resolves to (DNS rebinding) reaches nothing of ours.
+form the address is written in (2130706433, 0177.0.0.1, ::ffff:127.0.0.1 and the 6to4
+2002:7f00:1:: are 127.0.0.1 too). The check runs at registration and again at every delivery,
+and the delivery connects to the address that was checked, so a name that changes what it
+resolves to (DNS rebinding) reaches nothing of ours.
 WEBHOOK_ALLOW_LOOPBACK lets tests deliver to a receiver on 127.0.0.1 over http.
 """
 
@@ -62,6 +63,10 @@ def check_url(url: str) -> Target:
 
 
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one is judged by it too: ::ffff:a.b.c.d is that
+        # address, and a 6to4 address (2002:AABB:CCDD::) is tunnelled to AA.BB.CC.DD.
+        if address.sixtofour is not None and not _is_public(address.sixtofour):
+            return False
+        address = address.ipv4_mapped or address
     return address.is_global and not (address.is_multicast or address.is_reserved)

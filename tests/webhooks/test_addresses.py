@@ -33,6 +33,9 @@ def alice():
         "https://[fe80::1]/hooks",  # IPv6 link-local
         "https://[::ffff:127.0.0.1]/hooks",  # IPv4-mapped loopback
         "https://[::ffff:10.0.0.1]/hooks",
+        "https://[2002:7f00:1::1]/hooks",  # 6to4 (2002::/16) around 127.0.0.1
+        "https://[2002:a9fe:a9fe::1]/hooks",  # 6to4 around the metadata service, 169.254.169.254
+        "https://[64:ff9b::a9fe:a9fe]/hooks",  # NAT64 around 169.254.169.254
         "https://2130706433/hooks",  # 127.0.0.1 in decimal
         "https://0177.0.0.1/hooks",  # 127.0.0.1 in octal
         "https://0x7f.0.0.1/hooks",  # 127.0.0.1 in hex

@@ -3,6 +3,7 @@ delivery verified with the Standard Webhooks library (not our code)."""
 
 import json
 import threading
+import time
 
 import pytest
 from djmoney.money import Money
@@ -85,6 +86,7 @@ def test_a_receiver_that_fails_five_times_then_recovers_gets_every_event_once_in
     delivered = verified(registered.secret, receiver)[5:]
     assert [p["data"]["amount"]["amount"] for p in delivered] == ["10.00", "11.00", "12.00"]
     assert len({p["id"] for p in delivered}) == 3
+    assert {r.headers["webhook-id"] for r in receiver.requests[:6]} == {delivered[0]["id"]}  # a retry keeps its id
     first = EventDelivery.objects.order_by("event_id").first()
     assert first.status == "delivered" and first.attempts == 6
     assert [a.status_code for a in first.log.order_by("at")] == [503] * 5 + [200]
@@ -99,10 +101,14 @@ def test_a_receiver_that_hangs_does_not_hold_up_crediting(alice, receiver, celer
     assert receiver.arrived.wait(timeout=30)  # the worker is inside the receiver, waiting for an answer
 
     # Meanwhile money keeps coming in: the credit commits without waiting for any receiver.
+    started = time.monotonic()
     second = credit_deposit(account_id=alice.account_id, amount=usd("20.00"), kind=BANK, source_ref="bank:H2")
+    took = time.monotonic() - started
     alice.account.refresh_from_db()
     assert alice.account.balance == usd("30.00") and second.entry.pk
     assert not receiver.hang.is_set()
+    assert took < settings.WEBHOOK_READ_TIMEOUT  # a credit never waits out a receiver's timeout
+    print(f"\ncredited in {took * 1000:.0f} ms while the receiver hung (its read timeout: 2 s)")
 
     assert wait_for(DeliveryAttempt.objects.exists)  # the worker gave up waiting: a timeout, logged
     receiver.hang.set()

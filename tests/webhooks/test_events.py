@@ -7,7 +7,6 @@ import pytest
 from djmoney.money import Money
 
 from accounts.alerts import check_balance_alert, set_alert
-from accounts.enterprise import allocate
 from accounts.ledger import credit_deposit, post_ledger_entry
 from accounts.models import EventDelivery, User, WebhookEvent
 from accounts.outbound_webhooks.endpoints import register_endpoint
@@ -17,6 +16,7 @@ from tests.bills.conftest import NOVEMBER, at, charge, close
 from tests.factories import EnterpriseMemberAccountFactory, PostpaidAccountFactory, UserFactory
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053
+from tests.webhooks.conftest import master_allocates
 from tickets.references import payment_reference
 from tickets.review import confirm_and_credit, start_review
 from tickets.statements.importing import import_statement
@@ -87,15 +87,7 @@ def test_tickets_statement_lines_bills_and_allocations_raise_their_events(operat
 
     member = EnterpriseMemberAccountFactory()
     master = member.enterprise_master
-    master_user = UserFactory(account=master)
-    credit_deposit(account_id=master.pk, amount=Money("100.00", USD), kind="bank_transfer", source_ref="bank:M")
-    allocate(
-        master_id=master.pk,
-        member_id=member.pk,
-        amount=Money("40.00", USD),
-        actor=master_user,
-        request_key="events-allocation-1",
-    )
+    master_allocates(member, key="events-allocation-1")
     moves = WebhookEvent.objects.filter(type="allocation.created").order_by("id")
     assert [m.account_id for m in moves] == [master.pk, member.pk]
     assert moves[0].payload["data"]["amount"] == {"amount": "40.00", "currency": USD}

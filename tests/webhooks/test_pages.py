@@ -1,10 +1,11 @@
-"""Developers › Webhooks, as a customer uses it: add an endpoint (its secret shown once), see
-the delivery log, send events again; another customer's endpoint is a 404; bad input is a 4xx
-with the reason and writes nothing."""
+"""Developers › Webhooks, as a customer uses it: add an endpoint (its secret shown once), turn it
+off and on, rotate its secret, edit and remove it, see the delivery log, send events again;
+another customer's endpoint is a 404; bad input is a 4xx with the reason and writes nothing."""
 
 import pytest
 from django.test import Client
 from djmoney.money import Money
+from standardwebhooks.webhooks import Webhook
 
 from accounts.ledger import credit_deposit
 from accounts.models import EventDelivery, WebhookEndpoint
@@ -126,6 +127,8 @@ def test_a_range_of_events_is_sent_again_oldest_first(signed_in, alice, receiver
     deliver_endpoint(endpoint.pk)
     amounts = [r.body.decode().split('"amount":"')[1].split('"')[0] for r in receiver.requests]
     assert amounts == ["5.00", "6.00", "5.00", "6.00"]
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert ids[2:] == ids[:2] and ids[0] != ids[1]  # sent again under the same ids: receivers can deduplicate
 
 
 def test_the_pages_speak_chinese_to_a_chinese_browser(signed_in, alice):
@@ -140,3 +143,40 @@ def test_the_pages_speak_chinese_to_a_chinese_browser(signed_in, alice):
         LIST, {"url": "https://10.0.0.8/hooks", "event_types": ["topup.credited"]}, HTTP_ACCEPT_LANGUAGE="zh-hans"
     )
     assert refused.status_code == 400 and "私有地址" in refused.content.decode()
+
+
+def test_the_owner_turns_an_endpoint_off_and_on_rotates_its_secret_edits_it_and_removes_it(signed_in, alice, receiver):
+    old_secret = register_endpoint(
+        account=alice.account, url=receiver.url, event_types=["topup.credited"], actor=alice
+    ).secret
+    endpoint = WebhookEndpoint.objects.get()
+    base = f"{LIST}{endpoint.pk}/"
+
+    assert signed_in.post(base + "toggle/", {"enabled": "false"}).status_code == 303
+    credit_deposit(account_id=alice.account_id, amount=Money("5.00", "USD"), kind="bank_transfer", source_ref="bank:O")
+    assert deliver_endpoint(endpoint.pk) == 0 and receiver.requests == []  # off: the event waits
+    assert "events wait until it is on again" in signed_in.get(base).content.decode()
+    assert signed_in.post(base + "toggle/", {"enabled": "true"}).status_code == 303
+    assert deliver_endpoint(endpoint.pk) == 1 and len(receiver.requests) == 1
+
+    rotated = signed_in.post(base + "rotate/")
+    endpoint.refresh_from_db()
+    assert rotated.status_code == 200 and "no-store" in rotated["Cache-Control"]
+    assert endpoint.secret != old_secret and endpoint.secret in rotated.content.decode()
+    assert endpoint.secret not in signed_in.get(base).content.decode()  # shown once
+    credit_deposit(account_id=alice.account_id, amount=Money("6.00", "USD"), kind="bank_transfer", source_ref="bank:R")
+    assert deliver_endpoint(endpoint.pk) == 1
+    for secret in (endpoint.secret, old_secret):  # both sign while the old one overlaps
+        assert Webhook(secret).verify(receiver.requests[-1].body, receiver.requests[-1].headers)["type"]
+
+    wanted = {"url": receiver.url, "description": "ERP v2", "event_types": ["topup.credited", "balance.low"]}
+    assert signed_in.post(base + "edit/", wanted).status_code == 303
+    refused = signed_in.post(base + "edit/", {**wanted, "url": "https://10.0.0.8/hooks"})
+    assert refused.status_code == 400 and "private address" in refused.content.decode()
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.description) == (receiver.url, "ERP v2")
+    assert endpoint.event_types == ["topup.credited", "balance.low"]
+
+    assert signed_in.post(base + "delete/").status_code == 303
+    assert not WebhookEndpoint.objects.exists()
+    assert signed_in.get(base).status_code == 404
