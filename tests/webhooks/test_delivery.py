@@ -154,3 +154,13 @@ def test_while_a_secret_is_rotated_both_secrets_verify(alice, receiver, celery_w
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     assert Webhook(new_secret).verify(request.body, request.headers)["type"] == "topup.credited"
     assert Webhook(registered.secret).verify(request.body, request.headers)["type"] == "topup.credited"
+
+
+def test_the_default_retry_schedule_backs_off_for_about_three_days():
+    """What production runs when WEBHOOK_RETRY_DELAYS is not set: each wait longer than the one
+    before, all of them together just under three days (then the endpoint is turned off)."""
+    from billing_center.settings.webhooks import DEFAULT_RETRY_DELAYS
+
+    delays = [int(seconds) for seconds in DEFAULT_RETRY_DELAYS.split(",")]
+    assert delays == sorted(set(delays)) and delays[0] <= 10
+    assert 2.5 * 86_400 <= sum(delays) <= 3 * 86_400
