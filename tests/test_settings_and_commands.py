@@ -1,12 +1,15 @@
 import os
 import subprocess
 import sys
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from accounts.models import Account, User
 
@@ -149,19 +152,25 @@ def test_seed_demo_creates_the_demo_cast_twice_without_doubling(settings, capsys
     call_command("verify_ledger")
 
 
+# Today, and the first and last minutes of a month in finance's time zone (Asia/Shanghai).
+SEED_MOMENTS = [None, "2027-01-01T00:02:00+08:00", "2027-01-01T00:30:00+08:00", "2026-12-31T23:59:00+08:00"]
+
+
 @pytest.mark.django_db
-def test_seed_demo_gives_bob_an_issued_bill_and_unbilled_usage_once(settings):
+@pytest.mark.parametrize("moment", SEED_MOMENTS)
+def test_seed_demo_gives_bob_an_issued_bill_and_unbilled_usage_once(settings, moment):
     from bills.models import Bill
     from bills.selectors import postpaid_summary
 
     settings.DEMO = True
-    call_command("seed_demo")
-    call_command("seed_demo")
-    bob = User.objects.get(username="bob").account
-    bill = Bill.objects.get(account=bob)
-    assert bill.status == Bill.Status.OPEN and bill.amount_due.amount == Decimal("201.55")
-    summary = postpaid_summary(bob)
-    assert summary.unbilled.amount == Decimal("18.60") and summary.credit_limit.amount == Decimal("1000.00")
+    with time_machine.travel(datetime.fromisoformat(moment) if moment else timezone.now(), tick=False):
+        call_command("seed_demo")
+        call_command("seed_demo")
+        bob = User.objects.get(username="bob").account
+        bill = Bill.objects.get(account=bob)
+        assert bill.status == Bill.Status.OPEN and bill.amount_due.amount == Decimal("201.55")
+        summary = postpaid_summary(bob)
+        assert summary.unbilled.amount == Decimal("18.60") and summary.credit_limit.amount == Decimal("1000.00")
 
 
 @pytest.mark.django_db

@@ -8,10 +8,12 @@ from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
 from bills.models import Bill, Settlement
 from tests.bills.conftest import NOVEMBER, OCTOBER, at, charge, close
+from tests.bills.test_pages import pay_in_sandbox
 from tests.factories import PostpaidAccountFactory, UserFactory
 from tests.tickets.conftest import make_ticket, ticket_form_data
 from tickets.models import TransferTicket
 from tickets.review import confirm_and_credit
+from topups.models import TopUp
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +84,25 @@ def test_a_prepaid_ticket_cannot_name_a_bill(client, bank, certificate_dir):
     response = client.post("/billing/tickets/new/", ticket_form_data(bank, bill_number="BL-2026-11-000001"))
     assert response.status_code == 303  # the field is not on a prepaid form: ignored, a top-up ticket
     assert TransferTicket.objects.get().bill is None
+
+
+def test_a_bill_paid_by_ticket_while_its_online_repayment_waits_keeps_the_second_payment_as_credit(
+    client, bob, billed, bank, clerk
+):
+    october, november = billed
+    client.force_login(bob)
+    client.post("/billing/repay/", {"bills": [str(november.pk)], "request_key": "online-november"})
+    online = TopUp.objects.get()  # waiting at the gateway while finance confirms the ticket
+    ticket = make_ticket(bob, bank, bill=november, amount=Money("80.00", "USD"))
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("80.00", "USD"), bank_reference="ST-2")
+
+    pay_in_sandbox(client, online)
+
+    october.refresh_from_db()
+    november.refresh_from_db()
+    assert (october.status, november.status) == (Bill.Status.PAID, Bill.Status.PAID)
+    assert sum(s.amount.amount for s in Settlement.objects.all()) == 80  # nothing settled twice
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REPAYMENT).count() == 2
+    bob.account.refresh_from_db()
+    assert bob.account.balance == Money("50.00", "USD")  # 130 repaid for 80 billed: credit for the next bill
+    assert ledger_mismatches() == []

@@ -1,5 +1,7 @@
 """Postpaid races on PostgreSQL: closing a month and repaying bills, raced by real threads."""
 
+from decimal import Decimal
+
 import pytest
 from djmoney.money import Money
 
@@ -28,6 +30,9 @@ def test_the_month_close_run_eight_times_at_once_makes_one_bill_per_account():
     assert BillCharge.objects.count() == 15
     for n, account in enumerate(accounts):
         assert Bill.objects.get(account=account).amount_due == Money(5 * (n + 1), "USD")
+        account.refresh_from_db()
+        assert account.balance == Money(-5 * (n + 1), "USD")  # a close moves no money
+    assert ledger_mismatches() == []
 
 
 def test_a_close_racing_new_charges_puts_each_charge_on_exactly_one_bill():
@@ -42,6 +47,32 @@ def test_a_close_racing_new_charges_puts_each_charge_on_exactly_one_bill():
     assert november.amount_due == Money(november.charges.count(), "USD")  # the bill holds exactly its charges
     december = close(account, DECEMBER)  # None when every late charge made November's close
     assert november.charges.count() + (december.charges.count() if december else 0) == 7
+    account.refresh_from_db()
+    assert account.balance == Money("-7.00", "USD")
+    assert ledger_mismatches() == []
+
+
+def test_repayments_racing_the_month_close_pay_the_new_bill_exactly_once():
+    """Each repayment lands before the bill (credit the close uses) or after it (settling it): either
+    way the bill is paid exactly what was repaid, to the cent."""
+    account = PostpaidAccountFactory()
+    for day in range(1, 8):
+        charge(account, "7.15", at(2026, 11, day), f"nov:{day}")  # 50.05
+
+    closes = [lambda: close(account, NOVEMBER, now=at(2026, 12, 1, 1))] * 4
+    repayments = [
+        lambda i=i: repay(account_id=account.pk, amount=Money("10.01", "USD"), source_ref=f"race:{i}") for i in range(3)
+    ]
+    results = race(closes + repayments)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    bill = Bill.objects.get()
+    assert bill.amount_due == Money("50.05", "USD")
+    assert (bill.amount_paid, bill.status) == (Money("30.03", "USD"), Bill.Status.PARTLY_PAID)
+    assert sum(s.amount.amount for s in Settlement.objects.all()) == Decimal("30.03")
+    account.refresh_from_db()
+    assert account.balance == Money("-20.02", "USD")
+    assert ledger_mismatches() == []
 
 
 def test_ten_repayments_racing_settle_exactly_what_was_paid():

@@ -89,6 +89,31 @@ def test_one_form_sent_from_twelve_tabs_at_once_allocates_once(enterprise):
     books_are_exact()
 
 
+def test_twenty_forms_sent_at_once_for_funds_covering_seven_allocate_seven_and_refuse_thirteen(enterprise):
+    """The same race through the Enterprise page: twenty different forms (twenty tabs), 50.00 each."""
+    dave, carol = enterprise
+
+    def submit(i):
+        def send():
+            browser = Client()
+            browser.force_login(dave)
+            form = {"member": carol.pk, "amount": "50", "request_key": f"tab-{i:02d}-{secrets.token_hex(8)}"}
+            return browser.post("/billing/enterprise/allocate/", form)
+
+        return send
+
+    responses = race([submit(i) for i in range(20)])
+
+    statuses = sorted(getattr(r, "status_code", r) for r in responses)
+    assert statuses == [303] * 7 + [403] * 13, statuses
+    refused = [r for r in responses if r.status_code == 403]
+    assert all(b"you cannot allocate 50.00 USD" in r.content for r in refused)
+    assert FundMove.objects.count() == 7
+    assert balance(carol) == usd("350.00")
+    assert balance(dave.account) == usd("0.00")
+    books_are_exact()
+
+
 def test_a_reclaim_racing_the_members_charges_never_takes_more_than_is_there(enterprise):
     dave, carol = enterprise
     allocate(master_id=dave.account_id, member_id=carol.pk, amount=usd("100.00"), actor=dave, request_key="fund-carol")

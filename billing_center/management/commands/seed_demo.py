@@ -294,6 +294,7 @@ class Command(BaseCommand):
         ]
         for n, (period, day, service, description, amount) in enumerate(usage):
             at = min(period.starts_at + timedelta(days=day - 1, hours=10), now - timedelta(minutes=5))
+            at = max(at, period.starts_at)  # in the month's first minutes too: this month's usage stays unbilled
             charge = ChargeRequest(account.pk, Money(amount, account.billing_currency), f"demo-{n}", description)
             post_usage_charges(service=service, requests=[charge], now=at)
         close_account_period(account_id=account.pk, period=last, now=last.ends_at + timedelta(hours=1))
