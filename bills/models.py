@@ -33,7 +33,7 @@ class Bill(models.Model):
     account = models.ForeignKey(
         "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="bills"
     )
-    number = models.CharField(verbose_name=_("number"), max_length=30, unique=True)
+    number = models.CharField(verbose_name=_("bill number"), max_length=30, unique=True)
     period_start = models.DateField(
         verbose_name=_("period start"), help_text=_("First day of the billed month, in finance's time zone.")
     )

@@ -99,7 +99,7 @@ class ReceivingAccount(models.Model):
 class Invoice(models.Model):
     """An invoice issued to a customer, printed with the receiving account valid at issue."""
 
-    number = models.CharField(verbose_name=_("number"), max_length=30, unique=True, blank=True)
+    number = models.CharField(verbose_name=_("invoice number"), max_length=30, unique=True, blank=True)
     account = models.ForeignKey(
         "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="invoices"
     )
