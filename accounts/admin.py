@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, ReadOnlyAdmin
+from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin
 from billing_center.privacy import mask_phone
 from money.errors import BillingError
 
@@ -60,8 +60,8 @@ class AccountAddForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(HistoryAdmin):
-    list_display = ("name", "type", "balance", "enterprise_master", "needs_review", "created_at")
+class AccountAdmin(ReviewFlagMixin, HistoryAdmin):
+    list_display = ("name", "type", "balance", "enterprise_master", "review", "created_at")
     list_filter = ("type", "needs_review")
     list_select_related = ("enterprise_master",)
     search_fields = ("name",)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.utils.dates import MONTHS_3
+from django.utils.dateformat import format as format_date
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import pgettext
 from djmoney.money import Money
 
 from money.formatting import format_money
@@ -46,17 +47,16 @@ def balance_chart(points: list[tuple[date, Money]]) -> BalanceChart:
     baseline = HEIGHT - PAD_Y
     area = f"{coords[0][0]},{baseline} {line} {coords[-1][0]},{baseline}"
     currency = points[0][1].currency
-    months = {}  # Django's date format "M j", with each month's name translated once, not per day
+    day_format = short_day_format()
     dots = format_html_join(
         "",
-        '<circle class="dot" cx="{}" cy="{}" r="{}"><title>{} {}: {}</title></circle>',
+        '<circle class="dot" cx="{}" cy="{}" r="{}"><title>{}: {}</title></circle>',
         (
             (
                 x,
                 y,
                 4 if n == len(coords) - 1 else 0,
-                months.setdefault(day.month, str(MONTHS_3[day.month]).title()),
-                day.day,
+                format_date(day, day_format),
                 format_money(money),
             )
             for n, (x, y, day, money) in enumerate(coords)
@@ -72,3 +72,9 @@ def balance_chart(points: list[tuple[date, Money]]) -> BalanceChart:
         last_day=points[-1][0],
         dots=dots,
     )
+
+
+def short_day_format() -> str:
+    """A day on the chart in the reader's language: "Nov 4" in English, "11月4日" in Chinese
+    (Django's "M j" would read "十一月 4")."""
+    return pgettext("a day on a chart, Django date format", "M j")

@@ -6,7 +6,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -16,7 +16,7 @@ from money.parsing import is_digits
 # How History shows a field that had no value, and a change that no signed-in person made
 # (a gateway's webhook, a scheduled task, a command).
 EMPTY = "—"
-NO_PERSON = "system"
+NO_PERSON = gettext_lazy("system")
 
 
 def yes_no(value: bool | None) -> str:
@@ -28,6 +28,14 @@ def yes_no(value: bool | None) -> str:
     return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), word)
 
 
+class ReviewFlagMixin:
+    """The needs-review flag as a column or a read-only field, with its alt text translated."""
+
+    @admin.display(description=gettext_lazy("needs review"), ordering="needs_review")
+    def review(self, obj):
+        return yes_no(obj.needs_review)
+
+
 class SafeActionsMixin:
     """An action POST whose selection is not a list of ids (a forged or mangled form) is
     answered with a message, not a 500 from the database."""
@@ -35,7 +43,9 @@ class SafeActionsMixin:
     def response_action(self, request, queryset):
         selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
         if not all(is_digits(pk, max_length=18) for pk in selected):
-            self.message_user(request, "The selection was not understood; nothing was changed.", messages.ERROR)
+            self.message_user(
+                request, gettext("The selection was not understood; nothing was changed."), messages.ERROR
+            )
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)
 
@@ -72,6 +82,10 @@ class HistoryWords(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change, value):
         if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
             return EMPTY
+        # A status reads as its label in the reader's language ("已提交"), not its stored code.
+        field = next((f for f in self.model._meta.concrete_fields if f.name == change.field), None)
+        if field is not None and field.choices:
+            return dict(field.flatchoices).get(value, value)
         return super().prepare_delta_change_value(change, value)
 
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from accounts.credit_limits import set_credit_limit
 from accounts.forms import threshold_from_form
 from accounts.models import Account
-from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.admin_base import ReadOnlyAdmin, ReviewFlagMixin
 from money.errors import BillingError
 
 from .models import Bill, BillLine, PostpaidAccount, Settlement
@@ -60,16 +60,16 @@ class CreditLimitForm(forms.ModelForm):
 
 
 @admin.register(PostpaidAccount)
-class PostpaidAccountAdmin(admin.ModelAdmin):
+class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
     """The one field finance changes here is the credit limit, through set_credit_limit, which moves
     the customer's limit alert with it; the account itself is managed under Accounts."""
 
     form = CreditLimitForm
-    list_display = ("name", "balance", "unpaid", "credit_limit", "needs_review")
+    list_display = ("name", "balance", "unpaid", "credit_limit", "review")
     list_filter = ("needs_review",)
     search_fields = ("name",)
-    fields = ("name", "balance", "credit_limit", "alert_limit_share", "needs_review", "review_note")
-    readonly_fields = ("name", "balance", "alert_limit_share", "needs_review", "review_note")
+    fields = ("name", "balance", "credit_limit", "alert_limit_share", "review", "review_note")
+    readonly_fields = ("name", "balance", "alert_limit_share", "review", "review_note")
 
     def get_queryset(self, request):
         unpaid = Q(bills__status__in=Bill.OUTSTANDING)

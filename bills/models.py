@@ -30,19 +30,33 @@ class Bill(models.Model):
 
     OUTSTANDING = (Status.OPEN, Status.PARTLY_PAID, Status.OVERDUE)
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="bills")
-    number = models.CharField(max_length=30, unique=True)
-    period_start = models.DateField(help_text=_("First day of the billed month, in finance's time zone."))
-    period_end = models.DateField(help_text=_("Last day of the billed month."))
-    amount_due = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="bills"
+    )
+    number = models.CharField(verbose_name=_("bill number"), max_length=30, unique=True)
+    period_start = models.DateField(
+        verbose_name=_("period start"), help_text=_("First day of the billed month, in finance's time zone.")
+    )
+    period_end = models.DateField(verbose_name=_("period end"), help_text=_("Last day of the billed month."))
+    amount_due = MoneyField(
+        verbose_name=_("amount due"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
     # The sum of the bill's settlements, kept with them under the account's row lock.
-    amount_paid = MoneyField(max_digits=18, decimal_places=2, default=0, default_currency=settings.DEFAULT_CURRENCY)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    issued_at = models.DateTimeField()
-    due_on = models.DateField()
-    paid_at = models.DateTimeField(null=True, blank=True)
+    amount_paid = MoneyField(
+        verbose_name=_("amount paid"),
+        max_digits=18,
+        decimal_places=2,
+        default=0,
+        default_currency=settings.DEFAULT_CURRENCY,
+    )
+    status = models.CharField(verbose_name=_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    issued_at = models.DateTimeField(verbose_name=_("issued at"))
+    due_on = models.DateField(verbose_name=_("due on"))
+    paid_at = models.DateTimeField(verbose_name=_("paid at"), null=True, blank=True)
     # The last reminder sent to the customer (bills.reminders): each state is sent once.
-    reminder = models.CharField(max_length=10, choices=Reminder.choices, default=Reminder.NONE, blank=True)
+    reminder = models.CharField(
+        verbose_name=_("reminder"), max_length=10, choices=Reminder.choices, default=Reminder.NONE, blank=True
+    )
 
     class Meta:
         ordering = ["-period_start", "-id"]
@@ -84,13 +98,16 @@ class BillLine(models.Model):
     """The bill's charges of one service and description, summed."""
 
     bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
-    service = models.CharField(max_length=50)
-    description = models.CharField(max_length=300, blank=True)
-    count = models.PositiveIntegerField()
-    total = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    service = models.CharField(verbose_name=_("service"), max_length=50)
+    description = models.CharField(verbose_name=_("description"), max_length=300, blank=True)
+    count = models.PositiveIntegerField(verbose_name=_("count"))
+    total = MoneyField(
+        verbose_name=_("total"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
 
     class Meta:
         ordering = ["service", "description", "id"]
+        verbose_name, verbose_name_plural = _("bill line"), _("bill lines")
 
     def __str__(self) -> str:
         return f"{self.bill}: {self.service} {self.total}"
@@ -110,15 +127,20 @@ class Settlement(models.Model):
     """Part of the account's repaid money applied to one bill."""
 
     bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="settlements")
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    amount = MoneyField(
+        verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
     # What made it: the repayment's ledger source ("topup:<uuid>", "ticket:<id>") or the bill's
     # own issue ("bill:<id>"), when credit left from an earlier repayment pays a new bill.
-    source_ref = models.CharField(max_length=200)
-    note = models.CharField(max_length=300, blank=True, help_text=_("What paid, in words for the customer."))
-    created_at = models.DateTimeField()
+    source_ref = models.CharField(verbose_name=_("source"), max_length=200)
+    note = models.CharField(
+        verbose_name=_("note"), max_length=300, blank=True, help_text=_("What paid, in words for the customer.")
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name, verbose_name_plural = _("settlement"), _("settlements")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="settlement_positive")]
 
     def __str__(self) -> str:

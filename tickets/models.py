@@ -28,16 +28,22 @@ class ReceivingAccount(models.Model):
     that was valid when it was issued.
     """
 
-    bank_name = models.CharField(max_length=200)
-    bank_address = models.CharField(max_length=300, blank=True)
-    account_name = models.CharField(max_length=200, help_text=_("The beneficiary name the bank expects."))
-    account_number = models.CharField(max_length=40, blank=True, help_text=_("For banks that do not use IBAN."))
+    bank_name = models.CharField(verbose_name=_("bank name"), max_length=200)
+    bank_address = models.CharField(verbose_name=_("bank address"), max_length=300, blank=True)
+    account_name = models.CharField(
+        verbose_name=_("account name"), max_length=200, help_text=_("The beneficiary name the bank expects.")
+    )
+    account_number = models.CharField(
+        verbose_name=_("account number"), max_length=40, blank=True, help_text=_("For banks that do not use IBAN.")
+    )
     iban = models.CharField("IBAN", max_length=34, blank=True)
     swift_bic = models.CharField("SWIFT/BIC", max_length=11)
-    currency = models.CharField(max_length=3)
-    region = models.CharField(max_length=60, default="International", help_text=_("e.g. Mainland China, SEPA."))
-    valid_from = models.DateTimeField(default=timezone.now)
-    retired_at = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    region = models.CharField(
+        verbose_name=_("region"), max_length=60, default="International", help_text=_("e.g. Mainland China, SEPA.")
+    )
+    valid_from = models.DateTimeField(verbose_name=_("valid from"), default=timezone.now)
+    retired_at = models.DateTimeField(verbose_name=_("retired at"), null=True, blank=True)
     tickets_until = models.DateTimeField(
         _("Tickets accepted until"),
         null=True,
@@ -47,12 +53,13 @@ class ReceivingAccount(models.Model):
             "(money sent before they saw the new account). Finance sets it; empty: only those whose invoices print it."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["currency", "region", "-valid_from"]
         verbose_name = _("receiving account")
+        verbose_name_plural = _("receiving accounts")
         constraints = [
             models.UniqueConstraint(
                 fields=["currency", "region"],
@@ -92,19 +99,26 @@ class ReceivingAccount(models.Model):
 class Invoice(models.Model):
     """An invoice issued to a customer, printed with the receiving account valid at issue."""
 
-    number = models.CharField(max_length=30, unique=True, blank=True)
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="invoices")
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    issue_date = models.DateField(default=timezone.localdate)
-    due_date = models.DateField(null=True, blank=True)
-    description = models.CharField(max_length=300, blank=True)
-    receiving_account = models.ForeignKey(ReceivingAccount, on_delete=models.PROTECT, related_name="invoices")
-    created_at = models.DateTimeField(auto_now_add=True)
+    number = models.CharField(verbose_name=_("invoice number"), max_length=30, unique=True, blank=True)
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="invoices"
+    )
+    amount = MoneyField(
+        verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
+    issue_date = models.DateField(verbose_name=_("issue date"), default=timezone.localdate)
+    due_date = models.DateField(verbose_name=_("due date"), null=True, blank=True)
+    description = models.CharField(verbose_name=_("description"), max_length=300, blank=True)
+    receiving_account = models.ForeignKey(
+        ReceivingAccount, verbose_name=_("receiving account"), on_delete=models.PROTECT, related_name="invoices"
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-issue_date", "-id"]
         verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="invoice_amount_positive")]
         # The customer's invoice list, newest first, a page at a time (billing_center.keyset).
         indexes = [models.Index(fields=["account", "-issue_date", "-id"], name="invoice_account_recent")]
@@ -197,6 +211,7 @@ class TransferTicket(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-id"]
         verbose_name = _("transfer ticket")
+        verbose_name_plural = _("transfer tickets")
         permissions = [
             ("credit_transferticket", "Can confirm transfers and credit balances"),
             ("review_transferticket", "Can request information on and reject transfer tickets"),
@@ -280,6 +295,7 @@ class Certificate(models.Model):
     class Meta:
         ordering = ["uploaded_at", "id"]
         verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
 
     def __str__(self) -> str:
         return self.original_name
@@ -307,6 +323,7 @@ class HeldCertificate(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("held certificate")
+        verbose_name_plural = _("held certificates")
 
     def __str__(self) -> str:
         return self.original_name
@@ -344,6 +361,7 @@ class TicketEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
         constraints = [
             # A deadline flag is raised once per ticket, however often the beat task runs.
             models.UniqueConstraint(

@@ -46,6 +46,7 @@ class StatementFile(models.Model):
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         verbose_name = _("statement file")
+        verbose_name_plural = _("statement files")
         permissions = [("import_statementfile", "Can import bank statements and credit their lines")]
 
     def __str__(self) -> str:
@@ -113,6 +114,7 @@ class StatementLine(models.Model):
     class Meta:
         ordering = ["booking_date", "id"]
         verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
         constraints = [
             models.UniqueConstraint(
                 fields=["receiving_account", "bank_reference", "booking_date", "amount", "currency"],
@@ -162,6 +164,7 @@ class StatementCsvFormat(models.Model):
 
     class Meta:
         verbose_name = _("statement CSV format")
+        verbose_name_plural = _("statement CSV formats")
 
     def __str__(self) -> str:
         return gettext("CSV columns for %(account)s") % {"account": self.receiving_account}

@@ -11,7 +11,7 @@ from djmoney.contrib.exchange.models import Rate
 from djmoney.money import Money
 
 from accounts.forms import amount_from_form
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, yes_no
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin, yes_no
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money, plain_amount
@@ -60,9 +60,14 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class RefundInline(ReadOnlyInline):
+class RefundInline(ReviewFlagMixin, ReadOnlyInline):
     model = Refund
-    fields = ("reference", "amount", "debit_amount", "status", "origin", "needs_review", "reason", "created_at")
+    fields = ("ref", "amount", "debit_amount", "status", "origin", "review", "reason", "created_at")
+
+    @admin.display(description=gettext_lazy("Reference"))
+    def ref(self, obj):
+        return obj.reference
+
     show_change_link = True
 
 
@@ -90,6 +95,12 @@ class TopUpAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["reconcile_with_gateway", "refund"]
     inlines = [RefundInline, DisputeInline]
+    readonly_fields = ("automatic", "review")
+
+    def get_fields(self, request, obj=None):
+        # The two flags through yes_no: Django's own icon says "True"/"False" in English.
+        flags = {"is_automatic": "automatic", "needs_review": "review"}
+        return [flags.get(name, name) for name in super().get_fields(request, obj) if name not in flags.values()]
 
     @admin.display(description=gettext_lazy("Reference"), ordering="public_id")
     def reference(self, obj):
@@ -178,12 +189,16 @@ class TopUpAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "topup", "amount", "debit_amount", "status", "origin", "needs_review", "created_at")
+class RefundAdmin(ReviewFlagMixin, ReadOnlyAdmin):
+    list_display = ("ref", "topup", "amount", "debit_amount", "status", "origin", "review", "created_at")
     list_filter = ("status", "origin", "needs_review")
     list_select_related = ("topup",)
     search_fields = ("gateway_refund_id", "topup__account__name")
     date_hierarchy = "created_at"
+
+    @admin.display(description=gettext_lazy("Reference"))
+    def ref(self, obj):
+        return obj.reference
 
 
 @admin.register(Dispute)
@@ -241,8 +256,21 @@ class RateInline(admin.TabularInline):
 class RateSheetAdmin(HistoryAdmin):
     """Saving the sheet stamps its time: the "as of" every quote shows and the age it is judged by."""
 
-    list_display = ("name", "base_currency", "last_update", "rate_count")
+    list_display = ("sheet", "base", "updated", "rate_count")
     inlines = [RateInline]
+
+    # django-money's ExchangeBackend names its fields without translatable labels.
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def sheet(self, obj):
+        return obj.name
+
+    @admin.display(description=gettext_lazy("base currency"), ordering="base_currency")
+    def base(self, obj):
+        return obj.base_currency
+
+    @admin.display(description=gettext_lazy("last update"), ordering="last_update")
+    def updated(self, obj):
+        return obj.last_update
 
     @admin.display(description=gettext_lazy("rates"))
     def rate_count(self, obj):

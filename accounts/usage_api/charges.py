@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from billing_center.db import insert_new
@@ -96,7 +97,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                     _error(
                         key,
                         Conflict(
-                            "This idempotency key was used with a different charge.", code="idempotency_key_reused"
+                            _("This idempotency key was used with a different charge."), code="idempotency_key_reused"
                         ),
                     )
                 )
@@ -105,14 +106,26 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
             continue
         account = accounts.get(request.account_id)
         if account is None:
-            results.append(_error(key, NotFound(f"There is no account {request.account_id}.", code="unknown_account")))
+            results.append(
+                _error(
+                    key,
+                    NotFound(
+                        _("There is no account %(account)s.") % {"account": request.account_id}, code="unknown_account"
+                    ),
+                )
+            )
             continue
         if str(request.amount.currency) != account.billing_currency:
             results.append(
                 _error(
                     key,
                     CurrencyMismatch(
-                        f"Account {account.pk} is billed in {account.billing_currency}, not {request.amount.currency}."
+                        _("Account %(account)s is billed in %(billed)s, not %(currency)s.")
+                        % {
+                            "account": account.pk,
+                            "billed": account.billing_currency,
+                            "currency": request.amount.currency,
+                        }
                     ),
                 )
             )
@@ -130,7 +143,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                     source_ref=f"charge:{service}:{r.idempotency_key}",
                     description=r.description or f"Usage ({service})",
                 )
-                for _, r in pending.values()
+                for _index, r in pending.values()
             ],
             now=now,
             locked=accounts,

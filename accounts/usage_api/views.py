@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from djmoney.money import Money
 
@@ -51,7 +52,7 @@ class JsonNumber(str):
 
 
 def method_not_allowed(method: str) -> JsonResponse:
-    response = error(405, "method_not_allowed", f"Use {method} here.")
+    response = error(405, "method_not_allowed", _("Use %(method)s here.") % {"method": method})
     response["Allow"] = method
     return response
 
@@ -68,7 +69,7 @@ def api_view(method: str):
             token = authenticate_service(request.headers.get("Authorization", ""))
             if token is None:
                 response = error(
-                    401, "unauthorized", "Send a valid, unrevoked service token as 'Authorization: Bearer …'."
+                    401, "unauthorized", _("Send a valid, unrevoked service token as 'Authorization: Bearer …'.")
                 )
                 response["WWW-Authenticate"] = 'Bearer realm="billing-center"'
                 return response
@@ -115,7 +116,7 @@ def docs_page(request):
 
 @csrf_exempt  # like every API answer: JSON, whatever the method, never the HTML CSRF page
 def not_found(request, rest: str = ""):
-    return error(404, "not_found", "There is no such API endpoint; /api/v1/docs lists them.")
+    return error(404, "not_found", _("There is no such API endpoint; /api/v1/docs lists them."))
 
 
 @api_view("POST")
@@ -139,9 +140,14 @@ def post_charge_batch(request, service):
         return error(exc.status, exc.code, exc.message)
     items = body.get("charges") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
-        return error(400, "bad_request", 'Send {"charges": [ ... ]} with at least one charge.')
+        return error(400, "bad_request", _('Send {"charges": [ ... ]} with at least one charge.'))
     if len(items) > MAX_BATCH:
-        return error(413, "batch_too_large", f"A batch holds at most {MAX_BATCH} charges; this one has {len(items)}.")
+        return error(
+            413,
+            "batch_too_large",
+            _("A batch holds at most %(limit)s charges; this one has %(count)s.")
+            % {"limit": MAX_BATCH, "count": len(items)},
+        )
     valid, results = [], [None] * len(items)
     for index, item in enumerate(items):
         try:
@@ -151,8 +157,8 @@ def post_charge_batch(request, service):
             key = key if isinstance(key, str) else ""
             results[index] = ChargeResult(str(key or "")[:100], "error", error=BillingError(exc.message, code=exc.code))
     if valid:
-        posted = post_usage_charges(service=service, requests=[charge for _, charge in valid])
-        for (index, _), result in zip(valid, posted, strict=True):
+        posted = post_usage_charges(service=service, requests=[charge for _index, charge in valid])
+        for (index, _request), result in zip(valid, posted, strict=True):
             results[index] = result
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("created", "duplicate", "error")}
     return JsonResponse({"results": [_charge_json(r) for r in results], **counts}, status=200)
@@ -162,7 +168,7 @@ def post_charge_batch(request, service):
 def account_balance(request, account_id: int, service):
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
-        return error(404, "unknown_account", f"There is no account {account_id}.")
+        return error(404, "unknown_account", _("There is no account %(account)s.") % {"account": account_id})
     return JsonResponse(
         {
             "account": account.pk,
@@ -176,16 +182,16 @@ def account_balance(request, account_id: int, service):
 
 def _json(request):
     if request.content_type != "application/json":
-        raise BadCharge("bad_request", "Send the body as JSON with Content-Type: application/json.")
+        raise BadCharge("bad_request", _("Send the body as JSON with Content-Type: application/json."))
     try:
         body = request.body
     except RequestDataTooBig as exc:
-        raise BadCharge("too_large", "The body is too large: send at most 1,000 charges per batch.", 413) from exc
+        raise BadCharge("too_large", _("The body is too large: send at most 1,000 charges per batch."), 413) from exc
     try:
         # Decimal, never float: 0.1 + 0.2 must stay 0.30 on its way to the ledger.
         return json.loads(body, parse_float=JsonNumber, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadCharge("bad_json", f"The body is not valid JSON: {exc}"[:200]) from exc
+        raise BadCharge("bad_json", (_("The body is not valid JSON: %(error)s") % {"error": exc})[:200]) from exc
 
 
 def _refuse_constant(name: str):
@@ -194,21 +200,23 @@ def _refuse_constant(name: str):
 
 def _charge(item) -> ChargeRequest:
     if not isinstance(item, dict):
-        raise BadCharge("bad_request", "Each charge is a JSON object.")
+        raise BadCharge("bad_request", _("Each charge is a JSON object."))
     key = item.get("idempotency_key")
     if not isinstance(key, str) or not KEY.fullmatch(key):
-        raise BadCharge("bad_idempotency_key", "idempotency_key: 1–100 characters of letters, digits and _ . : -.")
+        raise BadCharge("bad_idempotency_key", _("idempotency_key: 1–100 characters of letters, digits and _ . : -."))
     try:
         account = parse_id(item.get("account"), what="account", minimum=0)
     except BillingError:
-        raise BadCharge("bad_account", "account: the numeric id of the account to charge.") from None
+        raise BadCharge("bad_account", _("account: the numeric id of the account to charge.")) from None
     currency = item.get("currency")
     if not isinstance(currency, str) or currency not in settings.CURRENCIES:
-        raise BadCharge("bad_currency", f"currency: one of {', '.join(settings.CURRENCIES)}.")
+        raise BadCharge(
+            "bad_currency", _("currency: one of %(currencies)s.") % {"currencies": ", ".join(settings.CURRENCIES)}
+        )
     amount = _amount(item.get("amount"), currency)
     description = item.get("description", "")
     if not isinstance(description, str) or len(description) > 300:
-        raise BadCharge("bad_description", "description: text of at most 300 characters.")
+        raise BadCharge("bad_description", _("description: text of at most 300 characters."))
     return ChargeRequest(account, Money(amount, currency), key, clean_text(description))
 
 
@@ -219,7 +227,7 @@ def _amount(value, currency: str) -> Decimal:
             return parse_amount(value, currency, maximum=LARGEST_CHARGE)
         except BillingError as exc:
             raise BadCharge("bad_amount", f"amount: {exc.message}") from None
-    raise BadCharge("bad_amount", 'amount: a positive decimal, as a string ("12.34") or a number.')
+    raise BadCharge("bad_amount", _('amount: a positive decimal, as a string ("12.34") or a number.'))
 
 
 def _charge_json(result: ChargeResult) -> dict:

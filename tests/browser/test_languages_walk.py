@@ -4,10 +4,11 @@ of the other language is left.
 The language is chosen as a person does: the header's switch on the sign-in page (a cookie),
 then signing in. Each page's visible text, and the words only some people meet (placeholders,
 titles, aria-labels, button values), are read from the DOM; what is data is set aside before
-looking: names, IBANs, references, amounts, codes, e-mail addresses and URLs, every word stored
-in the database (account names, bank names, descriptions a person or a service wrote), IANA
-time zone names, the brand's product names, and text marked with its own `lang` (the switch's
-"English"). What is left must be Chinese on a zh-hans page and English on an en page.
+looking: names, IBANs, references, amounts, codes, e-mail addresses and URLs, every text stored
+in the database (account names, bank names, descriptions a person or a service wrote) and IANA
+time zone names — each as a whole phrase, never word by word —, the brand's product names, and
+text marked with its own `lang` (the switch's "English"). What is left must be Chinese on a
+zh-hans page and English on an en page.
 
 The header and footer (base.html, core) must be clean on every page. The pages of the other
 areas are listed in STILL_ENGLISH with whose they are until their translations are merged; a
@@ -26,6 +27,7 @@ from django.db import models
 from playwright.sync_api import expect
 
 from accounts.models import User
+from accounts.outbound_webhooks.endpoints import register_endpoint
 from bills.models import Bill
 from tests.browser.test_accessibility import demo  # noqa: F401 (fixture)
 from tests.browser.test_topup_flow import quiet_page, site_url  # noqa: F401 (fixtures)
@@ -57,9 +59,18 @@ ALICE = {
     "sandbox payment page": "{pending_checkout}",
     "language and time zone": "/billing/language/",
     "webhooks": "/billing/developers/webhooks/",
+    "webhook endpoint": "/billing/developers/webhooks/{endpoint}/",
     "API reference": "/api/v1/docs",
+    "statement, filtered by type": "/billing/statement/?kind=usage",
+    "top-up records, filtered": "/billing/topups/?method=&status=credited",
+    "top-up records, a bad filter": "/billing/topups/?date_from=2026-12-31&date_to=2026-01-01",
 }
-BOB = {"bills": "/billing/bills/", "bill": "/billing/bills/{bill}/", "repay": "/billing/repay/"}
+BOB = {
+    "bills": "/billing/bills/",
+    "bill": "/billing/bills/{bill}/",
+    "repay": "/billing/repay/",
+    "repay by bank transfer": "/billing/repay/bank-transfer/",
+}
 CAROL = {"member overview": "/billing/"}
 DAVE = {"enterprise": "/billing/enterprise/"}
 FINANCE = {
@@ -69,6 +80,24 @@ FINANCE = {
     "statements": "/admin/tickets/statementfile/",
     "statement lines": "/admin/tickets/statementline/",
     "top-ups in admin": "/admin/topups/topup/",
+    "a top-up in admin": "/admin/topups/topup/{credited_pk}/change/",
+    "holiday calendar": "/admin/tickets/calendarday/",
+    "a new calendar day": "/admin/tickets/calendarday/add/",
+    "receiving accounts": "/admin/tickets/receivingaccount/",
+    "invoices in admin": "/admin/tickets/invoice/",
+    "statement upload": "/admin/tickets/statementfile/add/",
+    "statement CSV formats": "/admin/tickets/statementcsvformat/",
+    "bills in admin": "/admin/bills/bill/",
+    "a bill in admin": "/admin/bills/bill/{bill_pk}/change/",
+    "postpaid accounts": "/admin/bills/postpaidaccount/",
+    "refunds": "/admin/topups/refund/",
+    "disputes": "/admin/topups/dispute/",
+    "rate sheets": "/admin/topups/ratesheet/",
+    "accounts in admin": "/admin/accounts/account/",
+    "ledger entries": "/admin/accounts/ledgerentry/",
+    "SMS log": "/admin/accounts/outboundsms/",
+    "balance alerts": "/admin/accounts/balancealert/",
+    "a ticket's history": "/admin/tickets/transferticket/{ticket_pk}/history/",
 }
 VISITOR = {"sign in": "/login/", "not found": "/no-such-page/"}
 
@@ -112,7 +141,7 @@ READ_TEXT = """
       for (const name of ["placeholder", "title", "aria-label", "alt"]) {
         if (el.getAttribute(name)) found.push(el.getAttribute(name));
       }
-      if (el.tagName === "INPUT" && el.value) found.push(el.value);
+      if (el.tagName === "INPUT" && ["submit", "button"].includes(el.type) && el.value) found.push(el.value);
     }
   }
   return found;
@@ -120,12 +149,12 @@ READ_TEXT = """
 """
 
 
-def data_words() -> set[str]:
-    """Every word stored in our apps' tables (names, descriptions, banks, texts people wrote),
-    the merchant's name and the time zone names: data, in whatever language it was written."""
-    words = set(WORD.findall(settings.MERCHANT_NAME))
-    for name in available_timezones():
-        words.update(WORD.findall(name.replace("_", " ")))
+def data_phrases() -> list[str]:
+    """Every text stored in our apps' tables (names, descriptions, banks, texts people wrote),
+    the merchant's name and the time zone names: data, in whatever language it was written.
+    Set aside as whole phrases, longest first, never word by word: a stored "Top-up of 40.00 USD"
+    must not excuse a lone untranslated "Top-up" or "the" elsewhere on a Chinese page."""
+    phrases = {settings.MERCHANT_NAME, *available_timezones()}
     for label in ("accounts", "bills", "topups", "tickets"):
         for model in apps.get_app_config(label).get_models():
             fields = [
@@ -134,45 +163,69 @@ def data_words() -> set[str]:
                 if isinstance(f, models.CharField | models.TextField) and not f.choices
             ]
             for row in model._default_manager.values_list(*fields) if fields else ():
-                for value in row:
-                    words.update(WORD.findall(value or ""))
-    return {word.lower() for word in words}
+                phrases.update(value.strip() for value in row if value and WORD.search(value))
+    return sorted(phrases, key=len, reverse=True)
 
 
-def leftovers(texts: list[str], language: str, allowed: set[str]) -> list[str]:
+def without_data(text: str, phrases: list[str]) -> str:
+    for phrase in phrases:
+        if phrase in text:
+            text = text.replace(phrase, " ")
+    return text
+
+
+def leftovers(texts: list[str], language: str, phrases: list[str]) -> list[str]:
     """The words of the wrong language in `texts`, data set aside."""
     wrong = []
-    for text in texts:
+    for index, text in enumerate(texts):
+        text = without_data(text, phrases)
         for pattern in (*DATA_PATTERNS, LANGUAGE_NAMES):
             text = pattern.sub(" ", text)
         if language == "zh-hans":
-            wrong += [w for w in WORD.findall(text) if w not in NAMES and w.lower() not in allowed]
+            words = [w for w in WORD.findall(text) if w not in NAMES]
         else:
-            wrong += [w for w in CJK.findall(text) if not set(w) <= set("，。：；、（）　·")]
+            words = [w for w in CJK.findall(text) if not set(w) <= set("，。：；、（）　·")]
+        wrong += [f"{' '.join(words)} «{original[:60]}»" for original in [texts[index]] if words]
     return wrong
 
 
 class Walk:
     def __init__(self, page, base_url, objects, language):
         self.page, self.base_url, self.objects, self.language = page, base_url, objects, language
-        self.allowed = data_words()
+        self.phrases = data_phrases()
         self.chrome: list[str] = []  # header and footer problems: always fail
         self.pages: dict[str, list[str]] = {}  # page → words left in its content
+        self.seen = 0
 
     def visit(self, who: str, pages: dict[str, str], screenshot_dir=None):
         for name, path in pages.items():
-            self.page.goto(self.base_url + path.format(**self.objects))
-            expect(self.page.locator("html")).to_have_attribute("lang", re.compile(self.language.split("-")[0]))
-            chrome = leftovers(self.page.evaluate(READ_TEXT, "header.topbar, footer.foot"), self.language, self.allowed)
-            if chrome:
-                self.chrome.append(f"{who} · {name}: {sorted(set(chrome))}")
-            content = "#container" if path.startswith("/admin/") else "#main"
-            words = leftovers(self.page.evaluate(READ_TEXT, content), self.language, self.allowed)
-            if words:
-                self.pages[name] = sorted(set(words))
-            if screenshot_dir is not None:
-                slug = re.sub(r"[^a-z0-9]+", "-", f"{who} {name}".lower()).strip("-")
-                self.page.screenshot(path=screenshot_dir / f"{self.language}-{slug}.png", full_page=True)
+            response = self.page.goto(self.base_url + path.format(**self.objects))
+            expected = 404 if name == "not found" else 400 if "bad filter" in name else 200
+            assert response.status == expected, f"{who} · {name}: {response.status}"
+            self.read(who, name, screenshot_dir)
+
+    def read(self, who: str, name: str, screenshot_dir=None):
+        """The page now open: its header and footer, then its content."""
+        expect(self.page.locator("html")).to_have_attribute("lang", re.compile(self.language.split("-")[0]))
+        chrome = leftovers(self.page.evaluate(READ_TEXT, "header.topbar, footer.foot"), self.language, self.phrases)
+        if chrome:
+            self.chrome.append(f"{who} · {name}: {sorted(set(chrome))}")
+        content = "#container" if "/admin/" in self.page.url else "#main"
+        words = leftovers(self.page.evaluate(READ_TEXT, content), self.language, self.phrases)
+        if words:
+            self.pages[name] = sorted(set(words))
+        self.seen += 1
+        if screenshot_dir is not None:
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{who} {name}".lower()).strip("-")
+            self.page.screenshot(path=screenshot_dir / f"{self.language}-{slug}.png", full_page=True)
+
+    def older_page(self, who: str, path: str, screenshot_dir=None):
+        """A keyset-paged list's second page (Newer, Newest and Older links all showing)."""
+        self.page.goto(self.base_url + path)
+        with self.page.expect_navigation():
+            self.page.get_by_test_id("more-pages").locator("a[rel=next]").click()
+        expect(self.page.get_by_test_id("more-pages").locator("a[rel=prev]")).to_be_visible()
+        self.read(who, f"{path}, older page", screenshot_dir)
 
 
 def choose_language(page, base_url, language):
@@ -221,9 +274,14 @@ def receipt_picture(page, url, folder, language):
 
 
 @pytest.fixture
-def objects(demo):  # noqa: F811
-    bob = User.objects.get(username="bob")
-    return {**demo, "bill": Bill.objects.filter(account_id=bob.account_id).latest("period_start").number}
+def objects(demo, settings):  # noqa: F811
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
+    endpoint = register_endpoint(
+        account=alice.account, url="http://127.0.0.1:9/hooks", event_types=["topup.credited"], actor=alice
+    ).endpoint
+    bill = Bill.objects.filter(account_id=bob.account_id).latest("period_start")
+    return {**demo, "bill": bill.number, "bill_pk": bill.pk, "endpoint": endpoint.pk}
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
@@ -238,14 +296,17 @@ def test_every_page_speaks_one_language(page, live_server, objects, screenshot_d
         sign_in_as(page, live_server.url, who, language)
         walk.visit(who, pages, folder)
         if who == "alice":
+            walk.older_page(who, "/billing/statement/", folder)
             receipt_picture(
                 page, live_server.url + f"/billing/topups/{objects['credited']}/receipt.pdf", folder, language
             )
     sign_in_to_admin_as(page, live_server.url, "finance", language)
     walk.visit("finance", FINANCE, folder)
 
-    report = "\n".join(f"  {name}: {' '.join(words)[:400]}" for name, words in sorted(walk.pages.items()))
-    print(f"\nWords left on {language} pages:\n{report or '  none'}")
+    pages = sum(map(len, (VISITOR, ALICE, BOB, CAROL, DAVE, FINANCE))) + 1
+    assert walk.seen == pages
+    report = "\n".join(f"  {name}: {' · '.join(words)[:1500]}" for name, words in sorted(walk.pages.items()))
+    print(f"\n{walk.seen} pages read in {language}. Words left on {language} pages:\n{report or '  none'}")
     assert not walk.chrome, "the header or footer is not in one language:\n" + "\n".join(walk.chrome)
     expected = set(STILL_ENGLISH) if language == "zh-hans" else set()
     assert set(walk.pages) - expected == set(), f"pages with words of the wrong language:\n{report}"

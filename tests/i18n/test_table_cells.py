@@ -9,7 +9,7 @@ from django.template import Context, Template
 from django.utils import timezone, translation
 from djmoney.money import Money
 
-from accounts.charts import balance_chart
+from accounts.charts import balance_chart, short_day_format
 from accounts.models import LedgerEntry
 from billing_center.keyset import Cursor
 from topups.models import TopUp
@@ -46,7 +46,8 @@ def test_the_charts_dots_name_each_day_as_the_date_filter_does(language):
     with translation.override(language):
         dots = str(balance_chart(points).dots)
         for day, money in points:
-            assert render('<title>{{ d|date:"M j" }}: {{ m|money }}</title>', d=day, m=money) in dots
+            assert render("<title>{{ d|date:f }}: {{ m|money }}</title>", d=day, m=money, f=short_day_format()) in dots
+    assert ("<title>Nov 29: " if language == "en" else "<title>11月29日: ") in dots
 
 
 @pytest.mark.parametrize(

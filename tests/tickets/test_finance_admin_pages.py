@@ -163,8 +163,10 @@ def test_history_shows_empty_fields_as_a_dash_and_changes_by_no_person_as_system
     history = client.get(f"{CHANGELIST}{ticket.pk}/history/").content.decode()
     assert "Deleted user" not in history and "pk=None" not in history
     assert re.search(r"<strong>Decided by:</strong>\s*—\s*&nbsp;&rarr;&nbsp;&nbsp;fiona", history)
-    assert re.search(r"<strong>Deadline flag:</strong>\s*—\s*&nbsp;&rarr;&nbsp;&nbsp;overdue", history)
+    assert re.search(r"<strong>Deadline flag:</strong>\s*—\s*&nbsp;&rarr;&nbsp;&nbsp;Overdue", history)  # its label
     assert history.count('data-testid="no-person">system</span>') == 1
+    chinese = client.get(f"{CHANGELIST}{ticket.pk}/history/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert re.search(r"&nbsp;&rarr;&nbsp;&nbsp;已逾期", chinese) and 'data-testid="no-person">系统</span>' in chinese
 
 
 # --- The admin home ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
@@ -31,28 +32,44 @@ class Refund(models.Model):
         GATEWAY = "gateway", _("The gateway's dashboard")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, related_name="refunds")
-    gateway_refund_id = models.CharField(max_length=255, blank=True)
+    topup = models.ForeignKey(TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, related_name="refunds")
+    gateway_refund_id = models.CharField(verbose_name=_("gateway refund id"), max_length=255, blank=True)
     # Paid back in the payment currency; debited from the balance in the billing currency,
     # at the rate the top-up locked.
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    debit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
-    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.FINANCE)
-    reason = models.TextField(blank=True)
-    balance_override = models.BooleanField(
-        default=False, help_text=_("Finance allowed this refund to take the balance below zero.")
+    amount = MoneyField(
+        verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
     )
-    needs_review = models.BooleanField(default=False)
-    failure_reason = models.CharField(max_length=300, blank=True)
+    debit_amount = MoneyField(
+        verbose_name=_("debit amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    origin = models.CharField(verbose_name=_("origin"), max_length=20, choices=Origin.choices, default=Origin.FINANCE)
+    reason = models.TextField(verbose_name=_("reason"), blank=True)
+    balance_override = models.BooleanField(
+        verbose_name=_("balance override"),
+        default=False,
+        help_text=_("Finance allowed this refund to take the balance below zero."),
+    )
+    needs_review = models.BooleanField(verbose_name=_("needs review"), default=False)
+    failure_reason = models.CharField(verbose_name=_("failure reason"), max_length=300, blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     ledger_entry = models.OneToOneField(
-        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
+        "accounts.LedgerEntry",
+        verbose_name=_("ledger entry"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refund",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    succeeded_at = models.DateTimeField(verbose_name=_("succeeded at"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -70,7 +87,11 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Refund {self.reference} of {self.amount} ({self.get_status_display()})"
+        return gettext("Refund %(reference)s of %(amount)s (%(status)s)") % {
+            "reference": self.reference,
+            "amount": self.amount,
+            "status": self.get_status_display(),
+        }
 
     @property
     def reference(self) -> str:
@@ -99,20 +120,34 @@ class Dispute(models.Model):
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
-    topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, related_name="disputes")
-    gateway_dispute_id = models.CharField(max_length=255, unique=True)
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    debit_amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    reason = models.CharField(max_length=100, blank=True)
+    topup = models.ForeignKey(TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, related_name="disputes")
+    gateway_dispute_id = models.CharField(verbose_name=_("gateway dispute id"), max_length=255, unique=True)
+    amount = MoneyField(
+        verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
+    debit_amount = MoneyField(
+        verbose_name=_("debit amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(verbose_name=_("reason"), max_length=100, blank=True)
     debit_entry = models.OneToOneField(
-        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="dispute_debit"
+        "accounts.LedgerEntry",
+        verbose_name=_("debit entry"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dispute_debit",
     )
     return_entry = models.OneToOneField(
-        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="dispute_return"
+        "accounts.LedgerEntry",
+        verbose_name=_("return entry"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dispute_return",
     )
-    opened_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(verbose_name=_("opened at"), auto_now_add=True)
+    closed_at = models.DateTimeField(verbose_name=_("closed at"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -120,7 +155,11 @@ class Dispute(models.Model):
         verbose_name, verbose_name_plural = _("dispute"), _("disputes")
 
     def __str__(self) -> str:
-        return f"Dispute {self.gateway_dispute_id} of {self.amount} ({self.get_status_display()})"
+        return gettext("Dispute %(reference)s of %(amount)s (%(status)s)") % {
+            "reference": self.gateway_dispute_id,
+            "amount": self.amount,
+            "status": self.get_status_display(),
+        }
 
     @property
     def ledger_source_ref(self) -> str:

@@ -42,6 +42,7 @@ class AutoTopUp(models.Model):
 
     class Meta:
         verbose_name = _("auto top-up")
+        verbose_name_plural = _("auto top-ups")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(amount__gt=0) | models.Q(amount__isnull=True), name="auto_amount_positive"

@@ -41,9 +41,11 @@ class TopUp(models.Model):
     )
     # A repayment (postpaid) is paid the same way and credited as a repayment that settles
     # bills: the ones chosen here first (bills.settlement).
-    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.TOPUP)
-    bills = models.ManyToManyField("bills.Bill", blank=True, related_name="online_repayments")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(verbose_name=_("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.TOPUP)
+    bills = models.ManyToManyField("bills.Bill", verbose_name=_("bills"), blank=True, related_name="online_repayments")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
     gateway = models.CharField(verbose_name=_("gateway"), max_length=20)
     # What the customer pays, in the payment currency ...
     amount = MoneyField(
@@ -55,33 +57,44 @@ class TopUp(models.Model):
     )
     # The rate locked when the top-up started, when amount and credit_amount differ in
     # currency: exchange_rate payment-currency units bought one billing unit.
-    exchange_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
-    rate_source = models.CharField(max_length=100, blank=True)
-    rate_as_of = models.DateTimeField(null=True, blank=True)
+    exchange_rate = models.DecimalField(
+        verbose_name=_("exchange rate"), max_digits=24, decimal_places=12, null=True, blank=True
+    )
+    rate_source = models.CharField(verbose_name=_("rate source"), max_length=100, blank=True)
+    rate_as_of = models.DateTimeField(verbose_name=_("rate as of"), null=True, blank=True)
     status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
-    gateway_session_id = models.CharField(max_length=255, blank=True)
+    gateway_session_id = models.CharField(verbose_name=_("gateway session id"), max_length=255, blank=True)
     # The provider's ids of the payment itself, kept from its notifications: refunds and
     # disputes made in the provider's dashboard name only these.
-    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
-    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    payment_intent_id = models.CharField(verbose_name=_("payment intent id"), max_length=255, blank=True, db_index=True)
+    charge_id = models.CharField(verbose_name=_("charge id"), max_length=255, blank=True, db_index=True)
     # The Pay form's one-time token: a double click or a resubmitted form finds the
     # top-up its first submission created instead of opening a second checkout.
-    request_key = models.CharField(max_length=64, blank=True)
+    request_key = models.CharField(verbose_name=_("request key"), max_length=64, blank=True)
     # Started by auto top-up for one crossing below its threshold (request_key "auto:<n>").
     is_automatic = models.BooleanField(verbose_name=_("is automatic"), default=False)
-    checkout_url = models.TextField(blank=True)
-    failure_reason = models.CharField(max_length=300, blank=True)
+    checkout_url = models.TextField(verbose_name=_("checkout URL"), blank=True)
+    failure_reason = models.CharField(verbose_name=_("failure reason"), max_length=300, blank=True)
     # A verified notification that disagrees with this row (amount, currency, owner)
     # credits nothing and is left here for finance to look at.
     needs_review = models.BooleanField(verbose_name=_("needs review"), default=False)
-    review_note = models.TextField(blank=True)
+    review_note = models.TextField(verbose_name=_("review note"), blank=True)
     ledger_entry = models.OneToOneField(
-        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="topup"
+        "accounts.LedgerEntry",
+        verbose_name=_("ledger entry"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="topup",
     )
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     credited_at = models.DateTimeField(verbose_name=_("credited at"), null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True, help_text=_("When it failed, was cancelled or expired."))
-    last_checked_at = models.DateTimeField(null=True, blank=True, help_text=_("Last reconciliation with the gateway."))
+    closed_at = models.DateTimeField(
+        verbose_name=_("closed at"), null=True, blank=True, help_text=_("When it failed, was cancelled or expired.")
+    )
+    last_checked_at = models.DateTimeField(
+        verbose_name=_("last checked at"), null=True, blank=True, help_text=_("Last reconciliation with the gateway.")
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -113,7 +126,11 @@ class TopUp(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Top-up {self.reference} ({self.amount}, {self.get_status_display()})"
+        return gettext("Top-up %(reference)s (%(amount)s, %(status)s)") % {
+            "reference": self.reference,
+            "amount": self.amount,
+            "status": self.get_status_display(),
+        }
 
     @property
     def reference(self) -> str:
