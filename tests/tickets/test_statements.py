@@ -248,8 +248,11 @@ def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(clien
 
 def test_each_user_of_a_credited_account_is_mailed_in_their_own_language(customer, bank, clerk):
     li = UserFactory(account=customer.account, email="li@example.com", first_name="丽", language="zh-hans")
+    UserFactory(account=customer.account, email="gone@example.com", is_active=False)  # no mail for these two
+    UserFactory(account=customer.account, email="", language="zh-hans")
     rf = payment_reference(customer.account_id)
     run_import(bank, clerk, camt053([Entry("1234.50", "REF-TWO", creditor_reference=rf)]))
+    assert sorted(OutboundEmail.objects.values_list("to", flat=True)) == ["alice@example.com", "li@example.com"]
     english, chinese = OutboundEmail.objects.get(to="alice@example.com"), OutboundEmail.objects.get(to="li@example.com")
     name = customer.account.name
     assert english.subject == "Your bank transfer of 1,234.50 USD was credited"

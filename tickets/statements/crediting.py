@@ -13,12 +13,12 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.ledger import NewEntry, credit_deposits
 from accounts.models import Account, LedgerEntry, User
-from accounts.notifications import TemplatedEmail, queue_templated_emails, recipient_language
+from accounts.notifications import TemplatedEmail, queue_templated_emails
 from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
@@ -177,38 +177,34 @@ def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime
 
 def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> None:
     """No ticket to answer: each credited line's account users are told the money arrived
-    (through the outbox, in this transaction), each in their language: one batch per language."""
-    by_language: dict[str, dict[int, list]] = {}  # language → account → its users
-    for user in User.objects.filter(account_id__in={line.account_id for line in lines}, is_active=True).exclude(
-        email=""
+    (through the outbox, in this transaction), each in their language: one batch per language.
+    Each value is worked out once (a statement credits thousands of lines), so the template only
+    places plain text; the users are read as the few values the mail needs."""
+    by_language: dict[str, dict[int, list]] = {}  # language → account → (user id, address, name)
+    users = User.objects.filter(account_id__in={line.account_id for line in lines}, is_active=True).exclude(email="")
+    for pk, account_id, email, language, first, last, username in users.values_list(
+        "pk", "account_id", "email", "language", "first_name", "last_name", "username"
     ):
-        by_language.setdefault(getattr(user, "language", ""), {}).setdefault(user.account_id, []).append(user)
+        name = f"{first} {last}".strip() or username  # User.get_full_name, or the username
+        by_language.setdefault(language, {}).setdefault(account_id, []).append((pk, email, name))
     url = settings.SITE_URL + reverse("accounts:overview")
-    for users in by_language.values():
-        with recipient_language(next(iter(users.values()))[0]):
-            # Each value is worked out once (a statement credits thousands of lines), so the
-            # template only places plain text.
+    for language, recipients in by_language.items():
+        with translation.override(language or settings.LANGUAGE_CODE):
             subject = _("Your bank transfer of %(amount)s was credited")
-            names = {user.pk: user.get_full_name() or user.username for group in users.values() for user in group}
             emails = []
             for line in lines:
                 amount, account = format_money(line.money), accounts[line.account_id]
-                context = {
-                    "date": f"{line.booking_date:%Y-%m-%d}",
-                    "amount": amount,
-                    "account": account.name,
-                    "url": url,
-                }
+                context = {"date": f"{line.booking_date:%Y-%m-%d}", "amount": amount, "account": account.name}
                 emails += [
                     TemplatedEmail(
-                        dedupe_key=f"statement-line:{line.pk}:credited:{user.pk}",
-                        to=user.email,
+                        dedupe_key=f"statement-line:{line.pk}:credited:{pk}",
+                        to=email,
                         subject=subject % {"amount": amount},
                         template="tickets/email_statement_credited.txt",
-                        context={**context, "name": names[user.pk]},
+                        context={**context, "url": url, "name": name},
                         account=account,
                     )
-                    for user in users.get(line.account_id, ())
+                    for pk, email, name in recipients.get(line.account_id, ())
                 ]
             queue_templated_emails(emails)
 
