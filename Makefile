@@ -36,7 +36,7 @@ run: install
 	@echo "  Finance admin:   $(SITE_URL)/admin/  as finance (finance2 approves large credits) or admin"
 	@echo "  Password:        $${DEMO_PASSWORD:-billing-demo-2026}"
 	@echo "  Admin OTP code:  $(BIN)/python manage.py demo_otp_code finance   (staff sign in with a one-time code)"
-	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker and beat)"
+	@echo "  Health:          $(SITE_URL)/healthz      (Ctrl-C stops web, worker, beat and usage)"
 	@echo ""
 	@# Like honcho, but a crashed worker, beat or usage is restarted and named in one line (bin/run-supervised).
 	$(BIN)/python bin/run-supervised -f Procfile.dev

@@ -79,7 +79,7 @@ def publish_messages(transport_options, producer_number: int, count: int) -> Non
 PADDING = "x" * 300_000
 
 
-def test_a_consumer_draining_while_four_producer_processes_publish_reads_every_message_whole(broker_options):
+def test_a_consumer_draining_while_two_producer_processes_publish_reads_every_message_whole(broker_options):
     """2 producer processes × 120 messages while one consumer polls without pause, as the worker does."""
     producers, per_producer = 2, 120
     expected = {

@@ -84,7 +84,7 @@ def test_alice_files_a_transfer_ticket_and_finance_credits_it(page, live_server,
     expect(page).to_have_url(re.compile(r"/admin/$"))
     page.goto(f"{live_server.url}/admin/tickets/transferticket/")
     expect(page.locator("#result_list")).to_contain_text(ticket.number)
-    page.screenshot(path=screenshot_dir / "admin-queue.png", full_page=True)
+    page.screenshot(path=screenshot_dir / "admin-queue-one-ticket.png", full_page=True)
     page.get_by_role("link", name=ticket.number).click()
     expect(page.get_by_test_id("review-panel")).to_contain_text("320.00 USD")
     expect(page.get_by_test_id("admin-certificate")).to_be_visible()

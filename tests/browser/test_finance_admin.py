@@ -152,7 +152,14 @@ def test_the_admin_home_counts_what_needs_doing_and_each_count_opens_its_list(pa
     # The counts come before the list of apps.
     assert todo.bounding_box()["y"] < page.locator("#content-main .app-tickets").bounding_box()["y"]
     page.screenshot(path=screenshot_dir / "admin-home.png", full_page=True)
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(PHONE)  # every count whole and readable on a phone, nothing sideways
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    for key, text in expected.items():
+        count = page.get_by_test_id(f"todo-{key}")
+        expect(count).to_have_text(text)
+        box = count.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{key} is cut at 390 px"
+    assert todo.bounding_box()["y"] < page.locator("#content-main .app-tickets").bounding_box()["y"]
     page.screenshot(path=screenshot_dir / "admin-home-phone.png", full_page=True)
     page.set_viewport_size(WIDE)
 
