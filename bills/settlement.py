@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.descriptions import KEPT_AS_CREDIT, SETTLES, describe
 from accounts.ledger import Deposit, credit_deposit
 from accounts.models import LEDGER_PLACES, Account, LedgerEntry
 
@@ -64,7 +65,9 @@ def repay(
             kind=LedgerEntry.Kind.REPAYMENT,
             source_ref=source_ref,
             actor=actor,
-            description=f"{description}; settles {settles}" if settles else f"{description}; kept as credit",
+            description=describe(SETTLES, payment=description, bills=settles)
+            if settles
+            else describe(KEPT_AS_CREDIT, payment=description),
             now=now,
         )
         if deposit.already_credited:
