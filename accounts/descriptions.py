@@ -6,7 +6,8 @@ An entry our own code writes keeps its English text in `LedgerEntry.description`
 {"text": <msgid>, "args": {...}}. Each page, CSV or PDF a customer reads shows
 `entry_description(...)`: the message in the active language, with money formatted for the
 reader (format_money) at that moment. Older rows and descriptions a caller gave (the usage
-API's) have no parts and show as stored.
+API's) have no parts and show as stored. A bill's settlements keep their note the same way
+(bills.models.Settlement.note_parts).
 
 `describe(MESSAGE, **args)` builds a producer's description: a `Description`, the English text
 (a str, so it goes wherever a description went: NewEntry, credit_deposit, transfer_funds…)
@@ -40,12 +41,13 @@ DISPUTE_WON = gettext_noop("Dispute of top-up %(reference)s won: the payment is 
 ALLOCATION = gettext_noop("Allocation from %(master)s to %(member)s")
 RECLAIM = gettext_noop("Reclaim by %(master)s from %(member)s")
 USAGE = gettext_noop("Usage (%(service)s)")
+CREDIT_FROM_EARLIER = gettext_noop("Credit from earlier repayments")  # a bill's settlement, not an entry
 
 MESSAGES = frozenset(
     {
         ONLINE_TOPUP, AUTO_TOPUP, ONLINE_TOPUP_CONVERTED, AUTO_TOPUP_CONVERTED, ONLINE_REPAYMENT, BANK_TRANSFER,
         BANK_TRANSFER_CONVERTED, BANK_TRANSFER_BOOKED, SETTLES, KEPT_AS_CREDIT, REFUND, DISPUTED,
-        DISPUTED_NO_REASON, DISPUTE_WON, ALLOCATION, RECLAIM, USAGE,
+        DISPUTED_NO_REASON, DISPUTE_WON, ALLOCATION, RECLAIM, USAGE, CREDIT_FROM_EARLIER,
     }
 )  # fmt: skip
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import models
 from playwright.sync_api import expect
 
-from accounts.models import User
+from accounts.models import LedgerEntry, User
 from accounts.outbound_webhooks.endpoints import register_endpoint
 from bills.models import Bill
 from tests.browser.test_accessibility import demo  # noqa: F401 (fixture)
@@ -153,7 +153,9 @@ def data_phrases() -> list[str]:
     """Every text stored in our apps' tables (names, descriptions, banks, texts people wrote),
     the merchant's name and the time zone names: data, in whatever language it was written.
     Set aside as whole phrases, longest first, never word by word: a stored "Top-up of 40.00 USD"
-    must not excuse a lone untranslated "Top-up" or "the" elsewhere on a Chinese page."""
+    must not excuse a lone untranslated "Top-up" or "the" elsewhere on a Chinese page. The ledger
+    descriptions our own code writes are not data: they carry their parts (accounts.descriptions)
+    and must read in the page's language; only older rows and a caller's own are set aside."""
     phrases = {settings.MERCHANT_NAME, *available_timezones()}
     for label in ("accounts", "bills", "topups", "tickets"):
         for model in apps.get_app_config(label).get_models():
@@ -162,7 +164,10 @@ def data_phrases() -> list[str]:
                 for f in model._meta.concrete_fields
                 if isinstance(f, models.CharField | models.TextField) and not f.choices
             ]
-            for row in model._default_manager.values_list(*fields) if fields else ():
+            rows = model._default_manager.all()
+            if model is LedgerEntry:  # ours are rendered in the reader's language: not data
+                rows = rows.filter(description_parts__isnull=True)
+            for row in rows.values_list(*fields) if fields else ():
                 phrases.update(value.strip() for value in row if value and WORD.search(value))
     return sorted(phrases, key=len, reverse=True)
 
