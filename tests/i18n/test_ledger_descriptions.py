@@ -103,33 +103,34 @@ def alice(client, settings, stripe_settings, bank, clerk):  # noqa: F811 (fixtur
     return user
 
 
-def english(refs) -> list[str]:
-    """What the code has always stored, word for word."""
+def described(refs) -> list[tuple[str, str]]:
+    """Each producer's entry: what the code has always stored, word for word, and its Chinese."""
+    plain, converted = refs["plain"], refs["converted"]
     return [
-        f"Online top-up {refs['plain']}",
-        f"Online top-up {refs['converted']}: paid 710.00 CNY at 7.1000 CNY/USD",
-        f"Refund {refs['refund']} of top-up {refs['plain']}",
-        f"Card payment of top-up {refs['plain']} disputed (fraudulent)",
-        f"Dispute of top-up {refs['plain']} won: the payment is returned",
-        f"Bank transfer {refs['ticket']}",
-        f"Bank transfer {refs['in_yuan']}: received 1,000.00 CNY at 7.1000 CNY/USD",
-        "Bank transfer BANKREF-7, booked 2026-12-01",
-        "Usage (metering)",
+        (f"Online top-up {plain}", f"在线充值 {plain}"),
+        (
+            f"Online top-up {converted}: paid 710.00 CNY at 7.1000 CNY/USD",
+            f"在线充值 {converted}：按汇率 7.1000 CNY/USD 支付 ¥710.00",
+        ),
+        (f"Refund {refs['refund']} of top-up {plain}", f"充值 {plain} 的退款 {refs['refund']}"),
+        (f"Card payment of top-up {plain} disputed (fraudulent)", f"充值 {plain} 的银行卡支付发生争议（fraudulent）"),
+        (f"Dispute of top-up {plain} won: the payment is returned", f"充值 {plain} 的争议胜诉：款项已退回"),
+        (f"Bank transfer {refs['ticket']}", f"银行转账 {refs['ticket']}"),
+        (
+            f"Bank transfer {refs['in_yuan']}: received 1,000.00 CNY at 7.1000 CNY/USD",
+            f"银行转账 {refs['in_yuan']}：按汇率 7.1000 CNY/USD 收到 ¥1,000.00",
+        ),
+        ("Bank transfer BANKREF-7, booked 2026-12-01", "银行转账 BANKREF-7，2026-12-01 入账"),
+        ("Usage (metering)", "用量（metering）"),
     ]
+
+
+def english(refs) -> list[str]:
+    return [text for text, _ in described(refs)]
 
 
 def chinese(refs) -> list[str]:
-    return [
-        f"在线充值 {refs['plain']}",
-        f"在线充值 {refs['converted']}：按汇率 7.1000 CNY/USD 支付 ¥710.00",
-        f"充值 {refs['plain']} 的退款 {refs['refund']}",
-        f"充值 {refs['plain']} 的银行卡支付发生争议（fraudulent）",
-        f"充值 {refs['plain']} 的争议胜诉：款项已退回",
-        f"银行转账 {refs['ticket']}",
-        f"银行转账 {refs['in_yuan']}：按汇率 7.1000 CNY/USD 收到 ¥1,000.00",
-        "银行转账 BANKREF-7，2026-12-01 入账",
-        "用量（metering）",
-    ]
+    return [text for _, text in described(refs)]
 
 
 def test_the_stored_text_stays_english_and_a_callers_own_description_has_no_parts(alice):
