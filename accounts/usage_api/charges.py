@@ -135,6 +135,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
         results.append(None)
     if pending:
         before = {pk: account.balance for pk, account in accounts.items()}
+        default = describe(USAGE, service=service)  # for a charge sent without a description of its own
         entries = post_ledger_entries(
             [
                 NewEntry(
@@ -142,7 +143,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                     amount=-r.amount,
                     kind=LedgerEntry.Kind.USAGE,
                     source_ref=f"charge:{service}:{r.idempotency_key}",
-                    description=r.description or describe(USAGE, service=service),
+                    description=r.description or default,
                 )
                 for _index, r in pending.values()
             ],
