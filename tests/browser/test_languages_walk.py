@@ -28,7 +28,7 @@ from playwright.sync_api import expect
 
 from accounts.models import LedgerEntry, User
 from accounts.outbound_webhooks.endpoints import register_endpoint
-from bills.models import Bill
+from bills.models import Bill, Settlement
 from tests.browser.test_accessibility import demo  # noqa: F401 (fixture)
 from tests.browser.test_topup_flow import quiet_page, site_url  # noqa: F401 (fixtures)
 from tests.helpers import current_otp
@@ -149,6 +149,10 @@ READ_TEXT = """
 """
 
 
+# Texts our own code writes with their parts (accounts.descriptions): the field and its parts.
+WITH_PARTS = {LedgerEntry: ("description", "description_parts"), Settlement: ("note", "note_parts")}
+
+
 def data_phrases() -> list[str]:
     """Every text stored in our apps' tables (names, descriptions, banks, texts people wrote),
     the merchant's name and the time zone names: data, in whatever language it was written.
@@ -164,10 +168,12 @@ def data_phrases() -> list[str]:
                 for f in model._meta.concrete_fields
                 if isinstance(f, models.CharField | models.TextField) and not f.choices
             ]
-            rows = model._default_manager.all()
-            if model is LedgerEntry:  # ours are rendered in the reader's language: not data
-                rows = rows.filter(description_parts__isnull=True)
-            for row in rows.values_list(*fields) if fields else ():
+            if model in WITH_PARTS:  # only texts without parts are data: ours read in the page's language
+                text, parts = WITH_PARTS[model]
+                fields.remove(text)
+                theirs = model._default_manager.filter(**{f"{parts}__isnull": True}).values_list(text, flat=True)
+                phrases.update(value.strip() for value in theirs if WORD.search(value))
+            for row in model._default_manager.values_list(*fields) if fields else ():
                 phrases.update(value.strip() for value in row if value and WORD.search(value))
     return sorted(phrases, key=len, reverse=True)
 
