@@ -19,6 +19,7 @@ from accounts.usage_api.tokens import create_service_token
 from tests.bills.conftest import OCTOBER, at, charge, close
 from tests.factories import EnterpriseMemberAccountFactory, PendingTopUpFactory, PostpaidAccountFactory, UserFactory
 from tests.fakes.stripe import dispute_object, event, paid_session, post_webhook, refund_object, signed
+from tests.helpers import staff_login
 from tests.intake import delivered
 from tests.tickets.conftest import bank, certificate_dir, clerk, finance_group, make_ticket  # noqa: F401 (fixtures)
 from tests.tickets.statement_files import Entry, camt053
@@ -181,6 +182,10 @@ def test_repayments_and_enterprise_fund_moves_are_described_in_the_readers_langu
     assert f"银行转账 {ticket.number}；结清账单 {bill.number}" in page(client, "/billing/statement/")
     assert bill.settlements.get().note == f"Bank transfer {ticket.number}"  # what paid it, on the bill's page
     assert f"银行转账 {ticket.number}" in page(client, f"/billing/bills/{bill.number}/")
+    clerk.language = "zh-hans"  # finance's admin shows the same note in the clerk's language
+    clerk.save(update_fields=["language"])
+    staff_login(client, clerk)
+    assert f"银行转账 {ticket.number}" in page(client, f"/admin/bills/bill/{bill.pk}/change/")
 
     member = EnterpriseMemberAccountFactory(name="Member One", enterprise_master__name="Dave Corp")
     dave = UserFactory(username="dave", account=member.enterprise_master)
