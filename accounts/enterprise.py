@@ -33,6 +33,7 @@ from money.errors import Conflict, CurrencyMismatch, Invalid, NotFound, Refused
 from money.formatting import format_money
 
 from .budgets import month_start, spending_since, with_spending
+from .descriptions import ALLOCATION, RECLAIM, describe
 from .enterprise_models import FundMove
 from .exceptions import InsufficientFunds
 from .ledger import lock_accounts, transfer_funds
@@ -112,7 +113,6 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
             _("%(account)s is billed in %(billed)s, not %(currency)s.")
             % {"account": payer.name, "billed": available.currency, "currency": amount.currency}
         )
-    what = f"Allocation from {master.name} to {member.name}" if allocating else f"Reclaim by {master.name}"
     try:
         debit, credit = transfer_funds(  # it refuses to overdraw the payer, under the same locks
             from_account_id=payer.pk,
@@ -120,7 +120,7 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
             amount=amount,
             source_ref=f"enterprise:{master.pk}:{key}",
             actor=actor,
-            description=what if allocating else f"{what} from {member.name}",
+            description=describe(ALLOCATION if allocating else RECLAIM, master=master.name, member=member.name),
             now=now,
         )
     except Refused as exc:

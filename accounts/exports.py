@@ -6,12 +6,14 @@ into CSV lines and sent before the next is read. Nothing holds the whole file, a
 server-side cursor outlives a query (production's PgBouncer runs in transaction mode).
 """
 
+from django.utils import translation
 from django.utils.translation import pgettext_lazy
 
 from billing_center.csv_export import csv_response
 from billing_center.keyset import Cursor, Keyset, walk
 from money.formatting import format_rate, plain_amount, plain_decimal
 
+from .descriptions import entry_description
 from .models import LedgerEntry
 
 CHUNK = 1000  # rows per query: what memory holds at once
@@ -41,7 +43,10 @@ RECORD_COLUMNS = (
     "exchange_rate", "status",
 )  # fmt: skip
 # The entry's columns the statement's CSV reads, the keyset's (created_at, id) first and last.
-_ENTRY_VALUES = ("created_at", "kind", "description", "amount", "amount_currency", "balance_after", "source_ref", "id")
+_ENTRY_VALUES = (
+    "created_at", "kind", "description", "description_parts", "amount", "amount_currency", "balance_after",
+    "source_ref", "id",
+)  # fmt: skip
 
 
 def csv_header(*keys: str) -> list[str]:
@@ -56,15 +61,23 @@ def statement_csv(entries: Keyset, filename: str):
         [
             created_at.isoformat(timespec="seconds"),
             kinds.get(kind, kind),
-            description,
+            entry_description(description, parts),  # in the reader's language, as on the page
             plain_decimal(amount, currency),
             plain_decimal(balance_after, currency),
             currency,
             source_ref,
         ]
-        for created_at, kind, description, amount, currency, balance_after, source_ref, _ in walk(rows, chunk=CHUNK)
+        for created_at, kind, description, parts, amount, currency, balance_after, source_ref, _ in walk(
+            rows, chunk=CHUNK
+        )
     )
-    return csv_response(filename, csv_header(*STATEMENT_COLUMNS), lines)
+    return csv_response(filename, csv_header(*STATEMENT_COLUMNS), _in_language(lines, translation.get_language()))
+
+
+def _in_language(lines, language: str | None):
+    """The lines read in the language of the request that asked for them, however late they stream."""
+    with translation.override(language):
+        yield from lines
 
 
 def records_csv(records, *, billing_currency: str, filename: str):

@@ -27,6 +27,7 @@ from billing_center.db import insert_new, update_rows
 from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 
 from .alerts import check_alert_after_commit
+from .descriptions import parts_of
 from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
 from .outbound_webhooks import money_events
@@ -44,7 +45,8 @@ MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE}
 
 @dataclass(frozen=True)
 class NewEntry:
-    """One balance change for post_ledger_entries: positive credits, negative debits."""
+    """One balance change for post_ledger_entries: positive credits, negative debits. A
+    description built by accounts.descriptions.describe brings its parts along."""
 
     account_id: int
     amount: Money
@@ -302,6 +304,7 @@ def post_ledger_entries(
                 source_ref=entry.source_ref,
                 actor=entry.actor,
                 description=entry.description[:300],
+                description_parts=parts_of(entry.description),
                 balance_after=balances[account.pk],
                 created_at=now,
             )

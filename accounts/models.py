@@ -215,6 +215,9 @@ class LedgerEntry(models.Model):
     # can move money at most once however often it is delivered.
     source_ref = models.CharField(_("source ref"), max_length=200)
     description = models.CharField(_("description"), max_length=300, blank=True)
+    # What our own code wrote the description from, so each reader sees it in their language
+    # (accounts.descriptions); none on older rows and on descriptions a caller gave.
+    description_parts = models.JSONField(_("description parts"), null=True, blank=True, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT
     )

@@ -7,6 +7,7 @@ once and remembers it, which it does not for long statements, and splitting a 1,
 gets multi-row VALUES for inserts and one prepared UPDATE per row.
 """
 
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -38,7 +39,9 @@ def _plan(model: type[Model]):
     currency = tuple(i for i, f in enumerate(fields) if isinstance(f, CurrencyField))
     moments = tuple(i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField))
     days = tuple(i for i, f in enumerate(fields) if type(f) is models.DateField)
-    return tuple(f.column for f in fields), itemgetter(*(f.attname for f in fields)), money, currency, moments, days
+    texts = tuple((i, f.encoder) for i, f in enumerate(fields) if isinstance(f, models.JSONField))
+    getter = itemgetter(*(f.attname for f in fields))
+    return tuple(f.column for f in fields), getter, money, currency, moments, days, texts
 
 
 def _array(field) -> str:
@@ -52,9 +55,9 @@ def _array(field) -> str:
 
 def _rows(objects: list[Model]) -> list[list]:
     """Each instance's values in database form: amounts as Decimal (djmoney keeps a Decimal, or a
-    Money once the field was read), currencies as codes,
+    Money once the field was read), currencies as codes, JSON as its text (None stays NULL),
     dates and datetimes adapted (datetimes once per distinct value: a batch shares its time)."""
-    _, values_of, money, currency, moments, days = _plan(type(objects[0]))
+    _, values_of, money, currency, moments, days, texts = _plan(type(objects[0]))
     adapted: dict = {}
     adapt, adapt_day = connection.ops.adapt_datetimefield_value, connection.ops.adapt_datefield_value
     rows = []
@@ -72,6 +75,9 @@ def _rows(objects: list[Model]) -> list[list]:
             row[i] = adapted[value]
         for i in days:
             row[i] = adapt_day(row[i])
+        for i, encoder in texts:
+            if row[i] is not None:
+                row[i] = json.dumps(row[i], cls=encoder)
         rows.append(row)
     return rows
 

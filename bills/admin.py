@@ -31,8 +31,12 @@ class BillLineInline(admin.TabularInline):
 
 class SettlementInline(BillLineInline):
     model = Settlement
-    fields = ("created_at", "amount", "source_ref", "note")
+    fields = ("created_at", "amount", "source_ref", "shown_note")
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("note"))
+    def shown_note(self, settlement: Settlement) -> str:
+        return settlement.shown_note  # in the clerk's language (accounts.descriptions)
 
 
 @admin.register(Bill)

@@ -21,6 +21,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.descriptions import CREDIT_FROM_EARLIER, describe
 from accounts.models import Account, UsageCharge
 from accounts.outbound_webhooks.events import emit
 
@@ -146,7 +147,7 @@ def _close(account_id: int, period: Period, now: datetime) -> Bill | None:
         BillCharge(bill=bill, usage_charge_id=pk) for pk in list(charges.values_list("pk", flat=True))
     )
     # Credit left over from earlier repayments pays the new bill at once.
-    settle_bills(account_id=account.pk, source_ref=f"bill:{bill.pk}", note="Credit from earlier repayments", now=now)
+    settle_bills(account_id=account.pk, source_ref=f"bill:{bill.pk}", note=describe(CREDIT_FROM_EARLIER), now=now)
     bill.refresh_from_db()
     emit("bill.issued", account_id=account.pk, data=bill_data(bill), now=now)
     logger.info("Issued %s for %s: %s", bill.number, account.name, bill.amount_due)

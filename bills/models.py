@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
+from accounts.descriptions import entry_description
 from accounts.models import Account
 
 
@@ -136,6 +137,8 @@ class Settlement(models.Model):
     note = models.CharField(
         verbose_name=_("note"), max_length=300, blank=True, help_text=_("What paid, in words for the customer.")
     )
+    # The note's message and arguments, shown in the reader's language (accounts.descriptions).
+    note_parts = models.JSONField(verbose_name=_("note parts"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
@@ -145,3 +148,8 @@ class Settlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} → {self.bill}"
+
+    @property
+    def shown_note(self) -> str:
+        """The note in the active language."""
+        return entry_description(self.note, self.note_parts)

@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.descriptions import KEPT_AS_CREDIT, SETTLES, describe, parts_of
 from accounts.ledger import Deposit, credit_deposit
 from accounts.models import LEDGER_PLACES, Account, LedgerEntry
 
@@ -64,7 +65,9 @@ def repay(
             kind=LedgerEntry.Kind.REPAYMENT,
             source_ref=source_ref,
             actor=actor,
-            description=f"{description}; settles {settles}" if settles else f"{description}; kept as credit",
+            description=describe(SETTLES, payment=description, bills=settles)
+            if settles
+            else describe(KEPT_AS_CREDIT, payment=description),
             now=now,
         )
         if deposit.already_credited:
@@ -155,9 +158,11 @@ def _plan(account_id: int, credit: Money, prefer: Iterable[int]) -> list[tuple[B
 
 
 def _apply(plan: list[tuple[Bill, Money]], *, source_ref: str, note: str, now: datetime) -> list[Settlement]:
-    settlements = []
+    settlements, parts = [], parts_of(note)
     for bill, take in plan:
-        settlements.append(Settlement(bill=bill, amount=take, source_ref=source_ref, note=note[:300], created_at=now))
+        settlements.append(
+            Settlement(bill=bill, amount=take, source_ref=source_ref, note=note[:300], note_parts=parts, created_at=now)
+        )
         bill.amount_paid += take
         bill.status = status_after_payment(bill)
         bill.paid_at = now if bill.status == Bill.Status.PAID else None

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
+from accounts import descriptions
+from accounts.descriptions import Description, describe, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from bills.settlement import credit_payment
@@ -193,7 +195,7 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         amount=ticket.credit_amount,
         source_ref=ticket.ledger_source_ref,
         actor=actor,
-        description=f"Bank transfer {ticket.number}" + _rate_note(ticket),
+        description=_description(ticket),
         bill_ids=[ticket.bill_id] if ticket.bill_id else [],
         now=now,
     )
@@ -236,12 +238,12 @@ def matched_note(booked_on) -> str:
     return f"Received on {booked_on:%Y-%m-%d}, matched with your bank statement."
 
 
-def _rate_note(ticket: TransferTicket) -> str:
+def _description(ticket: TransferTicket) -> Description:
     if ticket.exchange_rate is None:
-        return ""
-    return (
-        f": received {format_money(ticket.received_amount)} at {format_rate(ticket.exchange_rate)} "
-        f"{ticket.received_amount.currency}/{ticket.credit_amount.currency}"
+        return describe(descriptions.BANK_TRANSFER, reference=ticket.number)
+    rate = rate_text(ticket.exchange_rate, ticket.received_amount.currency, ticket.credit_amount.currency)
+    return describe(
+        descriptions.BANK_TRANSFER_CONVERTED, reference=ticket.number, received=ticket.received_amount, rate=rate
     )
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.descriptions import DISPUTE_WON, DISPUTED, DISPUTED_NO_REASON, describe
 from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
@@ -69,7 +70,9 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             amount=dispute.debit_amount,
             kind=LedgerEntry.Kind.DISPUTE,
             source_ref=dispute.ledger_source_ref,
-            description=f"Card payment of top-up {topup.reference} disputed ({dispute.reason or 'no reason given'})",
+            description=describe(DISPUTED, reference=topup.reference, reason=dispute.reason)
+            if dispute.reason
+            else describe(DISPUTED_NO_REASON, reference=topup.reference),
             now=now,
         ).entry
         changed = True
@@ -79,7 +82,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             amount=dispute.debit_amount,
             kind=LedgerEntry.Kind.DISPUTE_WON,
             source_ref=f"{dispute.ledger_source_ref}:won",
-            description=f"Dispute of top-up {topup.reference} won: the payment is returned",
+            description=describe(DISPUTE_WON, reference=topup.reference),
             now=now,
         ).entry
         changed = True

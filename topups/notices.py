@@ -16,10 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
+from accounts import descriptions
+from accounts.descriptions import Description, describe, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
 from bills.settlement import credit_payment
-from money.formatting import format_money, format_rate
+from money.formatting import format_money
 from money.parsing import uuid_or_none
 
 from .gateways import PaymentNotice
@@ -197,14 +199,15 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
     return True
 
 
-def credit_description(topup: TopUp) -> str:
-    if topup.is_repayment:
-        return f"Online repayment {topup.reference}"  # bills.settlement.repay adds what it settles
-    text = f"{'Auto' if topup.is_automatic else 'Online'} top-up {topup.reference}"
-    if topup.is_converted:
-        rate = f"{format_rate(topup.exchange_rate)} {topup.amount.currency}/{topup.credit_amount.currency}"
-        text += f": paid {format_money(topup.amount)} at {rate}"
-    return text
+def credit_description(topup: TopUp) -> Description:
+    if topup.is_repayment:  # bills.settlement.repay adds what it settles
+        return describe(descriptions.ONLINE_REPAYMENT, reference=topup.reference)
+    if not topup.is_converted:
+        message = descriptions.AUTO_TOPUP if topup.is_automatic else descriptions.ONLINE_TOPUP
+        return describe(message, reference=topup.reference)
+    message = descriptions.AUTO_TOPUP_CONVERTED if topup.is_automatic else descriptions.ONLINE_TOPUP_CONVERTED
+    rate = rate_text(topup.exchange_rate, topup.amount.currency, topup.credit_amount.currency)
+    return describe(message, reference=topup.reference, paid=topup.amount, rate=rate)
 
 
 def _kind_label(topup: TopUp) -> str:

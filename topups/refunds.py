@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
+from accounts import descriptions
+from accounts.descriptions import describe
 from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
@@ -224,7 +226,7 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
             kind=LedgerEntry.Kind.REFUND,
             source_ref=refund.ledger_source_ref,
             actor=refund.requested_by,
-            description=f"Refund {refund.reference} of top-up {topup.reference}",
+            description=describe(descriptions.REFUND, refund=refund.reference, reference=topup.reference),
             now=now,
         )
         refund.ledger_entry, refund.succeeded_at = deposit.entry, now

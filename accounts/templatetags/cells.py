@@ -2,12 +2,14 @@
 
 `{{ entry.created_at|stamp }}` is `|date:"Y-m-d H:i"` in the reader's time zone for a fraction of
 its cost (Django's date format is read a character at a time); `{{ entry|label:"kind" }}` is
-`get_kind_display` from a per-language table (billing_center.choices).
+`get_kind_display` from a per-language table (billing_center.choices); `{{ entry|described }}` is a
+ledger entry's description in the reader's language (accounts.descriptions).
 """
 
 from django import template
 from django.utils import timezone
 
+from accounts.descriptions import entry_description
 from billing_center.choices import choice_label
 
 register = template.Library()
@@ -22,3 +24,8 @@ def stamp(value) -> str:
 @register.filter
 def label(instance, field: str) -> str:
     return choice_label(instance, field)
+
+
+@register.filter
+def described(entry) -> str:
+    return entry_description(entry.description, entry.description_parts)

@@ -21,6 +21,7 @@ from billing_center.db import insert_new
 from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 
 from ..credit_limits import flag_charges_over_limit
+from ..descriptions import USAGE, describe
 from ..ledger import NewEntry, lock_accounts, post_ledger_entries
 from ..models import LedgerEntry, UsageCharge
 from ..outbound_webhooks.events import NewEvent, emit_many, listening, money
@@ -134,6 +135,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
         results.append(None)
     if pending:
         before = {pk: account.balance for pk, account in accounts.items()}
+        default = describe(USAGE, service=service)  # for a charge sent without a description of its own
         entries = post_ledger_entries(
             [
                 NewEntry(
@@ -141,7 +143,7 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                     amount=-r.amount,
                     kind=LedgerEntry.Kind.USAGE,
                     source_ref=f"charge:{service}:{r.idempotency_key}",
-                    description=r.description or f"Usage ({service})",
+                    description=r.description or default,
                 )
                 for _index, r in pending.values()
             ],

@@ -26,9 +26,9 @@ from django.conf import settings
 from django.db import models
 from playwright.sync_api import expect
 
-from accounts.models import User
+from accounts.models import LedgerEntry, User
 from accounts.outbound_webhooks.endpoints import register_endpoint
-from bills.models import Bill
+from bills.models import Bill, Settlement
 from tests.browser.test_accessibility import demo  # noqa: F401 (fixture)
 from tests.browser.test_topup_flow import quiet_page, site_url  # noqa: F401 (fixtures)
 from tests.helpers import current_otp
@@ -149,11 +149,17 @@ READ_TEXT = """
 """
 
 
+# Texts our own code writes with their parts (accounts.descriptions): the field and its parts.
+WITH_PARTS = {LedgerEntry: ("description", "description_parts"), Settlement: ("note", "note_parts")}
+
+
 def data_phrases() -> list[str]:
     """Every text stored in our apps' tables (names, descriptions, banks, texts people wrote),
     the merchant's name and the time zone names: data, in whatever language it was written.
     Set aside as whole phrases, longest first, never word by word: a stored "Top-up of 40.00 USD"
-    must not excuse a lone untranslated "Top-up" or "the" elsewhere on a Chinese page."""
+    must not excuse a lone untranslated "Top-up" or "the" elsewhere on a Chinese page. The ledger
+    descriptions our own code writes are not data: they carry their parts (accounts.descriptions)
+    and must read in the page's language; only older rows and a caller's own are set aside."""
     phrases = {settings.MERCHANT_NAME, *available_timezones()}
     for label in ("accounts", "bills", "topups", "tickets"):
         for model in apps.get_app_config(label).get_models():
@@ -162,6 +168,11 @@ def data_phrases() -> list[str]:
                 for f in model._meta.concrete_fields
                 if isinstance(f, models.CharField | models.TextField) and not f.choices
             ]
+            if model in WITH_PARTS:  # only texts without parts are data: ours read in the page's language
+                text, parts = WITH_PARTS[model]
+                fields.remove(text)
+                theirs = model._default_manager.filter(**{f"{parts}__isnull": True}).values_list(text, flat=True)
+                phrases.update(value.strip() for value in theirs if WORD.search(value))
             for row in model._default_manager.values_list(*fields) if fields else ():
                 phrases.update(value.strip() for value in row if value and WORD.search(value))
     return sorted(phrases, key=len, reverse=True)

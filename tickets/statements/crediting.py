@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.descriptions import BANK_TRANSFER_BOOKED, Description, describe
 from accounts.ledger import NewEntry, credit_deposits
 from accounts.models import Account, LedgerEntry, User
 from accounts.notifications import TemplatedEmail, queue_templated_emails
@@ -164,8 +165,8 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
     return one_by_one
 
 
-def _description(line: StatementLine) -> str:
-    return f"Bank transfer {line.bank_reference}, booked {line.booking_date:%Y-%m-%d}"
+def _description(line: StatementLine) -> Description:
+    return describe(BANK_TRANSFER_BOOKED, reference=line.bank_reference, booked=line.booking_date)
 
 
 def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime, *, earlier=None) -> None:
