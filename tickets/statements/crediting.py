@@ -196,6 +196,8 @@ def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> N
             subject = _("Your bank transfer of %(amount)s was credited")
             emails = []
             for line in lines:
+                if line.account_id not in recipients:
+                    continue  # its account's users read another language, or have no address
                 amount, account = format_money(line.money), accounts[line.account_id]
                 context = {"date": f"{line.booking_date:%Y-%m-%d}", "amount": amount, "account": account.name}
                 emails += [
@@ -207,7 +209,7 @@ def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> N
                         context={**context, "url": url, "name": name},
                         account=account,
                     )
-                    for pk, email, name in recipients.get(line.account_id, ())
+                    for pk, email, name in recipients[line.account_id]
                 ]
             queue_templated_emails(emails)
 
