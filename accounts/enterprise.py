@@ -32,11 +32,12 @@ from djmoney.money import Money
 from money.errors import Conflict, CurrencyMismatch, Invalid, NotFound, Refused
 from money.formatting import format_money
 
+from .balances import lock_accounts
 from .budgets import month_start, spending_since, with_spending
 from .descriptions import ALLOCATION, RECLAIM, describe
 from .enterprise_models import FundMove
 from .exceptions import InsufficientFunds
-from .ledger import lock_accounts, transfer_funds
+from .ledger import transfer_funds
 from .models import LEDGER_PLACES, Account, User
 from .outbound_webhooks.events import emit, money
 

@@ -15,18 +15,16 @@ behind it lets a source move money at most once, however often it is delivered.
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, F, Sum, When
-from django.db.models.functions import Left, Length
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing_center.db import insert_new, update_rows
+from billing_center.db import insert_new
 from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 
 from .alerts import check_alert_after_commit
+from .balances import LockedAccount, add_to_balance, lock_accounts, write_balances
 from .descriptions import parts_of
 from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
@@ -54,26 +52,6 @@ class NewEntry:
     source_ref: str
     actor: object = None
     description: str = ""
-
-
-@dataclass
-class LockedAccount:
-    """The columns of a locked account row that a posting reads and writes, without the
-    cost of a model instance (a batch of charges locks up to a thousand)."""
-
-    pk: int
-    balance: Money
-    alert_threshold: Decimal | None
-    alert_enabled: bool
-    alert_armed: bool
-    refill_below: Decimal | None = None
-    refill_armed: bool = True
-    refill_crossings: int = 0
-    credit_limit: Decimal | None = None  # postpaid accounts only (accounts.credit_limits)
-
-    @property
-    def billing_currency(self) -> str:
-        return str(self.balance.currency)
 
 
 @dataclass(frozen=True)
@@ -120,7 +98,7 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
         raise Conflict("Two deposits share a source.", code="source_reused")
     try:
         with transaction.atomic():
-            entries = post_ledger_entries(deposits, now=now)
+            entries = _post(deposits, now=now)
             money_events.credited(entries)
             return entries
     except IntegrityError:
@@ -157,10 +135,7 @@ def _post_once(account_id, amount: Money, kind, source_ref, actor, description, 
         raise Invalid("A deposit or its reversal must be more than zero.", code="zero_amount")
     try:
         with transaction.atomic():
-            entry = post_ledger_entry(
-                account_id=account_id, amount=amount, kind=kind, source_ref=source_ref, actor=actor,
-                description=description, now=now,
-            )  # fmt: skip
+            (entry,) = _post([NewEntry(account_id, amount, kind, source_ref, actor, description)], now=now)
             money_events.credited([entry])
     except IntegrityError:
         earlier = LedgerEntry.objects.filter(kind=kind, source_ref=source_ref).first()
@@ -228,29 +203,6 @@ def post_ledger_entry(
     return post_ledger_entries([entry], now=now)[0]
 
 
-def lock_accounts(account_ids) -> dict[int, LockedAccount]:
-    """Lock the accounts' rows for this transaction, in id order so that two postings
-    cannot deadlock, and read what a posting needs."""
-    rows = (
-        Account.objects.select_for_update()
-        .filter(pk__in=sorted(set(account_ids)))
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "balance",
-            "balance_currency",
-            "alert_threshold",
-            "alert_enabled",
-            "alert_armed",
-            "refill_below",
-            "refill_armed",
-            "refill_crossings",
-            "credit_limit",
-        )
-    )
-    return {row[0]: LockedAccount(row[0], Money(row[1], row[2]), *row[3:]) for row in rows}
-
-
 @transaction.atomic
 def post_ledger_entries(
     entries: list[NewEntry], *, now: datetime | None = None, locked: dict[int, LockedAccount] | None = None
@@ -268,13 +220,31 @@ def post_ledger_entries(
     The writes are plain SQL (billing_center.db.insert_new, _write_balances): through the
     ORM, building and preparing the statements cost more than PostgreSQL's own work.
     """
+    return _post(entries, now=now, locked=locked)
+
+
+def _post(entries: list[NewEntry], *, now: datetime | None, locked: dict | None = None) -> list[LedgerEntry]:
+    """post_ledger_entries inside a transaction the caller opened (credit_deposit's own, whose
+    rollback on a reused source is all a refusal needs: a nested savepoint would be two more
+    round trips for nothing)."""
     if not entries:
         return []
     now = now or timezone.now()
     if timezone.is_naive(now):
         raise ValueError("post_ledger_entries needs an aware datetime.")
+    for entry in entries:
+        _check_amount(entry.amount)
     account_ids = sorted({entry.account_id for entry in entries})
-    accounts = lock_accounts(account_ids) if locked is None else {pk: locked[pk] for pk in account_ids if pk in locked}
+    if locked is None and len(account_ids) == 1:
+        # One account: its lock and its new balance in one statement (add_to_balance).
+        total = sum(entry.amount.amount for entry in entries)
+        account = add_to_balance(account_ids[0], total)
+        accounts = {} if account is None else {account.pk: account}
+        stored = {pk: account.state for pk, account in accounts.items()}
+    elif locked is None:
+        accounts, stored = lock_accounts(account_ids), None
+    else:
+        accounts, stored = {pk: locked[pk] for pk in account_ids if pk in locked}, None
     missing = set(account_ids) - set(accounts)
     if missing:
         raise Account.DoesNotExist(f"No account {min(missing)}.")
@@ -282,14 +252,6 @@ def post_ledger_entries(
     created = []
     for entry in entries:
         account = accounts[entry.account_id]
-        if entry.amount.amount == 0:
-            raise Invalid("A ledger entry cannot be zero.", code="zero_amount")
-        if entry.amount.amount != entry.amount.amount.quantize(LEDGER_PLACES):
-            # The columns hold two places: the database would round each value on its own,
-            # and an account's entries would no longer add up to its balance.
-            raise Invalid(
-                f"{entry.amount.amount} has more decimal places than the ledger keeps (two).", code="amount_places"
-            )
         if entry.amount.currency != account.balance.currency:
             raise CurrencyMismatch(
                 f"Account {account.pk} is billed in {account.balance.currency}; "
@@ -312,19 +274,20 @@ def post_ledger_entries(
     insert_new(created, key=("kind", "source_ref"))
     for pk, account in accounts.items():
         _follow_balance(account, balances[pk])
-    _write_balances(list(accounts.values()))
+    if stored is None:
+        write_balances(list(accounts.values()))
+    else:  # the balance is written already; the alert and refill state only when it moved
+        write_balances([account for pk, account in accounts.items() if account.state != stored[pk]], state_only=True)
     return created
 
 
-def _write_balances(accounts: list[LockedAccount]) -> None:
-    """Store the new balances and alert state of locked rows: one statement per batch on
-    PostgreSQL (billing_center.db.update_rows; Django's bulk_update builds a CASE per row,
-    which costs more than the whole rest of a 1,000-charge batch), one per account elsewhere."""
-    update_rows(
-        Account,
-        ["balance", "alert_armed", "refill_armed", "refill_crossings"],
-        [(a.balance.amount, a.alert_armed, a.refill_armed, a.refill_crossings, a.pk) for a in accounts],
-    )
+def _check_amount(amount: Money) -> None:
+    if amount.amount == 0:
+        raise Invalid("A ledger entry cannot be zero.", code="zero_amount")
+    if amount.amount != amount.amount.quantize(LEDGER_PLACES):
+        # The columns hold two places: the database would round each value on its own,
+        # and an account's entries would no longer add up to its balance.
+        raise Invalid(f"{amount.amount} has more decimal places than the ledger keeps (two).", code="amount_places")
 
 
 def _follow_balance(account: LockedAccount, after: Money) -> None:
@@ -347,42 +310,3 @@ def _follow_balance(account: LockedAccount, after: Money) -> None:
         account.alert_armed = True
     elif account.alert_enabled and account.alert_armed:
         check_alert_after_commit(account.pk)
-
-
-def ledger_mismatches() -> list[tuple[Account, Money]]:
-    """Accounts whose cached balance differs from the sum of their entries, with that sum."""
-    sums = dict(
-        LedgerEntry.objects.values_list("account_id").annotate(total=Sum("amount")).values_list("account_id", "total")
-    )
-    mismatches = []
-    for account in Account.objects.order_by("pk").iterator(chunk_size=2000):
-        # PostgreSQL sums NUMERIC exactly; SQLite sums in floating point, so its total is
-        # rounded back to the column's two places before comparing.
-        total = Money(Decimal(str(sums.get(account.pk) or 0)).quantize(LEDGER_PLACES), account.balance.currency)
-        if total != account.balance:
-            mismatches.append((account, total))
-    return mismatches
-
-
-def unbalanced_transfers() -> list[tuple[str, str, Decimal, int]]:
-    """Two-entry postings (transfer_funds: "<source>:out" and "<source>:in") that do not sum to
-    zero or lack a half: (source, currency, sum, entries) for each. The writer cannot make one;
-    this is what verify_ledger re-checks, like the balances."""
-    posting = Case(
-        When(source_ref__endswith=":out", then=Left("source_ref", Length("source_ref") - 4)),
-        When(source_ref__endswith=":in", then=Left("source_ref", Length("source_ref") - 3)),
-        default=F("source_ref"),
-    )
-    groups = (
-        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.TRANSFER)
-        .annotate(posting=posting)
-        .order_by()
-        .values("posting", "amount_currency")
-        .annotate(total=Sum("amount"), entries=Count("pk"))
-        .exclude(total=0, entries=2)
-        .order_by("posting")
-        .values_list("posting", "amount_currency", "total", "entries")
-    )
-    # SQLite sums in floating point: rounded back to the ledger's places before judging.
-    found = [(p, c, Decimal(str(t)).quantize(LEDGER_PLACES), n) for p, c, t, n in groups]
-    return [row for row in found if row[2] != 0 or row[3] != 2]

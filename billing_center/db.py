@@ -44,6 +44,12 @@ def _plan(model: type[Model]):
     return tuple(f.column for f in fields), getter, money, currency, moments, days, texts
 
 
+@cache
+def _arrays(model: type[Model]) -> str:
+    """The array placeholders of every column _plan writes, in its order (PostgreSQL)."""
+    return ", ".join(_array(field) for field in model._meta.concrete_fields if not field.primary_key)
+
+
 def _array(field) -> str:
     """The placeholder of one column's array on PostgreSQL. Text goes as text[] and numbers
     without their precision, so that storing the value checks the column as storing a
@@ -161,8 +167,7 @@ def insert_missing(objects: list[Model]) -> int:
 def _insert(into: str, fields: list, tail: str, rows: list[list]) -> tuple[str, list]:
     """One INSERT of `rows`: arrays on PostgreSQL, a multi-row VALUES elsewhere."""
     if connection.vendor == "postgresql":
-        arrays = ", ".join(_array(field) for field in fields)
-        return f"{into}SELECT * FROM unnest({arrays}) {tail}", _columns(rows)
+        return f"{into}SELECT * FROM unnest({_arrays(fields[0].model)}) {tail}", _columns(rows)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return f"{into}VALUES {', '.join([one_row] * len(rows))} {tail}", [value for row in rows for value in row]
 

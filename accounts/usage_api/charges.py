@@ -20,9 +20,10 @@ from djmoney.money import Money
 from billing_center.db import insert_new
 from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 
+from ..balances import lock_accounts
 from ..credit_limits import flag_charges_over_limit
 from ..descriptions import USAGE, describe
-from ..ledger import NewEntry, lock_accounts, post_ledger_entries
+from ..ledger import NewEntry, post_ledger_entries
 from ..models import LedgerEntry, UsageCharge
 from ..outbound_webhooks.events import NewEvent, emit_many, listening, money
 

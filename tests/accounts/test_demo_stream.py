@@ -10,10 +10,10 @@ from django.core.management import CommandError, call_command
 from djmoney.money import Money
 
 from accounts.alerts import accounts_due_an_alert, check_balance_alert
-from accounts.ledger import ledger_mismatches
 from accounts.management.commands.simulate_usage import HOURLY_PRICES, window_charges
 from accounts.models import Account, BalanceAlert, LedgerEntry, User
 from accounts.usage_api.charges import post_usage_charges
+from accounts.verification import ledger_mismatches
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,9 @@ from accounts.enterprise import (
     with_enterprise_state,
 )
 from accounts.exceptions import InsufficientFunds
-from accounts.ledger import ledger_mismatches, post_ledger_entry, unbalanced_transfers
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, FundMove, LedgerEntry, OutboundEmail, OutboundSms
+from accounts.verification import ledger_mismatches, unbalanced_transfers
 from money.errors import Conflict, Invalid, NotFound, Refused
 from tests.factories import EnterpriseMemberAccountFactory, PrepaidAccountFactory, UserFactory
 

@@ -13,8 +13,9 @@ from djmoney.money import Money
 
 from accounts.budgets import flag_budget_overruns
 from accounts.enterprise import allocate
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, FundMove, LedgerEntry
+from accounts.verification import ledger_mismatches
 from tests.factories import EnterpriseMemberAccountFactory, PrepaidAccountFactory, UserFactory
 from tests.helpers import hidden_fields
 

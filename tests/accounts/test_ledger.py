@@ -7,8 +7,9 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from djmoney.money import Money
 
-from accounts.ledger import NewEntry, ledger_mismatches, post_ledger_entries, post_ledger_entry
+from accounts.ledger import NewEntry, post_ledger_entries, post_ledger_entry
 from accounts.models import Account, LedgerEntry
+from accounts.verification import ledger_mismatches
 from money.errors import BillingError, CurrencyMismatch
 from tests.factories import PrepaidAccountFactory
 
@@ -34,6 +35,48 @@ def test_an_entry_in_another_currency_is_refused_and_writes_nothing():
     with pytest.raises(CurrencyMismatch):
         post_ledger_entry(account_id=account.pk, amount=Money(10, "EUR"), kind="adjustment", source_ref="t:eur")
     assert not LedgerEntry.objects.exists()
+    account.refresh_from_db()
+    assert account.balance == usd("0.00")
+
+
+def test_a_refusal_inside_the_callers_transaction_leaves_the_balance_and_the_transaction_usable():
+    """A posting to one account adds to the balance before it reads the account's currency
+    (one statement): refused, the addition is rolled back, and a caller that catches the
+    refusal in its own transaction (as admin does) goes on."""
+    account = PrepaidAccountFactory()
+    post_ledger_entry(account_id=account.pk, amount=usd("5.00"), kind="adjustment", source_ref="t:first")
+    with transaction.atomic():
+        with pytest.raises(CurrencyMismatch):
+            post_ledger_entry(account_id=account.pk, amount=Money(10, "EUR"), kind="adjustment", source_ref="t:eur")
+        assert Account.objects.get(pk=account.pk).balance == usd("5.00")
+        post_ledger_entry(account_id=account.pk, amount=usd("1.00"), kind="adjustment", source_ref="t:after")
+    account.refresh_from_db()
+    assert account.balance == usd("6.00")
+    assert ledger_mismatches() == []
+
+
+def test_a_posting_to_an_account_that_does_not_exist_is_refused():
+    with pytest.raises(Account.DoesNotExist):
+        post_ledger_entry(account_id=987654, amount=usd("1.00"), kind="adjustment", source_ref="t:nobody")
+    assert not LedgerEntry.objects.exists()
+
+
+def test_cents_added_one_by_one_are_stored_exactly_on_every_database():
+    """The balance is added in the database (UPDATE … RETURNING). SQLite keeps decimals as
+    floating point, where a thousand additions of 0.10 drift from 100.00; what is stored must be
+    what writing the exact sum stores, on SQLite as on PostgreSQL."""
+    account = PrepaidAccountFactory()
+    for i in range(1000):
+        post_ledger_entry(account_id=account.pk, amount=usd("0.10"), kind="adjustment", source_ref=f"t:cent:{i}")
+    post_ledger_entry(account_id=account.pk, amount=usd("-0.30"), kind="usage", source_ref="t:cent:out")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT balance FROM accounts_account WHERE id = %s", [account.pk])
+        (stored,) = cursor.fetchone()
+    assert Decimal(str(stored)) == Decimal("99.70")
+    account.refresh_from_db()
+    assert account.balance == usd("99.70")
+    assert LedgerEntry.objects.get(source_ref="t:cent:out").balance_after == usd("99.70")
+    assert ledger_mismatches() == []
 
 
 def test_a_batch_larger_than_one_statement_gets_each_entry_its_own_row_and_running_balance():

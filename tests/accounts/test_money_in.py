@@ -6,15 +6,9 @@ import pytest
 from django.db import connection
 from djmoney.money import Money
 
-from accounts.ledger import (
-    NewEntry,
-    credit_deposit,
-    credit_deposits,
-    ledger_mismatches,
-    post_ledger_entry,
-    transfer_funds,
-)
+from accounts.ledger import NewEntry, credit_deposit, credit_deposits, post_ledger_entry, transfer_funds
 from accounts.models import Account, LedgerEntry
+from accounts.verification import ledger_mismatches
 from money.errors import Conflict, Invalid, Refused
 from tests.factories import PrepaidAccountFactory
 

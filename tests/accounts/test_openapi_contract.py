@@ -20,9 +20,10 @@ from django.urls import URLPattern, get_resolver
 from djmoney.money import Money
 from openapi_spec_validator import validate
 
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import LedgerEntry, UsageCharge
 from accounts.usage_api.tokens import create_service_token
+from accounts.verification import ledger_mismatches
 from tests.conftest import ARTIFACTS
 from tests.factories import PrepaidAccountFactory
 

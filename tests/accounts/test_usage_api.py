@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import LedgerEntry, UsageCharge
 from accounts.usage_api.tokens import create_service_token, revoke_service_token
+from accounts.verification import ledger_mismatches
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ names the bill, and finance's confirmation crediting it as a repayment that sett
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
+from accounts.verification import ledger_mismatches
 from bills.models import Bill, Settlement
 from tests.bills.conftest import NOVEMBER, OCTOBER, at, charge, close
 from tests.bills.test_pages import pay_in_sandbox

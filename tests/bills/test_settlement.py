@@ -4,8 +4,8 @@ that the next bill uses."""
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
+from accounts.verification import ledger_mismatches
 from bills.models import Bill, Settlement
 from bills.settlement import repay
 from tests.bills.conftest import DECEMBER, NOVEMBER, OCTOBER, at, charge, close

@@ -7,8 +7,9 @@ import pytest
 from djmoney.money import Money
 from playwright.sync_api import expect
 
-from accounts.ledger import ledger_mismatches, post_ledger_entry, unbalanced_transfers
+from accounts.ledger import post_ledger_entry
 from accounts.models import FundMove
+from accounts.verification import ledger_mismatches, unbalanced_transfers
 from tests.browser.test_topup_flow import quiet_page, sign_in, site_url  # noqa: F401 (fixtures)
 from tests.factories import EnterpriseMemberAccountFactory, PrepaidAccountFactory, UserFactory
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
+from accounts.verification import ledger_mismatches
 from bills.cycle import close_billing_month
 from bills.models import Bill, BillCharge, Settlement
 from bills.settlement import repay

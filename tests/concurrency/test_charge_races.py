@@ -6,9 +6,10 @@ import pytest
 from django.test import Client
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import LedgerEntry, UsageCharge
 from accounts.usage_api.tokens import create_service_token
+from accounts.verification import ledger_mismatches
 from tests.concurrency.test_races import race
 from tests.factories import PrepaidAccountFactory
 

@@ -11,9 +11,10 @@ from djmoney.money import Money
 
 from accounts.enterprise import allocate, reclaim
 from accounts.exceptions import InsufficientFunds
-from accounts.ledger import ledger_mismatches, post_ledger_entry, unbalanced_transfers
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, FundMove, LedgerEntry, UsageCharge
 from accounts.usage_api.charges import ChargeRequest, post_usage_charges
+from accounts.verification import ledger_mismatches, unbalanced_transfers
 from tests.concurrency.test_races import race
 from tests.factories import EnterpriseMemberAccountFactory, PrepaidAccountFactory, UserFactory
 

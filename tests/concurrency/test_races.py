@@ -8,8 +8,8 @@ from django.db import connection
 from django.test import Client
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
+from accounts.verification import ledger_mismatches
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed
 from tests.intake import apply_stored

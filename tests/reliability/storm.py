@@ -284,8 +284,8 @@ def verify(plan: Plan, outcome: Outcome, *, in_flight_when_killed: int = 0) -> d
     the balancer sends each again to another node, so the server counts that many more deliveries."""
     from django.db.models import Count, Sum
 
-    from accounts.ledger import ledger_mismatches
     from accounts.models import Account, LedgerEntry
+    from accounts.verification import ledger_mismatches
     from tickets.models import TransferTicket
     from topups.models import TopUp, WebhookDelivery
 

@@ -27,9 +27,10 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.alerts import set_alert
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import AlertRecipient, BalanceAlert, LedgerEntry, OutboundEmail, OutboundSms
 from accounts.usage_api.tokens import create_service_token
+from accounts.verification import ledger_mismatches
 from tests.conftest import require
 from tests.draining import SentinelCeleryWorker, drain
 from tests.factories import PendingTopUpFactory, UserFactory

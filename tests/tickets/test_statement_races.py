@@ -9,8 +9,8 @@ its chunk, so whichever comes second finds the transfer credited and links to it
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
+from accounts.verification import ledger_mismatches
 from tests.concurrency.test_races import race
 from tests.factories import UserFactory
 from tests.tickets.conftest import finance_clerk, make_ticket

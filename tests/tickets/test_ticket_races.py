@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry
+from accounts.verification import ledger_mismatches
 from tests.concurrency.test_races import race
 from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket

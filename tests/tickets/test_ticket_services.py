@@ -10,8 +10,8 @@ from django.db import connection
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches
 from accounts.models import LedgerEntry, OutboundEmail
+from accounts.verification import ledger_mismatches
 from tests.factories import EnterpriseMemberAccountFactory, UserFactory
 from tests.tickets.conftest import make_ticket, png_bytes, upload
 from tickets.certificates import check_certificate

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, AlertRecipient, OutboundEmail, OutboundSms
+from accounts.verification import ledger_mismatches
 from tests.factories import UserFactory
 from tests.fakes.stripe import event, post_webhook, signed
 from tests.intake import apply_stored, delivered

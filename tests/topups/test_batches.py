@@ -15,8 +15,9 @@ from django.test import Client
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.ledger import credit_deposit, ledger_mismatches
+from accounts.ledger import credit_deposit
 from accounts.models import Account, LedgerEntry, OutboundEmail
+from accounts.verification import ledger_mismatches
 from tests.concurrency.test_races import race
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import checkout_session, event, paid_session, post_webhook, signed

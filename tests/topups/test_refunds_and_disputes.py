@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.ledger import ledger_mismatches, post_ledger_entry
+from accounts.ledger import post_ledger_entry
 from accounts.models import Account, LedgerEntry, OutboundEmail
+from accounts.verification import ledger_mismatches
 from money.errors import Invalid
 from tests.factories import PendingTopUpFactory
 from tests.fakes.stripe import (

@@ -9,11 +9,12 @@ import pytest
 from djmoney.money import Money
 
 from accounts.alerts import check_balance_alert, set_alert
-from accounts.ledger import credit_deposit, ledger_mismatches
+from accounts.ledger import credit_deposit
 from accounts.models import EventDelivery, WebhookEndpoint, WebhookEvent
 from accounts.outbound_webhooks.endpoints import register_endpoint
 from accounts.outbound_webhooks.events import EVENT_TYPES
 from accounts.usage_api.tokens import create_service_token
+from accounts.verification import ledger_mismatches
 from bills.reminders import remind_bill
 from bills.settlement import repay
 from tests.bills.conftest import NOVEMBER, at, charge, close

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.ledger import ledger_mismatches, unbalanced_transfers
+from accounts.verification import ledger_mismatches, unbalanced_transfers
 
 
 class Command(BaseCommand):
