@@ -347,7 +347,7 @@ def batch_charges(args) -> list[tuple]:
         (
             "batch usage charges (/s)",
             spread(over_http, "{:,.0f}"),
-            "≥ 5,000",
+            "≥ 10,000",
             f"over HTTP, {CHARGE_CALLERS} callers, 1,000 per call over 10,000 accounts; "
             f"one caller in-process {statistics.median(in_process):,.0f}/s",
         )

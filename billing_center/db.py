@@ -61,10 +61,12 @@ def _array(field) -> str:
 
 def _rows(objects: list[Model]) -> list[list]:
     """Each instance's values in database form: amounts as Decimal (djmoney keeps a Decimal, or a
-    Money once the field was read), currencies as codes, JSON as its text (None stays NULL),
-    dates and datetimes adapted (datetimes once per distinct value: a batch shares its time)."""
+    Money once the field was read), currencies as codes, JSON as its text (None stays NULL; dumped
+    once per distinct object), dates and datetimes adapted (datetimes once per distinct value: a
+    batch shares its time)."""
     _, values_of, money, currency, moments, days, texts = _plan(type(objects[0]))
     adapted: dict = {}
+    dumped: dict = {}
     adapt, adapt_day = connection.ops.adapt_datetimefield_value, connection.ops.adapt_datefield_value
     rows = []
     for instance in objects:
@@ -82,8 +84,11 @@ def _rows(objects: list[Model]) -> list[list]:
         for i in days:
             row[i] = adapt_day(row[i])
         for i, encoder in texts:
-            if row[i] is not None:
-                row[i] = json.dumps(row[i], cls=encoder)
+            if row[i] is not None:  # a batch often shares one value (a charge's default description)
+                key = (i, id(row[i]))
+                if key not in dumped:
+                    dumped[key] = (row[i], json.dumps(row[i], cls=encoder))  # the value kept: its id stays its own
+                row[i] = dumped[key][1]
         rows.append(row)
     return rows
 
