@@ -43,6 +43,7 @@ from .notices import (
     mark_credited,
     mark_flagged,
 )
+from .wake import wake, woken
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -53,10 +54,16 @@ DELIVERY_FIELDS = ["verdict", "topup", "error", "processed_at"]
 
 def apply_deliveries(*, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> dict[str, int]:
     """The worker's task: apply waiting deliveries, a batch at a time, until a batch comes back
-    short (each delivery stored meanwhile published a task of its own). Counts by verdict."""
+    short. Counts by verdict.
+
+    The wake flag is cleared before the first claim, so a delivery stored from then on wakes
+    another task; a full batch wakes a peer, so every worker drains a backlog (topups.wake)."""
+    woken()
     verdicts: Counter = Counter()
     while True:
         claimed, applied, alone = apply_batch(batch_size=batch_size, now=now)
+        if claimed == batch_size:
+            wake()
         verdicts.update(applied)
         for delivery_id in alone:
             delivery = apply_delivery(delivery_id=delivery_id, now=now)
