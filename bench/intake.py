@@ -6,7 +6,8 @@ Run by hand (also figures of `make bench`), against PostgreSQL:
 - intake: Stripe-signed checkout.session.completed posted over HTTP to gunicorn (2 workers × 4
   threads) by 8 keep-alive senders, verified, stored and answered "received", no worker running;
   ÷ pgbench tpcb-like with 8 clients, alternating; with how many batch tasks intake published
-  per 1,000 deliveries (web and workers share a cache on the private Redis: topups.wake).
+  per 1,000 deliveries (web and workers share a cache on the private Redis: topups.wake) and
+  the CPU time gunicorn's workers spent per delivery.
 - drained end to end: 10,000 deliveries (30% the same event again) for 7,000 payments over 1,000
   accounts, two Celery workers (a private Redis as broker) crediting while the senders send; the
   clock runs from the first send until a poll (every 50 ms) sees the last payment credited.
@@ -35,7 +36,7 @@ def intake_figures(world, args) -> list[tuple]:
     from tests.reliability.processes import Gunicorn, RedisServer, Workers, service_env
 
     deliveries = getattr(args, "deliveries", 10_000)
-    intake, drained, hot, tps, latencies, published = [], [], [], [], [], []
+    intake, drained, hot, tps, latencies, published, web_cpu = [], [], [], [], [], [], []
     with RedisServer() as redis:
         # The web and worker processes share a cache, as in production (Redis): the batch task is
         # published once per burst through its wake flag there (topups.wake). Broker on db 0, cache on db 1.
@@ -51,7 +52,9 @@ def intake_figures(world, args) -> list[tuple]:
             for rep in range(getattr(args, "intake_reps", 1)):  # one: a drained run of 10,000 takes minutes
                 tps.append(pgbench_tps(database_url(), clients=SENDERS, seconds=10))
                 count = deliveries // 5
+                cpu = web_cpu_seconds(web)
                 intake.append(intake_rate(world, web.url, count, f"i{rep}"))
+                web_cpu.append((web_cpu_seconds(web) - cpu) * 1000 / count)
                 published.append(queued_tasks(redis) * 1000 / count)  # no worker ran: every task is still queued
                 empty_broker(redis)  # the intake run's tasks, never run: not the drained run's work
                 if getattr(args, "intake_only", False):
@@ -67,8 +70,8 @@ def intake_figures(world, args) -> list[tuple]:
             spread([i / t for i, t in zip(intake, tps, strict=True)]),
             "≥ 0.35",
             f"{statistics.median(intake):.0f} stored/s (verified, stored, answered)"
-            f" vs {statistics.median(tps):.0f} TPS; {statistics.median(published):.0f} batch tasks published"
-            " per 1,000 deliveries",
+            f" vs {statistics.median(tps):.0f} TPS; web CPU {statistics.median(web_cpu):.2f} ms per delivery;"
+            f" {statistics.median(published):.0f} batch tasks published per 1,000 deliveries",
         )
     ]
     if not drained:
@@ -97,6 +100,16 @@ def intake_figures(world, args) -> list[tuple]:
             f"{statistics.median(h[0] for h in hot):.0f} credits/s, every payment for one account",
         ),
     ]
+
+
+def web_cpu_seconds(web) -> float:
+    """CPU time gunicorn's workers have used (user + system, from /proc): what a delivery costs
+    the web tier, steadier than a rate on a machine shared with the senders and PostgreSQL."""
+    total = 0
+    for pid in web.worker_pids():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def queued_tasks(redis) -> int:
