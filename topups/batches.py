@@ -43,7 +43,7 @@ from .notices import (
     mark_credited,
     mark_flagged,
 )
-from .wake import wake, woken
+from .wake import wake_peer, woken
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -63,7 +63,7 @@ def apply_deliveries(*, batch_size: int = BATCH_SIZE, now: datetime | None = Non
     while True:
         claimed, applied, alone = apply_batch(batch_size=batch_size, now=now)
         if claimed == batch_size:
-            wake()
+            wake_peer()
         verdicts.update(applied)
         for delivery_id in alone:
             delivery = apply_delivery(delivery_id=delivery_id, now=now)

@@ -68,6 +68,13 @@ def wake(*, by: int = 0, redelivered: bool = False) -> bool:
     return True
 
 
+def wake_peer() -> None:
+    """A worker's full batch: wake one more worker for the backlog (no-op without a shared cache,
+    where every delivery published a task of its own)."""
+    if cache_is_shared():
+        wake()
+
+
 def woken() -> None:
     """The task's first step, before its first claim: a delivery stored from now on wakes another."""
     if not cache_is_shared():
