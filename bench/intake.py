@@ -5,7 +5,9 @@ Run by hand (also figures of `make bench`), against PostgreSQL:
 
 - intake: Stripe-signed checkout.session.completed posted over HTTP to gunicorn (2 workers × 4
   threads) by 8 keep-alive senders, verified, stored and answered "received", no worker running;
-  ÷ pgbench tpcb-like with 8 clients, alternating.
+  ÷ pgbench tpcb-like with 8 clients, alternating; with how many batch tasks intake published
+  per 1,000 deliveries (web and workers share a cache on the private Redis: topups.wake) and
+  the CPU time gunicorn's workers spent per delivery.
 - drained end to end: 10,000 deliveries (30% the same event again) for 7,000 payments over 1,000
   accounts, two Celery workers (a private Redis as broker) crediting while the senders send; the
   clock runs from the first send until a poll (every 50 ms) sees the last payment credited.
@@ -30,38 +32,54 @@ POLL_SECONDS = 0.05
 
 def intake_figures(world, args) -> list[tuple]:
     """The table rows; `world` is bench.figures.World (accounts, a payer, pgbench's tables)."""
-    from bench.figures import STRIPE_SECRET, database_url, pgbench_tps, server, spread
-    from tests.reliability.processes import RedisServer, Workers, service_env
+    from bench.figures import STRIPE_SECRET, database_url, pgbench_tps, spread
+    from tests.reliability.processes import Gunicorn, RedisServer, Workers, service_env
 
     deliveries = getattr(args, "deliveries", 10_000)
-    intake, drained, hot, tps, latencies = [], [], [], [], []
-    with RedisServer() as redis, server(broker_url=redis.url) as url:
+    intake, drained, hot, tps, latencies, published, web_cpu = [], [], [], [], [], [], []
+    with RedisServer() as redis:
+        # The web and worker processes share a cache, as in production (Redis): the batch task is
+        # published once per burst through its wake flag there (topups.wake). Broker on db 0, cache on db 1.
         env = service_env(
             database_url=database_url(),
             broker_url=redis.url,
+            redis_url=f"redis://127.0.0.1:{redis.port}/1",
             DJANGO_SETTINGS_MODULE="bench.settings",
             STRIPE_SECRET_KEY="sk_test_bench",
             STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
         )
-        for rep in range(getattr(args, "intake_reps", 1)):  # one: a drained run of 10,000 takes minutes
-            tps.append(pgbench_tps(database_url(), clients=SENDERS, seconds=10))
-            intake.append(intake_rate(world, url, deliveries // 5, f"i{rep}"))
-            empty_broker(redis)  # the intake run's tasks, never run: not the drained run's work
-            with Workers(env, 2):
-                drained.append(drain_rate(world, url, world.crowd, deliveries, f"d{rep}"))
-                hot.append(drain_rate(world, url, [world.hot], deliveries, f"h{rep}"))
-                rate = drained[-1][0] / 2
-                latencies.append(latency(world, url, rate, max(200, int(rate * 15)), f"l{rep}"))
-    credits = [c for c, _ in drained]
-    p99s = [p99 for _, p99 in latencies]
-    return [
+        with Gunicorn(env, workers=2, threads=4) as web:  # 2 workers × 4 threads, as on two cores
+            for rep in range(getattr(args, "intake_reps", 1)):  # one: a drained run of 10,000 takes minutes
+                tps.append(pgbench_tps(database_url(), clients=SENDERS, seconds=10))
+                count = deliveries // 5
+                cpu = web_cpu_seconds(web)
+                intake.append(intake_rate(world, web.url, count, f"i{rep}"))
+                web_cpu.append((web_cpu_seconds(web) - cpu) * 1000 / count)
+                published.append(queued_tasks(redis) * 1000 / count)  # no worker ran: every task is still queued
+                empty_broker(redis)  # the intake run's tasks, never run: not the drained run's work
+                if getattr(args, "intake_only", False):
+                    continue
+                with Workers(env, 2):
+                    drained.append(drain_rate(world, web.url, world.crowd, deliveries, f"d{rep}"))
+                    hot.append(drain_rate(world, web.url, [world.hot], deliveries, f"h{rep}"))
+                    rate = drained[-1][0] / 2
+                    latencies.append(latency(world, web.url, rate, max(200, int(rate * 15)), f"l{rep}"))
+    rows = [
         (
             f"webhook intake over HTTP (÷ pgbench tpcb-like, {SENDERS} clients)",
             spread([i / t for i, t in zip(intake, tps, strict=True)]),
             "≥ 0.35",
             f"{statistics.median(intake):.0f} stored/s (verified, stored, answered)"
-            f" vs {statistics.median(tps):.0f} TPS",
-        ),
+            f" vs {statistics.median(tps):.0f} TPS; web CPU {statistics.median(web_cpu):.2f} ms per delivery;"
+            f" {statistics.median(published):.0f} batch tasks published per 1,000 deliveries",
+        )
+    ]
+    if not drained:
+        return rows
+    credits = [c for c, _ in drained]
+    p99s = [p99 for _, p99 in latencies]
+    return [
+        *rows,
         (
             "credits drained end to end (÷ pgbench)",
             spread([c / t for c, t in zip(credits, tps, strict=True)]),
@@ -82,6 +100,23 @@ def intake_figures(world, args) -> list[tuple]:
             f"{statistics.median(h[0] for h in hot):.0f} credits/s, every payment for one account",
         ),
     ]
+
+
+def web_cpu_seconds(web) -> float:
+    """CPU time gunicorn's workers have used (user + system, from /proc): what a delivery costs
+    the web tier, steadier than a rate on a machine shared with the senders and PostgreSQL."""
+    total = 0
+    for pid in web.worker_pids():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def queued_tasks(redis) -> int:
+    """Messages waiting in the private broker's default queue (kombu's Redis transport: a list)."""
+    import redis as redis_client
+
+    return redis_client.Redis(port=redis.port).llen("celery")
 
 
 def notifications(world, accounts: list, deliveries: int, tag: str) -> tuple[list, list]:
@@ -206,6 +241,7 @@ def main() -> None:
     parser.add_argument("--intake-reps", type=int, default=1)
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="1,000 deliveries")
+    parser.add_argument("--intake-only", action="store_true", help="only the intake figure (no workers)")
     args = parser.parse_args()
     if args.quick:
         args.deliveries = 1_000
@@ -221,7 +257,9 @@ def main() -> None:
     from bench.figures import World
     from bench.run import print_table
 
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = "bench_billing_center_intake"
+    # Named after the database it is created beside, so two checkouts can measure side by side.
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"bench_{database['NAME']}_intake"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         print_table(intake_figures(World.create(), args))

@@ -137,8 +137,10 @@ def wait_for(condition, *, timeout: float = 30.0) -> bool:
 def celery_worker():
     """A real Celery worker, in a thread, on the configured broker (file locally, Redis in CI)."""
     from celery.contrib.testing.worker import start_worker
+    from django.core.cache import cache
 
     from billing_center.celery import app
+    from topups.wake import flag_key
 
     # Earlier tests published tasks (credit e-mails) nobody consumed; they must not run
     # against this test's data. Declared first: RabbitMQ refuses to purge a queue it does not know yet.
@@ -146,6 +148,8 @@ def celery_worker():
         queue = app.amqp.queues[app.conf.task_default_queue].bind(conn.default_channel)
         queue.declare()
         queue.purge()
+    # A purged batch task takes its wake flag along, or the next delivery would count on it (topups.wake).
+    cache.delete(flag_key())
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
 

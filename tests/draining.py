@@ -62,27 +62,38 @@ def drain(*, broker_url: str | None = None, timeout: float = 60.0, what: str = "
     Returns how many sentinels it took. Raises TimeoutError if the worker never went quiet.
     """
     deadline = time.monotonic() + timeout
-    folder = Path(tempfile.mkdtemp(prefix="billing-drain-"))
     previous = None
+    for round_number in itertools.count(1):
+        report = worker_report(broker_url=broker_url, deadline=deadline, what=what)
+        if report["held"] == 0 and report["started"] == previous:
+            return round_number
+        previous = report["started"]
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{what} was still busy after {timeout:.0f} s: {report['held']} retries held, "
+                f"tasks started so far {report['started']}"
+            )
+        if report["held"]:
+            time.sleep(0.2)  # waiting for the held retries to come due, within the deadline
+
+
+def tasks_started(*, broker_url: str | None = None, timeout: float = 60.0) -> dict[str, int]:
+    """How many tasks of each name the worker on `broker_url` has started so far, by its own
+    count (after drain(), nothing published is still waiting)."""
+    return worker_report(broker_url=broker_url, deadline=time.monotonic() + timeout)["started"]
+
+
+def worker_report(*, broker_url: str | None, deadline: float, what: str = "the worker") -> dict:
+    """Publish a sentinel behind everything queued and return what it reports, once it has run."""
+    folder = Path(tempfile.mkdtemp(prefix="billing-drain-"))
+    report_path = folder / "sentinel.json"
     try:
-        for round_number in itertools.count(1):
-            report_path = folder / f"sentinel-{round_number}.json"
-            with app.connection_for_write(broker_url, transport=transport_of(broker_url)) as connection:
-                app.send_task(SENTINEL, args=[str(report_path)], connection=connection)
-            while not report_path.exists():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{what} did not run the drain sentinel within {timeout:.0f} s")
-                time.sleep(0.05)
-            report = json.loads(report_path.read_text())
-            if report["held"] == 0 and report["started"] == previous:
-                return round_number
-            previous = report["started"]
+        with app.connection_for_write(broker_url, transport=transport_of(broker_url)) as connection:
+            app.send_task(SENTINEL, args=[str(report_path)], connection=connection)
+        while not report_path.exists():
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{what} was still busy after {timeout:.0f} s: {report['held']} retries held, "
-                    f"tasks started so far {report['started']}"
-                )
-            if report["held"]:
-                time.sleep(0.2)  # waiting for the held retries to come due, within the deadline
+                raise TimeoutError(f"{what} did not run the drain sentinel in time")
+            time.sleep(0.05)
+        return json.loads(report_path.read_text())
     finally:
         shutil.rmtree(folder, ignore_errors=True)

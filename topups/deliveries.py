@@ -3,10 +3,11 @@ anything else (the crash-safe log), then applied once by a worker; an unverified
 investigation (like dj-stripe's WebhookEventTrigger, and stricter: a changed body under a known
 id is flagged).
 
-Intake (`store_delivery`) only stores and hands the work to a worker after commit, so the
-gateway hears back at once, as Stripe asks. Workers apply stored deliveries in batches
-(topups.batches); what a batch cannot take — refunds, disputes, cards, repayments that settle
-bills, a batch that failed — is applied here one delivery at a time (`apply_delivery`).
+Intake (`store_delivery`) only stores and wakes a worker after commit (once per burst:
+topups.wake), so the gateway hears back at once, as Stripe asks. Workers apply stored
+deliveries in batches (topups.batches); what a batch cannot take — refunds, disputes, cards,
+repayments that settle bills, a batch that failed — is applied here one delivery at a time
+(`apply_delivery`).
 """
 
 import logging
@@ -16,8 +17,6 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.notifications import publish_after_commit
-
 from .auto_topup import save_card
 from .disputes import apply_dispute_notice
 from .gateways import get_gateway
@@ -25,6 +24,7 @@ from .gateways.base import CardNotice, DisputeNotice, Notice, RefundNotice, Refu
 from .models import TopUp, WebhookDelivery
 from .notices import apply_payment_notice
 from .refunds import apply_refund_notice
+from .wake import wake_after_commit
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -50,7 +50,7 @@ def record_rejected_delivery(*, gateway_name: str, body: bytes, signature: str, 
 
 
 def store_delivery(*, gateway_name: str, notice: Notice, body: bytes, signature: str) -> str:
-    """Store a verified delivery once per event id, hand it to a worker after commit, and answer
+    """Store a verified delivery once per event id, wake a worker after commit, and answer
     with its verdict: "received" until a worker has applied it.
 
     One statement stores a new event or counts a redelivery on the stored row (INSERT … ON
@@ -72,7 +72,7 @@ def store_delivery(*, gateway_name: str, notice: Notice, body: bytes, signature:
         WebhookDelivery.objects.filter(pk=pk, verdict=Verdict.ERROR).update(verdict=Verdict.RECEIVED)
         verdict = Verdict.RECEIVED
     if verdict == Verdict.RECEIVED:
-        wake_workers()
+        wake_after_commit(delivery_id=pk, redelivered=count > 1)
     return verdict
 
 
@@ -90,13 +90,6 @@ def _insert_or_count(gateway_name: str, notice: Notice, text: str, signature: st
             [gateway_name, notice.event_id, notice.event_type, text, signature, Verdict.RECEIVED, now, now],
         )
         return cursor.fetchone()
-
-
-def wake_workers() -> None:
-    """Publish the batch task after commit; a lost message is found by the sweep."""
-    from .tasks import apply_deliveries
-
-    publish_after_commit(apply_deliveries)
 
 
 def notice_of(delivery: WebhookDelivery) -> Notice:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
 from accounts import descriptions
@@ -21,7 +22,7 @@ from accounts.descriptions import Description, describe, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
 from bills.settlement import credit_payment
-from money.formatting import format_money
+from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
 
 from .gateways import PaymentNotice
@@ -227,18 +228,44 @@ def credited_email(topup: TopUp) -> TemplatedEmail | None:
     if not payer.email:
         logger.info("No e-mail address for %s; credit of %s not mailed", payer, topup.reference)
         return None
-    receipt_url = settings.SITE_URL + reverse("topups:receipt", args=[topup.public_id])
     with recipient_language(payer):
+        context = _receipt_values(topup)
         subject = gettext("%(kind)s %(reference)s credited: %(amount)s") % {
             "kind": _kind_label(topup),
-            "reference": topup.reference,
-            "amount": format_money(topup.credit_amount),
+            "reference": context["reference"],
+            "amount": context["credited"],
         }
     return TemplatedEmail(
         dedupe_key=f"topup-credited:{topup.public_id}",
         to=payer.email,
         subject=subject,
         template="topups/email_credited.txt",
-        context={"topup": topup, "receipt_url": receipt_url},
+        context=context,
         account=topup.account,
     )
+
+
+def _receipt_values(topup: TopUp) -> dict[str, str | bool]:
+    """What the receipt says, each value worked out here once in the reader's language, so the
+    template only places plain text (a batch mails hundreds; tickets' statement mails do the same)."""
+    payer, entry = topup.created_by, topup.ledger_entry
+    return {
+        "name": payer.get_full_name() or payer.username,
+        "reference": topup.reference,
+        "account": topup.account.name,
+        "is_repayment": topup.is_repayment,
+        "paid": format_money(topup.amount),
+        "credited": format_money(topup.credit_amount),
+        "rate": format_rate(topup.exchange_rate) if topup.is_converted else "",
+        "credit_currency": str(topup.credit_amount.currency),
+        "paid_currency": str(topup.amount.currency),
+        "as_of": _moment(topup.rate_as_of),
+        "credited_at": _moment(topup.credited_at),
+        "balance_after": format_money(entry.balance_after) if entry else "—",
+        "receipt_url": settings.SITE_URL + reverse("topups:receipt", args=[topup.public_id]),
+    }
+
+
+def _moment(value: datetime | None) -> str:
+    """As the template's `|date:"Y-m-d H:i T"` shows it: in the current time zone; '' for none."""
+    return date_format(timezone.localtime(value), "Y-m-d H:i T") if value else ""

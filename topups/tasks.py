@@ -31,7 +31,7 @@ def sweep_auto_topups() -> int:
 
 @shared_task(name="topups.tasks.apply_deliveries", acks_late=True)
 def apply_deliveries() -> dict:
-    """Credit stored webhook deliveries in batches (published by the webhook after commit)."""
+    """Credit stored webhook deliveries in batches (published after commit, once per burst: topups.wake)."""
     from .batches import apply_deliveries as apply
 
     return apply()
@@ -41,9 +41,10 @@ def apply_deliveries() -> dict:
 def sweep_deliveries(older_than_seconds: int = 60) -> int:
     """Nothing stays received: publish the batch task when deliveries wait longer than they should
     (a lost message, a worker that died), and put failed ones back in line."""
-    from .deliveries import retry_stale_deliveries, wake_workers
+    from .deliveries import retry_stale_deliveries
+    from .wake import publish_batch_task
 
     waiting = retry_stale_deliveries(older_than_seconds=older_than_seconds)
     if waiting:
-        wake_workers()
+        publish_batch_task()  # regardless of the wake flag: it may stand for a lost message
     return waiting

@@ -273,6 +273,9 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = float(env("STRIPE_TIMEOUT_SECONDS", "8"))  # per try, waiting for Stripe's answer
+# How long a stored delivery's wake flag stands for a queued batch task (topups.wake): a lost
+# publish strands later deliveries at most this long (or until the minute sweep, if none follows).
+DELIVERY_WAKE_SECONDS = 2
 
 # --- Bank-transfer tickets ----------------------------------------------------------------
 # Finance credits a transfer ticket within this many working days, counted in its own

@@ -1,5 +1,6 @@
 """Test settings: fast hashing, private files and the file broker in temporary folders."""
 
+import os
 import tempfile
 
 from .base import *  # noqa: F403
@@ -23,13 +24,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": f"{_broker}/queue",
         "control_folder": f"{_broker}/control",
     }
+# One cache folder for a test run and every process it starts without REDIS_URL (they inherit
+# the variable): web and worker processes share their cache, as `make run`'s share var/cache
+# (the worker heartbeat, the wake flag of topups.wake).
+TEST_CACHE_DIR = os.environ.get("BILLING_TEST_CACHE_DIR") or tempfile.mkdtemp(prefix="billing-test-cache-")
+os.environ["BILLING_TEST_CACHE_DIR"] = TEST_CACHE_DIR
 if not REDIS_URL:  # noqa: F405
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": tempfile.mkdtemp(prefix="billing-test-cache-"),
-        }
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": TEST_CACHE_DIR}}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not the shared-cache in-memory default: its table locks ignore the busy
     # timeout, so the live server's threads would fail where a real SQLite file waits.

@@ -79,6 +79,10 @@ def test_a_batch_across_accounts_credits_each_payment_once_with_its_receipt_and_
     history = TopUp.history.filter(id=topups[0].pk).order_by("-history_date").first()
     assert history.status == "credited"
     assert history.ledger_entry_id == TopUp.objects.get(pk=topups[0].pk).ledger_entry_id
+    assert history.history_type == "~"
+    tracked = [field.attname for field in TopUp.history.model.tracked_fields]
+    row = TopUp.objects.get(pk=topups[0].pk)
+    assert {name: getattr(history, name) for name in tracked} == {name: getattr(row, name) for name in tracked}
     assert TopUp.history.filter(status="credited").count() == 30
     assert ledger_mismatches() == []
 
