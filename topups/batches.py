@@ -23,12 +23,11 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
-from simple_history.utils import get_change_reason_from_object
 
 from accounts.ledger import NewEntry, credit_deposits
 from accounts.models import LedgerEntry
 from accounts.notifications import language_of, queue_templated_emails
-from billing_center.db import insert_missing, update_in_bulk
+from billing_center.db import update_in_bulk
 from money.parsing import uuid_or_none
 
 from .deliveries import apply_delivery, notice_of
@@ -140,32 +139,10 @@ def _apply_together(claimed: list[WebhookDelivery], *, now: datetime) -> tuple[C
     changed = list(touched.values())
     update_in_bulk(changed, TOPUP_FIELDS)
     if changed:
-        _write_history(changed, now=now)
+        TopUp.history.bulk_history_create(changed, update=True, default_date=now)
     update_in_bulk(done, DELIVERY_FIELDS)
     _queue_receipts(credited)
     return Counter(delivery.verdict for delivery in done), alone
-
-
-def _write_history(topups: list[TopUp], *, now: datetime) -> None:
-    """The top-ups' history rows, as TopUp.history.bulk_history_create(update=True) makes them,
-    inserted without bulk_create's preparation of every value (billing_center.db: a history row
-    has no unique key, so every one is new)."""
-    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
-        return
-    history = TopUp.history.model
-    tracked = [field.attname for field in history.tracked_fields]
-    insert_missing(
-        [
-            history(
-                history_date=now,
-                history_user=getattr(topup, "_history_user", history.get_default_history_user(topup)),
-                history_change_reason=get_change_reason_from_object(topup) or "",
-                history_type="~",
-                **{name: getattr(topup, name) for name in tracked},
-            )
-            for topup in topups
-        ]
-    )
 
 
 def _lock_topups(notices) -> dict:
