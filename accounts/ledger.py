@@ -24,7 +24,7 @@ from billing_center.db import insert_new
 from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 
 from .alerts import check_alert_after_commit
-from .balances import LockedAccount, add_to_balance, lock_accounts, write_balances
+from .balances import LockedAccount, lock_accounts, post_entry, write_balances
 from .descriptions import parts_of
 from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
@@ -234,17 +234,10 @@ def _post(entries: list[NewEntry], *, now: datetime | None, locked: dict | None 
         raise ValueError("post_ledger_entries needs an aware datetime.")
     for entry in entries:
         _check_amount(entry.amount)
+    if locked is None and len(entries) == 1:
+        return [_post_one(entries[0], now)]
     account_ids = sorted({entry.account_id for entry in entries})
-    if locked is None and len(account_ids) == 1:
-        # One account: its lock and its new balance in one statement (add_to_balance).
-        total = sum(entry.amount.amount for entry in entries)
-        account = add_to_balance(account_ids[0], total)
-        accounts = {} if account is None else {account.pk: account}
-        stored = {pk: account.state for pk, account in accounts.items()}
-    elif locked is None:
-        accounts, stored = lock_accounts(account_ids), None
-    else:
-        accounts, stored = {pk: locked[pk] for pk in account_ids if pk in locked}, None
+    accounts = lock_accounts(account_ids) if locked is None else {pk: locked[pk] for pk in account_ids if pk in locked}
     missing = set(account_ids) - set(accounts)
     if missing:
         raise Account.DoesNotExist(f"No account {min(missing)}.")
@@ -258,27 +251,45 @@ def _post(entries: list[NewEntry], *, now: datetime | None, locked: dict | None 
                 f"an entry in {entry.amount.currency} cannot be posted."
             )
         balances[account.pk] = balances[account.pk] + entry.amount
-        created.append(
-            LedgerEntry(
-                account_id=account.pk,
-                amount=entry.amount,
-                kind=entry.kind,
-                source_ref=entry.source_ref,
-                actor=entry.actor,
-                description=entry.description[:300],
-                description_parts=parts_of(entry.description),
-                balance_after=balances[account.pk],
-                created_at=now,
-            )
-        )
+        created.append(_entry(entry, balances[account.pk], now))
     insert_new(created, key=("kind", "source_ref"))
     for pk, account in accounts.items():
         _follow_balance(account, balances[pk])
-    if stored is None:
-        write_balances(list(accounts.values()))
-    else:  # the balance is written already; the alert and refill state only when it moved
-        write_balances([account for pk, account in accounts.items() if account.state != stored[pk]], state_only=True)
+    write_balances(list(accounts.values()))
     return created
+
+
+def _post_one(new: NewEntry, now: datetime) -> LedgerEntry:
+    """A posting of one entry: the account's lock, its new balance and the entry in one statement
+    (accounts.balances.post_entry), then the alert and refill state, written only if it moved."""
+    entry = _entry(new, new.amount, now)  # balance_after: set by post_entry
+    account = post_entry(entry)
+    if account is None:
+        billed = Account.objects.filter(pk=new.account_id).values_list("balance_currency", flat=True).first()
+        if billed is None:
+            raise Account.DoesNotExist(f"No account {new.account_id}.")
+        raise CurrencyMismatch(
+            f"Account {new.account_id} is billed in {billed}; an entry in {new.amount.currency} cannot be posted."
+        )
+    stored = account.state
+    _follow_balance(account, entry.balance_after)
+    if account.state != stored:
+        write_balances([account], state_only=True)
+    return entry
+
+
+def _entry(new: NewEntry, balance_after: Money, now: datetime) -> LedgerEntry:
+    return LedgerEntry(
+        account_id=new.account_id,
+        amount=new.amount,
+        kind=new.kind,
+        source_ref=new.source_ref,
+        actor=new.actor,
+        description=new.description[:300],
+        description_parts=parts_of(new.description),
+        balance_after=balance_after,
+        created_at=now,
+    )
 
 
 def _check_amount(amount: Money) -> None:

@@ -51,12 +51,29 @@ def _arrays(model: type[Model]) -> str:
 
 
 def _array(field) -> str:
-    """The placeholder of one column's array on PostgreSQL. Text goes as text[] and numbers
-    without their precision, so that storing the value checks the column as storing a
-    single value would (an explicit cast to varchar(20)[] would cut a longer text short)."""
+    """The placeholder of one column's array on PostgreSQL (see placeholder)."""
+    return placeholder(field) + "[]"
+
+
+def placeholder(field) -> str:
+    """A typed placeholder for one value of `field` on PostgreSQL, where a value in a SELECT list
+    has no column to take its type from. Text goes as text and numbers without their precision,
+    so that storing the value checks the column as storing it plainly would (a cast to
+    varchar(20) would cut a longer text short)."""
     if field.get_internal_type() in TEXT_TYPES:
-        return "%s::text[]"
-    return "%s::" + PRECISION.sub("", field.db_type(connection)) + "[]"
+        return "%s::text"
+    return "%s::" + PRECISION.sub("", field.db_type(connection))
+
+
+def row_of(instance: Model) -> dict[str, object]:
+    """An unsaved instance's values in database form, by column: what insert_new writes."""
+    return dict(zip(_plan(type(instance))[0], _rows([instance])[0], strict=True))
+
+
+def mark_saved(instance: Model, pk: int) -> None:
+    """Give an instance written by plain SQL its id; it then counts as saved, as after save()."""
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, connection.alias
 
 
 def _rows(objects: list[Model]) -> list[list]:
@@ -144,9 +161,7 @@ def insert_new(objects: list[Model], *, key: tuple[str, ...]) -> None:
                 raise ValueError(f"Two new {model.__name__} rows share the key {key}.")
             cursor.execute(*_insert(into, fields, f"RETURNING {returning}", chunk_rows))
             for pk, *key_values in cursor.fetchall():
-                instance = by_key[tuple(key_values)]
-                instance.pk = pk
-                instance._state.adding, instance._state.db = False, connection.alias
+                mark_saved(by_key[tuple(key_values)], pk)
 
 
 def insert_missing(objects: list[Model]) -> int:
