@@ -193,22 +193,24 @@ class WebhookDelivery(models.Model):
         REJECTED = "rejected", _("Rejected: not verified")
         ERROR = "error", _("Processing failed, will be retried")
 
-    gateway = models.CharField(max_length=20)
-    event_id = models.CharField(max_length=255, null=True, blank=True)
-    event_type = models.CharField(max_length=100, blank=True)
-    topup = models.ForeignKey(TopUp, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
-    body = models.TextField()
-    signature = models.CharField(max_length=1000, blank=True)
-    verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.RECEIVED)
-    error = models.TextField(blank=True)
-    delivery_count = models.PositiveIntegerField(default=1)
-    received_at = models.DateTimeField(auto_now_add=True)
-    last_received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    gateway = models.CharField(_("gateway"), max_length=20)
+    event_id = models.CharField(_("event id"), max_length=255, null=True, blank=True)
+    event_type = models.CharField(_("event type"), max_length=100, blank=True)
+    topup = models.ForeignKey(
+        TopUp, verbose_name=_("top-up"), null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    body = models.TextField(_("body"))
+    signature = models.CharField(_("signature"), max_length=1000, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=20, choices=Verdict.choices, default=Verdict.RECEIVED)
+    error = models.TextField(_("error"), blank=True)
+    delivery_count = models.PositiveIntegerField(_("times delivered"), default=1)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    last_received_at = models.DateTimeField(_("last received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        verbose_name_plural = _("webhook deliveries")
+        verbose_name, verbose_name_plural = _("webhook delivery"), _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "event_id"],
