@@ -6,7 +6,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin
+from billing_center.admin_base import (
+    AddedNotEditedMixin,
+    BooleansInWordsMixin,
+    HistoryAdmin,
+    ReadOnlyAdmin,
+    ReviewFlagMixin,
+)
 from billing_center.privacy import mask_phone
 from money.errors import BillingError
 
@@ -27,7 +33,7 @@ from .usage_api.tokens import create_service_token, revoke_service_token
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BooleansInWordsMixin, DjangoUserAdmin):
     fieldsets = DjangoUserAdmin.fieldsets + ((gettext_lazy("Billing"), {"fields": ("account",)}),)
     list_display = ("username", "email", "account", "is_staff")
     list_select_related = ("account",)

@@ -43,6 +43,30 @@ RECLAIM = gettext_noop("Reclaim by %(master)s from %(member)s")
 USAGE = gettext_noop("Usage (%(service)s)")
 CREDIT_FROM_EARLIER = gettext_noop("Credit from earlier repayments")  # a bill's settlement, not an entry
 
+# Why a cardholder disputed a payment: the reasons Stripe documents (the dispute object's
+# `reason`), in words for people. The code is what the gateway sends and what is stored
+# (topups.Dispute.reason); a reason not listed here is shown as the gateway wrote it.
+DISPUTE_REASONS = {
+    "bank_cannot_process": gettext_noop("bank cannot process"),
+    "check_returned": gettext_noop("check returned"),
+    "credit_not_processed": gettext_noop("credit not processed"),
+    "customer_initiated": gettext_noop("customer initiated"),
+    "debit_not_authorized": gettext_noop("debit not authorized"),
+    "duplicate": gettext_noop("duplicate"),
+    "fraudulent": gettext_noop("fraudulent"),
+    "general": gettext_noop("general"),
+    "incorrect_account_details": gettext_noop("incorrect account details"),
+    "insufficient_funds": gettext_noop("insufficient funds"),
+    "noncompliant": gettext_noop("noncompliant"),
+    "product_not_received": gettext_noop("product not received"),
+    "product_unacceptable": gettext_noop("product unacceptable"),
+    "subscription_canceled": gettext_noop("subscription canceled"),
+    "unrecognized": gettext_noop("unrecognized"),
+}
+# Arguments that are codes with words of their own, per message: rendered in the reader's language,
+# for older entries too (their parts hold the code as the gateway sent it).
+CODED_ARGS = {DISPUTED: {"reason": DISPUTE_REASONS}}
+
 MESSAGES = frozenset(
     {
         ONLINE_TOPUP, AUTO_TOPUP, ONLINE_TOPUP_CONVERTED, AUTO_TOPUP_CONVERTED, ONLINE_REPAYMENT, BANK_TRANSFER,
@@ -108,7 +132,11 @@ def _render(parts: dict, language: str | None) -> str:
             return _render(parts, None)
     if parts["text"] not in MESSAGES:
         raise ValueError(parts["text"])
-    return gettext(parts["text"]) % {name: _shown(value) for name, value in parts["args"].items()}
+    coded = CODED_ARGS.get(parts["text"], {})
+    return gettext(parts["text"]) % {
+        name: gettext(coded[name][value]) if isinstance(value, str) and value in coded.get(name, {}) else _shown(value)
+        for name, value in parts["args"].items()
+    }
 
 
 def _shown(value) -> str:

@@ -8,6 +8,7 @@ by accounts.enterprise, and never changed: a correction is another move.
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
@@ -19,17 +20,29 @@ class FundMove(models.Model):
         ALLOCATION = "allocation", _("Allocation")  # master → member
         RECLAIM = "reclaim", _("Reclaim")  # member → master
 
-    master = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fund_moves_made")
-    member = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fund_moves")
-    direction = models.CharField(max_length=10, choices=Direction.choices)
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
+    master = models.ForeignKey(
+        Account, verbose_name=_("master account"), on_delete=models.PROTECT, related_name="fund_moves_made"
+    )
+    member = models.ForeignKey(
+        Account, verbose_name=_("member account"), on_delete=models.PROTECT, related_name="fund_moves"
+    )
+    direction = models.CharField(verbose_name=_("direction"), max_length=10, choices=Direction.choices)
+    amount = MoneyField(
+        verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
+    )
     # The key of the form that asked for it: a double click, a resubmission or a second tab
     # sends the same key and finds this move instead of making another.
-    request_key = models.CharField(max_length=64)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    debit_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
-    credit_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    request_key = models.CharField(verbose_name=_("request key"), max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+"
+    )
+    debit_entry = models.OneToOneField(
+        LedgerEntry, verbose_name=_("debit entry"), on_delete=models.PROTECT, related_name="+"
+    )
+    credit_entry = models.OneToOneField(
+        LedgerEntry, verbose_name=_("credit entry"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -45,7 +58,11 @@ class FundMove(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_direction_display()} of {self.amount} ({self.created_at:%Y-%m-%d %H:%M})"
+        return gettext("%(direction)s of %(amount)s (%(when)s)") % {
+            "direction": self.get_direction_display(),
+            "amount": self.amount,
+            "when": f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M}",
+        }
 
     @property
     def member_change(self):

@@ -55,7 +55,7 @@ class OutboundEmail(OutboxMessage):
         indexes = [models.Index(fields=["status", "created_at"], name="email_status_age")]
 
     def __str__(self) -> str:
-        return f"{self.subject} → {self.to} ({self.status})"
+        return f"{self.subject} → {self.to} ({self.get_status_display()})"
 
 
 class OutboundSms(OutboxMessage):
@@ -84,4 +84,4 @@ class OutboundSms(OutboxMessage):
     def __str__(self) -> str:
         from billing_center.privacy import mask_phone
 
-        return f"SMS → {mask_phone(self.to)} ({self.status})"
+        return f"SMS → {mask_phone(self.to)} ({self.get_status_display()})"

@@ -3,6 +3,7 @@ refuse mangled selections, and a History page in our words."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.utils.html import format_html
@@ -36,6 +37,55 @@ class ReviewFlagMixin:
         return yes_no(obj.needs_review)
 
 
+def _in_words(field):
+    @admin.display(description=field.verbose_name, ordering=field.name)
+    def shown(obj):
+        return yes_no(getattr(obj, field.name))
+
+    return shown
+
+
+class BooleansInWordsMixin:
+    """Every boolean the admin shows read-only (a column, a view-only clerk's page, a field no one
+    may edit) goes through yes_no: Django's own icon has the alt text "True"/"False" in English
+    whatever the reader's language. A boolean someone may still tick stays a checkbox."""
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        booleans = [f for f in model._meta.concrete_fields if isinstance(f, models.BooleanField)]
+        self.in_words = {f.name: f"{f.name}_in_words" for f in booleans}
+        for field in booleans:
+            setattr(self, self.in_words[field.name], _in_words(field))
+
+    def _words(self, names, keep=()):
+        """`names` with each boolean not in `keep` replaced by its yes/no display (rows of a
+        fieldset may be tuples of names)."""
+        return [
+            tuple(self._words(name, keep))
+            if isinstance(name, list | tuple)
+            else name
+            if name in keep
+            else self.in_words.get(name, name)
+            for name in names
+        ]
+
+    def get_list_display(self, request):
+        return self._words(super().get_list_display(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly + [self.in_words[name] for name in readonly if name in self.in_words]
+
+    def get_fieldsets(self, request, obj=None):
+        editable = set()
+        if obj is None or self.has_change_permission(request, obj):
+            editable = set(self.in_words) - set(super().get_readonly_fields(request, obj))
+        return [
+            (title, {**options, "fields": self._words(options["fields"], keep=editable)})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+
 class SafeActionsMixin:
     """An action POST whose selection is not a list of ids (a forged or mangled form) is
     answered with a message, not a 500 from the database."""
@@ -50,7 +100,7 @@ class SafeActionsMixin:
         return super().response_action(request, queryset)
 
 
-class ReadOnlyAdmin(SafeActionsMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(BooleansInWordsMixin, SafeActionsMixin, admin.ModelAdmin):
     """Records written by services only (money, deliveries, logs); staff read them here."""
 
     # These logs grow without end: a filtered list must not also count every row.
@@ -89,7 +139,7 @@ class HistoryWords(HistoricalRecordContextHelper):
         return super().prepare_delta_change_value(change, value)
 
 
-class HistoryAdmin(SimpleHistoryAdmin):
+class HistoryAdmin(BooleansInWordsMixin, SimpleHistoryAdmin):
     """django-simple-history's History page, with empty fields and changes made by no person in words."""
 
     object_history_list_template = "admin/history_list.html"

@@ -148,19 +148,30 @@ class StatementCsvFormat(models.Model):
         GB18030 = "gb18030", _("GB18030 (Chinese banks)")
 
     receiving_account = models.OneToOneField(
-        "tickets.ReceivingAccount", on_delete=models.CASCADE, related_name="csv_format"
+        "tickets.ReceivingAccount",
+        verbose_name=_("receiving account"),
+        on_delete=models.CASCADE,
+        related_name="csv_format",
     )
-    encoding = models.CharField(max_length=10, choices=Encoding.choices, default=Encoding.UTF8)
-    delimiter = models.CharField(max_length=1, default=",")
-    date_column = models.CharField(max_length=60)
-    date_format = models.CharField(max_length=20, default="%Y-%m-%d", help_text=_("e.g. %Y-%m-%d or %d.%m.%Y"))
-    amount_column = models.CharField(max_length=60, help_text=_("Signed: negative for money going out."))
-    balance_column = models.CharField(max_length=60, help_text=_("The account's balance after each line."))
-    reference_column = models.CharField(max_length=60)
-    currency_column = models.CharField(max_length=60, blank=True, help_text=_("Empty: the account's currency."))
-    payer_column = models.CharField(max_length=60, blank=True)
-    payer_account_column = models.CharField(max_length=60, blank=True)
-    remittance_column = models.CharField(max_length=60, blank=True)
+    encoding = models.CharField(_("encoding"), max_length=10, choices=Encoding.choices, default=Encoding.UTF8)
+    delimiter = models.CharField(_("delimiter"), max_length=1, default=",")
+    date_column = models.CharField(_("date column"), max_length=60)
+    date_format = models.CharField(
+        _("date format"), max_length=20, default="%Y-%m-%d", help_text=_("e.g. %Y-%m-%d or %d.%m.%Y")
+    )
+    amount_column = models.CharField(
+        _("amount column"), max_length=60, help_text=_("Signed: negative for money going out.")
+    )
+    balance_column = models.CharField(
+        _("balance column"), max_length=60, help_text=_("The account's balance after each line.")
+    )
+    reference_column = models.CharField(_("reference column"), max_length=60)
+    currency_column = models.CharField(
+        _("currency column"), max_length=60, blank=True, help_text=_("Empty: the account's currency.")
+    )
+    payer_column = models.CharField(_("payer column"), max_length=60, blank=True)
+    payer_account_column = models.CharField(_("payer account column"), max_length=60, blank=True)
+    remittance_column = models.CharField(_("remittance column"), max_length=60, blank=True)
 
     class Meta:
         verbose_name = _("statement CSV format")

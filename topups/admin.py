@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import display_for_value
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -228,6 +229,8 @@ class RateForm(forms.ModelForm):
     class Meta:
         model = Rate
         fields = ("currency", "value")
+        # django-money's fields have no translatable labels: the inline's headings come from here.
+        labels = {"currency": gettext_lazy("currency"), "value": gettext_lazy("rate")}
 
     def clean_currency(self):
         code = self.cleaned_data["currency"].strip().upper()
@@ -252,11 +255,19 @@ class RateInline(admin.TabularInline):
     verbose_name_plural = gettext_lazy("rates: units of the currency per one unit of the sheet's base currency")
 
 
+class RateSheetForm(forms.ModelForm):
+    class Meta:
+        model = RateSheet
+        fields = ("name", "base_currency")
+        labels = {"name": gettext_lazy("name"), "base_currency": gettext_lazy("base currency")}
+
+
 @admin.register(RateSheet)
 class RateSheetAdmin(HistoryAdmin):
     """Saving the sheet stamps its time: the "as of" every quote shows and the age it is judged by."""
 
     list_display = ("sheet", "base", "updated", "rate_count")
+    form = RateSheetForm
     inlines = [RateInline]
 
     # django-money's ExchangeBackend names its fields without translatable labels.
@@ -270,15 +281,21 @@ class RateSheetAdmin(HistoryAdmin):
 
     @admin.display(description=gettext_lazy("last update"), ordering="last_update")
     def updated(self, obj):
-        return obj.last_update
+        # In the reader's format and time zone, as Django shows the field itself; a new sheet has none yet.
+        return display_for_value(obj.last_update, self.get_empty_value_display())
 
     @admin.display(description=gettext_lazy("rates"))
     def rate_count(self, obj):
         return obj.rates.count()
 
+    def get_fields(self, request, obj=None):
+        # Read-only fields are labelled by the model's fields, which django-money leaves untranslated:
+        # they are shown through the columns above instead.
+        return ("name", "base_currency", "updated") if obj is None else ("sheet", "base_currency", "updated")
+
     def get_readonly_fields(self, request, obj=None):
         # The name is the sheet's key and the source every quote and top-up names.
-        return ("last_update",) if obj is None else ("name", "last_update")
+        return ("updated",) if obj is None else ("sheet", "updated")
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -114,7 +114,7 @@ def described(refs) -> list[tuple[str, str]]:
             f"在线充值 {converted}：按汇率 7.1000 CNY/USD 支付 ¥710.00",
         ),
         (f"Refund {refs['refund']} of top-up {plain}", f"充值 {plain} 的退款 {refs['refund']}"),
-        (f"Card payment of top-up {plain} disputed (fraudulent)", f"充值 {plain} 的银行卡支付发生争议（fraudulent）"),
+        (f"Card payment of top-up {plain} disputed (fraudulent)", f"充值 {plain} 的银行卡支付发生争议（欺诈交易）"),
         (f"Dispute of top-up {plain} won: the payment is returned", f"充值 {plain} 的争议胜诉：款项已退回"),
         (f"Bank transfer {refs['ticket']}", f"银行转账 {refs['ticket']}"),
         (

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from accounts.descriptions import DISPUTE_REASONS
+
 from .core import TopUp
 
 
@@ -129,7 +131,13 @@ class Dispute(models.Model):
         verbose_name=_("debit amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
     )
     status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
-    reason = models.CharField(verbose_name=_("reason"), max_length=100, blank=True)
+    # The gateway's code ("fraudulent"), shown in the reader's words; an unknown code as it came.
+    reason = models.CharField(
+        verbose_name=_("reason"),
+        max_length=100,
+        blank=True,
+        choices=[(code, _(words)) for code, words in DISPUTE_REASONS.items()],
+    )
     debit_entry = models.OneToOneField(
         "accounts.LedgerEntry",
         verbose_name=_("debit entry"),

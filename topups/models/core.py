@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.contrib.exchange.models import ExchangeBackend, Rate
@@ -191,22 +193,24 @@ class WebhookDelivery(models.Model):
         REJECTED = "rejected", _("Rejected: not verified")
         ERROR = "error", _("Processing failed, will be retried")
 
-    gateway = models.CharField(max_length=20)
-    event_id = models.CharField(max_length=255, null=True, blank=True)
-    event_type = models.CharField(max_length=100, blank=True)
-    topup = models.ForeignKey(TopUp, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
-    body = models.TextField()
-    signature = models.CharField(max_length=1000, blank=True)
-    verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.RECEIVED)
-    error = models.TextField(blank=True)
-    delivery_count = models.PositiveIntegerField(default=1)
-    received_at = models.DateTimeField(auto_now_add=True)
-    last_received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    gateway = models.CharField(_("gateway"), max_length=20)
+    event_id = models.CharField(_("event id"), max_length=255, null=True, blank=True)
+    event_type = models.CharField(_("event type"), max_length=100, blank=True)
+    topup = models.ForeignKey(
+        TopUp, verbose_name=_("top-up"), null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    body = models.TextField(_("body"))
+    signature = models.CharField(_("signature"), max_length=1000, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=20, choices=Verdict.choices, default=Verdict.RECEIVED)
+    error = models.TextField(_("error"), blank=True)
+    delivery_count = models.PositiveIntegerField(_("times delivered"), default=1)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    last_received_at = models.DateTimeField(_("last received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        verbose_name_plural = _("webhook deliveries")
+        verbose_name, verbose_name_plural = _("webhook delivery"), _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "event_id"],
@@ -281,12 +285,44 @@ for model, name, plural in (
     table = f"topups_historical{model._meta.model_name}"
     register(model, app="topups", table_name=table, verbose_name=name, verbose_name_plural=plural)
 HistoricalRate = Rate.history.model
+HistoricalExchangeBackend = ExchangeBackend.history.model
+# The proxy has no history manager of its own: the sheet's History page reads its concrete model's.
+RateSheet._meta.simple_history_manager_attribute = ExchangeBackend._meta.simple_history_manager_attribute
+
+# django-money names its fields without translatable labels, and simple-history its own: the
+# historical copies are ours (this app), so they carry labels in the reader's language. The rate
+# sheet's own form and list have theirs in topups.admin.
+HISTORY_LABELS = {
+    "name": _("name"),
+    "base_currency": _("base currency"),
+    "last_update": _("last update"),
+    "backend": _("rate sheet"),
+    "currency": _("currency"),
+    "value": _("rate"),
+    "history_id": _("change number"),
+    "history_date": _("changed at"),
+    "history_type": _("type of change"),
+    "history_user": _("changed by"),
+    "history_change_reason": _("reason for the change"),
+}
+for historical in (HistoricalExchangeBackend, HistoricalRate):
+    for field in historical._meta.concrete_fields:
+        field.verbose_name = HISTORY_LABELS.get(field.name, field.verbose_name)
+
+
+def _historical_rate_str(record) -> str:
+    """ "1 USD = 7.1000 CNY as of 2026-12-04 11:16", in the reader's words and time zone."""
+    when = date_format(timezone.localtime(record.history_date), "Y-m-d H:i")
+    return gettext("%(rate)s as of %(date)s") % {"rate": record.history_object, "date": when}
+
+
+HistoricalRate.__str__ = _historical_rate_str
 
 
 def _rate_str(rate: Rate) -> str:
     """ "1 USD = 7.1000 CNY": one unit of the sheet's base currency in the rate's currency."""
     if rate.value is None or rate.backend_id is None:
-        return f"{rate.currency} rate"
+        return gettext("%(currency)s rate") % {"currency": rate.currency}
     return f"1 {rate.backend.base_currency} = {format_rate(rate.value)} {rate.currency}"
 
 
