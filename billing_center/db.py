@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from operator import itemgetter
+from types import NoneType
 from uuid import UUID
 
 from django.db import connection, models
@@ -132,9 +133,16 @@ def _columns(rows: list[list]) -> list:
 def _array_text(values) -> str | list:
     """One column in PostgreSQL's array syntax, every element quoted ({"1","x \\"y\\""},
     NULL bare). psycopg 3 adapts a Python list element by element in Python, about twenty
-    times slower than this one join; a column of values of any other kind is left to it."""
-    if not all(value is None or isinstance(value, PLAIN) for value in values):
+    times slower than this; a column of values of any other kind is left to it. A column without
+    NULLs is joined and escaped as one string (NUL, which no PostgreSQL text holds, marks the
+    joins); one with NULLs, or a NUL of its own, is quoted element by element."""
+    kinds = set(map(type, values))
+    if not all(kind is NoneType or issubclass(kind, PLAIN) for kind in kinds):
         return list(values)
+    if NoneType not in kinds:
+        text = "\x00".join(map(str, values))
+        if text.count("\x00") == len(values) - 1:
+            return '{"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\x00", '","') + '"}'
     return (
         "{"
         + ",".join(
