@@ -6,6 +6,7 @@ noise, so the smallest number of processes wins: threads cover the waits on Post
 the broker, and every extra process costs its own memory and database connections.
 """
 
+import gc
 import os
 
 
@@ -19,3 +20,15 @@ def cores() -> int:
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or cores())
 threads = int(os.environ.get("WEB_THREADS") or 4)
+
+
+def post_worker_init(worker) -> None:
+    """Once a worker has loaded the app and its views, move every object it holds into the
+    collector's permanent generation (gc.freeze): a full collection then walks only what requests
+    create, not the app's long-lived objects (some 170,000). A batch of 1,000 charges creates
+    enough objects to set off several full collections, which had cost a quarter to a third of
+    the workers' CPU per charge."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports every view module, as the first request would)
+    gc.freeze()

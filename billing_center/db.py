@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from operator import itemgetter
+from types import NoneType
 from uuid import UUID
 
 from django.db import connection, models
@@ -28,26 +29,36 @@ TEXT_TYPES = {"CharField", "TextField", "SlugField", "EmailField", "URLField"}
 
 
 @cache
-def _plan(model: type[Model]):
-    """The model's columns (every concrete field but the primary key), one getter for all their
-    values (read from the instance's __dict__, where each field keeps its value under its
-    attname: djmoney's descriptor would build a Money on every read), and which of them need
-    turning into database form. Derived once per model from its fields, so a new field is
-    written without anyone editing a column list."""
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+def _fields(model: type[Model], attnames: tuple[str, ...] | None = None) -> tuple:
+    """The fields a write fills, in order: every concrete field but the primary key, or those
+    named by attname ("account_id", and a Money field's amount and "<name>_currency" apart)."""
+    if attnames is None:
+        return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+    by_attname = {field.attname: field for field in model._meta.concrete_fields}
+    return tuple(by_attname[name] for name in attnames)
+
+
+@cache
+def _plan(model: type[Model], attnames: tuple[str, ...] | None = None):
+    """The fields written (_fields), one getter for all their values (read from an instance's
+    __dict__, where each field keeps its value under its attname: djmoney's descriptor would
+    build a Money on every read), and which of them need turning into database form. Derived
+    once per model from its fields, so a new field is written without anyone editing a column
+    list."""
+    fields = _fields(model, attnames)
     money = tuple(i for i, f in enumerate(fields) if isinstance(f, MoneyField))
     currency = tuple(i for i, f in enumerate(fields) if isinstance(f, CurrencyField))
     moments = tuple(i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField))
     days = tuple(i for i, f in enumerate(fields) if type(f) is models.DateField)
     texts = tuple((i, f.encoder) for i, f in enumerate(fields) if isinstance(f, models.JSONField))
     getter = itemgetter(*(f.attname for f in fields))
-    return tuple(f.column for f in fields), getter, money, currency, moments, days, texts
+    return fields, getter, money, currency, moments, days, texts
 
 
 @cache
-def _arrays(model: type[Model]) -> str:
-    """The array placeholders of every column _plan writes, in its order (PostgreSQL)."""
-    return ", ".join(_array(field) for field in model._meta.concrete_fields if not field.primary_key)
+def _arrays(fields: tuple) -> str:
+    """The array placeholders of these fields' columns, in their order (PostgreSQL)."""
+    return ", ".join(_array(field) for field in fields)
 
 
 def _array(field) -> str:
@@ -67,7 +78,7 @@ def placeholder(field) -> str:
 
 def row_of(instance: Model) -> dict[str, object]:
     """An unsaved instance's values in database form, by column: what insert_new writes."""
-    return dict(zip(_plan(type(instance))[0], _rows([instance])[0], strict=True))
+    return dict(zip((field.column for field in _fields(type(instance))), _rows([instance])[0], strict=True))
 
 
 def mark_saved(instance: Model, pk: int) -> None:
@@ -77,17 +88,22 @@ def mark_saved(instance: Model, pk: int) -> None:
 
 
 def _rows(objects: list[Model]) -> list[list]:
-    """Each instance's values in database form: amounts as Decimal (djmoney keeps a Decimal, or a
-    Money once the field was read), currencies as codes, JSON as its text (None stays NULL; dumped
-    once per distinct object), dates and datetimes adapted (datetimes once per distinct value: a
-    batch shares its time)."""
-    _, values_of, money, currency, moments, days, texts = _plan(type(objects[0]))
+    """Each instance's values (every field _plan writes) in database form (_adapt)."""
+    plan = _plan(type(objects[0]))
+    values_of = plan[1]
+    return _adapt(plan, [list(values_of(instance.__dict__)) for instance in objects])
+
+
+def _adapt(plan, rows: list[list]) -> list[list]:
+    """Put the rows' values in database form, in place: amounts as Decimal (djmoney keeps a
+    Decimal, or a Money once the field was read), currencies as codes, JSON as its text (None
+    stays NULL; dumped once per distinct object), dates and datetimes adapted (datetimes once
+    per distinct value: a batch shares its time)."""
+    _, _, money, currency, moments, days, texts = plan
     adapted: dict = {}
     dumped: dict = {}
     adapt, adapt_day = connection.ops.adapt_datetimefield_value, connection.ops.adapt_datefield_value
-    rows = []
-    for instance in objects:
-        row = list(values_of(instance.__dict__))
+    for row in rows:
         for i in money:
             if isinstance(row[i], Money):
                 row[i] = row[i].amount
@@ -106,7 +122,6 @@ def _rows(objects: list[Model]) -> list[list]:
                 if key not in dumped:
                     dumped[key] = (row[i], json.dumps(row[i], cls=encoder))  # the value kept: its id stays its own
                 row[i] = dumped[key][1]
-        rows.append(row)
     return rows
 
 
@@ -118,9 +133,16 @@ def _columns(rows: list[list]) -> list:
 def _array_text(values) -> str | list:
     """One column in PostgreSQL's array syntax, every element quoted ({"1","x \\"y\\""},
     NULL bare). psycopg 3 adapts a Python list element by element in Python, about twenty
-    times slower than this one join; a column of values of any other kind is left to it."""
-    if not all(value is None or isinstance(value, PLAIN) for value in values):
+    times slower than this; a column of values of any other kind is left to it. A column without
+    NULLs is joined and escaped as one string (NUL, which no PostgreSQL text holds, marks the
+    joins); one with NULLs, or a NUL of its own, is quoted element by element."""
+    kinds = set(map(type, values))
+    if not all(kind is NoneType or issubclass(kind, PLAIN) for kind in kinds):
         return list(values)
+    if NoneType not in kinds:
+        text = "\x00".join(map(str, values))
+        if text.count("\x00") == len(values) - 1:
+            return '{"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\x00", '","') + '"}'
     return (
         "{"
         + ",".join(
@@ -137,31 +159,54 @@ def insert_new(objects: list[Model], *, key: tuple[str, ...]) -> None:
     bulk_create runs every field's full preparation for every value, which for a batch of
     charges costs more than the database's own work; here each column's value is read in
     database form by a reader derived once from the model. The returned ids are matched to
-    the instances by `key`, the columns of one of the model's unique constraints (neither
+    the instances by `key`, the fields of one of the model's unique constraints (neither
     PostgreSQL nor SQLite promises to return a multi-row insert's rows in order). Like
     bulk_create, no signals are sent and defaults must already be on the instances.
     """
     if not objects:
         return
     model = type(objects[0])
-    names = _plan(model)[0]
-    key_at = [names.index(model._meta.get_field(name).column) for name in key]
+    fields = _fields(model)
+    key_at = [fields.index(model._meta.get_field(name)) for name in key]
+    for instance, pk in zip(objects, _insert_returning(fields, _rows(objects), key_at), strict=True):
+        mark_saved(instance, pk)
+
+
+def insert_rows(model: type[Model], attnames: tuple[str, ...], rows: list, *, key: tuple[str, ...]) -> list[int]:
+    """Insert rows of plain values, no model instances, and return their new ids in the rows' order.
+
+    Each row holds the values of the fields named in `attnames` ("account_id"; a Money field's
+    amount and its "<name>_currency" apart), turned into database form as insert_new's are.
+    `key` names, among them, the fields of one of the model's unique constraints, by which the
+    ids are matched to the rows. A field left out is NULL or its database default: Django's
+    defaults are not applied, and no signals are sent.
+    """
+    if not rows:
+        return []
+    plan = _plan(model, attnames)
+    return _insert_returning(plan[0], _adapt(plan, [list(row) for row in rows]), [attnames.index(k) for k in key])
+
+
+def _insert_returning(fields: tuple, rows: list[list], key_at: list[int]) -> list[int]:
+    """Insert rows in database form into `fields`; their ids, in order, matched by the key's values."""
+    model = fields[0].model
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    returning = ", ".join(quote(column) for column in [model._meta.pk.column, *(names[i] for i in key_at)])
-    into = f"INSERT INTO {table} ({', '.join(quote(n) for n in names)}) "
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    returning = ", ".join(quote(column) for column in [model._meta.pk.column, *(fields[i].column for i in key_at)])
+    into = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
     size = ROWS_PER_ARRAY if connection.vendor == "postgresql" else ROWS_PER_STATEMENT
-    rows = _rows(objects)
+    ids: list[int] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), size):
-            chunk, chunk_rows = objects[start : start + size], rows[start : start + size]
-            by_key = {tuple(row[i] for i in key_at): instance for row, instance in zip(chunk_rows, chunk, strict=True)}
-            if len(by_key) != len(chunk):
-                raise ValueError(f"Two new {model.__name__} rows share the key {key}.")
-            cursor.execute(*_insert(into, fields, f"RETURNING {returning}", chunk_rows))
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            at = {tuple(row[i] for i in key_at): n for n, row in enumerate(chunk)}
+            if len(at) != len(chunk):
+                raise ValueError(f"Two new {model.__name__} rows share their key.")
+            cursor.execute(*_insert(into, fields, f"RETURNING {returning}", chunk))
+            chunk_ids = [0] * len(chunk)
             for pk, *key_values in cursor.fetchall():
-                mark_saved(by_key[tuple(key_values)], pk)
+                chunk_ids[at[tuple(key_values)]] = pk
+            ids += chunk_ids
+    return ids
 
 
 def insert_missing(objects: list[Model]) -> int:
@@ -172,9 +217,8 @@ def insert_missing(objects: list[Model]) -> int:
         return 0
     model = type(objects[0])
     quote = connection.ops.quote_name
-    names = _plan(model)[0]
-    into = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) "
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    fields = _fields(model)
+    into = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
     size = ROWS_PER_ARRAY if connection.vendor == "postgresql" else ROWS_PER_STATEMENT
     rows, inserted = _rows(objects), 0
     with connection.cursor() as cursor:
@@ -184,10 +228,10 @@ def insert_missing(objects: list[Model]) -> int:
     return inserted
 
 
-def _insert(into: str, fields: list, tail: str, rows: list[list]) -> tuple[str, list]:
+def _insert(into: str, fields: tuple, tail: str, rows: list[list]) -> tuple[str, list]:
     """One INSERT of `rows`: arrays on PostgreSQL, a multi-row VALUES elsewhere."""
     if connection.vendor == "postgresql":
-        return f"{into}SELECT * FROM unnest({_arrays(fields[0].model)}) {tail}", _columns(rows)
+        return f"{into}SELECT * FROM unnest({_arrays(fields)}) {tail}", _columns(rows)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return f"{into}VALUES {', '.join([one_row] * len(rows))} {tail}", [value for row in rows for value in row]
 

@@ -62,13 +62,13 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
         raise Invalid(_('Enter the amount as plain digits, e.g. "12.34".'), code="bad_amount")
     raw = str(value).strip()
     places = minor_places(currency)
-    example = "100" if places == 0 else _("100 or 99.50")
     if "," in raw:
         raise Invalid(_("Use a dot for decimals and no thousands separators, e.g. 1250.50."), code="bad_amount")
     if raw.startswith("-"):
         raise Invalid(_("The amount must be positive."), code="bad_amount")
     if not _AMOUNT.fullmatch(raw):
-        raise Invalid(_("Enter the amount in digits, e.g. %(example)s.") % {"example": example}, code="bad_amount")
+        message = _("Enter the amount in digits, e.g. %(example)s.") % {"example": _example(places)}
+        raise Invalid(message, code="bad_amount")
     amount = Decimal(raw)
     if places == 0 and "." in raw:
         # No decimal point at all: in many locales "100.000" JPY means a hundred thousand.
@@ -76,12 +76,18 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
         raise Invalid(message, code="bad_amount")
     if amount != amount.quantize(Decimal(1).scaleb(-places)):  # exact: "1.50" and "1.500" are fine, "1.001" is not
         message = _("Enter the amount with at most %(places)s decimals, e.g. %(example)s.")
-        raise Invalid(message % {"places": places, "example": example}, code="bad_amount")
+        raise Invalid(message % {"places": places, "example": _example(places)}, code="bad_amount")
     if amount <= 0:
         raise Invalid(_("The amount must be greater than zero."), code="bad_amount")
     if maximum is not None and amount > maximum:
         raise Invalid(_("The amount can be at most %(maximum)s.") % {"maximum": maximum}, code="bad_amount")
     return amount
+
+
+def _example(places: int) -> str:
+    """An amount to show in a message (translated only when a message needs it: a batch parses a
+    thousand amounts)."""
+    return "100" if places == 0 else _("100 or 99.50")
 
 
 def uuid_or_none(value: str):

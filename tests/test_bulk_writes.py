@@ -4,11 +4,12 @@ braces, commas, the word NULL, Chinese; empty and missing values; two decimal pl
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.ledger import NewEntry, post_ledger_entries
 from accounts.models import Account, LedgerEntry
-from billing_center.db import insert_new, update_in_bulk
+from billing_center.db import insert_new, insert_rows, update_in_bulk
 from tests.factories import PrepaidAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +68,20 @@ def test_amounts_are_written_whether_or_not_the_money_was_read_before():
         ("money-read:12.34", Money("12.34", "USD"), Money("12.34", "USD")),
         ("money-read:0.05", Money("0.05", "USD"), Money("0.05", "USD")),
     ]
+
+
+def test_insert_rows_gives_each_row_its_own_id_and_writes_its_values_exactly():
+    account = PrepaidAccountFactory(balance=Money(0, "USD"))
+    fields = ("account_id", "amount", "amount_currency", "kind", "source_ref", "description", "balance_after",
+              "balance_after_currency", "created_at")  # fmt: skip
+    now = timezone.now()
+    rows = [
+        (account.pk, Decimal(f"{n}.25"), "USD", "adjustment", f"rows:{len(NASTY) - n}", text, Decimal(n), "USD", now)
+        for n, text in enumerate(NASTY)
+    ]
+    ids = insert_rows(LedgerEntry, fields, rows, key=("kind", "source_ref"))
+    stored = {e.pk: e for e in LedgerEntry.objects.filter(pk__in=ids)}
+    assert [(stored[pk].source_ref, stored[pk].description, stored[pk].amount) for pk in ids] == [
+        (f"rows:{len(NASTY) - n}", text, Money(f"{n}.25", "USD")) for n, text in enumerate(NASTY)
+    ]
+    assert all(stored[pk].actor_id is None and stored[pk].description_parts is None for pk in ids)  # left out: NULL

@@ -17,15 +17,30 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
-from billing_center.db import insert_new
+from billing_center.db import insert_rows
 from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 
-from ..balances import lock_accounts
+from ..balances import LockedAccount, lock_accounts, write_balances
 from ..credit_limits import flag_charges_over_limit
-from ..descriptions import USAGE, describe
-from ..ledger import NewEntry, post_ledger_entries
+from ..descriptions import USAGE, describe, parts_of
+from ..ledger import _check_amount, _follow_balance
 from ..models import LedgerEntry, UsageCharge
 from ..outbound_webhooks.events import NewEvent, emit_many, listening, money
+
+# The columns a batch writes, by attname (billing_center.db.insert_rows); a ledger entry's actor stays NULL.
+ENTRY_FIELDS = (
+    "account_id", "amount", "amount_currency", "kind", "source_ref", "description", "description_parts",
+    "balance_after", "balance_after_currency", "created_at",
+)  # fmt: skip
+CHARGE_FIELDS = (
+    "service", "idempotency_key", "request_hash", "account_id", "amount", "amount_currency", "description",
+    "ledger_entry_id", "created_at",
+)  # fmt: skip
+# What a charge already stored is read as (a Charge, in its order).
+STORED_FIELDS = (
+    "id", "idempotency_key", "account_id", "amount", "amount_currency", "description",
+    "ledger_entry__balance_after", "ledger_entry__balance_after_currency", "created_at", "request_hash",
+)  # fmt: skip
 
 # The limits the API enforces and its OpenAPI document states (accounts.usage_api.openapi_schemas).
 MAX_BATCH = 1000
@@ -49,14 +64,30 @@ class ChargeRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A stored charge as the API answers with it and charge.created lists it: plain values, no
+    model instance (a batch answers a thousand, and building UsageCharge and LedgerEntry
+    instances for them had cost more than the database's work). `id` is the UsageCharge's."""
+
+    id: int
+    idempotency_key: str
+    account_id: int
+    amount: Money
+    description: str
+    balance_after: Money  # the account's balance after this charge's ledger entry
+    created_at: datetime
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChargeResult:
     """One charge's outcome. An error carries its kind (money.errors), which the API turns
     into a status; the service itself knows nothing of HTTP."""
 
     idempotency_key: str
     outcome: str  # "created" | "duplicate" | "error"
-    charge: UsageCharge | None = None
+    charge: Charge | None = None
     error: BillingError | None = None
 
 
@@ -82,19 +113,15 @@ def post_usage_charges(
 
 def _post_usage_charges(service: str, requests: list[ChargeRequest], now: datetime) -> list[ChargeResult]:
     accounts = lock_accounts(r.account_id for r in requests)
-    keys = [r.idempotency_key for r in requests]
-    posted = {
-        c.idempotency_key: c
-        for c in UsageCharge.objects.filter(service=service, idempotency_key__in=keys).select_related("ledger_entry")
-    }
+    posted = _stored_charges(service, [r.idempotency_key for r in requests])
     results: list[ChargeResult | None] = []
-    pending: dict[str, tuple[int, ChargeRequest]] = {}
+    pending: dict[str, tuple[int, ChargeRequest, str]] = {}  # key -> (index, request, fingerprint)
     for index, request in enumerate(requests):
-        key = request.idempotency_key
+        key, fingerprint = request.idempotency_key, request.fingerprint
         earlier = posted.get(key)
-        earlier_hash = earlier.request_hash if earlier else (pending[key][1].fingerprint if key in pending else None)
+        earlier_hash = earlier.request_hash if earlier else (pending[key][2] if key in pending else None)
         if earlier_hash is not None:
-            if earlier_hash != request.fingerprint:
+            if earlier_hash != fingerprint:
                 results.append(
                     _error(
                         key,
@@ -132,44 +159,17 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
                 )
             )
             continue
-        pending[key] = (index, request)
+        pending[key] = (index, request, fingerprint)
         results.append(None)
     if pending:
         before = {pk: account.balance for pk, account in accounts.items()}
-        default = describe(USAGE, service=service)  # for a charge sent without a description of its own
-        entries = post_ledger_entries(
-            [
-                NewEntry(
-                    account_id=r.account_id,
-                    amount=-r.amount,
-                    kind=LedgerEntry.Kind.USAGE,
-                    source_ref=f"charge:{service}:{r.idempotency_key}",
-                    description=r.description or default,
-                )
-                for _index, r in pending.values()
-            ],
-            now=now,
-            locked=accounts,
-        )
+        new = [request for _index, request, _fingerprint in pending.values()]
+        entries = _post_debits(service, new, accounts, now)
         flag_charges_over_limit(before, accounts, now=now)
-        charges = _insert_charges(
-            [
-                UsageCharge(
-                    service=service,
-                    idempotency_key=r.idempotency_key,
-                    request_hash=r.fingerprint,
-                    account_id=r.account_id,
-                    amount=r.amount,
-                    description=r.description,
-                    ledger_entry=entry,
-                    created_at=now,
-                )
-                for (_, r), entry in zip(pending.values(), entries, strict=True)
-            ]
-        )
+        charges = _insert_charges(service, list(pending.values()), entries, now)
         by_key = {c.idempotency_key: c for c in charges}
         _charges_created(service, charges)
-        for index, request in pending.values():
+        for index, request, _fingerprint in pending.values():
             results[index] = ChargeResult(request.idempotency_key, "created", charge=by_key[request.idempotency_key])
         for index, result in enumerate(results):
             if result.outcome == "duplicate" and result.charge is None:
@@ -179,10 +179,68 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
     return results
 
 
-def _charges_created(service: str, charges: list[UsageCharge]) -> None:
+def _stored_charges(service: str, keys: list[str]) -> dict[str, Charge]:
+    """The charges already stored under these keys, by key."""
+    rows = UsageCharge.objects.filter(service=service, idempotency_key__in=keys).values_list(*STORED_FIELDS)
+    return {
+        key: Charge(pk, key, account_id, Money(amount, currency), description, Money(after, after_currency), at, sha)
+        for pk, key, account_id, amount, currency, description, after, after_currency, at, sha in rows
+    }
+
+
+def _post_debits(
+    service: str, requests: list[ChargeRequest], accounts: dict[int, LockedAccount], now: datetime
+) -> list[tuple[int, Money]]:
+    """Post the charges' debits as accounts.ledger's writer posts entries, on rows instead of
+    LedgerEntry instances: one USAGE entry per charge, each with the balance after it; then
+    the alert and refill state follows each balance (the ledger's _follow_balance) and the
+    touched accounts' rows are written (accounts.balances.write_balances). The accounts are
+    locked by the caller, and the charges' accounts and currencies checked. (ledger, balance
+    after) of each entry, in order."""
+    if timezone.is_naive(now):
+        raise ValueError("post_usage_charges needs an aware datetime.")
+    default = describe(USAGE, service=service)  # for a charge sent without a description of its own
+    balances = {request.account_id: accounts[request.account_id].balance.amount for request in requests}
+    rows, after = [], []
+    for request in requests:
+        _check_amount(request.amount)
+        amount, currency = request.amount.amount, str(request.amount.currency)
+        balance = balances[request.account_id] = balances[request.account_id] - amount
+        description = request.description or default
+        source_ref = f"charge:{service}:{request.idempotency_key}"
+        rows.append(
+            (request.account_id, -amount, currency, LedgerEntry.Kind.USAGE, source_ref, description[:300],
+             parts_of(description), balance, currency, now)
+        )  # fmt: skip
+        after.append(Money(balance, currency))
+    ids = insert_rows(LedgerEntry, ENTRY_FIELDS, rows, key=("kind", "source_ref"))
+    touched = [accounts[pk] for pk in sorted(balances)]
+    for account in touched:
+        _follow_balance(account, Money(balances[account.pk], account.billing_currency))
+    write_balances(touched)
+    return list(zip(ids, after, strict=True))
+
+
+def _insert_charges(
+    service: str, pending: list[tuple[int, ChargeRequest, str]], entries: list[tuple[int, Money]], now: datetime
+) -> list[Charge]:
+    """Store new charges, each with its ledger entry (one statement per batch), as Charges."""
+    rows = [
+        (service, r.idempotency_key, fingerprint, r.account_id, r.amount.amount, str(r.amount.currency),
+         r.description, entry_id, now)
+        for (_index, r, fingerprint), (entry_id, _after) in zip(pending, entries, strict=True)
+    ]  # fmt: skip
+    ids = insert_rows(UsageCharge, CHARGE_FIELDS, rows, key=("service", "idempotency_key"))
+    return [
+        Charge(pk, r.idempotency_key, r.account_id, r.amount, r.description, after, now, fingerprint)
+        for pk, (_index, r, fingerprint), (_entry, after) in zip(ids, pending, entries, strict=True)
+    ]
+
+
+def _charges_created(service: str, charges: list[Charge]) -> None:
     """charge.created: one event per account and API call, listing its new charges."""
     heard = listening("charge.created", {charge.account_id for charge in charges})
-    by_account: dict[int, list[UsageCharge]] = {}
+    by_account: dict[int, list[Charge]] = {}
     for charge in charges:
         if charge.account_id in heard:
             by_account.setdefault(charge.account_id, []).append(charge)
@@ -197,18 +255,12 @@ def _charges_created(service: str, charges: list[UsageCharge]) -> None:
                         {"idempotency_key": c.idempotency_key, "amount": money(c.amount), "description": c.description}
                         for c in listed
                     ],
-                    "balance_after": money(listed[-1].ledger_entry.balance_after),
+                    "balance_after": money(listed[-1].balance_after),
                 },
             )
             for account_id, listed in by_account.items()
         ]
     )
-
-
-def _insert_charges(charges: list[UsageCharge]) -> list[UsageCharge]:
-    """Store new charges as the ledger writer stores their entries (one statement per 500)."""
-    insert_new(charges, key=("service", "idempotency_key"))
-    return charges
 
 
 def _error(key: str, error: BillingError) -> ChargeResult:

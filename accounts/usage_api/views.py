@@ -242,12 +242,12 @@ def _charge_json(result: ChargeResult) -> dict:
         "idempotency_key": charge.idempotency_key,
         "outcome": result.outcome,
         "charge": {
-            "id": charge.pk,
+            "id": charge.id,
             "account": charge.account_id,
             "amount": plain_amount(charge.amount),
             "currency": str(charge.amount.currency),
             "description": charge.description,
-            "balance_after": plain_amount(charge.ledger_entry.balance_after),
+            "balance_after": plain_amount(charge.balance_after),
             "created_at": charge.created_at.isoformat(timespec="seconds"),
         },
     }

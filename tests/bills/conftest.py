@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from djmoney.money import Money
 
+from accounts.models import UsageCharge
 from accounts.usage_api.charges import ChargeRequest, post_usage_charges
 from bills.cycle import Period, close_account_period
 from tests.factories import PostpaidAccountFactory, UserFactory
@@ -29,7 +30,7 @@ def charge(account, amount: str, when: datetime, key: str, *, service: str = "co
         now=when,
     )
     assert result.outcome == "created", result
-    return result.charge
+    return UsageCharge.objects.get(pk=result.charge.id)
 
 
 def close(account, period: Period, now: datetime | None = None):
