@@ -10,7 +10,8 @@ behind it lets a source move money at most once, however often it is delivered.
   for money paid back out of a deposit (a refund, a disputed card payment); credit_deposits
   posts many new sources at once (a bank statement's lines) or nothing.
 - transfer_funds: money between two accounts, one posting of two entries summing to zero.
-- post_ledger_entries: the writer itself (usage charges post their debits through it).
+- post_ledger_entries: the writer itself; post_ledger_rows the same writer answering ids and
+  balances instead of LedgerEntry instances (usage charges post their debits through it).
 """
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing_center.db import insert_new
+from billing_center.db import insert_rows, mark_saved
 from money.errors import Conflict, CurrencyMismatch, Invalid, Refused
 
 from .alerts import check_alert_after_commit
@@ -39,6 +40,11 @@ MONEY_IN_KINDS = frozenset(
     }
 )
 MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE})
+# The columns a posting of several entries writes, by attname (billing_center.db.insert_rows).
+ENTRY_FIELDS = (
+    "account_id", "amount", "amount_currency", "kind", "source_ref", "description", "description_parts", "actor_id",
+    "balance_after", "balance_after_currency", "created_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,14 @@ class NewEntry:
     source_ref: str
     actor: object = None
     description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """One entry written by post_ledger_rows: its id and the account's balance after it."""
+
+    id: int
+    balance_after: Money
 
 
 @dataclass(frozen=True)
@@ -214,13 +228,25 @@ def post_ledger_entries(
     the threshold re-arms the alert, and falling below it while armed hands the check to a
     worker after commit (accounts.alerts).
 
-    A caller that already holds the accounts' locks in this transaction (the batch charge
-    service, transfers) passes those rows as `locked`, so they are not locked twice.
+    A caller that already holds the accounts' locks in this transaction (transfers) passes
+    those rows as `locked`, so they are not locked twice.
 
-    The writes are plain SQL (billing_center.db.insert_new, _write_balances): through the
-    ORM, building and preparing the statements cost more than PostgreSQL's own work.
+    The writes are plain SQL (accounts.balances.post_entry for one entry; billing_center.db.insert_rows
+    and accounts.balances.write_balances for several): through the ORM, building and preparing the
+    statements cost more than PostgreSQL's own work.
     """
     return _post(entries, now=now, locked=locked)
+
+
+@transaction.atomic(savepoint=False)
+def post_ledger_rows(
+    entries: list[NewEntry], *, locked: dict[int, LockedAccount], now: datetime | None = None
+) -> list[Posted]:
+    """post_ledger_entries for a batch that needs no LedgerEntry instances back (a thousand usage
+    charges: building the instances had cost more than the database's work): each entry's id
+    and balance after, in order. The caller holds the accounts' locks (`locked`), and its
+    transaction is joined without a savepoint: a refusal rolls all of it back."""
+    return _post_rows(entries, now=_aware(now), locked=locked)
 
 
 def _post(entries: list[NewEntry], *, now: datetime | None, locked: dict | None = None) -> list[LedgerEntry]:
@@ -229,48 +255,70 @@ def _post(entries: list[NewEntry], *, now: datetime | None, locked: dict | None 
     round trips for nothing)."""
     if not entries:
         return []
-    now = now or timezone.now()
-    if timezone.is_naive(now):
-        raise ValueError("post_ledger_entries needs an aware datetime.")
-    for entry in entries:
-        _check_amount(entry.amount)
+    now = _aware(now)
     if locked is None and len(entries) == 1:
         return [_post_one(entries[0], now)]
+    posted = _post_rows(entries, now=now, locked=locked)
+    created = [_entry(entry, done.balance_after, now) for entry, done in zip(entries, posted, strict=True)]
+    for entry, done in zip(created, posted, strict=True):
+        mark_saved(entry, done.id)
+    return created
+
+
+def _post_rows(entries: list[NewEntry], *, now: datetime, locked: dict | None) -> list[Posted]:
+    """The writer for a posting of several entries: lock the accounts (unless the caller holds
+    them), check each entry, insert the entries as rows with their running balances, then the
+    alert and refill state and the cached balances."""
+    if not entries:
+        return []
     account_ids = sorted({entry.account_id for entry in entries})
     accounts = lock_accounts(account_ids) if locked is None else {pk: locked[pk] for pk in account_ids if pk in locked}
     missing = set(account_ids) - set(accounts)
     if missing:
         raise Account.DoesNotExist(f"No account {min(missing)}.")
-    balances = {pk: account.balance for pk, account in accounts.items()}
-    created = []
+    balances = {pk: account.balance.amount for pk, account in accounts.items()}
+    rows, after = [], []
     for entry in entries:
+        _check_amount(entry.amount)
         account = accounts[entry.account_id]
-        if entry.amount.currency != account.balance.currency:
-            raise CurrencyMismatch(
-                f"Account {account.pk} is billed in {account.balance.currency}; "
-                f"an entry in {entry.amount.currency} cannot be posted."
-            )
-        balances[account.pk] = balances[account.pk] + entry.amount
-        created.append(_entry(entry, balances[account.pk], now))
-    insert_new(created, key=("kind", "source_ref"))
+        currency = str(entry.amount.currency)
+        if currency != account.billing_currency:
+            raise _wrong_currency(account.pk, account.billing_currency, currency)
+        balance = balances[account.pk] = balances[account.pk] + entry.amount.amount
+        rows.append(
+            (account.pk, entry.amount.amount, currency, entry.kind, entry.source_ref, entry.description[:300],
+             parts_of(entry.description), getattr(entry.actor, "pk", None), balance, currency, now)
+        )  # fmt: skip
+        after.append(Money(balance, currency))
+    ids = insert_rows(LedgerEntry, ENTRY_FIELDS, rows, key=("kind", "source_ref"))
     for pk, account in accounts.items():
-        _follow_balance(account, balances[pk])
+        _follow_balance(account, Money(balances[pk], account.billing_currency))
     write_balances(list(accounts.values()))
-    return created
+    return [Posted(pk, balance) for pk, balance in zip(ids, after, strict=True)]
+
+
+def _wrong_currency(account_id: int, billed, currency) -> CurrencyMismatch:
+    return CurrencyMismatch(f"Account {account_id} is billed in {billed}; an entry in {currency} cannot be posted.")
+
+
+def _aware(now: datetime | None) -> datetime:
+    now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("The ledger needs an aware datetime.")
+    return now
 
 
 def _post_one(new: NewEntry, now: datetime) -> LedgerEntry:
     """A posting of one entry: the account's lock, its new balance and the entry in one statement
     (accounts.balances.post_entry), then the alert and refill state, written only if it moved."""
+    _check_amount(new.amount)
     entry = _entry(new, new.amount, now)  # balance_after: set by post_entry
     account = post_entry(entry)
     if account is None:
         billed = Account.objects.filter(pk=new.account_id).values_list("balance_currency", flat=True).first()
         if billed is None:
             raise Account.DoesNotExist(f"No account {new.account_id}.")
-        raise CurrencyMismatch(
-            f"Account {new.account_id} is billed in {billed}; an entry in {new.amount.currency} cannot be posted."
-        )
+        raise _wrong_currency(new.account_id, billed, new.amount.currency)
     stored = account.state
     _follow_balance(account, entry.balance_after)
     if account.state != stored:

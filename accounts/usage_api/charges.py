@@ -20,18 +20,14 @@ from djmoney.money import Money
 from billing_center.db import insert_rows
 from money.errors import BillingError, Conflict, CurrencyMismatch, NotFound
 
-from ..balances import LockedAccount, lock_accounts, write_balances
+from ..balances import lock_accounts
 from ..credit_limits import flag_charges_over_limit
-from ..descriptions import USAGE, describe, parts_of
-from ..ledger import _check_amount, _follow_balance
+from ..descriptions import USAGE, describe
+from ..ledger import NewEntry, Posted, post_ledger_rows
 from ..models import LedgerEntry, UsageCharge
 from ..outbound_webhooks.events import NewEvent, emit_many, listening, money
 
-# The columns a batch writes, by attname (billing_center.db.insert_rows); a ledger entry's actor stays NULL.
-ENTRY_FIELDS = (
-    "account_id", "amount", "amount_currency", "kind", "source_ref", "description", "description_parts",
-    "balance_after", "balance_after_currency", "created_at",
-)  # fmt: skip
+# The columns a batch writes for its charges, by attname (billing_center.db.insert_rows).
 CHARGE_FIELDS = (
     "service", "idempotency_key", "request_hash", "account_id", "amount", "amount_currency", "description",
     "ledger_entry_id", "created_at",
@@ -188,52 +184,39 @@ def _stored_charges(service: str, keys: list[str]) -> dict[str, Charge]:
     }
 
 
-def _post_debits(
-    service: str, requests: list[ChargeRequest], accounts: dict[int, LockedAccount], now: datetime
-) -> list[tuple[int, Money]]:
-    """Post the charges' debits as accounts.ledger's writer posts entries, on rows instead of
-    LedgerEntry instances: one USAGE entry per charge, each with the balance after it; then
-    the alert and refill state follows each balance (the ledger's _follow_balance) and the
-    touched accounts' rows are written (accounts.balances.write_balances). The accounts are
-    locked by the caller, and the charges' accounts and currencies checked. (ledger, balance
-    after) of each entry, in order."""
-    if timezone.is_naive(now):
-        raise ValueError("post_usage_charges needs an aware datetime.")
+def _post_debits(service: str, requests: list[ChargeRequest], accounts: dict, now: datetime) -> list[Posted]:
+    """The charges' debits, one USAGE entry each, through the ledger's writer on the accounts the
+    batch holds locked: each entry's id and the balance after it."""
     default = describe(USAGE, service=service)  # for a charge sent without a description of its own
-    balances = {request.account_id: accounts[request.account_id].balance.amount for request in requests}
-    rows, after = [], []
-    for request in requests:
-        _check_amount(request.amount)
-        amount, currency = request.amount.amount, str(request.amount.currency)
-        balance = balances[request.account_id] = balances[request.account_id] - amount
-        description = request.description or default
-        source_ref = f"charge:{service}:{request.idempotency_key}"
-        rows.append(
-            (request.account_id, -amount, currency, LedgerEntry.Kind.USAGE, source_ref, description[:300],
-             parts_of(description), balance, currency, now)
-        )  # fmt: skip
-        after.append(Money(balance, currency))
-    ids = insert_rows(LedgerEntry, ENTRY_FIELDS, rows, key=("kind", "source_ref"))
-    touched = [accounts[pk] for pk in sorted(balances)]
-    for account in touched:
-        _follow_balance(account, Money(balances[account.pk], account.billing_currency))
-    write_balances(touched)
-    return list(zip(ids, after, strict=True))
+    return post_ledger_rows(
+        [
+            NewEntry(
+                account_id=r.account_id,
+                amount=-r.amount,
+                kind=LedgerEntry.Kind.USAGE,
+                source_ref=f"charge:{service}:{r.idempotency_key}",
+                description=r.description or default,
+            )
+            for r in requests
+        ],
+        locked=accounts,
+        now=now,
+    )
 
 
 def _insert_charges(
-    service: str, pending: list[tuple[int, ChargeRequest, str]], entries: list[tuple[int, Money]], now: datetime
+    service: str, pending: list[tuple[int, ChargeRequest, str]], entries: list[Posted], now: datetime
 ) -> list[Charge]:
     """Store new charges, each with its ledger entry (one statement per batch), as Charges."""
     rows = [
         (service, r.idempotency_key, fingerprint, r.account_id, r.amount.amount, str(r.amount.currency),
-         r.description, entry_id, now)
-        for (_index, r, fingerprint), (entry_id, _after) in zip(pending, entries, strict=True)
+         r.description, entry.id, now)
+        for (_index, r, fingerprint), entry in zip(pending, entries, strict=True)
     ]  # fmt: skip
     ids = insert_rows(UsageCharge, CHARGE_FIELDS, rows, key=("service", "idempotency_key"))
     return [
-        Charge(pk, r.idempotency_key, r.account_id, r.amount, r.description, after, now, fingerprint)
-        for pk, (_index, r, fingerprint), (_entry, after) in zip(ids, pending, entries, strict=True)
+        Charge(pk, r.idempotency_key, r.account_id, r.amount, r.description, entry.balance_after, now, fingerprint)
+        for pk, (_index, r, fingerprint), entry in zip(ids, pending, entries, strict=True)
     ]
 
 
