@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -206,6 +206,22 @@ def deliver_email(*, email_id: int, now: datetime | None = None) -> OutboundEmai
     return outbox.deliver(OutboundEmail, email_id, send, max_attempts=MAX_EMAIL_ATTEMPTS, now=now)
 
 
+def deliver_emails(email_ids: list[int], *, now: datetime | None = None) -> int:
+    """Send many queued e-mails (a batch's receipts, the sweep's finds), each at most once per claim
+    (accounts.outbox.deliver_many), over one connection to the mail server; how many were sent.
+    A server that cannot be reached fails each e-mail's attempt, as deliver_email does."""
+    connection = get_connection()
+
+    def send(email: OutboundEmail) -> None:
+        connection.open()  # once: a no-op while the connection is open
+        connection.send_messages([EmailMessage(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])])
+
+    try:
+        return outbox.deliver_many(OutboundEmail, email_ids, send, max_attempts=MAX_EMAIL_ATTEMPTS, now=now)
+    finally:
+        connection.close()
+
+
 def pending_email_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:
     """E-mails whose task seems lost: pending a while after queueing, or claimed by a dead worker."""
     return outbox.lost_ids(OutboundEmail, older_than_seconds=older_than_seconds, now=now)
@@ -213,18 +229,23 @@ def pending_email_ids(*, older_than_seconds: int = 60, now: datetime | None = No
 
 def deliver_sms(*, sms_id: int, now: datetime | None = None) -> OutboundSms | None:
     """Send one queued SMS at most once per claim (see accounts.outbox)."""
+    return outbox.deliver(OutboundSms, sms_id, _send_sms, max_attempts=MAX_SMS_ATTEMPTS, now=now)
 
-    def send(sms: OutboundSms) -> str:
-        try:
-            return get_sms_backend().send(sms.to, sms.text, idempotency_key=sms.dedupe_key)
-        except SmsError as exc:
-            # Providers quote the number in their errors; what we keep shows it masked.
-            message = str(exc).replace(sms.to, mask_phone(sms.to))
-            if not exc.retryable:
-                raise outbox.PermanentFailure(message) from None
-            raise SmsError(message, retryable=True) from None
 
-    return outbox.deliver(OutboundSms, sms_id, send, max_attempts=MAX_SMS_ATTEMPTS, now=now)
+def deliver_many_sms(sms_ids: list[int], *, now: datetime | None = None) -> int:
+    """Send many queued SMS (the sweep's finds), each at most once per claim; how many were sent."""
+    return outbox.deliver_many(OutboundSms, sms_ids, _send_sms, max_attempts=MAX_SMS_ATTEMPTS, now=now)
+
+
+def _send_sms(sms: OutboundSms) -> str:
+    try:
+        return get_sms_backend().send(sms.to, sms.text, idempotency_key=sms.dedupe_key)
+    except SmsError as exc:
+        # Providers quote the number in their errors; what we keep shows it masked.
+        message = str(exc).replace(sms.to, mask_phone(sms.to))
+        if not exc.retryable:
+            raise outbox.PermanentFailure(message) from None
+        raise SmsError(message, retryable=True) from None
 
 
 def pending_sms_ids(*, older_than_seconds: int = 60, now: datetime | None = None) -> list[int]:

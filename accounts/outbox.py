@@ -6,6 +6,7 @@ another worker or the sweep skips a fresh claim. A claim older than the lease
 only window in which a message can go out twice.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -14,7 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing_center.db import update_in_bulk
+
 from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 
 def claim_lease() -> timedelta:
@@ -67,6 +72,43 @@ def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts
         fields.append("provider_message_id")
     row.save(update_fields=fields)
     return row
+
+
+def deliver_many(
+    model: type[OutboxMessage], pks: list[int], send: Callable, *, max_attempts: int, now: datetime | None = None
+) -> int:
+    """deliver() for many rows at once (a batch's receipts): the claimable ones among `pks` are
+    claimed in one transaction, sent one by one outside it, and their outcomes written together.
+    A row another worker holds, or one already sent or failed, is left alone. How many were sent.
+
+    A worker killed between sending and recording leaves its rows SENDING; once the lease has run
+    out the sweep sends them again, so the window for a second copy is this batch's sending time."""
+    now = now or timezone.now()
+    Status = model.Status
+    with transaction.atomic():
+        locked = model.objects.select_for_update(skip_locked=True).filter(pk__in=pks).order_by("pk")
+        claimed = [row for row in locked if _claimable(row, now)]
+        for row in claimed:
+            row.status, row.claimed_at, row.attempts = Status.SENDING, now, row.attempts + 1
+        update_in_bulk(claimed, ["status", "claimed_at", "attempts"])
+    sent, failed = [], []
+    for row in claimed:
+        try:
+            provider_id = send(row)
+        except Exception as exc:  # recorded on the row; the periodic resend tries it again
+            logger.warning("Sending %s %s failed; the resend tries again", model.__name__, row.pk, exc_info=True)
+            row.last_error = repr(exc)[:2000]
+            given_up = isinstance(exc, PermanentFailure) or row.attempts >= max_attempts
+            row.status = Status.FAILED if given_up else Status.PENDING
+            failed.append(row)
+            continue
+        row.status, row.sent_at, row.last_error = Status.SENT, timezone.now(), ""
+        if provider_id and hasattr(row, "provider_message_id"):
+            row.provider_message_id = provider_id[:64]
+        sent.append(row)
+    fields = ["status", "sent_at", "last_error"]
+    update_in_bulk(sent + failed, [*fields, "provider_message_id"] if hasattr(model, "provider_message_id") else fields)
+    return len(sent)
 
 
 def _claimable(row: OutboxMessage, now: datetime) -> bool:

@@ -26,9 +26,9 @@ def send_email(self, email_id: int) -> None:
 def send_emails(email_ids: list[int]) -> int:
     """Many queued e-mails in one task (a statement's credits); one that fails is recorded on
     its row, and the periodic resend tries it again."""
-    from .notifications import deliver_email
+    from .notifications import deliver_emails
 
-    return _resend(email_ids, lambda pk: deliver_email(email_id=pk))
+    return deliver_emails(email_ids)
 
 
 @shared_task(name="accounts.tasks.deliver_webhooks", acks_late=True)
@@ -52,9 +52,9 @@ def sweep_webhooks() -> int:
 @shared_task(name="accounts.tasks.resend_pending_emails")
 def resend_pending_emails(older_than_seconds: int = 60) -> int:
     """Beat's sweep; after an outage an operator may call it with older_than_seconds=0."""
-    from .notifications import deliver_email, pending_email_ids
+    from .notifications import deliver_emails, pending_email_ids
 
-    return _resend(pending_email_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_email(email_id=pk))
+    return deliver_emails(pending_email_ids(older_than_seconds=older_than_seconds))
 
 
 @shared_task(name="accounts.tasks.check_balance_alert", acks_late=True)
@@ -74,9 +74,9 @@ def send_sms(self, sms_id: int) -> None:
 
 @shared_task(name="accounts.tasks.resend_pending_sms")
 def resend_pending_sms(older_than_seconds: int = 60) -> int:
-    from .notifications import deliver_sms, pending_sms_ids
+    from .notifications import deliver_many_sms, pending_sms_ids
 
-    return _resend(pending_sms_ids(older_than_seconds=older_than_seconds), lambda pk: deliver_sms(sms_id=pk))
+    return deliver_many_sms(pending_sms_ids(older_than_seconds=older_than_seconds))
 
 
 @shared_task(name="accounts.tasks.sweep_balance_alerts")
@@ -107,20 +107,3 @@ def _send_or_retry(task, deliver, *, backoff_seconds: int, longest_wait: int) ->
         raise task.retry(exc=exc, countdown=exc.retry_in + 1) from exc
     except Exception as exc:
         raise task.retry(exc=exc, countdown=min(2**task.request.retries * backoff_seconds, longest_wait)) from exc
-
-
-def _resend(ids: list[int], deliver) -> int:
-    """Deliver outbox rows whose task was lost; a failure is recorded on its row for the next sweep."""
-    from .outbox import ClaimedElsewhere
-
-    sent = 0
-    for pk in ids:
-        try:
-            deliver(pk)
-            sent += 1
-        except ClaimedElsewhere:
-            continue  # a worker claimed it since the sweep looked
-        except Exception:  # recorded on the row; the next sweep tries again
-            logger.warning("Resending outbox row %s failed; the next sweep tries again", pk, exc_info=True)
-            continue
-    return sent

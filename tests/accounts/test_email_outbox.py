@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import OutboundEmail
 from accounts.notifications import deliver_email
 from accounts.outbox import ClaimedElsewhere
-from accounts.tasks import resend_pending_emails
+from accounts.tasks import resend_pending_emails, send_emails
 from tests.conftest import wait_for
 from tests.draining import drain
 from tests.factories import PendingTopUpFactory, UserFactory
@@ -51,8 +51,8 @@ def test_a_rolled_back_credit_queues_and_sends_nothing(client, stripe_settings, 
         drain(what="the worker crediting the stored delivery")
     topup.refresh_from_db()
     assert topup.status == "pending" and not OutboundEmail.objects.exists()
-    resend_pending_emails.delay()
-    wait_for(lambda: False, timeout=2)
+    resend_pending_emails.delay(older_than_seconds=0)
+    drain(what="the worker running the e-mail sweep")
     assert mailoutbox == []
 
 
@@ -95,3 +95,48 @@ def test_a_failing_mail_server_leaves_the_email_pending_then_failed(settings):
         deliver_email(email_id=email.pk)
     email.refresh_from_db()
     assert email.status == "failed"
+
+
+def queued(key: str, **fields) -> OutboundEmail:
+    return OutboundEmail.objects.create(dedupe_key=key, to=f"{key}@example.com", subject=key, body="b", **fields)
+
+
+@pytest.mark.django_db
+def test_a_batch_of_receipts_sends_each_waiting_email_once_and_leaves_the_others(mailoutbox):
+    """A batch's receipts go out in one task: rows already sent, or freshly claimed by another
+    worker, are not sent again; a task delivered twice sends nothing the second time."""
+    now = timezone.now()
+    first, second = queued("first"), queued("second")
+    sent = queued("sent", status="sent", sent_at=now, attempts=1)
+    elsewhere = queued("elsewhere", status="sending", claimed_at=now, attempts=1)
+    ids = [first.pk, second.pk, sent.pk, elsewhere.pk]
+
+    assert send_emails(ids) == 2
+    assert send_emails(ids) == 0  # a redelivered task message
+
+    assert sorted(mail.to[0] for mail in mailoutbox) == ["first@example.com", "second@example.com"]
+    states = dict(OutboundEmail.objects.values_list("dedupe_key", "status"))
+    assert states == {"first": "sent", "second": "sent", "sent": "sent", "elsewhere": "sending"}
+    first.refresh_from_db()
+    assert first.attempts == 1 and first.sent_at is not None and first.last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_batch_that_cannot_reach_the_mail_server_records_each_attempt_for_the_sweep(settings, mailoutbox):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens on port 1
+    first, last_try = queued("first"), queued("last-try", attempts=7)
+
+    assert send_emails([first.pk, last_try.pk]) == 0
+
+    first.refresh_from_db()
+    last_try.refresh_from_db()
+    assert first.status == "pending" and first.attempts == 1 and "Connection refused" in first.last_error
+    assert last_try.status == "failed" and last_try.attempts == 8 and last_try.sent_at is None
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the server is back
+    OutboundEmail.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert resend_pending_emails() == 1
+    assert [mail.to for mail in mailoutbox] == [["first@example.com"]]
+    first.refresh_from_db()
+    assert first.status == "sent" and first.attempts == 2 and first.last_error == ""
