@@ -9,11 +9,12 @@ credit_deposit) answers a second credit for the same source with the first.
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
@@ -268,4 +269,12 @@ def _receipt_values(topup: TopUp) -> dict[str, str | bool]:
 
 def _moment(value: datetime | None) -> str:
     """As the template's `|date:"Y-m-d H:i T"` shows it: in the current time zone; '' for none."""
-    return date_format(timezone.localtime(value), "Y-m-d H:i T") if value else ""
+    if not value:
+        return ""
+    return _formatted_moment(value, translation.get_language(), timezone.get_current_timezone_name())
+
+
+@lru_cache(maxsize=256)
+def _formatted_moment(value: datetime, language: str, zone: str) -> str:
+    """A batch's receipts share their credit time: formatted once per language and time zone."""
+    return date_format(timezone.localtime(value), "Y-m-d H:i T")
