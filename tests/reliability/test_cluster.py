@@ -170,6 +170,7 @@ def test_a_cluster_behind_nginx_survives_a_worker_and_a_web_node_killed_mid_stor
         survivor = next(worker for worker in workers if worker is not holder)
         extra = check.alert_sent_once(alerted, twilio, killed=holder, survivor=survivor)
         extra["emails"] = check.every_email_sent(plan.accounts, since=storm_began)
+        check.let_the_beats_run(periods=10)
         for beat in beats:
             beat.stop()
         extra |= check.count_the_beats(beats, workers)
