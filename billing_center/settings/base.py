@@ -167,7 +167,7 @@ REDIS_URL = env("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "billing_center.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A hung Redis must cost a request seconds, not forever (redis-py waits forever by default).
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
