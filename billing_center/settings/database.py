@@ -25,6 +25,8 @@ def database_settings(url: str) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         return database
+    # Django's backend with a health check that looks at the socket instead of a round trip.
+    database["ENGINE"] = "billing_center.postgresql"
     options = database.setdefault("OPTIONS", {})
     if env_bool("DATABASE_PGBOUNCER", False):
         # A cursor held open across transactions would land on another server connection.
