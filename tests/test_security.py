@@ -106,6 +106,21 @@ def test_pages_carry_a_strict_content_security_policy(client):
         assert response["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.django_db
+def test_a_webhooks_answer_carries_no_policy_unless_a_report_only_one_is_configured(client, stripe_settings):
+    """The webhook opted out (csp_exempt): its answer is for a machine. Skipping the policy must
+    not skip a report-only policy the view did not opt out of."""
+    from tests.fakes.stripe import post_webhook
+
+    answer = post_webhook(client, b'{"id": "evt_x"}', "t=1,v1=forged")
+    assert answer.status_code == 400 and "Content-Security-Policy" not in answer
+
+    stripe_settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+    answer = post_webhook(client, b'{"id": "evt_y"}', "t=1,v1=forged")
+    assert "Content-Security-Policy" not in answer
+    assert answer["Content-Security-Policy-Report-Only"] == "default-src 'self'"
+
+
 def test_no_template_has_an_inline_script_or_event_handler():
     for template in (ROOT / "templates").rglob("*.html"):
         text = template.read_text()

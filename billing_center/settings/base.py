@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "billing_center.middleware.reject_nul_bytes",
     "billing_center.middleware.limit_request_size",
-    "csp.middleware.CSPMiddleware",
+    "billing_center.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
