@@ -7,6 +7,7 @@ only window in which a message can go out twice.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -77,12 +78,25 @@ def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts
 def deliver_many(
     model: type[OutboxMessage], pks: list[int], send: Callable, *, max_attempts: int, now: datetime | None = None
 ) -> int:
-    """deliver() for many rows at once (a batch's receipts): the claimable ones among `pks` are
-    claimed in one transaction, sent one by one outside it, and their outcomes written together.
-    A row another worker holds, or one already sent or failed, is left alone. How many were sent.
+    """deliver() for many rows at once (a batch's receipts, a sweep's finds); how many were sent.
 
-    A worker killed between sending and recording leaves its rows SENDING; once the lease has run
-    out the sweep sends them again, so the window for a second copy is this batch's sending time."""
+    The claimable rows among `pks` are claimed in one transaction, sent one by one outside it,
+    and their outcomes written together. A row another worker holds, or one already sent or
+    failed, is left alone. A row is only sent while its claim is younger than half the lease:
+    past that the rows not yet sent are handed back and claimed afresh, so a slow server never
+    lets a claim expire under a send in progress (the sweep would take it over and send again).
+    A worker killed mid-way leaves at most half a lease's sends to go out a second time."""
+    sent = 0
+    while pks:
+        sent_now, pks = _deliver_claimed(model, pks, send, max_attempts=max_attempts, now=now)
+        sent += sent_now
+        now = None  # a fresh claim for the rows handed back
+    return sent
+
+
+def _deliver_claimed(model, pks: list[int], send: Callable, *, max_attempts: int, now: datetime | None):
+    """Claim what can be claimed among `pks` and send it until half the lease has gone: (how many
+    were sent, the ids handed back unsent)."""
     now = now or timezone.now()
     Status = model.Status
     with transaction.atomic():
@@ -91,8 +105,13 @@ def deliver_many(
         for row in claimed:
             row.status, row.claimed_at, row.attempts = Status.SENDING, now, row.attempts + 1
         update_in_bulk(claimed, ["status", "claimed_at", "attempts"])
-    sent, failed = [], []
+    sending_until = time.monotonic() + claim_lease().total_seconds() / 2
+    done, handed_back = [], []
     for row in claimed:
+        if time.monotonic() > sending_until:
+            row.status, row.attempts = Status.PENDING, row.attempts - 1  # not tried: no attempt spent
+            handed_back.append(row)
+            continue
         try:
             provider_id = send(row)
         except Exception as exc:  # recorded on the row; the periodic resend tries it again
@@ -100,15 +119,16 @@ def deliver_many(
             row.last_error = repr(exc)[:2000]
             given_up = isinstance(exc, PermanentFailure) or row.attempts >= max_attempts
             row.status = Status.FAILED if given_up else Status.PENDING
-            failed.append(row)
-            continue
-        row.status, row.sent_at, row.last_error = Status.SENT, timezone.now(), ""
-        if provider_id and hasattr(row, "provider_message_id"):
-            row.provider_message_id = provider_id[:64]
-        sent.append(row)
-    fields = ["status", "sent_at", "last_error"]
-    update_in_bulk(sent + failed, [*fields, "provider_message_id"] if hasattr(model, "provider_message_id") else fields)
-    return len(sent)
+        else:
+            row.status, row.sent_at, row.last_error = Status.SENT, timezone.now(), ""
+            if provider_id and hasattr(row, "provider_message_id"):
+                row.provider_message_id = provider_id[:64]
+        done.append(row)
+    fields = ["status", "attempts", "sent_at", "last_error"]
+    update_in_bulk(
+        done + handed_back, [*fields, "provider_message_id"] if hasattr(model, "provider_message_id") else fields
+    )
+    return sum(row.status == Status.SENT for row in done), [row.pk for row in handed_back]
 
 
 def _claimable(row: OutboxMessage, now: datetime) -> bool:

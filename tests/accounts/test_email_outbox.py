@@ -140,3 +140,23 @@ def test_a_batch_that_cannot_reach_the_mail_server_records_each_attempt_for_the_
     assert [mail.to for mail in mailoutbox] == [["first@example.com"]]
     first.refresh_from_db()
     assert first.status == "sent" and first.attempts == 2 and first.last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_batch_on_a_slow_mail_server_never_sends_on_a_claim_older_than_half_the_lease(settings, mailoutbox):
+    """With a 2 s lease and 0.4 s per message, the first claim covers about three sends; the rest
+    are handed back and claimed afresh, so no claim can expire (and be taken over by the sweep)
+    while its row is being sent."""
+    settings.EMAIL_BACKEND = "tests.fakes.mail.SlowEmailBackend"
+    settings.OUTBOX_CLAIM_LEASE_SECONDS = 2
+    ids = [queued(f"slow-{n}").pk for n in range(6)]
+
+    assert send_emails(ids) == 6
+
+    assert sorted(mail.to[0] for mail in mailoutbox) == [f"slow-{n}@example.com" for n in range(6)]
+    rows = list(OutboundEmail.objects.order_by("pk"))
+    assert {(row.status, row.attempts) for row in rows} == {("sent", 1)}
+    claims = sorted({row.claimed_at for row in rows})
+    assert len(claims) >= 2  # handed back and claimed again
+    for row in rows:  # each was sent within half a lease of its own claim
+        assert (row.sent_at - row.claimed_at).total_seconds() < 1 + 0.4 + 0.3
