@@ -76,3 +76,28 @@ def test_dave_allocates_300_to_carol_and_reclaims_100_and_carol_sees_200(
     assert FundMove.objects.count() == 2
     assert ledger_mismatches() == []
     assert unbalanced_transfers() == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_top_bar_holds_an_enterprise_masters_nine_links_on_one_line_at_1280_px(
+    page, live_server, screenshot_dir, enterprise, language
+):
+    """The most links anyone has (an enterprise master's) and who is signed in fit one line on a
+    1280 px screen in both languages; the account's name is then in the tooltip, shown from 1441 px."""
+    from accounts.models import User
+
+    User.objects.filter(username="dave").update(language=language)
+    page.set_viewport_size(WIDTHS["desktop"])
+    sign_in(page, live_server.url, "dave")
+    links = page.locator("header nav a")
+    expect(links).to_have_count(9)
+    tops = {round(box["y"]) for box in (links.nth(i).bounding_box() for i in range(9))}
+    assert len(tops) == 1, f"the links sit on {len(tops)} lines: {sorted(tops)}"
+    assert page.locator("header.topbar").bounding_box()["height"] <= 60
+    who = page.locator("header .userbox > span")
+    expect(who).to_have_attribute("title", "Dave · Dave's Enterprise")
+    expect(who.locator(".account-name")).to_be_hidden()
+    page.screenshot(path=screenshot_dir / f"topbar-master-{language}.png")
+    page.set_viewport_size({"width": 1600, "height": 900})  # room enough: the account's name shows too
+    expect(who).to_have_text("Dave · Dave's Enterprise")
+    expect(who.locator(".account-name")).to_be_visible()
