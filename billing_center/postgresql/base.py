@@ -9,8 +9,9 @@ of the stream, and the socket becomes readable. So the check here looks at the s
 waiting: nothing to read and no transaction left open means usable; anything else is asked
 with Django's own `SELECT 1`, which reconnects if that fails.
 
-What neither check can see is a peer gone without a word (a host powered off): both wait for
-TCP to notice, which is what `keepalives` in the connection options are for.
+What neither check can see is a peer gone without a word (a host powered off): both then wait
+for TCP to give up. libpq's `keepalives_idle` connection option, in DATABASE_URL's query string,
+shortens that; we set none.
 """
 
 import select
