@@ -56,22 +56,12 @@ def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts
             raise ClaimedElsewhere(retry_in=max(1.0, (row.claimed_at + claim_lease() - now).total_seconds()))
         if row is None or not _claimable(row, now):
             return row  # being claimed right now, or already sent or failed
-        row.status, row.claimed_at, row.attempts = model.Status.SENDING, now, row.attempts + 1
-        row.save(update_fields=["status", "claimed_at", "attempts"])
-    try:
-        provider_id = send(row)
-    except Exception as exc:  # provider and network errors alike: recorded, retried later
-        row.last_error = repr(exc)[:2000]
-        failed = isinstance(exc, PermanentFailure) or row.attempts >= max_attempts
-        row.status = model.Status.FAILED if failed else model.Status.PENDING
-        row.save(update_fields=["last_error", "status"])
-        raise
-    row.status, row.sent_at, row.last_error = model.Status.SENT, timezone.now(), ""
-    fields = ["status", "sent_at", "last_error"]
-    if provider_id and hasattr(row, "provider_message_id"):
-        row.provider_message_id = provider_id[:64]
-        fields.append("provider_message_id")
-    row.save(update_fields=fields)
+        _claim(row, now)
+        row.save(update_fields=CLAIM_FIELDS)
+    error = _attempt(row, send, max_attempts=max_attempts)
+    row.save(update_fields=_outcome_fields(model))
+    if error is not None:
+        raise error
     return row
 
 
@@ -98,37 +88,55 @@ def _deliver_claimed(model, pks: list[int], send: Callable, *, max_attempts: int
     """Claim what can be claimed among `pks` and send it until half the lease has gone: (how many
     were sent, the ids handed back unsent)."""
     now = now or timezone.now()
-    Status = model.Status
     with transaction.atomic():
         locked = model.objects.select_for_update(skip_locked=True).filter(pk__in=pks).order_by("pk")
         claimed = [row for row in locked if _claimable(row, now)]
         for row in claimed:
-            row.status, row.claimed_at, row.attempts = Status.SENDING, now, row.attempts + 1
-        update_in_bulk(claimed, ["status", "claimed_at", "attempts"])
+            _claim(row, now)
+        update_in_bulk(claimed, CLAIM_FIELDS)
     sending_until = time.monotonic() + claim_lease().total_seconds() / 2
     done, handed_back = [], []
     for row in claimed:
         if time.monotonic() > sending_until:
-            row.status, row.attempts = Status.PENDING, row.attempts - 1  # not tried: no attempt spent
+            row.status, row.attempts = model.Status.PENDING, row.attempts - 1  # not tried: no attempt spent
             handed_back.append(row)
             continue
-        try:
-            provider_id = send(row)
-        except Exception as exc:  # recorded on the row; the periodic resend tries it again
-            logger.warning("Sending %s %s failed; the resend tries again", model.__name__, row.pk, exc_info=True)
-            row.last_error = repr(exc)[:2000]
-            given_up = isinstance(exc, PermanentFailure) or row.attempts >= max_attempts
-            row.status = Status.FAILED if given_up else Status.PENDING
-        else:
-            row.status, row.sent_at, row.last_error = Status.SENT, timezone.now(), ""
-            if provider_id and hasattr(row, "provider_message_id"):
-                row.provider_message_id = provider_id[:64]
+        error = _attempt(row, send, max_attempts=max_attempts)
+        if error is not None:
+            logger.warning("Sending %s %s failed (%r); the resend tries again", model.__name__, row.pk, error)
         done.append(row)
+    update_in_bulk(done + handed_back, _outcome_fields(model))
+    return sum(row.status == model.Status.SENT for row in done), [row.pk for row in handed_back]
+
+
+CLAIM_FIELDS = ["status", "claimed_at", "attempts"]
+
+
+def _claim(row: OutboxMessage, now: datetime) -> None:
+    row.status, row.claimed_at, row.attempts = row.Status.SENDING, now, row.attempts + 1
+
+
+def _attempt(row: OutboxMessage, send: Callable, *, max_attempts: int) -> Exception | None:
+    """Send one claimed row with send(row) -> provider id or None, and set the outcome on it (not
+    saved): SENT; or PENDING for a retry, FAILED after `max_attempts` or on a PermanentFailure,
+    with the error kept. The exception, if the send failed."""
+    try:
+        provider_id = send(row)
+    except Exception as exc:  # provider and network errors alike: recorded, retried later
+        row.last_error = repr(exc)[:2000]
+        failed = isinstance(exc, PermanentFailure) or row.attempts >= max_attempts
+        row.status = row.Status.FAILED if failed else row.Status.PENDING
+        return exc
+    row.status, row.sent_at, row.last_error = row.Status.SENT, timezone.now(), ""
+    if provider_id and hasattr(row, "provider_message_id"):
+        row.provider_message_id = provider_id[:64]
+    return None
+
+
+def _outcome_fields(model: type[OutboxMessage]) -> list[str]:
+    """What _attempt (and a hand-back) may change on a claimed row."""
     fields = ["status", "attempts", "sent_at", "last_error"]
-    update_in_bulk(
-        done + handed_back, [*fields, "provider_message_id"] if hasattr(model, "provider_message_id") else fields
-    )
-    return sum(row.status == Status.SENT for row in done), [row.pk for row in handed_back]
+    return [*fields, "provider_message_id"] if hasattr(model, "provider_message_id") else fields
 
 
 def _claimable(row: OutboxMessage, now: datetime) -> bool:
