@@ -22,9 +22,10 @@ publishes regardless of the flag for deliveries left waiting. A gateway that ret
 whose own intake set the flag it finds (that intake never answered) publishes at once.
 
 Where the processes do not share a cache (LocMemCache, DummyCache: one process each), a flag
-proves nothing about the other processes, so every delivery publishes, as before. FileBasedCache
-is shared on one host (`make run`), Redis across hosts (settings/cluster.py refuses anything
-else on a cluster). The key names the broker: a flag vouches for a task queued on that broker.
+proves nothing about the other processes, so every delivery publishes, as before. The file
+cache is shared on one host (`make run`; billing_center.cache makes its add atomic), Redis
+across hosts (settings/cluster.py refuses anything else on a cluster). The key names the
+broker: a flag vouches for a task queued on that broker.
 
 A worker that claims a full batch wakes one peer the same way, so a backlog is drained by every
 worker (SKIP LOCKED splits it) while at most one task waits in the queue.

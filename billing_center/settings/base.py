@@ -176,7 +176,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "billing_center.cache.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }

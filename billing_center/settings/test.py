@@ -30,7 +30,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 TEST_CACHE_DIR = os.environ.get("BILLING_TEST_CACHE_DIR") or tempfile.mkdtemp(prefix="billing-test-cache-")
 os.environ["BILLING_TEST_CACHE_DIR"] = TEST_CACHE_DIR
 if not REDIS_URL:  # noqa: F405
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": TEST_CACHE_DIR}}
+    CACHES = {"default": {"BACKEND": "billing_center.cache.FileBasedCache", "LOCATION": TEST_CACHE_DIR}}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not the shared-cache in-memory default: its table locks ignore the busy
     # timeout, so the live server's threads would fail where a real SQLite file waits.
