@@ -69,6 +69,7 @@ class AccountAddForm(forms.ModelForm):
 class AccountAdmin(ReviewFlagMixin, HistoryAdmin):
     list_display = ("name", "type", "balance", "enterprise_master", "review", "created_at")
     list_filter = ("type", "needs_review")
+    actions = ["mark_reviewed"]  # the flag clears only through it: the note is read first
     list_select_related = ("enterprise_master",)
     search_fields = ("name",)
     # The balance only moves through the ledger; the type and master only through
@@ -90,20 +91,20 @@ class AccountAdmin(ReviewFlagMixin, HistoryAdmin):
             "enterprise_master",
             "balance_currency",
             "balance",
-            "needs_review",
+            "review",
             "review_note",
             "created_at",
         )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return self.readonly_fields + ("type", "enterprise_master", "balance_currency", "review_note")
+            return self.readonly_fields + ("type", "enterprise_master", "balance_currency", "review", "review_note")
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
             obj._history_user = request.user
-            obj.save(update_fields=["name", "needs_review"])  # finance clears the flag once looked at
+            obj.save(update_fields=["name"])
             return
         opened = open_account(  # the form ran the same checks (check_new_account)
             name=form.cleaned_data["name"],

@@ -90,6 +90,7 @@ class Account(models.Model):
     class Meta:
         verbose_name, verbose_name_plural = _("account"), _("accounts")
         ordering = ["name"]
+        permissions = [("review_account", "Can mark a flagged account as reviewed")]
         indexes = [
             # The alert sweep reads only accounts that could fire.
             models.Index(

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import models
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
@@ -13,6 +14,8 @@ from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from money.parsing import is_digits
+
+from .review_flags import fingerprint, mark_reviewed
 
 # How History shows a field that had no value, and a change that no signed-in person made
 # (a gateway's webhook, a scheduled task, a command).
@@ -29,12 +32,79 @@ def yes_no(value: bool | None) -> str:
     return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), word)
 
 
+def confirmation_page(model_admin, request, template: str, *, action_title: str, title: str = "", **context):
+    """An action's confirmation page (a child of templates/admin/action_confirmation.html) with
+    admin's context, the model's options and the action's title; the page's title is
+    "<action>: are you sure?" unless given."""
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title or gettext("%(action)s: are you sure?") % {"action": action_title},
+            "action_title": action_title,
+            "opts": model_admin.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": model_admin.media,
+            **context,
+        },
+    )
+
+
+def label(obj) -> str:
+    """How a message names a record: its reference (TU-…, RF-…) if it has one, else its name."""
+    return getattr(obj, "reference", None) or str(obj)
+
+
 class ReviewFlagMixin:
-    """The needs-review flag as a column or a read-only field, with its alt text translated."""
+    """The needs-review flag as a column or a read-only field, with its alt text translated, and
+    the action that clears it (billing_center.review_flags) for whoever may review the model."""
 
     @admin.display(description=gettext_lazy("needs review"), ordering="needs_review")
     def review(self, obj):
         return yes_no(obj.needs_review)
+
+    @admin.action(description=gettext_lazy("Mark the selected as reviewed…"), permissions=["review"])
+    def mark_reviewed(self, request, queryset):
+        """First the flagged records' notes to read, then clear what was read (a note changed since stays flagged)."""
+        pks = list(queryset.values_list("pk", flat=True))
+        if "post" in request.POST:
+            seen = {pk: request.POST.get(f"seen-{pk}", "") for pk in pks}  # none: the page was never shown
+            done = mark_reviewed(self.model, seen=seen, actor=request.user)
+            for row in done.cleared:  # the admin's own History page (LogEntry) says who, as simple-history's does
+                self.log_change(
+                    request, row, [{"changed": {"fields": [str(row._meta.get_field("needs_review").verbose_name)]}}]
+                )
+            if done.cleared:
+                names = ", ".join(label(row) for row in done.cleared)
+                cleared = gettext("Marked as reviewed: %(names)s.")
+                self.message_user(request, cleared % {"names": names}, messages.SUCCESS)
+            if done.changed:
+                names = ", ".join(label(row) for row in done.changed)
+                changed = gettext("Still flagged: %(names)s. The note is not the one you read; read it again.")
+                self.message_user(request, changed % {"names": names}, messages.WARNING)
+            if not done.cleared and not done.changed:
+                self.message_user(request, gettext("Nothing was flagged any more; nothing changed."), messages.INFO)
+            return None
+        flagged = list(self.model._base_manager.filter(pk__in=pks, needs_review=True).order_by("pk"))
+        if not flagged:
+            self.message_user(request, gettext("None of the selected is flagged for review."), messages.WARNING)
+            return None
+        return confirmation_page(
+            self,
+            request,
+            "admin/review_flags.html",
+            action="mark_reviewed",
+            action_title=gettext("Mark as reviewed"),
+            flagged=[(row, label(row), fingerprint(row.review_note)) for row in flagged],
+            queryset=flagged,
+        )
+
+    def has_review_permission(self, request):
+        """`review_<model>` of the concrete model: postpaid accounts are reviewed as accounts."""
+        opts = self.model._meta.concrete_model._meta
+        return request.user.has_perm(f"{opts.app_label}.review_{opts.model_name}")
 
 
 def _in_words(field):

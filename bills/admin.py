@@ -71,6 +71,7 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
     form = CreditLimitForm
     list_display = ("name", "balance", "unpaid", "credit_limit", "review")
     list_filter = ("needs_review",)
+    actions = ["mark_reviewed"]
     search_fields = ("name",)
     fields = ("name", "balance", "credit_limit", "alert_limit_share", "review", "review_note")
     readonly_fields = ("name", "balance", "alert_limit_share", "review", "review_note")

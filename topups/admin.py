@@ -3,16 +3,14 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import display_for_value
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.contrib.exchange.models import Rate
 from djmoney.money import Money
 
 from accounts.forms import amount_from_form
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin, yes_no
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin, confirmation_page, yes_no
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money, plain_amount
@@ -78,7 +76,7 @@ class DisputeInline(ReadOnlyInline):
 
 
 @admin.register(TopUp)
-class TopUpAdmin(ReadOnlyAdmin):
+class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     list_display = (
         "reference",
         "account",
@@ -94,7 +92,7 @@ class TopUpAdmin(ReadOnlyAdmin):
     list_select_related = ("account",)
     search_fields = ("public_id", "gateway_session_id", "account__name")
     date_hierarchy = "created_at"
-    actions = ["reconcile_with_gateway", "refund"]
+    actions = ["reconcile_with_gateway", "refund", "mark_reviewed"]
     inlines = [RefundInline, DisputeInline]
     readonly_fields = ("automatic", "review")
 
@@ -110,10 +108,6 @@ class TopUpAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("is automatic"), ordering="is_automatic")
     def automatic(self, obj):
         return yes_no(obj.is_automatic)
-
-    @admin.display(description=gettext_lazy("needs review"), ordering="needs_review")
-    def review(self, obj):
-        return yes_no(obj.needs_review)
 
     def get_search_results(self, request, queryset, search_term):
         # Customers quote "TU-409FA5D74577": the first 12 hex digits of the public id.
@@ -173,17 +167,17 @@ class TopUpAdmin(ReadOnlyAdmin):
                 values = {"refund": refund.reference, "amount": format_money(refund.amount), "topup": topup.reference}
                 self.message_user(request, done % values, messages.SUCCESS)
                 return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Refund %(reference)s") % {"reference": topup.reference},
-            "topup": topup,
-            "refundable": refundable(topup),
-            "form": form,
-            "opts": self.model._meta,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/topups/topup/refund.html", context)
+        title = _("Refund %(reference)s") % {"reference": topup.reference}
+        return confirmation_page(
+            self,
+            request,
+            "admin/topups/topup/refund.html",
+            action_title=title,
+            title=title,
+            topup=topup,
+            refundable=refundable(topup),
+            form=form,
+        )
 
     def has_refund_permission(self, request):
         return request.user.has_perm(REFUND_PERMISSION)
@@ -193,6 +187,7 @@ class TopUpAdmin(ReadOnlyAdmin):
 class RefundAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     list_display = ("ref", "topup", "amount", "debit_amount", "status", "origin", "review", "created_at")
     list_filter = ("status", "origin", "needs_review")
+    actions = ["mark_reviewed"]
     list_select_related = ("topup",)
     search_fields = ("gateway_refund_id", "topup__account__name")
     date_hierarchy = "created_at"

@@ -19,6 +19,7 @@ from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
 from accounts.outbound_webhooks.events import emit, money
+from billing_center.review_flags import flag
 
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
@@ -56,8 +57,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         return Verdict.IGNORED
     dispute, changed = _dispute_for(topup, notice)
     if changed:  # the first news of it: flag the top-up and the account for finance, once
-        note = f"{now:%Y-%m-%d %H:%M} dispute {dispute.gateway_dispute_id} opened ({dispute.debit_amount})."
-        topup.needs_review, topup.review_note = True, f"{topup.review_note}\n{note}".strip()
+        flag(topup, f"dispute {dispute.gateway_dispute_id} opened ({dispute.debit_amount}).", now=now)
         topup.save(update_fields=["needs_review", "review_note"])
         flag_for_review(account_id=topup.account_id, note=f"Card payment of {topup.reference} disputed.", now=now)
     if notice.status != "open" and dispute.status == Dispute.Status.OPEN:

@@ -22,6 +22,7 @@ from accounts import descriptions
 from accounts.descriptions import Description, describe, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
+from billing_center.review_flags import flag
 from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
@@ -96,9 +97,7 @@ def keep_payment_intent(topup: TopUp, notice: PaymentNotice) -> bool:
 
 def mark_flagged(topup: TopUp, notice: PaymentNotice, problem: str, *, now: datetime) -> None:
     logger.error("Top-up %s not credited: %s", topup.reference, problem)
-    note = f"{now:%Y-%m-%d %H:%M} {notice.event_type} {notice.event_id}: {problem}"
-    topup.needs_review = True
-    topup.review_note = f"{topup.review_note}\n{note}".strip()
+    flag(topup, f"{notice.event_type} {notice.event_id}: {problem}", now=now)
 
 
 def mark_closed(topup: TopUp, *, status: str, reason: str, now: datetime) -> None:

@@ -24,6 +24,7 @@ from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
+from billing_center.review_flags import flag
 from money.errors import Invalid
 from money.formatting import format_money, minor_places
 from money.parsing import uuid_or_none
@@ -156,7 +157,7 @@ def payment_of(gateway_name: str, payment_intent_id: str, charge_id: str) -> Top
     return TopUp.objects.select_for_update().filter(match, gateway=gateway_name).first()
 
 
-def _find_or_record(gateway_name: str, notice: RefundNotice) -> Refund | None:
+def _find_or_record(gateway_name: str, notice: RefundNotice, now: datetime) -> Refund | None:
     """Our refund this notice is about; a dashboard refund is recorded here, flagged."""
     refunds = Refund.objects.select_for_update().select_related("topup")
     refund = None
@@ -178,6 +179,7 @@ def _find_or_record(gateway_name: str, notice: RefundNotice) -> Refund | None:
                 debit_amount=billing_share(topup, notice.amount),
                 origin=Refund.Origin.GATEWAY,
                 needs_review=True,
+                review_note=f"{now:%Y-%m-%d %H:%M} made in the {gateway_name} dashboard, not by finance.",
                 reason=f"Made in the {gateway_name} dashboard.",
             )
     except IntegrityError:  # the same refund announced by two events at once
@@ -189,7 +191,7 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
     """Move a refund forward by what the gateway says; debit the balance once on success.
     Returns the delivery's verdict. Safe to repeat and to receive out of order."""
     now = now or timezone.now()
-    refund = _find_or_record(gateway_name, notice)
+    refund = _find_or_record(gateway_name, notice, now)
     if refund is None:
         return Verdict.IGNORED
     topup = refund.topup
@@ -200,9 +202,10 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
     if notice.charge_id and not topup.charge_id:
         TopUp.objects.filter(pk=topup.pk).update(charge_id=notice.charge_id)
     if notice.amount != refund.amount:
-        refund.needs_review = True
-        refund.failure_reason = f"The gateway reports {notice.amount}, we asked for {refund.amount}."[:300]
-        refund.save(update_fields=[*fields, "needs_review", "failure_reason"])
+        problem = f"The gateway reports {notice.amount}, we asked for {refund.amount}."
+        flag(refund, problem, now=now)
+        refund.failure_reason = problem[:300]
+        refund.save(update_fields=[*fields, "needs_review", "review_note", "failure_reason"])
         return Verdict.FLAGGED
     target = {"pending": Refund.Status.PENDING, "succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}
     status = target[notice.status]
@@ -211,7 +214,9 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
             refund.save(update_fields=fields)
         if refund.status == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
             logger.error("Refund %s reported failed after it succeeded; left for finance", refund.reference)
-            Refund.objects.filter(pk=refund.pk).update(needs_review=True, failure_reason=notice.detail[:300])
+            flag(refund, f"reported failed after it succeeded: {notice.detail}", now=now)
+            refund.failure_reason = notice.detail[:300]
+            refund.save(update_fields=["needs_review", "review_note", "failure_reason"])
         return Verdict.ALREADY_APPLIED
     refund.status = status
     fields.append("status")

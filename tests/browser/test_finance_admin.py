@@ -65,9 +65,10 @@ def desk(settings):
     confirm_and_credit(
         ticket_id=tickets[2].pk, actor=fiona, received=Money("125000.00", "USD"), bank_reference="STMT-1120-4"
     )
-    PendingTopUpFactory(account=customers[0].account, needs_review=True)
+    note = "2026-11-20 09:14 checkout.session.completed evt_1NqY: paid 95.00 USD, the top-up was for 100.00 USD"
+    flagged = PendingTopUpFactory(account=customers[0].account, needs_review=True, review_note=note)
     OutboundSms.objects.create(dedupe_key="alert:1", status="failed", to="+8613800138000", text="Low balance")
-    return {"fiona": fiona, "frank": frank, "tickets": tickets}
+    return {"fiona": fiona, "frank": frank, "tickets": tickets, "flagged": flagged}
 
 
 def admin_sign_in(page, base_url, user):
@@ -221,3 +222,25 @@ def test_retired_accounts_rates_and_history_read_as_finance_expects(page, live_s
     expect(page.get_by_test_id("no-person")).to_have_text("system")
     expect(page.locator("#change-history")).not_to_contain_text("Deleted user")
     page.screenshot(path=screenshot_dir / "admin-ticket-history.png", full_page=True)
+
+
+def test_a_flagged_top_up_is_read_then_marked_reviewed_and_leaves_the_count(page, live_server, desk, screenshot_dir):
+    flagged = desk["flagged"]
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["fiona"])
+    page.get_by_test_id("todo-flagged-topups").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.locator("#result_list input.action-select").first.check()
+    page.select_option("select[name=action]", "mark_reviewed")
+    page.click("button[name=index]")
+    record = page.get_by_test_id("flagged-record")
+    expect(record).to_contain_text(flagged.reference)
+    expect(record).to_contain_text("paid 95.00 USD, the top-up was for 100.00 USD")
+    page.screenshot(path=screenshot_dir / "admin-mark-reviewed.png", full_page=True)
+    page.get_by_test_id("confirm-action").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Marked as reviewed: {flagged.reference}.")
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_test_id("todo-flagged-topups")).to_have_text("0 Flagged top-ups")
+    page.goto(f"{live_server.url}/admin/topups/topup/{flagged.pk}/history/")
+    expect(page.locator("#change-history")).to_contain_text("Changed needs review.")
+    expect(page.locator("#change-history")).to_contain_text("finance")

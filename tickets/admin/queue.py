@@ -8,7 +8,6 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -18,7 +17,7 @@ from djmoney.money import Money
 
 from accounts.forms import amount_from_form
 from accounts.selectors import recent_ledger_entries
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, yes_no
+from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, confirmation_page, yes_no
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
@@ -305,20 +304,16 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:tickets_transferticket_change", args=[ticket.pk]))
 
     def _confirmation(self, request, queryset, title, action, rows, reason_form=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("%(action)s: are you sure?") % {"action": title},
-            "action": action,
-            "action_title": title,
-            "rows": [(ticket, form, labels.status_label(ticket)) for ticket, form in rows],
-            "reason_form": reason_form,
-            "opts": self.model._meta,
-            "queryset": queryset,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/tickets/transferticket/action_confirmation.html", context)
+        return confirmation_page(
+            self,
+            request,
+            "admin/tickets/transferticket/action_confirmation.html",
+            action=action,
+            action_title=title,
+            rows=[(ticket, form, labels.status_label(ticket)) for ticket, form in rows],
+            reason_form=reason_form,
+            queryset=queryset,
+        )
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)

@@ -4,7 +4,6 @@ unmatched queue's lines to an account — each action through a confirmation pag
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.http import HttpResponseRedirect
@@ -15,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing_center.admin_base import ReadOnlyAdmin
+from billing_center.admin_base import ReadOnlyAdmin, confirmation_page
 from money.errors import BillingError
 from money.formatting import format_money
 
@@ -224,19 +223,16 @@ class StatementLineAdmin(ReadOnlyAdmin):
         return None
 
     def _confirmation(self, request, queryset, title, action, form=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("%(action)s: are you sure?") % {"action": title},
-            "action": action,
-            "action_title": title,
-            "lines": list(queryset.select_related("account")),
-            "form": form,
-            "opts": self.model._meta,
-            "queryset": queryset,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/tickets/statementline/action_confirmation.html", context)
+        return confirmation_page(
+            self,
+            request,
+            "admin/tickets/statementline/action_confirmation.html",
+            action=action,
+            action_title=title,
+            lines=list(queryset.select_related("account")),
+            form=form,
+            queryset=queryset,
+        )
 
 
 @admin.register(StatementCsvFormat)

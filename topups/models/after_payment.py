@@ -53,6 +53,7 @@ class Refund(models.Model):
         help_text=_("Finance allowed this refund to take the balance below zero."),
     )
     needs_review = models.BooleanField(verbose_name=_("needs review"), default=False)
+    review_note = models.TextField(verbose_name=_("review note"), blank=True)  # why flagged, who reviewed: dated lines
     failure_reason = models.CharField(verbose_name=_("failure reason"), max_length=300, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -77,6 +78,7 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name, verbose_name_plural = _("refund"), _("refunds")
+        permissions = [("review_refund", "Can mark a flagged refund as reviewed")]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""), name="refund_once_per_id"

@@ -102,7 +102,10 @@ class TopUp(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name, verbose_name_plural = _("top-up"), _("top-ups")
-        permissions = [("refund_topup", "Can refund a credited top-up through its gateway")]
+        permissions = [
+            ("refund_topup", "Can refund a credited top-up through its gateway"),
+            ("review_topup", "Can mark a flagged top-up as reviewed"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "gateway_session_id"],

@@ -37,12 +37,15 @@ FINANCE_PERMISSIONS = [
     "add_statementcsvformat",
     "change_statementcsvformat",
     "view_account",
+    "review_account",  # clears an account's needs-review flag (billing_center.review_flags), as for top-ups and refunds
     "view_ledgerentry",
     "view_fundmove",
     "view_user",
     "view_topup",
     "refund_topup",
+    "review_topup",
     "view_refund",
+    "review_refund",
     "view_dispute",
     "view_webhookdelivery",
     "view_calendarday",  # the holiday calendar the three-working-day deadline uses

@@ -1,0 +1,61 @@
+"""Finance's needs-review flag, on accounts, top-ups and refunds: our code sets it where it found
+something a person must look at (a disputed card payment, a paid amount that does not match, a
+refund the gateway refused, a credit limit passed) and writes a dated line in the record's note;
+a finance clerk clears it once they have looked.
+
+A clerk clears what they saw. The confirmation page shows each flagged record's note and sends
+back its fingerprint; a record whose note changed since (a dispute opened while the page was
+open) stays flagged, so no news is cleared unread. Clearing adds a dated line with the clerk's
+name to the note, and History names the clerk.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import models, transaction
+from django.utils import timezone
+
+
+def fingerprint(note: str) -> str:
+    """What the confirmation page sends back for a note: short, and different for any change."""
+    return hashlib.blake2s(note.encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class Reviewed:
+    cleared: list = field(default_factory=list)  # the records whose flag was cleared
+    changed: list = field(default_factory=list)  # noted again since the clerk looked: still flagged
+
+
+def flag(record: models.Model, why: str, *, now: datetime) -> None:
+    """Set a top-up's or a refund's flag with a dated line saying why; the caller saves
+    `needs_review` and `review_note` (accounts.lifecycle.flag_for_review does an account's in SQL)."""
+    record.needs_review = True
+    record.review_note = with_line(record.review_note, f"{now:%Y-%m-%d %H:%M} {why}")
+
+
+@transaction.atomic
+def mark_reviewed(model: type[models.Model], *, seen: dict[int, str], actor, now: datetime | None = None) -> Reviewed:
+    """Clear the flag of each record in `seen` (its pk and its note's fingerprint as the clerk saw
+    it) that is still flagged with that note. Records no longer flagged are left alone."""
+    now = now or timezone.now()
+    done = Reviewed()
+    rows = model._base_manager.select_for_update().filter(pk__in=list(seen), needs_review=True).order_by("pk")
+    for row in rows:
+        if fingerprint(row.review_note) != seen[row.pk]:
+            done.changed.append(row)
+            continue
+        row.needs_review = False
+        row.review_note = with_line(row.review_note, f"{now:%Y-%m-%d %H:%M} reviewed by {actor.get_username()}.")
+        row._history_user = actor
+        row.save(update_fields=["needs_review", "review_note"])
+        done.cleared.append(row)
+    return done
+
+
+def with_line(note: str, line: str) -> str:
+    """`note` with `line` added below, in the note's own style: an account's lines each end with a
+    newline (accounts.lifecycle.flag_for_review), a top-up's and a refund's are joined by one."""
+    joined = f"{note.rstrip(chr(10))}\n{line}".lstrip("\n")
+    return f"{joined}\n" if note.endswith("\n") else joined

@@ -1,0 +1,191 @@
+"""Finance clears a needs-review flag once it has read why (billing_center.review_flags): a top-up
+flagged by a disputed card payment, a refund made in the gateway's dashboard, an account. What a
+clerk did not see (a note added after the confirmation page opened) stays flagged; a clerk
+without the permission is not offered the action and a forged one changes nothing."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from djmoney.money import Money
+
+from accounts.lifecycle import flag_for_review
+from accounts.models import Account
+from tests.factories import PendingTopUpFactory, PostpaidAccountFactory, UserFactory
+from tests.fakes.stripe import dispute_object, event, paid_session, refund_object
+from tests.helpers import staff_login
+from tests.topups.test_refunds_and_disputes import PI, deliver
+from topups.models import Refund, TopUp
+
+pytestmark = pytest.mark.django_db
+TOPUPS = "/admin/topups/topup/"
+REFUNDS = "/admin/topups/refund/"
+POSTPAID = "/admin/bills/postpaidaccount/"
+ACCOUNTS = "/admin/accounts/account/"
+
+
+def ask(client, changelist, pks, **fields):
+    """The changelist's action form, as finance submits it."""
+    data = {"action": "mark_reviewed", "_selected_action": [str(pk) for pk in pks], **fields}
+    return client.post(changelist, data)
+
+
+def seen_fields(page: str) -> dict[str, str]:
+    """The confirmation page's fingerprints, sent back as they were shown."""
+    return dict(re.findall(r'name="(seen-\d+)" value="([0-9a-f]+)"', page))
+
+
+def review(client, changelist, pks):
+    """Open the confirmation, then confirm what it showed; the page and the answer."""
+    page = ask(client, changelist, pks)
+    assert page.status_code == 200, page.content[:300]
+    answer = ask(client, changelist, pks, post="yes", **seen_fields(page.content.decode()))
+    return page.content.decode(), answer
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.wsgi_request._messages]
+
+
+def todo_count(client, key: str) -> int:
+    page = client.get("/admin/").content.decode()
+    return int(re.search(rf'data-testid="todo-{key}"><span class="count">(\d+)<', page).group(1))
+
+
+@pytest.fixture
+def disputed(client, stripe_settings):
+    """A credited card top-up whose payment the customer disputed: Stripe's events flag it."""
+    topup = PendingTopUpFactory(amount=Money("100.00", "USD"))
+    assert deliver(client, event("checkout.session.completed", paid_session(topup, payment_intent=PI))) == "credited"
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=4000, id="du_first")))
+    topup.refresh_from_db()
+    assert topup.needs_review and "du_first" in topup.review_note
+    return topup
+
+
+def test_a_clerk_reads_the_note_then_clears_the_flag_and_history_names_the_clerk(client, clerk, disputed):
+    staff_login(client, clerk)
+    assert todo_count(client, "flagged-topups") == 1
+    page, answer = review(client, TOPUPS, [disputed.pk])
+
+    assert "du_first" in page and 'data-testid="flagged-record"' in page  # the note, to read first
+    assert answer.status_code == 302
+    assert messages_of(answer) == [f"Marked as reviewed: {disputed.reference}."]
+    disputed.refresh_from_db()
+    assert not disputed.needs_review
+    first, last = disputed.review_note.splitlines()
+    assert "du_first" in first and last.endswith(" reviewed by fiona.")
+    assert disputed.history.latest().history_user == clerk
+    assert todo_count(client, "flagged-topups") == 0
+
+    # A second dispute later flags it again, and the new line sits under the old ones.
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=2500, id="du_second")))
+    disputed.refresh_from_db()
+    assert disputed.needs_review and disputed.review_note.splitlines()[-1].endswith("du_second opened (25.00 USD).")
+    assert todo_count(client, "flagged-topups") == 1
+
+
+def test_news_that_arrives_while_the_page_is_open_stays_flagged(client, clerk, disputed, stripe_settings):
+    calm = PendingTopUpFactory(account=disputed.account, needs_review=True, review_note="2026-12-01 09:00 looked odd")
+    staff_login(client, clerk)
+    page = ask(client, TOPUPS, [disputed.pk, calm.pk])
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=2500, id="du_second")))
+
+    answer = ask(client, TOPUPS, [disputed.pk, calm.pk], post="yes", **seen_fields(page.content.decode()))
+
+    assert messages_of(answer) == [
+        f"Marked as reviewed: {calm.reference}.",
+        f"Still flagged: {disputed.reference}. The note is not the one you read; read it again.",
+    ]
+    disputed.refresh_from_db()
+    assert disputed.needs_review and "du_second" in disputed.review_note and "reviewed by" not in disputed.review_note
+    assert not TopUp.objects.get(pk=calm.pk).needs_review
+
+
+def test_a_dashboard_refund_is_flagged_with_why_and_cleared_once(client, clerk, disputed):
+    deliver(client, event("refund.created", refund_object(payment_intent=PI, amount=1000)))
+    refund = Refund.objects.get()
+    assert refund.needs_review and "dashboard" in refund.review_note
+    staff_login(client, clerk)
+    page, answer = review(client, REFUNDS, [refund.pk])
+    assert "dashboard" in page and answer.status_code == 302
+    refund.refresh_from_db()
+    assert not refund.needs_review and refund.review_note.endswith("reviewed by fiona.")
+
+    again = ask(client, REFUNDS, [refund.pk])  # nothing flagged any more: no page, a message
+    assert again.status_code == 302
+    assert messages_of(again)[-1] == "None of the selected is flagged for review."
+
+
+def test_an_accounts_flag_clears_from_the_postpaid_list_and_a_later_note_starts_a_new_line(client, clerk):
+    account = PostpaidAccountFactory()
+    flag_for_review(account_id=account.pk, note="Usage past the credit limit of 500.00 USD.")
+    staff_login(client, clerk)
+    _, answer = review(client, POSTPAID, [account.pk])
+    assert answer.status_code == 302
+    flag_for_review(account_id=account.pk, note="Card payment of TU-1 disputed.")
+    lines = Account.objects.get(pk=account.pk).review_note.splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "Usage past the credit limit of 500.00 USD.",
+        "reviewed by fiona.",
+        "Card payment of TU-1 disputed.",
+    ]
+
+
+def test_the_account_page_shows_the_flag_but_no_longer_takes_it_from_a_checkbox(client, clerk):
+    account = PostpaidAccountFactory(needs_review=True, review_note="2026-12-01 09:00 Disputed.\n")
+    admin = UserFactory(username="root", account=None, is_staff=True, is_superuser=True)
+    staff_login(client, admin)
+    page = client.get(f"{ACCOUNTS}{account.pk}/change/").content.decode()
+    assert 'name="needs_review"' not in page and "Disputed." in page
+    client.post(f"{ACCOUNTS}{account.pk}/change/", {"name": "Renamed", "needs_review": ""})
+    account.refresh_from_db()
+    assert account.name == "Renamed" and account.needs_review
+
+
+def test_a_clerk_without_the_permission_is_not_offered_the_action_and_a_forged_one_changes_nothing(
+    client, clerk, finance_group, disputed
+):
+    finance_group.permissions.remove(Permission.objects.get(codename="review_topup"))
+    staff_login(client, type(clerk).objects.get(pk=clerk.pk))
+    listing = client.get(TOPUPS).content.decode()
+    assert disputed.reference in listing and 'value="mark_reviewed"' not in listing
+    forged = ask(client, TOPUPS, [disputed.pk], post="yes", **{f"seen-{disputed.pk}": "0" * 16})
+    assert forged.status_code in (200, 302)
+    assert TopUp.objects.get(pk=disputed.pk).needs_review
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"seen-{pk}": "not-a-fingerprint"},  # a mangled fingerprint: not what the clerk saw
+        {},  # none at all: the confirmation page was skipped
+        {"seen-{pk}": "x" * 5000},
+    ],
+)
+def test_a_confirmation_without_the_fingerprint_it_showed_clears_nothing(client, clerk, disputed, fields):
+    staff_login(client, clerk)
+    sent = {name.format(pk=disputed.pk): value for name, value in fields.items()}
+    answer = ask(client, TOPUPS, [disputed.pk], post="yes", **sent)
+    assert answer.status_code == 302
+    assert TopUp.objects.get(pk=disputed.pk).needs_review
+    assert len(messages_of(answer)) == 1
+
+
+def test_a_forged_selection_is_refused_with_a_message(client, clerk, disputed):
+    staff_login(client, clerk)
+    answer = client.post(TOPUPS, {"action": "mark_reviewed", "_selected_action": ["1 OR 1=1"], "post": "yes"})
+    assert answer.status_code == 302
+    assert messages_of(answer) == ["The selection was not understood; nothing was changed."]
+    assert TopUp.objects.get(pk=disputed.pk).needs_review
+
+
+def test_the_confirmation_and_its_messages_read_in_chinese(client, clerk, disputed):
+    staff_login(client, clerk)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    listing = client.get(TOPUPS).content.decode()
+    assert "将所选记录标记为已审核…" in listing
+    page = ask(client, TOPUPS, [disputed.pk]).content.decode()
+    assert "标记为已审核：确定吗？" in page and "清除标记前请先阅读每条备注" in page
+    answer = ask(client, TOPUPS, [disputed.pk], post="yes", **seen_fields(page))
+    assert messages_of(answer) == [f"已标记为已审核：{disputed.reference}。"]
