@@ -89,7 +89,7 @@ class AccountAdmin(ReviewFlagMixin, HistoryAdmin):
             "name",
             "type",
             "enterprise_master",
-            "balance_currency",
+            "currency",
             "balance",
             "review",
             "review_note",
@@ -98,8 +98,13 @@ class AccountAdmin(ReviewFlagMixin, HistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return self.readonly_fields + ("type", "enterprise_master", "balance_currency", "review", "review_note")
+            return self.readonly_fields + ("type", "enterprise_master", "currency", "review", "review_note")
         return self.readonly_fields
+
+    @admin.display(description=gettext_lazy("Billing currency"))
+    def currency(self, obj):
+        """The account's currency by our label: django-money's own field is labelled in English only."""
+        return obj.billing_currency
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -220,6 +220,8 @@ DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "USD")
 # currency than the account's is converted at a rate locked when the top-up starts.
 PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ",".join(BILLING_CURRENCIES))
 CURRENCIES = sorted(set(BILLING_CURRENCIES) | set(PAYMENT_CURRENCIES))  # django-money's choices
+# A currency reads as its code in every choice, as in our own forms: py-moneyed's names are English only.
+CURRENCY_CHOICES = [(code, code) for code in CURRENCIES]
 # str(Money) as money.formatting prints, in the reader's language: "1,234.50 USD", "US$1,234.50" (babel).
 MONEY_FORMAT = {"format": READER_PATTERN}
 # Per billing currency: minimum and maximum credit per top-up, and the most credited

@@ -53,10 +53,7 @@ NOT_UI = {
     "user record": "the masked password hash",
 }
 # Pages with English still to translate, and why; the list only shrinks.
-STILL_ENGLISH = {
-    "account record": "django-money's balance_currency field and py-moneyed's English currency names",
-    "invoice add": "py-moneyed's English currency names in the currency choice",
-}
+STILL_ENGLISH = {}
 
 
 class Texts(HTMLParser):
