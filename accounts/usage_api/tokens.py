@@ -2,10 +2,16 @@
 
 import hashlib
 import secrets
+from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import ServiceToken
+
+# How fresh "last used at" is kept: admin shows when a token was last used, to the minute, so a
+# busy metering service does not write (and commit) the token's row on every call.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def create_service_token(*, service: str, name: str) -> tuple[ServiceToken, str]:
@@ -26,7 +32,12 @@ def authenticate_service(authorization: str) -> ServiceToken | None:
         return None
     token = ServiceToken.objects.filter(token_hash=hash_token(plain.strip()), revoked_at__isnull=True).first()
     if token is not None:
-        ServiceToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        stale = now - LAST_USED_PRECISION
+        if token.last_used_at is None or token.last_used_at < stale:
+            # Conditional, so callers racing past the check above write the row once between them.
+            stamped = Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+            ServiceToken.objects.filter(stamped, pk=token.pk).update(last_used_at=now)
     return token
 
 

@@ -2,9 +2,13 @@
 idempotency, every bad input a clear 4xx JSON error, and tokens."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from djmoney.money import Money
 
 from accounts.ledger import post_ledger_entry
@@ -261,3 +265,27 @@ def test_every_api_answer_is_json(client, token, account):
     huge = json.dumps({"charges": [charge(account, key=f"k{i}", description="x" * 300) for i in range(20000)]})
     response = post(client, token, "/api/v1/charges/batch", huge)
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_a_tokens_last_use_is_written_once_a_minute_not_on_every_call(client, account):
+    """Admin shows when a token was last used, to the minute: a busy service writes the token's row
+    (a commit) at most once a minute, not on every call."""
+    token, plain = create_service_token(service="metering", name="busy")
+    balance_url = f"/api/v1/accounts/{account.pk}/balance"
+    start = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        assert client.get(balance_url, HTTP_AUTHORIZATION=f"Bearer {plain}").status_code == 200
+        token.refresh_from_db()
+        assert token.last_used_at == start
+        with CaptureQueriesContext(connection) as queries:
+            for _ in range(3):
+                assert client.get(balance_url, HTTP_AUTHORIZATION=f"Bearer {plain}").status_code == 200
+        assert not [q for q in queries.captured_queries if "UPDATE" in q["sql"] and "service" in q["sql"]]
+    with time_machine.travel(start + timedelta(seconds=59), tick=False):
+        client.get(balance_url, HTTP_AUTHORIZATION=f"Bearer {plain}")
+    token.refresh_from_db()
+    assert token.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        client.get(balance_url, HTTP_AUTHORIZATION=f"Bearer {plain}")
+    token.refresh_from_db()
+    assert token.last_used_at == start + timedelta(seconds=61)
