@@ -151,3 +151,9 @@ class Transport(filesystem.Transport):
 
     Channel = Channel
     global_state = virtual.BrokerState()  # this transport's own, not shared with stock kombu's
+
+    @property
+    def default_connection_params(self):
+        """Folders, not a host: with kombu's default host ("localhost") every connection logged the
+        warning "No hostname was supplied. Reverting to default 'localhost'" for a URL with none."""
+        return {"port": self.default_port, "hostname": None}

@@ -203,3 +203,13 @@ def test_make_run_publishes_and_consumes_through_this_broker(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_a_connection_to_the_folders_logs_no_warning(broker_options, caplog):
+    """`filesystem://` names no host and needs none: kombu warned on every connection that it used localhost."""
+    with caplog.at_level(logging.WARNING), connect(broker_options) as connection:
+        producer = Producer(connection.default_channel)
+        producer.publish({"n": 1}, routing_key="quiet", declare=[Queue("quiet", Exchange("quiet"), "quiet")])
+        connection.clone().ensure_connection()
+        connection.info()
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("kombu")] == []
