@@ -1,16 +1,20 @@
 """Finance reads bills, their lines and what settled them (only services write them), and sets
 the credit limit of postpaid accounts."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy
+from djmoney.money import Money
 
 from accounts.credit_limits import set_credit_limit
 from accounts.forms import threshold_from_form
 from accounts.models import Account
-from billing_center.admin_base import ReadOnlyAdmin, ReviewFlagMixin
+from billing_center.admin_base import EMPTY, ReadOnlyAdmin, ReviewFlagMixin
 from money.errors import BillingError
+from money.formatting import format_money, minor_places
 
 from .models import Bill, BillLine, PostpaidAccount, Settlement
 
@@ -69,7 +73,7 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
     the customer's limit alert with it; the account itself is managed under Accounts."""
 
     form = CreditLimitForm
-    list_display = ("name", "balance", "unpaid", "credit_limit", "review")
+    list_display = ("name", "balance", "unpaid", "limit", "review")
     list_filter = ("needs_review",)
     actions = ["mark_reviewed"]
     search_fields = ("name",)
@@ -87,7 +91,14 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("Unpaid bills"))
     def unpaid(self, obj):
-        return (obj.due or 0) - (obj.paid or 0)
+        """What the open bills still ask for, as money: the sums alone read "201.550000000000" on SQLite."""
+        currency = obj.billing_currency
+        owed = (Decimal(obj.due or 0) - Decimal(obj.paid or 0)).quantize(Decimal(1).scaleb(-minor_places(currency)))
+        return format_money(Money(owed, currency))
+
+    @admin.display(description=gettext_lazy("credit limit"), ordering="credit_limit")
+    def limit(self, obj):
+        return format_money(obj.credit_limit_money) if obj.credit_limit is not None else EMPTY
 
     def has_add_permission(self, request):
         return False

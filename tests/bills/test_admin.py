@@ -39,6 +39,16 @@ def test_finance_sets_a_credit_limit_and_the_customers_alert_follows(client, fio
     assert (account.credit_limit, account.alert_threshold) == (Decimal("800.00"), Decimal("-400.00"))
 
 
+def test_the_postpaid_list_reads_unpaid_bills_and_the_limit_as_money(client, fiona, bob):
+    """Both had been bare numbers, the unpaid sum with twelve places on SQLite ("201.550000000000")."""
+    Account.objects.filter(pk=bob.account_id).update(credit_limit=Decimal("1000.00"))
+    charge(bob.account, "201.55", at(2026, 11, 3), "a")
+    close(bob.account, NOVEMBER)
+    listing = client.get("/admin/bills/postpaidaccount/").content.decode()
+    assert '<td class="field-unpaid">201.55 USD</td>' in listing
+    assert '<td class="field-limit">1,000.00 USD</td>' in listing
+
+
 @pytest.mark.parametrize("limit", ["-5", "1e3", "abc"])
 def test_a_bad_credit_limit_is_a_form_error_and_changes_nothing(client, fiona, bob, limit):
     response = client.post(f"/admin/bills/postpaidaccount/{bob.account_id}/change/", {"credit_limit": limit})
