@@ -211,7 +211,7 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     ticket.decided_by, ticket.decided_at = actor, now
     ticket._history_user = actor
     ticket.save()
-    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=f"{format_money(ticket.credit_amount)} credited.")
+    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=credited_note(ticket))
     _email_customer(ticket, "credited")
 
 
@@ -230,12 +230,17 @@ def close_matched_ticket(ticket: TransferTicket, *, entry: LedgerEntry, actor, n
     ticket.decided_by, ticket.decided_at = actor, now
     ticket._history_user = actor
     ticket.save()
-    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=matched_note(booked_on))
+    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=credited_note(ticket, matched_on=booked_on))
     _email_customer(ticket, "credited")
 
 
-def matched_note(booked_on) -> str:
-    return f"Received on {booked_on:%Y-%m-%d}, matched with your bank statement."
+def credited_note(ticket: TransferTicket, *, matched_on=None) -> str:
+    """The credit's line in the ticket's thread, in the customer's language: it is written to them,
+    as their e-mail is (finance reads the thread as the customer does)."""
+    with recipient_language(ticket.submitted_by):
+        if matched_on is not None:
+            return _("Received on %(date)s, matched with your bank statement.") % {"date": f"{matched_on:%Y-%m-%d}"}
+        return _("%(amount)s credited.") % {"amount": format_money(ticket.credit_amount)}
 
 
 def _description(ticket: TransferTicket) -> Description:
