@@ -100,6 +100,11 @@ def created_within(queryset, *, now: datetime, within: str):
     return queryset.filter(created_at__gte=now - RECENT[within][1])
 
 
+def flagged_accounts():
+    """Accounts flagged for finance: a disputed card payment, a credit limit passed."""
+    return Account.objects.filter(needs_review=True)
+
+
 def failed_sms(*, now: datetime, within: str = "7d"):
     """Alert and confirmation texts the provider would not take, written within the window."""
     return created_within(OutboundSms.objects.filter(status=OutboundSms.Status.FAILED), now=now, within=within)

@@ -57,13 +57,21 @@ def label(obj) -> str:
     return getattr(obj, "reference", None) or str(obj)
 
 
+def owner(obj) -> str:
+    """Whose record it is, for a page that lists records of several accounts: a top-up's account,
+    a refund's top-up's; nothing for an account itself."""
+    account = getattr(obj, "account", None) or getattr(getattr(obj, "topup", None), "account", None)
+    return account.name if account is not None else ""
+
+
 class ReviewFlagMixin:
     """The needs-review flag as a column or a read-only field, with its alt text translated, and
     the action that clears it (billing_center.review_flags) for whoever may review the model."""
 
     @admin.display(description=gettext_lazy("needs review"), ordering="needs_review")
     def review(self, obj):
-        return yes_no(obj.needs_review)
+        # A warning, not a green tick: clerks read admin's tick for "needs review" as "all is well".
+        return "⚠ " + gettext("Needs review") if obj.needs_review else EMPTY
 
     @admin.action(description=gettext_lazy("Mark the selected as reviewed…"), permissions=["review"])
     def mark_reviewed(self, request, queryset):
@@ -97,7 +105,7 @@ class ReviewFlagMixin:
             "admin/review_flags.html",
             action="mark_reviewed",
             action_title=gettext("Mark as reviewed"),
-            flagged=[(row, label(row), fingerprint(row.review_note)) for row in flagged],
+            flagged=[(row, label(row), owner(row), fingerprint(row.review_note)) for row in flagged],
             queryset=flagged,
         )
 

@@ -12,11 +12,11 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django_otp.admin import OTPAdminSite
 
-from accounts.selectors import failed_sms
+from accounts.selectors import failed_sms, flagged_accounts
 from tickets import selectors as tickets
 from tickets.admin.holiday_calendar import calendar_warning
 from tickets.admin.labels import AWAITING_APPROVAL
-from topups.selectors import flagged_topups, open_disputes
+from topups.selectors import flagged_refunds, flagged_topups, open_disputes
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
          tickets.statement_lines_to_confirm, LINES, {"state__exact": "matched"}, False),
         ("flagged-topups", _("Flagged top-ups"), "topups.view_topup",
          flagged_topups, "admin:topups_topup_changelist", {"needs_review__exact": "1"}, False),
+        ("flagged-refunds", _("Flagged refunds"), "topups.view_refund",
+         flagged_refunds, "admin:topups_refund_changelist", {"needs_review__exact": "1"}, False),
+        ("flagged-accounts", _("Flagged accounts"), "accounts.view_account",
+         flagged_accounts, "admin:accounts_account_changelist", {"needs_review__exact": "1"}, False),
         ("open-disputes", _("Open disputes"), "topups.view_dispute",
          open_disputes, "admin:topups_dispute_changelist", {"status__exact": "open"}, True),
         ("failed-sms", _("Failed SMS, last 7 days"), "accounts.view_outboundsms",

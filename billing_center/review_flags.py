@@ -41,17 +41,30 @@ def mark_reviewed(model: type[models.Model], *, seen: dict[int, str], actor, now
     it) that is still flagged with that note. Records no longer flagged are left alone."""
     now = now or timezone.now()
     done = Reviewed()
-    rows = model._base_manager.select_for_update().filter(pk__in=list(seen), needs_review=True).order_by("pk")
+    concrete = model._meta.concrete_model  # a proxy's save (postpaid accounts) would keep no history
+    rows = concrete._base_manager.select_for_update().filter(pk__in=list(seen), needs_review=True).order_by("pk")
     for row in rows:
         if fingerprint(row.review_note) != seen[row.pk]:
             done.changed.append(row)
             continue
+        record_as_found(row, now)
         row.needs_review = False
         row.review_note = with_line(row.review_note, f"{now:%Y-%m-%d %H:%M} reviewed by {actor.get_username()}.")
         row._history_user = actor
         row.save(update_fields=["needs_review", "review_note"])
         done.cleared.append(row)
     return done
+
+
+def record_as_found(row: models.Model, now: datetime) -> None:
+    """History's record of the flag as the clerk found it, by no person, where the flag was set by a
+    write that keeps no history (an account's, in SQL): without it, History would show the clerk's
+    clearing as the change of everything written that way since the last record."""
+    last = row.history.order_by("-history_date", "-history_id").first()
+    if last is not None and (last.needs_review, last.review_note) == (row.needs_review, row.review_note):
+        return
+    row._history_user = None  # not the signed-in clerk simple-history's middleware would name
+    type(row).history.bulk_history_create([row], update=True, default_date=now)
 
 
 def with_line(note: str, line: str) -> str:

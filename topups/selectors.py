@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import Account
 
-from .models import Dispute, TopUp
+from .models import Dispute, Refund, TopUp
 
 
 def topups_for_account(account: Account):
@@ -29,6 +29,11 @@ def get_credited_topup_for_account(account: Account, public_id) -> TopUp:
 def flagged_topups():
     """Top-ups flagged for finance: a notification that did not match, or a dispute."""
     return TopUp.objects.filter(needs_review=True)
+
+
+def flagged_refunds():
+    """Refunds flagged for finance: made in the gateway's dashboard, or contradicted by the gateway."""
+    return Refund.objects.filter(needs_review=True)
 
 
 def open_disputes():

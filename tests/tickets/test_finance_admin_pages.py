@@ -220,6 +220,8 @@ def test_the_admin_home_counts_what_needs_doing_and_links_to_each_list(client, c
         "due-today": 1,
         "awaiting-approval": 1,
         "flagged-topups": 1,
+        "flagged-refunds": 0,
+        "flagged-accounts": 0,
         "open-disputes": 1,
         "failed-sms": 1,
         "unmatched-lines": 0,

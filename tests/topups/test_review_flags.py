@@ -107,8 +107,11 @@ def test_a_dashboard_refund_is_flagged_with_why_and_cleared_once(client, clerk, 
     refund = Refund.objects.get()
     assert refund.needs_review and "dashboard" in refund.review_note
     staff_login(client, clerk)
+    assert todo_count(client, "flagged-refunds") == 1
     page, answer = review(client, REFUNDS, [refund.pk])
     assert "dashboard" in page and answer.status_code == 302
+    assert f"{refund.reference}</strong> · {disputed.account.name}" in page  # whose refund it is
+    assert todo_count(client, "flagged-refunds") == 0
     refund.refresh_from_db()
     assert not refund.needs_review and refund.review_note.endswith("reviewed by fiona.")
 
@@ -121,8 +124,16 @@ def test_an_accounts_flag_clears_from_the_postpaid_list_and_a_later_note_starts_
     account = PostpaidAccountFactory()
     flag_for_review(account_id=account.pk, note="Usage past the credit limit of 500.00 USD.")
     staff_login(client, clerk)
+    assert todo_count(client, "flagged-accounts") == 1
     _, answer = review(client, POSTPAID, [account.pk])
     assert answer.status_code == 302
+    assert todo_count(client, "flagged-accounts") == 0
+    # History: the flag as found (set in SQL, by no person), then the clerk's clearing; a proxy's
+    # list (postpaid accounts) records on the account itself.
+    cleared, found = Account.history.filter(id=account.pk).order_by("-history_date", "-history_id")[:2]
+    assert (found.needs_review, found.history_user, "credit limit" in found.review_note) == (True, None, True)
+    assert (cleared.needs_review, cleared.history_user) == (False, clerk)
+    assert [change.field for change in cleared.diff_against(found).changes] == ["needs_review", "review_note"]
     flag_for_review(account_id=account.pk, note="Card payment of TU-1 disputed.")
     lines = Account.objects.get(pk=account.pk).review_note.splitlines()
     assert [line.split(" ", 2)[2] for line in lines] == [
