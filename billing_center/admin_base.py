@@ -210,6 +210,8 @@ class HistoryWords(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change, value):
         if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
             return EMPTY
+        if isinstance(value, bool):  # "False → True" in English whatever the reader's language
+            return gettext("Yes") if value else gettext("No")
         # A status reads as its label in the reader's language ("已提交"), not its stored code.
         field = next((f for f in self.model._meta.concrete_fields if f.name == change.field), None)
         if field is not None and field.choices:

@@ -200,3 +200,15 @@ def test_the_confirmation_and_its_messages_read_in_chinese(client, clerk, disput
     assert "标记为已审核：确定吗？" in page and "清除标记前请先阅读每条备注" in page
     answer = ask(client, TOPUPS, [disputed.pk], post="yes", **seen_fields(page))
     assert messages_of(answer) == [f"已标记为已审核：{disputed.reference}。"]
+
+
+def test_the_accounts_history_reads_in_chinese_with_the_flag_in_words(client, clerk):
+    account = PostpaidAccountFactory()
+    flag_for_review(account_id=account.pk, note="Card payment of TU-1 disputed.")
+    staff_login(client, clerk)
+    review(client, POSTPAID, [account.pk])
+    page = client.get(f"{ACCOUNTS}{account.pk}/history/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "已创建" in page and "创建时间" not in page  # simple-history's "Created", not a date's label
+    assert "True" not in page and "False" not in page
+    assert re.search(r"需要审核:</strong>\s*否\s*&nbsp;&rarr;&nbsp;&nbsp;是", page)  # found flagged
+    assert re.search(r"需要审核:</strong>\s*是\s*&nbsp;&rarr;&nbsp;&nbsp;否", page)  # cleared by the clerk
