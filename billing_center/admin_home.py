@@ -69,6 +69,8 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
 class FinanceAdminSite(OTPAdminSite):
     """django-otp's admin site (password and one-time code), whose home starts with the to-do counts."""
 
+    site_url = None  # no "View site": staff have no customer pages, and "/" only led back here
+
     def index(self, request, extra_context=None):
         now = timezone.now()
         todo = todo_items(request.user, now=now)

@@ -228,3 +228,18 @@ def test_every_admin_page_finance_sees_reads_in_chinese(client, clerk, refunded,
     assert set(STILL_ENGLISH) <= set(left), (
         f"now Chinese, take them off STILL_ENGLISH: {set(STILL_ENGLISH) - set(left)}"
     )
+
+
+def test_a_clerk_switches_admin_to_english_and_back_from_its_header(client, clerk):
+    """Staff have no customer pages to switch the language from: the switch is in admin's header,
+    and there is no "View site" that only led back to admin."""
+    home = read(client, "/admin/")
+    assert 'data-testid="language-switch"' in home and 'value="en"' in home and "View site" not in home
+    answer = client.post("/billing/language/", {"language": "en", "next": "/admin/"})
+    assert answer.status_code == 302 and answer["Location"] == "/admin/"
+    clerk.refresh_from_db()
+    assert clerk.language == "en"
+    english = client.get("/admin/").content.decode()
+    assert "Flagged top-ups" in english and 'value="zh-hans"' in english
+    client.post("/billing/language/", {"language": "zh-hans", "next": "/admin/"})
+    assert "已标记的充值" in client.get("/admin/").content.decode()
