@@ -15,7 +15,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from money.parsing import is_digits
 
-from .review_flags import fingerprint, mark_reviewed
+from .review_flags import fingerprint, mark_reviewed, since_last_review
 
 # How History shows a field that had no value, and a change that no signed-in person made
 # (a gateway's webhook, a scheduled task, a command).
@@ -105,7 +105,10 @@ class ReviewFlagMixin:
             "admin/review_flags.html",
             action="mark_reviewed",
             action_title=gettext("Mark as reviewed"),
-            flagged=[(row, label(row), owner(row), fingerprint(row.review_note)) for row in flagged],
+            flagged=[
+                (row, label(row), owner(row), *since_last_review(row.review_note), fingerprint(row.review_note))
+                for row in flagged
+            ],
             queryset=flagged,
         )
 

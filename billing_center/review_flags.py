@@ -56,6 +56,14 @@ def mark_reviewed(model: type[models.Model], *, seen: dict[int, str], actor, now
     return done
 
 
+def since_last_review(note: str) -> tuple[str, str]:
+    """A note split where it was last cleared: (the lines up to that review, the lines since), so
+    the confirmation page shows what is new first."""
+    lines = note.rstrip("\n").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.endswith(".") and " reviewed by " in line), default=-1)
+    return "\n".join(lines[: last + 1]), "\n".join(lines[last + 1 :])
+
+
 def record_as_found(row: models.Model, now: datetime) -> None:
     """History's record of the flag as the clerk found it, by no person, where the flag was set by a
     write that keeps no history (an account's, in SQL): without it, History would show the clerk's

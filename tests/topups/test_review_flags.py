@@ -83,6 +83,12 @@ def test_a_clerk_reads_the_note_then_clears_the_flag_and_history_names_the_clerk
     disputed.refresh_from_db()
     assert disputed.needs_review and disputed.review_note.splitlines()[-1].endswith("du_second opened (25.00 USD).")
     assert todo_count(client, "flagged-topups") == 1
+    # The page shows what is new since the last review first; the rest folded away, marked as reviewed.
+    page = ask(client, TOPUPS, [disputed.pk]).content.decode()
+    fresh = re.search(r'data-testid="new-note">([^<]*)</pre>', page).group(1)
+    assert "du_second" in fresh and "du_first" not in fresh and "reviewed by" not in fresh
+    earlier = page.split("Earlier notes, already reviewed", 1)[1]
+    assert "du_first" in earlier and "reviewed by fiona." in earlier
 
 
 def test_news_that_arrives_while_the_page_is_open_stays_flagged(client, clerk, disputed, stripe_settings):
