@@ -1,8 +1,11 @@
 """What every admin of ours shares: read-only records, records added but never edited, actions that
 refuse mangled selections, and a History page in our words."""
 
+from functools import wraps
+
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -77,6 +80,9 @@ class ReviewFlagMixin:
     def mark_reviewed(self, request, queryset):
         """First the flagged records' notes to read, then clear what was read (a note changed since stays flagged)."""
         pks = list(queryset.values_list("pk", flat=True))
+        if not pks:  # ids of records this list does not hold (a prepaid account on the postpaid list)
+            self.message_user(request, gettext("None of the selected is flagged for review."), messages.WARNING)
+            return None
         if "post" in request.POST:
             seen = {pk: request.POST.get(f"seen-{pk}", "") for pk in pks}  # none: the page was never shown
             done = mark_reviewed(self.model, seen=seen, actor=request.user)
@@ -167,21 +173,37 @@ class BooleansInWordsMixin:
         ]
 
 
-class SafeActionsMixin:
-    """An action POST whose selection is not a list of ids (a forged or mangled form) is
-    answered with a message, not a 500 from the database."""
+def refusing_mangled_selections(model_admin, changelist_view):
+    """A list's view that answers an action POST whose selection is not a list of the model's ids (a
+    forged or mangled form) with a message, not a 500 from the database. FinanceAdminSite wraps every
+    list with it, ours and the libraries' (groups, django-axes, django-otp)."""
 
-    def response_action(self, request, queryset):
-        selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
-        if not all(is_digits(pk, max_length=18) for pk in selected):
-            self.message_user(
-                request, gettext("The selection was not understood; nothing was changed."), messages.ERROR
-            )
-            return HttpResponseRedirect(request.get_full_path())
-        return super().response_action(request, queryset)
+    @wraps(changelist_view)
+    def view(request, *args, **kwargs):
+        if request.method == "POST" and "action" in request.POST:
+            if not all(is_id(model_admin.model, pk) for pk in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+                message = gettext("The selection was not understood; nothing was changed.")
+                model_admin.message_user(request, message, messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        return changelist_view(request, *args, **kwargs)
+
+    return view
 
 
-class ReadOnlyAdmin(BooleansInWordsMixin, SafeActionsMixin, admin.ModelAdmin):
+def is_id(model, value: str) -> bool:
+    """Whether `value` could be one of the model's primary keys: digits that fit a bigint for an
+    integer key ("１" and "1 OR 1=1" are not), anything the key's field accepts otherwise."""
+    pk = model._meta.pk
+    if isinstance(pk, models.IntegerField):
+        return is_digits(value, max_length=18)
+    try:
+        pk.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class ReadOnlyAdmin(BooleansInWordsMixin, admin.ModelAdmin):
     """Records written by services only (money, deliveries, logs); staff read them here."""
 
     # These logs grow without end: a filtered list must not also count every row.

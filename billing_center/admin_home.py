@@ -6,6 +6,7 @@ so a count and the list it opens agree), and those apps never import each other.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.admin import ModelAdmin
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -17,6 +18,8 @@ from tickets import selectors as tickets
 from tickets.admin.holiday_calendar import calendar_warning
 from tickets.admin.labels import AWAITING_APPROVAL
 from topups.selectors import flagged_refunds, flagged_topups, open_disputes
+
+from .admin_base import refusing_mangled_selections
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ class FinanceAdminSite(OTPAdminSite):
     """django-otp's admin site (password and one-time code), whose home starts with the to-do counts."""
 
     site_url = None  # no "View site": staff have no customer pages, and "/" only led back here
+
+    def admin_view(self, view, cacheable=False):
+        model_admin = getattr(view, "__self__", None)  # a ModelAdmin's views are its bound methods
+        if isinstance(model_admin, ModelAdmin) and view.__name__ == "changelist_view":
+            view = refusing_mangled_selections(model_admin, view)
+        return super().admin_view(view, cacheable)
 
     def index(self, request, extra_context=None):
         now = timezone.now()

@@ -218,3 +218,13 @@ def test_the_accounts_history_reads_in_chinese_with_the_flag_in_words(client, cl
     assert "True" not in page and "False" not in page
     assert re.search(r"需要审核:</strong>\s*否\s*&nbsp;&rarr;&nbsp;&nbsp;是", page)  # found flagged
     assert re.search(r"需要审核:</strong>\s*是\s*&nbsp;&rarr;&nbsp;&nbsp;否", page)  # cleared by the clerk
+
+
+def test_a_record_the_list_does_not_hold_is_named_as_not_flagged(client, clerk):
+    prepaid = UserFactory().account  # not on the postpaid list, whatever its flag
+    flag_for_review(account_id=prepaid.pk, note="Card payment of TU-1 disputed.")
+    staff_login(client, clerk)
+    answer = ask(client, POSTPAID, [prepaid.pk], post="yes", **{f"seen-{prepaid.pk}": "0" * 16})
+    assert answer.status_code == 302
+    assert messages_of(answer)[-1] == "None of the selected is flagged for review."
+    assert Account.objects.get(pk=prepaid.pk).needs_review

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin, SafeActionsMixin
+from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin
 from money.errors import BillingError
 
 from .. import receiving_accounts as services
@@ -64,7 +64,7 @@ class ReceivingAccountForm(forms.ModelForm):
 
 
 @admin.register(ReceivingAccount)
-class ReceivingAccountAdmin(AddedNotEditedMixin, SafeActionsMixin, HistoryAdmin):
+class ReceivingAccountAdmin(AddedNotEditedMixin, HistoryAdmin):
     """Added, retired, never edited: invoices keep printing the account valid at issue."""
 
     form = ReceivingAccountForm
