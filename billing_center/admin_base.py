@@ -101,7 +101,7 @@ class ReviewFlagMixin:
             if not done.cleared and not done.changed:
                 self.message_user(request, gettext("Nothing was flagged any more; nothing changed."), messages.INFO)
             return None
-        flagged = list(self.model._base_manager.filter(pk__in=pks, needs_review=True).order_by("pk"))
+        flagged = list(queryset.filter(needs_review=True).order_by("pk"))  # the list's select_related: owners
         if not flagged:
             self.message_user(request, gettext("None of the selected is flagged for review."), messages.WARNING)
             return None

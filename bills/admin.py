@@ -14,7 +14,7 @@ from accounts.forms import threshold_from_form
 from accounts.models import Account
 from billing_center.admin_base import EMPTY, ReadOnlyAdmin, ReviewFlagMixin
 from money.errors import BillingError
-from money.formatting import format_money, minor_places
+from money.formatting import format_money
 
 from .models import Bill, BillLine, PostpaidAccount, Settlement
 
@@ -92,9 +92,7 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Unpaid bills"))
     def unpaid(self, obj):
         """What the open bills still ask for, as money: the sums alone read "201.550000000000" on SQLite."""
-        currency = obj.billing_currency
-        owed = (Decimal(obj.due or 0) - Decimal(obj.paid or 0)).quantize(Decimal(1).scaleb(-minor_places(currency)))
-        return format_money(Money(owed, currency))
+        return format_money(Money(Decimal(obj.due or 0) - Decimal(obj.paid or 0), obj.billing_currency))
 
     @admin.display(description=gettext_lazy("credit limit"), ordering="credit_limit")
     def limit(self, obj):

@@ -188,7 +188,7 @@ class RefundAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     list_display = ("ref", "topup", "amount", "debit_amount", "status", "origin", "review", "created_at")
     list_filter = ("status", "origin", "needs_review")
     actions = ["mark_reviewed"]
-    list_select_related = ("topup",)
+    list_select_related = ("topup__account",)  # the review confirmation names each refund's account
     search_fields = ("gateway_refund_id", "topup__account__name")
     date_hierarchy = "created_at"
 

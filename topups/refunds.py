@@ -170,18 +170,19 @@ def _find_or_record(gateway_name: str, notice: RefundNotice, now: datetime) -> R
     topup = payment_of(gateway_name, notice.payment_intent_id, notice.charge_id)
     if topup is None or not notice.refund_id:
         return None  # not a payment of ours (another integration on the same provider account)
+    refund = Refund(
+        topup=topup,
+        gateway_refund_id=notice.refund_id,
+        amount=notice.amount,
+        debit_amount=billing_share(topup, notice.amount),
+        origin=Refund.Origin.GATEWAY,
+        reason=f"Made in the {gateway_name} dashboard.",
+    )
+    flag(refund, f"made in the {gateway_name} dashboard, not by finance.", now=now)
     try:
         with transaction.atomic():
-            return Refund.objects.create(
-                topup=topup,
-                gateway_refund_id=notice.refund_id,
-                amount=notice.amount,
-                debit_amount=billing_share(topup, notice.amount),
-                origin=Refund.Origin.GATEWAY,
-                needs_review=True,
-                review_note=f"{now:%Y-%m-%d %H:%M} made in the {gateway_name} dashboard, not by finance.",
-                reason=f"Made in the {gateway_name} dashboard.",
-            )
+            refund.save()
+            return refund
     except IntegrityError:  # the same refund announced by two events at once
         return refunds.get(gateway_refund_id=notice.refund_id)
 

@@ -228,3 +228,29 @@ def test_a_record_the_list_does_not_hold_is_named_as_not_flagged(client, clerk):
     assert answer.status_code == 302
     assert messages_of(answer)[-1] == "None of the selected is flagged for review."
     assert Account.objects.get(pk=prepaid.pk).needs_review
+
+
+def test_the_confirmation_reads_each_records_account_without_a_query_apiece(client, clerk):
+    """Refunds of five accounts' top-ups: as many queries as for one (the list's select_related)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    refunds = [
+        Refund.objects.create(
+            topup=PendingTopUpFactory(),  # the row alone: what the page reads
+            amount=Money("5.00", "USD"),
+            debit_amount=Money("5.00", "USD"),
+            needs_review=True,
+            review_note=f"2026-12-01 09:00 odd {n}",
+        )
+        for n in range(5)
+    ]
+    staff_login(client, clerk)
+    ask(client, REFUNDS, [refunds[0].pk])  # the session's first request reads more (its user, the device)
+    counts = []
+    for chosen in (refunds[:1], refunds):
+        with CaptureQueriesContext(connection) as queries:
+            page = ask(client, REFUNDS, [refund.pk for refund in chosen]).content.decode()
+        assert all(refund.topup.account.name in page for refund in chosen)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
