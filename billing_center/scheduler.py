@@ -5,14 +5,22 @@ beat sends a due task it inserts a PeriodicRun row for the task and the period t
 in, in the same transaction as the publish; the unique (task, period_start) constraint lets one
 beat through and turns the others' inserts into a skip. It needs nothing but the database, so it
 works on any broker. A publish that fails rolls the claim back, leaving the period to the next
-beat's tick. Periods: an interval schedule of N seconds is cut into N-second slots counted from
-the epoch (two beats started apart still agree); a crontab fires at most once a minute, so its
-period is the minute.
+beat's tick.
+
+A stop (SIGTERM, SIGINT) that arrives while a beat sends waits until the claim is committed and its
+line logged: Celery's handler raises SystemExit wherever the beat is, and raised between the publish
+and the commit it left a task sent with no claim, for the next beat to send again. A publish that
+hangs holds the stop; SIGKILL still ends the beat.
+
+Periods: an interval schedule of N seconds is cut into N-second slots counted from the epoch (two
+beats started apart still agree); a crontab fires at most once a minute, so its period is the minute.
 """
 
 import logging
 import os
+import signal
 import socket
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from celery.beat import PersistentScheduler
@@ -32,6 +40,16 @@ def period_start(entry_schedule, now: datetime) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % 60, tz=UTC)
 
 
+@contextmanager
+def stops_held():
+    """SIGTERM and SIGINT wait at the door until the block is done, then act as they would have."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 class OncePerPeriodScheduler(PersistentScheduler):
     claimed_by = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -40,13 +58,14 @@ class OncePerPeriodScheduler(PersistentScheduler):
 
         close_old_connections()  # beat lives for weeks; its connection may have gone
         start = period_start(entry.schedule, self.app.now())
-        try:
-            with transaction.atomic():
-                PeriodicRun.objects.create(task=entry.name, period_start=start, claimed_by=self.claimed_by)
-                result = super().apply_async(entry, producer, advance, **kwargs)
-        except IntegrityError:
-            logger.info("periodic task %s: another beat sent it for %s", entry.name, start.isoformat())
-            return None
+        with stops_held():
+            try:
+                with transaction.atomic():
+                    PeriodicRun.objects.create(task=entry.name, period_start=start, claimed_by=self.claimed_by)
+                    result = super().apply_async(entry, producer, advance, **kwargs)
+            except IntegrityError:
+                logger.info("periodic task %s: another beat sent it for %s", entry.name, start.isoformat())
+                return None
+            logger.info("periodic task %s: sent for %s", entry.name, start.isoformat())
         PeriodicRun.objects.filter(task=entry.name, period_start__lt=start - KEEP_CLAIMS).delete()
-        logger.info("periodic task %s: sent for %s", entry.name, start.isoformat())
         return result

@@ -10,3 +10,13 @@ CELERY_BEAT_SCHEDULE = {
     "every-three-seconds": {"task": "topups.tasks.refresh_exchange_rates", "schedule": 3.0},
 }
 CELERY_TASK_DEFAULT_QUEUE = os.environ["BEAT_PROOF_QUEUE"]
+
+if os.environ.get("BEAT_STOPPED_AFTER_PUBLISH"):
+    # The stop the test sends arrives at the worst moment: the message is out, the claim not committed.
+    import signal
+
+    from celery.signals import after_task_publish
+
+    @after_task_publish.connect
+    def stop_this_beat(**kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -1,6 +1,7 @@
 """Two real `celery beat` processes, each with its own schedule file (as each node has its own
 disk), on a schedule of one and three seconds for twelve seconds: every periodic task is
-published once per period, never twice, although both beats find every entry due."""
+published once per period, never twice, although both beats find every entry due. And a beat
+stopped between a publish and its commit keeps the claim."""
 
 import itertools
 import time
@@ -34,42 +35,64 @@ def published(queue_name: str) -> Counter:
     return found
 
 
-def test_two_beats_send_each_periodic_task_once_per_period(database_url, tmp_path):
+def proof_queue() -> str:
+    """A queue of its own for the beats' messages, declared first: RabbitMQ drops what no queue takes."""
     from django.conf import settings
 
     from billing_center.celery import app
-    from billing_center.models import PeriodicRun
 
     require(not settings.CELERY_BROKER_URL.startswith("filesystem"), "a network broker (CELERY_BROKER_URL)")
     queue_name = f"beat-proof-{uuid.uuid4().hex[:8]}"
-    with app.connection_for_write() as connection:  # declared first: RabbitMQ drops what no queue takes
+    with app.connection_for_write() as connection:
         Queue(queue_name, Exchange(queue_name), routing_key=queue_name)(connection.default_channel).declare()
+    return queue_name
+
+
+def beat_process(n: int, tmp_path: Path, database_url: str, queue_name: str, **env) -> Process:
+    """A `celery beat` on tests.beat_settings with its own schedule file, as each node has its own disk."""
+    from django.conf import settings
+
+    Path(tmp_path / f"node-{n}").mkdir()
+    argv = [str(BIN / "celery"), "-A", "billing_center", "beat", "--loglevel", "INFO"]
+    schedule = ["--schedule", str(tmp_path / f"node-{n}" / "celerybeat-schedule")]
     env = service_env(
         database_url=database_url,
         broker_url=settings.CELERY_BROKER_URL,
         DJANGO_SETTINGS_MODULE="tests.beat_settings",
         BEAT_PROOF_QUEUE=queue_name,
+        **env,
     )
-    beats = [
-        Process(
-            f"beat-{n}",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "billing_center",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(tmp_path / f"node-{n}" / "celerybeat-schedule"),
-            ],
-            env,
-        )
-        for n in (1, 2)
-    ]
-    for n, beat in enumerate(beats, 1):
-        Path(tmp_path / f"node-{n}").mkdir()
-        beat.start()
+    return Process(f"beat-{n}", [*argv, *schedule], env)
+
+
+def test_a_beat_stopped_between_its_publish_and_its_commit_keeps_the_claim(database_url, tmp_path):
+    """Celery's SIGTERM handler raises SystemExit wherever the beat is. Raised after the publish and
+    before the commit, it rolled the claim back with the message already out: the next beat would send
+    the period again. The stop waits for the commit and the log line."""
+    from billing_center.models import PeriodicRun
+
+    queue_name = proof_queue()
+    stopped = beat_process(1, tmp_path, database_url, queue_name, BEAT_STOPPED_AFTER_PUBLISH="1")
+    stopped.start()
+    try:
+        wait_until(lambda: not stopped.running(), timeout=30, what="the beat to stop itself after its first publish")
+    finally:
+        stopped.stop()
+
+    messages = published(queue_name)
+    runs = Counter(PeriodicRun.objects.values_list("task", flat=True))
+    assert sum(messages.values()) == 1, (messages, stopped.log()[-2000:])
+    assert sum(runs.values()) == 1, runs  # the message's period is claimed: no other beat sends it again
+    assert stopped.log().count(SENT) == 1, stopped.log()[-2000:]
+
+
+def test_two_beats_send_each_periodic_task_once_per_period(database_url, tmp_path):
+    from billing_center.models import PeriodicRun
+
+    queue_name = proof_queue()
+    beats = [beat_process(n, tmp_path, database_url, queue_name) for n in (1, 2)]
+    for each in beats:
+        each.start()
     try:
         wait_until(lambda: PeriodicRun.objects.exists(), timeout=30, what="the first periodic run")
         # A beat that starts later (a loaded machine) contests no period before it is up: the count of
