@@ -68,6 +68,13 @@ class ReaderForm(forms.Form):
         else:
             del self.fields["time_zone"]
 
+    def clean_language(self):
+        # The switch and the page always send it: '' is a choice (follow the browser), a missing field
+        # is a malformed form, not a reason to reset the profile's language.
+        if "language" not in self.data:
+            raise forms.ValidationError(_("Choose a language."), code="required")
+        return self.cleaned_data["language"]
+
 
 def save_reader_preferences(*, user, language: str, time_zone: str | None = None) -> None:
     """The profile's language ('' follows the browser) and, when given, its time zone ('' the site's)."""
@@ -110,7 +117,7 @@ def reader_settings(request):
     language, which is then kept in a cookie only."""
     signed_in = request.user.is_authenticated
     initial = {"language": request.user.language, "time_zone": request.user.time_zone} if signed_in else {}
-    form = ReaderForm(request.POST or None, initial=initial, with_time_zone=signed_in)
+    form = ReaderForm(request.POST if request.method == "POST" else None, initial=initial, with_time_zone=signed_in)
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "registration/reader_settings.html", {"form": form}, status=400)

@@ -49,6 +49,21 @@ def test_an_unknown_language_or_time_zone_is_refused_and_nothing_is_saved(client
     assert (user.language, user.time_zone) == ("", "")
 
 
+def test_a_post_without_a_language_is_refused_and_keeps_the_profiles(client):
+    user = UserFactory(language="zh-hans", time_zone="Asia/Shanghai")
+    client.force_login(user)
+    for form in ({}, {"next": "/billing/"}, {"time_zone": "UTC"}):
+        response = client.post("/billing/language/", form)
+        assert response.status_code == 400, form
+        assert "请选择语言。" in response.content.decode()  # the form's error, in the profile's language
+    user.refresh_from_db()
+    assert (user.language, user.time_zone) == ("zh-hans", "Asia/Shanghai")
+    # '' is a choice: follow the browser again.
+    assert client.post("/billing/language/", {"language": ""}).status_code == 302
+    user.refresh_from_db()
+    assert user.language == ""
+
+
 def test_signed_in_the_profile_language_wins_over_the_browser(client):
     user = UserFactory(language="zh-hans")
     client.force_login(user)
