@@ -11,11 +11,10 @@ time zone, as bills count it.
 
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -25,32 +24,22 @@ from djmoney.money import Money
 
 from money.formatting import format_money
 
-from .models import LEDGER_PLACES, Account, LedgerEntry
+from .models import LEDGER_PLACES, Account
+from .monthly_usage import MonthlyUsage, month_start
 from .notifications import queue_email, recipient_language
 
 
-def month_start(now: datetime | None = None) -> datetime:
-    """The first instant of the current calendar month in finance's time zone."""
-    local = (now or timezone.now()).astimezone(ZoneInfo(settings.FINANCE_TIME_ZONE))
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def spending_in_month(start: datetime):
+    """An account's usage charges in the month that starts at `start` (month_start), as a positive
+    amount: an expression for annotate(), one read of the month's running total per row
+    (accounts.monthly_usage), however many charges the month holds."""
+    total = MonthlyUsage.objects.filter(account=OuterRef("pk"), month=start.date()).values("spent")[:1]
+    return Coalesce(Subquery(total), Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=2)))
 
 
-def spending_since(since: datetime):
-    """An account's usage charges since `since`, as a positive amount: an expression for
-    annotate(), one correlated sum per row, served by the ledger's account/created_at index."""
-    usage = (
-        LedgerEntry.objects.filter(account=OuterRef("pk"), kind=LedgerEntry.Kind.USAGE, created_at__gte=since)
-        .order_by()
-        .values("account")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return -Coalesce(Subquery(usage), Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=2)))
-
-
-def with_spending(accounts, *, since: datetime):
-    """Annotate accounts with `spent`, their usage since `since`."""
-    return accounts.annotate(spent=spending_since(since))
+def with_spending(accounts, *, month: datetime):
+    """Annotate accounts with `spent`, their usage in the month that starts at `month`."""
+    return accounts.annotate(spent=spending_in_month(month))
 
 
 def spent(account) -> Decimal:
@@ -73,7 +62,7 @@ def flag_budget_overruns(*, now: datetime | None = None) -> int:
         Account.objects.filter(type=Account.Type.ENTERPRISE_MEMBER, monthly_budget__isnull=False).exclude(
             budget_exceeded_month=start.date()
         ),
-        since=start,
+        month=start,
     ).filter(spent__gt=F("monthly_budget"))
     flagged = 0
     for member in members.select_related("enterprise_master").order_by("pk"):

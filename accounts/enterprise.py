@@ -33,12 +33,13 @@ from money.errors import Conflict, CurrencyMismatch, Invalid, NotFound, Refused
 from money.formatting import format_money
 
 from .balances import lock_accounts
-from .budgets import month_start, spending_since, with_spending
+from .budgets import spending_in_month, with_spending
 from .descriptions import ALLOCATION, RECLAIM, describe
 from .enterprise_models import FundMove
 from .exceptions import InsufficientFunds
 from .ledger import transfer_funds
 from .models import LEDGER_PLACES, Account, User
+from .monthly_usage import month_start
 from .outbound_webhooks.events import emit, money
 
 # What a form's key looks like (secrets.token_urlsafe); anything else is a forged or stale form.
@@ -202,7 +203,7 @@ def _lock_member(member_id: int) -> Account | None:
 
 def members_with_spending(master: Account, *, now: datetime | None = None) -> list[Account]:
     """The master's members, by name, each with its balance and `spent` this month: one query."""
-    return list(with_spending(master.members.order_by("name", "pk"), since=month_start(now)))
+    return list(with_spending(master.members.order_by("name", "pk"), month=month_start(now)))
 
 
 def recent_moves(master: Account, *, limit: int = RECENT_MOVES) -> list[FundMove]:
@@ -227,7 +228,7 @@ def with_enterprise_state(accounts, *, now: datetime | None = None):
     return accounts.annotate(
         has_members=Exists(members),
         members_over_budget=Coalesce(Subquery(flagged), 0),
-        spent_this_month=Case(When(type=Account.Type.ENTERPRISE_MEMBER, then=spending_since(start)), default=None),
+        spent_this_month=Case(When(type=Account.Type.ENTERPRISE_MEMBER, then=spending_in_month(start)), default=None),
     )
 
 
@@ -249,7 +250,7 @@ def member_funds(member: Account, *, now: datetime | None = None, limit: int = 5
     contacts = list({move.actor_id: move.actor for move in received if move.actor.is_active}.values())
     this_month = getattr(member, "spent_this_month", None)
     if this_month is None:
-        this_month = with_spending(Account.objects.filter(pk=member.pk), since=month_start(now)).get().spent
+        this_month = with_spending(Account.objects.filter(pk=member.pk), month=month_start(now)).get().spent
     currency = member.billing_currency
     budget = None if member.monthly_budget is None else Money(member.monthly_budget, currency)
     spent_money = Money(Decimal(str(this_month)).quantize(LEDGER_PLACES), currency)

@@ -12,10 +12,14 @@ behind it lets a source move money at most once, however often it is delivered.
 - transfer_funds: money between two accounts, one posting of two entries summing to zero.
 - post_ledger_entries: the writer itself; post_ledger_rows the same writer answering ids and
   balances instead of LedgerEntry instances (usage charges post their debits through it).
+  A posting's usage charges are added to their account's month (accounts.monthly_usage) in
+  the same transaction.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -29,6 +33,7 @@ from .balances import LockedAccount, lock_accounts, post_entry, write_balances
 from .descriptions import parts_of
 from .low_balance import refill_after_commit
 from .models import LEDGER_PLACES, Account, LedgerEntry
+from .monthly_usage import count_usage
 from .outbound_webhooks import money_events
 
 MONEY_IN_KINDS = frozenset(
@@ -277,7 +282,7 @@ def _post_rows(entries: list[NewEntry], *, now: datetime, locked: dict | None) -
     if missing:
         raise Account.DoesNotExist(f"No account {min(missing)}.")
     balances = {pk: account.balance.amount for pk, account in accounts.items()}
-    rows, after = [], []
+    rows, after, usage = [], [], defaultdict(Decimal)
     for entry in entries:
         _check_amount(entry.amount)
         account = accounts[entry.account_id]
@@ -290,7 +295,10 @@ def _post_rows(entries: list[NewEntry], *, now: datetime, locked: dict | None) -
              parts_of(entry.description), getattr(entry.actor, "pk", None), balance, currency, now)
         )  # fmt: skip
         after.append(Money(balance, currency))
+        if entry.kind == LedgerEntry.Kind.USAGE:
+            usage[account.pk] += entry.amount.amount
     ids = insert_rows(LedgerEntry, ENTRY_FIELDS, rows, key=("kind", "source_ref"))
+    count_usage(usage, now=now)
     for pk, account in accounts.items():
         _follow_balance(account, Money(balances[pk], account.billing_currency))
     write_balances(list(accounts.values()))
@@ -319,6 +327,8 @@ def _post_one(new: NewEntry, now: datetime) -> LedgerEntry:
         if billed is None:
             raise Account.DoesNotExist(f"No account {new.account_id}.")
         raise _wrong_currency(new.account_id, billed, new.amount.currency)
+    if new.kind == LedgerEntry.Kind.USAGE:
+        count_usage({new.account_id: new.amount.amount}, now=now)
     stored = account.state
     _follow_balance(account, entry.balance_after)
     if account.state != stored:

@@ -388,5 +388,6 @@ class UsageCharge(models.Model):
 # Enterprise fund moves and the outbox have their own modules (this one is near the size limit);
 # importing them here registers their models with the app.
 from .enterprise_models import FundMove  # noqa: E402,F401
+from .monthly_usage import MonthlyUsage  # noqa: E402,F401
 from .outbound_webhooks.models import DeliveryAttempt, EventDelivery, WebhookEndpoint, WebhookEvent  # noqa: E402,F401
 from .outbox_models import OutboundEmail, OutboundSms, OutboxMessage  # noqa: E402,F401

@@ -12,9 +12,9 @@ from djmoney.money import Money
 
 from billing_center.keyset import Keyset
 
-from .budgets import month_start
 from .enterprise import with_enterprise_state
 from .models import LEDGER_PLACES, Account, LedgerEntry, OutboundSms
+from .monthly_usage import month_start
 
 
 def get_account_for_user(user) -> Account:

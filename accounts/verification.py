@@ -1,5 +1,6 @@
 """Re-checking the ledger (`manage.py verify_ledger`, and the tests after every race): each cached
-balance against the sum of its entries, and each two-entry transfer against zero."""
+balance against the sum of its entries, each two-entry transfer against zero, and each month's
+usage total (accounts.monthly_usage.usage_mismatches) against its charges."""
 
 from decimal import Decimal
 

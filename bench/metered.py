@@ -4,12 +4,14 @@ resources, as the usage-charge API would have posted them, loaded with one INSER
 Legal as the ledger writer would leave it (accounts/ledger.py): entries in id order are the
 posting order and carry the running balance (`balance_after`, a window sum), amounts are
 non-zero with two places in the account's currency, each source is unique per kind, each usage
-entry has its UsageCharge (unique per service and key), and the account's cached balance is the
-last entry's balance_after. Nothing is updated or deleted (the append-only trigger).
+entry has its UsageCharge (unique per service and key), each month's usage is in its running
+total (accounts.monthly_usage), and the account's cached balance is the last entry's
+balance_after. Nothing is updated or deleted (the append-only trigger).
 """
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -46,6 +48,13 @@ SELECT 'metering', substr(source_ref, length('charge:metering:') + 1), md5(sourc
 FROM accounts_ledgerentry WHERE account_id = %(account)s AND kind = 'usage' AND id > %(after)s
 """
 
+# Each month's usage, as the writer's count_usage keeps it (months in finance's time zone).
+MONTHS_SQL = """
+INSERT INTO accounts_monthlyusage (account_id, month, spent)
+SELECT account_id, date_trunc('month', created_at AT TIME ZONE %(finance_zone)s)::date, -SUM(amount)
+FROM accounts_ledgerentry WHERE account_id = %(account)s AND kind = 'usage' GROUP BY 1, 2
+"""
+
 
 def load_usage_history(account: Account, *, count: int, resources: int = RESOURCES) -> None:
     """`count` entries older than any the account has, ending an hour ago: the account must have
@@ -70,6 +79,7 @@ def load_usage_history(account: Account, *, count: int, resources: int = RESOURC
         after = cursor.fetchone()[0]
         cursor.execute(ENTRIES_SQL, params)
         cursor.execute(CHARGES_SQL, {"account": account.pk, "after": after})
+        cursor.execute(MONTHS_SQL, {"account": account.pk, "finance_zone": settings.FINANCE_TIME_ZONE})
         cursor.execute(
             "UPDATE accounts_account SET balance = (SELECT balance_after FROM accounts_ledgerentry "
             "WHERE account_id = %(account)s ORDER BY id DESC LIMIT 1) WHERE id = %(account)s",

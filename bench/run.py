@@ -46,6 +46,7 @@ def main() -> None:
         from bench import figures
         from bench.intake import intake_figures
         from bench.ledger_peers import ledger_peers
+        from bench.member_month import member_month
         from bench.pages import customer_pages
         from bench.statements import statement_import
 
@@ -58,6 +59,7 @@ def main() -> None:
         rows += figures.batch_charges(args)
         rows += figures.alert_sweep(args)
         rows += statement_import(args)
+        rows += member_month(args)
         rows += customer_pages(args)  # last: it adds a million ledger entries
     finally:
         connection.close()

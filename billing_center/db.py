@@ -228,6 +228,30 @@ def insert_missing(objects: list[Model]) -> int:
     return inserted
 
 
+def add_rows(model: type[Model], attnames: tuple[str, ...], rows: list, *, key: tuple[str, ...], add: str) -> None:
+    """Running totals: insert rows of plain values (as insert_rows takes them), and where a row with
+    the same `key` (the fields of one of the model's unique constraints) is there already, add the
+    new row's `add` field to it instead (INSERT … ON CONFLICT … DO UPDATE). No two rows may share
+    their key: one statement cannot update a row twice."""
+    if not rows:
+        return
+    plan = _plan(model, attnames)
+    quote, meta = connection.ops.quote_name, model._meta
+    table, total = quote(meta.db_table), quote(meta.get_field(add).column)
+    into = f"INSERT INTO {table} ({', '.join(quote(field.column) for field in plan[0])}) "
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in key)
+    added = f"{table}.{total} + excluded.{total}"
+    places = getattr(meta.get_field(add), "decimal_places", None)
+    if places is not None:  # SQLite adds decimals in floating point: rounded, the sum is what PostgreSQL keeps
+        added = f"ROUND({added}, {places})"
+    tail = f"ON CONFLICT ({conflict}) DO UPDATE SET {total} = {added}"
+    rows = _adapt(plan, [list(row) for row in rows])
+    size = ROWS_PER_ARRAY if connection.vendor == "postgresql" else ROWS_PER_STATEMENT
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            cursor.execute(*_insert(into, plan[0], tail, rows[start : start + size]))
+
+
 def _insert(into: str, fields: tuple, tail: str, rows: list[list]) -> tuple[str, list]:
     """One INSERT of `rows`: arrays on PostgreSQL, a multi-row VALUES elsewhere."""
     if connection.vendor == "postgresql":

@@ -285,6 +285,7 @@ def verify(plan: Plan, outcome: Outcome, *, in_flight_when_killed: int = 0) -> d
     from django.db.models import Count, Sum
 
     from accounts.models import Account, LedgerEntry
+    from accounts.monthly_usage import usage_mismatches
     from accounts.verification import ledger_mismatches
     from tickets.models import TransferTicket
     from topups.models import TopUp, WebhookDelivery
@@ -306,6 +307,7 @@ def verify(plan: Plan, outcome: Outcome, *, in_flight_when_killed: int = 0) -> d
     wrong = [(a.pk, a.balance.amount, expected[a.pk]) for a in accounts if a.balance.amount != expected[a.pk]]
     assert not wrong, f"{len(wrong)} balances differ from the sum of their sources, e.g. {wrong[:3]}"
     assert ledger_mismatches() == [], "verify_ledger: a balance differs from the sum of its entries"
+    assert usage_mismatches() == [], "verify_ledger: a month's usage total differs from its charges"
 
     credits = Counter(
         LedgerEntry.objects.filter(kind="online_topup", account__in=accounts).values_list("source_ref", flat=True)
