@@ -73,6 +73,7 @@ class FinanceAdminSite(OTPAdminSite):
     """django-otp's admin site (password and one-time code), whose home starts with the to-do counts."""
 
     site_url = None  # no "View site": staff have no customer pages, and "/" only led back here
+    login_template = "admin/login_with_code.html"
 
     def admin_view(self, view, cacheable=False):
         model_admin = getattr(view, "__self__", None)  # a ModelAdmin's views are its bound methods

@@ -1,6 +1,8 @@
-"""Admin sign-in with a one-time code in one step."""
+"""Admin sign-in with a one-time code in one step, in the clerk's language."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.models import Device
@@ -16,16 +18,46 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
 
     django-otp asks for an explicit device so that a wrong code is not counted against every
     device a user has; with one authenticator there is nothing to choose, so finance signs
-    in with username, password and code on one page.
+    in with username, password and code on one page (templates/admin/login_with_code.html
+    offers the choice only to a user with several). django-otp has no Chinese catalogue: the
+    messages a clerk can meet are ours, and say what to do.
     """
+
+    otp_error_messages = dict(
+        OTPAdminAuthenticationForm.otp_error_messages,
+        token_required=_("Enter the code from your authenticator app."),
+        invalid_token=_(
+            "That code is not the current one. Enter the code your authenticator app shows now; each code "
+            "works once, so after a sign-in wait for the next one."
+        ),
+        device_required=_("Choose the authenticator the code is from."),
+        not_interactive=_("This authenticator shows its codes itself: enter the code it shows."),
+        n_failed_attempts=ngettext_lazy(
+            "After %(failure_count)d wrong code, codes are not checked for a few seconds: try again shortly.",
+            "After %(failure_count)d wrong codes, codes are not checked for a while: try again shortly.",
+            "failure_count",
+        ),
+        verification_not_allowed=_("Codes are not checked for this authenticator just now: try again shortly."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A phone offers the code from its messages or its authenticator, and a number pad.
+        self.fields["otp_token"].widget.attrs.update(autocomplete="one-time-code", inputmode="numeric")
 
     def clean_otp_token(self) -> str:
         """Plain ASCII digits only: django-otp reads the code with int(), which also accepts
         full-width or Arabic-Indic digits that no authenticator shows."""
         token = (self.cleaned_data.get("otp_token") or "").strip()
         if token and not is_digits(token, max_length=OTP_MAX_DIGITS):
-            raise forms.ValidationError("Enter the code from your authenticator app in plain digits (0–9).")
+            raise forms.ValidationError(_("Enter the code from your authenticator app in plain digits (0–9)."))
         return token
+
+    def offers_device_choice(self) -> bool:
+        """Whether the page asks which authenticator the code is from: only past the password, and
+        only for a user with more than one."""
+        user = self.get_user()
+        return user is not None and len(list(devices_for_user(user, confirmed=True))) > 1
 
     def _chosen_device(self, user):
         device = super()._chosen_device(user)

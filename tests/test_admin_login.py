@@ -1,0 +1,90 @@
+"""Admin's sign-in (password and the authenticator's code on one page) as a finance clerk meets it:
+a wrong or reused code says what to do, in English and Chinese, with no device chooser for a clerk
+with one authenticator and none of django-otp's English (it has no Chinese catalogue)."""
+
+import re
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.factories import UserFactory
+from tests.helpers import current_otp
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "secret-pass-123"
+ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+DJANGO_OTPS_ENGLISH = ("OTP Token", "OTP Device", "Get OTP Challenge", "Invalid token", "Please enter your OTP token")
+
+
+@pytest.fixture(autouse=True)
+def no_throttle(settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's own setting: each wrong code answered at once
+
+
+@pytest.fixture
+def clerk():
+    user = UserFactory(username="fiona", is_staff=True, account=None)
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return user
+
+
+def sign_in(client, token, **headers):
+    form = {"username": "fiona", "password": PASSWORD, "next": "/admin/", "otp_token": token}
+    return client.post("/admin/login/", form, **headers)
+
+
+ERRORS = re.compile(r'<(?:p class="errornote"[^>]*|ul class="errorlist"[^>]*)>(.*?)</(?:p|ul)>', re.S)
+
+
+def errors(response) -> str:
+    return " ".join(ERRORS.findall(response.content.decode()))
+
+
+def test_the_page_asks_for_the_code_a_phone_can_fill_and_offers_no_challenge(client, clerk):
+    page = client.get("/admin/login/").content.decode()
+    assert "Code from your authenticator app:" in page
+    assert 'autocomplete="one-time-code"' in page and 'inputmode="numeric"' in page
+    assert 'name="otp_device"' not in page and "otp_challenge" not in page
+
+
+def test_a_reused_code_is_refused_with_what_to_do_and_no_device_chooser(client, clerk):
+    device = TOTPDevice.objects.get(user=clerk)
+    code = current_otp(device)
+    assert sign_in(client, code).status_code == 302
+    client.logout()
+
+    again = sign_in(client, code)
+
+    assert again.status_code == 200 and "_auth_user_id" not in client.session
+    assert "each code works once, so after a sign-in wait for the next one" in errors(again)
+    page = again.content.decode()
+    assert 'name="otp_device"' not in page and "otp_challenge" not in page  # one authenticator: nothing to choose
+
+
+def test_in_chinese_the_page_and_its_messages_have_no_english_left(client, clerk):
+    page = client.get("/admin/login/", **ZH).content.decode()
+    assert '<html lang="zh-hans"' in page and "身份验证器应用中的验证码：" in page
+    wrong = current_otp(TOTPDevice.objects.get(user=clerk))
+    wrong = f"{(int(wrong) + 1) % 1_000_000:06d}"
+    cases = {
+        wrong: "验证码不是当前的",
+        "": "请输入身份验证器应用中的验证码",
+        "１２３４５６": "请用普通数字（0–9）输入身份验证器应用中的验证码",
+    }
+    for token, expected in cases.items():
+        response = sign_in(client, token, **ZH)
+        assert response.status_code == 200 and expected in errors(response), (token, errors(response))
+        for english in DJANGO_OTPS_ENGLISH:
+            assert english not in response.content.decode(), (token, english)
+
+
+def test_a_clerk_with_two_authenticators_chooses_which_one_the_code_is_from(client, clerk):
+    TOTPDevice.objects.create(user=clerk, name="backup phone", confirmed=True)
+    response = sign_in(client, "123456")
+    page = response.content.decode()
+    assert 'name="otp_device"' in page and "Authenticator:" in page
+    assert "Choose the authenticator the code is from." in errors(response)
+    phone = TOTPDevice.objects.get(user=clerk, name="phone")
+    form = {"username": "fiona", "password": PASSWORD, "next": "/admin/"}
+    chosen = client.post("/admin/login/", form | {"otp_device": phone.persistent_id, "otp_token": current_otp(phone)})
+    assert chosen.status_code == 302 and client.session["_auth_user_id"] == str(clerk.pk)
