@@ -45,6 +45,14 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         # A phone offers the code from its messages or its authenticator, and a number pad.
         self.fields["otp_token"].widget.attrs.update(autocomplete="one-time-code", inputmode="numeric")
 
+    def clean(self):
+        try:
+            return super().clean()
+        finally:
+            # django-otp writes the password back into the page after a wrong code (so that only the
+            # code is typed again): it would sit in the page's source and the browser's copy of it.
+            self.fields["password"].widget.render_value = False
+
     def clean_otp_token(self) -> str:
         """Plain ASCII digits only: django-otp reads the code with int(), which also accepts
         full-width or Arabic-Indic digits that no authenticator shows."""

@@ -59,6 +59,7 @@ def test_a_reused_code_is_refused_with_what_to_do_and_no_device_chooser(client, 
     assert "each code works once, so after a sign-in wait for the next one" in errors(again)
     page = again.content.decode()
     assert 'name="otp_device"' not in page and "otp_challenge" not in page  # one authenticator: nothing to choose
+    assert PASSWORD not in page  # django-otp would have written it back into the form
 
 
 def test_in_chinese_the_page_and_its_messages_have_no_english_left(client, clerk):
