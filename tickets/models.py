@@ -73,8 +73,10 @@ class ReceivingAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        retired = " " + gettext("(retired)") if self.retired_at else ""
-        return f"{self.bank_name} · {self.currency} · …{self.last_digits}{retired}"
+        # Named wherever finance picks one (filters, the ticket's page): the region and the day it was
+        # retired tell apart two accounts of one bank and currency whose numbers end alike.
+        retired = " " + gettext("(retired %(day)s)") % {"day": f"{self.retired_at:%Y-%m-%d}"} if self.retired_at else ""
+        return f"{self.bank_name} · {self.region} · {self.currency} · …{self.last_digits}{retired}"
 
     @property
     def is_current(self) -> bool:
