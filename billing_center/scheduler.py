@@ -20,12 +20,13 @@ import logging
 import os
 import signal
 import socket
+import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from celery.beat import PersistentScheduler
 from celery.schedules import schedule as interval_schedule
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 
 logger = logging.getLogger(__name__)
 KEEP_CLAIMS = timedelta(days=2)
@@ -40,14 +41,31 @@ def period_start(entry_schedule, now: datetime) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % 60, tz=UTC)
 
 
+STOPS = (signal.SIGTERM, signal.SIGINT)
+
+
 @contextmanager
 def stops_held():
-    """SIGTERM and SIGINT wait at the door until the block is done, then act as they would have."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    """SIGTERM and SIGINT wait at the door until the block is done, then act as they would have.
+
+    Python runs signal handlers in the main thread only, so a block in another thread (a beat
+    embedded in a worker's thread) is never interrupted. In the main thread the handlers are
+    swapped for one that notes the signal, and the signal is raised again afterwards: blocking it
+    with a signal mask holds only this thread's share, and the kernel hands a process's SIGTERM
+    to any other thread (Celery's remote-control thread, a library's), whose note Python then
+    acts on in the main thread all the same."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    before = {stop: signal.signal(stop, lambda signum, frame: noted.append(signum)) for stop in STOPS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for stop, handler in before.items():
+            signal.signal(stop, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
 
 
 class OncePerPeriodScheduler(PersistentScheduler):
@@ -57,6 +75,7 @@ class OncePerPeriodScheduler(PersistentScheduler):
         from billing_center.models import PeriodicRun
 
         close_old_connections()  # beat lives for weeks; its connection may have gone
+        connection.ensure_connection()  # before the stops are held: a database that is away would hold them
         start = period_start(entry.schedule, self.app.now())
         with stops_held():
             try:

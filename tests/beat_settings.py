@@ -14,9 +14,14 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ["BEAT_PROOF_QUEUE"]
 if os.environ.get("BEAT_STOPPED_AFTER_PUBLISH"):
     # The stop the test sends arrives at the worst moment: the message is out, the claim not committed.
     import signal
+    import threading
 
     from celery.signals import after_task_publish
 
     @after_task_publish.connect
     def stop_this_beat(**kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
+
+    # A second thread, as Celery's remote control (--enable-remote-control) or a library starts one:
+    # the kernel may hand it the process's SIGTERM.
+    threading.Thread(target=threading.Event().wait, daemon=True, name="another-thread").start()
