@@ -214,8 +214,8 @@ def with_enterprise_state(accounts, *, now: datetime | None = None):
     """What the navigation and the Overview show of enterprise funds, inside the account's own
     query (accounts.selectors.get_account_for_user), so no page pays a query for it:
     has_members (a master: its Enterprise page), members_over_budget (marked by the budget
-    sweep this month) and, for a member only, spent_this_month (CASE keeps the sum from
-    running for any other account)."""
+    sweep this month) and, for a member only, spent_this_month (the month's running total,
+    accounts.monthly_usage; CASE reads it for members only)."""
     start = month_start(now)
     members = Account.objects.filter(enterprise_master=OuterRef("pk"))
     flagged = (

@@ -236,7 +236,7 @@ class LedgerEntry(models.Model):
         ]
         indexes = [
             # An account's entries newest first (the statement, the Overview, its chart), and by
-            # kind (the statement's filter; usage sums for budgets and the alert's runway).
+            # kind (the statement's filter; the alert's runway, which sums recent usage).
             models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_recent"),
             models.Index(fields=["account", "kind", "-created_at", "-id"], name="ledger_account_kind_recent"),
         ]

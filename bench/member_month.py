@@ -85,7 +85,12 @@ def metered_member(name: str, charges: int):
     )
     master_user = User.objects.create_user(f"master-{name}", account=master, email=f"master-{name}@example.com")
     member_user = User.objects.create_user(f"member-{name}", account=member, email=f"member-{name}@example.com")
-    hours = max(1, math.floor((timezone.now() - month_start()) / timedelta(hours=1)) - 1)
+    # load_usage_history ends the history an hour ago and starts it on the hour (UTC): what fits after the
+    # month's start, whatever the zone's offset.
+    this_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    hours = math.floor((this_hour - month_start()) / timedelta(hours=1)) - 1
+    if hours < 1:
+        raise SystemExit("bench/member_month.py: the month is not two hours old yet; run it later")
     load_usage_history(member, count=charges, resources=max(1, math.ceil(charges / hours)))
     connection.cursor().execute("VACUUM ANALYZE")  # as autovacuum does after a bulk load
     return master_user, member_user, member

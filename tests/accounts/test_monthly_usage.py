@@ -42,10 +42,10 @@ def months(account) -> dict[str, Decimal]:
 
 
 def test_usage_charges_add_to_their_month_and_nothing_else_does(settings):
-    settings.FINANCE_TIME_ZONE = "Asia/Shanghai"
+    settings.FINANCE_TIME_ZONE = "America/Santiago"  # not the default; on summer time (UTC-3) in December
     account = PrepaidAccountFactory()
     post_ledger_entry(account_id=account.pk, amount=usd("100.00"), kind="adjustment", source_ref="seed")
-    december = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 1 December, 00:00 in Shanghai
+    december = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # 1 December, 00:00 in Santiago
     spend(account, "1.25", "c:1", now=december)
     spend(account, "2.50", "c:2", now=december + timedelta(days=3))
     spend(account, "9.00", "c:nov", now=december - timedelta(microseconds=1))  # still November there
@@ -109,28 +109,46 @@ def test_verify_ledger_finds_a_forged_total_and_a_recount_repairs_it(capsys):
     assert "every monthly usage total equals its charges" in capsys.readouterr().out
 
     MonthlyUsage.objects.filter(account=account).update(spent=Decimal("0.01"))
-    with pytest.raises(CommandError, match="1 monthly usage total"):
+    with pytest.raises(CommandError, match="1 monthly usage total.*recount_usage"):
         call_command("verify_ledger")
     assert f"USAGE account {account.pk}" in capsys.readouterr().err
     MonthlyUsage.objects.all().delete()  # a lost row is found as well
     assert [row[0] for row in usage_mismatches()] == [account.pk]
 
-    assert recount_usage() == 1
+    call_command("recount_usage")
+    assert "Recounted 1 monthly usage total(s); 1 had differed" in capsys.readouterr().out
     assert usage_mismatches() == [] and list(months(account).values()) == [Decimal("2.00")]
 
 
-def test_the_migration_counts_the_months_of_a_ledger_written_before_it():
+def test_after_finance_moves_its_time_zone_a_recount_moves_the_months_edges(settings):
+    settings.FINANCE_TIME_ZONE = "Asia/Shanghai"
     account = PrepaidAccountFactory()
-    spend(account, "1.10", "c:1", now=datetime(2026, 10, 15, tzinfo=UTC))
-    spend(account, "2.20", "c:2", now=datetime(2026, 12, 1, 8, tzinfo=UTC))
-    MonthlyUsage.objects.all().delete()  # as before the migration
-    state = MigrationExecutor(connection).loader.project_state(("accounts", "0021_monthly_usage"))
-    historical = state.apps
-    recount_usage(
-        entries=historical.get_model("accounts", "LedgerEntry").objects,
-        totals=historical.get_model("accounts", "MonthlyUsage").objects,
-    )
-    assert months(account) == {"2026-10": Decimal("1.10"), "2026-12": Decimal("2.20")}
+    spend(account, "1.00", "c:1", now=datetime(2026, 11, 30, 17, 0, tzinfo=UTC))  # December in Shanghai
+    spend(account, "2.00", "c:2", now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC))  # November in both
+    assert months(account) == {"2026-11": Decimal("2.00"), "2026-12": Decimal("1.00")}
+
+    settings.FINANCE_TIME_ZONE = "America/Santiago"  # 30 November 14:00 there
+    assert {(row[1].month, row[3]) for row in usage_mismatches()} == {(11, Decimal("3.00")), (12, Decimal("0"))}
+    recount_usage(chunk=1)
+    assert months(account) == {"2026-11": Decimal("3.00")} and usage_mismatches() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_counts_the_months_of_a_ledger_written_before_it(settings):
+    """Migrated back to before the totals, charges written as the previous release wrote them (the
+    writer's own rows, then the totals table gone), and forward again: the months are counted in
+    finance's time zone."""
+    settings.FINANCE_TIME_ZONE = "America/Santiago"
+    account = PrepaidAccountFactory()
+    spend(account, "1.10", "c:oct", now=datetime(2026, 11, 1, 2, 30, tzinfo=UTC))  # 31 October, 23:30 there
+    spend(account, "2.20", "c:nov", now=datetime(2026, 11, 1, 3, 30, tzinfo=UTC))  # 1 November, 00:30
+    spend(account, "0.30", "c:nov2", now=datetime(2026, 11, 20, tzinfo=UTC))
+    executor = MigrationExecutor(connection)
+    executor.migrate([("accounts", "0020_currency_codes_as_choices")])
+    executor = MigrationExecutor(connection)  # the graph as it now stands
+    executor.migrate([("accounts", "0021_monthly_usage")])
+    assert months(account) == {"2026-10": Decimal("1.10"), "2026-11": Decimal("2.50")}
+    assert usage_mismatches() == []
 
 
 def test_a_members_overview_and_its_masters_enterprise_page_read_the_total_not_the_charges(client):
@@ -146,9 +164,9 @@ def test_a_members_overview_and_its_masters_enterprise_page_read_the_total_not_t
             page = client.get(path)
         assert page.status_code == 200
         assert re.search(r'data-testid="member-spent">[^<]*\b23\.00\b', page.content.decode())  # 3.00 + 2,000 × 0.01
-        sql = " ".join(query["sql"] for query in captured.captured_queries)
-        assert "accounts_monthlyusage" in sql
-        assert 'SUM("accounts_ledgerentry"' not in sql  # the month's 2,001 charges are not summed
+        queries = [query["sql"] for query in captured.captured_queries]
+        assert [q for q in queries if "accounts_ledgerentry" in q and "SUM(" in q] == []  # 2,001 charges not summed
+        assert any("accounts_monthlyusage" in q for q in queries)
 
 
 @pytest.mark.postgres

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(mismatches)} account(s) do not match their ledger; "
                 f"{len(unbalanced)} two-entry posting(s) do not sum to zero; "
-                f"{len(usage)} monthly usage total(s) do not match their charges."
+                f"{len(usage)} monthly usage total(s) do not match their charges"
+                + (" (manage.py recount_usage rebuilds them)." if usage else ".")
             )
         self.stdout.write(
             self.style.SUCCESS(
