@@ -61,11 +61,23 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
             raise forms.ValidationError(_("Enter the code from your authenticator app in plain digits (0–9)."))
         return token
 
+    def clean_otp(self, user):
+        """django-otp's check of the code, reached only by a staff user whose password was right."""
+        self.past_the_password = user is not None
+        if self.past_the_password and not list(devices_for_user(user, confirmed=True)):
+            raise forms.ValidationError(
+                _("No authenticator is set up for this user: an administrator enrols one (manage.py add_totp_device)."),
+                code="no_device",
+            )
+        return super().clean_otp(user)
+
     def offers_device_choice(self) -> bool:
-        """Whether the page asks which authenticator the code is from: only past the password, and
-        only for a user with more than one."""
+        """Whether the page asks which authenticator the code is from: only past the password and the
+        staff check (so the question tells no one else their password was right), and only to a user
+        with more than one."""
         user = self.get_user()
-        return user is not None and len(list(devices_for_user(user, confirmed=True))) > 1
+        past = getattr(self, "past_the_password", False)
+        return past and len(list(devices_for_user(user, confirmed=True))) > 1
 
     def _chosen_device(self, user):
         device = super()._chosen_device(user)

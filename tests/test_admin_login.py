@@ -89,3 +89,19 @@ def test_a_clerk_with_two_authenticators_chooses_which_one_the_code_is_from(clie
     form = {"username": "fiona", "password": PASSWORD, "next": "/admin/"}
     chosen = client.post("/admin/login/", form | {"otp_device": phone.persistent_id, "otp_token": current_otp(phone)})
     assert chosen.status_code == 302 and client.session["_auth_user_id"] == str(clerk.pk)
+
+
+def test_a_staff_user_without_an_authenticator_is_told_who_can_enrol_one(client):
+    UserFactory(username="fiona", is_staff=True, account=None)
+    response = sign_in(client, "123456")
+    assert response.status_code == 200 and "No authenticator is set up for this user" in errors(response)
+    assert 'name="otp_device"' not in response.content.decode()
+
+
+def test_the_chooser_tells_no_one_who_is_not_staff_that_their_password_was_right(client):
+    customer = UserFactory(username="fiona", is_staff=False)
+    for name in ("phone", "backup phone"):
+        TOTPDevice.objects.create(user=customer, name=name, confirmed=True)
+    right, wrong = sign_in(client, "123456"), client.post("/admin/login/", {"username": "fiona", "password": "nope"})
+    for response in (right, wrong):
+        assert response.status_code == 200 and 'name="otp_device"' not in response.content.decode()

@@ -75,7 +75,8 @@ class ReceivingAccount(models.Model):
     def __str__(self) -> str:
         # Named wherever finance picks one (filters, the ticket's page): the region and the day it was
         # retired tell apart two accounts of one bank and currency whose numbers end alike.
-        retired = " " + gettext("(retired %(day)s)") % {"day": f"{self.retired_at:%Y-%m-%d}"} if self.retired_at else ""
+        day = f"{timezone.localdate(self.retired_at):%Y-%m-%d}" if self.retired_at else ""
+        retired = " " + gettext("(retired %(day)s)") % {"day": day} if self.retired_at else ""
         return f"{self.bank_name} · {self.region} · {self.currency} · …{self.last_digits}{retired}"
 
     @property

@@ -5,7 +5,7 @@ region, and retired ones by the day they were retired, in English and Chinese.""
 from datetime import UTC, datetime
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from tickets.models import ReceivingAccount
 
@@ -36,3 +36,11 @@ def test_accounts_whose_numbers_end_alike_have_different_names():
     assert names[3] == "HSBC · Mainland China · USD · …5678"
     with translation.override("zh-hans"):
         assert str(old) == "HSBC · International · USD · …5678 （2026-03-01 停用）"
+
+
+def test_the_retired_day_is_the_readers_day():
+    retired = account(retired_at=datetime(2026, 2, 28, 16, 30, tzinfo=UTC))  # 1 March, 00:30 in Shanghai
+    with timezone.override("Asia/Shanghai"):
+        assert str(retired).endswith("(retired 2026-03-01)")
+    with timezone.override("UTC"):
+        assert str(retired).endswith("(retired 2026-02-28)")

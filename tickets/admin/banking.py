@@ -81,12 +81,12 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, HistoryAdmin):
     def state(self, obj):
         if obj.retired_at and obj.tickets_until and obj.tickets_until > timezone.now():
             text = _("Retired %(retired)s; tickets accepted until %(until)s") % {
-                "retired": f"{obj.retired_at:%Y-%m-%d}",
-                "until": f"{obj.tickets_until:%Y-%m-%d}",
+                "retired": f"{timezone.localdate(obj.retired_at):%Y-%m-%d}",
+                "until": f"{timezone.localdate(obj.tickets_until):%Y-%m-%d}",
             }
             return format_html('<span style="color:#5f6b7a">{}</span>', text)
         if obj.retired_at:
-            text = _("Retired %(retired)s") % {"retired": f"{obj.retired_at:%Y-%m-%d}"}
+            text = _("Retired %(retired)s") % {"retired": f"{timezone.localdate(obj.retired_at):%Y-%m-%d}"}
             return format_html('<span style="color:#5f6b7a">{}</span>', text)
         return format_html('<strong style="color:#1a7f4b">{}</strong>', _("Current"))
 
