@@ -230,3 +230,54 @@ def test_a_thousand_cents_add_up_to_ten_exactly():
         [(stored,)] = cursor.fetchall()
     assert Decimal(str(stored)) == Decimal("10.00")
     assert usage_mismatches() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_recount_racing_postings_leaves_every_month_exact():
+    """8 threads post charges to 3 accounts, into 20 months, while another rebuilds the totals again and
+    again: each chunk it recounts is locked as the writer locks it, so a posting lands before or after it,
+    never lost and never colliding with the month's row the recount writes."""
+    accounts = [PrepaidAccountFactory() for _ in range(3)]
+    workers, each = 8, 20
+    barrier = threading.Barrier(workers + 1)
+    errors, posting = [], threading.Event()
+
+    def post(worker):
+        try:
+            barrier.wait()
+            for n in range(each):
+                account = accounts[(worker + n) % 3]
+                month = datetime(2025 + n // 12, n % 12 + 1, 15, tzinfo=UTC)  # new months keep appearing
+                ref = f"r:{worker}:{n}"
+                post_ledger_entry(account_id=account.pk, amount=usd("-0.01"), kind="usage", source_ref=ref, now=month)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def recount():
+        recounts = 0
+        try:
+            barrier.wait()
+            while posting.is_set() or recounts == 0:
+                recount_usage(chunk=1)
+                recounts += 1
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    posting.set()
+    threads = [threading.Thread(target=post, args=(w,)) for w in range(workers)]
+    recounter = threading.Thread(target=recount)
+    for thread in [*threads, recounter]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    posting.clear()
+    recounter.join()
+
+    assert errors == []
+    assert sum(sum(months(account).values()) for account in accounts) == Decimal("1.60")
+    assert usage_mismatches() == []
