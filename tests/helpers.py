@@ -90,3 +90,18 @@ def transport_of(url: str | None) -> str | None:
     file broker's transport class that settings choose."""
     scheme = url.split("://", 1)[0] if url else None
     return None if scheme in (None, "filesystem") else scheme
+
+
+def a_finance_zone_before_its_midnight(now, *, room=None) -> str:
+    """A FINANCE_TIME_ZONE in which `now` is still more than `room` (an hour) before midnight, for a
+    test that makes a ticket "due today" a few minutes from now: in Shanghai's last hour of the day
+    (16:00 UTC) such a ticket is due tomorrow."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    later = now + (room or timedelta(hours=1))
+    return next(
+        zone
+        for zone in ("Asia/Shanghai", "Europe/London")
+        if later.astimezone(ZoneInfo(zone)).date() == now.astimezone(ZoneInfo(zone)).date()
+    )

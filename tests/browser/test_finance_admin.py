@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from accounts.models import OutboundSms
 from tests.browser.test_topup_flow import PASSWORD, quiet_page, site_url  # noqa: F401 (fixtures)
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
-from tests.helpers import current_otp
+from tests.helpers import a_finance_zone_before_its_midnight, current_otp
 from tests.tickets.conftest import FINANCE_CODENAMES, make_ticket, pdf_bytes, upload, usd_receiving_account
 from tickets.models import TransferTicket
 from tickets.review import confirm_and_credit
@@ -47,6 +47,7 @@ def desk(settings):
         )
     ]
     now = timezone.now()
+    settings.FINANCE_TIME_ZONE = a_finance_zone_before_its_midnight(now)  # the ticket due in 30 minutes: today
 
     def certificate():  # each its own file: only the same bank reference makes a duplicate here
         return [upload("certificate.pdf", pdf_bytes(f"Transfer {len(tickets)}"))]

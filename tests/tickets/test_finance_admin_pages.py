@@ -12,7 +12,7 @@ from djmoney.money import Money
 
 from accounts.models import OutboundSms
 from tests.factories import PendingTopUpFactory, UserFactory
-from tests.helpers import staff_login
+from tests.helpers import a_finance_zone_before_its_midnight, staff_login
 from tests.tickets.conftest import make_ticket
 from tests.tickets.test_finance_admin import CHANGELIST, action, confirm_fields
 from tickets.models import TransferTicket
@@ -176,6 +176,7 @@ def test_history_shows_empty_fields_as_a_dash_and_changes_by_no_person_as_system
 def work(customer, bank, clerk, settings):
     """One of each thing finance has to act on, and one of each that it does not."""
     now = timezone.now()
+    settings.FINANCE_TIME_ZONE = a_finance_zone_before_its_midnight(now)  # the ticket due in 5 minutes: today
     overdue = make_ticket(customer, bank, bank_reference="LATE")
     today = make_ticket(customer, bank, bank_reference="TODAY")
     later = make_ticket(customer, bank, bank_reference="LATER")
