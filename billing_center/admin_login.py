@@ -13,6 +13,14 @@ from money.parsing import is_digits
 OTP_MAX_DIGITS = 8
 
 
+class OneTimeCodeInput(forms.TextInput):
+    """The code's box, empty whenever the page comes back: a refused code is spent or stale, and the password
+    beside it is emptied too, so both are typed again."""
+
+    def format_value(self, value):
+        return None
+
+
 class AdminLoginForm(OTPAdminAuthenticationForm):
     """django-otp's admin form, choosing the device itself when the user has exactly one.
 
@@ -40,10 +48,10 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
         verification_not_allowed=_("Codes are not checked for this authenticator just now: try again shortly."),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # A phone offers the code from its messages or its authenticator, and a number pad.
-        self.fields["otp_token"].widget.attrs.update(autocomplete="one-time-code", inputmode="numeric")
+    # A phone offers the code from its messages or its authenticator, and a number pad.
+    otp_token = forms.CharField(
+        required=False, widget=OneTimeCodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    )
 
     def clean(self):
         try:

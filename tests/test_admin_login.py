@@ -105,3 +105,57 @@ def test_the_chooser_tells_no_one_who_is_not_staff_that_their_password_was_right
     right, wrong = sign_in(client, "123456"), client.post("/admin/login/", {"username": "fiona", "password": "nope"})
     for response in (right, wrong):
         assert response.status_code == 200 and 'name="otp_device"' not in response.content.decode()
+
+
+INPUT = re.compile(r"<input\b[^>]*>")
+
+
+def box(response, name: str) -> str:
+    """The page's <input> named `name`, as sent."""
+    return next(tag for tag in INPUT.findall(response.content.decode()) if f'name="{name}"' in tag)
+
+
+def test_after_a_refused_code_the_code_box_is_empty_like_the_password_box(client, clerk):
+    """A code that was wrong, or not in plain digits, is no use again: both boxes come back empty."""
+    right = current_otp(TOTPDevice.objects.get(user=clerk))
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    for token, message in ((wrong, "That code is not the current one."), ("１２３４５６", "in plain digits (0–9)")):
+        response = sign_in(client, token)
+        assert response.status_code == 200
+        assert message in errors(response)
+        assert "value=" not in box(response, "otp_token"), box(response, "otp_token")
+        assert "value=" not in box(response, "password"), box(response, "password")
+        assert 'autocomplete="one-time-code"' in box(response, "otp_token")
+        assert 'value="fiona"' in box(response, "username")  # the name stays: only secrets are emptied
+
+
+SWITCH = re.compile(r'<form class="language-switch" method="post" action="([^"]+)".*?</form>', re.S)
+
+
+def switch_language(client, page: str, **headers):
+    """Press the switch the page shows, as a browser sends it (the form's action, its fields, its button)."""
+    form = SWITCH.search(page)
+    assert form, "the page has no language switch"
+    fields = dict(re.findall(r'<input type="hidden" name="(next)" value="([^"]*)">', form.group()))
+    fields.update(re.findall(r'<button class="linkbutton" name="(language)" value="([^"]+)"', form.group()))
+    return client.post(form.group(1), fields, **headers)
+
+
+def test_a_visitor_switches_the_sign_in_page_to_chinese_and_back_whatever_the_browser_says(client, clerk):
+    """The header's switch, as on the customer pages: the choice is kept in a cookie before sign-in and
+    outranks the browser's Accept-Language."""
+    page = client.get("/admin/login/").content.decode()
+    assert '<html lang="en"' in page
+    switched = switch_language(client, page)
+    assert switched.status_code == 302 and switched["Location"] == "/admin/login/"
+    page = client.get("/admin/login/").content.decode()
+    assert '<html lang="zh-hans"' in page
+    assert "身份验证器应用中的验证码：" in page
+    refused = sign_in(client, "000000")  # still Chinese after a refused sign-in
+    assert '<html lang="zh-hans"' in refused.content.decode()
+
+    chinese_browser = client.get("/admin/login/", **ZH).content.decode()
+    switch_language(client, chinese_browser, **ZH)
+    page = client.get("/admin/login/", **ZH).content.decode()
+    assert '<html lang="en"' in page
+    assert "Code from your authenticator app:" in page

@@ -245,3 +245,41 @@ def test_a_flagged_top_up_is_read_then_marked_reviewed_and_leaves_the_count(page
     page.goto(f"{live_server.url}/admin/topups/topup/{flagged.pk}/history/")
     expect(page.locator("#change-history")).to_contain_text("Changed needs review.")
     expect(page.locator("#change-history")).to_contain_text("finance")
+
+
+def test_a_clerk_switches_the_sign_in_page_to_chinese_and_a_refused_code_leaves_both_secrets_empty(
+    page, live_server, screenshot_dir, settings
+):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's: the right code is checked at once after a wrong one
+    group, _ = Group.objects.get_or_create(name=settings.FINANCE_GROUP)
+    fiona = clerk("finance", group)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/admin/login/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.screenshot(path=screenshot_dir / "admin-login-en-wide.png")
+    with page.expect_navigation():
+        page.get_by_test_id("language-switch").get_by_role("button", name="简体中文").click()
+    expect(page).to_have_url(re.compile(r"/admin/login/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("label[for=id_otp_token]")).to_have_text("身份验证器应用中的验证码：")
+    expect(page.get_by_test_id("language-switch").get_by_role("button")).to_have_text("English")
+
+    code = current_otp(TOTPDevice.objects.get(user=fiona))
+    page.fill("#id_username", "finance")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", f"{(int(code) + 1) % 1_000_000:06d}")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    expect(page.locator(".errornote")).to_contain_text("验证码不是当前的")
+    expect(page.locator("#id_otp_token")).to_have_value("")
+    expect(page.locator("#id_password")).to_have_value("")
+    page.screenshot(path=screenshot_dir / "admin-login-zh-refused-wide.png")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=screenshot_dir / "admin-login-zh-refused-phone.png")
+
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", code)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
