@@ -147,7 +147,7 @@ def test_a_visitor_switches_the_sign_in_page_to_chinese_and_back_whatever_the_br
     page = client.get("/admin/login/").content.decode()
     assert '<html lang="en"' in page
     switched = switch_language(client, page)
-    assert switched.status_code == 302 and switched["Location"] == "/admin/login/"
+    assert switched.status_code == 302 and switched["Location"] == "/admin/login/?next=/admin/"  # admin's default
     page = client.get("/admin/login/").content.decode()
     assert '<html lang="zh-hans"' in page
     assert "身份验证器应用中的验证码：" in page
@@ -159,3 +159,17 @@ def test_a_visitor_switches_the_sign_in_page_to_chinese_and_back_whatever_the_br
     page = client.get("/admin/login/", **ZH).content.decode()
     assert '<html lang="en"' in page
     assert "Code from your authenticator app:" in page
+
+
+@pytest.mark.parametrize("page", ["/admin/login/", "/login/"])
+def test_switching_language_on_a_sign_in_page_keeps_where_the_sign_in_leads(client, page):
+    """A clerk sent to sign in on the way to a ticket, who switches language first, still lands on the ticket;
+    a destination off this site is not carried along (the sign-in view drops it)."""
+    target = "/admin/tickets/transferticket/?status=pending"
+    switched = switch_language(client, client.get(page, {"next": target}).content.decode())
+    assert switched.status_code == 302
+    assert switched["Location"] == f"{page}?next=/admin/tickets/transferticket/%3Fstatus%3Dpending"
+    assert client.get(switched["Location"]).context["next"] == target
+
+    elsewhere = switch_language(client, client.get(page, {"next": "https://evil.example/"}).content.decode())
+    assert elsewhere.status_code == 302 and "evil" not in elsewhere["Location"]

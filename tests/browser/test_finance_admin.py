@@ -254,12 +254,13 @@ def test_a_clerk_switches_the_sign_in_page_to_chinese_and_a_refused_code_leaves_
     group, _ = Group.objects.get_or_create(name=settings.FINANCE_GROUP)
     fiona = clerk("finance", group)
     page.set_viewport_size(WIDE)
-    page.goto(f"{live_server.url}/admin/login/")
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/")  # signed out: sent to sign in, then here
+    expect(page).to_have_url(re.compile(r"/admin/login/\?next=/admin/tickets/transferticket/$"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.screenshot(path=screenshot_dir / "admin-login-en-wide.png")
     with page.expect_navigation():
         page.get_by_test_id("language-switch").get_by_role("button", name="简体中文").click()
-    expect(page).to_have_url(re.compile(r"/admin/login/$"))
+    expect(page).to_have_url(re.compile(r"/admin/login/\?next=/admin/tickets/transferticket/$"))
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.locator("label[for=id_otp_token]")).to_have_text("身份验证器应用中的验证码：")
     expect(page.get_by_test_id("language-switch").get_by_role("button")).to_have_text("English")
@@ -281,5 +282,5 @@ def test_a_clerk_switches_the_sign_in_page_to_chinese_and_a_refused_code_leaves_
     page.fill("#id_otp_token", code)
     with page.expect_navigation():
         page.click("input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    expect(page).to_have_url(re.compile(r"/admin/tickets/transferticket/$"))  # where the clerk was going
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
