@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from djmoney.money import Money
 
+from billing_center.review_flags import stamp
 from money.errors import Invalid
 
 from . import deposits
@@ -113,5 +114,5 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
 
 def flag_for_review(*, account_id: int, note: str, now=None) -> None:
     """Ask finance to look at an account (a disputed payment, say): the flag and a dated note."""
-    line = f"{(now or timezone.now()):%Y-%m-%d %H:%M} {note}\n"
+    line = f"{stamp(now or timezone.now())} {note}\n"
     Account.objects.filter(pk=account_id).update(needs_review=True, review_note=Concat("review_note", Value(line)))

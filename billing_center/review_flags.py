@@ -12,9 +12,21 @@ name to the note, and History names the clerk.
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+
+
+def stamp(now: datetime) -> str:
+    """The time a note's line starts with: finance's day and hour with its offset from UTC, e.g.
+    "2026-12-05 00:33 +08:00". A note is stored text, read by clerks in any time zone: the offset keeps
+    each line's moment exact, also after FINANCE_TIME_ZONE changes (it had been UTC's hour, unmarked,
+    and read as finance's)."""
+    local = timezone.localtime(now, ZoneInfo(settings.FINANCE_TIME_ZONE))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def fingerprint(note: str) -> str:
@@ -32,7 +44,7 @@ def flag(record: models.Model, why: str, *, now: datetime) -> None:
     """Set a top-up's or a refund's flag with a dated line saying why; the caller saves
     `needs_review` and `review_note` (accounts.lifecycle.flag_for_review does an account's in SQL)."""
     record.needs_review = True
-    record.review_note = with_line(record.review_note, f"{now:%Y-%m-%d %H:%M} {why}")
+    record.review_note = with_line(record.review_note, f"{stamp(now)} {why}")
 
 
 @transaction.atomic
@@ -49,7 +61,7 @@ def mark_reviewed(model: type[models.Model], *, seen: dict[int, str], actor, now
             continue
         record_as_found(row, now)
         row.needs_review = False
-        row.review_note = with_line(row.review_note, f"{now:%Y-%m-%d %H:%M} reviewed by {actor.get_username()}.")
+        row.review_note = with_line(row.review_note, f"{stamp(now)} reviewed by {actor.get_username()}.")
         row._history_user = actor
         row.save(update_fields=["needs_review", "review_note"])
         done.cleared.append(row)

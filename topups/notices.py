@@ -22,7 +22,7 @@ from accounts import descriptions
 from accounts.descriptions import Description, describe, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
-from billing_center.review_flags import flag
+from billing_center.review_flags import flag, stamp
 from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
@@ -108,7 +108,7 @@ def mark_credited(topup: TopUp, *, now: datetime) -> None:
     """Set a top-up credited; the caller sets its ledger_entry once the credit is posted."""
     if topup.status != TopUp.Status.PENDING:
         topup.review_note = (
-            f"{topup.review_note}\nCredited after being {topup.status} at {topup.closed_at:%Y-%m-%d %H:%M}.".strip()
+            f"{topup.review_note}\nCredited after being {topup.status} at {stamp(topup.closed_at)}.".strip()
         )
     topup.status = TopUp.Status.CREDITED
     topup.credited_at = now

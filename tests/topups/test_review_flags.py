@@ -4,6 +4,7 @@ clerk did not see (a note added after the confirmation page opened) stays flagge
 without the permission is not offered the action and a forged one changes nothing."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -11,6 +12,7 @@ from djmoney.money import Money
 
 from accounts.lifecycle import flag_for_review
 from accounts.models import Account
+from billing_center.review_flags import fingerprint, mark_reviewed
 from tests.factories import PendingTopUpFactory, PostpaidAccountFactory, UserFactory
 from tests.fakes.stripe import dispute_object, event, paid_session, refund_object
 from tests.helpers import staff_login
@@ -142,11 +144,30 @@ def test_an_accounts_flag_clears_from_the_postpaid_list_and_a_later_note_starts_
     assert [change.field for change in cleared.diff_against(found).changes] == ["needs_review", "review_note"]
     flag_for_review(account_id=account.pk, note="Card payment of TU-1 disputed.")
     lines = Account.objects.get(pk=account.pk).review_note.splitlines()
-    assert [line.split(" ", 2)[2] for line in lines] == [
+    assert [line.split(" ", 3)[3] for line in lines] == [  # after the day, the hour and the offset
         "Usage past the credit limit of 500.00 USD.",
         "reviewed by fiona.",
         "Card payment of TU-1 disputed.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "flagged", "cleared"),
+    [
+        ("Asia/Shanghai", "2026-12-05 00:33 +08:00 Disputed.", "2026-12-05 09:05 +08:00 reviewed by fiona."),
+        ("America/Santiago", "2026-12-04 13:33 -03:00 Disputed.", "2026-12-04 22:05 -03:00 reviewed by fiona."),
+    ],
+)
+def test_each_line_of_a_note_says_its_moment_in_finances_time_with_the_offset(clerk, settings, zone, flagged, cleared):
+    """The note is stored text that clerks read in any time zone: each line carries finance's hour and its offset
+    from UTC (it had been UTC's hour, unmarked, and a clerk in Shanghai read 16:33 for half past midnight)."""
+    settings.FINANCE_TIME_ZONE = zone
+    account = PostpaidAccountFactory()
+    flag_for_review(account_id=account.pk, note="Disputed.", now=datetime(2026, 12, 4, 16, 33, tzinfo=UTC))
+    note = Account.objects.get(pk=account.pk).review_note
+    later = datetime(2026, 12, 5, 1, 5, tzinfo=UTC)
+    mark_reviewed(Account, seen={account.pk: fingerprint(note)}, actor=clerk, now=later)
+    assert Account.objects.get(pk=account.pk).review_note.splitlines() == [flagged, cleared]
 
 
 def test_the_account_page_shows_the_flag_but_no_longer_takes_it_from_a_checkbox(client, clerk):

@@ -20,6 +20,7 @@ from accounts.descriptions import BANK_TRANSFER_BOOKED, Description, describe
 from accounts.ledger import NewEntry, credit_deposits
 from accounts.models import Account, LedgerEntry, User
 from accounts.notifications import TemplatedEmail, queue_templated_emails
+from billing_center.review_flags import stamp
 from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
@@ -85,7 +86,7 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         if line.ticket_id and line.ticket.account_id != account.pk:
             line.ticket = None  # that ticket is another account's transfer
         line.state = StatementLine.State.MATCHED
-        line.explanation += f"\nAssigned to {account.name} (#{account.pk}) by {actor} on {now:%Y-%m-%d %H:%M}."
+        line.explanation += f"\nAssigned to {account.name} (#{account.pk}) by {actor} on {stamp(now)}."
         line.save()
         lines_matched([line], now=now)
         return line
@@ -175,7 +176,7 @@ def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime
         line.ticket = earlier
         line.explanation += f"\nAlready credited through ticket {earlier.number}: linked, not credited again."
     else:
-        line.explanation += f"\nCredited {format_money(line.money)} on {now:%Y-%m-%d %H:%M}."
+        line.explanation += f"\nCredited {format_money(line.money)} on {stamp(now)}."
 
 
 def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> None:
