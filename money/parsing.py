@@ -18,6 +18,8 @@ from .formatting import minor_places
 
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?", re.ASCII)
+_LONG_AMOUNT = re.compile(r"[0-9]{13,}(?:\.[0-9]+)?", re.ASCII)  # digits, but more than any column holds
+_FULL_WIDTH = re.compile(r"[０-９．]")  # what a Chinese keyboard types in full-width mode
 LARGEST_ID = 2**63 - 1  # a BIGINT primary key
 
 
@@ -56,7 +58,9 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
 
     `value` is text (a form field, a query string, a JSON string or the raw text of a JSON
     number) or a JSON integer. Exponents ("1e3"), signs, separators, NaN and non-ASCII
-    digits are refused with a message that says what to type instead.
+    digits are refused with a message that says what to type instead: full-width digits (a
+    Chinese keyboard's) are asked for in half-width, and more digits than any column holds are
+    "too large", not "not digits".
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid(_('Enter the amount as plain digits, e.g. "12.34".'), code="bad_amount")
@@ -67,7 +71,14 @@ def parse_amount(value, currency: str, *, maximum: Decimal | None = None) -> Dec
     if raw.startswith("-"):
         raise Invalid(_("The amount must be positive."), code="bad_amount")
     if not _AMOUNT.fullmatch(raw):
-        message = _("Enter the amount in digits, e.g. %(example)s.") % {"example": _example(places)}
+        if _LONG_AMOUNT.fullmatch(raw):
+            message = _("The amount is too large.")
+            if maximum is not None:
+                message = _("The amount can be at most %(maximum)s.") % {"maximum": maximum}
+        elif _FULL_WIDTH.search(raw):
+            message = _("Type the amount in half-width digits (0–9), e.g. %(example)s.") % {"example": _example(places)}
+        else:
+            message = _("Enter the amount in digits, e.g. %(example)s.") % {"example": _example(places)}
         raise Invalid(message, code="bad_amount")
     amount = Decimal(raw)
     if places == 0 and "." in raw:

@@ -1,8 +1,10 @@
 """One error policy and one parser: what outside checks found, each a test."""
 
 import json
+from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from djmoney.money import Money
 
 from accounts.ledger import post_ledger_entry
@@ -47,6 +49,29 @@ def test_each_kind_of_error_has_one_status(error, status):
 def test_the_amount_parser_takes_plain_ascii_digits_only(raw):
     with pytest.raises(Invalid):
         parse_amount(raw, "USD")
+
+
+@pytest.mark.parametrize(
+    ("raw", "maximum", "english", "chinese"),
+    [
+        (
+            "１００",
+            None,
+            "Type the amount in half-width digits (0–9), e.g. 100 or 99.50.",
+            "请用半角数字（0–9）输入金额",
+        ),
+        ("99．50", None, "half-width digits", "半角数字"),
+        ("1" * 13, None, "The amount is too large.", "金额过大。"),
+        ("99999999999999999999.00", Decimal("50000"), "The amount can be at most 50000.", "50000"),
+    ],
+)
+def test_digits_typed_full_width_or_too_many_are_named_as_such(raw, maximum, english, chinese):
+    """They are digits: "enter the amount in digits" had told a Chinese keyboard's user, and someone who typed
+    a hundred billion, that they had not typed any."""
+    for language, expected in (("en", english), ("zh-hans", chinese)):
+        with translation.override(language), pytest.raises(Invalid) as refused:
+            parse_amount(raw, "USD", maximum=maximum)
+        assert expected in refused.value.message
 
 
 def test_the_amount_parser_keeps_exact_amounts_and_the_currencys_places():

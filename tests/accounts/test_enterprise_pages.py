@@ -268,14 +268,14 @@ AMOUNTS = [
     ("-5", "must be positive"),
     ("1e3", "Enter the amount in digits"),
     ("NaN", "Enter the amount in digits"),
-    ("１００", "Enter the amount in digits"),
+    ("１００", "Type the amount in half-width digits (0–9)"),
     ("١٢", "Enter the amount in digits"),
     ("1,000", "Use a dot for decimals"),
     ("0.001", "at most 2 decimals"),
     ("+50", "Enter the amount in digits"),
     ("$100", "Enter the amount in digits"),
     ("9" * 40, "at most 20 characters"),
-    ("1234567890123", "Enter the amount in digits"),
+    ("1234567890123", "The amount is too large."),
     ("<b>1</b>", "Enter the amount in digits"),
 ]
 

@@ -26,11 +26,11 @@ pytestmark = pytest.mark.django_db
         ("NaN", "Enter the amount in digits"),
         ("Infinity", "Enter the amount in digits"),
         ("-Infinity", "must be positive"),
-        ("99999999999999999999", "Enter the amount in digits"),
+        ("99999999999999999999", "The amount is too large."),
         ("123456789012.00", "maximum for one top-up"),
         ("10,50", "Use a dot for decimals"),
         ("1,000", "Use a dot for decimals"),
-        ("１００", "Enter the amount in digits"),  # full-width digits
+        ("１００", "Type the amount in half-width digits (0–9)"),  # full-width digits
         ("٣٠٠", "Enter the amount in digits"),  # Arabic-Indic digits
         ("100 USD", "Enter the amount in digits"),
         ("0x10", "Enter the amount in digits"),
