@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from djmoney.money import Money
@@ -154,7 +155,7 @@ def timeline(ticket) -> list[dict]:
     Status = ticket.Status
     reviewed = status != Status.SUBMITTED
     steps = [
-        {"label": _("Submitted"), "state": "done", "when": f"{ticket.submitted_at:%Y-%m-%d}"},
+        {"label": _("Submitted"), "state": "done", "when": _day(ticket.submitted_at)},
         {"label": _("Under review"), "state": "done" if reviewed else "todo", "when": ""},
     ]
     if status == Status.UNDER_REVIEW:
@@ -162,13 +163,19 @@ def timeline(ticket) -> list[dict]:
     if status == Status.INFO_REQUESTED:
         steps.append({"label": _("More information needed"), "state": "current", "when": _("Waiting for your reply")})
     if status == Status.CREDITED:
-        steps.append({"label": _("Credited"), "state": "done", "when": f"{ticket.decided_at:%Y-%m-%d}"})
+        steps.append({"label": _("Credited"), "state": "done", "when": _day(ticket.decided_at)})
     elif status == Status.REJECTED:
-        steps.append({"label": _("Rejected"), "state": "stopped", "when": f"{ticket.decided_at:%Y-%m-%d}"})
+        steps.append({"label": _("Rejected"), "state": "stopped", "when": _day(ticket.decided_at)})
     else:
-        expected = _("expected by %(date)s") % {"date": f"{ticket.due_at:%Y-%m-%d}"}
+        expected = _("expected by %(date)s") % {"date": _day(ticket.due_at)}
         steps.append({"label": _("Credited"), "state": "todo", "when": expected})
     return steps
+
+
+def _day(moment) -> str:
+    """A step's day in the reader's time zone, as the thread beside it shows its times (it had been UTC's day:
+    a ticket sent at 01:20 in Shanghai read as submitted the day before)."""
+    return f"{timezone.localdate(moment):%Y-%m-%d}"
 
 
 @login_required

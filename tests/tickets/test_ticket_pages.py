@@ -3,7 +3,7 @@ ticket page with its thread, certificates, invoices — and what they refuse."""
 
 import io
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -433,3 +433,25 @@ def test_a_jpy_invoice_prefills_an_amount_its_form_accepts(client, alice, bank):
     )
     initial = client.get("/billing/tickets/new/", {"invoice": invoice.number}).context["form"].initial
     assert initial["amount"] == "15000" and initial["currency"] == "JPY"
+
+
+STEP = re.compile(r'<li class="(\w+)"[^>]*><div>([^<]+)</div><div class="small">([^<]*)</div></li>')
+
+
+@pytest.mark.parametrize("status", ["submitted", "rejected"])
+def test_the_timeline_gives_each_steps_day_in_the_readers_time_zone(client, alice, bank, status):
+    """Sent at 01:20 on the 5th in Shanghai (17:20 UTC on the 4th): the steps read the 5th, as the thread's times do."""
+    alice.time_zone = "Asia/Shanghai"
+    alice.save(update_fields=["time_zone"])
+    ticket = make_ticket(alice, bank)
+    evening = datetime(2026, 12, 4, 17, 20, tzinfo=UTC)
+    changes = {"submitted_at": evening, "due_at": evening + timedelta(days=2)}
+    if status == "rejected":
+        changes |= {"status": status, "decided_at": evening}
+    TransferTicket.objects.filter(pk=ticket.pk).update(**changes)
+    steps = {label: when for _, label, when in STEP.findall(client.get(f"/billing/tickets/{ticket.number}/").text)}
+    assert steps["Submitted"] == "2026-12-05"
+    if status == "rejected":
+        assert steps["Rejected"] == "2026-12-05"
+    else:
+        assert steps["Credited"] == "expected by 2026-12-07"
