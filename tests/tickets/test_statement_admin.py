@@ -1,6 +1,8 @@
 """Finance's statements in admin: upload, the lines with their match state and totals, the
 unmatched queue's count on the admin home, and assigning a line by hand through a confirmation."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from djmoney.money import Money
@@ -10,7 +12,8 @@ from tests.factories import UserFactory
 from tests.helpers import staff_login
 from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin_pages import todo_counts
-from tickets.models import StatementFile, StatementLine
+from tickets.models import ReceivingAccount, StatementFile, StatementLine
+from tickets.receiving_accounts import add_receiving_account
 from tickets.references import payment_reference
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +70,23 @@ def test_staff_without_the_import_permission_cannot_upload(client, bank):
     staff_login(client, staff)
     response = upload(client, bank, camt053([Entry("10.00", "R-1")]))
     assert response.status_code == 403 and not StatementFile.objects.exists()
+
+
+def test_the_lines_totals_are_money_per_currency_never_added_across(client, clerk, bank):
+    """A USD and a CNY account's statements listed together: a row of totals each, formatted as money (the
+    totals had added 120 USD and 800 CNY into one bare number, printed with a dozen decimals on SQLite)."""
+    yuan = add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="Bank of China", account_name="Billing Center Cloud Ltd", iban="DE89370400440532013000",
+            swift_bic="BKCHCNBJ", currency="CNY", region="mainland",
+        )
+    )  # fmt: skip
+    staff_login(client, clerk)
+    assert upload(client, bank, camt053([Entry("120.00", "R-1"), Entry("-20.00", "R-2")])).status_code == 302
+    cny = camt053([Entry("800.50", "R-3", currency="CNY")], currency="CNY", statement_id="STMT-CNY")
+    assert upload(client, yuan, cny, name="cny.xml").status_code == 302
+    totals = re.search(r'data-testid="statement-totals">(.*?)</div>', client.get(LINES).content.decode()).group(1)
+    assert re.findall(r"<p>(.*?)</p>", totals) == [
+        "Credits 800.50 CNY · debits 0.00 CNY · credited 0.00 CNY · unmatched lines 1",
+        "Credits 120.00 USD · debits -20.00 USD · credited 0.00 USD · unmatched lines 1",
+    ]

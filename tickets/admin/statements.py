@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from djmoney.money import Money
 
 from billing_center.admin_base import ReadOnlyAdmin, confirmation_page
 from money.errors import BillingError
@@ -129,6 +130,27 @@ class StatementFileAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/tickets/statementfile/upload.html", context)
 
 
+def statement_totals(lines) -> list[dict]:
+    """The listed lines' credits, debits, what was credited and how many wait unmatched, one row per currency
+    (a USD and a CNY account's statements are never added together), as money in the reader's format."""
+    rows = (
+        lines.order_by()
+        .values("currency")
+        .annotate(
+            credits=Sum("amount", filter=Q(amount__gt=0), default=0),
+            debits=Sum("amount", filter=Q(amount__lt=0), default=0),
+            credited=Sum("amount", filter=Q(state=StatementLine.State.CREDITED), default=0),
+            unmatched=Count("pk", filter=Q(state=StatementLine.State.UNMATCHED)),
+        )
+        .order_by("currency")
+    )
+    money = ("credits", "debits", "credited")
+    return [
+        {**{key: format_money(Money(row[key], row["currency"])) for key in money}, "unmatched": row["unmatched"]}
+        for row in rows
+    ]
+
+
 @admin.register(StatementLine)
 class StatementLineAdmin(ReadOnlyAdmin):
     change_list_template = "admin/tickets/statementline/change_list.html"
@@ -172,12 +194,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl")
         if cl is not None:
-            response.context_data["totals"] = cl.queryset.order_by().aggregate(
-                credits=Sum("amount", filter=Q(amount__gt=0)),
-                debits=Sum("amount", filter=Q(amount__lt=0)),
-                credited=Sum("amount", filter=Q(state=StatementLine.State.CREDITED)),
-                unmatched=Count("pk", filter=Q(state=StatementLine.State.UNMATCHED)),
-            )
+            response.context_data["totals"] = statement_totals(cl.queryset)
         return response
 
     @admin.action(description=gettext_lazy("Confirm and credit the selected lines"), permissions=["credit"])
