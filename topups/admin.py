@@ -81,7 +81,7 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
         "reference",
         "account",
         "amount",
-        "credit_amount",
+        "credited",
         "status",
         "gateway",
         "automatic",
@@ -104,6 +104,12 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Reference"), ordering="public_id")
     def reference(self, obj):
         return obj.reference
+
+    @admin.display(description=gettext_lazy("Credited"), ordering="credit_amount")
+    def credited(self, obj):
+        """What reached the balance: nothing for a payment that never went through (the list had shown the
+        amount each would have credited, beside Cancelled and Failed)."""
+        return obj.credit_amount if obj.status == TopUp.Status.CREDITED else None
 
     @admin.display(description=gettext_lazy("is automatic"), ordering="is_automatic")
     def automatic(self, obj):

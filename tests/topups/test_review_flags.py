@@ -275,3 +275,14 @@ def test_the_confirmation_reads_each_records_account_without_a_query_apiece(clie
         assert all(refund.topup.account.name in page for refund in chosen)
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_finances_top_up_list_shows_credited_only_what_reached_a_balance(client, clerk, disputed):
+    """Beside Cancelled, Failed and Awaiting payment, the Credited column is empty (it had shown what each would
+    have credited, which read as money credited)."""
+    for status in ("cancelled", "failed", "pending"):
+        PendingTopUpFactory(account=disputed.account, status=status, amount=Money("70.00", "USD"))
+    staff_login(client, clerk)
+    page = client.get(TOPUPS).content.decode()
+    cells = re.findall(r'<td class="field-credited[^"]*">([^<]*)</td>', page)
+    assert sorted(cells) == ["-", "-", "-", str(disputed.credit_amount)], cells
