@@ -17,6 +17,7 @@ from accounts.selectors import failed_sms, flagged_accounts
 from tickets import selectors as tickets
 from tickets.admin.holiday_calendar import calendar_warning
 from tickets.admin.labels import AWAITING_APPROVAL
+from tickets.models import TransferTicket
 from topups.selectors import flagged_refunds, flagged_topups, open_disputes
 
 from .admin_base import refusing_mangled_selections
@@ -32,6 +33,7 @@ class Todo:
 
 
 QUEUE = "admin:tickets_transferticket_changelist"
+WAITING = TransferTicket.WAITING_ON_FINANCE
 QUEUE_PERMISSION = "tickets.view_transferticket"
 LINES = "admin:tickets_statementline_changelist"
 
@@ -44,6 +46,8 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
          lambda: tickets.overdue_tickets(now=now), QUEUE, {"due": "overdue"}, True),
         ("due-today", _("Tickets due today"), "tickets.view_transferticket",
          lambda: tickets.tickets_due_today(now=now), QUEUE, {"due": "today"}, False),
+        ("waiting-on-finance", _("Tickets waiting on finance"), "tickets.view_transferticket",
+         tickets.tickets_waiting_on_finance, QUEUE, {"status__in": ",".join(WAITING)}, False),
         ("awaiting-approval", AWAITING_APPROVAL, "tickets.view_transferticket",
          tickets.tickets_awaiting_second_approval, QUEUE, {"approval": "waiting"}, False),
         ("unmatched-lines", _("Unmatched bank statement lines"), "tickets.view_statementline",

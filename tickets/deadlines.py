@@ -25,7 +25,7 @@ def flag_ticket_deadlines(*, now: datetime | None = None) -> dict[str, int]:
     update and the event and e-mails are unique per ticket and state.
     """
     now = now or timezone.now()
-    waiting_on_finance = [TransferTicket.Status.SUBMITTED, TransferTicket.Status.UNDER_REVIEW]
+    waiting_on_finance = TransferTicket.WAITING_ON_FINANCE
     counts = {"due_soon": 0, "overdue": 0}
     overdue = TransferTicket.objects.filter(status__in=waiting_on_finance, due_at__lt=now).exclude(
         deadline_flag=TransferTicket.Deadline.OVERDUE

@@ -150,6 +150,7 @@ class TransferTicket(models.Model):
         OVERDUE = "overdue", _("Overdue")
 
     OPEN_STATUSES = (Status.SUBMITTED, Status.UNDER_REVIEW, Status.INFO_REQUESTED)
+    WAITING_ON_FINANCE = (Status.SUBMITTED, Status.UNDER_REVIEW)  # not on the customer's reply
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(verbose_name=_("number"), max_length=20, unique=True, null=True, blank=True)

@@ -88,6 +88,11 @@ def tickets_due_today(*, now: datetime, queryset: QuerySet[TransferTicket] | Non
     return open_tickets(queryset).filter(due_at__gte=now, due_at__lte=end_of_finance_day(now))
 
 
+def tickets_waiting_on_finance() -> QuerySet[TransferTicket]:
+    """Every ticket finance has yet to decide, whenever it is due (not those waiting on the customer's reply)."""
+    return TransferTicket.objects.filter(status__in=TransferTicket.WAITING_ON_FINANCE)
+
+
 def tickets_awaiting_second_approval(queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
     """A maker proposed a credit; a second, different finance user has yet to approve it."""
     return open_tickets(queryset).filter(proposed_by__isnull=False)

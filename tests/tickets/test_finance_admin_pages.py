@@ -214,11 +214,15 @@ def test_the_admin_home_counts_what_needs_doing_and_links_to_each_list(client, c
 
     # The Finance group as seeded: it sees the SMS log, top-ups and disputes too.
     finance_group.permissions.add(*Permission.objects.filter(codename__in=["view_outboundsms", "view_topup"]))
+    for status in ("info_requested", "rejected"):  # waiting on the customer, and decided: not finance's to do
+        ticket = make_ticket(work["later"].submitted_by, work["later"].receiving_account, bank_reference=status)
+        TransferTicket.objects.filter(pk=ticket.pk).update(status=status)
     staff_login(client, clerk)
     counts = todo_counts(client.get("/admin/").content.decode())
     assert {key: count for key, (count, _) in counts.items()} == {
         "overdue": 1,
         "due-today": 1,
+        "waiting-on-finance": 4,  # whenever due: a new ticket counts from the start
         "awaiting-approval": 1,
         "flagged-topups": 1,
         "flagged-refunds": 0,
@@ -239,6 +243,8 @@ def test_the_admin_home_counts_what_needs_doing_and_links_to_each_list(client, c
         others = {t.number for t in work.values() if isinstance(t, TransferTicket)} - {number}
         assert not any(other in listed for other in others), key
     listed = {key: list(client.get(counts[key][1]).context["cl"].result_list) for key in counts}
+    waiting = {work[key].pk for key in ("overdue", "today", "later", "waiting")}
+    assert {t.pk for t in listed["waiting-on-finance"]} == waiting
     assert [t.pk for t in listed["flagged-topups"]] == [work["flagged"].pk]
     assert [d.gateway_dispute_id for d in listed["open-disputes"]] == ["dp_open"]
     assert [s.dedupe_key for s in listed["failed-sms"]] == ["t0"]
@@ -251,7 +257,7 @@ def test_the_admin_home_shows_only_counts_the_user_may_open(client, work):
     viewer.user_permissions.add(Permission.objects.get(codename="view_transferticket"))
     staff_login(client, viewer)
     counts = todo_counts(client.get("/admin/").content.decode())
-    assert set(counts) == {"overdue", "due-today", "awaiting-approval"}
+    assert set(counts) == {"overdue", "due-today", "waiting-on-finance", "awaiting-approval"}
     nobody = UserFactory(account=None, is_staff=True)
     staff_login(client, nobody)
     assert 'data-testid="todo"' not in client.get("/admin/").content.decode()
