@@ -168,6 +168,22 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
         return ConfirmOutcome(ticket, credited=True)
 
 
+def withdraw_proposal(*, ticket_id: int, actor, now: datetime | None = None) -> TransferTicket:
+    """Take back a proposed credit (a mistyped amount or reference): the maker, or the checker sending it back.
+    The ticket stays under review without figures, the statement reference is free again, and the thread
+    records who withdrew what; confirming again proposes afresh."""
+    now = now or timezone.now()
+    _require(actor, CREDIT_PERMISSION)
+    with transaction.atomic():
+        ticket = _lock_open_ticket(ticket_id, _("withdraw its proposal"))
+        if not ticket.awaiting_approval:
+            raise TicketStateError(_("%(number)s has no proposed credit to withdraw.") % {"number": ticket.number})
+        _clear_proposal(ticket, actor, now)
+        ticket._history_user = actor
+        ticket.save()
+        return ticket
+
+
 def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now: datetime) -> None:
     """What the account receives for `received`, at a rate locked and stored now."""
     billing = ticket.account.billing_currency

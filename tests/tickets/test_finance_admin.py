@@ -12,7 +12,7 @@ from djmoney.money import Money
 from accounts.models import LedgerEntry
 from tests.factories import UserFactory
 from tests.helpers import staff_login
-from tests.tickets.conftest import make_ticket, png_bytes, upload
+from tests.tickets.conftest import make_ticket, pdf_bytes, png_bytes, upload
 from tickets.models import Invoice, ReceivingAccount, TransferTicket
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +101,64 @@ def test_a_bad_amount_on_the_confirmation_page_is_a_form_error_not_a_credit(clie
         response = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount=amount))
         assert response.status_code == 200 and b"errorlist" in response.content, amount
     assert not LedgerEntry.objects.exists()
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.wsgi_request._messages]
+
+
+def test_an_amount_other_than_the_declared_one_is_checked_before_it_is_credited(client, clerk, customer, bank):
+    """A digit too many (2,500.00 for the 250.00 declared) is asked about, not credited; ticked, it goes on."""
+    ticket = make_ticket(customer, bank)  # declared 250.00 USD
+    staff_login(client, clerk)
+    asked = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="2500.00"))
+    assert asked.status_code == 200 and not LedgerEntry.objects.exists()
+    page = asked.content.decode()
+    assert "This is not the 250.00 USD the customer declared." in page
+    assert f'name="t{ticket.pk}-amount_checked"' in page
+    fields = {**confirm_fields(ticket, amount="2500.00"), f"t{ticket.pk}-amount_checked": "on"}
+    done = action(client, "confirm_and_credit", [ticket.pk], **fields)
+    assert any("credited 2,500.00 USD" in m for m in messages_of(done))
+    assert LedgerEntry.objects.get().amount == Money("2500.00", "USD")
+
+    other = upload("other.pdf", pdf_bytes("Another certificate"))  # not a possible duplicate of the first
+    same = make_ticket(customer, bank, bank_reference="SAME", files=[other])  # the declared amount: nothing to ask
+    form = action(client, "confirm_and_credit", [same.pk]).content.decode()
+    assert "amount_checked" not in form
+    action(client, "confirm_and_credit", [same.pk], **confirm_fields(same, amount="250.00", reference="STMT-2"))
+    assert TransferTicket.objects.get(pk=same.pk).status == "credited"
+
+
+def test_a_mistyped_proposal_is_withdrawn_by_its_maker_or_sent_back_by_the_checker(
+    client, clerk, checker, customer, bank, settings
+):
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("1000")}
+    ticket = make_ticket(customer, bank, amount=Money("5000.00", "USD"))
+    mistyped = {**confirm_fields(ticket, amount="50000.00"), f"t{ticket.pk}-amount_checked": "on"}
+    for withdrawer in (clerk, checker):  # the maker takes it back; the checker sends it back
+        staff_login(client, clerk)
+        action(client, "confirm_and_credit", [ticket.pk], **mistyped)
+        staff_login(client, withdrawer)
+        page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+        assert 'data-testid="action-withdraw_proposal"' in page
+        confirmation = action(client, "withdraw_proposal", [ticket.pk]).content.decode()
+        assert "proposed crediting <strong>50,000.00 USD</strong>" in confirmation
+        withdrawn = action(client, "withdraw_proposal", [ticket.pk], post="yes")
+        assert withdrawn["Location"] == f"{CHANGELIST}{ticket.pk}/change/"
+        said = f"{ticket.number}: proposal withdrawn; confirm it again with the right figures"
+        assert messages_of(withdrawn)[-1] == said
+        ticket.refresh_from_db()
+        assert (ticket.status, ticket.proposed_by, ticket.confirmed_bank_reference) == ("under_review", None, "")
+        event = ticket.events.filter(kind="proposal_withdrawn").latest("pk")
+        assert (event.actor, event.public, "50,000.00 USD" in event.body) == (withdrawer, False, True)
+    again = action(client, "withdraw_proposal", [ticket.pk], post="yes")
+    assert messages_of(again)[-1] == f"{ticket.number}: {ticket.number} has no proposed credit to withdraw."
+
+    staff_login(client, clerk)  # the right figures, with the same statement reference, freed by the withdrawal
+    action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="5000.00"))
+    staff_login(client, checker)
+    action(client, "approve_credit", [ticket.pk], post="yes")
+    assert LedgerEntry.objects.get().amount == Money("5000.00", "USD")
 
 
 def test_maker_checker_through_admin(client, clerk, checker, customer, bank, settings):

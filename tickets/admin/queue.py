@@ -43,9 +43,36 @@ class ConfirmCreditForm(forms.Form):
 
     def __init__(self, *args, ticket: TransferTicket, **kwargs):
         super().__init__(*args, **kwargs)
+        self.ticket = ticket
         self.fields["received_currency"].choices = [(c, c) for c in settings.CURRENCIES]
         if not ticket.possible_duplicate:
             del self.fields["duplicate_checked"]
+        if self.is_bound and self._differs_from_declared():
+            # Asked only when it differs: a mistyped amount (a digit too many) is caught before it is proposed.
+            declared = format_money(ticket.amount)
+            self.fields["amount_checked"] = forms.BooleanField(
+                label=_("The customer declared %(declared)s: I checked the amount against our statement")
+                % {"declared": declared},
+                error_messages={
+                    "required": _(
+                        "This is not the %(declared)s the customer declared. Check it against our statement, "
+                        "then tick the box to go on."
+                    )
+                    % {"declared": declared}
+                },
+            )
+
+    def _differs_from_declared(self) -> bool:
+        """The typed amount, in the declared currency, is not the declared amount (another currency is converted
+        and cannot be compared; an amount that does not parse is refused by clean)."""
+        currency = self.data.get(self.add_prefix("received_currency"), "")
+        if currency != str(self.ticket.amount.currency):
+            return False
+        try:
+            typed = amount_from_form(self.data.get(self.add_prefix("received_amount"), ""), currency)
+        except forms.ValidationError:
+            return False
+        return typed != self.ticket.amount.amount
 
     def clean(self):
         data = super().clean()
@@ -98,7 +125,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     ordering = ("due_at", "id")
     list_per_page = 50
     show_full_result_count = False  # the queue stays fast at 100,000 tickets
-    actions = ["confirm_and_credit", "approve_credit", "request_information", "reject", "start_review"]
+    actions = [
+        "confirm_and_credit", "approve_credit", "withdraw_proposal", "request_information", "reject", "start_review"
+    ]  # fmt: skip
     readonly_fields = ("duplicate",)
     exclude = ()
 
@@ -238,6 +267,20 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             request, queryset, _("Approve proposed credit"), "approve_credit", [(t, None) for t in tickets]
         )
 
+    @admin.action(description=gettext_lazy("Withdraw the proposed credit"), permissions=["credit"])
+    def withdraw_proposal(self, request, queryset):
+        tickets = list(queryset.select_related("account", "proposed_by"))
+        if "post" in request.POST:
+            said = _("proposal withdrawn; confirm it again with the right figures")
+            done = [
+                self._run(request, t, lambda t=t: review.withdraw_proposal(ticket_id=t.pk, actor=request.user), said)
+                for t in tickets
+            ]
+            return self._report(request, done)
+        return self._confirmation(
+            request, queryset, _("Withdraw the proposed credit"), "withdraw_proposal", [(t, None) for t in tickets]
+        )
+
     @admin.action(description=gettext_lazy("Request more information from the customer"), permissions=["review"])
     def request_information(self, request, queryset):
         return self._with_reason(
@@ -272,12 +315,15 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             return self._report(request, done)
         return self._confirmation(request, queryset, title, action, [(t, None) for t in queryset], reason_form=form)
 
-    def _run(self, request, ticket, call) -> tuple[TransferTicket, str, bool]:
-        """One ticket's outcome as (ticket, what happened, ok); a refusal is reported, not raised."""
+    def _run(self, request, ticket, call, done: str = "") -> tuple[TransferTicket, str, bool]:
+        """One ticket's outcome as (ticket, what happened, ok); a refusal is reported, not raised. `done` names
+        what happened where the ticket's new status does not."""
         try:
             result = call()
         except BillingError as exc:
             return ticket, exc.message, False
+        if done:
+            return ticket, done, True
         if isinstance(result, ConfirmOutcome):
             if result.already:
                 return ticket, _("was already credited — nothing changed"), True
