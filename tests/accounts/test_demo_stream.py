@@ -83,3 +83,17 @@ def test_demo_alert_is_refused_outside_the_demo_and_for_a_customer_without_an_al
         call_command("demo_alert", "dave")
     with pytest.raises(CommandError, match="not a customer"):
         call_command("demo_alert", "finance")
+
+
+def test_every_demo_statement_adds_up_row_by_row_in_date_order(settings):
+    """Each entry's balance after is the one before it plus its amount, as the statement lists them (by date):
+    the enterprise's allocations and the members' usage, seeded after the month of history but dated inside it,
+    had made dave's and carol's statements jump (carol: 350.00, then 18.40 spent, 294.80 left)."""
+    settings.DEMO = True
+    call_command("seed_demo")
+    for account in Account.objects.filter(ledger_entries__isnull=False).distinct():
+        balance = Decimal(0)
+        for entry in account.ledger_entries.order_by("created_at", "id"):
+            balance += entry.amount.amount
+            assert entry.balance_after.amount == balance, (account.name, entry.created_at, entry.description)
+        assert account.balance.amount == balance

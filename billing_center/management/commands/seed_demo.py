@@ -1,5 +1,6 @@
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -114,11 +115,16 @@ class Command(BaseCommand):
             # Admin needs a one-time code; demo devices get one, read with `manage.py demo_otp_code`.
             TOTPDevice.objects.get_or_create(user=staff, name="demo", defaults={"confirmed": True})
 
+        # The dated postings (a month of usage, the enterprise's allocations) are gathered, then posted in
+        # the order they are dated: each entry's balance after follows from the one before it on the statement.
+        self._dated = []
         self._history(alice_acct, opening=Decimal("500.00"))
         self._history(dave_acct, opening=Decimal("2000.00"))
+        self._enterprise(dave_acct, carol_acct, password)
+        for _when, post in sorted(self._dated, key=lambda dated: dated[0]):
+            post()
         self._postpaid_bills(bob_acct)
         self._alert(alice_acct, threshold=Decimal("150.00"), phone="+8613800138000", email="alice@example.com")
-        self._enterprise(dave_acct, carol_acct, password)
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Password for every demo user: {password}")
@@ -223,23 +229,28 @@ class Command(BaseCommand):
             (4, allocate, erin_acct, "100.00"),
         ]
         for step, (days_ago, service, member, amount) in enumerate(moves):
-            service(
-                master_id=dave_acct.pk,
-                member_id=member.pk,
-                amount=Money(amount, currency),
-                actor=dave,
-                request_key=f"seed-demo-{step}",
-                now=now - timedelta(days=days_ago),
+            when = now - timedelta(days=days_ago)
+            self._dated.append(
+                (
+                    when,
+                    partial(
+                        service,
+                        master_id=dave_acct.pk,
+                        member_id=member.pk,
+                        amount=Money(amount, currency),
+                        actor=dave,
+                        request_key=f"seed-demo-{step}",
+                        now=when,
+                    ),
+                )
             )
         for days_ago in range(1, 4):  # members' own usage, charged to their funds
             for member, usage in ((carol_acct, "18.40"), (erin_acct, "61.25")):
-                post_ledger_entry(
-                    account_id=member.pk,
-                    amount=Money(f"-{usage}", currency),
-                    kind=LedgerEntry.Kind.USAGE,
-                    source_ref=f"seed:{member.pk}:usage:{days_ago}",
-                    description="Compute and storage usage (demo)",
-                    now=now - timedelta(days=days_ago, hours=-3),
+                self._usage(
+                    member,
+                    Decimal(usage),
+                    f"seed:{member.pk}:usage:{days_ago}",
+                    now - timedelta(days=days_ago, hours=-3),
                 )
         # erin has spent past this budget if the month is a few days old: dave's Overview flags it.
         Account.objects.filter(pk=erin_acct.pk).update(monthly_budget=Decimal("150.00"))
@@ -264,7 +275,8 @@ class Command(BaseCommand):
             return
         now = timezone.now()
         start = now - timedelta(days=29)
-        post_ledger_entry(
+        opening_entry = partial(
+            post_ledger_entry,
             account_id=account.pk,
             amount=Money(opening, account.billing_currency),
             kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -272,16 +284,23 @@ class Command(BaseCommand):
             description="Opening balance (demo)",
             now=start,
         )
+        self._dated.append((start, opening_entry))
         for day in range(1, 29):
             usage = DAILY_USAGE[day % len(DAILY_USAGE)]
-            post_ledger_entry(
-                account_id=account.pk,
-                amount=Money(-usage, account.billing_currency),
-                kind=LedgerEntry.Kind.USAGE,
-                source_ref=f"seed:{account.pk}:usage:{day}",
-                description="Compute and storage usage (demo)",
-                now=start + timedelta(days=day, hours=6),
-            )
+            self._usage(account, usage, f"seed:{account.pk}:usage:{day}", start + timedelta(days=day, hours=6))
+
+    def _usage(self, account, amount: Decimal, source_ref: str, when) -> None:
+        """A day's usage charge, posted with the other dated postings (handle)."""
+        charge = partial(
+            post_ledger_entry,
+            account_id=account.pk,
+            amount=Money(-amount, account.billing_currency),
+            kind=LedgerEntry.Kind.USAGE,
+            source_ref=source_ref,
+            description="Compute and storage usage (demo)",
+            now=when,
+        )
+        self._dated.append((when, charge))
 
     def _postpaid_bills(self, account):
         """bob's usage: last month's closed into an issued bill, this month's still unbilled."""
