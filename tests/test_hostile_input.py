@@ -55,7 +55,7 @@ from tests.tickets.conftest import (
     usd_receiving_account,
     use_certificate_storage,
 )
-from tickets.models import Certificate, Invoice, ReceivingAccount, TransferTicket
+from tickets.models import Certificate, HeldCertificate, Invoice, ReceivingAccount, TransferTicket
 from tickets.receiving_accounts import issue_invoice
 from topups.gateways.base import PaymentNotice
 from topups.models import SandboxCheckout, TopUp, WebhookDelivery
@@ -1138,7 +1138,10 @@ def test_ticket_form_refuses_hostile_uploads_and_keeps_nothing(
         assert message in form_errors(response)
         assert "<img src=x" not in response.content.decode()  # a hostile name is shown as text
     assert not TransferTicket.objects.exists() and not Certificate.objects.exists()
-    assert stored_files(certificate_dir) == []
+    # Nothing refused is stored: only a good certificate beside a refused file is held for the corrected form.
+    stored = stored_files(certificate_dir)
+    assert all(path.parent.name == "held" and path.read_bytes() == SAMPLE_PDF for path in stored), stored
+    assert len(stored) == HeldCertificate.objects.count()
 
 
 # Hostile names on a genuine certificate: accepted, stored under our own name inside the

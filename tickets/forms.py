@@ -37,6 +37,7 @@ class CertificatesField(forms.FileField):
         super().__init__(*args, required=minimum > 0, **kwargs)
 
     def clean(self, data, initial=None):
+        self.passed = []
         files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
         if len(files) < self.minimum:
             raise forms.ValidationError(gettext("Attach the bank transfer certificate (PDF, PNG or JPEG)."))
@@ -51,6 +52,7 @@ class CertificatesField(forms.FileField):
             except CertificateRejected as exc:
                 errors.append(exc.message)
         if errors:
+            self.passed = checked  # kept for the corrected form beside the refused file (certificates_to_keep)
             raise forms.ValidationError(errors)
         return checked
 
@@ -202,6 +204,13 @@ class TransferTicketForm(forms.Form):
                 % {"count": MAX_CERTIFICATES_PER_TICKET},
             )
         return data
+
+    def certificates_to_keep(self) -> list:
+        """After a refusal, the checked files to hold for the corrected form: all of them when another field was
+        wrong, and those that passed when another file was refused (the customer re-attaches only that one)."""
+        if "certificates" in self.cleaned_data:
+            return self.cleaned_data.pop("certificates")
+        return self.fields["certificates"].passed  # none when the count was refused
 
 
 def style_inputs(form: forms.Form) -> None:

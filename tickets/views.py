@@ -105,8 +105,9 @@ def ticket_create(request, account):
                 return see_other("tickets:detail", ticket.number)
         else:
             status = 400
-        if status != 403 and form.errors and form.cleaned_data.get("certificates"):  # kept for the corrected form
-            form.held += hold(form.cleaned_data.pop("certificates"), account_id=account.pk, user=request.user)
+        kept = form.certificates_to_keep() if status != 403 and form.errors else []
+        if kept:  # held for the corrected form
+            form.held += hold(kept, account_id=account.pk, user=request.user)
     context = {
         "account": account,
         "form": form,

@@ -107,3 +107,17 @@ def test_nothing_is_kept_when_the_files_themselves_are_refused(client, alice, ba
         "/billing/tickets/new/", ticket_form_data(bank, amount="", certificates=[upload("x.pdf", b"<html>")])
     )
     assert response.status_code == 400 and not HeldCertificate.objects.exists()
+
+
+def test_a_refused_file_is_named_and_the_good_one_beside_it_is_kept(client, alice, bank):
+    """Attaching the real certificate with a file that is not one: only the bad file is asked for again (the good
+    one had been dropped with it, and the customer had to pick it a second time)."""
+    files = [upload("cert.png", png_bytes()), upload("evil.png", b"<script>alert(1)</script>")]
+    first = client.post("/billing/tickets/new/", ticket_form_data(bank, certificates=files))
+    assert first.status_code == 400
+    page = first.content.decode()
+    assert "evil.png" in page and 'data-testid="held-certificates"' in page
+    assert [h.original_name for h in first.context["form"].held] == ["cert.png"]
+    second = client.post("/billing/tickets/new/", corrected(bank, tokens(first)))
+    assert second.status_code == 303
+    assert [c.original_name for c in TransferTicket.objects.get().certificates.all()] == ["cert.png"]
