@@ -22,12 +22,13 @@ from .refunds import REFUND_PERMISSION, refundable, request_refund
 
 class RefundForm(forms.Form):
     amount = forms.CharField(label=gettext_lazy("Amount to refund"), max_length=20)
+    # Finance says why money goes back (the customer asked, a duplicate payment): it stays on the refund's record.
     reason = PlainTextField(
         label=gettext_lazy("Reason"),
         multiline=True,
         max_length=1000,
-        required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": gettext_lazy("Say why the money goes back: it stays on the refund's record.")},
     )
     override = forms.BooleanField(
         label=gettext_lazy("Refund even if it takes the balance below zero"),

@@ -199,7 +199,7 @@ def test_finance_refunds_from_admin_with_a_confirm_page(client, credited, clerk,
     page = client.post(url, {"action": "refund", "_selected_action": [credited.pk]})
     assert page.status_code == 200 and b"Can still be refunded" in page.content
     refused = client.post(
-        url, {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "100.01", "reason": ""}
+        url, {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "100.01", "reason": "x"}
     )
     assert refused.status_code == 200 and b"can still be refunded" in refused.content
     done = client.post(
@@ -302,7 +302,7 @@ def test_the_admin_refund_form_refuses_hostile_amounts_and_moves_nothing(client,
     staff_login(client, clerk)
     response = client.post(
         "/admin/topups/topup/",
-        {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": amount, "reason": ""},
+        {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": amount, "reason": "Asked"},
     )
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -377,3 +377,15 @@ def test_refunds_and_disputes_are_told_to_the_webhook_endpoints_once(client, cre
     assert refund.payload["data"]["amount"] == {"amount": "30.00", "currency": "USD"}
     assert dispute.payload["data"]["status"] == "open" and dispute.payload["data"]["balance_debited"]
     assert dispute.payload["data"]["dispute_id"] == "du_hook"
+
+
+@pytest.mark.parametrize("reason", ["", "   \n  "])
+def test_finance_says_why_a_refund_goes_back_or_nothing_moves(client, credited, clerk, fake_stripe, reason):
+    staff_login(client, clerk)
+    response = client.post(
+        "/admin/topups/topup/",
+        {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "40.00", "reason": reason},
+    )
+    assert response.status_code == 200
+    assert "Say why the money goes back: it stays on the refund&#x27;s record." in response.content.decode()
+    assert not Refund.objects.exists() and balance(credited) == Money("100.00", "USD")
