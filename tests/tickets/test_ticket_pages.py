@@ -458,3 +458,17 @@ def test_the_timeline_gives_each_steps_day_in_the_readers_time_zone(client, alic
         assert steps["Rejected"] == "2026-12-05"
     else:
         assert steps["Credited"] == "expected by 2026-12-07"
+
+
+@pytest.mark.parametrize(
+    ("language", "day"), [("en", "Wednesday, 9 December 2026"), ("zh-hans", "2026年12月9日 星期三")]
+)
+def test_the_day_finance_will_credit_by_reads_in_the_readers_language_order(client, alice, bank, language, day):
+    """Chinese puts the year first and the weekday last (it had read 星期三, 9 十二月 2026, the English order)."""
+    alice.language, alice.time_zone = language, "Asia/Shanghai"
+    alice.save(update_fields=["language", "time_zone"])
+    ticket = make_ticket(alice, bank)
+    TransferTicket.objects.filter(pk=ticket.pk).update(due_at=datetime(2026, 12, 9, 15, 59, 59, tzinfo=UTC))
+    page = client.get(f"/billing/tickets/{ticket.number}/").content.decode()
+    outcome = re.search(r'data-testid="outcome">(.*?)</div>', page, re.S).group(1)
+    assert f"<strong>{day}</strong>" in outcome
