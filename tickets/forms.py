@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Case, F, When
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -118,7 +118,12 @@ class TransferTicketForm(forms.Form):
             self.fields["certificates"].required = False
         self.fields["currency"].choices = [(code, code) for code in settings.PAYMENT_CURRENCIES]
         current_first = F("retired_at").desc(nulls_first=True)  # then the most recently retired
-        self.fields["receiving_account"].queryset = receiving_accounts_for(account).order_by(current_first, "currency")
+        # The account's own currency first: the one offered unless the customer picks another (it had been CNY's,
+        # first by name, beside the USD a USD customer's currency field showed).
+        own_currency_first = Case(When(currency=account.billing_currency, then=0), default=1)
+        self.fields["receiving_account"].queryset = receiving_accounts_for(account).order_by(
+            current_first, own_currency_first, "currency"
+        )
         self.fields["receiving_account"].label_from_instance = _receiving_label
         if not account.is_postpaid:
             del self.fields["bill_number"]  # only postpaid accounts have bills to repay

@@ -472,3 +472,16 @@ def test_the_day_finance_will_credit_by_reads_in_the_readers_language_order(clie
     page = client.get(f"/billing/tickets/{ticket.number}/").content.decode()
     outcome = re.search(r'data-testid="outcome">(.*?)</div>', page, re.S).group(1)
     assert f"<strong>{day}</strong>" in outcome
+
+
+def test_paid_to_offers_the_account_in_the_customers_own_currency_first(client, alice, bank):
+    """A USD customer's form had offered the CNY account (first by name) beside the USD currency it filled in."""
+    add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="Bank of China", account_name="Billing Center Cloud Ltd", account_number="6217000010001234567",
+            swift_bic="BKCHCNBJ", currency="CNY", region="Mainland China",
+        )
+    )  # fmt: skip
+    form = client.get("/billing/tickets/new/").context["form"]
+    offered = list(form.fields["receiving_account"].queryset)
+    assert [account.currency for account in offered] == ["USD", "CNY"] and offered[0] == bank
