@@ -14,7 +14,7 @@ from tests.tickets.conftest import make_ticket
 from tests.tickets.test_finance_admin import CHANGELIST, confirm_fields
 from tickets.exceptions import TicketNotAllowed, TicketStateError
 from tickets.models import TransferTicket
-from tickets.review import approve_credit, confirm_and_credit, reject_ticket
+from tickets.review import approve_credit, confirm_and_credit, reject_ticket, withdraw_proposal
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -74,6 +74,30 @@ def test_two_checkers_approving_one_proposal_at_once_credit_once(
     assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1
     ticket.refresh_from_db()
     assert ticket.status == "credited" and ticket.decided_by in (checker, third)
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_the_checker_approving_while_the_maker_withdraws_ends_with_exactly_one_outcome(
+    customer, bank, clerk, checker, settings, round_
+):
+    """Credited once with the proposal's figures, or withdrawn with nothing posted: never both."""
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("100")}
+    ticket = make_ticket(customer, bank)
+    confirm(ticket, clerk)()
+    approving, withdrawing = race(
+        [
+            lambda: approve_credit(ticket_id=ticket.pk, actor=checker),
+            lambda: withdraw_proposal(ticket_id=ticket.pk, actor=clerk),
+        ]
+    )
+    ticket.refresh_from_db()
+    entries = LedgerEntry.objects.filter(kind="bank_transfer").count()
+    if ticket.status == "credited":
+        assert entries == 1 and approving.credited and isinstance(withdrawing, TicketStateError)
+    else:
+        assert isinstance(approving, TicketStateError) and entries == 0
+        assert (ticket.status, ticket.proposed_by, ticket.confirmed_bank_reference) == ("under_review", None, "")
+    assert ledger_mismatches() == []
 
 
 def test_concurrent_confirmation_posts_through_admin_credit_once(customer, bank, clerk, checker):
