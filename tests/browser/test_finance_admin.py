@@ -194,6 +194,38 @@ def test_an_action_on_the_ticket_page_comes_back_to_the_ticket_with_its_message(
     page.screenshot(path=screenshot_dir / "admin-ticket-after-action.png", full_page=True)
 
 
+def test_the_checker_sends_a_proposal_back_and_the_maker_is_asked_about_an_amount_not_declared(
+    page, live_server, desk, screenshot_dir
+):
+    ticket = desk["tickets"][2]  # 125,000.00 USD declared, proposed by fiona
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["frank"])
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/change/")
+    expect(page.get_by_test_id("action-approve_credit")).to_be_visible()
+    page.get_by_test_id("action-withdraw_proposal").click()
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text("proposed crediting 125,000.00 USD")
+    page.screenshot(path=screenshot_dir / "admin-withdraw-proposal.png", full_page=True)
+    page.get_by_test_id("confirm-action").click()
+    expect(page).to_have_url(re.compile(rf"/admin/tickets/transferticket/{ticket.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text(f"{ticket.number}: proposal withdrawn")
+    expect(page.get_by_test_id("ticket-status")).to_have_text("Under review")
+    page.context.clear_cookies()
+
+    admin_sign_in(page, live_server.url, desk["fiona"])
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/change/")
+    page.get_by_test_id("action-confirm_and_credit").click()
+    page.fill(f"#id_t{ticket.pk}-received_amount", "12500.00")  # a zero short
+    page.fill(f"#id_t{ticket.pk}-bank_reference", "STMT-1120-4")
+    page.get_by_test_id("confirm-action").click()
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text(
+        "This is not the 125,000.00 USD the customer declared."
+    )
+    page.screenshot(path=screenshot_dir / "admin-amount-not-declared.png", full_page=True)
+    page.fill(f"#id_t{ticket.pk}-received_amount", "125000.00")  # corrected: nothing left to tick
+    page.get_by_test_id("confirm-action").click()
+    expect(page.locator(".messagelist")).to_contain_text("proposal of 125,000.00 USD awaits a second approver")
+
+
 def test_retired_accounts_rates_and_history_read_as_finance_expects(page, live_server, desk, screenshot_dir):
     from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 

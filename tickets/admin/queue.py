@@ -32,6 +32,14 @@ from .holiday_calendar import calendar_warning
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
 
+class CheckedOnTheServer(forms.CheckboxInput):
+    """A box the browser does not insist on: correcting the amount to the declared one makes it unneeded, and the
+    browser's `required` would still have blocked the form (the server asks for it while it is needed)."""
+
+    def use_required_attribute(self, initial):
+        return False
+
+
 class ConfirmCreditForm(forms.Form):
     received_amount = forms.CharField(label=gettext_lazy("Amount received"), max_length=20)
     received_currency = forms.ChoiceField(label=gettext_lazy("Currency"))
@@ -51,6 +59,7 @@ class ConfirmCreditForm(forms.Form):
             # Asked only when it differs: a mistyped amount (a digit too many) is caught before it is proposed.
             declared = format_money(ticket.amount)
             self.fields["amount_checked"] = forms.BooleanField(
+                widget=CheckedOnTheServer,
                 label=_("The customer declared %(declared)s: I checked the amount against our statement")
                 % {"declared": declared},
                 error_messages={
