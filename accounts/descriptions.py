@@ -1,4 +1,4 @@
-"""Ledger entry descriptions in the reader's language.
+"""Ledger entry descriptions, and the other texts our code writes, in the reader's language.
 
 An entry our own code writes keeps its English text in `LedgerEntry.description`, as always
 (finance's audit trail, admin's search, the webhooks' payloads), and beside it
@@ -7,7 +7,8 @@ An entry our own code writes keeps its English text in `LedgerEntry.description`
 `entry_description(...)`: the message in the active language, with money formatted for the
 reader (format_money) at that moment. Older rows and descriptions a caller gave (the usage
 API's) have no parts and show as stored. A bill's settlements keep their note the same way
-(bills.models.Settlement.note_parts).
+(bills.models.Settlement.note_parts), a ticket's thread lines and a statement line's explanation
+too (tickets.notes, whose messages are declared with `known_messages`).
 
 `describe(MESSAGE, **args)` builds a producer's description: a `Description`, the English text
 (a str, so it goes wherever a description went: NewEntry, credit_deposit, transfer_funds…)
@@ -67,13 +68,19 @@ DISPUTE_REASONS = {
 # for older entries too (their parts hold the code as the gateway sent it).
 CODED_ARGS = {DISPUTED: {"reason": DISPUTE_REASONS}}
 
-MESSAGES = frozenset(
+MESSAGES = set(
     {
         ONLINE_TOPUP, AUTO_TOPUP, ONLINE_TOPUP_CONVERTED, AUTO_TOPUP_CONVERTED, ONLINE_REPAYMENT, BANK_TRANSFER,
         BANK_TRANSFER_CONVERTED, BANK_TRANSFER_BOOKED, SETTLES, KEPT_AS_CREDIT, REFUND, DISPUTED,
         DISPUTED_NO_REASON, DISPUTE_WON, ALLOCATION, RECLAIM, USAGE, CREDIT_FROM_EARLIER,
     }
 )  # fmt: skip
+
+
+def known_messages(*messages: str) -> None:
+    """Declare the messages another app writes its texts from (tickets.notes), when it is imported:
+    `describe` takes them, and every reader sees them in their language."""
+    MESSAGES.update(messages)
 
 
 class Description(str):
@@ -90,7 +97,7 @@ class Description(str):
 def describe(message: str, **args) -> Description:
     """The description of MESSAGE (one of this module's) with `args`, in English, with its parts."""
     if message not in MESSAGES:
-        raise ValueError(f"{message!r} is not a ledger description message.")
+        raise ValueError(f"{message!r} is not a known message (accounts.descriptions).")
     parts = {"text": message, "args": {name: _plain(value) for name, value in args.items()}}
     return Description(_render(parts, "en"), parts)
 

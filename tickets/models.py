@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from .notes import shown
+
 
 def transfer_source_ref(bank_reference: str) -> str:
     """The ledger source of a bank transfer: its reference on our statement, however typed."""
@@ -360,6 +362,9 @@ class TicketEvent(models.Model):
     from_finance = models.BooleanField(default=False)
     public = models.BooleanField(default=True)
     body = models.TextField(blank=True)
+    # A line our code wrote (a proposed credit, a credit): its message and arguments, so each
+    # reader sees it in their language (tickets.notes); none on what people wrote.
+    body_parts = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -377,6 +382,11 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket}: {self.get_kind_display()}"
+
+    @property
+    def shown_body(self) -> str:
+        """The body in the active language (what people wrote stays as written)."""
+        return shown(self.body, self.body_parts, "")
 
 
 from .calendar_models import CalendarDay  # noqa: E402,F401  (finance's holiday calendar)

@@ -15,14 +15,15 @@ from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts import descriptions
-from accounts.descriptions import Description, describe, rate_text
+from accounts.descriptions import Description, describe, parts_of, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from bills.settlement import credit_payment
 from money.errors import Invalid
-from money.formatting import format_money, format_rate
+from money.formatting import format_money
 from money.rates import current_quote
 
+from . import notes
 from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
 from .models import StatementLine, TicketEvent, TransferTicket
@@ -250,13 +251,11 @@ def close_matched_ticket(ticket: TransferTicket, *, entry: LedgerEntry, actor, n
     _email_customer(ticket, "credited")
 
 
-def credited_note(ticket: TransferTicket, *, matched_on=None) -> str:
-    """The credit's line in the ticket's thread, in the customer's language: it is written to them,
-    as their e-mail is (finance reads the thread as the customer does)."""
-    with recipient_language(ticket.submitted_by):
-        if matched_on is not None:
-            return _("Received on %(date)s, matched with your bank statement.") % {"date": f"{matched_on:%Y-%m-%d}"}
-        return _("%(amount)s credited.") % {"amount": format_money(ticket.credit_amount)}
+def credited_note(ticket: TransferTicket, *, matched_on=None) -> Description:
+    """The credit's line in the ticket's thread, which each reader sees in their language."""
+    if matched_on is not None:
+        return describe(notes.MATCHED_ON, date=matched_on)
+    return describe(notes.CREDITED, amount=ticket.credit_amount)
 
 
 def _description(ticket: TransferTicket) -> Description:
@@ -268,10 +267,12 @@ def _description(ticket: TransferTicket) -> Description:
     )
 
 
-def _credit_summary(ticket: TransferTicket) -> str:
-    return f"Received {format_money(ticket.received_amount)}, credit {format_money(ticket.credit_amount)}" + (
-        f" at {format_rate(ticket.exchange_rate)}" if ticket.exchange_rate else ""
-    )
+def _credit_summary(ticket: TransferTicket) -> Description:
+    """A proposal's figures, in the thread finance reads (as proposed, and as withdrawn)."""
+    if ticket.exchange_rate is None:
+        return describe(notes.PROPOSED, received=ticket.received_amount, credit=ticket.credit_amount)
+    rate = rate_text(ticket.exchange_rate, ticket.received_amount.currency, ticket.credit_amount.currency)
+    return describe(notes.PROPOSED_CONVERTED, received=ticket.received_amount, credit=ticket.credit_amount, rate=rate)
 
 
 def start_review(*, ticket_id: int, actor, now: datetime | None = None) -> TransferTicket:
@@ -331,9 +332,17 @@ def _clear_proposal(ticket: TransferTicket, actor, now: datetime) -> None:
 
 
 def _event(ticket, kind, actor, now, *, public: bool = True, body: str = "") -> TicketEvent:
+    """A line of the thread; `body` is what a clerk wrote, or a note of ours (tickets.notes) with its parts."""
     status_changed(ticket, kind, now)
     return TicketEvent.objects.create(
-        ticket=ticket, kind=kind, actor=actor, from_finance=actor is not None, public=public, body=body, created_at=now
+        ticket=ticket,
+        kind=kind,
+        actor=actor,
+        from_finance=actor is not None,
+        public=public,
+        body=body,
+        body_parts=parts_of(body),
+        created_at=now,
     )
 
 

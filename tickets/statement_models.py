@@ -14,6 +14,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
+from .notes import EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR, shown
+
 
 class StatementFile(models.Model):
     """One uploaded statement: where it came from and the balances it declared."""
@@ -94,6 +96,9 @@ class StatementLine(models.Model):
     rule = models.CharField(verbose_name=_("rule"), max_length=10, choices=Rule.choices, default=Rule.NONE, blank=True)
     explanation = models.TextField(blank=True)
     suggestions = models.CharField(max_length=300, blank=True)
+    # The notes' messages and arguments, one per note, shown in the reader's language (tickets.notes).
+    explanation_parts = models.JSONField(null=True, blank=True, editable=False)
+    suggestion_parts = models.JSONField(null=True, blank=True, editable=False)
     account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     bill = models.ForeignKey("bills.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     ticket = models.ForeignKey(
@@ -136,6 +141,15 @@ class StatementLine(models.Model):
     @property
     def is_credit(self) -> bool:
         return self.amount > 0
+
+    @property
+    def shown_explanation(self) -> str:
+        """Why the line matched, or did not, and what became of it: in the active language."""
+        return shown(self.explanation, self.explanation_parts, EXPLANATION_SEPARATOR)
+
+    @property
+    def shown_suggestions(self) -> str:
+        return shown(self.suggestions, self.suggestion_parts, SUGGESTION_SEPARATOR)
 
 
 class StatementCsvFormat(models.Model):

@@ -18,12 +18,14 @@ page listed there that has become clean fails too, so the list only shrinks.
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from zoneinfo import available_timezones
 
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from djmoney.money import Money
 from playwright.sync_api import expect
 
 from accounts.models import LedgerEntry, User
@@ -32,6 +34,11 @@ from bills.models import Bill, Settlement
 from tests.browser.test_accessibility import demo  # noqa: F401 (fixture)
 from tests.browser.test_topup_flow import quiet_page, site_url  # noqa: F401 (fixtures)
 from tests.helpers import current_otp
+from tests.tickets.statement_files import Entry, camt053
+from tickets.models import ReceivingAccount, StatementLine, TicketEvent
+from tickets.references import payment_reference
+from tickets.review import confirm_and_credit
+from tickets.statements.importing import import_statement
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -150,7 +157,12 @@ READ_TEXT = """
 
 
 # Texts our own code writes with their parts (accounts.descriptions): the field and its parts.
-WITH_PARTS = {LedgerEntry: ("description", "description_parts"), Settlement: ("note", "note_parts")}
+WITH_PARTS = {
+    LedgerEntry: [("description", "description_parts")],
+    Settlement: [("note", "note_parts")],
+    TicketEvent: [("body", "body_parts")],
+    StatementLine: [("explanation", "explanation_parts"), ("suggestions", "suggestion_parts")],
+}
 
 
 def data_phrases() -> list[str]:
@@ -168,9 +180,8 @@ def data_phrases() -> list[str]:
                 for f in model._meta.concrete_fields
                 if isinstance(f, models.CharField | models.TextField) and not f.choices
             ]
-            if model in WITH_PARTS:  # only texts without parts are data: ours read in the page's language
-                text, parts = WITH_PARTS[model]
-                fields.remove(text)
+            for text, parts in WITH_PARTS.get(model, []):  # only texts without parts are data: ours are read
+                fields.remove(text)  # in the page's language
                 theirs = model._default_manager.filter(**{f"{parts}__isnull": True}).values_list(text, flat=True)
                 phrases.update(value.strip() for value in theirs if WORD.search(value))
             for row in model._default_manager.values_list(*fields) if fields else ():
@@ -292,6 +303,14 @@ def objects(demo, settings):  # noqa: F811
         account=alice.account, url="http://127.0.0.1:9/hooks", event_types=["topup.credited"], actor=alice
     ).endpoint
     bill = Bill.objects.filter(account_id=bob.account_id).latest("period_start")
+    # The notes our code writes for finance: a proposal in the ticket's thread, a statement's explanations.
+    finance = User.objects.get(username="finance")
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("100")}
+    confirm_and_credit(ticket_id=demo["ticket_pk"], actor=finance, received=Money("250.00", "USD"), bank_reference="W")
+    rf = payment_reference(alice.account_id)
+    lines = [Entry("250.00", "WALK-1", creditor_reference=rf), Entry("-20.00", "WALK-2"), Entry("75.00", "WALK-3")]
+    bank = ReceivingAccount.objects.get(currency="USD", retired_at__isnull=True)
+    import_statement(receiving_account_id=bank.pk, data=camt053(lines), name="walk.xml", actor=finance)
     return {**demo, "bill": bill.number, "bill_pk": bill.pk, "endpoint": endpoint.pk}
 
 

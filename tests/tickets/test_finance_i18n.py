@@ -2,18 +2,26 @@
 the recipient's language, and finance's admin pages, each read with `Accept-Language: zh-hans`."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.test import override_settings
+from django.utils.html import escape
+from djmoney.contrib.exchange.models import ExchangeBackend, Rate
 from djmoney.money import Money
 
 from accounts.models import OutboundEmail
 from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket, ticket_form_data
+from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin import CHANGELIST
-from tickets.models import Invoice
+from tickets.models import Invoice, StatementLine
 from tickets.receiving_accounts import issue_invoice
-from tickets.review import reject_ticket, request_information
+from tickets.references import formatted, payment_reference
+from tickets.review import approve_credit, confirm_and_credit, reject_ticket, request_information
+from tickets.statements.crediting import assign_line
+from tickets.statements.importing import import_statement
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +181,78 @@ def test_finances_other_admin_pages_in_chinese(client, finance, bank, url, phras
     text = page(client, url)
     for phrase in phrases:
         assert phrase in text, phrase
+
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+def test_the_lines_our_code_writes_in_a_thread_read_in_each_readers_language(client, customer, bank, clerk, checker):
+    """A proposal's figures and the credit's line are written once and read by finance and by the
+    customer, each in their own language. They had been stored in the writer's: a Chinese clerk read
+    the maker's proposal in English, an English clerk read the credit in the customer's Chinese."""
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    customer.language = "zh-hans"
+    customer.save(update_fields=["language"])
+    ticket = make_ticket(customer, bank, amount=Money("10000.00", "CNY"))
+    with override_settings(TICKET_SECOND_APPROVAL_ABOVE={"USD": Decimal("1000")}):
+        confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("10000.00", "CNY"), bank_reference="S-1")
+        approve_credit(ticket_id=ticket.pk, actor=checker)
+    staff_login(client, checker)
+    url = f"{CHANGELIST}{ticket.pk}/change/"
+    chinese, english = page(client, url), client.get(url, **EN).content.decode()
+    assert "收到 ¥10,000.00，按 7.1000 CNY/USD 入账 US$1,408.45。" in chinese
+    assert "已入账 US$1,408.45。" in chinese and "credited." not in chinese
+    assert "Received 10,000.00 CNY, credit 1,408.45 USD at 7.1000 CNY/USD." in english
+    assert "1,408.45 USD credited." in english and "已入账" not in english
+    client.force_login(customer)  # the customer reads the public line only, in their language
+    text = client.get(f"/billing/tickets/{ticket.number}/", **EN).content.decode()  # her own language wins
+    assert "已入账 US$1,408.45。" in text and "7.1000 CNY/USD 入账" not in text
+
+
+def test_a_statement_lines_notes_read_in_each_clerks_language(client, finance, customer, bank):
+    """Why a line matched, or did not, and what became of it, in the clerk's language: the importer
+    had written them in English for every reader."""
+    finance.is_superuser = True  # the statement pages, whatever the group holds
+    finance.save()
+    make_ticket(customer, bank)  # Alice Example paid into this account before
+    rf, name = payment_reference(customer.account_id), f"{customer.account.name} (#{customer.account_id})"
+    statement = camt053(
+        [Entry("250.00", "FT-1", creditor_reference=rf), Entry("-20.00", "FT-2"), Entry("75.00", "FT-3")]
+    )
+    with override_settings(STATEMENT_AUTO_CREDIT=True):
+        import_statement(receiving_account_id=bank.pk, data=statement, name="s.xml", actor=finance)
+    chinese = page(client, "/admin/tickets/statementline/")
+    for phrase in [
+        f"付款参考号 {formatted(rf)} 指向 {customer.account.name}（#{customer.account_id}）。",
+        "入账 US$250.00。",
+        "支出：仅列出，不会入账。",
+        "没有付款参考号、发票、账单或工单指向这笔转账。",
+        f"建议：{customer.account.name}（#{customer.account_id}）（此付款人曾为其付款）",
+    ]:
+        assert phrase in chinese, phrase
+    assert "never credited" not in chinese and "names this transfer" not in chinese
+    english = client.get("/admin/tickets/statementline/", **EN).content.decode()
+    for phrase in [
+        f"RF reference {formatted(rf)} names {name}.",
+        "A debit: listed, never credited.",
+        f"Suggestions: {name} (paid from this payer before)",
+    ]:
+        assert escape(phrase) in english, phrase
+    line = StatementLine.objects.get(bank_reference="FT-1")
+    text = page(client, f"/admin/tickets/statementline/{line.pk}/change/")
+    assert "说明" in text and "入账 US$250.00。" in text and "explanation_parts" not in text
+
+
+def test_an_older_lines_notes_stay_as_written_and_grow_in_plain_text(client, finance, customer, bank):
+    """A line matched before its notes had parts keeps its English text, and what is added later
+    joins it as text: none of its lines is lost."""
+    finance.is_superuser = True
+    finance.save()
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("75.00", "FT-9")]), name="s", actor=finance)
+    StatementLine.objects.update(explanation="Matched by hand in 2025.", explanation_parts=None)  # as stored then
+    line = assign_line(line_id=StatementLine.objects.get().pk, account_id=customer.account_id, actor=finance)
+    assert line.explanation_parts is None
+    assert line.explanation.startswith(f"Matched by hand in 2025.\nAssigned to {customer.account.name}")
+    text = page(client, "/admin/tickets/statementline/")
+    assert "Matched by hand in 2025. Assigned to" in text

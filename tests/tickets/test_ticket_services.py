@@ -85,16 +85,6 @@ def test_confirm_and_credit_posts_one_entry_and_mails_the_customer_after_commit(
     assert ledger_mismatches() == []
 
 
-@pytest.mark.parametrize("language, line", [("", "250.00 USD credited."), ("zh-hans", "已入账 US$250.00。")])
-def test_the_credits_line_in_the_thread_is_in_the_customers_language(customer, bank, clerk, language, line):
-    """Written to the customer, as their e-mail is: a Chinese reader had found it in English."""
-    customer.language = language
-    customer.save(update_fields=["language"])
-    ticket = make_ticket(customer, bank)
-    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="STMT-1")
-    assert TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.CREDITED).body == line
-
-
 def test_money_received_in_another_currency_is_converted_at_a_stored_rate_rounded_down(customer, bank, clerk):
     sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
     Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))

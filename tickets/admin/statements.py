@@ -160,7 +160,12 @@ class StatementLineAdmin(ReadOnlyAdmin):
     search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference")
     ordering = ("-booking_date", "-id")
     actions = ["confirm_lines", "assign_to_account"]
-    readonly_fields = [f.name for f in StatementLine._meta.concrete_fields]
+    # Every field as it is stored, but the notes our code wrote: those in the reader's language (tickets.notes).
+    readonly_fields = [
+        {"explanation": "explanation_shown", "suggestions": "suggestions_shown"}.get(f.name, f.name)
+        for f in StatementLine._meta.concrete_fields
+        if not f.name.endswith("_parts")
+    ]
 
     @admin.display(description=gettext_lazy("Amount"), ordering="amount")
     def amount_display(self, obj):
@@ -177,13 +182,23 @@ class StatementLineAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Match"))
     def match(self, obj):
         account = f"{obj.account.name} (#{obj.account_id})" if obj.account_id else "—"
-        suggestions = _("Suggestions: %(suggestions)s") % {"suggestions": obj.suggestions} if obj.suggestions else ""
+        suggestions = (
+            _("Suggestions: %(suggestions)s") % {"suggestions": obj.shown_suggestions} if obj.suggestions else ""
+        )
         return format_html(
             '<strong>{}</strong><br><small class="quiet">{}</small><br><small>{}</small>',
             account,
-            obj.explanation.replace("\n", " "),
+            obj.shown_explanation.replace("\n", " "),
             suggestions,
         )
+
+    @admin.display(description=gettext_lazy("Explanation"))
+    def explanation_shown(self, obj):
+        return obj.shown_explanation
+
+    @admin.display(description=gettext_lazy("Suggestions"))
+    def suggestions_shown(self, obj):
+        return obj.shown_suggestions
 
     def has_credit_permission(self, request):
         return request.user.is_staff and request.user.has_perm(CREDIT_PERMISSION)

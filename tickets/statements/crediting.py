@@ -25,7 +25,9 @@ from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
 
+from .. import notes
 from ..models import StatementLine, TransferTicket, transfer_source_ref
+from ..notes import EXPLANATION_SEPARATOR, appended
 from ..review import CREDIT_PERMISSION, close_matched_ticket
 from .events import lines_matched
 
@@ -86,7 +88,10 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         if line.ticket_id and line.ticket.account_id != account.pk:
             line.ticket = None  # that ticket is another account's transfer
         line.state = StatementLine.State.MATCHED
-        line.explanation += f"\nAssigned to {account.name} (#{account.pk}) by {actor} on {stamp(now)}."
+        assigned = describe(
+            notes.ASSIGNED, account=notes.account_label(account.pk, account.name), user=actor, when=stamp(now)
+        )
+        _add_note(line, assigned)
         line.save()
         lines_matched([line], now=now)
         return line
@@ -174,9 +179,15 @@ def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime
     line.ledger_entry, line.state, line.credited_by, line.credited_at = entry, StatementLine.State.CREDITED, actor, now
     if earlier:
         line.ticket = earlier
-        line.explanation += f"\nAlready credited through ticket {earlier.number}: linked, not credited again."
+        _add_note(line, describe(notes.ALREADY_CREDITED, number=earlier.number))
     else:
-        line.explanation += f"\nCredited {format_money(line.money)} on {stamp(now)}."
+        _add_note(line, describe(notes.CREDITED_ON, amount=line.money, when=stamp(now)))
+
+
+def _add_note(line: StatementLine, more: Description) -> None:
+    line.explanation, line.explanation_parts = appended(
+        line.explanation, line.explanation_parts, more, EXPLANATION_SEPARATOR
+    )
 
 
 def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> None:

@@ -22,6 +22,7 @@ from billing_center.db import insert_missing, update_in_bulk
 from money.errors import BillingError, Invalid, Refused
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
+from ..notes import EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR, joined
 from . import camt, mt940
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
@@ -149,7 +150,10 @@ def _lines_of(receiving, keys) -> list[int]:
     return sorted(pk for pk, *key in candidates if tuple(key) in keys)
 
 
-MATCH_FIELDS = ["state", "rule", "account", "bill", "ticket", "explanation", "suggestions", "matched_at"]
+MATCH_FIELDS = [
+    "state", "rule", "account", "bill", "ticket", "explanation", "explanation_parts", "suggestions",
+    "suggestion_parts", "matched_at",
+]  # fmt: skip
 CREDIT_FIELDS = ["ledger_entry", "credited_by", "credited_at"]
 
 
@@ -167,8 +171,9 @@ def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) ->
             match = matches[line.pk]
             line.state, line.rule = match.state, match.rule
             line.account_id, line.bill_id, line.ticket_id = match.account_id, match.bill_id, match.ticket_id
-            line.explanation = "\n".join(match.notes)
-            line.suggestions = "; ".join(dict.fromkeys(match.suggestions))[:300]
+            line.explanation, line.explanation_parts = joined(match.notes, EXPLANATION_SEPARATOR)
+            suggestions, line.suggestion_parts = joined(list(dict.fromkeys(match.suggestions)), SUGGESTION_SEPARATOR)
+            line.suggestions = suggestions[:300]
             line.matched_at = now
         earlier = earlier_credits(lines)
         one_by_one += [line.pk for line in lines if line.pk in earlier and line.state in CREDITABLE]

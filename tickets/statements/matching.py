@@ -20,9 +20,11 @@ from django.db.models import Q, Value
 from django.db.models.functions import Lower, Replace, Upper
 from stdnum import iso11649
 
+from accounts.descriptions import Description, describe
 from accounts.models import Account, LedgerEntry
 from bills.models import Bill
 
+from .. import notes
 from ..models import Invoice, StatementLine, TransferTicket, transfer_source_ref
 from ..references import formatted
 
@@ -39,8 +41,8 @@ class Match:
     account_id: int | None = None
     bill_id: int | None = None
     ticket_id: int | None = None
-    notes: list[str] = field(default_factory=list)
-    suggestions: list[str] = field(default_factory=list)
+    notes: list[Description] = field(default_factory=list)  # tickets.notes
+    suggestions: list[Description] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,8 @@ class _Found:
         names = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "name")) if account_ids else {}
         return cls(names, invoices, bills, open_tickets, payers)
 
-    def label(self, account_id: int) -> str:
-        name = self.names.get(account_id)
-        return f"{name} (#{account_id})" if name else f"account #{account_id}"
+    def label(self, account_id: int) -> Description:
+        return notes.account_label(account_id, self.names.get(account_id))
 
     def tickets_for(self, line: StatementLine) -> list[TransferTicket]:
         """Open tickets with the line's bank reference, or its amount and date from the same payer."""
@@ -180,22 +181,20 @@ def _open_tickets(lines: list[StatementLine]) -> list[TransferTicket]:
 
 def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match:
     if not line.is_credit:
-        return Match(StatementLine.State.DEBIT, notes=["A debit: listed, never credited."])
+        return Match(StatementLine.State.DEBIT, notes=[describe(notes.DEBIT)])
     if line.currency != statement_currency:
-        return Match(
-            StatementLine.State.OTHER_CURRENCY,
-            notes=[f"In {line.currency}, not the account's {statement_currency}: listed, never credited."],
-        )
+        why = describe(notes.OTHER_CURRENCY, currency=line.currency, account_currency=statement_currency)
+        return Match(StatementLine.State.OTHER_CURRENCY, notes=[why])
     match = Match()
     text = _text(line)
-    named: dict[int, tuple[str, int | None, str]] = {}  # account id → (rule, bill id, why), strongest first
+    named: dict[int, tuple[str, int | None, Description]] = {}  # account id → (rule, bill id, why), strongest first
     for rule, account_id, bill_id, why in [*_rf_accounts(text, match, found), *_document_accounts(text, found)]:
         named.setdefault(account_id, (rule, bill_id, why))
         if bill_id and not named[account_id][1]:
             named[account_id] = (named[account_id][0], bill_id, named[account_id][2])
     tickets = found.tickets_for(line)
     if len(named) > 1:
-        match.notes.append("Names more than one account: " + "; ".join(why for _, _, why in named.values()))
+        match.notes += [describe(notes.SEVERAL_ACCOUNTS), *(why for _, _, why in named.values())]
         match.suggestions += [found.label(pk) for pk in named]
         return match
     if named:
@@ -206,21 +205,24 @@ def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match
         ticket = next((t for t in tickets if t.account_id == account_id), None)
         if ticket:
             match.ticket_id = ticket.pk
-            match.notes.append(f"Ticket {ticket.number} of the same account is for this transfer.")
+            match.notes.append(describe(notes.TICKET_OF_ACCOUNT, number=ticket.number))
         return match
     if len(tickets) == 1:
         (ticket,) = tickets
         match.state, match.rule = StatementLine.State.MATCHED, StatementLine.Rule.TICKET
         match.account_id, match.ticket_id, match.bill_id = ticket.account_id, ticket.pk, ticket.bill_id
-        match.notes.append(f"Ticket {ticket.number} names this transfer ({_why_ticket(line, ticket)}).")
+        same_reference = compact(ticket.bank_reference) == line.bank_reference
+        why = notes.TICKET_SAME_REFERENCE if same_reference else notes.TICKET_SAME_PAYMENT
+        match.notes.append(describe(why, number=ticket.number))
         return match
     if tickets:
-        match.notes.append("Several open tickets could be this transfer: " + ", ".join(t.number for t in tickets[:3]))
+        numbers = ", ".join(t.number for t in tickets[:3])
+        match.notes.append(describe(notes.SEVERAL_TICKETS, numbers=numbers))
         match.suggestions += [found.label(t.account_id) for t in tickets[:3]]
     else:
-        match.notes.append("No RF reference, invoice, bill or ticket names this transfer.")
+        match.notes.append(describe(notes.NOTHING_NAMES))
         payer = line.payer_name.lower()
-        match.suggestions += [found.label(pk) + " (paid from this payer before)" for pk in found.payers[payer][:3]]
+        match.suggestions += [describe(notes.PAID_BEFORE, account=found.label(pk)) for pk in found.payers[payer][:3]]
     return match
 
 
@@ -228,17 +230,13 @@ def _rf_accounts(text: str, match: Match, found: _Found):
     for reference in dict.fromkeys(OUR_RF.findall(text)):
         account_id = int(reference[6:])
         if not iso11649.is_valid(reference):
-            match.notes.append(f"{formatted(reference)} has wrong check digits: not used.")
-            match.suggestions.append(found.label(account_id) + " (from a mistyped RF)")
-        elif name := found.names.get(account_id):
-            yield (
-                StatementLine.Rule.RF,
-                account_id,
-                None,
-                f"RF reference {formatted(reference)} names {name} (#{account_id}).",
-            )
+            match.notes.append(describe(notes.RF_WRONG_DIGITS, reference=formatted(reference)))
+            match.suggestions.append(describe(notes.MISTYPED_RF, account=found.label(account_id)))
+        elif account_id in found.names:
+            why = describe(notes.RF_NAMES, reference=formatted(reference), account=found.label(account_id))
+            yield StatementLine.Rule.RF, account_id, None, why
         else:
-            match.notes.append(f"RF reference {formatted(reference)} names no account of ours.")
+            match.notes.append(describe(notes.RF_NO_ACCOUNT, reference=formatted(reference)))
 
 
 def _document_accounts(text: str, found: _Found):
@@ -246,15 +244,11 @@ def _document_accounts(text: str, found: _Found):
         number = f"INV-{year}-{seq}"
         if number in found.invoices:
             account_id = found.invoices[number]
-            yield StatementLine.Rule.INVOICE, account_id, None, f"Invoice {number} is {found.label(account_id)}'s."
+            why = describe(notes.INVOICE_OF, number=number, account=found.label(account_id))
+            yield StatementLine.Rule.INVOICE, account_id, None, why
     for year, month, seq in dict.fromkeys(BILL.findall(text)):
         number = f"BL-{year}-{month}-{seq}"
         if number in found.bills:
             account_id, bill_id = found.bills[number]
-            yield StatementLine.Rule.BILL, account_id, bill_id, f"Bill {number} is {found.label(account_id)}'s."
-
-
-def _why_ticket(line: StatementLine, ticket: TransferTicket) -> str:
-    if compact(ticket.bank_reference) == line.bank_reference:
-        return "same bank reference"
-    return "same amount, date and payer"
+            why = describe(notes.BILL_OF, number=number, account=found.label(account_id))
+            yield StatementLine.Rule.BILL, account_id, bill_id, why

@@ -1,0 +1,81 @@
+"""The texts our code writes on tickets and statement lines, read by finance and customers in
+their own language: a ticket's thread lines (a proposed credit, a credit) and a statement line's
+explanation and suggestions (why it matched, or did not).
+
+Each is stored as its English text (admin's search, the audit trail, older readers) with its
+parts beside it, as ledger descriptions are (accounts.descriptions): `TicketEvent.body_parts`
+for a thread line, `StatementLine.explanation_parts` and `suggestion_parts` for a line's notes,
+one part per note. A page shows `shown(text, parts)`: the parts in the active language, or the
+stored text of an older row, which has none (it had been English for every reader). A row
+written before the parts existed keeps adding plain text, so none of its lines is lost.
+"""
+
+from django.utils.translation import gettext_noop
+
+from accounts.descriptions import Description, describe, entry_description, known_messages, parts_of
+
+# A ticket's thread.
+PROPOSED = gettext_noop("Received %(received)s, credit %(credit)s.")
+PROPOSED_CONVERTED = gettext_noop("Received %(received)s, credit %(credit)s at %(rate)s.")
+CREDITED = gettext_noop("%(amount)s credited.")
+MATCHED_ON = gettext_noop("Received on %(date)s, matched with your bank statement.")
+
+# A statement line: why it matched, or why not.
+DEBIT = gettext_noop("A debit: listed, never credited.")
+OTHER_CURRENCY = gettext_noop("In %(currency)s, not the account's %(account_currency)s: listed, never credited.")
+SEVERAL_ACCOUNTS = gettext_noop("Names more than one account:")
+RF_NAMES = gettext_noop("RF reference %(reference)s names %(account)s.")
+RF_WRONG_DIGITS = gettext_noop("%(reference)s has wrong check digits: not used.")
+RF_NO_ACCOUNT = gettext_noop("RF reference %(reference)s names no account of ours.")
+INVOICE_OF = gettext_noop("Invoice %(number)s is %(account)s's.")
+BILL_OF = gettext_noop("Bill %(number)s is %(account)s's.")
+TICKET_OF_ACCOUNT = gettext_noop("Ticket %(number)s of the same account is for this transfer.")
+TICKET_SAME_REFERENCE = gettext_noop("Ticket %(number)s names this transfer (same bank reference).")
+TICKET_SAME_PAYMENT = gettext_noop("Ticket %(number)s names this transfer (same amount, date and payer).")
+SEVERAL_TICKETS = gettext_noop("Several open tickets could be this transfer: %(numbers)s")
+NOTHING_NAMES = gettext_noop("No RF reference, invoice, bill or ticket names this transfer.")
+ASSIGNED = gettext_noop("Assigned to %(account)s by %(user)s on %(when)s.")
+ALREADY_CREDITED = gettext_noop("Already credited through ticket %(number)s: linked, not credited again.")
+CREDITED_ON = gettext_noop("Credited %(amount)s on %(when)s.")
+
+# A statement line's suggestions: an account, and why it is suggested.
+ACCOUNT = gettext_noop("%(name)s (#%(id)s)")
+UNNAMED_ACCOUNT = gettext_noop("account #%(id)s")
+PAID_BEFORE = gettext_noop("%(account)s (paid from this payer before)")
+MISTYPED_RF = gettext_noop("%(account)s (from a mistyped RF)")
+
+known_messages(
+    PROPOSED, PROPOSED_CONVERTED, CREDITED, MATCHED_ON, DEBIT, OTHER_CURRENCY, SEVERAL_ACCOUNTS, RF_NAMES,
+    RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT, TICKET_SAME_REFERENCE,
+    TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
+    UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF,
+)  # fmt: skip
+
+EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR = "\n", "; "
+
+
+def account_label(account_id: int, name: str | None) -> Description:
+    """An account as a statement line's notes name it: "Ada Lovelace (#12)"."""
+    return describe(ACCOUNT, name=name, id=account_id) if name else describe(UNNAMED_ACCOUNT, id=account_id)
+
+
+def joined(notes: list[Description], separator: str) -> tuple[str, list[dict]]:
+    """A list of notes as a field and its parts store them."""
+    return separator.join(notes), [parts_of(one) for one in notes]
+
+
+def appended(text: str, parts: list | None, more: Description, separator: str) -> tuple[str, list | None]:
+    """A field's text and parts with one more note. A row written before the parts existed has text
+    and no parts: it goes on in plain text, so its earlier lines are not lost."""
+    if text and parts is None:
+        return f"{text}{separator}{more}", None
+    return (f"{text}{separator}{more}" if text else str(more)), [*(parts or []), parts_of(more)]
+
+
+def shown(text: str, parts, separator: str) -> str:
+    """The stored notes for the reader, in the active language: a thread line's (one part) or a
+    list's (one part per note); the stored text where there are no parts."""
+    if not isinstance(parts, list):
+        return entry_description(text, parts)
+    lines = [entry_description("", one) for one in parts]
+    return text if "" in lines or not lines else separator.join(lines)
