@@ -159,59 +159,105 @@ class TransferTicket(models.Model):
     account = models.ForeignKey(
         "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="transfer_tickets"
     )
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
+    )
     # What the customer says they sent.
-    payer_name = models.CharField(max_length=200)
-    payer_bank = models.CharField(max_length=200)
-    payer_account = models.CharField(max_length=60)
-    amount = MoneyField(max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    transfer_date = models.DateField()
-    bank_reference = models.CharField(max_length=60, db_index=True)
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
+    payer_name = models.CharField(max_length=200, verbose_name=_("payer name"))
+    payer_bank = models.CharField(max_length=200, verbose_name=_("payer bank"))
+    payer_account = models.CharField(max_length=60, verbose_name=_("payer account"))
+    amount = MoneyField(
+        max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY, verbose_name=_("amount")
+    )
+    transfer_date = models.DateField(verbose_name=_("transfer date"))
+    bank_reference = models.CharField(max_length=60, db_index=True, verbose_name=_("bank reference"))
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("invoice")
+    )
     # A postpaid account's repayment names the bill it pays: credited as a repayment, settling it first.
     bill = models.ForeignKey(
-        "bills.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="transfer_tickets"
+        "bills.Bill",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfer_tickets",
+        verbose_name=_("bill"),
     )
-    receiving_account = models.ForeignKey(ReceivingAccount, on_delete=models.PROTECT, related_name="tickets")
-    payment_reference = models.CharField(max_length=35, blank=True)
-    contact_name = models.CharField(max_length=200)
-    contact_email = models.EmailField()
-    contact_phone = models.CharField(max_length=30, blank=True)
-    problem_description = models.TextField(blank=True)
+    receiving_account = models.ForeignKey(
+        ReceivingAccount, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("receiving account")
+    )
+    payment_reference = models.CharField(max_length=35, blank=True, verbose_name=_("payment reference"))
+    contact_name = models.CharField(max_length=200, verbose_name=_("contact name"))
+    contact_email = models.EmailField(verbose_name=_("contact email"))
+    contact_phone = models.CharField(max_length=30, blank=True, verbose_name=_("contact phone"))
+    problem_description = models.TextField(blank=True, verbose_name=_("problem description"))
 
     status = models.CharField(
         verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True
     )
-    submitted_at = models.DateTimeField(default=timezone.now)
-    due_at = models.DateTimeField(db_index=True, help_text=_("Three working days in finance's calendar, in UTC."))
-    deadline_flag = models.CharField(max_length=10, choices=Deadline.choices, default=Deadline.ON_TIME, blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now, verbose_name=_("submitted at"))
+    due_at = models.DateTimeField(
+        db_index=True, help_text=_("Three working days in finance's calendar, in UTC."), verbose_name=_("due at")
+    )
+    deadline_flag = models.CharField(
+        max_length=10, choices=Deadline.choices, default=Deadline.ON_TIME, blank=True, verbose_name=_("deadline flag")
+    )
     possible_duplicate = models.BooleanField(verbose_name=_("possible duplicate"), default=False, db_index=True)
 
     # What finance found on the bank statement. When a second approval is needed these are
     # the maker's proposal, credited only when a different finance user approves them.
     received_amount = MoneyField(
-        max_digits=18, decimal_places=2, null=True, blank=True, default_currency=settings.DEFAULT_CURRENCY
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default_currency=settings.DEFAULT_CURRENCY,
+        verbose_name=_("received amount"),
     )
     credit_amount = MoneyField(
-        max_digits=18, decimal_places=2, null=True, blank=True, default_currency=settings.DEFAULT_CURRENCY
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default_currency=settings.DEFAULT_CURRENCY,
+        verbose_name=_("credit amount"),
     )
-    exchange_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True, blank=True)
-    rate_source = models.CharField(max_length=100, blank=True)
-    rate_as_of = models.DateTimeField(null=True, blank=True)
-    confirmed_bank_reference = models.CharField(max_length=60, blank=True)
+    exchange_rate = models.DecimalField(
+        max_digits=24, decimal_places=12, null=True, blank=True, verbose_name=_("exchange rate")
+    )
+    rate_source = models.CharField(max_length=100, blank=True, verbose_name=_("rate source"))
+    rate_as_of = models.DateTimeField(null=True, blank=True, verbose_name=_("rate as of"))
+    confirmed_bank_reference = models.CharField(max_length=60, blank=True, verbose_name=_("confirmed bank reference"))
     proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposed by"),
     )
-    proposed_at = models.DateTimeField(null=True, blank=True)
+    proposed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("proposed at"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True, help_text=_("The rejection reason, shown to the customer."))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decision_note = models.TextField(
+        blank=True, help_text=_("The rejection reason, shown to the customer."), verbose_name=_("decision note")
+    )
     ledger_entry = models.OneToOneField(
-        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="transfer_ticket"
+        "accounts.LedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfer_ticket",
+        verbose_name=_("ledger entry"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords()
 
     class Meta:

@@ -18,26 +18,36 @@ class AutoTopUp(models.Model):
 
     MAX_FAILURES_IN_A_ROW = 3
 
-    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="auto_topup")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    enabled = models.BooleanField(default=False)
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, related_name="auto_topup", verbose_name=_("account")
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner")
+    )
+    enabled = models.BooleanField(default=False, verbose_name=_("enabled"))
     # In the account's billing currency.
-    threshold = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    daily_ceiling = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    monthly_ceiling = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    threshold = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True, verbose_name=_("threshold"))
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True, verbose_name=_("amount"))
+    daily_ceiling = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True, verbose_name=_("daily ceiling")
+    )
+    monthly_ceiling = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True, verbose_name=_("monthly ceiling")
+    )
     # The saved card, at the gateway: never the number itself.
-    gateway = models.CharField(max_length=20, blank=True)
-    gateway_customer_id = models.CharField(max_length=255, blank=True)
-    payment_method_id = models.CharField(max_length=255, blank=True)
-    card_label = models.CharField(max_length=100, blank=True)
-    card_saved_at = models.DateTimeField(null=True, blank=True)
-    setup_session_id = models.CharField(max_length=255, blank=True)
-    crossings = models.PositiveIntegerField(default=0, help_text=_("The last crossing handled."))
-    failures_in_a_row = models.PositiveSmallIntegerField(default=0)
-    paused_at = models.DateTimeField(null=True, blank=True)
-    last_problem = models.CharField(max_length=300, blank=True)
-    last_problem_at = models.DateTimeField(null=True, blank=True)
+    gateway = models.CharField(max_length=20, blank=True, verbose_name=_("gateway"))
+    gateway_customer_id = models.CharField(max_length=255, blank=True, verbose_name=_("gateway customer id"))
+    payment_method_id = models.CharField(max_length=255, blank=True, verbose_name=_("payment method id"))
+    card_label = models.CharField(max_length=100, blank=True, verbose_name=_("card label"))
+    card_saved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("card saved at"))
+    setup_session_id = models.CharField(max_length=255, blank=True, verbose_name=_("setup session id"))
+    crossings = models.PositiveIntegerField(
+        default=0, help_text=_("The last crossing handled."), verbose_name=_("crossings")
+    )
+    failures_in_a_row = models.PositiveSmallIntegerField(default=0, verbose_name=_("failures in a row"))
+    paused_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paused at"))
+    last_problem = models.CharField(max_length=300, blank=True, verbose_name=_("last problem"))
+    last_problem_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last problem at"))
     history = HistoricalRecords(excluded_fields=["crossings"])
 
     class Meta:
