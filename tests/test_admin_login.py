@@ -5,6 +5,7 @@ with one authenticator and none of django-otp's English (it has no Chinese catal
 import re
 
 import pytest
+from django.contrib.staticfiles import finders
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import UserFactory
@@ -173,3 +174,12 @@ def test_switching_language_on_a_sign_in_page_keeps_where_the_sign_in_leads(clie
 
     elsewhere = switch_language(client, client.get(page, {"next": "https://evil.example/"}).content.decode())
     assert elsewhere.status_code == 302 and "evil" not in elsewhere["Location"]
+
+
+def test_admin_pages_carry_the_sites_icon(client, clerk):
+    """Admin's tabs show the product's icon, as the customer pages do; browsers had asked for a
+    /favicon.ico that is not there on every admin page."""
+    page = client.get("/admin/login/").content.decode()
+    icon = re.search(r'<link rel="icon" href="/static/([^"]+)" type="image/svg\+xml">', page)
+    assert icon, "no icon on admin's sign-in page"
+    assert finders.find(icon.group(1))
