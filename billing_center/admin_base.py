@@ -38,12 +38,14 @@ def yes_no(value: bool | None) -> str:
 def confirmation_page(model_admin, request, template: str, *, action_title: str, title: str = "", **context):
     """An action's confirmation page (a child of templates/admin/action_confirmation.html) with
     admin's context, the model's options and the action's title; the page's title is
-    "<action>: are you sure?" unless given."""
+    "<action>: are you sure?" unless given. Shown again with a form's errors, it answers 400."""
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(
         request,
         template,
-        {
+        # Shown again after the clerk confirmed ("post"): something was refused, and the page says what.
+        status=400 if "post" in request.POST else 200,
+        context={
             **model_admin.admin_site.each_context(request),
             "title": title or gettext("%(action)s: are you sure?") % {"action": action_title},
             "action_title": action_title,

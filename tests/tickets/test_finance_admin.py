@@ -99,7 +99,7 @@ def test_a_bad_amount_on_the_confirmation_page_is_a_form_error_not_a_credit(clie
     staff_login(client, clerk)
     for amount in ("-1", "abc", "1e9", "10.001", ""):
         response = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount=amount))
-        assert response.status_code == 200 and b"errorlist" in response.content, amount
+        assert response.status_code == 400 and b"errorlist" in response.content, amount
     assert not LedgerEntry.objects.exists()
 
 
@@ -112,7 +112,7 @@ def test_an_amount_other_than_the_declared_one_is_checked_before_it_is_credited(
     ticket = make_ticket(customer, bank)  # declared 250.00 USD
     staff_login(client, clerk)
     asked = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="2500.00"))
-    assert asked.status_code == 200 and not LedgerEntry.objects.exists()
+    assert asked.status_code == 400 and not LedgerEntry.objects.exists()
     page = asked.content.decode()
     assert "This is not the 250.00 USD the customer declared." in page
     assert f'name="t{ticket.pk}-amount_checked"' in page
@@ -327,7 +327,7 @@ def test_crediting_a_possible_duplicate_needs_an_explicit_check(client, clerk, c
     second.refresh_from_db()
     staff_login(client, clerk)
     refused = action(client, "confirm_and_credit", [second.pk], **confirm_fields(second))
-    assert refused.status_code == 200 and b"I checked the possible duplicate" in refused.content
+    assert refused.status_code == 400 and b"I checked the possible duplicate" in refused.content
     assert not LedgerEntry.objects.exists()
     fields = {**confirm_fields(second), f"t{second.pk}-duplicate_checked": "on"}
     assert action(client, "confirm_and_credit", [second.pk], **fields).status_code == 302

@@ -61,8 +61,51 @@ def test_finance_uploads_a_statement_sees_its_lines_and_assigns_the_unmatched_on
 def test_a_refused_statement_is_explained_on_the_upload_form(client, clerk, bank):
     staff_login(client, clerk)
     response = upload(client, bank, camt053([Entry("10.00", "R-1")], closing="5.00"))
-    assert response.status_code == 200 and b"does not add up" in response.content
+    assert response.status_code == 400 and b"does not add up" in response.content
     assert not StatementFile.objects.exists()
+
+
+ONE_LINE = camt053([Entry("10.00", "R-1")])  # opening 1,000.00, one credit of 10.00, closing 1,010.00
+
+
+@pytest.mark.parametrize(
+    "data, said",
+    [
+        pytest.param(
+            ONE_LINE.replace(b">10.00<", b">99999999999999999999.00<").replace(
+                b">1010.00<", b">100000000000000001000.00<"
+            ),
+            "larger than a statement can hold",
+            id="too-large-it-had-been-stored-then-failed-every-page",
+        ),
+        pytest.param(ONE_LINE.replace(b">10.00<", b">10.001<"), "fractions of a cent", id="rounded-it-had-been-10.00"),
+        pytest.param(
+            ONE_LINE.replace(b">10.00<", b">10.004<").replace(b">1010.00<", b">1010.004<"),
+            "fractions of a cent",
+            id="adds-up-only-rounded",
+        ),
+        pytest.param(ONE_LINE.replace(b">10.00<", b">1e1<"), "unreadable entry amount", id="exponent-that-adds-up"),
+        pytest.param(ONE_LINE.replace(b">10.00<", b">NaN<"), "unreadable entry amount", id="nan"),
+        pytest.param(
+            b":20:X\r\n:25:DE89370400440532013000\r\n:28C:1/1\r\n:60F:C261201USD1000,00\r\n:61:zzzz\r\n",
+            "could not be read",
+            id="mt940-that-named-the-parsers-objects",
+        ),
+    ],
+)
+def test_a_statement_whose_amounts_are_not_what_a_bank_writes_is_refused_with_nothing_written(
+    client, clerk, bank, data, said
+):
+    """The file is refused on the upload form (400), naming the amount; no file or line is stored. A
+    too-large amount had been stored before it failed (a 500), after which the statement pages and every
+    import of that day failed too; fractions of a cent had been rounded away."""
+    staff_login(client, clerk)
+    response = upload(client, bank, data)
+    text = response.content.decode()
+    assert response.status_code == 400 and said in text, text[:300]
+    assert "object at 0x" not in text and "Nothing was imported" in text
+    assert not StatementFile.objects.exists() and not StatementLine.objects.exists()
+    assert client.get(LINES).status_code == 200
 
 
 def test_staff_without_the_import_permission_cannot_upload(client, bank):

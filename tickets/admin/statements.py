@@ -127,7 +127,8 @@ class StatementFileAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/tickets/statementfile/upload.html", context)
+        status = 400 if form.is_bound else 200  # sent and not imported: the form shows why
+        return TemplateResponse(request, "admin/tickets/statementfile/upload.html", context, status=status)
 
 
 def statement_totals(lines) -> list[dict]:

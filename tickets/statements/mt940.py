@@ -2,6 +2,7 @@
 opening (:60F:) or closing (:62F:) balance — a truncated one — is refused; the importer checks
 that the lines add up from one to the other."""
 
+import logging
 from datetime import date
 from decimal import Decimal
 
@@ -10,7 +11,9 @@ from django.utils.translation import gettext as _
 
 from money.errors import Invalid
 
-from .parsed import ParsedLine, ParsedStatement
+from .parsed import ParsedLine, ParsedStatement, statement_amount
+
+logger = logging.getLogger(__name__)
 
 
 def parse_mt940(data: bytes) -> ParsedStatement:
@@ -19,8 +22,12 @@ def parse_mt940(data: bytes) -> ParsedStatement:
     try:
         statement.parse(text)
     except Exception as exc:  # the parser raises what it meets; any of it means "not a statement we read"
+        logger.info("MT940 file not read: %r", exc)  # the parser's words name its own objects, not the file's lines
         raise Invalid(
-            _("This MT940 file could not be read (%(error)s). Nothing was imported.") % {"error": exc},
+            _(
+                "This MT940 file could not be read: a field (:61:, :86: …) is not laid out as MT940 lays it out. "
+                "Nothing was imported."
+            ),
             code="statement_unreadable",
         ) from exc
     opening, closing = statement.data.get("final_opening_balance"), statement.data.get("final_closing_balance")
@@ -35,8 +42,8 @@ def parse_mt940(data: bytes) -> ParsedStatement:
     return ParsedStatement(
         statement_id=str(statement.data.get("transaction_reference") or "")[:60],
         currency=str(opening.amount.currency),
-        opening_balance=_amount(opening.amount),
-        closing_balance=_amount(closing.amount),
+        opening_balance=_amount(opening.amount, _("opening balance")),
+        closing_balance=_amount(closing.amount, _("closing balance")),
         lines=[_line(transaction.data) for transaction in statement],
     )
 
@@ -49,7 +56,7 @@ def _line(data: dict) -> ParsedLine:
     return ParsedLine(
         bank_reference=reference,
         booking_date=date(when.year, when.month, when.day),  # mt940's own Date subclass, as a plain date
-        amount=_amount(data["amount"]),
+        amount=_amount(data["amount"], _("amount")),
         currency=str(data.get("currency") or data["amount"].currency),
         payer_name=str(data.get("applicant_name") or "")[:200],
         payer_account=str(data.get("applicant_iban") or "")[:60],
@@ -57,8 +64,8 @@ def _line(data: dict) -> ParsedLine:
     )
 
 
-def _amount(amount) -> Decimal:
-    return Decimal(str(amount.amount)).quantize(Decimal("0.01"))
+def _amount(amount, what: str) -> Decimal:
+    return statement_amount(Decimal(str(amount.amount)), what)
 
 
 def _decode(data: bytes) -> str:

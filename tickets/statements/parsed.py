@@ -1,6 +1,7 @@
 """What a statement parser hands the importer, whatever the file format."""
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -63,14 +64,41 @@ def fallback_reference(line: ParsedLine) -> str:
     return "NOREF-" + hashlib.sha256(seed.encode()).hexdigest()[:20].upper()
 
 
+PLAIN_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?")
+# The line and balance columns hold 18 digits, two of them cents (StatementLine.amount).
+LARGEST = Decimal("9999999999999999.99")
+
+
 def parse_decimal(text: str | None, what: str) -> Decimal:
-    try:
-        value = Decimal((text or "").strip())
-    except ArithmeticError:
-        value = None
-    if value is None or not value.is_finite():
+    """An amount as the statement wrote it: plain digits with a point (no exponent, no NaN)."""
+    cleaned = (text or "").strip()
+    if not PLAIN_DECIMAL.fullmatch(cleaned):
         raise Invalid(
-            _("The statement has an unreadable %(what)s: %(text)s.") % {"what": what, "text": repr(text)},
+            _("The statement has an unreadable %(what)s: %(text)s. Nothing was imported.")
+            % {"what": what, "text": repr(text)},
             code="statement_unreadable",
         )
-    return value.quantize(Decimal("0.01"))
+    return statement_amount(Decimal(cleaned), what)
+
+
+def statement_amount(value: Decimal, what: str) -> Decimal:
+    """The amount in cents, exactly as the bank wrote it: never rounded (a rounded figure would credit
+    what did not arrive, and pass the add-up check), and no larger than a line can hold (it had been
+    stored, then failed every page that read it back)."""
+    if abs(value) > LARGEST:
+        raise Invalid(
+            _("The statement's %(what)s, %(amount)s, is larger than a statement can hold. Nothing was imported.")
+            % {"what": what, "amount": value},
+            code="statement_amount",
+        )
+    cents = value.quantize(Decimal("0.01"))
+    if cents != value:
+        raise Invalid(
+            _(
+                "The statement's %(what)s, %(amount)s, has fractions of a cent; ask the bank for the statement "
+                "again. Nothing was imported."
+            )
+            % {"what": what, "amount": value},
+            code="statement_amount",
+        )
+    return cents
