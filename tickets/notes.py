@@ -37,6 +37,7 @@ NOTHING_NAMES = gettext_noop("No RF reference, invoice, bill or ticket names thi
 ASSIGNED = gettext_noop("Assigned to %(account)s by %(user)s on %(when)s.")
 ALREADY_CREDITED = gettext_noop("Already credited through ticket %(number)s: linked, not credited again.")
 CREDITED_ON = gettext_noop("Credited %(amount)s on %(when)s.")
+NOT_CREDITED = gettext_noop("Not credited: %(why)s")
 
 # A statement line's suggestions: an account, and why it is suggested.
 ACCOUNT = gettext_noop("%(name)s (#%(id)s)")
@@ -48,7 +49,7 @@ known_messages(
     PROPOSED, PROPOSED_CONVERTED, CREDITED, MATCHED_ON, DEBIT, OTHER_CURRENCY, SEVERAL_ACCOUNTS, RF_NAMES,
     RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT, TICKET_SAME_REFERENCE,
     TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
-    UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF,
+    UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED,
 )  # fmt: skip
 
 EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR = "\n", "; "
@@ -70,6 +71,13 @@ def appended(text: str, parts: list | None, more: Description, separator: str) -
     if text and parts is None:
         return f"{text}{separator}{more}", None
     return (f"{text}{separator}{more}" if text else str(more)), [*(parts or []), parts_of(more)]
+
+
+def explain(line, more: Description) -> None:
+    """Add a note to a statement line's explanation (the caller saves the line)."""
+    line.explanation, line.explanation_parts = appended(
+        line.explanation, line.explanation_parts, more, EXPLANATION_SEPARATOR
+    )
 
 
 def shown(text: str, parts, separator: str) -> str:

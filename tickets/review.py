@@ -26,7 +26,7 @@ from money.rates import current_quote
 from . import notes
 from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
-from .models import StatementLine, TicketEvent, TransferTicket
+from .models import StatementLine, TicketEvent, TransferTicket, transfer_source_ref
 
 logger = logging.getLogger(__name__)
 CREDIT_PERMISSION = "tickets.credit_transferticket"
@@ -229,7 +229,31 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     ticket._history_user = actor
     ticket.save()
     _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=credited_note(ticket))
+    _link_statement_lines(ticket, actor=actor, now=now)
     _email_customer(ticket, "credited")
+
+
+def _link_statement_lines(ticket: TransferTicket, *, actor, now: datetime) -> None:
+    """The line of our statement for the transfer the ticket just credited (its reference, amount and
+    account), imported before the credit, is linked to it: credited, never again. It had stayed
+    "awaiting confirmation", counted on finance's to-do list, until a clerk confirmed it. A line that
+    a statement import or a clerk holds right now is skipped, not waited for (it locks its line before
+    the ticket): that path finds the credit itself."""
+    if not ticket.confirmed_bank_reference:
+        return
+    lines = StatementLine.objects.select_for_update(skip_locked=True).filter(
+        receiving_account_id=ticket.receiving_account_id,
+        bank_reference=transfer_source_ref(ticket.confirmed_bank_reference).removeprefix("bank:"),
+        amount=ticket.received_amount.amount,
+        currency=str(ticket.received_amount.currency),
+        state__in=(StatementLine.State.MATCHED, StatementLine.State.UNMATCHED),
+    )
+    for line in lines:
+        line.account_id, line.ticket = ticket.account_id, ticket
+        line.ledger_entry, line.state = ticket.ledger_entry, StatementLine.State.CREDITED
+        line.credited_by, line.credited_at = actor, now
+        notes.explain(line, describe(notes.ALREADY_CREDITED, number=ticket.number))
+        line.save()
 
 
 def close_matched_ticket(ticket: TransferTicket, *, entry: LedgerEntry, actor, now: datetime) -> None:

@@ -2,6 +2,7 @@
 unmatched queue's count on the admin home, and assigning a line by hand through a confirmation."""
 
 import re
+from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,11 +11,13 @@ from djmoney.money import Money
 from accounts.models import LedgerEntry
 from tests.factories import UserFactory
 from tests.helpers import staff_login
+from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin_pages import todo_counts
 from tickets.models import ReceivingAccount, StatementFile, StatementLine
 from tickets.receiving_accounts import add_receiving_account
 from tickets.references import payment_reference
+from tickets.review import confirm_and_credit
 
 pytestmark = pytest.mark.django_db
 UPLOAD = "/admin/tickets/statementfile/add/"
@@ -133,3 +136,23 @@ def test_the_lines_totals_are_money_per_currency_never_added_across(client, cler
         "Credits 800.50 CNY · debits 0.00 CNY · credited 0.00 CNY · unmatched lines 1",
         "Credits 120.00 USD · debits -20.00 USD · credited 0.00 USD · unmatched lines 1",
     ]
+
+
+def test_confirming_a_line_whose_transfer_a_ticket_credited_says_linked_not_credited(
+    client, clerk, customer, bank, settings
+):
+    """The clerk's message had read "credited 250.00 USD" for a line that was only linked to the
+    ticket's earlier credit (the ticket confirmed under the customer's own wording of the reference)."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    ticket = make_ticket(customer, bank, bank_reference="X-1", transfer_date=date(2026, 12, 1))
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("250.00", "BANK-77", payer="alice example")]))
+    line = StatementLine.objects.get()
+    assert line.ticket == ticket and line.state == "matched"
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="X-1")
+    response = client.post(
+        LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)], "post": "yes"}, follow=True
+    )
+    page = response.content.decode()
+    assert f"BANK-77: already credited through {ticket.number}: linked, nothing credited again" in page
+    assert "BANK-77: credited" not in page and LedgerEntry.objects.count() == 1

@@ -370,3 +370,32 @@ def test_a_transfer_a_ticket_credited_under_another_ledger_source_is_linked_not_
     assert "linked, not credited again" in line.explanation
     assert balance_of(customer) == Money("250.00", "USD")
     assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1
+
+
+def test_a_line_waiting_for_confirmation_is_linked_when_its_ticket_is_credited(customer, bank, clerk, settings):
+    """The statement came first and its line waited ("awaiting confirmation", on finance's to-do list);
+    then a clerk credited the customer's ticket with the line's reference. The line is linked to that
+    credit at once: it had stayed waiting, counted, with 0.00 credited, until someone confirmed it."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    ticket = make_ticket(customer, bank, bank_reference="HSBC-88120003", transfer_date=date(2026, 12, 1))
+    run_import(bank, clerk, camt053([Entry("250.00", "HSBC-88120003", payer="Someone Else")]))
+    waiting = StatementLine.objects.get()
+    assert waiting.state == "matched" and waiting.ticket == ticket
+    confirm_and_credit(
+        ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="hsbc-8812 0003"
+    )
+    ticket.refresh_from_db()
+    line = StatementLine.objects.get()
+    assert line.state == "credited" and line.ledger_entry == ticket.ledger_entry and line.credited_by == clerk
+    assert line.explanation.endswith(f"Already credited through ticket {ticket.number}: linked, not credited again.")
+    assert confirm_line(line_id=line.pk, actor=clerk).already
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_a_line_for_another_amount_under_the_same_reference_is_left_for_finance(customer, bank, clerk, settings):
+    """Linked only when the line is the transfer the ticket credited: same reference, amount and currency."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    run_import(bank, clerk, camt053([Entry("99.00", "FT-SAME", payer="Someone Else")]))
+    ticket = make_ticket(customer, bank, bank_reference="FT-SAME")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-SAME")
+    assert StatementLine.objects.get().state == "unmatched"

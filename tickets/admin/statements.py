@@ -245,6 +245,13 @@ class StatementLineAdmin(ReadOnlyAdmin):
         if isinstance(result, LineOutcome):
             if result.already:
                 return line, _("was already credited — nothing changed"), True
+            if result.linked_to:
+                return (
+                    line,
+                    _("already credited through %(ticket)s: linked, nothing credited again")
+                    % {"ticket": result.linked_to.number},
+                    True,
+                )
             if not result.credited:
                 return line, _("proposed; a second finance user must confirm it"), True
             return line, _("credited %(amount)s") % {"amount": format_money(line.money)}, True

@@ -27,7 +27,6 @@ from money.formatting import format_money
 
 from .. import notes
 from ..models import StatementLine, TransferTicket, transfer_source_ref
-from ..notes import EXPLANATION_SEPARATOR, appended
 from ..review import CREDIT_PERMISSION, close_matched_ticket
 from .events import lines_matched
 
@@ -39,6 +38,7 @@ class LineOutcome:
     line: StatementLine
     credited: bool  # False: proposed, waiting for a second finance user
     already: bool = False
+    linked_to: TransferTicket | None = None  # credited already through this ticket: linked, not credited again
 
 
 def is_exact(line: StatementLine, account: Account) -> bool:
@@ -67,7 +67,7 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
                 return LineOutcome(line, credited=False)
             if line.proposed_by_id == actor.pk:
                 raise Refused(_("You proposed this credit; a second finance user must confirm it."))
-        return LineOutcome(credit_locked_line(line, actor=actor, now=now), credited=True)
+        return credit_locked_line(line, actor=actor, now=now)
 
 
 def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:
@@ -88,18 +88,16 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         if line.ticket_id and line.ticket.account_id != account.pk:
             line.ticket = None  # that ticket is another account's transfer
         line.state = StatementLine.State.MATCHED
-        assigned = describe(
-            notes.ASSIGNED, account=notes.account_label(account.pk, account.name), user=actor, when=stamp(now)
-        )
-        _add_note(line, assigned)
+        label = notes.account_label(account.pk, account.name)
+        notes.explain(line, describe(notes.ASSIGNED, account=label, user=actor, when=stamp(now)))
         line.save()
         lines_matched([line], now=now)
         return line
 
 
-def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> StatementLine:
+def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
     """Credit the locked, matched line once and close its ticket. A transfer a ticket already
-    credited is linked to that credit, never credited again."""
+    credited is linked to that credit, never credited again (the outcome names that ticket)."""
     account = Account.objects.get(pk=line.account_id)
     if line.currency != account.billing_currency:
         raise Invalid(
@@ -132,7 +130,7 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> Statemen
         close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
     elif not earlier:
         _queue_emails([line], {account.pk: account})
-    return line
+    return LineOutcome(line, credited=True, linked_to=earlier)
 
 
 def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> list[StatementLine]:
@@ -179,15 +177,9 @@ def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime
     line.ledger_entry, line.state, line.credited_by, line.credited_at = entry, StatementLine.State.CREDITED, actor, now
     if earlier:
         line.ticket = earlier
-        _add_note(line, describe(notes.ALREADY_CREDITED, number=earlier.number))
+        notes.explain(line, describe(notes.ALREADY_CREDITED, number=earlier.number))
     else:
-        _add_note(line, describe(notes.CREDITED_ON, amount=line.money, when=stamp(now)))
-
-
-def _add_note(line: StatementLine, more: Description) -> None:
-    line.explanation, line.explanation_parts = appended(
-        line.explanation, line.explanation_parts, more, EXPLANATION_SEPARATOR
-    )
+        notes.explain(line, describe(notes.CREDITED_ON, amount=line.money, when=stamp(now)))
 
 
 def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> None:

@@ -18,11 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.descriptions import describe
 from billing_center.db import insert_missing, update_in_bulk
 from money.errors import BillingError, Invalid, Refused
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
-from ..notes import EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR, joined
+from ..notes import EXPLANATION_SEPARATOR, NOT_CREDITED, SUGGESTION_SEPARATOR, explain, joined
 from . import camt, mt940
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
@@ -206,6 +207,6 @@ def _credit_one(line_id: int, *, actor, now) -> str:
                 credit_locked_line(line, actor=actor, now=now)
         except BillingError as exc:
             line.refresh_from_db()
-            line.explanation += f"\nNot credited: {exc.message}"
-            line.save(update_fields=["explanation"])
+            explain(line, describe(NOT_CREDITED, why=exc.message))
+            line.save(update_fields=["explanation", "explanation_parts"])
         return line.state
