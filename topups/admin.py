@@ -17,7 +17,7 @@ from money.formatting import format_money, plain_amount
 
 from .models import Dispute, HistoricalRate, RateSheet, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
-from .refunds import REFUND_PERMISSION, refundable, request_refund
+from .refunds import REFUND_PERMISSION, refundable, repayment_refused, request_refund
 
 
 class RefundForm(forms.Form):
@@ -149,6 +149,9 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
                 _("%(reference)s is not credited: there is nothing to refund.") % {"reference": topup.reference},
                 messages.ERROR,
             )
+            return None
+        if topup.is_repayment:  # said before the form, which had offered an amount it then refused
+            self.message_user(request, repayment_refused(topup), messages.ERROR)
             return None
         confirmed = request.POST.get("post") == "yes"
         form = RefundForm(request.POST if confirmed else None, topup=topup, initial={"amount": ""})

@@ -69,6 +69,16 @@ def billing_share(topup: TopUp, paid_back: Money) -> Money:
     return Money(min(share, credit_left), topup.credit_amount.currency)
 
 
+def repayment_refused(topup: TopUp) -> str:
+    """Why a postpaid repayment is not refunded here. What it settled stays settled (paying it back
+    would leave bills settled by nothing), and what it paid over the bills is the account's credit,
+    which pays its next bills (bills.settlement.unapplied_credit counts repayments, not refunds)."""
+    return _(
+        "%(reference)s is a repayment of bills: it is not refunded from here. What it settled stays "
+        "settled, and what it paid over its bills stays on the account as credit for the next bills."
+    ) % {"reference": topup.reference}
+
+
 def _require(actor) -> None:
     if not (actor.is_active and actor.is_staff and actor.has_perm(REFUND_PERMISSION)):
         raise RefundRefused(_("Only finance staff can refund a top-up."))
@@ -93,10 +103,7 @@ def request_refund(
                 % {"reference": topup.reference, "status": topup.get_status_display().lower()}
             )
         if topup.is_repayment:
-            # Its money settled bills (bills.settlement); paying it back would leave them settled by nothing.
-            raise RefundRefused(
-                _("%(reference)s repaid bills and cannot be refunded here.") % {"reference": topup.reference}
-            )
+            raise RefundRefused(repayment_refused(topup))
         if amount.amount <= 0:
             raise Invalid(_("A refund must be more than zero."), code="refund_amount")
         room = refundable(topup)

@@ -7,6 +7,7 @@ from accounts.models import LedgerEntry
 from bills.models import Bill, Settlement
 from tests.bills.conftest import NOVEMBER, OCTOBER, at, charge, close
 from tests.factories import PostpaidAccountFactory, UserFactory
+from tests.helpers import staff_login
 from tests.intake import apply_stored
 from topups.gateways import signing
 from topups.gateways.sandbox import notification_body
@@ -158,8 +159,23 @@ def test_a_credited_online_repayment_cannot_be_refunded(client, billed, clerk):
     client.post("/billing/repay/", {"amount": "30.00", "request_key": "k-refund"})
     topup = TopUp.objects.get()
     pay_in_sandbox(client, topup)
-    with pytest.raises(RefundRefused):
+    with pytest.raises(RefundRefused, match="is a repayment of bills"):
         request_refund(topup_id=topup.pk, amount=Money("10.00", "USD"), reason="", actor=clerk)
+    assert not topup.refunds.exists()
+
+
+def test_admin_says_why_a_repayment_is_not_refunded_before_offering_an_amount(client, billed, clerk):
+    """The refund form had offered "Can still be refunded: 30.00 USD", then refused with "repaid
+    bills", which was untrue of a payment kept as credit. It now says why at once, and truly."""
+    client.post("/billing/repay/", {"amount": "300.00", "request_key": "k-over"})  # more than the bill
+    topup = TopUp.objects.get()
+    pay_in_sandbox(client, topup)
+    staff_login(client, clerk)
+    response = client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [topup.pk]}, follow=True)
+    page = response.content.decode()
+    assert "Can still be refunded" not in page
+    assert f"{topup.reference} is a repayment of bills: it is not refunded from here." in page
+    assert "stays on the account as credit for the next bills" in page
     assert not topup.refunds.exists()
 
 
