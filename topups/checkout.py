@@ -18,6 +18,7 @@ from djmoney.money import Money
 
 from accounts.exceptions import TopUpNotAllowed
 from accounts.models import Account
+from money.errors import Conflict
 from money.formatting import format_money
 from money.rates import Quote, QuoteExpired
 
@@ -91,10 +92,9 @@ def create_topup(
     account = Account.objects.select_for_update().get(pk=account_id)
     if not account.can_top_up:
         raise TopUpNotAllowed(account.topup_refusal)
-    if request_key:
-        earlier = TopUp.objects.filter(account=account, request_key=request_key).first()
-        if earlier is not None:
-            return earlier, False
+    earlier = sent_before(account, request_key, amount=amount)
+    if earlier is not None:
+        return earlier, False
     paid_in = str(amount.currency)
     if paid_in != account.pay_currency:
         raise QuoteExpired(
@@ -120,6 +120,23 @@ def create_topup(
         request_key=request_key,
     )
     return topup, True
+
+
+def sent_before(account: Account, request_key: str, *, amount: Money | None) -> TopUp | None:
+    """The payment this page started already (a double click, the form sent again), or None. The
+    same page sent with another amount (Back, a new figure, Next) is refused: it had gone to pay the
+    first amount without a word. None as the amount (a repayment of the chosen bills) asks nothing."""
+    earlier = TopUp.objects.filter(account=account, request_key=request_key).first() if request_key else None
+    if earlier is None or amount is None or earlier.amount == amount:
+        return earlier
+    raise Conflict(
+        _(
+            "This page was already sent for %(amount)s (%(reference)s). It now starts a new payment: "
+            "check the amount and press the button again."
+        )
+        % {"amount": format_money(earlier.amount), "reference": earlier.reference},
+        code="request_key_reused",
+    )
 
 
 def start_online_topup(

@@ -16,7 +16,7 @@ from bills.models import Bill
 from money.errors import Invalid
 from money.formatting import format_money
 
-from .checkout import limits_for, open_checkout
+from .checkout import limits_for, open_checkout, sent_before
 from .exceptions import RepaymentNotAllowed
 from .models import TopUp
 
@@ -33,10 +33,9 @@ def create_repayment(
     account = Account.objects.select_for_update().get(pk=account_id)
     if not account.is_postpaid:
         raise RepaymentNotAllowed()
-    if request_key:
-        earlier = TopUp.objects.filter(account=account, request_key=request_key).first()
-        if earlier is not None:
-            return earlier, False
+    earlier = sent_before(account, request_key, amount=amount)
+    if earlier is not None:
+        return earlier, False
     bills = list(Bill.objects.filter(account=account, pk__in=bill_ids, status__in=Bill.OUTSTANDING))
     if len(bills) != len(set(bill_ids)):
         raise Invalid(_("Choose among your unpaid bills."), code="bad_bills")

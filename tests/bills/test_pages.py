@@ -164,6 +164,14 @@ def test_a_credited_online_repayment_cannot_be_refunded(client, billed, clerk):
     assert not topup.refunds.exists()
 
 
+def test_the_repay_page_sent_again_with_another_amount_is_refused(client, billed):
+    client.post("/billing/repay/", {"amount": "20.00", "request_key": "k-back"})
+    changed = client.post("/billing/repay/", {"amount": "200.00", "request_key": "k-back"})
+    assert changed.status_code == 409 and "This page was already sent for 20.00 USD" in changed.content.decode()
+    assert 'value="k-back"' not in changed.content.decode()
+    assert [t.amount for t in TopUp.objects.all()] == [Money("20.00", "USD")]
+
+
 def test_admin_says_why_a_repayment_is_not_refunded_before_offering_an_amount(client, billed, clerk):
     """The refund form had offered "Can still be refunded: 30.00 USD", then refused with "repaid
     bills", which was untrue of a payment kept as credit. It now says why at once, and truly."""

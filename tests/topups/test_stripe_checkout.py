@@ -144,6 +144,22 @@ def test_the_same_form_submitted_twice_opens_one_checkout(client, alice, fake_st
     assert TopUp.objects.count() == 1 and len(fake_stripe.create_requests) == 1
 
 
+def test_the_same_page_sent_again_with_another_amount_is_refused_not_sent_to_pay_the_first(client, alice, fake_stripe):
+    """Back, a new figure, Next: the page had gone to the first checkout (15.00) without a word. It is
+    refused with what was sent before, and the page's fresh key starts the new payment."""
+    first = client.post("/billing/pay/", {"amount": "15.00", "request_key": "k-back"})
+    assert first.status_code == 303
+    changed = client.post("/billing/pay/", {"amount": "1500.00", "request_key": "k-back"})
+    reference = TopUp.objects.get().reference
+    assert changed.status_code == 409
+    assert f"This page was already sent for 15.00 USD ({reference})." in changed.content.decode()
+    key = hidden_fields(changed)["request_key"]
+    assert key != "k-back" and len(fake_stripe.create_requests) == 1
+    again = client.post("/billing/pay/", {"amount": "1500.00", "request_key": key})
+    assert again.status_code == 303 and again["Location"] != first["Location"]
+    assert sorted(t.amount.amount for t in TopUp.objects.all()) == [Decimal("15.00"), Decimal("1500.00")]
+
+
 def test_after_a_gateway_error_the_form_gets_a_fresh_key_so_a_retry_starts_afresh(client, alice, fake_stripe):
     fake_stripe.down = True
     failed = client.post("/billing/pay/", {"amount": "75.00", "request_key": "k1"})
