@@ -1,5 +1,7 @@
 """Errors of transfer tickets; the kinds (Invalid, Refused, …) are in money.errors."""
 
+from django.utils.translation import gettext as _
+
 from money.errors import Conflict, Invalid, Refused, Unavailable
 
 
@@ -13,6 +15,16 @@ class TicketStateError(Conflict):
     """An action that the ticket's current status does not allow (e.g. crediting a rejected ticket)."""
 
     code = "ticket_state"
+
+
+class TicketAlreadySubmitted(Conflict):
+    """The Create Service Ticket page was sent before (its one-time key): it is this ticket."""
+
+    code = "ticket_already_submitted"
+
+    def __init__(self, ticket):
+        super().__init__(_("Ticket %(number)s was submitted from this page already.") % {"number": ticket.number})
+        self.ticket = ticket
 
 
 class TicketNotAllowed(Refused):

@@ -108,6 +108,7 @@ class TransferTicketForm(forms.Form):
     certificates = CertificatesField(
         label=_("Bank transfer certificate"), help_text=_("PDF, PNG or JPEG, up to 10 MB each, 1–5 files.")
     )
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False, strip=True)
 
     def __init__(self, *args, account, held=(), **kwargs):
         super().__init__(*args, **kwargs)

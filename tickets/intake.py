@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from money.errors import Invalid
 
 from .certificates import MAX_CERTIFICATES_PER_TICKET, CheckedCertificate
 from .events import status_changed
-from .exceptions import CertificateStorageUnavailable, TicketNotAllowed, TicketStateError
+from .exceptions import CertificateStorageUnavailable, TicketAlreadySubmitted, TicketNotAllowed, TicketStateError
 from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TicketEvent, TransferTicket
 from .review import close_matched_ticket
 from .working_days import due_at
@@ -58,18 +58,22 @@ def submit_ticket(
     user,
     details: TicketDetails,
     certificates: list[CheckedCertificate],
+    request_key: str = "",
     now: datetime | None = None,
 ) -> TransferTicket:
     """Record a transfer ticket under the signed-in user's account, with its certificates.
 
     The due time is computed here, once. Files are stored before their rows; if anything
     fails the stored files are removed again, so no row ever points at a missing file and
-    no file is left without its ticket.
+    no file is left without its ticket. `request_key` is the page's one-time key: the page
+    sent again, or twice at once, raises TicketAlreadySubmitted with the ticket it made
+    (20 at once had made 20 tickets, each for finance to reject).
     """
     now = now or timezone.now()
     account = Account.objects.get(pk=account_id)
     if not can_file_ticket(account):
         raise TicketNotAllowed(account.topup_refusal)
+    _refuse_a_page_sent_before(account, request_key)
     if not 1 <= len(certificates) <= MAX_CERTIFICATES_PER_TICKET:
         raise Invalid(
             _("Attach between one and %(count)s certificates.") % {"count": MAX_CERTIFICATES_PER_TICKET},
@@ -83,7 +87,12 @@ def submit_ticket(
     try:
         with transaction.atomic():
             ticket = TransferTicket(
-                account=account, submitted_by=user, submitted_at=now, due_at=due_at(now), **details.__dict__
+                account=account,
+                submitted_by=user,
+                submitted_at=now,
+                due_at=due_at(now),
+                request_key=request_key,
+                **details.__dict__,
             )
             ticket._history_user = user
             ticket.save()
@@ -100,10 +109,20 @@ def submit_ticket(
             stored = _store_certificates(ticket, event, user, certificates, now)
             _flag_duplicates(ticket)
             _link_credited_statement_line(ticket, user, now)
+    except IntegrityError:
+        _delete_files(stored)
+        _refuse_a_page_sent_before(account, request_key)  # sent twice at once: the other one made it
+        raise
     except Exception:
         _delete_files(stored)
         raise
     return ticket
+
+
+def _refuse_a_page_sent_before(account: Account, request_key: str) -> None:
+    earlier = TransferTicket.objects.filter(account=account, request_key=request_key).first() if request_key else None
+    if earlier is not None:
+        raise TicketAlreadySubmitted(earlier)
 
 
 def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -> None:

@@ -258,6 +258,9 @@ class TransferTicket(models.Model):
         verbose_name=_("ledger entry"),
     )
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    # The Create Service Ticket page's one-time key: the page sent twice (a double click, Back and
+    # send again) is one ticket (tickets.intake.submit_ticket).
+    request_key = models.CharField(max_length=64, blank=True, editable=False, verbose_name=_("request key"))
     history = HistoricalRecords()
 
     class Meta:
@@ -288,6 +291,9 @@ class TransferTicket(models.Model):
                 fields=["confirmed_bank_reference"],
                 condition=~models.Q(confirmed_bank_reference=""),
                 name="ticket_statement_line_once",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "request_key"], condition=~models.Q(request_key=""), name="ticket_once_per_page"
             ),
         ]
 

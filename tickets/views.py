@@ -1,5 +1,7 @@
 """Customer pages for bank transfers: transfer tickets, their certificates, and invoices."""
 
+import secrets
+
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +21,7 @@ from bills.selectors import bills_for_account
 from money.errors import BillingError
 from money.formatting import plain_amount
 
+from .exceptions import TicketAlreadySubmitted
 from .forms import TicketReplyForm, TransferTicketForm
 from .held_certificates import HOLD_FOR, as_checked, held_for, hold, release
 from .intake import TicketDetails, can_file_ticket, reply_to_ticket, submit_ticket
@@ -91,8 +94,15 @@ def ticket_create(request, account):
             certificates = [*(as_checked(h) for h in held), *data["certificates"]]
             try:
                 ticket = submit_ticket(
-                    account_id=account.pk, user=request.user, details=details, certificates=certificates
+                    account_id=account.pk,
+                    user=request.user,
+                    details=details,
+                    certificates=certificates,
+                    request_key=data["request_key"],
                 )
+            except TicketAlreadySubmitted as exc:  # a double click, or Back and send again: one ticket
+                messages.info(request, _("%(sent)s To correct it, reply on it below.") % {"sent": exc.message})
+                return see_other("tickets:detail", exc.ticket.number)
             except BillingError as exc:
                 status = show_on_form(form, exc)
             else:
@@ -111,6 +121,9 @@ def ticket_create(request, account):
     context = {
         "account": account,
         "form": form,
+        # The page's one-time key; a refused page made no ticket, so its corrected copy keeps it.
+        "request_key": (form.data.get("request_key") if "request_key" not in form.errors else "")
+        or secrets.token_urlsafe(24),
         "can_file": can_file_ticket(account),
         "hold_hours": int(HOLD_FOR.total_seconds() // 3600),
     }

@@ -94,6 +94,23 @@ def test_submitting_a_ticket_records_it_under_the_signed_in_user_and_shows_the_t
     assert "certificate.pdf" in page
 
 
+def test_the_page_sent_twice_is_one_ticket_and_the_second_lands_on_it(client, alice, bank, settings, certificate_dir):
+    """A double click, or Back and send again (with a corrected amount): one ticket, and the page
+    says where it is and how to correct it. Each sending had made a ticket for finance to reject."""
+    form = client.get("/billing/tickets/new/").content.decode()
+    key = re.search(r'name="request_key" value="([^"]+)"', form).group(1)
+    first = client.post("/billing/tickets/new/", ticket_form_data(bank, request_key=key))
+    again = client.post("/billing/tickets/new/", ticket_form_data(bank, request_key=key, amount="2500.00"), follow=True)
+    ticket = TransferTicket.objects.get()
+    assert first["Location"] == again.redirect_chain[0][0] == f"/billing/tickets/{ticket.number}/"
+    assert f"Ticket {ticket.number} was submitted from this page already. To correct it, reply on it below." in (
+        again.content.decode()
+    )
+    assert ticket.amount == Money("250.00", "USD") and ticket.certificates.count() == 1
+    assert len(stored_files(settings)) == 1  # the second sending's file was not kept
+    assert 'name="request_key" value="' + key not in client.get("/billing/tickets/new/").content.decode()
+
+
 def test_a_ticket_names_an_invoice_and_a_retired_account_from_that_invoice(client, alice, bank):
     old_invoice = issue_invoice(
         invoice=Invoice(account=alice.account, amount=Money("320", "USD"), issue_date=date(2026, 9, 1))

@@ -117,3 +117,21 @@ def test_concurrent_confirmation_posts_through_admin_credit_once(customer, bank,
     assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1
     assert TransferTicket.objects.get(pk=ticket.pk).status == "credited"
     assert ledger_mismatches() == []
+
+
+def test_the_ticket_page_sent_ten_times_at_once_is_one_ticket(customer, bank, certificate_dir):
+    """Found by a helper: 20 identical sendings at once had made 20 tickets. The page's key is unique
+    per account in the database; the losers land on the winner's ticket, and keep no file."""
+    from tests.tickets.conftest import ticket_form_data
+
+    def send():
+        client = Client()
+        client.force_login(customer)
+        response = client.post("/billing/tickets/new/", ticket_form_data(bank, request_key="one-page"))
+        return response.status_code, response["Location"]
+
+    results = race([send] * 10)
+    ticket = TransferTicket.objects.get()
+    assert results == [(303, f"/billing/tickets/{ticket.number}/")] * 10
+    assert ticket.certificates.count() == 1
+    assert len([path for path in certificate_dir.rglob("*") if path.is_file()]) == 1  # the losers kept no file
