@@ -33,13 +33,13 @@ class StatementFile(models.Model):
     )
     format = models.CharField(verbose_name=_("format"), max_length=10, choices=Format.choices)
     original_name = models.CharField(verbose_name=_("original name"), max_length=200)
-    sha256 = models.CharField(max_length=64, db_index=True)
+    sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("SHA-256"))
     statement_id = models.CharField(verbose_name=_("statement ID"), max_length=60, blank=True)
-    currency = models.CharField(max_length=3)
-    opening_balance = models.DecimalField(max_digits=18, decimal_places=2)
-    closing_balance = models.DecimalField(max_digits=18, decimal_places=2)
-    line_count = models.PositiveIntegerField(default=0)
-    new_line_count = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    opening_balance = models.DecimalField(max_digits=18, decimal_places=2, verbose_name=_("opening balance"))
+    closing_balance = models.DecimalField(max_digits=18, decimal_places=2, verbose_name=_("closing balance"))
+    line_count = models.PositiveIntegerField(default=0, verbose_name=_("line count"))
+    new_line_count = models.PositiveIntegerField(default=0, verbose_name=_("new line count"))
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
     )
@@ -83,38 +83,66 @@ class StatementLine(models.Model):
     )
     bank_reference = models.CharField(verbose_name=_("bank reference"), max_length=60)
     booking_date = models.DateField(verbose_name=_("booking date"))
-    amount = models.DecimalField(max_digits=18, decimal_places=2, help_text=_("Negative for a debit."))
-    currency = models.CharField(max_length=3)
-    payer_name = models.CharField(max_length=200, blank=True)
-    payer_account = models.CharField(max_length=60, blank=True)
-    remittance = models.TextField(blank=True)
-    creditor_reference = models.CharField(max_length=60, blank=True)
+    amount = models.DecimalField(
+        max_digits=18, decimal_places=2, help_text=_("Negative for a debit."), verbose_name=_("amount")
+    )
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    payer_name = models.CharField(max_length=200, blank=True, verbose_name=_("payer name"))
+    payer_account = models.CharField(max_length=60, blank=True, verbose_name=_("payer account"))
+    remittance = models.TextField(blank=True, verbose_name=_("remittance"))
+    creditor_reference = models.CharField(max_length=60, blank=True, verbose_name=_("creditor reference"))
 
     state = models.CharField(
         verbose_name=_("state"), max_length=20, choices=State.choices, default=State.UNMATCHED, db_index=True
     )
     rule = models.CharField(verbose_name=_("rule"), max_length=10, choices=Rule.choices, default=Rule.NONE, blank=True)
-    explanation = models.TextField(blank=True)
-    suggestions = models.CharField(max_length=300, blank=True)
+    explanation = models.TextField(blank=True, verbose_name=_("explanation"))
+    suggestions = models.CharField(max_length=300, blank=True, verbose_name=_("suggestions"))
     # The notes' messages and arguments, one per note, shown in the reader's language (tickets.notes).
     explanation_parts = models.JSONField(null=True, blank=True, editable=False)
     suggestion_parts = models.JSONField(null=True, blank=True, editable=False)
-    account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    bill = models.ForeignKey("bills.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
+    )
+    bill = models.ForeignKey(
+        "bills.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("bill")
+    )
     ticket = models.ForeignKey(
-        "tickets.TransferTicket", null=True, blank=True, on_delete=models.PROTECT, related_name="statement_lines"
+        "tickets.TransferTicket",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="statement_lines",
+        verbose_name=_("ticket"),
     )
     ledger_entry = models.ForeignKey(
-        "accounts.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.LedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("ledger entry"),
     )
     proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposed by"),
     )
     credited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("credited by"),
     )
-    credited_at = models.DateTimeField(null=True, blank=True)
-    matched_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty until the importer matched it."))
+    credited_at = models.DateTimeField(null=True, blank=True, verbose_name=_("credited at"))
+    matched_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty until the importer matched it."), verbose_name=_("matched at")
+    )
 
     class Meta:
         ordering = ["booking_date", "id"]

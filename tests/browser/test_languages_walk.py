@@ -86,6 +86,8 @@ FINANCE = {
     "a ticket in admin": "/admin/tickets/transferticket/{ticket_pk}/change/",
     "statements": "/admin/tickets/statementfile/",
     "statement lines": "/admin/tickets/statementline/",
+    "a statement line": "/admin/tickets/statementline/{line_pk}/change/",
+    "a statement file": "/admin/tickets/statementfile/{statement_pk}/change/",
     "top-ups in admin": "/admin/topups/topup/",
     "a top-up in admin": "/admin/topups/topup/{credited_pk}/change/",
     "holiday calendar": "/admin/tickets/calendarday/",
@@ -310,8 +312,16 @@ def objects(demo, settings):  # noqa: F811
     rf = payment_reference(alice.account_id)
     lines = [Entry("250.00", "WALK-1", creditor_reference=rf), Entry("-20.00", "WALK-2"), Entry("75.00", "WALK-3")]
     bank = ReceivingAccount.objects.get(currency="USD", retired_at__isnull=True)
-    import_statement(receiving_account_id=bank.pk, data=camt053(lines), name="walk.xml", actor=finance)
-    return {**demo, "bill": bill.number, "bill_pk": bill.pk, "endpoint": endpoint.pk}
+    statement = import_statement(receiving_account_id=bank.pk, data=camt053(lines), name="walk.xml", actor=finance)
+    line = StatementLine.objects.get(bank_reference="WALK-1")
+    return {
+        **demo,
+        "bill": bill.number,
+        "bill_pk": bill.pk,
+        "endpoint": endpoint.pk,
+        "line_pk": line.pk,
+        "statement_pk": statement.statement.pk,
+    }
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])

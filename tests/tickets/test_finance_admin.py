@@ -14,6 +14,7 @@ from tests.factories import UserFactory
 from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket, pdf_bytes, png_bytes, upload
 from tickets.models import Invoice, ReceivingAccount, TransferTicket
+from tickets.review import confirm_and_credit
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/tickets/transferticket/"
@@ -355,3 +356,16 @@ def test_admin_sign_in_needs_password_and_the_current_code(client, clerk):
     time.sleep(1.1)  # django-otp throttles a device for a second after a wrong code
     signed_in = client.post("/admin/login/", {**form, "otp_token": good})
     assert signed_in.status_code == 302 and client.get(CHANGELIST).status_code == 200
+
+
+def test_a_tickets_full_record_shows_its_rate_as_rates_are_shown(client, clerk, customer, bank):
+    """The stored twelve places had read 'Exchange rate: 7.100000000000'."""
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = make_ticket(customer, bank, amount=Money("700", "CNY"))
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("700.00", "CNY"), bank_reference="S-CNY")
+    staff_login(client, clerk)
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert "7.1000" in page and "7.100000000000" not in page and "request_key" not in page

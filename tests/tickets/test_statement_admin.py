@@ -156,3 +156,17 @@ def test_confirming_a_line_whose_transfer_a_ticket_credited_says_linked_not_cred
     page = response.content.decode()
     assert f"BANK-77: already credited through {ticket.number}: linked, nothing credited again" in page
     assert "BANK-77: credited" not in page and LedgerEntry.objects.count() == 1
+
+
+def test_a_statement_files_reconciliation_and_a_lines_page_read_as_money(client, clerk, bank):
+    """The reconciliation had read '12334.0500000000 = 22334.0500000000'; a line's page showed its
+    notes' stored parts beside them."""
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("12334.05", "R-1"), Entry("0.10", "R-2")], opening="10000.00"))
+    statement = StatementFile.objects.get()
+    page = client.get(f"/admin/tickets/statementfile/{statement.pk}/change/").content.decode()
+    assert "Opening 10,000.00 USD + lines stored from this file 12,334.15 USD = 22,334.15 USD" in page
+    assert "the statement&#x27;s closing balance is 22,334.15 USD." in page and "0000000" not in page
+    line = StatementLine.objects.get(bank_reference="R-1")
+    page = client.get(f"/admin/tickets/statementline/{line.pk}/change/").content.decode()
+    assert "No RF reference, invoice, bill or ticket names this transfer." in page and '"text":' not in page

@@ -17,10 +17,10 @@ from djmoney.money import Money
 
 from accounts.forms import amount_from_form
 from accounts.selectors import recent_ledger_entries
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, confirmation_page, yes_no
+from billing_center.admin_base import EMPTY, HistoryAdmin, ReadOnlyAdmin, confirmation_page, yes_no
 from billing_center.text import PlainTextField
 from money.errors import BillingError
-from money.formatting import format_money
+from money.formatting import format_money, format_rate
 
 from .. import intake, review
 from ..models import TicketEvent, TransferTicket
@@ -117,9 +117,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             {
                 "classes": ["collapse"],
                 "fields": [
-                    "duplicate" if field.name == "possible_duplicate" else field.name
+                    {"possible_duplicate": "duplicate", "exchange_rate": "rate"}.get(field.name, field.name)
                     for field in TransferTicket._meta.get_fields()
-                    if field.concrete and not field.auto_created and field.name != "public_id"
+                    if field.concrete and not field.auto_created and field.name not in ("public_id", "request_key")
                 ],
             },
         )
@@ -137,7 +137,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     actions = [
         "confirm_and_credit", "approve_credit", "withdraw_proposal", "request_information", "reject", "start_review"
     ]  # fmt: skip
-    readonly_fields = ("duplicate",)
+    readonly_fields = ("duplicate", "rate")
     exclude = ()
 
     # -- columns
@@ -161,6 +161,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("possible duplicate"))
     def duplicate(self, obj):
         return yes_no(obj.possible_duplicate)
+
+    @admin.display(description=gettext_lazy("exchange rate"))
+    def rate(self, obj):
+        """As the rate is shown everywhere else (7.1000); the stored twelve places had read 7.100000000000."""
+        return format_rate(obj.exchange_rate) if obj.exchange_rate is not None else EMPTY
 
     @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_and_flags(self, obj):

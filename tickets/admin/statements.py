@@ -76,15 +76,16 @@ class StatementFileAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Reconciliation"))
     def reconciliation(self, obj):
         total = obj.lines.filter(currency=obj.currency).aggregate(total=Sum("amount"))["total"] or 0
-        text = _(
-            "Opening %(opening)s + lines stored from this file %(total)s = %(sum)s; "
-            "the statement's closing balance is %(closing)s."
-        ) % {
+        money = {  # as money in the reader's format: the sum had read 12334.0500000000
             "opening": obj.opening_balance,
             "total": total,
             "sum": obj.opening_balance + total,
             "closing": obj.closing_balance,
         }
+        text = _(
+            "Opening %(opening)s + lines stored from this file %(total)s = %(sum)s; "
+            "the statement's closing balance is %(closing)s."
+        ) % {key: format_money(Money(value, obj.currency)) for key, value in money.items()}
         return format_html("{} {}", text, self.counts(obj))
 
     def has_add_permission(self, request):
@@ -162,10 +163,10 @@ class StatementLineAdmin(ReadOnlyAdmin):
     ordering = ("-booking_date", "-id")
     actions = ["confirm_lines", "assign_to_account"]
     # Every field as it is stored, but the notes our code wrote: those in the reader's language (tickets.notes).
-    readonly_fields = [
+    fields = readonly_fields = [
         {"explanation": "explanation_shown", "suggestions": "suggestions_shown"}.get(f.name, f.name)
         for f in StatementLine._meta.concrete_fields
-        if not f.name.endswith("_parts")
+        if not f.name.endswith("_parts") and f.name != "id"
     ]
 
     @admin.display(description=gettext_lazy("Amount"), ordering="amount")
