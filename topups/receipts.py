@@ -1,12 +1,12 @@
 """PDF receipts for credited top-ups, drawn with ReportLab's platypus, in the reader's language."""
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 
+from billing_center.moments import moment
 from billing_center.pdf import build_pdf, key_value_table, paragraph
 from money.formatting import format_money, format_rate
 
@@ -15,7 +15,6 @@ from .models import TopUp
 
 def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
     """The receipt's lines, shared by the HTML page and the PDF."""
-    when = "%Y-%m-%d %H:%M %Z"
     rows = [
         (_("Receipt for"), topup.reference),
         (_("Account"), topup.account.name),
@@ -32,13 +31,13 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
                 % {
                     "rate": rate,
                     "source": topup.rate_source_label,
-                    "time": f"{timezone.localtime(topup.rate_as_of):{when}}",
+                    "time": moment(topup.rate_as_of),
                 },
             )
         )
     rows += [
-        (_("Started"), f"{timezone.localtime(topup.created_at):{when}}"),
-        (_("Credited"), f"{timezone.localtime(topup.credited_at):{when}}"),
+        (_("Started"), moment(topup.created_at)),
+        (_("Credited"), moment(topup.credited_at)),
         (_("Balance after"), format_money(topup.ledger_entry.balance_after)),
         (_("Our reference"), str(topup.public_id)),
     ]
@@ -46,7 +45,7 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
     for refund in refunds:
         rows.append(
             (
-                _("Refunded %(time)s") % {"time": f"{timezone.localtime(refund.succeeded_at):{when}}"},
+                _("Refunded %(time)s") % {"time": moment(refund.succeeded_at)},
                 _("%(amount)s (%(reference)s; −%(debit)s from the balance)")
                 % {
                     "amount": format_money(refund.amount),

@@ -202,3 +202,12 @@ def test_another_customers_bill_in_the_query_string_is_ignored(client, billed, p
         response = client.get(path.format(value))
         assert response.status_code in (200, 400)
         assert theirs.number not in response.content.decode() and "Mallory" not in response.content.decode()
+
+
+def test_the_unbilled_months_name_reads_in_chinese_order(client, billed):
+    """It had read '未出账用量（十二月 2026）', the English order word for word."""
+    import re
+
+    page = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert re.search(r"未出账用量（\d{4}年\d{1,2}月）", page), re.findall(r"未出账用量（[^）]*）", page)
+    assert re.search(r"Unbilled usage, [A-Z][a-z]+ \d{4}", client.get("/billing/").content.decode())

@@ -3,6 +3,7 @@ cookie, and the profile once signed in), the profile's language winning after si
 browser's time zone kept at sign-in, and every date shown in the user's zone."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -11,7 +12,7 @@ from djmoney.money import Money
 
 from accounts.ledger import post_ledger_entry
 from accounts.models import LedgerEntry, User
-from tests.factories import UserFactory
+from tests.factories import PendingTopUpFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "secret-pass-123"
@@ -136,6 +137,25 @@ def test_dates_are_shown_in_the_users_time_zone_and_stored_in_utc(client):
     new_york = client.get("/billing/statement/").content.decode()
     assert "2026-12-01 18:30" in new_york and "2026-12-02" not in new_york
     assert LedgerEntry.objects.get(pk=entry.pk).created_at == datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+
+
+def test_a_time_zone_is_named_by_its_offset_never_an_abbreviation_two_zones_share(client):
+    """Shanghai's abbreviation, CST, is also the US Central time's: a Shanghai reader's headings and
+    times read 'UTC+08:00' (and New York's 'UTC-05:00' in winter); UTC stays 'UTC'."""
+    user = UserFactory(time_zone="Asia/Shanghai")
+    post_ledger_entry(account_id=user.account_id, amount=Money("10.00", "USD"), kind="adjustment", source_ref="tz:2")
+    topup = PendingTopUpFactory(account=user.account)
+    client.force_login(user)
+    statement = client.get("/billing/statement/").content.decode()
+    detail = client.get(f"/billing/topups/{topup.public_id}/").content.decode()
+    assert "Date (UTC+08:00)" in statement and "CST" not in statement
+    assert f"{topup.created_at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M} UTC+08:00" in detail
+    assert "CST" not in detail
+    User.objects.filter(pk=user.pk).update(time_zone="America/New_York")
+    with time_machine.travel(datetime(2026, 12, 1, 12, 0, tzinfo=UTC), tick=False):
+        assert "Date (UTC-05:00)" in client.get("/billing/statement/").content.decode()
+    User.objects.filter(pk=user.pk).update(time_zone="UTC")
+    assert "Date (UTC)" in client.get("/billing/statement/").content.decode()
 
 
 def test_javascript_messages_come_in_the_page_language(client):
