@@ -1,7 +1,7 @@
 """Every page costs the same number of queries at any size: an N+1 cannot come back unnoticed.
 
 Each page is read at two data sizes (rows of every kind it lists, made with bench/data.py)
-and must use no more queries with more rows, and few: at most 8 for a customer page, 12
+and must use no more queries with more rows, and few: at most 8 for a customer page (9 for a postpaid Overview), 12
 for finance's admin. Timings live in bench/ (`make bench`), never here.
 """
 
@@ -24,6 +24,9 @@ from topups.models import TopUp
 pytestmark = pytest.mark.django_db
 SIZES = (10, 60)
 CUSTOMER_MOST, ADMIN_MOST = 8, 12
+# The Overview asks every money-in path (accounts.deposits) and a postpaid account's bills panel: the
+# postpaid one is at 9 since it names tickets finance asked about (bob had heard only by e-mail).
+OVERVIEW_MOST = 9
 
 CUSTOMER_PAGES = {
     "overview": lambda: "/billing/",
@@ -176,4 +179,5 @@ def test_a_postpaid_page_costs_the_same_few_queries_at_any_size(client, world, p
         assert response.status_code == 200, (url, response.status_code)
         counts.append(len(queries.captured_queries))
     assert Bill.objects.count() == SIZES[1]
-    assert counts[1] <= counts[0] <= CUSTOMER_MOST, f"{page}: {counts} queries at {SIZES} rows"
+    most = OVERVIEW_MOST if page.startswith("overview") else CUSTOMER_MOST
+    assert counts[1] <= counts[0] <= most, f"{page}: {counts} queries at {SIZES} rows"

@@ -4,7 +4,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy
 
-from accounts.deposits import DepositRecord, RecordStatus
+from accounts.deposits import Attention, DepositRecord, RecordStatus
 from accounts.selectors import within_days
 from billing_center.choices import choice_label
 
@@ -48,7 +48,19 @@ class BankTransferTickets:
         )
 
     def overview(self, account, *, limit):
-        return [], []  # a ticket is money already sent: it waits on finance, not on the customer
+        """A ticket is money already sent: nothing awaits payment. One finance asked about waits on the
+        customer's reply: it is named, or a postpaid customer (no Transfer tickets page before) heard of
+        it only by e-mail."""
+        asked = TransferTicket.objects.filter(account=account, status=TransferTicket.Status.INFO_REQUESTED)
+        return [], [
+            Attention(
+                text=gettext("Finance needs more information on ticket %(number)s before crediting it.")
+                % {"number": number},
+                url=reverse("tickets:detail", args=[number]),
+                link_text=gettext("Reply"),
+            )
+            for number in asked.order_by("due_at", "pk").values_list("number", flat=True)[:limit]
+        ]
 
     def in_flight(self, account):
         return TransferTicket.objects.filter(account=account, status__in=TransferTicket.OPEN_STATUSES).count()

@@ -502,3 +502,19 @@ def test_paid_to_offers_the_account_in_the_customers_own_currency_first(client, 
     form = client.get("/billing/tickets/new/").context["form"]
     offered = list(form.fields["receiving_account"].queryset)
     assert [account.currency for account in offered] == ["USD", "CNY"] and offered[0] == bank
+
+
+def test_a_postpaid_customer_finds_his_tickets_and_the_overview_names_one_finance_asked_about(client, bank, clerk):
+    """bob repays by bank transfer too, but had no Transfer tickets entry, and when finance asked
+    about his ticket the Overview said nothing: he heard only by e-mail."""
+    bob = UserFactory(account=PostpaidAccountFactory(name="Bob's Shop"))
+    client.force_login(bob)
+    overview = client.get("/billing/").content.decode()
+    assert 'href="/billing/tickets/"' in overview and "Finance needs more information" not in overview
+    ticket = make_ticket(bob, bank)
+    request_information(ticket_id=ticket.pk, actor=clerk, message="Please send page two.")
+    overview = client.get("/billing/").content.decode()
+    assert f"Finance needs more information on ticket {ticket.number} before crediting it." in overview
+    assert f'href="/billing/tickets/{ticket.number}/">Reply →' in overview
+    chinese = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Finance needs" not in chinese
