@@ -99,6 +99,23 @@ def test_rf_with_bad_check_digits_is_not_used_but_suggested(customer, bank, cler
     assert not LedgerEntry.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "remittance",
+    [
+        pytest.param("RF17BC0000000001", id="two-digits-too-many-had-suggested-account-0"),
+        pytest.param("RF00BC99999999", id="wrong-check-digits-for-no-account-of-ours"),
+    ],
+)
+def test_an_rf_that_names_no_account_of_ours_suggests_none(customer, bank, clerk, remittance):
+    """An over-long RF had been cut to eight digits, quoted that way and read as 'account #0 (from
+    a mistyped RF)'; a mistyped one suggested whatever account number it spelled, existing or not."""
+    run_import(bank, clerk, camt053([Entry("50.00", "R-LONG", remittance=remittance, payer="Nobody Known")]))
+    line = StatementLine.objects.get()
+    assert line.state == "unmatched" and line.account_id is None
+    assert "#0" not in line.suggestions and "account #" not in line.suggestions
+    assert "RF17 BC00 0000 00 " not in line.explanation
+
+
 def test_another_customers_rf_in_the_free_text_names_two_accounts_and_waits(customer, bank, clerk):
     bob = UserFactory()
     ours, theirs = payment_reference(customer.account_id), payment_reference(bob.account_id)

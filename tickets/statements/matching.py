@@ -28,7 +28,9 @@ from .. import notes
 from ..models import Invoice, StatementLine, TransferTicket, transfer_source_ref
 from ..references import formatted
 
-OUR_RF = re.compile(r"RF\d\dBC\d{8}")
+# Ours: RF, two check digits, BC and the account's eight digits, not one digit more (an over-long one had
+# been cut to eight and read as account #0).
+OUR_RF = re.compile(r"RF\d\dBC\d{8}(?!\d)")
 INVOICE = re.compile(r"INV-?(\d{4})-?(\d{6})")
 BILL = re.compile(r"BL-?(\d{4})-?(\d\d)-?(\d{6})")
 DEPOSIT_KINDS = (LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.REPAYMENT)
@@ -231,7 +233,8 @@ def _rf_accounts(text: str, match: Match, found: _Found):
         account_id = int(reference[6:])
         if not iso11649.is_valid(reference):
             match.notes.append(describe(notes.RF_WRONG_DIGITS, reference=formatted(reference)))
-            match.suggestions.append(describe(notes.MISTYPED_RF, account=found.label(account_id)))
+            if account_id in found.names:  # a digit off names some account: never one that does not exist
+                match.suggestions.append(describe(notes.MISTYPED_RF, account=found.label(account_id)))
         elif account_id in found.names:
             why = describe(notes.RF_NAMES, reference=formatted(reference), account=found.label(account_id))
             yield StatementLine.Rule.RF, account_id, None, why
