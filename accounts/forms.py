@@ -175,5 +175,11 @@ class MemberSettingsForm(forms.Form):
         self.currency = currency
 
     def clean_budget(self) -> Decimal | None:
+        """An amount above zero, or empty for no budget: 0 had been saved, and flagged the member as
+        over budget at its first charge."""
         raw = self.cleaned_data["budget"].strip()
-        return threshold_from_form(raw, self.currency) if raw else None
+        if not raw:
+            return None
+        if threshold_from_form(raw, self.currency) == 0:
+            raise forms.ValidationError(_("A budget must be more than zero; leave it empty for no budget."))
+        return amount_from_form(raw, self.currency)

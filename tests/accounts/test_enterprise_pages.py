@@ -301,6 +301,15 @@ MEMBER_IDS = ["", "abc", "-1", "0", "1.5", "１", "9" * 40, str(2**63), str(2**6
 
 
 @pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("budget", ["0", "0.00", "00"])
+def test_a_budget_of_zero_is_refused_with_what_to_do_instead(client, carol, budget):
+    """0 had been saved, and flagged the member over budget at once: most likely a slip for 'none'."""
+    response = client.post("/billing/enterprise/member-settings/", {"member": carol.account_id, "budget": budget})
+    assert response.status_code == 400
+    assert "A budget must be more than zero; leave it empty for no budget." in page_text(response)
+
+
+@pytest.mark.usefixtures("nothing_written")
 @pytest.mark.parametrize("path", ["allocate", "reclaim", "member-settings"])
 @pytest.mark.parametrize("member", ["outsider", "master", "prepaid", *MEMBER_IDS])
 def test_a_member_that_is_not_the_masters_is_a_404(client, dave, outsider, path, member):
