@@ -1,6 +1,6 @@
 """Errors of accounts and the ledger; the kinds (Invalid, Refused, …) are in money.errors."""
 
-from money.errors import Refused
+from money.errors import Conflict, Refused
 
 
 class TopUpNotAllowed(Refused):
@@ -15,7 +15,8 @@ class AccountChangeRefused(Refused):
     code = "account_change_refused"
 
 
-class InsufficientFunds(Refused):
-    """An allocation larger than the master's available funds, or a reclaim larger than the member's."""
+class InsufficientFunds(Conflict):
+    """An allocation larger than the master's available funds, or a reclaim larger than the member's:
+    the funds, not the person, say no (a 409; it had been a 403, which reads as "not allowed")."""
 
     code = "insufficient_funds"

@@ -123,13 +123,13 @@ def test_every_rendering_hands_out_new_keys(client, dave, carol):
     first = form_for(client.get("/billing/enterprise/"), carol.account, "allocate")["request_key"]
     second = form_for(client.get("/billing/enterprise/"), carol.account, "allocate")["request_key"]
     refused = post_move(client, "allocate", carol.account_id, "5000.00", key=first)
-    assert refused.status_code == 403
+    assert refused.status_code == 409
     assert len({first, second, form_for(refused, carol.account, "allocate")["request_key"]}) == 3
 
 
 def test_more_than_the_master_has_is_refused_on_the_form(client, dave, carol):
     response = post_move(client, "allocate", carol.account_id, "1000.01")
-    assert response.status_code == 403
+    assert response.status_code == 409
     assert "Dave's Enterprise has 1,000.00 USD available: you cannot allocate 1,000.01 USD." in page_text(response)
     assert FundMove.objects.count() == 0
 
@@ -137,8 +137,10 @@ def test_more_than_the_master_has_is_refused_on_the_form(client, dave, carol):
 def test_more_than_the_member_has_is_refused_on_the_form(client, dave, carol):
     post_move(client, "allocate", carol.account_id, "20.00")
     response = post_move(client, "reclaim", carol.account_id, "20.01")
-    assert response.status_code == 403
+    assert response.status_code == 409
     assert "Carol has 20.00 USD left: you cannot reclaim 20.01 USD." in page_text(response)
+    page = response.content.decode()  # under the Reclaim form, not between Allocate's field and it
+    assert page.index("Reclaim unspent funds from") < page.index("you cannot reclaim 20.01 USD")
 
 
 def test_the_master_sets_a_budget_and_an_over_budget_member_is_flagged(client, dave, carol):
@@ -293,7 +295,7 @@ def test_a_hostile_amount_is_a_form_error(client, carol, action, amount, message
 @pytest.mark.parametrize("action", ["allocate", "reclaim"])
 def test_a_huge_amount_is_refused(client, carol, action):
     response = post_move(client, action, carol.account_id, "999999999999.99")
-    assert response.status_code == 403
+    assert response.status_code == 409
     assert "you cannot" in page_text(response)
 
 
