@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
-from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -8,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from djmoney.money import Money
 
-from billing_center.errors import show_on_form, status_for
+from billing_center.errors import error_page, show_on_form, status_for
 from billing_center.keyset import Keyset, keyset_page
 from billing_center.privacy import mask_phone
 from billing_center.responses import see_other
@@ -106,8 +105,8 @@ def alert_settings(request, account):
         "add_email": _add_email,
         "remove": _remove_recipient,
     }
-    if action not in handlers:
-        return HttpResponseBadRequest("Unknown alert action.")
+    if action not in handlers:  # only a forged or outdated form: the product's own 400 page, in the reader's language
+        return error_page(request, 400, message=_("This form is out of date. Reload the page and try again."))
     try:
         message = handlers[action](request, account)
     except AlertFormError as exc:

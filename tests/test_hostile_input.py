@@ -704,7 +704,8 @@ ALERT_ACTIONS = table(
 def test_alert_refuses_an_unknown_action(client, alice, action):
     data = {"enabled": "on", "threshold": "50"} | ({} if action is MISSING else {"action": action})
     response = alert_post(client, **data)
-    assert response.status_code == 400 and b"Unknown alert action." in response.content
+    assert response.status_code == 400 and "This form is out of date." in response.content.decode()
+    assert "<html" in response.content.decode()  # the product's error page, not a bare line of text
     assert not Account.objects.get(pk=alice.account_id).alert_enabled
 
 

@@ -120,6 +120,32 @@ def test_bad_input_is_a_clear_4xx_json_error_and_moves_no_money(client, token, a
     assert account.balance == Money("100.00", "USD")
 
 
+@pytest.mark.parametrize(
+    "body, said",
+    [
+        pytest.param(
+            '{{"account": {pk}, "account": {other}, "amount": "0.01", "currency": "USD", "idempotency_key": "dup"}}',
+            "the key 'account' appears twice in one object",
+            id="a-second-account-had-silently-won",
+        ),
+        pytest.param(
+            '{{"account": {pk}, "amount": "0.01", "currency": "USD", "idempotency_key": "big", "n": '
+            + "9" * 5000
+            + "}}",
+            "a number has more than 100 digits",
+            id="python's-limit-had-named-sys.set_int_max_str_digits",
+        ),
+        pytest.param("{{not json", "Expecting property name enclosed in double quotes at line 1, column 2", id="json"),
+    ],
+)
+def test_an_ambiguous_or_unreadable_body_is_refused_in_the_bodys_own_terms(client, token, account, body, said):
+    other = PrepaidAccountFactory().pk
+    response = post(client, token, "/api/v1/charges", body.format(pk=account.pk, other=other))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_json"
+    assert said in response.json()["error"]["message"] and "sys." not in response.json()["error"]["message"]
+    assert not UsageCharge.objects.exists()
+
+
 def test_float_amounts_are_read_as_decimals(client, token, account):
     response = post(
         client,

@@ -1,5 +1,6 @@
 """The small interface every payment gateway implements, one module per provider."""
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -111,6 +112,23 @@ def check_notice_fields(notice):
     if not notice.event_id:
         raise InvalidNotification("The event has no id.")
     return notice
+
+
+def unreadable(what: str, exc: Exception):
+    """The InvalidNotification for an event we could not read, saying what is wrong in the event's own
+    terms: a missing field by name, JSON by line and column. It had quoted Python's repr of the error
+    (KeyError('amount'), InvalidOperation([<class …>])) to whoever sent it."""
+    from topups.exceptions import InvalidNotification
+
+    if isinstance(exc, KeyError):
+        why = f"the field {exc.args[0]!s} is missing"
+    elif isinstance(exc, json.JSONDecodeError):
+        why = f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    elif isinstance(exc, RecursionError):
+        why = "nested too deeply"
+    else:
+        why = "a field is not of the type or in the form the gateway documents"
+    return InvalidNotification(f"Unreadable {what}: {why}."[:300])
 
 
 @dataclass(frozen=True)

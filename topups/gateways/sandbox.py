@@ -21,11 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from topups.exceptions import GatewayUnavailable, InvalidNotification, RefundConflict
+from topups.exceptions import GatewayUnavailable, RefundConflict
 from topups.models import AutoTopUp, Refund, SandboxCheckout, TopUp
 
 from . import signing
-from .base import CardNotice, CheckoutSession, Notice, PaymentNotice, RefundNotice, check_notice_fields
+from .base import CardNotice, CheckoutSession, Notice, PaymentNotice, RefundNotice, check_notice_fields, unreadable
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class SandboxGateway:
                 account_ref=str(data["account_ref"]),
             )
         except (ValueError, KeyError, TypeError, InvalidOperation, RecursionError, moneyed.CurrencyDoesNotExist) as exc:
-            raise InvalidNotification(f"Unreadable sandbox event: {exc!r}"[:300]) from exc
+            raise unreadable("sandbox event", exc) from exc
         return check_notice_fields(notice)
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:

@@ -27,6 +27,7 @@ from .base import (
     RefundNotice,
     RefundsListed,
     check_notice_fields,
+    unreadable,
 )
 from .stripe_events import (
     LARGEST_AMOUNT_TOTAL,
@@ -146,7 +147,7 @@ class StripeCheckoutGateway:
             event_id, event_type = str(event["id"]), str(event["type"])
             session = event["data"]["object"]
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise InvalidNotification(f"Unreadable Stripe event: {exc}") from exc
+            raise unreadable("Stripe event", exc) from exc
         api_version = event.get("api_version") if isinstance(event, dict) else None
         if api_version not in (None, STRIPE_API_VERSION):
             # Another version means other payload shapes: read nothing from it, say why.
@@ -168,7 +169,7 @@ class StripeCheckoutGateway:
         try:
             return check_notice_fields(_notice(session, event_id=event_id, event_type=event_type, status=status))
         except (ValueError, TypeError, ArithmeticError, moneyed.CurrencyDoesNotExist) as exc:
-            raise InvalidNotification(f"Unreadable Stripe checkout session: {exc!r}"[:300]) from exc
+            raise unreadable("Stripe checkout session", exc) from exc
 
     def _other_notice(self, obj: Mapping, *, event_id: str, event_type: str) -> Notice:
         """Refunds and disputes; any other genuine event is acknowledged and ignored."""
@@ -185,7 +186,7 @@ class StripeCheckoutGateway:
             if event_type in ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"):
                 return check_notice_fields(dispute_notice(obj, event_id=event_id, event_type=event_type))
         except (ValueError, TypeError, ArithmeticError, moneyed.CurrencyDoesNotExist) as exc:
-            raise InvalidNotification(f"Unreadable Stripe {event_type}: {exc!r}"[:300]) from exc
+            raise unreadable(f"Stripe {event_type}", exc) from exc
         return check_notice_fields(
             PaymentNotice(event_id=event_id, event_type=event_type, reference="", status="ignored")
         )
