@@ -177,7 +177,7 @@ def test_the_enterprise_pages_in_chinese(client):
         {"member": member.pk, "amount": "5.00", "request_key": "k" * 24},
         **ZH,
     )
-    assert response.status_code == 403  # refused: more than the master has
+    assert response.status_code == 409  # refused: more than the master has
     assert "可分配金额为 US$0.00，无法分配 US$5.00。" in response.content.decode()
 
     client.force_login(UserFactory(account=member))

@@ -3,6 +3,7 @@ pages, maker-checker, receiving accounts and invoices — and who cannot do any 
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -369,3 +370,23 @@ def test_a_tickets_full_record_shows_its_rate_as_rates_are_shown(client, clerk, 
     staff_login(client, clerk)
     page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
     assert "7.1000" in page and "7.100000000000" not in page and "request_key" not in page
+
+
+def test_finance_reads_admin_in_finances_time_zone_unless_a_clerk_chose_another(
+    client, clerk, customer, bank, settings
+):
+    """Admin's times had been the server's UTC, unlabelled, beside notes stamped in finance's zone: one
+    statement line read 'Credited … 2026-12-05 03:27 +08:00' and 'Credited at: Dec. 4, 2026, 7:27 p.m.'."""
+    settings.FINANCE_TIME_ZONE = "Asia/Shanghai"
+    with time_machine.travel(datetime(2026, 12, 4, 19, 27, tzinfo=UTC), tick=False):
+        ticket = make_ticket(customer, bank)
+    staff_login(client, clerk)
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    shanghai = ticket.due_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{shanghai:%Y-%m-%d %H:%M} UTC+08:00" in page
+    assert "Dates and times are shown in Asia/Shanghai (UTC+08:00)." in page
+    clerk.time_zone = "Europe/London"
+    clerk.save(update_fields=["time_zone"])
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert f"{ticket.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in page  # London in winter
+    assert "Dates and times are shown in Europe/London (UTC)." in page
