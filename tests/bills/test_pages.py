@@ -1,5 +1,7 @@
 """What bob sees and does: his bills, the Overview's postpaid panel, and repaying online."""
 
+from decimal import Decimal
+
 import pytest
 from djmoney.money import Money
 
@@ -211,3 +213,15 @@ def test_the_unbilled_months_name_reads_in_chinese_order(client, billed):
     page = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert re.search(r"未出账用量（\d{4}年\d{1,2}月）", page), re.findall(r"未出账用量（[^）]*）", page)
     assert re.search(r"Unbilled usage, [A-Z][a-z]+ \d{4}", client.get("/billing/").content.decode())
+
+
+def test_in_credit_the_limit_line_says_the_credit_counts_not_that_the_limit_grew(client, bob):
+    """'Credit limit 1,000.00 USD · 1,031.40 USD left' had read as more credit than finance granted."""
+    from accounts.ledger import post_ledger_entry
+
+    bob.account.credit_limit = Decimal("1000.00")
+    bob.account.save(update_fields=["credit_limit"])
+    post_ledger_entry(account_id=bob.account_id, amount=Money("31.40", "USD"), kind="repayment", source_ref="r:1")
+    client.force_login(bob)
+    page = client.get("/billing/").content.decode()
+    assert "1,031.40 USD available to spend, with your credit" in page and "1,031.40 USD left" not in page

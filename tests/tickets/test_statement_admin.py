@@ -170,3 +170,13 @@ def test_a_statement_files_reconciliation_and_a_lines_page_read_as_money(client,
     line = StatementLine.objects.get(bank_reference="R-1")
     page = client.get(f"/admin/tickets/statementline/{line.pk}/change/").content.decode()
     assert "No RF reference, invoice, bill or ticket names this transfer." in page and '"text":' not in page
+
+
+def test_the_same_file_imported_again_says_so(client, clerk, bank):
+    """The clerk had landed on an empty list of '0 new' lines with no word that the file was in already."""
+    staff_login(client, clerk)
+    data = camt053([Entry("10.00", "R-1")])
+    upload(client, bank, data)
+    again = client.get(upload(client, bank, data)["Location"]).content.decode()
+    assert "This file was imported already, on " in again and f"by {clerk.username}: none of its lines is new." in again
+    assert StatementLine.objects.count() == 1

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from billing_center.admin_base import ReadOnlyAdmin, confirmation_page
+from billing_center.moments import moment
 from money.errors import BillingError
 from money.formatting import format_money
 
@@ -108,6 +109,20 @@ class StatementFileAdmin(ReadOnlyAdmin):
             except BillingError as exc:
                 form.add_error("file", exc.message)
             else:
+                earlier = (
+                    StatementFile.objects.filter(receiving_account=result.statement.receiving_account)
+                    .filter(sha256=result.statement.sha256)
+                    .exclude(pk=result.statement.pk)
+                    .order_by("uploaded_at")
+                    .first()
+                )
+                if earlier is not None and not result.new_lines:  # said, or the clerk lands on an empty list
+                    self.message_user(
+                        request,
+                        _("This file was imported already, on %(when)s by %(user)s: none of its lines is new.")
+                        % {"when": moment(earlier.uploaded_at), "user": earlier.uploaded_by},
+                        messages.WARNING,
+                    )
                 self.message_user(
                     request,
                     _("Imported %(lines)s lines (%(new)s new): %(credited)s credited, %(unmatched)s unmatched.")
