@@ -225,3 +225,13 @@ def test_in_credit_the_limit_line_says_the_credit_counts_not_that_the_limit_grew
     client.force_login(bob)
     page = client.get("/billing/").content.decode()
     assert "1,031.40 USD available to spend, with your credit" in page and "1,031.40 USD left" not in page
+
+
+def test_the_gateways_page_names_a_repayment_as_one_in_the_payers_language(client, billed):
+    """The sandbox's page had said 'For: Top-up of account Bob's Shop', in English on a Chinese page."""
+    response = client.post(
+        "/billing/repay/", {"amount": "20.00", "request_key": "k-label"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    topup = TopUp.objects.get()
+    page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"账单还款 {topup.reference}" in page and "Top-up of account" not in page

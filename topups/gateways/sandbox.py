@@ -53,7 +53,7 @@ class SandboxGateway:
             session_id=f"sbx_{secrets.token_hex(16)}",
             reference=str(topup.public_id),
             account_ref=str(topup.account_id),
-            description=f"Top-up of account {topup.account.name}",
+            description=topup.gateway_label[:200],
             amount=topup.amount,
             success_url=success_url,
             cancel_url=cancel_url,

@@ -114,7 +114,7 @@ class StripeCheckoutGateway:
                     "price_data": {
                         "currency": str(topup.amount.currency).lower(),
                         "unit_amount": to_minor_units(topup.amount),
-                        "product_data": {"name": f"Account top-up {topup.reference}"},
+                        "product_data": {"name": topup.gateway_label},
                     },
                 }
             ],

@@ -153,6 +153,15 @@ class TopUp(models.Model):
         return gettext("Auto top-up (saved card)") if self.is_automatic else gettext("Online payment")
 
     @property
+    def gateway_label(self) -> str:
+        """What the gateway's payment page names this payment, in the payer's language as the checkout
+        opens: it had read 'Top-up of account Bob's Shop', in English, for a postpaid repayment too."""
+        values = {"reference": self.reference, "account": self.account.name}
+        if self.is_repayment:
+            return gettext("Repayment of bills %(reference)s, %(account)s") % values
+        return gettext("Top-up %(reference)s, %(account)s") % values
+
+    @property
     def rate_source_label(self) -> str:
         return source_label(self.rate_source)
 
