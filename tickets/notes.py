@@ -19,6 +19,7 @@ PROPOSED = gettext_noop("Received %(received)s, credit %(credit)s.")
 PROPOSED_CONVERTED = gettext_noop("Received %(received)s, credit %(credit)s at %(rate)s.")
 CREDITED = gettext_noop("%(amount)s credited.")
 MATCHED_ON = gettext_noop("Received on %(date)s, matched with your bank statement.")
+SENT_BACK = gettext_noop("%(proposal)s Why: %(why)s")  # the proposal's figures, then the clerk's words as written
 
 # A statement line: why it matched, or why not.
 DEBIT = gettext_noop("A debit: listed, never credited.")
@@ -46,7 +47,7 @@ PAID_BEFORE = gettext_noop("%(account)s (paid from this payer before)")
 MISTYPED_RF = gettext_noop("%(account)s (from a mistyped RF)")
 
 known_messages(
-    PROPOSED, PROPOSED_CONVERTED, CREDITED, MATCHED_ON, DEBIT, OTHER_CURRENCY, SEVERAL_ACCOUNTS, RF_NAMES,
+    PROPOSED, PROPOSED_CONVERTED, CREDITED, MATCHED_ON, SENT_BACK, DEBIT, OTHER_CURRENCY, SEVERAL_ACCOUNTS, RF_NAMES,
     RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT, TICKET_SAME_REFERENCE,
     TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
     UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED,

@@ -169,17 +169,18 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
         return ConfirmOutcome(ticket, credited=True)
 
 
-def withdraw_proposal(*, ticket_id: int, actor, now: datetime | None = None) -> TransferTicket:
+def withdraw_proposal(*, ticket_id: int, actor, why: str = "", now: datetime | None = None) -> TransferTicket:
     """Take back a proposed credit (a mistyped amount or reference): the maker, or the checker sending it back.
     The ticket stays under review without figures, the statement reference is free again, and the thread
-    records who withdrew what; confirming again proposes afresh."""
+    records who withdrew what, and `why` when given (the checker's word to the maker, internal); confirming
+    again proposes afresh."""
     now = now or timezone.now()
     _require(actor, CREDIT_PERMISSION)
     with transaction.atomic():
         ticket = _lock_open_ticket(ticket_id, _("withdraw its proposal"))
         if not ticket.awaiting_approval:
             raise TicketStateError(_("%(number)s has no proposed credit to withdraw.") % {"number": ticket.number})
-        _clear_proposal(ticket, actor, now)
+        _clear_proposal(ticket, actor, now, why=why.strip())
         ticket._history_user = actor
         ticket.save()
         return ticket
@@ -347,10 +348,12 @@ def reject_ticket(*, ticket_id: int, actor, reason: str, now: datetime | None = 
         return ticket
 
 
-def _clear_proposal(ticket: TransferTicket, actor, now: datetime) -> None:
-    """A pending proposal is withdrawn (recorded) and its statement reference freed."""
+def _clear_proposal(ticket: TransferTicket, actor, now: datetime, *, why: str = "") -> None:
+    """A pending proposal is withdrawn (recorded, with why when given) and its statement reference freed."""
     if ticket.proposed_by_id is not None:
-        _event(ticket, TicketEvent.Kind.PROPOSAL_WITHDRAWN, actor, now, public=False, body=_credit_summary(ticket))
+        proposal = _credit_summary(ticket)
+        body = describe(notes.SENT_BACK, proposal=proposal, why=why) if why else proposal
+        _event(ticket, TicketEvent.Kind.PROPOSAL_WITHDRAWN, actor, now, public=False, body=body)
     ticket.proposed_by, ticket.proposed_at = None, None
     ticket.confirmed_bank_reference = ""
 

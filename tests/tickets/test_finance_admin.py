@@ -163,6 +163,27 @@ def test_a_mistyped_proposal_is_withdrawn_by_its_maker_or_sent_back_by_the_check
     assert LedgerEntry.objects.get().amount == Money("5000.00", "USD")
 
 
+def test_the_checker_says_why_a_proposal_goes_back_and_the_maker_reads_it(
+    client, clerk, checker, customer, bank, settings
+):
+    """The send-back page had no field: the thread only repeated the figures, and the maker had to guess."""
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("1000")}
+    ticket = make_ticket(customer, bank, amount=Money("5000.00", "USD"))
+    staff_login(client, clerk)
+    action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="5000.00"))
+    staff_login(client, checker)
+    confirmation = action(client, "withdraw_proposal", [ticket.pk]).content.decode()
+    assert "Why (for the maker; kept in the internal thread)" in confirmation
+    action(client, "withdraw_proposal", [ticket.pk], post="yes", why="The statement shows STMT-2, not STMT-1.")
+    staff_login(client, clerk)
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert "Received 5,000.00 USD, credit 5,000.00 USD. Why: The statement shows STMT-2, not STMT-1." in page
+    chinese = client.get(f"{CHANGELIST}{ticket.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "原因：The statement shows STMT-2, not STMT-1." in chinese  # the clerk's words stay as written
+    client.force_login(customer)
+    assert "STMT-2" not in client.get(f"/billing/tickets/{ticket.number}/").content.decode()  # internal
+
+
 def test_maker_checker_through_admin(client, clerk, checker, customer, bank, settings):
     settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("1000")}
     ticket = make_ticket(customer, bank, amount=Money("5000.00", "USD"))

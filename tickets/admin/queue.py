@@ -95,6 +95,16 @@ class ConfirmCreditForm(forms.Form):
         return data
 
 
+class SendBackForm(forms.Form):
+    why = PlainTextField(
+        label=gettext_lazy("Why (for the maker; kept in the internal thread)"),
+        multiline=True,
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class ReasonForm(forms.Form):
     reason = PlainTextField(
         label=gettext_lazy("Message to the customer"),
@@ -284,15 +294,24 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
     @admin.action(description=gettext_lazy("Withdraw the proposed credit"), permissions=["credit"])
     def withdraw_proposal(self, request, queryset):
         tickets = list(queryset.select_related("account", "proposed_by"))
-        if "post" in request.POST:
+        form = SendBackForm(request.POST if "post" in request.POST else None)
+        if "post" in request.POST and form.is_valid():
             said = _("proposal withdrawn; confirm it again with the right figures")
+            why = form.cleaned_data["why"]
             done = [
-                self._run(request, t, lambda t=t: review.withdraw_proposal(ticket_id=t.pk, actor=request.user), said)
+                self._run(
+                    request, t, lambda t=t: review.withdraw_proposal(ticket_id=t.pk, actor=request.user, why=why), said
+                )
                 for t in tickets
             ]
             return self._report(request, done)
         return self._confirmation(
-            request, queryset, _("Withdraw the proposed credit"), "withdraw_proposal", [(t, None) for t in tickets]
+            request,
+            queryset,
+            _("Withdraw the proposed credit"),
+            "withdraw_proposal",
+            [(t, None) for t in tickets],
+            reason_form=form,
         )
 
     @admin.action(description=gettext_lazy("Request more information from the customer"), permissions=["review"])
