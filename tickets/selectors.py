@@ -104,5 +104,10 @@ def unmatched_statement_lines() -> QuerySet[StatementLine]:
 
 
 def statement_lines_to_confirm() -> QuerySet[StatementLine]:
-    """Matched statement credits waiting for finance's one click."""
-    return StatementLine.objects.filter(state=StatementLine.State.MATCHED)
+    """Matched statement credits waiting for finance's one click (a proposed one waits for a second user)."""
+    return StatementLine.objects.filter(state=StatementLine.State.MATCHED, proposed_by__isnull=True)
+
+
+def statement_lines_awaiting_second_approval() -> QuerySet[StatementLine]:
+    """A maker proposed crediting the line; a second, different finance user has yet to confirm it."""
+    return StatementLine.objects.filter(state=StatementLine.State.MATCHED, proposed_by__isnull=False)

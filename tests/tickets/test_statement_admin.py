@@ -3,6 +3,7 @@ unmatched queue's count on the admin home, and assigning a line by hand through 
 
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -180,3 +181,27 @@ def test_the_same_file_imported_again_says_so(client, clerk, bank):
     again = client.get(upload(client, bank, data)["Location"]).content.decode()
     assert "This file was imported already, on " in again and f"by {clerk.username}: none of its lines is new." in again
     assert StatementLine.objects.count() == 1
+
+
+def test_a_proposed_line_shows_in_the_list_and_is_counted_as_awaiting_a_second_user(
+    client, clerk, customer, bank, settings
+):
+    """A line's proposal had shown only on its own page, and was counted among the lines to confirm."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("100")}
+    staff_login(client, clerk)
+    rf = payment_reference(customer.account_id)
+    upload(
+        client,
+        bank,
+        camt053([Entry("500.00", "BIG-1", creditor_reference=rf), Entry("50.00", "SMALL-1", creditor_reference=rf)]),
+    )
+    line = StatementLine.objects.get(bank_reference="BIG-1")
+    client.post(LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)], "post": "yes"})
+    counts = todo_counts(client.get("/admin/").content.decode())
+    assert counts["lines-awaiting-approval"][0] == 1 and counts["lines-to-confirm"][0] == 1
+    waiting = client.get(counts["lines-awaiting-approval"][1]).content.decode()
+    assert "BIG-1" in waiting and "SMALL-1" not in waiting
+    assert f"proposed by {clerk.username}; a second finance user confirms it" in waiting
+    to_confirm = client.get(counts["lines-to-confirm"][1]).content.decode()
+    assert "SMALL-1" in to_confirm and "BIG-1" not in to_confirm

@@ -173,7 +173,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
     change_list_template = "admin/tickets/statementline/change_list.html"
     list_display = ("booking_date", "amount_display", "payer", "bank_reference", "state_display", "match")
     list_filter = ("state", "rule", "receiving_account", "statement_file")
-    list_select_related = ("account", "ticket")
+    list_select_related = ("account", "ticket", "proposed_by")
     search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference")
     ordering = ("-booking_date", "-id")
     actions = ["confirm_lines", "assign_to_account"]
@@ -194,6 +194,13 @@ class StatementLineAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("State"), ordering="state")
     def state_display(self, obj):
+        if obj.proposed_by_id and obj.state == StatementLine.State.MATCHED:  # it had shown only on the line's page
+            proposed = _("proposed by %(user)s; a second finance user confirms it") % {"user": obj.proposed_by}
+            return format_html(
+                '<span data-testid="line-state">{}</span><br><small class="quiet">{}</small>',
+                obj.get_state_display(),
+                proposed,
+            )
         return format_html('<span data-testid="line-state">{}</span>', obj.get_state_display())
 
     @admin.display(description=gettext_lazy("Match"))
