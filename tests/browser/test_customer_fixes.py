@@ -161,3 +161,22 @@ def test_the_alert_history_lists_the_e_mails_sent_with_the_alert_beside_its_sms(
     expect(delivery).to_contain_text("ops@alice.example")
     fits_sideways(page)
     page.screenshot(path=screenshot_dir / f"alert-history-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_phone_still_tells_a_refund_from_a_usage_charge_on_the_statement(page, live_server, screenshot_dir, width):
+    """At 390 px the Type and Description columns are hidden: rows had read only '-18.60 USD' beside a date.
+    A phone shows both under the date; a desktop shows them in their columns, once."""
+    account = Account.objects.get(users__username="alice")
+    post_ledger_entry(
+        account_id=account.pk, amount=Money("-18.60", "USD"), kind="usage", source_ref="phone:1", description="vm"
+    )
+    page.set_viewport_size(WIDTHS[width])
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/statement/")
+    row = page.locator("table.data tbody tr").first
+    visible = row.inner_text()
+    assert "Usage charge" in visible and "vm" in visible
+    assert visible.count("Usage charge") == 1  # never twice on a desktop
+    fits_sideways(page)
+    page.screenshot(path=str(screenshot_dir / f"statement-row-{width}.png"), full_page=True)
