@@ -162,11 +162,16 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
             raise TicketStateError(
                 _("%(number)s has no proposed credit to approve; confirm it first.") % {"number": ticket.number}
             )
-        if actor.pk == ticket.proposed_by_id:
-            raise TicketNotAllowed(_("A second, different finance user must approve this credit."))
+        refuse_own_proposal(ticket, actor)
         _refuse_own_account(ticket, actor)
         _credit(ticket, actor=actor, now=now)
         return ConfirmOutcome(ticket, credited=True)
+
+
+def refuse_own_proposal(ticket: TransferTicket, actor) -> None:
+    """The maker never approves their own proposal (asked before admin's confirmation page too)."""
+    if ticket.proposed_by_id is not None and actor.pk == ticket.proposed_by_id:
+        raise TicketNotAllowed(_("A second, different finance user must approve this credit."))
 
 
 def withdraw_proposal(*, ticket_id: int, actor, why: str = "", now: datetime | None = None) -> TransferTicket:

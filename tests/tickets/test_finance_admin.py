@@ -192,6 +192,8 @@ def test_maker_checker_through_admin(client, clerk, checker, customer, bank, set
     assert not LedgerEntry.objects.exists()
     refused = action(client, "approve_credit", [ticket.pk], post="yes")
     assert any("second, different" in str(m) for m in refused.wsgi_request._messages)
+    asked = action(client, "approve_credit", [ticket.pk])  # the maker is told before any "are you sure?"
+    assert asked.status_code == 302 and "second, different" in messages_of(asked)[-1]
     assert not LedgerEntry.objects.exists()
     page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
     assert "Awaiting second approval" in page and 'data-testid="action-approve_credit"' not in page
