@@ -12,7 +12,7 @@ written before the parts existed keeps adding plain text, so none of its lines i
 
 from django.utils.translation import gettext_noop
 
-from accounts.descriptions import Description, describe, entry_description, known_messages, parts_of
+from accounts.descriptions import Description, describe, entry_description, known_messages, parts_of, rate_text
 
 # A ticket's thread.
 PROPOSED = gettext_noop("Received %(received)s, credit %(credit)s.")
@@ -54,6 +54,21 @@ known_messages(
 )  # fmt: skip
 
 EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR = "\n", "; "
+
+
+def credited(ticket, *, matched_on=None) -> Description:
+    """The credit's line in a ticket's thread."""
+    if matched_on is not None:
+        return describe(MATCHED_ON, date=matched_on)
+    return describe(CREDITED, amount=ticket.credit_amount)
+
+
+def proposal(ticket) -> Description:
+    """A proposal's figures, in the thread finance reads (as proposed, and as withdrawn)."""
+    if ticket.exchange_rate is None:
+        return describe(PROPOSED, received=ticket.received_amount, credit=ticket.credit_amount)
+    rate = rate_text(ticket.exchange_rate, ticket.received_amount.currency, ticket.credit_amount.currency)
+    return describe(PROPOSED_CONVERTED, received=ticket.received_amount, credit=ticket.credit_amount, rate=rate)
 
 
 def account_label(account_id: int, name: str | None) -> Description:

@@ -133,7 +133,7 @@ def confirm_and_credit(
                 ticket.status = TransferTicket.Status.UNDER_REVIEW
                 ticket._history_user = actor
                 ticket.save()
-                _event(ticket, TicketEvent.Kind.PROPOSED, actor, now, public=False, body=_credit_summary(ticket))
+                _event(ticket, TicketEvent.Kind.PROPOSED, actor, now, public=False, body=notes.proposal(ticket))
                 return ConfirmOutcome(ticket, credited=False)
             _credit(ticket, actor=actor, now=now)
             return ConfirmOutcome(ticket, credited=True)
@@ -234,7 +234,7 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     ticket.decided_by, ticket.decided_at = actor, now
     ticket._history_user = actor
     ticket.save()
-    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=credited_note(ticket))
+    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=notes.credited(ticket))
     _link_statement_lines(ticket, actor=actor, now=now)
     _email_customer(ticket, "credited")
 
@@ -277,15 +277,8 @@ def close_matched_ticket(ticket: TransferTicket, *, entry: LedgerEntry, actor, n
     ticket.decided_by, ticket.decided_at = actor, now
     ticket._history_user = actor
     ticket.save()
-    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=credited_note(ticket, matched_on=booked_on))
+    _event(ticket, TicketEvent.Kind.CREDITED, actor, now, body=notes.credited(ticket, matched_on=booked_on))
     _email_customer(ticket, "credited")
-
-
-def credited_note(ticket: TransferTicket, *, matched_on=None) -> Description:
-    """The credit's line in the ticket's thread, which each reader sees in their language."""
-    if matched_on is not None:
-        return describe(notes.MATCHED_ON, date=matched_on)
-    return describe(notes.CREDITED, amount=ticket.credit_amount)
 
 
 def _description(ticket: TransferTicket) -> Description:
@@ -295,14 +288,6 @@ def _description(ticket: TransferTicket) -> Description:
     return describe(
         descriptions.BANK_TRANSFER_CONVERTED, reference=ticket.number, received=ticket.received_amount, rate=rate
     )
-
-
-def _credit_summary(ticket: TransferTicket) -> Description:
-    """A proposal's figures, in the thread finance reads (as proposed, and as withdrawn)."""
-    if ticket.exchange_rate is None:
-        return describe(notes.PROPOSED, received=ticket.received_amount, credit=ticket.credit_amount)
-    rate = rate_text(ticket.exchange_rate, ticket.received_amount.currency, ticket.credit_amount.currency)
-    return describe(notes.PROPOSED_CONVERTED, received=ticket.received_amount, credit=ticket.credit_amount, rate=rate)
 
 
 def start_review(*, ticket_id: int, actor, now: datetime | None = None) -> TransferTicket:
@@ -356,7 +341,7 @@ def reject_ticket(*, ticket_id: int, actor, reason: str, now: datetime | None = 
 def _clear_proposal(ticket: TransferTicket, actor, now: datetime, *, why: str = "") -> None:
     """A pending proposal is withdrawn (recorded, with why when given) and its statement reference freed."""
     if ticket.proposed_by_id is not None:
-        proposal = _credit_summary(ticket)
+        proposal = notes.proposal(ticket)
         body = describe(notes.SENT_BACK, proposal=proposal, why=why) if why else proposal
         _event(ticket, TicketEvent.Kind.PROPOSAL_WITHDRAWN, actor, now, public=False, body=body)
     ticket.proposed_by, ticket.proposed_at = None, None

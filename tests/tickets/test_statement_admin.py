@@ -205,3 +205,17 @@ def test_a_proposed_line_shows_in_the_list_and_is_counted_as_awaiting_a_second_u
     assert f"proposed by {clerk.username}; a second finance user confirms it" in waiting
     to_confirm = client.get(counts["lines-to-confirm"][1]).content.decode()
     assert "SMALL-1" in to_confirm and "BIG-1" not in to_confirm
+
+
+def test_a_tickets_page_shows_the_statement_line_matched_to_it(client, clerk, customer, bank, settings):
+    """The ticket read 'Submitted' while its money was on our statement, matched to it (found by a helper)."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    ticket = make_ticket(customer, bank, bank_reference="HSBC-1", transfer_date=date(2026, 12, 1))
+    staff_login(client, clerk)
+    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    assert "No line of our statements is matched to it yet." in page
+    upload(client, bank, camt053([Entry("250.00", "HSBC-1", payer="Someone")]))
+    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    line = StatementLine.objects.get()
+    assert f'/admin/tickets/statementline/{line.pk}/change/">HSBC-1</a> · 250.00 USD · booked 2026-12-01' in page
+    assert "Matched, awaiting confirmation" in page

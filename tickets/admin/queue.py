@@ -1,8 +1,6 @@
 """Finance's transfer-ticket queue in Django admin, with its actions (confirm and credit,
 approve, ask for information, reject)."""
 
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
@@ -15,103 +13,36 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from djmoney.money import Money
 
-from accounts.forms import amount_from_form
 from accounts.selectors import recent_ledger_entries
 from billing_center.admin_base import EMPTY, HistoryAdmin, ReadOnlyAdmin, confirmation_page, yes_no
-from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money, format_rate
 
 from .. import intake, review
-from ..models import TicketEvent, TransferTicket
+from ..models import StatementLine, TicketEvent, TransferTicket
 from ..review import ConfirmOutcome
 from . import labels
 from .filters import ApprovalFilter, CurrencyFilter, DueFilter
+from .forms import ConfirmCreditForm, ReasonForm, SendBackForm
 from .holiday_calendar import calendar_warning
 
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
 
-class CheckedOnTheServer(forms.CheckboxInput):
-    """A box the browser does not insist on: correcting the amount to the declared one makes it unneeded, and the
-    browser's `required` would still have blocked the form (the server asks for it while it is needed)."""
-
-    def use_required_attribute(self, initial):
-        return False
+STATEMENT_LINE_SHOWN = ("pk", "bank_reference", "amount", "currency", "booking_date", "state")
 
 
-class ConfirmCreditForm(forms.Form):
-    received_amount = forms.CharField(label=gettext_lazy("Amount received"), max_length=20)
-    received_currency = forms.ChoiceField(label=gettext_lazy("Currency"))
-    bank_reference = PlainTextField(label=gettext_lazy("Bank reference on our statement"), max_length=60)
-
-    duplicate_checked = forms.BooleanField(
-        label=gettext_lazy("I checked the possible duplicate: this is a different transfer"), required=True
-    )
-
-    def __init__(self, *args, ticket: TransferTicket, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ticket = ticket
-        self.fields["received_currency"].choices = [(c, c) for c in settings.CURRENCIES]
-        if not ticket.possible_duplicate:
-            del self.fields["duplicate_checked"]
-        if self.is_bound and self._differs_from_declared():
-            # Asked only when it differs: a mistyped amount (a digit too many) is caught before it is proposed.
-            declared = format_money(ticket.amount)
-            self.fields["amount_checked"] = forms.BooleanField(
-                widget=CheckedOnTheServer,
-                label=_("The customer declared %(declared)s: I checked the amount against our statement")
-                % {"declared": declared},
-                error_messages={
-                    "required": _(
-                        "This is not the %(declared)s the customer declared. Check it against our statement, "
-                        "then tick the box to go on."
-                    )
-                    % {"declared": declared}
-                },
-            )
-
-    def _differs_from_declared(self) -> bool:
-        """The typed amount, in the declared currency, is not the declared amount (another currency is converted
-        and cannot be compared; an amount that does not parse is refused by clean)."""
-        currency = self.data.get(self.add_prefix("received_currency"), "")
-        if currency != str(self.ticket.amount.currency):
-            return False
-        try:
-            typed = amount_from_form(self.data.get(self.add_prefix("received_amount"), ""), currency)
-        except forms.ValidationError:
-            return False
-        return typed != self.ticket.amount.amount
-
-    def clean(self):
-        data = super().clean()
-        if "received_amount" in data and "received_currency" in data:
-            try:
-                data["received"] = Money(
-                    amount_from_form(data["received_amount"], data["received_currency"]), data["received_currency"]
-                )
-            except forms.ValidationError as exc:
-                self.add_error("received_amount", exc)
-        return data
-
-
-class SendBackForm(forms.Form):
-    why = PlainTextField(
-        label=gettext_lazy("Why (for the maker; kept in the internal thread)"),
-        multiline=True,
-        max_length=2000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-
-class ReasonForm(forms.Form):
-    reason = PlainTextField(
-        label=gettext_lazy("Message to the customer"),
-        multiline=True,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-    )
+def _statement_line_of(ticket) -> dict | None:
+    """The matched statement line the ticket page shows, from the ticket's own query (get_object)."""
+    if getattr(ticket, "line_pk", None) is None:
+        return None
+    return {
+        "pk": ticket.line_pk,
+        "bank_reference": ticket.line_bank_reference,
+        "money": Money(ticket.line_amount, ticket.line_currency),
+        "booking_date": ticket.line_booking_date,
+        "state": StatementLine.State(ticket.line_state).label,
+    }
 
 
 @admin.register(TransferTicket)
@@ -201,6 +132,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         queryset = self.get_queryset(request).select_related(
             "account", "submitted_by", "receiving_account", "invoice", "proposed_by", "decided_by", "ledger_entry"
         )
+        # The line of our bank statement matched to it, in the same query: the money may be there before anyone looks.
+        line = StatementLine.objects.filter(ticket=OuterRef("pk")).order_by("booking_date", "pk")
+        queryset = queryset.annotate(
+            **{f"line_{name}": Subquery(line.values(name)[:1]) for name in STATEMENT_LINE_SHOWN}
+        )
         field = TransferTicket._meta.pk if from_field is None else TransferTicket._meta.get_field(from_field)
         try:
             ticket = queryset.get(**{field.name: field.to_python(object_id)})
@@ -229,6 +165,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
                 "certificates": list(ticket.certificates.all()),
                 "events": list(ticket.events.select_related("actor").prefetch_related("certificates")),
                 "duplicates": [(other, labels.status_label(other)) for other in intake.duplicate_tickets(ticket)],
+                "statement_line": _statement_line_of(ticket),
                 "ledger": recent_ledger_entries(ticket.account, limit=8),
                 "retired_account": ticket.receiving_account.retired_at is not None,
                 "can_credit": self.has_credit_permission(request),
