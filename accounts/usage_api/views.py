@@ -190,39 +190,30 @@ def _json(request):
     try:
         # Decimal, never float: 0.1 + 0.2 must stay 0.30 on its way to the ledger.
         return json.loads(
-            body,
-            parse_float=JsonNumber,
-            parse_int=_integer,
-            parse_constant=_refuse_constant,
-            object_pairs_hook=_object_once_per_key,
+            body, parse_float=JsonNumber, parse_constant=_refuse_constant, object_pairs_hook=_object_once_per_key
         )
     except json.JSONDecodeError as exc:
         error = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
         raise BadCharge("bad_json", (_("The body is not valid JSON: %(error)s") % {"error": error})[:200]) from exc
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadCharge("bad_json", (_("The body is not valid JSON: %(error)s") % {"error": exc})[:200]) from exc
+        # Python's own refusal of a 4,300-digit number named sys.set_int_max_str_digits(): said in JSON's terms.
+        error = "a number has too many digits" if "int_max_str_digits" in str(exc) else exc
+        raise BadCharge("bad_json", (_("The body is not valid JSON: %(error)s") % {"error": error})[:200]) from exc
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
-def _integer(text: str) -> int:
-    """No id or amount has 100 digits; Python's own refusal (at 4,300) named sys.set_int_max_str_digits()."""
-    if len(text.lstrip("-")) > 100:
-        raise ValueError("a number has more than 100 digits")
-    return int(text)
-
-
 def _object_once_per_key(pairs: list) -> dict:
     """{"account": 1, "account": 2} is refused: the last one had silently won, and parsers along the
     way may each pick another, which is no way to name the account a charge debits."""
-    seen = set()
-    for key, _value in pairs:
-        if key in seen:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        seen.add(key)
-    return dict(pairs)
+    found = dict(pairs)
+    if len(found) != len(pairs):  # rare: only then look for the key (1,000 charges' objects cost ~0.3 ms)
+        keys = [key for key, _value in pairs]
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"the key {twice!r} appears twice in one object")
+    return found
 
 
 def _charge(item) -> ChargeRequest:
