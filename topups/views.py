@@ -126,6 +126,8 @@ def topup_detail(request, public_id, account):
         "refunds": refunds,
         "refunded": refunded if refunded.amount else None,
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
+        # Where "start a new one" leads: Repay for a postpaid repayment (Pay refuses postpaid accounts).
+        "again_url": reverse("topups:repay" if topup.is_repayment else "topups:pay"),
     }
     return render(request, "topups/detail.html", context)
 

@@ -235,3 +235,14 @@ def test_the_gateways_page_names_a_repayment_as_one_in_the_payers_language(clien
     topup = TopUp.objects.get()
     page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert f"账单还款 {topup.reference}" in page and "Top-up of account" not in page
+
+
+def test_a_pending_repayments_page_leads_back_to_repay_not_to_pay(client, billed):
+    """Its 'Start a new top-up' had led to Pay, which refuses a postpaid account: a dead end."""
+    client.post("/billing/repay/", {"amount": "20.00", "request_key": "k-again"})
+    topup = TopUp.objects.get()
+    page = client.get(f"/billing/topups/{topup.public_id}/").content.decode()
+    assert "Cancel this repayment" in page and "Cancel this top-up" not in page
+    client.post(f"/billing/topups/{topup.public_id}/cancel/")
+    page = client.get(f"/billing/topups/{topup.public_id}/").content.decode()
+    assert 'href="/billing/repay/"' in page and 'href="/billing/pay/">' not in page
