@@ -8,6 +8,7 @@ from reportlab.platypus import Spacer
 
 from billing_center.moments import moment
 from billing_center.pdf import build_pdf, key_value_table, paragraph
+from bills.models import Settlement
 from money.formatting import format_money, format_rate
 
 from .models import TopUp
@@ -41,6 +42,8 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
         (_("Balance after"), format_money(topup.ledger_entry.balance_after)),
         (_("Our reference"), str(topup.public_id)),
     ]
+    if topup.is_repayment:  # what an accounts department files it against: the bills it settled
+        rows.append((_("Settles"), settled_bills(topup) or _("Kept as credit for the next bills")))
     refunds = list(topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"))
     for refund in refunds:
         rows.append(
@@ -60,14 +63,28 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
     return rows
 
 
+def settled_bills(topup: TopUp) -> str:
+    """The bills a repayment settled, each with the part it paid: "BL-2026-11-000002 (151.55 USD)"."""
+    settlements = Settlement.objects.filter(source_ref=topup.ledger_entry.source_ref).select_related("bill")
+    return ", ".join(
+        f"{s.bill.number} ({format_money(s.amount)})" for s in settlements.order_by("bill__period_start", "pk")
+    )
+
+
+def confirmation(topup: TopUp) -> str:
+    """The receipt's first sentence: a repayment is not a top-up (a postpaid account has none)."""
+    merchant = {"merchant": settings.MERCHANT_NAME}
+    if topup.is_repayment:
+        return _("%(merchant)s confirms this repayment was received and credited.") % merchant
+    return _("%(merchant)s confirms this top-up was received and credited.") % merchant
+
+
 def receipt_pdf(topup: TopUp) -> bytes:
     return build_pdf(
         _("Receipt %(reference)s") % {"reference": topup.reference},
         [
             paragraph(_("Billing Center — payment receipt"), "Title"),
-            paragraph(
-                _("%(merchant)s confirms this top-up was received and credited.") % {"merchant": settings.MERCHANT_NAME}
-            ),
+            paragraph(confirmation(topup)),
             Spacer(1, 8 * mm),
             key_value_table(receipt_rows(topup)),
             Spacer(1, 10 * mm),

@@ -23,7 +23,7 @@ from .auto_topup import check_card_setup, configure, remove_card, start_card_set
 from .checkout import limits_for, start_online_topup
 from .forms import AutoTopUpForm, OnlineTopUpForm
 from .models import AutoTopUp, Refund, TopUp
-from .receipts import receipt_pdf, receipt_rows
+from .receipts import confirmation, receipt_pdf, receipt_rows
 from .reconcile import cancel_topup, check_on_return
 from .return_status import POLL_EVERY_MS, headline, page_state, status_json
 from .selectors import get_credited_topup_for_account, get_topup_for_account
@@ -173,7 +173,7 @@ def cancel(request, public_id, account):
 @require_safe  # pages that only show: GET and HEAD
 def receipt(request, public_id, account):
     topup = get_credited_topup_for_account(account, public_id)
-    context = {"account": account, "topup": topup, "rows": receipt_rows(topup), "merchant": settings.MERCHANT_NAME}
+    context = {"account": account, "topup": topup, "rows": receipt_rows(topup), "confirmation": confirmation(topup)}
     return render(request, "topups/receipt.html", context)
 
 

@@ -246,3 +246,17 @@ def test_a_pending_repayments_page_leads_back_to_repay_not_to_pay(client, billed
     client.post(f"/billing/topups/{topup.public_id}/cancel/")
     page = client.get(f"/billing/topups/{topup.public_id}/").content.decode()
     assert 'href="/billing/repay/"' in page and 'href="/billing/pay/">' not in page
+
+
+def test_a_repayments_receipt_says_repayment_and_names_the_bills_it_settled(client, billed):
+    """It had said 'confirms this top-up was received' and named no bill (found by a helper as bob)."""
+    october, _ = billed
+    client.post("/billing/repay/", {"amount": "30.00", "bills": [str(october.pk)], "request_key": "k-receipt"})
+    topup = TopUp.objects.get()
+    pay_in_sandbox(client, topup)
+    page = client.get(f"/billing/topups/{topup.public_id}/receipt/").content.decode()
+    assert "confirms this repayment was received and credited." in page and "this top-up" not in page
+    assert f"{october.number} (30.00 USD)" in page
+    chinese = client.get(f"/billing/topups/{topup.public_id}/receipt/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "Settles" not in chinese.content.decode() and "confirms" not in chinese.content.decode()
+    assert client.get(f"/billing/topups/{topup.public_id}/receipt.pdf").status_code == 200
