@@ -26,7 +26,8 @@ from money.rates import current_quote
 from . import notes
 from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
-from .models import StatementLine, TicketEvent, TransferTicket, transfer_source_ref
+from .models import StatementLine, TicketEvent, TransferTicket
+from .statements.parsed import compact_reference
 
 logger = logging.getLogger(__name__)
 CREDIT_PERMISSION = "tickets.credit_transferticket"
@@ -249,7 +250,7 @@ def _link_statement_lines(ticket: TransferTicket, *, actor, now: datetime) -> No
         return
     lines = StatementLine.objects.select_for_update(skip_locked=True).filter(
         receiving_account_id=ticket.receiving_account_id,
-        bank_reference=transfer_source_ref(ticket.confirmed_bank_reference).removeprefix("bank:"),
+        bank_reference=compact_reference(ticket.confirmed_bank_reference),  # as the importer stores it
         amount=ticket.received_amount.amount,
         currency=str(ticket.received_amount.currency),
         state__in=(StatementLine.State.MATCHED, StatementLine.State.UNMATCHED),

@@ -225,8 +225,13 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             ]
             return self._report(request, done)
         # The maker's own proposals are refused now: the "are you sure?" page had come first, then the refusal.
-        own = [self._run(request, t, lambda t=t: review.refuse_own_proposal(t, request.user), "-") for t in tickets]
-        if refused := [row for row in own if not row[2]]:
+        refused = []
+        for ticket in tickets:
+            try:
+                review.refuse_own_proposal(ticket, request.user)
+            except BillingError as exc:
+                refused.append((ticket, exc.message, False))
+        if refused:
             return self._report(request, refused)
         return self._confirmation(
             request, queryset, _("Approve proposed credit"), "approve_credit", [(t, None) for t in tickets]
