@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import AlertRecipient
+from accounts.models import Account, AlertRecipient
 from accounts.notifications import queue_email, queue_sms, recipient_language
 from accounts.outbound_webhooks.events import emit
 from money.formatting import format_money
@@ -57,7 +57,11 @@ def reminder_due(bill: Bill, today: date) -> str:
 @transaction.atomic
 def remind_bill(*, bill_id: int, today: date) -> bool:
     """Send the bill's reminder if it has not had it; mark an overdue bill overdue."""
-    bill = Bill.objects.select_for_update().select_related("account").get(pk=bill_id)
+    # The account row first, then the bill, as settlement takes them: a reminder holding the
+    # bill while a repayment held the account and waited for that bill was a deadlock.
+    account_id = Bill.objects.values_list("account_id", flat=True).get(pk=bill_id)
+    Account.objects.select_for_update().values_list("pk", flat=True).get(pk=account_id)
+    bill = Bill.objects.select_for_update(of=("self",)).select_related("account").get(pk=bill_id)
     state = reminder_due(bill, today)
     already = {Reminder.NONE: 0, Reminder.DUE_SOON: 1, Reminder.OVERDUE: 2}
     if state == Reminder.NONE or already[bill.reminder] >= already[state]:

@@ -256,18 +256,22 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
         raise
     TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=notice.session_id)
     apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
-    _after_charge(auto.pk, topup.pk, notice.detail or gettext_noop("The card was declined."), now)
+    _after_charge(auto, topup.pk, notice.detail or gettext_noop("The card was declined."), now)
     return TopUp.objects.get(pk=topup.pk)
 
 
 def _give_up(auto: AutoTopUp, topup: TopUp, reason: str, now: datetime) -> None:
     close_topup(topup.pk, status=TopUp.Status.FAILED, reason=reason)
-    _after_charge(auto.pk, topup.pk, reason, now)
+    _after_charge(auto, topup.pk, reason, now)
 
 
 @transaction.atomic
-def _after_charge(auto_id: int, topup_id: int, reason: str, now: datetime) -> None:
-    auto = AutoTopUp.objects.select_for_update().select_related("account").get(pk=auto_id)
+def _after_charge(auto: AutoTopUp, topup_id: int, reason: str, now: datetime) -> None:
+    # The account row first, then the settings row, as configure and run_auto_topup take them
+    # (a pause writes the account): one statement locking both took the settings row first and
+    # deadlocked with a run_auto_topup or a save waiting for it while holding the account.
+    Account.objects.select_for_update().values_list("pk", flat=True).get(pk=auto.account_id)
+    auto = AutoTopUp.objects.select_for_update(of=("self",)).select_related("account").get(pk=auto.pk)
     topup = TopUp.objects.get(pk=topup_id)
     if topup.status == TopUp.Status.CREDITED:
         auto.failures_in_a_row, auto.last_problem = 0, ""

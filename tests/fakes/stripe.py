@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
 from urllib.parse import parse_qsl
 
@@ -158,6 +159,8 @@ class FakeStripe:
         self.refund_status = "succeeded"  # what Stripe answers a refund create with
         self.intents: dict[str, dict] = {}
         self.card_declines = False  # the saved card: Stripe answers 402 card_declined
+        self.charge_asked = threading.Event()  # set when a saved card's charge arrives
+        self.hold_charges: threading.Event | None = None  # if given, a charge is answered once it is set
         self.down = False
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
 
@@ -263,6 +266,9 @@ class FakeStripe:
 
     def _payment_intent(self, request):
         """An off-session PaymentIntent, confirmed at once (auto top-up)."""
+        self.charge_asked.set()
+        if self.hold_charges is not None:
+            assert self.hold_charges.wait(30), "the test never let the charge through"
         key = request.headers.get("Idempotency-Key")
         if key in self.by_idempotency_key:
             return 200, {"Idempotent-Replayed": "true"}, json.dumps(self.intents[self.by_idempotency_key[key]])

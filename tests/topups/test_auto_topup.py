@@ -1,8 +1,6 @@
 """Auto top-up: a saved card charged once per crossing below the threshold, within ceilings,
 paused after three failures in a row; driven through the pages and the sandbox gateway."""
 
-from decimal import Decimal
-
 import pytest
 from djmoney.money import Money
 
@@ -12,7 +10,8 @@ from accounts.verification import ledger_mismatches
 from tests.factories import UserFactory
 from tests.fakes.stripe import event, post_webhook, signed
 from tests.intake import apply_stored, delivered
-from topups.auto_topup import configure, run_auto_topup, sweep_auto_topups
+from tests.topups.conftest import card_on_file
+from topups.auto_topup import run_auto_topup, sweep_auto_topups
 from topups.models import AutoTopUp, SandboxCheckout, TopUp
 
 pytestmark = pytest.mark.django_db
@@ -41,28 +40,6 @@ def save_card(client, *, declines: bool = False) -> AutoTopUp:
     assert "Visa •••• " in page.content.decode()
     assert SandboxCheckout.objects.get(session_id=session_id).mode == SandboxCheckout.Mode.SETUP
     return AutoTopUp.objects.get()
-
-
-def card_on_file(user, *, gateway: str = "stripe", daily: str = "300", payment_method: str = "pm_1") -> AutoTopUp:
-    """A saved card and auto top-up on at 50 / 100 USD, as the pages would leave them."""
-    auto = AutoTopUp.objects.create(
-        account=user.account,
-        owner=user,
-        gateway=gateway,
-        gateway_customer_id="cus_1",
-        payment_method_id=payment_method,
-        card_label="Visa •••• 4242",
-    )
-    configure(
-        account_id=user.account_id,
-        actor=user,
-        enabled=True,
-        threshold=Decimal("50"),
-        amount=Decimal("100"),
-        daily_ceiling=Decimal(daily),
-        monthly_ceiling=Decimal("1000"),
-    )
-    return auto
 
 
 def turn_on(client, **overrides):
