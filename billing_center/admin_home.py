@@ -52,6 +52,8 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
          tickets.tickets_awaiting_second_approval, QUEUE, {"approval": "waiting"}, False),
         ("unmatched-lines", _("Unmatched bank statement lines"), "tickets.view_statementline",
          tickets.unmatched_statement_lines, LINES, {"state__exact": "unmatched"}, True),
+        ("other-currency-lines", _("Statement lines in another currency"), "tickets.view_statementline",
+         tickets.other_currency_statement_lines, LINES, {"state__exact": "other_currency"}, True),
         ("lines-to-confirm", _("Statement lines to confirm"), "tickets.view_statementline",
          tickets.statement_lines_to_confirm, LINES, {"state__exact": "matched", "proposed_by__isnull": "True"}, False),
         ("lines-awaiting-approval", _("Statement lines awaiting second approval"), "tickets.view_statementline",

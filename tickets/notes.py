@@ -39,6 +39,10 @@ ASSIGNED = gettext_noop("Assigned to %(account)s by %(user)s on %(when)s.")
 ALREADY_CREDITED = gettext_noop("Already credited through ticket %(number)s: linked, not credited again.")
 CREDITED_ON = gettext_noop("Credited %(amount)s on %(when)s.")
 NOT_CREDITED = gettext_noop("Not credited: %(why)s")
+SET_ASIDE = gettext_noop("Set aside by %(user)s on %(when)s, %(reason)s: %(note)s")  # the clerk's words as written
+RETURNED = gettext_noop("returned to the payer")
+NOT_A_PAYMENT = gettext_noop("not a customer payment")
+PUT_BACK = gettext_noop("Put back to be credited by %(user)s on %(when)s.")
 
 # A statement line's suggestions: an account, and why it is suggested.
 ACCOUNT = gettext_noop("%(name)s (#%(id)s)")
@@ -50,7 +54,7 @@ known_messages(
     PROPOSED, PROPOSED_CONVERTED, CREDITED, MATCHED_ON, SENT_BACK, DEBIT, OTHER_CURRENCY, SEVERAL_ACCOUNTS, RF_NAMES,
     RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT, TICKET_SAME_REFERENCE,
     TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
-    UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED,
+    UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED, NOT_A_PAYMENT, PUT_BACK,
 )  # fmt: skip
 
 EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR = "\n", "; "

@@ -27,7 +27,7 @@ from . import notes
 from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
 from .models import StatementLine, TicketEvent, TransferTicket
-from .statements.parsed import compact_reference
+from .selectors import statement_lines_for_transfer
 
 logger = logging.getLogger(__name__)
 CREDIT_PERMISSION = "tickets.credit_transferticket"
@@ -75,14 +75,11 @@ def _refuse_own_account(ticket: TransferTicket, actor) -> None:
         raise TicketNotAllowed(_("This ticket is for your own account; another finance user must handle it."))
 
 
-def _refuse_reused_statement_line(ticket: TransferTicket) -> None:
-    """One line of our bank statement pays one ticket: its reference cannot credit two."""
-    other = (
-        TransferTicket.objects.filter(confirmed_bank_reference__iexact=ticket.confirmed_bank_reference)
-        .exclude(pk=ticket.pk)
-        .values_list("number", flat=True)
-        .first()
-    )
+def _refuse_used_transfer(ticket: TransferTicket) -> None:
+    """One line of our bank statement pays one ticket: its reference cannot credit two. A line finance
+    set aside (returned to the payer, say) credits none."""
+    other = TransferTicket.objects.filter(confirmed_bank_reference__iexact=ticket.confirmed_bank_reference)
+    other = other.exclude(pk=ticket.pk).values_list("number", flat=True).first()
     if other:
         raise TicketStateError(
             _(
@@ -90,6 +87,13 @@ def _refuse_reused_statement_line(ticket: TransferTicket) -> None:
                 "If this is a different transfer, enter its own statement reference."
             )
             % {"reference": ticket.confirmed_bank_reference, "ticket": other}
+        )
+    aside = statement_lines_for_transfer(ticket).filter(state=StatementLine.State.SET_ASIDE).first()
+    if aside is not None:
+        names = {"reference": aside.bank_reference, "reason": aside.get_set_aside_reason_display()}
+        raise TicketStateError(
+            _("Our statement's line for %(reference)s was set aside (%(reason)s): %(note)s Put it back first.")
+            % {**names, "note": aside.set_aside_note}
         )
 
 
@@ -128,7 +132,7 @@ def confirm_and_credit(
                     % {"user": ticket.proposed_by, "amount": format_money(ticket.credit_amount)}
                 )
             _price(ticket, received=received, bank_reference=bank_reference, now=now)
-            _refuse_reused_statement_line(ticket)
+            _refuse_used_transfer(ticket)
             if needs_second_approval(ticket):
                 ticket.proposed_by, ticket.proposed_at = actor, now
                 ticket.status = TransferTicket.Status.UNDER_REVIEW
@@ -212,6 +216,7 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
 def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     """Credit the locked ticket through the one money-in function and mark it credited. A
     postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
+    _refuse_used_transfer(ticket)  # again at approval: a line set aside since the proposal
     deposit = credit_payment(
         repayment=ticket.account.is_postpaid,
         kind=LedgerEntry.Kind.BANK_TRANSFER,
@@ -248,12 +253,12 @@ def _link_statement_lines(ticket: TransferTicket, *, actor, now: datetime) -> No
     the ticket): that path finds the credit itself."""
     if not ticket.confirmed_bank_reference:
         return
-    lines = StatementLine.objects.select_for_update(skip_locked=True).filter(
-        receiving_account_id=ticket.receiving_account_id,
-        bank_reference=compact_reference(ticket.confirmed_bank_reference),  # as the importer stores it
-        amount=ticket.received_amount.amount,
-        currency=str(ticket.received_amount.currency),
-        state__in=(StatementLine.State.MATCHED, StatementLine.State.UNMATCHED),
+    lines = (
+        statement_lines_for_transfer(ticket)
+        .select_for_update(skip_locked=True)
+        .filter(
+            state__in=(StatementLine.State.MATCHED, StatementLine.State.UNMATCHED),
+        )
     )
     for line in lines:
         line.account_id, line.ticket = ticket.account_id, ticket

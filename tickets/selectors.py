@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Account
 
 from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TransferTicket
+from .statements.parsed import compact_reference
 
 FINANCE_VIEW_PERMISSION = "tickets.view_transferticket"
 
@@ -111,3 +112,19 @@ def statement_lines_to_confirm() -> QuerySet[StatementLine]:
 def statement_lines_awaiting_second_approval() -> QuerySet[StatementLine]:
     """A maker proposed crediting the line; a second, different finance user has yet to confirm it."""
     return StatementLine.objects.filter(state=StatementLine.State.MATCHED, proposed_by__isnull=False)
+
+
+def other_currency_statement_lines() -> QuerySet[StatementLine]:
+    """Credits in a currency the receiving account does not hold: finance returns them, or sets them aside."""
+    return StatementLine.objects.filter(state=StatementLine.State.OTHER_CURRENCY)
+
+
+def statement_lines_for_transfer(ticket: TransferTicket) -> QuerySet[StatementLine]:
+    """Our statement's lines for the transfer a ticket's confirmed figures name: the reference as the
+    importer stores it, the amount received, the receiving account."""
+    return StatementLine.objects.filter(
+        receiving_account_id=ticket.receiving_account_id,
+        bank_reference=compact_reference(ticket.confirmed_bank_reference),
+        amount=ticket.received_amount.amount,
+        currency=str(ticket.received_amount.currency),
+    )

@@ -63,7 +63,13 @@ class StatementLine(models.Model):
         MATCHED = "matched", _("Matched, awaiting confirmation")
         CREDITED = "credited", _("Credited")
         DEBIT = "debit", _("Debit (listed only)")
-        OTHER_CURRENCY = "other_currency", _("Other currency (listed only)")
+        OTHER_CURRENCY = "other_currency", _("Other currency, to return or set aside")
+        SET_ASIDE = "set_aside", _("Set aside, not credited")
+
+    class SetAside(models.TextChoices):
+        NONE = "", _("None")
+        RETURNED = "returned", _("Returned to the payer")
+        NOT_A_PAYMENT = "not_a_payment", _("Not a customer payment")
 
     class Rule(models.TextChoices):
         NONE = "", _("None")
@@ -143,6 +149,20 @@ class StatementLine(models.Model):
     matched_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Empty until the importer matched it."), verbose_name=_("matched at")
     )
+    # Finance's decision not to credit a line (money sent back, bank interest…), with its words; put back, cleared.
+    set_aside_reason = models.CharField(
+        verbose_name=_("set aside as"), max_length=20, choices=SetAside.choices, default=SetAside.NONE, blank=True
+    )
+    set_aside_note = models.CharField(verbose_name=_("why it was set aside"), max_length=500, blank=True)
+    set_aside_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("set aside by"),
+    )
+    set_aside_at = models.DateTimeField(null=True, blank=True, verbose_name=_("set aside at"))
 
     class Meta:
         ordering = ["booking_date", "id"]
@@ -156,6 +176,11 @@ class StatementLine(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(state="credited") | models.Q(ledger_entry__isnull=False),
                 name="statement_line_credited_has_entry",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="set_aside")
+                | (~models.Q(set_aside_reason="") & models.Q(set_aside_by__isnull=False, ledger_entry__isnull=True)),
+                name="statement_line_set_aside_has_reason",
             ),
         ]
 

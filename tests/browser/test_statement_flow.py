@@ -85,3 +85,44 @@ def test_finance_uploads_a_statement_one_line_is_credited_and_one_assigned_by_ha
     expect(page.get_by_test_id("no-ticket-needed")).to_contain_text("You need no ticket")
     page.screenshot(path=screenshot_dir / "statement-bank-transfer-phone.png", full_page=True)
     assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 2
+
+
+def test_finance_sets_aside_a_transfer_in_another_currency_and_the_to_do_list_empties(
+    page,
+    live_server,
+    people,  # noqa: F811  (the fixture imported above)
+    screenshot_dir,
+    tmp_path,
+):
+    _, finance, bank, _ = people
+    statement = tmp_path / "camt053.xml"
+    statement.write_bytes(camt053([Entry("80.00", "BK-EUR-1", payer="Jean Dupont", currency="EUR")]))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    admin_sign_in(page, live_server.url, finance)
+    page.goto(f"{live_server.url}/admin/tickets/statementfile/add/")
+    page.select_option("#id_receiving_account", str(bank.pk))
+    page.set_input_files("#id_file", str(statement))
+    page.get_by_test_id("import-statement").click()
+
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_test_id("todo-other-currency-lines")).to_contain_text("1")
+    page.get_by_test_id("todo-other-currency-lines").click()
+    line = StatementLine.objects.get()
+    expect(page.locator("#result_list")).to_contain_text("Other currency, to return or set aside")
+    page.check(f'input[name="_selected_action"][value="{line.pk}"]')
+    page.select_option("select[name=action]", "set_aside")
+    page.click("button[name=index]")
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text("Jean Dupont")
+    page.get_by_label("Returned to the payer").check()
+    page.fill("#id_note", "EUR cannot be held on this account; returned 3 Dec, our ref RT-12")
+    page.screenshot(path=screenshot_dir / "statement-set-aside.png", full_page=True)
+    page.get_by_test_id("confirm-action").click()
+    expect(page.locator(".messagelist")).to_contain_text("BK-EUR-1: set aside: returned to the payer")
+
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_test_id("todo-other-currency-lines")).to_contain_text("0")
+    page.goto(f"{live_server.url}/admin/tickets/statementline/{line.pk}/change/")
+    expect(page.locator("body")).to_contain_text("returned 3 Dec, our ref RT-12")
+    page.screenshot(path=screenshot_dir / "statement-line-set-aside.png", full_page=True)
+    line.refresh_from_db()
+    assert line.state == "set_aside" and line.set_aside_by == finance

@@ -230,6 +230,7 @@ def test_the_admin_home_counts_what_needs_doing_and_links_to_each_list(client, c
         "open-disputes": 1,
         "failed-sms": 1,
         "unmatched-lines": 0,
+        "other-currency-lines": 0,
         "lines-to-confirm": 0,
         "lines-awaiting-approval": 0,
     }

@@ -4,13 +4,16 @@ customer's tickets for two of its lines are confirmed — each transfer is credi
 One ticket names its line's bank reference (the import matches it and closes it); the other was
 filed under a reference the statement does not show, and the clerk confirms it typing the
 line's reference: the import matched that line by its RF alone and credits it with the rest of
-its chunk, so whichever comes second finds the transfer credited and links to it."""
+its chunk, so whichever comes second finds the transfer credited and links to it.
+
+A line confirmed by one clerk while another sets it aside ends credited or set aside, never both."""
 
 import pytest
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from accounts.verification import ledger_mismatches
+from money.errors import Conflict
 from tests.concurrency.test_races import race
 from tests.factories import UserFactory
 from tests.tickets.conftest import finance_clerk, make_ticket
@@ -18,7 +21,9 @@ from tests.tickets.statement_files import Entry, camt053
 from tickets.models import StatementLine, TransferTicket
 from tickets.references import payment_reference
 from tickets.review import confirm_and_credit
+from tickets.statements.crediting import assign_line, confirm_line
 from tickets.statements.importing import import_statement
+from tickets.statements.setting_aside import set_aside_line
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -71,4 +76,29 @@ def test_two_imports_of_one_statement_and_a_ticket_confirmation_credit_each_tran
     bob.account.refresh_from_db()
     assert customer.account.balance == Money(250 + 10 + 11 + 12 + 13 + 14, "USD")
     assert bob.account.balance == Money(20 + 21 + 22 + 23 + 24, "USD")
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_a_line_confirmed_and_set_aside_at_once_is_one_or_the_other(clerk, checker, bank, round_):
+    bob = UserFactory()
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("45.00", "R-1")]), name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+
+    credit, aside = race(
+        [
+            lambda: confirm_line(line_id=line.pk, actor=checker),
+            lambda: set_aside_line(line_id=line.pk, actor=clerk, reason="returned", note="Sent back"),
+        ]
+    )
+
+    line.refresh_from_db()
+    bob.account.refresh_from_db()
+    if line.state == "credited":
+        assert credit.credited and isinstance(aside, Conflict), aside
+        assert bob.account.balance == Money("45.00", "USD") and line.set_aside_by is None
+    else:
+        assert line.state == "set_aside" and isinstance(credit, Conflict), credit
+        assert bob.account.balance == Money(0, "USD") and not LedgerEntry.objects.exists()
     assert ledger_mismatches() == []

@@ -17,6 +17,7 @@ from djmoney.money import Money
 
 from billing_center.admin_base import ReadOnlyAdmin, confirmation_page
 from billing_center.moments import moment
+from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
 
@@ -24,6 +25,7 @@ from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, Statem
 from ..review import CREDIT_PERMISSION
 from ..statements.crediting import LineOutcome, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
+from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
 
 LINES = "admin:tickets_statementline_changelist"
 
@@ -49,6 +51,23 @@ class UploadForm(forms.Form):
 
 class AssignForm(forms.Form):
     account_id = forms.IntegerField(label=gettext_lazy("Account number (#)"), min_value=1)
+
+
+class SetAsideForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=gettext_lazy("What became of the money"),
+        choices=[(key, label) for key, label in StatementLine.SetAside.choices if key],
+        widget=forms.RadioSelect,
+    )
+    note = PlainTextField(
+        label=gettext_lazy("Why (kept on the line)"),
+        max_length=NOTE_LENGTH,
+        multiline=True,  # one paragraph: line breaks are folded into spaces when it is kept
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=gettext_lazy(
+            "For example: returned on 12 May, our reference R-1234; or: the bank's interest for April."
+        ),
+    )
 
 
 @admin.register(StatementFile)
@@ -168,6 +187,30 @@ def statement_totals(lines) -> list[dict]:
     ]
 
 
+def credit_words(outcome: LineOutcome) -> str:
+    if outcome.already:
+        return _("was already credited — nothing changed")
+    if outcome.linked_to:
+        return _("already credited through %(ticket)s: linked, nothing credited again") % {
+            "ticket": outcome.linked_to.number
+        }
+    if not outcome.credited:
+        return _("proposed; a second finance user must confirm it")
+    return _("credited %(amount)s") % {"amount": format_money(outcome.line.money)}
+
+
+def assigned_words(line: StatementLine) -> str:
+    return _("assigned to %(account)s; confirm it to credit") % {"account": line.account.name}
+
+
+def set_aside_words(line: StatementLine) -> str:
+    return _("set aside: %(reason)s") % {"reason": line.get_set_aside_reason_display().lower()}
+
+
+def put_back_words(line: StatementLine) -> str:
+    return _("put back: %(state)s") % {"state": line.get_state_display().lower()}
+
+
 @admin.register(StatementLine)
 class StatementLineAdmin(ReadOnlyAdmin):
     change_list_template = "admin/tickets/statementline/change_list.html"
@@ -176,7 +219,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "ticket", "proposed_by")
     search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference")
     ordering = ("-booking_date", "-id")
-    actions = ["confirm_lines", "assign_to_account"]
+    actions = ["confirm_lines", "assign_to_account", "set_aside", "put_back"]
     # Every field as it is stored, but the notes our code wrote: those in the reader's language (tickets.notes).
     fields = readonly_fields = [
         {"explanation": "explanation_shown", "suggestions": "suggestions_shown"}.get(f.name, f.name)
@@ -253,32 +296,48 @@ class StatementLineAdmin(ReadOnlyAdmin):
             account_id = form.cleaned_data["account_id"]
             done = [
                 self._run(
-                    line, lambda line=line: assign_line(line_id=line.pk, account_id=account_id, actor=request.user)
+                    line,
+                    lambda line=line: assign_line(line_id=line.pk, account_id=account_id, actor=request.user),
+                    assigned_words,
                 )
                 for line in queryset
             ]
             return self._report(request, done)
         return self._confirmation(request, queryset, _("Assign to account"), "assign_to_account", form=form)
 
-    def _run(self, line, call):
+    @admin.action(description=gettext_lazy("Set the selected lines aside (not credited)"), permissions=["credit"])
+    def set_aside(self, request, queryset):
+        form = SetAsideForm(request.POST if "post" in request.POST else None)
+        if "post" in request.POST and form.is_valid():
+            reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
+            done = [
+                self._run(
+                    line,
+                    lambda line=line: set_aside_line(line_id=line.pk, actor=request.user, reason=reason, note=note),
+                    set_aside_words,
+                )
+                for line in queryset
+            ]
+            return self._report(request, done)
+        return self._confirmation(request, queryset, _("Set aside"), "set_aside", form=form)
+
+    @admin.action(description=gettext_lazy("Put the selected lines back to be credited"), permissions=["credit"])
+    def put_back(self, request, queryset):
+        if "post" in request.POST:
+            done = [
+                self._run(line, lambda line=line: put_back_line(line_id=line.pk, actor=request.user), put_back_words)
+                for line in queryset
+            ]
+            return self._report(request, done)
+        return self._confirmation(request, queryset, _("Put back"), "put_back")
+
+    def _run(self, line, call, words=None):
+        """Call the action for one line: the line, what became of it in words, and whether it went through."""
         try:
             result = call()
         except BillingError as exc:
             return line, exc.message, False
-        if isinstance(result, LineOutcome):
-            if result.already:
-                return line, _("was already credited — nothing changed"), True
-            if result.linked_to:
-                return (
-                    line,
-                    _("already credited through %(ticket)s: linked, nothing credited again")
-                    % {"ticket": result.linked_to.number},
-                    True,
-                )
-            if not result.credited:
-                return line, _("proposed; a second finance user must confirm it"), True
-            return line, _("credited %(amount)s") % {"amount": format_money(line.money)}, True
-        return line, _("assigned to %(account)s; confirm it to credit") % {"account": result.account.name}, True
+        return line, (words or credit_words)(result), True
 
     def _report(self, request, done):
         text = "; ".join(f"{line.bank_reference}: {what}" for line, what, _ in done)

@@ -41,6 +41,12 @@ class LineOutcome:
     linked_to: TransferTicket | None = None  # credited already through this ticket: linked, not credited again
 
 
+def require_credit_permission(actor) -> None:
+    """Crediting a line, assigning it or setting it aside: finance staff who may credit transfers."""
+    if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
+        raise Refused(_("Only finance staff who may credit transfers can do this."))
+
+
 def is_exact(line: StatementLine, account: Account) -> bool:
     """Credited without a person when STATEMENT_AUTO_CREDIT is on."""
     return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency
@@ -50,12 +56,17 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
     """Finance confirms a matched line (or one assigned by hand): credit it, or above the
     threshold propose it for a second finance user, as with tickets."""
     now = now or timezone.now()
-    if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
-        raise Refused(_("Only finance staff who may credit transfers can do this."))
+    require_credit_permission(actor)
     with transaction.atomic():
         line = _lock_line(line_id)
         if line.state == StatementLine.State.CREDITED:
             return LineOutcome(line, credited=True, already=True)
+        if line.state == StatementLine.State.SET_ASIDE:
+            raise Conflict(_("This line is set aside, not credited; put it back first to credit it."))
+        if line.state not in CREDITABLE:
+            raise Conflict(
+                _("This line is %(state)s; it cannot be credited.") % {"state": line.get_state_display().lower()}
+            )
         if line.account_id is None:
             raise Invalid(_("Assign this line to an account first."), code="line_unassigned")
         if actor.account_id and actor.account_id == line.account_id:
@@ -73,8 +84,7 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
 def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:
     """Finance names the account of an unmatched line; it then waits for confirmation."""
     now = now or timezone.now()
-    if not (actor.is_active and actor.is_staff and actor.has_perm(CREDIT_PERMISSION)):
-        raise Refused(_("Only finance staff who may credit transfers can do this."))
+    require_credit_permission(actor)
     with transaction.atomic():
         line = _lock_line(line_id)
         if line.state not in CREDITABLE:

@@ -1,0 +1,189 @@
+"""Setting a statement line aside: a credit on our statement that no customer is to get (returned to
+the payer, bank interest) leaves finance's to-do list with the reason, the clerk's words, who and
+when; it cannot be credited, nor its transfer through a ticket, until it is put back."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import translation
+from djmoney.money import Money
+
+from accounts.models import LedgerEntry
+from money.errors import Conflict, Invalid, Refused
+from tests.factories import UserFactory
+from tests.helpers import staff_login
+from tests.tickets.conftest import make_ticket
+from tests.tickets.statement_files import Entry, camt053
+from tests.tickets.test_finance_admin_pages import todo_counts
+from tests.tickets.test_statement_admin import LINES, upload
+from tickets.exceptions import TicketStateError
+from tickets.models import StatementLine
+from tickets.references import payment_reference
+from tickets.review import approve_credit, confirm_and_credit
+from tickets.statements.crediting import assign_line, confirm_line
+from tickets.statements.importing import import_statement
+from tickets.statements.setting_aside import put_back_line, set_aside_line
+
+pytestmark = pytest.mark.django_db
+
+
+def act(client, action, line, **data):
+    return client.post(LINES, {"action": action, "_selected_action": [str(line.pk)], **data}, follow=True)
+
+
+def test_a_line_nobody_can_place_is_set_aside_with_why_and_leaves_the_to_do_list(client, clerk, bank):
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("45.00", "R-2", payer="Unknown Ltd")]))
+    line = StatementLine.objects.get()
+    assert todo_counts(client.get("/admin/").content.decode())["unmatched-lines"][0] == 1
+
+    form = client.post(LINES, {"action": "set_aside", "_selected_action": [str(line.pk)]})
+    page = form.content.decode()
+    assert form.status_code == 200 and "Unknown Ltd" in page and "Returned to the payer" in page
+    assert 'name="note"' in page and "Not a customer payment" in page
+    for blank in ({"reason": "returned", "note": "   "}, {"note": "sent back"}, {"reason": "kept", "note": "x"}):
+        refused = client.post(
+            LINES, {"action": "set_aside", "_selected_action": [str(line.pk)], "post": "yes", **blank}
+        )
+        assert refused.status_code == 400 and b'class="errorlist' in refused.content
+    line.refresh_from_db()
+    assert line.state == "unmatched" and not line.set_aside_note
+
+    done = act(client, "set_aside", line, post="yes", reason="returned", note="Sent back 2 Dec, our ref RT-88")
+    assert "R-2: set aside: returned to the payer" in done.content.decode()
+    line.refresh_from_db()
+    assert (line.state, line.set_aside_reason, line.set_aside_by) == ("set_aside", "returned", clerk)
+    assert line.set_aside_note == "Sent back 2 Dec, our ref RT-88" and line.set_aside_at is not None
+    assert f"Set aside by {clerk} on " in line.shown_explanation
+    assert "returned to the payer: Sent back 2 Dec, our ref RT-88" in line.shown_explanation
+    assert todo_counts(client.get("/admin/").content.decode())["unmatched-lines"][0] == 0
+    with translation.override("zh-hans"):
+        assert "退回付款人" in line.shown_explanation and "Sent back 2 Dec" in line.shown_explanation
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_line_in_another_currency_is_to_do_until_returned_and_again_once_put_back(client, clerk, bank):
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("50.00", "R-EUR", currency="EUR")]))
+    line = StatementLine.objects.get()
+    assert line.state == "other_currency"
+    counts = todo_counts(client.get("/admin/").content.decode())
+    assert (
+        counts["other-currency-lines"][0] == 1
+        and "R-EUR" in client.get(counts["other-currency-lines"][1]).content.decode()
+    )
+
+    act(client, "set_aside", line, post="yes", reason="returned", note="EUR sent back by the bank")
+    assert todo_counts(client.get("/admin/").content.decode())["other-currency-lines"][0] == 0
+
+    done = act(client, "put_back", line, post="yes")
+    assert "R-EUR: put back: other currency, to return or set aside" in done.content.decode()
+    line.refresh_from_db()
+    assert line.state == "other_currency" and line.set_aside_reason == "" and line.set_aside_by is None
+    assert "Put back to be credited by" in line.shown_explanation and "EUR sent back" in line.shown_explanation
+    assert todo_counts(client.get("/admin/").content.decode())["other-currency-lines"][0] == 1
+
+
+def test_a_set_aside_line_is_not_credited_until_put_back_and_then_credits_once(client, clerk, bank):
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("45.00", "R-2")]))
+    line = StatementLine.objects.get()
+    bob = UserFactory()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    set_aside_line(line_id=line.pk, actor=clerk, reason="not_a_payment", note="The bank's interest for November")
+
+    refused = act(client, "confirm_lines", line, post="yes").content.decode()
+    assert "R-2: This line is set aside, not credited; put it back first to credit it." in refused
+    with pytest.raises(Conflict):
+        assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    assert not LedgerEntry.objects.exists()
+
+    put_back_line(line_id=line.pk, actor=clerk)
+    line.refresh_from_db()
+    assert line.state == "matched" and line.account_id == bob.account_id  # as it was: assigned to bob
+    assert confirm_line(line_id=line.pk, actor=clerk).credited
+    bob.account.refresh_from_db()
+    assert bob.account.balance == Money("45.00", "USD")
+
+
+def test_a_ticket_for_a_transfer_set_aside_as_returned_is_not_credited(clerk, customer, bank, settings):
+    settings.STATEMENT_AUTO_CREDIT = False
+    ticket = make_ticket(customer, bank, bank_reference="FT 77", amount=Money("250.00", "USD"))
+    statement = camt053([Entry("250.00", "FT-OTHER", payer="Nobody We Know")])
+    import_statement(receiving_account_id=bank.pk, data=statement, name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    set_aside_line(line_id=line.pk, actor=clerk, reason="returned", note="Returned, payer unknown")
+
+    with pytest.raises(TicketStateError) as refused:
+        confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="ft-other")
+    assert "FT-OTHER was set aside (Returned to the payer): Returned, payer unknown Put it back first." in str(
+        refused.value.message
+    )
+    customer.account.refresh_from_db()
+    assert customer.account.balance == Money(0, "USD") and not LedgerEntry.objects.exists()
+
+    put_back_line(line_id=line.pk, actor=clerk)
+    assert confirm_and_credit(
+        ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="ft-other"
+    ).credited
+    line.refresh_from_db()
+    assert line.state == "credited" and LedgerEntry.objects.count() == 1  # the line linked, not credited again
+
+
+def test_a_proposal_set_aside_before_the_second_user_approves_is_not_credited(clerk, checker, customer, bank, settings):
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": 100}
+    ticket = make_ticket(customer, bank, bank_reference="FT-9", amount=Money("250.00", "USD"))
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("250.00", "FT-9")]), name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    assert not confirm_and_credit(
+        ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-9"
+    ).credited  # proposed
+    set_aside_line(line_id=line.pk, actor=checker, reason="returned", note="The payer asked for it back")
+    with pytest.raises(TicketStateError):
+        approve_credit(ticket_id=ticket.pk, actor=checker)
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "reason, note, error",
+    [
+        ("returned", "", Invalid),
+        ("returned", " \n\t ", Invalid),
+        ("kept", "why", Invalid),
+        ("", "why", Invalid),
+        ("returned", "x" * 501, Invalid),
+    ],
+)
+def test_setting_aside_needs_a_reason_and_words(clerk, bank, reason, note, error):
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("5.00", "R-1")]), name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    with pytest.raises(error):
+        set_aside_line(line_id=line.pk, actor=clerk, reason=reason, note=note)
+    line.refresh_from_db()
+    assert line.state == "unmatched" and not line.explanation_parts[-1]["text"].startswith("Set aside")
+
+
+def test_only_lines_not_credited_can_be_set_aside_and_only_by_finance(clerk, bank, settings):
+    settings.STATEMENT_AUTO_CREDIT = True
+    bob = UserFactory()
+    entries = [Entry("5.00", "PAID", creditor_reference=payment_reference(bob.account_id)), Entry("-2.00", "FEE")]
+    import_statement(receiving_account_id=bank.pk, data=camt053(entries), name="s.xml", actor=clerk)
+    credited, debit = StatementLine.objects.get(bank_reference="PAID"), StatementLine.objects.get(bank_reference="FEE")
+    assert credited.state == "credited" and debit.state == "debit"
+    for line in (credited, debit):
+        with pytest.raises(Conflict):
+            set_aside_line(line_id=line.pk, actor=clerk, reason="returned", note="no")
+    with pytest.raises(Conflict):
+        put_back_line(line_id=credited.pk, actor=clerk)
+    with pytest.raises(Refused):
+        set_aside_line(line_id=credited.pk, actor=bob, reason="returned", note="no")
+    assert StatementLine.objects.get(pk=credited.pk).state == "credited"
+
+
+def test_staff_without_the_credit_permission_get_no_set_aside_action(client, clerk, bank):
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("5.00", "R-1")]), name="s.xml", actor=clerk)
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_statementline"))
+    staff_login(client, staff)
+    page = client.get(LINES).content.decode()
+    assert 'value="confirm_lines"' not in page
+    assert 'value="set_aside"' not in page and 'value="put_back"' not in page and "R-1" in page
