@@ -192,6 +192,21 @@ def refusing_mangled_selections(model_admin, changelist_view):
     return view
 
 
+def answering_400_on_errors(form_view):
+    """An add or change page sent with something the form refuses answers 400, as our own forms do:
+    Django's admin shows the errors with a 200. FinanceAdminSite wraps every add and change page."""
+
+    @wraps(form_view)
+    def view(request, *args, **kwargs):
+        response = form_view(request, *args, **kwargs)
+        refused = request.method == "POST" and isinstance(response, TemplateResponse)
+        if refused and response.status_code == 200 and (response.context_data or {}).get("errors"):
+            response.status_code = 400
+        return response
+
+    return view
+
+
 def is_id(model, value: str) -> bool:
     """Whether `value` could be one of the model's primary keys: digits that fit a bigint for an
     integer key ("１" and "1 OR 1=1" are not), anything the key's field accepts otherwise."""

@@ -169,3 +169,18 @@ def test_admin_sign_in_refuses_a_code_typed_in_full_width_digits(client, clerk):
     assert "_auth_user_id" not in client.session
     signed_in = client.post("/admin/login/", {**form, "otp_token": good})
     assert signed_in.status_code == 302
+
+
+def test_an_admin_add_or_change_page_sent_with_errors_answers_400_and_writes_nothing(admin_client):
+    """Django's admin shows a refused form with a 200; ours answer 400 like every other refused form,
+    on our models' pages and the libraries' alike (here auth's groups)."""
+    from django.contrib.auth.models import Group
+
+    refused = admin_client.post("/admin/auth/group/add/", {"name": ""})
+    assert refused.status_code == 400 and b"errornote" in refused.content and not Group.objects.exists()
+    assert admin_client.post("/admin/auth/group/add/", {"name": "Auditors"}).status_code == 302
+    group = Group.objects.get()
+    assert admin_client.post(f"/admin/auth/group/{group.pk}/change/", {"name": ""}).status_code == 400
+    assert admin_client.get(f"/admin/auth/group/{group.pk}/change/").status_code == 200
+    group.refresh_from_db()
+    assert group.name == "Auditors"

@@ -93,7 +93,7 @@ def test_finance_keeps_the_rate_sheet_in_admin_with_checked_rates_and_a_history(
 
     bad = {**form, f"rates-{cny}-value": "0"}
     response = client.post(url, bad)
-    assert response.status_code == 200 and "A rate must be greater than zero." in response.content.decode()
+    assert response.status_code == 400 and "A rate must be greater than zero." in response.content.decode()
     bad = {**form, f"rates-{len(rates)}-currency": "RMB", f"rates-{len(rates)}-value": "1"}
     assert "Use one of our currencies" in client.post(url, bad).content.decode()
 

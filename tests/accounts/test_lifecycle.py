@@ -81,7 +81,7 @@ def test_admin_opens_an_account_through_the_service_and_shows_a_refusal_on_the_f
     refused = admin_client.post(
         "/admin/accounts/account/add/", {"name": "Member", "type": "enterprise_member", "billing_currency": "USD"}
     )
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert not Account.objects.filter(name="Member").exists()
     opened = admin_client.post(
         "/admin/accounts/account/add/", {"name": "Solo", "type": "prepaid", "billing_currency": "CNY"}

@@ -52,7 +52,7 @@ def test_the_postpaid_list_reads_unpaid_bills_and_the_limit_as_money(client, fio
 @pytest.mark.parametrize("limit", ["-5", "1e3", "abc"])
 def test_a_bad_credit_limit_is_a_form_error_and_changes_nothing(client, fiona, bob, limit):
     response = client.post(f"/admin/bills/postpaidaccount/{bob.account_id}/change/", {"credit_limit": limit})
-    assert response.status_code == 200  # the form again, with its error
+    assert response.status_code == 400  # the form again, with its error
     assert Account.objects.get(pk=bob.account_id).credit_limit is None
 
 

@@ -57,7 +57,7 @@ def test_a_private_address_is_refused_on_the_admin_form(operator_client):
     response = operator_client.post(
         "/admin/accounts/webhookendpoint/add/", {"url": "https://10.0.0.1/x", "event_types": ["topup.credited"]}
     )
-    assert response.status_code == 200 and "private address" in response.content.decode()
+    assert response.status_code == 400 and "private address" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
 
