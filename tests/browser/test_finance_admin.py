@@ -257,6 +257,29 @@ def test_retired_accounts_rates_and_history_read_as_finance_expects(page, live_s
     page.screenshot(path=screenshot_dir / "admin-ticket-history.png", full_page=True)
 
 
+def test_a_transfer_in_another_currency_shows_its_credit_before_it_is_credited(page, live_server, desk, screenshot_dir):
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = desk["tickets"][3]  # 45.50 USD declared; the customer's bank sent yuan
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["fiona"])
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/change/")
+    page.get_by_test_id("action-confirm_and_credit").click()
+    page.fill(f"#id_t{ticket.pk}-received_amount", "323.05")
+    page.select_option(f"#id_t{ticket.pk}-received_currency", "CNY")
+    page.fill(f"#id_t{ticket.pk}-bank_reference", "STMT-1121-7")
+    page.get_by_test_id("confirm-action").click()
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text("This credits 45.50 USD at 7.1000 CNY/USD")
+    page.screenshot(path=screenshot_dir / "admin-converted-credit.png", full_page=True)
+    page.get_by_label(re.compile("I checked it")).check()
+    page.get_by_test_id("confirm-action").click()
+    expect(page.locator(".messagelist")).to_contain_text("credited 45.50 USD")
+    ticket.refresh_from_db()
+    assert ticket.credit_amount == Money("45.50", "USD") and ticket.received_amount == Money("323.05", "CNY")
+
+
 def test_a_flagged_top_up_is_read_then_marked_reviewed_and_leaves_the_count(page, live_server, desk, screenshot_dir):
     flagged = desk["flagged"]
     page.set_viewport_size(WIDE)

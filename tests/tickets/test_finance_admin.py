@@ -96,6 +96,51 @@ def test_confirm_and_credit_asks_for_confirmation_then_credits_once(client, cler
     assert ticket.history.filter(history_user=clerk, status="credited").count() == 1
 
 
+def test_money_in_another_currency_shows_what_it_credits_before_anything_is_credited(client, clerk, customer, bank):
+    """A clerk typing 700.00 CNY for a USD account had it converted and credited in one click, the USD
+    amount seen only afterwards. Now the page shows the credit at today's rate and asks for a tick."""
+    import re
+
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    rate = Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = make_ticket(customer, bank, amount=Money("700", "CNY"))
+    staff_login(client, clerk)
+    fields = confirm_fields(ticket, amount="700.00", currency="CNY", reference="S-CNY")
+
+    shown = action(client, "confirm_and_credit", [ticket.pk], **fields)
+    page = shown.content.decode()
+    assert shown.status_code == 400 and "This credits 98.59 USD at 7.1000 CNY/USD" in page
+    assert not LedgerEntry.objects.exists()
+    previewed = re.search(rf'name="t{ticket.pk}-previewed" value="([^"]+)"', page).group(1)
+    ticked = {**fields, f"t{ticket.pk}-previewed": previewed, f"t{ticket.pk}-conversion_checked": "on"}
+
+    rate.value = Decimal("7.0")  # the sheet changed before the clerk came back: the tick was for 98.59
+    rate.save()
+    again = action(client, "confirm_and_credit", [ticket.pk], **ticked)
+    assert again.status_code == 400 and "This credits 100.00 USD at 7.0000 CNY/USD" in again.content.decode()
+    assert not LedgerEntry.objects.exists()
+
+    previewed = re.search(rf'name="t{ticket.pk}-previewed" value="([^"]+)"', again.content.decode()).group(1)
+    done = action(client, "confirm_and_credit", [ticket.pk], **{**ticked, f"t{ticket.pk}-previewed": previewed})
+    assert done.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.credit_amount == Money("100.00", "USD") and ticket.status == "credited"
+    customer.account.refresh_from_db()
+    assert customer.account.balance == Money("100.00", "USD")
+
+
+def test_money_in_a_currency_without_a_rate_is_a_form_error(client, clerk, customer, bank):
+    ticket = make_ticket(customer, bank, amount=Money("700", "CNY"))
+    staff_login(client, clerk)
+    shown = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="700.00", currency="CNY"))
+    assert (
+        shown.status_code == 400 and "There is no current rate from CNY to USD to convert at" in shown.content.decode()
+    )
+    assert not LedgerEntry.objects.exists()
+
+
 def test_a_bad_amount_on_the_confirmation_page_is_a_form_error_not_a_credit(client, clerk, customer, bank):
     ticket = make_ticket(customer, bank)
     staff_login(client, clerk)

@@ -7,9 +7,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
+from accounts.descriptions import rate_text
 from accounts.forms import amount_from_form
+from billing_center.moments import moment
 from billing_center.text import PlainTextField
 from money.formatting import format_money
+from money.rates import RateUnavailable, current_quote
 
 from ..models import TransferTicket
 
@@ -33,7 +36,7 @@ class ConfirmCreditForm(forms.Form):
 
     def __init__(self, *args, ticket: TransferTicket, **kwargs):
         super().__init__(*args, **kwargs)
-        self.ticket = ticket
+        self.ticket, self.rate_problem = ticket, ""
         self.fields["received_currency"].choices = [(c, c) for c in settings.CURRENCIES]
         if not ticket.possible_duplicate:
             del self.fields["duplicate_checked"]
@@ -52,21 +55,68 @@ class ConfirmCreditForm(forms.Form):
                     % {"declared": declared}
                 },
             )
+        if self.is_bound:
+            self._ask_to_check_conversion()
+
+    def _ask_to_check_conversion(self) -> None:
+        """Money in another currency than the account's is credited at today's stored rate: before anything
+        is written the clerk sees what it credits, and ticks that they checked it. The preview goes back with
+        the page; a tick given for another amount or rate (the sheet changed meanwhile) does not count."""
+        received, billing = self._typed(), self.ticket.account.billing_currency
+        if received is None or str(received.currency) == billing:
+            return
+        try:
+            quote = current_quote(billing_currency=billing, payment_currency=str(received.currency))
+        except RateUnavailable:
+            self.rate_problem = _(
+                "There is no current rate from %(paid)s to %(billing)s to convert at: put today's on the "
+                "exchange-rate sheet first."
+            ) % {"paid": received.currency, "billing": billing}
+            return
+        credit = quote.credit_for(received)
+        preview, key = f"{credit.amount} {credit.currency} {quote.rate}", self.add_prefix("previewed")
+        seen = self.data.get(key) == preview
+        self.data = self.data.copy()  # the page shown again carries this preview
+        self.data[key] = preview
+        if not seen:
+            self.data.pop(self.add_prefix("conversion_checked"), None)
+        rate = rate_text(quote.rate, str(received.currency), billing)
+        names = {
+            "credit": format_money(credit),
+            "rate": rate,
+            "source": quote.source_label,
+            "as_of": moment(quote.as_of),
+        }
+        self.fields["previewed"] = forms.CharField(widget=forms.HiddenInput, required=False)
+        self.fields["conversion_checked"] = forms.BooleanField(
+            widget=CheckedOnTheServer,
+            label=_("This credits %(credit)s at %(rate)s (%(source)s, %(as_of)s): I checked it") % names,
+            error_messages={
+                "required": _("Check what this credits in %(billing)s, then tick the box to go on.")
+                % {"billing": billing}
+            },
+        )
+
+    def _typed(self) -> Money | None:
+        """The amount and currency as typed, or None while they do not parse (clean says why)."""
+        currency = self.data.get(self.add_prefix("received_currency"), "")
+        if currency not in settings.CURRENCIES:
+            return None
+        try:
+            return Money(amount_from_form(self.data.get(self.add_prefix("received_amount"), ""), currency), currency)
+        except forms.ValidationError:
+            return None
 
     def _differs_from_declared(self) -> bool:
         """The typed amount, in the declared currency, is not the declared amount (another currency is converted
         and cannot be compared; an amount that does not parse is refused by clean)."""
-        currency = self.data.get(self.add_prefix("received_currency"), "")
-        if currency != str(self.ticket.amount.currency):
-            return False
-        try:
-            typed = amount_from_form(self.data.get(self.add_prefix("received_amount"), ""), currency)
-        except forms.ValidationError:
-            return False
-        return typed != self.ticket.amount.amount
+        typed = self._typed()
+        return typed is not None and typed.currency == self.ticket.amount.currency and typed != self.ticket.amount
 
     def clean(self):
         data = super().clean()
+        if self.rate_problem:
+            self.add_error("received_currency", self.rate_problem)
         if "received_amount" in data and "received_currency" in data:
             try:
                 data["received"] = Money(
