@@ -92,13 +92,13 @@ class AccountAdmin(ReviewFlagMixin, HistoryAdmin):
             "currency",
             "balance",
             "review",
-            "review_note",
+            "review_note_shown",
             "created_at",
         )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return self.readonly_fields + ("type", "enterprise_master", "currency", "review", "review_note")
+            return self.readonly_fields + ("type", "enterprise_master", "currency", "review", "review_note_shown")
         return self.readonly_fields
 
     @admin.display(description=gettext_lazy("Billing currency"))

@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from money.errors import Invalid, Refused
-from money.formatting import format_money
 
 from .alerts import check_alert_after_commit
+from .descriptions import describe
 from .lifecycle import flag_for_review
 from .models import LEDGER_PLACES, Account
+from .review_notes import OVER_CREDIT_LIMIT
 
 
 def limit_threshold(limit: Decimal, share: int) -> Decimal:
@@ -85,6 +86,5 @@ def flag_charges_over_limit(before: dict[int, Money], locked: dict, *, now: date
         if limit is None or pk not in before:
             continue
         if before[pk].amount >= -limit > account.balance.amount:
-            owed, limit_money = format_money(-account.balance), format_money(Money(limit, account.billing_currency))
-            note = f"Usage took what the account owes to {owed}, past its credit limit of {limit_money}."
-            flag_for_review(account_id=pk, note=note, now=now)
+            owed, limit_money = -account.balance, Money(limit, account.billing_currency)
+            flag_for_review(account_id=pk, note=describe(OVER_CREDIT_LIMIT, owed=owed, limit=limit_money), now=now)

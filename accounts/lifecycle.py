@@ -8,14 +8,12 @@ settled under rules that no longer apply. Admin shows the type read-only.
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from djmoney.money import Money
 
-from billing_center.review_flags import stamp
+from billing_center.review_flags import flag
 from money.errors import Invalid
 
 from . import deposits
@@ -113,6 +111,11 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
 
 
 def flag_for_review(*, account_id: int, note: str, now=None) -> None:
-    """Ask finance to look at an account (a disputed payment, say): the flag and a dated note."""
-    line = f"{stamp(now or timezone.now())} {note}\n"
-    Account.objects.filter(pk=account_id).update(needs_review=True, review_note=Concat("review_note", Value(line)))
+    """Ask finance to look at an account (a disputed payment, say): the flag and a dated line (a
+    description from accounts.review_notes). The row is locked, as by every writer of its money;
+    the update keeps no history of its own (billing_center.review_flags.record_as_found)."""
+    fields = ["needs_review", "review_note", "review_note_parts"]
+    with transaction.atomic():
+        account = Account.objects.select_for_update().only(*fields).get(pk=account_id)
+        flag(account, note, now=now or timezone.now())
+        Account.objects.filter(pk=account_id).update(**{name: getattr(account, name) for name in fields})

@@ -16,8 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from .review_notes import ReadsReviewNote
 
-class Account(models.Model):
+
+class Account(ReadsReviewNote, models.Model):
     class Type(models.TextChoices):
         PREPAID = "prepaid", _("Prepaid")
         POSTPAID = "postpaid", _("Postpaid")
@@ -60,6 +62,7 @@ class Account(models.Model):
     # Something about the account finance should look at (a disputed card payment), with why.
     needs_review = models.BooleanField(_("needs review"), default=False)
     review_note = models.TextField(_("review note"), blank=True)
+    review_note_parts = models.JSONField(null=True, blank=True, editable=False)  # accounts.review_notes
     # Enterprise members (accounts.enterprise, accounts.budgets): what the master lets the member
     # spend in a month (usage beyond it is flagged to the master, never stopped), and whether
     # the member's expenditure alert also goes to the master's confirmed recipients.

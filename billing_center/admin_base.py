@@ -18,7 +18,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from money.parsing import is_digits
 
-from .review_flags import fingerprint, mark_reviewed, since_last_review
+from .review_flags import fingerprint, mark_reviewed
 
 # How History shows a field that had no value, and a change that no signed-in person made
 # (a gateway's webhook, a scheduled task, a command).
@@ -78,6 +78,18 @@ class ReviewFlagMixin:
         # A warning, not a green tick: clerks read admin's tick for "needs review" as "all is well".
         return "⚠ " + gettext("Needs review") if obj.needs_review else EMPTY
 
+    @admin.display(description=gettext_lazy("review note"))
+    def review_note_shown(self, obj):
+        """The note in the reader's language, line by line (accounts.review_notes.ReadsReviewNote)."""
+        return format_html('<pre class="review-note">{}</pre>', obj.shown_review_note) if obj.review_note else EMPTY
+
+    def get_fields(self, request, obj=None):
+        fields = ["review_note_shown" if name == "review_note" else name for name in super().get_fields(request, obj)]
+        return list(dict.fromkeys(fields))  # once, where the stored note stood
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "review_note_shown"]
+
     @admin.action(description=gettext_lazy("Mark the selected as reviewed…"), permissions=["review"])
     def mark_reviewed(self, request, queryset):
         """First the flagged records' notes to read, then clear what was read (a note changed since stays flagged)."""
@@ -114,7 +126,7 @@ class ReviewFlagMixin:
             action="mark_reviewed",
             action_title=gettext("Mark as reviewed"),
             flagged=[
-                (row, label(row), owner(row), *since_last_review(row.review_note), fingerprint(row.review_note))
+                (row, label(row), owner(row), *row.review_note_since_last_review(), fingerprint(row.review_note))
                 for row in flagged
             ],
             queryset=flagged,

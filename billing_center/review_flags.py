@@ -7,6 +7,11 @@ A clerk clears what they saw. The confirmation page shows each flagged record's 
 back its fingerprint; a record whose note changed since (a dispute opened while the page was
 open) stays flagged, so no news is cleared unread. Clearing adds a dated line with the clerk's
 name to the note, and History names the clerk.
+
+Each line is kept twice: in `review_note` as English text (admin's search, History, the fingerprint) and,
+for a line written from a message (accounts.descriptions.describe), in `review_note_parts` as its time and
+parts, so each clerk reads the note in their own language (`shown`, with the reader the caller gives). A
+note written before the parts existed has text and no parts: it goes on in plain text, none of it lost.
 """
 
 import hashlib
@@ -17,6 +22,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+REVIEWED = gettext_noop("reviewed by %(user)s.")  # the clerk's line; accounts.descriptions knows it
 
 
 def stamp(now: datetime) -> str:
@@ -41,10 +49,30 @@ class Reviewed:
 
 
 def flag(record: models.Model, why: str, *, now: datetime) -> None:
-    """Set a top-up's or a refund's flag with a dated line saying why; the caller saves
-    `needs_review` and `review_note` (accounts.lifecycle.flag_for_review does an account's in SQL)."""
+    """Set a record's flag with a dated line saying why (a description, whose parts are kept); the
+    caller saves `needs_review`, `review_note` and `review_note_parts`."""
     record.needs_review = True
-    record.review_note = with_line(record.review_note, f"{stamp(now)} {why}")
+    add_line(record, why, now=now)
+
+
+def add_line(record: models.Model, why: str, *, now: datetime, parts: dict | None = None) -> None:
+    """Add a dated line to the record's note, with its parts (the description's own, or `parts`)."""
+    at, parts = stamp(now), parts or getattr(why, "parts", None)
+    if record.review_note_parts is not None or not record.review_note:
+        record.review_note_parts = [*(record.review_note_parts or []), {"at": at, "text": str(why), "note": parts}]
+    record.review_note = with_line(record.review_note, f"{at} {why}")
+
+
+def shown(note: str, parts: list | None, reader) -> str:
+    """The note in the active language: each line's time and its text through `reader(text, parts)`
+    (accounts.descriptions.entry_description); the stored text where there are no parts."""
+    return "\n".join(_lines(note, parts, reader))
+
+
+def _lines(note: str, parts: list | None, reader) -> list[str]:
+    if parts is None:
+        return note.rstrip("\n").splitlines()
+    return [f"{line['at']} {reader(line['text'], line['note'])}" for line in parts]
 
 
 @transaction.atomic
@@ -61,18 +89,23 @@ def mark_reviewed(model: type[models.Model], *, seen: dict[int, str], actor, now
             continue
         record_as_found(row, now)
         row.needs_review = False
-        row.review_note = with_line(row.review_note, f"{stamp(now)} reviewed by {actor.get_username()}.")
+        name = actor.get_username()
+        add_line(row, f"reviewed by {name}.", now=now, parts={"text": REVIEWED, "args": {"user": name}})
         row._history_user = actor
-        row.save(update_fields=["needs_review", "review_note"])
+        row.save(update_fields=["needs_review", "review_note", "review_note_parts"])
         done.cleared.append(row)
     return done
 
 
-def since_last_review(note: str) -> tuple[str, str]:
-    """A note split where it was last cleared: (the lines up to that review, the lines since), so
-    the confirmation page shows what is new first."""
-    lines = note.rstrip("\n").splitlines()
-    last = max((i for i, line in enumerate(lines) if line.endswith(".") and " reviewed by " in line), default=-1)
+def since_last_review(note: str, parts: list | None, reader) -> tuple[str, str]:
+    """A note split where it was last cleared, each part in the active language (see `shown`): (the
+    lines up to that review, the lines since), so the confirmation page shows what is new first."""
+    lines = _lines(note, parts, reader)
+    if parts is None:
+        reviews = [i for i, line in enumerate(lines) if line.endswith(".") and " reviewed by " in line]
+    else:
+        reviews = [i for i, line in enumerate(parts) if (line["note"] or {}).get("text") == REVIEWED]
+    last = max(reviews, default=-1)
     return "\n".join(lines[: last + 1]), "\n".join(lines[last + 1 :])
 
 

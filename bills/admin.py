@@ -77,8 +77,8 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
     list_filter = ("needs_review",)
     actions = ["mark_reviewed"]
     search_fields = ("name",)
-    fields = ("name", "balance", "credit_limit", "alert_limit_share", "review", "review_note")
-    readonly_fields = ("name", "balance", "alert_limit_share", "review", "review_note")
+    fields = ("name", "balance", "credit_limit", "alert_limit_share", "review", "review_note_shown")
+    readonly_fields = ("name", "balance", "alert_limit_share", "review")
 
     def get_queryset(self, request):
         unpaid = Q(bills__status__in=Bill.OUTSTANDING)

@@ -19,6 +19,7 @@ from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
 from accounts.outbound_webhooks.events import emit, money
+from accounts.review_notes import DISPUTE_OPENED, PAYMENT_DISPUTED
 from billing_center.review_flags import flag
 
 from .gateways.base import DisputeNotice
@@ -57,9 +58,11 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         return Verdict.IGNORED
     dispute, changed = _dispute_for(topup, notice)
     if changed:  # the first news of it: flag the top-up and the account for finance, once
-        flag(topup, f"dispute {dispute.gateway_dispute_id} opened ({dispute.debit_amount}).", now=now)
-        topup.save(update_fields=["needs_review", "review_note"])
-        flag_for_review(account_id=topup.account_id, note=f"Card payment of {topup.reference} disputed.", now=now)
+        flag(topup, describe(DISPUTE_OPENED, dispute=dispute.gateway_dispute_id, amount=dispute.debit_amount), now=now)
+        topup.save(update_fields=["needs_review", "review_note", "review_note_parts"])
+        flag_for_review(
+            account_id=topup.account_id, note=describe(PAYMENT_DISPUTED, reference=topup.reference), now=now
+        )
     if notice.status != "open" and dispute.status == Dispute.Status.OPEN:
         dispute.status, dispute.closed_at = notice.status, now
         changed = True

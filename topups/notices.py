@@ -9,7 +9,7 @@ credit_deposit) answers a second credit for the same source with the first.
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, reduce
 
 from django.conf import settings
 from django.db import transaction
@@ -18,11 +18,11 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
-from accounts import descriptions
+from accounts import descriptions, review_notes
 from accounts.descriptions import Description, describe, rate_text
 from accounts.models import LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
-from billing_center.review_flags import flag, stamp
+from billing_center.review_flags import add_line, flag, stamp
 from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
 from money.parsing import uuid_or_none
@@ -97,7 +97,11 @@ def keep_payment_intent(topup: TopUp, notice: PaymentNotice) -> bool:
 
 def mark_flagged(topup: TopUp, notice: PaymentNotice, problem: str, *, now: datetime) -> None:
     logger.error("Top-up %s not credited: %s", topup.reference, problem)
-    flag(topup, f"{notice.event_type} {notice.event_id}: {problem}", now=now)
+    flag(
+        topup,
+        describe(review_notes.NOTICE_PROBLEM, event=notice.event_type, id=notice.event_id, problem=problem),
+        now=now,
+    )
 
 
 def mark_closed(topup: TopUp, *, status: str, reason: str, now: datetime) -> None:
@@ -107,15 +111,15 @@ def mark_closed(topup: TopUp, *, status: str, reason: str, now: datetime) -> Non
 def mark_credited(topup: TopUp, *, now: datetime) -> None:
     """Set a top-up credited; the caller sets its ledger_entry once the credit is posted."""
     if topup.status != TopUp.Status.PENDING:
-        topup.review_note = (
-            f"{topup.review_note}\nCredited after being {topup.status} at {stamp(topup.closed_at)}.".strip()
-        )
+        add_line(topup, describe(review_notes.CREDITED_AFTER[topup.status], when=stamp(topup.closed_at)), now=now)
     topup.status = TopUp.Status.CREDITED
     topup.credited_at = now
     topup.failure_reason, topup.closed_at = "", None
 
 
-CREDITED_FIELDS = ["status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note"]
+CREDITED_FIELDS = [
+    "status", "ledger_entry", "credited_at", "failure_reason", "closed_at", "review_note", "review_note_parts"
+]  # fmt: skip
 
 
 @transaction.atomic
@@ -130,15 +134,20 @@ def close_topup(topup_id: int, *, status: str, reason: str = "", now: datetime |
 
 
 def _mismatch(topup: TopUp, notice: PaymentNotice) -> str:
+    """What in the notice does not fit the top-up, as one description ("" when all fits)."""
     problems = []
     if notice.amount is None or notice.amount != topup.amount:
-        problems.append(f"amount {notice.amount} differs from the expected {topup.amount}")
+        problems.append(describe(review_notes.AMOUNT_DIFFERS, paid=notice.amount, expected=topup.amount))
     # Both gateways echo the owner and the session: a notice without them is not trusted either.
     if notice.account_ref != str(topup.account_id):
-        problems.append(f"account {notice.account_ref or '(none)'} differs from the owner {topup.account_id}")
+        account = notice.account_ref or "(none)"
+        problems.append(describe(review_notes.ACCOUNT_DIFFERS, account=account, owner=topup.account_id))
     if notice.session_id != topup.gateway_session_id:
-        problems.append(f"session {notice.session_id or '(none)'} differs from {topup.gateway_session_id or '(none)'}")
-    return "; ".join(problems)
+        session, expected = notice.session_id or "(none)", topup.gateway_session_id or "(none)"
+        problems.append(describe(review_notes.SESSION_DIFFERS, session=session, expected=expected))
+    if not problems:
+        return ""
+    return reduce(lambda first, then: describe(review_notes.AND_ALSO, first=first, then=then), problems)
 
 
 @transaction.atomic
@@ -162,7 +171,7 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
     decision = decide(topup, notice)
     if decision.verdict == Verdict.FLAGGED:
         mark_flagged(topup, notice, decision.problem, now=now)
-        topup.save(update_fields=["needs_review", "review_note"])
+        topup.save(update_fields=["needs_review", "review_note", "review_note_parts"])
     elif decision.verdict == Verdict.CREDITED and not _credit(topup, now=now):
         return NoticeOutcome(Verdict.ALREADY_CREDITED, topup)
     elif decision.verdict == Verdict.CLOSED:

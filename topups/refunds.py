@@ -24,6 +24,7 @@ from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
+from accounts.review_notes import FAILED_AFTER_SUCCESS, REFUND_AMOUNT_DIFFERS, REFUND_IN_DASHBOARD
 from billing_center.review_flags import flag
 from money.errors import Invalid
 from money.formatting import format_money, minor_places
@@ -185,7 +186,7 @@ def _find_or_record(gateway_name: str, notice: RefundNotice, now: datetime) -> R
         origin=Refund.Origin.GATEWAY,
         reason=f"Made in the {gateway_name} dashboard.",
     )
-    flag(refund, f"made in the {gateway_name} dashboard, not by finance.", now=now)
+    flag(refund, describe(REFUND_IN_DASHBOARD, gateway=gateway_name), now=now)
     try:
         with transaction.atomic():
             refund.save()
@@ -210,10 +211,10 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
     if notice.charge_id and not topup.charge_id:
         TopUp.objects.filter(pk=topup.pk).update(charge_id=notice.charge_id)
     if notice.amount != refund.amount:
-        problem = f"The gateway reports {notice.amount}, we asked for {refund.amount}."
+        problem = describe(REFUND_AMOUNT_DIFFERS, reported=notice.amount, asked=refund.amount)
         flag(refund, problem, now=now)
         refund.failure_reason = problem[:300]
-        refund.save(update_fields=[*fields, "needs_review", "review_note", "failure_reason"])
+        refund.save(update_fields=[*fields, "needs_review", "review_note", "review_note_parts", "failure_reason"])
         return Verdict.FLAGGED
     target = {"pending": Refund.Status.PENDING, "succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}
     status = target[notice.status]
@@ -222,9 +223,9 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
             refund.save(update_fields=fields)
         if refund.status == Refund.Status.SUCCEEDED and status == Refund.Status.FAILED:
             logger.error("Refund %s reported failed after it succeeded; left for finance", refund.reference)
-            flag(refund, f"reported failed after it succeeded: {notice.detail}", now=now)
+            flag(refund, describe(FAILED_AFTER_SUCCESS, detail=notice.detail), now=now)
             refund.failure_reason = notice.detail[:300]
-            refund.save(update_fields=["needs_review", "review_note", "failure_reason"])
+            refund.save(update_fields=["needs_review", "review_note", "review_note_parts", "failure_reason"])
         return Verdict.ALREADY_APPLIED
     refund.status = status
     fields.append("status")

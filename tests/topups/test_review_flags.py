@@ -286,3 +286,37 @@ def test_finances_top_up_list_shows_credited_only_what_reached_a_balance(client,
     page = client.get(TOPUPS).content.decode()
     cells = re.findall(r'<td class="field-credited[^"]*">([^<]*)</td>', page)
     assert sorted(cells) == ["-", "-", "-", str(disputed.credit_amount)], cells
+
+
+def test_a_chinese_clerk_reads_why_in_chinese_and_the_stored_note_stays_english(client, clerk, disputed):
+    """The notes our code writes had been English for every clerk ("dispute du_first opened (40.00 USD).")."""
+    clerk.language = "zh-hans"
+    clerk.save(update_fields=["language"])
+    staff_login(client, clerk)
+    record = client.get(f"{TOPUPS}{disputed.pk}/change/").content.decode()
+    assert "争议 du_first 已发起（US$40.00）。" in record  # money as zh-hans writes it
+    account = client.get(f"{ACCOUNTS}{disputed.account_id}/change/").content.decode()
+    assert f"{disputed.reference} 的银行卡付款被提出争议。" in account
+
+    page, answer = review(client, TOPUPS, [disputed.pk])
+    assert "争议 du_first 已发起" in page and answer.status_code == 302
+    disputed.refresh_from_db()
+    assert disputed.review_note.endswith("reviewed by fiona.")
+    assert "du_first opened (40.00 USD)." in disputed.review_note
+    page = client.get(f"{TOPUPS}{disputed.pk}/change/").content.decode()
+    assert "已由 fiona 审核。" in page
+    # Flagged again: the page shows the new line first, the reviewed ones folded away, both in Chinese.
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=2500, id="du_second")))
+    page = ask(client, TOPUPS, [disputed.pk]).content.decode()
+    fresh = re.search(r'data-testid="new-note">([^<]*)</pre>', page).group(1)
+    assert "争议 du_second 已发起（US$25.00）。" in fresh and "du_first" not in fresh
+
+
+def test_a_note_written_before_lines_had_parts_reads_as_stored_and_goes_on_in_plain_text(client, clerk):
+    account = PostpaidAccountFactory(needs_review=True, review_note="2026-11-01 09:00 +08:00 Looked odd.\n")
+    flag_for_review(account_id=account.pk, note="Card payment of TU-1 disputed.", now=datetime(2026, 12, 1, tzinfo=UTC))
+    account.refresh_from_db()
+    assert account.review_note_parts is None and account.shown_review_note.splitlines() == [
+        "2026-11-01 09:00 +08:00 Looked odd.",
+        "2026-12-01 08:00 +08:00 Card payment of TU-1 disputed.",
+    ]

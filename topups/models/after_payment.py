@@ -10,11 +10,12 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from accounts.descriptions import DISPUTE_REASONS
+from accounts.review_notes import ReadsReviewNote
 
 from .core import TopUp
 
 
-class Refund(models.Model):
+class Refund(ReadsReviewNote, models.Model):
     """Money of a credited top-up paid back through its gateway, whole or in part.
 
     Finance asks for it in admin (the gateway first, under an idempotency key from this row),
@@ -54,6 +55,7 @@ class Refund(models.Model):
     )
     needs_review = models.BooleanField(verbose_name=_("needs review"), default=False)
     review_note = models.TextField(verbose_name=_("review note"), blank=True)  # why flagged, who reviewed: dated lines
+    review_note_parts = models.JSONField(null=True, blank=True, editable=False)  # accounts.review_notes
     failure_reason = models.CharField(verbose_name=_("failure reason"), max_length=300, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -15,11 +15,12 @@ from djmoney.models.fields import MoneyField
 from simple_history import register
 from simple_history.models import HistoricalRecords
 
+from accounts.review_notes import ReadsReviewNote
 from money.formatting import format_rate
 from money.rates import source_label
 
 
-class TopUp(models.Model):
+class TopUp(ReadsReviewNote, models.Model):
     """One attempt to pay money into an account through a payment gateway.
 
     Credited at most once: the row is locked while it is credited, and the ledger's
@@ -81,6 +82,7 @@ class TopUp(models.Model):
     # credits nothing and is left here for finance to look at.
     needs_review = models.BooleanField(verbose_name=_("needs review"), default=False)
     review_note = models.TextField(verbose_name=_("review note"), blank=True)
+    review_note_parts = models.JSONField(null=True, blank=True, editable=False)  # accounts.review_notes
     ledger_entry = models.OneToOneField(
         "accounts.LedgerEntry",
         verbose_name=_("ledger entry"),

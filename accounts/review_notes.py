@@ -1,0 +1,46 @@
+"""Why our code flagged a record for finance, and how its note reads: the messages of the lines
+billing_center.review_flags writes on accounts, top-ups and refunds, and `ReadsReviewNote`, which
+shows a note in the reader's language (each line's parts through accounts.descriptions)."""
+
+from django.utils.translation import gettext_noop
+
+from billing_center import review_flags
+
+from .descriptions import entry_description, known_messages
+
+# An account.
+OVER_CREDIT_LIMIT = gettext_noop("Usage took what the account owes to %(owed)s, past its credit limit of %(limit)s.")
+PAYMENT_DISPUTED = gettext_noop("Card payment of %(reference)s disputed.")
+# A top-up: a gateway's notice that does not fit it, a dispute, a late credit.
+NOTICE_PROBLEM = gettext_noop("%(event)s %(id)s: %(problem)s")
+AMOUNT_DIFFERS = gettext_noop("amount %(paid)s differs from the expected %(expected)s")
+ACCOUNT_DIFFERS = gettext_noop("account %(account)s differs from the owner %(owner)s")
+SESSION_DIFFERS = gettext_noop("session %(session)s differs from %(expected)s")
+AND_ALSO = gettext_noop("%(first)s; %(then)s")
+DISPUTE_OPENED = gettext_noop("dispute %(dispute)s opened (%(amount)s).")
+CREDITED_AFTER = {
+    "failed": gettext_noop("Credited after being failed at %(when)s."),
+    "cancelled": gettext_noop("Credited after being cancelled at %(when)s."),
+    "expired": gettext_noop("Credited after being expired at %(when)s."),
+}
+# A refund.
+REFUND_IN_DASHBOARD = gettext_noop("made in the %(gateway)s dashboard, not by finance.")
+REFUND_AMOUNT_DIFFERS = gettext_noop("The gateway reports %(reported)s, we asked for %(asked)s.")
+FAILED_AFTER_SUCCESS = gettext_noop("reported failed after it succeeded: %(detail)s")  # the gateway's words
+
+known_messages(
+    review_flags.REVIEWED, OVER_CREDIT_LIMIT, PAYMENT_DISPUTED, NOTICE_PROBLEM, AMOUNT_DIFFERS, ACCOUNT_DIFFERS,
+    SESSION_DIFFERS, AND_ALSO, DISPUTE_OPENED, *CREDITED_AFTER.values(), REFUND_IN_DASHBOARD, REFUND_AMOUNT_DIFFERS,
+    FAILED_AFTER_SUCCESS,
+)  # fmt: skip
+
+
+class ReadsReviewNote:
+    """For a model with `review_note` and `review_note_parts`: its note in the active language."""
+
+    @property
+    def shown_review_note(self) -> str:
+        return review_flags.shown(self.review_note, self.review_note_parts, entry_description)
+
+    def review_note_since_last_review(self) -> tuple[str, str]:
+        return review_flags.since_last_review(self.review_note, self.review_note_parts, entry_description)
