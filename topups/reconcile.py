@@ -76,10 +76,12 @@ def cancel_topup(*, topup: TopUp, now: datetime | None = None) -> TopUp:
     if not topup.gateway_session_id and now - topup.created_at < timedelta(minutes=2):
         # A double click's first request may still be opening the checkout: closing now could miss it.
         raise Conflict(gettext("The payment page of this top-up is still opening. Try again in a moment."))
-    return close_at_gateway(topup, status=TopUp.Status.CANCELLED, reason=CANCELLED_BY_CUSTOMER, now=now)
+    reason = CANCELLED_REPAYMENT if topup.is_repayment else CANCELLED_BY_CUSTOMER
+    return close_at_gateway(topup, status=TopUp.Status.CANCELLED, reason=reason, now=now)
 
 
 CANCELLED_BY_CUSTOMER = gettext_noop("You cancelled this top-up before paying.")  # stored; shown translated
+CANCELLED_REPAYMENT = gettext_noop("You cancelled this repayment before paying.")
 
 
 def close_at_gateway(topup: TopUp, *, status: str, reason: str, now: datetime | None = None) -> TopUp:

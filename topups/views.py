@@ -128,6 +128,7 @@ def topup_detail(request, public_id, account):
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
         # Where "start a new one" leads: Repay for a postpaid repayment (Pay refuses postpaid accounts).
         "again_url": reverse("topups:repay" if topup.is_repayment else "topups:pay"),
+        "again_label": _("Start a new repayment") if topup.is_repayment else _("Start a new top-up"),
     }
     return render(request, "topups/detail.html", context)
 

@@ -246,6 +246,8 @@ def test_a_pending_repayments_page_leads_back_to_repay_not_to_pay(client, billed
     client.post(f"/billing/topups/{topup.public_id}/cancel/")
     page = client.get(f"/billing/topups/{topup.public_id}/").content.decode()
     assert 'href="/billing/repay/"' in page and 'href="/billing/pay/">' not in page
+    assert "Start a new repayment" in page and "top-up" not in page.split("<main", 1)[1]
+    assert "Payment records" in page and "Top-up records" not in page  # the nav and the breadcrumb
 
 
 def test_a_repayments_receipt_says_repayment_and_names_the_bills_it_settled(client, billed):

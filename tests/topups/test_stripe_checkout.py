@@ -90,7 +90,7 @@ def test_cancel_url_shows_that_nothing_was_charged_and_stops_refreshing(client, 
     client.post("/billing/pay/", {"amount": "80.00"})
     topup = TopUp.objects.get()
     page = client.get(f"/billing/topups/{topup.public_id}/?cancelled=1").content.decode()
-    assert "Payment not completed" in page and "return to the payment page" in page
+    assert "Payment not completed" in page and "Return to the payment page" in page
     assert 'http-equiv="refresh"' not in page
 
 
