@@ -32,18 +32,11 @@ from .alerts import check_alert_after_commit
 from .balances import LockedAccount, lock_accounts, post_entry, write_balances
 from .descriptions import parts_of
 from .low_balance import refill_after_commit
-from .models import LEDGER_PLACES, Account, LedgerEntry
+from .models import LEDGER_PLACES, MONEY_IN, Account, LedgerEntry
 from .monthly_usage import count_usage
 from .outbound_webhooks import money_events
 
-MONEY_IN_KINDS = frozenset(
-    {
-        LedgerEntry.Kind.ONLINE_TOPUP,
-        LedgerEntry.Kind.BANK_TRANSFER,
-        LedgerEntry.Kind.DISPUTE_WON,
-        LedgerEntry.Kind.REPAYMENT,
-    }
-)
+MONEY_IN_KINDS = frozenset(LedgerEntry.Kind(kind) for kind in MONEY_IN)  # one money-in per source
 MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE})
 # The columns a posting of several entries writes, by attname (billing_center.db.insert_rows).
 ENTRY_FIELDS = (
@@ -112,7 +105,7 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
     credit_deposit, whose policy answers for a source already credited."""
     if any(deposit.kind not in MONEY_IN_KINDS or deposit.amount.amount <= 0 for deposit in deposits):
         raise Invalid("Each deposit must be money coming in, more than zero.", code="not_a_deposit")
-    sources = {(deposit.kind, deposit.source_ref) for deposit in deposits}
+    sources = {deposit.source_ref for deposit in deposits}
     if len(sources) != len(deposits):
         raise Conflict("Two deposits share a source.", code="source_reused")
     try:
@@ -121,8 +114,8 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
             money_events.credited(entries)
             return entries
     except IntegrityError:
-        posted = LedgerEntry.objects.filter(source_ref__in=[source for _, source in sources])
-        if not any((entry.kind, entry.source_ref) in sources for entry in posted):
+        posted = LedgerEntry.objects.filter(source_ref__in=sources, kind__in=MONEY_IN_KINDS)
+        if not posted.exists():
             raise  # not the sources' uniqueness: a real error
         raise Conflict("A source among these deposits was already posted.", code="source_reused") from None
 
@@ -157,10 +150,12 @@ def _post_once(account_id, amount: Money, kind, source_ref, actor, description, 
             (entry,) = _post([NewEntry(account_id, amount, kind, source_ref, actor, description)], now=now)
             money_events.credited([entry])
     except IntegrityError:
-        earlier = LedgerEntry.objects.filter(kind=kind, source_ref=source_ref).first()
+        same_source = LedgerEntry.objects.filter(source_ref=source_ref)
+        kinds = MONEY_IN_KINDS if kind in MONEY_IN_KINDS else {kind}  # money in: once per source, any kind
+        earlier = same_source.filter(kind__in=kinds).order_by("pk").first()
         if earlier is None:
             raise  # not the source's uniqueness: a real error
-        if (earlier.account_id, earlier.amount) != (account_id, amount):
+        if (earlier.account_id, earlier.amount, earlier.kind) != (account_id, amount, kind):
             raise Conflict(
                 f"{source_ref} was already posted with {earlier.amount} to account {earlier.account_id}.",
                 code="source_reused",

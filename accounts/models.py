@@ -42,9 +42,8 @@ class Account(ReadsReviewNote, models.Model):
     )
     # My Account > Preferences: what the customer pays in online. Empty means the billing currency.
     payment_currency = models.CharField(_("payment currency"), max_length=3, blank=True)
-    # Expenditure alert (Overview page): an SMS when the balance falls below the threshold,
-    # in the billing currency. `alert_armed` is set again by the ledger service whenever the
-    # balance is back at or above the threshold, so each crossing fires once.
+    # Expenditure alert (Overview): an SMS below the threshold (billing currency). The ledger service sets
+    # `alert_armed` again whenever the balance is back at or above it, so each crossing fires once.
     alert_enabled = models.BooleanField(_("alert enabled"), default=False)
     alert_threshold = models.DecimalField(_("alert threshold"), max_digits=18, decimal_places=2, null=True, blank=True)
     alert_armed = models.BooleanField(_("alert armed"), default=True)
@@ -52,8 +51,7 @@ class Account(ReadsReviewNote, models.Model):
         _("alert crossings"), default=0, help_text=_("Alerts fired so far: numbers each crossing.")
     )
     last_alert_at = models.DateTimeField(_("last alert at"), null=True, blank=True)
-    # Refill (auto top-up, kept by the topups app): below this balance a payment starts, once
-    # per crossing. The ledger writer follows it like the alert: back at or above re-arms it.
+    # Refill (auto top-up, topups app): below it a payment starts once per crossing; back at or above re-arms it.
     refill_below = models.DecimalField(_("refill below"), max_digits=18, decimal_places=2, null=True, blank=True)
     refill_armed = models.BooleanField(_("refill armed"), default=True)
     refill_crossings = models.PositiveIntegerField(
@@ -63,9 +61,8 @@ class Account(ReadsReviewNote, models.Model):
     needs_review = models.BooleanField(_("needs review"), default=False)
     review_note = models.TextField(_("review note"), blank=True)
     review_note_parts = models.JSONField(null=True, blank=True, editable=False)  # accounts.review_notes
-    # Enterprise members (accounts.enterprise, accounts.budgets): what the master lets the member
-    # spend in a month (usage beyond it is flagged to the master, never stopped), and whether
-    # the member's expenditure alert also goes to the master's confirmed recipients.
+    # Enterprise members (accounts.enterprise, .budgets): what the master lets the member spend in a month (usage
+    # beyond it is flagged to the master, never stopped); whether the member's alert also goes to the master's.
     monthly_budget = models.DecimalField(_("monthly budget"), max_digits=18, decimal_places=2, null=True, blank=True)
     budget_exceeded_month = models.DateField(
         _("budget exceeded month"), null=True, blank=True, help_text=_("First day of the month found over.")
@@ -195,6 +192,9 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
 
 
+MONEY_IN = ("online_topup", "bank_transfer", "dispute_won", "repayment")  # LedgerEntry kinds, accounts.ledger
+
+
 class LedgerEntry(models.Model):
     """One immutable change of one account's balance. Corrections are new entries."""
 
@@ -235,6 +235,10 @@ class LedgerEntry(models.Model):
         verbose_name, verbose_name_plural = _("ledger entry"), _("ledger entries")
         constraints = [
             models.UniqueConstraint(fields=["kind", "source_ref"], name="ledger_entry_once_per_source"),
+            # Money comes in once per source, whichever path (a ticket's bank_transfer, a line's repayment).
+            models.UniqueConstraint(
+                fields=["source_ref"], condition=models.Q(kind__in=MONEY_IN), name="money_in_once_per_source"
+            ),
             models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_not_zero"),
         ]
         indexes = [

@@ -28,6 +28,7 @@ from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
 from .models import StatementLine, TicketEvent, TransferTicket
 from .selectors import statement_lines_for_transfer
+from .transfers import refuse_used_transfer
 
 logger = logging.getLogger(__name__)
 CREDIT_PERMISSION = "tickets.credit_transferticket"
@@ -75,28 +76,6 @@ def _refuse_own_account(ticket: TransferTicket, actor) -> None:
         raise TicketNotAllowed(_("This ticket is for your own account; another finance user must handle it."))
 
 
-def _refuse_used_transfer(ticket: TransferTicket) -> None:
-    """One line of our bank statement pays one ticket: its reference cannot credit two. A line finance
-    set aside (returned to the payer, say) credits none."""
-    other = TransferTicket.objects.filter(confirmed_bank_reference__iexact=ticket.confirmed_bank_reference)
-    other = other.exclude(pk=ticket.pk).values_list("number", flat=True).first()
-    if other:
-        raise TicketStateError(
-            _(
-                "Statement reference %(reference)s was already used for %(ticket)s. "
-                "If this is a different transfer, enter its own statement reference."
-            )
-            % {"reference": ticket.confirmed_bank_reference, "ticket": other}
-        )
-    aside = statement_lines_for_transfer(ticket).filter(state=StatementLine.State.SET_ASIDE).first()
-    if aside is not None:
-        names = {"reference": aside.bank_reference, "reason": aside.get_set_aside_reason_display()}
-        raise TicketStateError(
-            _("Our statement's line for %(reference)s was set aside (%(reason)s): %(note)s Put it back first.")
-            % {**names, "note": aside.set_aside_note}
-        )
-
-
 @dataclass(frozen=True)
 class ConfirmOutcome:
     ticket: TransferTicket
@@ -132,7 +111,7 @@ def confirm_and_credit(
                     % {"user": ticket.proposed_by, "amount": format_money(ticket.credit_amount)}
                 )
             _price(ticket, received=received, bank_reference=bank_reference, now=now)
-            _refuse_used_transfer(ticket)
+            refuse_used_transfer(ticket)
             if needs_second_approval(ticket):
                 ticket.proposed_by, ticket.proposed_at = actor, now
                 ticket.status = TransferTicket.Status.UNDER_REVIEW
@@ -216,7 +195,7 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
 def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     """Credit the locked ticket through the one money-in function and mark it credited. A
     postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
-    _refuse_used_transfer(ticket)  # again at approval: a line set aside since the proposal
+    refuse_used_transfer(ticket)  # again at approval: a line set aside since the proposal
     deposit = credit_payment(
         repayment=ticket.account.is_postpaid,
         kind=LedgerEntry.Kind.BANK_TRANSFER,

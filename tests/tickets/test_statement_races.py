@@ -18,6 +18,7 @@ from tests.concurrency.test_races import race
 from tests.factories import UserFactory
 from tests.tickets.conftest import finance_clerk, make_ticket
 from tests.tickets.statement_files import Entry, camt053
+from tickets.exceptions import TicketStateError
 from tickets.models import StatementLine, TransferTicket
 from tickets.references import payment_reference
 from tickets.review import confirm_and_credit
@@ -101,4 +102,34 @@ def test_a_line_confirmed_and_set_aside_at_once_is_one_or_the_other(clerk, check
     else:
         assert line.state == "set_aside" and isinstance(credit, Conflict), credit
         assert bob.account.balance == Money(0, "USD") and not LedgerEntry.objects.exists()
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_one_transfer_raced_as_a_ticket_for_one_account_and_a_line_for_another_is_credited_once(
+    customer, bank, clerk, checker, round_
+):
+    """The pages' checks cannot see each other mid-flight (the ticket path locks the ticket, the line path the
+    line): the ledger's one-money-in-per-source constraint is what keeps bob's repayment and alice's bank
+    transfer of the same statement reference from both landing."""
+    from tests.factories import PostpaidAccountFactory
+
+    bob = UserFactory(account=PostpaidAccountFactory(name="Bob's Shop"))
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("14.00", "UNM-6")]), name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    ticket = make_ticket(customer, bank, bank_reference="MY-NOTE", amount=Money("14.00", "USD"))
+
+    results = race(
+        [
+            lambda: confirm_line(line_id=line.pk, actor=checker),
+            lambda: confirm_and_credit(
+                ticket_id=ticket.pk, actor=clerk, received=Money("14.00", "USD"), bank_reference="UNM-6"
+            ),
+        ]
+    )
+
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1 and all(isinstance(r, (Conflict, TicketStateError)) for r in refused), results
+    assert LedgerEntry.objects.filter(source_ref="bank:UNM-6").count() == 1
     assert ledger_mismatches() == []

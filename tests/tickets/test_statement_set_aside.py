@@ -9,9 +9,9 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from money.errors import Conflict, Invalid, Refused
-from tests.factories import UserFactory
+from tests.factories import PostpaidAccountFactory, UserFactory
 from tests.helpers import staff_login
-from tests.tickets.conftest import make_ticket
+from tests.tickets.conftest import make_ticket, usd_receiving_account
 from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin_pages import todo_counts
 from tests.tickets.test_statement_admin import LINES, upload
@@ -115,7 +115,7 @@ def test_a_ticket_for_a_transfer_set_aside_as_returned_is_not_credited(clerk, cu
 
     with pytest.raises(TicketStateError) as refused:
         confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="ft-other")
-    assert "FT-OTHER was set aside (Returned to the payer): Returned, payer unknown Put it back first." in str(
+    assert "FT-OTHER was set aside (returned to the payer: “Returned, payer unknown”). Put it back first." in str(
         refused.value.message
     )
     customer.account.refresh_from_db()
@@ -187,3 +187,77 @@ def test_staff_without_the_credit_permission_get_no_set_aside_action(client, cle
     page = client.get(LINES).content.decode()
     assert 'value="confirm_lines"' not in page
     assert 'value="set_aside"' not in page and 'value="put_back"' not in page and "R-1" in page
+
+
+def test_the_guard_finds_the_set_aside_line_by_its_reference_whatever_account_or_amount_the_ticket_names(
+    clerk, customer, bank, settings
+):
+    """A helper credited a set-aside line's transfer through a ticket that named the retired receiving
+    account, and another by typing 50.01 for the statement's 50.00: the guard had matched all four."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    retired = bank
+    current = usd_receiving_account()  # retires `bank`: the customer's ticket still names the old account
+    statement = camt053([Entry("250.00", "INT-1", payer="Our bank"), Entry("50.00", "TKT-3")])
+    import_statement(receiving_account_id=current.pk, data=statement, name="s.xml", actor=clerk)
+    for reference in ("INT-1", "TKT-3"):
+        line = StatementLine.objects.get(bank_reference=reference)
+        set_aside_line(line_id=line.pk, actor=clerk, reason="not_a_payment", note="bank interest")
+    on_old_account = make_ticket(customer, retired, bank_reference="INT-1", amount=Money("250.00", "USD"))
+    other_amount = make_ticket(customer, current, bank_reference="TKT-3", amount=Money("50.00", "USD"))
+
+    with pytest.raises(TicketStateError) as refused:
+        confirm_and_credit(
+            ticket_id=on_old_account.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="INT-1"
+        )
+    assert "INT-1 was set aside (not a customer payment: “bank interest”). Put it back first." in refused.value.message
+    with pytest.raises(TicketStateError):
+        confirm_and_credit(
+            ticket_id=other_amount.pk, actor=clerk, received=Money("50.01", "USD"), bank_reference="TKT-3"
+        )
+    assert not LedgerEntry.objects.exists()
+
+    put_back_line(line_id=StatementLine.objects.get(bank_reference="TKT-3").pk, actor=clerk)
+    with pytest.raises(TicketStateError) as refused:  # the statement is what arrived: 50.00, not 50.01
+        confirm_and_credit(
+            ticket_id=other_amount.pk, actor=clerk, received=Money("50.01", "USD"), bank_reference="TKT-3"
+        )
+    assert "Our statement shows 50.00 USD for TKT-3, not 50.01 USD." in refused.value.message
+    assert confirm_and_credit(
+        ticket_id=other_amount.pk, actor=clerk, received=Money("50.00", "USD"), bank_reference="TKT-3"
+    ).credited
+
+
+def test_a_transfer_credited_to_one_account_from_the_statement_is_not_credited_to_another_by_a_ticket(
+    clerk, customer, bank, settings
+):
+    """A helper had a line credited to bob's postpaid account (a repayment) and then alice's ticket for the same
+    transfer credited as well (a bank transfer): the same money twice, under two kinds of the same source."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    bob = UserFactory(username="bob", account=PostpaidAccountFactory(name="Bob's Shop"))
+    import_statement(receiving_account_id=bank.pk, data=camt053([Entry("14.00", "UNM-6")]), name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    assert confirm_line(line_id=line.pk, actor=clerk).credited
+    ticket = make_ticket(customer, bank, bank_reference="UNM-6", amount=Money("14.00", "USD"))
+
+    with pytest.raises(TicketStateError) as refused:
+        confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("14.00", "USD"), bank_reference="UNM-6")
+    assert f"UNM-6 was credited to Bob's Shop (#{bob.account_id}) already." in refused.value.message
+    assert LedgerEntry.objects.count() == 1
+    customer.account.refresh_from_db()
+    assert customer.account.balance == Money(0, "USD")
+
+
+def test_the_ledger_takes_money_in_once_per_source_whatever_its_kind(customer):
+    """Behind every page's check: a second money-in entry for `bank:X`, of another kind or to another account, is
+    refused by the database's one-money-in-per-source constraint and answered as a conflict."""
+    from accounts.ledger import credit_deposit
+    from bills.settlement import repay
+
+    bob = UserFactory(account=PostpaidAccountFactory())
+    paid = {"amount": Money("14.00", "USD"), "kind": "bank_transfer", "source_ref": "bank:X"}
+    credit_deposit(account_id=customer.account_id, **paid)
+    with pytest.raises(Conflict):
+        repay(account_id=bob.account_id, amount=Money("14.00", "USD"), source_ref="bank:X")
+    again = credit_deposit(account_id=customer.account_id, **paid)
+    assert again.already_credited and LedgerEntry.objects.count() == 1

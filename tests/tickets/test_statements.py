@@ -13,6 +13,7 @@ from tests.draining import drain
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
+from tickets.exceptions import TicketStateError
 from tickets.models import Invoice, StatementCsvFormat, StatementFile, StatementLine, TicketEvent, TransferTicket
 from tickets.receiving_accounts import issue_invoice
 from tickets.references import formatted, payment_reference
@@ -409,10 +410,14 @@ def test_a_line_waiting_for_confirmation_is_linked_when_its_ticket_is_credited(c
     assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
 
 
-def test_a_line_for_another_amount_under_the_same_reference_is_left_for_finance(customer, bank, clerk, settings):
-    """Linked only when the line is the transfer the ticket credited: same reference, amount and currency."""
+def test_a_ticket_confirmed_for_another_amount_than_its_statement_line_shows_is_refused(
+    customer, bank, clerk, settings
+):
+    """The reference names one transfer (the ledger's source is bank:<reference>): a ticket credited 250.00
+    under a reference our statement shows as 99.00 would have left the 99.00 line uncreditable for ever."""
     settings.STATEMENT_AUTO_CREDIT = False
     run_import(bank, clerk, camt053([Entry("99.00", "FT-SAME", payer="Someone Else")]))
     ticket = make_ticket(customer, bank, bank_reference="FT-SAME")
-    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-SAME")
-    assert StatementLine.objects.get().state == "unmatched"
+    with pytest.raises(TicketStateError, match="Our statement shows 99.00 USD for FT-SAME, not 250.00 USD."):
+        confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-SAME")
+    assert StatementLine.objects.get().state == "unmatched" and not LedgerEntry.objects.exists()
