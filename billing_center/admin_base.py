@@ -57,6 +57,17 @@ def confirmation_page(model_admin, request, template: str, *, action_title: str,
     )
 
 
+def report_outcomes(model_admin, request, done) -> None:
+    """An action's outcome for each record, (name, what became of it, whether it went through): what went
+    through in one message, each refusal in a message of its own (a mixed batch had read as one failure)."""
+    went = [f"{name}: {what}" for name, what, ok in done if ok]
+    if went:
+        model_admin.message_user(request, "; ".join(went), messages.SUCCESS)
+    for name, what, ok in done:
+        if not ok:
+            model_admin.message_user(request, f"{name}: {what}", messages.ERROR)
+
+
 def label(obj) -> str:
     """How a message names a record: its reference (TU-…, RF-…) if it has one, else its name."""
     return getattr(obj, "reference", None) or str(obj)

@@ -131,6 +131,32 @@ def test_money_in_another_currency_shows_what_it_credits_before_anything_is_cred
     assert customer.account.balance == Money("100.00", "USD")
 
 
+def test_the_declared_amount_typed_in_another_currency_asks_for_a_check(client, clerk, customer, bank):
+    """700.00 CNY declared, the page's currency left at the account's USD, 700.00 typed: it had credited 700 USD
+    with no question (found by a helper). Another currency than the declared one asks, like another amount."""
+    ticket = make_ticket(customer, bank, amount=Money("700", "CNY"))
+    staff_login(client, clerk)
+    shown = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="700.00"))
+    assert shown.status_code == 400 and "This is not the 700.00 CNY the customer declared." in shown.content.decode()
+    assert not LedgerEntry.objects.exists()
+    ticked = {**confirm_fields(ticket, amount="700.00"), f"t{ticket.pk}-amount_checked": "on"}
+    assert action(client, "confirm_and_credit", [ticket.pk], **ticked).status_code == 302
+    assert LedgerEntry.objects.get().amount == Money("700.00", "USD")  # the clerk checked: USD arrived
+
+
+def test_an_amount_too_small_to_convert_is_refused_before_any_tick(client, clerk, customer, bank):
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    Rate.objects.create(
+        backend=ExchangeBackend.objects.create(name="finance", base_currency="USD"), currency="CNY", value=7
+    )
+    ticket = make_ticket(customer, bank, amount=Money("0.01", "CNY"))
+    staff_login(client, clerk)
+    shown = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="0.01", currency="CNY"))
+    page = shown.content.decode()
+    assert shown.status_code == 400 and "too small to credit anything" in page and "This credits 0.00 USD" not in page
+
+
 def test_money_in_a_currency_without_a_rate_is_a_form_error(client, clerk, customer, bank):
     ticket = make_ticket(customer, bank, amount=Money("700", "CNY"))
     staff_login(client, clerk)

@@ -74,7 +74,13 @@ class ConfirmCreditForm(forms.Form):
             ) % {"paid": received.currency, "billing": billing}
             return
         credit = quote.credit_for(received)
-        preview, key = f"{credit.amount} {credit.currency} {quote.rate}", self.add_prefix("previewed")
+        if credit.amount <= 0:
+            self.rate_problem = _("The amount received is too small to credit anything.")
+            return
+        preview, key = (
+            f"{received.amount} {received.currency} {credit.amount} {quote.rate}",
+            self.add_prefix("previewed"),
+        )
         seen = self.data.get(key) == preview
         self.data = self.data.copy()  # the page shown again carries this preview
         self.data[key] = preview
@@ -108,10 +114,11 @@ class ConfirmCreditForm(forms.Form):
             return None
 
     def _differs_from_declared(self) -> bool:
-        """The typed amount, in the declared currency, is not the declared amount (another currency is converted
-        and cannot be compared; an amount that does not parse is refused by clean)."""
+        """What was typed is not what the customer declared: another amount, or another currency (700.00 USD
+        typed for 700.00 CNY declared had credited 700 USD with no question). An amount that does not parse
+        is refused by clean."""
         typed = self._typed()
-        return typed is not None and typed.currency == self.ticket.amount.currency and typed != self.ticket.amount
+        return typed is not None and typed != self.ticket.amount
 
     def clean(self):
         data = super().clean()

@@ -1,7 +1,7 @@
 """Finance's transfer-ticket queue in Django admin, with its actions (confirm and credit,
 approve, ask for information, reject)."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Q, Subquery
@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from djmoney.money import Money
 
 from accounts.selectors import recent_ledger_entries
-from billing_center.admin_base import EMPTY, HistoryAdmin, ReadOnlyAdmin, confirmation_page, yes_no
+from billing_center.admin_base import EMPTY, HistoryAdmin, ReadOnlyAdmin, confirmation_page, report_outcomes, yes_no
 from money.errors import BillingError
 from money.formatting import format_money, format_rate
 
@@ -318,11 +318,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         return ticket, labels.get(result.status, result.get_status_display().lower()), True
 
     def _report(self, request, done) -> HttpResponseRedirect | None:
-        """One message for all; back to the ticket when there was one (the ticket page's buttons),
-        to the queue (None: Django's default) when several were selected there."""
-        text = "; ".join(f"{ticket.number}: {what}" for ticket, what, _ in done)
-        level = messages.SUCCESS if all(ok for *_, ok in done) else messages.ERROR
-        self.message_user(request, text, level)
+        """What became of each (billing_center.admin_base.report_outcomes); back to the ticket when there was
+        one (the ticket page's buttons), to the queue (None: Django's default) when several were selected there."""
+        report_outcomes(self, request, [(ticket.number, what, ok) for ticket, what, ok in done])
         if len(done) != 1:
             return None
         ticket = done[0][0]

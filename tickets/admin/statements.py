@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
-from billing_center.admin_base import ReadOnlyAdmin, confirmation_page
+from billing_center.admin_base import ReadOnlyAdmin, confirmation_page, report_outcomes
 from billing_center.moments import moment
 from billing_center.text import PlainTextField
 from money.errors import BillingError
@@ -217,7 +217,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
     list_display = ("booking_date", "amount_display", "payer", "bank_reference", "state_display", "match")
     list_filter = ("state", "rule", "receiving_account", "statement_file")
     list_select_related = ("account", "ticket", "proposed_by")
-    search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference")
+    search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference", "set_aside_note")
     ordering = ("-booking_date", "-id")
     actions = ["confirm_lines", "assign_to_account", "set_aside", "put_back"]
     # Every field as it is stored, but the notes our code wrote: those in the reader's language (tickets.notes).
@@ -340,8 +340,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
         return line, (words or credit_words)(result), True
 
     def _report(self, request, done):
-        text = "; ".join(f"{line.bank_reference}: {what}" for line, what, _ in done)
-        self.message_user(request, text, messages.SUCCESS if all(ok for *_, ok in done) else messages.ERROR)
+        report_outcomes(self, request, [(line.bank_reference, what, ok) for line, what, ok in done])
         return None
 
     def _confirmation(self, request, queryset, title, action, form=None):
