@@ -69,6 +69,7 @@ class ReceivingAccount(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(iban="") | ~models.Q(account_number=""),
                 name="receiving_account_has_number_or_iban",
+                violation_error_message=_("Give an IBAN or an account number."),  # its name had been the message
             ),
         ]
 

@@ -484,3 +484,23 @@ def test_finance_reads_admin_in_finances_time_zone_unless_a_clerk_chose_another(
     page = client.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
     assert f"{ticket.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in page  # London in winter
     assert "Dates and times are shown in Europe/London (UTC)." in page
+
+
+def test_a_tickets_full_record_names_no_currency_column_beside_its_amounts(client, clerk, customer, bank):
+    """'Amount currency: USD' beside 'Amount: 250.00 USD' read in English on the Chinese page (djmoney's
+    companion columns have no words of their own); the amounts carry their currency."""
+    ticket = make_ticket(customer, bank)
+    staff_login(client, clerk)
+    page = client.get(f"{CHANGELIST}{ticket.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "currency" not in page.lower().replace("currency-", "") and "250.00" in page
+
+
+def test_a_receiving_account_with_neither_iban_nor_number_says_so_once_in_words(client, clerk, bank):
+    """It had said so, then also 'Constraint “receiving_account_has_number_or_iban” is violated.'"""
+    staff_login(client, clerk)
+    form = {"bank_name": "New Bank", "bank_address": "", "account_name": "Billing Center Cloud Ltd", "iban": "",
+            "account_number": "", "swift_bic": "WESTGB2L", "currency": "USD", "region": "International"}  # fmt: skip
+    refused = client.post("/admin/tickets/receivingaccount/add/", form)
+    page = refused.content.decode()
+    assert refused.status_code == 400 and page.count("Give an IBAN or an account number.") == 1
+    assert "Constraint" not in page and ReceivingAccount.objects.count() == 1

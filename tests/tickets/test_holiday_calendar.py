@@ -134,3 +134,11 @@ def test_the_calendar_keeps_its_history_with_who_entered_each_day(client, calend
     assert day.history.get().history_user == calendar_clerk
     page = client.get(f"{CALENDAR}{day.pk}/history/").content.decode()
     assert calendar_clerk.username in page
+
+
+def test_a_days_name_is_kept_as_text_without_control_or_direction_characters(client, calendar_clerk):
+    """A name pasted with a right-to-left override (U+202E) had been kept, and shown reversed after it."""
+    staff_login(client, calendar_clerk)
+    answer = client.post(f"{CALENDAR}add/", {"date": "2027-02-06", "kind": "holiday", "name": "春节\u202e"})
+    assert answer.status_code == 302
+    assert CalendarDay.objects.get().name == "春节"

@@ -56,12 +56,6 @@ class ReceivingAccountForm(forms.ModelForm):
             raise forms.ValidationError(_("Use digits and letters only (dashes allowed)."))
         return number
 
-    def clean(self):
-        data = super().clean()
-        if not data.get("iban") and not data.get("account_number") and not self.errors.get("iban"):
-            raise forms.ValidationError(_("Give an IBAN or an account number."))
-        return data
-
 
 @admin.register(ReceivingAccount)
 class ReceivingAccountAdmin(AddedNotEditedMixin, HistoryAdmin):

@@ -1,6 +1,7 @@
 """Finance's holiday calendar in Django admin: next year's public holidays and weekend make-up
 working days, entered when the State Council publishes them; the deadlines use them."""
 
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing_center.admin_base import HistoryAdmin
+from billing_center.text import PlainTextField
 
 from ..models import CalendarDay
 from ..working_days import next_year_unentered
@@ -32,8 +34,16 @@ def calendar_warning(user, *, now=None) -> dict:
     return context
 
 
+class CalendarDayForm(forms.ModelForm):
+    class Meta:
+        model = CalendarDay
+        fields = ("date", "kind", "name")
+        field_classes = {"name": PlainTextField}  # a holiday's name as text: no control or direction characters
+
+
 @admin.register(CalendarDay)
 class CalendarDayAdmin(HistoryAdmin):
+    form = CalendarDayForm
     list_display = ("date", "weekday", "kind", "name", "created_by")
     list_filter = ("kind",)
     search_fields = ("name",)

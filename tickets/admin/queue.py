@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
+from djmoney.models.fields import CurrencyField
 from djmoney.money import Money
 
 from accounts.selectors import recent_ledger_entries
@@ -60,7 +61,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
                 "fields": [
                     {"possible_duplicate": "duplicate", "exchange_rate": "rate"}.get(field.name, field.name)
                     for field in TransferTicket._meta.get_fields()
-                    if field.concrete and not field.auto_created and field.name not in ("public_id", "request_key")
+                    if field.concrete
+                    and not field.auto_created
+                    and field.name not in ("public_id", "request_key")
+                    # A money field shows its currency: its companion column ("Amount currency") is not repeated.
+                    and not isinstance(field, CurrencyField)
                 ],
             },
         )
