@@ -273,7 +273,11 @@ def test_a_transfer_in_another_currency_shows_its_credit_before_it_is_credited(p
     page.get_by_test_id("confirm-action").click()
     expect(page.get_by_test_id("action-confirmation")).to_contain_text("This credits 45.50 USD at 7.1000 CNY/USD")
     page.screenshot(path=screenshot_dir / "admin-converted-credit.png", full_page=True)
-    page.get_by_label(re.compile("I checked it")).check()
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text(
+        "This is not the 45.50 USD the customer declared."
+    )
+    page.get_by_label(re.compile("I checked the amount against our statement")).check()  # yuan arrived, not dollars
+    page.get_by_label(re.compile(r"CNY/USD .*I checked it")).check()
     page.get_by_test_id("confirm-action").click()
     expect(page.locator(".messagelist")).to_contain_text("credited 45.50 USD")
     ticket.refresh_from_db()
