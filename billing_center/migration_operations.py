@@ -25,6 +25,30 @@ class AddIndexOnline(AddIndexConcurrently):
         operation.database_backwards(app_label, schema_editor, from_state, to_state)
 
 
+class AddUniqueConstraintOnline(migrations.AddConstraint):
+    """A UniqueConstraint with a condition (PostgreSQL builds it as a unique index): CREATE UNIQUE INDEX
+    CONCURRENTLY on PostgreSQL, so postings go on while it is built; the plain statement elsewhere. A
+    duplicate already in the table stops the build with the key it found; the half-built index is dropped."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if not _online(schema_editor):
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        statement = str(self.constraint.create_sql(model, schema_editor))
+        assert statement.startswith("CREATE UNIQUE INDEX "), statement  # only a conditional unique constraint
+        name = schema_editor.quote_name(self.constraint.name)
+        try:
+            schema_editor.execute(statement.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1))
+        except Exception:
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")  # an invalid index left behind
+            raise
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if not _online(schema_editor):
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.constraint.name)}")
+
+
 def drop_column_index(app_label: str, model_name: str, column: str) -> migrations.RunPython:
     """Drop the plain one-column index a ForeignKey had (db_index=True → False), DROP INDEX
     CONCURRENTLY on PostgreSQL; found by its column, whatever name Django gave it."""

@@ -200,3 +200,32 @@ def test_concurrent_entries_on_one_account_all_land_with_exact_balances():
     afters = sorted(e.balance_after.amount for e in LedgerEntry.objects.filter(account=account))
     assert afters == [Decimal("1.01") * n for n in range(1, 21)]
     assert ledger_mismatches() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_money_in_once_migration_stops_at_a_transfer_already_credited_twice_and_leaves_no_index():
+    """Built online (CONCURRENTLY on PostgreSQL): a ledger that holds a source credited under two kinds stops
+    the migration with the key, and no half-built index stays behind to slow or refuse postings."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("accounts", "0022_review_note_parts")])  # before the constraint: the old code's ledger
+    first, second = PrepaidAccountFactory(), PrepaidAccountFactory()
+    post_ledger_entry(account_id=first.pk, amount=usd("14.00"), kind="bank_transfer", source_ref="bank:UNM-6")
+    post_ledger_entry(account_id=second.pk, amount=usd("14.00"), kind="repayment", source_ref="bank:UNM-6")
+    executor = MigrationExecutor(connection)
+    try:
+        with pytest.raises(IntegrityError, match="bank:UNM-6"):
+            executor.migrate([("accounts", "0023_money_in_once_per_source")])
+        with connection.cursor() as cursor:
+            assert "money_in_once_per_source" not in connection.introspection.get_constraints(
+                cursor, "accounts_ledgerentry"
+            )
+    finally:  # the append-only ledger refuses DELETE; TRUNCATE (as the test's flush) clears the pair
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE accounts_ledgerentry CASCADE")
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    with connection.cursor() as cursor:
+        assert "money_in_once_per_source" in connection.introspection.get_constraints(cursor, "accounts_ledgerentry")
