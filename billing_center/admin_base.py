@@ -200,16 +200,23 @@ class BooleansInWordsMixin:
 
 def refusing_mangled_selections(model_admin, changelist_view):
     """A list's view that answers an action POST whose selection is not a list of the model's ids (a
-    forged or mangled form) with a message, not a 500 from the database. FinanceAdminSite wraps every
+    forged or mangled form) with a message, not a 500 from the database, and one whose records are all
+    gone (deleted or moved off this list since it was shown) with a message, not silence. FinanceAdminSite wraps every
     list with it, ours and the libraries' (groups, django-axes, django-otp)."""
 
     @wraps(changelist_view)
     def view(request, *args, **kwargs):
         if request.method == "POST" and "action" in request.POST:
-            if not all(is_id(model_admin.model, pk) for pk in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+            selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+            if not all(is_id(model_admin.model, pk) for pk in selected):
                 message = gettext("The selection was not understood; nothing was changed.")
                 model_admin.message_user(request, message, messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
+            if selected and request.POST.get("select_across") not in ("1", "True"):
+                if not model_admin.get_queryset(request).filter(pk__in=selected).exists():  # gone since the list
+                    message = gettext("None of the selected records is on this list any more; nothing was changed.")
+                    model_admin.message_user(request, message, messages.WARNING)
+                    return HttpResponseRedirect(request.get_full_path())
         return changelist_view(request, *args, **kwargs)
 
     return view

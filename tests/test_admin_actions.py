@@ -40,3 +40,19 @@ def test_a_mangled_selection_is_a_message_not_a_500(client, model, action):
             assert [str(m) for m in answer.wsgi_request._messages][-1] == (
                 "The selection was not understood; nothing was changed."
             )
+
+
+@pytest.mark.parametrize(
+    "model, action", [p for p in every_action() if isinstance(p.values[0]._meta.pk, models.IntegerField)]
+)
+def test_a_selection_whose_records_are_gone_says_so(client, model, action):
+    """An id the list no longer holds (deleted, or a line on another list since): it had run the action on
+    nothing and answered with an empty message, or none."""
+    root = UserFactory(username="root", account=None, is_staff=True, is_superuser=True)
+    staff_login(client, root)
+    changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    for extra in ({}, {"post": "yes"}):
+        answer = client.post(changelist, {"action": action, "_selected_action": ["99999"], **extra})
+        assert answer.status_code == 302, (extra, answer.status_code)
+        said = [str(m) for m in answer.wsgi_request._messages]
+        assert said[-1] == "None of the selected records is on this list any more; nothing was changed.", said

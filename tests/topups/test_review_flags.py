@@ -247,7 +247,7 @@ def test_a_record_the_list_does_not_hold_is_named_as_not_flagged(client, clerk):
     staff_login(client, clerk)
     answer = ask(client, POSTPAID, [prepaid.pk], post="yes", **{f"seen-{prepaid.pk}": "0" * 16})
     assert answer.status_code == 302
-    assert messages_of(answer)[-1] == "None of the selected is flagged for review."
+    assert messages_of(answer)[-1] == "None of the selected records is on this list any more; nothing was changed."
     assert Account.objects.get(pk=prepaid.pk).needs_review
 
 

@@ -65,7 +65,7 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
             raise Conflict(_("This line is set aside, not credited; put it back first to credit it."))
         if line.state not in CREDITABLE:
             raise Conflict(
-                _("This line is %(state)s; it cannot be credited.") % {"state": line.get_state_display().lower()}
+                _("This line's state is “%(state)s”: it cannot be credited.") % {"state": line.get_state_display()}
             )
         if line.account_id is None:
             raise Invalid(_("Assign this line to an account first."), code="line_unassigned")
@@ -89,7 +89,7 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         line = _lock_line(line_id)
         if line.state not in CREDITABLE:
             raise Conflict(
-                _("This line is %(state)s; it cannot be assigned.") % {"state": line.get_state_display().lower()}
+                _("This line's state is “%(state)s”: it cannot be assigned.") % {"state": line.get_state_display()}
             )
         account = Account.objects.filter(pk=account_id).first()
         if account is None:

@@ -46,7 +46,7 @@ def set_aside_line(*, line_id: int, actor, reason: str, note: str, now: datetime
             raise Conflict(_("This line is already set aside."))
         if line.state not in SETTABLE:
             raise Conflict(
-                _("This line is %(state)s; it cannot be set aside.") % {"state": line.get_state_display().lower()}
+                _("This line's state is “%(state)s”: it cannot be set aside.") % {"state": line.get_state_display()}
             )
         line.state, line.proposed_by = State.SET_ASIDE, None  # a proposal to credit it is withdrawn
         line.set_aside_reason, line.set_aside_note, line.set_aside_by, line.set_aside_at = reason, note, actor, now
@@ -64,7 +64,9 @@ def put_back_line(*, line_id: int, actor, now: datetime | None = None) -> Statem
     with transaction.atomic():
         line = _lock(line_id)
         if line.state != State.SET_ASIDE:
-            raise Conflict(_("This line is %(state)s, not set aside.") % {"state": line.get_state_display().lower()})
+            raise Conflict(
+                _("This line's state is “%(state)s”: it is not set aside.") % {"state": line.get_state_display()}
+            )
         if line.currency != line.receiving_account.currency:
             line.state = State.OTHER_CURRENCY
         else:
