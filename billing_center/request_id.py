@@ -64,6 +64,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class RefusalsWithoutTraceback(logging.Filter):
+    """An answer of 4xx is the product working (a clerk without the permission, a page that is not
+    there): Django logs each with the exception's traceback, which reads like a fault and buries the
+    real ones. The line stays, its status and path with it; the traceback goes. 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "django.request" and 400 <= getattr(record, "status_code", 500) < 500:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 # --- Celery (connected in billing_center.celery) -----------------------------------------------
 
 

@@ -172,3 +172,18 @@ def test_the_console_stays_readable_by_default_and_a_wrong_format_is_refused():
     assert re.search(r"^\S+ \S+ WARNING billing.check: texting \+86 \*\*\*\* 8000$", plain.stderr, re.M)
     wrong = manage("check", env_overrides={"LOG_FORMAT": "xml"})
     assert wrong.returncode != 0 and "LOG_FORMAT must be plain or json" in wrong.stderr
+
+
+@pytest.mark.django_db
+def test_a_refusal_is_one_line_without_a_traceback_and_a_fault_keeps_its(client, json_lines):
+    """Every 403 (a clerk without the permission) had written a full traceback, like a fault."""
+    from tests.factories import UserFactory
+    from tests.helpers import staff_login
+
+    staff_login(client, UserFactory(is_staff=True, account=None))  # signed in, with no permission at all
+    assert client.get("/admin/tickets/transferticket/").status_code == 403
+    refusals = [line for line in json_lines() if line["logger"] == "django.request"]
+    assert [line["status_code"] for line in refusals] == [403]
+    assert "exc_info" not in refusals[0] and "Traceback" not in json.dumps(refusals)
+    logging.getLogger("django.request").error("boom", exc_info=ValueError("fault"), extra={"status_code": 500})
+    assert "ValueError" in json.dumps(json_lines()[-1])

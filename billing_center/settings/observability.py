@@ -22,6 +22,7 @@ LOGGING = {
     "filters": {
         # The id of the request (or of the request that queued the task) being served.
         "request_id": {"()": "billing_center.request_id.RequestIdFilter"},
+        "refusals": {"()": "billing_center.request_id.RefusalsWithoutTraceback"},
     },
     "formatters": {
         # Both redact secrets and full phone numbers from every line, tracebacks included.
@@ -37,7 +38,7 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "refusals"]},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
