@@ -6,18 +6,18 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
-from django.db.models import Value
-from django.db.models.functions import Replace, Upper
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from .statements.parsed import reference_key, reference_key_of
+
 
 def transfer_source_ref(bank_reference: str) -> str:
     """The ledger source of a bank transfer: its reference on our statement, however typed."""
-    return "bank:" + "".join(bank_reference.split()).upper()[:60]
+    return "bank:" + reference_key(bank_reference)
 
 
 class ReceivingAccount(models.Model):
@@ -276,7 +276,8 @@ class TransferTicket(models.Model):
             models.Index(fields=["status", "due_at"], name="ticket_queue"),
             # A statement line finds its ticket by the bank reference however the customer typed it, or by
             # amount and date (tickets.statements.matching).
-            models.Index(Upper(Replace("bank_reference", Value(" "), Value(""))), name="ticket_bank_reference_compact"),
+            models.Index(reference_key_of("bank_reference"), name="ticket_bank_reference_key"),
+            models.Index(reference_key_of("confirmed_bank_reference"), name="ticket_confirmed_reference_key"),
             models.Index(fields=["transfer_date", "amount"], name="ticket_transfer_day"),
         ]
         constraints = [

@@ -196,6 +196,12 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     """Credit the locked ticket through the one money-in function and mark it credited. A
     postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
     refuse_used_transfer(ticket)  # again at approval: a line set aside since the proposal
+    first = statement_lines_for_transfer(ticket).filter(state=StatementLine.State.CREDITED).first()
+    if first is not None and first.account_id == ticket.account_id:
+        # Our statement's line credited this transfer first; its entry's source may be spelled otherwise
+        # ("bank:BK-1005", written before sources were keyed by letters and digits): linked, not credited again.
+        close_matched_ticket(ticket, entry=first.ledger_entry, actor=actor, now=now)
+        return
     deposit = credit_payment(
         repayment=ticket.account.is_postpaid,
         kind=LedgerEntry.Kind.BANK_TRANSFER,
@@ -236,7 +242,9 @@ def _link_statement_lines(ticket: TransferTicket, *, actor, now: datetime) -> No
         statement_lines_for_transfer(ticket)
         .select_for_update(skip_locked=True)
         .filter(
-            state__in=(StatementLine.State.MATCHED, StatementLine.State.UNMATCHED),
+            # A line in another currency too: the ticket converted it (it had stayed on the to-do list, and could be
+            # set aside as returned to the payer although credited).
+            state__in=(StatementLine.State.MATCHED, StatementLine.State.UNMATCHED, StatementLine.State.OTHER_CURRENCY),
         )
     )
     for line in lines:

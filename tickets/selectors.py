@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Account
 
 from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TransferTicket
-from .statements.parsed import compact_reference
+from .statements.parsed import reference_key, reference_key_of
 
 FINANCE_VIEW_PERMISSION = "tickets.view_transferticket"
 
@@ -120,11 +120,11 @@ def other_currency_statement_lines() -> QuerySet[StatementLine]:
 
 
 def statement_lines_for_transfer(ticket: TransferTicket) -> QuerySet[StatementLine]:
-    """Our statement's lines for the transfer a ticket's confirmed figures name: the reference as the
-    importer stores it, the amount received, the receiving account."""
-    return StatementLine.objects.filter(
+    """Our statement's lines for the transfer a ticket's confirmed figures name: the reference however
+    spelled (its letters and digits), the amount received, the receiving account."""
+    return StatementLine.objects.alias(key=reference_key_of("bank_reference")).filter(
         receiving_account_id=ticket.receiving_account_id,
-        bank_reference=compact_reference(ticket.confirmed_bank_reference),
+        key=reference_key(ticket.confirmed_bank_reference),
         amount=ticket.received_amount.amount,
         currency=str(ticket.received_amount.currency),
     )

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.money import Money
 
 from .notes import EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR, shown
+from .statements.parsed import reference_key_of
 
 
 class StatementFile(models.Model):
@@ -183,6 +184,8 @@ class StatementLine(models.Model):
                 name="statement_line_set_aside_has_reason",
             ),
         ]
+        # A ticket's confirmation finds our statement's line for its transfer however the clerk spelled it.
+        indexes = [models.Index(reference_key_of("bank_reference"), name="statement_line_reference_key")]
 
     def __str__(self) -> str:
         return f"{self.booking_date} {self.amount} {self.currency} {self.bank_reference}"

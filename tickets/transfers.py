@@ -14,13 +14,14 @@ from money.formatting import format_money
 
 from .exceptions import TicketStateError
 from .models import StatementLine, TransferTicket
-from .statements.parsed import compact_reference
+from .statements.parsed import reference_key, reference_key_of
 
 
 def refuse_used_transfer(ticket: TransferTicket) -> None:
     """Raise TicketStateError, saying why, if the ticket's confirmed transfer is spoken for."""
-    reference = ticket.confirmed_bank_reference
-    other = TransferTicket.objects.filter(confirmed_bank_reference__iexact=reference).exclude(pk=ticket.pk)
+    reference, key = ticket.confirmed_bank_reference, reference_key(ticket.confirmed_bank_reference)
+    tickets = TransferTicket.objects.alias(key=reference_key_of("confirmed_bank_reference"))
+    other = tickets.filter(key=key).exclude(pk=ticket.pk)  # "BK1005" typed for "BK-1005": one transfer
     number = other.values_list("number", flat=True).first()
     if number:
         raise TicketStateError(
@@ -30,9 +31,15 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
             )
             % {"reference": reference, "ticket": number}
         )
-    lines = StatementLine.objects.filter(bank_reference=compact_reference(reference), amount__gt=0)
-    for line in lines.select_related("account").order_by("pk"):
-        names = {"reference": line.bank_reference, "shown": format_money(line.money)}
+    lines = list(
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(key=key, amount__gt=0)
+        .select_related("account")
+        .order_by("pk")
+    )
+    same = [line for line in lines if line.money == ticket.received_amount]  # a bank may reuse a reference
+    for line in same:
+        names = {"reference": line.bank_reference}
         if line.state == StatementLine.State.SET_ASIDE:
             raise TicketStateError(
                 _("Our statement's line for %(reference)s was set aside (%(reason)s: “%(note)s”). Put it back first.")
@@ -43,8 +50,12 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
                 _("Our statement's line for %(reference)s was credited to %(account)s already.")
                 % {**names, "account": f"{line.account.name} (#{line.account_id})"}
             )
-        if line.money != ticket.received_amount:
-            raise TicketStateError(
-                _("Our statement shows %(shown)s for %(reference)s, not %(typed)s.")
-                % {**names, "typed": format_money(ticket.received_amount)}
-            )
+    if lines and not same:
+        raise TicketStateError(
+            _("Our statement shows %(shown)s for %(reference)s, not %(typed)s.")
+            % {
+                "reference": lines[0].bank_reference,
+                "shown": format_money(lines[0].money),
+                "typed": format_money(ticket.received_amount),
+            }
+        )

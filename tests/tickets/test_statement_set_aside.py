@@ -16,7 +16,7 @@ from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin_pages import todo_counts
 from tests.tickets.test_statement_admin import LINES, upload
 from tickets.exceptions import TicketStateError
-from tickets.models import StatementLine
+from tickets.models import StatementLine, TransferTicket
 from tickets.references import payment_reference
 from tickets.review import approve_credit, confirm_and_credit
 from tickets.statements.crediting import assign_line, confirm_line
@@ -261,3 +261,57 @@ def test_the_ledger_takes_money_in_once_per_source_whatever_its_kind(customer):
         repay(account_id=bob.account_id, amount=Money("14.00", "USD"), source_ref="bank:X")
     again = credit_deposit(account_id=customer.account_id, **paid)
     assert again.already_credited and LedgerEntry.objects.count() == 1
+
+
+def test_a_reference_typed_without_its_hyphen_is_the_same_transfer_on_every_path(clerk, customer, bank, settings):
+    """A helper credited one transfer twice by typing "BK1005" for the statement's "BK-1005": two tickets of one
+    account, a line for one account and a ticket for another, and a ticket before its line all counted it twice."""
+    settings.STATEMENT_AUTO_CREDIT = True
+    dave = UserFactory(username="dave")
+    statement = camt053([Entry("120.00", "BK-1001", creditor_reference=payment_reference(customer.account_id))])
+    import_statement(receiving_account_id=bank.pk, data=statement, name="s.xml", actor=clerk)
+    assert StatementLine.objects.get().state == "credited"  # to alice, from her RF
+    daves = make_ticket(dave, bank, bank_reference="my transfer", amount=Money("120.00", "USD"))
+    with pytest.raises(TicketStateError, match="was credited to"):
+        confirm_and_credit(ticket_id=daves.pk, actor=clerk, received=Money("120.00", "USD"), bank_reference="bk1001")
+
+    first = make_ticket(customer, bank, bank_reference="BK-1005", amount=Money("100.00", "USD"))
+    second = make_ticket(customer, bank, bank_reference="BK 1005 again", amount=Money("100.00", "USD"))
+    confirm_and_credit(ticket_id=first.pk, actor=clerk, received=Money("100.00", "USD"), bank_reference="BK-1005")
+    with pytest.raises(TicketStateError, match="was already used for"):
+        confirm_and_credit(ticket_id=second.pk, actor=clerk, received=Money("100.00", "USD"), bank_reference="BK1005")
+
+    third = make_ticket(customer, bank, bank_reference="BK/1007", amount=Money("60.00", "USD"))
+    confirm_and_credit(ticket_id=third.pk, actor=clerk, received=Money("60.00", "USD"), bank_reference="BK1007")
+    later = camt053([Entry("60.00", "BK-1007")], statement_id="STMT-2")
+    import_statement(receiving_account_id=bank.pk, data=later, name="s2.xml", actor=clerk)
+    line = StatementLine.objects.get(bank_reference="BK-1007")
+    assert line.state == "credited" and line.ledger_entry == TransferTicket.objects.get(pk=third.pk).ledger_entry
+
+    customer.account.refresh_from_db()
+    dave.account.refresh_from_db()
+    assert customer.account.balance == Money("280.00", "USD") and dave.account.balance == Money(0, "USD")
+    assert LedgerEntry.objects.count() == 3
+
+
+def test_a_line_in_another_currency_credited_through_its_ticket_leaves_the_list_and_cannot_be_set_aside(
+    clerk, customer, bank
+):
+    """It had stayed 'other currency' after the ticket converted and credited it, so finance could still set it
+    aside as returned to the payer (found by a helper)."""
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    Rate.objects.create(
+        backend=ExchangeBackend.objects.create(name="finance", base_currency="USD"), currency="EUR", value="0.92"
+    )
+    import_statement(
+        receiving_account_id=bank.pk, data=camt053([Entry("50.00", "EU-1", currency="EUR")]), name="s.xml", actor=clerk
+    )
+    ticket = make_ticket(customer, bank, bank_reference="EU-1", amount=Money("50.00", "EUR"))
+    assert confirm_and_credit(
+        ticket_id=ticket.pk, actor=clerk, received=Money("50.00", "EUR"), bank_reference="EU-1"
+    ).credited
+    line = StatementLine.objects.get()
+    assert line.state == "credited" and line.ledger_entry == TransferTicket.objects.get(pk=ticket.pk).ledger_entry
+    with pytest.raises(Conflict):
+        set_aside_line(line_id=line.pk, actor=clerk, reason="returned", note="sent back")

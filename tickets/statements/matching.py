@@ -16,8 +16,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Q, Value
-from django.db.models.functions import Lower, Replace, Upper
+from django.db.models import Q
+from django.db.models.functions import Lower
 from stdnum import iso11649
 
 from accounts.descriptions import Description, describe
@@ -27,6 +27,7 @@ from bills.models import Bill
 from .. import notes
 from ..models import Invoice, StatementLine, TransferTicket, transfer_source_ref
 from ..references import formatted
+from .parsed import compact_reference, reference_key, reference_key_of
 
 # Ours: RF, two check digits, BC and the account's eight digits, not one digit more (an over-long one had
 # been cut to eight and read as account #0).
@@ -58,8 +59,8 @@ class Earlier:
 
 
 def compact(reference: str) -> str:
-    """A ticket's bank reference as the statement stores it: without spaces, upper case."""
-    return reference.replace(" ", "").upper()
+    """What a ticket's bank reference and a line's share when they name one transfer (parsed.reference_key)."""
+    return reference_key(reference)
 
 
 def match_lines(lines: list[StatementLine], *, statement_currency: str) -> dict[int, Match]:
@@ -74,27 +75,39 @@ def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
     credits = [line for line in lines if line.is_credit]
     if not credits:
         return {}
+    # The source as written now, and as it was written before references were compared by their letters and
+    # digits ("bank:BK-1005"): a transfer credited then is found either way.
     sources = {transfer_source_ref(line.bank_reference): line for line in credits}
+    sources |= {f"bank:{compact_reference(line.bank_reference)}": line for line in credits}
     entries = {
         entry.source_ref: entry
         for entry in LedgerEntry.objects.filter(kind__in=DEPOSIT_KINDS, source_ref__in=list(sources))
     }
     tickets = defaultdict(list)
+    references = [compact(line.bank_reference) for line in credits]
     for ticket in (
-        TransferTicket.objects.alias(compact=Upper(Replace("bank_reference", Value(" "), Value(""))))
-        .filter(compact__in=[line.bank_reference for line in credits], status=TransferTicket.Status.CREDITED)
-        .filter(ledger_entry__isnull=False)
+        TransferTicket.objects.alias(
+            compact=reference_key_of("bank_reference"), confirmed=reference_key_of("confirmed_bank_reference")
+        )
+        # The customer's words for it, or the reference finance confirmed (whatever spelling its entry's source has)
+        .filter(Q(compact__in=references) | Q(confirmed__in=references))
+        .filter(status=TransferTicket.Status.CREDITED, ledger_entry__isnull=False)
         .select_related("ledger_entry")
         .order_by("pk")
     ):
-        tickets[compact(ticket.bank_reference)].append(ticket)
+        for key in {compact(ticket.bank_reference), compact(ticket.confirmed_bank_reference)}:
+            tickets[key].append(ticket)
     earlier = {}
     for line in credits:
         ticket = next(
-            (t for t in tickets[line.bank_reference] if line.money in (t.amount, t.received_amount)),
+            (t for t in tickets[compact(line.bank_reference)] if line.money in (t.amount, t.received_amount)),
             None,
         )
-        entry = entries.get(transfer_source_ref(line.bank_reference)) or (ticket and ticket.ledger_entry)
+        entry = (
+            entries.get(transfer_source_ref(line.bank_reference))
+            or entries.get(f"bank:{compact_reference(line.bank_reference)}")
+            or (ticket and ticket.ledger_entry)
+        )
         if entry is not None:
             earlier[line.pk] = Earlier(entry, ticket)
     return earlier
@@ -154,7 +167,7 @@ class _Found:
         return [
             ticket
             for ticket in self.open_tickets
-            if compact(ticket.bank_reference) == line.bank_reference
+            if compact(ticket.bank_reference) == compact(line.bank_reference)
             or (
                 payer
                 and ticket.payer_name.lower() == payer
@@ -172,10 +185,10 @@ def _open_tickets(lines: list[StatementLine]) -> list[TransferTicket]:
     credits = [line for line in lines if line.is_credit]
     if not credits:
         return []
-    same_reference = Q(compact__in=[line.bank_reference for line in credits])
+    same_reference = Q(compact__in=[compact(line.bank_reference) for line in credits])
     same_day = Q(transfer_date__in={line.booking_date for line in credits}, payer_name__gt="")
     return list(
-        TransferTicket.objects.alias(compact=Upper(Replace("bank_reference", Value(" "), Value(""))))
+        TransferTicket.objects.alias(compact=reference_key_of("bank_reference"))
         .filter(same_reference | same_day, status__in=TransferTicket.OPEN_STATUSES)
         .order_by("pk")
     )
@@ -213,7 +226,7 @@ def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match
         (ticket,) = tickets
         match.state, match.rule = StatementLine.State.MATCHED, StatementLine.Rule.TICKET
         match.account_id, match.ticket_id, match.bill_id = ticket.account_id, ticket.pk, ticket.bill_id
-        same_reference = compact(ticket.bank_reference) == line.bank_reference
+        same_reference = compact(ticket.bank_reference) == compact(line.bank_reference)
         why = notes.TICKET_SAME_REFERENCE if same_reference else notes.TICKET_SAME_PAYMENT
         match.notes.append(describe(why, number=ticket.number))
         return match

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import F, Value
+from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext as _
 
 from money.errors import Invalid
@@ -55,7 +57,28 @@ class ParsedStatement:
 
 
 def compact_reference(text: str) -> str:
+    """A bank reference as we keep and show it: without spaces, upper case ("FT-2611 2000" → "FT-26112000")."""
     return "".join(text.split()).upper()[:60]
+
+
+SEPARATORS = (" ", "-", "/", ".", "_")  # what banks and people put between a reference's letters and digits
+
+
+def reference_key(text: str) -> str:
+    """What two spellings of one reference share ("BK-1005", "bk 1005", "BK1005"): compared by this, never
+    stored; tickets.models.reference_key_of is the same in SQL. The ledger's source is written with it, so
+    one transfer is one source however a clerk typed it (the hyphen had made two, each credited)."""
+    for separator in SEPARATORS:
+        text = text.replace(separator, "")
+    return "".join(text.split()).upper()[:60]
+
+
+def reference_key_of(field: str):
+    """reference_key in SQL, of a reference column (an index serves each use)."""
+    expression = F(field)
+    for separator in SEPARATORS:
+        expression = Replace(expression, Value(separator), Value(""))
+    return Upper(expression)
 
 
 def fallback_reference(line: ParsedLine) -> str:
