@@ -262,3 +262,16 @@ def test_a_repayments_receipt_says_repayment_and_names_the_bills_it_settled(clie
     chinese = client.get(f"/billing/topups/{topup.public_id}/receipt/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "Settles" not in chinese.content.decode() and "confirms" not in chinese.content.decode()
     assert client.get(f"/billing/topups/{topup.public_id}/receipt.pdf").status_code == 200
+
+
+def test_a_postpaid_customer_is_led_to_repay_not_to_top_up(client, billed):
+    """Pay had been a dead end for bob ('Top-up is not available'), his ticket list said top-up is not
+    supported and the new-ticket page led through Pay (found by a helper as bob)."""
+    overview = client.get("/billing/").content.decode()
+    assert 'href="/billing/repay/"' in overview and 'href="/billing/pay/"' not in overview  # the nav's Pay
+    pay = client.get("/billing/pay/").content.decode()
+    assert 'class="btn btn-primary" href="/billing/repay/"' in pay
+    tickets = client.get("/billing/tickets/").content.decode()
+    assert "finance credits your repayment" in tickets and "Top-up is not supported" not in tickets
+    new = client.get("/billing/tickets/new/").content.decode()
+    assert "› Repay ›" in new and "settles your bills" in new
