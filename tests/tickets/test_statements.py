@@ -11,6 +11,7 @@ from accounts.models import LedgerEntry, OutboundEmail
 from money.errors import Invalid
 from tests.draining import drain
 from tests.factories import UserFactory
+from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
 from tickets.exceptions import TicketStateError
@@ -242,13 +243,16 @@ def test_a_statement_imported_after_the_ticket_was_credited_links_the_line(custo
     assert TransferTicket.objects.get().status == "credited"
 
 
-def test_a_ticket_filed_after_the_statement_credited_its_transfer_is_closed_at_once(customer, bank, clerk):
+def test_a_ticket_filed_after_the_statement_credited_its_transfer_is_closed_at_once(client, customer, bank, clerk):
     rf = payment_reference(customer.account_id)
     run_import(bank, clerk, camt053([Entry("250.00", "FT2611200001", creditor_reference=rf)]))
     ticket = make_ticket(customer, bank, bank_reference="ft 2611 2000 01")
     assert ticket.status == "credited" and ticket.ledger_entry == StatementLine.objects.get().ledger_entry
     assert "matched with your bank statement" in ticket.events.get(kind="credited").body
     assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+    staff_login(client, clerk)  # its page had read "Credited 250.00 USD by None on …"
+    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    assert "matched with our bank statement." in page and "by None" not in page
 
 
 def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(client, customer, bank, clerk):
