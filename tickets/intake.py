@@ -21,6 +21,7 @@ from .events import status_changed
 from .exceptions import CertificateStorageUnavailable, TicketAlreadySubmitted, TicketNotAllowed, TicketStateError
 from .models import Certificate, Invoice, ReceivingAccount, StatementLine, TicketEvent, TransferTicket
 from .review import close_matched_ticket
+from .statements.parsed import reference_key, reference_key_of
 from .working_days import due_at
 
 logger = logging.getLogger(__name__)
@@ -127,19 +128,21 @@ def _refuse_a_page_sent_before(account: Account, request_key: str) -> None:
 
 def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -> None:
     """A ticket for a transfer our bank statement already credited is linked to that credit and
-    closed, never credited again."""
-    reference = "".join(ticket.bank_reference.split()).upper()
+    closed, never credited again; the reference compared however spelled (its letters and digits)."""
+    key = reference_key(ticket.bank_reference)
     line = (
-        StatementLine.objects.filter(
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(
             account_id=ticket.account_id,
             state=StatementLine.State.CREDITED,
-            bank_reference=reference,
+            key=key,
             ledger_entry__transfer_ticket__isnull=True,
         )
         .select_related("ledger_entry")
         .first()
     )
-    if line and not TransferTicket.objects.filter(confirmed_bank_reference=reference).exists():
+    confirmed = TransferTicket.objects.alias(key=reference_key_of("confirmed_bank_reference")).filter(key=key)
+    if line and not confirmed.exists():
         close_matched_ticket(ticket, entry=line.ledger_entry, actor=None, now=now)
 
 

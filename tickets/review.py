@@ -28,6 +28,7 @@ from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
 from .models import StatementLine, TicketEvent, TransferTicket
 from .selectors import statement_lines_for_transfer
+from .statements.parsed import compact_reference
 from .transfers import refuse_used_transfer
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def _price(ticket: TransferTicket, *, received: Money, bank_reference: str, now:
     """What the account receives for `received`, at a rate locked and stored now."""
     billing = ticket.account.billing_currency
     ticket.received_amount = received
-    ticket.confirmed_bank_reference = "".join(bank_reference.split()).upper()[:60]
+    ticket.confirmed_bank_reference = compact_reference(bank_reference)
     if not ticket.confirmed_bank_reference:
         raise Invalid(_("Enter the reference of the transfer on our bank statement."), code="bank_reference")
     if str(received.currency) == billing:

@@ -255,6 +255,16 @@ def test_a_ticket_filed_after_the_statement_credited_its_transfer_is_closed_at_o
     assert "matched with our bank statement." in page and "by None" not in page
 
 
+def test_a_ticket_filed_with_its_reference_spelled_otherwise_is_closed_at_once_too(customer, bank, clerk):
+    """The statement prints "FT-2611-2000-01", the customer types "ft 2611 2000 01": one transfer. The filing had
+    compared spaces and case only, so the ticket stayed open for finance."""
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT-2611-2000-01", creditor_reference=rf)]))
+    ticket = make_ticket(customer, bank, bank_reference="ft 2611 2000 01")
+    assert ticket.status == "credited" and ticket.ledger_entry == StatementLine.objects.get().ledger_entry
+    assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
+
+
 def test_a_ticketless_credit_is_in_the_customers_records_overview_and_mail(client, customer, bank, clerk):
     rf = payment_reference(customer.account_id)
     run_import(bank, clerk, camt053([Entry("120.00", "REF-REC", remittance=formatted(rf))]))
