@@ -85,6 +85,21 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Gateway notifications (topups.webhooks) are signed machine POSTs: billing_center.machine_routes serves
+# these paths through only the middleware that applies to them (no session, language, CSRF token, user or
+# lockout does). The order is MIDDLEWARE's.
+MACHINE_PATHS = ["/webhooks/"]
+MACHINE_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "billing_center.request_id.request_id_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "billing_center.middleware.reject_nul_bytes",
+    "billing_center.middleware.limit_request_size",
+    "django.middleware.common.CommonMiddleware",
+    "billing_center.errors.BillingErrorMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
 ROOT_URLCONF = "billing_center.urls"
 WSGI_APPLICATION = "billing_center.wsgi.application"
 
