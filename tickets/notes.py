@@ -37,6 +37,10 @@ SEVERAL_TICKETS = gettext_noop("Several open tickets could be this transfer: %(n
 NOTHING_NAMES = gettext_noop("No RF reference, invoice, bill or ticket names this transfer.")
 ASSIGNED = gettext_noop("Assigned to %(account)s by %(user)s on %(when)s.")
 ALREADY_CREDITED = gettext_noop("Already credited through ticket %(number)s: linked, not credited again.")
+ALREADY_CREDITED_ON = gettext_noop("Already credited on %(when)s (an earlier statement): linked, not credited again.")
+NAMES_ANOTHER_ACCOUNT = gettext_noop(
+    "Names %(named)s, but this transfer was credited to %(account)s: %(named)s is flagged for finance to check."
+)
 CREDITED_ON = gettext_noop("Credited %(amount)s on %(when)s.")
 NOT_CREDITED = gettext_noop("Not credited: %(why)s")
 SET_ASIDE = gettext_noop("Set aside by %(user)s on %(when)s, %(reason)s: %(note)s")  # the clerk's words as written
@@ -55,6 +59,7 @@ known_messages(
     RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT, TICKET_SAME_REFERENCE,
     TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
     UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED, NOT_A_PAYMENT, PUT_BACK,
+    ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT,
 )  # fmt: skip
 
 EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR = "\n", "; "

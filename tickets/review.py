@@ -28,6 +28,7 @@ from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
 from .models import StatementLine, TicketEvent, TransferTicket
 from .selectors import statement_lines_for_transfer
+from .statements.credited_elsewhere import note_credited_elsewhere
 from .statements.parsed import compact_reference
 from .transfers import refuse_used_transfer
 
@@ -249,10 +250,13 @@ def _link_statement_lines(ticket: TransferTicket, *, actor, now: datetime) -> No
         )
     )
     for line in lines:
+        named = line.account_id  # matched to another account since refuse_used_transfer looked: said, flagged
         line.account_id, line.ticket = ticket.account_id, ticket
         line.ledger_entry, line.state = ticket.ledger_entry, StatementLine.State.CREDITED
         line.credited_by, line.credited_at = actor, now
         notes.explain(line, describe(notes.ALREADY_CREDITED, number=ticket.number))
+        if named is not None and named != ticket.account_id:
+            note_credited_elsewhere(line, named, now=now)
         line.save()
 
 

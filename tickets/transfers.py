@@ -4,8 +4,8 @@ once per source, `bank:<reference>`, whatever the kind).
 
 The statement's bank reference names the transfer, as the ledger's source does. It cannot credit a
 second ticket; nor a ticket when finance set our statement's line for it aside (returned to the
-payer, say), nor when that line was credited to another account, nor for another amount than the
-statement shows.
+payer, say), nor when that line was credited, or is matched (its RF, an invoice, a bill, a clerk's
+assignment), to another account, nor for another amount than the statement shows.
 """
 
 from django.utils.translation import gettext as _
@@ -49,6 +49,14 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
             raise TicketStateError(
                 _("Our statement's line for %(reference)s was credited to %(account)s already.")
                 % {**names, "account": f"{line.account.name} (#{line.account_id})"}
+            )
+        if line.state == StatementLine.State.MATCHED and line.account_id not in (None, ticket.account_id):
+            raise TicketStateError(
+                _(
+                    "Our statement's line for %(reference)s waits for confirmation, matched to %(account)s "
+                    "(rule: %(rule)s). Assign it to this ticket's account, or set it aside, first."
+                )
+                % {**names, "account": f"{line.account.name} (#{line.account_id})", "rule": line.get_rule_display()}
             )
     if lines and not same:
         raise TicketStateError(

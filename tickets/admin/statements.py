@@ -24,7 +24,7 @@ from money.formatting import format_money
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
 from ..statements.crediting import LineOutcome, assign_line, confirm_line
-from ..statements.importing import IMPORT_PERMISSION, import_statement
+from ..statements.importing import IMPORT_PERMISSION, ImportResult, import_statement
 from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
 
 LINES = "admin:tickets_statementline_changelist"
@@ -144,13 +144,8 @@ class StatementFileAdmin(ReadOnlyAdmin):
                     )
                 self.message_user(
                     request,
-                    _("Imported %(lines)s lines (%(new)s new): %(credited)s credited, %(unmatched)s unmatched.")
-                    % {
-                        "lines": result.lines,
-                        "new": result.new_lines,
-                        "credited": result.credited,
-                        "unmatched": result.unmatched,
-                    },
+                    _("Imported %(lines)s lines (%(new)s new): %(outcomes)s.")
+                    % {"lines": result.lines, "new": result.new_lines, "outcomes": import_outcomes(result)},
                     messages.SUCCESS,
                 )
                 query = urlencode({"statement_file__id__exact": result.statement.pk})
@@ -187,6 +182,18 @@ def statement_totals(lines) -> list[dict]:
     ]
 
 
+def import_outcomes(result: ImportResult) -> str:
+    """What an import did with its lines: credited and unmatched always, the others when there are any
+    (a line credited before, through a ticket or an earlier statement, is linked, not credited again)."""
+    outcomes = [_("%(count)s credited") % {"count": result.credited}]
+    if result.linked:
+        outcomes.append(_("%(count)s already credited before, linked") % {"count": result.linked})
+    if result.to_confirm:
+        outcomes.append(_("%(count)s to confirm") % {"count": result.to_confirm})
+    outcomes.append(_("%(count)s unmatched") % {"count": result.unmatched})
+    return _(", ").join(outcomes)
+
+
 def credit_words(outcome: LineOutcome) -> str:
     if outcome.already:
         return _("was already credited — nothing changed")
@@ -194,6 +201,8 @@ def credit_words(outcome: LineOutcome) -> str:
         return _("already credited through %(ticket)s: linked, nothing credited again") % {
             "ticket": outcome.linked_to.number
         }
+    if outcome.linked:
+        return _("already credited by an earlier statement: linked, nothing credited again")
     if not outcome.credited:
         return _("proposed; a second finance user must confirm it")
     return _("credited %(amount)s") % {"amount": format_money(outcome.line.money)}

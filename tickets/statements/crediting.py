@@ -37,8 +37,9 @@ CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 class LineOutcome:
     line: StatementLine
     credited: bool  # False: proposed, waiting for a second finance user
-    already: bool = False
-    linked_to: TransferTicket | None = None  # credited already through this ticket: linked, not credited again
+    already: bool = False  # this line was credited already: nothing changed
+    linked: bool = False  # its transfer was credited already: linked to that credit, not credited again
+    linked_to: TransferTicket | None = None  # the ticket that credited it, if a ticket did
 
 
 def require_credit_permission(actor) -> None:
@@ -120,9 +121,9 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
         )
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
     if ticket and ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id:
-        entry = ticket.ledger_entry  # the clerk confirmed it under another reference
+        entry, linked = ticket.ledger_entry, True  # the clerk confirmed it under another reference
     else:
-        entry = credit_payment(
+        deposit = credit_payment(
             repayment=account.is_postpaid,
             kind=LedgerEntry.Kind.BANK_TRANSFER,
             account_id=account.pk,
@@ -132,15 +133,16 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
             description=_description(line),
             bill_ids=[line.bill_id] if line.bill_id else [],
             now=now,
-        ).entry
+        )
+        entry, linked = deposit.entry, deposit.already_credited  # already: a line of an earlier statement
     earlier = TransferTicket.objects.filter(ledger_entry=entry).first()
-    _mark_credited(line, entry, actor, now, earlier=earlier)
+    _mark_credited(line, entry, actor, now, earlier=earlier, linked=linked)
     line.save()
     if not earlier and ticket and ticket.is_open:
         close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
-    elif not earlier:
+    elif not linked:  # the customer was told when the money was credited, once
         _queue_emails([line], {account.pk: account})
-    return LineOutcome(line, credited=True, linked_to=earlier)
+    return LineOutcome(line, credited=True, linked=linked or earlier is not None, linked_to=earlier)
 
 
 def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> list[StatementLine]:
@@ -183,11 +185,15 @@ def _description(line: StatementLine) -> Description:
     return describe(BANK_TRANSFER_BOOKED, reference=line.bank_reference, booked=line.booking_date)
 
 
-def _mark_credited(line: StatementLine, entry: LedgerEntry, actor, now: datetime, *, earlier=None) -> None:
+def _mark_credited(
+    line: StatementLine, entry: LedgerEntry, actor, now: datetime, *, earlier=None, linked: bool = False
+) -> None:
     line.ledger_entry, line.state, line.credited_by, line.credited_at = entry, StatementLine.State.CREDITED, actor, now
     if earlier:
         line.ticket = earlier
         notes.explain(line, describe(notes.ALREADY_CREDITED, number=earlier.number))
+    elif linked:
+        notes.explain(line, describe(notes.ALREADY_CREDITED_ON, when=stamp(entry.created_at)))
     else:
         notes.explain(line, describe(notes.CREDITED_ON, amount=line.money, when=stamp(now)))
 

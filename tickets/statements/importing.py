@@ -10,6 +10,7 @@ statement) is then credited on its own, locked again, by the same path a clerk's
 confirmation takes."""
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from money.errors import BillingError, Invalid, Refused
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..notes import EXPLANATION_SEPARATOR, NOT_CREDITED, SUGGESTION_SEPARATOR, explain, joined
 from . import camt, mt940
+from .credited_elsewhere import note_credited_elsewhere
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
 from .events import lines_matched
@@ -41,8 +43,13 @@ class ImportResult:
     statement: StatementFile
     lines: int
     new_lines: int
-    credited: int
+    credited: int  # credited by this import
+    linked: int  # credited before (a ticket, an earlier statement): linked to that credit, not credited again
+    to_confirm: int  # matched, waiting for a clerk's confirmation
     unmatched: int
+
+
+LINKED = "linked"  # an outcome of this import's, beside the lines' states: credited before, linked to that credit
 
 
 def detect_format(data: bytes) -> str:
@@ -90,9 +97,16 @@ def import_statement(
         one_by_one = _match_chunk(chunk, receiving=receiving, actor=actor, now=now, states=states)
         for line_id in one_by_one:
             states[line_id] = _credit_one(line_id, actor=actor, now=now)
-    credited = sum(state == StatementLine.State.CREDITED for state in states.values())
-    unmatched = sum(state == StatementLine.State.UNMATCHED for state in states.values())
-    return ImportResult(statement, len(keys), statement.new_line_count, credited, unmatched)
+    counts = Counter(states.values())
+    return ImportResult(
+        statement,
+        len(keys),
+        statement.new_line_count,
+        credited=counts[StatementLine.State.CREDITED],
+        linked=counts[LINKED],
+        to_confirm=counts[StatementLine.State.MATCHED],
+        unmatched=counts[StatementLine.State.UNMATCHED],
+    )
 
 
 def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
@@ -189,12 +203,12 @@ def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) ->
 
 def _credit_one(line_id: int, *, actor, now) -> str:
     """Credit one matched line on its own, locked again: linked to a credit its transfer already
-    has, or credited (closing its ticket, settling bills)."""
+    has (LINKED), or credited (closing its ticket, settling bills). Its state, or LINKED."""
     with transaction.atomic():
         line = StatementLine.objects.select_for_update().get(pk=line_id)
         if line.state not in CREDITABLE:
             return line.state  # another import, or a clerk, did it meanwhile
-        earlier = earlier_credits([line]).get(line.pk)
+        earlier, named = earlier_credits([line]).get(line.pk), line.account_id
         if earlier is not None:
             line.account_id = earlier.entry.account_id
             line.ticket_id = earlier.ticket.pk if earlier.ticket else line.ticket_id
@@ -204,9 +218,15 @@ def _credit_one(line_id: int, *, actor, now) -> str:
             return line.state
         try:
             with transaction.atomic():
-                credit_locked_line(line, actor=actor, now=now)
+                outcome = credit_locked_line(line, actor=actor, now=now)
         except BillingError as exc:
             line.refresh_from_db()
             explain(line, describe(NOT_CREDITED, why=exc.message))
             line.save(update_fields=["explanation", "explanation_parts"])
-        return line.state
+            return line.state
+        if not outcome.linked:
+            return line.state
+        if named is not None and named != line.account_id:
+            note_credited_elsewhere(line, named, now=now)
+            line.save(update_fields=["explanation", "explanation_parts"])
+        return LINKED

@@ -1,0 +1,145 @@
+"""A statement line whose transfer was credited before — through a ticket, or by a line of an earlier
+statement — is linked to that credit, never credited again: the import says how many it linked (not
+"credited"), the customer is not mailed a second time, and a line that names another account than the
+one credited is said on the line and flagged on the account it names."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from djmoney.money import Money
+
+from accounts.models import Account, LedgerEntry, OutboundEmail
+from tests.factories import UserFactory
+from tests.helpers import staff_login
+from tests.tickets.conftest import make_ticket
+from tests.tickets.statement_files import Entry, camt053
+from tickets.models import StatementLine
+from tickets.references import payment_reference
+from tickets.review import confirm_and_credit
+from tickets.statements.importing import import_statement
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def auto_credit(settings):
+    settings.STATEMENT_AUTO_CREDIT = True
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("5000")}
+
+
+def run_import(bank, clerk, data):
+    return import_statement(receiving_account_id=bank.pk, data=data, name="statement.xml", actor=clerk)
+
+
+def balance_of(user) -> Money:
+    return Account.objects.get(pk=user.account_id).balance
+
+
+def test_a_line_naming_bob_whose_transfer_alices_ticket_credited_stays_alices_and_flags_bob(customer, bank, clerk):
+    bob = UserFactory(first_name="Bob")
+    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
+    ticket = make_ticket(customer, bank, bank_reference="FT-2611-7")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-2611-7")
+    data = camt053([Entry("250.00", "FT-2611-7", remittance=f"for {payment_reference(bob.account_id)}")])
+    result = run_import(bank, clerk, data)
+    assert (result.credited, result.linked, result.unmatched) == (0, 1, 0)
+    line = StatementLine.objects.get()
+    assert line.state == "credited" and line.account_id == customer.account_id and line.ticket_id == ticket.pk
+    assert f"Names Bob Builder (#{bob.account_id}), but this transfer was credited to" in line.explanation
+    # Credited once, where it was; bob's account waits for finance with what the statement says.
+    assert LedgerEntry.objects.count() == 1
+    assert balance_of(customer) == Money("250.00", "USD") and balance_of(bob) == Money("0.00", "USD")
+    flagged = Account.objects.get(pk=bob.account_id)
+    assert flagged.needs_review
+    assert "line FT-2611-7 of 250.00 USD names this account" in flagged.review_note
+    assert f"credited to {customer.account.name} (#{customer.account_id}) before" in flagged.review_note
+    assert not Account.objects.get(pk=customer.account_id).needs_review
+
+
+def test_a_line_of_the_same_account_as_its_tickets_credit_flags_nothing(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="FT-OWN")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("80.00", "USD"), bank_reference="FT-OWN")
+    result = run_import(
+        bank, clerk, camt053([Entry("80.00", "FT-OWN", remittance=payment_reference(customer.account_id))])
+    )
+    assert (result.credited, result.linked) == (0, 1)
+    assert not Account.objects.filter(needs_review=True).exists()
+    assert "Names" not in StatementLine.objects.get().explanation
+
+
+def test_a_transfer_an_earlier_statement_credited_is_linked_and_not_mailed_again(customer, bank, clerk):
+    """The bank lists the same transfer again under another booking date (a correction, the next day's
+    statement): a new line, the same transfer. It had been marked "Credited" and mailed a second time."""
+    rf = payment_reference(customer.account_id)
+    first = run_import(bank, clerk, camt053([Entry("120.00", "FT-AGAIN", creditor_reference=rf)]))
+    assert (first.credited, first.linked) == (1, 0) and OutboundEmail.objects.count() == 1
+    again = camt053([Entry("120.00", "FT-AGAIN", creditor_reference=rf, booked=date(2026, 12, 2))], statement_id="S2")
+    second = run_import(bank, clerk, again)
+    assert (second.new_lines, second.credited, second.linked) == (1, 0, 1)
+    earlier, later = StatementLine.objects.order_by("booking_date")
+    assert later.state == "credited" and later.ledger_entry_id == earlier.ledger_entry_id
+    assert "Already credited on" in later.explanation and "an earlier statement" in later.explanation
+    assert OutboundEmail.objects.count() == 1 and LedgerEntry.objects.count() == 1
+    assert balance_of(customer) == Money("120.00", "USD")
+
+
+def test_without_auto_credit_the_import_counts_what_waits_for_a_clerk(customer, bank, clerk, settings):
+    settings.STATEMENT_AUTO_CREDIT = False
+    rf = payment_reference(customer.account_id)
+    result = run_import(bank, clerk, camt053([Entry("60.00", "FT-WAIT", creditor_reference=rf), Entry("5.00", "X")]))
+    assert (result.credited, result.to_confirm, result.unmatched) == (0, 1, 1)
+
+
+def test_the_upload_message_says_what_was_credited_linked_and_left(client, customer, bank, clerk):
+    ticket = make_ticket(customer, bank, bank_reference="FT-MSG-1")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("40.00", "USD"), bank_reference="FT-MSG-1")
+    rf = payment_reference(customer.account_id)
+    data = camt053(
+        [
+            Entry("40.00", "FT-MSG-1", creditor_reference=rf),
+            Entry("10.00", "FT-MSG-2", creditor_reference=rf),
+            Entry("7.00", "FT-MSG-3", payer="Nobody Known"),
+        ]
+    )
+    staff_login(client, clerk)
+    upload = SimpleUploadedFile("statement.xml", data, content_type="application/xml")
+    response = client.post(
+        "/admin/tickets/statementfile/add/",
+        {"receiving_account": bank.pk, "format": "", "file": upload},
+        follow=True,
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Imported 3 lines (3 new): 1 credited, 1 already credited before, linked, 1 unmatched." in text
+    assert balance_of(customer) == Money("50.00", "USD")
+
+
+def test_a_ticket_for_a_transfer_our_statement_matched_to_bob_is_refused_until_a_clerk_decides(
+    customer, bank, clerk, settings
+):
+    """Bob's RF is on the line, waiting for confirmation, when a clerk confirms alice's ticket for the same
+    transfer: refused, saying whose it is matched to. Once the line is assigned to alice, her ticket credits
+    it and the line is linked."""
+    from tickets.exceptions import TicketStateError
+    from tickets.statements.crediting import assign_line
+
+    settings.STATEMENT_AUTO_CREDIT = False
+    bob = UserFactory()
+    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
+    run_import(bank, clerk, camt053([Entry("90.00", "FT-BOTH", remittance=payment_reference(bob.account_id))]))
+    ticket = make_ticket(customer, bank, bank_reference="FT-BOTH")
+    with pytest.raises(TicketStateError) as refused:
+        confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("90.00", "USD"), bank_reference="FT BOTH")
+    assert str(refused.value.message) == (
+        f"Our statement's line for FT-BOTH waits for confirmation, matched to Bob Builder (#{bob.account_id}) "
+        "(rule: RF payment reference). Assign it to this ticket's account, or set it aside, first."
+    )
+    assert not LedgerEntry.objects.exists()
+    line = StatementLine.objects.get()
+    assign_line(line_id=line.pk, account_id=customer.account_id, actor=clerk)
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("90.00", "USD"), bank_reference="FT BOTH")
+    line.refresh_from_db()
+    assert line.state == "credited" and line.ticket_id == ticket.pk
+    assert balance_of(customer) == Money("90.00", "USD") and balance_of(bob) == Money("0.00", "USD")
