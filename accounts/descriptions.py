@@ -77,10 +77,16 @@ MESSAGES = set(
 )  # fmt: skip
 
 
-def known_messages(*messages: str) -> None:
+# A message reworded since rows were written from it: its older rows read as the new words (same arguments).
+REWORDED: dict[str, str] = {}
+
+
+def known_messages(*messages: str, reworded: dict[str, str] | None = None) -> None:
     """Declare the messages another app writes its texts from (tickets.notes), when it is imported:
-    `describe` takes them, and every reader sees them in their language."""
+    `describe` takes them, and every reader sees them in their language. `reworded` maps a message's
+    former words to its current ones, so the rows written before read as the new words too."""
     MESSAGES.update(messages)
+    REWORDED.update(reworded or {})
 
 
 class Description(str):
@@ -103,8 +109,10 @@ def describe(message: str, **args) -> Description:
 
 
 def rate_text(rate, paid: str, credited: str) -> str:
-    """A locked exchange rate as descriptions print it: "1.0850 EUR/USD"."""
-    return f"{format_rate(rate)} {paid}/{credited}"
+    """A locked exchange rate as descriptions print it, one unit of the credited currency in the paid one:
+    "1 USD = 7.1000 CNY", as receipts and the rate sheets read. It had read "7.1000 CNY/USD", which a
+    market quote's reader takes the other way round (USD/CNY 7.1 is how many yuan a dollar buys)."""
+    return f"1 {credited} = {format_rate(rate)} {paid}"
 
 
 def parts_of(description: str) -> dict | None:
@@ -137,10 +145,11 @@ def _render(parts: dict, language: str | None) -> str:
     if language is not None:
         with translation.override(language):
             return _render(parts, None)
-    if parts["text"] not in MESSAGES:
-        raise ValueError(parts["text"])
-    coded = CODED_ARGS.get(parts["text"], {})
-    return gettext(parts["text"]) % {
+    message = REWORDED.get(parts["text"], parts["text"])
+    if message not in MESSAGES:
+        raise ValueError(message)
+    coded = CODED_ARGS.get(message, {})
+    return gettext(message) % {
         name: gettext(coded[name][value]) if isinstance(value, str) and value in coded.get(name, {}) else _shown(value)
         for name, value in parts["args"].items()
     }

@@ -18,7 +18,7 @@ from accounts.descriptions import Description, describe, entry_description, know
 PROPOSED = gettext_noop("Received %(received)s, credit %(credit)s.")
 PROPOSED_CONVERTED = gettext_noop("Received %(received)s, credit %(credit)s at %(rate)s.")
 CREDITED = gettext_noop("%(amount)s credited.")
-MATCHED_ON = gettext_noop("Received on %(date)s, matched with your bank statement.")
+MATCHED_ON = gettext_noop("Received on %(date)s, matched with our bank statement.")
 SENT_BACK = gettext_noop("%(proposal)s Why: %(why)s")  # the proposal's figures, then the clerk's words as written
 
 # A statement line: why it matched, or why not.
@@ -60,6 +60,8 @@ known_messages(
     TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
     UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED, NOT_A_PAYMENT, PUT_BACK,
     ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT,
+    # The customer read "your bank statement" for ours, until 2026-12-05.
+    reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip
 
 EXPLANATION_SEPARATOR, SUGGESTION_SEPARATOR = "\n", "; "

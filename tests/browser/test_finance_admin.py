@@ -271,13 +271,13 @@ def test_a_transfer_in_another_currency_shows_its_credit_before_it_is_credited(p
     page.select_option(f"#id_t{ticket.pk}-received_currency", "CNY")
     page.fill(f"#id_t{ticket.pk}-bank_reference", "STMT-1121-7")
     page.get_by_test_id("confirm-action").click()
-    expect(page.get_by_test_id("action-confirmation")).to_contain_text("This credits 45.50 USD at 7.1000 CNY/USD")
+    expect(page.get_by_test_id("action-confirmation")).to_contain_text("This credits 45.50 USD at 1 USD = 7.1000 CNY")
     page.screenshot(path=screenshot_dir / "admin-converted-credit.png", full_page=True)
     expect(page.get_by_test_id("action-confirmation")).to_contain_text(
         "This is not the 45.50 USD the customer declared."
     )
     page.get_by_label(re.compile("I checked the amount against our statement")).check()  # yuan arrived, not dollars
-    page.get_by_label(re.compile(r"CNY/USD .*I checked it")).check()
+    page.get_by_label(re.compile(r"1 USD = 7.1000 CNY .*I checked it")).check()
     page.get_by_test_id("confirm-action").click()
     expect(page.locator(".messagelist")).to_contain_text("credited 45.50 USD")
     ticket.refresh_from_db()

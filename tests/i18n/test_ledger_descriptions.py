@@ -110,16 +110,16 @@ def described(refs) -> list[tuple[str, str]]:
     return [
         (f"Online top-up {plain}", f"在线充值 {plain}"),
         (
-            f"Online top-up {converted}: paid 710.00 CNY at 7.1000 CNY/USD",
-            f"在线充值 {converted}：按汇率 7.1000 CNY/USD 支付 ¥710.00",
+            f"Online top-up {converted}: paid 710.00 CNY at 1 USD = 7.1000 CNY",
+            f"在线充值 {converted}：按汇率 1 USD = 7.1000 CNY 支付 ¥710.00",
         ),
         (f"Refund {refs['refund']} of top-up {plain}", f"充值 {plain} 的退款 {refs['refund']}"),
         (f"Card payment of top-up {plain} disputed (fraudulent)", f"充值 {plain} 的银行卡支付发生争议（欺诈交易）"),
         (f"Dispute of top-up {plain} won: the payment is returned", f"充值 {plain} 的争议胜诉：款项已退回"),
         (f"Bank transfer {refs['ticket']}", f"银行转账 {refs['ticket']}"),
         (
-            f"Bank transfer {refs['in_yuan']}: received 1,000.00 CNY at 7.1000 CNY/USD",
-            f"银行转账 {refs['in_yuan']}：按汇率 7.1000 CNY/USD 收到 ¥1,000.00",
+            f"Bank transfer {refs['in_yuan']}: received 1,000.00 CNY at 1 USD = 7.1000 CNY",
+            f"银行转账 {refs['in_yuan']}：按汇率 1 USD = 7.1000 CNY 收到 ¥1,000.00",
         ),
         ("Bank transfer BANKREF-7, booked 2026-12-01", "银行转账 BANKREF-7，2026-12-01 入账"),
         ("Usage (metering)", "用量（metering）"),

@@ -111,7 +111,7 @@ def test_money_in_another_currency_shows_what_it_credits_before_anything_is_cred
 
     shown = action(client, "confirm_and_credit", [ticket.pk], **fields)
     page = shown.content.decode()
-    assert shown.status_code == 400 and "This credits 98.59 USD at 7.1000 CNY/USD" in page
+    assert shown.status_code == 400 and "This credits 98.59 USD at 1 USD = 7.1000 CNY" in page
     assert not LedgerEntry.objects.exists()
     previewed = re.search(rf'name="t{ticket.pk}-previewed" value="([^"]+)"', page).group(1)
     ticked = {**fields, f"t{ticket.pk}-previewed": previewed, f"t{ticket.pk}-conversion_checked": "on"}
@@ -119,7 +119,7 @@ def test_money_in_another_currency_shows_what_it_credits_before_anything_is_cred
     rate.value = Decimal("7.0")  # the sheet changed before the clerk came back: the tick was for 98.59
     rate.save()
     again = action(client, "confirm_and_credit", [ticket.pk], **ticked)
-    assert again.status_code == 400 and "This credits 100.00 USD at 7.0000 CNY/USD" in again.content.decode()
+    assert again.status_code == 400 and "This credits 100.00 USD at 1 USD = 7.0000 CNY" in again.content.decode()
     assert not LedgerEntry.objects.exists()
 
     previewed = re.search(rf'name="t{ticket.pk}-previewed" value="([^"]+)"', again.content.decode()).group(1)

@@ -201,13 +201,13 @@ def test_the_lines_our_code_writes_in_a_thread_read_in_each_readers_language(cli
     staff_login(client, checker)
     url = f"{CHANGELIST}{ticket.pk}/change/"
     chinese, english = page(client, url), client.get(url, **EN).content.decode()
-    assert "收到 ¥10,000.00，按 7.1000 CNY/USD 入账 US$1,408.45。" in chinese
+    assert "收到 ¥10,000.00，按 1 USD = 7.1000 CNY 入账 US$1,408.45。" in chinese
     assert "已入账 US$1,408.45。" in chinese and "credited." not in chinese
-    assert "Received 10,000.00 CNY, credit 1,408.45 USD at 7.1000 CNY/USD." in english
+    assert "Received 10,000.00 CNY, credit 1,408.45 USD at 1 USD = 7.1000 CNY." in english
     assert "1,408.45 USD credited." in english and "已入账" not in english
     client.force_login(customer)  # the customer reads the public line only, in their language
     text = client.get(f"/billing/tickets/{ticket.number}/", **EN).content.decode()  # her own language wins
-    assert "已入账 US$1,408.45。" in text and "7.1000 CNY/USD 入账" not in text
+    assert "已入账 US$1,408.45。" in text and "1 USD = 7.1000 CNY 入账" not in text
 
 
 def test_a_statement_lines_notes_read_in_each_clerks_language(client, finance, customer, bank):
@@ -256,3 +256,22 @@ def test_an_older_lines_notes_stay_as_written_and_grow_in_plain_text(client, fin
     assert line.explanation.startswith(f"Matched by hand in 2025.\nAssigned to {customer.account.name}")
     text = page(client, "/admin/tickets/statementline/")
     assert "Matched by hand in 2025. Assigned to" in text
+
+
+def test_a_thread_line_written_with_former_words_reads_as_the_new_ones(client, alice, bank):
+    """The credit's line had said "matched with your bank statement" for ours; a ticket credited before the
+    rewording keeps its stored parts and reads the new words, in either language."""
+    from tickets.models import TicketEvent
+
+    ticket = make_ticket(alice, bank)
+    old = "Received on %(date)s, matched with your bank statement."
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.CREDITED,
+        public=True,
+        body=old % {"date": "2026-12-01"},
+        body_parts={"text": old, "args": {"date": "2026-12-01"}},
+    )
+    url = f"/billing/tickets/{ticket.number}/"
+    assert "Received on 2026-12-01, matched with our bank statement." in client.get(url).content.decode()
+    assert "已于 2026-12-01 收到，并与我方银行对账单匹配。" in page(client, url)

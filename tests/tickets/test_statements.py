@@ -203,7 +203,7 @@ def test_an_open_ticket_with_the_same_bank_reference_is_matched_and_closed_by_th
     assert line.ticket == ticket and line.state == "credited"
     assert ticket.status == "credited" and ticket.ledger_entry == line.ledger_entry
     event = ticket.events.get(kind=TicketEvent.Kind.CREDITED)
-    assert event.public and "Received on 2026-12-01, matched with your bank statement" in event.body
+    assert event.public and "Received on 2026-12-01, matched with our bank statement" in event.body
     assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
 
 
@@ -248,7 +248,7 @@ def test_a_ticket_filed_after_the_statement_credited_its_transfer_is_closed_at_o
     run_import(bank, clerk, camt053([Entry("250.00", "FT2611200001", creditor_reference=rf)]))
     ticket = make_ticket(customer, bank, bank_reference="ft 2611 2000 01")
     assert ticket.status == "credited" and ticket.ledger_entry == StatementLine.objects.get().ledger_entry
-    assert "matched with your bank statement" in ticket.events.get(kind="credited").body
+    assert "matched with our bank statement" in ticket.events.get(kind="credited").body
     assert balance_of(customer) == Money("250.00", "USD") and LedgerEntry.objects.count() == 1
     staff_login(client, clerk)  # its page had read "Credited 250.00 USD by None on …"
     page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()

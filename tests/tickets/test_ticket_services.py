@@ -93,7 +93,7 @@ def test_money_received_in_another_currency_is_converted_at_a_stored_rate_rounde
     ticket.refresh_from_db()
     assert ticket.credit_amount == Money("140.84", "USD")  # 1000 / 7.1 = 140.845… rounded down
     assert ticket.exchange_rate == Decimal("7.1") and ticket.rate_source == "finance"
-    assert "7.1000 CNY/USD" in ticket.ledger_entry.description
+    assert "1 USD = 7.1000 CNY" in ticket.ledger_entry.description
 
 
 def test_a_large_credit_needs_a_second_different_finance_user(customer, bank, clerk, checker, settings):
