@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q, Sum
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
@@ -54,17 +55,39 @@ class BillAdmin(ReadOnlyAdmin):
 
 
 class CreditLimitForm(forms.ModelForm):
-    """The limit as an amount in the account's billing currency (plain digits, the one parser); empty: none."""
+    """The limit as an amount in the account's billing currency (plain digits, the one parser). An account
+    without a limit may owe any amount: a limit is removed only with its box ticked, never by an emptied
+    field alone (a slip of the keyboard had lifted it)."""
 
     credit_limit = forms.CharField(label=gettext_lazy("Credit limit"), max_length=20, required=False)
+    no_limit = forms.BooleanField(
+        label=gettext_lazy("No credit limit"),
+        required=False,
+        help_text=gettext_lazy("The account may then owe any amount; finance is no longer told when it passes one."),
+    )
 
     class Meta:
         model = PostpaidAccount
         fields = ("credit_limit",)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["no_limit"].initial = self.instance.credit_limit is None
+
     def clean_credit_limit(self):
         raw = self.cleaned_data["credit_limit"].strip()
         return threshold_from_form(raw, self.instance.billing_currency) if raw else None
+
+    def clean(self):
+        cleaned = super().clean()
+        limit, none = cleaned.get("credit_limit"), cleaned.get("no_limit")
+        if "credit_limit" in self.errors:
+            return cleaned
+        if limit is not None and none:
+            self.add_error("no_limit", _("Enter a credit limit or tick “No credit limit”, not both."))
+        elif limit is None and not none:
+            self.add_error("credit_limit", _("Enter a credit limit, or tick “No credit limit” to remove it."))
+        return cleaned
 
 
 @admin.register(PostpaidAccount)
@@ -77,7 +100,7 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
     list_filter = ("needs_review",)
     actions = ["mark_reviewed"]
     search_fields = ("name",)
-    fields = ("name", "balance", "credit_limit", "alert_limit_share", "review", "review_note_shown")
+    fields = ("name", "balance", "credit_limit", "no_limit", "alert_limit_share", "review", "review_note_shown")
     readonly_fields = ("name", "balance", "alert_limit_share", "review")
 
     def get_queryset(self, request):

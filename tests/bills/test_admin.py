@@ -39,6 +39,23 @@ def test_finance_sets_a_credit_limit_and_the_customers_alert_follows(client, fio
     assert (account.credit_limit, account.alert_threshold) == (Decimal("800.00"), Decimal("-400.00"))
 
 
+def test_an_emptied_limit_is_removed_only_with_its_box_ticked(client, fiona, bob):
+    """Without a limit the account may owe any amount: an emptied field alone had lifted it."""
+    Account.objects.filter(pk=bob.account_id).update(credit_limit=Decimal("500.00"))
+    url = f"/admin/bills/postpaidaccount/{bob.account_id}/change/"
+    assert 'name="no_limit"' in client.get(url).content.decode()
+    emptied = client.post(url, {"credit_limit": ""})
+    assert emptied.status_code == 400
+    assert "Enter a credit limit, or tick “No credit limit” to remove it." in emptied.content.decode()
+    both = client.post(url, {"credit_limit": "300", "no_limit": "on"})
+    assert both.status_code == 400 and "not both" in both.content.decode()
+    assert Account.objects.get(pk=bob.account_id).credit_limit == Decimal("500.00")
+    assert client.post(url, {"credit_limit": "", "no_limit": "on"}).status_code == 302
+    assert Account.objects.get(pk=bob.account_id).credit_limit is None
+    # An account without a limit shows the box ticked, and keeps it so when saved as it is.
+    assert client.post(url, {"credit_limit": "", "no_limit": "on"}).status_code == 302
+
+
 def test_the_postpaid_list_reads_unpaid_bills_and_the_limit_as_money(client, fiona, bob):
     """Both had been bare numbers, the unpaid sum with twelve places on SQLite ("201.550000000000")."""
     Account.objects.filter(pk=bob.account_id).update(credit_limit=Decimal("1000.00"))
