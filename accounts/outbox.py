@@ -3,16 +3,20 @@
 A worker claims a row (PENDING -> SENDING) under a lock and sends outside any transaction;
 another worker or the sweep skips a fresh claim. A claim older than the lease
 (OUTBOX_CLAIM_LEASE_SECONDS) is a worker that died mid-send: it is taken over, which is the
-only window in which a message can go out twice.
+only window in which a message can go out twice. The outcome of what was sent is written even
+when the database blinks meanwhile (a restart, a failover, a dropped connection): retried until
+the lease is nearly over, so a row that went out is not left "sending" to be taken over and sent
+again.
 """
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -58,8 +62,9 @@ def deliver(model: type[OutboxMessage], pk: int, send: Callable, *, max_attempts
             return row  # being claimed right now, or already sent or failed
         _claim(row, now)
         row.save(update_fields=CLAIM_FIELDS)
+    claimed_at = time.monotonic()
     error = _attempt(row, send, max_attempts=max_attempts)
-    row.save(update_fields=_outcome_fields(model))
+    _write_outcomes([row], _outcome_fields(model), until=claimed_at + claim_lease().total_seconds() * 0.9)
     if error is not None:
         raise error
     return row
@@ -94,7 +99,8 @@ def _deliver_claimed(model, pks: list[int], send: Callable, *, max_attempts: int
         for row in claimed:
             _claim(row, now)
         update_in_bulk(claimed, CLAIM_FIELDS)
-    sending_until = time.monotonic() + claim_lease().total_seconds() / 2
+    claimed_at = time.monotonic()
+    sending_until = claimed_at + claim_lease().total_seconds() / 2
     done, handed_back = [], []
     for row in claimed:
         if time.monotonic() > sending_until:
@@ -105,11 +111,28 @@ def _deliver_claimed(model, pks: list[int], send: Callable, *, max_attempts: int
         if error is not None:
             logger.warning("Sending %s %s failed (%r); the resend tries again", model.__name__, row.pk, error)
         done.append(row)
-    update_in_bulk(done + handed_back, _outcome_fields(model))
+    _write_outcomes(done + handed_back, _outcome_fields(model), until=claimed_at + claim_lease().total_seconds() * 0.9)
     return sum(row.status == model.Status.SENT for row in done), [row.pk for row in handed_back]
 
 
 CLAIM_FIELDS = ["status", "claimed_at", "attempts"]
+OUTCOME_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)  # then every 2 s
+
+
+def _write_outcomes(rows: list[OutboxMessage], fields: list[str], *, until: float) -> None:
+    """Write the claimed rows' outcomes, on a fresh connection again while the database is away, until
+    `until` (monotonic): then the error is raised and the lease's takeover is the way left."""
+    for attempt in itertools.count():
+        try:
+            update_in_bulk(rows, fields)
+            return
+        except (OperationalError, InterfaceError) as exc:
+            delay = OUTCOME_RETRY_SECONDS[min(attempt, len(OUTCOME_RETRY_SECONDS) - 1)]
+            if connection.in_atomic_block or time.monotonic() + delay > until:
+                raise
+            logger.warning("Writing %s outcomes failed (%r); retrying on a new connection", len(rows), exc)
+            connection.close()
+            time.sleep(delay)
 
 
 def _claim(row: OutboxMessage, now: datetime) -> None:

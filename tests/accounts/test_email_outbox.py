@@ -160,3 +160,29 @@ def test_a_batch_on_a_slow_mail_server_never_sends_on_a_claim_older_than_half_th
     assert len(claims) >= 2  # handed back and claimed again
     for row in rows:  # each was sent within half a lease of its own claim
         assert (row.sent_at - row.claimed_at).total_seconds() < 1 + 0.4 + 0.3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_dropped_mid_batch_still_records_what_was_sent_once(settings, mailoutbox):
+    """PostgreSQL dropped the worker's connection after the batch's mails went out (a restart, a
+    failover): their outcomes are written on a new connection. They had stayed "sending" until the
+    lease ran out, when the sweep took them over and sent every one a second time."""
+    from django.db import connection
+
+    from accounts.notifications import deliver_emails, pending_email_ids
+    from tests.conftest import require
+    from tests.fakes import mail as fake_mail
+
+    require(connection.vendor == "postgresql", "PostgreSQL (the connection is dropped by the server)")
+    settings.EMAIL_BACKEND = "tests.fakes.mail.DroppingEmailBackend"
+    emails = [
+        OutboundEmail.objects.create(dedupe_key=f"drop-{i}", to=f"u{i}@example.com", subject="s", body="b")
+        for i in range(3)
+    ]
+    fake_mail.drop_connection_on_next_send()
+    assert deliver_emails([email.pk for email in emails]) == 3
+    assert not fake_mail.ARMED["once"]  # the connection was dropped, mid-batch
+    assert set(OutboundEmail.objects.values_list("status", flat=True)) == {"sent"}
+    later = timezone.now() + timedelta(hours=1)  # past any lease: the sweep finds nothing to send again
+    assert deliver_emails(pending_email_ids(older_than_seconds=0, now=later), now=later) == 0
+    assert len(mailoutbox) == 3
