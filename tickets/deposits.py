@@ -9,6 +9,7 @@ from accounts.selectors import within_days
 from billing_center.choices import choice_label
 
 from .models import StatementLine, TransferTicket
+from .selectors import listed_before
 
 # What a record shows of a ticket: the page loads no other column.
 TICKET_RECORD_FIELDS = (
@@ -74,6 +75,7 @@ class StatementCredits:
 
     def records(self, account, *, status, first, last):
         lines = StatementLine.objects.filter(account=account, state=StatementLine.State.CREDITED, ticket__isnull=True)
+        lines = lines.exclude(listed_before())  # a transfer the bank listed again is one credit, one record
         if status and status != RecordStatus.CREDITED:
             lines = lines.none()
         lines = within_days(lines, first, last, field="credited_at")

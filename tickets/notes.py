@@ -37,7 +37,9 @@ SEVERAL_TICKETS = gettext_noop("Several open tickets could be this transfer: %(n
 NOTHING_NAMES = gettext_noop("No RF reference, invoice, bill or ticket names this transfer.")
 ASSIGNED = gettext_noop("Assigned to %(account)s by %(user)s on %(when)s.")
 ALREADY_CREDITED = gettext_noop("Already credited through ticket %(number)s: linked, not credited again.")
-ALREADY_CREDITED_ON = gettext_noop("Already credited on %(when)s (an earlier statement): linked, not credited again.")
+ALREADY_CREDITED_ON = gettext_noop(
+    "Already credited on %(when)s through another line of our statements: linked, not credited again."
+)
 NAMES_ANOTHER_ACCOUNT = gettext_noop(
     "Names %(named)s, but this transfer was credited to %(account)s: %(named)s is flagged for finance to check."
 )

@@ -5,7 +5,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -128,3 +128,9 @@ def statement_lines_for_transfer(ticket: TransferTicket) -> QuerySet[StatementLi
         amount=ticket.received_amount.amount,
         currency=str(ticket.received_amount.currency),
     )
+
+
+def listed_before() -> Exists:
+    """True for a statement line whose credit an earlier line of our statements carries (the bank listed the
+    same transfer again, linked to that credit): its money is counted, and shown to the customer, once."""
+    return Exists(StatementLine.objects.filter(ledger_entry=OuterRef("ledger_entry"), pk__lt=OuterRef("pk")))

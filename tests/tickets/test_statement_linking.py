@@ -80,7 +80,7 @@ def test_a_transfer_an_earlier_statement_credited_is_linked_and_not_mailed_again
     assert (second.new_lines, second.credited, second.linked) == (1, 0, 1)
     earlier, later = StatementLine.objects.order_by("booking_date")
     assert later.state == "credited" and later.ledger_entry_id == earlier.ledger_entry_id
-    assert "Already credited on" in later.explanation and "an earlier statement" in later.explanation
+    assert "Already credited on" in later.explanation and "another line of our statements" in later.explanation
     assert OutboundEmail.objects.count() == 1 and LedgerEntry.objects.count() == 1
     assert balance_of(customer) == Money("120.00", "USD")
 
@@ -143,3 +143,42 @@ def test_a_ticket_for_a_transfer_our_statement_matched_to_bob_is_refused_until_a
     line.refresh_from_db()
     assert line.state == "credited" and line.ticket_id == ticket.pk
     assert balance_of(customer) == Money("90.00", "USD") and balance_of(bob) == Money("0.00", "USD")
+
+
+def test_a_transfer_listed_on_two_statements_is_one_record_one_credit_and_counted_once(client, customer, bank, clerk):
+    """The customer's Top-up records and their CSV had listed it once per statement ("Credited 200.00 USD"
+    three times for one credit), and finance's totals had added it up each time."""
+    rf = payment_reference(customer.account_id)
+    for day in (1, 2, 3):
+        data = camt053([Entry("200.00", "FT-THRICE", creditor_reference=rf, booked=date(2026, 12, day))])
+        run_import(bank, clerk, data.replace(b"STMT-2026-12-01", f"STMT-{day}".encode()))
+    assert StatementLine.objects.filter(state="credited").count() == 3 and LedgerEntry.objects.count() == 1
+    client.force_login(customer)
+    records = client.get("/billing/topups/").content.decode()
+    assert records.count("FT-THRICE") == 1
+    exported = client.get("/billing/topups/?format=csv")
+    assert b"".join(exported.streaming_content).decode().count("FT-THRICE") == 1
+    client.logout()
+    staff_login(client, clerk)
+    listing = client.get("/admin/tickets/statementline/").content.decode()
+    assert "Credits 600.00 USD · debits 0.00 USD · credited 200.00 USD · unmatched lines 0" in listing
+
+
+def test_confirming_two_listings_of_one_transfer_credits_the_day_the_bank_booked_it(
+    client, customer, bank, clerk, settings
+):
+    """Both lines selected and confirmed at once: the later listing had taken the credit (and the customer's
+    mail said the money arrived that day), the earlier one was linked to it."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    rf = payment_reference(customer.account_id)
+    for day in (4, 5):
+        data = camt053([Entry("75.00", "FT-TWICE", creditor_reference=rf, booked=date(2026, 12, day))])
+        run_import(bank, clerk, data.replace(b"STMT-2026-12-01", f"STMT-{day}".encode()))
+    staff_login(client, clerk)
+    ids = [str(pk) for pk in StatementLine.objects.order_by("-pk").values_list("pk", flat=True)]
+    client.post("/admin/tickets/statementline/", {"action": "confirm_lines", "_selected_action": ids, "post": "yes"})
+    first, second = StatementLine.objects.order_by("booking_date")
+    assert first.state == second.state == "credited" and first.ledger_entry_id == second.ledger_entry_id
+    assert "Credited 75.00 USD on" in first.explanation and "Already credited on" in second.explanation
+    (mail,) = OutboundEmail.objects.all()
+    assert "2026-12-04" in mail.body and balance_of(customer) == Money("75.00", "USD")

@@ -23,6 +23,7 @@ from money.formatting import format_money
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
+from ..selectors import listed_before
 from ..statements.crediting import LineOutcome, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, ImportResult, import_statement
 from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
@@ -170,7 +171,8 @@ def statement_totals(lines) -> list[dict]:
         .annotate(
             credits=Sum("amount", filter=Q(amount__gt=0), default=0),
             debits=Sum("amount", filter=Q(amount__lt=0), default=0),
-            credited=Sum("amount", filter=Q(state=StatementLine.State.CREDITED), default=0),
+            # A transfer the bank listed again is linked to its first line's credit: counted once.
+            credited=Sum("amount", filter=Q(state=StatementLine.State.CREDITED) & ~Q(listed_before()), default=0),
             unmatched=Count("pk", filter=Q(state=StatementLine.State.UNMATCHED)),
         )
         .order_by("currency")
@@ -202,7 +204,7 @@ def credit_words(outcome: LineOutcome) -> str:
             "ticket": outcome.linked_to.number
         }
     if outcome.linked:
-        return _("already credited by an earlier statement: linked, nothing credited again")
+        return _("already credited through another line of our statements: linked, nothing credited again")
     if not outcome.credited:
         return _("proposed; a second finance user must confirm it")
     return _("credited %(amount)s") % {"amount": format_money(outcome.line.money)}
@@ -291,9 +293,10 @@ class StatementLineAdmin(ReadOnlyAdmin):
     @admin.action(description=gettext_lazy("Confirm and credit the selected lines"), permissions=["credit"])
     def confirm_lines(self, request, queryset):
         if "post" in request.POST:
+            # Oldest booking first: a transfer listed on two statements is credited on the day the bank booked it.
             done = [
                 self._run(line, lambda line=line: confirm_line(line_id=line.pk, actor=request.user))
-                for line in queryset
+                for line in queryset.order_by("booking_date", "pk")
             ]
             return self._report(request, done)
         return self._confirmation(request, queryset, _("Confirm and credit"), "confirm_lines")
