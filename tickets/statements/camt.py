@@ -3,6 +3,7 @@
 before this module sees it. Namespaces differ between versions (.001.02 to .001.08), so
 the namespaces are dropped once after parsing and elements are found by their local names."""
 
+import re
 from datetime import date
 
 from defusedxml import DefusedXmlException
@@ -11,18 +12,22 @@ from django.utils.translation import gettext as _
 
 from money.errors import Invalid
 
-from .parsed import ParsedLine, ParsedStatement, parse_decimal
+from .parsed import ParsedLine, ParsedStatement, currency_code, parse_decimal, require_same_currency
+
+# The XML declaration's encoding, after an optional UTF-8 byte order mark.
+DECLARED_ENCODING = re.compile(rb'^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["\']([A-Za-z0-9._:-]{1,40})["\']')
+EXPAT_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "utf-16"}
 
 
 def parse_camt053(data: bytes) -> ParsedStatement:
     try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = fromstring(_as_expat_reads(data), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise Invalid(
             _("This XML file declares a DTD or entities, which a bank statement never does; it was refused."),
             code="statement_unsafe",
         ) from exc
-    except ParseError as exc:
+    except (ParseError, ValueError) as exc:  # ValueError: an encoding expat cannot read, declared in UTF-16
         raise Invalid(
             _("This is not a complete camt.053 file (%(error)s). Nothing was imported.") % {"error": exc},
             code="statement_unreadable",
@@ -34,12 +39,13 @@ def parse_camt053(data: bytes) -> ParsedStatement:
     if len(statements) != 1:
         raise Invalid(_("Upload a camt.053 file with exactly one statement (<Stmt>)."), code="statement_unreadable")
     stmt = statements[0]
-    currency = _text(stmt, "Acct", "Ccy")
+    currency = currency_code(_text(stmt, "Acct", "Ccy"))
     balances = {_text(bal, "Tp", "CdOrPrtry", "Cd"): bal for bal in _children(stmt, "Bal")}
     if "OPBD" not in balances or "CLBD" not in balances:
         raise Invalid(_("The statement has no opening (OPBD) or closing (CLBD) balance."), code="statement_unreadable")
     opening, opening_currency = _amount(balances["OPBD"], _("opening balance"))
-    closing, _closing_currency = _amount(balances["CLBD"], _("closing balance"))
+    closing, closing_currency = _amount(balances["CLBD"], _("closing balance"))
+    require_same_currency(opening_currency, closing_currency)
     return ParsedStatement(
         statement_id=_text(stmt, "Id"),
         currency=currency or opening_currency,
@@ -47,6 +53,36 @@ def parse_camt053(data: bytes) -> ParsedStatement:
         closing_balance=closing,
         lines=[_line(entry) for entry in _children(stmt, "Ntry")],
     )
+
+
+def _as_expat_reads(data: bytes) -> bytes:
+    """The file as expat can read it: expat knows UTF-8, UTF-16, ASCII and Latin-1 only, so a statement
+    declared in another encoding (gb18030 from a Chinese bank, big5, shift_jis) is decoded here and handed
+    over as UTF-8 with its declaration saying so. It had been a 500."""
+    found = DECLARED_ENCODING.match(data[:300])
+    if found is None or found.group(1).decode().lower() in EXPAT_ENCODINGS:
+        return data
+    encoding = found.group(1).decode()
+    try:
+        text = data.decode(encoding)
+    except LookupError as exc:
+        raise Invalid(
+            _("This XML file declares an encoding we do not know (%(encoding)s). Nothing was imported.")
+            % {"encoding": encoding},
+            code="statement_unreadable",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise Invalid(
+            _("This XML file is not %(encoding)s text, as it declares. Nothing was imported.") % {"encoding": encoding},
+            code="statement_unreadable",
+        ) from exc
+    return _redeclared(text, encoding)
+
+
+def _redeclared(text: str, encoding: str) -> bytes:
+    """The decoded text as UTF-8, its declaration saying UTF-8 instead of `encoding`."""
+    head, rest = text[:300], text[300:]
+    return (head.replace(encoding, "UTF-8", 1) + rest).encode("utf-8")
 
 
 def _line(entry) -> ParsedLine:
@@ -77,7 +113,7 @@ def _amount(element, what: str):
         raise Invalid(
             _("The statement's %(what)s is neither credit nor debit.") % {"what": what}, code="statement_unreadable"
         )
-    return (value if sign == "CRDT" else -value), (amt.get("Ccy") or "").upper()
+    return (value if sign == "CRDT" else -value), currency_code(amt.get("Ccy"))
 
 
 def _date(entry) -> date:

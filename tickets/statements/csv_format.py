@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from money.errors import Invalid
 
 from ..models import StatementCsvFormat
-from .parsed import ParsedLine, ParsedStatement, parse_decimal
+from .parsed import ParsedLine, ParsedStatement, currency_code, parse_decimal
 
 
 def parse_csv(data: bytes, mapping: StatementCsvFormat | None, *, currency: str) -> ParsedStatement:
@@ -28,7 +28,13 @@ def parse_csv(data: bytes, mapping: StatementCsvFormat | None, *, currency: str)
             _("This file is not %(encoding)s text.") % {"encoding": mapping.get_encoding_display()},
             code="statement_unreadable",
         ) from exc
-    rows = list(csv.DictReader(io.StringIO(text), delimiter=mapping.delimiter))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text), delimiter=mapping.delimiter))
+    except csv.Error as exc:  # a cell over the csv module's limit (128 KB), say
+        raise Invalid(
+            _("This CSV could not be read (%(error)s). Nothing was imported.") % {"error": exc},
+            code="statement_unreadable",
+        ) from exc
     needed = [mapping.date_column, mapping.amount_column, mapping.balance_column, mapping.reference_column]
     missing = [column for column in needed if rows and column not in rows[0]]
     if not rows or missing:
@@ -69,7 +75,7 @@ def _line(row: dict, mapping: StatementCsvFormat, currency: str, number: int) ->
         amount=parse_decimal(
             column(mapping.amount_column).replace(",", ""), _("amount on line %(number)s") % {"number": number}
         ),
-        currency=(column(mapping.currency_column) or currency).upper()[:3],
+        currency=currency_code(column(mapping.currency_column) or currency),
         payer_name=column(mapping.payer_column)[:200],
         payer_account=column(mapping.payer_account_column)[:60],
         remittance=column(mapping.remittance_column),

@@ -83,6 +83,7 @@ def import_statement(
         parsed = PARSERS[fmt](data)
     else:
         raise Invalid(_("Statements in %(format)s cannot be imported.") % {"format": fmt}, code="statement_format")
+    parsed.check_currencies()
     if parsed.currency != receiving.currency:
         raise Invalid(
             _("This statement is in %(currency)s; %(account)s receives %(account_currency)s. Nothing was imported.")

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from money.errors import Invalid
 
-from .parsed import ParsedLine, ParsedStatement, statement_amount
+from .parsed import ParsedLine, ParsedStatement, currency_code, require_same_currency, statement_amount
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ def parse_mt940(data: bytes) -> ParsedStatement:
             ),
             code="statement_unreadable",
         )
+    require_same_currency(currency_code(str(opening.amount.currency)), currency_code(str(closing.amount.currency)))
     return ParsedStatement(
         statement_id=str(statement.data.get("transaction_reference") or "")[:60],
-        currency=str(opening.amount.currency),
+        currency=currency_code(str(opening.amount.currency)),
         opening_balance=_amount(opening.amount, _("opening balance")),
         closing_balance=_amount(closing.amount, _("closing balance")),
         lines=[_line(transaction.data) for transaction in statement],
@@ -57,7 +58,7 @@ def _line(data: dict) -> ParsedLine:
         bank_reference=reference,
         booking_date=date(when.year, when.month, when.day),  # mt940's own Date subclass, as a plain date
         amount=_amount(data["amount"], _("amount")),
-        currency=str(data.get("currency") or data["amount"].currency),
+        currency=currency_code(str(data.get("currency") or data["amount"].currency)),
         payer_name=str(data.get("applicant_name") or "")[:200],
         payer_account=str(data.get("applicant_iban") or "")[:60],
         remittance=" ".join(str(data.get(key) or "") for key in ("transaction_details", "extra_details")).strip(),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import F, Value
 from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext as _
+from moneyed import CurrencyDoesNotExist, get_currency
 
 from money.errors import Invalid
 
@@ -36,6 +37,27 @@ class ParsedStatement:
     closing_balance: Decimal
     lines: list[ParsedLine] = field(default_factory=list)
 
+    def check_currencies(self) -> None:
+        """The statement's currency and every line's are ISO 4217 codes: a line in "RMB" or "ZZZ" had been
+        stored, and every page that adds money up failed on it."""
+        for line in [None, *self.lines]:
+            currency = self.currency if line is None else line.currency
+            if not is_currency_code(currency):
+                if line is None:
+                    where = _("The statement")
+                elif line.bank_reference:
+                    where = _("Its line %(reference)s") % {"reference": line.bank_reference[:60]}
+                else:
+                    where = _("Its line of %(date)s") % {"date": line.booking_date.isoformat()}
+                raise Invalid(
+                    _(
+                        "%(where)s is in “%(currency)s”, which is not a currency code (ISO 4217, such as USD or "
+                        "CNY). Nothing was imported."
+                    )
+                    % {"where": where, "currency": currency[:20]},
+                    code="statement_currency",
+                )
+
     def check_balances(self) -> None:
         """Opening plus the lines in the statement's currency must give the closing balance."""
         total = sum((line.amount for line in self.lines if line.currency == self.currency), Decimal("0"))
@@ -54,6 +76,35 @@ class ParsedStatement:
                 },
                 code="statement_unbalanced",
             )
+
+
+# What Chinese banks' exports write for a currency instead of its ISO 4217 code.
+CURRENCY_ALIASES = {"RMB": "CNY", "人民币": "CNY", "美元": "USD", "欧元": "EUR", "港币": "HKD", "港元": "HKD"}
+
+
+def currency_code(text: str | None) -> str:
+    """A currency as a statement wrote it, as its ISO 4217 code where a bank wrote a common other name
+    ("RMB", "人民币" → "CNY"); checked by ParsedStatement.check_currencies, never cut to fit."""
+    cleaned = (text or "").strip().upper()
+    return CURRENCY_ALIASES.get(cleaned, cleaned)
+
+
+def require_same_currency(opening: str, closing: str) -> None:
+    """A statement's opening and closing balances are in one currency (the add-up check compares figures)."""
+    if opening != closing:
+        raise Invalid(
+            _("The statement opens in %(opening)s and closes in %(closing)s. Nothing was imported.")
+            % {"opening": opening[:20], "closing": closing[:20]},
+            code="statement_unreadable",
+        )
+
+
+def is_currency_code(code: str) -> bool:
+    try:
+        get_currency(code)
+    except CurrencyDoesNotExist:
+        return False
+    return len(code) == 3
 
 
 def compact_reference(text: str) -> str:
