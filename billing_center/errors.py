@@ -7,7 +7,8 @@ view answers JSON (error_json); anything a view does not catch becomes a page, o
 /api/, in BillingErrorMiddleware. Services raise; only this module speaks HTTP about errors.
 """
 
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -39,6 +40,8 @@ def error_json(code: str, message: str, status: int) -> JsonResponse:
 def error_response(request, error: BillingError):
     if request.path.startswith(API_PREFIX):
         return error_json(error.code, error.message, status_for(error))
+    if for_machines(request):
+        return plain_text(error.message, status_for(error))
     return error_page(request, status_for(error), message=error.message)
 
 
@@ -88,10 +91,21 @@ class BillingErrorMiddleware:
         return None
 
 
+def for_machines(request) -> bool:
+    """A gateway's notification (settings.MACHINE_PATHS): answered in plain text, never a page of the site."""
+    return request.path.startswith(tuple(settings.MACHINE_PATHS))
+
+
+def plain_text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
 def page_not_found(request, exception=None):
-    """handler404: the API's JSON under /api/, the site's page elsewhere."""
+    """handler404: the API's JSON under /api/, plain text for a gateway, the site's page elsewhere."""
     if request.path.startswith(API_PREFIX):
         return error_json("not_found", _("There is no such API endpoint."), 404)
+    if for_machines(request):
+        return plain_text("Not found: no such gateway notification address.", 404)
     return error_page(request, 404)
 
 
@@ -99,6 +113,8 @@ def bad_request(request, exception=None):
     """handler400: a request Django refused before any view (a bad Host header, a broken upload)."""
     if request.path.startswith(API_PREFIX):
         return error_json("bad_request", _("The request could not be read."), 400)
+    if for_machines(request):
+        return plain_text("Bad request: it could not be read.", 400)
     return error_page(request, 400)
 
 
@@ -106,6 +122,8 @@ def permission_denied(request, exception=None):
     """handler403."""
     if request.path.startswith(API_PREFIX):
         return error_json("forbidden", _("This is not allowed with these credentials."), 403)
+    if for_machines(request):
+        return plain_text("Forbidden.", 403)
     return error_page(request, 403)
 
 
@@ -131,4 +149,6 @@ def server_error(request):
     is the standalone 500.html: rendering it must not need the database or the session."""
     if request.path.startswith(API_PREFIX):
         return error_json("server_error", _("Something went wrong on our side; nothing was changed. Try again."), 500)
+    if for_machines(request):
+        return plain_text("Server error: nothing was stored; send it again.", 500)
     return defaults.server_error(request)

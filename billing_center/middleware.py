@@ -16,8 +16,8 @@ def _refuse(request, status: int, code: str, message: str):
     if request.path.startswith(API_PREFIX):
         return error_json(code, message, status)
     if status == 400:
-        return HttpResponseBadRequest(f"Bad request: {message}")
-    return HttpResponse(message, status=status, content_type="text/plain")
+        return HttpResponseBadRequest(f"Bad request: {message}", content_type="text/plain; charset=utf-8")
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
 def reject_nul_bytes(get_response):

@@ -36,6 +36,8 @@ urlpatterns = [
     path("billing/", include("tickets.urls")),
     path("billing/developers/webhooks/", include("accounts.outbound_webhooks.urls")),
     path("webhooks/<slug:gateway_name>/", webhooks.payment_webhook, name="payment_webhook"),
+    # Without its slash too: a gateway does not follow APPEND_SLASH's redirect with its POST, and would lose them all.
+    path("webhooks/<slug:gateway_name>", webhooks.payment_webhook, name="payment_webhook_without_slash"),
     path("api/v1/", include("accounts.usage_api.urls")),
     path("sandbox-gateway/", include("topups.gateways.sandbox_urls")),
     path("healthz", healthz, name="healthz"),

@@ -20,6 +20,7 @@ PUBLIC = {
     "healthz": "load balancer probe",
     "metrics": "Prometheus scrapers: a bearer token or an address allow-list (tests/test_metrics.py)",
     "payment_webhook": "signed server-to-server notifications",
+    "payment_webhook_without_slash": "the same, for a gateway configured without the trailing slash",
     "home": "redirects to the login page",
     "reader_settings": "the language switch, also on the sign-in page (a cookie until sign-in)",
     "javascript-catalog": "the JavaScript messages of the page's language",

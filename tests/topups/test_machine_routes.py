@@ -79,10 +79,29 @@ def test_a_bad_signature_is_a_plain_400_and_recorded(topup):
         ("/webhooks/stripe/", "POST", {"host": "evil.example"}, 400),  # not in ALLOWED_HOSTS
     ],
 )
-def test_what_no_gateway_sends_is_a_clear_4xx(stripe_settings, path, method, headers, expected):
-    status, _, content = call(path, b"{}", method=method, **headers)
+def test_what_no_gateway_sends_is_a_clear_4xx_in_plain_text(stripe_settings, path, method, headers, expected):
+    status, answer_headers, content = call(path, b"{}", method=method, **headers)
     assert status == expected, content
+    assert b"<html" not in content.lower()
+    if content:  # a 405 has no body
+        assert answer_headers["Content-Type"] == "text/plain; charset=utf-8"
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_gateway_answer_never_takes_the_language_of_the_page_served_before(stripe_settings):
+    """Without LocaleMiddleware the thread had kept the last page's language: a gateway read 找不到该页面."""
+    status, headers, _ = call("/login/", method="GET", accept_language="zh-hans")
+    assert status == 200 and headers["Content-Language"] == "zh-hans"
+    status, _, content = call("/webhooks/no-such-gateway/", b"{}")
+    assert status == 404 and content == b"Not found: no such gateway notification address."
+
+
+def test_a_gateway_configured_without_the_trailing_slash_is_heard(topup):
+    """APPEND_SLASH had answered 301, and a gateway does not send its POST again after a redirect."""
+    body, signature = signed(event("checkout.session.completed", paid_session(topup)))
+    status, _, content = call("/webhooks/stripe", body, stripe_signature=signature)
+    assert status == 200, content
+    assert WebhookDelivery.objects.get().verdict == WebhookDelivery.Verdict.RECEIVED
 
 
 def test_a_body_larger_than_any_request_is_refused_before_it_is_read(stripe_settings, settings):
