@@ -1,7 +1,7 @@
 """Webhook deliveries: each verified delivery stored once per event id and committed before
 anything else (the crash-safe log), then applied once by a worker; an unverified one kept for
 investigation (like dj-stripe's WebhookEventTrigger, and stricter: a changed body under a known
-id is flagged).
+id is flagged) for REJECTED_DELIVERY_KEEP_DAYS.
 
 Intake (`store_delivery`) only stores and wakes a worker after commit (once per burst:
 topups.wake), so the gateway hears back at once, as Stripe asks. Workers apply stored
@@ -13,6 +13,7 @@ repayments that settle bills, a batch that failed — is applied here one delive
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -154,3 +155,19 @@ def retry_stale_deliveries(*, older_than_seconds: int = 60, now: datetime | None
         Q(processed_at__lt=before) | Q(processed_at__isnull=True, received_at__lt=before),
         verdict=Verdict.RECEIVED,
     ).count()
+
+
+PURGE_CHUNK = 5_000
+
+
+def purge_rejected_deliveries(*, now: datetime | None = None) -> int:
+    """Delete the deliveries that failed verification more than REJECTED_DELIVERY_KEEP_DAYS ago, a chunk per
+    statement (no long lock on the table the webhook writes to); how many. Anyone can post an unsigned body,
+    each kept a few KB: without this they had grown without end. Verified deliveries are never purged: each
+    is the record of money moved."""
+    before = (now or timezone.now()) - timedelta(days=settings.REJECTED_DELIVERY_KEEP_DAYS)
+    old = WebhookDelivery.objects.filter(verdict=Verdict.REJECTED, received_at__lt=before)
+    purged = 0
+    while chunk := list(old.order_by("pk").values_list("pk", flat=True)[:PURGE_CHUNK]):
+        purged += WebhookDelivery.objects.filter(pk__in=chunk, verdict=Verdict.REJECTED).delete()[0]
+    return purged

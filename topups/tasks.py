@@ -48,3 +48,10 @@ def sweep_deliveries(older_than_seconds: int = 60) -> int:
     if waiting:
         publish_batch_task()  # regardless of the wake flag: it may stand for a lost message
     return waiting
+
+
+@shared_task(name="topups.tasks.purge_rejected_deliveries")
+def purge_rejected_deliveries() -> int:
+    from .deliveries import purge_rejected_deliveries as purge
+
+    return purge()

@@ -293,6 +293,9 @@ STRIPE_TIMEOUT_SECONDS = float(env("STRIPE_TIMEOUT_SECONDS", "8"))  # per try, w
 # How long a stored delivery's wake flag stands for a queued batch task (topups.wake): a lost
 # publish strands later deliveries at most this long (or until the minute sweep, if none follows).
 DELIVERY_WAKE_SECONDS = 2
+# Deliveries that failed verification (anyone can post them, a few KB each) are kept this many days for
+# investigation, then purged hourly (topups.deliveries.purge_rejected_deliveries).
+REJECTED_DELIVERY_KEEP_DAYS = int(env("REJECTED_DELIVERY_KEEP_DAYS", "30"))
 
 # --- Bank-transfer tickets ----------------------------------------------------------------
 # Finance credits a transfer ticket within this many working days, counted in its own

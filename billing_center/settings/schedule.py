@@ -22,6 +22,8 @@ CELERY_BEAT_SCHEDULE = {
     "close-billing-month": {"task": "bills.tasks.close_billing_month", "schedule": 3600.0},
     "send-bill-reminders": {"task": "bills.tasks.send_bill_reminders", "schedule": 3600.0},
     "purge-held-certificates": {"task": "tickets.tasks.purge_held_certificates", "schedule": 3600.0},
+    # Unverified webhook posts, past REJECTED_DELIVERY_KEEP_DAYS.
+    "purge-rejected-deliveries": {"task": "topups.tasks.purge_rejected_deliveries", "schedule": 3600.0},
     # E-mails an enterprise master once per member and month whose usage passed its budget.
     "flag-budget-overruns": {"task": "accounts.tasks.flag_budget_overruns", "schedule": 300.0},
     # Outbound webhooks whose wake-up task was lost, or whose retry is due.

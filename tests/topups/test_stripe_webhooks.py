@@ -242,3 +242,26 @@ def test_finance_finds_a_topup_by_the_reference_the_customer_quotes(client, topu
     assert topup.reference in page and other.reference not in page
     assert "1 result" in page
     assert "0 results" in client.get("/admin/topups/topup/", {"q": "TU-000000000000"}).content.decode()
+
+
+def test_unverified_posts_are_kept_for_a_while_then_purged_and_verified_ones_never(client, topup, settings):
+    """Anyone can post an unsigned body, and each is kept a few KB for investigation: they had piled up
+    without end. Past REJECTED_DELIVERY_KEEP_DAYS the hourly task deletes them; a verified delivery stays."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from topups.tasks import purge_rejected_deliveries
+
+    settings.REJECTED_DELIVERY_KEEP_DAYS = 30
+    for _ in range(3):
+        assert post_webhook(client, b'{"id": "evt_forged"}', "t=1,v1=00").status_code == 400
+    assert post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup)))).status_code == 200
+    long_ago = timezone.now() - timedelta(days=31)
+    WebhookDelivery.objects.filter(verdict="rejected").exclude(
+        pk=WebhookDelivery.objects.filter(verdict="rejected").order_by("pk").last().pk
+    ).update(received_at=long_ago)
+    WebhookDelivery.objects.exclude(verdict="rejected").update(received_at=long_ago)
+    assert purge_rejected_deliveries() == 2
+    assert WebhookDelivery.objects.filter(verdict="rejected").count() == 1  # this month's stays
+    assert WebhookDelivery.objects.filter(verdict="received").count() == 1  # money's record: never purged
