@@ -56,6 +56,13 @@ def test_a_line_naming_bob_whose_transfer_alices_ticket_credited_stays_alices_an
     assert "line FT-2611-7 of 250.00 USD names this account" in flagged.review_note
     assert f"credited to {customer.account.name} (#{customer.account_id}) before" in flagged.review_note
     assert not Account.objects.get(pk=customer.account_id).needs_review
+    # The bank lists the transfer again the next day: linked again, and bob's note says it once.
+    again = camt053(
+        [Entry("250.00", "FT-2611-7", remittance=f"for {payment_reference(bob.account_id)}", booked=date(2026, 12, 2))],
+        statement_id="S2",
+    )
+    assert run_import(bank, clerk, again).linked == 1
+    assert Account.objects.get(pk=bob.account_id).review_note.count("names this account") == 1
 
 
 def test_a_line_of_the_same_account_as_its_tickets_credit_flags_nothing(customer, bank, clerk):
@@ -182,3 +189,20 @@ def test_confirming_two_listings_of_one_transfer_credits_the_day_the_bank_booked
     assert "Credited 75.00 USD on" in first.explanation and "Already credited on" in second.explanation
     (mail,) = OutboundEmail.objects.all()
     assert "2026-12-04" in mail.body and balance_of(customer) == Money("75.00", "USD")
+
+
+def test_a_tickets_page_names_the_line_of_its_transfer_matched_to_another_account(
+    client, customer, bank, clerk, settings
+):
+    """The page had said "No line of our statements is matched to it yet" beside the refusal that line caused."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    bob = UserFactory()
+    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
+    run_import(bank, clerk, camt053([Entry("90.00", "FT-PAGE", remittance=payment_reference(bob.account_id))]))
+    ticket = make_ticket(customer, bank, bank_reference="ft page")
+    staff_login(client, clerk)
+    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    line = StatementLine.objects.get()
+    assert f'/admin/tickets/statementline/{line.pk}/change/">FT-PAGE</a> · 90.00 USD' in page
+    assert f"for Bob Builder (#{bob.account_id}), not this ticket's account" in page
+    assert "No line of our statements is matched to it yet." not in page

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from djmoney.money import Money
 
 from billing_center.admin_base import ReadOnlyAdmin, confirmation_page, report_outcomes
@@ -145,7 +145,11 @@ class StatementFileAdmin(ReadOnlyAdmin):
                     )
                 self.message_user(
                     request,
-                    _("Imported %(lines)s lines (%(new)s new): %(outcomes)s.")
+                    ngettext(
+                        "Imported %(lines)s line (%(new)s new): %(outcomes)s.",
+                        "Imported %(lines)s lines (%(new)s new): %(outcomes)s.",
+                        result.lines,
+                    )
                     % {"lines": result.lines, "new": result.new_lines, "outcomes": import_outcomes(result)},
                     messages.SUCCESS,
                 )

@@ -124,9 +124,10 @@ def reference_key(text: str) -> str:
     return "".join(text.split()).upper()[:60]
 
 
-def reference_key_of(field: str):
-    """reference_key in SQL, of a reference column (an index serves each use)."""
-    expression = F(field)
+def reference_key_of(field):
+    """reference_key in SQL, of a reference column (an index serves each use), or of an expression such as
+    an OuterRef to one."""
+    expression = F(field) if isinstance(field, str) else field
     for separator in SEPARATORS:
         expression = Replace(expression, Value(separator), Value(""))
     return Upper(expression)
