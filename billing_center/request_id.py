@@ -67,11 +67,16 @@ class RequestIdFilter(logging.Filter):
 class RefusalsWithoutTraceback(logging.Filter):
     """An answer of 4xx is the product working (a clerk without the permission, a page that is not
     there): Django logs each with the exception's traceback, which reads like a fault and buries the
-    real ones. The line stays, its status and path with it; the traceback goes. 5xx keep theirs."""
+    real ones. The line stays, its status and path with it; the traceback goes. 5xx keep theirs.
+    A request Django finds suspicious (a Host header not ours, from anyone on the internet) is logged
+    by django.security at ERROR: it stays a warning, on one line, for whoever watches for probes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "django.request" and 400 <= getattr(record, "status_code", 500) < 500:
+        refused = 400 <= getattr(record, "status_code", 500) < 500
+        if refused and (record.name == "django.request" or record.name.startswith("django.security.")):
             record.exc_info, record.exc_text = None, None
+            if record.name.startswith("django.security.") and record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return True
 
 

@@ -187,3 +187,12 @@ def test_a_refusal_is_one_line_without_a_traceback_and_a_fault_keeps_its(client,
     assert "exc_info" not in refusals[0] and "Traceback" not in json.dumps(refusals)
     logging.getLogger("django.request").error("boom", exc_info=ValueError("fault"), extra={"status_code": 500})
     assert "ValueError" in json.dumps(json_lines()[-1])
+
+
+@pytest.mark.django_db
+def test_a_host_header_not_ours_is_one_warning_line_not_an_error_with_a_traceback(client, json_lines):
+    """Anyone can send one: each had been an ERROR with Django's traceback, alerting like a fault."""
+    assert client.get("/login/", HTTP_HOST="evil.example").status_code == 400
+    [line] = [line for line in json_lines() if line["logger"] == "django.security.DisallowedHost"]
+    assert line["level"] == "WARNING" and "evil.example" in line["message"]
+    assert "exc_info" not in line and "Traceback" not in json.dumps(line)

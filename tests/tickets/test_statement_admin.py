@@ -177,10 +177,12 @@ def test_the_same_file_imported_again_says_so(client, clerk, bank):
     """The clerk had landed on an empty list of '0 new' lines with no word that the file was in already."""
     staff_login(client, clerk)
     data = camt053([Entry("10.00", "R-1")])
-    upload(client, bank, data)
+    client.get(upload(client, bank, data)["Location"])  # the first import's list and message, read
     again = client.get(upload(client, bank, data)["Location"]).content.decode()
     assert "This file was imported already, on " in again and f"by {clerk.username}: none of its lines is new." in again
     assert StatementLine.objects.count() == 1
+    # Its lines are listed, where the first upload brought them; no "Imported … 0 unmatched" beside the warning.
+    assert "R-1" in again and "Imported " not in again
 
 
 def test_a_proposed_line_shows_in_the_list_and_is_counted_as_awaiting_a_second_user(

@@ -136,13 +136,17 @@ class StatementFileAdmin(ReadOnlyAdmin):
                     .order_by("uploaded_at")
                     .first()
                 )
-                if earlier is not None and not result.new_lines:  # said, or the clerk lands on an empty list
+                if earlier is not None and not result.new_lines:
+                    # Said, and its lines shown where they are: under the upload that brought them (this one's list
+                    # is empty, and its counts, all 0, had read as if nothing waited).
                     self.message_user(
                         request,
                         _("This file was imported already, on %(when)s by %(user)s: none of its lines is new.")
                         % {"when": moment(earlier.uploaded_at), "user": earlier.uploaded_by},
                         messages.WARNING,
                     )
+                    query = urlencode({"statement_file__id__exact": earlier.pk})
+                    return HttpResponseRedirect(f"{reverse(LINES)}?{query}")
                 self.message_user(
                     request,
                     ngettext(
