@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from .references import formatted
 from .statements.parsed import reference_key, reference_key_of
 
 
@@ -308,6 +309,11 @@ class TransferTicket(models.Model):
     def awaiting_approval(self) -> bool:
         """A maker proposed a credit that a second finance user has not yet approved."""
         return self.is_open and self.proposed_by_id is not None
+
+    @property
+    def payment_reference_shown(self) -> str:
+        """The RF reference grouped in fours, as the Pay page and banks print it ("RF17 BC00 0000 01")."""
+        return formatted(self.payment_reference) if self.payment_reference else ""
 
     @property
     def ledger_source_ref(self) -> str:

@@ -518,3 +518,14 @@ def test_a_postpaid_customer_finds_his_tickets_and_the_overview_names_one_financ
     assert f'href="/billing/tickets/{ticket.number}/">Reply →' in overview
     chinese = client.get("/billing/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "Finance needs" not in chinese
+
+
+def test_a_tickets_payment_reference_reads_grouped_as_the_pay_page_prints_it(client, customer, bank, clerk):
+    """The ticket pages had shown "RF17BC00000001", the customer had copied "RF17 BC00 0000 01"."""
+    reference = payment_reference(customer.account_id)
+    ticket = make_ticket(customer, bank, payment_reference=reference)
+    client.force_login(customer)
+    assert formatted(reference) in client.get(f"/billing/tickets/{ticket.number}/").content.decode()
+    client.logout()
+    staff_login(client, clerk)
+    assert formatted(reference) in client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
