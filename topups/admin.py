@@ -218,8 +218,10 @@ class DisputeAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "gateway", "event_type", "event_id", "verdict", "delivery_count", "topup")
-    list_filter = ("verdict", "gateway", "event_type")
+    list_display = (
+        "received_at", "gateway", "event_type", "event_id", "verdict", "delivery_count", "body_changed", "topup",
+    )  # fmt: skip
+    list_filter = ("verdict", "body_changed", "gateway", "event_type")
     list_select_related = ("topup",)
     search_fields = ("event_id",)
     date_hierarchy = "received_at"

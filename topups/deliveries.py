@@ -66,7 +66,7 @@ def store_delivery(*, gateway_name: str, notice: Notice, body: bytes, signature:
         # someone holding our secret, or a bug. Apply nothing new and say so.
         logger.error("Event %s %s redelivered with a different body", gateway_name, notice.event_id)
         WebhookDelivery.objects.filter(pk=pk).update(
-            error="Redelivered with a different body; the new body was not applied."
+            body_changed=True, error="Redelivered with a different body; the new body was not applied."
         )
         return verdict
     if verdict == Verdict.ERROR:

@@ -216,3 +216,27 @@ def test_the_sandbox_mirrors_a_refund_and_a_retry_names_the_same_refund(client, 
     topup.account.refresh_from_db()
     assert topup.account.balance == Money("50.00", "USD")
     assert LedgerEntry.objects.filter(kind="refund").count() == 1
+
+
+def test_a_changed_body_arriving_before_the_worker_applied_the_first_stays_marked(client, started):
+    """The worker's success clears a delivery's error: the "different body" note had been lost when the changed
+    redelivery came before the first was applied. It is its own mark now, and admin filters by it."""
+    import json
+
+    topup, session = started
+    SandboxCheckout.objects.filter(pk=session.pk).update(status=SandboxCheckout.Status.PAID)
+    session.refresh_from_db()
+    event = _event(session)
+    first = json.dumps(event).encode()
+    event["data"]["amount"] = "9999.00"  # the same id, another amount: never applied
+    changed = json.dumps(event).encode()
+    for body in (first, changed):  # both stored before the worker runs
+        signature = {"HTTP_SANDBOX_SIGNATURE": signing.sign(body, SECRET)}
+        response = client.post("/webhooks/sandbox/", data=body, content_type="application/json", **signature)
+        assert response.status_code == 200
+    apply_stored()
+    delivery = topup.deliveries.get()
+    assert delivery.verdict == "credited" and delivery.body_changed and delivery.delivery_count == 2
+    assert delivery.body == first.decode()
+    topup.account.refresh_from_db()
+    assert topup.account.balance == Money("64.00", "USD")

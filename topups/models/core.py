@@ -218,6 +218,9 @@ class WebhookDelivery(models.Model):
     verdict = models.CharField(_("verdict"), max_length=20, choices=Verdict.choices, default=Verdict.RECEIVED)
     error = models.TextField(_("error"), blank=True)
     delivery_count = models.PositiveIntegerField(_("times delivered"), default=1)
+    # The same event id came again with another body: never applied, kept apart from `error`, which a worker's
+    # success clears (the note had been lost that way). A default in the database: intake inserts with raw SQL.
+    body_changed = models.BooleanField(_("redelivered with a different body"), default=False, db_default=False)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     last_received_at = models.DateTimeField(_("last received at"), auto_now_add=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
