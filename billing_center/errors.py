@@ -93,7 +93,7 @@ class BillingErrorMiddleware:
 
 def for_machines(request) -> bool:
     """A gateway's notification (settings.MACHINE_PATHS): answered in plain text, never a page of the site."""
-    return request.path.startswith(tuple(settings.MACHINE_PATHS))
+    return request.path_info.startswith(tuple(settings.MACHINE_PATHS))  # as billing_center.machine_routes routes
 
 
 def plain_text(message: str, status: int) -> HttpResponse:
