@@ -1041,6 +1041,13 @@ WEBHOOK_REQUESTS = table(
     # Was a 500 until fixed: a Content-Length of more than 4300 digits passes isdigit() and then makes int()
     # raise ValueError in billing_center/middleware.py limit_request_size
     ("content-length-5000-digits", lambda g: ("POST", f"/webhooks/{g}/", b"", {"CONTENT_LENGTH": "9" * 5000}), 413),
+    # Was a 500 until fixed (found by a helper): a fresh timestamp and a v1 with a non-ASCII character reached
+    # hmac.compare_digest, which refuses non-ASCII str, in topups/gateways/signing.py verify
+    (
+        "signature-not-ascii",
+        lambda g: ("POST", f"/webhooks/{g}/", b"{}", {GATEWAYS[g]["header"]: f"t={int(time.time())},v1=\u00e9a0"}),
+        400,
+    ),
 )
 
 

@@ -47,6 +47,7 @@ def verify(body: bytes, header: str | None, secrets: list[str], *, tolerance: in
         raise InvalidNotification("Signature timestamp is outside the tolerance window.")
     for secret in secrets:
         expected = compute_signature(body, secret, timestamp)
-        if any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        # As bytes: a header may carry any character, and compare_digest refuses non-ASCII str (a 500).
+        if any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in signatures):
             return
     raise InvalidNotification("Signature does not match the payload.")
