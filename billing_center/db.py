@@ -317,3 +317,18 @@ def update_rows(model: type[Model], fields: list[str], rows: list) -> None:
                 f"WHERE t.{pk} = v.id",
                 _columns(rows[start : start + ROWS_PER_ARRAY]),
             )
+
+
+def transaction_locks(names: list[str]) -> None:
+    """Hold a lock named for each of `names` until the caller's transaction ends (PostgreSQL's
+    pg_advisory_xact_lock, which PgBouncer's transaction pooling allows), taken in sorted order in one statement:
+    two transactions that share a name run one after the other. SQLite runs one writer at a time already."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("transaction_locks needs a transaction: the locks end with it.")
+    if names and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) "
+                "FROM (SELECT DISTINCT name FROM unnest(%s::text[]) AS name ORDER BY name) AS names",
+                [sorted(set(names))],
+            )

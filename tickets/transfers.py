@@ -47,7 +47,10 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
             )
         if line.state == StatementLine.State.CREDITED and line.account_id != ticket.account_id:
             raise TicketStateError(
-                _("Our statement's line for %(reference)s was credited to %(account)s already.")
+                _(
+                    "Our statement's line for %(reference)s was credited to %(account)s already: this transfer "
+                    "cannot be credited again. Reject this ticket, or settle it with both customers first."
+                )
                 % {**names, "account": f"{line.account.name} (#{line.account_id})"}
             )
         if line.state == StatementLine.State.MATCHED and line.account_id not in (None, ticket.account_id):

@@ -206,3 +206,65 @@ def test_a_tickets_page_names_the_line_of_its_transfer_matched_to_another_accoun
     assert f'/admin/tickets/statementline/{line.pk}/change/">FT-PAGE</a> · 90.00 USD' in page
     assert f"for Bob Builder (#{bob.account_id}), not this ticket's account" in page
     assert "No line of our statements is matched to it yet." not in page
+
+
+def listed_twice(bank, clerk, rf, amount="45.00"):
+    """One transfer on two statements, its reference written otherwise the second time; the lines, by date."""
+    for day, written in ((1, "FT-TWIN-1"), (2, "FT TWIN 1")):
+        entry = Entry(amount, written, creditor_reference=rf, booked=date(2026, 12, day))
+        run_import(bank, clerk, camt053([entry], statement_id=f"S{day}"))
+    return list(StatementLine.objects.order_by("booking_date"))
+
+
+def test_a_transfer_set_aside_as_returned_is_not_credited_through_its_other_listing(customer, bank, clerk, settings):
+    """The first listing set aside as returned to the payer, the second confirmed: it had been credited too, and
+    the payer refunded — the money out twice (found by a helper)."""
+    from money.errors import Conflict
+    from tickets.statements.crediting import confirm_line
+    from tickets.statements.setting_aside import set_aside_line
+
+    settings.STATEMENT_AUTO_CREDIT = False
+    first, second = listed_twice(bank, clerk, payment_reference(customer.account_id))
+    set_aside_line(line_id=first.pk, actor=clerk, reason="returned", note="Sent back to the payer")
+    with pytest.raises(Conflict, match="lists the same transfer and was set aside"):
+        confirm_line(line_id=second.pk, actor=clerk)
+    assert not LedgerEntry.objects.exists() and balance_of(customer) == Money("0.00", "USD")
+    # With auto-credit on, a third listing is not credited either; it says why.
+    settings.STATEMENT_AUTO_CREDIT = True
+    rf = payment_reference(customer.account_id)
+    entry = Entry("45.00", "ft-twin-1", creditor_reference=rf, booked=date(2026, 12, 3))
+    result = run_import(bank, clerk, camt053([entry], statement_id="S3"))
+    assert result.credited == 0 and not LedgerEntry.objects.exists()
+    assert "set aside" in StatementLine.objects.get(booking_date=date(2026, 12, 3)).explanation
+
+
+def test_confirming_one_listing_links_the_other_which_then_cannot_be_set_aside(customer, bank, clerk, settings):
+    """The other listing had stayed "awaiting confirmation", and could be set aside as returned although credited."""
+    from money.errors import Conflict
+    from tickets.statements.crediting import confirm_line
+    from tickets.statements.setting_aside import set_aside_line
+
+    settings.STATEMENT_AUTO_CREDIT = False
+    first, second = listed_twice(bank, clerk, payment_reference(customer.account_id))
+    assert confirm_line(line_id=second.pk, actor=clerk).credited
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.state == "credited" and first.ledger_entry_id == second.ledger_entry_id
+    assert "Already credited on" in first.explanation
+    with pytest.raises(Conflict, match="cannot be set aside"):
+        set_aside_line(line_id=first.pk, actor=clerk, reason="returned", note="Sent back")
+    assert OutboundEmail.objects.count() == 1 and balance_of(customer) == Money("45.00", "USD")
+
+
+def test_a_tickets_page_says_what_to_do_when_its_transfer_was_credited_to_another_account(
+    client, customer, bank, clerk
+):
+    """It had advised assigning or setting aside a line that, credited, can be neither (found by a helper)."""
+    bob = UserFactory()
+    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
+    run_import(bank, clerk, camt053([Entry("30.00", "FT-BOBS", remittance=payment_reference(bob.account_id))]))
+    ticket = make_ticket(customer, bank, bank_reference="FT-BOBS")
+    staff_login(client, clerk)
+    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    assert f"credited to Bob Builder (#{bob.account_id}): this transfer cannot be credited again." in page
+    assert "assign the line to it" not in page

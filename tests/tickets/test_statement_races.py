@@ -8,6 +8,8 @@ its chunk, so whichever comes second finds the transfer credited and links to it
 
 A line confirmed by one clerk while another sets it aside ends credited or set aside, never both."""
 
+from datetime import date
+
 import pytest
 from djmoney.money import Money
 
@@ -132,4 +134,38 @@ def test_one_transfer_raced_as_a_ticket_for_one_account_and_a_line_for_another_i
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) == 1 and all(isinstance(r, (Conflict, TicketStateError)) for r in refused), results
     assert LedgerEntry.objects.filter(source_ref="bank:UNM6").count() == 1
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_two_listings_of_one_transfer_raced_as_set_aside_and_confirmed_end_one_or_the_other(
+    customer, bank, clerk, checker, settings, round_
+):
+    """The bank lists one transfer on two statements (the reference written otherwise the second time). A clerk
+    sets one listing aside as returned while another confirms the other: they had both gone through (found by
+    a helper: 4 of 8 raced transfers credited and returned). The transfer's lock makes one wait for the other."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    rf = payment_reference(customer.account_id)
+    for day, written in ((1, "FT-TWIN-7"), (2, "FT TWIN 7")):
+        entry = Entry("45.00", written, creditor_reference=rf, booked=date(2026, 12, day))
+        data = camt053([entry], statement_id=f"S{day}")
+        import_statement(receiving_account_id=bank.pk, data=data, name=f"s{day}.xml", actor=clerk)
+    first, second = StatementLine.objects.order_by("booking_date")
+
+    credit, aside = race(
+        [
+            lambda: confirm_line(line_id=second.pk, actor=checker),
+            lambda: set_aside_line(line_id=first.pk, actor=clerk, reason="returned", note="Sent back"),
+        ]
+    )
+
+    states = dict(StatementLine.objects.values_list("pk", "state"))
+    customer.account.refresh_from_db()
+    if isinstance(aside, Conflict):  # the confirmation went first: both listings credited, once
+        assert credit.credited and states == {first.pk: "credited", second.pk: "credited"}
+        assert customer.account.balance == Money("45.00", "USD") and LedgerEntry.objects.count() == 1
+    else:  # the setting aside went first: nothing credited
+        assert isinstance(credit, Conflict), credit
+        assert states[first.pk] == "set_aside" and states[second.pk] == "matched"
+        assert customer.account.balance == Money("0.00", "USD") and not LedgerEntry.objects.exists()
     assert ledger_mismatches() == []

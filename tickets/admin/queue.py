@@ -4,7 +4,7 @@ approve, ask for information, reject)."""
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -31,16 +31,15 @@ from .holiday_calendar import calendar_warning
 # --- Transfer tickets: the queue ------------------------------------------------------------
 
 
-SMALL = IntegerField()
 STATEMENT_LINE_SHOWN = (
     "pk", "bank_reference", "amount", "currency", "booking_date", "state", "account_id", "account__name",
 )  # fmt: skip
 
 
 def _statement_line_of(ticket) -> dict | None:
-    """The statement line the ticket page shows, from the ticket's own query (get_object): the one matched
-    to it, or else one for the same bank reference, also when it is matched or credited to another account
-    (the page had said "no line" beside a refusal that line caused)."""
+    """The statement line the ticket page shows, from the ticket's own query (get_object): the one matched to
+    it, or one for its bank reference, also when that line is matched or credited to another account (the page
+    had said "no line" beside a refusal that line caused)."""
     if getattr(ticket, "line_pk", None) is None:
         return None
     other = ticket.line_account_id not in (None, ticket.account_id)
@@ -51,6 +50,7 @@ def _statement_line_of(ticket) -> dict | None:
         "booking_date": ticket.line_booking_date,
         "state": StatementLine.State(ticket.line_state).label,
         "other_account": f"{ticket.line_account__name} (#{ticket.line_account_id})" if other else "",
+        "credited_elsewhere": other and ticket.line_state == StatementLine.State.CREDITED,
     }
 
 
@@ -145,16 +145,15 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         queryset = self.get_queryset(request).select_related(
             "account", "submitted_by", "receiving_account", "invoice", "proposed_by", "decided_by", "ledger_entry"
         )
-        # The line of our bank statement matched to it, or else one with its bank reference, in the same query: the
-        # money may be there before anyone looks, or matched to another account.
+        # The line of our bank statement matched to it, or one with its bank reference, in the same query: the money
+        # may be there before anyone looks, or matched to another account.
         line = (
             StatementLine.objects.alias(key=reference_key_of("bank_reference"))
             .filter(
                 Q(ticket=OuterRef("pk"))
                 | Q(receiving_account=OuterRef("receiving_account"), key=reference_key_of(OuterRef("bank_reference")))
             )
-            .annotate(mine=Case(When(ticket=OuterRef("pk"), then=Value(0)), default=Value(1), output_field=SMALL))
-            .order_by("mine", "booking_date", "pk")
+            .order_by("booking_date", "pk")
         )
         queryset = queryset.annotate(
             **{f"line_{name}": Subquery(line.values(name)[:1]) for name in STATEMENT_LINE_SHOWN}

@@ -29,6 +29,7 @@ from .. import notes
 from ..models import StatementLine, TransferTicket, transfer_source_ref
 from ..review import CREDIT_PERMISSION, close_matched_ticket
 from .events import lines_matched
+from .transfer_lines import link_others, lock_transfers, refuse_if_set_aside, with_a_line_set_aside
 
 CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 
@@ -119,6 +120,8 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
             % {"account": account.name, "billing": account.billing_currency, "currency": line.currency},
             code="currency_mismatch",
         )
+    lock_transfers([line])
+    refuse_if_set_aside(line)
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
     if ticket and ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id:
         entry, linked = ticket.ledger_entry, True  # the clerk confirmed it under another reference
@@ -138,6 +141,7 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
     earlier = TransferTicket.objects.filter(ledger_entry=entry).first()
     _mark_credited(line, entry, actor, now, earlier=earlier, linked=linked)
     line.save()
+    link_others([line], actor=actor, now=now)
     if not earlier and ticket and ticket.is_open:
         close_matched_ticket(ticket, entry=entry, actor=actor, now=now)
     elif not linked:  # the customer was told when the money was credited, once
@@ -154,10 +158,12 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
     wanted = Account.objects.only("name", "type", "balance", "balance_currency")
     accounts = wanted.in_bulk({line.account_id for line in lines}) if lines else {}
     exact = [line for line in lines if is_exact(line, accounts[line.account_id])]
+    lock_transfers(exact)
+    aside = with_a_line_set_aside(exact)  # one by one: credit_locked_line says why it is not credited
     together, one_by_one = [], []
     for line in exact:
         plain = not line.ticket_id and not line.bill_id and not accounts[line.account_id].is_postpaid
-        (together if plain else one_by_one).append(line)
+        (together if plain and line.pk not in aside else one_by_one).append(line)
     if not together:
         return one_by_one
     deposits = [
@@ -177,6 +183,7 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
         return exact
     for line, entry in zip(together, entries, strict=True):
         _mark_credited(line, entry, actor, now)
+    link_others(together, actor=actor, now=now)
     _queue_emails(together, accounts)
     return one_by_one
 

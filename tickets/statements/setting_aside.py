@@ -22,6 +22,7 @@ from money.errors import Conflict, Invalid
 from .. import notes
 from ..models import StatementLine
 from .crediting import require_credit_permission
+from .transfer_lines import lock_transfers, refuse_if_credited
 
 State, SetAside = StatementLine.State, StatementLine.SetAside
 SETTABLE = (State.UNMATCHED, State.MATCHED, State.OTHER_CURRENCY)
@@ -42,12 +43,14 @@ def set_aside_line(*, line_id: int, actor, reason: str, note: str, now: datetime
         raise Invalid(_("Keep it under %(count)s characters.") % {"count": NOTE_LENGTH}, code="set_aside_note")
     with transaction.atomic():
         line = _lock(line_id)
+        lock_transfers([line])
         if line.state == State.SET_ASIDE:
             raise Conflict(_("This line is already set aside."))
         if line.state not in SETTABLE:
             raise Conflict(
                 _("This line's state is “%(state)s”: it cannot be set aside.") % {"state": line.get_state_display()}
             )
+        refuse_if_credited(line)  # another listing of the transfer was credited: the customer has the money
         line.state, line.proposed_by = State.SET_ASIDE, None  # a proposal to credit it is withdrawn
         line.set_aside_reason, line.set_aside_note, line.set_aside_by, line.set_aside_at = reason, note, actor, now
         why = describe(REASONS[reason])

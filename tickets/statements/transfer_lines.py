@@ -1,0 +1,119 @@
+"""The lines of our statements that list one transfer: a bank may list it again (on a later statement, another
+booking date, its reference written otherwise). Whatever is done to one of them is done knowing the others:
+the transfer is credited once, or set aside (returned to the payer, say), never both.
+
+Every path that credits or sets a line aside locks its own line(s) first, then the transfer (`lock_transfers`,
+a lock named for it that lasts the transaction), so two clerks, or a clerk and an import, working on two lines of
+one transfer run one after the other and each sees what the other did.
+"""
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from accounts.descriptions import describe
+from billing_center.db import transaction_locks
+from billing_center.review_flags import stamp
+from money.errors import Conflict
+
+from .. import notes
+from ..models import StatementLine
+from .parsed import reference_key, reference_key_of
+
+State = StatementLine.State
+
+
+def lock_transfers(lines: list[StatementLine]) -> None:
+    """Take each line's transfer lock, in one order for everyone (after the lines' own row locks)."""
+    transaction_locks([_name(line) for line in lines])
+
+
+def others(line: StatementLine) -> QuerySet[StatementLine]:
+    """The other lines of the line's transfer: its receiving account, reference however written, amount and
+    currency."""
+    return (
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(
+            receiving_account_id=line.receiving_account_id,
+            key=reference_key(line.bank_reference),
+            amount=line.amount,
+            currency=line.currency,
+        )
+        .exclude(pk=line.pk)
+    )
+
+
+def refuse_if_set_aside(line: StatementLine) -> None:
+    """Conflict if another line of the transfer was set aside: crediting it would pay the customer money that
+    went back to the payer."""
+    aside = others(line).filter(state=State.SET_ASIDE).order_by("pk").first()
+    if aside is not None:
+        raise Conflict(
+            _(
+                "Our statement's line %(reference)s of %(date)s lists the same transfer and was set aside "
+                "(%(reason)s). Put it back first if this transfer is to be credited."
+            )
+            % {
+                "reference": aside.bank_reference,
+                "date": aside.booking_date.isoformat(),
+                "reason": aside.get_set_aside_reason_display().lower(),
+            }
+        )
+
+
+def refuse_if_credited(line: StatementLine) -> None:
+    """Conflict if another line of the transfer was credited: the money is in a customer's balance."""
+    credited = others(line).filter(state=State.CREDITED).order_by("pk").first()
+    if credited is not None:
+        raise Conflict(
+            _(
+                "Our statement's line %(reference)s of %(date)s lists the same transfer and was credited; "
+                "this line cannot be set aside."
+            )
+            % {"reference": credited.bank_reference, "date": credited.booking_date.isoformat()}
+        )
+
+
+def with_a_line_set_aside(lines: list[StatementLine]) -> set[int]:
+    """The ids of the lines among `lines` whose transfer has a line set aside: one query for a chunk."""
+    aside = {_transfer(other) for other in _of_transfers(lines).filter(state=State.SET_ASIDE)}
+    return {line.pk for line in lines if _transfer(line) in aside}
+
+
+def link_others(lines: list[StatementLine], *, actor, now) -> None:
+    """After `lines` were credited: the other lines of their transfers still waiting (matched or unmatched) are
+    linked to the same credit, off the to-do list, never credited again (one had stayed "awaiting confirmation",
+    and could be set aside as returned). A line another transaction holds (an import) is skipped: that import
+    finds the credit itself."""
+    credited = {_transfer(line): line for line in lines}
+    waiting = (
+        _of_transfers(lines)
+        .filter(state__in=(State.MATCHED, State.UNMATCHED))
+        .exclude(pk__in=[line.pk for line in lines])
+        .select_for_update(skip_locked=True)
+        .order_by("pk")
+    )
+    for other in waiting:
+        line = credited.get(_transfer(other))
+        if line is None:
+            continue
+        other.account_id, other.ticket_id, other.ledger_entry_id = line.account_id, line.ticket_id, line.ledger_entry_id
+        other.state, other.credited_by, other.credited_at = State.CREDITED, actor, now
+        notes.explain(other, describe(notes.ALREADY_CREDITED_ON, when=stamp(now)))
+        other.save()
+
+
+def _of_transfers(lines: list[StatementLine]) -> QuerySet[StatementLine]:
+    """Every line of the lines' transfers (theirs included), in one query."""
+    return StatementLine.objects.alias(key=reference_key_of("bank_reference")).filter(
+        receiving_account_id__in={line.receiving_account_id for line in lines},
+        key__in={reference_key(line.bank_reference) for line in lines},
+        amount__in={line.amount for line in lines},
+    )
+
+
+def _transfer(line: StatementLine) -> tuple:
+    return (line.receiving_account_id, reference_key(line.bank_reference), line.amount, line.currency)
+
+
+def _name(line: StatementLine) -> str:
+    return f"statement-transfer:{line.receiving_account_id}:{reference_key(line.bank_reference)}:{line.amount}"
