@@ -191,17 +191,23 @@ def test_confirming_two_listings_of_one_transfer_credits_the_day_the_bank_booked
     assert "2026-12-04" in mail.body and balance_of(customer) == Money("75.00", "USD")
 
 
+def ticket_page_for_bobs_line(client, customer, bank, clerk, reference: str, *, typed: str):
+    """A line quoting bob's RF (credited to him with auto-credit on), alice's ticket for its transfer (the
+    reference as she typed it), and that ticket's page as finance reads it: (bob, the page)."""
+    bob = UserFactory()
+    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
+    run_import(bank, clerk, camt053([Entry("90.00", reference, remittance=payment_reference(bob.account_id))]))
+    ticket = make_ticket(customer, bank, bank_reference=typed)
+    staff_login(client, clerk)
+    return bob, client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+
+
 def test_a_tickets_page_names_the_line_of_its_transfer_matched_to_another_account(
     client, customer, bank, clerk, settings
 ):
     """The page had said "No line of our statements is matched to it yet" beside the refusal that line caused."""
     settings.STATEMENT_AUTO_CREDIT = False
-    bob = UserFactory()
-    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
-    run_import(bank, clerk, camt053([Entry("90.00", "FT-PAGE", remittance=payment_reference(bob.account_id))]))
-    ticket = make_ticket(customer, bank, bank_reference="ft page")
-    staff_login(client, clerk)
-    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    bob, page = ticket_page_for_bobs_line(client, customer, bank, clerk, "FT-PAGE", typed="ft page")
     line = StatementLine.objects.get()
     assert f'/admin/tickets/statementline/{line.pk}/change/">FT-PAGE</a> · 90.00 USD' in page
     assert f"for Bob Builder (#{bob.account_id}), not this ticket's account" in page
@@ -260,11 +266,6 @@ def test_a_tickets_page_says_what_to_do_when_its_transfer_was_credited_to_anothe
     client, customer, bank, clerk
 ):
     """It had advised assigning or setting aside a line that, credited, can be neither (found by a helper)."""
-    bob = UserFactory()
-    Account.objects.filter(pk=bob.account_id).update(name="Bob Builder")
-    run_import(bank, clerk, camt053([Entry("30.00", "FT-BOBS", remittance=payment_reference(bob.account_id))]))
-    ticket = make_ticket(customer, bank, bank_reference="FT-BOBS")
-    staff_login(client, clerk)
-    page = client.get(f"/admin/tickets/transferticket/{ticket.pk}/change/").content.decode()
+    bob, page = ticket_page_for_bobs_line(client, customer, bank, clerk, "FT-BOBS", typed="FT-BOBS")
     assert f"credited to Bob Builder (#{bob.account_id}): this transfer cannot be credited again." in page
     assert "assign the line to it" not in page
