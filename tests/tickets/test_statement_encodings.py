@@ -148,3 +148,31 @@ def test_a_csv_cell_past_the_csv_modules_limit_is_refused_with_a_message(bank, c
     with pytest.raises(Invalid, match="This CSV could not be read"):
         run_import(bank, clerk, data, name="export.csv")
     assert not StatementLine.objects.exists()
+
+
+def test_two_equal_payments_in_one_file_are_two_lines_and_importing_it_again_adds_none(bank, clerk):
+    """The same fee paid twice on one day, without a reference of its own: the second had been dropped, and
+    vanished from finance's to-do list (found by a helper)."""
+    fee = Entry("88.00", "", remittance="monthly fee", payer="Zhang San")
+    result = run_import(bank, clerk, camt053([fee, fee]))
+    assert (result.lines, result.new_lines, result.unmatched) == (2, 2, 2)
+    assert StatementLine.objects.count() == 2
+    assert run_import(bank, clerk, camt053([fee, fee])).new_lines == 0 and StatementLine.objects.count() == 2
+
+
+def test_a_statement_for_another_account_is_refused(bank, clerk):
+    """It had been stored under whichever receiving account the clerk picked (found by a helper)."""
+    data = camt053([Entry("10.00", "R-1")]).replace(b"DE89370400440532013000", b"GB29NWBK60161331926819")
+    with pytest.raises(Invalid, match="This statement is for account GB29NWBK60161331926819, not Commerzbank AG"):
+        run_import(bank, clerk, data)
+    assert not StatementFile.objects.exists()
+
+
+def test_a_camt_whose_balances_are_in_another_currency_than_its_account_is_refused(bank, clerk):
+    data = camt053([Entry("10.00", "R-1")]).replace(
+        b"<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>USD",
+        b"<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR",
+    )
+    with pytest.raises(Invalid, match="The statement's account is in EUR, its balances in USD."):
+        run_import(bank, clerk, data)
+    assert not StatementFile.objects.exists()

@@ -46,12 +46,19 @@ def parse_camt053(data: bytes) -> ParsedStatement:
     opening, opening_currency = _amount(balances["OPBD"], _("opening balance"))
     closing, closing_currency = _amount(balances["CLBD"], _("closing balance"))
     require_same_currency(opening_currency, closing_currency)
+    if currency and opening_currency and opening_currency != currency:
+        raise Invalid(
+            _("The statement's account is in %(account)s, its balances in %(balances)s. Nothing was imported.")
+            % {"account": currency[:20], "balances": opening_currency[:20]},
+            code="statement_unreadable",
+        )
     return ParsedStatement(
         statement_id=_text(stmt, "Id"),
         currency=currency or opening_currency,
         opening_balance=opening,
         closing_balance=closing,
         lines=[_line(entry) for entry in _children(stmt, "Ntry")],
+        account=_text(stmt, "Acct", "Id", "IBAN") or _text(stmt, "Acct", "Id", "Othr", "Id"),
     )
 
 

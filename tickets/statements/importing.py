@@ -83,6 +83,7 @@ def import_statement(
         parsed = PARSERS[fmt](data)
     else:
         raise Invalid(_("Statements in %(format)s cannot be imported.") % {"format": fmt}, code="statement_format")
+    parsed.check_account(receiving)
     parsed.check_currencies()
     if parsed.currency != receiving.currency:
         raise Invalid(
@@ -128,6 +129,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
         rows, keys = [], set()
         for parsed_line in parsed.lines:
             reference = compact_reference(_text(parsed_line.bank_reference)) or fallback_reference(parsed_line)
+            reference = _numbered(reference, parsed_line, keys)
             keys.add(parsed_line.key(reference))
             rows.append(
                 StatementLine(
@@ -146,6 +148,18 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
         statement.new_line_count = insert_missing(rows)  # a line an earlier statement brought stays as it was
         statement.save(update_fields=["new_line_count"])
     return statement, keys
+
+
+def _numbered(reference: str, line, keys: set) -> str:
+    """The line's reference, numbered when the same file lists an identical line before it ("NOREF-…#2"): two
+    equal payments on one day without a reference of their own (a fee paid twice) had been stored as one, and
+    the second had vanished from finance's to-do list. The same file, or an overlapping one, numbers them alike."""
+    numbered, occurrence = reference, 1
+    while line.key(numbered) in keys:
+        occurrence += 1
+        suffix = f"#{occurrence}"
+        numbered = reference[: 60 - len(suffix)] + suffix
+    return numbered
 
 
 CONTROL_CHARACTERS = dict.fromkeys(code for code in range(32) if chr(code) not in "\t\n")

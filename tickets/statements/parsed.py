@@ -36,6 +36,19 @@ class ParsedStatement:
     opening_balance: Decimal
     closing_balance: Decimal
     lines: list[ParsedLine] = field(default_factory=list)
+    account: str = ""  # the account the statement is for, where the file says (camt.053's IBAN or other id)
+
+    def check_account(self, receiving) -> None:
+        """A statement that names its account is imported for that account only: one for another account had
+        been stored under whichever receiving account the clerk picked, and its totals mixed with that one's."""
+        ours = {"".join(number.split()).upper() for number in (receiving.iban, receiving.account_number) if number}
+        named = "".join(self.account.split()).upper()
+        if named and ours and named not in ours:
+            raise Invalid(
+                _("This statement is for account %(named)s, not %(account)s (%(number)s). Nothing was imported.")
+                % {"named": self.account[:40], "account": receiving.bank_name, "number": receiving.number_display},
+                code="statement_account",
+            )
 
     def check_currencies(self) -> None:
         """The statement's currency and every line's are ISO 4217 codes: a line in "RMB" or "ZZZ" had been
