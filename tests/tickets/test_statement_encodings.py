@@ -50,6 +50,14 @@ def test_a_camt_declared_in_a_multibyte_encoding_is_read(customer, bank, clerk, 
             "declares an encoding we do not know (x-nonsense)",
             id="unknown-encoding",
         ),
+        *[
+            pytest.param(
+                camt053([Entry("1.00", "R-1")]).replace(b'encoding="UTF-8"', f'encoding="{codec}"'.encode()),
+                f"declares an encoding we do not know ({codec})",
+                id=f"python-only-codec-{codec}",
+            )
+            for codec in ("unicode_escape", "raw_unicode_escape", "punycode", "rot13", "base64")
+        ],
         pytest.param(
             camt053([Entry("1.00", "R-1")]).replace(b'encoding="UTF-8"', b'encoding="utf-32"'),
             "is not utf-32 text, as it declares",

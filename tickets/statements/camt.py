@@ -3,6 +3,7 @@
 before this module sees it. Namespaces differ between versions (.001.02 to .001.08), so
 the namespaces are dropped once after parsing and elements are found by their local names."""
 
+import codecs
 import re
 from datetime import date
 
@@ -17,6 +18,9 @@ from .parsed import ParsedLine, ParsedStatement, currency_code, parse_decimal, r
 # The XML declaration's encoding, after an optional UTF-8 byte order mark.
 DECLARED_ENCODING = re.compile(rb'^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["\']([A-Za-z0-9._:-]{1,40})["\']')
 EXPAT_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "utf-16"}
+# Python's own codecs that are no character set a bank writes in (an escape decoder would let the file rewrite
+# its own markup), and those that are not text at all.
+NOT_CHARSETS = {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "charmap", "undefined"}
 
 
 def parse_camt053(data: bytes) -> ParsedStatement:
@@ -71,6 +75,9 @@ def _as_expat_reads(data: bytes) -> bytes:
         return data
     encoding = found.group(1).decode()
     try:
+        codec = codecs.lookup(encoding)
+        if not codec._is_text_encoding or codec.name in NOT_CHARSETS:
+            raise LookupError(encoding)
         text = data.decode(encoding)
     except LookupError as exc:
         raise Invalid(
