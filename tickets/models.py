@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from accounts.descriptions import rate_text
+
 from .references import formatted
 from .statements.parsed import reference_key, reference_key_of
 
@@ -309,6 +311,13 @@ class TransferTicket(models.Model):
     def awaiting_approval(self) -> bool:
         """A maker proposed a credit that a second finance user has not yet approved."""
         return self.is_open and self.proposed_by_id is not None
+
+    @property
+    def exchange_rate_shown(self) -> str:
+        """The locked rate, one unit of the credited currency in the received one ("1 USD = 7.1000 CNY")."""
+        if self.exchange_rate is None or self.received_amount is None or self.credit_amount is None:
+            return ""
+        return rate_text(self.exchange_rate, self.received_amount.currency, self.credit_amount.currency)
 
     @property
     def payment_reference_shown(self) -> str:

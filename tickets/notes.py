@@ -12,12 +12,13 @@ written before the parts existed keeps adding plain text, so none of its lines i
 
 from django.utils.translation import gettext_noop
 
-from accounts.descriptions import Description, describe, entry_description, known_messages, parts_of, rate_text
+from accounts.descriptions import Description, describe, entry_description, known_messages, parts_of
 
 # A ticket's thread.
 PROPOSED = gettext_noop("Received %(received)s, credit %(credit)s.")
 PROPOSED_CONVERTED = gettext_noop("Received %(received)s, credit %(credit)s at %(rate)s.")
 CREDITED = gettext_noop("%(amount)s credited.")
+CREDITED_CONVERTED = gettext_noop("%(amount)s credited (received %(received)s at %(rate)s).")
 MATCHED_ON = gettext_noop("Received on %(date)s, matched with our bank statement.")
 SENT_BACK = gettext_noop("%(proposal)s Why: %(why)s")  # the proposal's figures, then the clerk's words as written
 
@@ -57,11 +58,11 @@ PAID_BEFORE = gettext_noop("%(account)s (paid from this payer before)")
 MISTYPED_RF = gettext_noop("%(account)s (from a mistyped RF)")
 
 known_messages(
-    PROPOSED, PROPOSED_CONVERTED, CREDITED, MATCHED_ON, SENT_BACK, DEBIT, OTHER_CURRENCY, SEVERAL_ACCOUNTS, RF_NAMES,
-    RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT, TICKET_SAME_REFERENCE,
-    TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED, CREDITED_ON, ACCOUNT,
-    UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED, NOT_A_PAYMENT, PUT_BACK,
-    ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT,
+    PROPOSED, PROPOSED_CONVERTED, CREDITED, CREDITED_CONVERTED, MATCHED_ON, SENT_BACK, DEBIT, OTHER_CURRENCY,
+    SEVERAL_ACCOUNTS, RF_NAMES, RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT,
+    TICKET_SAME_REFERENCE, TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED,
+    CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
+    NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip
@@ -73,6 +74,9 @@ def credited(ticket, *, matched_on=None) -> Description:
     """The credit's line in a ticket's thread."""
     if matched_on is not None:
         return describe(MATCHED_ON, date=matched_on)
+    if ticket.exchange_rate is not None:
+        received, rate = ticket.received_amount, ticket.exchange_rate_shown
+        return describe(CREDITED_CONVERTED, amount=ticket.credit_amount, received=received, rate=rate)
     return describe(CREDITED, amount=ticket.credit_amount)
 
 
@@ -80,7 +84,7 @@ def proposal(ticket) -> Description:
     """A proposal's figures, in the thread finance reads (as proposed, and as withdrawn)."""
     if ticket.exchange_rate is None:
         return describe(PROPOSED, received=ticket.received_amount, credit=ticket.credit_amount)
-    rate = rate_text(ticket.exchange_rate, ticket.received_amount.currency, ticket.credit_amount.currency)
+    rate = ticket.exchange_rate_shown
     return describe(PROPOSED_CONVERTED, received=ticket.received_amount, credit=ticket.credit_amount, rate=rate)
 
 

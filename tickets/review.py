@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
 from accounts import descriptions
-from accounts.descriptions import Description, describe, parts_of, rate_text
+from accounts.descriptions import Description, describe, parts_of
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from bills.settlement import credit_payment
@@ -282,7 +282,7 @@ def close_matched_ticket(ticket: TransferTicket, *, entry: LedgerEntry, actor, n
 def _description(ticket: TransferTicket) -> Description:
     if ticket.exchange_rate is None:
         return describe(descriptions.BANK_TRANSFER, reference=ticket.number)
-    rate = rate_text(ticket.exchange_rate, ticket.received_amount.currency, ticket.credit_amount.currency)
+    rate = ticket.exchange_rate_shown
     return describe(
         descriptions.BANK_TRANSFER_CONVERTED, reference=ticket.number, received=ticket.received_amount, rate=rate
     )

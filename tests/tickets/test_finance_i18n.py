@@ -202,12 +202,14 @@ def test_the_lines_our_code_writes_in_a_thread_read_in_each_readers_language(cli
     url = f"{CHANGELIST}{ticket.pk}/change/"
     chinese, english = page(client, url), client.get(url, **EN).content.decode()
     assert "收到 ¥10,000.00，按 1 USD = 7.1000 CNY 入账 US$1,408.45。" in chinese
-    assert "已入账 US$1,408.45。" in chinese and "credited." not in chinese
+    assert "已入账 US$1,408.45（收到 ¥10,000.00，汇率 1 USD = 7.1000 CNY）。" in chinese and "credited" not in chinese
     assert "Received 10,000.00 CNY, credit 1,408.45 USD at 1 USD = 7.1000 CNY." in english
-    assert "1,408.45 USD credited." in english and "已入账" not in english
-    client.force_login(customer)  # the customer reads the public line only, in their language
+    assert "1,408.45 USD credited (received 10,000.00 CNY at 1 USD = 7.1000 CNY)." in english
+    assert "已入账" not in english
+    client.force_login(customer)  # the customer reads the public line only (with its rate), in their language
     text = client.get(f"/billing/tickets/{ticket.number}/", **EN).content.decode()  # her own language wins
-    assert "已入账 US$1,408.45。" in text and "1 USD = 7.1000 CNY 入账" not in text
+    assert "已入账 US$1,408.45（收到 ¥10,000.00，汇率 1 USD = 7.1000 CNY）。" in text
+    assert "按 1 USD = 7.1000 CNY 入账" not in text  # finance's proposal line stays finance's
 
 
 def test_a_statement_lines_notes_read_in_each_clerks_language(client, finance, customer, bank):
