@@ -184,3 +184,16 @@ def test_a_camt_whose_balances_are_in_another_currency_than_its_account_is_refus
     with pytest.raises(Invalid, match="The statement's account is in EUR, its balances in USD."):
         run_import(bank, clerk, data)
     assert not StatementFile.objects.exists()
+
+
+def test_a_camt_written_in_utf16_is_recognised_and_read(customer, bank, clerk):
+    """It had been taken for a CSV ("save the CSV columns first")."""
+    rf = payment_reference(customer.account_id)
+    data = declared(camt053([Entry("12.00", "U16-1", creditor_reference=rf)]), "utf-16")
+    assert data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    assert run_import(bank, clerk, data).credited == 1
+
+
+def test_a_file_that_is_no_statement_says_so(bank, clerk):
+    with pytest.raises(Invalid, match="This is not a camt.053 \\(XML\\) or MT940 statement"):
+        run_import(bank, clerk, b"hello, this is not a bank statement\n", name="notes.txt")

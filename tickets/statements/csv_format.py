@@ -18,7 +18,10 @@ from .parsed import ParsedLine, ParsedStatement, currency_code, parse_decimal
 def parse_csv(data: bytes, mapping: StatementCsvFormat | None, *, currency: str) -> ParsedStatement:
     if mapping is None:
         raise Invalid(
-            _("Save this receiving account's CSV columns (Statement CSV formats) before importing a CSV."),
+            _(
+                "This is not a camt.053 (XML) or MT940 statement. To import it as a CSV, save this receiving "
+                "account's CSV columns (Statement CSV formats) first."
+            ),
             code="statement_csv_mapping",
         )
     try:

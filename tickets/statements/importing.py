@@ -53,8 +53,11 @@ LINKED = "linked"  # an outcome of this import's, beside the lines' states: cred
 
 
 def detect_format(data: bytes) -> str:
-    """XML is camt.053; a file with MT940 tags is MT940; anything else is read as CSV."""
+    """XML is camt.053 (UTF-8, or UTF-16 with its byte order mark); a file with MT940 tags is MT940; anything
+    else is read as CSV."""
     head = data[:2000].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: XML if its text starts as XML does
+        head = data[:2000].decode("utf-16", errors="ignore").lstrip("\ufeff \t\r\n").encode()
     if head.startswith(b"<"):
         return StatementFile.Format.CAMT053
     if b":20:" in head and b":60" in head or head.startswith((b"{1:", b":20:")):
