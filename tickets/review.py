@@ -30,6 +30,7 @@ from .models import StatementLine, TicketEvent, TransferTicket
 from .selectors import statement_lines_for_transfer
 from .statements.credited_elsewhere import note_credited_elsewhere
 from .statements.parsed import compact_reference
+from .statements.transfer_lines import lock_ticket_transfer
 from .transfers import refuse_used_transfer
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ def confirm_and_credit(
         raise Invalid(_("The amount received must be more than zero."), code="amount")
     try:
         with transaction.atomic():
+            lock_ticket_transfer(ticket_id, reference=bank_reference, amount=received.amount)
             ticket = _lock_ticket(ticket_id)
             if ticket.status == TransferTicket.Status.CREDITED:
                 return ConfirmOutcome(ticket, credited=True, already=True)
@@ -140,6 +142,7 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
     now = now or timezone.now()
     _require(actor, CREDIT_PERMISSION)
     with transaction.atomic():
+        lock_ticket_transfer(ticket_id)  # the proposal's transfer, before the ticket's row
         ticket = _lock_ticket(ticket_id)
         if ticket.status == TransferTicket.Status.CREDITED:
             return ConfirmOutcome(ticket, credited=True, already=True)

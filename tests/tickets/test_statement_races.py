@@ -171,3 +171,36 @@ def test_two_listings_of_one_transfer_raced_as_set_aside_and_confirmed_end_one_o
         assert states[first.pk] == "set_aside" and states[second.pk] == "matched"
         assert customer.account.balance == Money("0.00", "USD") and not LedgerEntry.objects.exists()
     assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_a_ticket_confirmed_while_its_transfers_line_is_set_aside_ends_one_or_the_other(
+    customer, bank, clerk, checker, settings, round_
+):
+    """The ticket path checked for a line set aside without waiting for the clerk setting it aside: both could
+    go through, the customer credited and the payer refunded. Both take the transfer's lock now."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": 5000}
+    data = camt053([Entry("60.00", "FT-RACE-9", payer="Someone Else")])
+    import_statement(receiving_account_id=bank.pk, data=data, name="s.xml", actor=clerk)
+    line = StatementLine.objects.get()
+    ticket = make_ticket(customer, bank, bank_reference="MY NOTE", amount=Money("60.00", "USD"))
+
+    credit, aside = race(
+        [
+            lambda: confirm_and_credit(
+                ticket_id=ticket.pk, actor=checker, received=Money("60.00", "USD"), bank_reference="FT RACE 9"
+            ),
+            lambda: set_aside_line(line_id=line.pk, actor=clerk, reason="returned", note="Sent back"),
+        ]
+    )
+
+    line.refresh_from_db()
+    customer.account.refresh_from_db()
+    if line.state == "set_aside":
+        assert isinstance(credit, TicketStateError), credit
+        assert customer.account.balance == Money("0.00", "USD") and not LedgerEntry.objects.exists()
+    else:
+        assert credit.credited and isinstance(aside, Conflict), aside
+        assert customer.account.balance == Money("60.00", "USD") and LedgerEntry.objects.count() == 1
+    assert ledger_mismatches() == []

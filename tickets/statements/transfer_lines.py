@@ -4,7 +4,8 @@ the transfer is credited once, or set aside (returned to the payer, say), never 
 
 Every path that credits or sets a line aside locks its own line(s) first, then the transfer (`lock_transfers`,
 a lock named for it that lasts the transaction), so two clerks, or a clerk and an import, working on two lines of
-one transfer run one after the other and each sees what the other did.
+one transfer run one after the other and each sees what the other did. A ticket's confirmation takes the same
+lock before its ticket's row (`lock_transfer`); it never waits for a line (it links lines with SKIP LOCKED).
 """
 
 from django.db.models import QuerySet
@@ -16,7 +17,8 @@ from billing_center.review_flags import stamp
 from money.errors import Conflict
 
 from .. import notes
-from ..models import StatementLine
+from ..models import StatementLine, TransferTicket
+from .matching import earlier_credits
 from .parsed import reference_key, reference_key_of
 
 State = StatementLine.State
@@ -61,7 +63,14 @@ def refuse_if_set_aside(line: StatementLine) -> None:
 
 
 def refuse_if_credited(line: StatementLine) -> None:
-    """Conflict if another line of the transfer was credited: the money is in a customer's balance."""
+    """Conflict if the transfer was credited, through another of its lines or a ticket: the money is in a
+    customer's balance."""
+    earlier = earlier_credits([line]).get(line.pk)
+    if earlier is not None:
+        raise Conflict(
+            _("This transfer was credited already (%(what)s); this line cannot be set aside.")
+            % {"what": earlier.ticket.number if earlier.ticket else stamp(earlier.entry.created_at)}
+        )
     credited = others(line).filter(state=State.CREDITED).order_by("pk").first()
     if credited is not None:
         raise Conflict(
@@ -115,5 +124,22 @@ def _transfer(line: StatementLine) -> tuple:
     return (line.receiving_account_id, reference_key(line.bank_reference), line.amount, line.currency)
 
 
+def lock_ticket_transfer(ticket_id: int, *, reference: str | None = None, amount=None) -> None:
+    """The lock of the transfer a ticket is being credited for, taken before the ticket's row lock
+    (tickets.review): crediting a ticket and setting its transfer's line aside run one after the other. The
+    reference and amount the clerk confirms, or else those the ticket's proposal holds."""
+    figures = TransferTicket.objects.filter(pk=ticket_id).values_list(
+        "receiving_account_id", "confirmed_bank_reference", "received_amount"
+    )
+    for receiving_account_id, proposed_reference, proposed_amount in figures:
+        reference, amount = reference or proposed_reference, amount if amount is not None else proposed_amount
+        if reference and amount is not None:
+            transaction_locks([transfer_lock_name(receiving_account_id, reference, amount)])
+
+
+def transfer_lock_name(receiving_account_id: int, reference: str, amount) -> str:
+    return f"statement-transfer:{receiving_account_id}:{reference_key(reference)}:{amount:.2f}"
+
+
 def _name(line: StatementLine) -> str:
-    return f"statement-transfer:{line.receiving_account_id}:{reference_key(line.bank_reference)}:{line.amount}"
+    return transfer_lock_name(line.receiving_account_id, line.bank_reference, line.amount)
