@@ -128,7 +128,9 @@ def _refuse_a_page_sent_before(account: Account, request_key: str) -> None:
 
 def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -> None:
     """A ticket for a transfer our bank statement already credited is linked to that credit and
-    closed, never credited again; the reference compared however spelled (its letters and digits)."""
+    closed, never credited again; the reference compared however spelled (its letters and digits), and the
+    amount the customer says they sent: a new transfer given an older one's reference by mistake had been
+    closed as that older credit. A ticket whose amount differs waits for finance, as any other."""
     key = reference_key(ticket.bank_reference)
     line = (
         StatementLine.objects.alias(key=reference_key_of("bank_reference"))
@@ -136,6 +138,8 @@ def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -
             account_id=ticket.account_id,
             state=StatementLine.State.CREDITED,
             key=key,
+            amount=ticket.amount.amount,
+            currency=str(ticket.amount.currency),
             ledger_entry__transfer_ticket__isnull=True,
         )
         .select_related("ledger_entry")

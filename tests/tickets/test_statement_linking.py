@@ -269,3 +269,13 @@ def test_a_tickets_page_says_what_to_do_when_its_transfer_was_credited_to_anothe
     bob, page = ticket_page_for_bobs_line(client, customer, bank, clerk, "FT-BOBS", typed="FT-BOBS")
     assert f"credited to Bob Builder (#{bob.account_id}): this transfer cannot be credited again." in page
     assert "assign the line to it" not in page
+
+
+def test_a_new_ticket_naming_an_older_credits_reference_with_another_amount_waits_for_finance(customer, bank, clerk):
+    """A new transfer given an older one's reference by mistake had been closed at once as that older credit."""
+    rf = payment_reference(customer.account_id)
+    run_import(bank, clerk, camt053([Entry("250.00", "FT-OLD-1", creditor_reference=rf)]))
+    ticket = make_ticket(customer, bank, bank_reference="FT-OLD-1", amount=Money("80.00", "USD"))
+    assert ticket.is_open and ticket.ledger_entry_id is None
+    same = make_ticket(customer, bank, bank_reference="ft old 1", amount=Money("250.00", "USD"))
+    assert same.status == "credited" and LedgerEntry.objects.count() == 1
