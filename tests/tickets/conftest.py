@@ -17,7 +17,7 @@ from billing_center.management.commands.seed_demo import FINANCE_PERMISSIONS
 from tests.factories import UserFactory
 from tickets.certificates import check_certificate
 from tickets.intake import TicketDetails, submit_ticket
-from tickets.models import ReceivingAccount
+from tickets.models import ReceivingAccount, StatementCsvFormat
 from tickets.receiving_accounts import add_receiving_account
 
 # The Finance group exactly as the product seeds it.
@@ -86,9 +86,43 @@ def usd_receiving_account() -> ReceivingAccount:
     )
 
 
+def yuan_receiving_account() -> ReceivingAccount:
+    """A current CNY account in mainland China, numbered without an IBAN."""
+    return add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="Bank of China",
+            account_name="Billing Center Cloud Ltd",
+            account_number="6222000011112222",
+            currency="CNY",
+            region="Mainland China",
+        )
+    )
+
+
+def chinese_csv_columns(receiving_account: ReceivingAccount) -> StatementCsvFormat:
+    """The column mapping of a Chinese bank's CSV export (tests.tickets.statement_files.csv_statement), in GB18030,
+    with its optional 币种 (currency) column."""
+    return StatementCsvFormat.objects.create(
+        receiving_account=receiving_account,
+        encoding="gb18030",
+        date_column="交易日期",
+        amount_column="金额",
+        balance_column="余额",
+        reference_column="流水号",
+        payer_column="付款人",
+        remittance_column="附言",
+        currency_column="币种",
+    )
+
+
 @pytest.fixture
 def bank(db) -> ReceivingAccount:
     return usd_receiving_account()
+
+
+@pytest.fixture
+def csv_columns(bank) -> StatementCsvFormat:
+    return chinese_csv_columns(bank)
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from djmoney.money import Money
 from accounts.models import Account
 from money.errors import Invalid
 from tests.helpers import staff_login
+from tests.tickets.conftest import chinese_csv_columns, yuan_receiving_account
 from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
-from tickets.models import StatementCsvFormat, StatementFile, StatementLine
+from tickets.models import StatementFile, StatementLine
 from tickets.references import payment_reference
 from tickets.statements.importing import import_statement
 
@@ -92,21 +93,6 @@ def test_a_statement_nobody_should_write_is_refused_and_nothing_is_written(bank,
     assert not StatementFile.objects.exists() and not StatementLine.objects.exists()
 
 
-@pytest.fixture
-def csv_columns(bank):
-    return StatementCsvFormat.objects.create(
-        receiving_account=bank,
-        encoding="gb18030",
-        date_column="交易日期",
-        amount_column="金额",
-        balance_column="余额",
-        reference_column="流水号",
-        payer_column="付款人",
-        remittance_column="附言",
-        currency_column="币种",
-    )
-
-
 def with_currencies(data: bytes, currencies: list[str]) -> bytes:
     """The CSV with a 币种 (currency) column, one value per line."""
     rows = data.decode("gb18030").splitlines()
@@ -117,27 +103,8 @@ def with_currencies(data: bytes, currencies: list[str]) -> bytes:
 def test_a_csv_of_a_yuan_account_naming_rmb_and_renminbi_is_read_as_cny(clerk):
     """Chinese banks' exports name the currency in words: RMB and 人民币 are CNY. A line in "RMB" had been stored as
     such, and every page that adds the statement lines up failed on it."""
-    from tickets.models import ReceivingAccount
-    from tickets.receiving_accounts import add_receiving_account
-
-    yuan = add_receiving_account(
-        account=ReceivingAccount(
-            bank_name="Bank of China",
-            account_name="Billing Center Cloud Ltd",
-            account_number="6222000011112222",
-            currency="CNY",
-            region="Mainland China",
-        )
-    )
-    StatementCsvFormat.objects.create(
-        receiving_account=yuan,
-        encoding="gb18030",
-        date_column="交易日期",
-        amount_column="金额",
-        balance_column="余额",
-        reference_column="流水号",
-        currency_column="币种",
-    )
+    yuan = yuan_receiving_account()
+    chinese_csv_columns(yuan)
     data = csv_statement([Entry("500.00", "CN-1"), Entry("66.00", "CN-2")])
     run_import(yuan, clerk, with_currencies(data, ["RMB", "人民币"]), name="export.csv")
     assert set(StatementLine.objects.values_list("currency", flat=True)) == {"CNY"}

@@ -15,7 +15,7 @@ from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053, csv_statement, mt940
 from tickets.exceptions import TicketStateError
-from tickets.models import Invoice, StatementCsvFormat, StatementFile, StatementLine, TicketEvent, TransferTicket
+from tickets.models import Invoice, StatementFile, StatementLine, TicketEvent, TransferTicket
 from tickets.receiving_accounts import issue_invoice
 from tickets.references import formatted, payment_reference
 from tickets.review import confirm_and_credit
@@ -331,20 +331,6 @@ def test_a_broken_mt940_is_refused(bank, clerk, data):
     with pytest.raises(Invalid):
         run_import(bank, clerk, data, name="statement.sta")
     assert not StatementFile.objects.exists()
-
-
-@pytest.fixture
-def csv_columns(bank):
-    return StatementCsvFormat.objects.create(
-        receiving_account=bank,
-        encoding="gb18030",
-        date_column="交易日期",
-        amount_column="金额",
-        balance_column="余额",
-        reference_column="流水号",
-        payer_column="付款人",
-        remittance_column="附言",
-    )
 
 
 def test_a_csv_is_read_with_the_receiving_accounts_columns(customer, bank, clerk, csv_columns):
