@@ -255,6 +255,8 @@ def bank_transfer(request, account):
     context = {
         "account": account,
         "receiving_accounts": receiving,
+        # Paid into one of these, the transfer needs a ticket: finance converts it at a rate locked then.
+        "other_currencies": sorted({bank.currency for bank in receiving} - {account.billing_currency}),
         "reference": reference,
         "reference_formatted": formatted(reference),
         "qr_code": qr_code,

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry, OutboundEmail
+from money.errors import Invalid
 from tests.factories import UserFactory
 from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket
@@ -279,3 +280,37 @@ def test_a_new_ticket_naming_an_older_credits_reference_with_another_amount_wait
     assert ticket.is_open and ticket.ledger_entry_id is None
     same = make_ticket(customer, bank, bank_reference="ft old 1", amount=Money("250.00", "USD"))
     assert same.status == "credited" and LedgerEntry.objects.count() == 1
+
+
+def test_a_referenced_transfer_into_the_yuan_account_waits_for_the_customers_ticket_which_converts_and_links_it(
+    customer, clerk
+):
+    """What the bank transfer page tells a USD customer paying into the CNY account: the statement line
+    that quotes their reference is matched but not credited, finance cannot credit it as it is, and the
+    customer's ticket credits it once, converted at the rate locked then, the line linked to that credit."""
+    from djmoney.contrib.exchange.models import ExchangeBackend, Rate
+
+    from tests.tickets.conftest import chinese_csv_columns, yuan_receiving_account
+    from tests.tickets.statement_files import csv_statement
+    from tickets.statements.crediting import confirm_line
+
+    yuan = yuan_receiving_account()
+    chinese_csv_columns(yuan)
+    data = csv_statement([Entry("710.00", "CN-7788", remittance=f"cloud {payment_reference(customer.account_id)}")])
+    result = import_statement(receiving_account_id=yuan.pk, data=data, name="export.csv", actor=clerk)
+    assert (result.credited, result.unmatched) == (0, 0)
+    line = StatementLine.objects.get()
+    assert line.state == "matched" and line.account_id == customer.account_id
+    with pytest.raises(Invalid, match="credit it through the customer's Transfer Ticket"):
+        confirm_line(line_id=line.pk, actor=clerk)
+    line.refresh_from_db()
+    assert line.proposed_by_id is None and not LedgerEntry.objects.exists()  # not proposed for a second clerk either
+
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = make_ticket(customer, yuan, amount=Money("710.00", "CNY"), bank_reference="CN-7788")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("710.00", "CNY"), bank_reference="CN-7788")
+    assert balance_of(customer) == Money("100.00", "USD")
+    line.refresh_from_db()
+    assert line.state == "credited" and line.ticket_id == ticket.pk
+    assert LedgerEntry.objects.count() == 1

@@ -19,6 +19,7 @@ from tests.tickets.conftest import (
     ticket_form_data,
     upload,
     use_certificate_storage,
+    yuan_receiving_account,
 )
 from tests.tickets.test_certificates import bilevel_png, object_stream_pdf
 from tickets.models import Certificate, HeldCertificate, Invoice, ReceivingAccount, TransferTicket
@@ -60,6 +61,22 @@ def test_bank_transfer_page_shows_only_the_current_account_a_checked_reference_a
     assert "<svg" in page and "Transfer Ticket" in page and "2–3 days" in page
     assert "Scan with your banking app" in page  # the QR code's caption, in plain words
     assert 'href="/billing/tickets/new/"' in page
+
+
+def test_the_bank_transfer_page_says_a_transfer_in_another_currency_needs_a_ticket(client, alice, bank):
+    """Our statement credits a referenced transfer by itself only in the account's own currency; one
+    paid into the CNY account waits for the customer's ticket, which converts it at a locked rate."""
+    plain = client.get("/billing/pay/bank-transfer/").content.decode()
+    assert "You need no ticket" in plain and 'data-testid="other-currency-ticket"' not in plain
+
+    yuan_receiving_account()
+    page = client.get("/billing/pay/bank-transfer/").content.decode()
+    assert "(RF…) and paid in <strong>USD</strong>? <strong>You need no ticket</strong>" in page
+    assert "Paid in CNY? Open a <strong>Transfer Ticket</strong> for it, even with the reference" in page
+    assert "converts the amount into USD at the rate of the day it is credited" in page
+
+    chinese = client.get("/billing/pay/bank-transfer/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "以 <strong>USD</strong> 付款" in chinese and "以 CNY 付款？" in chinese
 
 
 @pytest.mark.parametrize("factory", [PostpaidAccountFactory, EnterpriseMemberAccountFactory])

@@ -73,6 +73,7 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
             raise Invalid(_("Assign this line to an account first."), code="line_unassigned")
         if actor.account_id and actor.account_id == line.account_id:
             raise Refused(_("This transfer is for your own account; another finance user must confirm it."))
+        refuse_other_currency(line, Account.objects.get(pk=line.account_id))  # before a proposal, too
         if _needs_second_approval(line):
             if line.proposed_by_id is None:
                 line.proposed_by = actor
@@ -107,10 +108,9 @@ def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = 
         return line
 
 
-def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
-    """Credit the locked, matched line once and close its ticket. A transfer a ticket already
-    credited is linked to that credit, never credited again (the outcome names that ticket)."""
-    account = Account.objects.get(pk=line.account_id)
+def refuse_other_currency(line: StatementLine, account: Account) -> None:
+    """A line in another currency than the account's is credited through the customer's ticket, never as
+    it is: a ticket converts at a rate locked when finance confirms it (tickets.review)."""
     if line.currency != account.billing_currency:
         raise Invalid(
             _(
@@ -120,6 +120,13 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
             % {"account": account.name, "billing": account.billing_currency, "currency": line.currency},
             code="currency_mismatch",
         )
+
+
+def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
+    """Credit the locked, matched line once and close its ticket. A transfer a ticket already
+    credited is linked to that credit, never credited again (the outcome names that ticket)."""
+    account = Account.objects.get(pk=line.account_id)
+    refuse_other_currency(line, account)
     lock_transfers([line])
     refuse_if_set_aside(line)
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
