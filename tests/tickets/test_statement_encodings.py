@@ -3,6 +3,8 @@ Chinese bank's encoding is read; a currency that is not an ISO 4217 code, an enc
 CSV cell past the csv module's limit and a statement that closes in another currency are each refused
 with a message and nothing written (each had been a 500, the currency one on every later page)."""
 
+from decimal import Decimal
+
 import pytest
 from djmoney.money import Money
 
@@ -108,6 +110,39 @@ def test_a_csv_of_a_yuan_account_naming_rmb_and_renminbi_is_read_as_cny(clerk):
     data = csv_statement([Entry("500.00", "CN-1"), Entry("66.00", "CN-2")])
     run_import(yuan, clerk, with_currencies(data, ["RMB", "人民币"]), name="export.csv")
     assert set(StatementLine.objects.values_list("currency", flat=True)) == {"CNY"}
+
+
+def test_a_csv_of_an_account_in_two_currencies_follows_each_currencys_balance(clerk):
+    """A bank that keeps US dollars on the yuan account writes each line's balance in its own currency. Such a
+    file had been refused as not adding up; each currency's lines now follow on from their own, the dollar line
+    is listed and never credited, and the statement's balances are the yuan ones."""
+    yuan = yuan_receiving_account()
+    chinese_csv_columns(yuan)
+    rows = [
+        "交易日期,金额,余额,流水号,付款人,附言,币种",
+        "2026-12-01,500.00,1500.00,CN-1,Alice Example,,人民币",
+        "2026-12-01,66.00,266.00,US-1,Alice Example,,美元",
+        "2026-12-02,7.00,1507.00,CN-2,Alice Example,,人民币",
+    ]
+    result = run_import(yuan, clerk, ("\n".join(rows) + "\n").encode("gb18030"), name="export.csv")
+    assert result.lines == 3
+    statement = StatementFile.objects.get()
+    assert (statement.opening_balance, statement.closing_balance) == (Decimal("1000.00"), Decimal("1507.00"))
+    dollars = StatementLine.objects.get(bank_reference="US-1")
+    assert dollars.currency == "USD" and dollars.state == "other_currency"
+
+    broken = rows[:3] + ["2026-12-02,7.00,1573.00,CN-2,Alice Example,,人民币"]  # the yuan line added to dollars
+    with pytest.raises(Invalid, match="does not add up at line 4: 1500.00 plus 7.00 is not the balance 1573.00"):
+        run_import(yuan, clerk, ("\n".join(broken) + "\n").encode("gb18030"), name="other.csv")
+
+
+def test_a_csv_with_no_line_in_the_receiving_accounts_currency_is_refused(clerk):
+    yuan = yuan_receiving_account()
+    chinese_csv_columns(yuan)
+    data = with_currencies(csv_statement([Entry("5.00", "US-9")]), ["USD"])
+    with pytest.raises(Invalid, match="None of this CSV's lines is in CNY, the currency of the receiving account"):
+        run_import(yuan, clerk, data, name="export.csv")
+    assert not StatementFile.objects.exists()
 
 
 def test_a_csv_line_in_no_currency_is_refused_and_the_lines_pages_keep_working(client, bank, clerk, csv_columns):

@@ -5,7 +5,9 @@ line's the closing one."""
 
 import csv
 import io
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
@@ -52,13 +54,10 @@ def parse_csv(data: bytes, mapping: StatementCsvFormat | None, *, currency: str)
         balances.append(
             parse_decimal(row[mapping.balance_column], _("balance on line %(number)s") % {"number": number})
         )
-    return ParsedStatement(
-        statement_id="",
-        currency=currency,
-        opening_balance=balances[0] - lines[0].amount,
-        closing_balance=_check_running_balance(lines, balances),
-        lines=lines,
-    )
+    unbalanced = ParsedStatement("", currency, opening_balance=Decimal(0), closing_balance=Decimal(0), lines=lines)
+    unbalanced.check_currencies()  # a line in no currency is said so, not as a balance that does not follow
+    opening, closing = _check_running_balances(lines, balances, currency)
+    return replace(unbalanced, opening_balance=opening, closing_balance=closing)
 
 
 def _line(row: dict, mapping: StatementCsvFormat, currency: str, number: int) -> ParsedLine:
@@ -85,9 +84,15 @@ def _line(row: dict, mapping: StatementCsvFormat, currency: str, number: int) ->
     )
 
 
-def _check_running_balance(lines: list[ParsedLine], balances: list) -> object:
-    for number, (before, line, after) in enumerate(zip(balances, lines[1:], balances[1:], strict=False), start=3):
-        if line.currency == lines[0].currency and before + line.amount != after:
+def _check_running_balances(lines: list[ParsedLine], balances: list, currency: str) -> tuple:
+    """Each line's balance follows from the one before it in the same currency: a bank that keeps several
+    currencies on one account shows each line's balance in that line's currency. The statement's opening
+    and closing balances are those of the receiving account's currency."""
+    last: dict[str, Decimal] = {}
+    opening = None
+    for number, (line, after) in enumerate(zip(lines, balances, strict=True), start=2):
+        before = last.get(line.currency)
+        if before is not None and before + line.amount != after:
             raise Invalid(
                 _(
                     "The statement does not add up at line %(number)s: %(before)s plus %(amount)s is not the balance "
@@ -96,4 +101,16 @@ def _check_running_balance(lines: list[ParsedLine], balances: list) -> object:
                 % {"number": number, "before": before, "amount": line.amount, "after": after},
                 code="statement_unbalanced",
             )
-    return balances[-1]
+        if opening is None and line.currency == currency:
+            opening = after - line.amount
+        last[line.currency] = after
+    if opening is None:
+        raise Invalid(
+            _(
+                "None of this CSV's lines is in %(currency)s, the currency of the receiving account chosen: is it "
+                "another account's export? Nothing was imported."
+            )
+            % {"currency": currency},
+            code="statement_currency",
+        )
+    return opening, last[currency]
