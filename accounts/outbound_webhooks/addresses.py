@@ -41,9 +41,13 @@ def check_url(url: str) -> Target:
     if not parts.hostname or parts.username or parts.password:
         raise Invalid(_("The URL needs a host name, and no user name or password."), code="webhook_url_host")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError:
-        raise Invalid(_("The URL's port is not a number from 1 to 65535."), code="webhook_url_port") from None
+        port = 0
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    elif not 1 <= port <= 65535:  # ":0" had been read as no port, and delivered to 443
+        raise Invalid(_("The URL's port is not a number from 1 to 65535."), code="webhook_url_port")
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
@@ -62,6 +66,12 @@ def check_url(url: str) -> Target:
     return Target(parts.scheme, parts.hostname, addresses[0], port, path)
 
 
+# Not on the internet, though the ipaddress module of some Python versions calls them global: the
+# IETF's protocol assignments (192.0.0.0/24, global in Python 3.11.7) and IPv6's deprecated
+# site-local addresses (fec0::/10, global in every version), used as private networks.
+NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("fec0::/10"))
+
+
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
         # An IPv6 address that carries an IPv4 one is judged by it too: ::ffff:a.b.c.d is that
@@ -69,4 +79,6 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         if address.sixtofour is not None and not _is_public(address.sixtofour):
             return False
         address = address.ipv4_mapped or address
+    if any(address in network for network in NOT_GLOBAL if network.version == address.version):
+        return False
     return address.is_global and not (address.is_multicast or address.is_reserved)

@@ -42,6 +42,12 @@ def alice():
         "https://017700000001/hooks",  # 127.0.0.1, one octal number
         "https://localhost/hooks",  # a name that resolves to 127.0.0.1
         "https://224.0.0.1/hooks",  # multicast
+        # Called global by Python's ipaddress (found by a helper): IPv6 site-local, deprecated and used as a
+        # private network, and the IETF's protocol assignments (global in Python 3.11.7).
+        "https://[fec0::1]/hooks",
+        "https://[fec0::a9fe:a9fe]/hooks",
+        "https://192.0.0.8/hooks",
+        "https://[::ffff:192.0.0.8]/hooks",
     ],
 )
 def test_a_private_loopback_or_link_local_address_is_refused_at_registration(alice, url):
@@ -59,6 +65,8 @@ def test_a_private_loopback_or_link_local_address_is_refused_at_registration(ali
         ("https://user:pass@93.184.216.34/hooks", "webhook_url_host"),
         ("https:///hooks", "webhook_url_host"),
         ("https://93.184.216.34:99999/hooks", "webhook_url_port"),
+        ("https://93.184.216.34:0/hooks", "webhook_url_port"),  # had been read as no port, and sent to 443
+        ("https://93.184.216.34:x/hooks", "webhook_url_port"),
         ("https://no-such-host.invalid/hooks", "webhook_url_dns"),
     ],
 )
