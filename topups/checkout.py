@@ -43,6 +43,13 @@ def limits_for(currency: str) -> TopUpLimits:
     return TopUpLimits(Money(minimum, currency), Money(maximum, currency), Money(daily, currency))
 
 
+def still_payable(now: datetime) -> Q:
+    """Top-ups (or repayments) whose checkout can still be paid: pending, and not past its time to live;
+    one whose checkout has expired can no longer be paid."""
+    checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+    return Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
+
+
 def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
     """Limits are on what the account receives, in its billing currency."""
     limits = limits_for(account.billing_currency)
@@ -52,11 +59,9 @@ def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
         raise TopUpLimitExceeded(
             _("The maximum for one top-up is %(amount)s.") % {"amount": format_money(limits.maximum)}
         )
-    # Open checkouts count too, or several of them could pass the cap together; one
-    # whose checkout has expired can no longer be paid and stops counting.
-    checkout_ttl = timedelta(minutes=settings.TOPUP_CHECKOUT_TTL_MINUTES)
+    # Open checkouts count too, or several of them could pass the cap together.
     recent = TopUp.objects.filter(account=account, created_at__gte=now - timedelta(hours=24)).filter(
-        Q(status=TopUp.Status.CREDITED) | Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
+        Q(status=TopUp.Status.CREDITED) | still_payable(now)
     ).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
     if recent + credit.amount > limits.daily.amount:
         room = Money(max(limits.daily.amount - recent, Decimal(0)), account.billing_currency)

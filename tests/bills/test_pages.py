@@ -1,8 +1,11 @@
 """What bob sees and does: his bills, the Overview's postpaid panel, and repaying online."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
@@ -135,6 +138,44 @@ def test_hostile_repay_input_is_a_form_error_and_writes_nothing(client, billed, 
     response = client.post("/billing/repay/", {**data, "request_key": "k"})
     assert response.status_code == 400
     assert not TopUp.objects.exists()
+
+
+def test_a_repayment_below_the_minimum_only_pays_a_debt_exactly(client, bob):
+    """Card testing with 0.01 had been taken as a repayment (found by a helper); a bill smaller than the
+    top-up minimum is still paid, ticked or as the whole amount owed."""
+    charge(bob.account, "3.50", at(2026, 10, 10), "small")
+    (small,) = [close(bob.account, OCTOBER)]
+    client.force_login(bob)
+    refused = client.post("/billing/repay/", {"amount": "0.01", "request_key": "k1"})
+    assert refused.status_code == 400
+    assert "The smallest online payment is 10.00 USD, unless it pays exactly what the bills owe (3.50 USD)" in (
+        refused.content.decode()
+    )
+    assert not TopUp.objects.exists()
+    assert client.post("/billing/repay/", {"bills": [str(small.pk)], "request_key": "k2"}).status_code == 303
+    assert client.post("/billing/repay/", {"amount": "3.50", "request_key": "k3"}).status_code == 303
+    assert client.post("/billing/repay/", {"amount": "10.00", "request_key": "k4"}).status_code == 303  # in advance
+    assert [t.amount for t in TopUp.objects.order_by("pk")] == [Money("3.50", "USD")] * 2 + [Money("10.00", "USD")]
+
+
+def test_repayments_in_advance_stop_at_the_daily_limit_beyond_the_debt(client, billed):
+    """Three payments of 50,000 for bills of 80.00 had all opened checkouts (found by a helper): what the bills
+    owe, plus the daily top-up limit in advance, counting open checkouts and the credit on account."""
+    for key in ("k1", "k2"):
+        assert client.post("/billing/repay/", {"amount": "50000.00", "request_key": key}).status_code == 303
+    refused = client.post("/billing/repay/", {"amount": "50000.00", "request_key": "k3"})
+    assert refused.status_code == 400
+    assert "up to 100,000.00 USD in advance" in refused.content.decode()
+    assert "at most 80.00 USD more now" in refused.content.decode()
+    assert TopUp.objects.count() == 2
+    assert client.post("/billing/repay/", {"amount": "80.00", "request_key": "k4"}).status_code == 303
+
+    pay_in_sandbox(client, TopUp.objects.get(request_key="k1"))  # settles both bills; 49,920.00 kept as credit
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):  # the other checkouts expired unpaid
+        # 100,000 in advance less the 49,920.00 held leaves 50,080.00
+        assert client.post("/billing/repay/", {"amount": "50000.00", "request_key": "k5"}).status_code == 303
+        refused = client.post("/billing/repay/", {"amount": "90.00", "request_key": "k6"})
+        assert "at most 80.00 USD more now" in refused.content.decode()
 
 
 def test_another_customers_bill_cannot_be_chosen(client, billed):
