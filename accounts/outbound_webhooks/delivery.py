@@ -8,14 +8,19 @@ retries are used up (about three days) has failed: the endpoint is disabled and 
 The request is signed as the Standard Webhooks specification says (`webhook-id`,
 `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`, one signature per secret
 while a secret is being rotated), with the specification's own library. It goes to the address
-that was checked (addresses.check_url) with short timeouts, no redirects followed, and at most
-WEBHOOK_RESPONSE_LIMIT bytes of the answer read.
+that was checked (addresses.check_url) with short timeouts, no redirects followed, at most
+WEBHOOK_RESPONSE_LIMIT bytes of the answer read, and the whole attempt cut at WEBHOOK_ATTEMPT_SECONDS
+(less than the lease, so no second worker sends while one still waits).
 """
 
 import json
 import logging
+import socket
+import ssl
+import threading
 import time
 from datetime import datetime, timedelta
+from http.client import HTTPException
 
 import certifi
 import urllib3
@@ -26,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from money.errors import Invalid
 
@@ -110,8 +116,8 @@ def _attempt(delivery: EventDelivery) -> bool:
         status, excerpt = _post(target, body, _headers(endpoint, delivery.event.event_id, at, body))
     except Invalid as exc:
         error = _("Not sent: %(reason)s") % {"reason": exc.message}
-    except urllib3.exceptions.HTTPError as exc:
-        error = _describe(exc)
+    except Unanswered as exc:
+        error = exc.reason
     latency = int((time.monotonic() - started) * 1000)
     succeeded = status is not None and 200 <= status < 300
     with transaction.atomic():
@@ -142,49 +148,70 @@ def _headers(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: str) ->
     }
 
 
+class Unanswered(Exception):
+    """No usable answer from the receiver; `reason` says why, in words for the endpoint's page."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _post(target: Target, body: str, headers: dict) -> tuple[int, str]:
-    """POST to the checked address (Host and certificate name kept), read a bounded answer."""
-    timeout = urllib3.Timeout(connect=settings.WEBHOOK_CONNECT_TIMEOUT, read=settings.WEBHOOK_READ_TIMEOUT)
+    """POST to the checked address (Host and certificate name kept), no redirect followed, and read a bounded
+    answer, all within WEBHOOK_ATTEMPT_SECONDS. The connect and read timeouts bound each wait for a byte, so a
+    receiver answering a byte at a time had held a worker for an hour, and past the endpoint's lease another
+    worker sent the same event again; at the deadline a watchdog shuts the socket, which ends any wait."""
+    timeout = settings.WEBHOOK_CONNECT_TIMEOUT  # connecting and sending; then WEBHOOK_READ_TIMEOUT a byte
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
+        connection = HTTPSConnection(
             target.address,
             target.port,
             timeout=timeout,
-            retries=False,
             cert_reqs="CERT_REQUIRED",
             ca_certs=certifi.where(),
             server_hostname=target.host,
             assert_hostname=target.host,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+        connection = HTTPConnection(target.address, target.port, timeout=timeout)
     host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    cut = threading.Event()
+    watchdog = threading.Timer(settings.WEBHOOK_ATTEMPT_SECONDS, _cut, [connection, cut])
+    watchdog.start()
     try:
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body.encode(),
-            headers={**headers, "host": host},
-            redirect=False,
-            retries=False,
-            preload_content=False,
-            assert_same_host=False,
+        connection.request(
+            "POST", target.path, body=body.encode(), headers={**headers, "host": host}, preload_content=False
         )
-        try:
-            answer = response.read(settings.WEBHOOK_RESPONSE_LIMIT, decode_content=False)
-        finally:
-            response.release_conn()
+        connection.sock.settimeout(settings.WEBHOOK_READ_TIMEOUT)
+        response = connection.getresponse()
+        answer = response.read(settings.WEBHOOK_RESPONSE_LIMIT, decode_content=False)
         return response.status, answer.decode("utf-8", "replace")
+    except Exception as exc:
+        if cut.is_set():
+            seconds = f"{settings.WEBHOOK_ATTEMPT_SECONDS:g}"
+            raise Unanswered(_("No complete answer within %(seconds)s seconds.") % {"seconds": seconds}) from exc
+        if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            raise Unanswered(_("No answer within the timeout.")) from exc
+        if isinstance(exc, (ssl.SSLError, urllib3.exceptions.SSLError)):
+            raise Unanswered(_("The TLS certificate could not be verified.")) from exc
+        if isinstance(exc, (OSError, HTTPException, urllib3.exceptions.HTTPError)):
+            raise Unanswered(_("Could not connect: %(error)s") % {"error": type(exc).__name__}) from exc
+        raise
     finally:
-        pool.close()
+        watchdog.cancel()
+        connection.close()
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return _("No answer within the timeout.")
-    if isinstance(exc, urllib3.exceptions.SSLError):
-        return _("The TLS certificate could not be verified.")
-    return _("Could not connect: %(error)s") % {"error": type(exc).__name__}
+def _cut(connection, cut: threading.Event) -> None:
+    """The watchdog: shut the connection's socket (the plain socket's own shutdown, under any TLS layer), so
+    that a read or write waiting on it in the sending thread returns at once."""
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
 
 
 def _failed(delivery: EventDelivery, at: datetime) -> None:

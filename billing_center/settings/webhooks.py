@@ -12,6 +12,8 @@ DEFAULT_RETRY_DELAYS = "5,30,120,600,1800,3600,7200,14400,28800,43200,57600,8640
 WEBHOOK_RETRY_DELAYS = [int(seconds) for seconds in env_list("WEBHOOK_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)]
 WEBHOOK_CONNECT_TIMEOUT = float(env("WEBHOOK_CONNECT_TIMEOUT", "3"))
 WEBHOOK_READ_TIMEOUT = float(env("WEBHOOK_READ_TIMEOUT", "5"))
+# One attempt, connect to the last byte read, whatever the receiver's pace; below the endpoint's lease (60 s).
+WEBHOOK_ATTEMPT_SECONDS = min(float(env("WEBHOOK_ATTEMPT_SECONDS", "15")), 45.0)
 WEBHOOK_RESPONSE_LIMIT = 4096  # bytes of a response read; 500 of them kept in the log
 WEBHOOK_SECRET_OVERLAP_HOURS = 24  # a rotated secret keeps signing (beside the new one) this long
 WEBHOOK_ENDPOINTS_PER_ACCOUNT = 10

@@ -42,6 +42,7 @@ class Receiver:
     hang: threading.Event | None = None  # set: each request waits for it before answering
     location: str = ""  # a Location header to answer with (a redirect, when status is 3xx)
     endless: bool = False  # announce 100 MB and keep sending until the reader hangs up
+    drip: float = 0  # seconds between the answer's bytes, status line and headers included
     sent: int = 0  # bytes of answer body written
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,6 +56,20 @@ class Receiver:
         if self.hang is not None:
             self.hang.wait(timeout=30)
         return 503 if failing else self.status
+
+    def drip_answer(self, out) -> None:
+        """A 200 one byte at a time, each well within any read timeout, until the reader hangs up (or 30 s)."""
+        stop = time.monotonic() + 30
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok":
+                if time.monotonic() > stop:
+                    return
+                out.write(bytes([byte]))
+                out.flush()
+                self.sent += 1
+                time.sleep(self.drip)
+        except OSError:
+            pass  # the reader hung up
 
     def trickle(self, out) -> None:
         """64 KB of the 100 MB announced, then a kilobyte every tenth of a second, until the reader
@@ -84,6 +99,9 @@ def receiver(settings):
             receiver = holder["receiver"]
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             status = receiver.answer({k.lower(): v for k, v in self.headers.items()}, body, self.path)
+            if receiver.drip:
+                receiver.drip_answer(self.wfile)
+                return
             self.send_response(status)
             self.send_header("content-type", "text/plain")
             if receiver.location:

@@ -75,6 +75,26 @@ def test_only_the_start_of_an_answer_is_read(alice, receiver, settings):
     assert receiver.sent < 100 * 2**20
 
 
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_attempts_deadline(alice, receiver, settings):
+    """Each byte comes well within the read timeout, so only a deadline on the whole attempt ends it: the
+    answer's 70 bytes at a byte every 0.3 s would take 21 s. Such a receiver had held a worker for as long as it
+    liked, and past the endpoint's lease a second worker sent the same event (found by a helper)."""
+    settings.WEBHOOK_ATTEMPT_SECONDS = 1.5
+    endpoint = listen(alice, receiver.url)
+    receiver.drip = 0.3
+    credit(alice, "bank:DRIP")
+
+    assert deliver_endpoint(endpoint.pk) == 0
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code is None and attempt.error == "No complete answer within 1.5 seconds."
+    assert 1500 <= attempt.latency_ms < 5000
+    assert receiver.sent < 20
+    delivery = EventDelivery.objects.get()
+    assert delivery.status == EventDelivery.Status.PENDING and delivery.attempts == 1  # retried later, with backoff
+    endpoint.refresh_from_db()
+    assert endpoint.claimed_until is None
+
+
 def test_a_name_is_looked_up_once_per_delivery_and_its_checked_address_is_the_one_connected_to(
     alice, receiver, monkeypatch
 ):
