@@ -112,48 +112,27 @@ def _post_usage_charges(service: str, requests: list[ChargeRequest], now: dateti
     posted = _stored_charges(service, [r.idempotency_key for r in requests])
     results: list[ChargeResult | None] = []
     pending: dict[str, tuple[int, ChargeRequest, str]] = {}  # key -> (index, request, fingerprint)
+    # A key's first use in this batch: its fingerprint, and its error if it was refused. A later charge under
+    # the key is judged against it: one refused had left its key free, and a later charge took it.
+    first_use: dict[str, tuple[str, ChargeResult | None]] = {}
     for index, request in enumerate(requests):
         key, fingerprint = request.idempotency_key, request.fingerprint
         earlier = posted.get(key)
-        earlier_hash = earlier.request_hash if earlier else (pending[key][2] if key in pending else None)
-        if earlier_hash is not None:
-            if earlier_hash != fingerprint:
-                results.append(
-                    _error(
-                        key,
-                        Conflict(
-                            _("This idempotency key was used with a different charge."), code="idempotency_key_reused"
-                        ),
-                    )
-                )
-            else:
-                results.append(ChargeResult(key, "duplicate", charge=earlier))  # inside this batch: filled below
+        if earlier is None and key in first_use:
+            used_with, refused = first_use[key]
+            if used_with != fingerprint:
+                results.append(reused_key(key))
+            else:  # the same charge again: the same answer (a duplicate is filled in below)
+                results.append(refused or ChargeResult(key, "duplicate"))
             continue
-        account = accounts.get(request.account_id)
-        if account is None:
-            results.append(
-                _error(
-                    key,
-                    NotFound(
-                        _("There is no account %(account)s.") % {"account": request.account_id}, code="unknown_account"
-                    ),
-                )
-            )
+        if earlier is not None:
+            same = earlier.request_hash == fingerprint
+            results.append(ChargeResult(key, "duplicate", charge=earlier) if same else reused_key(key))
             continue
-        if str(request.amount.currency) != account.billing_currency:
-            results.append(
-                _error(
-                    key,
-                    CurrencyMismatch(
-                        _("Account %(account)s is billed in %(billed)s, not %(currency)s.")
-                        % {
-                            "account": account.pk,
-                            "billed": account.billing_currency,
-                            "currency": request.amount.currency,
-                        }
-                    ),
-                )
-            )
+        refused = _refusal(request, accounts.get(request.account_id))
+        first_use[key] = (fingerprint, refused)
+        if refused is not None:
+            results.append(refused)
             continue
         pending[key] = (index, request, fingerprint)
         results.append(None)
@@ -244,6 +223,28 @@ def _charges_created(service: str, charges: list[Charge]) -> None:
             for account_id, listed in by_account.items()
         ]
     )
+
+
+def reused_key(key: str) -> ChargeResult:
+    """The answer to a charge under a key used with another body."""
+    message = _("This idempotency key was used with a different charge.")
+    return _error(key, Conflict(message, code="idempotency_key_reused"))
+
+
+def _refusal(request: ChargeRequest, account) -> ChargeResult | None:
+    """Why a new charge cannot be posted to its (locked) account, or None."""
+    key = request.idempotency_key
+    if account is None:
+        message = _("There is no account %(account)s.") % {"account": request.account_id}
+        return _error(key, NotFound(message, code="unknown_account"))
+    if str(request.amount.currency) != account.billing_currency:
+        message = _("Account %(account)s is billed in %(billed)s, not %(currency)s.") % {
+            "account": account.pk,
+            "billed": account.billing_currency,
+            "currency": request.amount.currency,
+        }
+        return _error(key, CurrencyMismatch(message))
+    return None
 
 
 def _error(key: str, error: BillingError) -> ChargeResult:

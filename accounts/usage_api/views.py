@@ -28,7 +28,7 @@ from money.formatting import plain_amount
 from money.parsing import parse_amount, parse_id
 
 from ..models import Account
-from .charges import KEY, LARGEST_CHARGE, MAX_BATCH, ChargeRequest, ChargeResult, post_usage_charges
+from .charges import KEY, LARGEST_CHARGE, MAX_BATCH, ChargeRequest, ChargeResult, post_usage_charges, reused_key
 from .docs import docs_context
 from .openapi import document
 from .tokens import authenticate_service
@@ -148,14 +148,20 @@ def post_charge_batch(request, service):
             _("A batch holds at most %(limit)s charges; this one has %(count)s.")
             % {"limit": MAX_BATCH, "count": len(items)},
         )
-    valid, results = [], [None] * len(items)
+    valid, results, refused_keys = [], [None] * len(items), set()
     for index, item in enumerate(items):
         try:
-            valid.append((index, _charge(item)))
+            charge = _charge(item)
         except BadCharge as exc:
             key = item.get("idempotency_key") if isinstance(item, dict) else None
             key = key if isinstance(key, str) else ""
             results[index] = ChargeResult(str(key or "")[:100], "error", error=BillingError(exc.message, code=exc.code))
+            refused_keys.add(results[index].idempotency_key)
+            continue
+        if charge.idempotency_key in refused_keys:  # the key's first use in the batch was another, refused body
+            results[index] = reused_key(charge.idempotency_key)
+            continue
+        valid.append((index, charge))
     if valid:
         posted = post_usage_charges(service=service, requests=[charge for _index, charge in valid])
         for (index, _request), result in zip(valid, posted, strict=True):

@@ -233,6 +233,39 @@ def test_a_batch_posts_good_charges_reports_bad_ones_and_handles_duplicates(clie
     assert ledger_mismatches() == []
 
 
+def test_a_key_refused_earlier_in_a_batch_is_not_taken_by_a_later_charge(client, token, account):
+    """The key's first use was refused (an account that does not exist, another currency, a malformed charge);
+    a later charge under it with another body is a reused key, and the same charge again the same refusal —
+    the first call and its retry answer alike. The later charge had been posted under the refused key, and
+    its retry said "duplicate" (found by a helper)."""
+    batch = {
+        "charges": [
+            charge(account, key="K1", amount="1.00") | {"account": 999_999},
+            charge(account, key="K1", amount="1.00"),
+            charge(account, key="K2", currency="EUR"),
+            charge(account, key="K2", currency="EUR"),
+            charge(account, key="K2", amount="1.00"),
+            charge(account, key="K3", amount="-4"),
+            charge(account, key="K3", amount="4.00"),
+        ]
+    }
+    expected = [
+        ("K1", "error", "unknown_account"),
+        ("K1", "error", "idempotency_key_reused"),
+        ("K2", "error", "currency_mismatch"),
+        ("K2", "error", "currency_mismatch"),
+        ("K2", "error", "idempotency_key_reused"),
+        ("K3", "error", "bad_amount"),
+        ("K3", "error", "idempotency_key_reused"),
+    ]
+    for _call in ("first", "retry"):
+        body = post(client, token, "/api/v1/charges/batch", batch).json()
+        outcomes = [(r["idempotency_key"], r["outcome"], r.get("error", {}).get("code")) for r in body["results"]]
+        assert outcomes == expected
+    account.refresh_from_db()
+    assert account.balance == Money("100.00", "USD") and not UsageCharge.objects.exists()
+
+
 def test_a_batch_over_the_limit_or_empty_is_refused(client, token, account):
     too_many = {"charges": [charge(account, key=f"k{i}", amount="0.01") for i in range(1001)]}
     response = post(client, token, "/api/v1/charges/batch", too_many)
