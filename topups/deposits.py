@@ -80,7 +80,8 @@ class OnlineTopUps:
                 url, cancel_url = (reverse(name, args=[t.public_id]) for name in ("topups:detail", "topups:cancel"))
                 awaiting.append(
                     AwaitingPayment(
-                        reference=_("Top-up %(reference)s") % {"reference": t.reference},
+                        reference=(_("Online repayment %(reference)s") if t.is_repayment else _("Top-up %(reference)s"))
+                        % {"reference": t.reference},
                         url=url,
                         amount=t.amount,
                         cancel_url=cancel_url,

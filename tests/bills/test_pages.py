@@ -268,6 +268,17 @@ def test_in_credit_the_limit_line_says_the_credit_counts_not_that_the_limit_grew
     assert "1,031.40 USD available to spend, with your credit" in page and "1,031.40 USD left" not in page
 
 
+def test_a_repayment_waiting_for_payment_is_named_one_on_the_overview_and_the_gateways_page(client, billed):
+    """The Overview had listed it as "Top-up TU-…" under "Top-up is not supported for postpaid accounts", and the
+    gateway's page as "Repayment of bills TU-…", which read as if TU-… were a bill (found by a helper)."""
+    response = client.post("/billing/repay/", {"amount": "20.00", "request_key": "k-name"})
+    topup = TopUp.objects.get()
+    overview = client.get("/billing/").content.decode()
+    assert f"Online repayment {topup.reference}" in overview and f"Top-up {topup.reference}" not in overview
+    gateway = client.get(response["Location"]).content.decode()
+    assert f"Online repayment {topup.reference}, Bob&#x27;s Shop" in gateway
+
+
 def test_the_gateways_page_names_a_repayment_as_one_in_the_payers_language(client, billed):
     """The sandbox's page had said 'For: Top-up of account Bob's Shop', in English on a Chinese page."""
     response = client.post(
@@ -275,7 +286,7 @@ def test_the_gateways_page_names_a_repayment_as_one_in_the_payers_language(clien
     )
     topup = TopUp.objects.get()
     page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert f"账单还款 {topup.reference}" in page and "Top-up of account" not in page
+    assert f"在线还款 {topup.reference}，Bob&#x27;s Shop" in page and "Top-up of account" not in page
 
 
 def test_a_pending_repayments_page_leads_back_to_repay_not_to_pay(client, billed):

@@ -160,7 +160,7 @@ class TopUp(ReadsReviewNote, models.Model):
         opens: it had read 'Top-up of account Bob's Shop', in English, for a postpaid repayment too."""
         values = {"reference": self.reference, "account": self.account.name}
         if self.is_repayment:
-            return gettext("Repayment of bills %(reference)s, %(account)s") % values
+            return gettext("Online repayment %(reference)s, %(account)s") % values  # TU-… is the payment, no bill
         return gettext("Top-up %(reference)s, %(account)s") % values
 
     @property
