@@ -60,7 +60,7 @@ def _deliveries() -> list[Metric]:
     )
     deliveries = GaugeMetricFamily(
         "billing_webhook_deliveries",
-        "Gateway notifications kept, one per event, by the verdict we reached (error: retried by the gateway).",
+        "Gateway notifications kept, one per event, by the verdict we reached (error: retried by our minute sweep).",
         labels=["gateway", "verdict"],
     )
     received = CounterMetricFamily(
