@@ -116,6 +116,7 @@ def topup_detail(request, public_id, account):
     refunded = sum((r.debit_amount for r in refunds if r.status == Refund.Status.SUCCEEDED), zero)
     now = timezone.now()
     state = page_state(topup, now=now, cancelled=bool(request.GET.get("cancelled")))
+    bills = list(topup.bills.all()) if topup.is_repayment else []
     context = {
         "account": account,
         "topup": topup,
@@ -126,6 +127,9 @@ def topup_detail(request, public_id, account):
         "refunds": refunds,
         "refunded": refunded if refunded.amount else None,
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
+        "bills": bills,
+        # Chosen, but paid since (another repayment, a transfer): paying this one keeps it as credit instead.
+        "paid_since": [bill for bill in bills if not bill.is_outstanding] if topup.is_pending else [],
         # Where "start a new one" leads: Repay for a postpaid repayment (Pay refuses postpaid accounts).
         "again_url": reverse("topups:repay" if topup.is_repayment else "topups:pay"),
         "again_label": _("Start a new repayment") if topup.is_repayment else _("Start a new top-up"),

@@ -279,6 +279,21 @@ def test_a_repayment_waiting_for_payment_is_named_one_on_the_overview_and_the_ga
     assert f"Online repayment {topup.reference}, Bob&#x27;s Shop" in gateway
 
 
+def test_a_repayment_still_open_for_a_bill_paid_since_says_so(client, billed):
+    """Two repayments of one bill: once the first is paid, the second's page had still offered "Continue to
+    payment" with nothing said, and paying it made the whole amount credit on account (found by a helper)."""
+    _october, november = billed
+    for key in ("k-a", "k-b"):
+        client.post("/billing/repay/", {"bills": [str(november.pk)], "request_key": key})
+    first, second = TopUp.objects.order_by("pk")
+    assert 'data-testid="paid-since"' not in client.get(f"/billing/topups/{second.public_id}/").content.decode()
+    pay_in_sandbox(client, first)
+    page = client.get(f"/billing/topups/{second.public_id}/").content.decode()
+    assert f"{november.number} has been paid since you chose it: paying now keeps this amount as credit" in page
+    chinese = client.get(f"/billing/topups/{second.public_id}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"{november.number} 在您选择后已付清" in chinese
+
+
 def test_the_gateways_page_names_a_repayment_as_one_in_the_payers_language(client, billed):
     """The sandbox's page had said 'For: Top-up of account Bob's Shop', in English on a Chinese page."""
     response = client.post(
