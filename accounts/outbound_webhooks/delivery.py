@@ -30,15 +30,25 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from accounts.descriptions import Description, describe, known_messages, parts_of
 from money.errors import Invalid
 
 from .addresses import Target, check_url
 from .models import DeliveryAttempt, EventDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
+# What the log and the endpoint say, stored with their parts: each reader sees them in their language.
+NOT_SENT = gettext_noop("Not sent: %(reason)s")
+NO_ANSWER = gettext_noop("No answer within the timeout.")
+NO_COMPLETE_ANSWER = gettext_noop("No complete answer within %(seconds)s seconds.")
+TLS_UNVERIFIED = gettext_noop("The TLS certificate could not be verified.")
+NOT_CONNECTED = gettext_noop("Could not connect: %(error)s")
+RETRIES_USED_UP = gettext_noop("Every attempt to deliver an event failed (%(attempts)s in all, over %(hours)s hours).")
+known_messages(NOT_SENT, NO_ANSWER, NO_COMPLETE_ANSWER, TLS_UNVERIFIED, NOT_CONNECTED, RETRIES_USED_UP)
 LEASE = timedelta(seconds=60)
 USER_AGENT = "BillingCenter-Webhooks/1"
 
@@ -115,7 +125,7 @@ def _attempt(delivery: EventDelivery) -> bool:
         target = check_url(endpoint.url)
         status, excerpt = _post(target, body, _headers(endpoint, delivery.event.event_id, at, body))
     except Invalid as exc:
-        error = _("Not sent: %(reason)s") % {"reason": exc.message}
+        error = describe(NOT_SENT, reason=exc.message)
     except Unanswered as exc:
         error = exc.reason
     latency = int((time.monotonic() - started) * 1000)
@@ -128,6 +138,7 @@ def _attempt(delivery: EventDelivery) -> bool:
             latency_ms=latency,
             response_excerpt=excerpt[:500],
             error=error[:300],
+            error_parts=parts_of(error),
         )
         delivery.attempts += 1
         if succeeded:
@@ -151,7 +162,7 @@ def _headers(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: str) ->
 class Unanswered(Exception):
     """No usable answer from the receiver; `reason` says why, in words for the endpoint's page."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: Description):
         super().__init__(reason)
         self.reason = reason
 
@@ -189,13 +200,13 @@ def _post(target: Target, body: str, headers: dict) -> tuple[int, str]:
     except Exception as exc:
         if cut.is_set():
             seconds = f"{settings.WEBHOOK_ATTEMPT_SECONDS:g}"
-            raise Unanswered(_("No complete answer within %(seconds)s seconds.") % {"seconds": seconds}) from exc
+            raise Unanswered(describe(NO_COMPLETE_ANSWER, seconds=seconds)) from exc
         if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
-            raise Unanswered(_("No answer within the timeout.")) from exc
+            raise Unanswered(describe(NO_ANSWER)) from exc
         if isinstance(exc, (ssl.SSLError, urllib3.exceptions.SSLError)):
-            raise Unanswered(_("The TLS certificate could not be verified.")) from exc
+            raise Unanswered(describe(TLS_UNVERIFIED)) from exc
         if isinstance(exc, (OSError, HTTPException, urllib3.exceptions.HTTPError)):
-            raise Unanswered(_("Could not connect: %(error)s") % {"error": type(exc).__name__}) from exc
+            raise Unanswered(describe(NOT_CONNECTED, error=type(exc).__name__)) from exc
         raise
     finally:
         watchdog.cancel()
@@ -219,17 +230,19 @@ def _failed(delivery: EventDelivery, at: datetime) -> None:
     delivery.first_failed_at = delivery.first_failed_at or at
     if delivery.attempts > len(delays):
         delivery.status = EventDelivery.Status.FAILED
-        _disable(delivery.endpoint, at)
+        _disable(delivery.endpoint, at, attempts=delivery.attempts, since=delivery.first_failed_at)
     else:
         delivery.next_attempt_at = at + timedelta(seconds=delays[delivery.attempts - 1])
 
 
-def _disable(endpoint: WebhookEndpoint, at: datetime) -> None:
+def _disable(endpoint: WebhookEndpoint, at: datetime, *, attempts: int, since: datetime) -> None:
     """Retries used up: the endpoint stops, and its owner hears why (through the outbox)."""
     from accounts.notifications import queue_templated_email, recipient_language
 
-    reason = _("Deliveries failed for %(days)s days.") % {"days": 3}
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
+    reason = describe(RETRIES_USED_UP, attempts=attempts, hours=int((at - since).total_seconds() // 3600))
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_reason=reason, disabled_reason_parts=parts_of(reason)
+    )
     owners = list(endpoint.account.users.filter(is_active=True)) if endpoint.account else [endpoint.created_by]
     url = settings.SITE_URL + (
         reverse("webhooks:detail", args=[endpoint.pk]) if endpoint.account else reverse("admin:index")

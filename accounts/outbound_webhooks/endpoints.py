@@ -82,7 +82,9 @@ def rotate_secret(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> 
 
 def set_enabled(endpoint: WebhookEndpoint, enabled: bool) -> None:
     """Turn an endpoint off or on; on again, what waited is delivered."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=enabled, disabled_reason="")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=enabled, disabled_reason="", disabled_reason_parts=None
+    )
     if enabled:
         transaction.on_commit(lambda: wake([endpoint.pk]))
 

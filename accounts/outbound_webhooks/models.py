@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.descriptions import entry_description
+
 
 def new_event_id() -> str:
     return "evt_" + uuid.uuid4().hex
@@ -36,6 +38,8 @@ class WebhookEndpoint(models.Model):
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
     disabled_reason = models.CharField(_("why disabled"), max_length=300, blank=True)
+    # What the reason was written from (accounts.descriptions), so each reader sees it in their language.
+    disabled_reason_parts = models.JSONField(null=True, blank=True, editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True)  # a worker is delivering until then
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -51,6 +55,11 @@ class WebhookEndpoint(models.Model):
     @property
     def is_operators(self) -> bool:
         return self.account_id is None
+
+    @property
+    def disabled_reason_shown(self) -> str:
+        """Why the endpoint was turned off, in the reader's language (older rows: as stored)."""
+        return entry_description(self.disabled_reason, self.disabled_reason_parts)
 
 
 class WebhookEvent(models.Model):
@@ -107,6 +116,7 @@ class DeliveryAttempt(models.Model):
     latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)
     response_excerpt = models.CharField(_("response"), max_length=500, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
+    error_parts = models.JSONField(null=True, blank=True, editable=False)  # as disabled_reason_parts
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -115,6 +125,11 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
+
+    @property
+    def error_shown(self) -> str:
+        """The error in the reader's language (rows written before the parts were kept: as stored)."""
+        return entry_description(self.error, self.error_parts)
 
     @property
     def succeeded(self) -> bool:

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from django.utils import translation
 from djmoney.money import Money
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -127,7 +128,10 @@ def test_retries_used_up_disable_the_endpoint_and_mail_its_owner(alice, receiver
 
     assert len(receiver.requests) == 3
     endpoint.refresh_from_db()
-    assert not endpoint.enabled and endpoint.disabled_reason
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason == "Every attempt to deliver an event failed (3 in all, over 0 hours)."
+    with translation.override("zh-hans"):
+        assert endpoint.disabled_reason_shown == "每次投递事件的尝试均失败（共 3 次，历时 0 小时）。"
     assert EventDelivery.objects.get().status == "failed"
     mail = OutboundEmail.objects.get(to="alice@example.com")
     assert "disabled" in mail.subject and receiver.url in mail.body

@@ -75,7 +75,7 @@ def test_only_the_start_of_an_answer_is_read(alice, receiver, settings):
     assert receiver.sent < 100 * 2**20
 
 
-def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_attempts_deadline(alice, receiver, settings):
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_attempts_deadline(alice, receiver, settings, client):
     """Each byte comes well within the read timeout, so only a deadline on the whole attempt ends it: the
     answer's 70 bytes at a byte every 0.3 s would take 21 s. Such a receiver had held a worker for as long as it
     liked, and past the endpoint's lease a second worker sent the same event (found by a helper)."""
@@ -93,6 +93,10 @@ def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_attempts_deadli
     assert delivery.status == EventDelivery.Status.PENDING and delivery.attempts == 1  # retried later, with backoff
     endpoint.refresh_from_db()
     assert endpoint.claimed_until is None
+    # The log reads in each reader's language, whatever the worker's was (it had stayed English).
+    client.force_login(alice)
+    page = client.get(f"/billing/developers/webhooks/{endpoint.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content
+    assert "1.5 秒内未收到完整响应。" in page.decode()
 
 
 def test_a_name_is_looked_up_once_per_delivery_and_its_checked_address_is_the_one_connected_to(
