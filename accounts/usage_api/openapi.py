@@ -40,7 +40,7 @@ def unauthorized() -> dict:
     return error_response(
         _("No valid service token: missing, unknown or revoked. Nothing was read or changed."),
         ["unauthorized"],
-        ("unauthorized", "Send a valid, unrevoked service token as 'Authorization: Bearer …'."),
+        ("unauthorized", _("Send a valid, unrevoked service token as 'Authorization: Bearer …'.")),
         headers={
             "WWW-Authenticate": {
                 "required": True,
@@ -56,7 +56,7 @@ def wrong_method(method: str) -> dict:
         _("Any method other than %(method)s on this path. The Allow header names the one that works.")
         % {"method": method},
         ["method_not_allowed"],
-        ("method_not_allowed", f"Use {method} here."),
+        ("method_not_allowed", _("Use %(method)s here.") % {"method": method}),
         headers={"Allow": {"required": True, "schema": {"type": "string", "const": method}}},
     )
 
@@ -120,23 +120,28 @@ def post_charge() -> dict:
                     "is not the account's. Nothing was debited."
                 ),
                 [*BODY_CODES, *CHARGE_INPUT_CODES, "currency_mismatch"],
-                ("bad_amount", "amount: Enter the amount with at most 2 decimals, e.g. 100 or 99.50."),
+                (
+                    "bad_amount",
+                    "amount: "
+                    + _("Enter the amount with at most %(places)s decimals, e.g. %(example)s.")
+                    % {"places": 2, "example": _("100 or 99.50")},
+                ),
             ),
             "401": unauthorized(),
             "404": error_response(
                 _("There is no account with this id."),
                 ["unknown_account"],
-                ("unknown_account", "There is no account 42."),
+                ("unknown_account", _("There is no account %(account)s.") % {"account": 42}),
             ),
             "405": wrong_method("POST"),
             "409": error_response(
                 _("This idempotency key was used with a different charge. Nothing was debited."),
                 ["idempotency_key_reused"],
-                ("idempotency_key_reused", "This idempotency key was used with a different charge."),
+                ("idempotency_key_reused", _("This idempotency key was used with a different charge.")),
             ),
             "413": too_large(
                 ["too_large"],
-                ("too_large", "The body is too large: send at most 1,000 charges per batch."),
+                ("too_large", _("The body is too large: send at most 1,000 charges per batch.")),
                 batch=False,
             ),
         },
@@ -235,7 +240,7 @@ def account_balance() -> dict:
             "404": error_response(
                 _("There is no account with this id (unknown_account), or the id is not plain digits (not_found)."),
                 ["unknown_account", "not_found"],
-                ("unknown_account", "There is no account 42."),
+                ("unknown_account", _("There is no account %(account)s.") % {"account": 42}),
             ),
             "405": wrong_method("GET"),
         },

@@ -77,6 +77,20 @@ def test_the_document_is_public_cacheable_and_in_english(client):
     assert client.get("/api/v1/openapi.json", HTTP_IF_NONE_MATCH='"stale"').status_code == 200
 
 
+def test_the_docs_pages_error_examples_read_as_the_api_answers_in_the_readers_language(client):
+    """The API answers a Chinese caller in Chinese; the Chinese docs page's examples had stayed English (found by a
+    helper). The JSON document stays English."""
+    import html
+
+    page = html.unescape(client.get("/api/v1/docs", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode())
+    answer = client.get("/api/v1/charges", HTTP_ACCEPT_LANGUAGE="zh-hans").json()["error"]["message"]
+    assert answer in page  # what GET on the charge route answers: its example on the page
+    for english in ("Use POST here.", "There is no account 42.", "Send a valid, unrevoked service token"):
+        assert english not in page
+    document = client.get("/api/v1/openapi.json", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Use POST here." in document and "There is no account 42." in document
+
+
 @pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
 def test_the_contract_routes_answer_other_methods_with_the_apis_json_405(client, path):
     response = client.post(path, data="{}", content_type="application/json")
