@@ -421,3 +421,22 @@ def test_a_ticket_confirmed_for_another_amount_than_its_statement_line_shows_is_
     with pytest.raises(TicketStateError, match="Our statement shows 99.00 USD for FT-SAME, not 250.00 USD."):
         confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="FT-SAME")
     assert StatementLine.objects.get().state == "unmatched" and not LedgerEntry.objects.exists()
+
+
+def test_transfers_without_a_bank_reference_whose_end_to_end_id_says_notprovided_are_each_credited(
+    customer, bank, clerk
+):
+    """A camt.053 whose entries carry no AcctSvcrRef falls back to the payer's EndToEndId, which SEPA fills with
+    "NOTPROVIDED" when the payer gave none: read as a reference, two customers' transfers shared one ledger source
+    and the second was taken for the first, already credited."""
+    bob = UserFactory(first_name="Bob")
+    entries = [
+        Entry("120.00", "", creditor_reference=payment_reference(customer.account_id)),
+        Entry("80.00", "", creditor_reference=payment_reference(bob.account_id), payer="Bob Example"),
+    ]
+    data = camt053(entries).replace(b"<AcctSvcrRef></AcctSvcrRef>", b"")
+    data = data.replace(b"<TxDtls>", b"<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>")
+    result = run_import(bank, clerk, data)
+    assert (result.credited, result.linked) == (2, 0)
+    assert balance_of(customer) == Money("120.00", "USD") and balance_of(bob) == Money("80.00", "USD")
+    assert all(line.bank_reference.startswith("NOREF-") for line in StatementLine.objects.all())

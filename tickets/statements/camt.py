@@ -104,9 +104,7 @@ def _line(entry) -> ParsedLine:
     tx = _first(entry, "NtryDtls", "TxDtls")
     debtor = "Dbtr" if amount > 0 else "Cdtr"
     return ParsedLine(
-        bank_reference=_text(entry, "AcctSvcrRef")
-        or _text(tx, "Refs", "AcctSvcrRef")
-        or _text(tx, "Refs", "EndToEndId"),
+        bank_reference=_text(entry, "AcctSvcrRef") or _text(tx, "Refs", "AcctSvcrRef") or _end_to_end_id(tx),
         booking_date=_date(entry),
         amount=amount,
         currency=currency,
@@ -115,6 +113,14 @@ def _line(entry) -> ParsedLine:
         remittance=" ".join(u.text.strip() for u in _all(tx, "Ustrd") if u.text) if tx is not None else "",
         creditor_reference=_text(tx, "RmtInf", "Strd", "CdtrRefInf", "Ref")[:60],
     )
+
+
+def _end_to_end_id(tx) -> str:
+    """The payer's end-to-end id, where the bank gave no reference of its own; SEPA's "NOTPROVIDED" (the payer
+    gave none) is no reference: as one, every such transfer had shared one ledger source, and only the first
+    could be credited."""
+    value = _text(tx, "Refs", "EndToEndId")
+    return "" if value.upper() == "NOTPROVIDED" else value
 
 
 def _amount(element, what: str):
