@@ -1,0 +1,31 @@
+"""The main navigation marks the section a page belongs to (found by a helper: five links never did)."""
+
+import re
+
+import pytest
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+CURRENT = re.compile(r'<a href="([^"]+)" class="active" aria-current="page">')
+
+
+@pytest.mark.parametrize(
+    "page, section",
+    [
+        ("/billing/", "/billing/"),
+        ("/billing/pay/", "/billing/pay/"),
+        ("/billing/pay/bank-transfer/", "/billing/pay/"),
+        ("/billing/topups/", "/billing/topups/"),
+        ("/billing/tickets/", "/billing/tickets/"),
+        ("/billing/tickets/new/", "/billing/tickets/"),
+        ("/billing/invoices/", "/billing/invoices/"),
+        ("/billing/statement/", "/billing/statement/"),
+        ("/billing/developers/webhooks/", "/billing/developers/webhooks/"),
+    ],
+)
+def test_each_page_marks_its_section_and_only_that_one_as_current(client, page, section):
+    client.force_login(UserFactory())
+    response = client.get(page)
+    assert response.status_code == 200, page
+    assert CURRENT.findall(response.content.decode()) == [section]
