@@ -180,3 +180,23 @@ def test_a_phone_still_tells_a_refund_from_a_usage_charge_on_the_statement(page,
     assert visible.count("Usage charge") == 1  # never twice on a desktop
     fits_sideways(page)
     page.screenshot(path=str(screenshot_dir / f"statement-row-{width}.png"), full_page=True)
+
+
+def test_on_a_phone_in_chinese_every_overview_button_is_a_fingers_height_and_whole(page, live_server, screenshot_dir):
+    """Buttons had been 28 px high, and "删除" (remove) had broken to a character a line in its table cell."""
+    account = Account.objects.get(name="Alice's Studio")
+    AlertRecipient.objects.create(account=account, kind="sms", address="+8613800138000", confirmed_at=timezone.now())
+    page.set_extra_http_headers({"Accept-Language": "zh-hans"})
+    page.set_viewport_size(WIDTHS["phone"])
+    sign_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/billing/")
+    buttons = page.locator("main .btn:visible")
+    assert buttons.count() > 3
+    for i in range(buttons.count()):
+        box, text = buttons.nth(i).bounding_box(), buttons.nth(i).inner_text()
+        assert box["height"] >= 44, (text, box)
+    remove = page.get_by_role("button", name=re.compile("删除"))
+    lines = "(b) => { const r = document.createRange(); r.selectNodeContents(b); return r.getClientRects().length; }"
+    assert remove.first.evaluate(lines) == 1, "删除 wraps"
+    fits_sideways(page)
+    page.screenshot(path=screenshot_dir / "overview-zh-phone-buttons.png", full_page=True)
