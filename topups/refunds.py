@@ -114,15 +114,31 @@ def request_refund(
                 % {"amount": format_money(room), "reference": topup.reference}
             )
         debit = billing_share(topup, amount)
-        balance = Account.objects.get(pk=topup.account_id).balance
-        if debit > balance and not override:
+        if debit.amount <= 0:  # the gateway would pay it back, and the ledger could never debit it
+            smallest = Money(Decimal(1).scaleb(-minor_places(str(debit.currency))), debit.currency)
+            raise Invalid(
+                _("%(amount)s is less than %(smallest)s of the credit at the rate %(reference)s locked: refund more.")
+                % {"amount": format_money(amount), "smallest": format_money(smallest), "reference": topup.reference},
+                code="refund_amount",
+            )
+        # The account's row lock: two clerks refunding its top-ups at once are checked one after the other.
+        balance = Account.objects.select_for_update().get(pk=topup.account_id).balance
+        promised = _not_yet_debited(topup.account_id, debit.currency)
+        if debit > balance - promised and not override:
             raise RefundRefused(
                 _(
+                    "This refund takes %(debit)s from a balance of %(balance)s, of which %(promised)s is promised to "
+                    "refunds not completed yet. To refund anyway, tick the override and give the reason."
+                )
+                % {"debit": format_money(debit), "balance": format_money(balance), "promised": format_money(promised)}
+                if promised.amount
+                else _(
                     "This refund takes %(debit)s from a balance of %(balance)s. "
                     "To refund anyway, tick the override and give the reason."
                 )
                 % {"debit": format_money(debit), "balance": format_money(balance)}
             )
+        balance -= promised
         if debit > balance and not reason:
             raise Invalid(_("Give the reason for refunding more than the balance."), code="override_reason")
         refund = Refund.objects.create(
@@ -134,6 +150,15 @@ def request_refund(
             requested_by=actor,
         )
     return send_refund(refund_id=refund.pk, now=now)
+
+
+def _not_yet_debited(account_id: int, currency) -> Money:
+    """What the account's refunds asked of the gateway but not yet debited will take (a refund is debited
+    when the gateway says it succeeded): a second refund checked against the balance alone had passed."""
+    unfinished = Refund.objects.filter(
+        topup__account_id=account_id, status__in=(Refund.Status.REQUESTED, Refund.Status.PENDING)
+    )
+    return Money(unfinished.aggregate(total=Sum("debit_amount"))["total"] or 0, currency)
 
 
 def send_refund(*, refund_id: int, now: datetime | None = None) -> Refund:

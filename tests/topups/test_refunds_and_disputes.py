@@ -188,6 +188,11 @@ def test_a_converted_top_up_is_refunded_at_the_rate_it_locked(client, stripe_set
     deliver(client, event("checkout.session.completed", session))
     first = request_refund(topup_id=topup.pk, amount=Money("100.00", "CNY"), reason="", actor=clerk)
     assert first.debit_amount == Money("14.08", "USD")  # 100 / 7.1 = 14.0845…, rounded to cents
+    # 0.03 CNY is 0.0042 USD, 0.00 in cents: refused before the gateway is asked (it had paid it back, then the
+    # ledger refused to debit nothing and the refund stayed "requested" for ever; found by a helper).
+    with pytest.raises(Invalid, match="0.03 CNY is less than 0.01 USD of the credit at the rate"):
+        request_refund(topup_id=topup.pk, amount=Money("0.03", "CNY"), reason="", actor=clerk)
+    assert len(fake_stripe.refund_requests) == 1 and Refund.objects.count() == 1
     rest = request_refund(topup_id=topup.pk, amount=Money("610.00", "CNY"), reason="", actor=clerk)
     assert rest.debit_amount == Money("85.92", "USD")  # what is left of the credit, exactly
     assert balance(topup) == Money("0.00", "USD")
@@ -389,3 +394,59 @@ def test_finance_says_why_a_refund_goes_back_or_nothing_moves(client, credited, 
     assert response.status_code == 400
     assert "Say why the money goes back: it stays on the refund&#x27;s record." in response.content.decode()
     assert not Refund.objects.exists() and balance(credited) == Money("100.00", "USD")
+
+
+def test_a_refund_not_yet_completed_counts_against_the_balance_the_next_one_is_checked_against(
+    credited, clerk, fake_stripe
+):
+    """Stripe answers a refund "pending" and debits nothing until it succeeds: a second refund checked against
+    the balance alone had passed without the override, and both together took the account below zero (found by
+    a helper, with two clerks refunding at once)."""
+    fake_stripe.refund_status = "pending"
+    first = request_refund(topup_id=credited.pk, amount=Money("60.00", "USD"), reason="", actor=clerk)
+    assert first.status == Refund.Status.PENDING and balance(credited) == Money("100.00", "USD")
+    post_ledger_entry(account_id=credited.account_id, amount=Money("-50.00", "USD"), kind="usage", source_ref="u2")
+    with pytest.raises(RefundRefused, match="of which 60.00 USD is promised to refunds not completed yet"):
+        request_refund(topup_id=credited.pk, amount=Money("40.00", "USD"), reason="", actor=clerk)
+    second = request_refund(
+        topup_id=credited.pk, amount=Money("40.00", "USD"), reason="Card stolen", override=True, actor=clerk
+    )
+    assert second.balance_override and Refund.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_refunding_an_accounts_top_ups_at_once_are_checked_one_after_the_other(
+    stripe_settings, clerk, fake_stripe
+):
+    """Two refunds of 60.00 from a balance of 100.00, at once: one passes, the other needs the override."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    first = PendingTopUpFactory(amount=Money("100.00", "USD"))
+    second = PendingTopUpFactory(amount=Money("100.00", "USD"), account=first.account, created_by=first.created_by)
+    for topup, intent in ((first, PI), (second, PI[:-1] + "2")):
+        paid = paid_session(topup, payment_intent=intent)
+        assert deliver(Client(), event("checkout.session.completed", paid)) == "credited"
+    post_ledger_entry(account_id=first.account_id, amount=Money("-100.00", "USD"), kind="usage", source_ref="u3")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def refund(topup):
+        try:
+            barrier.wait()
+            request_refund(topup_id=topup.pk, amount=Money("60.00", "USD"), reason="", actor=clerk)
+            outcomes.append("refunded")
+        except RefundRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund, args=(topup,)) for topup in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refunded", "refused"]
+    assert balance(first) == Money("40.00", "USD")
