@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -232,7 +233,16 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 admin.site.unregister(Rate)  # django-money's own admin cannot add rates to a sheet
 
 
+# A rate finance types: within what any currency is worth against another (and what SQLite's decimals hold),
+# and a move of more than a fifth from the saved one only with a tick. A mistyped 0.000001 for 7.1 had been
+# saved, and a checkout opened at it credited 50,000.00 USD for 0.05 CNY (found by a helper).
+RATE_RANGE = (Decimal("0.000001"), Decimal("1000000"))
+RATE_MOVE = Decimal("1.2")
+
+
 class RateForm(forms.ModelForm):
+    checked = forms.BooleanField(required=False, label=gettext_lazy("checked: moves more than 20%"))
+
     class Meta:
         model = Rate
         fields = ("currency", "value")
@@ -251,7 +261,24 @@ class RateForm(forms.ModelForm):
         value = self.cleaned_data["value"]
         if value is None or value <= 0:
             raise forms.ValidationError(_("A rate must be greater than zero."))
+        low, high = RATE_RANGE
+        if not low <= value <= high:
+            raise forms.ValidationError(
+                _("A rate is between %(low)s and %(high)s units per unit of the base currency.")
+                % {"low": low, "high": f"{high:,}"}
+            )
         return value
+
+    def clean(self):
+        cleaned = super().clean()
+        value, saved = cleaned.get("value"), self.instance.value if self.instance.pk else None
+        if value and saved and not cleaned.get("checked") and not saved / RATE_MOVE <= value <= saved * RATE_MOVE:
+            self.add_error(
+                "value",
+                _("This moves the rate from %(saved)s to %(value)s. If that is right, tick “checked” and save again.")
+                % {"saved": saved.normalize(), "value": value.normalize()},
+            )
+        return cleaned
 
 
 class RateInline(admin.TabularInline):
@@ -267,6 +294,14 @@ class RateSheetForm(forms.ModelForm):
         model = RateSheet
         fields = ("name", "base_currency")
         labels = {"name": gettext_lazy("name"), "base_currency": gettext_lazy("base currency")}
+
+    def clean_base_currency(self):
+        code = self.cleaned_data["base_currency"].strip().upper()
+        if code not in settings.CURRENCIES:  # "ZZZ" or "usd" had been saved, and every quote then failed
+            raise forms.ValidationError(
+                _("Use one of our currencies: %(currencies)s.") % {"currencies": ", ".join(settings.CURRENCIES)}
+            )
+        return code
 
 
 @admin.register(RateSheet)

@@ -97,6 +97,15 @@ def test_finance_keeps_the_rate_sheet_in_admin_with_checked_rates_and_a_history(
     bad = {**form, f"rates-{len(rates)}-currency": "RMB", f"rates-{len(rates)}-value": "1"}
     assert "Use one of our currencies" in client.post(url, bad).content.decode()
 
+    # A mistyped rate had been saved, and a checkout opened at it credited 50,000.00 USD for 0.05 CNY.
+    absurd = {**form, f"rates-{cny}-value": "1000000000"}
+    assert "A rate is between 0.000001 and 1,000,000 units" in client.post(url, absurd).content.decode()
+    typo = {**form, f"rates-{cny}-value": "0.71"}
+    page = client.post(url, typo).content.decode()
+    assert "This moves the rate from 7.1 to 0.71. If that is right, tick “checked” and save again." in page
+    assert Rate.objects.get(backend=sheet, currency="CNY").value == Decimal("7.1")
+    assert "Use one of our currencies" in client.post(url, {**form, "base_currency": "ZZZ"}).content.decode()
+
     good = {**form, f"rates-{cny}-value": "7.2"}
     assert client.post(url, good).status_code == 302
     sheet.refresh_from_db()
@@ -106,6 +115,11 @@ def test_finance_keeps_the_rate_sheet_in_admin_with_checked_rates_and_a_history(
         -2:
     ] == [Decimal("7.1"), Decimal("7.2")]
     assert client.get("/admin/topups/historicalrate/").status_code == 200
+    checked = {**form, f"rates-{cny}-value": "6.0", f"rates-{cny}-checked": "on"}  # -17%: no tick needed
+    assert client.post(url, checked).status_code == 302
+    moved = {**form, f"rates-{cny}-value": "9.0", f"rates-{cny}-checked": "on"}  # +50%, ticked
+    assert client.post(url, moved).status_code == 302
+    assert Rate.objects.get(backend=sheet, currency="CNY").value == Decimal("9.0")
 
 
 def test_the_finance_group_sees_the_sms_log_and_balance_alerts_and_staff_without_it_do_not(client, settings):
