@@ -381,6 +381,15 @@ def test_an_invoice_issued_in_admin_prints_the_current_account_and_keeps_it(clie
     )
     assert no_account.status_code == 400 and b"no current receiving account in EUR" in no_account.content
     assert Invoice.objects.count() == 1
+    # Refused with a word a clerk can act on (found by a helper): a sixteen-digit amount had been saved and broken
+    # the customer's invoice pages on SQLite; a nought had read "Constraint “invoice_amount_positive” is violated".
+    base = {"account": str(customer.account_id), "amount_1": "USD", "issue_date": "2026-11-01"}
+    for amount in ("9999999999999999", "0", "-5"):
+        refused = client.post("/admin/tickets/invoice/add/", {**base, "amount_0": amount}).content.decode()
+        assert "An invoice is for more than zero and at most 1,000,000,000." in refused, amount
+    early = client.post("/admin/tickets/invoice/add/", {**base, "amount_0": "5", "due_date": "2026-10-01"})
+    assert "The due date cannot be before the issue date." in early.content.decode()
+    assert Invoice.objects.count() == 1
 
 
 def test_the_admin_queue_uses_a_constant_number_of_queries(

@@ -1,5 +1,7 @@
 """Finance's receiving ("top-up") bank accounts and invoices in Django admin."""
 
+from decimal import Decimal
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -135,10 +137,30 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, HistoryAdmin):
 # --- Invoices -------------------------------------------------------------------------------
 
 
+# The most one invoice asks for: SQLite, the default database, keeps decimals as floating point, and an amount of
+# sixteen digits had made the customer's invoice pages and the admin list fail for good (found by a helper).
+LARGEST_INVOICE = Decimal("1000000000")
+
+
 class InvoiceForm(forms.ModelForm):
     class Meta:
         model = Invoice
         fields = ["account", "amount", "issue_date", "due_date", "description"]
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount is not None and not 0 < amount.amount <= LARGEST_INVOICE:
+            raise forms.ValidationError(
+                _("An invoice is for more than zero and at most %(largest)s.") % {"largest": f"{LARGEST_INVOICE:,}"}
+            )
+        return amount
+
+    def clean(self):
+        cleaned = super().clean()
+        issued, due = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issued and due and due < issued:
+            self.add_error("due_date", _("The due date cannot be before the issue date."))
+        return cleaned
 
 
 @admin.register(Invoice)
