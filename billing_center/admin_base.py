@@ -5,9 +5,10 @@ from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.utils.html import format_html
@@ -222,6 +223,25 @@ def refusing_mangled_selections(model_admin, changelist_view):
     return view
 
 
+DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
+
+
+def refusing_impossible_dates(model_admin, changelist_view):
+    """A list's view that answers a date lookup no calendar has (?created_at__year=99999, a month 13) as
+    Django answers any lookup it cannot use, with its "?e=1" page: the year had reached the database's date
+    bounds, a 500 (found by a helper). FinanceAdminSite wraps every list with it."""
+
+    @wraps(changelist_view)
+    def view(request, *args, **kwargs):
+        for key, value in request.GET.items():
+            low, high = DATE_PARTS.get(key.rpartition("__")[2], (None, None))
+            if low is not None and not (is_digits(value, max_length=4) and low <= int(value) <= high):
+                return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return changelist_view(request, *args, **kwargs)
+
+    return view
+
+
 def answering_400_on_errors(form_view):
     """An add or change page sent with something the form refuses answers 400, as our own forms do:
     Django's admin shows the errors with a 200. FinanceAdminSite wraps every add and change page."""
@@ -300,4 +320,16 @@ class HistoryAdmin(BooleansInWordsMixin, SimpleHistoryAdmin):
         return HistoryWords(self.model, historical_record)
 
     def history_view(self, request, object_id, extra_context=None):
+        require_id(self.model, object_id)
         return super().history_view(request, object_id, {"no_person": NO_PERSON, **(extra_context or {})})
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        require_id(self.model, object_id)
+        require_id(self.model.history.model, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+def require_id(model, value: str) -> None:
+    """A 404 for an address whose id is not one the model could have: "abc" had reached the database, a 500."""
+    if not is_id(model, value):
+        raise Http404(gettext("No such record."))

@@ -20,7 +20,7 @@ from tickets.admin.labels import AWAITING_APPROVAL
 from tickets.models import TransferTicket
 from topups.selectors import flagged_refunds, flagged_topups, open_disputes
 
-from .admin_base import answering_400_on_errors, refusing_mangled_selections
+from .admin_base import answering_400_on_errors, refusing_impossible_dates, refusing_mangled_selections
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class FinanceAdminSite(OTPAdminSite):
     def admin_view(self, view, cacheable=False):
         model_admin = getattr(view, "__self__", None)  # a ModelAdmin's views are its bound methods
         if isinstance(model_admin, ModelAdmin) and view.__name__ == "changelist_view":
-            view = refusing_mangled_selections(model_admin, view)
+            view = refusing_impossible_dates(model_admin, refusing_mangled_selections(model_admin, view))
         if isinstance(model_admin, ModelAdmin) and view.__name__ in ("add_view", "change_view"):
             view = answering_400_on_errors(view)
         return super().admin_view(view, cacheable)

@@ -56,3 +56,27 @@ def test_a_selection_whose_records_are_gone_says_so(client, model, action):
         assert answer.status_code == 302, (extra, answer.status_code)
         said = [str(m) for m in answer.wsgi_request._messages]
         assert said[-1] == "None of the selected records is on this list any more; nothing was changed.", said
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/accounts/account/?created_at__year=99999",
+        "/admin/tickets/invoice/?issue_date__year=9999",
+        "/admin/accounts/ledgerentry/?created_at__year=2026&created_at__month=13",
+        "/admin/accounts/ledgerentry/?created_at__year=2026&created_at__month=12&created_at__day=１",
+    ],
+)
+def test_a_date_drill_down_no_calendar_has_is_djangos_incorrect_lookup_page_not_a_500(client, url):
+    staff_login(client, UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize(
+    "path", ["accounts/account/abc/history/", "accounts/account/{pk}/history/abc/", "tickets/invoice/1%201/history/"]
+)
+def test_a_history_page_for_an_id_no_record_could_have_is_a_404(client, path):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    staff_login(client, admin)
+    assert client.get("/admin/" + path.format(pk=admin.account_id)).status_code == 404
