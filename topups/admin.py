@@ -18,7 +18,7 @@ from money.formatting import format_money, plain_amount
 
 from .models import Dispute, HistoricalRate, RateSheet, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
-from .refunds import REFUND_PERMISSION, refundable, repayment_refused, request_refund
+from .refunds import REFUND_PERMISSION, dispute_refused, refundable, repayment_refused, request_refund
 
 
 class RefundForm(forms.Form):
@@ -153,6 +153,9 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
             return None
         if topup.is_repayment:  # said before the form, which had offered an amount it then refused
             self.message_user(request, repayment_refused(topup), messages.ERROR)
+            return None
+        if disputed := dispute_refused(topup):
+            self.message_user(request, disputed, messages.ERROR)
             return None
         confirmed = request.POST.get("post") == "yes"
         form = RefundForm(request.POST if confirmed else None, topup=topup, initial={"amount": ""})

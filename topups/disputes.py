@@ -67,7 +67,10 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         dispute.status, dispute.closed_at = notice.status, now
         changed = True
     holding = settings.DISPUTE_POLICY == "hold"
-    if dispute.debit_entry_id is None and (not holding or dispute.status == Dispute.Status.LOST):
+    # Nothing left of the credit to take (refunded already, whole): nothing to debit, and the flag above tells
+    # finance to contest it; a debit of nought had been refused and the delivery retried for ever.
+    debitable = dispute.debit_amount.amount > 0
+    if dispute.debit_entry_id is None and debitable and (not holding or dispute.status == Dispute.Status.LOST):
         dispute.debit_entry = reverse_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,

@@ -33,7 +33,7 @@ from money.parsing import uuid_or_none
 from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
-from .models import Refund, TopUp, WebhookDelivery
+from .models import Dispute, Refund, TopUp, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -80,6 +80,19 @@ def repayment_refused(topup: TopUp) -> str:
     ) % {"reference": topup.reference}
 
 
+def dispute_refused(topup: TopUp) -> str | None:
+    """Why a disputed payment is not refunded here, or None: the cardholder's bank has taken the money back (or
+    may), and a refund too had taken it from the balance twice (found by a helper); Stripe refuses to refund a
+    disputed charge for the same reason. A dispute won leaves the payment refundable again."""
+    dispute = topup.disputes.filter(status__in=(Dispute.Status.OPEN, Dispute.Status.LOST)).first()
+    if dispute is None:
+        return None
+    return _(
+        "%(reference)s is disputed (%(dispute)s, %(status)s): the card's bank decides what goes back, so nothing "
+        "is refunded from here."
+    ) % {"reference": topup.reference, "dispute": dispute.gateway_dispute_id, "status": dispute.get_status_display()}
+
+
 def _require(actor) -> None:
     if not (actor.is_active and actor.is_staff and actor.has_perm(REFUND_PERMISSION)):
         raise RefundRefused(_("Only finance staff can refund a top-up."))
@@ -105,6 +118,8 @@ def request_refund(
             )
         if topup.is_repayment:
             raise RefundRefused(repayment_refused(topup))
+        if disputed := dispute_refused(topup):
+            raise RefundRefused(disputed)
         if amount.amount <= 0:
             raise Invalid(_("A refund must be more than zero."), code="refund_amount")
         room = refundable(topup)

@@ -450,3 +450,38 @@ def test_two_clerks_refunding_an_accounts_top_ups_at_once_are_checked_one_after_
         thread.join()
     assert sorted(outcomes) == ["refunded", "refused"]
     assert balance(first) == Money("40.00", "USD")
+
+
+def test_a_disputed_payment_is_not_refunded_until_the_dispute_is_won(client, credited, clerk, fake_stripe):
+    """The bank took the money back when the dispute opened; a refund too had taken it from the balance a second
+    time (found by a helper). Stripe refuses to refund a disputed charge; we say why before asking it."""
+    opened = dispute_object(payment_intent=PI, amount=10000, id="du_refund")
+    deliver(client, event("charge.dispute.created", opened))
+    assert balance(credited) == Money("0.00", "USD")
+    with pytest.raises(RefundRefused, match=rf"{credited.reference} is disputed \(du_refund, Open\)"):
+        request_refund(topup_id=credited.pk, amount=Money("10.00", "USD"), reason="", actor=clerk)
+    staff_login(client, clerk)
+    page = client.post(
+        "/admin/topups/topup/", {"action": "refund", "_selected_action": [credited.pk]}, follow=True
+    ).content.decode()
+    assert "is disputed (du_refund, Open)" in page and "Can still be refunded" not in page
+    assert not Refund.objects.exists() and not fake_stripe.refund_requests
+    deliver(client, event("charge.dispute.closed", {**opened, "status": "won"}))
+    assert request_refund(topup_id=credited.pk, amount=Money("10.00", "USD"), reason="", actor=clerk).amount == Money(
+        "10.00", "USD"
+    )
+
+
+def test_a_dispute_of_a_payment_refunded_whole_is_recorded_and_flagged_with_nothing_to_debit(
+    client, credited, clerk, fake_stripe
+):
+    """A debit of nought had been refused, and the delivery retried every minute for ever (found by a helper)."""
+    request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="", actor=clerk)
+    assert balance(credited) == Money("0.00", "USD")
+    verdict = deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=10000)))
+    assert verdict == "disputed"
+    dispute = Dispute.objects.get()
+    assert dispute.debit_amount == Money("0.00", "USD") and dispute.debit_entry_id is None
+    assert balance(credited) == Money("0.00", "USD") and not LedgerEntry.objects.filter(kind="dispute").exists()
+    assert Account.objects.get(pk=credited.account_id).needs_review
+    assert ledger_mismatches() == []
