@@ -23,7 +23,7 @@ from .alerts import check_alert_after_commit
 from .descriptions import describe
 from .lifecycle import flag_for_review
 from .models import LEDGER_PLACES, Account
-from .review_notes import OVER_CREDIT_LIMIT
+from .review_notes import LIMIT_BELOW_OWED, OVER_CREDIT_LIMIT
 
 
 def limit_threshold(limit: Decimal, share: int) -> Decimal:
@@ -49,6 +49,10 @@ def set_credit_limit(*, account_id: int, limit: Decimal | None, actor) -> Accoun
                 check_alert_after_commit(account.pk)
         account._history_user = actor
         account.save(update_fields=fields)
+        if limit is not None and account.balance.amount < -limit:  # set below what is owed already: said now,
+            # as a charge crossing it would say (later charges never cross it again; found by a helper)
+            owed, limit_money = -account.balance, Money(limit, account.billing_currency)
+            flag_for_review(account_id=account.pk, note=describe(LIMIT_BELOW_OWED, owed=owed, limit=limit_money))
     return account
 
 

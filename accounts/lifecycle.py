@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from djmoney.money import Money
 
-from billing_center.review_flags import flag
+from billing_center.review_flags import flag, record_as_found
 from money.errors import Invalid
 
 from . import deposits
@@ -112,10 +112,13 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
 
 def flag_for_review(*, account_id: int, note: str, now=None) -> None:
     """Ask finance to look at an account (a disputed payment, say): the flag and a dated line (a
-    description from accounts.review_notes). The row is locked, as by every writer of its money;
-    the update keeps no history of its own (billing_center.review_flags.record_as_found)."""
+    description from accounts.review_notes). The row is locked, as by every writer of its money, and
+    History records the flag by no person (billing_center.review_flags.record_as_found): without it, the next
+    save by anyone (the customer's preferences, a clerk's credit limit) had shown the flag as their change."""
     fields = ["needs_review", "review_note", "review_note_parts"]
+    now = now or timezone.now()
     with transaction.atomic():
-        account = Account.objects.select_for_update().only(*fields).get(pk=account_id)
-        flag(account, note, now=now or timezone.now())
+        account = Account.objects.select_for_update().get(pk=account_id)
+        flag(account, note, now=now)
         Account.objects.filter(pk=account_id).update(**{name: getattr(account, name) for name in fields})
+        record_as_found(account, now)

@@ -10,6 +10,7 @@ from .descriptions import entry_description, known_messages
 
 # An account.
 OVER_CREDIT_LIMIT = gettext_noop("Usage took what the account owes to %(owed)s, past its credit limit of %(limit)s.")
+LIMIT_BELOW_OWED = gettext_noop("Credit limit set to %(limit)s, below the %(owed)s the account owes.")
 PAYMENT_DISPUTED = gettext_noop("Card payment of %(reference)s disputed.")
 TRANSFER_CREDITED_ELSEWHERE = gettext_noop(
     "Our bank statement's line %(reference)s of %(amount)s names this account, but that transfer was credited to "
@@ -33,9 +34,9 @@ REFUND_AMOUNT_DIFFERS = gettext_noop("The gateway reports %(reported)s, we asked
 FAILED_AFTER_SUCCESS = gettext_noop("reported failed after it succeeded: %(detail)s")  # the gateway's words
 
 known_messages(
-    review_flags.REVIEWED, OVER_CREDIT_LIMIT, PAYMENT_DISPUTED, TRANSFER_CREDITED_ELSEWHERE, NOTICE_PROBLEM,
-    AMOUNT_DIFFERS, ACCOUNT_DIFFERS, SESSION_DIFFERS, AND_ALSO, DISPUTE_OPENED, *CREDITED_AFTER.values(),
-    REFUND_IN_DASHBOARD, REFUND_AMOUNT_DIFFERS, FAILED_AFTER_SUCCESS,
+    review_flags.REVIEWED, OVER_CREDIT_LIMIT, LIMIT_BELOW_OWED, PAYMENT_DISPUTED, TRANSFER_CREDITED_ELSEWHERE,
+    NOTICE_PROBLEM, AMOUNT_DIFFERS, ACCOUNT_DIFFERS, SESSION_DIFFERS, AND_ALSO, DISPUTE_OPENED,
+    *CREDITED_AFTER.values(), REFUND_IN_DASHBOARD, REFUND_AMOUNT_DIFFERS, FAILED_AFTER_SUCCESS,
 )  # fmt: skip
 
 

@@ -95,3 +95,23 @@ def test_a_prepaid_account_is_refused_the_limit_alert(client):
     response = client.post("/billing/alert/", {"action": "save_limit", "enabled": "on", "share": "80"})
     assert response.status_code == 403
     assert not Account.objects.get(pk=alice.account_id).alert_enabled
+
+
+def test_a_limit_set_below_what_is_owed_flags_the_account_by_no_one_and_a_limit_of_nought_shows(client, bob):
+    """A limit lowered below the debt had left the account unflagged for good (later charges never cross it
+    again); History had then named the next person who saved the account as the one who flagged it; and a limit
+    of 0.00 had read "None set" on the Overview (found by a helper)."""
+    account = bob.account
+    charge(account, "220.15", at(2026, 11, 3), "a")
+    finance = UserFactory(is_staff=True)
+    set_credit_limit(account_id=account.pk, limit=Decimal("50.00"), actor=finance)
+    account.refresh_from_db()
+    assert account.needs_review and "Credit limit set to 50.00 USD, below the 220.15 USD the account owes." in (
+        account.review_note
+    )
+    flagged = account.history.order_by("-history_date", "-history_id").first()
+    assert flagged.needs_review and flagged.history_user is None
+    set_credit_limit(account_id=account.pk, limit=Decimal("0"), actor=finance)
+    client.force_login(bob)
+    limit = client.get("/billing/").content.decode().split('data-testid="credit-limit">')[1].split("</dd>")[0]
+    assert "0.00" in limit and "None set" not in limit
