@@ -16,6 +16,7 @@ from billing_center.admin_base import (
 from billing_center.privacy import mask_phone
 from money.errors import BillingError
 
+from .descriptions import entry_description
 from .lifecycle import check_new_account, open_account
 from .models import (
     Account,
@@ -128,6 +129,15 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "actor")
     search_fields = ("source_ref", "description", "account__name")
     date_hierarchy = "created_at"
+    # The description in the reader's language (the stored English is what search reads); it had shown
+    # "Bank transfer BT-…" on a Chinese page (found by a helper).
+    fields = (
+        "account", "amount", "kind", "source_ref", "described", "actor", "balance_after", "created_at",
+    )  # fmt: skip
+
+    @admin.display(description=gettext_lazy("description"))
+    def described(self, obj):
+        return entry_description(obj.description, obj.description_parts)
 
 
 @admin.register(OutboundEmail)

@@ -80,3 +80,14 @@ def test_a_history_page_for_an_id_no_record_could_have_is_a_404(client, path):
     admin = UserFactory(is_staff=True, is_superuser=True)
     staff_login(client, admin)
     assert client.get("/admin/" + path.format(pk=admin.account_id)).status_code == 404
+
+
+def test_staff_who_may_not_see_a_list_are_refused_alike_for_ids_that_exist_and_ids_that_do_not(client):
+    """An existing id had answered 403 and a missing one a message, telling them apart (found by a helper)."""
+    from tests.factories import PendingTopUpFactory
+
+    topup = PendingTopUpFactory()
+    staff_login(client, UserFactory(is_staff=True))  # staff, not in the Finance group
+    for pk in (topup.pk, 99_999):
+        response = client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [str(pk)]})
+        assert response.status_code == 403, pk

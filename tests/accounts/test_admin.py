@@ -185,3 +185,19 @@ def test_rate_rows_read_as_rates_not_as_objects(client, settings):
     assert "1 USD = 7.1000 CNY" in sheet
     history = client.get("/admin/topups/historicalrate/").content.decode()
     assert "Rate object" not in history
+
+
+def test_a_ledger_entrys_page_reads_its_description_in_the_readers_language(client):
+    """It had shown the stored English ("Online top-up TU-…") on a Chinese admin page (found by a helper)."""
+    from accounts.descriptions import ONLINE_TOPUP, describe
+    from accounts.ledger import credit_deposit
+    from accounts.models import LedgerEntry
+
+    account = UserFactory().account
+    description = describe(ONLINE_TOPUP, reference="TU-ABC123")
+    deposit = {"amount": Money("5.00", "USD"), "kind": "online_topup", "source_ref": "t:1"}
+    credit_deposit(account_id=account.pk, description=description, **deposit)
+    staff_login(client, UserFactory(is_staff=True, is_superuser=True))
+    entry = LedgerEntry.objects.get()
+    page = client.get(f"/admin/accounts/ledgerentry/{entry.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "在线充值 TU-ABC123" in page.content.decode()
