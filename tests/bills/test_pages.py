@@ -54,6 +54,17 @@ def test_the_overview_shows_unbilled_usage_outstanding_bills_and_repay_instead_o
     assert "413.00" in page  # 500 limit, 87 owed
 
 
+def test_a_postpaid_balance_below_zero_reads_as_owed_and_a_transfer_quoting_the_bill_needs_no_ticket(client, billed):
+    """The card had called what bob owes his "Available balance", and Repay › Bank transfer had told him to open a
+    ticket after every transfer, when our statement settles a bill its transfer names (found by a helper)."""
+    overview = client.get("/billing/").content.decode()
+    assert ">Balance</h2>" in overview and "Below zero: what you owe, billed or not yet billed." in overview
+    assert "Available balance" not in overview
+    page = client.get("/billing/repay/bank-transfer/").content.decode()
+    assert "Quoted the bill number or your payment reference, and paid in <strong>USD</strong>?" in page
+    assert "After transferring, open a" not in page
+
+
 def test_a_prepaid_overview_has_no_postpaid_panel(client):
     client.force_login(UserFactory())
     page = client.get("/billing/").content.decode()
