@@ -128,6 +128,9 @@ def test_an_amount_without_ticks_pays_the_oldest_first(client, billed):
     november.refresh_from_db()
     assert october.status == Bill.Status.PAID
     assert november.amount_paid == Money("10.00", "USD")
+    # Partly paid reads as calmly as open, not in the amber of a payment gone wrong (found by a helper).
+    bills = client.get("/billing/bills/").content.decode()
+    assert 'class="badge badge-submitted" data-testid="bill-status">Partly paid' in bills
 
 
 @pytest.mark.parametrize(
