@@ -17,6 +17,7 @@ from djmoney.money import Money
 
 from accounts.models import Account
 from bills.models import Bill
+from bills.selectors import outstanding_bills
 from bills.settlement import unapplied_credit
 from money.errors import Invalid
 from money.formatting import format_money
@@ -74,10 +75,7 @@ def _check_limits(account: Account, amount: Money, *, owed: Money | None, now) -
     daily limit held in advance beyond what the bills owe, counting the credit on account and the checkouts
     still open (card testing with 0.01, or unlimited advances, had been taken)."""
     limits, currency = limits_for(account.billing_currency), account.billing_currency
-    outstanding = sum(
-        (bill.remaining for bill in Bill.objects.filter(account=account, status__in=Bill.OUTSTANDING)),
-        Money(0, currency),
-    )
+    outstanding = sum((bill.remaining for bill in outstanding_bills(account)), Money(0, currency))
     whole = outstanding if owed is None else owed
     if amount < limits.minimum and amount != whole:
         raise Invalid(
