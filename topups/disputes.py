@@ -12,15 +12,19 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.descriptions import DISPUTE_WON, DISPUTED, DISPUTED_NO_REASON, describe
 from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
+from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
 from accounts.review_notes import DISPUTE_OPENED, PAYMENT_DISPUTED
 from billing_center.review_flags import flag
+from money.formatting import format_money
 
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
@@ -81,6 +85,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             else describe(DISPUTED_NO_REASON, reference=topup.reference),
             now=now,
         ).entry
+        _email_payer(dispute, dispute.debit_entry)
         changed = True
     if dispute.status == Dispute.Status.WON and dispute.debit_entry_id and dispute.return_entry_id is None:
         dispute.return_entry = credit_deposit(
@@ -91,6 +96,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             description=describe(DISPUTE_WON, reference=topup.reference),
             now=now,
         ).entry
+        _email_payer(dispute, dispute.return_entry)
         changed = True
     if not changed:
         return Verdict.ALREADY_APPLIED
@@ -99,3 +105,34 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     state |= {"amount": money(dispute.debit_amount), "balance_debited": dispute.debit_entry_id is not None}
     emit("dispute.updated", account_id=topup.account_id, data=state, now=now)
     return Verdict.DISPUTED
+
+
+def _email_payer(dispute: Dispute, entry: LedgerEntry) -> None:
+    """Tell whoever paid that the balance moved: the money taken when the bank took it back, or
+    returned when the dispute was won. Once per posting (its entry's source keys the e-mail)."""
+    topup = dispute.topup
+    payer = topup.created_by
+    if not payer.email:
+        return
+    returned = entry.kind == LedgerEntry.Kind.DISPUTE_WON
+    with recipient_language(payer):
+        names = {"reference": topup.reference, "amount": format_money(dispute.debit_amount)}
+        subject = (
+            _("Dispute of %(reference)s won: %(amount)s returned to your balance")
+            if returned
+            else _("Payment %(reference)s disputed: %(amount)s taken from your balance")
+        ) % names
+        queue_templated_email(
+            dedupe_key=f"dispute:{entry.source_ref}",
+            to=payer.email,
+            subject=subject,
+            template="topups/email_disputed.txt",
+            context={
+                "dispute": dispute,
+                "topup": topup,
+                "entry": entry,
+                "returned": returned,
+                "url": settings.SITE_URL + reverse("topups:detail", args=[topup.public_id]),
+            },
+            account=topup.account,
+        )

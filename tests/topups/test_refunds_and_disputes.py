@@ -485,3 +485,54 @@ def test_a_dispute_of_a_payment_refunded_whole_is_recorded_and_flagged_with_noth
     assert balance(credited) == Money("0.00", "USD") and not LedgerEntry.objects.filter(kind="dispute").exists()
     assert Account.objects.get(pk=credited.account_id).needs_review
     assert ledger_mismatches() == []
+
+
+def dispute_emails(topup) -> list[OutboundEmail]:
+    return list(OutboundEmail.objects.filter(dedupe_key__startswith="dispute:").order_by("pk"))
+
+
+def test_the_payer_is_told_once_when_a_dispute_takes_money_and_once_when_it_is_won(client, credited):
+    """The balance had dropped by a chargeback without a word to the customer; the top-up's page had shown the
+    amount as taken even while a dispute was only held."""
+    opened = dispute_object(payment_intent=PI, amount=4000, id="du_mail", reason="fraudulent")
+    for payload in [event("charge.dispute.created", opened)] * 2:
+        deliver(client, payload)
+    [taken] = dispute_emails(credited)
+    assert taken.to == "alice@example.com"
+    assert taken.subject == f"Payment {credited.reference} disputed: 40.00 USD taken from your balance"
+    assert "Taken from balance: 40.00 USD" in taken.body and "Balance after:      60.00 USD" in taken.body
+    assert f"/billing/topups/{credited.public_id}/" in taken.body
+
+    for payload in [event("charge.dispute.closed", {**opened, "status": "won"})] * 2:
+        deliver(client, payload)
+    taken_again, returned = dispute_emails(credited)
+    assert taken_again == taken
+    assert returned.subject == f"Dispute of {credited.reference} won: 40.00 USD returned to your balance"
+    assert "Returned to balance: 40.00 USD" in returned.body and "Balance after:      100.00 USD" in returned.body
+
+
+def test_a_lost_dispute_says_nothing_more_and_a_held_one_speaks_only_when_the_money_is_taken(
+    client, credited, settings
+):
+    settings.DISPUTE_POLICY = "hold"
+    opened = dispute_object(payment_intent=PI, amount=10000, id="du_held")
+    deliver(client, event("charge.dispute.created", opened))
+    assert dispute_emails(credited) == []  # nothing moved
+    client.force_login(credited.created_by)
+    page = client.get(f"/billing/topups/{credited.public_id}/").content.decode()
+    assert "−100.00" not in page and "Dispute open" in page
+
+    deliver(client, event("charge.dispute.closed", {**opened, "status": "lost"}))
+    [taken] = dispute_emails(credited)
+    assert "100.00 USD taken from your balance" in taken.subject
+    page = client.get(f"/billing/topups/{credited.public_id}/").content.decode()
+    assert "−100.00 USD" in page and "Dispute lost" in page
+
+
+def test_the_dispute_email_speaks_the_payers_language(client, credited):
+    credited.created_by.language = "zh-hans"
+    credited.created_by.save()
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=2500, id="du_zh")))
+    [taken] = dispute_emails(credited)
+    assert "从余额扣除" in taken.subject + taken.body
+    assert "Taken from balance" not in taken.body and "disputed" not in taken.subject
