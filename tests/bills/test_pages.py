@@ -250,6 +250,17 @@ def test_the_navigation_links_bills_for_postpaid_accounts_only(client, billed):
     assert 'href="/billing/bills/"' not in client.get("/billing/").content.decode()
 
 
+def test_a_prepaid_customer_at_the_bills_address_is_told_why_there_are_none(client, billed):
+    """The postpaid empty state had promised a prepaid customer a bill after the month ended."""
+    assert "No bills yet." not in client.get("/billing/bills/").content.decode()  # bob's bills are listed
+    client.force_login(UserFactory())
+    page = client.get("/billing/bills/").content.decode()
+    assert "Your account has no monthly bills." in page and "billed after the month ends" not in page
+    assert 'href="/billing/statement/"' in page and 'href="/billing/topups/"' in page
+    zh = client.get("/billing/bills/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Your account" not in zh
+
+
 @pytest.mark.parametrize("path", ["/billing/repay/?bill={}", "/billing/tickets/new/?bill={}"])
 def test_another_customers_bill_in_the_query_string_is_ignored(client, billed, path):
     other = UserFactory(account=PostpaidAccountFactory(name="Mallory's Mill"))
