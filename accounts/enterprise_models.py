@@ -68,3 +68,8 @@ class FundMove(models.Model):
     def member_change(self):
         """What the move did to the member's balance: + for an allocation, − for a reclaim."""
         return self.amount if self.direction == self.Direction.ALLOCATION else -self.amount
+
+    @property
+    def master_change(self):
+        """What the move did to the master's balance: − for an allocation, + for a reclaim."""
+        return -self.member_change

@@ -107,6 +107,8 @@ def test_dave_allocates_and_reclaims_from_the_page(client, dave, carol):
     moves = text[text.index("Recent allocations and reclaims") :]
     assert "Allocated to Carol" in moves
     assert "Reclaimed from Carol" in moves
+    # Signed as the master's statement signs them: an allocation left dave's funds, a reclaim came back
+    assert moves.index("-300.00 USD") > moves.index("Allocated to Carol") > moves.index("+100.00 USD")
 
 
 def test_a_form_sent_twice_allocates_once(client, dave, carol):
