@@ -15,12 +15,20 @@ from simple_history.models import HistoricalRecords
 from accounts.descriptions import rate_text
 
 from .references import formatted
-from .statements.parsed import reference_key, reference_key_of
+from .statements.parsed import compact_reference, reference_key, reference_key_of
 
 
-def transfer_source_ref(bank_reference: str) -> str:
-    """The ledger source of a bank transfer: its reference on our statement, however typed."""
-    return "bank:" + reference_key(bank_reference)
+def transfer_source_ref(receiving_account_id: int, bank_reference: str) -> str:
+    """The ledger source of a bank transfer: the account of ours it reached and its reference on that account's
+    statement, however typed. Two banks may give two transfers one reference; each is credited."""
+    return f"bank:{receiving_account_id}:{reference_key(bank_reference)}"
+
+
+def legacy_transfer_sources(bank_reference: str) -> set[str]:
+    """The sources a transfer was credited under before they named the receiving account: "bank:BK1005", and
+    before references were compared by their letters and digits, "bank:BK-1005". Such an entry is this
+    transfer's only where a line or ticket of the same receiving account carries it (matching.earlier_credits)."""
+    return {"bank:" + reference_key(bank_reference), "bank:" + compact_reference(bank_reference)}
 
 
 class ReceivingAccount(models.Model):
@@ -289,11 +297,12 @@ class TransferTicket(models.Model):
                 condition=~models.Q(status="credited") | models.Q(ledger_entry__isnull=False),
                 name="ticket_credited_has_entry",
             ),
-            # One line of our bank statement pays one ticket, whatever the clerks type.
+            # One line of our bank statement pays one ticket, whatever the clerks type; another of our banks
+            # may give another transfer the same reference.
             models.UniqueConstraint(
-                fields=["confirmed_bank_reference"],
+                fields=["receiving_account", "confirmed_bank_reference"],
                 condition=~models.Q(confirmed_bank_reference=""),
-                name="ticket_statement_line_once",
+                name="ticket_statement_line_once_per_bank",
             ),
             models.UniqueConstraint(
                 fields=["account", "request_key"], condition=~models.Q(request_key=""), name="ticket_once_per_page"
@@ -323,14 +332,6 @@ class TransferTicket(models.Model):
     def payment_reference_shown(self) -> str:
         """The RF reference grouped in fours, as the Pay page and banks print it ("RF17 BC00 0000 01")."""
         return formatted(self.payment_reference) if self.payment_reference else ""
-
-    @property
-    def ledger_source_ref(self) -> str:
-        """The transfer, as the statement names it: a ticket and a statement line for the same
-        transfer credit once (tickets.statements)."""
-        if self.confirmed_bank_reference:
-            return transfer_source_ref(self.confirmed_bank_reference)
-        return f"ticket:{self.public_id}"
 
     def is_overdue(self, now=None) -> bool:
         return self.is_open and (now or timezone.now()) > self.due_at

@@ -26,7 +26,7 @@ from money.rates import current_quote
 from . import notes
 from .events import status_changed
 from .exceptions import TicketNotAllowed, TicketStateError
-from .models import StatementLine, TicketEvent, TransferTicket
+from .models import StatementLine, TicketEvent, TransferTicket, transfer_source_ref
 from .selectors import statement_lines_for_transfer
 from .statements.credited_elsewhere import note_credited_elsewhere
 from .statements.parsed import compact_reference
@@ -201,7 +201,8 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
     """Credit the locked ticket through the one money-in function and mark it credited. A
     postpaid account's transfer is a repayment: it settles the bill it names first, then the oldest."""
     refuse_used_transfer(ticket)  # again at approval: a line set aside since the proposal
-    first = statement_lines_for_transfer(ticket).filter(state=StatementLine.State.CREDITED).first()
+    lines = statement_lines_for_transfer(ticket)
+    first = lines.filter(state=StatementLine.State.CREDITED).first()
     if first is not None and first.account_id == ticket.account_id:
         # Our statement's line credited this transfer first; its entry's source may be spelled otherwise
         # ("bank:BK-1005", written before sources were keyed by letters and digits): linked, not credited again.
@@ -212,7 +213,12 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         kind=LedgerEntry.Kind.BANK_TRANSFER,
         account_id=ticket.account_id,
         amount=ticket.credit_amount,
-        source_ref=ticket.ledger_source_ref,
+        # The transfer as our statement names it (the account it reached, where a line lists it): the line and
+        # the ticket credit once, whichever comes first.
+        source_ref=transfer_source_ref(
+            lines.values_list("receiving_account_id", flat=True).first() or ticket.receiving_account_id,
+            ticket.confirmed_bank_reference,
+        ),
         actor=actor,
         description=_description(ticket),
         bill_ids=[ticket.bill_id] if ticket.bill_id else [],

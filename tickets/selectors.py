@@ -5,7 +5,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -121,12 +121,18 @@ def other_currency_statement_lines() -> QuerySet[StatementLine]:
 
 def statement_lines_for_transfer(ticket: TransferTicket) -> QuerySet[StatementLine]:
     """Our statement's lines for the transfer a ticket's confirmed figures name: the reference however
-    spelled (its letters and digits), the amount received, the receiving account."""
-    return StatementLine.objects.alias(key=reference_key_of("bank_reference")).filter(
-        receiving_account_id=ticket.receiving_account_id,
-        key=reference_key(ticket.confirmed_bank_reference),
-        amount=ticket.received_amount.amount,
-        currency=str(ticket.received_amount.currency),
+    spelled (its letters and digits) and the amount received, those of the receiving account the ticket names
+    first. The customer may have named another of our accounts than the one the money reached (a retired one):
+    a line there with the same reference and amount is taken for the same transfer."""
+    named_first = Case(When(receiving_account_id=ticket.receiving_account_id, then=Value(0)), default=Value(1))
+    return (
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(
+            key=reference_key(ticket.confirmed_bank_reference),
+            amount=ticket.received_amount.amount,
+            currency=str(ticket.received_amount.currency),
+        )
+        .order_by(named_first, "pk")
     )
 
 

@@ -1,13 +1,17 @@
 """One transfer on our bank statement credits once: the rule a ticket's confirmation is checked
 against before anything is written (tickets.review), beside the ledger's own guarantee (money in
-once per source, `bank:<reference>`, whatever the kind).
+once per source, `bank:<receiving account>:<reference>`, whatever the kind).
 
-The statement's bank reference names the transfer, as the ledger's source does. It cannot credit a
-second ticket; nor a ticket when finance set our statement's line for it aside (returned to the
-payer, say), nor when that line was credited, or is matched (its RF, an invoice, a bill, a clerk's
-assignment), to another account, nor for another amount than the statement shows.
+The receiving account and its statement's bank reference name the transfer, as the ledger's source does:
+another of our banks may give another transfer the same reference. A ticket's receiving account is the
+customer's word, though (a retired account, say), so a line or ticket at another of our accounts with the
+same reference and amount is taken for the same transfer. It cannot credit a second ticket; nor a ticket
+when finance set our statement's line for it aside (returned to the payer, say), nor when that line was
+credited, or is matched (its RF, an invoice, a bill, a clerk's assignment), to another account, nor for
+another amount than the statement shows.
 """
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from money.formatting import format_money
@@ -21,7 +25,11 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
     """Raise TicketStateError, saying why, if the ticket's confirmed transfer is spoken for."""
     reference, key = ticket.confirmed_bank_reference, reference_key(ticket.confirmed_bank_reference)
     tickets = TransferTicket.objects.alias(key=reference_key_of("confirmed_bank_reference"))
-    other = tickets.filter(key=key).exclude(pk=ticket.pk)  # "BK1005" typed for "BK-1005": one transfer
+    # "BK1005" typed for "BK-1005": one transfer; at another of our banks, only for the same amount.
+    same_bank = Q(receiving_account_id=ticket.receiving_account_id)
+    received = ticket.received_amount
+    same_amount = Q(received_amount=received.amount, received_amount_currency=str(received.currency))
+    other = tickets.filter(same_bank | same_amount, key=key).exclude(pk=ticket.pk)
     number = other.values_list("number", flat=True).first()
     if number:
         raise TicketStateError(
@@ -61,6 +69,7 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
                 )
                 % {**names, "account": f"{line.account.name} (#{line.account_id})", "rule": line.get_rule_display()}
             )
+    lines = [line for line in lines if line.receiving_account_id == ticket.receiving_account_id]
     if lines and not same:
         raise TicketStateError(
             _("Our statement shows %(shown)s for %(reference)s, not %(typed)s.")

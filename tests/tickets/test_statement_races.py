@@ -133,7 +133,7 @@ def test_one_transfer_raced_as_a_ticket_for_one_account_and_a_line_for_another_i
 
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) == 1 and all(isinstance(r, (Conflict, TicketStateError)) for r in refused), results
-    assert LedgerEntry.objects.filter(source_ref="bank:UNM6").count() == 1
+    assert LedgerEntry.objects.filter(source_ref=f"bank:{bank.pk}:UNM6").count() == 1
     assert ledger_mismatches() == []
 
 

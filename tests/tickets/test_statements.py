@@ -54,7 +54,7 @@ def test_a_line_with_the_customers_rf_reference_is_credited_once_and_explained(c
     assert formatted(rf) in line.explanation
     assert balance_of(customer) == Money("120.00", "USD")
     entry = LedgerEntry.objects.get(kind="bank_transfer")
-    assert entry.source_ref == "bank:BANKREF1" and line.ledger_entry == entry
+    assert entry.source_ref == f"bank:{bank.pk}:BANKREF1" and line.ledger_entry == entry
     # The same file again, and an overlapping statement, add nothing and credit nothing.
     again = run_import(bank, clerk, data)
     overlapping = camt053(

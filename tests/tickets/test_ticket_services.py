@@ -73,7 +73,8 @@ def test_confirm_and_credit_posts_one_entry_and_mails_the_customer_after_commit(
     ticket.refresh_from_db()
     assert ticket.status == "credited" and ticket.decided_by == clerk
     entry = LedgerEntry.objects.get(kind="bank_transfer")
-    assert entry.source_ref == "bank:STMT1" and entry.amount == Money("250.00", "USD")  # "stmt 1" is the same
+    assert entry.source_ref == f"bank:{ticket.receiving_account_id}:STMT1"  # "stmt 1" is the same
+    assert entry.amount == Money("250.00", "USD")
     assert ticket.ledger_entry == entry
     customer.account.refresh_from_db()
     assert customer.account.balance == Money("250.00", "USD")

@@ -29,6 +29,7 @@ from .. import notes
 from ..models import StatementLine, TransferTicket, transfer_source_ref
 from ..review import CREDIT_PERMISSION, close_matched_ticket
 from .events import lines_matched
+from .matching import earlier_credits
 from .transfer_lines import link_others, lock_transfers, refuse_if_set_aside, with_a_line_set_aside
 
 CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
@@ -131,14 +132,28 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
     refuse_if_set_aside(line)
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
     if ticket and ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id:
+        if ticket.received_amount != line.money:  # a slip in the confirmed amount, or another transfer
+            raise Conflict(
+                _(
+                    "%(number)s was credited for %(received)s received; this line shows %(shown)s. "
+                    "Check the ticket's confirmed amount: this line is not linked to it."
+                )
+                % {
+                    "number": ticket.number,
+                    "received": format_money(ticket.received_amount),
+                    "shown": format_money(line.money),
+                }
+            )
         entry, linked = ticket.ledger_entry, True  # the clerk confirmed it under another reference
+    elif earlier_entry := _earlier_entry(line):
+        entry, linked = earlier_entry, True  # under a source written before sources named the receiving account
     else:
         deposit = credit_payment(
             repayment=account.is_postpaid,
             kind=LedgerEntry.Kind.BANK_TRANSFER,
             account_id=account.pk,
             amount=line.money,
-            source_ref=transfer_source_ref(line.bank_reference),
+            source_ref=transfer_source_ref(line.receiving_account_id, line.bank_reference),
             actor=actor,
             description=_description(line),
             bill_ids=[line.bill_id] if line.bill_id else [],
@@ -154,6 +169,21 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
     elif not linked:  # the customer was told when the money was credited, once
         _queue_emails([line], {account.pk: account})
     return LineOutcome(line, credited=True, linked=linked or earlier is not None, linked_to=earlier)
+
+
+def _earlier_entry(line: StatementLine) -> LedgerEntry | None:
+    """The credit the line's transfer has under another source than the one crediting it would write (see
+    matching.earlier_credits); Conflict if that credit is another account's."""
+    earlier = earlier_credits([line]).get(line.pk)
+    source = transfer_source_ref(line.receiving_account_id, line.bank_reference)
+    if earlier is None or earlier.entry.source_ref == source:
+        return None  # none, or the one crediting answers with (a line of an earlier statement)
+    if earlier.entry.account_id != line.account_id:
+        raise Conflict(
+            _("This transfer was credited already, to account #%(account)s on %(when)s.")
+            % {"account": earlier.entry.account_id, "when": stamp(earlier.entry.created_at)}
+        )
+    return earlier.entry
 
 
 def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> list[StatementLine]:
@@ -178,7 +208,7 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
             line.account_id,
             line.money,
             LedgerEntry.Kind.BANK_TRANSFER,
-            transfer_source_ref(line.bank_reference),
+            transfer_source_ref(line.receiving_account_id, line.bank_reference),
             actor,
             _description(line),
         )

@@ -25,9 +25,9 @@ from accounts.models import Account, LedgerEntry
 from bills.models import Bill
 
 from .. import notes
-from ..models import Invoice, StatementLine, TransferTicket, transfer_source_ref
+from ..models import Invoice, StatementLine, TransferTicket, legacy_transfer_sources, transfer_source_ref
 from ..references import formatted
-from .parsed import compact_reference, reference_key, reference_key_of
+from .parsed import reference_key, reference_key_of
 
 # Ours: RF, two check digits, BC and the account's eight digits, not one digit more (an over-long one had
 # been cut to eight and read as account #0).
@@ -71,18 +71,23 @@ def match_lines(lines: list[StatementLine], *, statement_currency: str) -> dict[
 
 def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
     """For the credit lines whose transfer was credited already (by a ticket, or a line of an
-    earlier statement under the same bank reference), that credit, by line id."""
+    earlier statement under the same bank reference), that credit, by line id.
+
+    A transfer is the receiving account it reached, its reference there and what arrived: a credit under the
+    same reference at another of our banks, or of another amount, is another transfer (two banks had given
+    two customers one reference, and the second customer's money was linked to the first one's credit)."""
     credits = [line for line in lines if line.is_credit]
     if not credits:
         return {}
-    # The source as written now, and as it was written before references were compared by their letters and
-    # digits ("bank:BK-1005"): a transfer credited then is found either way.
-    sources = {transfer_source_ref(line.bank_reference): line for line in credits}
-    sources |= {f"bank:{compact_reference(line.bank_reference)}": line for line in credits}
+    current = {line.pk: transfer_source_ref(line.receiving_account_id, line.bank_reference) for line in credits}
+    legacy = {line.pk: legacy_transfer_sources(line.bank_reference) for line in credits}
     entries = {
         entry.source_ref: entry
-        for entry in LedgerEntry.objects.filter(kind__in=DEPOSIT_KINDS, source_ref__in=list(sources))
+        for entry in LedgerEntry.objects.filter(
+            kind__in=DEPOSIT_KINDS, source_ref__in={*current.values(), *(s for ss in legacy.values() for s in ss)}
+        )
     }
+    carried = _carried_by(entry.pk for source, entry in entries.items() if source not in current.values())
     tickets = defaultdict(list)
     references = [compact(line.bank_reference) for line in credits]
     for ticket in (
@@ -99,18 +104,40 @@ def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
             tickets[key].append(ticket)
     earlier = {}
     for line in credits:
-        ticket = next(
-            (t for t in tickets[compact(line.bank_reference)] if line.money in (t.amount, t.received_amount)),
-            None,
-        )
-        entry = (
-            entries.get(transfer_source_ref(line.bank_reference))
-            or entries.get(f"bank:{compact_reference(line.bank_reference)}")
-            or (ticket and ticket.ledger_entry)
-        )
+        bank = line.receiving_account_id
+        ticket = next((t for t in tickets[compact(line.bank_reference)] if _same_transfer(line, t)), None)
+        found = [entries.get(current[line.pk])]
+        found += [entries.get(source) for source in sorted(legacy[line.pk])]
+        entry = next((e for e in found if e is not None and (e.source_ref == current[line.pk] or
+                      (e.pk, bank) in carried)), None)  # fmt: skip
+        if entry is not None and entry.amount != line.money and not (ticket and ticket.ledger_entry_id == entry.pk):
+            entry = None  # another amount under the reference: another transfer, which crediting says is refused
+        entry = entry or (ticket and ticket.ledger_entry)
         if entry is not None:
             earlier[line.pk] = Earlier(entry, ticket)
     return earlier
+
+
+def _same_transfer(line: StatementLine, ticket: TransferTicket) -> bool:
+    """Whether a credited ticket quoting the line's reference credited the line's transfer: the same amount
+    received, and the receiving account the ticket names — or another of ours (a customer may name a retired
+    one) where the line names no other customer."""
+    if (ticket.received_amount or ticket.amount) != line.money:
+        return False
+    return ticket.receiving_account_id == line.receiving_account_id or line.account_id in (None, ticket.account_id)
+
+
+def _carried_by(entry_ids) -> set[tuple[int, int]]:
+    """(entry id, receiving account id) for the entries a statement line or a ticket carries: which of our bank
+    accounts an entry under a legacy source (one without the receiving account) credited a transfer of."""
+    ids = set(entry_ids)
+    if not ids:
+        return set()
+    lines = StatementLine.objects.filter(ledger_entry_id__in=ids).values_list("ledger_entry_id", "receiving_account_id")
+    tickets = TransferTicket.objects.filter(ledger_entry_id__in=ids).values_list(
+        "ledger_entry_id", "receiving_account_id"
+    )
+    return {*lines, *tickets}
 
 
 @dataclass
