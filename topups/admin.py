@@ -18,7 +18,7 @@ from money.formatting import format_money, plain_amount
 
 from .models import Dispute, HistoricalRate, RateSheet, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
-from .refunds import REFUND_PERMISSION, dispute_refused, refundable, repayment_refused, request_refund
+from .refunds import REFUND_PERMISSION, dispute_refused, refundable, repayment_refused, request_refund, send_refund
 
 
 class RefundForm(forms.Form):
@@ -35,6 +35,12 @@ class RefundForm(forms.Form):
         label=gettext_lazy("Refund even if it takes the balance below zero"),
         required=False,
         help_text=gettext_lazy("Only with a reason: the customer then owes the difference."),
+    )
+    # One per rendered form (topups.refunds.request_refund): a double click finds the refund the first click asked for.
+    request_key = forms.CharField(
+        widget=forms.HiddenInput,
+        max_length=64,
+        error_messages={"required": gettext_lazy("This form is out of date: choose the top-up and Refund again.")},
     )
 
     def __init__(self, *args, topup: TopUp, **kwargs):
@@ -160,7 +166,7 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
         confirmed = request.POST.get("post") == "yes"
         form = RefundForm(request.POST if confirmed else None, topup=topup, initial={"amount": ""})
         if not confirmed:
-            form.initial["amount"] = plain_amount(refundable(topup))
+            form.initial |= {"amount": plain_amount(refundable(topup)), "request_key": uuid.uuid4().hex}
         elif form.is_valid():
             data = form.cleaned_data
             try:
@@ -169,6 +175,7 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
                     amount=data["amount"],
                     reason=data["reason"],
                     override=data["override"],
+                    request_key=data["request_key"],
                     actor=request.user,
                 )
             except BillingError as exc:
@@ -201,7 +208,7 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
 class RefundAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     list_display = ("ref", "topup", "amount", "debit_amount", "status", "origin", "review", "created_at")
     list_filter = ("status", "origin", "needs_review")
-    actions = ["mark_reviewed"]
+    actions = ["mark_reviewed", "send_again"]
     list_select_related = ("topup__account",)  # the review confirmation names each refund's account
     search_fields = ("gateway_refund_id", "topup__account__name")
     date_hierarchy = "created_at"
@@ -209,6 +216,27 @@ class RefundAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Reference"))
     def ref(self, obj):
         return obj.reference
+
+    @admin.action(
+        description=gettext_lazy("Ask the gateway again for refunds it never answered"), permissions=["refund"]
+    )
+    def send_again(self, request, queryset):
+        """A refund the gateway did not answer stays "requested" (and counts against the balance); asked again
+        under its own idempotency key, the gateway makes it once or says what became of it."""
+        waiting = list(queryset.filter(status=Refund.Status.REQUESTED).values_list("pk", flat=True))
+        if not waiting:
+            self.message_user(request, _("None of these refunds waits for the gateway."), messages.WARNING)
+        for refund_id in waiting:
+            try:
+                refund = send_refund(refund_id=refund_id)
+            except BillingError as exc:
+                reference = Refund.objects.get(pk=refund_id).reference
+                self.message_user(request, f"{reference}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{refund.reference}: {refund.get_status_display()}", messages.SUCCESS)
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm(REFUND_PERMISSION)
 
 
 @admin.register(Dispute)

@@ -26,7 +26,7 @@ from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
 from accounts.review_notes import FAILED_AFTER_SUCCESS, REFUND_AMOUNT_DIFFERS, REFUND_IN_DASHBOARD
 from billing_center.review_flags import flag
-from money.errors import Invalid
+from money.errors import Conflict, Invalid
 from money.formatting import format_money, minor_places
 from money.parsing import uuid_or_none
 
@@ -99,72 +99,102 @@ def _require(actor) -> None:
 
 
 def request_refund(
-    *, topup_id: int, amount: Money, reason: str, actor, override: bool = False, now: datetime | None = None
+    *,
+    topup_id: int,
+    amount: Money,
+    reason: str,
+    actor,
+    override: bool = False,
+    request_key: str = "",
+    now: datetime | None = None,
 ) -> Refund:
     """Finance refunds a credited top-up, whole or in part: recorded, then asked of the gateway.
 
     A refund larger than the current balance needs override=True and a reason. The gateway is
     called outside any transaction under the idempotency key refund:<public_id>, so a retry
     (send_refund) can never refund twice; its answer goes through apply_refund_notice.
+
+    `request_key` is the refund form's one-time key: the form sent again (a double click, or after
+    the gateway did not answer) finds the refund it asked for and asks the gateway for that one again.
     """
     _require(actor)
     reason = reason.strip()
     with transaction.atomic():
         topup = TopUp.objects.select_for_update().get(pk=topup_id)
-        if topup.status != TopUp.Status.CREDITED:
-            raise RefundRefused(
-                _("%(reference)s is %(status)s: only credited top-ups.")
-                % {"reference": topup.reference, "status": topup.get_status_display().lower()}
-            )
-        if topup.is_repayment:
-            raise RefundRefused(repayment_refused(topup))
-        if disputed := dispute_refused(topup):
-            raise RefundRefused(disputed)
-        if amount.amount <= 0:
-            raise Invalid(_("A refund must be more than zero."), code="refund_amount")
-        room = refundable(topup)
-        if amount > room:
-            raise RefundRefused(
-                _("At most %(amount)s of %(reference)s can still be refunded.")
-                % {"amount": format_money(room), "reference": topup.reference}
-            )
-        debit = billing_share(topup, amount)
-        if debit.amount <= 0:  # the gateway would pay it back, and the ledger could never debit it
-            smallest = Money(Decimal(1).scaleb(-minor_places(str(debit.currency))), debit.currency)
-            raise Invalid(
-                _("%(amount)s is less than %(smallest)s of the credit at the rate %(reference)s locked: refund more.")
-                % {"amount": format_money(amount), "smallest": format_money(smallest), "reference": topup.reference},
-                code="refund_amount",
-            )
-        # The account's row lock: two clerks refunding its top-ups at once are checked one after the other.
-        balance = Account.objects.select_for_update().get(pk=topup.account_id).balance
-        promised = _not_yet_debited(topup.account_id, debit.currency)
-        if debit > balance - promised and not override:
-            raise RefundRefused(
-                _(
-                    "This refund takes %(debit)s from a balance of %(balance)s, of which %(promised)s is promised to "
-                    "refunds not completed yet. To refund anyway, tick the override and give the reason."
-                )
-                % {"debit": format_money(debit), "balance": format_money(balance), "promised": format_money(promised)}
-                if promised.amount
-                else _(
-                    "This refund takes %(debit)s from a balance of %(balance)s. "
-                    "To refund anyway, tick the override and give the reason."
-                )
-                % {"debit": format_money(debit), "balance": format_money(balance)}
-            )
-        balance -= promised
-        if debit > balance and not reason:
-            raise Invalid(_("Give the reason for refunding more than the balance."), code="override_reason")
-        refund = Refund.objects.create(
-            topup=topup,
-            amount=amount,
-            debit_amount=debit,
-            reason=reason,
-            balance_override=debit > balance,
-            requested_by=actor,
-        )
+        refund = _sent_before(topup, request_key, amount)
+        if refund is None:
+            refund = _new_refund(topup, amount, reason=reason, actor=actor, override=override, request_key=request_key)
     return send_refund(refund_id=refund.pk, now=now)
+
+
+def _sent_before(topup: TopUp, request_key: str, amount: Money) -> Refund | None:
+    """The refund this form asked for already, or None; the form sent again with another amount is refused."""
+    earlier = topup.refunds.filter(request_key=request_key).first() if request_key else None
+    if earlier is not None and earlier.amount != amount:
+        raise Conflict(
+            _("This form was already sent for %(amount)s (%(refund)s). Open the refund form again for another.")
+            % {"amount": format_money(earlier.amount), "refund": earlier.reference},
+            code="request_key_reused",
+        )
+    return earlier
+
+
+def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bool, request_key: str) -> Refund:
+    """Check a new refund of the locked top-up against what is left of it and the balance, and record it."""
+    if topup.status != TopUp.Status.CREDITED:
+        raise RefundRefused(
+            _("%(reference)s is %(status)s: only credited top-ups.")
+            % {"reference": topup.reference, "status": topup.get_status_display().lower()}
+        )
+    if topup.is_repayment:
+        raise RefundRefused(repayment_refused(topup))
+    if disputed := dispute_refused(topup):
+        raise RefundRefused(disputed)
+    if amount.amount <= 0:
+        raise Invalid(_("A refund must be more than zero."), code="refund_amount")
+    room = refundable(topup)
+    if amount > room:
+        raise RefundRefused(
+            _("At most %(amount)s of %(reference)s can still be refunded.")
+            % {"amount": format_money(room), "reference": topup.reference}
+        )
+    debit = billing_share(topup, amount)
+    if debit.amount <= 0:  # the gateway would pay it back, and the ledger could never debit it
+        smallest = Money(Decimal(1).scaleb(-minor_places(str(debit.currency))), debit.currency)
+        raise Invalid(
+            _("%(amount)s is less than %(smallest)s of the credit at the rate %(reference)s locked: refund more.")
+            % {"amount": format_money(amount), "smallest": format_money(smallest), "reference": topup.reference},
+            code="refund_amount",
+        )
+    # The account's row lock: two clerks refunding its top-ups at once are checked one after the other.
+    balance = Account.objects.select_for_update().get(pk=topup.account_id).balance
+    promised = _not_yet_debited(topup.account_id, debit.currency)
+    if debit > balance - promised and not override:
+        raise RefundRefused(
+            _(
+                "This refund takes %(debit)s from a balance of %(balance)s, of which %(promised)s is promised to "
+                "refunds not completed yet. To refund anyway, tick the override and give the reason."
+            )
+            % {"debit": format_money(debit), "balance": format_money(balance), "promised": format_money(promised)}
+            if promised.amount
+            else _(
+                "This refund takes %(debit)s from a balance of %(balance)s. "
+                "To refund anyway, tick the override and give the reason."
+            )
+            % {"debit": format_money(debit), "balance": format_money(balance)}
+        )
+    balance -= promised
+    if debit > balance and not reason:
+        raise Invalid(_("Give the reason for refunding more than the balance."), code="override_reason")
+    return Refund.objects.create(
+        topup=topup,
+        amount=amount,
+        debit_amount=debit,
+        reason=reason,
+        balance_override=debit > balance,
+        requested_by=actor,
+        request_key=request_key,
+    )
 
 
 def _not_yet_debited(account_id: int, currency) -> Money:

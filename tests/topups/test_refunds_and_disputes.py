@@ -1,9 +1,12 @@
 """Refunds and disputes of credited top-ups, with Stripe's documented payloads signed with its
 real scheme; every event delivered twice and out of order; exact balances afterwards."""
 
+import re
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from djmoney.money import Money
 
 from accounts.ledger import post_ledger_entry
@@ -198,18 +201,21 @@ def test_a_converted_top_up_is_refunded_at_the_rate_it_locked(client, stripe_set
     assert balance(topup) == Money("0.00", "USD")
 
 
+def refund_form(client, topup) -> dict:
+    """What finance's refund confirmation sends, with the one-time key the page was rendered with."""
+    page = client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [topup.pk]})
+    assert page.status_code == 200 and b"Can still be refunded" in page.content
+    [key] = re.findall(r'name="request_key" value="([0-9a-f]{32})"', page.content.decode())
+    return {"action": "refund", "_selected_action": [topup.pk], "post": "yes", "request_key": key}
+
+
 def test_finance_refunds_from_admin_with_a_confirm_page(client, credited, clerk, fake_stripe):
     staff_login(client, clerk)
     url = "/admin/topups/topup/"
-    page = client.post(url, {"action": "refund", "_selected_action": [credited.pk]})
-    assert page.status_code == 200 and b"Can still be refunded" in page.content
-    refused = client.post(
-        url, {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "100.01", "reason": "x"}
-    )
+    form = refund_form(client, credited)
+    refused = client.post(url, {**form, "amount": "100.01", "reason": "x"})
     assert refused.status_code == 400 and b"can still be refunded" in refused.content
-    done = client.post(
-        url, {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "40.00", "reason": "x"}
-    )
+    done = client.post(url, {**form, "amount": "40.00", "reason": "x"})
     assert done.status_code == 302
     assert balance(credited) == Money("60.00", "USD")
     assert "Refund" in client.get(f"/admin/topups/topup/{credited.pk}/change/").content.decode()
@@ -306,8 +312,7 @@ def test_a_failure_while_applying_a_refund_debits_nothing_and_keeps_the_delivery
 def test_the_admin_refund_form_refuses_hostile_amounts_and_moves_nothing(client, credited, clerk, amount, message):
     staff_login(client, clerk)
     response = client.post(
-        "/admin/topups/topup/",
-        {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": amount, "reason": "Asked"},
+        "/admin/topups/topup/", {**refund_form(client, credited), "amount": amount, "reason": "Asked"}
     )
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -388,8 +393,7 @@ def test_refunds_and_disputes_are_told_to_the_webhook_endpoints_once(client, cre
 def test_finance_says_why_a_refund_goes_back_or_nothing_moves(client, credited, clerk, fake_stripe, reason):
     staff_login(client, clerk)
     response = client.post(
-        "/admin/topups/topup/",
-        {"action": "refund", "_selected_action": [credited.pk], "post": "yes", "amount": "40.00", "reason": reason},
+        "/admin/topups/topup/", {**refund_form(client, credited), "amount": "40.00", "reason": reason}
     )
     assert response.status_code == 400
     assert "Say why the money goes back: it stays on the refund&#x27;s record." in response.content.decode()
@@ -536,3 +540,73 @@ def test_the_dispute_email_speaks_the_payers_language(client, credited):
     [taken] = dispute_emails(credited)
     assert "从余额扣除" in taken.subject + taken.body
     assert "Taken from balance" not in taken.body and "disputed" not in taken.subject
+
+
+def test_a_double_click_on_the_refund_confirmation_refunds_once(client, credited, clerk, fake_stripe):
+    """Two posts of one confirmation had made two refunds, each sent to Stripe under its own key: 60.00 went back
+    for a refund of 30.00 (found by a helper)."""
+    staff_login(client, clerk)
+    form = {**refund_form(client, credited), "amount": "30.00", "reason": "Asked by phone"}
+    assert client.post("/admin/topups/topup/", form).status_code == 302
+    assert client.post("/admin/topups/topup/", form).status_code == 302  # the second click finds the first refund
+    refund = Refund.objects.get()
+    assert refund.status == Refund.Status.SUCCEEDED and balance(credited) == Money("70.00", "USD")
+    assert len(fake_stripe.refund_requests) == 1
+    another_amount = client.post("/admin/topups/topup/", {**form, "amount": "31.00"})
+    assert (
+        another_amount.status_code == 400
+        and "This form was already sent for 30.00 USD" in another_amount.content.decode()
+    )
+    outdated = client.post("/admin/topups/topup/", {**form, "request_key": ""})
+    assert outdated.status_code == 400 and "This form is out of date" in outdated.content.decode()
+    assert Refund.objects.count() == 1 and ledger_mismatches() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_clicks_raced_on_postgresql_refund_once(credited, clerk, fake_stripe):
+    start, errors = threading.Barrier(2), []
+
+    def click():
+        try:
+            start.wait()
+            request_refund(
+                topup_id=credited.pk, amount=Money("30.00", "USD"), reason="Asked", actor=clerk, request_key="k" * 32
+            )
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+    assert errors == [] and Refund.objects.count() == 1
+    assert balance(credited) == Money("70.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_refund_the_gateway_never_answered_is_sent_again_not_left_blocking(client, credited, clerk, fake_stripe):
+    """Stripe away: the refund stayed "requested" for ever, and a new one was refused ("At most 0.00 USD can still
+    be refunded"). The same form sent again, or the refunds list's action, asks again under the same key."""
+    staff_login(client, clerk)
+    form = {**refund_form(client, credited), "amount": "100.00", "reason": "Duplicate payment"}
+    fake_stripe.down = True
+    away = client.post("/admin/topups/topup/", form)
+    assert away.status_code == 400 and Refund.objects.get().status == Refund.Status.REQUESTED
+    fake_stripe.down = False
+    assert client.post("/admin/topups/topup/", form).status_code == 302  # the same form again: the same refund
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED and balance(credited) == Money("0.00", "USD")
+
+    second = PendingTopUpFactory(account=credited.account, created_by=credited.created_by)
+    deliver(client, event("checkout.session.completed", paid_session(second, payment_intent="pi_3QtestSecond0000001")))
+    second.refresh_from_db()
+    fake_stripe.down = True
+    with pytest.raises(Exception, match="Stripe"):
+        request_refund(topup_id=second.pk, amount=second.amount, reason="Asked", actor=clerk)
+    fake_stripe.down = False
+    stuck = Refund.objects.get(topup=second)
+    answer = client.post("/admin/topups/refund/", {"action": "send_again", "_selected_action": [stuck.pk]}, follow=True)
+    assert f"{stuck.reference}: Refunded" in answer.content.decode()
+    stuck.refresh_from_db()
+    assert stuck.status == Refund.Status.SUCCEEDED and len(fake_stripe.refund_requests) == 2
+    assert ledger_mismatches() == []

@@ -57,6 +57,8 @@ class Refund(ReadsReviewNote, models.Model):
     review_note = models.TextField(verbose_name=_("review note"), blank=True)  # why flagged, who reviewed: dated lines
     review_note_parts = models.JSONField(null=True, blank=True, editable=False)  # accounts.review_notes
     failure_reason = models.CharField(verbose_name=_("failure reason"), max_length=300, blank=True)
+    # The refund form's one-time key: a double click or the form sent again finds this refund, never a second.
+    request_key = models.CharField(verbose_name=_("request key"), max_length=64, blank=True, editable=False)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("requested by"),
@@ -84,6 +86,9 @@ class Refund(ReadsReviewNote, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""), name="refund_once_per_id"
+            ),
+            models.UniqueConstraint(
+                fields=["topup", "request_key"], condition=~models.Q(request_key=""), name="refund_once_per_form"
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(
