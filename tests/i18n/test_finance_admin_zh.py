@@ -145,7 +145,14 @@ def refunded(client, clerk):
     topup = start_online_topup(account_id=alice.account_id, actor=alice, amount=Money("50.00", "USD"), request_key="zh")
     complete_checkout(SandboxCheckout.objects.get(session_id=topup.gateway_session_id), outcome="paid")
     assert reconcile_topup(topup_id=topup.pk).status == TopUp.Status.CREDITED
-    form = {"action": "refund", "_selected_action": [topup.pk], "post": "yes", "amount": "10.00", "reason": "Asked"}
+    form = {
+        "action": "refund",
+        "_selected_action": [topup.pk],
+        "post": "yes",
+        "request_key": "k" * 32,
+        "amount": "10.00",
+        "reason": "Asked",
+    }
     response = client.post(reverse("admin:topups_topup_changelist"), form, **ZH)
     assert response.status_code == 302
     return Refund.objects.get(topup=topup)
