@@ -1,6 +1,8 @@
 """Disputes (chargebacks) of credited card payments.
 
-The cardholder's bank takes the money back when a dispute opens, so by default
+An inquiry (Stripe's warning_* statuses: the issuer asks before it charges back) takes no money: it is
+flagged for finance, and either closes or becomes a dispute. The cardholder's bank takes the money back when a
+dispute opens, so by default
 (DISPUTE_POLICY="debit") the balance is debited then, once; a dispute won brings the money
 back and is credited once; a lost one stays debited. With DISPUTE_POLICY="hold" the balance
 is left alone while the dispute is open (the account and top-up are flagged) and debited
@@ -31,6 +33,9 @@ from .models import Dispute, WebhookDelivery
 from .refunds import billing_share, payment_of
 
 Verdict = WebhookDelivery.Verdict
+# A dispute's status only moves forward: an inquiry, a chargeback, its end.
+STEP = {"inquiry": 0, "open": 1, "won": 2, "lost": 2, "closed": 2}
+INQUIRY = ("inquiry", "closed")  # what Stripe's warning_* statuses become: no money moved
 
 
 def _dispute_for(topup, notice: DisputeNotice) -> tuple[Dispute, bool]:
@@ -43,6 +48,7 @@ def _dispute_for(topup, notice: DisputeNotice) -> tuple[Dispute, bool]:
         with transaction.atomic():
             created = Dispute.objects.create(
                 topup=topup,
+                status=Dispute.Status.INQUIRY if notice.status in INQUIRY else Dispute.Status.OPEN,
                 gateway_dispute_id=notice.dispute_id,
                 amount=notice.amount,
                 debit_amount=billing_share(topup, min(notice.amount, topup.amount)),
@@ -67,13 +73,15 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         flag_for_review(
             account_id=topup.account_id, note=describe(PAYMENT_DISPUTED, reference=topup.reference), now=now
         )
-    if notice.status != "open" and dispute.status == Dispute.Status.OPEN:
-        dispute.status, dispute.closed_at = notice.status, now
+    if STEP[notice.status] > STEP[dispute.status]:  # only forward
+        dispute.status = notice.status
+        dispute.closed_at = now if STEP[notice.status] == STEP[Dispute.Status.WON] else None
         changed = True
     holding = settings.DISPUTE_POLICY == "hold"
     # Nothing left of the credit to take (refunded already, whole): nothing to debit, and the flag above tells
     # finance to contest it; a debit of nought had been refused and the delivery retried for ever.
-    debitable = dispute.debit_amount.amount > 0
+    chargeback = dispute.status not in INQUIRY  # an inquiry takes nothing (it may become a chargeback later)
+    debitable = dispute.debit_amount.amount > 0 and chargeback
     if dispute.debit_entry_id is None and debitable and (not holding or dispute.status == Dispute.Status.LOST):
         dispute.debit_entry = reverse_deposit(
             account_id=topup.account_id,

@@ -37,4 +37,4 @@ def flagged_refunds():
 
 
 def open_disputes():
-    return Dispute.objects.filter(status=Dispute.Status.OPEN)
+    return Dispute.objects.filter(status__in=(Dispute.Status.INQUIRY, Dispute.Status.OPEN))

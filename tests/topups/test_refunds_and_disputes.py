@@ -610,3 +610,38 @@ def test_a_refund_the_gateway_never_answered_is_sent_again_not_left_blocking(cli
     stuck.refresh_from_db()
     assert stuck.status == Refund.Status.SUCCEEDED and len(fake_stripe.refund_requests) == 2
     assert ledger_mismatches() == []
+
+
+def test_an_inquiry_takes_no_money_and_closing_it_leaves_the_payment_refundable(client, credited, clerk, fake_stripe):
+    """Stripe's inquiries (warning_needs_response … warning_closed) move no money, but the balance had been debited
+    as for a chargeback and never given back, and the payment could never be refunded (found by a helper)."""
+    inquiry = dispute_object(payment_intent=PI, amount=10000, id="du_inquiry", status="warning_needs_response")
+    for payload in [event("charge.dispute.created", inquiry), event("charge.dispute.updated", inquiry)]:
+        deliver(client, payload)
+    dispute = Dispute.objects.get()
+    assert dispute.status == Dispute.Status.INQUIRY and dispute.debit_entry_id is None
+    assert balance(credited) == Money("100.00", "USD") and dispute_emails(credited) == []
+    assert Account.objects.get(pk=credited.account_id).needs_review  # finance answers the issuer
+    client.force_login(credited.created_by)
+    page = client.get(f"/billing/topups/{credited.public_id}/").content.decode()
+    assert "Dispute inquiry, no money taken" in page and "−100.00" not in page
+
+    deliver(client, event("charge.dispute.closed", {**inquiry, "status": "warning_closed"}))
+    deliver(client, event("charge.dispute.updated", inquiry))  # late: the status only moves forward
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.CLOSED and not LedgerEntry.objects.filter(kind="dispute").exists()
+    refund = request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="Asked", actor=clerk)
+    assert refund.status == Refund.Status.SUCCEEDED and balance(credited) == Money("0.00", "USD")
+
+
+def test_an_inquiry_that_becomes_a_chargeback_is_debited_then_and_returned_if_won(client, credited):
+    inquiry = dispute_object(payment_intent=PI, amount=6000, id="du_escalated", status="warning_under_review")
+    deliver(client, event("charge.dispute.created", inquiry))
+    assert balance(credited) == Money("100.00", "USD")
+    deliver(client, event("charge.dispute.updated", {**inquiry, "status": "needs_response"}))
+    assert Dispute.objects.get().status == Dispute.Status.OPEN and balance(credited) == Money("40.00", "USD")
+    deliver(client, event("charge.dispute.closed", {**inquiry, "status": "won"}))
+    deliver(client, event("charge.dispute.updated", inquiry))
+    assert Dispute.objects.get().status == Dispute.Status.WON and balance(credited) == Money("100.00", "USD")
+    assert LedgerEntry.objects.filter(kind__in=("dispute", "dispute_won")).count() == 2
+    assert ledger_mismatches() == []

@@ -50,7 +50,7 @@ class DisputeNotice:
     event_id: str
     event_type: str
     dispute_id: str
-    status: Literal["open", "won", "lost"]
+    status: Literal["inquiry", "open", "won", "lost", "closed"]  # topups.models.Dispute.Status
     amount: Money
     payment_intent_id: str = ""
     charge_id: str = ""

@@ -37,7 +37,15 @@ def money_of(minor, currency) -> Money:
 
 # Stripe's refund statuses, in ours; "requires_action" and "canceled" are not money moved.
 REFUND_STATUS = {"pending": "pending", "requires_action": "pending", "succeeded": "succeeded"}
-DISPUTE_STATUS = {"won": "won", "lost": "lost"}  # every other status is an open dispute
+# Stripe's inquiries (warning_*) move no money: the issuer asks first, and may charge back later (needs_response,
+# the same dispute) or not (warning_closed). Every other status is an open dispute (a chargeback).
+DISPUTE_STATUS = {
+    "warning_needs_response": "inquiry",
+    "warning_under_review": "inquiry",
+    "warning_closed": "closed",
+    "won": "won",
+    "lost": "lost",
+}
 
 
 def refund_notice(refund: Mapping, *, event_id: str, event_type: str) -> RefundNotice:

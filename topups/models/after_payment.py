@@ -122,14 +122,18 @@ class Dispute(models.Model):
     """A cardholder's chargeback of a credited top-up.
 
     Opening it debits the disputed amount once; a dispute won returns it once; a lost one
-    leaves it debited. Events may arrive twice or out of order: the status only moves
-    forward (open, then won or lost), and each posting has its own unique ledger source.
+    leaves it debited. An inquiry (the card issuer asks before it charges back) takes no money:
+    it is flagged, and either closes or becomes a dispute. Events may arrive twice or out of
+    order: the status only moves forward (inquiry, open, then won, lost or closed), and each
+    posting has its own unique ledger source.
     """
 
     class Status(models.TextChoices):
+        INQUIRY = "inquiry", _("Inquiry, no money taken")
         OPEN = "open", _("Open")
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
+        CLOSED = "closed", _("Inquiry closed")
 
     topup = models.ForeignKey(TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, related_name="disputes")
     gateway_dispute_id = models.CharField(verbose_name=_("gateway dispute id"), max_length=255, unique=True)
