@@ -1,6 +1,7 @@
 """Bank transfers: where customers send money (receiving accounts), the invoices that name
 an account, and the transfer tickets finance reviews and credits."""
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -320,6 +321,14 @@ class TransferTicket(models.Model):
     def awaiting_approval(self) -> bool:
         """A maker proposed a credit that a second finance user has not yet approved."""
         return self.is_open and self.proposed_by_id is not None
+
+    @property
+    def proposal_fingerprint(self) -> str:
+        """What the checker's confirmation page shows of the proposal, in short: approving checks it is still the
+        proposal (tickets.review.approve_credit); a proposal withdrawn and made again with other figures differs."""
+        shown = (self.proposed_by_id, self.proposed_at, self.received_amount, self.credit_amount, self.exchange_rate,
+                 self.confirmed_bank_reference)  # fmt: skip
+        return hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
 
     @property
     def exchange_rate_shown(self) -> str:

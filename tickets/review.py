@@ -137,8 +137,11 @@ def confirm_and_credit(
         ) from exc
 
 
-def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> ConfirmOutcome:
-    """The checker approves the maker's proposal; the credit posts with the proposed figures."""
+def approve_credit(*, ticket_id: int, actor, seen: str | None = None, now: datetime | None = None) -> ConfirmOutcome:
+    """The checker approves the maker's proposal; the credit posts with the proposed figures.
+
+    `seen` is the proposal's fingerprint as the checker's page showed it (TransferTicket.proposal_fingerprint): a
+    proposal withdrawn and made again with other figures meanwhile is refused, not approved unseen."""
     now = now or timezone.now()
     _require(actor, CREDIT_PERMISSION)
     with transaction.atomic():
@@ -153,6 +156,9 @@ def approve_credit(*, ticket_id: int, actor, now: datetime | None = None) -> Con
             )
         refuse_own_proposal(ticket, actor)
         _refuse_own_account(ticket, actor)
+        if seen is not None and seen != ticket.proposal_fingerprint:
+            changed = _("The proposal for %(number)s changed since your page showed it: open it again to see it.")
+            raise TicketStateError(changed % {"number": ticket.number})
         _credit(ticket, actor=actor, now=now)
         return ConfirmOutcome(ticket, credited=True)
 
@@ -213,12 +219,11 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         kind=LedgerEntry.Kind.BANK_TRANSFER,
         account_id=ticket.account_id,
         amount=ticket.credit_amount,
-        # The transfer as our statement names it (the account it reached, where a line lists it): the line and
-        # the ticket credit once, whichever comes first.
+        # The transfer as our statement names it (the account it reached, where a line lists it): once in all.
         source_ref=transfer_source_ref(
             lines.values_list("receiving_account_id", flat=True).first() or ticket.receiving_account_id,
             ticket.confirmed_bank_reference,
-        ),
+        ),  # fmt: skip
         actor=actor,
         description=_description(ticket),
         bill_ids=[ticket.bill_id] if ticket.bill_id else [],

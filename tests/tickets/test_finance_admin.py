@@ -12,7 +12,7 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from tests.factories import UserFactory
-from tests.helpers import staff_login
+from tests.helpers import hidden_fields, staff_login
 from tests.tickets.conftest import make_ticket, pdf_bytes, png_bytes, upload
 from tickets.models import Invoice, ReceivingAccount, TransferTicket
 from tickets.review import confirm_and_credit
@@ -24,6 +24,12 @@ CHANGELIST = "/admin/tickets/transferticket/"
 def action(client, name, ticket_ids, **fields):
     data = {"action": name, "_selected_action": [str(pk) for pk in ticket_ids], **fields}
     return client.post(f"{CHANGELIST}?due=all", data)  # as the ticket page's buttons do
+
+
+def approve(client, ticket, page=None):
+    """The checker's "Yes" on the approval page (opened now unless given): what it showed of the proposal goes back."""
+    page = page or action(client, "approve_credit", [ticket.pk])
+    return action(client, "approve_credit", [ticket.pk], **{**hidden_fields(page), "post": "yes"})
 
 
 def confirm_fields(ticket, amount="250.00", currency="USD", reference="STMT-1") -> dict:
@@ -230,7 +236,7 @@ def test_a_mistyped_proposal_is_withdrawn_by_its_maker_or_sent_back_by_the_check
     staff_login(client, clerk)  # the right figures, with the same statement reference, freed by the withdrawal
     action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="5000.00"))
     staff_login(client, checker)
-    action(client, "approve_credit", [ticket.pk], post="yes")
+    approve(client, ticket)
     assert LedgerEntry.objects.get().amount == Money("5000.00", "USD")
 
 
@@ -273,7 +279,7 @@ def test_maker_checker_through_admin(client, clerk, checker, customer, bank, set
 
     staff_login(client, checker)
     assert b"Approve proposed credit" in client.get(f"{CHANGELIST}{ticket.pk}/change/").content
-    action(client, "approve_credit", [ticket.pk], post="yes")
+    approve(client, ticket)
     ticket.refresh_from_db()
     assert ticket.status == "credited" and ticket.proposed_by == clerk and ticket.decided_by == checker
     assert LedgerEntry.objects.get().amount == Money("5000.00", "USD")
@@ -513,3 +519,30 @@ def test_a_receiving_account_with_neither_iban_nor_number_says_so_once_in_words(
     page = refused.content.decode()
     assert refused.status_code == 400 and page.count("Give an IBAN or an account number.") == 1
     assert "Constraint" not in page and ReceivingAccount.objects.count() == 1
+
+
+def test_the_checker_approves_the_proposal_their_page_showed_not_one_made_since(
+    client, clerk, checker, customer, bank, settings
+):
+    """The maker withdrew 250.00 and proposed 2,500.00 while the checker read the page: "Yes" had credited the
+    2,500.00 nobody approved (found by a helper)."""
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": Decimal("100")}
+    ticket = make_ticket(customer, bank)  # 250.00 declared
+    staff_login(client, clerk)
+    action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="250.00"))
+    checker_browser = client.__class__()
+    staff_login(checker_browser, checker)
+    page = action(checker_browser, "approve_credit", [ticket.pk])
+    assert "250.00 USD" in page.content.decode()
+
+    action(client, "withdraw_proposal", [ticket.pk], post="yes")
+    action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket, amount="2500.00"),
+           **{f"t{ticket.pk}-amount_checked": "on"})  # fmt: skip
+    ticket.refresh_from_db()
+    assert ticket.awaiting_approval and ticket.received_amount == Money("2500.00", "USD")
+
+    stale = approve(checker_browser, ticket, page)
+    assert "changed since your page showed it" in messages_of(stale)[-1]
+    assert not LedgerEntry.objects.exists()
+    approve(checker_browser, ticket)  # opened again, it shows 2,500.00: approved knowingly
+    assert LedgerEntry.objects.get().amount == Money("2500.00", "USD")

@@ -14,7 +14,7 @@ from accounts.models import OutboundSms
 from tests.factories import PendingTopUpFactory, UserFactory
 from tests.helpers import a_finance_zone_before_its_midnight, staff_login
 from tests.tickets.conftest import make_ticket
-from tests.tickets.test_finance_admin import CHANGELIST, action, confirm_fields
+from tests.tickets.test_finance_admin import CHANGELIST, action, approve, confirm_fields
 from tickets.models import TransferTicket
 from tickets.review import confirm_and_credit
 from topups.models import Dispute
@@ -74,7 +74,7 @@ def test_approving_a_proposal_lands_on_the_ticket_and_several_tickets_land_on_th
     ticket = make_ticket(customer, bank, amount=Money("5000.00", "USD"))
     propose(ticket, clerk, settings)
     staff_login(client, checker)
-    approved = action(client, "approve_credit", [ticket.pk], post="yes")
+    approved = approve(client, ticket)
     assert approved["Location"] == change_url(ticket)
     assert any("credited 5,000.00 USD" in m for m in messages_of(approved))
 

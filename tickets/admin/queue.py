@@ -241,7 +241,13 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         tickets = list(queryset.select_related("account", "proposed_by"))
         if "post" in request.POST:
             done = [
-                self._run(request, t, lambda t=t: review.approve_credit(ticket_id=t.pk, actor=request.user))
+                self._run(
+                    request,
+                    t,
+                    lambda t=t: review.approve_credit(
+                        ticket_id=t.pk, actor=request.user, seen=request.POST.get(f"proposal-{t.pk}", "")
+                    ),
+                )
                 for t in tickets
             ]
             return self._report(request, done)
