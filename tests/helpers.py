@@ -10,6 +10,13 @@ def hidden_fields(response) -> dict[str, str]:
     return {m["name"]: html.unescape(m["value"]) for m in HIDDEN.finditer(response.content.decode())}
 
 
+def through_confirmation(client, url: str, data: dict, **options):
+    """An admin action as a clerk sends it: its "are you sure?" page first, then Yes with what the page carries
+    back (the figures or accounts it showed)."""
+    page = client.post(url, {key: value for key, value in data.items() if key != "post"})
+    return client.post(url, {**hidden_fields(page), **data, "post": "yes"}, **options)
+
+
 @contextmanager
 def failing_writes(table: str, operation: str = "INSERT", message: str = "injected failure"):
     """A real database fault: a trigger that refuses every `operation` on `table` while active."""

@@ -11,7 +11,7 @@ from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from tests.factories import UserFactory
-from tests.helpers import staff_login
+from tests.helpers import hidden_fields, staff_login, through_confirmation
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin_pages import todo_counts
@@ -19,6 +19,7 @@ from tickets.models import ReceivingAccount, StatementFile, StatementLine
 from tickets.receiving_accounts import add_receiving_account
 from tickets.references import payment_reference
 from tickets.review import confirm_and_credit
+from tickets.statements.crediting import assign_line
 
 pytestmark = pytest.mark.django_db
 UPLOAD = "/admin/tickets/statementfile/add/"
@@ -56,7 +57,7 @@ def test_finance_uploads_a_statement_sees_its_lines_and_assigns_the_unmatched_on
     client.post(LINES, {**selection, "post": "yes", "account_id": str(bob.account_id)})
     line.refresh_from_db()
     assert line.state == "matched" and line.account_id == bob.account_id and line.rule == "manual"
-    client.post(LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)], "post": "yes"})
+    through_confirmation(client, LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)]})
     bob.account.refresh_from_db()
     assert bob.account.balance == Money("45.00", "USD")
     assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 2
@@ -151,8 +152,8 @@ def test_confirming_a_line_whose_transfer_a_ticket_credited_says_linked_not_cred
     line = StatementLine.objects.get()
     assert line.ticket == ticket and line.state == "matched"
     confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference="X-1")
-    response = client.post(
-        LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)], "post": "yes"}, follow=True
+    response = through_confirmation(
+        client, LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)]}, follow=True
     )
     page = response.content.decode()
     assert f"BANK-77: already credited through {ticket.number}: linked, nothing credited again" in page
@@ -199,7 +200,7 @@ def test_a_proposed_line_shows_in_the_list_and_is_counted_as_awaiting_a_second_u
         camt053([Entry("500.00", "BIG-1", creditor_reference=rf), Entry("50.00", "SMALL-1", creditor_reference=rf)]),
     )
     line = StatementLine.objects.get(bank_reference="BIG-1")
-    client.post(LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)], "post": "yes"})
+    through_confirmation(client, LINES, {"action": "confirm_lines", "_selected_action": [str(line.pk)]})
     counts = todo_counts(client.get("/admin/").content.decode())
     assert counts["lines-awaiting-approval"][0] == 1 and counts["lines-to-confirm"][0] == 1
     waiting = client.get(counts["lines-awaiting-approval"][1]).content.decode()
@@ -221,3 +222,24 @@ def test_a_tickets_page_shows_the_statement_line_matched_to_it(client, clerk, cu
     line = StatementLine.objects.get()
     assert f'/admin/tickets/statementline/{line.pk}/change/">HSBC-1</a> · 250.00 USD · booked 2026-12-01' in page
     assert "Matched, awaiting confirmation" in page
+
+
+def test_a_line_reassigned_while_the_clerk_reads_the_confirmation_is_not_credited_to_the_new_account(
+    client, clerk, bank, customer
+):
+    """The page named Bob; another clerk assigned the line to Mallory; Yes had credited Mallory (found by a helper)."""
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("45.00", "R-45", payer="Unknown Ltd")]))
+    line = StatementLine.objects.get()
+    bob, mallory = UserFactory(), UserFactory()
+    assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
+    selection = {"action": "confirm_lines", "_selected_action": [str(line.pk)]}
+    page = client.post(LINES, selection)
+    assert f"(#{bob.account_id})" in page.content.decode()
+    assign_line(line_id=line.pk, account_id=mallory.account_id, actor=clerk)
+
+    stale = client.post(LINES, {**hidden_fields(page), **selection, "post": "yes"}, follow=True)
+    assert "assigned to another account since your page showed it" in stale.content.decode()
+    assert not LedgerEntry.objects.exists()
+    through_confirmation(client, LINES, selection)  # opened again, it names Mallory: credited knowingly
+    assert LedgerEntry.objects.get().account_id == mallory.account_id

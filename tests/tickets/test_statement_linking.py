@@ -13,7 +13,7 @@ from djmoney.money import Money
 from accounts.models import Account, LedgerEntry, OutboundEmail
 from money.errors import Invalid
 from tests.factories import UserFactory
-from tests.helpers import staff_login
+from tests.helpers import staff_login, through_confirmation
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, camt053
 from tickets.models import StatementLine
@@ -184,7 +184,7 @@ def test_confirming_two_listings_of_one_transfer_credits_the_day_the_bank_booked
         run_import(bank, clerk, data.replace(b"STMT-2026-12-01", f"STMT-{day}".encode()))
     staff_login(client, clerk)
     ids = [str(pk) for pk in StatementLine.objects.order_by("-pk").values_list("pk", flat=True)]
-    client.post("/admin/tickets/statementline/", {"action": "confirm_lines", "_selected_action": ids, "post": "yes"})
+    through_confirmation(client, "/admin/tickets/statementline/", {"action": "confirm_lines", "_selected_action": ids})
     first, second = StatementLine.objects.order_by("booking_date")
     assert first.state == second.state == "credited" and first.ledger_entry_id == second.ledger_entry_id
     assert "Credited 75.00 USD on" in first.explanation and "Already credited on" in second.explanation

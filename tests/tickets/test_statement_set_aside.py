@@ -10,7 +10,7 @@ from djmoney.money import Money
 from accounts.models import LedgerEntry
 from money.errors import Conflict, Invalid, Refused
 from tests.factories import PostpaidAccountFactory, UserFactory
-from tests.helpers import staff_login
+from tests.helpers import staff_login, through_confirmation
 from tests.tickets.conftest import make_ticket, usd_receiving_account
 from tests.tickets.statement_files import Entry, camt053
 from tests.tickets.test_finance_admin_pages import todo_counts
@@ -91,7 +91,8 @@ def test_a_set_aside_line_is_not_credited_until_put_back_and_then_credits_once(c
     assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)
     set_aside_line(line_id=line.pk, actor=clerk, reason="not_a_payment", note="The bank's interest for November")
 
-    refused = act(client, "confirm_lines", line, post="yes").content.decode()
+    selection = {"action": "confirm_lines", "_selected_action": [str(line.pk)]}
+    refused = through_confirmation(client, LINES, selection, follow=True).content.decode()
     assert "R-2: This line is set aside, not credited; put it back first to credit it." in refused
     with pytest.raises(Conflict):
         assign_line(line_id=line.pk, account_id=bob.account_id, actor=clerk)

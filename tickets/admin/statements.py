@@ -303,7 +303,12 @@ class StatementLineAdmin(ReadOnlyAdmin):
         if "post" in request.POST:
             # Oldest booking first: a transfer listed on two statements is credited on the day the bank booked it.
             done = [
-                self._run(line, lambda line=line: confirm_line(line_id=line.pk, actor=request.user))
+                self._run(
+                    line,
+                    lambda line=line: confirm_line(
+                        line_id=line.pk, actor=request.user, seen_account=request.POST.get(f"account-{line.pk}", "")
+                    ),
+                )  # fmt: skip
                 for line in queryset.order_by("booking_date", "pk")
             ]
             return self._report(request, done)

@@ -55,9 +55,10 @@ def is_exact(line: StatementLine, account: Account) -> bool:
     return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency
 
 
-def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOutcome:
+def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: datetime | None = None) -> LineOutcome:
     """Finance confirms a matched line (or one assigned by hand): credit it, or above the
-    threshold propose it for a second finance user, as with tickets."""
+    threshold propose it for a second finance user, as with tickets. `seen_account` is the account id the
+    clerk's page showed ("" for none): a line assigned to another account since is refused, not credited unseen."""
     now = now or timezone.now()
     require_credit_permission(actor)
     with transaction.atomic():
@@ -70,6 +71,8 @@ def confirm_line(*, line_id: int, actor, now: datetime | None = None) -> LineOut
             raise Conflict(
                 _("This line's state is “%(state)s”: it cannot be credited.") % {"state": line.get_state_display()}
             )
+        if seen_account is not None and seen_account != str(line.account_id or ""):
+            raise Conflict(_("This line was assigned to another account since your page showed it: open it again."))
         if line.account_id is None:
             raise Invalid(_("Assign this line to an account first."), code="line_unassigned")
         if actor.account_id and actor.account_id == line.account_id:
