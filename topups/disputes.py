@@ -30,7 +30,7 @@ from money.formatting import format_money
 
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
-from .refunds import billing_share, payment_of
+from .refunds import dispute_share, payment_of
 
 Verdict = WebhookDelivery.Verdict
 # A dispute's status only moves forward: an inquiry, a chargeback, its end.
@@ -51,7 +51,7 @@ def _dispute_for(topup, notice: DisputeNotice) -> tuple[Dispute, bool]:
                 status=Dispute.Status.INQUIRY if notice.status in INQUIRY else Dispute.Status.OPEN,
                 gateway_dispute_id=notice.dispute_id,
                 amount=notice.amount,
-                debit_amount=billing_share(topup, min(notice.amount, topup.amount)),
+                debit_amount=dispute_share(topup, notice.amount, dispute_id=notice.dispute_id),
                 reason=notice.reason,
             )
         return created, True

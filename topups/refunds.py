@@ -60,14 +60,36 @@ def billing_share(topup: TopUp, paid_back: Money) -> Money:
             _("%(reference)s was paid in %(paid)s, not %(currency)s.")
             % {"reference": topup.reference, "paid": topup.amount.currency, "currency": paid_back.currency}
         )
-    places = Decimal(1).scaleb(-minor_places(str(topup.credit_amount.currency)))
-    share = (topup.credit_amount.amount * paid_back.amount / topup.amount.amount).quantize(places, ROUND_HALF_UP)
+    share = _at_locked_rate(topup, paid_back)
     earlier = topup.refunds.exclude(status=Refund.Status.FAILED)
     taken = earlier.aggregate(paid=Sum("amount"), debited=Sum("debit_amount"))
     credit_left = topup.credit_amount.amount - Decimal(taken["debited"] or 0)
     if Decimal(taken["paid"] or 0) + paid_back.amount >= topup.amount.amount:
         share = credit_left
     return Money(min(share, credit_left), topup.credit_amount.currency)
+
+
+def dispute_share(topup: TopUp, disputed: Money, *, dispute_id: str) -> Money:
+    """What a dispute takes from the balance: what the card's bank took back, at the rate the top-up locked, but
+    never more than is left of the credit after refunds that succeeded and other disputes' debits not returned.
+    A refund still pending does not count: it had lowered the debit, then failed (Stripe refuses to refund a
+    disputed charge), and the customer kept money the bank had taken (found by a helper)."""
+    if disputed.currency != topup.amount.currency:
+        return billing_share(topup, disputed)  # refused there, saying why
+    refunded = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
+    others = topup.disputes.exclude(gateway_dispute_id=dispute_id).filter(
+        debit_entry__isnull=False, return_entry__isnull=True
+    )
+    debited = others.aggregate(total=Sum("debit_amount"))["total"]
+    left = topup.credit_amount.amount - Decimal(refunded or 0) - Decimal(debited or 0)
+    share = _at_locked_rate(topup, min(disputed, topup.amount))
+    return Money(max(min(share, left), Decimal(0)), topup.credit_amount.currency)
+
+
+def _at_locked_rate(topup: TopUp, paid: Money) -> Decimal:
+    """An amount of the payment in the billing currency, at the rate the top-up locked, rounded to its cents."""
+    places = Decimal(1).scaleb(-minor_places(str(topup.credit_amount.currency)))
+    return (topup.credit_amount.amount * paid.amount / topup.amount.amount).quantize(places, ROUND_HALF_UP)
 
 
 def repayment_refused(topup: TopUp) -> str:

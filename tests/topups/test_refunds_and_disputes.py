@@ -645,3 +645,26 @@ def test_an_inquiry_that_becomes_a_chargeback_is_debited_then_and_returned_if_wo
     assert Dispute.objects.get().status == Dispute.Status.WON and balance(credited) == Money("100.00", "USD")
     assert LedgerEntry.objects.filter(kind__in=("dispute", "dispute_won")).count() == 2
     assert ledger_mismatches() == []
+
+
+def test_a_chargeback_while_a_refund_is_pending_takes_what_the_bank_took_when_the_refund_then_fails(
+    client, credited, clerk, fake_stripe
+):
+    """The pending 30.00 had lowered the dispute's debit to 70.00; Stripe then refused the refund (the charge was
+    disputed), and the customer kept 30.00 the bank had taken back (found by a helper)."""
+    fake_stripe.refund_status = "pending"
+    refund = request_refund(topup_id=credited.pk, amount=Money("30.00", "USD"), reason="Asked", actor=clerk)
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=10000, id="du_pend")))
+    assert Dispute.objects.get().debit_amount == Money("100.00", "USD")
+    failed = {**fake_stripe.refunds[Refund.objects.get().gateway_refund_id], "status": "failed"}
+    deliver(client, event("refund.updated", {**failed, "failure_reason": "charge_disputed"}))
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED and balance(credited) == Money("0.00", "USD")
+    assert ledger_mismatches() == []
+
+
+def test_a_second_dispute_of_one_payment_takes_only_what_the_first_left(client, credited):
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=10000, id="du_one")))
+    deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=10000, id="du_two")))
+    assert balance(credited) == Money("0.00", "USD")  # not −100.00: a payment of 100.00 is taken back once
+    assert sorted(d.debit_amount.amount for d in Dispute.objects.all()) == [0, 100]
