@@ -39,6 +39,7 @@ REFUND = gettext_noop("Refund %(refund)s of top-up %(reference)s")
 DISPUTED = gettext_noop("Card payment of top-up %(reference)s disputed (%(reason)s)")
 DISPUTED_NO_REASON = gettext_noop("Card payment of top-up %(reference)s disputed (no reason given)")
 DISPUTE_WON = gettext_noop("Dispute of top-up %(reference)s won: the payment is returned")
+REPAYMENT_DISPUTED = gettext_noop("Repayment %(reference)s disputed: taken back by the card's bank")
 ALLOCATION = gettext_noop("Allocation from %(master)s to %(member)s")
 RECLAIM = gettext_noop("Reclaim by %(master)s from %(member)s")
 USAGE = gettext_noop("Usage (%(service)s)")
@@ -72,7 +73,7 @@ MESSAGES = set(
     {
         ONLINE_TOPUP, AUTO_TOPUP, ONLINE_TOPUP_CONVERTED, AUTO_TOPUP_CONVERTED, ONLINE_REPAYMENT, BANK_TRANSFER,
         BANK_TRANSFER_CONVERTED, BANK_TRANSFER_BOOKED, SETTLES, KEPT_AS_CREDIT, REFUND, DISPUTED,
-        DISPUTED_NO_REASON, DISPUTE_WON, ALLOCATION, RECLAIM, USAGE, CREDIT_FROM_EARLIER,
+        DISPUTED_NO_REASON, DISPUTE_WON, REPAYMENT_DISPUTED, ALLOCATION, RECLAIM, USAGE, CREDIT_FROM_EARLIER,
     }
 )  # fmt: skip
 

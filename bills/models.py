@@ -125,7 +125,7 @@ class BillCharge(models.Model):
 
 
 class Settlement(models.Model):
-    """Part of the account's repaid money applied to one bill."""
+    """Part of the account's repaid money applied to one bill; negative, what a chargeback of it took back."""
 
     bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="settlements")
     amount = MoneyField(
@@ -144,7 +144,8 @@ class Settlement(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name, verbose_name_plural = _("settlement"), _("settlements")
-        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="settlement_positive")]
+        # A chargeback of the repayment reverses a settlement with one of the opposite sign (bills.settlement).
+        constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="settlement_not_zero")]
 
     def __str__(self) -> str:
         return f"{self.amount} → {self.bill}"

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.descriptions import DISPUTE_WON, DISPUTED, DISPUTED_NO_REASON, describe
+from accounts.descriptions import DISPUTE_WON, DISPUTED, DISPUTED_NO_REASON, REPAYMENT_DISPUTED, describe
 from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.lifecycle import flag_for_review
 from accounts.models import LedgerEntry
@@ -26,6 +26,7 @@ from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
 from accounts.review_notes import DISPUTE_OPENED, PAYMENT_DISPUTED
 from billing_center.review_flags import flag
+from bills.settlement import reopen_settled, settle_bills
 from money.formatting import format_money
 
 from .gateways.base import DisputeNotice
@@ -93,6 +94,15 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             else describe(DISPUTED_NO_REASON, reference=topup.reference),
             now=now,
         ).entry
+        if topup.is_repayment:  # what it settled is unpaid again
+            reopen_settled(
+                account_id=topup.account_id,
+                paid_by=topup.ledger_source_ref,
+                amount=dispute.debit_amount,
+                source_ref=dispute.ledger_source_ref,
+                note=describe(REPAYMENT_DISPUTED, reference=topup.reference),
+                now=now,
+            )
         _email_payer(dispute, dispute.debit_entry)
         changed = True
     if dispute.status == Dispute.Status.WON and dispute.debit_entry_id and dispute.return_entry_id is None:
@@ -104,6 +114,13 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             description=describe(DISPUTE_WON, reference=topup.reference),
             now=now,
         ).entry
+        if topup.is_repayment:  # the money is back: it settles the bills again
+            settle_bills(
+                account_id=topup.account_id,
+                source_ref=dispute.return_entry.source_ref,
+                note=describe(DISPUTE_WON, reference=topup.reference),
+                now=now,
+            )
         _email_payer(dispute, dispute.return_entry)
         changed = True
     if not changed:

@@ -1,13 +1,16 @@
 """Repayments settle bills oldest first (or the chosen ones first); an overpayment is credit
 that the next bill uses."""
 
+from datetime import UTC, datetime, time, timedelta
+
 import pytest
+import time_machine
 from djmoney.money import Money
 
 from accounts.models import LedgerEntry
 from accounts.verification import ledger_mismatches
 from bills.models import Bill, Settlement
-from bills.settlement import repay
+from bills.settlement import repay, unapplied_credit
 from tests.bills.conftest import DECEMBER, NOVEMBER, OCTOBER, at, charge, close
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +87,63 @@ def test_an_overdue_bill_partly_paid_stays_overdue_until_paid(bob, two_bills):
     repay(account_id=bob.account.pk, amount=usd("20.00"), source_ref="test:rest")
     october.refresh_from_db()
     assert october.status == Bill.Status.PAID
+
+
+PI_REPAY = "pi_3QtestRepayDispute00001"
+
+
+def charged_back_repayment(client, bob, bill, outcome: str):
+    """bob repays the bill by card; the bank then disputes the payment, which ends `outcome` ("" while open)."""
+    from tests.factories import PendingTopUpFactory
+    from tests.fakes.stripe import dispute_object, event, paid_session, post_webhook, signed
+    from tests.intake import apply_stored
+    from topups.models import TopUp
+
+    repayment = PendingTopUpFactory(
+        account=bob.account, created_by=bob, purpose=TopUp.Purpose.REPAYMENT, amount=Money("30.00", "USD")
+    )
+    repayment.bills.set([bill])
+    post_webhook(client, *signed(event("checkout.session.completed", paid_session(repayment, payment_intent=PI_REPAY))))
+    apply_stored()
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID
+    dispute = dispute_object(payment_intent=PI_REPAY, amount=3000, id="du_repay")
+    post_webhook(client, *signed(event("charge.dispute.created", dispute)))
+    if outcome:
+        post_webhook(client, *signed(event("charge.dispute.closed", {**dispute, "status": outcome})))
+    apply_stored()
+    bill.refresh_from_db()
+    return repayment
+
+
+def test_a_charged_back_repayment_leaves_its_bill_unpaid_again(client, bob, stripe_settings):
+    """The bill had stayed "paid" after the bank took the repayment back: the debt was billed nowhere, and the next
+    payment counted as fresh credit (found by a helper)."""
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    with time_machine.travel(at(2026, 12, 5, 12), tick=False):
+        charged_back_repayment(client, bob, bill, "lost")
+    assert (bill.status, bill.amount_paid) == (Bill.Status.OPEN, Money("0.00", "USD"))
+    assert unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD")
+    assert [s.amount for s in bill.settlements.order_by("pk")] == [Money("30.00", "USD"), Money("-30.00", "USD")]
+    client.force_login(bob)
+    assert bill.number in client.get("/billing/repay/").content.decode()  # payable again
+    repay(account_id=bob.account_id, amount=Money("30.00", "USD"), source_ref="ticket:again", description="Again")
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID and ledger_mismatches() == []
+
+
+def test_a_won_dispute_of_a_repayment_settles_its_bill_again(client, bob, stripe_settings):
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    charged_back_repayment(client, bob, bill, "won")
+    assert bill.status == Bill.Status.PAID and bill.amount_paid == Money("30.00", "USD")
+    assert unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_chargeback_after_the_due_date_leaves_the_bill_overdue(client, bob, stripe_settings):
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    with time_machine.travel(datetime.combine(bill.due_on + timedelta(days=3), time(12), tzinfo=UTC), tick=False):
+        charged_back_repayment(client, bob, bill, "")
+    assert bill.status == Bill.Status.OVERDUE and bill.paid_at is None
