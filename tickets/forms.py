@@ -79,7 +79,10 @@ class TransferTicketForm(forms.Form):
         help_text=_("The transaction number on your certificate."),
     )
     receiving_account = forms.ModelChoiceField(
-        label=_("Paid to"), queryset=ReceivingAccount.objects.none(), empty_label=None
+        label=_("Paid to"),
+        queryset=ReceivingAccount.objects.none(),
+        empty_label=None,
+        help_text=_("Our account your receipt names, by its last digits; Pay › Bank Transfer shows it in full."),
     )
     invoice_number = forms.CharField(label=_("Invoice number"), max_length=30, required=False)
     bill_number = forms.CharField(
@@ -229,7 +232,8 @@ def style_inputs(form: forms.Form) -> None:
 
 def _receiving_label(account: ReceivingAccount) -> str:
     retired = " — " + gettext("retired, still accepted") if account.retired_at else ""
-    return f"{account.bank_name} · {account.currency} · {account.number_display}{retired}"
+    # The last digits, as the invoices list names it: the whole IBAN had been cut off on a phone.
+    return f"{account.bank_name} · {account.currency} · …{account.last_digits}{retired}"
 
 
 class TicketReplyForm(forms.Form):
