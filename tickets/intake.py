@@ -130,11 +130,15 @@ def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -
     """A ticket for a transfer our bank statement already credited is linked to that credit and
     closed, never credited again; the reference compared however spelled (its letters and digits), and the
     amount the customer says they sent: a new transfer given an older one's reference by mistake had been
-    closed as that older credit. A ticket whose amount differs waits for finance, as any other."""
+    closed as that older credit. A ticket whose amount differs waits for finance, as any other; so does one
+    whose transfer another of our accounts listed, unless the ticket names a retired account (the same rule
+    as tickets.selectors.statement_lines_for_transfer)."""
     key = reference_key(ticket.bank_reference)
+    here = {} if ticket.names_retired_account else {"receiving_account_id": ticket.receiving_account_id}
     line = (
         StatementLine.objects.alias(key=reference_key_of("bank_reference"))
         .filter(
+            **here,
             account_id=ticket.account_id,
             state=StatementLine.State.CREDITED,
             key=key,
@@ -145,7 +149,7 @@ def _link_credited_statement_line(ticket: TransferTicket, user, now: datetime) -
         .select_related("ledger_entry")
         .first()
     )
-    confirmed = TransferTicket.objects.alias(key=reference_key_of("confirmed_bank_reference")).filter(key=key)
+    confirmed = TransferTicket.objects.alias(key=reference_key_of("confirmed_bank_reference")).filter(key=key, **here)
     if line and not confirmed.exists():
         close_matched_ticket(ticket, entry=line.ledger_entry, actor=None, now=now)
 

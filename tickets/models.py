@@ -323,6 +323,13 @@ class TransferTicket(models.Model):
         return self.is_open and self.proposed_by_id is not None
 
     @property
+    def names_retired_account(self) -> bool:
+        """The ticket names a receiving account finance has retired: the only case where a transfer at another of
+        our accounts with its reference and amount is taken for the ticket's (two current accounts may give two
+        transfers one reference)."""
+        return not self.receiving_account.is_current
+
+    @property
     def proposal_fingerprint(self) -> str:
         """What the checker's confirmation page shows of the proposal, in short: approving checks it is still the
         proposal (tickets.review.approve_credit); a proposal withdrawn and made again with other figures differs."""

@@ -121,19 +121,19 @@ def other_currency_statement_lines() -> QuerySet[StatementLine]:
 
 def statement_lines_for_transfer(ticket: TransferTicket) -> QuerySet[StatementLine]:
     """Our statement's lines for the transfer a ticket's confirmed figures name: the reference however
-    spelled (its letters and digits) and the amount received, those of the receiving account the ticket names
-    first. The customer may have named another of our accounts than the one the money reached (a retired one):
-    a line there with the same reference and amount is taken for the same transfer."""
-    named_first = Case(When(receiving_account_id=ticket.receiving_account_id, then=Value(0)), default=Value(1))
-    return (
-        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
-        .filter(
-            key=reference_key(ticket.confirmed_bank_reference),
-            amount=ticket.received_amount.amount,
-            currency=str(ticket.received_amount.currency),
-        )
-        .order_by(named_first, "pk")
+    spelled (its letters and digits) and the amount received, at the receiving account the ticket names. A
+    ticket naming a retired account (money sent before the customer saw the new one) may have reached one of
+    our current accounts instead: a line there with the same reference and amount is taken for the same
+    transfer, the named account's first."""
+    lines = StatementLine.objects.alias(key=reference_key_of("bank_reference")).filter(
+        key=reference_key(ticket.confirmed_bank_reference),
+        amount=ticket.received_amount.amount,
+        currency=str(ticket.received_amount.currency),
     )
+    if not ticket.names_retired_account:
+        return lines.filter(receiving_account_id=ticket.receiving_account_id)
+    named_first = Case(When(receiving_account_id=ticket.receiving_account_id, then=Value(0)), default=Value(1))
+    return lines.order_by(named_first, "pk")
 
 
 def listed_before() -> Exists:

@@ -3,9 +3,9 @@ against before anything is written (tickets.review), beside the ledger's own gua
 once per source, `bank:<receiving account>:<reference>`, whatever the kind).
 
 The receiving account and its statement's bank reference name the transfer, as the ledger's source does:
-another of our banks may give another transfer the same reference. A ticket's receiving account is the
-customer's word, though (a retired account, say), so a line or ticket at another of our accounts with the
-same reference and amount is taken for the same transfer. It cannot credit a second ticket; nor a ticket
+another of our banks may give another transfer the same reference. A ticket naming a retired account may
+have reached one of our current accounts instead, so for it a line or ticket at another of our accounts with
+the same reference and amount is taken for the same transfer. It cannot credit a second ticket; nor a ticket
 when finance set our statement's line for it aside (returned to the payer, say), nor when that line was
 credited, or is matched (its RF, an invoice, a bill, a clerk's assignment), to another account, nor for
 another amount than the statement shows.
@@ -25,11 +25,12 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
     """Raise TicketStateError, saying why, if the ticket's confirmed transfer is spoken for."""
     reference, key = ticket.confirmed_bank_reference, reference_key(ticket.confirmed_bank_reference)
     tickets = TransferTicket.objects.alias(key=reference_key_of("confirmed_bank_reference"))
-    # "BK1005" typed for "BK-1005": one transfer; at another of our banks, only for the same amount.
+    # "BK1005" typed for "BK-1005": one transfer; for a ticket naming a retired account, at another of our
+    # accounts too, for the same amount.
     same_bank = Q(receiving_account_id=ticket.receiving_account_id)
-    received = ticket.received_amount
+    received, retired = ticket.received_amount, ticket.names_retired_account
     same_amount = Q(received_amount=received.amount, received_amount_currency=str(received.currency))
-    other = tickets.filter(same_bank | same_amount, key=key).exclude(pk=ticket.pk)
+    other = tickets.filter(same_bank | (same_amount if retired else same_bank), key=key).exclude(pk=ticket.pk)
     number = other.values_list("number", flat=True).first()
     if number:
         raise TicketStateError(
@@ -39,9 +40,10 @@ def refuse_used_transfer(ticket: TransferTicket) -> None:
             )
             % {"reference": reference, "ticket": number}
         )
+    here = {} if retired else {"receiving_account_id": ticket.receiving_account_id}
     lines = list(
         StatementLine.objects.alias(key=reference_key_of("bank_reference"))
-        .filter(key=key, amount__gt=0)
+        .filter(key=key, amount__gt=0, **here)
         .select_related("account")
         .order_by("pk")
     )

@@ -2,9 +2,11 @@
 of our banks may give two transfers one reference, and a credit under a reference of another amount is another
 transfer. Each customer is credited, once, and a slip in a confirmed amount is never "reconciled" by linking."""
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry
@@ -185,3 +187,59 @@ def test_a_credit_under_a_source_written_before_sources_named_the_bank_still_cou
         second_bank(), clerk, [Entry("100.00", "BK-1005", creditor_reference=payment_reference(bob.account_id))]
     )
     assert balance(bob) == Money("100.00", "USD")
+
+
+def test_a_ticket_for_one_bank_is_not_linked_to_the_customers_other_transfer_at_another(customer, bank, clerk):
+    """Bank B listed one of the customer's two transfers first; the ticket for the one to bank A had been linked to
+    it, and bank A's line after it: one of the two 100.00 was never credited (found by a helper)."""
+    rf = payment_reference(customer.account_id)
+    import_camt(second_bank(), clerk, [Entry("100.00", SHARED, creditor_reference=rf)])
+    ticket = make_ticket(customer, bank, bank_reference=SHARED, amount=Money("100.00", "USD"))
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("100.00", "USD"), bank_reference=SHARED)
+    import_camt(bank, clerk, [Entry("100.00", SHARED, creditor_reference=rf)])
+    assert balance(customer) == Money("200.00", "USD")
+    ticket.refresh_from_db()
+    assert StatementLine.objects.get(receiving_account=bank).ledger_entry_id == ticket.ledger_entry_id
+
+
+def test_a_ticket_is_not_refused_for_another_customers_transfer_at_another_bank(customer, bob, bank, clerk):
+    import_camt(second_bank(), clerk, [Entry("100.00", SHARED, creditor_reference=payment_reference(bob.account_id))])
+    ticket = make_ticket(customer, bank, bank_reference=SHARED, amount=Money("100.00", "USD"))
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("100.00", "USD"), bank_reference=SHARED)
+    assert balance(customer) == Money("100.00", "USD") and balance(bob) == Money("100.00", "USD")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(4))
+def test_a_ticket_naming_a_retired_account_raced_with_the_current_accounts_statement_credits_once(
+    customer, clerk, round_
+):
+    """The money reached the current account; the ticket names the retired one. Its confirmation and the current
+    account's import, raced, had each credited it under its own account's source (found by a helper)."""
+    from tests.tickets.conftest import usd_receiving_account
+
+    retired = usd_receiving_account()
+    ticket = make_ticket(customer, retired, bank_reference=SHARED, amount=Money("100.00", "USD"))
+    current = usd_receiving_account()  # retires the first
+    start, errors = threading.Barrier(2), []
+
+    def run(work):
+        try:
+            start.wait()
+            work()
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    rf = payment_reference(customer.account_id)
+    confirm = lambda: confirm_and_credit(  # noqa: E731
+        ticket_id=ticket.pk, actor=clerk, received=Money("100.00", "USD"), bank_reference=SHARED
+    )
+    statement = lambda: import_camt(current, clerk, [Entry("100.00", SHARED, creditor_reference=rf)])  # noqa: E731
+    threads = [threading.Thread(target=run, args=(work,)) for work in (confirm, statement)]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+    assert errors == [] and balance(customer) == Money("100.00", "USD")
+    assert LedgerEntry.objects.filter(kind="bank_transfer").count() == 1 and ledger_mismatches() == []

@@ -200,6 +200,8 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
     exact = [line for line in lines if is_exact(line, accounts[line.account_id])]
     lock_transfers(exact)
     aside = with_a_line_set_aside(exact)  # one by one: credit_locked_line says why it is not credited
+    # Read again under the transfers' locks: a ticket's credit committed since the lines were matched is linked.
+    aside |= set(earlier_credits(exact))
     together, one_by_one = [], []
     for line in exact:
         plain = not line.ticket_id and not line.bill_id and not accounts[line.account_id].is_postpaid

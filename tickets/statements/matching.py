@@ -97,7 +97,7 @@ def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
         # The customer's words for it, or the reference finance confirmed (whatever spelling its entry's source has)
         .filter(Q(compact__in=references) | Q(confirmed__in=references))
         .filter(status=TransferTicket.Status.CREDITED, ledger_entry__isnull=False)
-        .select_related("ledger_entry")
+        .select_related("ledger_entry", "receiving_account")
         .order_by("pk")
     ):
         for key in {compact(ticket.bank_reference), compact(ticket.confirmed_bank_reference)}:
@@ -120,11 +120,13 @@ def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
 
 def _same_transfer(line: StatementLine, ticket: TransferTicket) -> bool:
     """Whether a credited ticket quoting the line's reference credited the line's transfer: the same amount
-    received, and the receiving account the ticket names — or another of ours (a customer may name a retired
-    one) where the line names no other customer."""
+    received, and the receiving account the ticket names — or, for a ticket naming a retired account, another
+    of ours where the line names no other customer."""
     if (ticket.received_amount or ticket.amount) != line.money:
         return False
-    return ticket.receiving_account_id == line.receiving_account_id or line.account_id in (None, ticket.account_id)
+    if ticket.receiving_account_id == line.receiving_account_id:
+        return True
+    return ticket.names_retired_account and line.account_id in (None, ticket.account_id)
 
 
 def _carried_by(entry_ids) -> set[tuple[int, int]]:

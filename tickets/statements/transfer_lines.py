@@ -17,7 +17,7 @@ from billing_center.review_flags import stamp
 from money.errors import Conflict
 
 from .. import notes
-from ..models import StatementLine, TransferTicket
+from ..models import ReceivingAccount, StatementLine, TransferTicket
 from .matching import earlier_credits
 from .parsed import reference_key, reference_key_of
 
@@ -129,12 +129,17 @@ def lock_ticket_transfer(ticket_id: int, *, reference: str | None = None, amount
     (tickets.review): crediting a ticket and setting its transfer's line aside run one after the other. The
     reference and amount the clerk confirms, or else those the ticket's proposal holds."""
     figures = TransferTicket.objects.filter(pk=ticket_id).values_list(
-        "receiving_account_id", "confirmed_bank_reference", "received_amount"
+        "receiving_account_id", "confirmed_bank_reference", "received_amount", "receiving_account__retired_at"
     )
-    for receiving_account_id, proposed_reference, proposed_amount in figures:
+    for receiving_account_id, proposed_reference, proposed_amount, retired_at in figures:
         reference, amount = reference or proposed_reference, amount if amount is not None else proposed_amount
-        if reference and amount is not None:
-            transaction_locks([transfer_lock_name(receiving_account_id, reference, amount)])
+        if not reference or amount is None:
+            continue
+        # A ticket naming a retired account may be the transfer a line at another of our accounts lists
+        # (tickets.selectors.statement_lines_for_transfer): that line's import waits for this credit, and this
+        # one for that import, as each takes its transfer's lock before it reads what was credited.
+        banks = ReceivingAccount.objects.values_list("pk", flat=True) if retired_at else [receiving_account_id]
+        transaction_locks([transfer_lock_name(bank, reference, amount) for bank in banks])
 
 
 def transfer_lock_name(receiving_account_id: int, reference: str, amount) -> str:
