@@ -82,8 +82,12 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     # Nothing left of the credit to take (refunded already, whole): nothing to debit, and the flag above tells
     # finance to contest it; a debit of nought had been refused and the delivery retried for ever.
     chargeback = dispute.status not in INQUIRY  # an inquiry takes nothing (it may become a chargeback later)
-    debitable = dispute.debit_amount.amount > 0 and chargeback
-    if dispute.debit_entry_id is None and debitable and (not holding or dispute.status == Dispute.Status.LOST):
+    due = dispute.debit_entry_id is None and chargeback and (not holding or dispute.status == Dispute.Status.LOST)
+    if due:
+        # What is left to take now, not when the dispute was first heard of: a refund made during an inquiry
+        # had been taken a second time when the inquiry became a chargeback (found by a helper).
+        dispute.debit_amount = dispute_share(topup, dispute.amount, dispute_id=dispute.gateway_dispute_id)
+    if due and dispute.debit_amount.amount > 0:
         dispute.debit_entry = reverse_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,

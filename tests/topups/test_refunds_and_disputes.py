@@ -668,3 +668,21 @@ def test_a_second_dispute_of_one_payment_takes_only_what_the_first_left(client, 
     deliver(client, event("charge.dispute.created", dispute_object(payment_intent=PI, amount=10000, id="du_two")))
     assert balance(credited) == Money("0.00", "USD")  # not −100.00: a payment of 100.00 is taken back once
     assert sorted(d.debit_amount.amount for d in Dispute.objects.all()) == [0, 100]
+
+
+def test_a_refund_made_during_an_inquiry_is_not_taken_again_when_it_becomes_a_chargeback(
+    client, credited, clerk, fake_stripe
+):
+    inquiry = dispute_object(payment_intent=PI, amount=10000, id="du_late", status="warning_needs_response")
+    deliver(client, event("charge.dispute.created", inquiry))
+    request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="Asked", actor=clerk)
+    deliver(client, event("charge.dispute.updated", {**inquiry, "status": "needs_response"}))
+    assert balance(credited) == Money("0.00", "USD")  # not −100.00 (found by a helper)
+    assert not LedgerEntry.objects.filter(kind="dispute").exists() and ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("status", ["prevented", "charge_refunded", "some_future_status"])
+def test_a_dispute_stripe_closes_without_a_chargeback_or_names_oddly_takes_no_money(client, credited, status):
+    deliver(client, event("charge.dispute.closed", dispute_object(payment_intent=PI, amount=10000, status=status)))
+    assert balance(credited) == Money("100.00", "USD")
+    assert Account.objects.get(pk=credited.account_id).needs_review  # finance looks at it

@@ -38,11 +38,17 @@ def money_of(minor, currency) -> Money:
 # Stripe's refund statuses, in ours; "requires_action" and "canceled" are not money moved.
 REFUND_STATUS = {"pending": "pending", "requires_action": "pending", "succeeded": "succeeded"}
 # Stripe's inquiries (warning_*) move no money: the issuer asks first, and may charge back later (needs_response,
-# the same dispute) or not (warning_closed). Every other status is an open dispute (a chargeback).
+# the same dispute) or not (warning_closed); "prevented" (stopped before it was filed) and the older
+# "charge_refunded" (a refund answered it) take nothing either. A status we do not know is taken as an inquiry:
+# flagged for finance, nothing debited on a guess.
 DISPUTE_STATUS = {
     "warning_needs_response": "inquiry",
     "warning_under_review": "inquiry",
     "warning_closed": "closed",
+    "prevented": "closed",
+    "charge_refunded": "closed",
+    "needs_response": "open",
+    "under_review": "open",
     "won": "won",
     "lost": "lost",
 }
@@ -70,7 +76,7 @@ def dispute_notice(dispute: Mapping, *, event_id: str, event_type: str) -> Dispu
         event_id=event_id,
         event_type=event_type,
         dispute_id=id_of(dispute.get("id")),
-        status=DISPUTE_STATUS.get(dispute.get("status"), "open"),
+        status=DISPUTE_STATUS.get(dispute.get("status"), "inquiry"),
         amount=money_of(dispute.get("amount"), dispute.get("currency")),
         payment_intent_id=id_of(dispute.get("payment_intent")),
         charge_id=id_of(dispute.get("charge")),
