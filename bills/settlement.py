@@ -4,8 +4,9 @@ transaction.
 
 The account's repaid money not yet applied to a bill is its credit: the sum of its repayment
 entries (less what disputes took back, plus what won disputes returned) less the sum of its
-settlements. A disputed repayment's settlements are reversed (reopen_settled): its bills are
-unpaid again, and what is paid next settles them. settle_bills applies that credit to the outstanding
+settlements. A chargeback of a repayment takes its credit first and then what its bills were
+paid with (reopen_settled): those bills are unpaid again, and what is paid next settles them.
+settle_bills applies that credit to the outstanding
 bills, the ones the customer chose first, then the oldest first; what is left stays as credit
 until the next bill is issued (bills.cycle calls settle_bills then). Because the credit is
 computed from those two sums under the account's row lock, settling again, or twice at once,
@@ -139,26 +140,21 @@ def settle_bills(
         return _apply(_plan(account_id, credit, prefer), source_ref=source_ref, note=note, now=now)
 
 
-def reopen_settled(
-    *, account_id: int, paid_by: str, amount: Money, source_ref: str, note: str, now: datetime | None = None
-) -> list[Settlement]:
-    """A repayment's money went back (a chargeback of the card payment): what it settled, newest first, up to
-    `amount`, is reversed by a settlement of the opposite sign (`source_ref`, the chargeback's), and those
-    bills are unpaid again (overdue once past their due date). The bill had stayed "paid" and the debt was
-    billed nowhere (found by a helper). Called once per chargeback debit, in its transaction."""
+def reopen_settled(*, account_id: int, source_ref: str, note: str, now: datetime | None = None) -> list[Settlement]:
+    """A repayment's money went back (a chargeback of the card payment, already posted): the account's credit
+    is used up first, then what its bills were paid with is taken back, newest bill first, by settlements of
+    the opposite sign (`source_ref`, the chargeback's) until nothing is settled with money the account no longer
+    has. Those bills are unpaid again (overdue once past their due date). The bill had stayed "paid" and the
+    debt was billed nowhere (found by a helper). Called once per chargeback debit, in its transaction."""
     from .cycle import finance_today  # cycle settles bills: imported here, not at the top
 
     now = now or timezone.now()
-    _lock_account(account_id)
-    left, reversed_, parts = amount.amount, [], parts_of(note)
-    for settlement in Settlement.objects.filter(source_ref=paid_by, amount__gt=0).order_by("-created_at", "-pk"):
-        if left <= 0:
-            break
-        bill = Bill.objects.select_for_update().get(pk=settlement.bill_id)
-        take = min(left, settlement.amount.amount, bill.amount_paid.amount)
-        if take <= 0:
-            continue
-        left -= take
+    currency = _lock_account(account_id)
+    short, reversed_, parts = -unapplied_credit(account_id, currency).amount, [], parts_of(note)
+    paid = Bill.objects.select_for_update().filter(account_id=account_id, amount_paid__gt=0)
+    for bill in paid.order_by("-period_start", "-pk") if short > 0 else []:
+        take = min(short, bill.amount_paid.amount)
+        short -= take
         bill.amount_paid -= Money(take, bill.amount_paid.currency)
         bill.status = Bill.Status.OVERDUE if finance_today(now) > bill.due_on else Bill.Status.OPEN
         bill.status = status_after_payment(bill)  # partly paid, or still overdue
@@ -166,6 +162,8 @@ def reopen_settled(
         bill.save(update_fields=["amount_paid", "status", "paid_at"])
         reversed_.append(Settlement(bill=bill, amount=Money(-take, bill.amount_paid.currency), source_ref=source_ref,
                                     note=note[:300], note_parts=parts, created_at=now))  # fmt: skip
+        if short <= 0:
+            break
     Settlement.objects.bulk_create(reversed_)
     return reversed_
 

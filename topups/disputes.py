@@ -101,8 +101,6 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         if topup.is_repayment:  # what it settled is unpaid again
             reopen_settled(
                 account_id=topup.account_id,
-                paid_by=topup.ledger_source_ref,
-                amount=dispute.debit_amount,
                 source_ref=dispute.ledger_source_ref,
                 note=describe(REPAYMENT_DISPUTED, reference=topup.reference),
                 now=now,

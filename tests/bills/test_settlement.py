@@ -147,3 +147,59 @@ def test_a_chargeback_after_the_due_date_leaves_the_bill_overdue(client, bob, st
     with time_machine.travel(datetime.combine(bill.due_on + timedelta(days=3), time(12), tzinfo=UTC), tick=False):
         charged_back_repayment(client, bob, bill, "")
     assert bill.status == Bill.Status.OVERDUE and bill.paid_at is None
+
+
+def card_repayment(client, bob, bill, amount: str, payment_intent: str):
+    from tests.factories import PendingTopUpFactory
+    from tests.fakes.stripe import event, paid_session, post_webhook, signed
+    from tests.intake import apply_stored
+    from topups.models import TopUp
+
+    repayment = PendingTopUpFactory(
+        account=bob.account, created_by=bob, purpose=TopUp.Purpose.REPAYMENT, amount=Money(amount, "USD")
+    )
+    repayment.bills.set([bill])
+    post_webhook(
+        client, *signed(event("checkout.session.completed", paid_session(repayment, payment_intent=payment_intent)))
+    )
+    apply_stored()
+
+
+def charged_back(client, payment_intent: str, cents: int):
+    from tests.fakes.stripe import dispute_object, event, post_webhook, signed
+    from tests.intake import apply_stored
+
+    dispute = dispute_object(payment_intent=payment_intent, amount=cents, id=f"du_{payment_intent[-6:]}")
+    post_webhook(client, *signed(event("charge.dispute.created", dispute)))
+    post_webhook(client, *signed(event("charge.dispute.closed", {**dispute, "status": "lost"})))
+    apply_stored()
+
+
+def owed_on_bills(account) -> Money:
+    return sum((bill.amount_due - bill.amount_paid for bill in Bill.objects.filter(account=account)), Money(0, "USD"))
+
+
+def test_a_chargeback_takes_back_what_the_repayments_leftover_credit_paid_on_a_later_bill(client, bob, stripe_settings):
+    """50.00 repaid a 30.00 bill; its 20.00 of credit paid part of the next bill at the close; the bank then took
+    all 50.00 back. Only the repayment's own settlement had been reversed: 20.00 was owed on no bill, and the next
+    20.00 paid would have settled nothing (found by a helper)."""
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    november = close(bob.account, NOVEMBER)
+    with time_machine.travel(at(2026, 11, 5, 12), tick=False):
+        card_repayment(client, bob, november, "50.00", "pi_3QtestLeftover000001")
+    charge(bob.account, "40.00", at(2026, 12, 3), "dec")
+    close(bob.account, DECEMBER)
+    charged_back(client, "pi_3QtestLeftover000001", 5000)
+    bob.account.refresh_from_db()
+    assert bob.account.balance == Money("-70.00", "USD") and owed_on_bills(bob.account) == Money("70.00", "USD")
+    assert unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_partial_chargeback_takes_the_unused_credit_before_reopening_a_paid_bill(client, bob, stripe_settings):
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    november = close(bob.account, NOVEMBER)
+    card_repayment(client, bob, november, "50.00", "pi_3QtestPartial0000001")
+    charged_back(client, "pi_3QtestPartial0000001", 2000)
+    november.refresh_from_db()
+    assert (november.status, november.amount_paid) == (Bill.Status.PAID, Money("30.00", "USD"))
+    assert unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD") and ledger_mismatches() == []
