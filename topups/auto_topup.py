@@ -29,8 +29,8 @@ from money.errors import Invalid, Refused
 from money.formatting import format_money
 from money.parsing import is_digits
 
-from .checkout import limits_for
-from .exceptions import GatewayUnavailable
+from .checkout import check_limits, limits_for
+from .exceptions import GatewayUnavailable, TopUpLimitExceeded
 from .gateways import get_gateway
 from .gateways.base import CardNotice
 from .models import AutoTopUp, TopUp, WebhookDelivery
@@ -86,6 +86,12 @@ def configure(
         if daily_ceiling < amount or monthly_ceiling < daily_ceiling:
             raise Invalid(
                 gettext("The daily ceiling must be at least one top-up, and the monthly one at least the daily one."),
+                code="ceiling",
+            )
+        if daily_ceiling > limits.daily.amount:  # the account's own top-up limit counts auto top-ups too
+            raise Invalid(
+                gettext("The daily ceiling can be at most the daily top-up limit, %(daily)s.")
+                % {"daily": format_money(limits.daily)},
                 code="ceiling",
             )
         auto = _settings_for(account, actor)
@@ -232,6 +238,16 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
                 count=False,
             )
             return None
+        try:  # the account's own limits, every top-up counted, as the Pay page checks them
+            check_limits(account=account, credit=Money(auto.amount, account.billing_currency), now=now)
+        except TopUpLimitExceeded:  # stays unhandled, as at the ceilings: tried again once the day has room
+            _problem(
+                auto,
+                lambda: gettext("Auto top-up did not run: your top-ups in the last 24 hours reached the daily limit."),
+                now,
+                count=False,
+            )
+            return None
         auto.crossings = crossing
         auto.save(update_fields=["crossings"])
         amount = Money(auto.amount, account.billing_currency)
@@ -287,6 +303,21 @@ def _after_charge(auto: AutoTopUp, topup_id: int, reason: str, now: datetime) ->
             ),
             now,
         )
+
+
+@transaction.atomic
+def pause_after_dispute(*, account_id: int, reference: str, now: datetime) -> None:
+    """A card payment of the account is disputed (a chargeback, perhaps of a stolen card): auto top-up stops
+    charging the saved card until the customer turns it on again. The chargeback's debit is a crossing, and
+    the card had been charged again at once (found by a helper)."""
+    Account.objects.select_for_update().values_list("pk", flat=True).get(pk=account_id)  # account, then settings
+    auto = AutoTopUp.objects.select_for_update(of=("self",)).filter(account_id=account_id).first()
+    if auto is None or not auto.is_active:
+        return
+    auto.paused_at = now
+    Account.objects.filter(pk=account_id).update(refill_below=None, refill_armed=True)
+    words = gettext_noop("Auto top-up is paused: your card payment %(reference)s was disputed with your bank.")
+    _problem(auto, lambda: gettext(words) % {"reference": reference}, now, count=False)
 
 
 def _problem(auto: AutoTopUp, words, now: datetime, *, count: bool = True) -> None:

@@ -50,7 +50,7 @@ def still_payable(now: datetime) -> Q:
     return Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
 
 
-def _check_limits(*, account: Account, credit: Money, now: datetime) -> None:
+def check_limits(*, account: Account, credit: Money, now: datetime) -> None:
     """Limits are on what the account receives, in its billing currency."""
     limits = limits_for(account.billing_currency)
     if credit < limits.minimum:
@@ -112,7 +112,7 @@ def create_topup(
         raise QuoteExpired(_("A payment in another currency needs a current exchange-rate quote. Please try again."))
     else:
         credit = quote.credit_for(amount)
-    _check_limits(account=account, credit=credit, now=now)
+    check_limits(account=account, credit=credit, now=now)
     topup = TopUp.objects.create(
         account=account,
         created_by=actor,

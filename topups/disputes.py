@@ -29,6 +29,7 @@ from billing_center.review_flags import flag
 from bills.settlement import reopen_settled, settle_bills
 from money.formatting import format_money
 
+from .auto_topup import pause_after_dispute
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
 from .refunds import dispute_share, payment_of
@@ -74,6 +75,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         flag_for_review(
             account_id=topup.account_id, note=describe(PAYMENT_DISPUTED, reference=topup.reference), now=now
         )
+        pause_after_dispute(account_id=topup.account_id, reference=topup.reference, now=now)
     if STEP[notice.status] > STEP[dispute.status]:  # only forward
         dispute.status = notice.status
         dispute.closed_at = now if STEP[notice.status] == STEP[Dispute.Status.WON] else None

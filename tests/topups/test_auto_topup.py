@@ -402,3 +402,51 @@ def test_the_overview_warning_names_the_pause_and_clears_after_a_success(client,
     turn_on(client, threshold="90.00")
     assert run_auto_topup(account_id=account.pk).status == TopUp.Status.CREDITED
     assert "failed" not in client.get("/billing/").content.decode()
+
+
+def test_auto_topups_stay_within_the_accounts_24_hour_top_up_limit(client, alice, settings):
+    """Auto top-ups counted only against their own ceilings: three crossings in a day had credited 150,000.00 USD
+    past the 100,000.00 daily limit a customer's own top-ups are held to (found by a helper)."""
+    save_card(client)
+    settings_form = {"action": "settings", "enabled": "on", "threshold": "50.00", "amount": "50000.00"}
+    too_high = client.post(
+        "/billing/pay/auto/", {**settings_form, "daily_ceiling": "1000000", "monthly_ceiling": "1000000"}
+    )
+    assert too_high.status_code == 400 and "at most the daily top-up limit, 100,000.00 USD" in too_high.content.decode()
+    assert (
+        client.post(
+            "/billing/pay/auto/", {**settings_form, "daily_ceiling": "100000", "monthly_ceiling": "1000000"}
+        ).status_code
+        == 303
+    )
+    client.post("/billing/pay/", {"amount": "10000.00"})  # a checkout of the customer's own, still payable, counts
+    spend(alice.account, "40.00", "u0")
+    for n in range(3):
+        run_auto_topup(account_id=alice.account_id)
+        spend(alice.account, "50000.00", f"u{n + 1}")
+    credited = TopUp.objects.filter(is_automatic=True, status="credited")
+    assert credited.count() == 1  # 10,000 open + 50,000 + the next 50,000 would pass 100,000
+    assert "reached the daily limit" in AutoTopUp.objects.get().last_problem
+    assert ledger_mismatches() == []
+
+
+def test_a_disputed_card_payment_pauses_auto_top_up_before_the_card_is_charged_again(
+    client, alice, stripe_settings, fake_stripe
+):
+    """The chargeback's debit is a crossing: the card the cardholder calls stolen had been charged again at once."""
+    from tests.fakes.stripe import dispute_object
+
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    card_on_file(alice)
+    spend(alice.account, "40.00", "u1")
+    first = run_auto_topup(account_id=alice.account_id)
+    assert first.status == TopUp.Status.CREDITED
+    first.refresh_from_db()
+    dispute = dispute_object(payment_intent=first.payment_intent_id, amount=10000, reason="fraudulent")
+    assert post_webhook(client, *signed(event("charge.dispute.created", dispute))).status_code == 200
+    apply_stored()
+    assert balance(alice.account) == Money("40.00", "USD")
+    assert run_auto_topup(account_id=alice.account_id) is None and len(fake_stripe.intents) == 1
+    auto = AutoTopUp.objects.get()
+    assert auto.paused_at is not None and f"{first.reference} was disputed" in auto.last_problem
+    assert OutboundEmail.objects.filter(subject__contains="auto top-up did not go through").exists()
