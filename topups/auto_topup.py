@@ -262,9 +262,11 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
         )
     try:
         notice = get_gateway(topup.gateway).charge_saved_card(topup, auto)
-    except GatewayUnavailable as exc:  # nothing charged, or a late notification still credits it
-        logger.warning("Auto top-up %s not charged: %s", topup.reference, exc.message)
-        _give_up(auto, topup, gettext_noop("The payment gateway could not be reached; nothing was charged."), now)
+    except GatewayUnavailable as exc:
+        # The charge may have been taken and its answer lost: the top-up stays pending, and its notification or
+        # the reconciler (which asks the gateway) credits it, or closes it and tells the customer (had: closed
+        # as "nothing was charged", and the payment Stripe took was never credited; found by a helper).
+        logger.warning("Auto top-up %s: no answer from the gateway, left to the reconciler: %s", topup.reference, exc)
         return TopUp.objects.get(pk=topup.pk)
     except Exception:
         # A bug must not leave a top-up pending for ever, nor pass unseen: close it, then raise.
@@ -274,6 +276,13 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
     apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
     _after_charge(auto, topup.pk, notice.detail or gettext_noop("The card was declined."), now)
     return TopUp.objects.get(pk=topup.pk)
+
+
+def auto_topup_settled(topup: TopUp, *, now: datetime) -> None:
+    """An auto top-up the reconciler credited or closed: counted and told as its charge's answer would be."""
+    auto = AutoTopUp.objects.filter(account_id=topup.account_id).first()
+    if auto is not None:
+        _after_charge(auto, topup.pk, topup.failure_reason or gettext_noop("The card was declined."), now)
 
 
 def _give_up(auto: AutoTopUp, topup: TopUp, reason: str, now: datetime) -> None:

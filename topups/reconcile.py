@@ -11,6 +11,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from money.errors import Conflict
 
+from .auto_topup import auto_topup_settled
 from .exceptions import GatewayUnavailable
 from .gateways import get_gateway
 from .models import TopUp
@@ -23,8 +24,8 @@ def reconcile_topup(*, topup_id: int, now: datetime | None = None) -> TopUp:
     """Ask the gateway about a pending top-up and apply its answer through the same path."""
     now = now or timezone.now()
     topup = TopUp.objects.get(pk=topup_id)
-    if not topup.is_pending or not topup.gateway_session_id:
-        return topup
+    if not topup.is_pending or not (topup.gateway_session_id or topup.is_automatic):
+        return topup  # a checkout that never opened; an auto top-up's charge may have been taken unanswered
     TopUp.objects.filter(pk=topup.pk).update(last_checked_at=now)
     try:
         notice = get_gateway(topup.gateway).fetch_payment(topup)
@@ -32,7 +33,15 @@ def reconcile_topup(*, topup_id: int, now: datetime | None = None) -> TopUp:
         logger.warning("Could not reconcile %s: %s", topup.reference, exc)
         return TopUp.objects.get(pk=topup.pk)
     apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
-    return TopUp.objects.get(pk=topup.pk)
+    return _followed(topup, now)
+
+
+def _followed(topup: TopUp, now: datetime) -> TopUp:
+    """The top-up as it stands; an auto top-up's outcome counted and told, as its charge's answer is."""
+    topup = TopUp.objects.get(pk=topup.pk)
+    if topup.is_automatic and not topup.is_pending:
+        auto_topup_settled(topup, now=now)
+    return topup
 
 
 def reconcile_pending_topups(*, now: datetime | None = None) -> dict[str, int]:
@@ -88,7 +97,7 @@ def close_at_gateway(topup: TopUp, *, status: str, reason: str, now: datetime | 
     """Close the top-up's checkout at the gateway, apply the gateway's last word, then close the
     top-up as `status` if that word left it pending. GatewayUnavailable: nothing changed here."""
     now = now or timezone.now()
-    if topup.gateway_session_id:
+    if topup.gateway_session_id or topup.is_automatic:
         try:
             notice = get_gateway(topup.gateway).close_checkout(topup)
         except LookupError as exc:  # a gateway no longer configured cannot be asked
@@ -97,7 +106,7 @@ def close_at_gateway(topup: TopUp, *, status: str, reason: str, now: datetime | 
             apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
     # The gateway closed it but has no final word (an open session it did not expire), or it never reached one.
     close_topup(topup.pk, status=status, reason=reason, now=now)
-    return TopUp.objects.get(pk=topup.pk)
+    return _followed(topup, now)
 
 
 def check_on_return(*, topup: TopUp, now: datetime | None = None) -> TopUp:

@@ -19,6 +19,9 @@ import responses
 API = "https://api.stripe.com"
 SESSION_URL = re.compile(rf"{re.escape(API)}/v1/checkout/sessions/(?P<id>[\w]+)$")
 EXPIRE_URL = re.compile(rf"{re.escape(API)}/v1/checkout/sessions/(?P<id>[\w]+)/expire$")
+INTENT_URL = re.compile(rf"{re.escape(API)}/v1/payment_intents/(?P<id>pi_\w+)$")
+INTENT_CANCEL_URL = re.compile(rf"{re.escape(API)}/v1/payment_intents/(?P<id>pi_\w+)/cancel$")
+INTENT_SEARCH_URL = re.compile(rf"{re.escape(API)}/v1/payment_intents/search(\?.*)?$")
 
 
 def stripe_signature(body: bytes, secret: str, at: int) -> str:
@@ -171,6 +174,9 @@ class FakeStripe:
         self.mock.add_callback(responses.POST, EXPIRE_URL, callback=self._expire)
         self.mock.add_callback(responses.POST, f"{API}/v1/refunds", callback=self._refund)
         self.mock.add_callback(responses.POST, f"{API}/v1/payment_intents", callback=self._payment_intent)
+        self.mock.add_callback(responses.GET, INTENT_SEARCH_URL, callback=self._search_intents)
+        self.mock.add_callback(responses.GET, INTENT_URL, callback=self._retrieve_intent)
+        self.mock.add_callback(responses.POST, INTENT_CANCEL_URL, callback=self._cancel_intent)
         self.mock.add_callback(responses.POST, f"{API}/v1/customers", callback=self._customer)
         return self
 
@@ -263,6 +269,36 @@ class FakeStripe:
         key = request.headers.get("Idempotency-Key")
         customer = {"id": f"cus_{(key or secrets.token_hex(6)).replace(':', '_')}", "object": "customer"}
         return 200, {}, json.dumps(customer)
+
+    def _retrieve_intent(self, request):
+        intent = self.intents.get(INTENT_URL.match(request.url)["id"])
+        if intent is None:
+            return self._error(404, "No such payment_intent", code="resource_missing")
+        return 200, {}, json.dumps(intent)
+
+    def _cancel_intent(self, request):
+        intent = self.intents.get(INTENT_CANCEL_URL.match(request.url)["id"])
+        if intent is None:
+            return self._error(404, "No such payment_intent", code="resource_missing")
+        if intent["status"] in ("succeeded", "canceled", "processing"):
+            return self._error(
+                400, f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}."
+            )
+        intent["status"] = "canceled"
+        return 200, {}, json.dumps(intent)
+
+    def _search_intents(self, request):
+        """Stripe's search query language, as far as metadata['key']:'value' goes."""
+        query = dict(parse_qsl(request.url.split("?", 1)[1]))["query"]
+        key, value = re.fullmatch(r"metadata\['(\w+)'\]:'([^']*)'", query).groups()
+        found = [intent for intent in self.intents.values() if intent["metadata"].get(key) == value]
+        return (
+            200,
+            {},
+            json.dumps(
+                {"object": "search_result", "data": found, "has_more": False, "url": "/v1/payment_intents/search"}
+            ),
+        )
 
     def _payment_intent(self, request):
         """An off-session PaymentIntent, confirmed at once (auto top-up)."""

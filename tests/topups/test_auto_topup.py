@@ -450,3 +450,94 @@ def test_a_disputed_card_payment_pauses_auto_top_up_before_the_card_is_charged_a
     auto = AutoTopUp.objects.get()
     assert auto.paused_at is not None and f"{first.reference} was disputed" in auto.last_problem
     assert OutboundEmail.objects.filter(subject__contains="auto top-up did not go through").exists()
+
+
+def lose_the_answer(fake_stripe, *, status: str = "succeeded", taken: bool = True):
+    """Stripe takes the charge (and settles it at `status`), but its answer never reaches us; or, not `taken`,
+    the request never reaches Stripe."""
+    import json
+
+    import requests
+    import responses
+
+    from tests.fakes.stripe import API
+
+    def taken_then_lost(request):
+        if taken:
+            answer = json.loads(fake_stripe._payment_intent(request)[2])
+            fake_stripe.intents[answer["id"]]["status"] = status
+        return requests.exceptions.ConnectionError("connection reset by peer")
+
+    fake_stripe.mock.remove(responses.POST, f"{API}/v1/payment_intents")
+    fake_stripe.mock.add_callback(responses.POST, f"{API}/v1/payment_intents", callback=taken_then_lost)
+
+
+def test_a_charge_whose_answer_was_lost_stays_pending_and_its_late_notification_credits_it(
+    client, alice, stripe_settings, fake_stripe
+):
+    """It had been closed as "nothing was charged", and Stripe's payment_intent.succeeded was then flagged as
+    naming another session: the card was charged, the balance never credited (found by a helper)."""
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    card_on_file(alice)
+    lose_the_answer(fake_stripe)
+    spend(alice.account, "40.00", "u1")
+    topup = run_auto_topup(account_id=alice.account_id)
+    assert topup.status == TopUp.Status.PENDING and not OutboundEmail.objects.exists()  # nothing said yet
+    (intent,) = fake_stripe.intents.values()
+    assert delivered(post_webhook(client, *signed(event("payment_intent.succeeded", intent)))) == "credited"
+    topup.refresh_from_db()
+    assert topup.status == TopUp.Status.CREDITED and balance(alice.account) == Money("140.00", "USD")
+
+
+@pytest.mark.parametrize("settled", ["succeeded", "processing"])
+def test_the_reconciler_finds_an_auto_top_ups_payment_at_stripe_and_settles_it(
+    client, alice, stripe_settings, fake_stripe, settled
+):
+    """Without an answer, or left processing with its notification lost, an auto top-up had stayed pending for
+    ever: the reconciler asked Checkout about a PaymentIntent id (found by a helper)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from topups.reconcile import reconcile_pending_topups
+
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    card_on_file(alice)
+    lose_the_answer(fake_stripe, status=settled)
+    spend(alice.account, "40.00", "u1")
+    topup = run_auto_topup(account_id=alice.account_id)
+    later = timezone.now() + timedelta(minutes=15)
+    reconcile_pending_topups(now=later)
+    topup.refresh_from_db()
+    if settled == "succeeded":
+        assert topup.status == TopUp.Status.CREDITED and balance(alice.account) == Money("140.00", "USD")
+        return
+    assert topup.status == TopUp.Status.PENDING  # still processing at Stripe
+    (intent,) = fake_stripe.intents.values()
+    intent["status"] = "requires_payment_method"  # then declined; its notification lost too
+    reconcile_pending_topups(now=later + timedelta(minutes=15))
+    topup.refresh_from_db()
+    auto = AutoTopUp.objects.get()
+    assert topup.status == TopUp.Status.FAILED and balance(alice.account) == Money("40.00", "USD")
+    assert auto.failures_in_a_row == 1 and OutboundEmail.objects.filter(subject__contains="did not go through").exists()
+
+
+def test_an_auto_top_up_stripe_never_took_is_closed_and_told_when_the_reconciler_asks(
+    client, alice, stripe_settings, fake_stripe
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from topups.reconcile import reconcile_pending_topups
+
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    card_on_file(alice)
+    lose_the_answer(fake_stripe, taken=False)
+    spend(alice.account, "40.00", "u1")
+    topup = run_auto_topup(account_id=alice.account_id)
+    assert topup.status == TopUp.Status.PENDING and not fake_stripe.intents
+    reconcile_pending_topups(now=timezone.now() + timedelta(minutes=15))
+    topup.refresh_from_db()
+    assert topup.status == TopUp.Status.FAILED and "no payment for this auto top-up" in topup.failure_reason
+    assert AutoTopUp.objects.get().failures_in_a_row == 1 and balance(alice.account) == Money("40.00", "USD")

@@ -105,7 +105,9 @@ class SandboxGateway:
         return check_notice_fields(notice)
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
-        checkout = SandboxCheckout.objects.filter(session_id=topup.gateway_session_id).first()
+        # An auto top-up's payment is named for the top-up (charge_saved_card), whether or not its answer arrived.
+        session_id = f"sbx_{topup.public_id.hex}" if topup.is_automatic else topup.gateway_session_id
+        checkout = SandboxCheckout.objects.filter(session_id=session_id).first()
         if checkout is None:
             raise GatewayUnavailable("The sandbox has no session for this top-up.")
         return _session_notice(checkout)
@@ -174,7 +176,14 @@ class SandboxGateway:
         SandboxCheckout.objects.filter(session_id=topup.gateway_session_id, status=SandboxCheckout.Status.OPEN).update(
             status=SandboxCheckout.Status.EXPIRED, completed_at=timezone.now()
         )
-        return self.fetch_payment(topup)
+        try:
+            return self.fetch_payment(topup)
+        except GatewayUnavailable:
+            if not topup.is_automatic:
+                raise
+            # Never charged: the sandbox makes the payment when it is asked, and it was not.
+            return PaymentNotice(event_id=f"close:{topup.public_id}", event_type="sandbox.close",
+                                 reference=str(topup.public_id), status="failed")  # fmt: skip
 
 
 def _refund_id(refund: Refund) -> str:

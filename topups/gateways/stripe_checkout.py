@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import moneyed
 import stripe
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from djmoney.money import Money
 
 from topups.exceptions import GatewayUnavailable, InvalidNotification, RefundConflict
@@ -96,6 +97,10 @@ def _notice(session: Mapping, *, event_id: str, event_type: str, status: str) ->
         account_ref=str(metadata.get("account") or ""),
         payment_intent_id=id_of(session.get("payment_intent")),
     )
+
+
+# PaymentIntent statuses Stripe lets us cancel: no money has moved yet.
+CANCELLABLE = ("requires_payment_method", "requires_confirmation", "requires_action", "requires_capture")
 
 
 class StripeCheckoutGateway:
@@ -296,9 +301,13 @@ class StripeCheckoutGateway:
         return refund_notice(answer, event_id=f"refund:{answer.get('id')}", event_type="refund.create")
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
+        if topup.is_automatic:
+            return self._intent_call(topup, cancel=False)
         return self._session_call(topup, "retrieve")
 
     def close_checkout(self, topup: TopUp) -> PaymentNotice:
+        if topup.is_automatic:
+            return self._intent_call(topup, cancel=True)
         try:
             return self._session_call(topup, "expire")
         except GatewayUnavailable as exc:
@@ -306,6 +315,34 @@ class StripeCheckoutGateway:
             if isinstance(exc.__cause__, stripe.InvalidRequestError):
                 return self.fetch_payment(topup)
             raise
+
+    def _intent_call(self, topup: TopUp, *, cancel: bool) -> PaymentNotice:
+        """An auto top-up's off-session PaymentIntent, where it stands; cancelled first if `cancel` and Stripe
+        still can. Its id, or else the intent Stripe holds under the top-up's metadata (the answer to our
+        charge may have been lost after Stripe took it: Stripe's search sees an intent within a minute, and
+        the reconciler asks ten minutes on). No such intent: nothing was charged."""
+        try:
+            if topup.gateway_session_id:
+                intent = _client().v1.payment_intents.retrieve(topup.gateway_session_id).to_dict()
+            else:
+                query = f"metadata['topup']:'{topup.public_id}'"
+                found = _client().v1.payment_intents.search(params={"query": query, "limit": 1}).to_dict()
+                intent = (found.get("data") or [None])[0]
+            if intent is None:
+                return PaymentNotice(
+                    event_id=f"search:{topup.public_id}",
+                    event_type="payment_intent.search",
+                    reference=str(topup.public_id),
+                    status="failed",
+                    detail=gettext_noop(
+                        "The payment gateway has no payment for this auto top-up: nothing was charged."
+                    ),
+                )
+            if cancel and intent.get("status") in CANCELLABLE:
+                intent = _client().v1.payment_intents.cancel(intent["id"]).to_dict()
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(f"Stripe could not tell about {topup.reference}: {exc}") from exc
+        return intent_notice(intent, event_id=f"intent:{intent.get('id')}", event_type="payment_intent.retrieve")
 
     def _session_call(self, topup: TopUp, action: str) -> PaymentNotice:
         """Retrieve or expire the top-up's Checkout Session and say where it stands."""
