@@ -50,6 +50,11 @@ SET_ASIDE = gettext_noop("Set aside by %(user)s on %(when)s, %(reason)s: %(note)
 RETURNED = gettext_noop("returned to the payer")
 NOT_A_PAYMENT = gettext_noop("not a customer payment")
 PUT_BACK = gettext_noop("Put back to be credited by %(user)s on %(when)s.")
+# Held back from crediting on import, whatever the line names: finance credits it by hand or sets it aside.
+BATCH_NOT_SPLIT = gettext_noop(
+    "A batch of %(count)s transactions the bank booked as one entry, whose amounts do not add up to it: not "
+    "credited; split it by hand."
+)
 
 # A statement line's suggestions: an account, and why it is suggested.
 ACCOUNT = gettext_noop("%(name)s (#%(id)s)")
@@ -62,7 +67,7 @@ known_messages(
     SEVERAL_ACCOUNTS, RF_NAMES, RF_WRONG_DIGITS, RF_NO_ACCOUNT, INVOICE_OF, BILL_OF, TICKET_OF_ACCOUNT,
     TICKET_SAME_REFERENCE, TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED,
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
-    NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT,
+    NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip

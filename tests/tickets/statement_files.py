@@ -9,6 +9,17 @@ NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 
 
 @dataclass
+class Tx:
+    """One transaction of a batch entry (an Ntry with several TxDtls)."""
+
+    amount: str  # unsigned, as the bank writes it under TxAmt
+    payer: str = "Alice Example"
+    creditor_reference: str = ""
+    reference: str = ""  # its own AcctSvcrRef
+    currency: str = "USD"
+
+
+@dataclass
 class Entry:
     amount: str  # negative: a debit
     reference: str = ""
@@ -17,6 +28,9 @@ class Entry:
     payer: str = "Alice Example"
     currency: str = "USD"
     booked: date = date(2026, 12, 1)
+    transactions: tuple[Tx, ...] = ()  # a batch: one TxDtls each, instead of the entry's own
+    reversal: bool = False  # camt.053 RvslInd; MT940 RC (a credit reversed) or RD
+    end_to_end: str = ""  # the payer's EndToEndId (camt.053); MT940's customer reference
 
 
 def camt053(entries, *, opening="1000.00", closing=None, currency="USD", statement_id="STMT-2026-12-01") -> bytes:
@@ -52,12 +66,27 @@ def _entry(e: Entry) -> str:
         if e.creditor_reference
         else ""
     )
+    refs = f"<Refs><EndToEndId>{escape(e.end_to_end)}</EndToEndId></Refs>" if e.end_to_end else ""
+    details = "".join(_transaction(tx, party) for tx in e.transactions) or (
+        f"<TxDtls>{refs}<RltdPties><{party}><Nm>{escape(e.payer)}</Nm></{party}></RltdPties>"
+        f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd>{strd}</RmtInf></TxDtls>"
+    )
     return (
         f'<Ntry><Amt Ccy="{e.currency}">{abs(amount):.2f}</Amt><CdtDbtInd>{"CRDT" if credit else "DBIT"}</CdtDbtInd>'
-        f"<Sts>BOOK</Sts><BookgDt><Dt>{e.booked}</Dt></BookgDt><ValDt><Dt>{e.booked}</Dt></ValDt>"
-        f"<AcctSvcrRef>{escape(e.reference)}</AcctSvcrRef>"
-        f"<NtryDtls><TxDtls><RltdPties><{party}><Nm>{escape(e.payer)}</Nm></{party}></RltdPties>"
-        f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd>{strd}</RmtInf></TxDtls></NtryDtls></Ntry>"
+        + ("<RvslInd>true</RvslInd>" if e.reversal else "")
+        + f"<Sts>BOOK</Sts><BookgDt><Dt>{e.booked}</Dt></BookgDt><ValDt><Dt>{e.booked}</Dt></ValDt>"
+        + (f"<AcctSvcrRef>{escape(e.reference)}</AcctSvcrRef>" if e.reference else "")
+        + f"<NtryDtls>{details}</NtryDtls></Ntry>"
+    )
+
+
+def _transaction(tx: Tx, party: str) -> str:
+    refs = f"<Refs><AcctSvcrRef>{escape(tx.reference)}</AcctSvcrRef></Refs>" if tx.reference else ""
+    strd = f"<Strd><CdtrRefInf><Ref>{escape(tx.creditor_reference)}</Ref></CdtrRefInf></Strd>"
+    return (
+        f'<TxDtls>{refs}<AmtDtls><TxAmt><Amt Ccy="{tx.currency}">{tx.amount}</Amt></TxAmt></AmtDtls>'
+        f"<RltdPties><{party}><Nm>{escape(tx.payer)}</Nm></{party}></RltdPties>"
+        f"<RmtInf>{strd if tx.creditor_reference else ''}</RmtInf></TxDtls>"
     )
 
 

@@ -5,14 +5,17 @@ the namespaces are dropped once after parsing and elements are found by their lo
 
 import codecs
 import re
+from dataclasses import replace
 from datetime import date
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from django.utils.translation import gettext as _
 
+from accounts.descriptions import describe
 from money.errors import Invalid
 
+from .. import notes
 from .parsed import ParsedLine, ParsedStatement, currency_code, parse_decimal, require_same_currency
 
 # The XML declaration's encoding, after an optional UTF-8 byte order mark.
@@ -61,7 +64,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
         currency=currency or opening_currency,
         opening_balance=opening,
         closing_balance=closing,
-        lines=[_line(entry) for entry in _children(stmt, "Ntry")],
+        lines=[line for entry in _children(stmt, "Ntry") for line in _lines(entry)],
         account=_text(stmt, "Acct", "Id", "IBAN") or _text(stmt, "Acct", "Id", "Othr", "Id"),
     )
 
@@ -99,12 +102,55 @@ def _redeclared(text: str, encoding: str) -> bytes:
     return (head.replace(encoding, "UTF-8", 1) + rest).encode("utf-8")
 
 
-def _line(entry) -> ParsedLine:
+def _lines(entry) -> list[ParsedLine]:
+    """An entry's lines: one, or one per transaction of a batch the bank booked as one entry (several TxDtls),
+    each with its own amount, references and payer, where their amounts add up to the entry's. A batch that
+    does not add up is one line, held back from crediting: it had been credited whole to the first
+    transaction's customer."""
     amount, currency = _amount(entry, _("entry amount"))
-    tx = _first(entry, "NtryDtls", "TxDtls")
+    transactions = _children(_first(entry, "NtryDtls"), "TxDtls")
+    reference = _text(entry, "AcctSvcrRef")
+    if len(transactions) < 2:
+        return [_line(entry, _first(entry, "NtryDtls", "TxDtls"), amount, currency, reference)]
+    parts = [_transaction_amount(tx, amount, currency) for tx in transactions]
+    if None in parts or sum(parts) != amount:
+        held = describe(notes.BATCH_NOT_SPLIT, count=len(transactions)) if amount > 0 else None
+        return [replace(_line(entry, None, amount, currency, reference), held=held)]
+    return [
+        _line(entry, tx, part, currency, _transaction_reference(tx, reference, number))
+        for number, (tx, part) in enumerate(zip(transactions, parts, strict=True), start=1)
+    ]
+
+
+def _transaction_reference(tx, entry_reference: str, number: int) -> str:
+    """A batch transaction's bank reference: its own, else the entry's with its place in the batch ("/TX2": the
+    same file read again numbers it alike), else none (the fallback then tells its transactions apart)."""
+    own = _text(tx, "Refs", "AcctSvcrRef")
+    if own and own != entry_reference:
+        return own
+    return f"{entry_reference}/TX{number}" if entry_reference else ""
+
+
+def _transaction_amount(tx, entry_amount, currency: str):
+    """A batch transaction's amount, signed as its entry (TxDtls/AmtDtls/TxAmt, InstdAmt, or the TxDtls' own Amt
+    of camt.053.001.03 on), or None where it gives none in the entry's currency."""
+    for path in (("AmtDtls", "TxAmt", "Amt"), ("AmtDtls", "InstdAmt", "Amt"), ("Amt",)):
+        amt = _first(tx, *path)
+        if amt is not None:
+            break
+    else:
+        return None
+    sign = _text(tx, "CdtDbtInd")
+    if currency_code(amt.get("Ccy")) != currency or sign not in ("", "CRDT" if entry_amount > 0 else "DBIT"):
+        return None
+    value = parse_decimal(amt.text, _("transaction amount"))
+    return value if entry_amount > 0 else -value
+
+
+def _line(entry, tx, amount, currency: str, reference: str) -> ParsedLine:
     debtor = "Dbtr" if amount > 0 else "Cdtr"
     return ParsedLine(
-        bank_reference=_text(entry, "AcctSvcrRef") or _text(tx, "Refs", "AcctSvcrRef") or _end_to_end_id(tx),
+        bank_reference=reference or _text(tx, "Refs", "AcctSvcrRef") or _end_to_end_id(tx),
         booking_date=_date(entry),
         amount=amount,
         currency=currency,

@@ -30,7 +30,7 @@ from .credited_elsewhere import note_credited_elsewhere
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
 from .events import lines_matched
-from .matching import earlier_credits, match_lines
+from .matching import earlier_credits, hold, match_lines
 from .parsed import ParsedStatement, compact_reference, fallback_reference
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
@@ -95,11 +95,11 @@ def import_statement(
             code="statement_currency",
         )
     parsed.check_balances()
-    statement, keys = _store(parsed, receiving, data=data, name=name, fmt=fmt, actor=actor, now=now)
+    statement, keys, held = _store(parsed, receiving, data=data, name=name, fmt=fmt, actor=actor, now=now)
     line_ids, states = _lines_of(receiving, keys), {}
     for start in range(0, len(line_ids), LINES_PER_CHUNK):
         chunk = line_ids[start : start + LINES_PER_CHUNK]
-        one_by_one = _match_chunk(chunk, receiving=receiving, actor=actor, now=now, states=states)
+        one_by_one = _match_chunk(chunk, receiving=receiving, actor=actor, now=now, states=states, held=held)
         for line_id in one_by_one:
             states[line_id] = _credit_one(line_id, actor=actor, now=now)
     counts = Counter(states.values())
@@ -129,11 +129,13 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
             uploaded_by=actor,
             uploaded_at=now,
         )
-        rows, keys = [], set()
+        rows, keys, held = [], set(), {}
         for parsed_line in parsed.lines:
             reference = compact_reference(_text(parsed_line.bank_reference)) or fallback_reference(parsed_line)
             reference = _numbered(reference, parsed_line, keys)
             keys.add(parsed_line.key(reference))
+            if parsed_line.held is not None:
+                held[parsed_line.key(reference)] = parsed_line.held
             rows.append(
                 StatementLine(
                     statement_file=statement,
@@ -150,7 +152,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
             )
         statement.new_line_count = insert_missing(rows)  # a line an earlier statement brought stays as it was
         statement.save(update_fields=["new_line_count"])
-    return statement, keys
+    return statement, keys, held
 
 
 def _numbered(reference: str, line, keys: set) -> str:
@@ -190,10 +192,11 @@ MATCH_FIELDS = [
 CREDIT_FIELDS = ["ledger_entry", "credited_by", "credited_at"]
 
 
-def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) -> list[int]:
+def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict, held: dict) -> list[int]:
     """Match the chunk's lines not matched yet (another import may have done some while we
     waited for the locks) and credit the plain exact ones; the ids of the lines to credit
-    one by one. Each matched line's state goes into `states`."""
+    one by one. Each matched line's state goes into `states`. A line `held` (by its key) waits
+    unmatched with the reason first, whatever it names: finance credits it by hand."""
     one_by_one = []
     with transaction.atomic():
         lines = list(
@@ -201,14 +204,14 @@ def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) ->
         )
         matches = match_lines(lines, statement_currency=receiving.currency)
         for line in lines:
-            match = matches[line.pk]
+            match = hold(matches[line.pk], held.get(_key(line)))
             line.state, line.rule = match.state, match.rule
             line.account_id, line.bill_id, line.ticket_id = match.account_id, match.bill_id, match.ticket_id
             line.explanation, line.explanation_parts = joined(match.notes, EXPLANATION_SEPARATOR)
             suggestions, line.suggestion_parts = joined(list(dict.fromkeys(match.suggestions)), SUGGESTION_SEPARATOR)
             line.suggestions = suggestions[:300]
             line.matched_at = now
-        earlier = earlier_credits(lines)
+        earlier = earlier_credits([line for line in lines if _key(line) not in held])
         one_by_one += [line.pk for line in lines if line.pk in earlier and line.state in CREDITABLE]
         if settings.STATEMENT_AUTO_CREDIT:  # linked to that credit, never credited again
             matched = [line for line in lines if line.state == StatementLine.State.MATCHED and line.pk not in earlier]
@@ -217,6 +220,10 @@ def _match_chunk(line_ids: list[int], *, receiving, actor, now, states: dict) ->
         lines_matched([line for line in lines if line.account_id is not None], now=now)
         states.update((line.pk, line.state) for line in lines)
     return sorted(one_by_one)
+
+
+def _key(line: StatementLine) -> tuple:
+    return (line.bank_reference, line.booking_date, line.amount, line.currency)
 
 
 def _credit_one(line_id: int, *, actor, now) -> str:

@@ -69,6 +69,18 @@ def match_lines(lines: list[StatementLine], *, statement_currency: str) -> dict[
     return {line.pk: _match(line, statement_currency, found) for line in lines}
 
 
+def hold(match: Match, why: Description | None) -> Match:
+    """The match of a line held back from crediting on import (`why`, tickets.notes), or `match` itself: the
+    line waits unmatched, the reason first, what it names kept as a suggestion for finance, who credit it by
+    hand or set it aside."""
+    if why is None:
+        return match
+    if match.state != StatementLine.State.MATCHED:
+        return Match(match.state, notes=[why, *match.notes], suggestions=match.suggestions)
+    named = [notes.account_label(match.account_id, None)]
+    return Match(notes=[why, *match.notes], suggestions=[*named, *match.suggestions])
+
+
 def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
     """For the credit lines whose transfer was credited already (by a ticket, or a line of an
     earlier statement under the same bank reference), that credit, by line id.

@@ -11,6 +11,7 @@ from django.db.models.functions import Replace, Upper
 from django.utils.translation import gettext as _
 from moneyed import CurrencyDoesNotExist, get_currency
 
+from accounts.descriptions import Description
 from money.errors import Invalid
 
 
@@ -24,6 +25,7 @@ class ParsedLine:
     payer_account: str = ""
     remittance: str = ""
     creditor_reference: str = ""
+    held: Description | None = None  # never credited on import, and why (a batch whose parts do not add up)
 
     def key(self, reference: str) -> tuple:
         return (reference, self.booking_date, self.amount, self.currency)
