@@ -55,6 +55,15 @@ BATCH_NOT_SPLIT = gettext_noop(
     "A batch of %(count)s transactions the bank booked as one entry, whose amounts do not add up to it: not "
     "credited; split it by hand."
 )
+LISTED_TWICE = gettext_noop(
+    "Listed again under the bank's reference %(reference)s in this statement, with no reversal between: one "
+    "transfer, not credited twice. Check with the bank before crediting it by hand."
+)
+REVERSED_HERE = gettext_noop(
+    "The bank reversed this credit of %(reference)s later in this statement: not credited (a credit it booked "
+    "again is credited under the reference)."
+)
+REVERSES_CREDIT_HERE = gettext_noop("Reverses the credit %(reference)s listed before it in this statement.")
 
 # A statement line's suggestions: an account, and why it is suggested.
 ACCOUNT = gettext_noop("%(name)s (#%(id)s)")
@@ -68,6 +77,7 @@ known_messages(
     TICKET_SAME_REFERENCE, TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED,
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
     NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
+    LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip

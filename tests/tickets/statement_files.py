@@ -102,7 +102,7 @@ def mt940(entries, *, opening="1000.00", closing=None, currency="USD") -> bytes:
     lines = [":20:STMT-MT-1", ":25:DE89370400440532013000", ":28C:1/1", balance("60F", opening)]
     for e in entries:
         amount = Decimal(e.amount)
-        mark = "C" if amount > 0 else "D"
+        mark = ("R" if e.reversal else "") + ("C" if (amount > 0) != e.reversal else "D")
         lines.append(
             f":61:{e.booked:%y%m%d}{e.booked:%m%d}{mark}{abs(amount):.2f}NTRFNONREF//{e.reference}".replace(".", ",", 1)
         )

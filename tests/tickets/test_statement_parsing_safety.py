@@ -9,7 +9,7 @@ from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry
 from tests.factories import UserFactory
-from tests.tickets.statement_files import Entry, Tx, camt053
+from tests.tickets.statement_files import Entry, Tx, camt053, mt940
 from tickets.models import StatementLine
 from tickets.references import payment_reference
 from tickets.statements.importing import import_statement
@@ -102,3 +102,64 @@ def test_a_batch_in_another_currency_than_its_entry_is_held(customer, bob, bank,
     (line,) = StatementLine.objects.all()
     assert line.state == "unmatched" and "A batch of 2 transactions" in line.explanation
     assert LedgerEntry.objects.count() == 0
+
+
+# F6: the bank's reversal and rebooking of a credit in one statement.
+
+
+def rf_entry(user, amount="100.00", reference="FT-STORNO", **kw) -> Entry:
+    return Entry(amount, reference, creditor_reference=payment_reference(user.account_id), **kw)
+
+
+def reversal(amount="-100.00", reference="FT-STORNO", **kw) -> Entry:
+    return Entry(amount, reference, remittance="Storno", reversal=True, **kw)
+
+
+def test_a_credit_reversed_and_booked_again_in_one_statement_is_credited_once(customer, bank, clerk):
+    run_import(bank, clerk, camt053([rf_entry(customer), reversal(), rf_entry(customer)]))
+    assert balance_of(customer) == usd("100.00") and LedgerEntry.objects.count() == 1
+    lines = {line.bank_reference + (" debit" if line.amount < 0 else ""): line for line in StatementLine.objects.all()}
+    assert set(lines) == {"FT-STORNO", "FT-STORNO debit", "FT-STORNO#REV"}
+    assert lines["FT-STORNO"].state == "credited"
+    assert lines["FT-STORNO#REV"].state == "unmatched" and lines["FT-STORNO#REV"].ledger_entry_id is None
+    assert "The bank reversed this credit of FT-STORNO" in lines["FT-STORNO#REV"].explanation
+    assert "Reverses the credit FT-STORNO" in lines["FT-STORNO debit"].explanation
+
+
+def test_a_credit_reversed_in_its_statement_is_not_credited(customer, bank, clerk):
+    result = run_import(bank, clerk, camt053([rf_entry(customer), reversal()]))
+    assert balance_of(customer) == usd("0.00") and LedgerEntry.objects.count() == 0
+    assert (result.credited, result.unmatched) == (0, 1)
+
+
+def test_a_credit_listed_twice_with_no_reversal_between_is_credited_once(customer, bank, clerk):
+    run_import(bank, clerk, camt053([rf_entry(customer), rf_entry(customer)]))
+    assert balance_of(customer) == usd("100.00")
+    second = StatementLine.objects.get(bank_reference="FT-STORNO#2")
+    assert second.state == "unmatched" and "Listed again under the bank's reference FT-STORNO" in second.explanation
+
+
+def test_an_mt940_reversal_of_a_credit_is_a_debit_and_the_rebooking_is_credited_once(customer, bank, clerk):
+    """:61: "RC" is a reversal of a credit: money out (the parser's default had read it as money in)."""
+    rf = payment_reference(customer.account_id)
+    entries = [Entry("100.00", "FT-RC", rf), reversal(reference="FT-RC"), Entry("100.00", "FT-RC", rf)]
+    run_import(bank, clerk, mt940(entries), name="storno.sta")
+    assert StatementLine.objects.get(amount__lt=0).amount == Decimal("-100.00")
+    assert balance_of(customer) == usd("100.00") and LedgerEntry.objects.count() == 1
+
+
+def test_a_reversal_and_rebooking_after_the_credit_was_imported_credit_once(customer, bank, clerk):
+    """The morning's statement lists the credit (credited); the day's full statement lists it, its reversal and
+    the credit booked again."""
+    run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S-AM"))
+    run_import(bank, clerk, camt053([rf_entry(customer), reversal(), rf_entry(customer)], statement_id="S-DAY"))
+    assert balance_of(customer) == usd("100.00") and LedgerEntry.objects.count() == 1
+
+
+def test_a_rebooking_in_the_next_statement_after_a_reversal_is_credited(customer, bank, clerk):
+    """The morning's statement lists the credit and its reversal; the afternoon's, following on, the credit
+    booked again: it is the transfer, credited (it had been taken for the reversed one and dropped)."""
+    run_import(bank, clerk, camt053([rf_entry(customer), reversal()], statement_id="S-AM"))
+    result = run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S-PM"))
+    assert (result.new_lines, result.credited) == (1, 1)
+    assert balance_of(customer) == usd("100.00")

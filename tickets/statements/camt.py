@@ -158,6 +158,7 @@ def _line(entry, tx, amount, currency: str, reference: str) -> ParsedLine:
         payer_account=_text(tx, "RltdPties", debtor + "Acct", "Id", "IBAN")[:60],
         remittance=" ".join(u.text.strip() for u in _all(tx, "Ustrd") if u.text) if tx is not None else "",
         creditor_reference=_text(tx, "RmtInf", "Strd", "CdtrRefInf", "Ref")[:60],
+        reversal=_text(entry, "RvslInd").lower() in ("true", "1"),
     )
 
 

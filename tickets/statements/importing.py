@@ -30,8 +30,9 @@ from .credited_elsewhere import note_credited_elsewhere
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
 from .events import lines_matched
+from .identity import clean, identify
 from .matching import earlier_credits, hold, match_lines
-from .parsed import ParsedStatement, compact_reference, fallback_reference
+from .parsed import ParsedStatement
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
 LINES_PER_CHUNK = 500
@@ -130,12 +131,11 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
             uploaded_at=now,
         )
         rows, keys, held = [], set(), {}
-        for parsed_line in parsed.lines:
-            reference = compact_reference(_text(parsed_line.bank_reference)) or fallback_reference(parsed_line)
-            reference = _numbered(reference, parsed_line, keys)
-            keys.add(parsed_line.key(reference))
-            if parsed_line.held is not None:
-                held[parsed_line.key(reference)] = parsed_line.held
+        for identified in identify(parsed.lines):
+            parsed_line, reference = identified.line, identified.reference
+            keys.add(identified.key)
+            if identified.held is not None:
+                held[identified.key] = identified.held
             rows.append(
                 StatementLine(
                     statement_file=statement,
@@ -144,35 +144,15 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
                     booking_date=parsed_line.booking_date,
                     amount=parsed_line.amount,
                     currency=parsed_line.currency,
-                    payer_name=_text(parsed_line.payer_name),
-                    payer_account=_text(parsed_line.payer_account),
-                    remittance=_text(parsed_line.remittance),
-                    creditor_reference=_text(parsed_line.creditor_reference),
+                    payer_name=clean(parsed_line.payer_name),
+                    payer_account=clean(parsed_line.payer_account),
+                    remittance=clean(parsed_line.remittance),
+                    creditor_reference=clean(parsed_line.creditor_reference),
                 )
             )
         statement.new_line_count = insert_missing(rows)  # a line an earlier statement brought stays as it was
         statement.save(update_fields=["new_line_count"])
     return statement, keys, held
-
-
-def _numbered(reference: str, line, keys: set) -> str:
-    """The line's reference, numbered when the same file lists an identical line before it ("NOREF-…#2"): two
-    equal payments on one day without a reference of their own (a fee paid twice) had been stored as one, and
-    the second had vanished from finance's to-do list. The same file, or an overlapping one, numbers them alike."""
-    numbered, occurrence = reference, 1
-    while line.key(numbered) in keys:
-        occurrence += 1
-        suffix = f"#{occurrence}"
-        numbered = reference[: 60 - len(suffix)] + suffix
-    return numbered
-
-
-CONTROL_CHARACTERS = dict.fromkeys(code for code in range(32) if chr(code) not in "\t\n")
-
-
-def _text(value: str) -> str:
-    """What the bank wrote, without the NUL and control characters no column should hold."""
-    return value.translate(CONTROL_CHARACTERS)
 
 
 def _lines_of(receiving, keys) -> list[int]:

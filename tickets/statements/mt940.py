@@ -14,11 +14,14 @@ from money.errors import Invalid
 from .parsed import ParsedLine, ParsedStatement, currency_code, require_same_currency, statement_amount
 
 logger = logging.getLogger(__name__)
+# A reversal of a credit (:61: "RC") is money going out, as the debit it is (the parser's default had read it as
+# a credit), a reversal of a debit ("RD") money coming in; a mark in lower case is the same mark.
+OPTIONS = mt940.Options(reversal_sign=True, case_insensitive_marks=True)
 
 
 def parse_mt940(data: bytes) -> ParsedStatement:
     text = _decode(data)
-    statement = mt940.models.Transactions()
+    statement = mt940.models.Transactions(options=OPTIONS)
     try:
         statement.parse(text)
     except Exception as exc:  # the parser raises what it meets; any of it means "not a statement we read"
@@ -62,6 +65,7 @@ def _line(data: dict) -> ParsedLine:
         payer_name=str(data.get("applicant_name") or "")[:200],
         payer_account=str(data.get("applicant_iban") or "")[:60],
         remittance=" ".join(str(data.get(key) or "") for key in ("transaction_details", "extra_details")).strip(),
+        reversal=str(data.get("status") or "").upper().startswith("R"),
     )
 
 

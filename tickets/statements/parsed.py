@@ -25,6 +25,7 @@ class ParsedLine:
     payer_account: str = ""
     remittance: str = ""
     creditor_reference: str = ""
+    reversal: bool = False  # the bank reverses an entry of its own (camt.053 RvslInd, MT940 RC and RD)
     held: Description | None = None  # never credited on import, and why (a batch whose parts do not add up)
 
     def key(self, reference: str) -> tuple:
