@@ -98,6 +98,12 @@ class StatementLine(models.Model):
     payer_account = models.CharField(max_length=60, blank=True, verbose_name=_("payer account"))
     remittance = models.TextField(blank=True, verbose_name=_("remittance"))
     creditor_reference = models.CharField(max_length=60, blank=True, verbose_name=_("creditor reference"))
+    # The payer's own id for the transfer (camt.053 EndToEndId, MT940's customer reference): a ticket quoting it
+    # finds the line, but it is never the transfer's identity (a payer may reuse it every month, two payers share it).
+    payer_reference = models.CharField(
+        max_length=60, blank=True, default="", verbose_name=_("payer's reference"),
+        help_text=_("The payer's own reference for the transfer (end-to-end id), as the bank passed it on."),
+    )  # fmt: skip
 
     state = models.CharField(
         verbose_name=_("state"), max_length=20, choices=State.choices, default=State.UNMATCHED, db_index=True

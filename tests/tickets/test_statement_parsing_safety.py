@@ -2,6 +2,7 @@
 a reversal undoes its credit, a payer's own id is not the transfer's identity, and a statement is for the
 receiving account it names (found by a review, /tmp/h1/report.md F4, F6–F10)."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry
 from tests.factories import UserFactory
+from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, Tx, camt053, mt940
 from tickets.models import StatementLine
 from tickets.references import payment_reference
@@ -163,3 +165,75 @@ def test_a_rebooking_in_the_next_statement_after_a_reversal_is_credited(customer
     result = run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S-PM"))
     assert (result.new_lines, result.credited) == (1, 1)
     assert balance_of(customer) == usd("100.00")
+
+
+# F4: the payer's own id for a transfer is not the transfer's identity.
+
+
+def test_a_payers_end_to_end_id_reused_next_month_is_a_new_transfer(customer, bank, clerk):
+    """No AcctSvcrRef; the payer's bank reuses its EndToEndId (the customer number) every month."""
+    rf = payment_reference(customer.account_id)
+    november = Entry("40.00", creditor_reference=rf, end_to_end="CUST-0042", booked=date(2026, 11, 1))
+    december = Entry("40.00", creditor_reference=rf, end_to_end="CUST-0042", booked=date(2026, 12, 1))
+    run_import(bank, clerk, camt053([november], statement_id="S-NOV"))
+    result = run_import(bank, clerk, camt053([december], opening="1040.00", statement_id="S-DEC"))
+    assert (result.credited, result.linked) == (1, 0)
+    assert balance_of(customer) == usd("80.00")
+    line = StatementLine.objects.get(booking_date=date(2026, 12, 1))
+    assert line.bank_reference.startswith("NOREF-") and line.payer_reference == "CUST-0042"
+
+
+def test_two_payers_with_one_end_to_end_id_are_two_transfers(customer, bob, bank, clerk):
+    alice_pays = Entry("40.00", creditor_reference=payment_reference(customer.account_id), end_to_end="INV1")
+    bob_pays = Entry(
+        "40.00", creditor_reference=payment_reference(bob.account_id), payer="Bob", end_to_end="INV1",
+        booked=date(2026, 12, 2),
+    )  # fmt: skip
+    run_import(bank, clerk, camt053([alice_pays], statement_id="S1"))
+    run_import(bank, clerk, camt053([bob_pays], opening="1040.00", statement_id="S2"))
+    assert (balance_of(customer), balance_of(bob)) == (usd("40.00"), usd("40.00"))
+    assert not Account.objects.get(pk=bob.account_id).needs_review
+
+
+def test_an_mt940_customer_reference_reused_monthly_is_a_new_transfer(customer, bank, clerk):
+    """:61: with the payer's fixed reference and no //bank reference."""
+    rf = payment_reference(customer.account_id)
+
+    def statement(day: str, opening: int) -> bytes:
+        return (
+            f":20:STMT-{day}\r\n:25:DE89370400440532013000\r\n:28C:1/1\r\n:60F:C{day}USD{opening},00\r\n"
+            f":61:{day}{day[2:]}C40,00NTRFMONTHLYFEE\r\n:86:{rf}\r\n:62F:C{day}USD{opening + 40},00\r\n"
+        ).encode()
+
+    run_import(bank, clerk, statement("261101", 1000), name="nov.sta")
+    run_import(bank, clerk, statement("261201", 1040), name="dec.sta")
+    assert balance_of(customer) == usd("80.00")
+    assert set(StatementLine.objects.values_list("payer_reference", flat=True)) == {"MONTHLYFEE"}
+
+
+def test_a_ticket_quoting_the_payers_end_to_end_id_finds_its_line(customer, bank, clerk):
+    ticket = make_ticket(customer, bank, amount=usd("40.00"), bank_reference="E2E-77", payer_name="Someone Else")
+    run_import(bank, clerk, camt053([Entry("40.00", payer="Alice Example", end_to_end="E2E-77")]))
+    line = StatementLine.objects.get()
+    assert (line.state, line.ticket_id, line.account_id) == ("matched", ticket.pk, customer.account_id)
+
+
+def test_two_payments_of_one_payer_for_two_rf_references_on_one_day_are_two_transfers(customer, bob, bank, clerk):
+    """A parent company pays for two accounts: same name, amount and day, no text, no reference of the bank's;
+    listed in two statements (F10c)."""
+    for n, user in enumerate((customer, bob)):
+        entry = Entry("30.00", payer="Parent Co", creditor_reference=payment_reference(user.account_id))
+        run_import(bank, clerk, camt053([entry], opening=str(1000 + 30 * n), statement_id=f"S{n}"))
+    assert (balance_of(customer), balance_of(bob)) == (usd("30.00"), usd("30.00"))
+
+
+def test_a_line_stored_under_the_payers_id_before_is_not_stored_again(customer, bank, clerk):
+    """A line imported before the payer's id stopped being a reference keeps the one it was stored under: an
+    overlapping statement listing it again adds nothing and credits nothing."""
+    rf = payment_reference(customer.account_id)
+    data = camt053([Entry("40.00", creditor_reference=rf, end_to_end="CUST-0042")])
+    run_import(bank, clerk, data)
+    StatementLine.objects.update(bank_reference="CUST-0042")  # as the line had been stored
+    again = run_import(bank, clerk, data)
+    assert (again.new_lines, again.credited) == (0, 0)
+    assert balance_of(customer) == usd("40.00") and StatementLine.objects.count() == 1

@@ -236,7 +236,9 @@ class StatementLineAdmin(ReadOnlyAdmin):
     list_display = ("booking_date", "amount_display", "payer", "bank_reference", "state_display", "match")
     list_filter = ("state", "rule", "receiving_account", "statement_file")
     list_select_related = ("account", "ticket", "proposed_by")
-    search_fields = ("bank_reference", "payer_name", "remittance", "creditor_reference", "set_aside_note")
+    search_fields = (
+        "bank_reference", "payer_name", "remittance", "creditor_reference", "payer_reference", "set_aside_note",
+    )  # fmt: skip
     ordering = ("-booking_date", "-id")
     actions = ["confirm_lines", "assign_to_account", "set_aside", "put_back"]
     # Every field as it is stored, but the notes our code wrote: those in the reader's language (tickets.notes).

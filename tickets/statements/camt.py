@@ -150,7 +150,7 @@ def _transaction_amount(tx, entry_amount, currency: str):
 def _line(entry, tx, amount, currency: str, reference: str) -> ParsedLine:
     debtor = "Dbtr" if amount > 0 else "Cdtr"
     return ParsedLine(
-        bank_reference=reference or _text(tx, "Refs", "AcctSvcrRef") or _end_to_end_id(tx),
+        bank_reference=reference or _text(tx, "Refs", "AcctSvcrRef"),
         booking_date=_date(entry),
         amount=amount,
         currency=currency,
@@ -158,14 +158,14 @@ def _line(entry, tx, amount, currency: str, reference: str) -> ParsedLine:
         payer_account=_text(tx, "RltdPties", debtor + "Acct", "Id", "IBAN")[:60],
         remittance=" ".join(u.text.strip() for u in _all(tx, "Ustrd") if u.text) if tx is not None else "",
         creditor_reference=_text(tx, "RmtInf", "Strd", "CdtrRefInf", "Ref")[:60],
+        payer_reference=_end_to_end_id(tx)[:60],
         reversal=_text(entry, "RvslInd").lower() in ("true", "1"),
     )
 
 
 def _end_to_end_id(tx) -> str:
-    """The payer's end-to-end id, where the bank gave no reference of its own; SEPA's "NOTPROVIDED" (the payer
-    gave none) is no reference: as one, every such transfer had shared one ledger source, and only the first
-    could be credited."""
+    """The payer's end-to-end id, never the transfer's identity (a payer's bank may reuse it every month; it had
+    linked December's transfer to November's credit); SEPA's "NOTPROVIDED" (the payer gave none) is none."""
     value = _text(tx, "Refs", "EndToEndId")
     return "" if value.upper() == "NOTPROVIDED" else value
 

@@ -11,7 +11,7 @@ confirmation takes."""
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -30,9 +30,9 @@ from .credited_elsewhere import note_credited_elsewhere
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
 from .events import lines_matched
-from .identity import clean, identify
+from .identity import Identified, clean, identify
 from .matching import earlier_credits, hold, match_lines
-from .parsed import ParsedStatement
+from .parsed import ParsedStatement, fallback_reference, legacy_reference
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
 LINES_PER_CHUNK = 500
@@ -131,7 +131,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
             uploaded_at=now,
         )
         rows, keys, held = [], set(), {}
-        for identified in identify(parsed.lines):
+        for identified in _as_stored_before(identify(parsed.lines), receiving):
             parsed_line, reference = identified.line, identified.reference
             keys.add(identified.key)
             if identified.held is not None:
@@ -148,11 +148,35 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
                     payer_account=clean(parsed_line.payer_account),
                     remittance=clean(parsed_line.remittance),
                     creditor_reference=clean(parsed_line.creditor_reference),
+                    payer_reference=clean(parsed_line.payer_reference),
                 )
             )
         statement.new_line_count = insert_missing(rows)  # a line an earlier statement brought stays as it was
         statement.save(update_fields=["new_line_count"])
     return statement, keys, held
+
+
+def _as_stored_before(found: list[Identified], receiving) -> list[Identified]:
+    """The lines, each without a reference of the bank's under the reference an earlier statement stored it
+    under, where that was the payer's id or a fallback seeded without it: such a line listed again (an
+    overlapping statement) is the line stored then, not a new one credited again."""
+    legacy = {
+        place: legacy_reference(item.line)
+        for place, item in enumerate(found)
+        if item.reference == fallback_reference(item.line) and legacy_reference(item.line) != item.reference
+    }
+    if not legacy:
+        return found
+    stored = set(
+        StatementLine.objects.filter(receiving_account=receiving, bank_reference__in=set(legacy.values())).values_list(
+            "bank_reference", "booking_date", "amount", "currency"
+        )
+    )
+    found = list(found)
+    for place, reference in legacy.items():
+        if found[place].line.key(reference) in stored:
+            found[place] = replace(found[place], reference=reference)
+    return found
 
 
 def _lines_of(receiving, keys) -> list[int]:

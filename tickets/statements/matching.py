@@ -101,7 +101,7 @@ def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
     }
     carried = _carried_by(entry.pk for source, entry in entries.items() if source not in current.values())
     tickets = defaultdict(list)
-    references = [compact(line.bank_reference) for line in credits]
+    references = [reference for line in credits for reference in _references(line)]
     for ticket in (
         TransferTicket.objects.alias(
             compact=reference_key_of("bank_reference"), confirmed=reference_key_of("confirmed_bank_reference")
@@ -114,10 +114,15 @@ def earlier_credits(lines: list[StatementLine]) -> dict[int, Earlier]:
     ):
         for key in {compact(ticket.bank_reference), compact(ticket.confirmed_bank_reference)}:
             tickets[key].append(ticket)
+    listed = _listed({t.ledger_entry_id for line in credits if line.payer_reference
+                      for t in tickets[compact(line.payer_reference)]})  # fmt: skip
     earlier = {}
     for line in credits:
         bank = line.receiving_account_id
         ticket = next((t for t in tickets[compact(line.bank_reference)] if _same_transfer(line, t)), None)
+        if ticket is None and line.payer_reference:  # the customer quoted the payer's id: not a credit listed before
+            by_payer = tickets[compact(line.payer_reference)]
+            ticket = next((t for t in by_payer if _same_transfer(line, t) and t.ledger_entry_id not in listed), None)
         found = [entries.get(current[line.pk])]
         found += [entries.get(source) for source in sorted(legacy[line.pk])]
         entry = next((e for e in found if e is not None and (e.source_ref == current[line.pk] or
@@ -139,6 +144,13 @@ def _same_transfer(line: StatementLine, ticket: TransferTicket) -> bool:
     if ticket.receiving_account_id == line.receiving_account_id:
         return True
     return ticket.names_retired_account and line.account_id in (None, ticket.account_id)
+
+
+def _listed(entry_ids) -> set[int]:
+    """Which of these entries a statement line carries: a ticket credited under the payer's own reference is
+    the transfer of a line quoting it only if no line was linked to it before (a payer reuses its id monthly)."""
+    ids = set(entry_ids) - {None}
+    return set(StatementLine.objects.filter(ledger_entry_id__in=ids).values_list("ledger_entry_id", flat=True))
 
 
 def _carried_by(entry_ids) -> set[tuple[int, int]]:
@@ -203,12 +215,13 @@ class _Found:
         return notes.account_label(account_id, self.names.get(account_id))
 
     def tickets_for(self, line: StatementLine) -> list[TransferTicket]:
-        """Open tickets with the line's bank reference, or its amount and date from the same payer."""
+        """Open tickets with the line's bank reference or the payer's own (the reference a customer saw), or its
+        amount and date from the same payer."""
         payer = line.payer_name.lower()
         return [
             ticket
             for ticket in self.open_tickets
-            if compact(ticket.bank_reference) == compact(line.bank_reference)
+            if compact(ticket.bank_reference) in _references(line)
             or (
                 payer
                 and ticket.payer_name.lower() == payer
@@ -226,13 +239,18 @@ def _open_tickets(lines: list[StatementLine]) -> list[TransferTicket]:
     credits = [line for line in lines if line.is_credit]
     if not credits:
         return []
-    same_reference = Q(compact__in=[compact(line.bank_reference) for line in credits])
+    same_reference = Q(compact__in=[reference for line in credits for reference in _references(line)])
     same_day = Q(transfer_date__in={line.booking_date for line in credits}, payer_name__gt="")
     return list(
         TransferTicket.objects.alias(compact=reference_key_of("bank_reference"))
         .filter(same_reference | same_day, status__in=TransferTicket.OPEN_STATUSES)
         .order_by("pk")
     )
+
+
+def _references(line: StatementLine) -> set[str]:
+    """The references a ticket may quote for the line's transfer: the bank's, and the payer's own."""
+    return {compact(line.bank_reference), *([compact(line.payer_reference)] if line.payer_reference else [])}
 
 
 def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match:
@@ -267,7 +285,7 @@ def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match
         (ticket,) = tickets
         match.state, match.rule = StatementLine.State.MATCHED, StatementLine.Rule.TICKET
         match.account_id, match.ticket_id, match.bill_id = ticket.account_id, ticket.pk, ticket.bill_id
-        same_reference = compact(ticket.bank_reference) == compact(line.bank_reference)
+        same_reference = compact(ticket.bank_reference) in _references(line)
         why = notes.TICKET_SAME_REFERENCE if same_reference else notes.TICKET_SAME_PAYMENT
         match.notes.append(describe(why, number=ticket.number))
         return match

@@ -53,9 +53,10 @@ def parse_mt940(data: bytes) -> ParsedStatement:
 
 
 def _line(data: dict) -> ParsedLine:
+    # Only the bank's reference (after "//") names the transfer: the customer reference is the payer's, kept for a
+    # ticket quoting it (a payer's fixed "MONTHLYFEE" had linked each month's transfer to the first month's credit).
     reference = data.get("bank_reference") or ""
-    if not reference and data.get("customer_reference") not in (None, "", "NONREF"):
-        reference = data["customer_reference"]
+    payer_reference = str(data.get("customer_reference") or "")
     when = data.get("entry_date") or data.get("date")
     return ParsedLine(
         bank_reference=reference,
@@ -65,6 +66,7 @@ def _line(data: dict) -> ParsedLine:
         payer_name=str(data.get("applicant_name") or "")[:200],
         payer_account=str(data.get("applicant_iban") or "")[:60],
         remittance=" ".join(str(data.get(key) or "") for key in ("transaction_details", "extra_details")).strip(),
+        payer_reference="" if payer_reference.upper() == "NONREF" else payer_reference[:60],
         reversal=str(data.get("status") or "").upper().startswith("R"),
     )
 

@@ -25,6 +25,9 @@ class ParsedLine:
     payer_account: str = ""
     remittance: str = ""
     creditor_reference: str = ""
+    # The payer's own id for the transfer (camt.053 EndToEndId, MT940's customer reference): kept for a ticket that
+    # quotes it, never the transfer's identity (a payer may reuse one every month, two payers one value).
+    payer_reference: str = ""
     reversal: bool = False  # the bank reverses an entry of its own (camt.053 RvslInd, MT940 RC and RD)
     held: Description | None = None  # never credited on import, and why (a batch whose parts do not add up)
 
@@ -150,9 +153,26 @@ def reference_key_of(field):
 
 
 def fallback_reference(line: ParsedLine) -> str:
-    """For a line without a bank reference: the same line in two statements gets the same one."""
+    """For a line without a bank reference: the same line in two statements gets the same one. The payer's own
+    id, account and structured reference are part of it where the bank gave them (two payments of one amount on
+    one day from one payer name for two RF references are two transfers); a line without any of them is seeded
+    as before, so a line stored then keeps its reference."""
+    return "NOREF-" + _digest(_seed(line, line.payer_reference, line.payer_account, line.creditor_reference))
+
+
+def legacy_reference(line: ParsedLine) -> str:
+    """The reference a line without one of the bank's was stored under before the payer's id stopped being
+    one: the payer's id, else the fallback seeded without the payer's id, account and structured reference."""
+    return compact_reference(line.payer_reference) or "NOREF-" + _digest(_seed(line))
+
+
+def _seed(line: ParsedLine, *more: str) -> str:
     seed = f"{line.booking_date}|{line.amount}|{line.currency}|{line.payer_name}|{line.remittance}"
-    return "NOREF-" + hashlib.sha256(seed.encode()).hexdigest()[:20].upper()
+    return seed + "|" + "|".join(more) if any(more) else seed
+
+
+def _digest(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:20].upper()
 
 
 PLAIN_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?")
