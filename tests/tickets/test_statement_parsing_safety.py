@@ -9,6 +9,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry
+from money.errors import Invalid
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, Tx, camt053, mt940
@@ -237,3 +238,33 @@ def test_a_line_stored_under_the_payers_id_before_is_not_stored_again(customer, 
     again = run_import(bank, clerk, data)
     assert (again.new_lines, again.credited) == (0, 0)
     assert balance_of(customer) == usd("40.00") and StatementLine.objects.count() == 1
+
+
+# F9: an MT940 statement is for the account its :25: names.
+
+
+def mt940_for(account: str, customer) -> bytes:
+    data = mt940([Entry("10.00", "FT-9", payment_reference(customer.account_id))])
+    return data.replace(b":25:DE89370400440532013000", f":25:{account}".encode())
+
+
+def test_an_mt940_for_another_account_is_refused(customer, bank, clerk):
+    with pytest.raises(Invalid) as refused:
+        run_import(bank, clerk, mt940_for("GB29NWBK60161331926819", customer), name="b.sta")
+    assert refused.value.code == "statement_account" and StatementLine.objects.count() == 0
+    assert balance_of(customer) == usd("0.00")
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["DE89370400440532013000", "COBADEFFXXX/DE89370400440532013000", "37040044/0532013000", "37040044/532013000",
+     "DE89370400440532013000USD"],
+)  # fmt: skip
+def test_an_mt940_names_its_account_as_banks_write_it(customer, bank, clerk, account):
+    run_import(bank, clerk, mt940_for(account, customer), name="a.sta")
+    assert balance_of(customer) == usd("10.00")
+
+
+def test_an_mt940_naming_another_german_account_by_bank_code_is_refused(customer, bank, clerk):
+    with pytest.raises(Invalid):
+        run_import(bank, clerk, mt940_for("37040044/0532013001", customer), name="b.sta")

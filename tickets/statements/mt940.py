@@ -49,6 +49,7 @@ def parse_mt940(data: bytes) -> ParsedStatement:
         opening_balance=_amount(opening.amount, _("opening balance")),
         closing_balance=_amount(closing.amount, _("closing balance")),
         lines=[_line(transaction.data) for transaction in statement],
+        account=str(statement.data.get("account_identification") or "")[:60],
     )
 
 

@@ -42,14 +42,18 @@ class ParsedStatement:
     opening_balance: Decimal
     closing_balance: Decimal
     lines: list[ParsedLine] = field(default_factory=list)
-    account: str = ""  # the account the statement is for, where the file says (camt.053's IBAN or other id)
+    account: str = (
+        ""  # the account the statement is for, where the file says (camt.053's IBAN or other id, MT940's :25:)
+    )
 
     def check_account(self, receiving) -> None:
         """A statement that names its account is imported for that account only: one for another account had
-        been stored under whichever receiving account the clerk picked, and its totals mixed with that one's."""
+        been stored under whichever receiving account the clerk picked, and its totals mixed with that one's.
+        MT940 may name it as "BIC/IBAN", "BLZ/account number" or with the currency after it: its last part is
+        compared, and a German bank code and account number with the IBAN they make."""
         ours = {"".join(number.split()).upper() for number in (receiving.iban, receiving.account_number) if number}
         named = "".join(self.account.split()).upper()
-        if named and ours and named not in ours:
+        if named and ours and not _names_ours(named, ours, self.currency):
             raise Invalid(
                 _("This statement is for account %(named)s, not %(account)s (%(number)s). Nothing was imported.")
                 % {"named": self.account[:40], "account": receiving.bank_name, "number": receiving.number_display},
@@ -95,6 +99,19 @@ class ParsedStatement:
                 },
                 code="statement_unbalanced",
             )
+
+
+def _names_ours(named: str, ours: set[str], currency: str) -> bool:
+    parts = named.split("/")
+    last = parts[-1]
+    if currency and last.endswith(currency) and last[: -len(currency)][-1:].isdigit():
+        last = last[: -len(currency)]  # "DE89…3000EUR"
+    if named in ours or last in ours:
+        return True
+    bank_code = parts[-2] if len(parts) > 1 else ""
+    return bool(bank_code.isdigit() and last.isdigit()) and any(
+        number[:2].isalpha() and number.endswith(bank_code + last.zfill(10)) for number in ours
+    )
 
 
 # What Chinese banks' exports write for a currency instead of its ISO 4217 code.
