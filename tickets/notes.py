@@ -63,6 +63,10 @@ REVERSED_HERE = gettext_noop(
     "The bank reversed this credit of %(reference)s later in this statement: not credited (a credit it booked "
     "again is credited under the reference)."
 )
+IDENTICAL_FOLLOWING_ON = gettext_noop(
+    "Identical to a line of an earlier statement (no reference of the bank's), and this statement follows on from "
+    "that one: perhaps a second payment. Not credited; check it, then credit it by hand or set it aside."
+)
 REVERSES_CREDIT_HERE = gettext_noop("Reverses the credit %(reference)s listed before it in this statement.")
 
 # A statement line's suggestions: an account, and why it is suggested.
@@ -77,7 +81,7 @@ known_messages(
     TICKET_SAME_REFERENCE, TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED,
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
     NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
-    LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE,
+    LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE, IDENTICAL_FOLLOWING_ON,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip

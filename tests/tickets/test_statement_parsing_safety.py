@@ -13,6 +13,7 @@ from money.errors import Invalid
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, Tx, camt053, mt940
+from tickets.admin.statements import import_outcomes
 from tickets.models import StatementLine
 from tickets.references import payment_reference
 from tickets.statements.importing import import_statement
@@ -268,3 +269,31 @@ def test_an_mt940_names_its_account_as_banks_write_it(customer, bank, clerk, acc
 def test_an_mt940_naming_another_german_account_by_bank_code_is_refused(customer, bank, clerk):
     with pytest.raises(Invalid):
         run_import(bank, clerk, mt940_for("37040044/0532013001", customer), name="b.sta")
+
+
+# F10a: a line without a reference identical to one imported before.
+
+
+def fee(customer) -> Entry:
+    return Entry("30.00", remittance=f"monthly fee {payment_reference(customer.account_id)}")
+
+
+def test_an_identical_line_in_the_statement_that_follows_on_is_kept_for_finance(customer, bank, clerk):
+    """Two statements of one day, the second opening at the first's closing balance, each with one identical
+    30.00 payment without a reference: a second payment, kept, and held for finance (never credited on a guess)."""
+    run_import(bank, clerk, camt053([fee(customer)], statement_id="S-AM"))
+    result = run_import(bank, clerk, camt053([fee(customer)], opening="1030.00", statement_id="S-PM"))
+    assert (result.new_lines, result.unmatched, result.identical_before) == (1, 1, 0)
+    second = StatementLine.objects.get(bank_reference__endswith="#2")
+    assert second.state == "unmatched" and "this statement follows on from that one" in second.explanation
+    assert balance_of(customer) == usd("30.00")
+    again = run_import(bank, clerk, camt053([fee(customer)], opening="1030.00", statement_id="S-PM"))
+    assert (again.new_lines, again.identical_before) == (0, 1) and StatementLine.objects.count() == 2
+
+
+def test_an_identical_line_of_an_overlapping_statement_is_counted_not_added(customer, bank, clerk):
+    run_import(bank, clerk, camt053([fee(customer)], statement_id="S-AM"))
+    result = run_import(bank, clerk, camt053([fee(customer)], statement_id="S-DAY"))  # opens where S-AM opened
+    assert (result.new_lines, result.identical_before) == (0, 1)
+    assert "1 without a bank reference identical to lines imported before" in import_outcomes(result)
+    assert StatementLine.objects.count() == 1 and balance_of(customer) == usd("30.00")

@@ -201,6 +201,14 @@ def import_outcomes(result: ImportResult) -> str:
     if result.to_confirm:
         outcomes.append(_("%(count)s to confirm") % {"count": result.to_confirm})
     outcomes.append(_("%(count)s unmatched") % {"count": result.unmatched})
+    if result.identical_before:  # a second payment alike in every detail would have vanished without a word
+        outcomes.append(
+            _(
+                "%(count)s without a bank reference identical to lines imported before, not added again (if this "
+                "statement does not overlap an earlier one, a payer may have paid twice)"
+            )
+            % {"count": result.identical_before}
+        )
     return _(", ").join(outcomes)
 
 

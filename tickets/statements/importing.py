@@ -26,6 +26,7 @@ from money.errors import BillingError, Invalid, Refused
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..notes import EXPLANATION_SEPARATOR, NOT_CREDITED, SUGGESTION_SEPARATOR, explain, joined
 from . import camt, mt940
+from .continuing import continued
 from .credited_elsewhere import note_credited_elsewhere
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
@@ -48,6 +49,9 @@ class ImportResult:
     linked: int  # credited before (a ticket, an earlier statement): linked to that credit, not credited again
     to_confirm: int  # matched, waiting for a clerk's confirmation
     unmatched: int
+    # Lines without a reference of the bank's identical to lines imported before, not added: listed again by an
+    # overlapping statement, or (the clerk is told) a second payment alike in every detail.
+    identical_before: int = 0
 
 
 LINKED = "linked"  # an outcome of this import's, beside the lines' states: credited before, linked to that credit
@@ -96,7 +100,7 @@ def import_statement(
             code="statement_currency",
         )
     parsed.check_balances()
-    statement, keys, held = _store(parsed, receiving, data=data, name=name, fmt=fmt, actor=actor, now=now)
+    statement, keys, held, identical = _store(parsed, receiving, data=data, name=name, fmt=fmt, actor=actor, now=now)
     line_ids, states = _lines_of(receiving, keys), {}
     for start in range(0, len(line_ids), LINES_PER_CHUNK):
         chunk = line_ids[start : start + LINES_PER_CHUNK]
@@ -112,11 +116,14 @@ def import_statement(
         linked=counts[LINKED],
         to_confirm=counts[StatementLine.State.MATCHED],
         unmatched=counts[StatementLine.State.UNMATCHED],
+        identical_before=identical,
     )
 
 
 def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
     with transaction.atomic():
+        found = _as_stored_before(identify(parsed.lines), receiving)
+        found, identical = continued(found, receiving, parsed.opening_balance)  # before this statement is stored
         statement = StatementFile.objects.create(
             receiving_account=receiving,
             format=fmt,
@@ -131,7 +138,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
             uploaded_at=now,
         )
         rows, keys, held = [], set(), {}
-        for identified in _as_stored_before(identify(parsed.lines), receiving):
+        for identified in found:
             parsed_line, reference = identified.line, identified.reference
             keys.add(identified.key)
             if identified.held is not None:
@@ -153,7 +160,7 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
             )
         statement.new_line_count = insert_missing(rows)  # a line an earlier statement brought stays as it was
         statement.save(update_fields=["new_line_count"])
-    return statement, keys, held
+    return statement, keys, held, identical
 
 
 def _as_stored_before(found: list[Identified], receiving) -> list[Identified]:

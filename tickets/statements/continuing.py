@@ -1,0 +1,60 @@
+"""Lines without a reference of the bank's that are identical to lines stored before (same fallback reference,
+date, amount and currency): the same line listed again by an overlapping statement, or a second payment alike
+in every detail (a fee paid twice) listed by the statement that follows on. A fallback reference cannot tell
+them apart; the statements' balances can. When this statement opens at the closing balance of the one
+imported last, and none of its lines is booked before the latest line stored, it follows on and does not
+overlap: such a line is kept as a new line ("NOREF-…#2"), held back from crediting with a note, for finance
+to check (a balance can come back to one figure by chance: never credited twice on a guess). Otherwise it is
+the line stored before, not added, and the import counts it, so the clerk is told (it had vanished silently)."""
+
+from dataclasses import replace
+from decimal import Decimal
+
+from django.db.models import Max
+
+from accounts.descriptions import describe
+
+from .. import notes
+from ..models import StatementFile, StatementLine
+from .identity import Identified
+
+FALLBACK = "NOREF-"
+
+
+def continued(found: list[Identified], receiving, opening: Decimal) -> tuple[list[Identified], int]:
+    """The lines, those identical to stored lines kept as new ones when the statement follows on; and how
+    many identical ones are not added (0 when it follows on)."""
+    fallback = [place for place, item in enumerate(found) if item.reference.startswith(FALLBACK)]
+    if not fallback:
+        return found, 0
+    stored = set(
+        StatementLine.objects.filter(
+            receiving_account=receiving,
+            booking_date__in={found[place].line.booking_date for place in fallback},
+            bank_reference__startswith=FALLBACK,
+        ).values_list("bank_reference", "booking_date", "amount", "currency")
+    )
+    repeated = [place for place in fallback if found[place].key in stored]
+    if not repeated:
+        return found, 0
+    if not _follows_on(receiving, opening, min(item.line.booking_date for item in found)):
+        return found, len(repeated)
+    taken, found = stored | {item.key for item in found}, list(found)
+    for place in repeated:
+        item = found[place]
+        base, occurrence = item.reference.split("#")[0], 1
+        reference = item.reference
+        while item.line.key(reference) in taken:
+            occurrence += 1
+            reference = f"{base}#{occurrence}"
+        taken.add(item.line.key(reference))
+        found[place] = replace(item, reference=reference, held=describe(notes.IDENTICAL_FOLLOWING_ON))
+    return found, 0
+
+
+def _follows_on(receiving, opening: Decimal, first_day) -> bool:
+    latest = StatementFile.objects.filter(receiving_account=receiving).order_by("-pk").first()
+    if latest is None or latest.closing_balance != opening:
+        return False
+    last_day = StatementLine.objects.filter(receiving_account=receiving).aggregate(day=Max("booking_date"))["day"]
+    return last_day is None or first_day >= last_day
