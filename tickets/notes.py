@@ -67,6 +67,18 @@ IDENTICAL_FOLLOWING_ON = gettext_noop(
     "Identical to a line of an earlier statement (no reference of the bank's), and this statement follows on from "
     "that one: perhaps a second payment. Not credited; check it, then credit it by hand or set it aside."
 )
+REVERSAL_REBOOKED = gettext_noop(
+    "Reverses the credit %(reference)s, which the bank booked again later in this statement."
+)
+RETURNS_CREDIT = gettext_noop(
+    "Takes back the transfer %(reference)s credited to %(account)s: the account is flagged for finance to reverse "
+    "the credit."
+)
+# A needs-review note on the customer's account (accounts.review_notes' kind of note).
+TRANSFER_RETURNED = gettext_noop(
+    "Our bank statement's debit %(debit)s of %(amount)s on %(date)s takes back the transfer %(reference)s of "
+    "%(credited)s credited to this account: reverse the credit, or check with the customer."
+)
 REVERSES_CREDIT_HERE = gettext_noop("Reverses the credit %(reference)s listed before it in this statement.")
 
 # A statement line's suggestions: an account, and why it is suggested.
@@ -82,6 +94,7 @@ known_messages(
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
     NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
     LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE, IDENTICAL_FOLLOWING_ON,
+    REVERSAL_REBOOKED, RETURNS_CREDIT, TRANSFER_RETURNED,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip

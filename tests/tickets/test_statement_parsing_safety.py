@@ -297,3 +297,57 @@ def test_an_identical_line_of_an_overlapping_statement_is_counted_not_added(cust
     assert (result.new_lines, result.identical_before) == (0, 1)
     assert "1 without a bank reference identical to lines imported before" in import_outcomes(result)
     assert StatementLine.objects.count() == 1 and balance_of(customer) == usd("30.00")
+
+
+# F7: a debit that takes back a credited transfer.
+
+
+def needs_review(user) -> bool:
+    return Account.objects.get(pk=user.account_id).needs_review
+
+
+def test_a_return_of_a_credited_transfer_flags_the_account_and_says_so(customer, bank, clerk):
+    run_import(bank, clerk, camt053([rf_entry(customer, reference="FT-RET")], statement_id="S1"))
+    returned = Entry("-100.00", "FT-RET", remittance="RETURN AC04 account closed", booked=date(2026, 12, 2))
+    run_import(bank, clerk, camt053([returned], opening="1100.00", statement_id="S2"))
+    debit = StatementLine.objects.get(amount__lt=0)
+    assert debit.state == "debit" and "Takes back the transfer FT-RET credited to" in debit.explanation
+    account = Account.objects.get(pk=customer.account_id)
+    assert account.needs_review and "takes back the transfer FT-RET" in account.review_note
+    assert account.balance == usd("100.00")  # finance reverses the credit, nothing is debited on a guess
+    run_import(bank, clerk, camt053([returned], opening="1100.00", statement_id="S2-again", closing="1000.00"))
+    assert Account.objects.get(pk=customer.account_id).review_note.count("takes back the transfer FT-RET") == 1
+
+
+def test_a_return_in_the_statement_of_its_credit_flags_the_account(customer, bank, clerk):
+    returned = Entry("-100.00", "FT-RET", remittance="RETURN AC04")
+    run_import(bank, clerk, camt053([rf_entry(customer, reference="FT-RET"), returned]))
+    assert needs_review(customer)
+
+
+def test_a_return_under_the_payers_reference_flags_the_account(customer, bank, clerk):
+    run_import(bank, clerk, camt053([rf_entry(customer, reference="FT-A", end_to_end="E2E-9")], statement_id="S1"))
+    recall = Entry("-100.00", "FT-B", remittance="RECALL", end_to_end="E2E-9", booked=date(2026, 12, 3))
+    run_import(bank, clerk, camt053([recall], opening="1100.00", statement_id="S2"))
+    assert needs_review(customer)
+
+
+def test_a_debit_of_another_customers_payment_flags_nobody(customer, bank, clerk):
+    run_import(bank, clerk, camt053([rf_entry(customer, reference="FT-A")], statement_id="S1"))
+    run_import(bank, clerk, camt053([Entry("-100.00", "OUT-7", booked=date(2026, 12, 2))], statement_id="S2"))
+    assert not needs_review(customer)
+
+
+def test_a_reversal_booked_again_takes_nothing_back(customer, bank, clerk):
+    """The morning's statement credited the transfer; the afternoon's reverses it and books it again."""
+    run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S-AM"))
+    run_import(bank, clerk, camt053([reversal(), rf_entry(customer)], opening="1100.00", statement_id="S-PM"))
+    assert balance_of(customer) == usd("100.00") and not needs_review(customer)
+    debit = StatementLine.objects.get(amount__lt=0)
+    assert "which the bank booked again later in this statement" in debit.explanation
+
+
+def test_a_reversal_of_a_credited_transfer_not_booked_again_flags_the_account(customer, bank, clerk):
+    run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S-AM"))
+    run_import(bank, clerk, camt053([rf_entry(customer), reversal()], statement_id="S-DAY"))
+    assert balance_of(customer) == usd("100.00") and needs_review(customer)

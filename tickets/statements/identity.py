@@ -42,10 +42,12 @@ def identify(lines: list[ParsedLine]) -> list[Identified]:
     found: list[Identified] = []
     keys: set[tuple] = set()
     credits: dict[str, list[int]] = defaultdict(list)  # the bank's reference → its credits here not reversed
+    reversals: list[tuple[int, str]] = []  # (place, the bank's reference) of each reversal of a credit
     for line in lines:
         own = compact_reference(clean(line.bank_reference))
         held = line.held
         if own and line.amount < 0 and line.reversal:
+            reversals.append((len(found), own))
             original = _reversed_credit(credits[own], found, -line.amount)
             if original is not None:
                 keys.discard(found[original].key)
@@ -62,6 +64,9 @@ def identify(lines: list[ParsedLine]) -> list[Identified]:
         if own and line.amount > 0:
             credits[own].append(len(found))
         found.append(Identified(line, reference, held))
+    for place, own in reversals:  # booked again after it: the credit stands, the reversal takes nothing back
+        if any(item.reference == own and item.line.amount == -found[place].line.amount for item in found[place:]):
+            found[place] = replace(found[place], held=describe(notes.REVERSAL_REBOOKED, reference=own))
     return found
 
 

@@ -24,7 +24,7 @@ from billing_center.db import insert_missing, update_in_bulk
 from money.errors import BillingError, Invalid, Refused
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
-from ..notes import EXPLANATION_SEPARATOR, NOT_CREDITED, SUGGESTION_SEPARATOR, explain, joined
+from ..notes import EXPLANATION_SEPARATOR, NOT_CREDITED, REVERSAL_REBOOKED, SUGGESTION_SEPARATOR, explain, joined
 from . import camt, mt940
 from .continuing import continued
 from .credited_elsewhere import note_credited_elsewhere
@@ -34,6 +34,7 @@ from .events import lines_matched
 from .identity import Identified, clean, identify
 from .matching import earlier_credits, hold, match_lines
 from .parsed import ParsedStatement, fallback_reference, legacy_reference
+from .returns import note_returns
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
 LINES_PER_CHUNK = 500
@@ -107,6 +108,8 @@ def import_statement(
         one_by_one = _match_chunk(chunk, receiving=receiving, actor=actor, now=now, states=states, held=held)
         for line_id in one_by_one:
             states[line_id] = _credit_one(line_id, actor=actor, now=now)
+    rebooked = {key for key, why in held.items() if why.parts["text"] == REVERSAL_REBOOKED}
+    note_returns(line_ids, now=now, rebooked=rebooked)  # after the credits: a return in this file is one too
     counts = Counter(states.values())
     return ImportResult(
         statement,

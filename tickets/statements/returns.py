@@ -1,0 +1,87 @@
+"""A debit that takes back a transfer we credited (the payer's bank recalls it, the bank returns it, or
+reverses it): our statement's debit under the credited line's reference (at most its amount), or under the
+payer's own reference for it (its amount). The money left our account while the customer keeps the credit, so
+the debit says which credit it takes back and the customer's account is flagged for finance to reverse it, once
+however often the debit is listed. A reversal the bank books again in the same statement is no return: the
+credit stands (tickets.statements.identity). It had been listed only, and the money was gone without a word."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+
+from accounts.descriptions import describe
+from accounts.lifecycle import flag_for_review
+from accounts.models import Account
+
+from ..models import StatementLine
+from ..notes import RETURNS_CREDIT, TRANSFER_RETURNED, account_label, explain
+from .parsed import reference_key, reference_key_of
+
+FALLBACK = "NOREF-"
+
+
+def note_returns(line_ids: list[int], *, now: datetime, rebooked: set[tuple]) -> int:
+    """Note and flag the returns among this import's lines (by id; a debit `rebooked` by its key is none);
+    how many were found."""
+    with transaction.atomic():
+        debits = list(
+            StatementLine.objects.select_for_update()
+            .filter(pk__in=line_ids, amount__lt=0, state=StatementLine.State.DEBIT)
+            .order_by("pk")
+        )
+        debits = [d for d in debits if (d.bank_reference, d.booking_date, d.amount, d.currency) not in rebooked]
+        credits = _credits_for(debits)
+        found = 0
+        for debit in debits:
+            credit = next((line for line in credits if _takes_back(debit, line)), None)
+            if credit is None:
+                continue
+            found += 1
+            names = dict(Account.objects.filter(pk=credit.account_id).values_list("pk", "name"))
+            account = account_label(credit.account_id, names.get(credit.account_id))
+            explain(debit, describe(RETURNS_CREDIT, reference=credit.bank_reference, account=account))
+            debit.save(update_fields=["explanation", "explanation_parts"])
+            note = describe(
+                TRANSFER_RETURNED, debit=debit.bank_reference, amount=-debit.money, date=debit.booking_date,
+                reference=credit.bank_reference, credited=credit.money,
+            )  # fmt: skip
+            if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
+                flag_for_review(account_id=credit.account_id, note=note, now=now)
+        return found
+
+
+def _credits_for(debits: list[StatementLine]) -> list[StatementLine]:
+    if not debits:
+        return []
+    keys = {reference_key(d.bank_reference) for d in debits if not d.bank_reference.startswith(FALLBACK)}
+    payers = {d.payer_reference for d in debits if d.payer_reference}
+    if not keys and not payers:
+        return []
+    return list(
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(Q(key__in=keys) | Q(payer_reference__in=payers))
+        .filter(
+            receiving_account__in={d.receiving_account_id for d in debits},
+            state=StatementLine.State.CREDITED,
+            account__isnull=False,
+        )
+        .order_by("-booking_date", "-pk")
+    )
+
+
+def _takes_back(debit: StatementLine, credit: StatementLine) -> bool:
+    if credit.receiving_account_id != debit.receiving_account_id or credit.currency != debit.currency:
+        return False
+    if credit.booking_date > debit.booking_date:
+        return False
+    same_reference = not debit.bank_reference.startswith(FALLBACK) and reference_key(
+        credit.bank_reference
+    ) == reference_key(debit.bank_reference)
+    if same_reference:
+        return -debit.amount <= credit.amount
+    return (
+        bool(debit.payer_reference)
+        and debit.payer_reference == credit.payer_reference
+        and (-debit.amount == credit.amount)
+    )
