@@ -273,21 +273,26 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
         _give_up(auto, topup, gettext_noop("The card could not be charged; nothing was charged."), now)
         raise
     TopUp.objects.filter(pk=topup.pk).update(gateway_session_id=notice.session_id)
-    apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
-    _after_charge(auto, topup.pk, notice.detail or gettext_noop("The card was declined."), now)
+    outcome = apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+    auto_topup_settled(topup, outcome.verdict, now=now)
     return TopUp.objects.get(pk=topup.pk)
 
 
-def auto_topup_settled(topup: TopUp, *, now: datetime) -> None:
-    """An auto top-up the reconciler credited or closed: counted and told as its charge's answer would be."""
+def auto_topup_settled(topup: TopUp, verdict: str, *, now: datetime) -> None:
+    """A notice that credited or closed an auto top-up (its charge's answer, its webhook, or the reconciler's
+    question) counts and tells the outcome; whichever moved the top-up does, so it is told once (a decline
+    announced by webhook had been neither counted nor told; found by a helper)."""
+    if not topup.is_automatic or verdict not in (WebhookDelivery.Verdict.CREDITED, WebhookDelivery.Verdict.CLOSED):
+        return
     auto = AutoTopUp.objects.filter(account_id=topup.account_id).first()
     if auto is not None:
-        _after_charge(auto, topup.pk, topup.failure_reason or gettext_noop("The card was declined."), now)
+        reason = TopUp.objects.values_list("failure_reason", flat=True).get(pk=topup.pk)
+        _after_charge(auto, topup.pk, reason or gettext_noop("The card was declined."), now)
 
 
 def _give_up(auto: AutoTopUp, topup: TopUp, reason: str, now: datetime) -> None:
-    close_topup(topup.pk, status=TopUp.Status.FAILED, reason=reason)
-    _after_charge(auto, topup.pk, reason, now)
+    if close_topup(topup.pk, status=TopUp.Status.FAILED, reason=reason):
+        _after_charge(auto, topup.pk, reason, now)
 
 
 @transaction.atomic

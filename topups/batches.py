@@ -118,8 +118,8 @@ def _apply_together(claimed: list[WebhookDelivery], *, now: datetime) -> tuple[C
         topup = topups.get(uuid_or_none(notice.reference)) if notice.reference else None
         if topup is not None and topup.gateway != delivery.gateway:
             topup = None  # another gateway's reference: not ours to apply
-        if topup is not None and topup.is_repayment:
-            alone.append(delivery.pk)  # settles bills: bills.settlement, one at a time
+        if topup is not None and (topup.is_repayment or topup.is_automatic):
+            alone.append(delivery.pk)  # settles bills, or counts an auto top-up's outcome: one at a time
             continue
         if topup is not None and keep_payment_intent(topup, notice):
             touched[topup.pk] = topup

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .auto_topup import save_card
+from .auto_topup import auto_topup_settled, save_card
 from .disputes import apply_dispute_notice
 from .gateways import get_gateway
 from .gateways.base import CardNotice, DisputeNotice, Notice, RefundNotice, RefundsListed
@@ -113,6 +113,8 @@ def apply_notice(*, gateway_name: str, notice: Notice) -> tuple[str, TopUp | Non
     if isinstance(notice, DisputeNotice):
         return apply_dispute_notice(gateway_name=gateway_name, notice=notice), None
     outcome = apply_payment_notice(gateway_name=gateway_name, notice=notice)
+    if outcome.topup is not None:
+        auto_topup_settled(outcome.topup, outcome.verdict, now=timezone.now())
     return outcome.verdict, outcome.topup
 
 

@@ -142,8 +142,8 @@ def _mismatch(topup: TopUp, notice: PaymentNotice) -> str:
     if notice.account_ref != str(topup.account_id):
         account = notice.account_ref or "(none)"
         problems.append(describe(review_notes.ACCOUNT_DIFFERS, account=account, owner=topup.account_id))
-    # An auto top-up whose charge's answer was lost has no session yet: the notice names it (its metadata, the
-    # amount and the account are checked above and below), and crediting it keeps its id.
+    # An auto top-up whose charge's answer was lost has no session yet: the notice names it (its metadata; the
+    # amount and the account are checked above), and crediting it keeps its payment's id.
     unknown = topup.is_automatic and not topup.gateway_session_id
     if notice.session_id != topup.gateway_session_id and not unknown:
         session, expected = notice.session_id or "(none)", topup.gateway_session_id or "(none)"

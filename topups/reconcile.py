@@ -14,10 +14,11 @@ from money.errors import Conflict
 from .auto_topup import auto_topup_settled
 from .exceptions import GatewayUnavailable
 from .gateways import get_gateway
-from .models import TopUp
+from .models import TopUp, WebhookDelivery
 from .notices import CLOSE_REASONS, apply_payment_notice, close_topup
 
 logger = logging.getLogger(__name__)
+Verdict = WebhookDelivery.Verdict
 
 
 def reconcile_topup(*, topup_id: int, now: datetime | None = None) -> TopUp:
@@ -32,16 +33,9 @@ def reconcile_topup(*, topup_id: int, now: datetime | None = None) -> TopUp:
     except (GatewayUnavailable, LookupError) as exc:
         logger.warning("Could not reconcile %s: %s", topup.reference, exc)
         return TopUp.objects.get(pk=topup.pk)
-    apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
-    return _followed(topup, now)
-
-
-def _followed(topup: TopUp, now: datetime) -> TopUp:
-    """The top-up as it stands; an auto top-up's outcome counted and told, as its charge's answer is."""
-    topup = TopUp.objects.get(pk=topup.pk)
-    if topup.is_automatic and not topup.is_pending:
-        auto_topup_settled(topup, now=now)
-    return topup
+    outcome = apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+    auto_topup_settled(topup, outcome.verdict, now=now)
+    return TopUp.objects.get(pk=topup.pk)
 
 
 def reconcile_pending_topups(*, now: datetime | None = None) -> dict[str, int]:
@@ -103,10 +97,12 @@ def close_at_gateway(topup: TopUp, *, status: str, reason: str, now: datetime | 
         except LookupError as exc:  # a gateway no longer configured cannot be asked
             raise GatewayUnavailable(f"The {topup.gateway} gateway is not configured here.") from exc
         if notice.status == "paid":  # the payment won the race: credited, whatever we meant to close it as
-            apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+            outcome = apply_payment_notice(gateway_name=topup.gateway, notice=notice, now=now)
+            auto_topup_settled(topup, outcome.verdict, now=now)
     # The gateway closed it but has no final word (an open session it did not expire), or it never reached one.
-    close_topup(topup.pk, status=status, reason=reason, now=now)
-    return _followed(topup, now)
+    if close_topup(topup.pk, status=status, reason=reason, now=now):
+        auto_topup_settled(topup, Verdict.CLOSED, now=now)
+    return TopUp.objects.get(pk=topup.pk)
 
 
 def check_on_return(*, topup: TopUp, now: datetime | None = None) -> TopUp:

@@ -541,3 +541,26 @@ def test_an_auto_top_up_stripe_never_took_is_closed_and_told_when_the_reconciler
     topup.refresh_from_db()
     assert topup.status == TopUp.Status.FAILED and "no payment for this auto top-up" in topup.failure_reason
     assert AutoTopUp.objects.get().failures_in_a_row == 1 and balance(alice.account) == Money("40.00", "USD")
+
+
+def test_a_decline_announced_by_webhook_is_counted_and_told_once(client, alice, stripe_settings, fake_stripe):
+    """A charge left processing, then failed: payment_intent.payment_failed closed it, but nothing counted the
+    failure toward the pause nor told the customer (found by a helper); delivered twice, it is told once."""
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    card_on_file(alice)
+    lose_the_answer(fake_stripe, status="processing")
+    spend(alice.account, "40.00", "u1")
+    run_auto_topup(account_id=alice.account_id)
+    (intent,) = fake_stripe.intents.values()
+    failed = {
+        **intent,
+        "status": "requires_payment_method",
+        "last_payment_error": {"message": "Your card was declined."},
+    }
+    for _ in range(2):
+        post_webhook(client, *signed(event("payment_intent.payment_failed", failed, event_id="evt_declined")))
+        apply_stored()
+    assert TopUp.objects.get().status == TopUp.Status.FAILED
+    auto = AutoTopUp.objects.get()
+    assert auto.failures_in_a_row == 1 and "Your card was declined." in auto.last_problem
+    assert OutboundEmail.objects.filter(subject__contains="did not go through").count() == 1
