@@ -124,6 +124,11 @@ class BillCharge(models.Model):
         return f"{self.bill} ← charge {self.usage_charge_id}"
 
 
+# The ledger source of a chargeback of a repayment (and, with ":won", of its return): what bills.settlement counts
+# against the account's credit, beside its repayments.
+REPAYMENT_CHARGEBACK = "repayment-dispute:"
+
+
 class Settlement(models.Model):
     """Part of the account's repaid money applied to one bill; negative, what a chargeback of it took back."""
 

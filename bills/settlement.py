@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -27,7 +27,7 @@ from accounts.descriptions import KEPT_AS_CREDIT, SETTLES, describe, parts_of
 from accounts.ledger import Deposit, credit_deposit
 from accounts.models import LEDGER_PLACES, Account, LedgerEntry
 
-from .models import Bill, Settlement
+from .models import REPAYMENT_CHARGEBACK, Bill, Settlement
 
 
 @dataclass(frozen=True)
@@ -114,15 +114,16 @@ def credit_payment(
     )
 
 
-# What counts as repaid: repayments, less chargebacks of payments (negative entries), plus disputes won.
-REPAID_KINDS = (LedgerEntry.Kind.REPAYMENT, LedgerEntry.Kind.DISPUTE, LedgerEntry.Kind.DISPUTE_WON)
+# What counts as repaid: repayments, less their chargebacks (negative entries), plus the disputes of them won.
+# A prepaid top-up's chargeback is not a repayment's: it is the account's debt, flagged for finance.
+REPAID = Q(kind=LedgerEntry.Kind.REPAYMENT) | Q(
+    kind__in=(LedgerEntry.Kind.DISPUTE, LedgerEntry.Kind.DISPUTE_WON), source_ref__startswith=REPAYMENT_CHARGEBACK
+)
 
 
 def unapplied_credit(account_id: int, currency: str) -> Money:
     """Repaid money not yet applied to a bill."""
-    repaid = LedgerEntry.objects.filter(account_id=account_id, kind__in=REPAID_KINDS).aggregate(total=Sum("amount"))[
-        "total"
-    ]
+    repaid = LedgerEntry.objects.filter(REPAID, account_id=account_id).aggregate(total=Sum("amount"))["total"]
     applied = Settlement.objects.filter(bill__account_id=account_id).aggregate(total=Sum("amount"))["total"]
     return Money(exact_sum(repaid) - exact_sum(applied), currency)
 

@@ -203,3 +203,36 @@ def test_a_partial_chargeback_takes_the_unused_credit_before_reopening_a_paid_bi
     november.refresh_from_db()
     assert (november.status, november.amount_paid) == (Bill.Status.PAID, Money("30.00", "USD"))
     assert unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_prepaid_top_ups_chargeback_after_the_switch_to_postpaid_does_not_eat_the_repayments(client, stripe_settings):
+    """The chargeback of a top-up from the account's prepaid days had counted against its postpaid credit: a
+    30.00 repayment of a 30.00 bill settled nothing (found by a helper). It is the account's debt, flagged."""
+    from accounts.ledger import post_ledger_entry
+    from accounts.lifecycle import change_account_type
+    from accounts.models import Account
+    from tests.factories import PendingTopUpFactory, UserFactory
+    from tests.fakes.stripe import dispute_object, event, paid_session, post_webhook, signed
+    from tests.intake import apply_stored
+
+    user = UserFactory()
+    topup = PendingTopUpFactory(account=user.account, created_by=user, amount=Money("100.00", "USD"))
+    post_webhook(
+        client,
+        *signed(event("checkout.session.completed", paid_session(topup, payment_intent="pi_3QtestPrepaidEra01"))),
+    )
+    apply_stored()
+    post_ledger_entry(account_id=user.account_id, amount=Money("-100.00", "USD"), kind="usage", source_ref="spent")
+    change_account_type(account_id=user.account_id, kind="postpaid")
+    post_webhook(
+        client,
+        *signed(event("charge.dispute.created", dispute_object(payment_intent="pi_3QtestPrepaidEra01", amount=10000))),
+    )
+    apply_stored()
+    account = Account.objects.get(pk=user.account_id)
+    assert account.balance == Money("-100.00", "USD") and account.needs_review
+    charge(account, "30.00", at(2026, 11, 3), "nov")
+    bill = close(account, NOVEMBER)
+    repay(account_id=account.pk, amount=Money("30.00", "USD"), source_ref="ticket:nov", description="November")
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID and ledger_mismatches() == []

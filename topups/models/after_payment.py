@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.descriptions import DISPUTE_REASONS
 from accounts.review_notes import ReadsReviewNote
+from bills.models import REPAYMENT_CHARGEBACK
 
 from .core import TopUp
 
@@ -184,4 +185,7 @@ class Dispute(models.Model):
 
     @property
     def ledger_source_ref(self) -> str:
-        return f"dispute:{self.gateway_dispute_id}"
+        """A repayment's chargeback is named so bills count it against the account's credit; a prepaid top-up's,
+        from before an account became postpaid, is not the bills' (it had eaten the next repayments)."""
+        prefix = REPAYMENT_CHARGEBACK if self.topup.is_repayment else "dispute:"
+        return f"{prefix}{self.gateway_dispute_id}"
