@@ -59,9 +59,11 @@ def check_limits(*, account: Account, credit: Money, now: datetime) -> None:
         raise TopUpLimitExceeded(
             _("The maximum for one top-up is %(amount)s.") % {"amount": format_money(limits.maximum)}
         )
-    # Open checkouts count too, or several of them could pass the cap together.
+    # Open checkouts count too, or several of them could pass the cap together; so does an auto top-up still
+    # pending, however old: its charge may have been taken, its answer lost (topups.auto_topup).
+    unsettled_auto = Q(is_automatic=True, status=TopUp.Status.PENDING)
     recent = TopUp.objects.filter(account=account, created_at__gte=now - timedelta(hours=24)).filter(
-        Q(status=TopUp.Status.CREDITED) | still_payable(now)
+        Q(status=TopUp.Status.CREDITED) | still_payable(now) | unsettled_auto
     ).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
     if recent + credit.amount > limits.daily.amount:
         room = Money(max(limits.daily.amount - recent, Decimal(0)), account.billing_currency)

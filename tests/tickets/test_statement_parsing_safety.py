@@ -351,3 +351,35 @@ def test_a_reversal_of_a_credited_transfer_not_booked_again_flags_the_account(cu
     run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S-AM"))
     run_import(bank, clerk, camt053([rf_entry(customer), reversal()], statement_id="S-DAY"))
     assert balance_of(customer) == usd("100.00") and needs_review(customer)
+
+
+def test_a_batch_part_with_a_negative_amount_holds_the_batch_whole(customer, bob, bank, clerk):
+    """400.00 and -100.00 had "added up" to the entry's 300.00: the first customer was credited 400.00, of which
+    100.00 never arrived (found by a helper). ISO 20022 amounts carry no sign."""
+    parts = (Tx("400.00", creditor_reference=payment_reference(customer.account_id)),
+             Tx("-100.00", creditor_reference=payment_reference(bob.account_id)))  # fmt: skip
+    run_import(bank, clerk, camt053([Entry("300.00", "BATCH-N", transactions=parts)]))
+    assert not LedgerEntry.objects.exists() and StatementLine.objects.count() == 1
+    assert "split it by hand" in StatementLine.objects.get().explanation
+
+
+def test_the_same_statement_uploaded_again_adds_no_second_payment(customer, bank, clerk):
+    """A day swept to zero opens at its own closing balance: the same file uploaded again had been taken to follow
+    on from itself, and its line without a reference came back as a "second payment" (found by a helper)."""
+    fee_paid = Entry("30.00", "", remittance=payment_reference(customer.account_id))
+    data = camt053([fee_paid, Entry("-30.00", "SWEEP-1")], opening="0.00", statement_id="S-1")
+    assert run_import(bank, clerk, data).new_lines == 2
+    again = run_import(bank, clerk, data)
+    assert again.new_lines == 0 and again.identical_before == 1
+    renamed = data.replace(b"<MsgId>MSG-S-1</MsgId>", b"<MsgId>MSG-S-1-again</MsgId>")  # another file, one statement
+    assert run_import(bank, clerk, renamed).new_lines == 0 and StatementLine.objects.count() == 2
+
+
+def test_an_mt940_file_of_several_statements_is_refused_whole(customer, bank, clerk):
+    """The parser kept the last statement's account and balances and every statement's lines: another account's
+    credit had been checked against ours, and credited (found by a helper)."""
+    ours = mt940([Entry("100.00", "D1", remittance=payment_reference(customer.account_id))])
+    other = ours.replace(b":25:DE89370400440532013000", b":25:DE02120300000000202051")
+    with pytest.raises(Invalid, match="holds 2 statements; upload each on its own"):
+        run_import(bank, clerk, other + ours, name="two.sta")
+    assert not StatementLine.objects.exists() and balance_of(customer) == usd("0.00")

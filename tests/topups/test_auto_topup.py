@@ -564,3 +564,42 @@ def test_a_decline_announced_by_webhook_is_counted_and_told_once(client, alice, 
     auto = AutoTopUp.objects.get()
     assert auto.failures_in_a_row == 1 and "Your card was declined." in auto.last_problem
     assert OutboundEmail.objects.filter(subject__contains="did not go through").count() == 1
+
+
+def test_an_unanswered_auto_top_up_keeps_counting_toward_the_24_hour_limit(client, alice, stripe_settings, fake_stripe):
+    """Past a checkout's lifetime a pending auto top-up had stopped counting, though its charge may have been taken:
+    a Pay top-up then passed the daily limit with it (found by a helper)."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    stripe_settings.PAYMENT_GATEWAY = "stripe"
+    stripe_settings.TOPUP_LIMITS = {"USD": ("1.00", "300.00", "300.00")}
+    card_on_file(alice)
+    lose_the_answer(fake_stripe)
+    spend(alice.account, "40.00", "u1")
+    assert run_auto_topup(account_id=alice.account_id).status == TopUp.Status.PENDING
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):
+        page = client.post("/billing/pay/", {"amount": "250.00"})
+    assert "above the daily limit" in page.content.decode()
+    assert TopUp.objects.count() == 1
+
+
+def test_the_sandbox_tells_at_the_reconcilers_first_question_that_it_never_charged(client, alice):
+    """The sandbox charges when asked: an auto top-up it did not charge (a card it does not know) had stayed pending
+    and silent for a day (found by a helper)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from topups.reconcile import reconcile_pending_topups
+
+    card_on_file(alice, gateway="sandbox", payment_method="sbxpm_unknown")
+    spend(alice.account, "40.00", "u1")
+    topup = run_auto_topup(account_id=alice.account_id)
+    assert topup.status == TopUp.Status.PENDING
+    reconcile_pending_topups(now=timezone.now() + timedelta(minutes=15))
+    topup.refresh_from_db()
+    assert topup.status == TopUp.Status.FAILED and AutoTopUp.objects.get().failures_in_a_row == 1
+    assert OutboundEmail.objects.filter(subject__contains="did not go through").count() == 1

@@ -144,6 +144,8 @@ def _transaction_amount(tx, entry_amount, currency: str):
     if currency_code(amt.get("Ccy")) != currency or sign not in ("", "CRDT" if entry_amount > 0 else "DBIT"):
         return None
     value = parse_decimal(amt.text, _("transaction amount"))
+    if value <= 0:  # ISO 20022 amounts are unsigned: a negative part had made a batch "add up" and over-credited
+        return None
     return value if entry_amount > 0 else -value
 
 

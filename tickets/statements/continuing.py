@@ -10,7 +10,7 @@ the line stored before, not added, and the import counts it, so the clerk is tol
 from dataclasses import replace
 from decimal import Decimal
 
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from accounts.descriptions import describe
 
@@ -21,9 +21,13 @@ from .identity import Identified
 FALLBACK = "NOREF-"
 
 
-def continued(found: list[Identified], receiving, opening: Decimal) -> tuple[list[Identified], int]:
+def continued(
+    found: list[Identified], receiving, opening: Decimal, *, sha256: str, statement_id: str
+) -> tuple[list[Identified], int]:
     """The lines, those identical to stored lines kept as new ones when the statement follows on; and how
-    many identical ones are not added (0 when it follows on)."""
+    many identical ones are not added (0 when it follows on). A statement never follows on from itself: the
+    same file, or the same statement id, uploaded again (a day swept to zero opens at its own closing balance,
+    and its lines had come back as "second payments"; found by a helper)."""
     fallback = [place for place, item in enumerate(found) if item.reference.startswith(FALLBACK)]
     if not fallback:
         return found, 0
@@ -37,7 +41,9 @@ def continued(found: list[Identified], receiving, opening: Decimal) -> tuple[lis
     repeated = [place for place in fallback if found[place].key in stored]
     if not repeated:
         return found, 0
-    if not _follows_on(receiving, opening, min(item.line.booking_date for item in found)):
+    again = Q(sha256=sha256) | (Q(statement_id=statement_id) if statement_id else Q(pk__in=[]))
+    copy = StatementFile.objects.filter(again, receiving_account=receiving).exists()
+    if copy or not _follows_on(receiving, opening, min(item.line.booking_date for item in found)):
         return found, len(repeated)
     taken, found = stored | {item.key for item in found}, list(found)
     for place in repeated:

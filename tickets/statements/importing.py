@@ -126,13 +126,15 @@ def import_statement(
 def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
     with transaction.atomic():
         found = _as_stored_before(identify(parsed.lines), receiving)
-        found, identical = continued(found, receiving, parsed.opening_balance)  # before this statement is stored
+        digest, statement_id = hashlib.sha256(data).hexdigest(), parsed.statement_id[:60]
+        # before this statement is stored
+        found, identical = continued(found, receiving, parsed.opening_balance, sha256=digest, statement_id=statement_id)
         statement = StatementFile.objects.create(
             receiving_account=receiving,
             format=fmt,
             original_name=name[:200],
-            sha256=hashlib.sha256(data).hexdigest(),
-            statement_id=parsed.statement_id[:60],
+            sha256=digest,
+            statement_id=statement_id,
             currency=parsed.currency,
             opening_balance=parsed.opening_balance,
             closing_balance=parsed.closing_balance,

@@ -3,6 +3,7 @@ opening (:60F:) or closing (:62F:) balance — a truncated one — is refused; t
 that the lines add up from one to the other."""
 
 import logging
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -19,8 +20,20 @@ logger = logging.getLogger(__name__)
 OPTIONS = mt940.Options(reversal_sign=True, case_insensitive_marks=True)
 
 
+STATEMENT_START = re.compile(r"^:20:", re.MULTILINE)  # each statement's transaction reference opens it
+
+
 def parse_mt940(data: bytes) -> ParsedStatement:
     text = _decode(data)
+    statements = len(STATEMENT_START.findall(text))
+    if statements > 1:
+        # The parser keeps the last statement's account and balances and every statement's lines: another
+        # account's lines had been credited, checked against our statement's account (found by a helper).
+        raise Invalid(
+            _("This MT940 file holds %(count)s statements; upload each on its own. Nothing was imported.")
+            % {"count": statements},
+            code="statement_unreadable",
+        )
     statement = mt940.models.Transactions(options=OPTIONS)
     try:
         statement.parse(text)

@@ -5,12 +5,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from django.utils.translation import gettext_noop
 from djmoney.money import Money
 
 if TYPE_CHECKING:
     from topups.models import AutoTopUp, Refund, TopUp
 
 NoticeStatus = Literal["paid", "pending", "failed", "cancelled", "expired", "ignored"]
+
+
+# What a gateway that has no payment for an auto top-up says: stored as the top-up's reason, shown translated.
+NOTHING_CHARGED = gettext_noop("The payment gateway has no payment for this auto top-up: nothing was charged.")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,16 @@ from topups.exceptions import GatewayUnavailable, RefundConflict
 from topups.models import AutoTopUp, Refund, SandboxCheckout, TopUp
 
 from . import signing
-from .base import CardNotice, CheckoutSession, Notice, PaymentNotice, RefundNotice, check_notice_fields, unreadable
+from .base import (
+    NOTHING_CHARGED,
+    CardNotice,
+    CheckoutSession,
+    Notice,
+    PaymentNotice,
+    RefundNotice,
+    check_notice_fields,
+    unreadable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +114,13 @@ class SandboxGateway:
         return check_notice_fields(notice)
 
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
-        # An auto top-up's payment is named for the top-up (charge_saved_card), whether or not its answer arrived.
+        # An auto top-up's payment is named for the top-up (charge_saved_card), whether or not its answer arrived;
+        # the sandbox charges when asked, so none means nothing was charged.
         session_id = f"sbx_{topup.public_id.hex}" if topup.is_automatic else topup.gateway_session_id
         checkout = SandboxCheckout.objects.filter(session_id=session_id).first()
+        if checkout is None and topup.is_automatic:
+            return PaymentNotice(event_id=f"fetch:{topup.public_id}", event_type="sandbox.fetch",
+                                 reference=str(topup.public_id), status="failed", detail=NOTHING_CHARGED)  # fmt: skip
         if checkout is None:
             raise GatewayUnavailable("The sandbox has no session for this top-up.")
         return _session_notice(checkout)
@@ -176,14 +189,7 @@ class SandboxGateway:
         SandboxCheckout.objects.filter(session_id=topup.gateway_session_id, status=SandboxCheckout.Status.OPEN).update(
             status=SandboxCheckout.Status.EXPIRED, completed_at=timezone.now()
         )
-        try:
-            return self.fetch_payment(topup)
-        except GatewayUnavailable:
-            if not topup.is_automatic:
-                raise
-            # Never charged: the sandbox makes the payment when it is asked, and it was not.
-            return PaymentNotice(event_id=f"close:{topup.public_id}", event_type="sandbox.close",
-                                 reference=str(topup.public_id), status="failed")  # fmt: skip
+        return self.fetch_payment(topup)
 
 
 def _refund_id(refund: Refund) -> str:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import moneyed
 import stripe
 from django.conf import settings
-from django.utils.translation import gettext_noop
 from djmoney.money import Money
 
 from topups.exceptions import GatewayUnavailable, InvalidNotification, RefundConflict
@@ -21,6 +20,7 @@ from topups.models import AutoTopUp, Refund, TopUp
 
 from . import signing
 from .base import (
+    NOTHING_CHARGED,
     CardNotice,
     CheckoutSession,
     Notice,
@@ -334,9 +334,7 @@ class StripeCheckoutGateway:
                     event_type="payment_intent.search",
                     reference=str(topup.public_id),
                     status="failed",
-                    detail=gettext_noop(
-                        "The payment gateway has no payment for this auto top-up: nothing was charged."
-                    ),
+                    detail=NOTHING_CHARGED,
                 )
             if cancel and intent.get("status") in CANCELLABLE:
                 intent = _client().v1.payment_intents.cancel(intent["id"]).to_dict()
