@@ -80,6 +80,14 @@ TRANSFER_RETURNED = gettext_noop(
     "%(credited)s credited to this account: reverse the credit, or check with the customer."
 )
 REVERSES_CREDIT_HERE = gettext_noop("Reverses the credit %(reference)s listed before it in this statement.")
+# A transfer taken back (TRANSFER_RETURNED) that the bank booked again in a later statement.
+BOOKED_AGAIN = gettext_noop(
+    "The bank booked the transfer it took back on %(returned)s (debit %(debit)s) again: the credit stands."
+)
+TRANSFER_BOOKED_AGAIN = gettext_noop(
+    "Our bank statement books the transfer %(reference)s of %(amount)s again on %(date)s, after its debit %(debit)s "
+    "took it back: the credit stands; do not reverse it (or credit it again if it was reversed)."
+)
 
 # A statement line's suggestions: an account, and why it is suggested.
 ACCOUNT = gettext_noop("%(name)s (#%(id)s)")
@@ -94,7 +102,7 @@ known_messages(
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
     NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
     LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE, IDENTICAL_FOLLOWING_ON,
-    REVERSAL_REBOOKED, RETURNS_CREDIT, TRANSFER_RETURNED,
+    REVERSAL_REBOOKED, RETURNS_CREDIT, TRANSFER_RETURNED, BOOKED_AGAIN, TRANSFER_BOOKED_AGAIN,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip

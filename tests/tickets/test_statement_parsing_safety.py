@@ -383,3 +383,20 @@ def test_an_mt940_file_of_several_statements_is_refused_whole(customer, bank, cl
     with pytest.raises(Invalid, match="holds 2 statements; upload each on its own"):
         run_import(bank, clerk, other + ours, name="two.sta")
     assert not StatementLine.objects.exists() and balance_of(customer) == usd("0.00")
+
+
+def test_a_transfer_taken_back_then_booked_again_in_later_statements_tells_finance_the_credit_stands(
+    customer, bank, clerk
+):
+    """The return flagged "reverse the credit"; the bank's rebooking a statement later was only linked to that
+    credit: finance, following the flag, would have left the customer with nothing (found by a helper)."""
+    run_import(bank, clerk, camt053([rf_entry(customer)], statement_id="S1"))
+    run_import(bank, clerk, camt053([reversal(booked=date(2026, 12, 2))], opening="1100.00", statement_id="S2"))
+    assert "reverse the credit" in Account.objects.get(pk=customer.account_id).review_note
+    run_import(
+        bank, clerk, camt053([rf_entry(customer, booked=date(2026, 12, 3))], opening="1000.00", statement_id="S3")
+    )
+    rebooked = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    assert rebooked.state == "credited" and "the credit stands" in rebooked.explanation
+    assert "do not reverse it" in Account.objects.get(pk=customer.account_id).review_note
+    assert balance_of(customer) == usd("100.00") and LedgerEntry.objects.count() == 1

@@ -34,7 +34,7 @@ from .events import lines_matched
 from .identity import Identified, clean, identify
 from .matching import earlier_credits, hold, match_lines
 from .parsed import ParsedStatement, fallback_reference, legacy_reference
-from .returns import note_returns
+from .returns import note_booked_again, note_returns
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
 LINES_PER_CHUNK = 500
@@ -110,6 +110,7 @@ def import_statement(
             states[line_id] = _credit_one(line_id, actor=actor, now=now)
     rebooked = {key for key, why in held.items() if why.parts["text"] == REVERSAL_REBOOKED}
     note_returns(line_ids, now=now, rebooked=rebooked)  # after the credits: a return in this file is one too
+    note_booked_again(line_ids, now=now)
     counts = Counter(states.values())
     return ImportResult(
         statement,

@@ -15,7 +15,14 @@ from accounts.lifecycle import flag_for_review
 from accounts.models import Account
 
 from ..models import StatementLine
-from ..notes import RETURNS_CREDIT, TRANSFER_RETURNED, account_label, explain
+from ..notes import (
+    BOOKED_AGAIN,
+    RETURNS_CREDIT,
+    TRANSFER_BOOKED_AGAIN,
+    TRANSFER_RETURNED,
+    account_label,
+    explain,
+)
 from .parsed import reference_key, reference_key_of
 
 FALLBACK = "NOREF-"
@@ -45,6 +52,50 @@ def note_returns(line_ids: list[int], *, now: datetime, rebooked: set[tuple]) ->
             note = describe(
                 TRANSFER_RETURNED, debit=debit.bank_reference, amount=-debit.money, date=debit.booking_date,
                 reference=credit.bank_reference, credited=credit.money,
+            )  # fmt: skip
+            if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
+                flag_for_review(account_id=credit.account_id, note=note, now=now)
+        return found
+
+
+def note_booked_again(line_ids: list[int], *, now: datetime) -> int:
+    """This import's credits that the bank books again after a debit of an earlier statement took them back
+    (a return noted above, then the bank's correction): each is linked to the credit, which stands, and the
+    account, flagged to reverse it, is told so. Else finance, following that flag, would have left the customer
+    with nothing for money the bank holds (found by a helper). How many were found."""
+    with transaction.atomic():
+        credits = list(
+            StatementLine.objects.select_for_update()
+            .filter(pk__in=line_ids, amount__gt=0, state=StatementLine.State.CREDITED, account__isnull=False)
+            .exclude(bank_reference__startswith=FALLBACK)
+            .order_by("pk")
+        )
+        if not credits:
+            return 0
+        debits = (
+            StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+            .filter(key__in={reference_key(c.bank_reference) for c in credits}, state=StatementLine.State.DEBIT)
+            .filter(receiving_account__in={c.receiving_account_id for c in credits}, explanation_parts__isnull=False)
+            .exclude(pk__in=line_ids)
+        )
+        returned = {
+            (d.receiving_account_id, reference_key(d.bank_reference), -d.amount, d.currency): d
+            for d in debits
+            if any(isinstance(part, dict) and part.get("text") == RETURNS_CREDIT for part in d.explanation_parts)
+        }
+        found = 0
+        for credit in credits:
+            debit = returned.get(
+                (credit.receiving_account_id, reference_key(credit.bank_reference), credit.amount, credit.currency)
+            )
+            if debit is None or debit.booking_date > credit.booking_date:
+                continue
+            found += 1
+            explain(credit, describe(BOOKED_AGAIN, returned=debit.booking_date, debit=debit.bank_reference))
+            credit.save(update_fields=["explanation", "explanation_parts"])
+            note = describe(
+                TRANSFER_BOOKED_AGAIN, reference=credit.bank_reference, amount=credit.money,
+                date=credit.booking_date, debit=debit.bank_reference,
             )  # fmt: skip
             if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
                 flag_for_review(account_id=credit.account_id, note=note, now=now)
