@@ -400,3 +400,15 @@ def test_a_transfer_taken_back_then_booked_again_in_later_statements_tells_finan
     assert rebooked.state == "credited" and "the credit stands" in rebooked.explanation
     assert "do not reverse it" in Account.objects.get(pk=customer.account_id).review_note
     assert balance_of(customer) == usd("100.00") and LedgerEntry.objects.count() == 1
+
+
+def test_a_batch_the_bank_reverses_as_one_entry_credits_none_of_its_parts(customer, bob, carol, bank, clerk):
+    """The reversal named the batch's entry, not its parts: every part had been credited, and nobody flagged."""
+    references = [payment_reference(user.account_id) for user in (customer, bob, carol)]
+    parts = tuple(Tx("100.00", creditor_reference=reference) for reference in references)
+    statement = [Entry("300.00", "BATCH-R", transactions=parts), Entry("-300.00", "BATCH-R", reversal=True)]
+    run_import(bank, clerk, camt053(statement))
+    assert not LedgerEntry.objects.exists()
+    assert sorted(StatementLine.objects.filter(amount__gt=0).values_list("bank_reference", flat=True)) == [
+        "BATCH-R/TX1#REV", "BATCH-R/TX2#REV", "BATCH-R/TX3#REV",
+    ]  # fmt: skip

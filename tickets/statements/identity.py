@@ -49,13 +49,16 @@ def identify(lines: list[ParsedLine]) -> list[Identified]:
         if own and line.amount < 0 and line.reversal:
             reversals.append((len(found), own))
             original = _reversed_credit(credits[own], found, -line.amount)
-            if original is not None:
-                keys.discard(found[original].key)
-                reference = _numbered(own[: 60 - len(REVERSED)] + REVERSED, found[original].line, keys)
-                found[original] = replace(
-                    found[original], reference=reference, held=describe(notes.REVERSED_HERE, reference=own)
-                )
-                keys.add(found[original].key)
+            # A batch the bank reverses as one entry: its parts (own/TX1, own/TX2 …) taken together.
+            reversed_ = [original] if original is not None else _reversed_batch(own, credits, found, -line.amount)
+            for place in reversed_:
+                part = found[place]
+                keys.discard(part.key)
+                stored = compact_reference(clean(part.line.bank_reference)) or own
+                reference = _numbered(stored[: 60 - len(REVERSED)] + REVERSED, part.line, keys)
+                found[place] = replace(part, reference=reference, held=describe(notes.REVERSED_HERE, reference=own))
+                keys.add(found[place].key)
+            if reversed_:
                 held = describe(notes.REVERSES_CREDIT_HERE, reference=own)
         elif own and line.amount > 0 and line.key(own) in keys:
             held = describe(notes.LISTED_TWICE, reference=own)
@@ -76,6 +79,17 @@ def _reversed_credit(candidates: list[int], found: list[Identified], amount) -> 
         if found[candidates[place]].line.amount == amount:
             return candidates.pop(place)
     return None
+
+
+def _reversed_batch(own: str, credits: dict[str, list[int]], found: list[Identified], amount) -> list[int]:
+    """The parts of the batch entry `own` (split as own/TX1, own/TX2 …, none reversed yet) when together they are
+    `amount`, taken off the credits; else none. A batch reversed as one entry had left every part credited."""
+    parts = [place for reference, places in credits.items() if reference.startswith(f"{own}/TX") for place in places]
+    if not parts or sum(found[place].line.amount for place in parts) != amount:
+        return []
+    for reference in [reference for reference in credits if reference.startswith(f"{own}/TX")]:
+        credits[reference] = []
+    return parts
 
 
 def _numbered(reference: str, line: ParsedLine, keys: set) -> str:
