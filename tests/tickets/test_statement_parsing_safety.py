@@ -412,3 +412,11 @@ def test_a_batch_the_bank_reverses_as_one_entry_credits_none_of_its_parts(custom
     assert sorted(StatementLine.objects.filter(amount__gt=0).values_list("bank_reference", flat=True)) == [
         "BATCH-R/TX1#REV", "BATCH-R/TX2#REV", "BATCH-R/TX3#REV",
     ]  # fmt: skip
+
+
+def test_a_statement_of_more_lines_than_one_file_may_hold_is_refused_whole(customer, bank, clerk, settings):
+    settings.STATEMENT_MAX_LINES = 3
+    lines = [Entry("1.00", f"L-{n}", remittance=payment_reference(customer.account_id)) for n in range(4)]
+    with pytest.raises(Invalid, match="has 4 lines; at most 3 are imported from one file"):
+        run_import(bank, clerk, camt053(lines))
+    assert not StatementLine.objects.exists() and not LedgerEntry.objects.exists()

@@ -92,6 +92,15 @@ def import_statement(
         parsed = PARSERS[fmt](data)
     else:
         raise Invalid(_("Statements in %(format)s cannot be imported.") % {"format": fmt}, code="statement_format")
+    if len(parsed.lines) > settings.STATEMENT_MAX_LINES:
+        raise Invalid(
+            _(
+                "This statement has %(count)s lines; at most %(most)s are imported from one file. Ask the bank for "
+                "shorter statements (a day or a week each). Nothing was imported."
+            )
+            % {"count": len(parsed.lines), "most": settings.STATEMENT_MAX_LINES},
+            code="statement_too_long",
+        )
     parsed.check_account(receiving)
     parsed.check_currencies()
     if parsed.currency != receiving.currency:
