@@ -100,7 +100,8 @@ def statement_import(args) -> list[tuple]:
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(40)
+        lines = int(os.environ.get("PROFILE_LINES", "40"))
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(lines)
 
     landed = dict(
         StatementLine.objects.filter(statement_file=result.statement).values_list("bank_reference", "account_id")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -26,10 +27,11 @@ from money.errors import Conflict, Invalid, Refused
 from money.formatting import format_money
 
 from .. import notes
-from ..models import StatementLine, TransferTicket, transfer_source_ref
+from ..models import ReceivingAccount, StatementLine, TransferTicket, transfer_source_ref
 from ..review import CREDIT_PERMISSION, close_matched_ticket
 from .events import lines_matched
 from .matching import earlier_credits
+from .parsed import reference_key, reference_key_of
 from .transfer_lines import link_others, lock_transfers, refuse_if_set_aside, with_a_line_set_aside
 
 CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
@@ -200,8 +202,9 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
     exact = [line for line in lines if is_exact(line, accounts[line.account_id])]
     lock_transfers(exact)
     aside = with_a_line_set_aside(exact)  # one by one: credit_locked_line says why it is not credited
-    # Read again under the transfers' locks: a ticket's credit committed since the lines were matched is linked.
-    aside |= set(earlier_credits(exact))
+    # Read again under the transfers' locks: a ticket naming a retired account, credited since the lines were
+    # matched, may be one of these transfers (its source names its own account); those go one by one and link.
+    aside |= _credited_by_retired_tickets(exact)
     together, one_by_one = [], []
     for line in exact:
         plain = not line.ticket_id and not line.bill_id and not accounts[line.account_id].is_postpaid
@@ -228,6 +231,24 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
     link_others(together, actor=actor, now=now)
     _queue_emails(together, accounts)
     return one_by_one
+
+
+def _credited_by_retired_tickets(lines: list[StatementLine]) -> set[int]:
+    """The ids of the lines whose reference and amount a credited ticket naming a retired account quotes."""
+    retired = list(ReceivingAccount.objects.filter(retired_at__isnull=False).values_list("pk", flat=True))
+    if not lines or not retired:
+        return set()
+    keys = {reference_key(line.bank_reference) for line in lines}
+    quoted = (
+        TransferTicket.objects.alias(
+            typed=reference_key_of("bank_reference"), confirmed=reference_key_of("confirmed_bank_reference")
+        )
+        .filter(Q(typed__in=keys) | Q(confirmed__in=keys), status=TransferTicket.Status.CREDITED)
+        .filter(receiving_account_id__in=retired)
+        .values_list("bank_reference", "confirmed_bank_reference", "received_amount")
+    )
+    found = {(reference_key(ref), amount) for typed, confirmed, amount in quoted for ref in (typed, confirmed)}
+    return {line.pk for line in lines if (reference_key(line.bank_reference), line.amount) in found}
 
 
 def _description(line: StatementLine) -> Description:

@@ -119,7 +119,7 @@ def import_statement(
             states[line_id] = _credit_one(line_id, actor=actor, now=now)
     rebooked = {key for key, why in held.items() if why.parts["text"] == REVERSAL_REBOOKED}
     note_returns(line_ids, now=now, rebooked=rebooked)  # after the credits: a return in this file is one too
-    note_booked_again(line_ids, now=now)
+    note_booked_again(line_ids, statement=statement, now=now)
     counts = Counter(states.values())
     return ImportResult(
         statement,

@@ -58,38 +58,41 @@ def note_returns(line_ids: list[int], *, now: datetime, rebooked: set[tuple]) ->
         return found
 
 
-def note_booked_again(line_ids: list[int], *, now: datetime) -> int:
+def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
     """This import's credits that the bank books again after a debit of an earlier statement took them back
     (a return noted above, then the bank's correction): each is linked to the credit, which stands, and the
     account, flagged to reverse it, is told so. Else finance, following that flag, would have left the customer
-    with nothing for money the bank holds (found by a helper). How many were found."""
-    with transaction.atomic():
-        credits = list(
-            StatementLine.objects.select_for_update()
-            .filter(pk__in=line_ids, amount__gt=0, state=StatementLine.State.CREDITED, account__isnull=False)
-            .exclude(bank_reference__startswith=FALLBACK)
-            .order_by("pk")
-        )
-        if not credits:
-            return 0
-        debits = (
-            StatementLine.objects.alias(key=reference_key_of("bank_reference"))
-            .filter(key__in={reference_key(c.bank_reference) for c in credits}, state=StatementLine.State.DEBIT)
-            .filter(receiving_account__in={c.receiving_account_id for c in credits}, explanation_parts__isnull=False)
-            .exclude(pk__in=line_ids)
-        )
-        returned = {
-            (d.receiving_account_id, reference_key(d.bank_reference), -d.amount, d.currency): d
-            for d in debits
-            if any(isinstance(part, dict) and part.get("text") == RETURNS_CREDIT for part in d.explanation_parts)
-        }
-        found = 0
-        for credit in credits:
-            debit = returned.get(
-                (credit.receiving_account_id, reference_key(credit.bank_reference), credit.amount, credit.currency)
-            )
-            if debit is None or debit.booking_date > credit.booking_date:
-                continue
+    with nothing for money the bank holds (found by a helper). How many were found.
+
+    `statement` is the file just imported: the debits are those of earlier ones."""
+    # The debits that took a transfer back are few (noted as such, in English in `explanation`): found first, so a
+    # statement's thousands of credits are looked at only under their references.
+    debits = list(
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(state=StatementLine.State.DEBIT, explanation__contains=RETURNS_CREDIT.split("%")[0])
+        .filter(receiving_account_id=statement.receiving_account_id)
+        .exclude(statement_file=statement)
+        .only("pk", "receiving_account_id", "bank_reference", "amount", "currency", "booking_date", "explanation_parts")
+    )
+    if not debits:
+        return 0
+    credited = (
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(pk__in=line_ids, amount__gt=0, state=StatementLine.State.CREDITED)
+        .filter(key__in={reference_key(debit.bank_reference) for debit in debits})
+        .values_list("pk", "receiving_account_id", "bank_reference", "amount", "currency", "booking_date")
+    )
+    wanted = {(bank, reference_key(reference), amount, currency): (pk, day)
+              for pk, bank, reference, amount, currency, day in credited}  # fmt: skip
+    found = 0
+    for debit in debits:
+        returned = any(isinstance(part, dict) and part.get("text") == RETURNS_CREDIT
+                       for part in debit.explanation_parts or [])  # fmt: skip
+        key = (debit.receiving_account_id, reference_key(debit.bank_reference), -debit.amount, debit.currency)
+        if not returned or key not in wanted or debit.booking_date > wanted[key][1]:
+            continue
+        with transaction.atomic():
+            credit = StatementLine.objects.select_for_update().get(pk=wanted.pop(key)[0])
             found += 1
             explain(credit, describe(BOOKED_AGAIN, returned=debit.booking_date, debit=debit.bank_reference))
             credit.save(update_fields=["explanation", "explanation_parts"])
@@ -99,7 +102,7 @@ def note_booked_again(line_ids: list[int], *, now: datetime) -> int:
             )  # fmt: skip
             if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
                 flag_for_review(account_id=credit.account_id, note=note, now=now)
-        return found
+    return found
 
 
 def _credits_for(debits: list[StatementLine]) -> list[StatementLine]:
