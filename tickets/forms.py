@@ -231,9 +231,9 @@ def style_inputs(form: forms.Form) -> None:
 
 
 def _receiving_label(account: ReceivingAccount) -> str:
-    retired = " — " + gettext("retired, still accepted") if account.retired_at else ""
+    retired = " · " + gettext("retired") if account.retired_at else ""  # still accepted: finance's window
     # The last digits, as the invoices list names it: the whole IBAN had been cut off on a phone.
-    return f"{account.bank_name} · {account.currency} · …{account.last_digits}{retired}"
+    return f"{account.bank_name} · {account.currency} …{account.last_digits}{retired}"
 
 
 class TicketReplyForm(forms.Form):

@@ -127,7 +127,7 @@ def test_a_transfer_to_an_account_retired_since_can_be_named_on_the_ticket_form(
     page.goto(f"{live_server.url}/billing/tickets/new/")
     options = page.locator("#id_receiving_account option")
     expect(options).to_have_count(2)
-    expect(options.last).to_contain_text("retired, still accepted")
+    expect(options.last).to_contain_text("…3000 · retired")
     page.select_option("#id_receiving_account", str(retired.pk))
     fill_ticket(page, certificate)
     expect(page.locator("#id_receiving_account")).to_be_visible()
