@@ -328,10 +328,15 @@ def pause_after_dispute(*, account_id: int, reference: str, now: datetime) -> No
     auto = AutoTopUp.objects.select_for_update(of=("self",)).filter(account_id=account_id).first()
     if auto is None or not auto.is_active:
         return
-    auto.paused_at = now
-    Account.objects.filter(pk=account_id).update(refill_below=None, refill_armed=True)
+    _pause(auto, now)
     words = gettext_noop("Auto top-up is paused: your card payment %(reference)s was disputed with your bank.")
     _problem(auto, lambda: gettext(words) % {"reference": reference}, now, count=False)
+
+
+def _pause(auto: AutoTopUp, now: datetime) -> None:
+    """Paused until the customer turns it on again: the account's refill trigger off (the caller saves `auto`)."""
+    auto.paused_at = now
+    Account.objects.filter(pk=auto.account_id).update(refill_below=None, refill_armed=True)
 
 
 def _problem(auto: AutoTopUp, words, now: datetime, *, count: bool = True) -> None:
@@ -342,8 +347,7 @@ def _problem(auto: AutoTopUp, words, now: datetime, *, count: bool = True) -> No
         auto.failures_in_a_row += 1
     paused = auto.failures_in_a_row >= AutoTopUp.MAX_FAILURES_IN_A_ROW and auto.paused_at is None
     if paused:
-        auto.paused_at = now
-        Account.objects.filter(pk=auto.account_id).update(refill_below=None, refill_armed=True)
+        _pause(auto, now)
 
     def text() -> str:
         if not paused:

@@ -116,7 +116,7 @@ class SandboxGateway:
     def fetch_payment(self, topup: TopUp) -> PaymentNotice:
         # An auto top-up's payment is named for the top-up (charge_saved_card), whether or not its answer arrived;
         # the sandbox charges when asked, so none means nothing was charged.
-        session_id = f"sbx_{topup.public_id.hex}" if topup.is_automatic else topup.gateway_session_id
+        session_id = _auto_payment_id(topup) if topup.is_automatic else topup.gateway_session_id
         checkout = SandboxCheckout.objects.filter(session_id=session_id).first()
         if checkout is None and topup.is_automatic:
             return PaymentNotice(event_id=f"fetch:{topup.public_id}", event_type="sandbox.fetch",
@@ -153,7 +153,7 @@ class SandboxGateway:
         declined = setup.card_declines
         # One payment per top-up, however often asked: the top-up's id is the key.
         payment, _ = SandboxCheckout.objects.get_or_create(
-            session_id=f"sbx_{topup.public_id.hex}",
+            session_id=_auto_payment_id(topup),
             defaults={
                 "reference": str(topup.public_id),
                 "account_ref": str(topup.account_id),
@@ -190,6 +190,11 @@ class SandboxGateway:
             status=SandboxCheckout.Status.EXPIRED, completed_at=timezone.now()
         )
         return self.fetch_payment(topup)
+
+
+def _auto_payment_id(topup: TopUp) -> str:
+    """An auto top-up's sandbox payment, named for the top-up: asked twice, or asked about, it is the same one."""
+    return f"sbx_{topup.public_id.hex}"
 
 
 def _refund_id(refund: Refund) -> str:
