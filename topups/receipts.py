@@ -6,6 +6,7 @@ from djmoney.money import Money
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 
+from accounts.models import LedgerEntry
 from billing_center.moments import moment
 from billing_center.pdf import build_pdf, key_value_table, paragraph
 from bills.models import Settlement
@@ -45,6 +46,7 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
     if topup.is_repayment:  # what an accounts department files it against: the bills it settled
         rows.append((_("Settles"), settled_bills(topup) or _("Kept as credit for the next bills")))
     refunds = list(topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"))
+    taken = Money(0, topup.credit_amount.currency)
     for refund in refunds:
         rows.append(
             (
@@ -57,17 +59,50 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
                 },
             )
         )
-    if refunds:
-        net = topup.credit_amount - sum((r.debit_amount for r in refunds), Money(0, topup.credit_amount.currency))
-        rows.append((_("Net credited"), format_money(net)))
+        taken += refund.debit_amount
+    chargebacks = chargeback_rows(topup)
+    for entry, row in chargebacks:
+        rows.append(row)
+        taken -= entry.amount  # the debit negative, a won dispute's return positive
+    if refunds or chargebacks:
+        rows.append((_("Net credited"), format_money(topup.credit_amount - taken)))
     return rows
 
 
-def settled_bills(topup: TopUp) -> str:
-    """The bills a repayment settled, each with the part it paid: "BL-2026-11-000002 (151.55 USD)"."""
-    settlements = Settlement.objects.filter(source_ref=topup.ledger_entry.source_ref).select_related("bill")
+def chargeback_rows(topup: TopUp) -> list[tuple[LedgerEntry, tuple[str, str]]]:
+    """What the card's bank took back and returned, in order, each with its ledger entry; for a repayment, the
+    bills the chargeback left unpaid again and those a won dispute settled again. The receipt had still said what
+    a charged-back repayment settled, as if it stood (found in the closing note of 2026-12-05)."""
+    rows = []
+    disputes = topup.disputes.filter(debit_entry__isnull=False).select_related("debit_entry", "return_entry")
+    for dispute in disputes.order_by("debit_entry__created_at", "pk"):
+        debit = dispute.debit_entry
+        words = _("%(amount)s taken back by the card's bank (%(reference)s; −%(debit)s from the balance)") % {
+            "amount": format_money(dispute.amount),
+            "reference": dispute.gateway_dispute_id,
+            "debit": format_money(-debit.amount),
+        }
+        reopened = settled_bills(topup, source_ref=debit.source_ref)
+        if reopened:
+            words += " " + _("Unpaid again: %(bills)s.") % {"bills": reopened}
+        rows.append((debit, (_("Charged back %(time)s") % {"time": moment(debit.created_at)}, words)))
+        returned = dispute.return_entry
+        if returned is not None:
+            words = _("Dispute won: %(amount)s back on the balance.") % {"amount": format_money(returned.amount)}
+            settled = settled_bills(topup, source_ref=returned.source_ref)
+            if settled:
+                words += " " + _("Settles again: %(bills)s.") % {"bills": settled}
+            rows.append((returned, (_("Returned %(time)s") % {"time": moment(returned.created_at)}, words)))
+    return rows
+
+
+def settled_bills(topup: TopUp, *, source_ref: str = "") -> str:
+    """The bills a repayment settled, each with the part it paid: "BL-2026-11-000002 (151.55 USD)"; with
+    `source_ref`, the bills a chargeback of it (or a won dispute's return) moved, the part as a positive amount."""
+    settlements = Settlement.objects.filter(source_ref=source_ref or topup.ledger_entry.source_ref)
     return ", ".join(
-        f"{s.bill.number} ({format_money(s.amount)})" for s in settlements.order_by("bill__period_start", "pk")
+        f"{s.bill.number} ({format_money(abs(s.amount))})"
+        for s in settlements.select_related("bill").order_by("bill__period_start", "pk")
     )
 
 

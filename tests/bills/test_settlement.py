@@ -236,3 +236,28 @@ def test_a_prepaid_top_ups_chargeback_after_the_switch_to_postpaid_does_not_eat_
     repay(account_id=account.pk, amount=Money("30.00", "USD"), source_ref="ticket:nov", description="November")
     bill.refresh_from_db()
     assert bill.status == Bill.Status.PAID and ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("outcome", ["lost", "won"])
+def test_a_charged_back_repayments_receipt_says_what_the_bank_took_and_which_bills_are_unpaid_again(
+    client, bob, stripe_settings, outcome
+):
+    """The receipt had still said the repayment settled its bill, with nothing about the chargeback that made the
+    bill unpaid again (left alone in the closing note of 2026-12-05)."""
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    repayment = charged_back_repayment(client, bob, bill, outcome)
+    client.force_login(bob)
+    page = client.get(f"/billing/topups/{repayment.public_id}/receipt/").content.decode()
+    assert f"{bill.number} (30.00 USD)" in page  # what it settled when it was credited
+    assert "30.00 USD taken back by the card&#x27;s bank (du_repay; −30.00 USD from the balance)" in page
+    assert f"Unpaid again: {bill.number} (30.00 USD)." in page
+    if outcome == "won":
+        assert f"Dispute won: 30.00 USD back on the balance. Settles again: {bill.number} (30.00 USD)." in page
+        assert "<dt>Net credited</dt><dd>30.00 USD</dd>" in page
+    else:
+        assert "Dispute won" not in page
+        assert "<dt>Net credited</dt><dd>0.00 USD</dd>" in page
+    chinese = client.get(f"/billing/topups/{repayment.public_id}/receipt/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "taken back" not in chinese.content.decode() and "Unpaid again" not in chinese.content.decode()
+    assert client.get(f"/billing/topups/{repayment.public_id}/receipt.pdf").status_code == 200

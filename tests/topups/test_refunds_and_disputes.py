@@ -640,11 +640,18 @@ def test_an_inquiry_that_becomes_a_chargeback_is_debited_then_and_returned_if_wo
     assert balance(credited) == Money("100.00", "USD")
     deliver(client, event("charge.dispute.updated", {**inquiry, "status": "needs_response"}))
     assert Dispute.objects.get().status == Dispute.Status.OPEN and balance(credited) == Money("40.00", "USD")
+    client.force_login(credited.created_by)
+    receipt = client.get(f"/billing/topups/{credited.public_id}/receipt/").content.decode()
+    assert "60.00 USD taken back by the card&#x27;s bank (du_escalated; −60.00 USD from the balance)" in receipt
+    assert "<dt>Net credited</dt><dd>40.00 USD</dd>" in receipt and "Unpaid again" not in receipt
     deliver(client, event("charge.dispute.closed", {**inquiry, "status": "won"}))
     deliver(client, event("charge.dispute.updated", inquiry))
     assert Dispute.objects.get().status == Dispute.Status.WON and balance(credited) == Money("100.00", "USD")
     assert LedgerEntry.objects.filter(kind__in=("dispute", "dispute_won")).count() == 2
     assert ledger_mismatches() == []
+    receipt = client.get(f"/billing/topups/{credited.public_id}/receipt/").content.decode()
+    assert "Dispute won: 60.00 USD back on the balance." in receipt and "Settles again" not in receipt
+    assert "<dt>Net credited</dt><dd>100.00 USD</dd>" in receipt
 
 
 def test_a_chargeback_while_a_refund_is_pending_takes_what_the_bank_took_when_the_refund_then_fails(
