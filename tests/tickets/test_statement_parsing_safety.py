@@ -16,6 +16,7 @@ from tests.tickets.statement_files import Entry, Tx, camt053, mt940
 from tickets.admin.statements import import_outcomes
 from tickets.models import StatementLine
 from tickets.references import payment_reference
+from tickets.statements.crediting import assign_line, confirm_line
 from tickets.statements.importing import import_statement
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +99,33 @@ def test_a_batch_whose_parts_do_not_add_up_is_held_for_finance_whole(customer, b
     assert (result.credited, result.unmatched) == (0, 1)
     assert "A batch of 3 transactions" in line.explanation and "split it by hand" in line.explanation
     assert LedgerEntry.objects.count() == 0 and balance_of(customer) == usd("0.00")
+
+
+@pytest.mark.parametrize("reference", ["BATCH-1", ""])
+def test_a_batch_stored_whole_before_is_that_line_when_a_statement_lists_it_split(
+    customer, bob, carol, bank, clerk, reference
+):
+    """An entry stored as one line (held whole as here, or credited whole by imports before batches were split)
+    and listed again split had credited each part a second time (left alone in the closing note of
+    2026-12-05): it is the line stored before, for finance to split by hand."""
+    run_import(
+        bank, clerk, camt053([batch(customer, bob, carol, amounts=("100.00", "100.00", "50.00"), reference=reference)])
+    )
+    (whole,) = StatementLine.objects.all()
+    assign_line(line_id=whole.pk, account_id=customer.account_id, actor=clerk)
+    assert confirm_line(line_id=whole.pk, actor=clerk).credited  # the clerk's call: all of it is the customer's
+    again = run_import(bank, clerk, camt053([batch(customer, bob, carol, reference=reference)], statement_id="S-2"))
+    assert (again.lines, again.new_lines, again.credited) == (1, 0, 0)
+    assert [balance_of(user) for user in (customer, bob, carol)] == [usd("300.00"), usd("0.00"), usd("0.00")]
+    assert StatementLine.objects.count() == 1 and LedgerEntry.objects.count() == 1
+
+
+def test_a_batch_stored_split_is_not_taken_for_an_entry_of_that_amount_stored_whole(customer, bob, carol, bank, clerk):
+    """Only the entry itself counts as stored whole: another transfer of the batch's total on another day does not."""
+    run_import(bank, clerk, camt053([Entry("300.00", "BATCH-1", booked=date(2026, 11, 30))], statement_id="S-0"))
+    result = run_import(bank, clerk, camt053([batch(customer, bob, carol)]))
+    assert (result.new_lines, result.credited) == (3, 3)
+    assert [balance_of(user) for user in (customer, bob, carol)] == [usd("100.00")] * 3
 
 
 def test_a_batch_in_another_currency_than_its_entry_is_held(customer, bob, bank, clerk):

@@ -116,8 +116,12 @@ def _lines(entry) -> list[ParsedLine]:
     if None in parts or sum(parts) != amount:
         held = describe(notes.BATCH_NOT_SPLIT, count=len(transactions)) if amount > 0 else None
         return [replace(_line(entry, None, amount, currency, reference), held=held)]
+    whole = (
+        _line(entry, transactions[0], amount, currency, reference),
+        _line(entry, None, amount, currency, reference),
+    )
     return [
-        _line(entry, tx, part, currency, _transaction_reference(tx, reference, number))
+        replace(_line(entry, tx, part, currency, _transaction_reference(tx, reference, number)), whole=whole)
         for number, (tx, part) in enumerate(zip(transactions, parts, strict=True), start=1)
     ]
 

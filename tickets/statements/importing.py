@@ -33,7 +33,7 @@ from .csv_format import parse_csv
 from .events import lines_matched
 from .identity import Identified, clean, identify
 from .matching import earlier_credits, hold, match_lines
-from .parsed import ParsedStatement, fallback_reference, legacy_reference
+from .parsed import ParsedStatement, compact_reference, fallback_reference, legacy_reference
 from .returns import note_booked_again, note_returns
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
@@ -181,7 +181,9 @@ def _store(parsed: ParsedStatement, receiving, *, data, name, fmt, actor, now):
 def _as_stored_before(found: list[Identified], receiving) -> list[Identified]:
     """The lines, each without a reference of the bank's under the reference an earlier statement stored it
     under, where that was the payer's id or a fallback seeded without it: such a line listed again (an
-    overlapping statement) is the line stored then, not a new one credited again."""
+    overlapping statement) is the line stored then, not a new one credited again. A batch stored whole before
+    is that line too (_batches_stored_whole)."""
+    found = _batches_stored_whole(found, receiving)
     legacy = {
         place: legacy_reference(item.line)
         for place, item in enumerate(found)
@@ -199,6 +201,44 @@ def _as_stored_before(found: list[Identified], receiving) -> list[Identified]:
         if found[place].line.key(reference) in stored:
             found[place] = replace(found[place], reference=reference)
     return found
+
+
+def _batches_stored_whole(found: list[Identified], receiving) -> list[Identified]:
+    """A batch entry an earlier import stored as one line — before batches were split (credited whole to its
+    first transaction's customer), or held whole because its parts did not add up then — is that line, not its
+    parts: the parts would credit every transaction of it a second time. Finance splits the line by hand."""
+    batches: dict[int, list[int]] = {}  # the parts' places, by their entry
+    for place, item in enumerate(found):
+        if item.line.whole:
+            batches.setdefault(id(item.line.whole), []).append(place)
+    if not batches:
+        return found
+    keys = {line.key(reference) for place, *_ in batches.values() for line, reference in _whole_readings(found[place])}
+    stored = set(
+        StatementLine.objects.filter(
+            receiving_account=receiving, bank_reference__in={key[0] for key in keys}
+        ).values_list("bank_reference", "booking_date", "amount", "currency")
+    )
+    found, dropped = list(found), set()
+    for places in batches.values():
+        stored_as = [
+            (line, reference) for line, reference in _whole_readings(found[places[0]]) if line.key(reference) in stored
+        ]
+        if stored_as:  # the first part becomes the line stored before, the others go
+            found[places[0]] = Identified(*stored_as[0])
+            dropped.update(places[1:])
+    return [item for place, item in enumerate(found) if place not in dropped]
+
+
+def _whole_readings(part: Identified) -> list[tuple]:
+    """The (line, reference) an earlier import may have stored a part's whole entry under."""
+    readings = []
+    for line in part.line.whole:
+        own = compact_reference(clean(line.bank_reference))
+        readings += [
+            (line, reference) for reference in (own, fallback_reference(line), legacy_reference(line)) if reference
+        ]
+    return readings
 
 
 def _lines_of(receiving, keys) -> list[int]:

@@ -30,6 +30,9 @@ class ParsedLine:
     payer_reference: str = ""
     reversal: bool = False  # the bank reverses an entry of its own (camt.053 RvslInd, MT940 RC and RD)
     held: Description | None = None  # never credited on import, and why (a batch whose parts do not add up)
+    # A batch's part: its entry read whole, as imports stored it before batches were split (with its first
+    # transaction's details) and as one held whole is stored (without): importing.py looks for it.
+    whole: tuple["ParsedLine", ...] = field(default=(), compare=False, repr=False)
 
     def key(self, reference: str) -> tuple:
         return (reference, self.booking_date, self.amount, self.currency)
