@@ -40,6 +40,8 @@ DISPUTED = gettext_noop("Card payment of top-up %(reference)s disputed (%(reason
 DISPUTED_NO_REASON = gettext_noop("Card payment of top-up %(reference)s disputed (no reason given)")
 DISPUTE_WON = gettext_noop("Dispute of top-up %(reference)s won: the payment is returned")
 REPAYMENT_DISPUTED = gettext_noop("Repayment %(reference)s disputed: taken back by the card's bank")
+TRANSFER_TAKEN_BACK = gettext_noop("Bank transfer %(reference)s returned by the bank (debit %(debit)s)")
+TRANSFER_GIVEN_BACK = gettext_noop("Bank transfer %(reference)s booked again by the bank after its return")
 ALLOCATION = gettext_noop("Allocation from %(master)s to %(member)s")
 RECLAIM = gettext_noop("Reclaim by %(master)s from %(member)s")
 USAGE = gettext_noop("Usage (%(service)s)")
@@ -74,6 +76,7 @@ MESSAGES = set(
         ONLINE_TOPUP, AUTO_TOPUP, ONLINE_TOPUP_CONVERTED, AUTO_TOPUP_CONVERTED, ONLINE_REPAYMENT, BANK_TRANSFER,
         BANK_TRANSFER_CONVERTED, BANK_TRANSFER_BOOKED, SETTLES, KEPT_AS_CREDIT, REFUND, DISPUTED,
         DISPUTED_NO_REASON, DISPUTE_WON, REPAYMENT_DISPUTED, ALLOCATION, RECLAIM, USAGE, CREDIT_FROM_EARLIER,
+        TRANSFER_TAKEN_BACK, TRANSFER_GIVEN_BACK,
     }
 )  # fmt: skip
 

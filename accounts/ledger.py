@@ -37,7 +37,7 @@ from .monthly_usage import count_usage
 from .outbound_webhooks import money_events
 
 MONEY_IN_KINDS = frozenset(LedgerEntry.Kind(kind) for kind in MONEY_IN)  # one money-in per source
-MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE})
+MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE, LedgerEntry.Kind.BANK_RETURN})
 # The columns a posting of several entries writes, by attname (billing_center.db.insert_rows).
 ENTRY_FIELDS = (
     "account_id", "amount", "amount_currency", "kind", "source_ref", "description", "description_parts", "actor_id",

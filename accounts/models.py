@@ -208,6 +208,7 @@ class LedgerEntry(models.Model):
         DISPUTE = "dispute", _("Card payment disputed")
         DISPUTE_WON = "dispute_won", _("Dispute won: returned")
         REPAYMENT = "repayment", _("Repayment of bills")
+        BANK_RETURN = "bank_return", _("Bank transfer returned")
 
     # No index of its own: both of the ledger's indexes below lead with the account.
     account = models.ForeignKey(
@@ -215,8 +216,7 @@ class LedgerEntry(models.Model):
     )
     amount = MoneyField(_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    # What caused the entry, e.g. "topup:<uuid>"; with `kind` unique, so a source
-    # can move money at most once however often it is delivered.
+    # What caused the entry, e.g. "topup:<uuid>"; with `kind` unique: a source moves money at most once.
     source_ref = models.CharField(_("source ref"), max_length=200)
     description = models.CharField(_("description"), max_length=300, blank=True)
     # What our own code wrote the description from, so each reader sees it in their language

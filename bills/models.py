@@ -127,6 +127,9 @@ class BillCharge(models.Model):
 # The ledger source of a chargeback of a repayment (and, with ":won", of its return): what bills.settlement counts
 # against the account's credit, beside its repayments.
 REPAYMENT_CHARGEBACK = "repayment-dispute:"
+# The ledger source of a repayment's bank transfer taken back after the bank returned it (and, with ":booked-again",
+# of its credit when the bank books it again): counted against the account's credit too.
+REPAYMENT_RETURN = "repayment-return:"
 
 
 class Settlement(models.Model):

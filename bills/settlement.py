@@ -27,7 +27,7 @@ from accounts.descriptions import KEPT_AS_CREDIT, SETTLES, describe, parts_of
 from accounts.ledger import Deposit, credit_deposit
 from accounts.models import LEDGER_PLACES, Account, LedgerEntry
 
-from .models import REPAYMENT_CHARGEBACK, Bill, Settlement
+from .models import REPAYMENT_CHARGEBACK, REPAYMENT_RETURN, Bill, Settlement
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,13 @@ def credit_payment(
     )
 
 
-# What counts as repaid: repayments, less their chargebacks (negative entries), plus the disputes of them won.
-# A prepaid top-up's chargeback is not a repayment's: it is the account's debt, flagged for finance.
-REPAID = Q(kind=LedgerEntry.Kind.REPAYMENT) | Q(
-    kind__in=(LedgerEntry.Kind.DISPUTE, LedgerEntry.Kind.DISPUTE_WON), source_ref__startswith=REPAYMENT_CHARGEBACK
+# What counts as repaid: repayments (a bank transfer booked again after its return among them), less their
+# chargebacks and returned transfers (negative entries), plus the disputes of them won. A prepaid top-up's
+# chargeback is not a repayment's: it is the account's debt, flagged for finance.
+REPAID = (
+    Q(kind=LedgerEntry.Kind.REPAYMENT)
+    | Q(kind__in=(LedgerEntry.Kind.DISPUTE, LedgerEntry.Kind.DISPUTE_WON), source_ref__startswith=REPAYMENT_CHARGEBACK)
+    | Q(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__startswith=REPAYMENT_RETURN)
 )
 
 

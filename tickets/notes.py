@@ -79,6 +79,15 @@ TRANSFER_RETURNED = gettext_noop(
     "Our bank statement's debit %(debit)s of %(amount)s on %(date)s takes back the transfer %(reference)s of "
     "%(credited)s credited to this account: reverse the credit, or check with the customer."
 )
+CREDIT_TAKEN_BACK = gettext_noop("%(user)s took %(amount)s back from %(account)s on %(when)s.")
+CREDITED_AGAIN = gettext_noop(
+    "The credit taken back after the debit %(debit)s was given back: %(amount)s credited again."
+)
+# A needs-review note on the customer's account: the bank booked a transfer again after finance took it back.
+TRANSFER_CREDITED_AGAIN = gettext_noop(
+    "Our bank statement books the transfer %(reference)s of %(amount)s again on %(date)s, after its debit %(debit)s "
+    "took it back and its credit was taken back: the credit was given back; nothing to do."
+)
 REVERSES_CREDIT_HERE = gettext_noop("Reverses the credit %(reference)s listed before it in this statement.")
 # A transfer taken back (TRANSFER_RETURNED) that the bank booked again in a later statement.
 BOOKED_AGAIN = gettext_noop(
@@ -102,7 +111,8 @@ known_messages(
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
     NOT_A_PAYMENT, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
     LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE, IDENTICAL_FOLLOWING_ON,
-    REVERSAL_REBOOKED, RETURNS_CREDIT, TRANSFER_RETURNED, BOOKED_AGAIN, TRANSFER_BOOKED_AGAIN,
+    REVERSAL_REBOOKED, RETURNS_CREDIT, TRANSFER_RETURNED, BOOKED_AGAIN, TRANSFER_BOOKED_AGAIN, CREDIT_TAKEN_BACK,
+    CREDITED_AGAIN, TRANSFER_CREDITED_AGAIN,
     # The customer read "your bank statement" for ours, until 2026-12-05.
     reworded={"Received on %(date)s, matched with your bank statement.": MATCHED_ON},
 )  # fmt: skip

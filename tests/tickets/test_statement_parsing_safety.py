@@ -13,7 +13,7 @@ from money.errors import Invalid
 from tests.factories import UserFactory
 from tests.tickets.conftest import make_ticket
 from tests.tickets.statement_files import Entry, Tx, camt053, mt940
-from tickets.admin.statements import import_outcomes
+from tickets.admin.statement_words import import_outcomes
 from tickets.models import StatementLine
 from tickets.references import payment_reference
 from tickets.statements.crediting import assign_line, confirm_line

@@ -1,11 +1,12 @@
 """Finance's bank statements in Django admin: upload one for a receiving account, read its lines
 with their match state and totals, confirm matched lines with one click and assign the
-unmatched queue's lines to an account — each action through a confirmation page."""
+unmatched queue's lines to an account, take back the credit of a transfer the bank returned — each action
+through a confirmation page."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -23,10 +24,19 @@ from money.formatting import format_money
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
-from ..selectors import listed_before
-from ..statements.crediting import LineOutcome, assign_line, confirm_line
-from ..statements.importing import IMPORT_PERMISSION, ImportResult, import_statement
+from ..statements.crediting import assign_line, confirm_line
+from ..statements.importing import IMPORT_PERMISSION, import_statement
 from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
+from ..statements.take_back import take_back_return
+from .statement_words import (
+    assigned_words,
+    credit_words,
+    import_outcomes,
+    put_back_words,
+    set_aside_words,
+    statement_totals,
+    taken_back_words,
+)
 
 LINES = "admin:tickets_statementline_changelist"
 
@@ -170,74 +180,6 @@ class StatementFileAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/tickets/statementfile/upload.html", context, status=status)
 
 
-def statement_totals(lines) -> list[dict]:
-    """The listed lines' credits, debits, what was credited and how many wait unmatched, one row per currency
-    (a USD and a CNY account's statements are never added together), as money in the reader's format."""
-    rows = (
-        lines.order_by()
-        .values("currency")
-        .annotate(
-            credits=Sum("amount", filter=Q(amount__gt=0), default=0),
-            debits=Sum("amount", filter=Q(amount__lt=0), default=0),
-            # A transfer the bank listed again is linked to its first line's credit: counted once.
-            credited=Sum("amount", filter=Q(state=StatementLine.State.CREDITED) & ~Q(listed_before()), default=0),
-            unmatched=Count("pk", filter=Q(state=StatementLine.State.UNMATCHED)),
-        )
-        .order_by("currency")
-    )
-    money = ("credits", "debits", "credited")
-    return [
-        {**{key: format_money(Money(row[key], row["currency"])) for key in money}, "unmatched": row["unmatched"]}
-        for row in rows
-    ]
-
-
-def import_outcomes(result: ImportResult) -> str:
-    """What an import did with its lines: credited and unmatched always, the others when there are any
-    (a line credited before, through a ticket or an earlier statement, is linked, not credited again)."""
-    outcomes = [_("%(count)s credited") % {"count": result.credited}]
-    if result.linked:
-        outcomes.append(_("%(count)s already credited before, linked") % {"count": result.linked})
-    if result.to_confirm:
-        outcomes.append(_("%(count)s to confirm") % {"count": result.to_confirm})
-    outcomes.append(_("%(count)s unmatched") % {"count": result.unmatched})
-    if result.identical_before:  # a second payment alike in every detail would have vanished without a word
-        outcomes.append(
-            _(
-                "%(count)s without a bank reference identical to lines imported before, not added again (if this "
-                "statement does not overlap an earlier one, a payer may have paid twice)"
-            )
-            % {"count": result.identical_before}
-        )
-    return _(", ").join(outcomes)
-
-
-def credit_words(outcome: LineOutcome) -> str:
-    if outcome.already:
-        return _("was already credited — nothing changed")
-    if outcome.linked_to:
-        return _("already credited through %(ticket)s: linked, nothing credited again") % {
-            "ticket": outcome.linked_to.number
-        }
-    if outcome.linked:
-        return _("already credited through another line of our statements: linked, nothing credited again")
-    if not outcome.credited:
-        return _("proposed; a second finance user must confirm it")
-    return _("credited %(amount)s") % {"amount": format_money(outcome.line.money)}
-
-
-def assigned_words(line: StatementLine) -> str:
-    return _("assigned to %(account)s; confirm it to credit") % {"account": line.account.name}
-
-
-def set_aside_words(line: StatementLine) -> str:
-    return _("set aside: %(reason)s") % {"reason": line.get_set_aside_reason_display().lower()}
-
-
-def put_back_words(line: StatementLine) -> str:
-    return _("put back: %(state)s") % {"state": line.get_state_display().lower()}
-
-
 @admin.register(StatementLine)
 class StatementLineAdmin(ReadOnlyAdmin):
     change_list_template = "admin/tickets/statementline/change_list.html"
@@ -248,7 +190,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
         "bank_reference", "payer_name", "remittance", "creditor_reference", "payer_reference", "set_aside_note",
     )  # fmt: skip
     ordering = ("-booking_date", "-id")
-    actions = ["confirm_lines", "assign_to_account", "set_aside", "put_back"]
+    actions = ["confirm_lines", "assign_to_account", "set_aside", "put_back", "take_back"]
     # Every field as it is stored, but the notes our code wrote: those in the reader's language (tickets.notes).
     fields = readonly_fields = [
         {"explanation": "explanation_shown", "suggestions": "suggestions_shown"}.get(f.name, f.name)
@@ -365,6 +307,18 @@ class StatementLineAdmin(ReadOnlyAdmin):
             ]
             return self._report(request, done)
         return self._confirmation(request, queryset, _("Put back"), "put_back")
+
+    @admin.action(description=gettext_lazy("Take back what the selected returns took"), permissions=["credit"])
+    def take_back(self, request, queryset):
+        if "post" in request.POST:
+            done = [
+                self._run(
+                    line, lambda line=line: take_back_return(line_id=line.pk, actor=request.user), taken_back_words
+                )
+                for line in queryset.order_by("booking_date", "pk")
+            ]
+            return self._report(request, done)
+        return self._confirmation(request, queryset, _("Take back the credit"), "take_back")
 
     def _run(self, line, call, words=None):
         """Call the action for one line: the line, what became of it in words, and whether it went through."""

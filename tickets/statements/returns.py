@@ -10,15 +10,20 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from accounts.descriptions import describe
+from accounts.descriptions import TRANSFER_GIVEN_BACK, describe
+from accounts.ledger import credit_deposit
 from accounts.lifecycle import flag_for_review
-from accounts.models import Account
+from accounts.models import Account, LedgerEntry
+from bills.models import REPAYMENT_RETURN
+from bills.settlement import settle_bills
 
 from ..models import StatementLine
 from ..notes import (
     BOOKED_AGAIN,
+    CREDITED_AGAIN,
     RETURNS_CREDIT,
     TRANSFER_BOOKED_AGAIN,
+    TRANSFER_CREDITED_AGAIN,
     TRANSFER_RETURNED,
     account_label,
     explain,
@@ -92,17 +97,72 @@ def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
         if not returned or key not in wanted or debit.booking_date > wanted[key][1]:
             continue
         with transaction.atomic():
+            StatementLine.objects.select_for_update().filter(pk=debit.pk).first()  # as take_back does, first
             credit = StatementLine.objects.select_for_update().get(pk=wanted.pop(key)[0])
             found += 1
-            explain(credit, describe(BOOKED_AGAIN, returned=debit.booking_date, debit=debit.bank_reference))
+            given = give_back(debit, now=now)
+            if given is None:
+                explain(credit, describe(BOOKED_AGAIN, returned=debit.booking_date, debit=debit.bank_reference))
+            else:
+                explain(credit, describe(CREDITED_AGAIN, debit=debit.bank_reference, amount=given.amount))
             credit.save(update_fields=["explanation", "explanation_parts"])
             note = describe(
-                TRANSFER_BOOKED_AGAIN, reference=credit.bank_reference, amount=credit.money,
-                date=credit.booking_date, debit=debit.bank_reference,
+                TRANSFER_BOOKED_AGAIN if given is None else TRANSFER_CREDITED_AGAIN, reference=credit.bank_reference,
+                amount=credit.money, date=credit.booking_date, debit=debit.bank_reference,
             )  # fmt: skip
             if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
                 flag_for_review(account_id=credit.account_id, note=note, now=now)
     return found
+
+
+def returned_credit(debit: StatementLine) -> StatementLine | None:
+    """The credited line a debit of our statement takes back (what note_returns noted), if any."""
+    if debit.state != StatementLine.State.DEBIT:
+        return None
+    return next((line for line in _credits_for([debit]) if _takes_back(debit, line)), None)
+
+
+def booked_again(debit: StatementLine, credit: StatementLine) -> bool:
+    """Whether a statement lists the transfer a debit took back (`credit`) again after the debit, not set aside:
+    the credit stands."""
+    after = Q(booking_date__gt=debit.booking_date) | Q(booking_date=debit.booking_date, pk__gt=debit.pk)
+    return (
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(after, key=reference_key(credit.bank_reference), amount=credit.amount, currency=credit.currency)
+        .filter(receiving_account_id=debit.receiving_account_id)
+        .exclude(state=StatementLine.State.SET_ASIDE)
+        .exclude(pk=credit.pk)
+        .exists()
+    )
+
+
+def taken_back_source(debit: StatementLine, *, repayment: bool) -> str:
+    """The ledger source of a returned transfer's credit taken back: once per debit; a repayment's counts
+    against the account's credit for its bills (bills.settlement.REPAID)."""
+    return f"{REPAYMENT_RETURN if repayment else 'bank-return:'}{debit.pk}"
+
+
+def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
+    """The bank books a transfer again after finance took its credit back (tickets.statements.take_back): the
+    credit taken back is credited again, once, and a repayment's settles the bills again. None if nothing was
+    taken back for this debit. The caller holds the debit's lock (as take_back does)."""
+    sources = [taken_back_source(debit, repayment=repayment) for repayment in (False, True)]
+    taken = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=sources).first()
+    if taken is None:
+        return None
+    repayment = taken.source_ref.startswith(REPAYMENT_RETURN)
+    description = describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference)
+    deposit = credit_deposit(
+        account_id=taken.account_id,
+        amount=-taken.amount,
+        kind=LedgerEntry.Kind.REPAYMENT if repayment else LedgerEntry.Kind.BANK_TRANSFER,
+        source_ref=f"{taken.source_ref}:booked-again",
+        description=description,
+        now=now,
+    )
+    if repayment and not deposit.already_credited:
+        settle_bills(account_id=taken.account_id, source_ref=deposit.entry.source_ref, note=description, now=now)
+    return deposit.entry
 
 
 def _credits_for(debits: list[StatementLine]) -> list[StatementLine]:

@@ -1,0 +1,171 @@
+"""Finance takes back the credit of a transfer the bank returned (a debit of our statement that takes it back): the
+account is debited what the bank took, once, and a repayment's bills are unpaid again; a transfer the bank books
+again keeps its credit, and one taken back before is given back. The return had only flagged the account, "reverse
+the credit", with nothing in the product to do it (left alone in the closing note of 2026-12-05)."""
+
+from datetime import date
+
+import pytest
+from djmoney.money import Money
+
+from accounts.models import Account, LedgerEntry
+from accounts.verification import ledger_mismatches
+from bills.models import Bill
+from bills.settlement import unapplied_credit
+from money.errors import Conflict, Invalid, Refused
+from tests.bills.conftest import NOVEMBER, at, charge, close
+from tests.concurrency.test_races import race
+from tests.factories import PostpaidAccountFactory, UserFactory
+from tests.helpers import staff_login, through_confirmation
+from tests.tickets.conftest import finance_clerk
+from tests.tickets.statement_files import Entry, camt053
+from tickets.models import StatementLine
+from tickets.references import payment_reference
+from tickets.statements.importing import import_statement
+from tickets.statements.take_back import take_back_return
+
+pytestmark = pytest.mark.django_db
+LINES = "/admin/tickets/statementline/"
+
+
+@pytest.fixture(autouse=True)
+def auto_credit(settings):
+    settings.STATEMENT_AUTO_CREDIT = True
+
+
+def run_import(bank, clerk, entries, statement_id, opening="1000.00"):
+    data = camt053(entries, opening=opening, statement_id=statement_id)
+    return import_statement(receiving_account_id=bank.pk, data=data, name=f"{statement_id}.xml", actor=clerk)
+
+
+def paid(user, amount="100.00", booked=date(2026, 12, 1)) -> Entry:
+    return Entry(amount, "FT-RET", creditor_reference=payment_reference(user.account_id), booked=booked)
+
+
+def returned(amount="-100.00", booked=date(2026, 12, 2)) -> Entry:
+    return Entry(amount, "FT-RET", remittance="RETURN AC04 account closed", booked=booked)
+
+
+def balance(user) -> Money:
+    return Account.objects.get(pk=user.account_id).balance
+
+
+def the_return() -> StatementLine:
+    return StatementLine.objects.get(amount__lt=0)
+
+
+@pytest.fixture
+def credited_then_returned(customer, bank, clerk):
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+    assert balance(customer) == Money("100.00", "USD")
+    return the_return()
+
+
+def test_finance_takes_back_a_returned_transfers_credit_once(client, customer, clerk, credited_then_returned):
+    debit = credited_then_returned
+    first = take_back_return(line_id=debit.pk, actor=clerk)
+    again = take_back_return(line_id=debit.pk, actor=clerk)  # a double click
+    assert (first.already, again.already) == (False, True) and first.entry == again.entry
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+    entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.BANK_RETURN)
+    assert (entry.amount, entry.actor) == (Money("-100.00", "USD"), clerk)
+    assert "fiona took 100.00 USD back from" in StatementLine.objects.get(pk=debit.pk).explanation
+    client.force_login(customer)
+    statement = client.get("/billing/statement/").content.decode()
+    assert "Bank transfer FT-RET returned by the bank (debit FT-RET)" in statement
+    chinese = client.get("/billing/statement/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "returned by the bank" not in chinese
+
+
+def test_a_partial_return_takes_back_only_what_the_bank_took(customer, bank, clerk):
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    assert balance(customer) == Money("60.00", "USD") and ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("which", ["the credit", "a fee", "a line of nothing we credited"])
+def test_a_line_that_returns_no_credit_takes_nothing_back(customer, bank, clerk, which):
+    run_import(bank, clerk, [paid(customer), Entry("-5.00", "FEE-1"), Entry("-100.00", "OUT-7")], "S1")
+    line = {
+        "the credit": StatementLine.objects.get(amount__gt=0),
+        "a fee": StatementLine.objects.get(bank_reference="FEE-1"),
+        "a line of nothing we credited": StatementLine.objects.get(bank_reference="OUT-7"),
+    }[which]
+    with pytest.raises(Invalid, match="does not take back a transfer we credited"):
+        take_back_return(line_id=line.pk, actor=clerk)
+    assert balance(customer) == Money("100.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_only_finance_who_may_credit_transfers_takes_a_credit_back(customer, credited_then_returned):
+    staff = UserFactory(account=None, is_staff=True)
+    for actor in (customer, staff):
+        with pytest.raises(Refused):
+            take_back_return(line_id=credited_then_returned.pk, actor=actor)
+    assert balance(customer) == Money("100.00", "USD")
+
+
+def test_a_transfer_the_bank_booked_again_keeps_its_credit(customer, bank, clerk, credited_then_returned):
+    run_import(bank, clerk, [paid(customer, booked=date(2026, 12, 3))], "S3")
+    with pytest.raises(Conflict, match="booked the transfer FT-RET again after this debit: its credit stands"):
+        take_back_return(line_id=credited_then_returned.pk, actor=clerk)
+    assert balance(customer) == Money("100.00", "USD") and LedgerEntry.objects.count() == 1
+
+
+def test_a_credit_taken_back_is_given_back_once_when_the_bank_books_the_transfer_again(
+    customer, bank, clerk, credited_then_returned
+):
+    take_back_return(line_id=credited_then_returned.pk, actor=clerk)
+    for _ in range(2):  # the same statement imported twice
+        run_import(bank, clerk, [paid(customer, booked=date(2026, 12, 3))], "S3")
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+    given = LedgerEntry.objects.get(source_ref__endswith=":booked-again")
+    assert given.amount == Money("100.00", "USD") and given.kind == LedgerEntry.Kind.BANK_TRANSFER
+    rebooked = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    assert "was given back: 100.00 USD credited again" in rebooked.explanation
+    note = Account.objects.get(pk=customer.account_id).review_note
+    assert "the credit was given back; nothing to do" in note and "do not reverse it" not in note
+
+
+def test_a_returned_repayment_leaves_its_bill_unpaid_and_a_rebooking_settles_it_again(bank, clerk):
+    bob = UserFactory(account=PostpaidAccountFactory(name="Bob's Shop"))
+    charge(bob.account, "100.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    paid_bill = Entry("100.00", "FT-RET", remittance=f"payment {bill.number}", booked=date(2026, 12, 1))
+    run_import(bank, clerk, [paid_bill], "S1")
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID
+    run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    bill.refresh_from_db()
+    assert (bill.status, bill.amount_paid) == (Bill.Status.OPEN, Money("0.00", "USD"))
+    assert unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD") and ledger_mismatches() == []
+    run_import(bank, clerk, [Entry("100.00", "FT-RET", remittance=bill.number, booked=date(2026, 12, 3))], "S3")
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID and unapplied_credit(bob.account_id, "USD") == Money("0.00", "USD")
+    assert Account.objects.get(pk=bob.account_id).balance == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_finance_takes_a_credit_back_from_the_statement_lines_list(client, customer, clerk, credited_then_returned):
+    staff_login(client, clerk)
+    selection = {"action": "take_back", "_selected_action": [str(credited_then_returned.pk)]}
+    confirmation = client.post(LINES, selection).content.decode()
+    assert "Takes back the transfer FT-RET credited to" in confirmation  # what the clerk is about to reverse
+    page = through_confirmation(client, LINES, selection, follow=True).content.decode()
+    assert "FT-RET: took 100.00 USD back from" in page
+    assert balance(customer) == Money("0.00", "USD")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_taking_one_credit_back_at_once_take_it_once(customer, bank, clerk, finance_group, settings):
+    settings.STATEMENT_AUTO_CREDIT = True
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+    other = finance_clerk(finance_group, "gina")
+    results = race(
+        [lambda actor=actor: take_back_return(line_id=the_return().pk, actor=actor) for actor in (clerk, other)]
+    )
+    assert sorted(result.already for result in results) == [False, True], results
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
