@@ -107,6 +107,8 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
     if earlier is not None:
         return _same_form(earlier, direction, member_id, amount)
     master = member.enterprise_master
+    if master.type != Account.Type.PREPAID:  # its repayment credit would also have paid its bills (found by a helper)
+        raise Refused(_("%(master)s is not prepaid: its funds cannot move to members.") % {"master": master.name})
     allocating = direction == FundMove.Direction.ALLOCATION
     payer, payee = (master, member) if allocating else (member, master)
     available = locked[payer.pk].balance

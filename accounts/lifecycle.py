@@ -32,6 +32,8 @@ def _check_master(kind: str, master: Account | None, currency: str, *, account_i
         raise Invalid(_("An enterprise member account needs its enterprise master account."), code="master_required")
     if master.pk == account_id or master.type == Account.Type.ENTERPRISE_MEMBER:
         raise Invalid(_("The enterprise master must be another account that is not a member."), code="bad_master")
+    if master.type != Account.Type.PREPAID:  # a postpaid master's repayment credit would pay its bills and members
+        raise Invalid(_("The enterprise master must be a prepaid account: it funds its members."), code="bad_master")
     if master.billing_currency != currency:
         raise Invalid(
             _("The enterprise master is billed in %(billed)s, not %(currency)s.")
@@ -100,7 +102,7 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
                 )
                 % {"account": account.name, "count": open_items}
             )
-        if kind == Account.Type.ENTERPRISE_MEMBER and account.members.exists():
+        if kind != Account.Type.PREPAID and account.members.exists():  # a master funds its members: prepaid only
             raise AccountChangeRefused(
                 _("%(account)s is the enterprise master of other accounts.") % {"account": account.name}
             )

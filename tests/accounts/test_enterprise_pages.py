@@ -121,6 +121,16 @@ def test_a_form_sent_twice_allocates_once(client, dave, carol):
     assert balance(carol.account_id) == usd("300.00")
 
 
+def test_a_postpaid_master_stored_before_the_rule_moves_no_funds(client, dave, carol):
+    """An enterprise master is prepaid (accounts.lifecycle); one stored postpaid before that rule cannot hand its
+    repayment credit to a member and keep it for its bills too (found by a helper)."""
+    Account.objects.filter(pk=dave.account_id).update(type=Account.Type.POSTPAID)
+    form = form_for(client.get("/billing/enterprise/"), carol.account, "allocate")
+    refused = client.post("/billing/enterprise/allocate/", {**form, "amount": "300.00"})
+    assert refused.status_code == 403 and "is not prepaid: its funds cannot move to members" in page_text(refused)
+    assert FundMove.objects.count() == 0 and balance(carol.account_id) == usd("0.00")
+
+
 def test_every_rendering_hands_out_new_keys(client, dave, carol):
     first = form_for(client.get("/billing/enterprise/"), carol.account, "allocate")["request_key"]
     second = form_for(client.get("/billing/enterprise/"), carol.account, "allocate")["request_key"]

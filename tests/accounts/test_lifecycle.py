@@ -7,7 +7,12 @@ from accounts.ledger import post_ledger_entry
 from accounts.lifecycle import change_account_type, open_account
 from accounts.models import Account
 from money.errors import Invalid, Refused
-from tests.factories import PendingTopUpFactory, PrepaidAccountFactory
+from tests.factories import (
+    EnterpriseMemberAccountFactory,
+    PendingTopUpFactory,
+    PostpaidAccountFactory,
+    PrepaidAccountFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +93,24 @@ def test_admin_opens_an_account_through_the_service_and_shows_a_refusal_on_the_f
     )
     assert opened.status_code == 302
     assert Account.objects.get(name="Solo").balance == Money("0.00", "CNY")
+
+
+def test_an_enterprise_master_is_prepaid_when_opened_and_stays_so(admin_client):
+    """A postpaid master's advance repayment was its balance and its credit for bills at once: allocated to a member,
+    it also paid the master's next bill, and the master's debt was billed nowhere (found by a helper)."""
+    postpaid = PostpaidAccountFactory(name="Postpaid Ltd")
+    with pytest.raises(Invalid, match="must be a prepaid account"):
+        open_account(
+            name="M", kind=Account.Type.ENTERPRISE_MEMBER, billing_currency="USD", enterprise_master_id=postpaid.pk
+        )
+    form = {"name": "Member", "type": "enterprise_member", "enterprise_master": postpaid.pk, "billing_currency": "USD"}
+    refused = admin_client.post("/admin/accounts/account/add/", form)
+    assert refused.status_code == 400 and "must be a prepaid account" in refused.content.decode()
+    master = EnterpriseMemberAccountFactory().enterprise_master
+    other = PrepaidAccountFactory()
+    for kind in (Account.Type.POSTPAID, Account.Type.ENTERPRISE_MEMBER):
+        with pytest.raises(Refused, match="master of other accounts"):
+            change_account_type(
+                account_id=master.pk, kind=kind, enterprise_master_id=other.pk if "member" in kind else None
+            )
+    assert Account.objects.get(pk=master.pk).type == Account.Type.PREPAID
