@@ -63,6 +63,7 @@ def open_account(*, name: str, kind: str, billing_currency: str, enterprise_mast
             raise Invalid(_("There is no such enterprise master account."), code="bad_master")
         check_new_account(name=name, kind=kind, billing_currency=billing_currency, master=master)
         account = Account(name=name.strip(), type=kind, enterprise_master=master, balance=Money(0, billing_currency))
+        account.postpaid_since = timezone.now() if kind == Account.Type.POSTPAID else None
         account._history_user = actor
         account.save()
         return account
@@ -106,9 +107,11 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
             raise AccountChangeRefused(
                 _("%(account)s is the enterprise master of other accounts.") % {"account": account.name}
             )
+        if kind == Account.Type.POSTPAID:  # what it used before was paid from its balance: never billed
+            account.postpaid_since = timezone.now()
         account.type, account.enterprise_master = kind, master
         account._history_user = actor
-        account.save(update_fields=["type", "enterprise_master"])
+        account.save(update_fields=["type", "enterprise_master", "postpaid_since"])
         return account
 
 

@@ -68,13 +68,13 @@ class Account(ReadsReviewNote, models.Model):
         _("budget exceeded month"), null=True, blank=True, help_text=_("First day of the month found over.")
     )
     alert_copy_to_master = models.BooleanField(_("alert copy to master"), default=False)
-    # Postpaid only, set by finance: how much the account may owe (billed and unbilled) before
-    # finance is asked to look at it. Usage beyond it is still recorded.
+    # Postpaid, set by finance: what it may owe (billed and unbilled) before finance looks at it; usage goes on.
     credit_limit = models.DecimalField(_("credit limit"), max_digits=18, decimal_places=2, null=True, blank=True)
-    # Postpaid: the customer's alert fires when what is owed passes this share (%) of the credit
-    # limit; accounts.credit_limits keeps alert_threshold at -share × limit.
+    # Postpaid: the alert fires when what is owed passes this share (%) of the limit (accounts.credit_limits).
     alert_limit_share = models.PositiveSmallIntegerField(_("alert limit share"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # When it last became postpaid (accounts.lifecycle): usage before was paid from its balance, never billed.
+    postpaid_since = models.DateTimeField(_("postpaid since"), null=True, blank=True, editable=False)
     history = HistoricalRecords(
         excluded_fields=[
             "balance",

@@ -105,6 +105,13 @@ def close_account_period(*, account_id: int, period: Period, now: datetime | Non
         return existing
 
 
+def unbilled_usage(account: Account):
+    """The account's usage charges no bill holds yet, from when it became postpaid: usage before it was paid
+    from the prepaid balance (an account switched at zero had been billed for it again; found by a helper)."""
+    charges = UsageCharge.objects.filter(account=account, bill_charge__isnull=True)
+    return charges if account.postpaid_since is None else charges.filter(created_at__gte=account.postpaid_since)
+
+
 def _close(account_id: int, period: Period, now: datetime) -> Bill | None:
     account = Account.objects.select_for_update().get(pk=account_id)
     existing = Bill.objects.filter(account=account, period_start=period.start).first()
@@ -112,7 +119,7 @@ def _close(account_id: int, period: Period, now: datetime) -> Bill | None:
         return existing
     if account.type != Account.Type.POSTPAID:
         return None
-    charges = UsageCharge.objects.filter(account=account, created_at__lt=period.ends_at, bill_charge__isnull=True)
+    charges = unbilled_usage(account).filter(created_at__lt=period.ends_at)
     groups = list(
         charges.order_by()
         .values("service", "description")

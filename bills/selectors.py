@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import Account, UsageCharge
+from accounts.models import Account
 
-from .cycle import Period, finance_today
+from .cycle import Period, finance_today, unbilled_usage
 from .models import Bill
 from .settlement import exact_sum
 
@@ -87,13 +87,7 @@ def _owed(account: Account) -> tuple[list[Bill], Decimal, Decimal, Decimal]:
     One query: each bill row carries the sums over every unpaid bill (window functions run
     before LIMIT) and the unbilled usage. Without unpaid bills, one query for the usage alone.
     """
-    unbilled = (
-        UsageCharge.objects.filter(account=account, bill_charge__isnull=True)
-        .order_by()
-        .values("account_id")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
+    unbilled = unbilled_usage(account).order_by().values("account_id").annotate(total=Sum("amount")).values("total")
     bills = list(
         outstanding_bills(account).annotate(
             due_sum=Window(Sum("amount_due")), paid_sum=Window(Sum("amount_paid")), unbilled=Subquery(unbilled)
@@ -102,5 +96,5 @@ def _owed(account: Account) -> tuple[list[Bill], Decimal, Decimal, Decimal]:
     if bills:
         first = bills[0]
         return bills, exact_sum(first.unbilled), exact_sum(first.due_sum), exact_sum(first.paid_sum)
-    total = UsageCharge.objects.filter(account=account, bill_charge__isnull=True).aggregate(total=Sum("amount"))
+    total = unbilled_usage(account).aggregate(total=Sum("amount"))
     return [], exact_sum(total["total"]), Decimal(0), Decimal(0)

@@ -209,9 +209,9 @@ def test_the_money_in_once_migration_stops_at_a_transfer_already_credited_twice_
     the migration with the key, and no half-built index stays behind to slow or refuse postings."""
     from django.db.migrations.executor import MigrationExecutor
 
+    first, second = PrepaidAccountFactory(), PrepaidAccountFactory()  # with today's columns, before going back
     executor = MigrationExecutor(connection)
     executor.migrate([("accounts", "0022_review_note_parts")])  # before the constraint: the old code's ledger
-    first, second = PrepaidAccountFactory(), PrepaidAccountFactory()
     post_ledger_entry(account_id=first.pk, amount=usd("14.00"), kind="bank_transfer", source_ref="bank:UNM-6")
     post_ledger_entry(account_id=second.pk, amount=usd("14.00"), kind="repayment", source_ref="bank:UNM-6")
     executor = MigrationExecutor(connection)

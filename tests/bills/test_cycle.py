@@ -3,13 +3,16 @@
 from datetime import UTC, timedelta
 
 import pytest
+import time_machine
 from djmoney.money import Money
 
-from accounts.models import UsageCharge
+from accounts.ledger import credit_deposit
+from accounts.lifecycle import change_account_type
+from accounts.models import Account, UsageCharge
 from bills.cycle import close_billing_month
 from bills.models import Bill, BillCharge
 from tests.bills.conftest import DECEMBER, NOVEMBER, at, charge, close
-from tests.factories import PrepaidAccountFactory
+from tests.factories import PrepaidAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +104,19 @@ def test_the_database_refuses_a_second_bill_for_a_period(bob):
     charge_row = BillCharge.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         BillCharge.objects.create(bill=bill, usage_charge_id=charge_row.usage_charge_id)
+
+
+def test_an_account_turned_postpaid_is_billed_only_for_what_it_used_since(client):
+    """Its prepaid usage was paid from its balance: the first bill had asked for it again (found by a helper)."""
+    account = PrepaidAccountFactory()
+    user = UserFactory(account=account)
+    credit_deposit(account_id=account.pk, amount=Money("100.00", "USD"), kind="bank_transfer", source_ref="bank:t:1")
+    charge(account, "100.00", at(2026, 11, 3), "prepaid-days")
+    with time_machine.travel(at(2026, 11, 10), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    client.force_login(user)
+    assert 'data-testid="unbilled">0.00 USD<' in client.get("/billing/").content.decode()  # it had said 100.00
+    charge(account, "12.50", at(2026, 11, 20), "postpaid-days")
+    bill = close(Account.objects.get(pk=account.pk), NOVEMBER)
+    assert bill.amount_due == Money("12.50", "USD")
+    assert Account.objects.get(pk=account.pk).balance == Money("-12.50", "USD")  # what the bill asks for

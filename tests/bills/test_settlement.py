@@ -223,7 +223,8 @@ def test_a_prepaid_top_ups_chargeback_after_the_switch_to_postpaid_does_not_eat_
     )
     apply_stored()
     post_ledger_entry(account_id=user.account_id, amount=Money("-100.00", "USD"), kind="usage", source_ref="spent")
-    change_account_type(account_id=user.account_id, kind="postpaid")
+    with time_machine.travel(at(2026, 11, 1), tick=False):  # postpaid from November: its usage there is billed
+        change_account_type(account_id=user.account_id, kind="postpaid")
     post_webhook(
         client,
         *signed(event("charge.dispute.created", dispute_object(payment_intent="pi_3QtestPrepaidEra01", amount=10000))),
