@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Account
 from money.errors import Invalid, Refused
 
 from .addresses import check_url
@@ -40,8 +41,9 @@ def register_endpoint(*, account, url: str, event_types: list[str], description:
     if account is None and not (actor.is_staff and actor.has_perm("accounts.add_webhookendpoint")):
         raise Refused(_("Only operators may add endpoints for every account."))
     with transaction.atomic():
-        if account is not None:
-            count = WebhookEndpoint.objects.select_for_update().filter(account=account).count()
+        if account is not None:  # the account's row, not its endpoints' (none to lock at first): one at a time
+            Account.objects.select_for_update().filter(pk=account.pk).first()
+            count = WebhookEndpoint.objects.filter(account=account).count()
             if count >= settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT:
                 raise Refused(
                     _("An account may have %(limit)s endpoints; remove one first.")
