@@ -196,3 +196,18 @@ def test_a_body_larger_than_anything_we_accept_is_refused_before_it_is_read(clie
         else:
             assert response.status_code == status and refused_here, (path, length, response.status_code)
     assert settings.MAX_REQUEST_BYTES == 5 * settings.CERTIFICATE_MAX_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def test_a_secret_shown_once_never_travels_in_a_cookie(client):
+    """A new API token was put in Django's messages cookie: signed, not encrypted, it is readable by anyone who sees
+    the browser's cookies or a request's headers (found by a helper). Messages are kept in the session."""
+    from accounts.models import ServiceToken, User
+
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-123456789")
+    staff_login(client, admin)
+    added = client.post("/admin/accounts/servicetoken/add/", {"service": "metering", "name": "m"})
+    assert added.status_code == 302 and ServiceToken.objects.exists()
+    assert "messages" not in added.cookies
+    shown = client.get(added["Location"]).content.decode()
+    assert re.search(r"bc_[A-Za-z0-9_-]{20,}", shown)  # shown once, on the next page
+    assert not re.search(r"bc_[A-Za-z0-9_-]{20,}", client.get(added["Location"]).content.decode())

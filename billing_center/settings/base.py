@@ -85,6 +85,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Messages are kept in the session (the database), not in a cookie: a signed cookie is readable, and some say
+# secrets shown once (an API token, a webhook signing secret) (found by a helper).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 # Gateway notifications (topups.webhooks) are signed machine POSTs: billing_center.machine_routes serves
 # these paths through only the middleware that applies to them (no session, language, CSRF token, user or
 # lockout does). The order is MIDDLEWARE's.

@@ -308,6 +308,8 @@ class Command(BaseCommand):
         now = timezone.now()
         last = last_closed_period(now)
         current = Period.containing(finance_today(now))
+        # A customer since before last month (opened now, postpaid from now): last month's usage is billed.
+        Account.objects.filter(pk=account.pk, postpaid_since__gt=last.starts_at).update(postpaid_since=last.starts_at)
         usage = [
             (last, 3, "compute", "Compute instances", "86.40"),
             (last, 12, "compute", "Compute instances", "91.15"),
