@@ -114,12 +114,17 @@ def check_balance_alert(*, account_id: int, now: datetime | None = None):
         return alert
 
 
-def alert_recipients_of(account: Account):
-    """The account's confirmed recipients and, for a member that asked for it, its master's."""
+def alert_recipients_of(account: Account) -> list[AlertRecipient]:
+    """The account's confirmed recipients and, for a member that asked for it, its master's: each number or
+    address once, the account's own first (one on both had been texted twice for one crossing; found by a helper)."""
     owners = Q(account=account)
     if account.alert_copy_to_master and account.enterprise_master_id:
         owners |= Q(account_id=account.enterprise_master_id)
-    return AlertRecipient.objects.filter(owners, confirmed_at__isnull=False).order_by("pk")
+    found = AlertRecipient.objects.filter(owners, confirmed_at__isnull=False)
+    unique = {}
+    for recipient in sorted(found, key=lambda r: (r.account_id != account.pk, r.pk)):
+        unique.setdefault((recipient.kind, recipient.address.casefold()), recipient)
+    return list(unique.values())
 
 
 def alert_subject(account: Account, threshold) -> str:

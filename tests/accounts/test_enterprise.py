@@ -300,6 +300,24 @@ def test_a_member_sets_an_expenditure_alert_on_her_funds_and_it_can_reach_the_ma
     assert "Dave's Enterprise" in alert.text and "Top up" not in alert.text
 
 
+def test_a_number_on_both_the_member_and_the_master_is_texted_once_a_crossing(dave, carol):
+    """One person's phone, confirmed on both accounts, had been texted twice for one crossing (found by a helper)."""
+    move(allocate, dave, carol, "100.00")
+    member = Account.objects.get(pk=carol.account_id)
+    for account, email in ((dave.account, "Ops@Example.com"), (member, "ops@example.com")):
+        confirmed = {"account": account, "confirmed_at": member.created_at}
+        AlertRecipient.objects.create(kind="sms", address="+8613800138001", **confirmed)
+        AlertRecipient.objects.create(kind="email", address=email, **confirmed)
+    set_alert(account_id=member.pk, enabled=True, threshold=Decimal("50.00"), actor=carol)
+    set_member_settings(master_id=dave.account_id, member_id=member.pk, budget=None, alert_copy=True, actor=dave)
+    spend(member, "60.00", "charge:1")
+    alert = check_balance_alert(account_id=member.pk)
+    assert list(OutboundSms.objects.filter(alert=alert).values_list("to", flat=True)) == ["+8613800138001"]
+    assert OutboundEmail.objects.filter(alert=alert).count() == 1
+    own = AlertRecipient.objects.get(account=member, kind="sms")
+    assert OutboundSms.objects.get(alert=alert).dedupe_key.endswith(f":{own.pk}")  # the member's own, not a copy
+
+
 def test_without_the_option_the_masters_recipients_are_not_alerted(dave, carol):
     move(allocate, dave, carol, "100.00")
     AlertRecipient.objects.create(
