@@ -83,12 +83,31 @@ class BillingErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 405 and request.method == "GET" and not response.content:
+            return _form_address(request, response)
+        return response
 
     def process_exception(self, request, exception):
         if isinstance(exception, BillingError):
             return error_response(request, exception)
         return None
+
+
+def _form_address(request, refused):
+    """A form's address opened in the browser (a reload after a refusal, a bookmark): the site's page saying so,
+    not an empty one. The API and gateways keep their bare 405."""
+    if request.path.startswith(API_PREFIX) or for_machines(request):
+        return refused
+    page = error_page(
+        request,
+        405,
+        heading=_("This address takes a form"),
+        message=_("A form of the site sends what you typed here; there is no page to show at this address."),
+        advice=_("Go back to the page the form is on, or start from your Overview."),
+    )
+    page["Allow"] = refused["Allow"]
+    return page
 
 
 def for_machines(request) -> bool:

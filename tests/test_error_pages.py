@@ -66,3 +66,13 @@ def test_debug_is_off_unless_asked_for(settings):
             [sys.executable, "-c", probe], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=60
         )
         assert result.stdout.strip() == expected, result.stderr
+
+
+def test_a_forms_address_opened_in_the_browser_says_so_in_the_sites_page(client):
+    """A reload of /billing/alert/ after saving an alert had shown an empty page (found by a helper)."""
+    client.force_login(UserFactory())
+    response = client.get("/billing/alert/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert "This address takes a form" in response.content.decode() and "Overview" in response.content.decode()
+    chinese = client.get("/billing/alert/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "This address takes a form" not in chinese

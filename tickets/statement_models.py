@@ -154,7 +154,10 @@ class StatementLine(models.Model):
     )
     credited_at = models.DateTimeField(null=True, blank=True, verbose_name=_("credited at"))
     matched_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Empty until the importer matched it."), verbose_name=_("matched at")
+        null=True,
+        blank=True,
+        help_text=_("When the importer looked for what the line names, whatever it found (an unmatched line too)."),
+        verbose_name=_("checked at"),
     )
     # Finance's decision not to credit a line (money sent back, bank interest…), with its words; put back, cleared.
     set_aside_reason = models.CharField(

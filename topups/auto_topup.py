@@ -83,10 +83,10 @@ def configure(
                 % {"minimum": format_money(limits.minimum), "maximum": format_money(limits.maximum)},
                 code="amount",
             )
-        if daily_ceiling < amount or monthly_ceiling < daily_ceiling:
+        if daily_ceiling < amount or monthly_ceiling < daily_ceiling:  # said at the field that is short
             raise Invalid(
                 gettext("The daily ceiling must be at least one top-up, and the monthly one at least the daily one."),
-                code="ceiling",
+                code="ceiling" if daily_ceiling < amount else "monthly_ceiling",
             )
         if daily_ceiling > limits.daily.amount:  # the account's own top-up limit counts auto top-ups too
             raise Invalid(

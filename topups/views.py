@@ -243,7 +243,9 @@ def auto_topup(request, account):
 
 
 # Which field an auto top-up refusal belongs on (the rest show above the form).
-AUTO_ERROR_FIELDS = {"threshold": "threshold", "amount": "amount", "ceiling": "daily_ceiling"}
+AUTO_ERROR_FIELDS = {
+    "threshold": "threshold", "amount": "amount", "ceiling": "daily_ceiling", "monthly_ceiling": "monthly_ceiling",
+}  # fmt: skip
 
 
 def _saved_message(account, auto) -> str:

@@ -152,6 +152,7 @@ def test_hostile_settings_are_refused_and_nothing_changes(client, alice, field, 
     response = turn_on(client, **{field: value})
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert list(response.context["form"].errors) == [field]  # said at the field that is wrong (found by a helper)
     auto = AutoTopUp.objects.get()
     assert not auto.enabled and auto.amount is None
     assert Account.objects.get(pk=alice.account_id).refill_below is None
