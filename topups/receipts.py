@@ -96,13 +96,18 @@ def chargeback_rows(topup: TopUp) -> list[tuple[LedgerEntry, tuple[str, str]]]:
     return rows
 
 
+def settlements_of(topup: TopUp, *, source_ref: str = "") -> list[Settlement]:
+    """What a credited repayment paid on each bill, oldest bill first, each with its bill; with `source_ref`, what a
+    chargeback of it (or a won dispute's return) moved."""
+    settlements = Settlement.objects.filter(source_ref=source_ref or topup.ledger_entry.source_ref)
+    return list(settlements.select_related("bill").order_by("bill__period_start", "pk"))
+
+
 def settled_bills(topup: TopUp, *, source_ref: str = "") -> str:
     """The bills a repayment settled, each with the part it paid: "BL-2026-11-000002 (151.55 USD)"; with
     `source_ref`, the bills a chargeback of it (or a won dispute's return) moved, the part as a positive amount."""
-    settlements = Settlement.objects.filter(source_ref=source_ref or topup.ledger_entry.source_ref)
     return ", ".join(
-        f"{s.bill.number} ({format_money(abs(s.amount))})"
-        for s in settlements.select_related("bill").order_by("bill__period_start", "pk")
+        f"{s.bill.number} ({format_money(abs(s.amount))})" for s in settlements_of(topup, source_ref=source_ref)
     )
 
 

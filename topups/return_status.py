@@ -40,6 +40,8 @@ def headline(topup: TopUp, state: str) -> str:
         "waiting": _("Waiting for the payment gateway to confirm"),
         "unpaid": _("No payment received yet"),
     }
+    if state == "credited" and topup.is_repayment:
+        return _("Payment received — your repayment has been credited")
     if state in headlines:
         return headlines[state]
     return _("%(status)s — nothing was credited") % {"status": topup.get_status_display()}

@@ -23,7 +23,7 @@ from .auto_topup import check_card_setup, configure, remove_card, start_card_set
 from .checkout import limits_for, start_online_topup
 from .forms import AutoTopUpForm, OnlineTopUpForm
 from .models import AutoTopUp, Refund, TopUp
-from .receipts import confirmation, receipt_pdf, receipt_rows
+from .receipts import confirmation, receipt_pdf, receipt_rows, settlements_of
 from .reconcile import cancel_topup, check_on_return
 from .return_status import POLL_EVERY_MS, headline, page_state, status_json
 from .selectors import get_credited_topup_for_account, get_topup_for_account
@@ -117,6 +117,9 @@ def topup_detail(request, public_id, account):
     now = timezone.now()
     state = page_state(topup, now=now, cancelled=bool(request.GET.get("cancelled")))
     bills = list(topup.bills.all()) if topup.is_repayment else []
+    # A credited repayment: what it paid on which bill, and what each of them still asks (it had said only "your
+    # balance has been credited", after paying part of a bill; found by a helper).
+    settled = settlements_of(topup) if topup.is_repayment and state == "credited" else []
     context = {
         "account": account,
         "topup": topup,
@@ -128,6 +131,9 @@ def topup_detail(request, public_id, account):
         "refunded": refunded if refunded.amount else None,
         "disputes": list(topup.disputes.all()) if topup.status == TopUp.Status.CREDITED else [],
         "bills": bills,
+        "settled": settled,
+        "still_owed": list({s.bill.pk: s.bill for s in settled if s.bill.is_outstanding}.values()),
+        "kept": topup.credit_amount - sum((s.amount for s in settled), zero) if settled else None,
         # Chosen, but paid since (another repayment, a transfer): paying this one keeps it as credit instead.
         "paid_since": [bill for bill in bills if not bill.is_outstanding] if topup.is_pending else [],
         # Where "start a new one" leads: Repay for a postpaid repayment (Pay refuses postpaid accounts).

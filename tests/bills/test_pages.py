@@ -367,3 +367,21 @@ def test_a_postpaid_customer_is_led_to_repay_not_to_top_up(client, billed):
     assert "finance credits your repayment" in tickets and "Top-up is not supported" not in tickets
     new = client.get("/billing/tickets/new/").content.decode()
     assert "› Repay ›" in new and "settles your bills" in new
+
+
+def test_a_repayments_page_says_what_it_paid_on_each_bill_and_what_is_left(client, billed):
+    """After paying part of a bill it said only "your balance has been credited" (found by a helper as bob)."""
+    october, november = billed
+    client.post("/billing/repay/", {"amount": "40.00", "request_key": "k-part"})
+    topup = TopUp.objects.get()
+    pay_in_sandbox(client, topup)
+    page = client.get(f"/billing/topups/{topup.public_id}/").content.decode()
+    assert "your repayment has been credited" in page and "your balance has been credited" not in page
+    outcome = page.split('data-testid="repayment-outcome">', 1)[1].split("</p>", 1)[0]
+    assert f"30.00 USD paid on {october.number}." in outcome and f"10.00 USD paid on {november.number}." in outcome
+    assert f"{november.number} still has 40.00 USD to pay." in outcome and "kept as credit" not in outcome
+    client.post("/billing/repay/", {"amount": "60.00", "request_key": "k-more"})
+    more = TopUp.objects.latest("pk")
+    pay_in_sandbox(client, more)
+    outcome = client.get(f"/billing/topups/{more.public_id}/").content.decode().split('repayment-outcome">', 1)[1]
+    assert f"40.00 USD paid on {november.number}. 20.00 USD kept as credit for your next bills." in outcome
