@@ -2,6 +2,7 @@
 was valid when the invoice was issued (not today's)."""
 
 from django.conf import settings
+from django.utils.timezone import localdate
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from reportlab.lib.units import mm
@@ -10,6 +11,7 @@ from reportlab.platypus import Paragraph, Spacer
 from billing_center.pdf import STYLES, build_pdf, key_value_table
 from money.formatting import format_money
 
+from .invoice_payments import invoice_payments
 from .models import Invoice
 from .references import formatted, payment_reference
 
@@ -31,6 +33,10 @@ def invoice_rows(invoice: Invoice) -> list[tuple[str, str]]:
     if invoice.description:
         rows.append((_("Description"), invoice.description))
     rows.append((_("Amount due"), format_money(invoice.amount)))
+    payment = invoice_payments([invoice])[invoice.pk]  # paid or not, as of the download
+    rows.append(
+        (_("Status"), _("%(state)s, as of %(date)s") % {"state": payment.label, "date": f"{localdate():%Y-%m-%d}"})
+    )
     return rows
 
 

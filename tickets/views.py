@@ -25,6 +25,7 @@ from .exceptions import TicketAlreadySubmitted
 from .forms import TicketReplyForm, TransferTicketForm
 from .held_certificates import HOLD_FOR, as_checked, held_for, hold, release
 from .intake import TicketDetails, can_file_ticket, reply_to_ticket, submit_ticket
+from .invoice_payments import invoice_payments
 from .invoices import invoice_pdf
 from .references import formatted, payment_reference
 from .selectors import (
@@ -219,7 +220,9 @@ def certificate_download(request, number, certificate_id):
 @require_safe  # pages that only show: GET and HEAD
 def invoice_list(request, account):
     page = keyset_page(Keyset(invoices_for_account(account), time="issue_date"), request.GET, size=20)
-    return render(request, "tickets/invoices.html", {"account": account, "page": page})
+    payments = invoice_payments(list(page.object_list))
+    rows = [(invoice, payments[invoice.pk]) for invoice in page.object_list]
+    return render(request, "tickets/invoices.html", {"account": account, "page": page, "rows": rows})
 
 
 @customer_required
@@ -227,7 +230,8 @@ def invoice_list(request, account):
 def invoice_detail(request, number, account):
     invoice = get_invoice_for_account(account, number)
     reference = formatted(payment_reference(account.pk))
-    return render(request, "tickets/invoice.html", {"account": account, "invoice": invoice, "reference": reference})
+    context = {"account": account, "invoice": invoice, "reference": reference}
+    return render(request, "tickets/invoice.html", {**context, "payment": invoice_payments([invoice])[invoice.pk]})
 
 
 @customer_required
