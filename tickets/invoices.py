@@ -6,9 +6,9 @@ from django.utils.timezone import localdate
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import Spacer
 
-from billing_center.pdf import STYLES, build_pdf, key_value_table
+from billing_center.pdf import build_pdf, key_value_table, paragraph
 from money.formatting import format_money
 
 from .invoice_payments import invoice_payments
@@ -59,12 +59,12 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     return build_pdf(
         _("Invoice %(number)s") % {"number": invoice.number},
         [
-            Paragraph(_("%(merchant)s — invoice") % {"merchant": settings.MERCHANT_NAME}, STYLES["Title"]),
+            paragraph(_("%(merchant)s — invoice") % {"merchant": settings.MERCHANT_NAME}, "Title"),
             key_value_table(invoice_rows(invoice)),
             Spacer(1, 8 * mm),
-            Paragraph(_("Pay by bank transfer to"), STYLES["Heading2"]),
+            paragraph(_("Pay by bank transfer to"), "Heading2"),
             key_value_table(payment_rows(invoice)),
             Spacer(1, 8 * mm),
-            Paragraph(str(PAYMENT_NOTE), STYLES["Normal"]),
+            paragraph(str(PAYMENT_NOTE)),  # in Helvetica where it draws the text, as the title and heading
         ],
     )

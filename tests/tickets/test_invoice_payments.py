@@ -77,3 +77,17 @@ def test_another_customers_transfer_quoting_the_number_pays_nothing_of_it(client
     import_statement(receiving_account_id=bank.pk, data=statement, name="s.xml", actor=clerk)
     client.force_login(customer)
     assert state_on_pages(client, invoice)[1] == "Awaiting payment"
+
+
+def test_an_english_invoice_pdf_is_set_in_helvetica_and_a_chinese_one_in_the_cjk_font(client, customer, bank):
+    """Its title, heading and note had been in the CJK font, not embedded: readers spaced the letters oddly."""
+    invoice = invoice_of(customer)
+    client.force_login(customer)
+    english = PdfReader(io.BytesIO(client.get(f"/billing/invoices/{invoice.number}/pdf/").content)).pages[0]
+    assert {str(font.get_object()["/BaseFont"]) for font in english["/Resources"]["/Font"].values()} <= {
+        "/Helvetica",
+        "/Helvetica-Bold",
+    }
+    chinese = client.get(f"/billing/invoices/{invoice.number}/pdf/", HTTP_ACCEPT_LANGUAGE="zh-hans").content
+    fonts = PdfReader(io.BytesIO(chinese)).pages[0]["/Resources"]["/Font"].values()
+    assert "/STSong-Light" in {str(font.get_object()["/BaseFont"]) for font in fonts}
