@@ -249,7 +249,8 @@ class MemberFunds:
 def member_funds(member: Account, *, now: datetime | None = None, limit: int = 5) -> MemberFunds:
     """One query (the moves) for an account loaded with_enterprise_state; one more otherwise."""
     received = list(member.fund_moves.select_related("actor").order_by("-created_at", "-id")[:limit])
-    contacts = list({move.actor_id: move.actor for move in received if move.actor.is_active}.values())
+    allocated = [move for move in received if move.direction == FundMove.Direction.ALLOCATION]  # not a reclaim's
+    contacts = list({move.actor_id: move.actor for move in allocated if move.actor.is_active}.values())
     this_month = getattr(member, "spent_this_month", None)
     if this_month is None:
         this_month = with_spending(Account.objects.filter(pk=member.pk), month=month_start(now)).get().spent

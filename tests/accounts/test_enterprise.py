@@ -203,6 +203,10 @@ def test_the_page_reads_members_with_this_months_spending(dave, carol):
     assert funds.spent == usd("19.75")
     assert [m.member_change for m in funds.received] == [usd("300.00")]
     assert erin.pk  # listed with no spending
+    other_admin = UserFactory(account=dave.account)
+    move(reclaim, other_admin, carol, "10.00", key="reclaim-key-1")
+    funds = member_funds(Account.objects.get(pk=carol.account_id))
+    assert funds.contacts == [dave]  # the one who reclaimed did not allocate anything: not named (found by a helper)
 
 
 def test_the_month_starts_in_finances_time_zone(settings):

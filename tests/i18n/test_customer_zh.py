@@ -117,7 +117,7 @@ def test_a_prepaid_customers_pages_in_chinese(client, alice):
         assert words in records, words
 
     statement = page(client, "/billing/statement/")
-    assert "账户对账单" in statement
+    assert "账户收支明细" in statement  # the menu's 收支明细, as everywhere a customer reads it
     assert "变动后余额" in statement
 
     alerts = page(client, "/billing/alerts/")
