@@ -5,7 +5,7 @@ checkout page to redirect to. Nothing is credited here: the gateway's signed not
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -19,7 +19,7 @@ from djmoney.money import Money
 from accounts.exceptions import TopUpNotAllowed
 from accounts.models import Account
 from money.errors import Conflict
-from money.formatting import format_money
+from money.formatting import format_money, minor_places
 from money.rates import Quote, QuoteExpired
 
 from .exceptions import GatewayUnavailable, TopUpLimitExceeded
@@ -43,6 +43,14 @@ def limits_for(currency: str) -> TopUpLimits:
     return TopUpLimits(Money(minimum, currency), Money(maximum, currency), Money(daily, currency))
 
 
+def _paid_for(credit: Money, quote: Quote | None, rounding: str) -> str:
+    """What paying `credit` takes in the quote's currency, to its minor unit (up for a minimum, down for a maximum)."""
+    if quote is None:
+        return ""
+    places = Decimal(1).scaleb(-minor_places(quote.payment_currency))
+    return format_money(Money((credit.amount * quote.rate).quantize(places, rounding), quote.payment_currency))
+
+
 def still_payable(now: datetime) -> Q:
     """Top-ups (or repayments) whose checkout can still be paid: pending, and not past its time to live;
     one whose checkout has expired can no longer be paid."""
@@ -50,15 +58,20 @@ def still_payable(now: datetime) -> Q:
     return Q(status=TopUp.Status.PENDING, created_at__gte=now - checkout_ttl)
 
 
-def check_limits(*, account: Account, credit: Money, now: datetime) -> None:
-    """Limits are on what the account receives, in its billing currency."""
+def check_limits(*, account: Account, credit: Money, now: datetime, quote: Quote | None = None) -> None:
+    """Limits are on what the account receives, in its billing currency; paid in another currency (`quote`), the
+    refusal also says the limit in it (a payer in CNY had been told only "10.00 USD")."""
     limits = limits_for(account.billing_currency)
     if credit < limits.minimum:
-        raise TopUpLimitExceeded(_("The minimum top-up is %(amount)s.") % {"amount": format_money(limits.minimum)})
+        words = {"amount": format_money(limits.minimum), "paid": _paid_for(limits.minimum, quote, ROUND_UP)}
+        if quote is None:
+            raise TopUpLimitExceeded(_("The minimum top-up is %(amount)s.") % words)
+        raise TopUpLimitExceeded(_("The minimum top-up is %(amount)s: %(paid)s at this rate.") % words)
     if credit > limits.maximum:
-        raise TopUpLimitExceeded(
-            _("The maximum for one top-up is %(amount)s.") % {"amount": format_money(limits.maximum)}
-        )
+        words = {"amount": format_money(limits.maximum), "paid": _paid_for(limits.maximum, quote, ROUND_DOWN)}
+        if quote is None:
+            raise TopUpLimitExceeded(_("The maximum for one top-up is %(amount)s.") % words)
+        raise TopUpLimitExceeded(_("The maximum for one top-up is %(amount)s: %(paid)s at this rate.") % words)
     # Open checkouts count too, or several of them could pass the cap together; so does an auto top-up still
     # pending, however old: its charge may have been taken, its answer lost (topups.auto_topup).
     unsettled_auto = Q(is_automatic=True, status=TopUp.Status.PENDING)
@@ -114,7 +127,7 @@ def create_topup(
         raise QuoteExpired(_("A payment in another currency needs a current exchange-rate quote. Please try again."))
     else:
         credit = quote.credit_for(amount)
-    check_limits(account=account, credit=credit, now=now)
+    check_limits(account=account, credit=credit, now=now, quote=quote)
     topup = TopUp.objects.create(
         account=account,
         created_by=actor,

@@ -119,7 +119,11 @@ def test_amounts_respect_the_payment_currencys_minor_unit(client, alice, rate_sh
 def test_limits_apply_to_the_credited_amount_in_the_billing_currency(client, alice, rate_sheet):
     pay_in(alice.account, "JPY")
     response = start(client, "1000")  # 6.62 USD, under the 10.00 USD minimum
-    assert response.status_code == 400 and "The minimum top-up is 10.00 USD" in response.content.decode()
+    assert response.status_code == 400 and "The minimum top-up is 10.00 USD: " in response.content.decode()
+    paid = response.content.decode().split("The minimum top-up is 10.00 USD: ", 1)[1].split(" at this rate", 1)[0]
+    assert paid.endswith(" JPY"), paid  # said in what the payer pays in too (found by a helper paying in CNY)
+    assert start(client, paid.split()[0].replace(",", "")).status_code == 303  # and that much is enough
+    assert TopUp.objects.get().credit_amount >= Money("10.00", "USD")
 
 
 def test_a_missing_rate_refuses_the_payment_with_a_clear_message(client, alice, rate_sheet):
