@@ -169,3 +169,14 @@ def test_two_clerks_taking_one_credit_back_at_once_take_it_once(customer, bank, 
     )
     assert sorted(result.already for result in results) == [False, True], results
     assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_lines_page_offers_what_may_be_done_to_it(client, customer, clerk, credited_then_returned):
+    """The page had only listed the line's fields; every action was in the list's menu (found by a helper)."""
+    staff_login(client, clerk)
+    page = client.get(f"{LINES}{credited_then_returned.pk}/change/").content.decode()
+    assert 'data-testid="action-take_back"' in page and 'data-testid="action-confirm_lines"' not in page
+    selection = {"action": "take_back", "_selected_action": [str(credited_then_returned.pk)]}
+    assert "Takes back the transfer FT-RET" in client.post(LINES, selection).content.decode()  # its "are you sure?"
+    credit = StatementLine.objects.get(amount__gt=0)
+    assert "line-actions" not in client.get(f"{LINES}{credit.pk}/change/").content.decode()  # credited: nothing

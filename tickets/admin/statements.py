@@ -5,6 +5,7 @@ through a confirmation page."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
 from django.http import HttpResponseRedirect
@@ -24,8 +25,9 @@ from money.formatting import format_money
 
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
-from ..statements.crediting import assign_line, confirm_line
+from ..statements.crediting import CREDITABLE, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
+from ..statements.returns import returned_credit
 from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
 from ..statements.take_back import take_back_return
 from .statement_words import (
@@ -241,6 +243,14 @@ class StatementLineAdmin(ReadOnlyAdmin):
     def has_credit_permission(self, request):
         return request.user.is_staff and request.user.has_perm(CREDIT_PERMISSION)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A line's page offers what may be done to it, each through the list's "are you sure?" page (the page had
+        only listed its fields: every action was in the list's menu; found by a helper as a clerk)."""
+        line = self.get_object(request, object_id)
+        actions = line_actions(line) if line is not None and self.has_credit_permission(request) else []
+        extra = {"line_actions": actions, "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
+
     def changelist_view(self, request, extra_context=None):
         # Finance's work list, like the ticket queue: the full width, so the match explanation fits.
         extra_context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
@@ -343,6 +353,18 @@ class StatementLineAdmin(ReadOnlyAdmin):
             form=form,
             queryset=queryset,
         )
+
+
+def line_actions(line: StatementLine) -> list[tuple[str, str]]:
+    """The actions a clerk may take on this line now, (action, label), the usual one first."""
+    if line.state in CREDITABLE:
+        confirm = [("confirm_lines", _("Confirm and credit"))] if line.account_id else []
+        return [*confirm, ("assign_to_account", _("Assign to account")), ("set_aside", _("Set aside"))]
+    if line.state == StatementLine.State.SET_ASIDE:
+        return [("put_back", _("Put back"))]
+    if returned_credit(line) is not None:
+        return [("take_back", _("Take back the credit"))]
+    return []
 
 
 @admin.register(StatementCsvFormat)
