@@ -190,6 +190,9 @@ def test_a_converted_receipt_shows_the_rate(client, alice, screenshot_dir):
     pdf = client.get(f"/billing/topups/{topup.public_id}/receipt.pdf")
     assert pdf.status_code == 200
     (screenshot_dir.parent / "receipt-cny.pdf").write_bytes(pdf.content)  # an artifact to look at
+    records = client.get("/billing/topups/").content.decode()
+    on_a_phone = records.split('<div class="show-phone small muted">', 1)[1].split("</div>", 1)[0]
+    assert "credited 100.00 USD" in on_a_phone and topup.method in on_a_phone  # the columns a phone hides
 
 
 def test_receipts_are_private_and_only_for_credited_topups(client, alice):
