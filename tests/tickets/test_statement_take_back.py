@@ -180,3 +180,16 @@ def test_a_lines_page_offers_what_may_be_done_to_it(client, customer, clerk, cre
     assert "Takes back the transfer FT-RET" in client.post(LINES, selection).content.decode()  # its "are you sure?"
     credit = StatementLine.objects.get(amount__gt=0)
     assert "line-actions" not in client.get(f"{LINES}{credit.pk}/change/").content.decode()  # credited: nothing
+
+
+def test_two_returns_of_one_credit_take_back_no_more_than_it(customer, bank, clerk):
+    """A 100.00 credit, two debits of 60.00 that each name it: the second takes back only the 40.00 left."""
+    run_import(bank, clerk, [paid(customer)], "S1")
+    first, second = returned("-60.00"), Entry("-60.00", "FT-RET", remittance="RETURN again", booked=date(2026, 12, 3))
+    run_import(bank, clerk, [first, second], "S2", opening="1100.00")
+    debits = list(StatementLine.objects.filter(amount__lt=0).order_by("pk"))
+    assert [take_back_return(line_id=d.pk, actor=clerk).entry.amount for d in debits] == [
+        Money("-60.00", "USD"),
+        Money("-40.00", "USD"),
+    ]
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []

@@ -6,6 +6,7 @@ however often the debit is listed. A reversal the bank books again in the same s
 credit stands (tickets.statements.identity). It had been listed only, and the money was gone without a word."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
@@ -134,6 +135,23 @@ def booked_again(debit: StatementLine, credit: StatementLine) -> bool:
         .exclude(pk=credit.pk)
         .exists()
     )
+
+
+def taken_back_by_others(credit: StatementLine, debit: StatementLine) -> Decimal:
+    """What other debits returning the same credit have taken back of it already (two partial returns of one
+    transfer; a return listed again under another reference): the credit is taken back once at most."""
+    same = Q(key=reference_key(credit.bank_reference))
+    if credit.payer_reference:
+        same |= Q(payer_reference=credit.payer_reference)
+    others = (
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(same, receiving_account_id=debit.receiving_account_id, state=StatementLine.State.DEBIT)
+        .exclude(pk=debit.pk)
+    )
+    returning = [other for other in others if returned_credit(other) == credit]
+    sources = [taken_back_source(other, repayment=repayment) for other in returning for repayment in (False, True)]
+    taken = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=sources)
+    return -sum((entry.amount.amount for entry in taken), Decimal(0))
 
 
 def taken_back_source(debit: StatementLine, *, repayment: bool) -> str:

@@ -25,7 +25,7 @@ from money.formatting import minor_places
 from .. import notes
 from ..models import StatementLine
 from .crediting import require_credit_permission
-from .returns import booked_again, returned_credit, taken_back_source
+from .returns import booked_again, returned_credit, taken_back_by_others, taken_back_source
 
 
 @dataclass(frozen=True)
@@ -44,23 +44,35 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
         credit = returned_credit(debit)
         if credit is None or credit.ledger_entry_id is None:
             raise Invalid(_("This line does not take back a transfer we credited: there is nothing to take back."))
+        credit = StatementLine.objects.select_for_update().get(pk=credit.pk)  # other debits of it wait here
+        credited = credit.ledger_entry
+        repayment = credited.kind == LedgerEntry.Kind.REPAYMENT
+        source = taken_back_source(debit, repayment=repayment)
+        done = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref=source).first()
+        if done is not None:
+            return TakenBack(debit, done, already=True)
         if booked_again(debit, credit):
             raise Conflict(
                 _("The bank booked the transfer %(reference)s again after this debit: its credit stands.")
                 % {"reference": credit.bank_reference}
             )
-        credited = credit.ledger_entry
-        repayment = credited.kind == LedgerEntry.Kind.REPAYMENT
+        left = credited.amount.amount - taken_back_by_others(credit, debit)
+        part = min(_returned_part(debit, credit, credited.amount).amount, left)
+        if part <= 0:
+            raise Conflict(
+                _("The credit of %(reference)s was taken back in full already, for another debit.")
+                % {"reference": credit.bank_reference}
+            )
         taken = reverse_deposit(
             account_id=credited.account_id,
-            amount=_returned_part(debit, credit, credited.amount),
+            amount=Money(part, credited.amount.currency),
             kind=LedgerEntry.Kind.BANK_RETURN,
-            source_ref=taken_back_source(debit, repayment=repayment),
+            source_ref=source,
             actor=actor,
             description=describe(TRANSFER_TAKEN_BACK, reference=credit.bank_reference, debit=debit.bank_reference),
             now=now,
         )
-        if taken.already_credited:
+        if taken.already_credited:  # not under these locks (SQLite has none): the source's uniqueness answered
             return TakenBack(debit, taken.entry, already=True)
         if repayment:  # what it settled is unpaid again
             note = describe(TRANSFER_TAKEN_BACK, reference=credit.bank_reference, debit=debit.bank_reference)
