@@ -100,15 +100,18 @@ def post_usage_charges(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _post_usage_charges(service, requests, now or timezone.now())
+                return _post_usage_charges(service, requests, now)
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _post_usage_charges(service: str, requests: list[ChargeRequest], now: datetime) -> list[ChargeResult]:
+def _post_usage_charges(service: str, requests: list[ChargeRequest], now: datetime | None) -> list[ChargeResult]:
     accounts = lock_accounts(r.account_id for r in requests)
+    # Timed once the accounts are locked: a charge that waited for an account turning postpaid is postpaid usage
+    # (bills.cycle.unbilled_usage bills what was posted from Account.postpaid_since; found by a helper).
+    now = now or timezone.now()
     posted = _stored_charges(service, [r.idempotency_key for r in requests])
     results: list[ChargeResult | None] = []
     pending: dict[str, tuple[int, ChargeRequest, str]] = {}  # key -> (index, request, fingerprint)

@@ -93,3 +93,46 @@ def test_ten_repayments_racing_settle_exactly_what_was_paid():
     account.refresh_from_db()
     assert account.balance == Money("20.00", "USD")
     assert ledger_mismatches() == []
+
+
+def test_usage_that_waited_for_the_switch_to_postpaid_is_billed():
+    """A charge posted while the account turned postpaid had been timed before it waited for the account's lock:
+    earlier than postpaid_since, it was billed nowhere though the balance owed it (found by a helper)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from accounts.lifecycle import change_account_type
+    from accounts.models import Account
+    from accounts.usage_api.charges import ChargeRequest, post_usage_charges
+    from bills.cycle import Period, close_account_period, finance_today
+    from tests.factories import PrepaidAccountFactory
+
+    account = PrepaidAccountFactory()
+    charging = threading.Thread(
+        target=lambda: (
+            post_usage_charges(service="compute", requests=[ChargeRequest(account.pk, Money("10.00", "USD"), "k-1")]),
+            connection.close(),
+        )
+    )
+    with transaction.atomic():  # the switch's lock held while the charge comes in and waits for it
+        Account.objects.select_for_update().get(pk=account.pk)
+        charging.start()
+        with connection.cursor() as cursor:
+            for _ in range(200):  # until the charge waits on the row lock (a wait for it to arrive, not for nothing)
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # this transaction would see its first snapshot
+                cursor.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                if cursor.fetchone():
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the charge never waited for the account's lock")
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    charging.join(30)
+    period = Period.containing(finance_today(Account.objects.get(pk=account.pk).postpaid_since))
+    bill = close_account_period(account_id=account.pk, period=period, now=period.ends_at)
+    assert Account.objects.get(pk=account.pk).balance == Money("-10.00", "USD")
+    assert bill is not None and bill.amount_due == Money("10.00", "USD")
