@@ -69,6 +69,16 @@ def open_account(*, name: str, kind: str, billing_currency: str, enterprise_mast
         return account
 
 
+# What other apps check before an account's type changes (bills: a postpaid account leaves postpaid with its bills
+# settled and its usage billed); each is called under the row lock and raises AccountChangeRefused to refuse.
+TYPE_CHANGE_CHECKS: list = []
+
+
+def register_type_change_check(check) -> None:
+    """`check(account, kind)`, called before `account` (locked) becomes `kind`."""
+    TYPE_CHANGE_CHECKS.append(check)
+
+
 def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int | None = None, actor=None):
     """Make an account prepaid, postpaid or an enterprise member (of `enterprise_master_id`).
 
@@ -103,6 +113,8 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
                 )
                 % {"account": account.name, "count": open_items}
             )
+        for check in TYPE_CHANGE_CHECKS:
+            check(account, kind)
         if kind != Account.Type.PREPAID and account.members.exists():  # a master funds its members: prepaid only
             raise AccountChangeRefused(
                 _("%(account)s is the enterprise master of other accounts.") % {"account": account.name}

@@ -7,8 +7,10 @@ class BillsConfig(AppConfig):
     verbose_name = _("Postpaid bills")
 
     def ready(self):
-        from accounts import overview_panels
+        from accounts import lifecycle, overview_panels
 
+        from .cycle import refuse_leaving_with_bills
         from .selectors import postpaid_summary
 
         overview_panels.register("postpaid", postpaid_summary)  # the Overview's bills and Repay panel
+        lifecycle.register_type_change_check(refuse_leaving_with_bills)

@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.descriptions import CREDIT_FROM_EARLIER, describe
+from accounts.exceptions import AccountChangeRefused
 from accounts.models import Account, UsageCharge
 from accounts.outbound_webhooks.events import emit
 
@@ -110,6 +112,19 @@ def unbilled_usage(account: Account):
     from the prepaid balance (an account switched at zero had been billed for it again; found by a helper)."""
     charges = UsageCharge.objects.filter(account=account, bill_charge__isnull=True)
     return charges if account.postpaid_since is None else charges.filter(created_at__gte=account.postpaid_since)
+
+
+def refuse_leaving_with_bills(account: Account, kind: str) -> None:
+    """A postpaid account leaves postpaid once its usage is billed and its bills are paid (at the month's close its
+    credit pays the last bill): turned prepaid in between, that usage was billed nowhere, while the repayment that
+    paid it still counted as credit for the next bills (found by a helper). accounts.lifecycle calls it."""
+    if account.type != Account.Type.POSTPAID or kind == Account.Type.POSTPAID:
+        return
+    if unbilled_usage(account).exists() or Bill.objects.filter(account=account, status__in=Bill.OUTSTANDING).exists():
+        raise AccountChangeRefused(
+            _("%(account)s has usage not billed yet or bills to pay; it can leave postpaid once its bills are paid.")
+            % {"account": account.name}
+        )
 
 
 def _close(account_id: int, period: Period, now: datetime) -> Bill | None:

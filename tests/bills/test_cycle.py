@@ -120,3 +120,21 @@ def test_an_account_turned_postpaid_is_billed_only_for_what_it_used_since(client
     bill = close(Account.objects.get(pk=account.pk), NOVEMBER)
     assert bill.amount_due == Money("12.50", "USD")
     assert Account.objects.get(pk=account.pk).balance == Money("-12.50", "USD")  # what the bill asks for
+
+
+def test_an_account_leaves_postpaid_only_once_its_usage_is_billed_and_its_bills_paid(bob):
+    """Turned prepaid with usage unbilled (repaid in advance, a zero balance), that usage was billed nowhere while
+    its repayment still counted as credit for the next bills: the next bill asked 10.00 of 40.00 owed (found by a
+    helper)."""
+    from accounts.exceptions import AccountChangeRefused
+    from bills.settlement import repay
+
+    charge(bob.account, "30.00", at(2026, 11, 3), "nov")
+    repay(account_id=bob.account_id, amount=Money("30.00", "USD"), source_ref="ticket:advance", description="Advance")
+    assert Account.objects.get(pk=bob.account_id).balance == Money("0.00", "USD")
+    with pytest.raises(AccountChangeRefused, match="usage not billed yet or bills to pay"):
+        change_account_type(account_id=bob.account_id, kind=Account.Type.PREPAID)
+    bill = close(bob.account, NOVEMBER)  # the credit pays it at the close
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID
+    assert change_account_type(account_id=bob.account_id, kind=Account.Type.PREPAID).type == Account.Type.PREPAID
