@@ -231,14 +231,16 @@ def _batches_stored_whole(found: list[Identified], receiving) -> list[Identified
 
 
 def _whole_readings(part: Identified) -> list[tuple]:
-    """The (line, reference) an earlier import may have stored a part's whole entry under."""
-    readings = []
-    for line in part.line.whole:
-        own = compact_reference(clean(line.bank_reference))
-        readings += [
-            (line, reference) for reference in (own, fallback_reference(line), legacy_reference(line)) if reference
-        ]
-    return readings
+    """The (line, reference) an earlier import may have stored a part's whole entry under: read with its first
+    transaction's details, under the bank's reference or a fallback; read bare (as one held whole is stored), under
+    the bank's reference only — a bare fallback names only the day and the total, which another batch may share
+    (a second batch of that day had been taken for the first; found by a helper)."""
+    first, bare = part.line.whole
+    own = compact_reference(clean(first.bank_reference))
+    readings = [
+        (first, reference) for reference in (own, fallback_reference(first), legacy_reference(first)) if reference
+    ]
+    return readings + [(bare, own)] if own else readings
 
 
 def _lines_of(receiving, keys) -> list[int]:
