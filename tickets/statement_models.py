@@ -128,6 +128,10 @@ class StatementLine(models.Model):
         related_name="statement_lines",
         verbose_name=_("ticket"),
     )
+    # A debit that takes back a credited transfer: that transfer's line, as noted on import (statements.returns).
+    returned_line = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="returns", verbose_name=_("returns")
+    )
     ledger_entry = models.ForeignKey(
         "accounts.LedgerEntry",
         null=True,

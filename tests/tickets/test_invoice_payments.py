@@ -91,3 +91,41 @@ def test_an_english_invoice_pdf_is_set_in_helvetica_and_a_chinese_one_in_the_cjk
     chinese = client.get(f"/billing/invoices/{invoice.number}/pdf/", HTTP_ACCEPT_LANGUAGE="zh-hans").content
     fonts = PdfReader(io.BytesIO(chinese)).pages[0]["/Resources"]["/Font"].values()
     assert "/STSong-Light" in {str(font.get_object()["/BaseFont"]) for font in fonts}
+
+
+def badge(client, invoice) -> str:
+    page = client.get(f"/billing/invoices/{invoice.number}/").content.decode()
+    return page.split('data-testid="invoice-state">', 1)[1].split("<", 1)[0]
+
+
+def test_a_transfer_the_bank_returned_and_finance_took_back_pays_nothing(client, customer, bank, clerk):
+    """The invoice still said Paid after its transfer was taken back (found by a helper)."""
+    from datetime import date
+
+    from tickets.models import StatementLine
+    from tickets.statements.take_back import take_back_return
+
+    invoice = invoice_of(customer, "100.00")
+    import_statement(
+        receiving_account_id=bank.pk, data=camt053([Entry("100.00", "FT-R", remittance=invoice.number)]), name="1",
+        actor=clerk,
+    )  # fmt: skip
+    client.force_login(customer)
+    assert badge(client, invoice) == "Paid"
+    returned = camt053([Entry("-100.00", "FT-R", booked=date(2026, 12, 2))], statement_id="S2", opening="1100.00")
+    import_statement(receiving_account_id=bank.pk, data=returned, name="2", actor=clerk)
+    take_back_return(line_id=StatementLine.objects.get(amount__lt=0).pk, actor=clerk)
+    assert badge(client, invoice) == "Awaiting payment"
+    again = camt053([Entry("100.00", "FT-R", remittance=invoice.number, booked=date(2026, 12, 3))], statement_id="S3")
+    import_statement(receiving_account_id=bank.pk, data=again, name="3", actor=clerk)  # booked again: given back
+    assert badge(client, invoice) == "Paid"
+
+
+def test_one_transfer_quoting_two_invoices_pays_the_first_on_every_page(client, customer, bank, clerk):
+    """Each invoice's own page had counted the transfer for itself: both said Paid (found by a helper)."""
+    first, second = invoice_of(customer, "100.00"), invoice_of(customer, "100.00")
+    quoted = camt053([Entry("100.00", "FT-2", remittance=f"{first.number} {second.number}")])
+    import_statement(receiving_account_id=bank.pk, data=quoted, name="s", actor=clerk)
+    client.force_login(customer)
+    assert (badge(client, first), badge(client, second)) == ("Paid", "Awaiting payment")
+    assert state_on_pages(client, second)[0] == "Awaiting payment"

@@ -193,3 +193,45 @@ def test_two_returns_of_one_credit_take_back_no_more_than_it(customer, bank, cle
         Money("-40.00", "USD"),
     ]
     assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_second_return_and_rebooking_is_given_back(customer, bank, clerk):
+    """Returned, booked again (the credit stood), returned again (taken back), booked again: the second rebooking had
+    been paired with the first return and nothing was given back (found by a helper)."""
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 2))], "S2", opening="1100.00")
+    run_import(bank, clerk, [paid(customer, booked=date(2026, 12, 3))], "S3")
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 4))], "S4", opening="1100.00")
+    take_back_return(line_id=StatementLine.objects.get(booking_date=date(2026, 12, 4)).pk, actor=clerk)
+    assert balance(customer) == Money("0.00", "USD")
+    run_import(bank, clerk, [paid(customer, booked=date(2026, 12, 5))], "S5")
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []  # what the bank holds for them
+
+
+def test_a_part_returned_taken_back_and_booked_again_is_given_back(customer, bank, clerk):
+    """40.00 of 100.00 returned and taken back, then booked again: the line could not be credited (its transfer's
+    source had 100.00) and nothing gave the 40.00 back (found by a helper)."""
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    run_import(bank, clerk, [paid(customer, amount="40.00", booked=date(2026, 12, 3))], "S3", opening="1060.00")
+    line = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    assert line.state == "credited" and "credited again" in line.explanation
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+def test_the_credit_taken_back_is_the_one_the_return_named_on_import(client, bank, clerk):
+    """A statement imported late brought another customer's credit under the same payer's id: the confirmation
+    named Alice, and the action took Bob's money (found by a helper)."""
+    alice, bob = UserFactory(account__name="Alice Co"), UserFactory(account__name="Bob Co")
+    to = {user: payment_reference(user.account_id) for user in (alice, bob)}
+    first = Entry("100.00", "A-1", creditor_reference=to[alice], end_to_end="PARENT-PAY", booked=date(2026, 12, 1))
+    run_import(bank, clerk, [first], "S1")
+    run_import(bank, clerk, [Entry("-100.00", "RT-9", end_to_end="PARENT-PAY", booked=date(2026, 12, 5))], "S5")
+    late = Entry("100.00", "B-2", creditor_reference=to[bob], end_to_end="PARENT-PAY", booked=date(2026, 12, 3))
+    run_import(bank, clerk, [late], "S3")
+    staff_login(client, clerk)
+    selection = {"action": "take_back", "_selected_action": [str(the_return().pk)]}
+    assert "Alice Co" in client.post(LINES, selection).content.decode()
+    through_confirmation(client, LINES, selection)
+    assert (balance(alice), balance(bob)) == (Money("0.00", "USD"), Money("100.00", "USD"))

@@ -34,7 +34,8 @@ from .events import lines_matched
 from .identity import Identified, clean, identify
 from .matching import earlier_credits, hold, match_lines
 from .parsed import ParsedStatement, compact_reference, fallback_reference, legacy_reference
-from .returns import note_booked_again, note_returns
+from .rebookings import note_booked_again
+from .returns import note_returns
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
 LINES_PER_CHUNK = 500

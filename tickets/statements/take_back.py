@@ -3,29 +3,33 @@ back a transfer we credited (tickets.statements.returns flags the account). The 
 account the transfer credited, once per debit, through the ledger's one way money goes back out; a repayment's
 return makes its bills unpaid again, as a chargeback does. A transfer the bank books again after its return keeps
 its credit: taking it back is refused, and a credit taken back before the bank booked it again is given back
-(returns.give_back). The account had stayed flagged "reverse the credit" with nothing in the product to do it."""
+(give_back, called by statements.rebookings). The account had stayed flagged "reverse the credit" with nothing in
+the product to do it. All that debits take back of one credit stays within it."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
-from accounts.descriptions import TRANSFER_TAKEN_BACK, describe
-from accounts.ledger import reverse_deposit
+from accounts.descriptions import TRANSFER_GIVEN_BACK, TRANSFER_TAKEN_BACK, describe
+from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.models import LedgerEntry
 from billing_center.review_flags import stamp
-from bills.settlement import reopen_settled
+from bills.models import REPAYMENT_RETURN
+from bills.settlement import reopen_settled, settle_bills
 from money.errors import Conflict, Invalid
 from money.formatting import minor_places
 
 from .. import notes
 from ..models import StatementLine
 from .crediting import require_credit_permission
-from .returns import booked_again, returned_credit, taken_back_by_others, taken_back_source
+from .parsed import reference_key, reference_key_of
+from .returns import returned_credit
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,12 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
         if credit is None or credit.ledger_entry_id is None:
             raise Invalid(_("This line does not take back a transfer we credited: there is nothing to take back."))
         credit = StatementLine.objects.select_for_update().get(pk=credit.pk)  # other debits of it wait here
+        if debit.returned_line_id is None:  # noted before the line was kept: kept now, as named
+            debit.returned_line = credit
+            debit.save(update_fields=["returned_line"])
         credited = credit.ledger_entry
         repayment = credited.kind == LedgerEntry.Kind.REPAYMENT
-        source = taken_back_source(debit, repayment=repayment)
+        source = taken_back_source(debit.pk, repayment=repayment)
         done = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref=source).first()
         if done is not None:
             return TakenBack(debit, done, already=True)
@@ -56,7 +63,7 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
                 _("The bank booked the transfer %(reference)s again after this debit: its credit stands.")
                 % {"reference": credit.bank_reference}
             )
-        left = credited.amount.amount - taken_back_by_others(credit, debit)
+        left = credited.amount.amount - _taken_back_before(credited, debit)
         part = min(_returned_part(debit, credit, credited.amount).amount, left)
         if part <= 0:
             raise Conflict(
@@ -95,3 +102,59 @@ def _returned_part(debit: StatementLine, credit: StatementLine, credited: Money)
     places = Decimal(1).scaleb(-minor_places(str(credited.currency)))
     share = (credited.amount * returned / credit.amount).quantize(places, ROUND_HALF_UP)
     return Money(share, credited.currency)
+
+
+def booked_again(debit: StatementLine, credit: StatementLine) -> bool:
+    """Whether a statement lists again what the debit took back of `credit` (its reference, the debit's amount)
+    after the debit, not set aside: that credit stands."""
+    after = Q(booking_date__gt=debit.booking_date) | Q(booking_date=debit.booking_date, pk__gt=debit.pk)
+    return (
+        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
+        .filter(after, key=reference_key(credit.bank_reference), amount=-debit.amount, currency=debit.currency)
+        .filter(receiving_account_id=debit.receiving_account_id, amount__gt=0)
+        .exclude(state=StatementLine.State.SET_ASIDE)
+        .exclude(pk=credit.pk)
+        .exists()
+    )
+
+
+def taken_back_source(debit_id: int, *, repayment: bool) -> str:
+    """The ledger source of what a debit (its line's id) took back: once per debit; a repayment's counts against
+    the account's credit for its bills (bills.settlement.REPAID)."""
+    return f"{REPAYMENT_RETURN if repayment else 'bank-return:'}{debit_id}"
+
+
+def taken_back_by(debit: StatementLine) -> LedgerEntry | None:
+    sources = [taken_back_source(debit.pk, repayment=repayment) for repayment in (False, True)]
+    return LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=sources).first()
+
+
+def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
+    """The bank books again what a debit took back, and finance had taken the credit back: it is credited again,
+    once, and a repayment's settles the bills again. None if nothing was taken back for this debit. The caller
+    holds the debit's lock, as take_back_return does."""
+    taken = taken_back_by(debit)
+    if taken is None:
+        return None
+    repayment = taken.source_ref.startswith(REPAYMENT_RETURN)
+    description = describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference)
+    deposit = credit_deposit(
+        account_id=taken.account_id,
+        amount=-taken.amount,
+        kind=LedgerEntry.Kind.REPAYMENT if repayment else LedgerEntry.Kind.BANK_TRANSFER,
+        source_ref=f"{taken.source_ref}:booked-again",
+        description=description,
+        now=now,
+    )
+    if repayment and not deposit.already_credited:
+        settle_bills(account_id=taken.account_id, source_ref=deposit.entry.source_ref, note=description, now=now)
+    return deposit.entry
+
+
+def _taken_back_before(credited: LedgerEntry, debit: StatementLine) -> Decimal:
+    """What other debits have taken back of the credit `credited` already (two partial returns of one transfer, a
+    fee under its reference, a return listed again): at most the credit is taken back, whatever names it."""
+    others = StatementLine.objects.filter(returned_line__ledger_entry=credited).exclude(pk=debit.pk)
+    sources = [taken_back_source(other.pk, repayment=r) for other in others.only("pk") for r in (False, True)]
+    taken = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=sources)
+    return -sum((entry.amount.amount for entry in taken), Decimal(0))
