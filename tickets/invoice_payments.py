@@ -11,12 +11,11 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
-from accounts.models import LedgerEntry
 from money.formatting import format_money
 
 from .models import Invoice, StatementLine, TransferTicket
 from .statements.matching import INVOICE
-from .statements.take_back import taken_back_source
+from .statements.take_back import net_taken_back
 
 
 @dataclass(frozen=True)
@@ -48,16 +47,9 @@ class InvoicePayment:
 def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
     """Each invoice's payment, by its id, in five queries for a page of invoices. Each credit counts once (by its
     ledger entry: a ticket and the lines linked to it, a transfer the bank listed twice), for the one invoice it
-    pays (a transfer quoting two pays the first of its account's it names, on every page), less what finance took
-    back of it after the bank returned it (statements.take_back)."""
+    pays — a ticket's, else the first of its account's its line quotes, on every page — less what finance took back
+    of it after the bank returned it and did not give back (statements.take_back)."""
     by_number = {invoice.number: invoice for invoice in invoices}
-    credits: dict[int, tuple[Invoice, Decimal]] = {}  # ledger entry → the invoice it pays, how much
-    tickets = TransferTicket.objects.filter(
-        invoice__in=invoices, status=TransferTicket.Status.CREDITED, ledger_entry__isnull=False
-    ).select_related("invoice")
-    for ticket in tickets:
-        paid = _in_currency(ticket.invoice, ticket.received_amount, ticket.credit_amount, ticket.amount)
-        credits.setdefault(ticket.ledger_entry_id, (ticket.invoice, paid))
     lines = list(
         StatementLine.objects.filter(
             Q(remittance__icontains="INV") | Q(creditor_reference__icontains="INV"),
@@ -66,6 +58,17 @@ def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
             ledger_entry__isnull=False,
         ).only("account_id", "amount", "currency", "remittance", "creditor_reference", "ledger_entry_id")
     )
+    credits: dict[int, tuple[Invoice | None, Decimal]] = {}  # ledger entry → the invoice it pays (None: another)
+    tickets = TransferTicket.objects.filter(
+        Q(invoice__in=invoices)
+        | Q(ledger_entry_id__in={line.ledger_entry_id for line in lines}, invoice__isnull=False),
+        status=TransferTicket.Status.CREDITED,
+        ledger_entry__isnull=False,
+    ).select_related("invoice")
+    for ticket in tickets:  # a ticket names the invoice its transfer pays, whatever its line quotes
+        invoice = ticket.invoice if ticket.invoice_id in {i.pk for i in invoices} else None
+        paid = _in_currency(ticket.invoice, ticket.received_amount, ticket.credit_amount, ticket.amount)
+        credits.setdefault(ticket.ledger_entry_id, (invoice, paid))
     named = {line.pk: _numbers(line) for line in lines}
     owners = dict(
         Invoice.objects.filter(number__in={n for numbers in named.values() for n in numbers}).values_list(
@@ -74,31 +77,21 @@ def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
     )
     for line in sorted(lines, key=lambda line: line.pk):
         number = next((n for n in named[line.pk] if owners.get(n) == line.account_id), None)
-        if number in by_number:  # the first invoice of its account it quotes, as the matching reads it
-            credits.setdefault(line.ledger_entry_id, (by_number[number], _in_currency(by_number[number], line.money)))
-    taken = _taken_back(credits)
+        invoice = by_number.get(number)
+        credits.setdefault(
+            line.ledger_entry_id, (invoice, _in_currency(invoice, line.money) if invoice else Decimal(0))
+        )
+    taken = net_taken_back(entry for entry, (invoice, _) in credits.items() if invoice is not None)
     received: dict[int, Decimal] = defaultdict(Decimal)
     for entry_id, (invoice, paid) in credits.items():
-        received[invoice.pk] += paid - taken.get((entry_id, str(invoice.amount.currency)), Decimal(0))
+        if invoice is not None:
+            received[invoice.pk] += paid - taken.get(entry_id, Decimal(0))
     return {i.pk: InvoicePayment(i, Money(max(received[i.pk], Decimal(0)), i.amount.currency)) for i in invoices}
 
 
 def _numbers(line: StatementLine) -> list[str]:
     text = "".join(f"{line.creditor_reference} {line.remittance}".split()).upper()
     return [f"INV-{year}-{seq}" for year, seq in INVOICE.findall(text)]
-
-
-def _taken_back(credits: dict) -> dict[tuple[int, str], Decimal]:
-    """What finance took back of each credit (by ledger entry and currency) after the bank returned it."""
-    debits = StatementLine.objects.filter(returned_line__ledger_entry_id__in=credits).values_list(
-        "pk", "returned_line__ledger_entry_id"
-    )
-    of_debit = {taken_back_source(pk, repayment=r): entry for pk, entry in debits for r in (False, True)}
-    taken: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    returns = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=of_debit)
-    for source, amount, currency in returns.values_list("source_ref", "amount", "amount_currency"):
-        taken[(of_debit[source], currency)] -= amount
-    return taken
 
 
 def _in_currency(invoice: Invoice, *amounts) -> Decimal:

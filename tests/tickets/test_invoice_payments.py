@@ -129,3 +129,33 @@ def test_one_transfer_quoting_two_invoices_pays_the_first_on_every_page(client, 
     client.force_login(customer)
     assert (badge(client, first), badge(client, second)) == ("Paid", "Awaiting payment")
     assert state_on_pages(client, second)[0] == "Awaiting payment"
+
+
+def test_a_ticket_naming_one_invoice_and_its_line_quoting_another_pay_only_the_tickets(client, customer, bank, clerk):
+    """One transfer of 100.00: its ticket names invoice A, its statement line quotes B; B's own page had counted the
+    line for B (found by a helper)."""
+    a, b = invoice_of(customer, "100.00"), invoice_of(customer, "100.00")
+    ticket = make_ticket(customer, bank, invoice=a, amount=Money("100.00", "USD"), bank_reference="FT-9")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("100.00", "USD"), bank_reference="FT-9")
+    statement = camt053([Entry("100.00", "FT-9", remittance=b.number)])
+    import_statement(receiving_account_id=bank.pk, data=statement, name="s.xml", actor=clerk)
+    client.force_login(customer)
+    assert (badge(client, a), badge(client, b)) == ("Paid", "Awaiting payment")
+
+
+def test_a_transfer_given_back_pays_its_invoice_again_whatever_its_new_line_says(client, customer, bank, clerk):
+    from datetime import date
+
+    from tickets.models import StatementLine
+    from tickets.statements.take_back import take_back_return
+
+    invoice = invoice_of(customer, "100.00")
+    first = camt053([Entry("100.00", "FT-R", remittance=invoice.number)])
+    import_statement(receiving_account_id=bank.pk, data=first, name="1", actor=clerk)
+    returned = camt053([Entry("-100.00", "FT-R", booked=date(2026, 12, 2))], statement_id="S2", opening="1100.00")
+    import_statement(receiving_account_id=bank.pk, data=returned, name="2", actor=clerk)
+    take_back_return(line_id=StatementLine.objects.get(amount__lt=0).pk, actor=clerk)
+    again = camt053([Entry("100.00", "FT-R", booked=date(2026, 12, 3))], statement_id="S3")  # no remittance now
+    import_statement(receiving_account_id=bank.pk, data=again, name="3", actor=clerk)
+    client.force_login(customer)
+    assert badge(client, invoice) == "Paid"

@@ -101,7 +101,7 @@ def test_a_batch_whose_parts_do_not_add_up_is_held_for_finance_whole(customer, b
     assert LedgerEntry.objects.count() == 0 and balance_of(customer) == usd("0.00")
 
 
-@pytest.mark.parametrize("reference", ["BATCH-1"])
+@pytest.mark.parametrize("reference", ["BATCH-1", ""])
 def test_a_batch_stored_whole_before_is_that_line_when_a_statement_lists_it_split(
     customer, bob, carol, bank, clerk, reference
 ):

@@ -235,3 +235,80 @@ def test_the_credit_taken_back_is_the_one_the_return_named_on_import(client, ban
     assert "Alice Co" in client.post(LINES, selection).content.decode()
     through_confirmation(client, LINES, selection)
     assert (balance(alice), balance(bob)) == (Money("0.00", "USD"), Money("100.00", "USD"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_two_debits_naming_two_lines_of_one_credit_raced_take_no_more_than_it(
+    customer, bank, clerk, finance_group, settings, round_
+):
+    """One credit listed on two statements (two lines, one ledger entry), each line named by a debit: two clerks at
+    once had each read nothing taken and taken 100.00 of a 100.00 credit (found by a helper)."""
+    settings.STATEMENT_AUTO_CREDIT = True
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 3))], "S3", opening="1100.00")
+    run_import(bank, clerk, [paid(customer, booked=date(2026, 12, 2))], "S2")  # a late statement lists it again
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 4))], "S4", opening="1100.00")
+    debits = StatementLine.objects.filter(amount__lt=0)
+    assert {debit.returned_line_id for debit in debits} == set(
+        StatementLine.objects.filter(amount__gt=0).values_list("pk", flat=True)
+    )
+    other = finance_clerk(finance_group, "gina")
+    results = race(
+        [
+            lambda d=d, a=a: take_back_return(line_id=d.pk, actor=a)
+            for d, a in zip(list(debits), (clerk, other), strict=True)
+        ]
+    )
+    assert sum(isinstance(result, Conflict) for result in results) == 1, results
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_return_under_the_payers_reference_is_given_back_when_the_transfer_is_booked_again(customer, bank, clerk):
+    """The return named the payer's id, not the bank's reference: the rebooking never paired with it (found by a
+    helper)."""
+    payment = Entry("100.00", "A-1", creditor_reference=payment_reference(customer.account_id), end_to_end="PAY-77")
+    run_import(bank, clerk, [payment], "S1")
+    run_import(bank, clerk, [Entry("-100.00", "RT-9", end_to_end="PAY-77", booked=date(2026, 12, 2))], "S2")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    payment.booked = date(2026, 12, 3)
+    run_import(bank, clerk, [payment], "S3")
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+def test_what_was_given_back_can_be_taken_back_again(customer, bank, clerk):
+    """40.00 returned, taken back, booked again and given back; then the whole 100.00 returned: the take-back had
+    counted the 40.00 as still taken and left 40.00 the bank no longer held (found by a helper)."""
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    run_import(bank, clerk, [paid(customer, amount="40.00", booked=date(2026, 12, 3))], "S3", opening="1060.00")
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 4))], "S4", opening="1100.00")
+    take_back_return(line_id=StatementLine.objects.get(booking_date=date(2026, 12, 4)).pk, actor=clerk)
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_return_and_its_rebooking_in_one_statement_tell_finance_the_credit_stands(customer, bank, clerk):
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned(), paid(customer, booked=date(2026, 12, 3))], "S2", opening="1100.00")
+    with pytest.raises(Conflict, match="its credit stands"):
+        take_back_return(line_id=the_return().pk, actor=clerk)
+    assert "do not reverse it" in Account.objects.get(pk=customer.account_id).review_note
+
+
+def test_a_repayment_returned_after_the_account_left_postpaid_reopens_no_bill(bank, clerk):
+    """A bill reopened on a prepaid account is one nothing settles again: its balance says what it owes (found by a
+    helper)."""
+    from accounts.lifecycle import change_account_type
+
+    bob = UserFactory(account=PostpaidAccountFactory(name="Bob's Shop"))
+    charge(bob.account, "100.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    run_import(bank, clerk, [Entry("100.00", "FT-RET", remittance=f"payment {bill.number}")], "S1")
+    change_account_type(account_id=bob.account_id, kind=Account.Type.PREPAID)
+    run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    bill.refresh_from_db()
+    assert bill.status == Bill.Status.PAID and Account.objects.get(pk=bob.account_id).balance == Money("-100.00", "USD")
+    assert ledger_mismatches() == []

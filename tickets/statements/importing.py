@@ -220,28 +220,30 @@ def _batches_stored_whole(found: list[Identified], receiving) -> list[Identified
             receiving_account=receiving, bank_reference__in={key[0] for key in keys}
         ).values_list("bank_reference", "booking_date", "amount", "currency")
     )
+    # A stored line this file lists itself (a batch held whole again) is that line, not another batch's; and a
+    # stored line is claimed by one batch of the file at most (two batches of a day and total without references).
+    taken = {item.key for item in found if not item.line.whole}
     found, dropped = list(found), set()
     for places in batches.values():
-        stored_as = [
-            (line, reference) for line, reference in _whole_readings(found[places[0]]) if line.key(reference) in stored
-        ]
+        readings = _whole_readings(found[places[0]])
+        stored_as = [(line, ref) for line, ref in readings if line.key(ref) in stored and line.key(ref) not in taken]
         if stored_as:  # the first part becomes the line stored before, the others go
             found[places[0]] = Identified(*stored_as[0])
+            taken.add(found[places[0]].key)
             dropped.update(places[1:])
     return [item for place, item in enumerate(found) if place not in dropped]
 
 
 def _whole_readings(part: Identified) -> list[tuple]:
     """The (line, reference) an earlier import may have stored a part's whole entry under: read with its first
-    transaction's details, under the bank's reference or a fallback; read bare (as one held whole is stored), under
-    the bank's reference only — a bare fallback names only the day and the total, which another batch may share
-    (a second batch of that day had been taken for the first; found by a helper)."""
-    first, bare = part.line.whole
-    own = compact_reference(clean(first.bank_reference))
-    readings = [
-        (first, reference) for reference in (own, fallback_reference(first), legacy_reference(first)) if reference
-    ]
-    return readings + [(bare, own)] if own else readings
+    transaction's details, and read bare (as one held whole is stored), each under the bank's reference or a
+    fallback. A bare fallback names only the day and the total: _batches_stored_whole lets one batch of a file
+    claim such a line, and none when the file lists that line itself (found by helpers)."""
+    readings = []
+    for line in part.line.whole:
+        own = compact_reference(clean(line.bank_reference))
+        readings += [(line, ref) for ref in (own, fallback_reference(line), legacy_reference(line)) if ref]
+    return readings
 
 
 def _lines_of(receiving, keys) -> list[int]:

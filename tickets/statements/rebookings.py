@@ -28,69 +28,80 @@ from ..notes import (
     explain,
 )
 from .parsed import reference_key, reference_key_of
-from .returns import noted_as_return
-from .take_back import give_back
+from .returns import noted_as_return, returned_credit
+from .take_back import give_back, rebookings_of
 
 REBOOKABLE = (StatementLine.State.CREDITED, StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 
 
 def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
-    """Pair this import's credits (by id) with the earlier statements' debits they book again; how many were paired.
-    `statement` is the file just imported."""
+    """Pair this import's credits (by id) with the debits they book again; how many were paired. `statement` is the
+    file just imported: its own debits count too (a return and its rebooking in one file)."""
     # The debits that took a transfer back are few: found first, so a statement's thousands of credits are looked at
-    # only under their references.
+    # only under what those transfers are called.
+    credits = StatementLine.objects.filter(pk__in=line_ids, amount__gt=0, state__in=REBOOKABLE)
+    keys = {reference_key(reference) for reference in credits.values_list("bank_reference", flat=True)}
+    payers = set(credits.exclude(payer_reference="").values_list("payer_reference", flat=True))
+    if not keys:
+        return 0
+    names_one = (  # the transfer a debit returned, by its reference or its payer's; a debit noted before, by its own
+        Q(returned_key__in=keys)
+        | Q(returned_line__payer_reference__in=payers)
+        | Q(returned_line__isnull=True, own_key__in=keys, explanation__contains=RETURNS_CREDIT.split("%")[0])
+    )
     debits = [
         debit
-        for debit in StatementLine.objects.filter(state=StatementLine.State.DEBIT)
-        .filter(Q(returned_line__isnull=False) | Q(explanation__contains=RETURNS_CREDIT.split("%")[0]))
-        .filter(receiving_account_id=statement.receiving_account_id)
-        .exclude(statement_file=statement)
+        for debit in StatementLine.objects.alias(
+            returned_key=reference_key_of("returned_line__bank_reference"), own_key=reference_key_of("bank_reference")
+        )
+        .filter(names_one, state=StatementLine.State.DEBIT, receiving_account_id=statement.receiving_account_id)
+        .select_related("returned_line")
         if noted_as_return(debit)
     ]
-    if not debits:
+    returned = {debit.pk: returned_credit(debit) for debit in debits}
+    returned = {pk: credit for pk, credit in returned.items() if credit is not None}
+    if not returned:
         return 0
-    lines = (
-        StatementLine.objects.alias(key=reference_key_of("bank_reference"))
-        .filter(pk__in=line_ids, amount__gt=0, state__in=REBOOKABLE)
-        .filter(key__in={reference_key(debit.bank_reference) for debit in debits})
-        .order_by("booking_date", "pk")
-    )
+    candidates = {
+        pk: set(
+            rebookings_of(debit, returned[pk])
+            .filter(pk__in=line_ids, state__in=REBOOKABLE)
+            .values_list("pk", flat=True)
+        )
+        for pk, debit in ((debit.pk, debit) for debit in debits if debit.pk in returned)
+    }
+    by_line: dict[int, list[StatementLine]] = {}
+    for debit in debits:
+        for line_id in candidates.get(debit.pk, ()):
+            by_line.setdefault(line_id, []).append(debit)
     paired = set()
-    for line in lines:
-        books_again = [
-            debit
-            for debit in debits
-            if debit.pk not in paired
-            and reference_key(debit.bank_reference) == reference_key(line.bank_reference)
-            and (-debit.amount, debit.currency) == (line.amount, line.currency)
-            and debit.booking_date <= line.booking_date
-        ]
-        if books_again:
-            debit = max(books_again, key=lambda d: (d.booking_date, d.pk))  # the latest return before it
+    for line_id in sorted(by_line):
+        unpaired = [debit for debit in by_line[line_id] if debit.pk not in paired]
+        if unpaired:
+            debit = max(unpaired, key=lambda d: (d.booking_date, d.pk))  # the latest return before it
             paired.add(debit.pk)
-            _booked_again(debit, line.pk, now=now)
+            _booked_again(debit, returned[debit.pk], line_id, now=now)
     return len(paired)
 
 
-def _booked_again(debit: StatementLine, line_id: int, *, now: datetime) -> None:
+def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, now: datetime) -> None:
     with transaction.atomic():
         StatementLine.objects.select_for_update().filter(pk=debit.pk).first()  # as take_back_return, first
         line = StatementLine.objects.select_for_update().get(pk=line_id)
         given = give_back(debit, now=now)
-        if given is not None:  # the line is the credit given back
-            line.state, line.ledger_entry, line.account_id, line.credited_at = (
-                StatementLine.State.CREDITED, given, given.account_id, now,
+        if given is not None:  # the line is that transfer again: linked to its credit, whose part is given back
+            line.state, line.ledger_entry_id, line.account_id, line.credited_at = (
+                StatementLine.State.CREDITED, credit.ledger_entry_id, given.account_id, now,
             )  # fmt: skip
             explain(line, describe(CREDITED_AGAIN, debit=debit.bank_reference, amount=given.amount))
             note = TRANSFER_CREDITED_AGAIN
-        elif line.state == StatementLine.State.CREDITED:  # linked to the credit, which stands
+        else:  # the credit stands: whatever the line's state, the account is told not to reverse it
             explain(line, describe(BOOKED_AGAIN, returned=debit.booking_date, debit=debit.bank_reference))
             note = TRANSFER_BOOKED_AGAIN
-        else:
-            return
         line.save(update_fields=["state", "ledger_entry", "account", "credited_at", "explanation", "explanation_parts"])
         words = describe(
             note, reference=line.bank_reference, amount=line.money, date=line.booking_date, debit=debit.bank_reference
         )
-        if not Account.objects.filter(pk=line.account_id, review_note__contains=words).exists():
-            flag_for_review(account_id=line.account_id, note=words, now=now)
+        account_id = credit.account_id
+        if not Account.objects.filter(pk=account_id, review_note__contains=words).exists():
+            flag_for_review(account_id=account_id, note=words, now=now)

@@ -6,6 +6,7 @@ its credit: taking it back is refused, and a credit taken back before the bank b
 (give_back, called by statements.rebookings). The account had stayed flagged "reverse the credit" with nothing in
 the product to do it. All that debits take back of one credit stays within it."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,7 +19,7 @@ from djmoney.money import Money
 
 from accounts.descriptions import TRANSFER_GIVEN_BACK, TRANSFER_TAKEN_BACK, describe
 from accounts.ledger import credit_deposit, reverse_deposit
-from accounts.models import LedgerEntry
+from accounts.models import Account, LedgerEntry
 from billing_center.review_flags import stamp
 from bills.models import REPAYMENT_RETURN
 from bills.settlement import reopen_settled, settle_bills
@@ -53,7 +54,12 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
             debit.returned_line = credit
             debit.save(update_fields=["returned_line"])
         credited = credit.ledger_entry
-        repayment = credited.kind == LedgerEntry.Kind.REPAYMENT
+        # The account's row before what was taken back of its credit is read: two debits naming two lines of one
+        # credit (a transfer listed twice) had each found nothing taken and taken it all (found by a helper).
+        account = Account.objects.select_for_update().get(pk=credited.account_id)
+        # A repayment's return reopens bills only while the account is postpaid: turned prepaid since, nothing
+        # would settle them again, and its balance says what it owes (found by a helper).
+        repayment = credited.kind == LedgerEntry.Kind.REPAYMENT and account.is_postpaid
         source = taken_back_source(debit.pk, repayment=repayment)
         done = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref=source).first()
         if done is not None:
@@ -63,7 +69,7 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
                 _("The bank booked the transfer %(reference)s again after this debit: its credit stands.")
                 % {"reference": credit.bank_reference}
             )
-        left = credited.amount.amount - _taken_back_before(credited, debit)
+        left = credited.amount.amount - net_taken_back([credited.pk]).get(credited.pk, Decimal(0))
         part = min(_returned_part(debit, credit, credited.amount).amount, left)
         if part <= 0:
             raise Conflict(
@@ -84,10 +90,10 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
         if repayment:  # what it settled is unpaid again
             note = describe(TRANSFER_TAKEN_BACK, reference=credit.bank_reference, debit=debit.bank_reference)
             reopen_settled(account_id=credited.account_id, source_ref=taken.entry.source_ref, note=note, now=now)
-        account = notes.account_label(credited.account_id, credited.account.name)
+        label = notes.account_label(account.pk, account.name)
         amount = -taken.entry.amount
         notes.explain(
-            debit, describe(notes.CREDIT_TAKEN_BACK, user=actor, amount=amount, account=account, when=stamp(now))
+            debit, describe(notes.CREDIT_TAKEN_BACK, user=actor, amount=amount, account=label, when=stamp(now))
         )
         debit.save(update_fields=["explanation", "explanation_parts"])
         return TakenBack(debit, taken.entry)
@@ -105,16 +111,23 @@ def _returned_part(debit: StatementLine, credit: StatementLine, credited: Money)
 
 
 def booked_again(debit: StatementLine, credit: StatementLine) -> bool:
-    """Whether a statement lists again what the debit took back of `credit` (its reference, the debit's amount)
-    after the debit, not set aside: that credit stands."""
+    """Whether a statement lists again what the debit took back of `credit` after the debit, not set aside: that
+    credit stands (statements.rebookings pairs such a line with the debit)."""
+    return rebookings_of(debit, credit).exclude(state=StatementLine.State.SET_ASIDE).exists()
+
+
+def rebookings_of(debit: StatementLine, credit: StatementLine):
+    """The lines that book again what `debit` took back of `credit`: the transfer's reference (or the payer's own for
+    it, as the return may have named it), the debit's amount, listed after the debit."""
     after = Q(booking_date__gt=debit.booking_date) | Q(booking_date=debit.booking_date, pk__gt=debit.pk)
+    same = Q(key=reference_key(credit.bank_reference))
+    if credit.payer_reference:
+        same |= Q(payer_reference=credit.payer_reference)
     return (
         StatementLine.objects.alias(key=reference_key_of("bank_reference"))
-        .filter(after, key=reference_key(credit.bank_reference), amount=-debit.amount, currency=debit.currency)
-        .filter(receiving_account_id=debit.receiving_account_id, amount__gt=0)
-        .exclude(state=StatementLine.State.SET_ASIDE)
+        .filter(after, same, amount=-debit.amount, currency=debit.currency)
+        .filter(receiving_account_id=debit.receiving_account_id)
         .exclude(pk=credit.pk)
-        .exists()
     )
 
 
@@ -151,10 +164,18 @@ def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
     return deposit.entry
 
 
-def _taken_back_before(credited: LedgerEntry, debit: StatementLine) -> Decimal:
-    """What other debits have taken back of the credit `credited` already (two partial returns of one transfer, a
-    fee under its reference, a return listed again): at most the credit is taken back, whatever names it."""
-    others = StatementLine.objects.filter(returned_line__ledger_entry=credited).exclude(pk=debit.pk)
-    sources = [taken_back_source(other.pk, repayment=r) for other in others.only("pk") for r in (False, True)]
-    taken = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=sources)
-    return -sum((entry.amount.amount for entry in taken), Decimal(0))
+def net_taken_back(entry_ids) -> dict[int, Decimal]:
+    """What finance took back of each credit (its ledger entry) after the bank returned it, less what was given back
+    when the bank booked it again, in the credit's currency. Counted by the debits that name a line of it."""
+    debits = StatementLine.objects.filter(returned_line__ledger_entry_id__in=list(entry_ids)).values_list(
+        "pk", "returned_line__ledger_entry_id"
+    )
+    of_source = {}
+    for pk, entry_id in debits:
+        for repayment in (False, True):
+            source = taken_back_source(pk, repayment=repayment)
+            of_source[source] = of_source[f"{source}:booked-again"] = entry_id
+    net: dict[int, Decimal] = defaultdict(Decimal)
+    for source, amount in LedgerEntry.objects.filter(source_ref__in=of_source).values_list("source_ref", "amount"):
+        net[of_source[source]] -= amount  # taken back: negative entries; given back: positive
+    return net
