@@ -39,6 +39,12 @@ def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
     file just imported: its own debits count too (a return and its rebooking in one file)."""
     # The debits that took a transfer back are few: found first, so a statement's thousands of credits are looked at
     # only under what those transfers are called.
+    returns = Q(returned_line__isnull=False) | Q(explanation__contains=RETURNS_CREDIT.split("%")[0])
+    debits_here = StatementLine.objects.filter(
+        returns, state=StatementLine.State.DEBIT, receiving_account_id=statement.receiving_account_id
+    )
+    if not debits_here.exists():  # most imports: no return at this account yet, nothing to pair
+        return 0
     credits = StatementLine.objects.filter(pk__in=line_ids, amount__gt=0, state__in=REBOOKABLE)
     keys = {reference_key(reference) for reference in credits.values_list("bank_reference", flat=True)}
     payers = set(credits.exclude(payer_reference="").values_list("payer_reference", flat=True))
@@ -47,14 +53,14 @@ def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
     names_one = (  # the transfer a debit returned, by its reference or its payer's; a debit noted before, by its own
         Q(returned_key__in=keys)
         | Q(returned_line__payer_reference__in=payers)
-        | Q(returned_line__isnull=True, own_key__in=keys, explanation__contains=RETURNS_CREDIT.split("%")[0])
+        | Q(returned_line__isnull=True, own_key__in=keys)
     )
     debits = [
         debit
-        for debit in StatementLine.objects.alias(
+        for debit in debits_here.alias(
             returned_key=reference_key_of("returned_line__bank_reference"), own_key=reference_key_of("bank_reference")
         )
-        .filter(names_one, state=StatementLine.State.DEBIT, receiving_account_id=statement.receiving_account_id)
+        .filter(names_one)
         .select_related("returned_line")
         if noted_as_return(debit)
     ]
