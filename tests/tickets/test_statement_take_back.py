@@ -312,3 +312,16 @@ def test_a_repayment_returned_after_the_account_left_postpaid_reopens_no_bill(ba
     bill.refresh_from_db()
     assert bill.status == Bill.Status.PAID and Account.objects.get(pk=bob.account_id).balance == Money("-100.00", "USD")
     assert ledger_mismatches() == []
+
+
+def test_a_new_payment_under_the_payers_reused_id_is_not_taken_for_a_rebooking(customer, bank, clerk):
+    """A payer may use one end-to-end id for every payment: next month's 100.00 is credited as itself, never also
+    given back as the returned transfer booked again."""
+    first = Entry("100.00", "A-1", creditor_reference=payment_reference(customer.account_id), end_to_end="MONTHLY")
+    run_import(bank, clerk, [first], "S1")
+    run_import(bank, clerk, [Entry("-100.00", "RT-9", end_to_end="MONTHLY", booked=date(2026, 12, 2))], "S2")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    again = Entry("100.00", "A-2", creditor_reference=payment_reference(customer.account_id), end_to_end="MONTHLY")
+    again.booked = date(2026, 12, 20)
+    run_import(bank, clerk, [again], "S3")
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []  # 100 - 100 + 100

@@ -47,14 +47,10 @@ def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
         return 0
     credits = StatementLine.objects.filter(pk__in=line_ids, amount__gt=0, state__in=REBOOKABLE)
     keys = {reference_key(reference) for reference in credits.values_list("bank_reference", flat=True)}
-    payers = set(credits.exclude(payer_reference="").values_list("payer_reference", flat=True))
     if not keys:
         return 0
-    names_one = (  # the transfer a debit returned, by its reference or its payer's; a debit noted before, by its own
-        Q(returned_key__in=keys)
-        | Q(returned_line__payer_reference__in=payers)
-        | Q(returned_line__isnull=True, own_key__in=keys)
-    )
+    # The transfer a debit returned, by its reference; a debit noted before returned_line was kept, by its own.
+    names_one = Q(returned_key__in=keys) | Q(returned_line__isnull=True, own_key__in=keys)
     debits = [
         debit
         for debit in debits_here.alias(

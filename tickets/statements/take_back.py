@@ -117,15 +117,13 @@ def booked_again(debit: StatementLine, credit: StatementLine) -> bool:
 
 
 def rebookings_of(debit: StatementLine, credit: StatementLine):
-    """The lines that book again what `debit` took back of `credit`: the transfer's reference (or the payer's own for
-    it, as the return may have named it), the debit's amount, listed after the debit."""
+    """The lines that book again what `debit` took back of `credit`: the transfer's own reference (whatever the
+    return was listed under), the debit's amount, listed after the debit. Not the payer's id: a payer may use it for
+    every payment, and a new payment of that amount is credited as one (it would have been given back as well)."""
     after = Q(booking_date__gt=debit.booking_date) | Q(booking_date=debit.booking_date, pk__gt=debit.pk)
-    same = Q(key=reference_key(credit.bank_reference))
-    if credit.payer_reference:
-        same |= Q(payer_reference=credit.payer_reference)
     return (
         StatementLine.objects.alias(key=reference_key_of("bank_reference"))
-        .filter(after, same, amount=-debit.amount, currency=debit.currency)
+        .filter(after, key=reference_key(credit.bank_reference), amount=-debit.amount, currency=debit.currency)
         .filter(receiving_account_id=debit.receiving_account_id)
         .exclude(pk=credit.pk)
     )
