@@ -58,7 +58,8 @@ def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
             ledger_entry__isnull=False,
         ).only("account_id", "amount", "currency", "remittance", "creditor_reference", "ledger_entry_id")
     )
-    credits: dict[int, tuple[Invoice | None, Decimal]] = {}  # ledger entry → the invoice it pays (None: another)
+    # ledger entry → the invoice it pays (None: another), how much in the invoice's currency, how much was credited
+    credits: dict[int, tuple[Invoice | None, Decimal, Decimal]] = {}
     tickets = TransferTicket.objects.filter(
         Q(invoice__in=invoices)
         | Q(ledger_entry_id__in={line.ledger_entry_id for line in lines}, invoice__isnull=False),
@@ -68,7 +69,8 @@ def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
     for ticket in tickets:  # a ticket names the invoice its transfer pays, whatever its line quotes
         invoice = ticket.invoice if ticket.invoice_id in {i.pk for i in invoices} else None
         paid = _in_currency(ticket.invoice, ticket.received_amount, ticket.credit_amount, ticket.amount)
-        credits.setdefault(ticket.ledger_entry_id, (invoice, paid))
+        credited = ticket.credit_amount.amount if ticket.credit_amount is not None else paid
+        credits.setdefault(ticket.ledger_entry_id, (invoice, paid, credited))
     named = {line.pk: _numbers(line) for line in lines}
     owners = dict(
         Invoice.objects.filter(number__in={n for numbers in named.values() for n in numbers}).values_list(
@@ -78,14 +80,14 @@ def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
     for line in sorted(lines, key=lambda line: line.pk):
         number = next((n for n in named[line.pk] if owners.get(n) == line.account_id), None)
         invoice = by_number.get(number)
-        credits.setdefault(
-            line.ledger_entry_id, (invoice, _in_currency(invoice, line.money) if invoice else Decimal(0))
-        )
-    taken = net_taken_back(entry for entry, (invoice, _) in credits.items() if invoice is not None)
+        paid = _in_currency(invoice, line.money) if invoice else Decimal(0)
+        credits.setdefault(line.ledger_entry_id, (invoice, paid, line.amount))
+    taken = net_taken_back(entry for entry, (invoice, *_) in credits.items() if invoice is not None)
     received: dict[int, Decimal] = defaultdict(Decimal)
-    for entry_id, (invoice, paid) in credits.items():
-        if invoice is not None:
-            received[invoice.pk] += paid - taken.get(entry_id, Decimal(0))
+    for entry_id, (invoice, paid, credited) in credits.items():
+        if invoice is not None:  # what was taken back of the credit, in the invoice's currency at the credit's rate
+            back = taken.get(entry_id, Decimal(0)) * paid / credited if credited else Decimal(0)
+            received[invoice.pk] += paid - back.quantize(Decimal("0.01"))
     return {i.pk: InvoicePayment(i, Money(max(received[i.pk], Decimal(0)), i.amount.currency)) for i in invoices}
 
 

@@ -180,6 +180,9 @@ def test_a_lines_page_offers_what_may_be_done_to_it(client, customer, clerk, cre
     assert "Takes back the transfer FT-RET" in client.post(LINES, selection).content.decode()  # its "are you sure?"
     credit = StatementLine.objects.get(amount__gt=0)
     assert "line-actions" not in client.get(f"{LINES}{credit.pk}/change/").content.decode()  # credited: nothing
+    take_back_return(line_id=credited_then_returned.pk, actor=clerk)
+    page = client.get(f"{LINES}{credited_then_returned.pk}/change/").content.decode()
+    assert "line-actions" not in page  # taken back already: no button that only says so
 
 
 def test_two_returns_of_one_credit_take_back_no_more_than_it(customer, bank, clerk):
@@ -325,3 +328,41 @@ def test_a_new_payment_under_the_payers_reused_id_is_not_taken_for_a_rebooking(c
     again.booked = date(2026, 12, 20)
     run_import(bank, clerk, [again], "S3")
     assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []  # 100 - 100 + 100
+
+
+@pytest.mark.parametrize("order", ["return first", "confirmed after the return"])
+def test_a_return_stored_before_its_credit_is_credited_is_noted_then(customer, bank, clerk, settings, order):
+    """A return imported before its credit's statement, or while the credit waited for a clerk (auto-credit off, the
+    default): nothing said the credit had gone back, and the clerk confirmed it (found by a helper)."""
+    from tickets.statements.crediting import confirm_line
+
+    if order == "return first":
+        run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+        run_import(bank, clerk, [paid(customer)], "S1")
+    else:
+        settings.STATEMENT_AUTO_CREDIT = False
+        run_import(bank, clerk, [paid(customer)], "S1")
+        run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+        confirm_line(line_id=StatementLine.objects.get(amount__gt=0).pk, actor=clerk)
+    credit = StatementLine.objects.get(amount__gt=0)
+    assert credit.state == "credited" and the_return().returned_line_id == credit.pk
+    assert "takes back the transfer FT-RET" in Account.objects.get(pk=customer.account_id).review_note
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_rebooked_part_set_aside_then_put_back_after_the_take_back_is_given_back(customer, bank, clerk):
+    """Set aside, the credit could be taken back; put back, the line could never be credited (its transfer's source
+    holds the first credit) and nothing gave the part back (found by a helper)."""
+    from tickets.statements.setting_aside import put_back_line, set_aside_line
+
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")
+    run_import(bank, clerk, [paid(customer, amount="40.00", booked=date(2026, 12, 3))], "S3", opening="1060.00")
+    rebooked = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    set_aside_line(line_id=rebooked.pk, actor=clerk, reason="not_a_payment", note="checking")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    assert balance(customer) == Money("60.00", "USD")
+    put_back_line(line_id=rebooked.pk, actor=clerk)
+    assert StatementLine.objects.get(pk=rebooked.pk).state == "credited"
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []

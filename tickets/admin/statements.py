@@ -29,7 +29,7 @@ from ..statements.crediting import CREDITABLE, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
 from ..statements.returns import returned_credit
 from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
-from ..statements.take_back import take_back_return
+from ..statements.take_back import booked_again, take_back_return, taken_back_by
 from .statement_words import (
     assigned_words,
     credit_words,
@@ -362,8 +362,9 @@ def line_actions(line: StatementLine) -> list[tuple[str, str]]:
         return [*confirm, ("assign_to_account", _("Assign to account")), ("set_aside", _("Set aside"))]
     if line.state == StatementLine.State.SET_ASIDE:
         return [("put_back", _("Put back"))]
-    if returned_credit(line) is not None:
-        return [("take_back", _("Take back the credit"))]
+    credit = returned_credit(line)
+    if credit is not None and taken_back_by(line) is None and not booked_again(line, credit):
+        return [("take_back", _("Take back the credit"))]  # not when taken back already, or its credit stands
     return []
 
 

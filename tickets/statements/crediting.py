@@ -32,6 +32,7 @@ from ..review import CREDIT_PERMISSION, close_matched_ticket
 from .events import lines_matched
 from .matching import earlier_credits
 from .parsed import reference_key, reference_key_of
+from .returns import note_returns_of
 from .transfer_lines import link_others, lock_transfers, refuse_if_set_aside, with_a_line_set_aside
 
 CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
@@ -87,7 +88,9 @@ def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: d
                 return LineOutcome(line, credited=False)
             if line.proposed_by_id == actor.pk:
                 raise Refused(_("You proposed this credit; a second finance user must confirm it."))
-        return credit_locked_line(line, actor=actor, now=now)
+        outcome = credit_locked_line(line, actor=actor, now=now)
+        note_returns_of([line.pk], now=now)  # a return stored while it waited is noted, its account flagged
+        return outcome
 
 
 def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:
@@ -132,7 +135,6 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
     """Credit the locked, matched line once and close its ticket. A transfer a ticket already
     credited is linked to that credit, never credited again (the outcome names that ticket)."""
     account = Account.objects.get(pk=line.account_id)
-    refuse_other_currency(line, account)
     lock_transfers([line])
     refuse_if_set_aside(line)
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
@@ -152,7 +154,8 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
         entry, linked = ticket.ledger_entry, True  # the clerk confirmed it under another reference
     elif earlier_entry := _earlier_entry(line):
         entry, linked = earlier_entry, True  # under a source written before sources named the receiving account
-    else:
+    else:  # a new credit: in the account's currency only (a ticket's converted credit is linked above)
+        refuse_other_currency(line, account)
         deposit = credit_payment(
             repayment=account.is_postpaid,
             kind=LedgerEntry.Kind.BANK_TRANSFER,

@@ -35,7 +35,7 @@ from .identity import Identified, clean, identify
 from .matching import earlier_credits, hold, match_lines
 from .parsed import ParsedStatement, compact_reference, fallback_reference, legacy_reference
 from .rebookings import note_booked_again
-from .returns import note_returns
+from .returns import note_returns, note_returns_of
 
 IMPORT_PERMISSION = "tickets.import_statementfile"
 LINES_PER_CHUNK = 500
@@ -120,7 +120,8 @@ def import_statement(
             states[line_id] = _credit_one(line_id, actor=actor, now=now)
     rebooked = {key for key, why in held.items() if why.parts["text"] == REVERSAL_REBOOKED}
     note_returns(line_ids, now=now, rebooked=rebooked)  # after the credits: a return in this file is one too
-    note_booked_again(line_ids, statement=statement, now=now)
+    note_returns_of(line_ids, now=now)  # this file's credits returned by debits stored before
+    note_booked_again(line_ids, receiving_account_id=receiving.pk, now=now)
     counts = Counter(states.values())
     return ImportResult(
         statement,

@@ -34,14 +34,15 @@ from .take_back import give_back, rebookings_of
 REBOOKABLE = (StatementLine.State.CREDITED, StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 
 
-def note_booked_again(line_ids: list[int], *, statement, now: datetime) -> int:
-    """Pair this import's credits (by id) with the debits they book again; how many were paired. `statement` is the
-    file just imported: its own debits count too (a return and its rebooking in one file)."""
+def note_booked_again(line_ids: list[int], *, receiving_account_id: int, now: datetime) -> int:
+    """Pair credit lines (by id: an import's, a line put back) with the debits they book again, at one receiving
+    account; how many were paired. The debits of the lines' own statement count too (a return and its rebooking in
+    one file)."""
     # The debits that took a transfer back are few: found first, so a statement's thousands of credits are looked at
     # only under what those transfers are called.
     returns = Q(returned_line__isnull=False) | Q(explanation__contains=RETURNS_CREDIT.split("%")[0])
     debits_here = StatementLine.objects.filter(
-        returns, state=StatementLine.State.DEBIT, receiving_account_id=statement.receiving_account_id
+        returns, state=StatementLine.State.DEBIT, receiving_account_id=receiving_account_id
     )
     if not debits_here.exists():  # most imports: no return at this account yet, nothing to pair
         return 0
@@ -90,6 +91,8 @@ def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, 
     with transaction.atomic():
         StatementLine.objects.select_for_update().filter(pk=debit.pk).first()  # as take_back_return, first
         line = StatementLine.objects.select_for_update().get(pk=line_id)
+        if line.ledger_entry_id not in (None, credit.ledger_entry_id):  # credited as a transfer of its own: not this
+            return
         given = give_back(debit, now=now)
         if given is not None:  # the line is that transfer again: linked to its credit, whose part is given back
             line.state, line.ledger_entry_id, line.account_id, line.credited_at = (

@@ -35,21 +35,54 @@ def note_returns(line_ids: list[int], *, now: datetime, rebooked: set[tuple]) ->
         found = 0
         for debit in debits:
             credit = next((line for line in credits if _takes_back(debit, line)), None)
-            if credit is None:
-                continue
-            found += 1
-            names = dict(Account.objects.filter(pk=credit.account_id).values_list("pk", "name"))
-            account = account_label(credit.account_id, names.get(credit.account_id))
-            explain(debit, describe(RETURNS_CREDIT, reference=credit.bank_reference, account=account))
-            debit.returned_line = credit  # what finance reads here is what a take-back takes (take_back.py)
-            debit.save(update_fields=["explanation", "explanation_parts", "returned_line"])
-            note = describe(
-                TRANSFER_RETURNED, debit=debit.bank_reference, amount=-debit.money, date=debit.booking_date,
-                reference=credit.bank_reference, credited=credit.money,
-            )  # fmt: skip
-            if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
-                flag_for_review(account_id=credit.account_id, note=note, now=now)
+            if credit is not None:
+                found += 1
+                _note(debit, credit, now=now)
         return found
+
+
+def note_returns_of(credit_ids: list[int], *, now: datetime) -> int:
+    """The other way round: debits stored before the credit they take back was credited (its statement imported
+    after theirs, or the credit waiting for a clerk's confirmation meanwhile) are noted and flagged once it is. Else
+    finance confirmed money the bank had already taken back, and nothing said so (found by a helper)."""
+    credits = list(StatementLine.objects.filter(pk__in=credit_ids, state=StatementLine.State.CREDITED))
+    if not credits:
+        return 0
+    keys = {reference_key(credit.bank_reference) for credit in credits}
+    same = Q(key__in=keys) | Q(payer_reference__in={c.payer_reference for c in credits if c.payer_reference})
+    with transaction.atomic():
+        debits = list(
+            StatementLine.objects.select_for_update()
+            .alias(key=reference_key_of("bank_reference"))
+            .filter(same, state=StatementLine.State.DEBIT, returned_line__isnull=True)
+            .filter(receiving_account__in={credit.receiving_account_id for credit in credits})
+            .exclude(explanation__contains=RETURNS_CREDIT.split("%")[0])  # noted before returned_line was kept
+            .order_by("pk")
+        )
+        credits.sort(key=lambda line: (line.booking_date, line.pk), reverse=True)  # the latest credit, as on import
+        found = 0
+        for debit in debits:
+            credit = next((line for line in credits if _takes_back(debit, line)), None)
+            if credit is not None:
+                found += 1
+                _note(debit, credit, now=now)
+        return found
+
+
+def _note(debit: StatementLine, credit: StatementLine, *, now: datetime) -> None:
+    """Say on the debit which credit it takes back, keep that line (what a take-back takes: take_back.py), and flag
+    the credited account for finance, once however often the debit is listed."""
+    names = dict(Account.objects.filter(pk=credit.account_id).values_list("pk", "name"))
+    account = account_label(credit.account_id, names.get(credit.account_id))
+    explain(debit, describe(RETURNS_CREDIT, reference=credit.bank_reference, account=account))
+    debit.returned_line = credit
+    debit.save(update_fields=["explanation", "explanation_parts", "returned_line"])
+    note = describe(
+        TRANSFER_RETURNED, debit=debit.bank_reference, amount=-debit.money, date=debit.booking_date,
+        reference=credit.bank_reference, credited=credit.money,
+    )  # fmt: skip
+    if not Account.objects.filter(pk=credit.account_id, review_note__contains=note).exists():
+        flag_for_review(account_id=credit.account_id, note=note, now=now)
 
 
 def returned_credit(debit: StatementLine) -> StatementLine | None:

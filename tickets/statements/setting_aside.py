@@ -22,6 +22,7 @@ from money.errors import Conflict, Invalid
 from .. import notes
 from ..models import StatementLine
 from .crediting import require_credit_permission
+from .rebookings import note_booked_again
 from .transfer_lines import lock_transfers, refuse_if_credited
 
 State, SetAside = StatementLine.State, StatementLine.SetAside
@@ -77,7 +78,11 @@ def put_back_line(*, line_id: int, actor, now: datetime | None = None) -> Statem
         line.set_aside_reason, line.set_aside_note, line.set_aside_by, line.set_aside_at = SetAside.NONE, "", None, None
         notes.explain(line, describe(notes.PUT_BACK, user=actor, when=stamp(now)))
         line.save()
-        return line
+    # A transfer booked again after a return, put back after finance took its credit back: given back now (it
+    # could not be credited: its transfer's source holds the first credit; found by a helper).
+    note_booked_again([line.pk], receiving_account_id=line.receiving_account_id, now=now)
+    line.refresh_from_db()
+    return line
 
 
 def _lock(line_id: int) -> StatementLine:
