@@ -31,14 +31,7 @@ def note_returns(line_ids: list[int], *, now: datetime, rebooked: set[tuple]) ->
             .order_by("pk")
         )
         debits = [d for d in debits if (d.bank_reference, d.booking_date, d.amount, d.currency) not in rebooked]
-        credits = _credits_for(debits)
-        found = 0
-        for debit in debits:
-            credit = next((line for line in credits if _takes_back(debit, line)), None)
-            if credit is not None:
-                found += 1
-                _note(debit, credit, now=now)
-        return found
+        return _note_each(debits, _credits_for(debits), now=now)
 
 
 def note_returns_of(credit_ids: list[int], *, now: datetime) -> int:
@@ -60,13 +53,18 @@ def note_returns_of(credit_ids: list[int], *, now: datetime) -> int:
             .order_by("pk")
         )
         credits.sort(key=lambda line: (line.booking_date, line.pk), reverse=True)  # the latest credit, as on import
-        found = 0
-        for debit in debits:
-            credit = next((line for line in credits if _takes_back(debit, line)), None)
-            if credit is not None:
-                found += 1
-                _note(debit, credit, now=now)
-        return found
+        return _note_each(debits, credits, now=now)
+
+
+def _note_each(debits: list[StatementLine], credits: list[StatementLine], *, now: datetime) -> int:
+    """Note each debit that takes back one of `credits` (the latest first); how many."""
+    found = 0
+    for debit in debits:
+        credit = next((line for line in credits if _takes_back(debit, line)), None)
+        if credit is not None:
+            found += 1
+            _note(debit, credit, now=now)
+    return found
 
 
 def _note(debit: StatementLine, credit: StatementLine, *, now: datetime) -> None:
