@@ -366,3 +366,19 @@ def test_a_rebooked_part_set_aside_then_put_back_after_the_take_back_is_given_ba
     put_back_line(line_id=rebooked.pk, actor=clerk)
     assert StatementLine.objects.get(pk=rebooked.pk).state == "credited"
     assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_debit_taken_back_while_postpaid_is_not_taken_again_after_the_account_turned_prepaid(bank, clerk):
+    from accounts.lifecycle import change_account_type
+    from bills.settlement import repay
+
+    bob = UserFactory(account=PostpaidAccountFactory(name="Bob's Shop"))
+    charge(bob.account, "100.00", at(2026, 11, 3), "nov")
+    bill = close(bob.account, NOVEMBER)
+    run_import(bank, clerk, [Entry("100.00", "FT-RET", remittance=f"payment {bill.number}")], "S1")
+    run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    repay(account_id=bob.account_id, amount=Money("40.00", "USD"), source_ref="ticket:again", description="Again")
+    change_account_type(account_id=bob.account_id, kind=Account.Type.PREPAID)
+    assert take_back_return(line_id=the_return().pk, actor=clerk).already  # not a second 40.00 under another source
+    assert Account.objects.get(pk=bob.account_id).balance == Money("0.00", "USD") and ledger_mismatches() == []

@@ -61,7 +61,7 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
         # would settle them again, and its balance says what it owes (found by a helper).
         repayment = credited.kind == LedgerEntry.Kind.REPAYMENT and account.is_postpaid
         source = taken_back_source(debit.pk, repayment=repayment)
-        done = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref=source).first()
+        done = taken_back_by(debit)  # under either source: the account may have changed type since
         if done is not None:
             return TakenBack(debit, done, already=True)
         if booked_again(debit, credit):
