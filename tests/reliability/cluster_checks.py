@@ -23,6 +23,7 @@ BEAT_ENTRIES = {
     "worker-heartbeat": "accounts.tasks.record_worker_heartbeat",
     "sweep-webhooks": "accounts.tasks.sweep_webhooks",
     "resend-pending-emails": "accounts.tasks.resend_pending_emails",
+    "sweep-deliveries": "topups.tasks.sweep_deliveries",
 }
 # Two clients behind the balancer, told apart only by the address nginx sees (all of 127/8 is loopback).
 CLIENT_X, CLIENT_Y = "127.0.0.2", "127.0.0.3"
