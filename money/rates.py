@@ -82,7 +82,12 @@ def source_label(source: str) -> str:
 
 def round_down_to_minor(amount: Decimal, currency: str) -> Decimal:
     """Conversions round down: we never credit more than the payment buys at the quoted rate."""
-    return amount.quantize(Decimal(1).scaleb(-minor_places(currency)), rounding=ROUND_DOWN)
+    return round_to_minor(amount, currency, ROUND_DOWN)
+
+
+def round_to_minor(amount: Decimal, currency: str, rounding: str) -> Decimal:
+    """An amount to its currency's smallest unit (two places for USD, none for JPY), rounded as `rounding` says."""
+    return amount.quantize(Decimal(1).scaleb(-minor_places(currency)), rounding=rounding)
 
 
 @dataclass(frozen=True)

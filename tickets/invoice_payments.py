@@ -5,13 +5,14 @@ not, so a customer could not tell whether they still owed it (found by a helper)
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from money.formatting import format_money
+from money.rates import round_to_minor
 
 from .models import Invoice, StatementLine, TransferTicket
 from .statements.matching import INVOICE
@@ -87,7 +88,7 @@ def invoice_payments(invoices: list[Invoice]) -> dict[int, InvoicePayment]:
     for entry_id, (invoice, paid, credited) in credits.items():
         if invoice is not None:  # what was taken back of the credit, in the invoice's currency at the credit's rate
             back = taken.get(entry_id, Decimal(0)) * paid / credited if credited else Decimal(0)
-            received[invoice.pk] += paid - back.quantize(Decimal("0.01"))
+            received[invoice.pk] += paid - round_to_minor(back, str(invoice.amount.currency), ROUND_HALF_UP)
     return {i.pk: InvoicePayment(i, Money(max(received[i.pk], Decimal(0)), i.amount.currency)) for i in invoices}
 
 

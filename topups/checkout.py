@@ -19,8 +19,8 @@ from djmoney.money import Money
 from accounts.exceptions import TopUpNotAllowed
 from accounts.models import Account
 from money.errors import Conflict
-from money.formatting import format_money, minor_places
-from money.rates import Quote, QuoteExpired
+from money.formatting import format_money
+from money.rates import Quote, QuoteExpired, round_to_minor
 
 from .exceptions import GatewayUnavailable, TopUpLimitExceeded
 from .gateways import get_gateway
@@ -47,8 +47,8 @@ def _paid_for(credit: Money, quote: Quote | None, rounding: str) -> str:
     """What paying `credit` takes in the quote's currency, to its minor unit (up for a minimum, down for a maximum)."""
     if quote is None:
         return ""
-    places = Decimal(1).scaleb(-minor_places(quote.payment_currency))
-    return format_money(Money((credit.amount * quote.rate).quantize(places, rounding), quote.payment_currency))
+    paid = round_to_minor(credit.amount * quote.rate, quote.payment_currency, rounding)
+    return format_money(Money(paid, quote.payment_currency))
 
 
 def still_payable(now: datetime) -> Q:

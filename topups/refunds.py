@@ -29,6 +29,7 @@ from billing_center.review_flags import flag
 from money.errors import Conflict, Invalid
 from money.formatting import format_money, minor_places
 from money.parsing import uuid_or_none
+from money.rates import round_to_minor
 
 from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
@@ -88,8 +89,8 @@ def dispute_share(topup: TopUp, disputed: Money, *, dispute_id: str) -> Money:
 
 def _at_locked_rate(topup: TopUp, paid: Money) -> Decimal:
     """An amount of the payment in the billing currency, at the rate the top-up locked, rounded to its cents."""
-    places = Decimal(1).scaleb(-minor_places(str(topup.credit_amount.currency)))
-    return (topup.credit_amount.amount * paid.amount / topup.amount.amount).quantize(places, ROUND_HALF_UP)
+    share = topup.credit_amount.amount * paid.amount / topup.amount.amount
+    return round_to_minor(share, str(topup.credit_amount.currency), ROUND_HALF_UP)
 
 
 def repayment_refused(topup: TopUp) -> str:

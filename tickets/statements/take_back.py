@@ -24,7 +24,7 @@ from billing_center.review_flags import stamp
 from bills.models import REPAYMENT_RETURN
 from bills.settlement import reopen_settled, settle_bills
 from money.errors import Conflict, Invalid
-from money.formatting import minor_places
+from money.rates import round_to_minor
 
 from .. import notes
 from ..models import StatementLine
@@ -105,8 +105,7 @@ def _returned_part(debit: StatementLine, credit: StatementLine, credited: Money)
     returned = min(-debit.amount, credit.amount)
     if returned == credit.amount:
         return credited
-    places = Decimal(1).scaleb(-minor_places(str(credited.currency)))
-    share = (credited.amount * returned / credit.amount).quantize(places, ROUND_HALF_UP)
+    share = round_to_minor(credited.amount * returned / credit.amount, str(credited.currency), ROUND_HALF_UP)
     return Money(share, credited.currency)
 
 
