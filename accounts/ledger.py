@@ -37,6 +37,8 @@ from .monthly_usage import count_usage
 from .outbound_webhooks import money_events
 
 MONEY_IN_KINDS = frozenset(LedgerEntry.Kind(kind) for kind in MONEY_IN)  # one money-in per source
+# A customer's payment to a prepaid account; to a postpaid one it is a repayment (bills.settlement.credit_payment).
+PAYMENT_KINDS = frozenset({LedgerEntry.Kind.ONLINE_TOPUP, LedgerEntry.Kind.BANK_TRANSFER})
 MONEY_BACK_KINDS = frozenset({LedgerEntry.Kind.REFUND, LedgerEntry.Kind.DISPUTE, LedgerEntry.Kind.BANK_RETURN})
 # The columns a posting of several entries writes, by attname (billing_center.db.insert_rows).
 ENTRY_FIELDS = (
@@ -102,7 +104,8 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
 
     All or nothing: if any source was credited before, or comes twice, nothing is posted and
     Conflict(code="source_reused") says so; the caller then credits them one by one through
-    credit_deposit, whose policy answers for a source already credited."""
+    credit_deposit, whose policy answers for a source already credited. A payment to a postpaid
+    account is refused the same way (code="repayment"): credited alone, it repays bills."""
     if any(deposit.kind not in MONEY_IN_KINDS or deposit.amount.amount <= 0 for deposit in deposits):
         raise Invalid("Each deposit must be money coming in, more than zero.", code="not_a_deposit")
     sources = {deposit.source_ref for deposit in deposits}
@@ -110,7 +113,9 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
         raise Conflict("Two deposits share a source.", code="source_reused")
     try:
         with transaction.atomic():
-            entries = _post(deposits, now=now)
+            locked = lock_accounts(deposit.account_id for deposit in deposits)
+            _refuse_repayments(deposits)
+            entries = _post(deposits, now=now, locked=locked)
             money_events.credited(entries)
             return entries
     except IntegrityError:
@@ -118,6 +123,15 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
         if not posted.exists():
             raise  # not the sources' uniqueness: a real error
         raise Conflict("A source among these deposits was already posted.", code="source_reused") from None
+
+
+def _refuse_repayments(deposits: list[NewEntry]) -> None:
+    """A postpaid account's payment repays its bills (bills.settlement.credit_payment), one at a time: a batch
+    refuses one, read under the accounts' locks (its caller had read the type before them: an account turned
+    postpaid meanwhile had been credited a top-up its bills never counted)."""
+    paying = {deposit.account_id for deposit in deposits if deposit.kind in PAYMENT_KINDS}
+    if Account.objects.filter(pk__in=paying, type=Account.Type.POSTPAID).exists():
+        raise Conflict("A postpaid account's payment is a repayment, credited on its own.", code="repayment")
 
 
 def reverse_deposit(

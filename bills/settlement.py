@@ -21,11 +21,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.descriptions import KEPT_AS_CREDIT, SETTLES, describe, parts_of
 from accounts.ledger import Deposit, credit_deposit
 from accounts.models import LEDGER_PLACES, Account, LedgerEntry
+from money.errors import Refused
 
 from .models import REPAYMENT_CHARGEBACK, REPAYMENT_RETURN, Bill, Settlement
 
@@ -48,20 +50,22 @@ def repay(
     bill_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Repayment:
-    """Credit a repayment once and settle bills with it, the chosen `bill_ids` first.
+    """Credit a repayment of a postpaid account once and settle bills with it, the chosen `bill_ids` first.
 
     The caller has locked its own source row (the top-up, the ticket). A source already
-    credited answers with its entry and settles nothing new. Money received is credited even
-    if the account is no longer postpaid; it then simply has no bills to settle.
+    credited answers with its entry and settles nothing new. Refused for an account that is not
+    postpaid: its bills would count money it spends as its balance (credit_payment decides).
     """
     now = now or timezone.now()
     with transaction.atomic():
-        currency = _lock_account(account_id)
+        currency, account_type = _lock_account(account_id)
+        if account_type != Account.Type.POSTPAID:
+            raise Refused(_("Only a postpaid account repays bills."), code="not_postpaid")
         plan = []
         if str(amount.currency) == currency:  # otherwise credit_deposit refuses it below
             plan = _plan(account_id, unapplied_credit(account_id, currency) + amount, bill_ids)
         # The entry names what it settles, so the statement shows it.
-        settles = ", ".join(bill.number for bill, _ in plan)
+        settles = ", ".join(bill.number for bill, _part in plan)
         deposit = credit_deposit(
             account_id=account_id,
             amount=amount,
@@ -81,7 +85,6 @@ def repay(
 
 def credit_payment(
     *,
-    repayment: bool,
     kind: str,
     account_id: int,
     amount: Money,
@@ -91,27 +94,34 @@ def credit_payment(
     bill_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Deposit:
-    """Where a payment's money goes in: a repayment is credited as one and settles bills (the
-    chosen ones first); any other payment is credited as `kind`. Both through credit_deposit."""
-    if repayment:
-        return repay(
+    """Where a payment's money goes in, decided by the account's type under its row lock, when the money is
+    posted: a postpaid account's is a repayment and settles bills (the chosen ones first); any other account's
+    is credited as `kind`. Both through credit_deposit.
+
+    Not by what the payment was started as: a repayment paid late, after its account turned prepaid, had stayed
+    the bills' credit and paid a later bill with money spent meanwhile; a top-up paid late on an account turned
+    postpaid, or a statement line confirmed while its account changed type, had been counted by no bill and
+    asked for again (found by a helper)."""
+    with transaction.atomic():
+        if repays_bills(account_id):
+            return repay(
+                account_id=account_id,
+                amount=amount,
+                source_ref=source_ref,
+                actor=actor,
+                description=description,
+                bill_ids=bill_ids,
+                now=now,
+            ).deposit
+        return credit_deposit(
             account_id=account_id,
             amount=amount,
+            kind=kind,
             source_ref=source_ref,
             actor=actor,
             description=description,
-            bill_ids=bill_ids,
             now=now,
-        ).deposit
-    return credit_deposit(
-        account_id=account_id,
-        amount=amount,
-        kind=kind,
-        source_ref=source_ref,
-        actor=actor,
-        description=description,
-        now=now,
-    )
+        )
 
 
 # What counts as repaid: repayments (a bank transfer booked again after its return among them), less their
@@ -137,7 +147,7 @@ def settle_bills(
     """Apply the account's credit to its outstanding bills: `prefer` first, then oldest first."""
     now = now or timezone.now()
     with transaction.atomic():
-        currency = _lock_account(account_id)
+        currency, _type = _lock_account(account_id)
         credit = unapplied_credit(account_id, currency)
         if credit.amount <= 0:
             return []
@@ -153,7 +163,7 @@ def reopen_settled(*, account_id: int, source_ref: str, note: str, now: datetime
     from .cycle import finance_today  # cycle settles bills: imported here, not at the top
 
     now = now or timezone.now()
-    currency = _lock_account(account_id)
+    currency, _type = _lock_account(account_id)
     short, reversed_, parts = -unapplied_credit(account_id, currency).amount, [], parts_of(note)
     paid = Bill.objects.select_for_update().filter(account_id=account_id, amount_paid__gt=0)
     for bill in paid.order_by("-period_start", "-pk") if short > 0 else []:
@@ -172,9 +182,15 @@ def reopen_settled(*, account_id: int, source_ref: str, note: str, now: datetime
     return reversed_
 
 
-def _lock_account(account_id: int) -> str:
-    """The account row first, as every writer of its money does (then its bills); its currency."""
-    return Account.objects.select_for_update().values_list("balance_currency", flat=True).get(pk=account_id)
+def repays_bills(account_id: int) -> bool:
+    """Whether money the account receives now repays its bills, and money it gives back now comes off what it
+    repaid: it is postpaid, read under its row lock, which the caller's transaction keeps until the posting."""
+    return _lock_account(account_id)[1] == Account.Type.POSTPAID
+
+
+def _lock_account(account_id: int) -> tuple[str, str]:
+    """The account row first, as every writer of its money does (then its bills); its currency and type."""
+    return Account.objects.select_for_update().values_list("balance_currency", "type").get(pk=account_id)
 
 
 def _plan(account_id: int, credit: Money, prefer: Iterable[int]) -> list[tuple[Bill, Money]]:

@@ -215,7 +215,6 @@ def _credit(ticket: TransferTicket, *, actor, now: datetime) -> None:
         close_matched_ticket(ticket, entry=first.ledger_entry, actor=actor, now=now)
         return
     deposit = credit_payment(
-        repayment=ticket.account.is_postpaid,
         kind=LedgerEntry.Kind.BANK_TRANSFER,
         account_id=ticket.account_id,
         amount=ticket.credit_amount,

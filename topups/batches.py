@@ -10,10 +10,11 @@ their history, the deliveries and the receipt e-mails in bulk.
 Lock order: delivery, top-up, account — the order a delivery applied alone takes too, and the
 return page's top-up then account.
 
-Not taken together: refunds, disputes and cards, and repayments (they settle bills); those are
-applied one by one after the batch commits (topups.deliveries.apply_delivery). A batch that
-fails as a whole — a source credited meanwhile makes credit_deposits refuse all of it — is
-rolled back and each of its deliveries applied alone, so one bad event cannot hold the others.
+Not taken together: refunds, disputes and cards, and repayments — a postpaid account's payments, whatever
+they were started as (they settle bills) —; those are applied one by one after the batch commits
+(topups.deliveries.apply_delivery). A batch that fails as a whole — a source credited meanwhile, or an
+account turned postpaid since it was read, makes credit_deposits refuse all of it — is rolled back and
+each of its deliveries applied alone, so one bad event cannot hold the others.
 """
 
 import logging
@@ -118,7 +119,7 @@ def _apply_together(claimed: list[WebhookDelivery], *, now: datetime) -> tuple[C
         topup = topups.get(uuid_or_none(notice.reference)) if notice.reference else None
         if topup is not None and topup.gateway != delivery.gateway:
             topup = None  # another gateway's reference: not ours to apply
-        if topup is not None and (topup.is_repayment or topup.is_automatic):
+        if topup is not None and (topup.is_repayment or topup.is_automatic or topup.account.is_postpaid):
             alone.append(delivery.pk)  # settles bills, or counts an auto top-up's outcome: one at a time
             continue
         if topup is not None and keep_payment_intent(topup, notice):

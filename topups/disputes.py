@@ -26,7 +26,8 @@ from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
 from accounts.review_notes import DISPUTE_OPENED, PAYMENT_DISPUTED
 from billing_center.review_flags import flag
-from bills.settlement import reopen_settled, settle_bills
+from bills.models import REPAYMENT_CHARGEBACK
+from bills.settlement import reopen_settled, repays_bills, settle_bills
 from money.formatting import format_money
 
 from .auto_topup import pause_after_dispute
@@ -90,35 +91,41 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         # had been taken a second time when the inquiry became a chargeback (found by a helper).
         dispute.debit_amount = dispute_share(topup, dispute.amount, dispute_id=dispute.gateway_dispute_id)
     if due and dispute.debit_amount.amount > 0:
+        # A repayment's chargeback comes off what the account repaid, and what it settled is unpaid again, only
+        # while the account is postpaid: turned prepaid since, its balance says what it owes, and a bill reopened
+        # as well had asked for the money twice (found by a helper).
+        credited = topup.ledger_entry.kind if topup.ledger_entry_id else None
+        repayment = credited == LedgerEntry.Kind.REPAYMENT and repays_bills(topup.account_id)
         dispute.debit_entry = reverse_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,
             kind=LedgerEntry.Kind.DISPUTE,
-            source_ref=dispute.ledger_source_ref,
+            source_ref=_source(dispute, repayment=repayment),
             description=describe(DISPUTED, reference=topup.reference, reason=dispute.reason)
             if dispute.reason
             else describe(DISPUTED_NO_REASON, reference=topup.reference),
             now=now,
         ).entry
-        if topup.is_repayment:  # what it settled is unpaid again
+        if repayment:  # what it settled is unpaid again
             reopen_settled(
                 account_id=topup.account_id,
-                source_ref=dispute.ledger_source_ref,
+                source_ref=dispute.debit_entry.source_ref,
                 note=describe(REPAYMENT_DISPUTED, reference=topup.reference),
                 now=now,
             )
         _email_payer(dispute, dispute.debit_entry)
         changed = True
     if dispute.status == Dispute.Status.WON and dispute.debit_entry_id and dispute.return_entry_id is None:
+        repayment = repays_bills(topup.account_id)  # money back on a postpaid account repays its bills, as any
         dispute.return_entry = credit_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,
             kind=LedgerEntry.Kind.DISPUTE_WON,
-            source_ref=f"{dispute.ledger_source_ref}:won",
+            source_ref=f"{_source(dispute, repayment=repayment)}:won",
             description=describe(DISPUTE_WON, reference=topup.reference),
             now=now,
         ).entry
-        if topup.is_repayment:  # the money is back: it settles the bills again
+        if repayment:  # the money is back: it settles the bills again
             settle_bills(
                 account_id=topup.account_id,
                 source_ref=dispute.return_entry.source_ref,
@@ -134,6 +141,13 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     state |= {"amount": money(dispute.debit_amount), "balance_debited": dispute.debit_entry_id is not None}
     emit("dispute.updated", account_id=topup.account_id, data=state, now=now)
     return Verdict.DISPUTED
+
+
+def _source(dispute: Dispute, *, repayment: bool) -> str:
+    """The ledger source of a dispute's debit (and, with ":won", its return): a repayment's is named so bills count
+    it (bills.settlement.REPAID); a prepaid top-up's, or one of an account that is not postpaid now, is not the
+    bills' (it had eaten the next repayments)."""
+    return f"{REPAYMENT_CHARGEBACK if repayment else 'dispute:'}{dispute.gateway_dispute_id}"
 
 
 def _email_payer(dispute: Dispute, entry: LedgerEntry) -> None:

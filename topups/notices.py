@@ -187,13 +187,13 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
     """Credit a locked top-up through the one money-in function and mark it credited; False
     when its source was already credited (where row locks are not real, SQLite)."""
     deposit = credit_payment(
-        repayment=topup.is_repayment,  # a postpaid repayment settles bills, the chosen ones first
         kind=LedgerEntry.Kind.ONLINE_TOPUP,
         account_id=topup.account_id,
         amount=topup.credit_amount,
         source_ref=topup.ledger_source_ref,
         actor=topup.created_by,
         description=credit_description(topup),
+        # A postpaid account's payment repays its bills, those it was started for first; another's is a top-up.
         bill_ids=[bill.pk for bill in topup.bills.all()] if topup.is_repayment else [],
         now=now,
     )

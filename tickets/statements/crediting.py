@@ -157,7 +157,6 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutc
     else:  # a new credit: in the account's currency only (a ticket's converted credit is linked above)
         refuse_other_currency(line, account)
         deposit = credit_payment(
-            repayment=account.is_postpaid,
             kind=LedgerEntry.Kind.BANK_TRANSFER,
             account_id=account.pk,
             amount=line.money,

@@ -18,11 +18,11 @@ from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.descriptions import TRANSFER_GIVEN_BACK, TRANSFER_TAKEN_BACK, describe
-from accounts.ledger import credit_deposit, reverse_deposit
+from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from billing_center.review_flags import stamp
 from bills.models import REPAYMENT_RETURN
-from bills.settlement import reopen_settled, settle_bills
+from bills.settlement import credit_payment, reopen_settled
 from money.errors import Conflict, Invalid
 from money.rates import round_to_minor
 
@@ -141,24 +141,20 @@ def taken_back_by(debit: StatementLine) -> LedgerEntry | None:
 
 def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
     """The bank books again what a debit took back, and finance had taken the credit back: it is credited again,
-    once, and a repayment's settles the bills again. None if nothing was taken back for this debit. The caller
-    holds the debit's lock, as take_back_return does."""
+    once, as any payment is (bills.settlement.credit_payment: a postpaid account's repays its bills, also when the
+    return was taken from it while prepaid). None if nothing was taken back for this debit. The caller holds the
+    debit's lock, as take_back_return does."""
     taken = taken_back_by(debit)
     if taken is None:
         return None
-    repayment = taken.source_ref.startswith(REPAYMENT_RETURN)
-    description = describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference)
-    deposit = credit_deposit(
+    return credit_payment(
+        kind=LedgerEntry.Kind.BANK_TRANSFER,
         account_id=taken.account_id,
         amount=-taken.amount,
-        kind=LedgerEntry.Kind.REPAYMENT if repayment else LedgerEntry.Kind.BANK_TRANSFER,
         source_ref=f"{taken.source_ref}:booked-again",
-        description=description,
+        description=describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference),
         now=now,
-    )
-    if repayment and not deposit.already_credited:
-        settle_bills(account_id=taken.account_id, source_ref=deposit.entry.source_ref, note=description, now=now)
-    return deposit.entry
+    ).entry
 
 
 def net_taken_back(entry_ids) -> dict[int, Decimal]:

@@ -11,7 +11,6 @@ from simple_history.models import HistoricalRecords
 
 from accounts.descriptions import DISPUTE_REASONS
 from accounts.review_notes import ReadsReviewNote
-from bills.models import REPAYMENT_CHARGEBACK
 
 from .core import TopUp
 
@@ -182,10 +181,3 @@ class Dispute(models.Model):
             "amount": self.amount,
             "status": self.get_status_display(),
         }
-
-    @property
-    def ledger_source_ref(self) -> str:
-        """A repayment's chargeback is named so bills count it against the account's credit; a prepaid top-up's,
-        from before an account became postpaid, is not the bills' (it had eaten the next repayments)."""
-        prefix = REPAYMENT_CHARGEBACK if self.topup.is_repayment else "dispute:"
-        return f"{prefix}{self.gateway_dispute_id}"

@@ -1,0 +1,134 @@
+"""Payments that reach an account after its type changed. A payment is a repayment when its account is
+postpaid at the moment it is credited (bills.settlement.credit_payment, under the account's lock), whatever it
+was started as; a repayment's chargeback comes off what the account repaid only while it is postpaid. In each
+case the bills ask for what the balance says is owed, no more and no less (found by a helper)."""
+
+import pytest
+import time_machine
+from djmoney.money import Money
+
+from accounts.ledger import NewEntry, credit_deposits
+from accounts.lifecycle import change_account_type
+from accounts.models import Account, LedgerEntry
+from accounts.verification import ledger_mismatches
+from bills.models import Bill
+from bills.settlement import repay
+from money.errors import Conflict, Refused
+from tests.bills.conftest import DECEMBER, NOVEMBER, at, charge, close
+from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
+from tests.fakes.stripe import dispute_object, event, paid_session, post_webhook, signed
+from tests.intake import apply_stored
+from topups.models import TopUp
+from topups.notices import close_topup
+
+pytestmark = pytest.mark.django_db
+
+
+def usd(amount: str) -> Money:
+    return Money(amount, "USD")
+
+
+def owed_on_bills(account) -> Money:
+    return sum((bill.amount_due - bill.amount_paid for bill in Bill.objects.filter(account=account)), usd("0"))
+
+
+def pay_by_card(client, topup, intent: str) -> None:
+    post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup, payment_intent=intent))))
+    apply_stored()
+
+
+def test_a_repayment_paid_late_on_an_account_turned_prepaid_is_credited_as_a_top_up(client, bob, stripe_settings):
+    account = bob.account
+    charge(account, "30.00", at(2026, 11, 3), "nov")
+    november = close(account, NOVEMBER)
+    late = PendingTopUpFactory(account=account, created_by=bob, purpose=TopUp.Purpose.REPAYMENT, amount=usd("30.00"))
+    late.bills.set([november])
+    assert close_topup(late.pk, status=TopUp.Status.EXPIRED, reason="expired")  # bob gave up on the card page
+    repay(account_id=account.pk, amount=usd("30.00"), source_ref="ticket:paid-by-transfer")  # and paid by transfer
+    change_account_type(account_id=account.pk, kind=Account.Type.PREPAID)
+    with time_machine.travel(at(2026, 12, 2, 12), tick=False):
+        pay_by_card(client, late, "pi_late_repayment")  # the card payment completes after all
+
+    late.refresh_from_db()
+    assert late.status == TopUp.Status.CREDITED
+    assert late.ledger_entry.kind == LedgerEntry.Kind.ONLINE_TOPUP  # a prepaid account's money: its balance
+    charge(account, "30.00", at(2026, 12, 3), "spent-while-prepaid")
+    change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    charge(account, "40.00", at(2026, 12, 20), "dec")
+    december = close(account, DECEMBER)
+
+    account.refresh_from_db()
+    december.refresh_from_db()
+    assert account.balance == usd("-40.00")
+    assert owed_on_bills(account) == usd("40.00")  # the spent 30.00 paid no bill
+    assert december.amount_paid == usd("0.00")
+    assert ledger_mismatches() == []
+
+
+def test_a_top_up_paid_late_on_an_account_turned_postpaid_repays_its_bill(client, stripe_settings):
+    account = PrepaidAccountFactory(name="Eve")
+    eve = UserFactory(username="eve", account=account, email="eve@example.com")
+    late = PendingTopUpFactory(account=account, created_by=eve, amount=usd("50.00"))
+    assert close_topup(late.pk, status=TopUp.Status.EXPIRED, reason="expired")
+    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    charge(account, "50.00", at(2026, 11, 3), "nov")
+    with time_machine.travel(at(2026, 11, 20, 12), tick=False):
+        pay_by_card(client, late, "pi_late_topup")  # through the batch, as every delivery is
+    november = close(account, NOVEMBER)
+
+    late.refresh_from_db()
+    assert late.ledger_entry.kind == LedgerEntry.Kind.REPAYMENT
+    account.refresh_from_db()
+    november.refresh_from_db()
+    assert account.balance == usd("0.00")
+    assert (november.status, owed_on_bills(account)) == (Bill.Status.PAID, usd("0.00"))  # not asked for twice
+    assert ledger_mismatches() == []
+
+
+def test_a_chargeback_of_a_repayment_after_turning_prepaid_leaves_its_bill_paid(client, bob, stripe_settings):
+    account = bob.account
+    charge(account, "30.00", at(2026, 11, 3), "nov")
+    november = close(account, NOVEMBER)
+    repayment = PendingTopUpFactory(account=account, created_by=bob, purpose=TopUp.Purpose.REPAYMENT, amount=usd("30"))
+    repayment.bills.set([november])
+    with time_machine.travel(at(2026, 12, 2, 12), tick=False):
+        pay_by_card(client, repayment, "pi_repaid")
+    change_account_type(account_id=account.pk, kind=Account.Type.PREPAID)  # its bills paid, its balance zero
+    dispute = dispute_object(payment_intent="pi_repaid", amount=3000, id="du_after_prepaid")
+    post_webhook(client, *signed(event("charge.dispute.created", dispute)))
+    post_webhook(client, *signed(event("charge.dispute.closed", {**dispute, "status": "lost"})))
+    apply_stored()
+
+    account.refresh_from_db()
+    november.refresh_from_db()
+    assert account.balance == usd("-30.00")  # the balance says what the bank took back, and what is owed
+    assert (november.status, november.amount_paid) == (Bill.Status.PAID, usd("30.00"))
+    topup = PendingTopUpFactory(account=account, created_by=bob, amount=usd("30"))
+    pay_by_card(client, topup, "pi_cleared")  # the prepaid way to pay it
+    account.refresh_from_db()
+    assert account.balance == usd("0.00")
+    assert owed_on_bills(account) == usd("0.00")  # asked once, not on a bill as well
+    assert ledger_mismatches() == []
+
+
+def test_a_repayment_is_refused_for_an_account_that_is_not_postpaid():
+    account = PrepaidAccountFactory(name="Alice")
+    with pytest.raises(Refused) as refused:
+        repay(account_id=account.pk, amount=usd("10.00"), source_ref="ticket:not-postpaid")
+    assert refused.value.code == "not_postpaid"
+    assert not LedgerEntry.objects.filter(account=account).exists()
+
+
+def test_a_batch_of_payments_refuses_one_to_a_postpaid_account(bob):
+    """Its callers read the type before the accounts' locks; the batch reads it again under them and refuses all,
+    so each is credited alone, a postpaid account's as a repayment."""
+    alice = PrepaidAccountFactory(name="Alice")
+    payments = [
+        NewEntry(alice.pk, usd("10.00"), LedgerEntry.Kind.BANK_TRANSFER, "batch:alice"),
+        NewEntry(bob.account.pk, usd("20.00"), LedgerEntry.Kind.BANK_TRANSFER, "batch:bob"),
+    ]
+    with pytest.raises(Conflict) as refused:
+        credit_deposits(payments)
+    assert refused.value.code == "repayment"
+    assert not LedgerEntry.objects.filter(source_ref__startswith="batch:").exists()
