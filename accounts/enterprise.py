@@ -41,6 +41,7 @@ from .ledger import transfer_funds
 from .models import LEDGER_PLACES, Account, User
 from .monthly_usage import month_start
 from .outbound_webhooks.events import emit, money
+from .promised import promised_out
 
 # What a form's key looks like (secrets.token_urlsafe); anything else is a forged or stale form.
 REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}", re.ASCII)
@@ -116,6 +117,17 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
         raise CurrencyMismatch(
             _("%(account)s is billed in %(billed)s, not %(currency)s.")
             % {"account": payer.name, "billed": available.currency, "currency": amount.currency}
+        )
+    promised = promised_out(payer.pk, str(available.currency))  # refunds asked of the gateway, not debited yet
+    if promised.amount > 0 and amount > available - promised:
+        shown = format_money(max(available - promised, Money(0, available.currency)))
+        names = {"account": payer.name, "shown": shown, "promised": format_money(promised)}
+        raise InsufficientFunds(
+            _(
+                "%(account)s has %(shown)s available: %(promised)s of its balance is promised to refunds not "
+                "completed yet. You cannot move %(amount)s."
+            )
+            % {**names, "amount": format_money(amount)}
         )
     try:
         debit, credit = transfer_funds(  # it refuses to overdraw the payer, under the same locks

@@ -7,10 +7,12 @@ class TopupsConfig(AppConfig):
     verbose_name = _("Online top-ups")
 
     def ready(self):
-        from accounts import deposits, low_balance
+        from accounts import deposits, low_balance, promised
 
         from .auto_topup import publish_run
         from .deposits import OnlineTopUps
+        from .refunds import not_yet_debited
 
         deposits.register(OnlineTopUps())
         low_balance.register(publish_run)  # a balance below its auto top-up threshold
+        promised.register(not_yet_debited)  # refunds asked of the gateway, debited once they succeed

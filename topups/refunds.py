@@ -191,7 +191,7 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
         )
     # The account's row lock: two clerks refunding its top-ups at once are checked one after the other.
     balance = Account.objects.select_for_update().get(pk=topup.account_id).balance
-    promised = _not_yet_debited(topup.account_id, debit.currency)
+    promised = not_yet_debited(topup.account_id, debit.currency)
     if debit > balance - promised and not override:
         raise RefundRefused(
             _(
@@ -220,7 +220,7 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
     )
 
 
-def _not_yet_debited(account_id: int, currency) -> Money:
+def not_yet_debited(account_id: int, currency) -> Money:
     """What the account's refunds asked of the gateway but not yet debited will take (a refund is debited
     when the gateway says it succeeded): a second refund checked against the balance alone had passed."""
     unfinished = Refund.objects.filter(

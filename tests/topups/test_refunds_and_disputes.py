@@ -693,3 +693,29 @@ def test_a_dispute_stripe_closes_without_a_chargeback_or_names_oddly_takes_no_mo
     deliver(client, event("charge.dispute.closed", dispute_object(payment_intent=PI, amount=10000, status=status)))
     assert balance(credited) == Money("100.00", "USD")
     assert Account.objects.get(pk=credited.account_id).needs_review  # finance looks at it
+
+
+def test_money_promised_to_a_pending_refund_is_not_allocated_to_members(client, credited, clerk, fake_stripe):
+    """The refund was checked against the balance; until the gateway says it succeeded, that part of the balance is
+    promised. An enterprise master allocating it to a member had ended below zero once the refund went through,
+    the member spending the refunded money (found by a helper)."""
+    from accounts.enterprise import allocate
+    from accounts.exceptions import InsufficientFunds
+    from tests.factories import EnterpriseMemberAccountFactory
+
+    master, dave = credited.account, credited.created_by
+    member = EnterpriseMemberAccountFactory(name="Carol", enterprise_master=master)
+    fake_stripe.refund_status = "pending"
+    request_refund(topup_id=credited.pk, amount=Money("60.00", "USD"), reason="Customer asked", actor=clerk)
+
+    with pytest.raises(InsufficientFunds, match="60.00 USD of its balance is promised to refunds"):
+        allocate(
+            master_id=master.pk, member_id=member.pk, amount=Money("50.00", "USD"), actor=dave, request_key="form-one"
+        )
+    allocate(master_id=master.pk, member_id=member.pk, amount=Money("40.00", "USD"), actor=dave, request_key="form-two")
+
+    stripe_refund = fake_stripe.refunds[Refund.objects.get().gateway_refund_id]
+    done = charge_object(payment_intent=PI, amount=10000, refunds=[{**stripe_refund, "status": "succeeded"}])
+    deliver(client, event("charge.refunded", done))
+    assert balance(credited) == Money("0.00", "USD")  # 100.00 in, 40.00 to Carol, 60.00 refunded
+    assert ledger_mismatches() == []
