@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.encoding import iri_to_uri
 from django.utils.translation import gettext as _
 
 from money.errors import Invalid
@@ -49,7 +50,8 @@ def check_url(url: str) -> Target:
     elif not 1 <= port <= 65535:  # ":0" had been read as no port, and delivered to 443
         raise Invalid(_("The URL's port is not a number from 1 to 65535."), code="webhook_url_port")
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        host = parts.hostname.encode("idna").decode("ascii")  # an internationalised name as DNS and TLS know it
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise Invalid(
             _("%(host)s does not resolve to an address.") % {"host": parts.hostname}, code="webhook_url_dns"
@@ -63,7 +65,9 @@ def check_url(url: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(parts.scheme, parts.hostname, addresses[0], port, path)
+    # A path or query in any script is sent percent-encoded, as a browser sends it: HTTP's request line is ASCII,
+    # and the delivery had failed before recording an attempt, again at every sweep (found by a helper).
+    return Target(parts.scheme, host, addresses[0], port, iri_to_uri(path))
 
 
 # Not on the internet, though the ipaddress module of some Python versions calls them global: the

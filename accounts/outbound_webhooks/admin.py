@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from billing_center.admin_base import AddedNotEditedMixin, ReadOnlyAdmin
 from money.errors import BillingError
 
-from .endpoints import register_endpoint, replay_deliveries, rotate_secret, set_enabled
+from .endpoints import check_room, register_endpoint, replay_deliveries, rotate_secret, set_enabled
 from .events import EVENT_TYPES
 from .models import DeliveryAttempt, EventDelivery, WebhookEndpoint
 
@@ -33,6 +33,11 @@ class EndpointAdminForm(forms.ModelForm):
                 check_url(data["url"])
             except BillingError as exc:
                 self.add_error("url", exc.message)
+        if data.get("account"):
+            try:  # beside the form, what was typed kept (it had been the site's 403 page; found by a helper)
+                check_room(data["account"])
+            except BillingError as exc:
+                self.add_error("account", exc.message)
         return data
 
 

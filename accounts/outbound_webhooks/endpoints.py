@@ -33,6 +33,17 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def check_room(account) -> None:
+    """Refused if the account has as many endpoints as it may (register_endpoint asks again under its lock; a
+    form asks first, to say so beside its fields)."""
+    if WebhookEndpoint.objects.filter(account=account).count() >= settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT:
+        raise Refused(
+            _("An account may have %(limit)s endpoints; remove one first.")
+            % {"limit": settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT},
+            code="webhook_endpoint_limit",
+        )
+
+
 def register_endpoint(*, account, url: str, event_types: list[str], description: str = "", actor) -> Registered:
     """A new endpoint for `account` (None: an operator's, for every account)."""
     url = url.strip()
@@ -43,13 +54,7 @@ def register_endpoint(*, account, url: str, event_types: list[str], description:
     with transaction.atomic():
         if account is not None:  # the account's row, not its endpoints' (none to lock at first): one at a time
             Account.objects.select_for_update().filter(pk=account.pk).first()
-            count = WebhookEndpoint.objects.filter(account=account).count()
-            if count >= settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT:
-                raise Refused(
-                    _("An account may have %(limit)s endpoints; remove one first.")
-                    % {"limit": settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT},
-                    code="webhook_endpoint_limit",
-                )
+            check_room(account)
         secret = new_secret()
         endpoint = WebhookEndpoint.objects.create(
             account=account,

@@ -61,6 +61,22 @@ def test_a_private_address_is_refused_on_the_admin_form(operator_client):
     assert not WebhookEndpoint.objects.exists()
 
 
+def test_an_endpoint_over_the_accounts_limit_is_refused_beside_the_admin_form(operator_client, settings):
+    """The form comes back with the limit at its account field, what was typed kept (it had been the site's 403
+    page; found by a helper)."""
+    settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT = 1
+    owner = UserFactory(username="owner")
+    WebhookEndpoint.objects.create(account=owner.account, url="https://93.184.216.34/a", event_types=["bill.issued"])
+    response = operator_client.post(
+        "/admin/accounts/webhookendpoint/add/",
+        {"account": owner.account_id, "url": "https://93.184.216.34/b", "event_types": ["bill.issued"]},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "An account may have 1 endpoints; remove one first." in page and "https://93.184.216.34/b" in page
+    assert WebhookEndpoint.objects.count() == 1
+
+
 def test_a_finance_clerk_has_no_webhook_powers(clerk):
     client = Client()
     staff_login(client, clerk)

@@ -145,3 +145,15 @@ def test_a_name_that_turns_private_after_registration_is_refused_at_delivery(ali
     assert receiver.requests == []
     attempt = DeliveryAttempt.objects.get()
     assert attempt.status_code is None and "127.0.0.1" in attempt.error and "private" in attempt.error
+
+
+def test_an_address_in_any_script_is_delivered_percent_encoded(alice, receiver):
+    """HTTP's request line is ASCII: a path or query in another script goes as a browser sends it. The delivery had
+    failed before recording an attempt, again at every sweep, holding the endpoint's later events (found by a
+    helper)."""
+    endpoint = listen(alice, receiver.url + "/h\u00f6ok?name=\u5317\u4eac")
+    credit(alice, "bank:IRI")
+
+    assert deliver_endpoint(endpoint.pk) == 1
+    assert [request.path for request in receiver.requests] == ["/hooks/h%C3%B6ok?name=%E5%8C%97%E4%BA%AC"]
+    assert EventDelivery.objects.get().status == EventDelivery.Status.DELIVERED
