@@ -51,9 +51,11 @@ def verified(secret: str, receiver) -> list[dict]:
 
 def test_every_delivery_verifies_with_a_standard_webhooks_library_in_order(alice, receiver, celery_worker, client):
     registered = listen(alice, receiver, "topup.credited", "charge.created", "balance.low")
+    credit_deposit(account_id=alice.account_id, amount=usd("100.00"), kind=BANK, source_ref="bank:FT-1")
+    # Set above the balance only: set at zero, its own check (the worker's, after commit) may find the account
+    # below it before the credit commits, and rightly send a balance.low of its own first.
     set_alert(account_id=alice.account_id, enabled=True, threshold=usd("50.00").amount, actor=alice)
 
-    credit_deposit(account_id=alice.account_id, amount=usd("100.00"), kind=BANK, source_ref="bank:FT-1")
     charge_api(client, alice.account, "k1", "30.00")
     charge_api(client, alice.account, "k2", "30.00")  # 40.00 left: below the 50.00 alert
     drain()
