@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from djmoney.money import Money
 
-from accounts.models import Account, LedgerEntry
+from accounts.models import Account, LedgerEntry, OutboundEmail
 from accounts.verification import ledger_mismatches
 from bills.models import Bill
 from bills.settlement import unapplied_credit
@@ -76,6 +76,19 @@ def test_finance_takes_back_a_returned_transfers_credit_once(client, customer, c
     assert "Bank transfer FT-RET returned by the bank (debit FT-RET)" in statement
     chinese = client.get("/billing/statement/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "returned by the bank" not in chinese
+
+
+def test_the_customer_is_told_once_when_a_credit_is_taken_back(customer, clerk, credited_then_returned):
+    """They had been told the transfer was credited, then read only a debit on their statement (found by a
+    helper)."""
+    customer.language = "zh-hans"
+    customer.save(update_fields=["language"])
+    take_back_return(line_id=credited_then_returned.pk, actor=clerk)
+    take_back_return(line_id=credited_then_returned.pk, actor=clerk)  # a double click: told once
+
+    [mail] = OutboundEmail.objects.filter(dedupe_key__contains=":taken-back:")
+    assert mail.to == customer.email and "FT-RET" in mail.subject and "US$100.00" in mail.subject
+    assert "US$0.00" in mail.body and "taken" not in mail.body  # in the reader's language, the balance after
 
 
 def test_a_partial_return_takes_back_only_what_the_bank_took(customer, bank, clerk):

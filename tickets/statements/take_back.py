@@ -11,19 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.descriptions import TRANSFER_GIVEN_BACK, TRANSFER_TAKEN_BACK, describe
 from accounts.ledger import reverse_deposit
-from accounts.models import Account, LedgerEntry
+from accounts.models import Account, LedgerEntry, User
+from accounts.notifications import queue_templated_email, recipient_language
 from billing_center.review_flags import stamp
 from bills.models import REPAYMENT_RETURN
 from bills.settlement import credit_payment, reopen_settled
 from money.errors import Conflict, Invalid
+from money.formatting import format_money
 from money.rates import round_to_minor
 
 from .. import notes
@@ -96,7 +100,32 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
             debit, describe(notes.CREDIT_TAKEN_BACK, user=actor, amount=amount, account=label, when=stamp(now))
         )
         debit.save(update_fields=["explanation", "explanation_parts"])
+        _email_customers(account, debit, credit, taken.entry)
         return TakenBack(debit, taken.entry)
+
+
+def _email_customers(account: Account, debit: StatementLine, credit: StatementLine, taken: LedgerEntry) -> None:
+    """The account's users are told, each in their language, once per debit: they had been told the transfer was
+    credited, and then read only a debit on their statement (found by a helper)."""
+    users = User.objects.filter(account=account, is_active=True).exclude(email="")
+    for user in users:
+        with recipient_language(user):
+            names = {"reference": credit.bank_reference, "amount": format_money(-taken.amount)}
+            queue_templated_email(
+                dedupe_key=f"statement-line:{debit.pk}:taken-back:{user.pk}",
+                to=user.email,
+                subject=_("Your bank returned the transfer %(reference)s: %(amount)s taken from your balance") % names,
+                template="tickets/email_transfer_taken_back.txt",
+                context={
+                    **names,
+                    "name": user.get_full_name() or user.username,
+                    "date": f"{debit.booking_date:%Y-%m-%d}",
+                    "account": account.name,
+                    "balance": format_money(taken.balance_after),
+                    "url": settings.SITE_URL + reverse("accounts:statement"),
+                },
+                account=account,
+            )
 
 
 def _returned_part(debit: StatementLine, credit: StatementLine, credited: Money) -> Money:
