@@ -64,14 +64,18 @@ def _ensure_open(ticket: TransferTicket, action: str) -> TransferTicket:
     return ticket
 
 
+def second_approval_above(currency: str) -> Money | None:
+    """Above what a credit in `currency` is only proposed, for a second finance user to approve (None: every one)."""
+    limit = settings.TICKET_SECOND_APPROVAL_ABOVE.get(currency)
+    return None if limit is None else Money(limit, currency)
+
+
 def needs_second_approval(ticket: TransferTicket) -> bool:
     """Above the threshold two people are needed. The customer's declared amount counts too,
     so a maker cannot slip a large transfer past the checker by typing a smaller figure."""
-    credit = ticket.credit_amount
-    limit = settings.TICKET_SECOND_APPROVAL_ABOVE.get(str(credit.currency))
-    if limit is None or credit.amount > limit:
-        return True
-    return str(ticket.amount.currency) == str(credit.currency) and ticket.amount.amount > limit
+    credit, limit = ticket.credit_amount, second_approval_above(str(ticket.credit_amount.currency))
+    declared = ticket.amount.amount if ticket.amount.currency == credit.currency else credit.amount
+    return limit is None or max(credit.amount, declared) > limit.amount
 
 
 def _refuse_own_account(ticket: TransferTicket, actor) -> None:
@@ -89,12 +93,9 @@ class ConfirmOutcome:
 def confirm_and_credit(
     *, ticket_id: int, actor, received: Money, bank_reference: str, now: datetime | None = None
 ) -> ConfirmOutcome:
-    """Finance found the money on the bank statement: credit it, once.
-
-    Above TICKET_SECOND_APPROVAL_ABOVE the figures are only proposed; a different finance
-    user must approve them (approve_credit). A repeated confirmation of a credited ticket
-    changes nothing.
-    """
+    """Finance found the money on the bank statement: credit it, once. Above second_approval_above the figures are
+    only proposed, for a different finance user to approve (approve_credit). Confirming a credited ticket again
+    changes nothing."""
     now = now or timezone.now()
     _require(actor, CREDIT_PERMISSION)
     if received.amount <= 0:

@@ -85,6 +85,8 @@ def test_confirm_and_credit_asks_for_confirmation_then_credits_once(client, cler
     # The received amount is typed from the statement, never pre-filled with the customer's claim.
     assert b'name="t%d-received_amount"' % ticket.pk in confirmation.content
     assert b'name="t%d-received_amount" value' % ticket.pk not in confirmation.content
+    # What confirming does above the threshold is said before, not learnt after (found by a helper).
+    assert b"A credit above 10,000.00 USD (or a ticket declaring more) is only proposed" in confirmation.content
     assert not LedgerEntry.objects.exists()
 
     done = action(client, "confirm_and_credit", [ticket.pk], **confirm_fields(ticket))

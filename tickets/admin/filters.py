@@ -56,12 +56,14 @@ class ApprovalFilter(admin.SimpleListFilter):
     parameter_name = "approval"
 
     def lookups(self, request, model_admin):
-        return [("waiting", AWAITING_APPROVAL), ("mine", _("Proposed by me"))]
+        return [("waiting", AWAITING_APPROVAL), ("mine", _("Proposed by me")), ("none", _("Nothing proposed yet"))]
 
     def queryset(self, request, queryset):
         waiting = tickets_awaiting_second_approval(queryset)
         if self.value() == "waiting":
             return waiting
+        if self.value() == "none":
+            return queryset.filter(proposed_by__isnull=True)
         if self.value() == "mine":
             return waiting.filter(proposed_by=request.user)
         return queryset

@@ -360,7 +360,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             "admin/tickets/transferticket/action_confirmation.html",
             action=action,
             action_title=title,
-            rows=[(ticket, form, labels.status_label(ticket)) for ticket, form in rows],
+            rows=[
+                (ticket, form, labels.status_label(ticket), _approval_above(ticket, action)) for ticket, form in rows
+            ],
             reason_form=reason_form,
             queryset=queryset,
         )
@@ -371,3 +373,9 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
         if term.startswith("RF"):
             queryset |= self.model.objects.filter(Q(payment_reference=term))
         return queryset, may_have_duplicates
+
+
+def _approval_above(ticket: TransferTicket, action: str):
+    """What confirming the ticket only proposes above, said on its confirmation page: the clerk had read "Confirm and
+    credit: yes, I'm sure" and learnt afterwards that it was only proposed (found by a helper)."""
+    return review.second_approval_above(ticket.account.billing_currency) if action == "confirm_and_credit" else None
