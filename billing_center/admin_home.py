@@ -47,7 +47,7 @@ def todo_items(user, *, now: datetime) -> list[Todo]:
         ("due-today", _("Tickets due today"), "tickets.view_transferticket",
          lambda: tickets.tickets_due_today(now=now), QUEUE, {"due": "today"}, False),
         ("waiting-on-finance", _("Tickets waiting on finance"), "tickets.view_transferticket",
-         tickets.tickets_waiting_on_finance, QUEUE, {"status__in": ",".join(WAITING)}, False),
+         tickets.tickets_waiting_on_finance, QUEUE, {"status__in": ",".join(WAITING), "approval": "none"}, False),
         ("awaiting-approval", AWAITING_APPROVAL, "tickets.view_transferticket",
          tickets.tickets_awaiting_second_approval, QUEUE, {"approval": "waiting"}, False),
         ("unmatched-lines", _("Unmatched bank statement lines"), "tickets.view_statementline",

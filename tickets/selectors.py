@@ -90,8 +90,9 @@ def tickets_due_today(*, now: datetime, queryset: QuerySet[TransferTicket] | Non
 
 
 def tickets_waiting_on_finance() -> QuerySet[TransferTicket]:
-    """Every ticket finance has yet to decide, whenever it is due (not those waiting on the customer's reply)."""
-    return TransferTicket.objects.filter(status__in=TransferTicket.WAITING_ON_FINANCE)
+    """Every ticket finance has yet to decide, whenever it is due (not those waiting on the customer's reply), but
+    those proposed for a second approval: counted apart, they had been counted twice on admin's home."""
+    return TransferTicket.objects.filter(status__in=TransferTicket.WAITING_ON_FINANCE, proposed_by__isnull=True)
 
 
 def tickets_awaiting_second_approval(queryset: QuerySet[TransferTicket] | None = None) -> QuerySet[TransferTicket]:
