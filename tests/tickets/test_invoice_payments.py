@@ -40,6 +40,12 @@ def test_an_invoice_is_awaiting_payment_then_partly_paid_then_paid_from_our_stat
     invoice, other = invoice_of(customer), invoice_of(customer, "120.00")
     client.force_login(customer)
     assert state_on_pages(client, invoice) == ("Awaiting payment", "Awaiting payment")
+    # The remark is matched on our statement, as the Pay page says of the payment reference: no ticket needed (the
+    # invoice had asked for a ticket after every transfer; found by a helper).
+    assert (
+        "Quoted the remark above on your transfer? You need no ticket"
+        in client.get(f"/billing/invoices/{invoice.number}/").content.decode()
+    )
     quoted = f"payment {invoice.number.lower()} {payment_reference(customer.account_id)}"  # RF too: still this invoice
     statement = camt053([Entry("100.00", "R-1", remittance=quoted)], statement_id="S1")
     import_statement(receiving_account_id=bank.pk, data=statement, name="s1.xml", actor=clerk)
