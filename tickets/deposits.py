@@ -10,6 +10,7 @@ from billing_center.choices import choice_label
 
 from .models import StatementLine, TransferTicket
 from .selectors import listed_before
+from .statements.take_back import net_taken_back_of
 
 # What a record shows of a ticket: the page loads no other column.
 TICKET_RECORD_FIELDS = (
@@ -33,18 +34,21 @@ class BankTransferTickets:
         if status:
             tickets = tickets.filter(status__in=TICKET_STATUSES_FOR.get(status, []))
         tickets = within_days(tickets, first, last, field="submitted_at")
-        return tickets.only(*TICKET_RECORD_FIELDS).annotate(at=F("submitted_at"))
+        return tickets.only(*TICKET_RECORD_FIELDS).annotate(
+            at=F("submitted_at"), taken_back=net_taken_back_of("ledger_entry_id")
+        )
 
     def record(self, ticket):
+        credited = ticket.status == TransferTicket.Status.CREDITED
         return DepositRecord(
             created_at=ticket.submitted_at,
             reference=ticket.number,
             url=reverse("tickets:detail", args=[ticket.number]),
             method=gettext("Bank transfer"),
             amount=ticket.amount,
-            credited=ticket.credit_amount if ticket.status == TransferTicket.Status.CREDITED else None,
+            credited=ticket.credit_amount if credited else None,
             status=ticket.status,
-            status_label=choice_label(ticket, "status"),
+            status_label=_returned_label(ticket.credit_amount, ticket.taken_back) or choice_label(ticket, "status"),
             exchange_rate=ticket.exchange_rate,
         )
 
@@ -79,7 +83,9 @@ class StatementCredits:
         if status and status != RecordStatus.CREDITED:
             lines = lines.none()
         lines = within_days(lines, first, last, field="credited_at")
-        return lines.select_related("ledger_entry").annotate(at=F("credited_at"))
+        return lines.select_related("ledger_entry").annotate(
+            at=F("credited_at"), taken_back=net_taken_back_of("ledger_entry_id")
+        )
 
     def record(self, line):
         return DepositRecord(
@@ -90,7 +96,7 @@ class StatementCredits:
             amount=line.money,
             credited=line.ledger_entry.amount,
             status=RecordStatus.CREDITED,
-            status_label=gettext("Credited"),
+            status_label=_returned_label(line.ledger_entry.amount, line.taken_back) or gettext("Credited"),
             exchange_rate=None,
         )
 
@@ -99,3 +105,15 @@ class StatementCredits:
 
     def in_flight(self, account):
         return 0
+
+
+def _returned_label(credited, taken_back) -> str:
+    """What a credit's record says once finance took it back after the bank returned the transfer (taken_back:
+    net_taken_back_of, negative), as a refunded card payment's says it was refunded; "" if nothing was."""
+    if not taken_back:
+        return ""
+    return (
+        gettext("Returned by the bank")
+        if -taken_back >= credited.amount
+        else gettext("Credited, partly returned by the bank")
+    )

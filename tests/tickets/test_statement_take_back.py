@@ -91,6 +91,26 @@ def test_the_customer_is_told_once_when_a_credit_is_taken_back(customer, clerk, 
     assert "US$0.00" in mail.body and "taken" not in mail.body  # in the reader's language, the balance after
 
 
+def test_the_records_say_a_credit_taken_back_was_returned_by_the_bank(client, customer, bank, clerk):
+    """As a refunded card payment's record says it was refunded; it had still said "Credited" (found by a helper)."""
+    other = Entry("80.00", "FT-PART", creditor_reference=payment_reference(customer.account_id))
+    run_import(bank, clerk, [paid(customer), other], "S1")
+    part = Entry("-30.00", "FT-PART", remittance="RETURN AC04 account closed", booked=date(2026, 12, 2))
+    run_import(bank, clerk, [returned(), part], "S2", opening="1180.00")
+    client.force_login(customer)
+    assert "Returned by the bank" not in client.get("/billing/topups/").content.decode()
+    for debit in StatementLine.objects.filter(amount__lt=0):
+        take_back_return(line_id=debit.pk, actor=clerk)
+
+    rows = {row.split("</tr>")[0] for row in client.get("/billing/topups/").content.decode().split("<tr")[1:]}
+    assert any("FT-RET" in row and "Returned by the bank" in row for row in rows)
+    assert any("FT-PART" in row and "Credited, partly returned by the bank" in row for row in rows)
+    csv = b"".join(client.get("/billing/topups/?format=csv").streaming_content).decode()
+    assert "Returned by the bank" in csv
+    chinese = client.get("/billing/topups/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "returned by the bank" not in chinese.lower()
+
+
 def test_a_partial_return_takes_back_only_what_the_bank_took(customer, bank, clerk):
     run_import(bank, clerk, [paid(customer)], "S1")
     run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")

@@ -13,7 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, DecimalField, Func, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +36,9 @@ from ..models import StatementLine
 from .crediting import require_credit_permission
 from .parsed import reference_key, reference_key_of
 from .returns import returned_credit
+
+# What takes a credit back (a debit's) and gives it back (the bank booked the transfer again).
+RETURN_KINDS = (LedgerEntry.Kind.BANK_RETURN, LedgerEntry.Kind.BANK_TRANSFER, LedgerEntry.Kind.REPAYMENT)
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,21 @@ def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
         description=describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference),
         now=now,
     ).entry
+
+
+def net_taken_back_of(credit_entry) -> Coalesce:
+    """net_taken_back as a column of a query whose rows name a credit (`credit_entry`: their ledger entry's id
+    column, e.g. "ledger_entry_id"): a negative amount, or 0. The customer's records say a credit was returned by
+    the bank from it (they had said "Credited" after it was taken back; found by a helper)."""
+    debits = StatementLine.objects.filter(returned_line__ledger_entry_id=OuterRef(OuterRef(credit_entry)))
+    sources = Q()
+    for repayment in (False, True):
+        for suffix in ("", ":booked-again"):
+            source = Concat(Value(taken_back_source("", repayment=repayment)), Cast("pk", CharField()), Value(suffix))
+            sources |= Q(source_ref__in=debits.annotate(source=source).values("source"))
+    moves = LedgerEntry.objects.filter(sources, kind__in=RETURN_KINDS).order_by()
+    total = moves.annotate(total=Func("amount", function="SUM")).values("total")  # one row: no GROUP BY
+    return Coalesce(Subquery(total), Value(Decimal(0)), output_field=DecimalField(max_digits=18, decimal_places=2))
 
 
 def net_taken_back(entry_ids) -> dict[int, Decimal]:
