@@ -185,6 +185,10 @@ def test_finance_takes_a_credit_back_from_the_statement_lines_list(client, custo
     selection = {"action": "take_back", "_selected_action": [str(credited_then_returned.pk)]}
     confirmation = client.post(LINES, selection).content.decode()
     assert "Takes back the transfer FT-RET credited to" in confirmation  # what the clerk is about to reverse
+    account = f"{customer.account.name} (#{customer.account_id})"
+    assert f"Takes <strong>100.00 USD</strong> from the balance of {account}, which was credited 100.00 USD" in (
+        confirmation
+    )  # and how much (found by a helper)
     page = through_confirmation(client, LINES, selection, follow=True).content.decode()
     assert "FT-RET: took 100.00 USD back from" in page
     assert balance(customer) == Money("0.00", "USD")

@@ -29,7 +29,7 @@ from ..statements.crediting import CREDITABLE, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
 from ..statements.returns import returned_credit
 from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
-from ..statements.take_back import booked_again, take_back_return, taken_back_by
+from ..statements.take_back import booked_again, take_back_return, taken_back_by, to_take_back
 from .statement_words import (
     assigned_words,
     credit_words,
@@ -343,13 +343,16 @@ class StatementLineAdmin(ReadOnlyAdmin):
         return None
 
     def _confirmation(self, request, queryset, title, action, form=None):
+        lines = list(queryset.select_related("account"))
+        for line in lines if action == "take_back" else []:
+            line.to_take_back = to_take_back(line)  # (the credit, what would be taken) or None
         return confirmation_page(
             self,
             request,
             "admin/tickets/statementline/action_confirmation.html",
             action=action,
             action_title=title,
-            lines=list(queryset.select_related("account")),
+            lines=lines,
             form=form,
             queryset=queryset,
         )

@@ -77,8 +77,7 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
                 _("The bank booked the transfer %(reference)s again after this debit: its credit stands.")
                 % {"reference": credit.bank_reference}
             )
-        left = credited.amount.amount - net_taken_back([credited.pk]).get(credited.pk, Decimal(0))
-        part = min(_returned_part(debit, credit, credited.amount).amount, left)
+        part = _to_take(debit, credit, credited)
         if part <= 0:
             raise Conflict(
                 _("The credit of %(reference)s was taken back in full already, for another debit.")
@@ -130,6 +129,23 @@ def _email_customers(account: Account, debit: StatementLine, credit: StatementLi
                 },
                 account=account,
             )
+
+
+def to_take_back(debit: StatementLine) -> tuple[LedgerEntry, Money] | None:
+    """What taking back the credit a debit names would take now, and that credit: shown on the confirmation page
+    (finance had confirmed without seeing the amount; found by a helper). None if there is nothing to take."""
+    credit = returned_credit(debit)
+    if credit is None or credit.ledger_entry_id is None or taken_back_by(debit) or booked_again(debit, credit):
+        return None
+    credited = LedgerEntry.objects.select_related("account").get(pk=credit.ledger_entry_id)
+    part = _to_take(debit, credit, credited)
+    return (credited, Money(part, credited.amount.currency)) if part > 0 else None
+
+
+def _to_take(debit: StatementLine, credit: StatementLine, credited: LedgerEntry) -> Decimal:
+    """The debit's part of the credit, within what is left of it after the other debits naming it."""
+    left = credited.amount.amount - net_taken_back([credited.pk]).get(credited.pk, Decimal(0))
+    return min(_returned_part(debit, credit, credited.amount).amount, left)
 
 
 def _returned_part(debit: StatementLine, credit: StatementLine, credited: Money) -> Money:
