@@ -67,6 +67,24 @@ def test_a_line_with_the_customers_rf_reference_is_credited_once_and_explained(c
     assert balance_of(customer) == Money("150.00", "USD")
 
 
+def test_a_transfer_quoting_an_enterprise_members_reference_waits_for_finance(customer, bank, clerk):
+    """A member's funds come from its master and it takes no top-up: finance decides (confirm it, assign it to
+    another account, or set it aside to return it). It had been credited without a word (found by a helper)."""
+    from tests.factories import EnterpriseMemberAccountFactory
+
+    member = EnterpriseMemberAccountFactory(name="Carol", enterprise_master=customer.account)
+    result = run_import(
+        bank, clerk, camt053([Entry("75.00", "FT-MEMBER", creditor_reference=payment_reference(member.pk))])
+    )
+
+    line = StatementLine.objects.get()
+    assert (result.credited, line.state, line.account_id) == (0, "matched", member.pk)
+    assert f"an enterprise member of {customer.account.name}" in line.explanation
+    assert not LedgerEntry.objects.filter(account=member).exists()
+    assert confirm_line(line_id=line.pk, actor=clerk).credited  # finance may credit it, knowingly
+    assert LedgerEntry.objects.get(account=member).amount == Money("75.00", "USD")
+
+
 def test_auto_credit_off_proposes_exact_matches_for_one_click(customer, bank, clerk, settings):
     settings.STATEMENT_AUTO_CREDIT = False
     rf = payment_reference(customer.account_id)

@@ -54,8 +54,11 @@ def require_credit_permission(actor) -> None:
 
 
 def is_exact(line: StatementLine, account: Account) -> bool:
-    """Credited without a person when STATEMENT_AUTO_CREDIT is on."""
-    return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency
+    """Credited without a person when STATEMENT_AUTO_CREDIT is on. Never an enterprise member's: its funds come
+    from its master, it takes no top-up, and finance decides (a transfer quoting its reference had been credited
+    without a word; found by a helper)."""
+    member = account.type == Account.Type.ENTERPRISE_MEMBER
+    return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency and not member
 
 
 def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: datetime | None = None) -> LineOutcome:

@@ -175,6 +175,7 @@ class _Found:
     bills: dict[str, tuple[int, int]]  # number → (account id, bill id)
     open_tickets: list[TransferTicket]
     payers: dict[str, list[int]]  # payer name, lower case → accounts it paid before
+    masters: dict[int, str]  # an enterprise member's account id → its master's name
 
     @classmethod
     def read(cls, lines: list[StatementLine]) -> "_Found":
@@ -208,8 +209,14 @@ class _Found:
             *(ticket.account_id for ticket in open_tickets),
             *(pk for ids in payers.values() for pk in ids[:3]),
         }
-        names = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "name")) if account_ids else {}
-        return cls(names, invoices, bills, open_tickets, payers)
+        names, masters = {}, {}
+        for pk, name, master in Account.objects.filter(pk__in=account_ids).values_list(
+            "pk", "name", "enterprise_master__name"
+        ):
+            names[pk] = name
+            if master is not None:
+                masters[pk] = master
+        return cls(names, invoices, bills, open_tickets, payers, masters)
 
     def label(self, account_id: int) -> Description:
         return notes.account_label(account_id, self.names.get(account_id))
@@ -276,6 +283,8 @@ def _match(line: StatementLine, statement_currency: str, found: _Found) -> Match
         match.state, match.rule = StatementLine.State.MATCHED, rule
         match.account_id, match.bill_id = account_id, bill_id
         match.notes.append(why)
+        if account_id in found.masters:  # not credited by itself (crediting.is_exact): said why
+            match.notes.append(describe(notes.MEMBER_NOT_AUTO_CREDITED, master=found.masters[account_id]))
         ticket = next((t for t in tickets if t.account_id == account_id), None)
         if ticket:
             match.ticket_id = ticket.pk
