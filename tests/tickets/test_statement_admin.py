@@ -186,6 +186,25 @@ def test_the_same_file_imported_again_says_so(client, clerk, bank):
     assert "R-1" in again and "Imported " not in again
 
 
+def test_a_statement_that_does_not_open_where_the_last_one_closed_warns_of_one_missing(client, clerk, bank):
+    """A statement in between, and its transfers, may be missing: the clerk is told (it had been imported without a
+    word; found by a helper). One that follows on, or lists days again, says nothing of it."""
+    staff_login(client, clerk)
+    first = camt053([Entry("100.00", "R-1", booked=date(2026, 12, 1))], statement_id="S1", opening="1000.00")
+    followed = camt053([Entry("50.00", "R-2", booked=date(2026, 12, 2))], statement_id="S2", opening="1100.00")
+    gap = camt053([Entry("20.00", "R-3", booked=date(2026, 12, 4))], statement_id="S3", opening="3150.00")
+    again = camt053([Entry("50.00", "R-2", booked=date(2026, 12, 2))], statement_id="S2-again", opening="1100.00")
+    missing = "a statement in between may be missing, and its transfers are credited only once it is imported"
+    for data in (first, followed):
+        assert missing not in client.get(upload(client, bank, data)["Location"]).content.decode()
+    page = client.get(upload(client, bank, gap)["Location"]).content.decode()
+    assert (
+        "This statement opens at 3,150.00 USD, but the one imported before it for this account closed at 1,150.00 USD"
+        in page
+    )
+    assert missing not in client.get(upload(client, bank, again)["Location"]).content.decode()  # days listed again
+
+
 def test_a_proposed_line_shows_in_the_list_and_is_counted_as_awaiting_a_second_user(
     client, clerk, customer, bank, settings
 ):

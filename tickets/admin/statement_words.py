@@ -55,6 +55,21 @@ def import_outcomes(result: ImportResult) -> str:
     return _(", ").join(outcomes)
 
 
+def missing_statement_words(result: ImportResult) -> str | None:
+    """A statement that opens at another balance than the one imported before it closed at (continuing.missing_before):
+    the clerk is warned that one in between may be missing, with its transfers; None when it follows on."""
+    if result.previous_closing is None:
+        return None
+    currency = result.statement.currency
+    return _(
+        "This statement opens at %(opening)s, but the one imported before it for this account closed at %(closing)s: "
+        "a statement in between may be missing, and its transfers are credited only once it is imported."
+    ) % {
+        "opening": format_money(Money(result.statement.opening_balance, currency)),
+        "closing": format_money(Money(result.previous_closing, currency)),
+    }
+
+
 def credit_words(outcome: LineOutcome) -> str:
     if outcome.already:
         return _("was already credited — nothing changed")

@@ -34,6 +34,7 @@ from .statement_words import (
     assigned_words,
     credit_words,
     import_outcomes,
+    missing_statement_words,
     put_back_words,
     set_aside_words,
     statement_totals,
@@ -169,6 +170,8 @@ class StatementFileAdmin(ReadOnlyAdmin):
                     % {"lines": result.lines, "new": result.new_lines, "outcomes": import_outcomes(result)},
                     messages.SUCCESS,
                 )
+                if missing := missing_statement_words(result):
+                    self.message_user(request, missing, messages.WARNING)
                 query = urlencode({"statement_file__id__exact": result.statement.pk})
                 return HttpResponseRedirect(f"{reverse(LINES)}?{query}")
         context = {

@@ -13,6 +13,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +27,7 @@ from money.errors import BillingError, Invalid, Refused
 from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
 from ..notes import EXPLANATION_SEPARATOR, NOT_CREDITED, REVERSAL_REBOOKED, SUGGESTION_SEPARATOR, explain, joined
 from . import camt, mt940
-from .continuing import continued
+from .continuing import continued, missing_before
 from .credited_elsewhere import note_credited_elsewhere
 from .crediting import CREDITABLE, credit_exact_lines, credit_locked_line, is_exact
 from .csv_format import parse_csv
@@ -54,6 +55,8 @@ class ImportResult:
     # Lines without a reference of the bank's identical to lines imported before, not added: listed again by an
     # overlapping statement, or (the clerk is told) a second payment alike in every detail.
     identical_before: int = 0
+    # The closing balance of the statement imported before, when this one opens at another after it (continuing).
+    previous_closing: Decimal | None = None
 
 
 LINKED = "linked"  # an outcome of this import's, beside the lines' states: credited before, linked to that credit
@@ -111,6 +114,8 @@ def import_statement(
             code="statement_currency",
         )
     parsed.check_balances()
+    first_day = min((line.booking_date for line in parsed.lines), default=None)
+    previous_closing = missing_before(receiving, parsed.opening_balance, first_day)
     statement, keys, held, identical = _store(parsed, receiving, data=data, name=name, fmt=fmt, actor=actor, now=now)
     line_ids, states = _lines_of(receiving, keys), {}
     for start in range(0, len(line_ids), LINES_PER_CHUNK):
@@ -132,6 +137,7 @@ def import_statement(
         to_confirm=counts[StatementLine.State.MATCHED],
         unmatched=counts[StatementLine.State.UNMATCHED],
         identical_before=identical,
+        previous_closing=previous_closing,
     )
 
 
