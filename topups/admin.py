@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from djmoney.contrib.exchange.models import Rate
 from djmoney.money import Money
 
+from accounts.descriptions import rate_text
 from accounts.forms import amount_from_form
 from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin, confirmation_page, yes_no
 from billing_center.text import PlainTextField
@@ -18,7 +19,15 @@ from money.formatting import format_money, plain_amount
 
 from .models import Dispute, HistoricalRate, RateSheet, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
-from .refunds import REFUND_PERMISSION, dispute_refused, refundable, repayment_refused, request_refund, send_refund
+from .refunds import (
+    REFUND_PERMISSION,
+    billing_share,
+    dispute_refused,
+    refundable,
+    repayment_refused,
+    request_refund,
+    send_refund,
+)
 
 
 class RefundForm(forms.Form):
@@ -197,6 +206,12 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
             title=title,
             topup=topup,
             refundable=refundable(topup),
+            # A converted top-up's balance is debited in its billing currency, at the rate it locked: said before
+            # the clerk confirms (only the paying currency's amount had been shown; found by a helper).
+            debit_of_all=billing_share(topup, refundable(topup)) if topup.is_converted else None,
+            rate=rate_text(topup.exchange_rate, topup.amount.currency, topup.credit_amount.currency)
+            if topup.is_converted
+            else "",
             form=form,
         )
 

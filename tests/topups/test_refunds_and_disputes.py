@@ -189,6 +189,10 @@ def test_a_converted_top_up_is_refunded_at_the_rate_it_locked(client, stripe_set
     )
     session = fake_stripe.add_session(paid_session(topup, payment_intent=PI))
     deliver(client, event("checkout.session.completed", session))
+    staff_login(client, clerk)  # finance's page says what the balance gives, in its currency (found by a helper)
+    page = client.post("/admin/topups/topup/", {"action": "refund", "_selected_action": [topup.pk]}).content.decode()
+    assert "Refunding 710.00 CNY takes <strong>100.00 USD</strong> from the balance" in page
+    assert "(1 USD = 7.1000 CNY)" in page
     first = request_refund(topup_id=topup.pk, amount=Money("100.00", "CNY"), reason="", actor=clerk)
     assert first.debit_amount == Money("14.08", "USD")  # 100 / 7.1 = 14.0845…, rounded to cents
     # 0.03 CNY is 0.0042 USD, 0.00 in cents: refused before the gateway is asked (it had paid it back, then the
