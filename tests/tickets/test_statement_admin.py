@@ -262,3 +262,31 @@ def test_a_line_reassigned_while_the_clerk_reads_the_confirmation_is_not_credite
     assert not LedgerEntry.objects.exists()
     through_confirmation(client, LINES, selection)  # opened again, it names Mallory: credited knowingly
     assert LedgerEntry.objects.get().account_id == mallory.account_id
+
+
+def test_the_csv_format_form_says_columns_are_named_by_their_heading(client):
+    from accounts.models import User
+
+    operator = User.objects.create_superuser("operator", "ops@example.com", "x-secret-pass-1")
+    staff_login(client, operator)
+    page = client.get("/admin/tickets/statementcsvformat/add/").content.decode()
+    assert "Name each column by its heading in the bank's export, exactly as written" in page
+
+
+def test_confirming_lines_says_what_they_credit_in_all_and_which_ticket_each_closes(
+    client, clerk, customer, bank, settings
+):
+    """The clerk had confirmed three lines with no total, and learnt after that one closed a ticket (found by a
+    helper)."""
+    settings.STATEMENT_AUTO_CREDIT = False
+    ticket = make_ticket(customer, bank, bank_reference="FT-TICKET", amount=Money("45.00", "USD"))
+    rf = payment_reference(customer.account_id)
+    entries = [Entry("120.00", "R-1", creditor_reference=rf), Entry("45.00", "FT-TICKET")]
+    staff_login(client, clerk)
+    upload(client, bank, camt053(entries))
+    lines = StatementLine.objects.order_by("pk")
+    assert [line.state for line in lines] == ["matched", "matched"]
+    selection = {"action": "confirm_lines", "_selected_action": [str(line.pk) for line in lines]}
+    page = client.post(LINES, selection).content.decode()
+    assert f"Closes ticket {ticket.number} as credited." in page
+    assert "In all: 165.00 USD" in page

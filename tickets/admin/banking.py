@@ -1,4 +1,4 @@
-"""Finance's receiving ("top-up") bank accounts and invoices in Django admin."""
+"""Finance's receiving ("top-up") bank accounts, their statements' CSV layouts and invoices in Django admin."""
 
 from decimal import Decimal
 
@@ -16,7 +16,7 @@ from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin
 from money.errors import BillingError
 
 from .. import receiving_accounts as services
-from ..models import Invoice, ReceivingAccount
+from ..models import Invoice, ReceivingAccount, StatementCsvFormat
 
 # --- Receiving accounts -------------------------------------------------------------------
 
@@ -211,3 +211,25 @@ def _check_receiving_account_exists(clean):
         return data
 
     return wrapped
+
+
+@admin.register(StatementCsvFormat)
+class StatementCsvFormatAdmin(admin.ModelAdmin):
+    list_display = ("receiving_account", "encoding", "delimiter", "date_column", "amount_column", "balance_column")
+    # A column is named by its heading, as the bank's export writes it: the form had not said so (found by a helper).
+    fieldsets = [
+        (None, {"fields": ("receiving_account", "encoding", "delimiter")}),
+        (
+            gettext_lazy("Columns"),
+            {
+                "description": gettext_lazy(
+                    "Name each column by its heading in the bank's export, exactly as written on the file's first "
+                    "line (not by its position)."
+                ),
+                "fields": (
+                    *("date_column", "date_format", "amount_column", "balance_column", "reference_column"),
+                    *("currency_column", "payer_column", "payer_account_column", "remittance_column"),
+                ),
+            },
+        ),
+    ]

@@ -23,7 +23,7 @@ from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
 
-from ..models import ReceivingAccount, StatementCsvFormat, StatementFile, StatementLine
+from ..models import ReceivingAccount, StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
 from ..statements.crediting import CREDITABLE, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
@@ -346,7 +346,7 @@ class StatementLineAdmin(ReadOnlyAdmin):
         return None
 
     def _confirmation(self, request, queryset, title, action, form=None):
-        lines = list(queryset.select_related("account"))
+        lines = list(queryset.select_related("account", "ticket", "bill"))
         for line in lines if action == "take_back" else []:
             line.to_take_back = to_take_back(line)  # (the credit, what would be taken) or None
         return confirmation_page(
@@ -356,9 +356,18 @@ class StatementLineAdmin(ReadOnlyAdmin):
             action=action,
             action_title=title,
             lines=lines,
+            totals=_totals(lines) if action == "confirm_lines" else [],
             form=form,
             queryset=queryset,
         )
+
+
+def _totals(lines: list[StatementLine]) -> list[Money]:
+    """What confirming the selected lines credits in all, per currency: said on its page (found by a helper)."""
+    totals: dict[str, Money] = {}
+    for line in lines:
+        totals[line.currency] = totals.get(line.currency, Money(0, line.currency)) + line.money
+    return [totals[currency] for currency in sorted(totals)]
 
 
 def line_actions(line: StatementLine) -> list[tuple[str, str]]:
@@ -372,8 +381,3 @@ def line_actions(line: StatementLine) -> list[tuple[str, str]]:
     if credit is not None and taken_back_by(line) is None and not booked_again(line, credit):
         return [("take_back", _("Take back the credit"))]  # not when taken back already, or its credit stands
     return []
-
-
-@admin.register(StatementCsvFormat)
-class StatementCsvFormatAdmin(admin.ModelAdmin):
-    list_display = ("receiving_account", "encoding", "delimiter", "date_column", "amount_column", "balance_column")
