@@ -166,7 +166,7 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
                 messages.ERROR,
             )
             return None
-        if topup.is_repayment:  # said before the form, which had offered an amount it then refused
+        if topup.repays_bills:  # said before the form, which had offered an amount it then refused
             self.message_user(request, repayment_refused(topup), messages.ERROR)
             return None
         if disputed := dispute_refused(topup):

@@ -116,7 +116,11 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         _email_payer(dispute, dispute.debit_entry)
         changed = True
     if dispute.status == Dispute.Status.WON and dispute.debit_entry_id and dispute.return_entry_id is None:
-        repayment = repays_bills(topup.account_id)  # money back on a postpaid account repays its bills, as any
+        # It mirrors its debit: the bills count it, and it settles them again, when they counted the debit and the
+        # account is still postpaid (a prepaid top-up's chargeback won after the account turned postpaid had paid
+        # bills the balance still owed; found by a helper).
+        counted = dispute.debit_entry.source_ref.startswith(REPAYMENT_CHARGEBACK)
+        repayment = counted and repays_bills(topup.account_id)
         dispute.return_entry = credit_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,

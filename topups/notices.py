@@ -265,7 +265,7 @@ def _receipt_values(topup: TopUp) -> dict[str, str | bool]:
         "name": payer.get_full_name() or payer.username,
         "reference": topup.reference,
         "account": topup.account.name,
-        "is_repayment": topup.is_repayment,
+        "is_repayment": topup.repays_bills,
         "paid": format_money(topup.amount),
         "credited": format_money(topup.credit_amount),
         "rate": format_rate(topup.exchange_rate) if topup.is_converted else "",

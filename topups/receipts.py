@@ -43,7 +43,7 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
         (_("Balance after"), format_money(topup.ledger_entry.balance_after)),
         (_("Our reference"), str(topup.public_id)),
     ]
-    if topup.is_repayment:  # what an accounts department files it against: the bills it settled
+    if topup.repays_bills:  # what an accounts department files it against: the bills it settled
         rows.append((_("Settles"), settled_bills(topup) or _("Kept as credit for the next bills")))
     refunds = list(topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"))
     taken = Money(0, topup.credit_amount.currency)
@@ -114,7 +114,7 @@ def settled_bills(topup: TopUp, *, source_ref: str = "") -> str:
 def confirmation(topup: TopUp) -> str:
     """The receipt's first sentence: a repayment is not a top-up (a postpaid account has none)."""
     merchant = {"merchant": settings.MERCHANT_NAME}
-    if topup.is_repayment:
+    if topup.repays_bills:
         return _("%(merchant)s confirms this repayment was received and credited.") % merchant
     return _("%(merchant)s confirms this top-up was received and credited.") % merchant
 

@@ -169,7 +169,7 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
             _("%(reference)s is %(status)s: only credited top-ups.")
             % {"reference": topup.reference, "status": topup.get_status_display().lower()}
         )
-    if topup.is_repayment:
+    if topup.repays_bills:
         raise RefundRefused(repayment_refused(topup))
     if disputed := dispute_refused(topup):
         raise RefundRefused(disputed)

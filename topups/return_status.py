@@ -40,7 +40,7 @@ def headline(topup: TopUp, state: str) -> str:
         "waiting": _("Waiting for the payment gateway to confirm"),
         "unpaid": _("No payment received yet"),
     }
-    if state == "credited" and topup.is_repayment:
+    if state == "credited" and topup.repays_bills:
         return _("Payment received — your repayment has been credited")
     if state in headlines:
         return headlines[state]

@@ -119,7 +119,7 @@ def topup_detail(request, public_id, account):
     bills = list(topup.bills.all()) if topup.is_repayment else []
     # A credited repayment: what it paid on which bill, and what each of them still asks (it had said only "your
     # balance has been credited", after paying part of a bill; found by a helper).
-    settled = settlements_of(topup) if topup.is_repayment and state == "credited" else []
+    settled = settlements_of(topup) if topup.repays_bills and state == "credited" else []
     context = {
         "account": account,
         "topup": topup,

@@ -18,8 +18,11 @@ from tests.bills.conftest import DECEMBER, NOVEMBER, at, charge, close
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import dispute_object, event, paid_session, post_webhook, signed
 from tests.intake import apply_stored
+from topups.exceptions import RefundRefused
 from topups.models import TopUp
 from topups.notices import close_topup
+from topups.receipts import receipt_rows
+from topups.refunds import request_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +135,58 @@ def test_a_batch_of_payments_refuses_one_to_a_postpaid_account(bob):
         credit_deposits(payments)
     assert refused.value.code == "repayment"
     assert not LedgerEntry.objects.filter(source_ref__startswith="batch:").exists()
+
+
+def test_a_won_dispute_mirrors_its_chargeback_not_the_accounts_type_now(client, stripe_settings):
+    """A prepaid top-up's chargeback after the account turned postpaid is not the bills'; its win is not either (it
+    had paid a bill the balance still owed; found by a helper)."""
+    account = PrepaidAccountFactory(name="Eve")
+    eve = UserFactory(username="eve", account=account, email="eve@example.com")
+    topup = PendingTopUpFactory(account=account, created_by=eve, amount=usd("100.00"))
+    with time_machine.travel(at(2026, 10, 20, 12), tick=False):
+        pay_by_card(client, topup, "pi_prepaid")
+    charge(account, "100.00", at(2026, 10, 21), "spent-prepaid")
+    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    charge(account, "40.00", at(2026, 11, 3), "nov")
+    close(account, NOVEMBER)
+    dispute = dispute_object(payment_intent="pi_prepaid", amount=10000, id="du_prepaid")
+    post_webhook(client, *signed(event("charge.dispute.created", dispute)))
+    post_webhook(client, *signed(event("charge.dispute.closed", {**dispute, "status": "won"})))
+    apply_stored()
+
+    account.refresh_from_db()
+    assert account.balance == usd("-40.00")
+    assert owed_on_bills(account) == usd("40.00")
+    assert ledger_mismatches() == []
+
+
+def test_a_top_up_credited_as_a_repayment_is_refunded_as_one_would_be(client, stripe_settings, clerk, fake_stripe):
+    """It is the bills' credit: refunding it would pay bills with money that went back (found by a helper)."""
+    account = PrepaidAccountFactory(name="Eve")
+    eve = UserFactory(username="eve", account=account, email="eve@example.com")
+    late = PendingTopUpFactory(account=account, created_by=eve, amount=usd("80.00"))
+    assert close_topup(late.pk, status=TopUp.Status.EXPIRED, reason="expired")
+    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    with time_machine.travel(at(2026, 11, 20, 12), tick=False):
+        pay_by_card(client, late, "pi_late_refund")
+    late.refresh_from_db()
+    with pytest.raises(RefundRefused, match="is a repayment of bills"):
+        request_refund(topup_id=late.pk, amount=usd("30.00"), reason="asked", actor=clerk)
+    assert "Settles" in dict(receipt_rows(late))  # its receipt says what it settled, as a repayment's
+
+
+def test_a_repayment_credited_as_a_top_up_has_a_top_ups_receipt(client, bob, stripe_settings):
+    account = bob.account
+    charge(account, "30.00", at(2026, 11, 3), "nov")
+    november = close(account, NOVEMBER)
+    late = PendingTopUpFactory(account=account, created_by=bob, purpose=TopUp.Purpose.REPAYMENT, amount=usd("30"))
+    late.bills.set([november])
+    assert close_topup(late.pk, status=TopUp.Status.EXPIRED, reason="expired")
+    repay(account_id=account.pk, amount=usd("30.00"), source_ref="ticket:paid-by-transfer")
+    change_account_type(account_id=account.pk, kind=Account.Type.PREPAID)
+    with time_machine.travel(at(2026, 12, 2, 12), tick=False):
+        pay_by_card(client, late, "pi_late_receipt")
+    late.refresh_from_db()
+    assert "Settles" not in dict(receipt_rows(late))  # no "kept as credit for the next bills" on a prepaid account

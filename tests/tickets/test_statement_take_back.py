@@ -6,6 +6,7 @@ the credit", with nothing in the product to do it (left alone in the closing not
 from datetime import date
 
 import pytest
+import time_machine
 from djmoney.money import Money
 
 from accounts.models import Account, LedgerEntry, OutboundEmail
@@ -419,3 +420,34 @@ def test_a_debit_taken_back_while_postpaid_is_not_taken_again_after_the_account_
     change_account_type(account_id=bob.account_id, kind=Account.Type.PREPAID)
     assert take_back_return(line_id=the_return().pk, actor=clerk).already  # not a second 40.00 under another source
     assert Account.objects.get(pk=bob.account_id).balance == Money("0.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_credit_given_back_mirrors_its_take_back_and_answers_again_when_listed_again(bank, clerk):
+    """Credited while prepaid, taken back and given back after the account turned postpaid: not the bills' (it had
+    paid a bill the balance still owed); listed once more, the credit given back answers, not a Conflict that stopped
+    the import half-way (both found by a helper)."""
+    from accounts.lifecycle import change_account_type
+    from tests.factories import PrepaidAccountFactory
+
+    account = PrepaidAccountFactory(name="Ann")
+    UserFactory(username="ann", account=account, email="ann@example.com")
+    reference = payment_reference(account.pk)
+    run_import(bank, clerk, [Entry("100.00", "FT-RET", creditor_reference=reference, booked=date(2026, 10, 20))], "S1")
+    charge(account, "100.00", at(2026, 10, 21), "spent-prepaid")
+    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    charge(account, "40.00", at(2026, 11, 3), "nov")
+    november = close(account, NOVEMBER)
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 2))], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    again = Entry("100.00", "FT-RET", creditor_reference=reference, booked=date(2026, 12, 3))
+    run_import(bank, clerk, [again], "S3", opening="1000.00")
+    once_more = Entry("100.00", "FT-RET", creditor_reference=reference, booked=date(2026, 12, 10))
+    run_import(bank, clerk, [once_more], "S4", opening="1100.00")
+
+    assert Account.objects.get(pk=account.pk).balance == Money("-40.00", "USD")
+    november.refresh_from_db()
+    assert (november.status, november.amount_paid) != (Bill.Status.PAID, november.amount_due)  # 40.00 still owed
+    assert unapplied_credit(account.pk, "USD") == Money("0.00", "USD")
+    assert LedgerEntry.objects.filter(source_ref__endswith=":booked-again").count() == 1
+    assert ledger_mismatches() == []

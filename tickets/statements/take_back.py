@@ -21,12 +21,12 @@ from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts.descriptions import TRANSFER_GIVEN_BACK, TRANSFER_TAKEN_BACK, describe
-from accounts.ledger import reverse_deposit
+from accounts.ledger import credit_deposit, reverse_deposit
 from accounts.models import Account, LedgerEntry, User
 from accounts.notifications import queue_templated_email, recipient_language
 from billing_center.review_flags import stamp
 from bills.models import REPAYMENT_RETURN
-from bills.settlement import credit_payment, reopen_settled
+from bills.settlement import reopen_settled, repays_bills, settle_bills
 from money.errors import Conflict, Invalid
 from money.formatting import format_money
 from money.rates import round_to_minor
@@ -190,20 +190,30 @@ def taken_back_by(debit: StatementLine) -> LedgerEntry | None:
 
 def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
     """The bank books again what a debit took back, and finance had taken the credit back: it is credited again,
-    once, as any payment is (bills.settlement.credit_payment: a postpaid account's repays its bills, also when the
-    return was taken from it while prepaid). None if nothing was taken back for this debit. The caller holds the
-    debit's lock, as take_back_return does."""
+    once. It mirrors its take-back: the bills count it, and it settles them again, when they counted the take-back
+    and the account is still postpaid (a credit taken back uncounted and given back counted had paid bills with money
+    the balance still owed; found by a helper). Given back before, that entry answers, whatever the account is now.
+    None if nothing was taken back for this debit. The caller holds the debit's lock, as take_back_return does."""
     taken = taken_back_by(debit)
     if taken is None:
         return None
-    return credit_payment(
-        kind=LedgerEntry.Kind.BANK_TRANSFER,
+    source = f"{taken.source_ref}:booked-again"
+    given = LedgerEntry.objects.filter(source_ref=source).first()
+    if given is not None:  # its kind followed the account then; asked again, it is that credit (not a Conflict)
+        return given
+    repayment = taken.source_ref.startswith(REPAYMENT_RETURN) and repays_bills(taken.account_id)
+    description = describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference)
+    deposit = credit_deposit(
         account_id=taken.account_id,
         amount=-taken.amount,
-        source_ref=f"{taken.source_ref}:booked-again",
-        description=describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference),
+        kind=LedgerEntry.Kind.REPAYMENT if repayment else LedgerEntry.Kind.BANK_TRANSFER,
+        source_ref=source,
+        description=description,
         now=now,
-    ).entry
+    )
+    if repayment and not deposit.already_credited:
+        settle_bills(account_id=taken.account_id, source_ref=source, note=description, now=now)
+    return deposit.entry
 
 
 def net_taken_back_of(credit_entry) -> Coalesce:

@@ -15,6 +15,7 @@ from djmoney.models.fields import MoneyField
 from simple_history import register
 from simple_history.models import HistoricalRecords
 
+from accounts.models import LedgerEntry
 from accounts.review_notes import ReadsReviewNote
 from money.formatting import format_rate
 from money.rates import source_label
@@ -146,7 +147,18 @@ class TopUp(ReadsReviewNote, models.Model):
 
     @property
     def is_repayment(self) -> bool:
+        """Started as a repayment of bills (what it is credited as is repays_bills)."""
         return self.purpose == self.Purpose.REPAYMENT
+
+    @property
+    def repays_bills(self) -> bool:
+        """Whether it repays bills: credited as a repayment (its account was postpaid as it was credited:
+        bills.settlement.credit_payment), whatever it was started as; before it is credited, what it was started as.
+        A top-up paid late on an account turned postpaid had been refundable while its credit paid bills (found by
+        a helper)."""
+        if self.ledger_entry_id is None:
+            return self.is_repayment
+        return self.ledger_entry.kind == LedgerEntry.Kind.REPAYMENT
 
     @property
     def method(self) -> str:
