@@ -70,3 +70,29 @@ def test_a_transfer_a_ticket_credited_converted_is_linked_and_its_return_taken_b
     take_back_return(line_id=StatementLine.objects.get(amount__lt=0).pk, actor=clerk)
     assert Account.objects.get(pk=customer.account_id).balance == Money("0.00", "USD")
     assert ledger_mismatches() == []
+
+
+def test_a_converted_transfer_returned_whole_in_parts_takes_back_the_whole_credit(client, customer, clerk):
+    """Each part's share rounded on its own had left a cent, and the records had said "partly returned" (found by a
+    helper): the part that completes the transfer takes what is left."""
+    yuan = yuan_receiving_account()
+    chinese_csv_columns(yuan)
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = make_ticket(customer, yuan, amount=Money("710.00", "CNY"), bank_reference="CN-7788")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("710.00", "CNY"), bank_reference="CN-7788")
+    pay = Entry("710.00", "CN-7788", remittance=f"cloud {payment_reference(customer.account_id)}")
+    import_statement(receiving_account_id=yuan.pk, data=csv_statement([pay]), name="a.csv", actor=clerk)
+    opening = Decimal("1710.00")
+    for n, part in enumerate(("-236.67", "-236.67", "-236.66")):
+        back = Entry(part, "CN-7788", remittance="退汇", booked=date(2026, 12, 2 + n))
+        statement = csv_statement([back], opening=str(opening))
+        import_statement(receiving_account_id=yuan.pk, data=statement, name=f"b{n}.csv", actor=clerk)
+        opening += Decimal(part)
+    taken = [take_back_return(line_id=debit.pk, actor=clerk) for debit in StatementLine.objects.filter(amount__lt=0)]
+
+    assert [t.entry.amount for t in taken] == [Money(a, "USD") for a in ("-33.33", "-33.33", "-33.34")]
+    assert Account.objects.get(pk=customer.account_id).balance == Money("0.00", "USD")
+    client.force_login(customer)
+    row = next(r for r in client.get("/billing/topups/").content.decode().split("<tr")[1:] if ticket.number in r)
+    assert "Returned by the bank" in row.split("</tr>")[0] and "partly" not in row.split("</tr>")[0]

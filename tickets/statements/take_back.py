@@ -143,9 +143,23 @@ def to_take_back(debit: StatementLine) -> tuple[LedgerEntry, Money] | None:
 
 
 def _to_take(debit: StatementLine, credit: StatementLine, credited: LedgerEntry) -> Decimal:
-    """The debit's part of the credit, within what is left of it after the other debits naming it."""
+    """The debit's part of the credit, within what is left of it after the other debits naming it; all that is left
+    when with theirs it returns the whole transfer (a converted credit's parts, each rounded, had left a cent;
+    found by a helper)."""
     left = credited.amount.amount - net_taken_back([credited.pk]).get(credited.pk, Decimal(0))
+    if _returns_the_rest(debit, credit):
+        return left
     return min(_returned_part(debit, credit, credited.amount).amount, left)
+
+
+def _returns_the_rest(debit: StatementLine, credit: StatementLine) -> bool:
+    """Whether the debit and the others naming the credit whose take-back stands (not given back) return all of it."""
+    returned = -debit.amount
+    for other in StatementLine.objects.filter(returned_line=credit, amount__lt=0).exclude(pk=debit.pk):
+        taken = taken_back_by(other)
+        if taken is not None and not LedgerEntry.objects.filter(source_ref=f"{taken.source_ref}:booked-again").exists():
+            returned += -other.amount
+    return returned >= credit.amount
 
 
 def _returned_part(debit: StatementLine, credit: StatementLine, credited: Money) -> Money:
