@@ -290,3 +290,21 @@ def test_confirming_lines_says_what_they_credit_in_all_and_which_ticket_each_clo
     page = client.post(LINES, selection).content.decode()
     assert f"Closes ticket {ticket.number} as credited." in page
     assert "In all: 165.00 USD" in page
+
+
+def test_a_line_is_assigned_by_the_accounts_name_or_number(client, clerk, bank):
+    """The form had asked for the bare number (found by a helper); a name several accounts bear asks for it."""
+    staff_login(client, clerk)
+    upload(client, bank, camt053([Entry("45.00", "R-2", payer="Unknown Ltd")]))
+    line = StatementLine.objects.get()
+    bob = UserFactory(account__name="Bob's Shop")
+    UserFactory(account__name="Twin"), UserFactory(account__name="twin")
+    selection = {"action": "assign_to_account", "_selected_action": [str(line.pk)], "post": "yes"}
+
+    twins = client.post(LINES, {**selection, "account_id": "Twin"})
+    assert twins.status_code == 400 and "Several accounts are named Twin (#" in twins.content.decode()
+    unknown = client.post(LINES, {**selection, "account_id": "Nobody"})
+    assert unknown.status_code == 400 and "No account has the number or name Nobody." in unknown.content.decode()
+    assert StatementLine.objects.get().state == "unmatched"
+    client.post(LINES, {**selection, "account_id": " bob's shop "})
+    assert StatementLine.objects.get().account_id == bob.account_id

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from djmoney.money import Money
 
+from accounts.models import Account
 from billing_center.admin_base import ReadOnlyAdmin, confirmation_page, report_outcomes
 from billing_center.moments import moment
 from billing_center.text import PlainTextField
@@ -64,7 +65,21 @@ class UploadForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    account_id = forms.IntegerField(label=gettext_lazy("Account number (#)"), min_value=1)
+    """The account a line goes to, by number or name (it had asked for the number only; found by a helper)."""
+
+    account_id = forms.CharField(label=gettext_lazy("Account (number or name)"), max_length=200)
+
+    def clean_account_id(self) -> int:
+        given = self.cleaned_data["account_id"].strip().removeprefix("#").strip()
+        if given.isdigit():
+            return int(given)
+        named = list(Account.objects.filter(name__iexact=given).order_by("pk").values_list("pk", flat=True)[:6])
+        if not named:
+            raise forms.ValidationError(_("No account has the number or name %(given)s.") % {"given": given})
+        if len(named) > 1:  # a name several accounts bear: their numbers
+            several = _("Several accounts are named %(given)s (%(numbers)s): give its number.")
+            raise forms.ValidationError(several % {"given": given, "numbers": ", ".join(f"#{pk}" for pk in named)})
+        return named[0]
 
 
 class SetAsideForm(forms.Form):
