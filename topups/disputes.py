@@ -94,8 +94,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         # A repayment's chargeback comes off what the account repaid, and what it settled is unpaid again, only
         # while the account is postpaid: turned prepaid since, its balance says what it owes, and a bill reopened
         # as well had asked for the money twice (found by a helper).
-        credited = topup.ledger_entry.kind if topup.ledger_entry_id else None
-        repayment = credited == LedgerEntry.Kind.REPAYMENT and repays_bills(topup.account_id)
+        repayment = topup.repays_bills and repays_bills(topup.account_id)
         dispute.debit_entry = reverse_deposit(
             account_id=topup.account_id,
             amount=dispute.debit_amount,

@@ -53,14 +53,7 @@ def test_a_transfer_a_ticket_credited_converted_is_linked_and_its_return_taken_b
     """The usual order: the ticket is credited from the certificate, the statement comes the next day. Crediting had
     refused the line's currency before looking for the ticket's credit, so the line stayed unlinked and its return
     was no return."""
-    yuan = yuan_receiving_account()
-    chinese_csv_columns(yuan)
-    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
-    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
-    ticket = make_ticket(customer, yuan, amount=Money("710.00", "CNY"), bank_reference="CN-7788")
-    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("710.00", "CNY"), bank_reference="CN-7788")
-    pay = Entry("710.00", "CN-7788", remittance=f"cloud {payment_reference(customer.account_id)}")
-    import_statement(receiving_account_id=yuan.pk, data=csv_statement([pay]), name="a.csv", actor=clerk)
+    yuan, ticket = credited_converted_then_listed(customer, clerk)
     back = Entry("-710.00", "CN-7788", remittance="退汇", booked=date(2026, 12, 2))
     import_statement(
         receiving_account_id=yuan.pk, data=csv_statement([back], opening="1710.00"), name="b.csv", actor=clerk
@@ -75,14 +68,7 @@ def test_a_transfer_a_ticket_credited_converted_is_linked_and_its_return_taken_b
 def test_a_converted_transfer_returned_whole_in_parts_takes_back_the_whole_credit(client, customer, clerk):
     """Each part's share rounded on its own had left a cent, and the records had said "partly returned" (found by a
     helper): the part that completes the transfer takes what is left."""
-    yuan = yuan_receiving_account()
-    chinese_csv_columns(yuan)
-    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
-    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
-    ticket = make_ticket(customer, yuan, amount=Money("710.00", "CNY"), bank_reference="CN-7788")
-    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("710.00", "CNY"), bank_reference="CN-7788")
-    pay = Entry("710.00", "CN-7788", remittance=f"cloud {payment_reference(customer.account_id)}")
-    import_statement(receiving_account_id=yuan.pk, data=csv_statement([pay]), name="a.csv", actor=clerk)
+    yuan, ticket = credited_converted_then_listed(customer, clerk)
     opening = Decimal("1710.00")
     for n, part in enumerate(("-236.67", "-236.67", "-236.66")):
         back = Entry(part, "CN-7788", remittance="退汇", booked=date(2026, 12, 2 + n))
@@ -96,3 +82,17 @@ def test_a_converted_transfer_returned_whole_in_parts_takes_back_the_whole_credi
     client.force_login(customer)
     row = next(r for r in client.get("/billing/topups/").content.decode().split("<tr")[1:] if ticket.number in r)
     assert "Returned by the bank" in row.split("</tr>")[0] and "partly" not in row.split("</tr>")[0]
+
+
+def credited_converted_then_listed(customer, clerk):
+    """710.00 CNY paid into our CNY account, credited 100.00 USD through its ticket at 7.1, then listed on our
+    statement (linked to the ticket's credit): the CNY receiving account and the ticket."""
+    yuan = yuan_receiving_account()
+    chinese_csv_columns(yuan)
+    sheet = ExchangeBackend.objects.create(name="finance", base_currency="USD")
+    Rate.objects.create(backend=sheet, currency="CNY", value=Decimal("7.1"))
+    ticket = make_ticket(customer, yuan, amount=Money("710.00", "CNY"), bank_reference="CN-7788")
+    confirm_and_credit(ticket_id=ticket.pk, actor=clerk, received=Money("710.00", "CNY"), bank_reference="CN-7788")
+    pay = Entry("710.00", "CN-7788", remittance=f"cloud {payment_reference(customer.account_id)}")
+    import_statement(receiving_account_id=yuan.pk, data=csv_statement([pay]), name="a.csv", actor=clerk)
+    return yuan, ticket

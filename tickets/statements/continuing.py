@@ -59,11 +59,16 @@ def continued(
 
 
 def _follows_on(receiving, opening: Decimal, first_day) -> bool:
+    closing, last_day = _last_stored(receiving)
+    return closing == opening and (last_day is None or first_day >= last_day)
+
+
+def _last_stored(receiving) -> tuple[Decimal | None, object]:
+    """The closing balance of the statement imported last for the account (None: none yet), and its latest line's
+    booking day (None: no line)."""
     latest = StatementFile.objects.filter(receiving_account=receiving).order_by("-pk").first()
-    if latest is None or latest.closing_balance != opening:
-        return False
     last_day = StatementLine.objects.filter(receiving_account=receiving).aggregate(day=Max("booking_date"))["day"]
-    return last_day is None or first_day >= last_day
+    return (latest.closing_balance if latest else None), last_day
 
 
 def missing_before(receiving, opening: Decimal, first_day) -> Decimal | None:
@@ -71,10 +76,9 @@ def missing_before(receiving, opening: Decimal, first_day) -> Decimal | None:
     it (none of its lines booked on or before the latest line stored): a statement in between may be missing, and
     with it transfers not credited; the clerk is told (it had been imported without a word; found by a helper).
     None when it follows on, or overlaps what is stored (an earlier day's statement, days listed again)."""
-    latest = StatementFile.objects.filter(receiving_account=receiving).order_by("-pk").first()
-    if latest is None or latest.closing_balance == opening:
+    closing, last_day = _last_stored(receiving)
+    if closing is None or closing == opening:
         return None
-    last_day = StatementLine.objects.filter(receiving_account=receiving).aggregate(day=Max("booking_date"))["day"]
     if first_day is not None and last_day is not None and first_day <= last_day:
         return None
-    return latest.closing_balance
+    return closing

@@ -6,7 +6,6 @@ its credit: taking it back is refused, and a credit taken back before the bank b
 (give_back, called by statements.rebookings). The account had stayed flagged "reverse the credit" with nothing in
 the product to do it. All that debits take back of one credit stays within it."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -157,7 +156,7 @@ def _returns_the_rest(debit: StatementLine, credit: StatementLine) -> bool:
     returned = -debit.amount
     for other in StatementLine.objects.filter(returned_line=credit, amount__lt=0).exclude(pk=debit.pk):
         taken = taken_back_by(other)
-        if taken is not None and not LedgerEntry.objects.filter(source_ref=f"{taken.source_ref}:booked-again").exists():
+        if taken is not None and given_back(taken) is None:
             returned += -other.amount
     return returned >= credit.amount
 
@@ -202,6 +201,11 @@ def taken_back_by(debit: StatementLine) -> LedgerEntry | None:
     return LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_RETURN, source_ref__in=sources).first()
 
 
+def given_back(taken: LedgerEntry) -> LedgerEntry | None:
+    """The credit that gave back what a take-back took (the bank booked the transfer again), if any."""
+    return LedgerEntry.objects.filter(source_ref=f"{taken.source_ref}:booked-again").first()
+
+
 def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
     """The bank books again what a debit took back, and finance had taken the credit back: it is credited again,
     once. It mirrors its take-back: the bills count it, and it settles them again, when they counted the take-back
@@ -211,10 +215,10 @@ def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
     taken = taken_back_by(debit)
     if taken is None:
         return None
-    source = f"{taken.source_ref}:booked-again"
-    given = LedgerEntry.objects.filter(source_ref=source).first()
+    given = given_back(taken)
     if given is not None:  # its kind followed the account then; asked again, it is that credit (not a Conflict)
         return given
+    source = f"{taken.source_ref}:booked-again"
     repayment = taken.source_ref.startswith(REPAYMENT_RETURN) and repays_bills(taken.account_id)
     description = describe(TRANSFER_GIVEN_BACK, reference=debit.bank_reference)
     deposit = credit_deposit(
@@ -247,16 +251,6 @@ def net_taken_back_of(credit_entry) -> Coalesce:
 
 def net_taken_back(entry_ids) -> dict[int, Decimal]:
     """What finance took back of each credit (its ledger entry) after the bank returned it, less what was given back
-    when the bank booked it again, in the credit's currency. Counted by the debits that name a line of it."""
-    debits = StatementLine.objects.filter(returned_line__ledger_entry_id__in=list(entry_ids)).values_list(
-        "pk", "returned_line__ledger_entry_id"
-    )
-    of_source = {}
-    for pk, entry_id in debits:
-        for repayment in (False, True):
-            source = taken_back_source(pk, repayment=repayment)
-            of_source[source] = of_source[f"{source}:booked-again"] = entry_id
-    net: dict[int, Decimal] = defaultdict(Decimal)
-    for source, amount in LedgerEntry.objects.filter(source_ref__in=of_source).values_list("source_ref", "amount"):
-        net[of_source[source]] -= amount  # taken back: negative entries; given back: positive
-    return net
+    when the bank booked it again, in the credit's currency (net_taken_back_of, read for these entries)."""
+    credits = LedgerEntry.objects.filter(pk__in=list(entry_ids)).annotate(net=net_taken_back_of("pk"))
+    return {pk: -net for pk, net in credits.values_list("pk", "net") if net}
