@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 
 from billing_center.admin_base import (
     AddedNotEditedMixin,
@@ -13,10 +13,11 @@ from billing_center.admin_base import (
     ReadOnlyAdmin,
     ReviewFlagMixin,
 )
+from billing_center.admin_log import log_done
 from billing_center.privacy import mask_phone
 from money.errors import BillingError
 
-from .descriptions import entry_description
+from .descriptions import describe, entry_description, known_messages
 from .lifecycle import check_new_account, open_account
 from .models import (
     Account,
@@ -231,6 +232,10 @@ class ServiceTokenForm(forms.ModelForm):
         fields = ("service", "name")
 
 
+TOKEN_REVOKED = gettext_noop("Revoked: requests with this token now get 401")  # admin's audit trail (admin_log)
+known_messages(TOKEN_REVOKED)
+
+
 @admin.register(ServiceToken)
 class ServiceTokenAdmin(AddedNotEditedMixin, admin.ModelAdmin):
     """Tokens are created here and shown once; afterwards only revoked."""
@@ -261,8 +266,9 @@ class ServiceTokenAdmin(AddedNotEditedMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request, queryset):
-        for pk in queryset.values_list("pk", flat=True):
-            revoke_service_token(token_id=pk)
+        for token in queryset.filter(revoked_at__isnull=True):  # one revoked before is left as it is
+            revoke_service_token(token_id=token.pk)
+            log_done(request, token, describe(TOKEN_REVOKED), fields=["revoked_at"])
         self.message_user(request, _("Revoked: requests with these tokens now get 401."), messages.SUCCESS)
 
 

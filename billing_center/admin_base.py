@@ -19,6 +19,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from money.parsing import is_digits
 
+from .admin_log import label, log_done, logged_for
 from .review_flags import fingerprint, mark_reviewed
 
 # How History shows a field that had no value, and a change that no signed-in person made
@@ -69,11 +70,6 @@ def report_outcomes(model_admin, request, done) -> None:
             model_admin.message_user(request, f"{name}: {what}", messages.ERROR)
 
 
-def label(obj) -> str:
-    """How a message names a record: its reference (TU-…, RF-…) if it has one, else its name."""
-    return getattr(obj, "reference", None) or str(obj)
-
-
 def owner(obj) -> str:
     """Whose record it is, for a page that lists records of several accounts: a top-up's account,
     a refund's top-up's; nothing for an account itself."""
@@ -113,9 +109,7 @@ class ReviewFlagMixin:
             seen = {pk: request.POST.get(f"seen-{pk}", "") for pk in pks}  # none: the page was never shown
             done = mark_reviewed(self.model, seen=seen, actor=request.user)
             for row in done.cleared:  # the admin's own History page (LogEntry) says who, as simple-history's does
-                self.log_change(
-                    request, row, [{"changed": {"fields": [str(row._meta.get_field("needs_review").verbose_name)]}}]
-                )
+                log_done(request, row, fields=["needs_review"])
             if done.cleared:
                 names = ", ".join(label(row) for row in done.cleared)
                 cleared = gettext("Marked as reviewed: %(names)s.")
@@ -315,8 +309,10 @@ class HistoryWords(HistoricalRecordContextHelper):
 
 
 class HistoryAdmin(BooleansInWordsMixin, SimpleHistoryAdmin):
-    """django-simple-history's History page, with empty fields and changes made by no person in words."""
+    """django-simple-history's History page, with empty fields and changes made by no person in words, under
+    what was done to the record in admin (billing_center.admin_log): who confirmed, rejected or retired it."""
 
+    object_history_template = "admin/history_with_actions.html"
     object_history_list_template = "admin/history_list.html"
 
     def get_historical_record_context_helper(self, request, historical_record):
@@ -324,7 +320,9 @@ class HistoryAdmin(BooleansInWordsMixin, SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         require_id(self.model, object_id)
-        return super().history_view(request, object_id, {"no_person": NO_PERSON, **(extra_context or {})})
+        actions = logged_for(self.model, object_id)
+        context = {"no_person": NO_PERSON, "action_list": actions, **(extra_context or {})}
+        return super().history_view(request, object_id, context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         require_id(self.model, object_id)

@@ -131,4 +131,9 @@ class PostpaidAccountAdmin(ReviewFlagMixin, admin.ModelAdmin):
         try:
             set_credit_limit(account_id=obj.pk, limit=form.cleaned_data["credit_limit"], actor=request.user)
         except BillingError as exc:
+            obj.refused = True
             self.message_user(request, exc.message, messages.ERROR)
+
+    def log_change(self, request, obj, message):
+        """A limit the service refused was not set: admin's audit trail (billing_center.admin_log) says nothing."""
+        return None if getattr(obj, "refused", False) else super().log_change(request, obj, message)

@@ -112,3 +112,25 @@ def a_finance_zone_before_its_midnight(now, *, room=None) -> str:
         for zone in ("Asia/Shanghai", "Europe/London")
         if later.astimezone(ZoneInfo(zone)).date() == now.astimezone(ZoneInfo(zone)).date()
     )
+
+
+def _text(fragment: str) -> str:
+    """A page's fragment as a reader reads it: tags dropped, entities decoded, white space folded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def recent_actions(client) -> list[str]:
+    """The admin home's Recent actions (the signed-in user's own), each entry as read: the record, its kind and
+    what was done; [] where the panel says none."""
+    page = client.get("/admin/").content.decode()
+    panel = re.search(r'data-testid="recent-actions">(.*?)</ul>', page, re.S)
+    items = re.findall(r"<li[^>]*>(.*?)</li>", panel[1], re.S) if panel else []
+    return [_text(re.sub(r'<span class="visually-hidden">.*?</span>', "", item, flags=re.S)) for item in items]
+
+
+def admin_history(client, url: str) -> list[tuple[str, str]]:
+    """What a record's History page says was done to it in admin (LogEntry): (who, what) per row, oldest first."""
+    page = client.get(url).content.decode()
+    table = re.search(r'data-testid="change-log">(.*?)</table>', page, re.S)
+    rows = re.findall(r'<th scope="row">.*?</th>\s*<td>(.*?)</td>\s*<td>(.*?)</td>', table[1], re.S) if table else []
+    return [(_text(who), _text(what)) for who, what in rows]

@@ -1,23 +1,23 @@
+"""Finance's payments in Django admin: top-ups (asking the gateway, refunding), refunds, disputes and the
+gateway's deliveries."""
+
 import uuid
-from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_value
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from djmoney.contrib.exchange.models import Rate
+from django.utils.translation import gettext_lazy, gettext_noop
 from djmoney.money import Money
 
-from accounts.descriptions import rate_text
+from accounts.descriptions import describe, known_messages, rate_text
 from accounts.forms import amount_from_form
-from billing_center.admin_base import HistoryAdmin, ReadOnlyAdmin, ReviewFlagMixin, confirmation_page, yes_no
+from billing_center.admin_base import ReadOnlyAdmin, ReviewFlagMixin, confirmation_page, yes_no
+from billing_center.admin_log import log_done
 from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money, plain_amount
 
-from .models import Dispute, HistoricalRate, RateSheet, Refund, TopUp, WebhookDelivery
+from .models import Dispute, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
 from .refunds import (
     REFUND_PERMISSION,
@@ -28,6 +28,19 @@ from .refunds import (
     request_refund,
     send_refund,
 )
+
+# What finance's actions on payments leave in admin's audit trail (billing_center.admin_log), in the reader's language.
+ASKED_PAID = gettext_noop("Asked the gateway: paid; %(amount)s credited")
+ASKED_NOT_PAID = gettext_noop("Asked the gateway: not paid; the top-up is closed")
+REFUNDED = gettext_noop("Refunded %(amount)s (%(refund)s): %(reason)s")
+REFUND_SENT = gettext_noop("Refund of %(amount)s (%(refund)s) sent to the gateway: %(reason)s")
+# A refund asked of the gateway again, by what it answered.
+ASKED_AGAIN = {
+    Refund.Status.SUCCEEDED: gettext_noop("Asked the gateway again: refunded"),
+    Refund.Status.PENDING: gettext_noop("Asked the gateway again: pending at the gateway"),
+    Refund.Status.FAILED: gettext_noop("Asked the gateway again: it refused the refund"),
+}
+known_messages(ASKED_PAID, ASKED_NOT_PAID, REFUNDED, REFUND_SENT, *ASKED_AGAIN.values())
 
 
 class RefundForm(forms.Form):
@@ -143,8 +156,14 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
 
     @admin.action(description=gettext_lazy("Ask the gateway about the selected pending top-ups"), permissions=["view"])
     def reconcile_with_gateway(self, request, queryset):
-        pending = list(queryset.filter(status=TopUp.Status.PENDING).values_list("pk", flat=True))
-        credited = sum(reconcile_topup(topup_id=pk).status == TopUp.Status.CREDITED for pk in pending)
+        pending, credited = list(queryset.filter(status=TopUp.Status.PENDING)), 0
+        for before in pending:
+            after = reconcile_topup(topup_id=before.pk)
+            credited += after.status == TopUp.Status.CREDITED
+            if after.status != before.status:  # asked, and the gateway's answer closed it
+                paid = after.status == TopUp.Status.CREDITED
+                said = describe(ASKED_PAID, amount=after.credit_amount) if paid else describe(ASKED_NOT_PAID)
+                log_done(request, after, said, before=before)
         self.message_user(
             request,
             _("Checked %(count)s pending top-up(s) with the gateway; %(credited)s credited.")
@@ -178,6 +197,7 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
             form.initial |= {"amount": plain_amount(refundable(topup)), "request_key": uuid.uuid4().hex}
         elif form.is_valid():
             data = form.cleaned_data
+            sent_before = topup.refunds.filter(request_key=data["request_key"]).exists()  # the form sent again
             try:
                 refund = request_refund(
                     topup_id=topup.pk,
@@ -196,6 +216,11 @@ class TopUpAdmin(ReviewFlagMixin, ReadOnlyAdmin):
                     done = _("%(refund)s: %(amount)s of %(topup)s sent to the gateway.")
                 values = {"refund": refund.reference, "amount": format_money(refund.amount), "topup": topup.reference}
                 self.message_user(request, done % values, messages.SUCCESS)
+                if not sent_before:  # on the refund and on its top-up's History
+                    refunded = REFUNDED if refund.status == Refund.Status.SUCCEEDED else REFUND_SENT
+                    said = describe(refunded, amount=refund.amount, refund=refund.reference, reason=refund.reason)
+                    log_done(request, refund, said, added=True)
+                    log_done(request, topup, said)
                 return None
         title = _("Refund %(reference)s") % {"reference": topup.reference}
         return confirmation_page(
@@ -238,17 +263,18 @@ class RefundAdmin(ReviewFlagMixin, ReadOnlyAdmin):
     def send_again(self, request, queryset):
         """A refund the gateway did not answer stays "requested" (and counts against the balance); asked again
         under its own idempotency key, the gateway makes it once or says what became of it."""
-        waiting = list(queryset.filter(status=Refund.Status.REQUESTED).values_list("pk", flat=True))
+        waiting = list(queryset.filter(status=Refund.Status.REQUESTED))
         if not waiting:
             self.message_user(request, _("None of these refunds waits for the gateway."), messages.WARNING)
-        for refund_id in waiting:
+        for before in waiting:
             try:
-                refund = send_refund(refund_id=refund_id)
+                refund = send_refund(refund_id=before.pk)
             except BillingError as exc:
-                reference = Refund.objects.get(pk=refund_id).reference
-                self.message_user(request, f"{reference}: {exc.message}", messages.ERROR)
+                self.message_user(request, f"{before.reference}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{refund.reference}: {refund.get_status_display()}", messages.SUCCESS)
+                if refund.status in ASKED_AGAIN:  # answered: no longer waiting
+                    log_done(request, refund, describe(ASKED_AGAIN[refund.status]), before=before)
 
     def has_refund_permission(self, request):
         return request.user.has_perm(REFUND_PERMISSION)
@@ -274,126 +300,4 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     date_hierarchy = "received_at"
 
 
-# --- Exchange rates: finance keeps one rate sheet per source ---------------------------
-
-admin.site.unregister(Rate)  # django-money's own admin cannot add rates to a sheet
-
-
-# A rate finance types: within what any currency is worth against another (and what SQLite's decimals hold),
-# and a move of more than a fifth from the saved one only with a tick. A mistyped 0.000001 for 7.1 had been
-# saved, and a checkout opened at it credited 50,000.00 USD for 0.05 CNY (found by a helper).
-RATE_RANGE = (Decimal("0.000001"), Decimal("1000000"))
-RATE_MOVE = Decimal("1.2")
-
-
-class RateForm(forms.ModelForm):
-    checked = forms.BooleanField(required=False, label=gettext_lazy("checked: moves more than 20%"))
-
-    class Meta:
-        model = Rate
-        fields = ("currency", "value")
-        # django-money's fields have no translatable labels: the inline's headings come from here.
-        labels = {"currency": gettext_lazy("currency"), "value": gettext_lazy("rate")}
-
-    def clean_currency(self):
-        code = self.cleaned_data["currency"].strip().upper()
-        if code not in settings.CURRENCIES:
-            raise forms.ValidationError(
-                _("Use one of our currencies: %(currencies)s.") % {"currencies": ", ".join(settings.CURRENCIES)}
-            )
-        return code
-
-    def clean_value(self):
-        value = self.cleaned_data["value"]
-        if value is None or value <= 0:
-            raise forms.ValidationError(_("A rate must be greater than zero."))
-        low, high = RATE_RANGE
-        if not low <= value <= high:
-            raise forms.ValidationError(
-                _("A rate is between %(low)s and %(high)s units per unit of the base currency.")
-                % {"low": low, "high": f"{high:,}"}
-            )
-        return value
-
-    def clean(self):
-        cleaned = super().clean()
-        value, saved = cleaned.get("value"), self.instance.value if self.instance.pk else None
-        if value and saved and not cleaned.get("checked") and not saved / RATE_MOVE <= value <= saved * RATE_MOVE:
-            self.add_error(
-                "value",
-                _("This moves the rate from %(saved)s to %(value)s. If that is right, tick “checked” and save again.")
-                % {"saved": saved.normalize(), "value": value.normalize()},
-            )
-        return cleaned
-
-
-class RateInline(admin.TabularInline):
-    model = Rate
-    form = RateForm
-    extra = 1
-    verbose_name = gettext_lazy("rate")
-    verbose_name_plural = gettext_lazy("rates: units of the currency per one unit of the sheet's base currency")
-
-
-class RateSheetForm(forms.ModelForm):
-    class Meta:
-        model = RateSheet
-        fields = ("name", "base_currency")
-        labels = {"name": gettext_lazy("name"), "base_currency": gettext_lazy("base currency")}
-
-    def clean_base_currency(self):
-        code = self.cleaned_data["base_currency"].strip().upper()
-        if code not in settings.CURRENCIES:  # "ZZZ" or "usd" had been saved, and every quote then failed
-            raise forms.ValidationError(
-                _("Use one of our currencies: %(currencies)s.") % {"currencies": ", ".join(settings.CURRENCIES)}
-            )
-        return code
-
-
-@admin.register(RateSheet)
-class RateSheetAdmin(HistoryAdmin):
-    """Saving the sheet stamps its time: the "as of" every quote shows and the age it is judged by."""
-
-    list_display = ("sheet", "base", "updated", "rate_count")
-    form = RateSheetForm
-    inlines = [RateInline]
-
-    # django-money's ExchangeBackend names its fields without translatable labels.
-    @admin.display(description=gettext_lazy("name"), ordering="name")
-    def sheet(self, obj):
-        return obj.name
-
-    @admin.display(description=gettext_lazy("base currency"), ordering="base_currency")
-    def base(self, obj):
-        return obj.base_currency
-
-    @admin.display(description=gettext_lazy("last update"), ordering="last_update")
-    def updated(self, obj):
-        # In the reader's format and time zone, as Django shows the field itself; a new sheet has none yet.
-        return display_for_value(obj.last_update, self.get_empty_value_display())
-
-    @admin.display(description=gettext_lazy("rates"))
-    def rate_count(self, obj):
-        return obj.rates.count()
-
-    def get_fields(self, request, obj=None):
-        # Read-only fields are labelled by the model's fields, which django-money leaves untranslated:
-        # they are shown through the columns above instead.
-        return ("name", "base_currency", "updated") if obj is None else ("sheet", "base_currency", "updated")
-
-    def get_readonly_fields(self, request, obj=None):
-        # The name is the sheet's key and the source every quote and top-up names.
-        return ("updated",) if obj is None else ("sheet", "updated")
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        form.instance.save()  # touch last_update even when only the rates changed
-
-
-@admin.register(HistoricalRate)
-class RateHistoryAdmin(ReadOnlyAdmin):
-    """Every value a rate has had, when and by whom: what a quote's "as of" referred to."""
-
-    list_display = ("history_date", "backend", "currency", "value", "history_type", "history_user")
-    list_filter = ("backend", "currency")
-    date_hierarchy = "history_date"
+from . import rates_admin  # noqa: E402,F401  (exchange rates: their own module)

@@ -2,16 +2,26 @@
 sending events again — one, a selection, or every delivery of a date range (filter, select all)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from billing_center.admin_base import AddedNotEditedMixin, ReadOnlyAdmin
+from billing_center.admin_log import log_done
 from money.errors import BillingError
 
+from ..descriptions import describe, known_messages
 from .endpoints import check_room, register_endpoint, replay_deliveries, rotate_secret, set_enabled
 from .events import EVENT_TYPES
 from .models import DeliveryAttempt, EventDelivery, WebhookEndpoint
+
+# What operators' actions leave in admin's audit trail (billing_center.admin_log), in the reader's language.
+TURNED_ON = gettext_noop("Turned on: what waited is being sent")
+TURNED_OFF = gettext_noop("Turned off: its events wait until it is on again")
+ROTATED = gettext_noop("Signing secret rotated; the old one signs for %(hours)s more hours")
+SENT_AGAIN = gettext_noop("Queued to be sent again")
+known_messages(TURNED_ON, TURNED_OFF, ROTATED, SENT_AGAIN)
 
 
 class EndpointAdminForm(forms.ModelForm):
@@ -93,20 +103,27 @@ class WebhookEndpointAdmin(AddedNotEditedMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Turn the selected endpoints on"), permissions=["change"])
     def turn_on(self, request, queryset):
-        for endpoint in queryset:
-            set_enabled(endpoint, True)
+        self._switch(request, queryset, True)
         self.message_user(request, gettext("Turned on: what waited is being sent."), messages.SUCCESS)
 
     @admin.action(description=_("Turn the selected endpoints off"), permissions=["change"])
     def turn_off(self, request, queryset):
-        for endpoint in queryset:
-            set_enabled(endpoint, False)
+        self._switch(request, queryset, False)
         self.message_user(request, gettext("Turned off: their events wait until they are on again."), messages.SUCCESS)
+
+    def _switch(self, request, queryset, enabled: bool) -> None:
+        for endpoint in queryset:
+            set_enabled(endpoint, enabled)
+            if endpoint.enabled != enabled:  # one that was on already is not said to be turned on
+                said = describe(TURNED_ON if enabled else TURNED_OFF)
+                log_done(request, endpoint, said, fields=["enabled"])
 
     @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
     def rotate(self, request, queryset):
         for endpoint in queryset:
             secret = rotate_secret(endpoint)
+            said = describe(ROTATED, hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)  # the secret itself is never logged
+            log_done(request, endpoint, said, fields=["secret", "previous_secret"])
             self.message_user(
                 request,
                 gettext("New secret for %(url)s: %(secret)s — shown once; the old one signs for 24 more hours.")
@@ -154,7 +171,10 @@ class EventDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Send the selected events again"), permissions=["replay"])
     def send_again(self, request, queryset):
+        deliveries = list(queryset)
         count = replay_deliveries(queryset)
+        for delivery in deliveries:
+            log_done(request, delivery, describe(SENT_AGAIN), fields=["status"])
         self.message_user(
             request,
             gettext("%(count)s event(s) will be sent again, oldest first.") % {"count": count},

@@ -5,7 +5,8 @@ its cost (Django's date format is read a character at a time); `{{ topup.created
 the zone as an offset, and `{% zone as zone %}` names it for a column's heading
 (billing_center.moments); `{{ entry|label:"kind" }}` is `get_kind_display` from a per-language table
 (billing_center.choices); `{{ entry|described }}` is a ledger entry's description in the reader's
-language (accounts.descriptions).
+language (accounts.descriptions), and `{{ action|change_said }}` what an admin LogEntry says was done
+(billing_center.admin_log).
 """
 
 from django import template
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from accounts.descriptions import entry_description
 from billing_center import moments
+from billing_center.admin_log import said_parts
 from billing_center.choices import choice_label
 
 register = template.Library()
@@ -43,3 +45,10 @@ def label(instance, field: str) -> str:
 @register.filter
 def described(entry) -> str:
     return entry_description(entry.description, entry.description_parts)
+
+
+@register.filter
+def change_said(action) -> str:
+    """What a LogEntry says was done, in the reader's language: the sentence of a finance action of ours, else
+    Django's own message ("Changed credit limit.")."""
+    return entry_description(action.get_change_message(), said_parts(action))

@@ -201,3 +201,16 @@ def test_a_ledger_entrys_page_reads_its_description_in_the_readers_language(clie
     entry = LedgerEntry.objects.get()
     page = client.get(f"/admin/accounts/ledgerentry/{entry.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "在线充值 TU-ABC123" in page.content.decode()
+
+
+def test_a_revoked_service_token_is_on_its_history_once(superuser_client):
+    from accounts.usage_api.tokens import create_service_token
+    from tests.helpers import admin_history, recent_actions
+
+    token, _ = create_service_token(service="metering", name="Metering")
+    url = "/admin/accounts/servicetoken/"
+    for _ in range(2):  # revoked already the second time: nothing changed
+        superuser_client.post(url, {"action": "revoke", "_selected_action": [token.pk]})
+    [(_, what)] = admin_history(superuser_client, f"{url}{token.pk}/history/")
+    assert what == "Revoked: requests with this token now get 401"
+    assert recent_actions(superuser_client) == [f"{token} Service token {what}"]

@@ -78,3 +78,22 @@ def test_a_prepaid_account_is_not_a_postpaid_account_in_admin(client, fiona):
 
     alice = PrepaidAccountFactory()
     assert client.get(f"/admin/bills/postpaidaccount/{alice.pk}/change/").status_code in (302, 404)
+
+
+def test_a_credit_limit_set_is_on_the_accounts_history_and_a_refused_one_is_not(client, fiona, bob, monkeypatch):
+    """Django's own change message, on the postpaid account's History and on the account's (the same record)."""
+    from money.errors import Invalid
+    from tests.helpers import admin_history
+
+    url = f"/admin/bills/postpaidaccount/{bob.account_id}/"
+    assert client.post(f"{url}change/", {"credit_limit": "800.00"}).status_code == 302
+    said = [("fiona", "Changed Credit limit and No credit limit.")]  # it had none: the box was ticked
+    assert admin_history(client, f"{url}history/") == said
+    assert admin_history(client, f"/admin/accounts/account/{bob.account_id}/history/") == said
+
+    def refuse(**kwargs):
+        raise Invalid("Only postpaid accounts have a credit limit.")
+
+    monkeypatch.setattr("bills.admin.set_credit_limit", refuse)
+    client.post(f"{url}change/", {"credit_limit": "900.00"})
+    assert admin_history(client, f"{url}history/") == said

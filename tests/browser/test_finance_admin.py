@@ -81,6 +81,17 @@ def admin_sign_in(page, base_url, user):
     expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
+def confirm_on_its_page(page, base_url, ticket, amount: str, reference: str, currency: str = "") -> None:
+    """The ticket page's Confirm and credit: what arrived, typed from our statement, then Yes."""
+    page.goto(f"{base_url}/admin/tickets/transferticket/{ticket.pk}/change/")
+    page.get_by_test_id("action-confirm_and_credit").click()
+    page.fill(f"#id_t{ticket.pk}-received_amount", amount)
+    if currency:
+        page.select_option(f"#id_t{ticket.pk}-received_currency", currency)
+    page.fill(f"#id_t{ticket.pk}-bank_reference", reference)
+    page.get_by_test_id("confirm-action").click()
+
+
 def visible_right(page) -> float:
     """Where the results stop being visible: the viewport, or the scroll box admin wraps them in."""
     return page.evaluate(
@@ -212,11 +223,7 @@ def test_the_checker_sends_a_proposal_back_and_the_maker_is_asked_about_an_amoun
     page.context.clear_cookies()
 
     admin_sign_in(page, live_server.url, desk["fiona"])
-    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/change/")
-    page.get_by_test_id("action-confirm_and_credit").click()
-    page.fill(f"#id_t{ticket.pk}-received_amount", "12500.00")  # a zero short
-    page.fill(f"#id_t{ticket.pk}-bank_reference", "STMT-1120-4")
-    page.get_by_test_id("confirm-action").click()
+    confirm_on_its_page(page, live_server.url, ticket, "12500.00", "STMT-1120-4")  # a zero short
     expect(page.get_by_test_id("action-confirmation")).to_contain_text(
         "This is not the 125,000.00 USD the customer declared."
     )
@@ -265,12 +272,7 @@ def test_a_transfer_in_another_currency_shows_its_credit_before_it_is_credited(p
     ticket = desk["tickets"][3]  # 45.50 USD declared; the customer's bank sent yuan
     page.set_viewport_size(WIDE)
     admin_sign_in(page, live_server.url, desk["fiona"])
-    page.goto(f"{live_server.url}/admin/tickets/transferticket/{ticket.pk}/change/")
-    page.get_by_test_id("action-confirm_and_credit").click()
-    page.fill(f"#id_t{ticket.pk}-received_amount", "323.05")
-    page.select_option(f"#id_t{ticket.pk}-received_currency", "CNY")
-    page.fill(f"#id_t{ticket.pk}-bank_reference", "STMT-1121-7")
-    page.get_by_test_id("confirm-action").click()
+    confirm_on_its_page(page, live_server.url, ticket, "323.05", "STMT-1121-7", currency="CNY")
     expect(page.get_by_test_id("action-confirmation")).to_contain_text("This credits 45.50 USD at 1 USD = 7.1000 CNY")
     page.screenshot(path=screenshot_dir / "admin-converted-credit.png", full_page=True)
     expect(page.get_by_test_id("action-confirmation")).to_contain_text(
@@ -304,6 +306,40 @@ def test_a_flagged_top_up_is_read_then_marked_reviewed_and_leaves_the_count(page
     page.goto(f"{live_server.url}/admin/topups/topup/{flagged.pk}/history/")
     expect(page.locator("#change-history")).to_contain_text("Changed needs review.")
     expect(page.locator("#change-history")).to_contain_text("finance")
+
+
+def test_the_clerks_actions_are_listed_on_the_home_page_and_on_the_tickets_history(
+    page, live_server, desk, screenshot_dir
+):
+    """Admin's own audit trail (billing_center.admin_log): Recent actions says what was done, History who and when."""
+    credited, asked = desk["tickets"][3], desk["tickets"][1]
+    page.set_viewport_size(WIDE)
+    admin_sign_in(page, live_server.url, desk["fiona"])
+    confirm_on_its_page(page, live_server.url, credited, "45.50", "STMT-1121-7")
+    expect(page.locator(".messagelist")).to_contain_text("credited 45.50 USD")
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{asked.pk}/change/")
+    page.get_by_test_id("action-request_information").click()
+    page.fill("#id_reason", "Please send the bank's certificate with the payer's name on it.")
+    page.get_by_test_id("confirm-action").click()
+    expect(page.locator(".messagelist")).to_contain_text("asked the customer for more information")
+
+    page.goto(f"{live_server.url}/admin/")
+    recent = page.get_by_test_id("recent-actions").locator("li")
+    expect(recent).to_have_count(2)
+    expect(recent.nth(0)).to_contain_text(asked.number)
+    expect(recent.nth(0)).to_contain_text("Asked the customer for more information: Please send the bank's certificate")
+    expect(recent.nth(1)).to_contain_text(credited.number)
+    expect(recent.nth(1)).to_contain_text("Confirmed and credited 45.50 USD")
+    page.screenshot(path=screenshot_dir / "admin-recent-actions.png", full_page=True)
+
+    recent.nth(1).get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"/admin/tickets/transferticket/{credited.pk}/change/$"))
+    page.goto(f"{live_server.url}/admin/tickets/transferticket/{credited.pk}/history/")
+    row = page.get_by_test_id("change-log").locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("finance (Finance)")
+    expect(row).to_contain_text("Confirmed and credited 45.50 USD")
+    page.screenshot(path=screenshot_dir / "admin-ticket-actions-history.png", full_page=True)
 
 
 def test_a_clerk_switches_the_sign_in_page_to_chinese_and_a_refused_code_leaves_both_secrets_empty(

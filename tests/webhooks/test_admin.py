@@ -82,3 +82,31 @@ def test_a_finance_clerk_has_no_webhook_powers(clerk):
     staff_login(client, clerk)
     assert client.get("/admin/accounts/webhookendpoint/").status_code == 403
     assert client.get("/admin/accounts/eventdelivery/").status_code == 403
+
+
+def test_an_operators_switches_rotations_and_resends_are_in_admins_audit_trail_without_the_secret(
+    operator_client, receiver
+):
+    from django.contrib.admin.models import LogEntry
+
+    from accounts.outbound_webhooks.endpoints import register_endpoint
+    from tests.helpers import admin_history
+
+    owner = UserFactory()
+    endpoint = register_endpoint(
+        account=owner.account, url=receiver.url, event_types=["topup.credited"], actor=owner
+    ).endpoint
+    url = "/admin/accounts/webhookendpoint/"
+    for action in ("turn_on", "turn_off", "turn_off", "rotate"):  # off twice: the second changes nothing
+        operator_client.post(url, {"action": action, "_selected_action": [endpoint.pk]})
+    endpoint.refresh_from_db()
+    assert [what for _, what in admin_history(operator_client, f"{url}{endpoint.pk}/history/")] == [
+        "Turned off: its events wait until it is on again",
+        "Signing secret rotated; the old one signs for 24 more hours",
+    ]
+    assert not any(endpoint.secret in entry.change_message for entry in LogEntry.objects.all())
+    credit_deposit(account_id=owner.account_id, amount=Money("5.00", "USD"), kind="bank_transfer", source_ref="bank:1")
+    delivery = EventDelivery.objects.get()
+    operator_client.post("/admin/accounts/eventdelivery/", {"action": "send_again", "_selected_action": [delivery.pk]})
+    history = admin_history(operator_client, f"/admin/accounts/eventdelivery/{delivery.pk}/history/")
+    assert history == [("operator", "Queued to be sent again")]

@@ -12,11 +12,14 @@ from django.utils.translation import gettext_lazy
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
+from accounts.descriptions import describe
 from billing_center.admin_base import AddedNotEditedMixin, HistoryAdmin
+from billing_center.admin_log import log_done
 from money.errors import BillingError
 
 from .. import receiving_accounts as services
 from ..models import Invoice, ReceivingAccount, StatementCsvFormat
+from . import log_words
 
 # --- Receiving accounts -------------------------------------------------------------------
 
@@ -104,8 +107,9 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, HistoryAdmin):
         description=gettext_lazy("Retire the selected accounts (no longer shown to customers)"), permissions=["change"]
     )
     def retire(self, request, queryset):
-        for pk in queryset.filter(retired_at__isnull=True).values_list("pk", flat=True):
-            services.retire_receiving_account(account_id=pk)
+        for before in queryset.filter(retired_at__isnull=True):
+            retired = services.retire_receiving_account(account_id=before.pk)
+            log_done(request, retired, describe(log_words.RETIRED), before=before)
         self.message_user(request, _("Retired. Invoices that print them keep doing so."), messages.SUCCESS)
 
     @admin.action(
@@ -115,22 +119,26 @@ class ReceivingAccountAdmin(AddedNotEditedMixin, HistoryAdmin):
     def extend_ticket_window(self, request, queryset):
         until = timezone.now() + services.RETIRED_TICKET_WINDOW
         done = _("Tickets naming them are accepted until %(date)s.") % {"date": f"{until:%Y-%m-%d}"}
-        self._set_window(request, queryset, until, done)
+        self._set_window(
+            request, queryset, until, done, describe(log_words.WINDOW_UNTIL, date=timezone.localdate(until))
+        )
 
     @admin.action(
         description=gettext_lazy("Stop accepting Transfer Tickets naming the selected retired accounts"),
         permissions=["change"],
     )
     def close_ticket_window(self, request, queryset):
-        self._set_window(request, queryset, None, _("Only customers whose invoices print them can name them now."))
+        done = _("Only customers whose invoices print them can name them now.")
+        self._set_window(request, queryset, None, done, describe(log_words.WINDOW_CLOSED))
 
-    def _set_window(self, request, queryset, until, done: str) -> None:
-        retired = list(queryset.filter(retired_at__isnull=False).values_list("pk", flat=True))
+    def _set_window(self, request, queryset, until, done: str, said) -> None:
+        retired = list(queryset.filter(retired_at__isnull=False))
         if not retired:
             self.message_user(request, _("Only a retired account has a ticket window."), messages.WARNING)
             return
-        for pk in retired:
-            services.set_ticket_window(account_id=pk, until=until)
+        for before in retired:
+            after = services.set_ticket_window(account_id=before.pk, until=until)
+            log_done(request, after, said, before=before)
         self.message_user(request, done, messages.SUCCESS)
 
 

@@ -1,5 +1,6 @@
 """The forms of finance's ticket actions: the figures a clerk confirms from the bank statement, the
-checker's word when sending a proposal back, the message with a request for information or a rejection."""
+checker's word when sending a proposal back, the message with a request for information or a rejection; and of
+its statement pages: the upload, the account a line is assigned to, why a line is set aside."""
 
 from django import forms
 from django.conf import settings
@@ -9,12 +10,14 @@ from djmoney.money import Money
 
 from accounts.descriptions import rate_text
 from accounts.forms import amount_from_form
+from accounts.models import Account
 from billing_center.moments import moment
 from billing_center.text import PlainTextField
 from money.formatting import format_money
 from money.rates import RateUnavailable, current_quote
 
-from ..models import TransferTicket
+from ..models import ReceivingAccount, StatementFile, StatementLine, TransferTicket
+from ..statements.setting_aside import NOTE_LENGTH
 
 
 class CheckedOnTheServer(forms.CheckboxInput):
@@ -150,4 +153,58 @@ class ReasonForm(forms.Form):
         multiline=True,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class UploadForm(forms.Form):
+    receiving_account = forms.ModelChoiceField(
+        queryset=ReceivingAccount.objects.all(),
+        label=gettext_lazy("Receiving account"),
+        help_text=gettext_lazy("The account of ours this statement is for."),
+    )
+    file = forms.FileField(
+        label=gettext_lazy("Statement file"), help_text=gettext_lazy("camt.053 (ISO 20022 XML), MT940, or CSV.")
+    )
+    format = forms.ChoiceField(
+        label=gettext_lazy("Format"),
+        choices=[("", gettext_lazy("Recognise it")), *StatementFile.Format.choices],
+        required=False,
+        help_text=gettext_lazy(
+            "A CSV is read with the columns saved for the receiving account (Statement CSV formats)."
+        ),
+    )
+
+
+class AssignForm(forms.Form):
+    """The account a line goes to, by number or name (it had asked for the number only; found by a helper)."""
+
+    account_id = forms.CharField(label=gettext_lazy("Account (number or name)"), max_length=200)
+
+    def clean_account_id(self) -> int:
+        given = self.cleaned_data["account_id"].strip().removeprefix("#").strip()
+        if given.isdigit():
+            return int(given)
+        named = list(Account.objects.filter(name__iexact=given).order_by("pk").values_list("pk", flat=True)[:6])
+        if not named:
+            raise forms.ValidationError(_("No account has the number or name %(given)s.") % {"given": given})
+        if len(named) > 1:  # a name several accounts bear: their numbers
+            several = _("Several accounts are named %(given)s (%(numbers)s): give its number.")
+            raise forms.ValidationError(several % {"given": given, "numbers": ", ".join(f"#{pk}" for pk in named)})
+        return named[0]
+
+
+class SetAsideForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=gettext_lazy("What became of the money"),
+        choices=[(key, label) for key, label in StatementLine.SetAside.choices if key],
+        widget=forms.RadioSelect,
+    )
+    note = PlainTextField(
+        label=gettext_lazy("Why (kept on the line)"),
+        max_length=NOTE_LENGTH,
+        multiline=True,  # one paragraph: line breaks are folded into spaces when it is kept
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=gettext_lazy(
+            "For example: returned on 12 May, our reference R-1234; or: the bank's interest for April."
+        ),
     )

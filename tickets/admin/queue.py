@@ -16,6 +16,7 @@ from djmoney.money import Money
 
 from accounts.selectors import recent_ledger_entries
 from billing_center.admin_base import EMPTY, HistoryAdmin, ReadOnlyAdmin, confirmation_page, report_outcomes, yes_no
+from billing_center.admin_log import log_done
 from money.errors import BillingError
 from money.formatting import format_money, format_rate
 
@@ -23,7 +24,7 @@ from .. import intake, review
 from ..models import StatementLine, TicketEvent, TransferTicket
 from ..review import ConfirmOutcome
 from ..statements.parsed import reference_key_of
-from . import labels
+from . import labels, log_words
 from .filters import ApprovalFilter, CurrencyFilter, DueFilter
 from .forms import ConfirmCreditForm, ReasonForm, SendBackForm
 from .holiday_calendar import calendar_warning
@@ -231,6 +232,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
                             received=f.cleaned_data["received"],
                             bank_reference=f.cleaned_data["bank_reference"],
                         ),
+                        said=log_words.confirmed,
                     )
                 )
             return self._report(request, done)
@@ -247,6 +249,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
                     lambda t=t: review.approve_credit(
                         ticket_id=t.pk, actor=request.user, seen=request.POST.get(f"proposal-{t.pk}", "")
                     ),
+                    said=lambda outcome: log_words.confirmed(outcome, approving=True),
                 )
                 for t in tickets
             ]
@@ -273,7 +276,11 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             why = form.cleaned_data["why"]
             done = [
                 self._run(
-                    request, t, lambda t=t: review.withdraw_proposal(ticket_id=t.pk, actor=request.user, why=why), said
+                    request,
+                    t,
+                    lambda t=t: review.withdraw_proposal(ticket_id=t.pk, actor=request.user, why=why),
+                    said,
+                    log_words.withdrawn(t, why),
                 )
                 for t in tickets
             ]
@@ -295,6 +302,7 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             _("Request more information"),
             "request_information",
             lambda t, reason: review.request_information(ticket_id=t.pk, actor=request.user, message=reason),
+            log_words.asked,
         )
 
     @admin.action(description=gettext_lazy("Reject the selected tickets"), permissions=["review"])
@@ -305,29 +313,38 @@ class TransferTicketAdmin(HistoryAdmin, ReadOnlyAdmin):
             _("Reject"),
             "reject",
             lambda t, reason: review.reject_ticket(ticket_id=t.pk, actor=request.user, reason=reason),
+            log_words.rejected,
         )
 
     @admin.action(description=gettext_lazy("Mark the selected tickets as under review"), permissions=["review"])
     def start_review(self, request, queryset):
+        said = log_words.under_review()
         done = [
-            self._run(request, t, lambda t=t: review.start_review(ticket_id=t.pk, actor=request.user)) for t in queryset
+            self._run(request, t, lambda t=t: review.start_review(ticket_id=t.pk, actor=request.user), said=said)
+            for t in queryset
         ]
         return self._report(request, done)
 
-    def _with_reason(self, request, queryset, title, action, run):
+    def _with_reason(self, request, queryset, title, action, run, said):
         form = ReasonForm(request.POST if "post" in request.POST else None)
         if "post" in request.POST and form.is_valid():
-            done = [self._run(request, t, lambda t=t: run(t, form.cleaned_data["reason"])) for t in queryset]
+            reason = form.cleaned_data["reason"]
+            done = [self._run(request, t, lambda t=t: run(t, reason), said=said(reason)) for t in queryset]
             return self._report(request, done)
         return self._confirmation(request, queryset, title, action, [(t, None) for t in queryset], reason_form=form)
 
-    def _run(self, request, ticket, call, done: str = "") -> tuple[TransferTicket, str, bool]:
+    def _run(self, request, ticket, call, done: str = "", said=None) -> tuple[TransferTicket, str, bool]:
         """One ticket's outcome as (ticket, what happened, ok); a refusal is reported, not raised. `done` names
-        what happened where the ticket's new status does not."""
+        what happened where the ticket's new status does not. `said` is what admin's audit trail keeps of it
+        (tickets.admin.log_words), or a function of the outcome that says it: nothing is kept of a refusal, nor of
+        a ticket the call left as it was (billing_center.admin_log)."""
         try:
             result = call()
         except BillingError as exc:
             return ticket, exc.message, False
+        said = said(result) if callable(said) else said
+        if said is not None:
+            log_done(request, result.ticket if isinstance(result, ConfirmOutcome) else result, said, before=ticket)
         if done:
             return ticket, done, True
         if isinstance(result, ConfirmOutcome):

@@ -3,7 +3,6 @@ with their match state and totals, confirm matched lines with one click and assi
 unmatched queue's lines to an account, take back the credit of a transfer the bank returned — each action
 through a confirmation page."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
@@ -17,20 +16,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from djmoney.money import Money
 
-from accounts.models import Account
 from billing_center.admin_base import ReadOnlyAdmin, confirmation_page, report_outcomes
+from billing_center.admin_log import log_done
 from billing_center.moments import moment
-from billing_center.text import PlainTextField
 from money.errors import BillingError
 from money.formatting import format_money
 
-from ..models import ReceivingAccount, StatementFile, StatementLine
+from ..models import StatementFile, StatementLine
 from ..review import CREDIT_PERMISSION
 from ..statements.crediting import CREDITABLE, assign_line, confirm_line
 from ..statements.importing import IMPORT_PERMISSION, import_statement
 from ..statements.returns import returned_credit
-from ..statements.setting_aside import NOTE_LENGTH, put_back_line, set_aside_line
+from ..statements.setting_aside import put_back_line, set_aside_line
 from ..statements.take_back import booked_again, take_back_return, taken_back_by, to_take_back
+from . import log_words
+from .forms import AssignForm, SetAsideForm, UploadForm
 from .statement_words import (
     assigned_words,
     credit_words,
@@ -43,60 +43,6 @@ from .statement_words import (
 )
 
 LINES = "admin:tickets_statementline_changelist"
-
-
-class UploadForm(forms.Form):
-    receiving_account = forms.ModelChoiceField(
-        queryset=ReceivingAccount.objects.all(),
-        label=gettext_lazy("Receiving account"),
-        help_text=gettext_lazy("The account of ours this statement is for."),
-    )
-    file = forms.FileField(
-        label=gettext_lazy("Statement file"), help_text=gettext_lazy("camt.053 (ISO 20022 XML), MT940, or CSV.")
-    )
-    format = forms.ChoiceField(
-        label=gettext_lazy("Format"),
-        choices=[("", gettext_lazy("Recognise it")), *StatementFile.Format.choices],
-        required=False,
-        help_text=gettext_lazy(
-            "A CSV is read with the columns saved for the receiving account (Statement CSV formats)."
-        ),
-    )
-
-
-class AssignForm(forms.Form):
-    """The account a line goes to, by number or name (it had asked for the number only; found by a helper)."""
-
-    account_id = forms.CharField(label=gettext_lazy("Account (number or name)"), max_length=200)
-
-    def clean_account_id(self) -> int:
-        given = self.cleaned_data["account_id"].strip().removeprefix("#").strip()
-        if given.isdigit():
-            return int(given)
-        named = list(Account.objects.filter(name__iexact=given).order_by("pk").values_list("pk", flat=True)[:6])
-        if not named:
-            raise forms.ValidationError(_("No account has the number or name %(given)s.") % {"given": given})
-        if len(named) > 1:  # a name several accounts bear: their numbers
-            several = _("Several accounts are named %(given)s (%(numbers)s): give its number.")
-            raise forms.ValidationError(several % {"given": given, "numbers": ", ".join(f"#{pk}" for pk in named)})
-        return named[0]
-
-
-class SetAsideForm(forms.Form):
-    reason = forms.ChoiceField(
-        label=gettext_lazy("What became of the money"),
-        choices=[(key, label) for key, label in StatementLine.SetAside.choices if key],
-        widget=forms.RadioSelect,
-    )
-    note = PlainTextField(
-        label=gettext_lazy("Why (kept on the line)"),
-        max_length=NOTE_LENGTH,
-        multiline=True,  # one paragraph: line breaks are folded into spaces when it is kept
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text=gettext_lazy(
-            "For example: returned on 12 May, our reference R-1234; or: the bank's interest for April."
-        ),
-    )
 
 
 @admin.register(StatementFile)
@@ -157,6 +103,7 @@ class StatementFileAdmin(ReadOnlyAdmin):
             except BillingError as exc:
                 form.add_error("file", exc.message)
             else:
+                log_done(request, result.statement, log_words.imported(result), added=True)
                 earlier = (
                     StatementFile.objects.filter(receiving_account=result.statement.receiving_account)
                     .filter(sha256=result.statement.sha256)
@@ -284,10 +231,13 @@ class StatementLineAdmin(ReadOnlyAdmin):
             # Oldest booking first: a transfer listed on two statements is credited on the day the bank booked it.
             done = [
                 self._run(
+                    request,
                     line,
                     lambda line=line: confirm_line(
                         line_id=line.pk, actor=request.user, seen_account=request.POST.get(f"account-{line.pk}", "")
                     ),
+                    credit_words,
+                    log_words.line_confirmed,
                 )  # fmt: skip
                 for line in queryset.order_by("booking_date", "pk")
             ]
@@ -301,9 +251,11 @@ class StatementLineAdmin(ReadOnlyAdmin):
             account_id = form.cleaned_data["account_id"]
             done = [
                 self._run(
+                    request,
                     line,
                     lambda line=line: assign_line(line_id=line.pk, account_id=account_id, actor=request.user),
                     assigned_words,
+                    log_words.assigned,
                 )
                 for line in queryset
             ]
@@ -317,9 +269,11 @@ class StatementLineAdmin(ReadOnlyAdmin):
             reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
             done = [
                 self._run(
+                    request,
                     line,
                     lambda line=line: set_aside_line(line_id=line.pk, actor=request.user, reason=reason, note=note),
                     set_aside_words,
+                    log_words.set_aside,
                 )
                 for line in queryset
             ]
@@ -330,7 +284,13 @@ class StatementLineAdmin(ReadOnlyAdmin):
     def put_back(self, request, queryset):
         if "post" in request.POST:
             done = [
-                self._run(line, lambda line=line: put_back_line(line_id=line.pk, actor=request.user), put_back_words)
+                self._run(
+                    request,
+                    line,
+                    lambda line=line: put_back_line(line_id=line.pk, actor=request.user),
+                    put_back_words,
+                    log_words.put_back,
+                )
                 for line in queryset
             ]
             return self._report(request, done)
@@ -341,20 +301,28 @@ class StatementLineAdmin(ReadOnlyAdmin):
         if "post" in request.POST:
             done = [
                 self._run(
-                    line, lambda line=line: take_back_return(line_id=line.pk, actor=request.user), taken_back_words
+                    request,
+                    line,
+                    lambda line=line: take_back_return(line_id=line.pk, actor=request.user),
+                    taken_back_words,
+                    log_words.taken_back,
                 )
                 for line in queryset.order_by("booking_date", "pk")
             ]
             return self._report(request, done)
         return self._confirmation(request, queryset, _("Take back the credit"), "take_back")
 
-    def _run(self, line, call, words=None):
-        """Call the action for one line: the line, what became of it in words, and whether it went through."""
+    def _run(self, request, line, call, words, said):
+        """Call the action for one line: the line, what became of it in words, and whether it went through. What
+        went through and changed the line is kept in admin's audit trail as `said(result)` says it
+        (tickets.admin.log_words; billing_center.admin_log); a refusal, or a repeat that changed nothing, is not."""
         try:
             result = call()
         except BillingError as exc:
             return line, exc.message, False
-        return line, (words or credit_words)(result), True
+        if (logged := said(result)) is not None:
+            log_done(request, getattr(result, "line", result), logged, before=line)
+        return line, words(result), True
 
     def _report(self, request, done):
         report_outcomes(self, request, [(line.bank_reference, what, ok) for line, what, ok in done])
