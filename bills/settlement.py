@@ -91,12 +91,14 @@ def credit_payment(
     source_ref: str,
     actor=None,
     description: str = "",
+    repayment_description: str = "",
     bill_ids: Iterable[int] = (),
     now: datetime | None = None,
 ) -> Deposit:
     """Where a payment's money goes in, decided by the account's type under its row lock, when the money is
     posted: a postpaid account's is a repayment and settles bills (the chosen ones first); any other account's
-    is credited as `kind`. Both through credit_deposit.
+    is credited as `kind`. Both through credit_deposit. A payer whose words differ for the two (an online
+    repayment, an online top-up) gives `repayment_description` too: the entry says what it was credited as.
 
     Not by what the payment was started as: a repayment paid late, after its account turned prepaid, had stayed
     the bills' credit and paid a later bill with money spent meanwhile; a top-up paid late on an account turned
@@ -109,7 +111,7 @@ def credit_payment(
                 amount=amount,
                 source_ref=source_ref,
                 actor=actor,
-                description=description,
+                description=repayment_description or description,
                 bill_ids=bill_ids,
                 now=now,
             ).deposit

@@ -173,7 +173,7 @@ def _credit(topups: list[TopUp], *, now: datetime) -> None:
                 LedgerEntry.Kind.ONLINE_TOPUP,
                 topup.ledger_source_ref,
                 topup.created_by,
-                credit_description(topup),
+                credit_description(topup, repays_bills=False),  # credit_deposits refuses a repayment
             )
             for topup in topups
         ],

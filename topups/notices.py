@@ -192,7 +192,8 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
         amount=topup.credit_amount,
         source_ref=topup.ledger_source_ref,
         actor=topup.created_by,
-        description=credit_description(topup),
+        description=credit_description(topup, repays_bills=False),
+        repayment_description=credit_description(topup, repays_bills=True),
         # A postpaid account's payment repays its bills, those it was started for first; another's is a top-up.
         bill_ids=[bill.pk for bill in topup.bills.all()] if topup.is_repayment else [],
         now=now,
@@ -212,8 +213,11 @@ def _credit(topup: TopUp, *, now: datetime) -> bool:
     return True
 
 
-def credit_description(topup: TopUp) -> Description:
-    if topup.is_repayment:  # bills.settlement.repay adds what it settles
+def credit_description(topup: TopUp, *, repays_bills: bool) -> Description:
+    """The entry's words for the payment as it is credited: a repayment when it repays bills, whatever it was
+    started as (bills.settlement.credit_payment decides; a repayment paid after its account turned prepaid is
+    a top-up)."""
+    if repays_bills:  # bills.settlement.repay adds what it settles
         return describe(descriptions.ONLINE_REPAYMENT, reference=topup.reference)
     if not topup.is_converted:
         message = descriptions.AUTO_TOPUP if topup.is_automatic else descriptions.ONLINE_TOPUP

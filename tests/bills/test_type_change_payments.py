@@ -55,6 +55,7 @@ def test_a_repayment_paid_late_on_an_account_turned_prepaid_is_credited_as_a_top
     late.refresh_from_db()
     assert late.status == TopUp.Status.CREDITED
     assert late.ledger_entry.kind == LedgerEntry.Kind.ONLINE_TOPUP  # a prepaid account's money: its balance
+    assert late.ledger_entry.description == f"Online top-up {late.reference}"  # and says so, not "repayment"
     charge(account, "30.00", at(2026, 12, 3), "spent-while-prepaid")
     change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
     charge(account, "40.00", at(2026, 12, 20), "dec")
@@ -82,6 +83,7 @@ def test_a_top_up_paid_late_on_an_account_turned_postpaid_repays_its_bill(client
 
     late.refresh_from_db()
     assert late.ledger_entry.kind == LedgerEntry.Kind.REPAYMENT
+    assert late.ledger_entry.description == f"Online repayment {late.reference}; kept as credit"
     account.refresh_from_db()
     november.refresh_from_db()
     assert account.balance == usd("0.00")
