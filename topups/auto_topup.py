@@ -13,6 +13,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -223,7 +224,9 @@ def run_auto_topup(*, account_id: int, now: datetime | None = None) -> TopUp | N
             auto.crossings = crossing
             auto.save(update_fields=["crossings"])
             return None  # topped up some other way since the crossing
-        local = timezone.localtime(now)
+        # The ceilings' day and month are finance's, as bills and budgets count them (the server's UTC day had let
+        # two full charges through on one Shanghai day; found by a helper).
+        local = timezone.localtime(now, ZoneInfo(settings.FINANCE_TIME_ZONE))
         day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         if (
             _spent_since(auto, day) + auto.amount > auto.daily_ceiling

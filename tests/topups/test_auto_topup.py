@@ -380,6 +380,30 @@ def test_a_crossing_stopped_by_the_ceiling_tops_up_once_the_day_turns(client, al
     assert TopUp.objects.filter(is_automatic=True, status=TopUp.Status.CREDITED).count() == 2
 
 
+def test_the_ceilings_count_finances_calendar_day_not_the_servers(client, alice, settings):
+    """07:30 and 08:30 of one Shanghai morning fall on two UTC days: the daily ceiling of one top-up had let both
+    through (found by a helper)."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    settings.FINANCE_TIME_ZONE = "Asia/Shanghai"
+    save_card(client)
+    turn_on(client, daily_ceiling="100.00")
+    account = alice.account
+    with time_machine.travel(datetime(2026, 12, 5, 23, 30, tzinfo=UTC), tick=False):  # Sunday 07:30 in Shanghai
+        spend(account, "40.00", "u1")
+        assert run_auto_topup(account_id=account.pk) is not None
+    with time_machine.travel(datetime(2026, 12, 6, 0, 30, tzinfo=UTC), tick=False):  # the same Sunday, 08:30
+        spend(account, "100.00", "u2")
+        assert run_auto_topup(account_id=account.pk) is None
+        assert "resets" in AutoTopUp.objects.get().last_problem
+    with time_machine.travel(datetime(2026, 12, 6, 16, 0, tzinfo=UTC), tick=False):  # Monday 00:00 in Shanghai
+        assert sweep_auto_topups() == 1
+    assert TopUp.objects.filter(is_automatic=True, status=TopUp.Status.CREDITED).count() == 2
+    assert ledger_mismatches() == []
+
+
 def test_a_postpaid_account_cannot_remove_a_card_it_never_had(client, alice):
     from tests.factories import PostpaidAccountFactory
 
