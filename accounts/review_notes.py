@@ -22,6 +22,10 @@ AMOUNT_DIFFERS = gettext_noop("amount %(paid)s differs from the expected %(expec
 ACCOUNT_DIFFERS = gettext_noop("account %(account)s differs from the owner %(owner)s")
 SESSION_DIFFERS = gettext_noop("session %(session)s differs from %(expected)s")
 AND_ALSO = gettext_noop("%(first)s; %(then)s")
+PAID_TO_MEMBER = gettext_noop(
+    "the account is now an enterprise member of %(master)s, which takes no top-ups: not credited; refund the payment "
+    "in the gateway's dashboard"
+)
 DISPUTE_OPENED = gettext_noop("dispute %(dispute)s opened (%(amount)s).")
 CREDITED_AFTER = {
     "failed": gettext_noop("Credited after being failed at %(when)s."),
@@ -35,7 +39,7 @@ FAILED_AFTER_SUCCESS = gettext_noop("reported failed after it succeeded: %(detai
 
 known_messages(
     review_flags.REVIEWED, OVER_CREDIT_LIMIT, LIMIT_BELOW_OWED, PAYMENT_DISPUTED, TRANSFER_CREDITED_ELSEWHERE,
-    NOTICE_PROBLEM, AMOUNT_DIFFERS, ACCOUNT_DIFFERS, SESSION_DIFFERS, AND_ALSO, DISPUTE_OPENED,
+    NOTICE_PROBLEM, AMOUNT_DIFFERS, ACCOUNT_DIFFERS, SESSION_DIFFERS, AND_ALSO, PAID_TO_MEMBER, DISPUTE_OPENED,
     *CREDITED_AFTER.values(), REFUND_IN_DASHBOARD, REFUND_AMOUNT_DIFFERS, FAILED_AFTER_SUCCESS,
 )  # fmt: skip
 

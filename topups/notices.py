@@ -20,7 +20,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from accounts import descriptions, review_notes
 from accounts.descriptions import Description, describe, rate_text
-from accounts.models import LedgerEntry
+from accounts.models import Account, LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
 from billing_center.review_flags import add_line, flag, stamp
 from bills.settlement import credit_payment
@@ -71,7 +71,7 @@ def decide(topup: TopUp | None, notice: PaymentNotice) -> Decision:
     if notice.status == "paid":
         if topup.status == TopUp.Status.CREDITED:
             return Decision(Verdict.ALREADY_CREDITED)
-        problem = _mismatch(topup, notice)
+        problem = _mismatch(topup, notice) or _paid_to_a_member(topup)
         if problem:
             return Decision(Verdict.FLAGGED, problem=problem)
         # A payment the gateway confirms is credited even if we had already closed the
@@ -131,6 +131,18 @@ def close_topup(topup_id: int, *, status: str, reason: str = "", now: datetime |
     mark_closed(topup, status=status, reason=reason, now=now or timezone.now())
     topup.save(update_fields=["status", "failure_reason", "closed_at"])
     return True
+
+
+def _paid_to_a_member(topup: TopUp) -> str:
+    """A payment that completes after its account became an enterprise member (a late card payment of a top-up that
+    had expired): a member's funds come from its master and it takes no top-up, so finance decides, as for a bank
+    transfer quoting a member's reference. It had been credited, and the master could reclaim the payer's money
+    (found by a helper)."""
+    account = topup.account
+    if account.type != Account.Type.ENTERPRISE_MEMBER:
+        return ""
+    master = Account.objects.filter(pk=account.enterprise_master_id).values_list("name", flat=True).first()
+    return describe(review_notes.PAID_TO_MEMBER, master=master or "")
 
 
 def _mismatch(topup: TopUp, notice: PaymentNotice) -> str:

@@ -192,3 +192,26 @@ def test_a_repayment_credited_as_a_top_up_has_a_top_ups_receipt(client, bob, str
         pay_by_card(client, late, "pi_late_receipt")
     late.refresh_from_db()
     assert "Settles" not in dict(receipt_rows(late))  # no "kept as credit for the next bills" on a prepaid account
+
+
+def test_a_card_payment_completing_after_its_account_became_a_member_waits_for_finance(client, stripe_settings):
+    """A member's funds come from its master and it takes no top-up: a late card payment had been credited to it
+    without a word, and its master could reclaim the payer's money (found by a helper). Finance decides, as for a
+    bank transfer quoting a member's reference."""
+    carol_account = PrepaidAccountFactory(name="Carol")
+    carol = UserFactory(username="carol", account=carol_account, email="carol@example.com")
+    late = PendingTopUpFactory(account=carol_account, created_by=carol, amount=usd("80.00"))
+    assert close_topup(late.pk, status=TopUp.Status.EXPIRED, reason="expired")  # carol gave up on the card page
+    master = PrepaidAccountFactory(name="Dave Corp")
+    member = Account.Type.ENTERPRISE_MEMBER
+    change_account_type(account_id=carol_account.pk, kind=member, enterprise_master_id=master.pk)
+
+    for _ in range(2):  # and Stripe's retry
+        pay_by_card(client, late, "pi_late_member")
+
+    late.refresh_from_db()
+    carol_account.refresh_from_db()
+    assert late.status == TopUp.Status.EXPIRED and late.ledger_entry is None
+    assert late.needs_review and "enterprise member of Dave Corp, which takes no top-ups" in late.review_note
+    assert carol_account.balance == usd("0.00") and not LedgerEntry.objects.filter(account=carol_account).exists()
+    assert ledger_mismatches() == []
