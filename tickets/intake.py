@@ -72,8 +72,6 @@ def submit_ticket(
     """
     now = now or timezone.now()
     account = Account.objects.get(pk=account_id)
-    if not can_file_ticket(account):
-        raise TicketNotAllowed(account.topup_refusal)
     _refuse_a_page_sent_before(account, request_key)
     if not 1 <= len(certificates) <= MAX_CERTIFICATES_PER_TICKET:
         raise Invalid(
@@ -87,6 +85,11 @@ def submit_ticket(
     stored: list[Certificate] = []
     try:
         with transaction.atomic():
+            # Under the account's row lock, as a change of its type takes it: a ticket filed while the account
+            # turned an enterprise member had been left open on it, and credited (found by a helper).
+            account = Account.objects.select_for_update().get(pk=account_id)
+            if not can_file_ticket(account):
+                raise TicketNotAllowed(account.topup_refusal)
             ticket = TransferTicket(
                 account=account,
                 submitted_by=user,

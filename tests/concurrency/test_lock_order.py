@@ -138,3 +138,29 @@ def test_a_statement_line_confirmed_while_its_account_turns_postpaid_repays_its_
     line.refresh_from_db()
     assert line.ledger_entry.kind == LedgerEntry.Kind.REPAYMENT
     assert unapplied_credit(account.pk, "USD") == Money("80.00", "USD")  # what the balance says it paid
+
+
+def test_a_ticket_filed_while_the_account_turns_a_member_is_refused(bank, clerk):  # noqa: F811
+    """The type change holds the account; the customer's ticket comes meanwhile. The ticket waits for the account and
+    is refused: the account is a member now. It had been read without the lock, filed, left open on the member and
+    credited once finance confirmed it (found by a helper)."""
+    from django.test import Client
+
+    from tests.factories import PrepaidAccountFactory
+    from tests.tickets.conftest import ticket_form_data
+    from tickets.models import TransferTicket
+
+    account = PrepaidAccountFactory(name="Carol")
+    carol = UserFactory(username="carol", account=account, email="carol@example.com")
+    master = PrepaidAccountFactory(name="Dave Corp")
+    browser = Client()
+    browser.force_login(carol)
+
+    with transaction.atomic():
+        change_account_type(account_id=account.pk, kind=Account.Type.ENTERPRISE_MEMBER, enterprise_master_id=master.pk)
+        filing = Background(lambda: browser.post("/billing/tickets/new/", ticket_form_data(bank, bank_reference="R-1")))
+        assert wait_for(lambda: blocked_or_done(filing))
+    page = filing.join()
+
+    assert page.status_code in (400, 403) and "enterprise" in page.content.decode().lower()
+    assert not TransferTicket.objects.filter(account=account).exists()
