@@ -190,7 +190,22 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
             code="refund_amount",
         )
     # The account's row lock: two clerks refunding its top-ups at once are checked one after the other.
-    balance = Account.objects.select_for_update().get(pk=topup.account_id).balance
+    account = Account.objects.select_for_update().get(pk=topup.account_id)
+    balance = account.balance
+    if account.is_postpaid:
+        # Its balance is repaid money its bills will take, not this top-up's: checked against it, a refund of a
+        # prepaid-era top-up had spent the bills' credit, and a bill was marked paid with money owed (found by a
+        # helper). Finance may still refund, knowingly.
+        if not override:
+            raise RefundRefused(
+                _(
+                    "%(account)s is postpaid now: its balance of %(balance)s is repaid money its bills will take, "
+                    "not this top-up's. To refund anyway, tick the override and give the reason; no bill will ask "
+                    "for the refunded money."
+                )
+                % {"account": account.name, "balance": format_money(balance)}
+            )
+        balance = Money(0, balance.currency)
     promised = not_yet_debited(topup.account_id, debit.currency)
     if debit > balance - promised and not override:
         raise RefundRefused(

@@ -215,3 +215,33 @@ def test_a_card_payment_completing_after_its_account_became_a_member_waits_for_f
     assert late.needs_review and "enterprise member of Dave Corp, which takes no top-ups" in late.review_note
     assert carol_account.balance == usd("0.00") and not LedgerEntry.objects.filter(account=carol_account).exists()
     assert ledger_mismatches() == []
+
+
+def test_a_refund_of_a_prepaid_top_up_on_an_account_turned_postpaid_needs_the_override(
+    client, stripe_settings, clerk, fake_stripe
+):
+    """The account's balance is what it repaid in advance, for its bills: a refund of a top-up of its prepaid days,
+    checked against it, had spent the bills' credit, and the next bill was marked paid with its usage owed (found by
+    a helper). Finance may still refund, knowingly, with the override and a reason."""
+    account = PrepaidAccountFactory(name="Eve")
+    eve = UserFactory(username="eve", account=account, email="eve@example.com")
+    old = PendingTopUpFactory(account=account, created_by=eve, amount=usd("100.00"))
+    with time_machine.travel(at(2026, 10, 20, 12), tick=False):
+        pay_by_card(client, old, "pi_prepaid_days")
+    charge(account, "100.00", at(2026, 10, 21), "spent-while-prepaid")
+    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    advance = PendingTopUpFactory(account=account, created_by=eve, purpose=TopUp.Purpose.REPAYMENT, amount=usd("100"))
+    with time_machine.travel(at(2026, 11, 2, 12), tick=False):
+        pay_by_card(client, advance, "pi_advance")  # kept as credit for November's bill
+
+    with pytest.raises(RefundRefused, match="Eve is postpaid now: its balance of 100.00 USD is repaid money"):
+        request_refund(topup_id=old.pk, amount=usd("100.00"), reason="Customer asked", actor=clerk)
+    charge(account, "100.00", at(2026, 11, 10), "nov")
+    november = close(account, NOVEMBER)
+    november.refresh_from_db()
+    assert november.status == Bill.Status.PAID and owed_on_bills(account) == usd("0.00")  # by the advance
+
+    refund = request_refund(topup_id=old.pk, amount=usd("10.00"), reason="Goodwill", actor=clerk, override=True)
+    assert refund.balance_override  # knowingly: what it takes, no bill asks for
+    assert ledger_mismatches() == []
