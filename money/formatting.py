@@ -8,6 +8,7 @@ zh_Hans_CN locale's standard pattern, the symbol first ("US$1,234.50", "¥7,100.
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 import moneyed
 from babel import Locale
@@ -76,6 +77,27 @@ def format_money(value, *, signed: bool = False) -> str:
     "+" to positive amounts."""
     text = _apply(value.amount, str(value.currency))
     return f"+{text}" if signed and value.amount > 0 else text
+
+
+class MoneyParts(NamedTuple):
+    """format_money's text in the pieces a page styles apart; joined, they are that text."""
+
+    sign: str  # "-" or ""
+    before: str  # what precedes the digits: "US$" in Chinese, "" in English
+    digits: str  # "1,234.50"
+    after: str  # what follows them: " USD" in English, "" in Chinese
+
+
+def money_parts(value) -> MoneyParts:
+    """An amount as the reader's language writes it, in parts, for a page that sets the currency apart
+    (the big balance, the Pay page's live quote): "US$" before the digits in Chinese, " USD" after them in
+    English, so it reads like every other amount on the page."""
+    amount, currency = Decimal(value.amount), str(value.currency)
+    digits = _apply(abs(amount), currency, digits_only=True)
+    before, found, after = _apply(abs(amount), currency).partition(digits)
+    if not found:  # a pattern that writes the digits otherwise: the whole text, undivided
+        return MoneyParts("", "", format_money(value), "")
+    return MoneyParts("-" if amount < 0 else "", before, digits, after)
 
 
 class ReaderPattern(NumberPattern):

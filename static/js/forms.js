@@ -57,16 +57,16 @@ function updateQuotePreview(input) {
   // Rounded down in minor units like the server; the epsilon absorbs binary floating-point error.
   var credit = Math.floor((Number(text) / Number(form.dataset.rate)) * Math.pow(10, billingPlaces) + 1e-9) /
     Math.pow(10, billingPlaces);
-  // Grouped for the page's language, the currency code after the digits, as the server prints it.
+  // Grouped for the page's language and written as the server writes money in it ("%s USD", "US$%s").
   var locale = document.documentElement.lang || "en";
-  var fmt = function (value, places, currency) {
-    return value.toLocaleString(locale, { minimumFractionDigits: places, maximumFractionDigits: places }) + " " + currency;
+  var fmt = function (value, places, pattern) {
+    return pattern.replace("%s", value.toLocaleString(locale, { minimumFractionDigits: places, maximumFractionDigits: places }));
   };
   var values = {
-    paid: fmt(Number(text), payPlaces, form.dataset.payCurrency),
-    credited: fmt(credit, billingPlaces, form.dataset.billingCurrency),
-    minimum: fmt(Number(form.dataset.min), billingPlaces, form.dataset.billingCurrency),
-    maximum: fmt(Number(form.dataset.max), billingPlaces, form.dataset.billingCurrency)
+    paid: fmt(Number(text), payPlaces, form.dataset.payPattern),
+    credited: fmt(credit, billingPlaces, form.dataset.billingPattern),
+    minimum: fmt(Number(form.dataset.min), billingPlaces, form.dataset.billingPattern),
+    maximum: fmt(Number(form.dataset.max), billingPlaces, form.dataset.billingPattern)
   };
   var line = interpolate(gettext("You pay %(paid)s · %(credited)s will be credited"), values, true);
   if (credit < Number(form.dataset.min)) {

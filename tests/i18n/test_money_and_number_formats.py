@@ -9,7 +9,7 @@ from django.template import Context, Template
 from django.utils import translation
 from djmoney.money import Money
 
-from money.formatting import babel_locale, format_money, money_digits, plain_amount
+from money.formatting import babel_locale, format_money, money_digits, money_parts, plain_amount
 
 CASES = [
     ("1234.5", "USD", "1,234.50 USD", "US$1,234.50"),
@@ -47,10 +47,30 @@ def test_each_language_has_its_babel_locale():
     assert babel_locale("fr") == "en_US"  # a language we do not offer falls back to English's
 
 
-def test_the_money_filter_follows_the_page_language():
-    template = Template("{% load money %}{{ value|money }} · {{ value|money_number }}")
+@pytest.mark.parametrize("amount, currency, english, chinese", CASES)
+def test_money_in_parts_joins_into_the_same_text(amount, currency, english, chinese):
+    """The big balance and the Pay page's live quote style the currency apart; joined, the parts are
+    what every other amount on the page reads."""
+    value = Money(amount, currency)
+    for language, text in (("en", english), ("zh-hans", chinese)):
+        with translation.override(language):
+            assert "".join(money_parts(value)) == text
     with translation.override("zh-hans"):
-        assert template.render(Context({"value": Money("1500", "USD")})) == "US$1,500.00 · 1,500.00"
+        assert money_parts(Money("-12.5", "USD")) == ("-", "US$", "12.50", "")
+    with translation.override("en"):
+        assert money_parts(Money("-12.5", "USD")) == ("-", "", "12.50", " USD")
+
+
+def test_the_money_filters_follow_the_page_language():
+    template = Template("{% load money %}{{ value|money }} · {{ value|money_big }} · {{ 'CNY'|money_pattern }}")
+    with translation.override("zh-hans"):
+        assert template.render(Context({"value": Money("-1500", "USD")})) == (
+            '-US$1,500.00 · -<span class="cur cur-before">US$</span>1,500.00 · ¥%s'
+        )
+    with translation.override("en"):
+        assert template.render(Context({"value": Money("1500", "USD")})) == (
+            '1,500.00 USD · 1,500.00<span class="cur">USD</span> · %s CNY'
+        )
 
 
 def test_dates_without_a_format_follow_djangos_formats_for_the_language():
