@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 from accounts.descriptions import rate_text
 
 from .references import formatted
+from .regions import region_name
 from .statements.parsed import compact_reference, reference_key, reference_key_of
 
 
@@ -95,6 +96,10 @@ class ReceivingAccount(models.Model):
     @property
     def is_current(self) -> bool:
         return self.retired_at is None
+
+    @property
+    def region_name(self) -> str:
+        return region_name(self.region)
 
     @property
     def number_compact(self) -> str:
