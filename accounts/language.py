@@ -47,6 +47,15 @@ def language_choices():
     return [("", _("The browser's language")), *settings.LANGUAGES]
 
 
+def profile_language_choices():
+    """A profile that follows the browser gets its pages in the browser's language, but e-mails and
+    text messages have no browser to follow: they go in the site's language, and the choice says which,
+    named in the reader's language ("英语", not "en")."""
+    site = translation.get_language_info(settings.LANGUAGE_CODE)["name_translated"]
+    follow = gettext("The browser's language (e-mails and text messages in %(language)s)") % {"language": site}
+    return [("", follow), *settings.LANGUAGES]
+
+
 class ReaderForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), choices=language_choices, required=False, widget=forms.Select(attrs={"class": "input"})
@@ -60,7 +69,8 @@ class ReaderForm(forms.Form):
 
     def __init__(self, *args, with_time_zone: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        if with_time_zone:
+        if with_time_zone:  # signed in: the choice is saved on the profile
+            self.fields["language"].choices = profile_language_choices()
             self.fields["time_zone"].choices = [
                 ("", _("The site's time zone (%(zone)s)") % {"zone": settings.TIME_ZONE})
             ]

@@ -97,6 +97,24 @@ def test_the_language_page_saves_language_and_time_zone(client):
     assert "已保存" in client.get(response["Location"]).content.decode()
 
 
+@pytest.mark.parametrize(
+    "language, follow",
+    [
+        ("zh-hans", "跟随浏览器语言（电子邮件和短信使用英语）"),
+        ("en", "The browser's language (e-mails and text messages in English)"),
+    ],
+)
+def test_following_the_browser_says_which_language_messages_go_in(client, language, follow):
+    """Pages follow the browser; e-mails and texts cannot, and go in the site's language: a signed-in
+    reader's choice says so, the language named in the page's own (not "en", nor "English" in Chinese)."""
+    client.force_login(UserFactory())
+    page = client.get("/billing/language/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f'<option value="" selected>{follow}</option>' in page.replace("&#x27;", "'")
+    visitor = client.__class__().get("/billing/language/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert "e-mails and text messages" not in visitor  # before sign-in nothing is sent: the plain choice
+    assert "短信" not in visitor.split('id="id_language"')[1].split("</select>")[0]
+
+
 def test_sign_in_keeps_the_browsers_time_zone_only_when_the_user_has_none(client):
     user = UserFactory(username="tz-new")
     response = client.post("/login/", {"username": "tz-new", "password": PASSWORD, "time_zone": "Asia/Shanghai"})
