@@ -211,7 +211,7 @@ def test_switch_currency_round_trip_then_pay_in_cny_and_get_usd_at_the_quoted_ra
     expect(page).to_have_url(re.compile(r"/billing/pay/$"))
     expect(page.locator("body")).to_contain_text("You now pay online top-ups in CNY")
     expect(page.get_by_test_id("pay-currency")).to_have_text("CNY")
-    expect(page.get_by_test_id("quote")).to_contain_text("Rate 7.1000 CNY per USD")
+    expect(page.get_by_test_id("quote")).to_contain_text("Rate 1 USD = 7.1000 CNY")
     expect(page.get_by_test_id("quote")).to_contain_text("valid for 15 min")
     page.fill("#id_amount", "710")
     expect(page.get_by_test_id("quote")).to_contain_text("You pay 710.00 CNY · 100.00 USD will be credited")

@@ -59,7 +59,9 @@ def test_conversion_is_exact_decimal_arithmetic_at_the_locked_rate(rate_sheet, b
 def test_pay_in_cny_get_usd_at_the_quoted_rate_and_the_gateway_is_asked_for_cny(client, alice, rate_sheet, settings):
     pay_in(alice.account, "CNY")
     page = client.get("/billing/pay/").content.decode()
-    assert "Rate 7.1000 CNY per USD" in page and "valid for 15 min" in page
+    assert "Rate 1 USD = 7.1000 CNY" in page and "valid for 15 min" in page
+    chinese = client.get("/billing/pay/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "汇率 1 USD = 7.1000 CNY" in chinese  # as the top-up, its receipt and ticket threads write a rate
 
     assert start(client, "710.00").status_code == 303
     topup = TopUp.objects.get()
