@@ -36,11 +36,15 @@ CREDITED_AFTER = {
 REFUND_IN_DASHBOARD = gettext_noop("made in the %(gateway)s dashboard, not by finance.")
 REFUND_AMOUNT_DIFFERS = gettext_noop("The gateway reports %(reported)s, we asked for %(asked)s.")
 FAILED_AFTER_SUCCESS = gettext_noop("reported failed after it succeeded: %(detail)s")  # the gateway's words
+REFUND_AFTER_CHARGEBACK = gettext_noop(
+    "the card's bank had taken %(taken)s of this payment back before: %(debit)s came off the balance; the rest "
+    "comes off what a won dispute returns"
+)
 
 known_messages(
     review_flags.REVIEWED, OVER_CREDIT_LIMIT, LIMIT_BELOW_OWED, PAYMENT_DISPUTED, TRANSFER_CREDITED_ELSEWHERE,
     NOTICE_PROBLEM, AMOUNT_DIFFERS, ACCOUNT_DIFFERS, SESSION_DIFFERS, AND_ALSO, PAID_TO_MEMBER, DISPUTE_OPENED,
-    *CREDITED_AFTER.values(), REFUND_IN_DASHBOARD, REFUND_AMOUNT_DIFFERS, FAILED_AFTER_SUCCESS,
+    *CREDITED_AFTER.values(), REFUND_IN_DASHBOARD, REFUND_AMOUNT_DIFFERS, FAILED_AFTER_SUCCESS, REFUND_AFTER_CHARGEBACK,
 )  # fmt: skip
 
 

@@ -19,15 +19,8 @@ from money.formatting import format_money, plain_amount
 
 from .models import Dispute, Refund, TopUp, WebhookDelivery
 from .reconcile import reconcile_topup
-from .refunds import (
-    REFUND_PERMISSION,
-    billing_share,
-    dispute_refused,
-    refundable,
-    repayment_refused,
-    request_refund,
-    send_refund,
-)
+from .refunds import REFUND_PERMISSION, dispute_refused, repayment_refused, request_refund, send_refund
+from .shares import billing_share, refundable
 
 # What finance's actions on payments leave in admin's audit trail (billing_center.admin_log), in the reader's language.
 ASKED_PAID = gettext_noop("Asked the gateway: paid; %(amount)s credited")

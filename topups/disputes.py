@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from djmoney.money import Money
 
 from accounts.descriptions import DISPUTE_WON, DISPUTED, DISPUTED_NO_REASON, REPAYMENT_DISPUTED, describe
 from accounts.ledger import credit_deposit, reverse_deposit
@@ -33,7 +34,8 @@ from money.formatting import format_money
 from .auto_topup import pause_after_dispute
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
-from .refunds import dispute_share, payment_of
+from .refunds import payment_of
+from .shares import dispute_share, refunds_share, taken_back
 
 Verdict = WebhookDelivery.Verdict
 # A dispute's status only moves forward: an inquiry, a chargeback, its end.
@@ -114,7 +116,8 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
             )
         _email_payer(dispute, dispute.debit_entry)
         changed = True
-    if dispute.status == Dispute.Status.WON and dispute.debit_entry_id and dispute.return_entry_id is None:
+    returned = _returned_if_won(dispute)
+    if returned.amount > 0:
         # It mirrors its debit: the bills count it, and it settles them again, when they counted the debit and the
         # account is still postpaid (a prepaid top-up's chargeback won after the account turned postpaid had paid
         # bills the balance still owed; found by a helper).
@@ -122,7 +125,7 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
         repayment = counted and repays_bills(topup.account_id)
         dispute.return_entry = credit_deposit(
             account_id=topup.account_id,
-            amount=dispute.debit_amount,
+            amount=returned,
             kind=LedgerEntry.Kind.DISPUTE_WON,
             source_ref=f"{_source(dispute, repayment=repayment)}:won",
             description=describe(DISPUTE_WON, reference=topup.reference),
@@ -146,6 +149,19 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     return Verdict.DISPUTED
 
 
+def _returned_if_won(dispute: Dispute) -> Money:
+    """What a won dispute gives back to the balance: its debit, less what refunds of the payment could not take
+    while it held the money (topups.refunds takes at most what chargebacks left): the customer has that money back
+    already. Nothing for a dispute not won, never debited, or returned already."""
+    topup, zero = dispute.topup, Money(0, dispute.debit_amount.currency)
+    if dispute.status != Dispute.Status.WON or not dispute.debit_entry_id or dispute.return_entry_id:
+        return zero
+    refunded, disputed = taken_back(topup)
+    this = dispute.debit_amount.amount
+    owed = min(topup.credit_amount.amount, refunds_share(topup) + disputed - this)
+    return Money(min(this, max(refunded + disputed - owed, 0)), zero.currency)
+
+
 def _source(dispute: Dispute, *, repayment: bool) -> str:
     """The ledger source of a dispute's debit (and, with ":won", its return): a repayment's is named so bills count
     it (bills.settlement.REPAID); a prepaid top-up's, or one of an account that is not postpaid now, is not the
@@ -162,7 +178,7 @@ def _email_payer(dispute: Dispute, entry: LedgerEntry) -> None:
         return
     returned = entry.kind == LedgerEntry.Kind.DISPUTE_WON
     with recipient_language(payer):
-        names = {"reference": topup.reference, "amount": format_money(dispute.debit_amount)}
+        names = {"reference": topup.reference, "amount": format_money(abs(entry.amount))}
         subject = (
             _("Dispute of %(reference)s won: %(amount)s returned to your balance")
             if returned
@@ -177,6 +193,7 @@ def _email_payer(dispute: Dispute, entry: LedgerEntry) -> None:
                 "dispute": dispute,
                 "topup": topup,
                 "entry": entry,
+                "moved": abs(entry.amount),
                 "returned": returned,
                 "url": settings.SITE_URL + reverse("topups:detail", args=[topup.public_id]),
             },

@@ -8,7 +8,7 @@ its top-up by the provider's payment ids, applied the same way and flagged for f
 
 import logging
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,73 +24,28 @@ from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
-from accounts.review_notes import FAILED_AFTER_SUCCESS, REFUND_AMOUNT_DIFFERS, REFUND_IN_DASHBOARD
+from accounts.review_notes import (
+    FAILED_AFTER_SUCCESS,
+    REFUND_AFTER_CHARGEBACK,
+    REFUND_AMOUNT_DIFFERS,
+    REFUND_IN_DASHBOARD,
+)
 from billing_center.review_flags import flag
 from money.errors import Conflict, Invalid
 from money.formatting import format_money, minor_places
 from money.parsing import uuid_or_none
-from money.rates import round_to_minor
 
 from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
 from .models import Dispute, Refund, TopUp, WebhookDelivery
+from .shares import billing_share, refundable, taken_back
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
 REFUND_PERMISSION = "topups.refund_topup"
 # A refund only moves forward; a late "pending" never undoes "succeeded".
 ORDER = {Refund.Status.REQUESTED: 0, Refund.Status.PENDING: 1, Refund.Status.FAILED: 2, Refund.Status.SUCCEEDED: 2}
-
-
-def refundable(topup: TopUp) -> Money:
-    """What of the payment can still be refunded: paid, less every refund not failed."""
-    taken = topup.refunds.exclude(status=Refund.Status.FAILED).aggregate(total=Sum("amount"))["total"] or 0
-    return Money(topup.amount.amount - Decimal(taken), topup.amount.currency)
-
-
-def billing_share(topup: TopUp, paid_back: Money) -> Money:
-    """The part of the top-up's credit that `paid_back` (in the payment currency) takes back.
-
-    At the rate the top-up locked, rounded to the billing currency; what completes the whole
-    payment takes exactly what is left of the credit after earlier refunds, so the parts
-    always add up to it.
-    """
-    if paid_back.currency != topup.amount.currency:
-        raise Invalid(
-            _("%(reference)s was paid in %(paid)s, not %(currency)s.")
-            % {"reference": topup.reference, "paid": topup.amount.currency, "currency": paid_back.currency}
-        )
-    share = _at_locked_rate(topup, paid_back)
-    earlier = topup.refunds.exclude(status=Refund.Status.FAILED)
-    taken = earlier.aggregate(paid=Sum("amount"), debited=Sum("debit_amount"))
-    credit_left = topup.credit_amount.amount - Decimal(taken["debited"] or 0)
-    if Decimal(taken["paid"] or 0) + paid_back.amount >= topup.amount.amount:
-        share = credit_left
-    return Money(min(share, credit_left), topup.credit_amount.currency)
-
-
-def dispute_share(topup: TopUp, disputed: Money, *, dispute_id: str) -> Money:
-    """What a dispute takes from the balance: what the card's bank took back, at the rate the top-up locked, but
-    never more than is left of the credit after refunds that succeeded and other disputes' debits not returned.
-    A refund still pending does not count: it had lowered the debit, then failed (Stripe refuses to refund a
-    disputed charge), and the customer kept money the bank had taken (found by a helper)."""
-    if disputed.currency != topup.amount.currency:
-        return billing_share(topup, disputed)  # refused there, saying why
-    refunded = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
-    others = topup.disputes.exclude(gateway_dispute_id=dispute_id).filter(
-        debit_entry__isnull=False, return_entry__isnull=True
-    )
-    debited = others.aggregate(total=Sum("debit_amount"))["total"]
-    left = topup.credit_amount.amount - Decimal(refunded or 0) - Decimal(debited or 0)
-    share = _at_locked_rate(topup, min(disputed, topup.amount))
-    return Money(max(min(share, left), Decimal(0)), topup.credit_amount.currency)
-
-
-def _at_locked_rate(topup: TopUp, paid: Money) -> Decimal:
-    """An amount of the payment in the billing currency, at the rate the top-up locked, rounded to its cents."""
-    share = topup.credit_amount.amount * paid.amount / topup.amount.amount
-    return round_to_minor(share, str(topup.credit_amount.currency), ROUND_HALF_UP)
 
 
 def repayment_refused(topup: TopUp) -> str:
@@ -342,22 +297,40 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
         refund.save(update_fields=[*fields, "failure_reason"])
         return Verdict.UPDATED
     if status == Refund.Status.SUCCEEDED:
-        deposit = reverse_deposit(
-            account_id=topup.account_id,
-            amount=refund.debit_amount,
-            kind=LedgerEntry.Kind.REFUND,
-            source_ref=refund.ledger_source_ref,
-            actor=refund.requested_by,
-            description=describe(descriptions.REFUND, refund=refund.reference, reference=topup.reference),
-            now=now,
-        )
-        refund.ledger_entry, refund.succeeded_at = deposit.entry, now
-        fields += ["ledger_entry", "succeeded_at"]
+        _within_what_is_left(refund, now=now)
+        refund.succeeded_at = now
+        fields += ["debit_amount", "needs_review", "review_note", "review_note_parts", "succeeded_at"]
+        if refund.debit_amount.amount > 0:
+            refund.ledger_entry = reverse_deposit(
+                account_id=topup.account_id,
+                amount=refund.debit_amount,
+                kind=LedgerEntry.Kind.REFUND,
+                source_ref=refund.ledger_source_ref,
+                actor=refund.requested_by,
+                description=describe(descriptions.REFUND, refund=refund.reference, reference=topup.reference),
+                now=now,
+            ).entry
+            fields.append("ledger_entry")
         _email_customer(refund)
         paid_back = {"refund": refund.reference, "topup": topup.reference, "amount": money(refund.debit_amount)}
         emit("refund.created", account_id=topup.account_id, data=paid_back, now=now)
     refund.save(update_fields=fields)
     return Verdict.REFUNDED if status == Refund.Status.SUCCEEDED else Verdict.UPDATED
+
+
+def _within_what_is_left(refund: Refund, *, now: datetime) -> None:
+    """A refund takes from the balance at most what its payment's chargebacks left of the credit: Stripe announces
+    a refund made before the cardholder's dispute after it, at times, and both had been debited in full (twice what
+    came in; found by a helper). What it could not take comes off the dispute's return if the dispute is won
+    (topups.disputes); the refund is flagged, saying so."""
+    topup = refund.topup
+    refunded, disputed = taken_back(topup)
+    left = max(topup.credit_amount.amount - refunded - disputed, Decimal(0))
+    if refund.debit_amount.amount <= left:
+        return
+    taken = Money(disputed, topup.credit_amount.currency)
+    refund.debit_amount = Money(left, topup.credit_amount.currency)
+    flag(refund, describe(REFUND_AFTER_CHARGEBACK, taken=taken, debit=refund.debit_amount), now=now)
 
 
 def _email_customer(refund: Refund) -> None:

@@ -750,3 +750,42 @@ def test_an_account_with_a_refund_not_yet_paid_out_keeps_its_type(client, credit
     account.refresh_from_db()
     assert (account.type, account.balance) == ("prepaid", Money("-60.00", "USD"))  # the debt stays the customer's
     assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize("first", ["refund", "dispute"])
+@pytest.mark.parametrize(
+    ("refunded", "outcome", "final"),
+    [
+        (10000, None, "0.00"),
+        (10000, "won", "0.00"),
+        (10000, "lost", "0.00"),
+        (3000, None, "0.00"),
+        (3000, "won", "70.00"),
+    ],
+)
+def test_a_refund_and_a_dispute_of_one_payment_end_alike_in_either_order(
+    client, credited, first, refunded, outcome, final
+):
+    """A payment of 100.00 refunded in the dashboard and disputed by the cardholder: Stripe does not promise the
+    order of its events. Dispute first, both had been debited in full, the balance at −100.00 (found by a helper);
+    now the refund takes what the chargeback left, and a won dispute returns only what the refunds did not pay back."""
+    refund = refund_object(payment_intent=PI, amount=refunded)
+    refund_events = [
+        event("refund.created", refund),
+        event("charge.refunded", charge_object(payment_intent=PI, amount=10000, refunds=[refund])),
+    ]
+    opened = dispute_object(payment_intent=PI, amount=10000, id="du_order")
+    dispute_events = [event("charge.dispute.created", opened)]
+    for payload in refund_events + dispute_events if first == "refund" else dispute_events + refund_events:
+        deliver(client, payload)
+    if outcome:
+        deliver(client, event("charge.dispute.closed", {**opened, "status": outcome}))
+        deliver(client, event("charge.dispute.closed", {**opened, "status": outcome}))  # and once more
+
+    assert balance(credited) == Money(final, "USD")
+    assert ledger_mismatches() == []
+    client.force_login(credited.created_by)
+    receipt = client.get(f"/billing/topups/{credited.public_id}/receipt/").content.decode()
+    assert f"<dt>Net credited</dt><dd>{final} USD</dd>" in receipt
+    if first == "dispute":
+        assert Refund.objects.get().needs_review  # finance is told the refund took less from the balance

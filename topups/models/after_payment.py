@@ -91,8 +91,12 @@ class Refund(ReadsReviewNote, models.Model):
                 fields=["topup", "request_key"], condition=~models.Q(request_key=""), name="refund_once_per_form"
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            # A succeeded refund was debited, once; or it took nothing, its payment's chargebacks having taken
+            # the whole credit first (topups.refunds).
             models.CheckConstraint(
-                condition=~models.Q(status="succeeded") | models.Q(ledger_entry__isnull=False),
+                condition=~models.Q(status="succeeded")
+                | models.Q(ledger_entry__isnull=False)
+                | models.Q(debit_amount=0, ledger_entry__isnull=True),
                 name="refund_succeeded_has_entry",
             ),
         ]
