@@ -40,6 +40,20 @@ def pay_by_card(client, topup, intent: str) -> None:
     apply_stored()
 
 
+def paid_and_spent_then_postpaid(client, intent: str):
+    """Eve's account: a card top-up of 100.00 on 20 October, spent the next day, the account postpaid from
+    1 November; (account, eve, that top-up)."""
+    account = PrepaidAccountFactory(name="Eve")
+    eve = UserFactory(username="eve", account=account, email="eve@example.com")
+    topup = PendingTopUpFactory(account=account, created_by=eve, amount=usd("100.00"))
+    with time_machine.travel(at(2026, 10, 20, 12), tick=False):
+        pay_by_card(client, topup, intent)
+    charge(account, "100.00", at(2026, 10, 21), "spent-while-prepaid")
+    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
+        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    return account, eve, topup
+
+
 def test_a_repayment_paid_late_on_an_account_turned_prepaid_is_credited_as_a_top_up(client, bob, stripe_settings):
     account = bob.account
     charge(account, "30.00", at(2026, 11, 3), "nov")
@@ -142,14 +156,7 @@ def test_a_batch_of_payments_refuses_one_to_a_postpaid_account(bob):
 def test_a_won_dispute_mirrors_its_chargeback_not_the_accounts_type_now(client, stripe_settings):
     """A prepaid top-up's chargeback after the account turned postpaid is not the bills'; its win is not either (it
     had paid a bill the balance still owed; found by a helper)."""
-    account = PrepaidAccountFactory(name="Eve")
-    eve = UserFactory(username="eve", account=account, email="eve@example.com")
-    topup = PendingTopUpFactory(account=account, created_by=eve, amount=usd("100.00"))
-    with time_machine.travel(at(2026, 10, 20, 12), tick=False):
-        pay_by_card(client, topup, "pi_prepaid")
-    charge(account, "100.00", at(2026, 10, 21), "spent-prepaid")
-    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
-        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    account, _eve, topup = paid_and_spent_then_postpaid(client, "pi_prepaid")
     charge(account, "40.00", at(2026, 11, 3), "nov")
     close(account, NOVEMBER)
     dispute = dispute_object(payment_intent="pi_prepaid", amount=10000, id="du_prepaid")
@@ -223,14 +230,7 @@ def test_a_refund_of_a_prepaid_top_up_on_an_account_turned_postpaid_needs_the_ov
     """The account's balance is what it repaid in advance, for its bills: a refund of a top-up of its prepaid days,
     checked against it, had spent the bills' credit, and the next bill was marked paid with its usage owed (found by
     a helper). Finance may still refund, knowingly, with the override and a reason."""
-    account = PrepaidAccountFactory(name="Eve")
-    eve = UserFactory(username="eve", account=account, email="eve@example.com")
-    old = PendingTopUpFactory(account=account, created_by=eve, amount=usd("100.00"))
-    with time_machine.travel(at(2026, 10, 20, 12), tick=False):
-        pay_by_card(client, old, "pi_prepaid_days")
-    charge(account, "100.00", at(2026, 10, 21), "spent-while-prepaid")
-    with time_machine.travel(at(2026, 11, 1, 9), tick=False):
-        change_account_type(account_id=account.pk, kind=Account.Type.POSTPAID)
+    account, eve, old = paid_and_spent_then_postpaid(client, "pi_prepaid_days")
     advance = PendingTopUpFactory(account=account, created_by=eve, purpose=TopUp.Purpose.REPAYMENT, amount=usd("100"))
     with time_machine.travel(at(2026, 11, 2, 12), tick=False):
         pay_by_card(client, advance, "pi_advance")  # kept as credit for November's bill
