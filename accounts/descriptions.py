@@ -22,6 +22,7 @@ from datetime import date
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from djmoney.money import Money
+from moneyed import CurrencyDoesNotExist
 
 from money.formatting import format_money, format_rate
 
@@ -126,12 +127,13 @@ def parts_of(description: str) -> dict | None:
 
 def entry_description(description: str, parts: dict | None) -> str:
     """An entry's description for the reader, in the active language: its parts rendered, or
-    the stored text when it has none (or parts this code no longer knows)."""
+    the stored text when it has none (or parts this code no longer knows: an amount that is no number, a currency
+    no longer known, had been a 500 on admin's Recent actions; found by a helper)."""
     if not parts:
         return description
     try:
         return _render(parts, None)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, CurrencyDoesNotExist):
         return description
 
 

@@ -114,7 +114,7 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
     try:
         with transaction.atomic():
             locked = lock_accounts(deposit.account_id for deposit in deposits)
-            _refuse_repayments(deposits)
+            _refuse_payments_credited_alone(deposits)
             entries = _post(deposits, now=now, locked=locked)
             money_events.credited(entries)
             return entries
@@ -125,13 +125,18 @@ def credit_deposits(deposits: list[NewEntry], *, now: datetime | None = None) ->
         raise Conflict("A source among these deposits was already posted.", code="source_reused") from None
 
 
-def _refuse_repayments(deposits: list[NewEntry]) -> None:
-    """A postpaid account's payment repays its bills (bills.settlement.credit_payment), one at a time: a batch
-    refuses one, read under the accounts' locks (its caller had read the type before them: an account turned
-    postpaid meanwhile had been credited a top-up its bills never counted)."""
+def _refuse_payments_credited_alone(deposits: list[NewEntry]) -> None:
+    """A postpaid account's payment repays its bills (bills.settlement.credit_payment), and an enterprise member's
+    waits for finance, each on its own: a batch refuses one, read under the accounts' locks (its caller had read the
+    type before them: an account turned postpaid meanwhile had been credited a top-up its bills never counted, one
+    turned a member a payment its master could take; found by helpers)."""
     paying = {deposit.account_id for deposit in deposits if deposit.kind in PAYMENT_KINDS}
-    if Account.objects.filter(pk__in=paying, type=Account.Type.POSTPAID).exists():
+    alone = (Account.Type.POSTPAID, Account.Type.ENTERPRISE_MEMBER)
+    types = set(Account.objects.filter(pk__in=paying, type__in=alone).values_list("type", flat=True))
+    if Account.Type.POSTPAID in types:
         raise Conflict("A postpaid account's payment is a repayment, credited on its own.", code="repayment")
+    if types:
+        raise Conflict("An enterprise member's payment waits for finance, on its own.", code="member")
 
 
 def reverse_deposit(

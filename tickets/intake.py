@@ -85,11 +85,6 @@ def submit_ticket(
     stored: list[Certificate] = []
     try:
         with transaction.atomic():
-            # Under the account's row lock, as a change of its type takes it: a ticket filed while the account
-            # turned an enterprise member had been left open on it, and credited (found by a helper).
-            account = Account.objects.select_for_update().get(pk=account_id)
-            if not can_file_ticket(account):
-                raise TicketNotAllowed(account.topup_refusal)
             ticket = TransferTicket(
                 account=account,
                 submitted_by=user,
@@ -113,6 +108,13 @@ def submit_ticket(
             stored = _store_certificates(ticket, event, user, certificates, now)
             _flag_duplicates(ticket)
             _link_credited_statement_line(ticket, user, now)
+            # Last, under the account's row lock, as a change of its type takes it: a ticket filed while the account
+            # turned an enterprise member had been left open on it, and credited (found by a helper). Last, as every
+            # path takes a source's rows before its account's: taken first, it had deadlocked with finance rejecting
+            # the ticket this one duplicates (found by a helper).
+            locked = Account.objects.select_for_update(no_key=True).get(pk=account_id)
+            if not can_file_ticket(locked):
+                raise TicketNotAllowed(locked.topup_refusal)
     except IntegrityError:
         _delete_files(stored)
         _refuse_a_page_sent_before(account, request_key)  # sent twice at once: the other one made it

@@ -44,8 +44,8 @@ def _require(actor, permission: str) -> None:
 
 
 def _lock_ticket(ticket_id: int) -> TransferTicket:
-    """The source row is locked before the account row (post_ledger_entry), always in that order."""
-    return TransferTicket.objects.select_for_update().select_related("account").get(pk=ticket_id)
+    """The ticket alone, before the account, which the money's writer locks (post_ledger_entry): always that order."""
+    return TransferTicket.objects.select_for_update(of=("self",)).select_related("account").get(pk=ticket_id)
 
 
 def _lock_open_ticket(ticket_id: int, action: str) -> TransferTicket:

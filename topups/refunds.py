@@ -147,19 +147,9 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
     # The account's row lock: two clerks refunding its top-ups at once are checked one after the other.
     account = Account.objects.select_for_update().get(pk=topup.account_id)
     balance = account.balance
-    if account.is_postpaid:
-        # Its balance is repaid money its bills will take, not this top-up's: checked against it, a refund of a
-        # prepaid-era top-up had spent the bills' credit, and a bill was marked paid with money owed (found by a
-        # helper). Finance may still refund, knowingly.
+    if others := _not_the_top_ups(account):
         if not override:
-            raise RefundRefused(
-                _(
-                    "%(account)s is postpaid now: its balance of %(balance)s is repaid money its bills will take, "
-                    "not this top-up's. To refund anyway, tick the override and give the reason; no bill will ask "
-                    "for the refunded money."
-                )
-                % {"account": account.name, "balance": format_money(balance)}
-            )
+            raise RefundRefused(others)
         balance = Money(0, balance.currency)
     promised = not_yet_debited(topup.account_id, debit.currency)
     if debit > balance - promised and not override:
@@ -188,6 +178,33 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
         requested_by=actor,
         request_key=request_key,
     )
+
+
+def _not_the_top_ups(account: Account) -> str:
+    """Why the balance of an account that changed type since its prepaid days is not the refunded top-up's money
+    ("" when it is): a postpaid account's is repaid money its bills will take, a member's is what its master
+    allocated. Checked against it, a refund had spent the bills' credit (a bill marked paid with money owed) or the
+    master's money (found by helpers). Finance may still refund, knowingly, with the override."""
+    names = {"account": account.name, "balance": format_money(account.balance)}
+    if account.is_postpaid:
+        return (
+            _(
+                "%(account)s is postpaid now: its balance of %(balance)s is repaid money its bills will take, not this "
+                "top-up's. To refund anyway, tick the override and give the reason; no bill will ask for the refunded "
+                "money."
+            )
+            % names
+        )
+    if account.type == Account.Type.ENTERPRISE_MEMBER:
+        return (
+            _(
+                "%(account)s is an enterprise member now: its balance of %(balance)s is what its master allocated, not "
+                "this top-up's. To refund anyway, tick the override and give the reason; the refund takes it from "
+                "what the master allocated."
+            )
+            % names
+        )
+    return ""
 
 
 def not_yet_debited(account_id: int, currency) -> Money:

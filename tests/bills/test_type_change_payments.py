@@ -245,3 +245,32 @@ def test_a_refund_of_a_prepaid_top_up_on_an_account_turned_postpaid_needs_the_ov
     refund = request_refund(topup_id=old.pk, amount=usd("10.00"), reason="Goodwill", actor=clerk, override=True)
     assert refund.balance_override  # knowingly: what it takes, no bill asks for
     assert ledger_mismatches() == []
+
+
+def test_a_refund_of_a_prepaid_top_up_on_an_account_turned_member_needs_the_override(
+    client, stripe_settings, clerk, fake_stripe
+):
+    """The member's balance is what its master allocated: a refund of a top-up of its prepaid days, checked against
+    it, had paid the customer back with the master's money (found by a helper)."""
+    import uuid
+
+    from accounts.enterprise import allocate
+
+    account = PrepaidAccountFactory(name="Eve")
+    eve = UserFactory(username="eve", account=account, email="eve@example.com")
+    old = PendingTopUpFactory(account=account, created_by=eve, amount=usd("100.00"))
+    with time_machine.travel(at(2026, 10, 20, 12), tick=False):
+        pay_by_card(client, old, "pi_prepaid_days")
+    charge(account, "100.00", at(2026, 10, 21), "spent-while-prepaid")
+    master = PrepaidAccountFactory(name="Dave Corp")
+    dave = UserFactory(username="dave", account=master, email="dave@example.com")
+    pay_by_card(client, PendingTopUpFactory(account=master, created_by=dave, amount=usd("500.00")), "pi_master")
+    member = Account.Type.ENTERPRISE_MEMBER
+    change_account_type(account_id=account.pk, kind=member, enterprise_master_id=master.pk)
+    allocate(master_id=master.pk, member_id=account.pk, amount=usd("100.00"), actor=dave, request_key=uuid.uuid4().hex)
+
+    with pytest.raises(RefundRefused, match="Eve is an enterprise member now: its balance of 100.00 USD is what"):
+        request_refund(topup_id=old.pk, amount=usd("100.00"), reason="Customer asked", actor=clerk)
+    refund = request_refund(topup_id=old.pk, amount=usd("10.00"), reason="Goodwill", actor=clerk, override=True)
+    assert refund.balance_override
+    assert ledger_mismatches() == []
