@@ -61,11 +61,9 @@ class LockedAccount:
 
 def lock_accounts(account_ids) -> dict[int, LockedAccount]:
     """Lock the accounts' rows for this transaction, in id order so that two postings
-    cannot deadlock, and read what a posting needs. FOR NO KEY UPDATE, as post_entry's UPDATE locks the row: it
-    keeps out every other writer of the account, not a row being inserted that points at it (a ticket, a top-up);
-    FOR UPDATE had waited for such an insert, whose transaction waited for a row the posting held (a deadlock)."""
+    cannot deadlock, and read what a posting needs."""
     rows = (
-        Account.objects.select_for_update(no_key=True)
+        Account.objects.select_for_update()
         .filter(pk__in=sorted(set(account_ids)))
         .order_by("pk")
         .values_list("pk", *LOCKED_FIELDS)

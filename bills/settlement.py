@@ -191,9 +191,8 @@ def repays_bills(account_id: int) -> bool:
 
 
 def _lock_account(account_id: int) -> tuple[str, str]:
-    """The account row first, as every writer of its money does (then its bills), as the ledger locks it
-    (accounts.balances.lock_accounts); its currency and type."""
-    return Account.objects.select_for_update(no_key=True).values_list("balance_currency", "type").get(pk=account_id)
+    """The account row first, as every writer of its money does (then its bills); its currency and type."""
+    return Account.objects.select_for_update().values_list("balance_currency", "type").get(pk=account_id)
 
 
 def _plan(account_id: int, credit: Money, prefer: Iterable[int]) -> list[tuple[Bill, Money]]:

@@ -35,7 +35,7 @@ from .auto_topup import pause_after_dispute
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
 from .refunds import payment_of
-from .shares import dispute_share, refunds_share, taken_back
+from .shares import dispute_share, won_return
 
 Verdict = WebhookDelivery.Verdict
 # A dispute's status only moves forward: an inquiry, a chargeback, its end.
@@ -150,16 +150,11 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
 
 
 def _returned_if_won(dispute: Dispute) -> Money:
-    """What a won dispute gives back to the balance: its debit, less what refunds of the payment could not take
-    while it held the money (topups.refunds takes at most what chargebacks left): the customer has that money back
-    already. Nothing for a dispute not won, never debited, or returned already."""
-    topup, zero = dispute.topup, Money(0, dispute.debit_amount.currency)
+    """What a won dispute gives back to the balance (topups.shares.won_return); nothing for a dispute not won, never
+    debited, or returned already."""
     if dispute.status != Dispute.Status.WON or not dispute.debit_entry_id or dispute.return_entry_id:
-        return zero
-    refunded, disputed = taken_back(topup)
-    this = dispute.debit_amount.amount
-    owed = min(topup.credit_amount.amount, refunds_share(topup) + disputed - this)
-    return Money(min(this, max(refunded + disputed - owed, 0)), zero.currency)
+        return Money(0, dispute.debit_amount.currency)
+    return won_return(dispute.topup, dispute)
 
 
 def _source(dispute: Dispute, *, repayment: bool) -> str:

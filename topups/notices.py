@@ -184,7 +184,7 @@ def apply_payment_notice(*, gateway_name: str, notice: PaymentNotice, now: datet
     # The account's type read under its lock, after the top-up's, as every payment takes them: decide() asks whether
     # it is an enterprise member now (read with the top-up alone, a type change committing meanwhile had been missed;
     # found by a helper).
-    locked = Account.objects.select_for_update(no_key=True).values_list("type", "enterprise_master_id")
+    locked = Account.objects.select_for_update().values_list("type", "enterprise_master_id")
     topup.account.type, topup.account.enterprise_master_id = locked.get(pk=topup.account_id)
     if keep_payment_intent(topup, notice):
         TopUp.objects.filter(pk=topup.pk).update(payment_intent_id=notice.payment_intent_id)

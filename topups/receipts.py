@@ -45,7 +45,9 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
     ]
     if topup.repays_bills:  # what an accounts department files it against: the bills it settled
         rows.append((_("Settles"), settled_bills(topup) or _("Kept as credit for the next bills")))
-    refunds = list(topup.refunds.filter(status="succeeded").order_by("succeeded_at", "id"))
+    refunds = list(
+        topup.refunds.filter(status="succeeded").select_related("ledger_entry").order_by("succeeded_at", "id")
+    )
     taken = Money(0, topup.credit_amount.currency)
     for refund in refunds:
         rows.append(
@@ -55,11 +57,11 @@ def receipt_rows(topup: TopUp) -> list[tuple[str, str]]:
                 % {
                     "amount": format_money(refund.amount),
                     "reference": refund.reference,
-                    "debit": format_money(refund.debit_amount),
+                    "debit": format_money(refund.debited),
                 },
             )
         )
-        taken += refund.debit_amount
+        taken += refund.debited
     chargebacks = chargeback_rows(topup)
     for entry, row in chargebacks:
         rows.append(row)

@@ -39,7 +39,7 @@ from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
 from .models import Dispute, Refund, TopUp, WebhookDelivery
-from .shares import billing_share, refundable, taken_back
+from .shares import billing_share, holding, refund_debit, refundable
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -314,13 +314,13 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
         refund.save(update_fields=[*fields, "failure_reason"])
         return Verdict.UPDATED
     if status == Refund.Status.SUCCEEDED:
-        _within_what_is_left(refund, now=now)
+        debit = _within_what_is_left(refund, now=now)
         refund.succeeded_at = now
-        fields += ["debit_amount", "needs_review", "review_note", "review_note_parts", "succeeded_at"]
-        if refund.debit_amount.amount > 0:
+        fields += ["needs_review", "review_note", "review_note_parts", "succeeded_at"]
+        if debit.amount > 0:
             refund.ledger_entry = reverse_deposit(
                 account_id=topup.account_id,
-                amount=refund.debit_amount,
+                amount=debit,
                 kind=LedgerEntry.Kind.REFUND,
                 source_ref=refund.ledger_source_ref,
                 actor=refund.requested_by,
@@ -329,25 +329,22 @@ def apply_refund_notice(*, gateway_name: str, notice: RefundNotice, now: datetim
             ).entry
             fields.append("ledger_entry")
         _email_customer(refund)
-        paid_back = {"refund": refund.reference, "topup": topup.reference, "amount": money(refund.debit_amount)}
+        paid_back = {"refund": refund.reference, "topup": topup.reference, "amount": money(debit)}
         emit("refund.created", account_id=topup.account_id, data=paid_back, now=now)
     refund.save(update_fields=fields)
     return Verdict.REFUNDED if status == Refund.Status.SUCCEEDED else Verdict.UPDATED
 
 
-def _within_what_is_left(refund: Refund, *, now: datetime) -> None:
-    """A refund takes from the balance at most what its payment's chargebacks left of the credit: Stripe announces
-    a refund made before the cardholder's dispute after it, at times, and both had been debited in full (twice what
-    came in; found by a helper). What it could not take comes off the dispute's return if the dispute is won
-    (topups.disputes); the refund is flagged, saying so."""
+def _within_what_is_left(refund: Refund, *, now: datetime) -> Money:
+    """What the succeeded refund takes from the balance (topups.shares.refund_debit); when its payment's
+    chargebacks took part of its share first, it is flagged, saying so: the rest comes off what a won dispute
+    returns (topups.disputes)."""
     topup = refund.topup
-    refunded, disputed = taken_back(topup)
-    left = max(topup.credit_amount.amount - refunded - disputed, Decimal(0))
-    if refund.debit_amount.amount <= left:
-        return
-    taken = Money(disputed, topup.credit_amount.currency)
-    refund.debit_amount = Money(left, topup.credit_amount.currency)
-    flag(refund, describe(REFUND_AFTER_CHARGEBACK, taken=taken, debit=refund.debit_amount), now=now)
+    debit = refund_debit(topup, refund)
+    if debit < refund.debit_amount:
+        taken = Money(holding(topup), topup.credit_amount.currency)
+        flag(refund, describe(REFUND_AFTER_CHARGEBACK, taken=taken, debit=debit), now=now)
+    return debit
 
 
 def _email_customer(refund: Refund) -> None:

@@ -11,7 +11,7 @@ from djmoney.money import Money
 from money.errors import Invalid
 from money.rates import round_to_minor
 
-from .models import Refund, TopUp
+from .models import Dispute, Refund, TopUp
 
 
 def refundable(topup: TopUp) -> Money:
@@ -42,36 +42,64 @@ def billing_share(topup: TopUp, paid_back: Money) -> Money:
 
 
 def dispute_share(topup: TopUp, disputed: Money, *, dispute_id: str) -> Money:
-    """What a dispute takes from the balance: what the card's bank took back, at the rate the top-up locked, but
-    never more than is left of the credit after refunds that succeeded and other disputes' debits not returned.
+    """What a dispute takes from the balance when it is debited: what the card's bank took back, at the rate the
+    top-up locked, less what the payment's refunds and other chargebacks have taken beyond their due (to_take).
     A refund still pending does not count: it had lowered the debit, then failed (Stripe refuses to refund a
     disputed charge), and the customer kept money the bank had taken (found by a helper)."""
     if disputed.currency != topup.amount.currency:
         return billing_share(topup, disputed)  # refused there, saying why
-    refunded = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
-    others = topup.disputes.exclude(gateway_dispute_id=dispute_id).filter(
-        debit_entry__isnull=False, return_entry__isnull=True
-    )
-    debited = others.aggregate(total=Sum("debit_amount"))["total"]
-    left = topup.credit_amount.amount - Decimal(refunded or 0) - Decimal(debited or 0)
     share = _at_locked_rate(topup, min(disputed, topup.amount))
-    return Money(max(min(share, left), Decimal(0)), topup.credit_amount.currency)
+    due = to_take(topup, refunded=refunded(topup), holding=holding(topup, besides=dispute_id) + share)
+    return Money(min(max(due - taken(topup), Decimal(0)), share), topup.credit_amount.currency)
 
 
-def taken_back(topup: TopUp) -> tuple[Decimal, Decimal]:
-    """What the top-up's succeeded refunds, and its chargebacks less what won disputes returned, have taken from the
-    balance so far: (by refunds, by disputes), in the billing currency."""
-    refunded = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
-    moved = topup.disputes.aggregate(debits=Sum("debit_entry__amount"), returns=Sum("return_entry__amount"))
-    return Decimal(refunded or 0), -Decimal(moved["debits"] or 0) - Decimal(moved["returns"] or 0)
+def refund_debit(topup: TopUp, refund: Refund) -> Money:
+    """What a refund that succeeded takes from the balance: its share of the credit (debit_amount), less what the
+    payment's chargebacks took first. Stripe announces a refund made before a cardholder's dispute after it, at
+    times, and both had been debited in full: twice what came in (found by a helper)."""
+    share = refund.debit_amount.amount
+    due = to_take(topup, refunded=refunded(topup) + share, holding=holding(topup))
+    return Money(min(max(due - taken(topup), Decimal(0)), share), topup.credit_amount.currency)
 
 
-def refunds_share(topup: TopUp) -> Decimal:
-    """The part of the credit the succeeded refunds pay back, whatever the balance gave them (taken_back)."""
-    paid = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))["total"] or 0
-    if paid >= topup.amount.amount:
-        return topup.credit_amount.amount
-    return _at_locked_rate(topup, Money(paid, topup.amount.currency))
+def won_return(topup: TopUp, dispute: Dispute) -> Money:
+    """What a won dispute gives back: what its payment's refunds and other chargebacks have taken beyond their due
+    once this one no longer holds money, at most its own debit. Less than its debit when a refund could not take
+    its share while this dispute held the money, or when another dispute, lost, took less than its bank kept."""
+    debit = -dispute.debit_entry.amount.amount
+    due = to_take(topup, refunded=refunded(topup), holding=holding(topup, besides=dispute.gateway_dispute_id))
+    return Money(min(max(taken(topup) - due, Decimal(0)), debit), topup.credit_amount.currency)
+
+
+def to_take(topup: TopUp, *, refunded: Decimal, holding: Decimal) -> Decimal:
+    """What the balance owes back of the payment's credit: what its refunds paid back and what card banks hold,
+    never more than the credit. Each refund and chargeback takes what brings `taken` up to it."""
+    return min(topup.credit_amount.amount, refunded + holding)
+
+
+def refunded(topup: TopUp) -> Decimal:
+    """The succeeded refunds' shares of the credit (what they paid back, in the billing currency)."""
+    paid_back = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
+    return Decimal(paid_back or 0)
+
+
+def holding(topup: TopUp, *, besides: str = "") -> Decimal:
+    """What card banks took back of the payment and keep: chargebacks debited and not won (another's than
+    `besides`), each what its bank took, in the billing currency."""
+    kept = topup.disputes.filter(debit_entry__isnull=False).exclude(status=Dispute.Status.WON)
+    amounts = kept.exclude(gateway_dispute_id=besides).values_list("amount", flat=True)
+    return sum(
+        (_at_locked_rate(topup, min(Money(amount, topup.amount.currency), topup.amount)) for amount in amounts),
+        Decimal(0),
+    )
+
+
+def taken(topup: TopUp) -> Decimal:
+    """What the payment's refunds and chargebacks have taken from the balance so far, their returns deducted: the
+    ledger's own entries."""
+    moved = topup.refunds.aggregate(refunds=Sum("ledger_entry__amount"))["refunds"] or 0
+    disputes = topup.disputes.aggregate(debits=Sum("debit_entry__amount"), returns=Sum("return_entry__amount"))
+    return -Decimal(moved) - Decimal(disputes["debits"] or 0) - Decimal(disputes["returns"] or 0)
 
 
 def _at_locked_rate(topup: TopUp, paid: Money) -> Decimal:

@@ -111,9 +111,9 @@ def topup_url(topup) -> str:
 def topup_detail(request, public_id, account):
     """Also the gateway's return page: it shows status, never credits on the browser's word."""
     topup = check_on_return(topup=get_topup_for_account(account, public_id))
-    refunds = list(topup.refunds.all()) if topup.status == TopUp.Status.CREDITED else []
+    refunds = list(topup.refunds.select_related("ledger_entry")) if topup.status == TopUp.Status.CREDITED else []
     zero = Money(0, topup.credit_amount.currency)
-    refunded = sum((r.debit_amount for r in refunds if r.status == Refund.Status.SUCCEEDED), zero)
+    refunded = sum((r.debited for r in refunds if r.status == Refund.Status.SUCCEEDED), zero)
     now = timezone.now()
     state = page_state(topup, now=now, cancelled=bool(request.GET.get("cancelled")))
     bills = list(topup.bills.all()) if topup.is_repayment else []

@@ -55,6 +55,17 @@ class Background:
         return self.outcome["value"]
 
 
+def waiting_for_locks() -> int:
+    """How many other connections to this database wait for a lock now (the writers a test lines up)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
 def blocked_or_done(background: Background) -> bool:
     """The background writer is waiting for a row lock (ours), or has finished without one."""
     if not background.thread.is_alive():

@@ -6,13 +6,13 @@ writers take the account FOR NO KEY UPDATE). Each writer is product code; the te
 writers up (found by a helper)."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from djmoney.money import Money
 
 from accounts.lifecycle import change_account_type
 from accounts.models import Account, LedgerEntry
-from tests.concurrency.test_lock_order import Background, blocked_or_done
+from tests.concurrency.test_lock_order import Background, blocked_or_done, waiting_for_locks
 from tests.conftest import wait_for
 from tests.factories import PendingTopUpFactory, PrepaidAccountFactory, UserFactory
 from tests.fakes.stripe import event, paid_session, post_webhook, signed
@@ -24,16 +24,6 @@ from topups.models import TopUp
 from topups.notices import close_topup
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def waiting_for_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 def test_a_late_card_payment_applied_while_its_account_turns_a_member_is_not_credited_to_the_member(
@@ -93,3 +83,41 @@ def test_a_ticket_filed_while_finance_rejects_its_duplicate_does_not_deadlock(ba
     outcomes = {"filing": filing.join().status_code, "rejecting": rejecting.join().status_code}
     assert outcomes == {"filing": 303, "rejecting": 302}, outcomes
     assert TransferTicket.objects.filter(account=account).count() == 2
+
+
+@pytest.mark.parametrize("finance_first", [True, False])
+def test_a_ticket_filed_while_finance_credits_its_duplicate_does_not_deadlock(bank, clerk, finance_first):  # noqa: F811
+    """Finance credits a ticket (the ticket, then its account) while the customer files another with the same
+    certificate (its insert holds a share of the account; flagging the first ticket had then waited for finance, who
+    waited for that share): both go through, lined up behind a writer holding the account in either order. The
+    ticket finance holds is left unflagged; the new one says it is a possible duplicate."""
+    from tickets.review import confirm_and_credit
+
+    account = PrepaidAccountFactory(name="Carol")
+    carol = UserFactory(username="carol", account=account, email="carol@example.com")
+    first = make_ticket(carol, bank)
+    customer_browser = Client(raise_request_exception=False)
+    customer_browser.force_login(carol)
+
+    def credit():
+        return confirm_and_credit(
+            ticket_id=first.pk, actor=clerk, received=Money("250.00", "USD"), bank_reference=first.bank_reference
+        )
+
+    def file():
+        return customer_browser.post("/billing/tickets/new/", ticket_form_data(bank)).status_code
+
+    with transaction.atomic():
+        Account.objects.select_for_update().get(pk=account.pk)  # a writer holds the account
+        one = Background(credit if finance_first else file)
+        assert wait_for(lambda: waiting_for_locks() >= 1)
+        other = Background(file if finance_first else credit)
+        assert wait_for(lambda: waiting_for_locks() >= 2)
+    outcomes = [one.join(), other.join()]
+    filed = outcomes[1] if finance_first else outcomes[0]
+    assert filed == 303
+    first.refresh_from_db()
+    assert first.status == TransferTicket.Status.CREDITED
+    assert TransferTicket.objects.get(account=account, pk__gt=first.pk).possible_duplicate
+    account.refresh_from_db()
+    assert account.balance == Money("250.00", "USD")

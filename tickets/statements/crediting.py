@@ -134,13 +134,18 @@ def refuse_other_currency(line: StatementLine, account: Account) -> None:
         )
 
 
-def credit_locked_line(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
+def credit_locked_line(line: StatementLine, *, actor, now: datetime, by_itself: bool = False) -> LineOutcome:
     """Credit the locked, matched line once and close its ticket. A transfer a ticket already
-    credited is linked to that credit, never credited again (the outcome names that ticket)."""
+    credited is linked to that credit, never credited again (the outcome names that ticket). Credited `by_itself`
+    (no person confirming), an account that is no longer one a line is credited to by itself (is_exact: an
+    enterprise member) is refused, read under its lock after the transfer's and the ticket's, as finance's
+    confirmation takes them (read before the transfer's, the import had deadlocked with it; found by a helper)."""
     account = Account.objects.get(pk=line.account_id)
     lock_transfers([line])
     refuse_if_set_aside(line)
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
+    if by_itself and not is_exact(line, Account.objects.select_for_update().get(pk=line.account_id)):
+        raise Refused(_("Not credited by itself: the account is an enterprise member now; finance decides."))
     if ticket and ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id:
         if ticket.received_amount != line.money:  # a slip in the confirmed amount, or another transfer
             raise Conflict(

@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.descriptions import describe
-from accounts.models import Account
 from billing_center.db import insert_missing, update_in_bulk
 from money.errors import BillingError, Invalid, Refused
 
@@ -318,11 +317,12 @@ def _credit_one(line_id: int, *, actor, now) -> str:
             line.ticket_id = earlier.ticket.pk if earlier.ticket else line.ticket_id
         elif not (settings.STATEMENT_AUTO_CREDIT and line.state == StatementLine.State.MATCHED):
             return line.state
-        elif not is_exact(line, Account.objects.select_for_update(no_key=True).get(pk=line.account_id)):
-            return line.state  # the account read under its lock: one turned an enterprise member is finance's
+        elif not is_exact(line, line.account):
+            return line.state
         try:
             with transaction.atomic():
-                outcome = credit_locked_line(line, actor=actor, now=now)
+                # Linked to its transfer's earlier credit, or credited by its match alone (by_itself).
+                outcome = credit_locked_line(line, actor=actor, now=now, by_itself=earlier is None)
         except BillingError as exc:
             line.refresh_from_db()
             explain(line, describe(NOT_CREDITED, why=exc.message))

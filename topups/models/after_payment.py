@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+from djmoney.money import Money
 from simple_history.models import HistoricalRecords
 
 from accounts.descriptions import DISPUTE_REASONS
@@ -37,8 +38,9 @@ class Refund(ReadsReviewNote, models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     topup = models.ForeignKey(TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, related_name="refunds")
     gateway_refund_id = models.CharField(verbose_name=_("gateway refund id"), max_length=255, blank=True)
-    # Paid back in the payment currency; debited from the balance in the billing currency,
-    # at the rate the top-up locked.
+    # Paid back in the payment currency; its share of the credit in the billing currency, at the rate the top-up
+    # locked (debit_amount). What came off the balance is its entry's (`debited`): less when the payment's
+    # chargebacks took part of that share first.
     amount = MoneyField(
         verbose_name=_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY
     )
@@ -91,14 +93,8 @@ class Refund(ReadsReviewNote, models.Model):
                 fields=["topup", "request_key"], condition=~models.Q(request_key=""), name="refund_once_per_form"
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
-            # A succeeded refund was debited, once; or it took nothing, its payment's chargebacks having taken
-            # the whole credit first (topups.refunds).
-            models.CheckConstraint(
-                condition=~models.Q(status="succeeded")
-                | models.Q(ledger_entry__isnull=False)
-                | models.Q(debit_amount=0, ledger_entry__isnull=True),
-                name="refund_succeeded_has_entry",
-            ),
+            # A succeeded refund is debited at most once (the ledger's unique source); not at all when its payment's
+            # chargebacks had taken its share first (topups.shares.refund_debit): no check that it has an entry.
         ]
 
     def __str__(self) -> str:
@@ -111,6 +107,14 @@ class Refund(ReadsReviewNote, models.Model):
     @property
     def reference(self) -> str:
         return f"RF-{self.public_id.hex[:12].upper()}"
+
+    @property
+    def debited(self) -> Money:
+        """What came off the balance: its entry's amount; nothing before it succeeded, or when its payment's
+        chargebacks had taken its share first (topups.shares.refund_debit)."""
+        if self.ledger_entry_id is None:
+            return Money(0, self.debit_amount.currency)
+        return -self.ledger_entry.amount
 
     @property
     def ledger_source_ref(self) -> str:
