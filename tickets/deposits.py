@@ -35,7 +35,7 @@ class BankTransferTickets:
             tickets = tickets.filter(status__in=TICKET_STATUSES_FOR.get(status, []))
         tickets = within_days(tickets, first, last, field="submitted_at")
         return tickets.only(*TICKET_RECORD_FIELDS).annotate(
-            at=F("submitted_at"), taken_back=net_taken_back_of("ledger_entry_id")
+            at=F("submitted_at"), taken_back=net_taken_back_of(TransferTicket, "ledger_entry")
         )
 
     def record(self, ticket):
@@ -84,7 +84,7 @@ class StatementCredits:
             lines = lines.none()
         lines = within_days(lines, first, last, field="credited_at")
         return lines.select_related("ledger_entry").annotate(
-            at=F("credited_at"), taken_back=net_taken_back_of("ledger_entry_id")
+            at=F("credited_at"), taken_back=net_taken_back_of(StatementLine, "ledger_entry")
         )
 
     def record(self, line):

@@ -9,11 +9,12 @@ the product to do it. All that debits take back of one credit stays within it.""
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import CharField, DecimalField, Func, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db import connection, transaction
+from django.db.models import DecimalField, Q
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -234,23 +235,47 @@ def give_back(debit: StatementLine, *, now: datetime) -> LedgerEntry | None:
     return deposit.entry
 
 
-def net_taken_back_of(credit_entry) -> Coalesce:
-    """net_taken_back as a column of a query whose rows name a credit (`credit_entry`: their ledger entry's id
-    column, e.g. "ledger_entry_id"): a negative amount, or 0. The customer's records say a credit was returned by
-    the bank from it (they had said "Credited" after it was taken back; found by a helper)."""
-    debits = StatementLine.objects.filter(returned_line__ledger_entry_id=OuterRef(OuterRef(credit_entry)))
-    sources = Q()
-    for repayment in (False, True):
-        for suffix in ("", ":booked-again"):
-            source = Concat(Value(taken_back_source("", repayment=repayment)), Cast("pk", CharField()), Value(suffix))
-            sources |= Q(source_ref__in=debits.annotate(source=source).values("source"))
-    moves = LedgerEntry.objects.filter(sources, kind__in=RETURN_KINDS).order_by()
-    total = moves.annotate(total=Func("amount", function="SUM")).values("total")  # one row: no GROUP BY
-    return Coalesce(Subquery(total), Value(Decimal(0)), output_field=DecimalField(max_digits=18, decimal_places=2))
+def net_taken_back_of(model, column: str) -> RawSQL:
+    """net_taken_back as a column of a query over `model` whose rows name a credit (`column`: their ledger entry's
+    id column, e.g. "ledger_entry_id"): a negative amount, or 0. The customer's records say a credit was returned by
+    the bank from it (they had said "Credited" after it was taken back; found by a helper).
+
+    One SQL expression, written once per column: built as nested ORM subqueries, resolving it again for each of
+    the Top-up records page's queries had cost more than the page's other work (bench/README.md)."""
+    return RawSQL(_net_sql(model._meta.db_table, model._meta.get_field(column).column), _net_params(), _AMOUNT)
+
+
+_AMOUNT = DecimalField(max_digits=18, decimal_places=2)
+_SUFFIXES = ("", ":booked-again")  # what a debit took back, and what the bank's booking again gave back
+
+
+@cache
+def _net_sql(table: str, column: str) -> str:
+    """The sum of the ledger's moves for the debits that returned the outer row's credit (their sources name each
+    debit's line: taken_back_source, with or without ":booked-again"), or 0."""
+    quote = connection.ops.quote_name
+    lines, entries = quote(StatementLine._meta.db_table), quote(LedgerEntry._meta.db_table)
+    returned = quote(StatementLine._meta.get_field("returned_line").column)
+    credit = quote(StatementLine._meta.get_field("ledger_entry").column)
+    source = (
+        f"SELECT %s || CAST(d.id AS TEXT) || %s FROM {lines} d JOIN {lines} c ON d.{returned} = c.id "
+        f"WHERE c.{credit} = {quote(table)}.{quote(column)}"
+    )
+    sources = " UNION ALL ".join([source] * (2 * len(_SUFFIXES)))
+    kinds = ", ".join(["%s"] * len(RETURN_KINDS))
+    moves = f"SELECT SUM(e.amount) FROM {entries} e WHERE e.kind IN ({kinds}) AND e.source_ref IN ({sources})"
+    return f"COALESCE(({moves}), 0)"
+
+
+def _net_params() -> list[str]:
+    pairs = [
+        (taken_back_source("", repayment=repayment), suffix) for repayment in (False, True) for suffix in _SUFFIXES
+    ]
+    return [*(str(kind) for kind in RETURN_KINDS), *(part for pair in pairs for part in pair)]
 
 
 def net_taken_back(entry_ids) -> dict[int, Decimal]:
     """What finance took back of each credit (its ledger entry) after the bank returned it, less what was given back
     when the bank booked it again, in the credit's currency (net_taken_back_of, read for these entries)."""
-    credits = LedgerEntry.objects.filter(pk__in=list(entry_ids)).annotate(net=net_taken_back_of("pk"))
+    credits = LedgerEntry.objects.filter(pk__in=list(entry_ids)).annotate(net=net_taken_back_of(LedgerEntry, "id"))
     return {pk: -net for pk, net in credits.values_list("pk", "net") if net}
