@@ -111,8 +111,7 @@ def submit_ticket(
             # Last, under the account's row lock, which a change of its type takes too: a ticket filed while the account
             # turned an enterprise member had been left open on it, and credited (found by a helper). Last, as every
             # path takes a source's rows before its account's: taken first, it had deadlocked with finance rejecting
-            # the ticket this one duplicates (found by a helper). FOR NO KEY UPDATE: this transaction holds the key
-            # share its ticket's insert took, and so may another filing for the account; FOR UPDATE would wait for it.
+            # the ticket this one duplicates (found by a helper). FOR NO KEY UPDATE: nothing here changes the row.
             locked = Account.objects.select_for_update(no_key=True).get(pk=account_id)
             if not can_file_ticket(locked):
                 raise TicketNotAllowed(locked.topup_refusal)
@@ -233,13 +232,10 @@ def _delete_files(certificates: list[Certificate]) -> None:
 
 
 def _flag_duplicates(ticket: TransferTicket) -> None:
-    """Mark this ticket and any other with the same bank reference or certificate file. Another that finance holds
-    at this moment is left as it is: waiting for it, while finance's credit of it waited for the account this
-    ticket's insert holds a share of, was a deadlock. This ticket says it is a possible duplicate either way."""
+    """Mark this ticket and any other with the same bank reference or certificate file."""
     others = duplicate_tickets(ticket)
     if others:
-        free = TransferTicket.objects.select_for_update(skip_locked=True).filter(pk__in=[other.pk for other in others])
-        TransferTicket.objects.filter(Q(pk=ticket.pk) | Q(pk__in=list(free.values_list("pk", flat=True)))).update(
+        TransferTicket.objects.filter(Q(pk=ticket.pk) | Q(pk__in=[other.pk for other in others])).update(
             possible_duplicate=True
         )
         ticket.possible_duplicate = True

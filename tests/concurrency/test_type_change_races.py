@@ -88,9 +88,8 @@ def test_a_ticket_filed_while_finance_rejects_its_duplicate_does_not_deadlock(ba
 @pytest.mark.parametrize("finance_first", [True, False])
 def test_a_ticket_filed_while_finance_credits_its_duplicate_does_not_deadlock(bank, clerk, finance_first):  # noqa: F811
     """Finance credits a ticket (the ticket, then its account) while the customer files another with the same
-    certificate (its insert holds a share of the account; flagging the first ticket had then waited for finance, who
-    waited for that share): both go through, lined up behind a writer holding the account in either order. The
-    ticket finance holds is left unflagged; the new one says it is a possible duplicate."""
+    certificate (which flags the first ticket, then takes the account): both go through, lined up behind a writer
+    holding the account in either order; the new ticket says it is a possible duplicate."""
     from tickets.review import confirm_and_credit
 
     account = PrepaidAccountFactory(name="Carol")
