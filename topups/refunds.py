@@ -1,6 +1,7 @@
 """Refunds of credited online top-ups: finance asks in admin, the gateway pays back, and the
-balance is debited once — when the gateway says the refund succeeded, by whichever of its
-answer, refund.updated or charge.refunded arrives first, however often.
+balance is debited at most once — when the gateway says the refund succeeded, by whichever of its
+answer, refund.updated or charge.refunded arrives first, however often — by its share of the credit, less
+what the payment's chargebacks took first (topups.shares.refund_debit).
 
 A refund made in the gateway's own dashboard arrives only as a notification; it is matched to
 its top-up by the provider's payment ids, applied the same way and flagged for finance.

@@ -10,19 +10,13 @@ from django.contrib.contenttypes.models import ContentType
 from djmoney.money import Money
 
 from tests.factories import UserFactory
-from tests.helpers import staff_login, through_confirmation
+from tests.helpers import staff_login
 from tests.tickets.conftest import make_ticket, pdf_bytes, upload
+from tests.tickets.test_admin_log import TICKETS, act
 from tickets.models import TransferTicket
 
 pytestmark = pytest.mark.django_db
-TICKETS = "/admin/tickets/transferticket/"
 PAYLOAD = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-
-
-def act(client, name, ticket, **fields):
-    return through_confirmation(
-        client, f"{TICKETS}?due=all", {"action": name, "_selected_action": [ticket.pk], **fields}
-    )
 
 
 def test_a_reason_with_markup_is_escaped_on_recent_actions_and_history(client, clerk, bank):
