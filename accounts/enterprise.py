@@ -118,14 +118,14 @@ def _post_move(direction, master_id, member_id, amount: Money, actor, key: str, 
             _("%(account)s is billed in %(billed)s, not %(currency)s.")
             % {"account": payer.name, "billed": available.currency, "currency": amount.currency}
         )
-    promised = promised_out(payer.pk, str(available.currency))  # refunds asked of the gateway, not debited yet
+    promised = promised_out(payer.pk, str(available.currency))  # refunds not debited yet, disputes held open
     if promised.amount > 0 and amount > available - promised:
         shown = format_money(max(available - promised, Money(0, available.currency)))
         names = {"account": payer.name, "shown": shown, "promised": format_money(promised)}
         raise InsufficientFunds(
             _(
                 "%(account)s has %(shown)s available: %(promised)s of its balance is promised to refunds not "
-                "completed yet. You cannot move %(amount)s."
+                "completed yet or held for open disputes. You cannot move %(amount)s."
             )
             % {**names, "amount": format_money(amount)}
         )

@@ -83,10 +83,11 @@ def register_type_change_check(check) -> None:
 def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int | None = None, actor=None):
     """Make an account prepaid, postpaid or an enterprise member (of `enterprise_master_id`).
 
-    Refused while its balance is not zero, a refund it promised is not paid out yet (accounts.promised: once
-    debited, a member's hole had been filled by its master's next allocation, a postpaid one's owed by no bill;
-    found by a helper) or any money-in path (every registered deposit source) has something open for it. The
-    row is locked, so a top-up cannot start between the check and the change: starting one locks the same row.
+    Refused while its balance is not zero, a refund it promised is not paid out yet or a dispute is held open
+    (accounts.promised: once debited, a member's hole had been filled by its master's next allocation, a postpaid
+    one's owed by no bill; found by a helper) or any money-in path (every registered deposit source) has something
+    open for it. The row is locked, so a top-up cannot start between the check and the change: starting one locks
+    the same row.
     """
     if kind not in Account.Type.values:
         raise Invalid(_("%(kind)s is not an account type.") % {"kind": kind}, code="bad_type")
@@ -106,7 +107,10 @@ def change_account_type(*, account_id: int, kind: str, enterprise_master_id: int
         owed = promised_out(account.pk, account.billing_currency)
         if owed.amount:  # debited once the gateway says so: a balance of zero now would not stay zero
             raise AccountChangeRefused(
-                _("%(account)s has refunds of %(amount)s not paid out yet; its type can change once they are settled.")
+                _(
+                    "%(account)s has %(amount)s promised to refunds not paid out yet or held for open disputes; its "
+                    "type can change once they are settled."
+                )
                 % {"account": account.name, "amount": owed}
             )
         open_items = sum(source.in_flight(account) for source in deposits.sources())

@@ -1,7 +1,8 @@
 """Money an account has promised to pay out and not paid yet: refunds asked of the gateway, which are debited
-when it says they succeeded (topups.refunds). The apps that promise sit above accounts, so each registers what its
-promises come to; a move of the account's money to another account (an enterprise allocation) leaves that much
-where it is, or the refund would overdraw the account once it succeeds (found by a helper)."""
+when it says they succeeded (topups.refunds), and disputes held open, debited if they are lost (topups.disputes,
+DISPUTE_POLICY="hold"). The apps that promise sit above accounts, so each registers what its promises come to. A
+refund, a move of the account's money to another account (an enterprise allocation) and a change of its type leave
+that much where it is, or the promise would overdraw the account once it is kept (found by helpers)."""
 
 from djmoney.money import Money
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -147,6 +148,15 @@ def apply_dispute_notice(*, gateway_name: str, notice: DisputeNotice, now: datet
     state |= {"amount": money(dispute.debit_amount), "balance_debited": dispute.debit_entry_id is not None}
     emit("dispute.updated", account_id=topup.account_id, data=state, now=now)
     return Verdict.DISPUTED
+
+
+def held_open(account_id: int, currency) -> Money:
+    """What the account's disputes held open (DISPUTE_POLICY="hold") will take if they are lost. The cardholder's
+    bank has taken the money back from us already: it is promised like a refund not yet debited (accounts.promised),
+    so it is neither allocated to members nor left behind by a change of type, which had let a lost dispute debit a
+    postpaid account no bill collects, or a member its master funds."""
+    held = Dispute.objects.filter(topup__account_id=account_id, status=Dispute.Status.OPEN, debit_entry__isnull=True)
+    return Money(held.aggregate(total=Sum("debit_amount"))["total"] or 0, currency)
 
 
 def _returned_if_won(dispute: Dispute) -> Money:

@@ -25,6 +25,7 @@ from accounts.ledger import reverse_deposit
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
 from accounts.outbound_webhooks.events import emit, money
+from accounts.promised import promised_out
 from accounts.review_notes import (
     FAILED_AFTER_SUCCESS,
     REFUND_AFTER_CHARGEBACK,
@@ -152,12 +153,13 @@ def _new_refund(topup: TopUp, amount: Money, *, reason: str, actor, override: bo
         if not override:
             raise RefundRefused(others)
         balance = Money(0, balance.currency)
-    promised = not_yet_debited(topup.account_id, debit.currency)
+    promised = promised_out(topup.account_id, str(debit.currency))
     if debit > balance - promised and not override:
         raise RefundRefused(
             _(
                 "This refund takes %(debit)s from a balance of %(balance)s, of which %(promised)s is promised to "
-                "refunds not completed yet. To refund anyway, tick the override and give the reason."
+                "refunds not completed yet or held for open disputes. To refund anyway, tick the override and give "
+                "the reason."
             )
             % {"debit": format_money(debit), "balance": format_money(balance), "promised": format_money(promised)}
             if promised.amount

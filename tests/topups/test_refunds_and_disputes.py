@@ -742,7 +742,7 @@ def test_an_account_with_a_refund_not_yet_paid_out_keeps_its_type(client, credit
     post_ledger_entry(account_id=account.pk, amount=Money("-60.00", "USD"), kind="usage", source_ref="charge:c:2")
     master = PrepaidAccountFactory(name="Dave Corp") if kind == "enterprise_member" else None
 
-    with pytest.raises(AccountChangeRefused, match="has refunds of 60.00 USD not paid out yet"):
+    with pytest.raises(AccountChangeRefused, match="has 60.00 USD promised to refunds not paid out yet"):
         change_account_type(account_id=account.pk, kind=kind, enterprise_master_id=master and master.pk)
 
     stripe_refund = fake_stripe.refunds[Refund.objects.get().gateway_refund_id]
@@ -789,3 +789,96 @@ def test_a_refund_and_a_dispute_of_one_payment_end_alike_in_either_order(
     assert f"<dt>Net credited</dt><dd>{final} USD</dd>" in receipt
     if first == "dispute":
         assert Refund.objects.get().needs_review  # finance is told the refund took less from the balance
+
+
+def hold_a_dispute(client, settings, credited, amount=10000, dispute_id="du_held"):
+    """DISPUTE_POLICY="hold": the cardholder's bank takes the money back from us, the balance is left alone while the
+    dispute is open; the Stripe dispute as it was opened."""
+    settings.DISPUTE_POLICY = "hold"
+    before = balance(credited)
+    opened = dispute_object(payment_intent=PI, amount=amount, id=dispute_id)
+    assert deliver(client, event("charge.dispute.created", opened)) == "disputed"
+    assert balance(credited) == before
+    return opened
+
+
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+@pytest.mark.parametrize("kind", ["postpaid", "enterprise_member"])
+def test_an_account_with_a_dispute_held_open_keeps_its_type(client, credited, settings, kind, outcome):
+    """A dispute held open had not counted as promised: at a zero balance the account changed type, and the lost
+    dispute then debited a postpaid account no bill collects, or a member its master funds (noticed by the last
+    session, left alone then)."""
+    from accounts.exceptions import AccountChangeRefused
+    from accounts.lifecycle import change_account_type
+    from tests.factories import PrepaidAccountFactory
+
+    account = credited.account
+    opened = hold_a_dispute(client, settings, credited)
+    post_ledger_entry(account_id=account.pk, amount=Money("-100.00", "USD"), kind="usage", source_ref="charge:h:1")
+    master = PrepaidAccountFactory(name="Dave Corp") if kind == "enterprise_member" else None
+
+    with pytest.raises(AccountChangeRefused, match="has 100.00 USD promised to refunds not paid out yet or held for"):
+        change_account_type(account_id=account.pk, kind=kind, enterprise_master_id=master and master.pk)
+
+    deliver(client, event("charge.dispute.closed", {**opened, "status": outcome}))
+    account.refresh_from_db()
+    if outcome == "lost":  # the debt is the prepaid customer's, on the account it was run up on
+        assert (account.type, account.balance) == ("prepaid", Money("-100.00", "USD"))
+    else:  # nothing is held any more: the change goes through at zero
+        change_account_type(account_id=account.pk, kind=kind, enterprise_master_id=master and master.pk)
+        account.refresh_from_db()
+        assert (account.type, account.balance) == (kind, Money("0.00", "USD"))
+    assert ledger_mismatches() == []
+
+
+def test_an_inquiry_holds_nothing(client, credited, settings):
+    """An inquiry takes no money, under either policy: the account may still change type."""
+    from accounts.lifecycle import change_account_type
+
+    settings.DISPUTE_POLICY = "hold"
+    inquiry = dispute_object(payment_intent=PI, amount=10000, status="warning_needs_response")
+    deliver(client, event("charge.dispute.created", inquiry))
+    post_ledger_entry(account_id=credited.account_id, amount=Money("-100.00", "USD"), kind="usage", source_ref="c:i")
+    change_account_type(account_id=credited.account_id, kind="postpaid")
+    assert Account.objects.get(pk=credited.account_id).type == "postpaid"
+
+
+KEYS = ("held-form-one", "held-form-two")  # the enterprise page's form keys
+
+
+def test_money_held_for_an_open_dispute_is_not_allocated_to_members(client, credited, settings):
+    """The bank has the money back already; allocated to a member, the lost dispute had left the master below zero
+    and the member spending it."""
+    from accounts.enterprise import allocate
+    from accounts.exceptions import InsufficientFunds
+    from tests.factories import EnterpriseMemberAccountFactory
+
+    master, dave = credited.account, credited.created_by
+    member = EnterpriseMemberAccountFactory(name="Carol", enterprise_master=master)
+    post_ledger_entry(account_id=master.pk, amount=Money("50.00", "USD"), kind="adjustment", source_ref="adj:h:1")
+    opened = hold_a_dispute(client, settings, credited, amount=6000)
+
+    with pytest.raises(InsufficientFunds, match="90.00 USD available: 60.00 USD of its balance is promised to refunds"):
+        allocate(master_id=master.pk, member_id=member.pk, amount=Money("100", "USD"), actor=dave, request_key=KEYS[0])
+    allocate(master_id=master.pk, member_id=member.pk, amount=Money("90", "USD"), actor=dave, request_key=KEYS[1])
+
+    deliver(client, event("charge.dispute.closed", {**opened, "status": "lost"}))
+    assert balance(credited) == Money("0.00", "USD")  # 150.00 in, 90.00 to Carol, 60.00 kept by the bank
+    assert ledger_mismatches() == []
+
+
+def test_a_refund_of_another_top_up_leaves_what_an_open_dispute_holds(client, credited, settings, clerk, fake_stripe):
+    """Refunding a second payment had spent the money the bank already took back for the first: the lost dispute
+    then overdrew the account without anyone ticking the override."""
+    second = PendingTopUpFactory(account=credited.account, amount=Money("50.00", "USD"))
+    paid = paid_session(second, payment_intent="pi_3QtestRefunds0000000002")
+    assert deliver(client, event("checkout.session.completed", paid)) == "credited"
+    hold_a_dispute(client, settings, credited)
+    post_ledger_entry(account_id=credited.account_id, amount=Money("-20.00", "USD"), kind="usage", source_ref="c:r")
+    # 130.00 on the balance, 100.00 of it held: 30.00 is the customer's
+
+    with pytest.raises(RefundRefused, match="of which 100.00 USD is promised to refunds not completed yet or held"):
+        request_refund(topup_id=second.pk, amount=Money("50.00", "USD"), reason="", actor=clerk)
+    assert request_refund(topup_id=second.pk, amount=Money("30.00", "USD"), reason="", actor=clerk)
+    over = request_refund(topup_id=second.pk, amount=Money("20.00", "USD"), reason="Asked", actor=clerk, override=True)
+    assert over.balance_override
