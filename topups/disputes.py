@@ -10,11 +10,12 @@ only if it is lost. Events arrive twice or out of order: whichever comes first c
 dispute, the status only moves forward, and each posting has its own ledger source.
 """
 
+from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +37,7 @@ from .auto_topup import pause_after_dispute
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
 from .refunds import payment_of
-from .shares import dispute_share, won_return
+from .shares import dispute_share, not_debited, taken, won_return
 
 Verdict = WebhookDelivery.Verdict
 # A dispute's status only moves forward: an inquiry, a chargeback, its end.
@@ -154,9 +155,22 @@ def held_open(account_id: int, currency) -> Money:
     """What the account's disputes held open (DISPUTE_POLICY="hold") will take if they are lost. The cardholder's
     bank has taken the money back from us already: it is promised like a refund not yet debited (accounts.promised),
     so it is neither allocated to members nor left behind by a change of type, which had let a lost dispute debit a
-    postpaid account no bill collects, or a member its master funds."""
+    postpaid account no bill collects, or a member its master funds.
+
+    Each dispute counts what it would take now (topups.shares.dispute_share: less what the payment's refunds took
+    meanwhile), and a payment's disputes at most what is left of its credit besides its refunds not debited yet,
+    which accounts.promised counts already: a payment promises at most its credit (found by a helper)."""
     held = Dispute.objects.filter(topup__account_id=account_id, status=Dispute.Status.OPEN, debit_entry__isnull=True)
-    return Money(held.aggregate(total=Sum("debit_amount"))["total"] or 0, currency)
+    by_payment = defaultdict(list)
+    for dispute in held.select_related("topup").order_by("pk"):
+        by_payment[dispute.topup_id].append(dispute)
+    total = Decimal(0)
+    for disputes in by_payment.values():
+        topup = disputes[0].topup
+        shares = sum(dispute_share(topup, d.amount, dispute_id=d.gateway_dispute_id).amount for d in disputes)
+        left = topup.credit_amount.amount - taken(topup) - not_debited(topup)
+        total += min(shares, max(left, Decimal(0)))
+    return Money(total, currency)
 
 
 def _returned_if_won(dispute: Dispute) -> Money:

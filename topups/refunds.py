@@ -41,7 +41,7 @@ from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
 from .models import Dispute, Refund, TopUp, WebhookDelivery
-from .shares import billing_share, holding, refund_debit, refundable
+from .shares import NOT_DEBITED, billing_share, holding, refund_debit, refundable
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -213,9 +213,7 @@ def _not_the_top_ups(account: Account) -> str:
 def not_yet_debited(account_id: int, currency) -> Money:
     """What the account's refunds asked of the gateway but not yet debited will take (a refund is debited
     when the gateway says it succeeded): a second refund checked against the balance alone had passed."""
-    unfinished = Refund.objects.filter(
-        topup__account_id=account_id, status__in=(Refund.Status.REQUESTED, Refund.Status.PENDING)
-    )
+    unfinished = Refund.objects.filter(topup__account_id=account_id, status__in=NOT_DEBITED)
     return Money(unfinished.aggregate(total=Sum("debit_amount"))["total"] or 0, currency)
 
 

@@ -13,6 +13,8 @@ from money.rates import round_to_minor
 
 from .models import Dispute, Refund, TopUp
 
+NOT_DEBITED = (Refund.Status.REQUESTED, Refund.Status.PENDING)  # asked of the gateway, debited once they succeed
+
 
 def refundable(topup: TopUp) -> Money:
     """What of the payment can still be refunded: paid, less every refund not failed."""
@@ -81,6 +83,13 @@ def refunded(topup: TopUp) -> Decimal:
     """The succeeded refunds' shares of the credit (what they paid back, in the billing currency)."""
     paid_back = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
     return Decimal(paid_back or 0)
+
+
+def not_debited(topup: TopUp) -> Decimal:
+    """The shares of the payment's refunds asked of the gateway and not debited yet (debited once it says they
+    succeeded)."""
+    asked = topup.refunds.filter(status__in=NOT_DEBITED)
+    return Decimal(asked.aggregate(total=Sum("debit_amount"))["total"] or 0)
 
 
 def holding(topup: TopUp, *, besides: str = "") -> Decimal:

@@ -882,3 +882,48 @@ def test_a_refund_of_another_top_up_leaves_what_an_open_dispute_holds(client, cr
     assert request_refund(topup_id=second.pk, amount=Money("30.00", "USD"), reason="", actor=clerk)
     over = request_refund(topup_id=second.pk, amount=Money("20.00", "USD"), reason="Asked", actor=clerk, override=True)
     assert over.balance_override
+
+
+def test_a_refund_asked_and_a_dispute_held_of_one_payment_promise_it_once(
+    client, credited, settings, clerk, fake_stripe
+):
+    """A payment of 100.00 with a refund of 100.00 pending and a dispute of 100.00 held: at most 100.00 of it can
+    leave the account, yet 200.00 had been counted, and refunding another payment was refused (found by a helper)."""
+    fake_stripe.refund_status = "pending"
+    request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="", actor=clerk)
+    hold_a_dispute(client, settings, credited)
+    second = PendingTopUpFactory(account=credited.account, amount=Money("100.00", "USD"))
+    paid = paid_session(second, payment_intent="pi_3QtestRefunds0000000003")
+    assert deliver(client, event("checkout.session.completed", paid)) == "credited"
+    assert balance(credited) == Money("200.00", "USD")
+
+    assert request_refund(topup_id=second.pk, amount=Money("100.00", "USD"), reason="", actor=clerk)
+
+
+@pytest.mark.parametrize("refund_first", ["during_the_inquiry", "pending_then_succeeded"])
+def test_a_dispute_held_after_its_payment_was_refunded_holds_nothing(
+    client, credited, settings, clerk, fake_stripe, refund_first
+):
+    """A dispute is held for what a loss would take now: nothing, once a refund took the whole credit. It had kept
+    what it was first heard of, and the account, at zero, could not change type (found by a helper)."""
+    from accounts.lifecycle import change_account_type
+
+    settings.DISPUTE_POLICY = "hold"
+    opened = dispute_object(payment_intent=PI, amount=10000, id="du_after_refund")
+    if refund_first == "during_the_inquiry":
+        deliver(client, event("charge.dispute.created", {**opened, "status": "warning_needs_response"}))
+        request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="", actor=clerk)
+        deliver(client, event("charge.dispute.updated", opened))
+    else:
+        fake_stripe.refund_status = "pending"
+        refund = request_refund(topup_id=credited.pk, amount=Money("100.00", "USD"), reason="", actor=clerk)
+        deliver(client, event("charge.dispute.created", opened))
+        stripe_refund = fake_stripe.refunds[refund.gateway_refund_id]
+        assert deliver(client, event("refund.updated", {**stripe_refund, "status": "succeeded"})) == "refunded"
+    assert Dispute.objects.get().status == Dispute.Status.OPEN
+    assert balance(credited) == Money("0.00", "USD")
+
+    change_account_type(account_id=credited.account_id, kind="postpaid")
+    deliver(client, event("charge.dispute.closed", {**opened, "status": "lost"}))
+    assert balance(credited) == Money("0.00", "USD")  # the loss takes nothing more
+    assert ledger_mismatches() == []
