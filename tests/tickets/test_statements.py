@@ -85,6 +85,38 @@ def test_a_transfer_quoting_an_enterprise_members_reference_waits_for_finance(cu
     assert LedgerEntry.objects.get(account=member).amount == Money("75.00", "USD")
 
 
+def test_an_importer_s_own_account_and_a_large_credit_wait_for_another_finance_user(
+    customer, bank, clerk, checker, finance_group
+):
+    """Credited on import, a line is credited on the word of the clerk who uploaded the file: only what that clerk
+    could credit alone by confirming it. A file naming the clerk's own customer account, or above the second-approval
+    threshold, had been credited with no second person, `credited_by` the importer (found by a helper)."""
+    from tests.tickets.conftest import finance_clerk
+
+    insider = finance_clerk(finance_group, "mallory")
+    insider.account = UserFactory(username="mallory_customer").account
+    insider.save()
+    own, large, plain = (
+        Entry("90.00", "FT-OWN", creditor_reference=payment_reference(insider.account_id)),
+        Entry("9000.00", "FT-LARGE", creditor_reference=payment_reference(customer.account_id)),
+        Entry("40.00", "FT-PLAIN", creditor_reference=payment_reference(customer.account_id)),
+    )
+    result = run_import(bank, insider, camt053([own, large, plain]))
+
+    lines = {line.bank_reference: line for line in StatementLine.objects.all()}
+    assert result.credited == 1 and lines["FT-PLAIN"].state == "credited"
+    assert (lines["FT-OWN"].state, lines["FT-LARGE"].state) == ("matched", "matched")
+    assert "it names the account of mallory, who imported this statement" in lines["FT-OWN"].explanation
+    assert "a credit of 9,000.00 USD needs two finance users" in lines["FT-LARGE"].explanation
+    assert insider.account.ledger_entries.count() == 0 and balance_of(customer) == Money("40.00", "USD")
+    with pytest.raises(Exception, match="your own account"):
+        confirm_line(line_id=lines["FT-OWN"].pk, actor=insider)
+    assert confirm_line(line_id=lines["FT-OWN"].pk, actor=clerk).credited  # another clerk credits it
+    assert not confirm_line(line_id=lines["FT-LARGE"].pk, actor=insider).credited  # proposed, as by hand
+    assert confirm_line(line_id=lines["FT-LARGE"].pk, actor=checker).credited
+    assert balance_of(customer) == Money("9040.00", "USD")
+
+
 def test_auto_credit_off_proposes_exact_matches_for_one_click(customer, bank, clerk, settings):
     settings.STATEMENT_AUTO_CREDIT = False
     rf = payment_reference(customer.account_id)

@@ -53,12 +53,31 @@ def require_credit_permission(actor) -> None:
         raise Refused(_("Only finance staff who may credit transfers can do this."))
 
 
-def is_exact(line: StatementLine, account: Account) -> bool:
-    """Credited without a person when STATEMENT_AUTO_CREDIT is on. Never an enterprise member's: its funds come
-    from its master, it takes no top-up, and finance decides (a transfer quoting its reference had been credited
-    without a word; found by a helper)."""
+def is_exact(line: StatementLine, account: Account, *, actor) -> bool:
+    """Credited without a person when STATEMENT_AUTO_CREDIT is on, on the word of `actor`, who imported the file:
+    a line naming its account exactly, in its billing currency, that the importer could credit alone by
+    confirming it (waits_for_a_second_user)."""
+    return names_exactly(line, account) and waits_for_a_second_user(line, actor=actor) is None
+
+
+def names_exactly(line: StatementLine, account: Account) -> bool:
+    """An exact match (RF, invoice or bill number) in the account's billing currency. Never an enterprise member's:
+    its funds come from its master, it takes no top-up, and finance decides (a transfer quoting its reference had
+    been credited without a word; found by a helper)."""
     member = account.type == Account.Type.ENTERPRISE_MEMBER
     return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency and not member
+
+
+def waits_for_a_second_user(line: StatementLine, *, actor) -> Description | None:
+    """Why a line needs a finance user besides `actor` to be credited, or None: it names actor's own account, or
+    it is above the second-approval threshold. Confirming, the importer could not credit it alone; credited on
+    import, a file they uploaded had credited their own account, or any amount, with no second person (found by
+    a helper)."""
+    if line.account_id and getattr(actor, "account_id", None) == line.account_id:
+        return describe(notes.OWN_NOT_AUTO_CREDITED, user=actor)
+    if _needs_second_approval(line):
+        return describe(notes.LARGE_NOT_AUTO_CREDITED, amount=line.money)
+    return None
 
 
 def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: datetime | None = None) -> LineOutcome:
@@ -144,7 +163,7 @@ def credit_locked_line(line: StatementLine, *, actor, now: datetime, by_itself: 
     lock_transfers([line])
     refuse_if_set_aside(line)
     ticket = TransferTicket.objects.select_for_update().get(pk=line.ticket_id) if line.ticket_id else None
-    if by_itself and not is_exact(line, Account.objects.select_for_update().get(pk=line.account_id)):
+    if by_itself and not is_exact(line, Account.objects.select_for_update().get(pk=line.account_id), actor=actor):
         raise Refused(_("Not credited by itself: the account is an enterprise member now; finance decides."))
     if ticket and ticket.status == TransferTicket.Status.CREDITED and ticket.ledger_entry_id:
         if ticket.received_amount != line.money:  # a slip in the confirmed amount, or another transfer
@@ -209,7 +228,13 @@ def credit_exact_lines(lines: list[StatementLine], *, actor, now: datetime) -> l
     # What the crediting and the mails read of each account (a statement's chunks read thousands).
     wanted = Account.objects.only("name", "type", "balance", "balance_currency")
     accounts = wanted.in_bulk({line.account_id for line in lines}) if lines else {}
-    exact = [line for line in lines if is_exact(line, accounts[line.account_id])]
+    exact = []
+    for line in (line for line in lines if names_exactly(line, accounts[line.account_id])):
+        why = waits_for_a_second_user(line, actor=actor)
+        if why is None:
+            exact.append(line)
+        else:
+            notes.explain(line, why)  # it waits for finance: said why
     lock_transfers(exact)
     aside = with_a_line_set_aside(exact)  # one by one: credit_locked_line says why it is not credited
     # Read again under the transfers' locks: a ticket naming a retired account, credited since the lines were

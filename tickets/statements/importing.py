@@ -317,7 +317,7 @@ def _credit_one(line_id: int, *, actor, now) -> str:
             line.ticket_id = earlier.ticket.pk if earlier.ticket else line.ticket_id
         elif not (settings.STATEMENT_AUTO_CREDIT and line.state == StatementLine.State.MATCHED):
             return line.state
-        elif not is_exact(line, line.account):
+        elif not is_exact(line, line.account, actor=actor):
             return line.state
         try:
             with transaction.atomic():
