@@ -2,7 +2,8 @@
 
 - Before sign-in, Django's LocaleMiddleware picks the language: the switch's cookie, else the
   browser's Accept-Language, else English.
-- After sign-in the profile wins: `User.language` (empty follows the browser as above) and
+- After sign-in the profile wins: `User.language` (empty follows the browser as above; e-mails and text
+  messages then go in the language the browser asked for at the last sign-in, `User.browser_language`) and
   `User.time_zone` are activated for every request by `reader_middleware`, which runs after
   AuthenticationMiddleware. Dates are stored in UTC and shown in the reader's zone.
 - The switch in the header posts here (`switch`), saving the choice on the profile of a signed-in
@@ -47,12 +48,13 @@ def language_choices():
     return [("", _("The browser's language")), *settings.LANGUAGES]
 
 
-def profile_language_choices():
-    """A profile that follows the browser gets its pages in the browser's language, but e-mails and
-    text messages have no browser to follow: they go in the site's language, and the choice says which,
-    named in the reader's language ("英语", not "en")."""
-    site = translation.get_language_info(settings.LANGUAGE_CODE)["name_translated"]
-    follow = gettext("The browser's language (e-mails and text messages in %(language)s)") % {"language": site}
+def profile_language_choices(user):
+    """A profile that follows the browser gets its pages in the browser's language; e-mails and text messages
+    have no browser to follow, and go in the language the browser asked for at the user's last sign-in
+    (User.browser_language), else the site's. The choice says which, named in the reader's language ("英语",
+    not "en")."""
+    mails = translation.get_language_info(user.browser_language or settings.LANGUAGE_CODE)["name_translated"]
+    follow = gettext("The browser's language (e-mails and text messages in %(language)s)") % {"language": mails}
     return [("", follow), *settings.LANGUAGES]
 
 
@@ -67,10 +69,10 @@ class ReaderForm(forms.Form):
         widget=forms.Select(attrs={"class": "input", "aria-describedby": "id_time_zone-help"}),
     )
 
-    def __init__(self, *args, with_time_zone: bool, **kwargs):
+    def __init__(self, *args, reader=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if with_time_zone:  # signed in: the choice is saved on the profile
-            self.fields["language"].choices = profile_language_choices()
+        if reader is not None:  # signed in: the choice is saved on the profile, with a time zone
+            self.fields["language"].choices = profile_language_choices(reader)
             self.fields["time_zone"].choices = [
                 ("", _("The site's time zone (%(zone)s)") % {"zone": settings.TIME_ZONE})
             ]
@@ -127,7 +129,8 @@ def reader_settings(request):
     language, which is then kept in a cookie only."""
     signed_in = request.user.is_authenticated
     initial = {"language": request.user.language, "time_zone": request.user.time_zone} if signed_in else {}
-    form = ReaderForm(request.POST if request.method == "POST" else None, initial=initial, with_time_zone=signed_in)
+    reader = request.user if signed_in else None
+    form = ReaderForm(request.POST if request.method == "POST" else None, initial=initial, reader=reader)
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "registration/reader_settings.html", {"form": form}, status=400)
@@ -143,17 +146,34 @@ def reader_settings(request):
 
 
 class SignInView(auth_views.LoginView):
-    """Django's sign-in, storing the browser's time zone for a user who has none yet."""
+    """Django's sign-in, storing the browser's time zone for a user who has none yet, and the language it asks
+    for (the header's switch, else Accept-Language) as User.browser_language: what e-mails and text messages go in
+    while the profile follows the browser. They had gone in English to a reader of Chinese pages who never
+    opened the language page (found by a helper)."""
 
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        user = form.get_user()
+        user, fields = form.get_user(), []
         offered = self.request.POST.get("time_zone", "").strip()
         if not user.time_zone and is_time_zone(offered):
             user.time_zone = offered
-            user.save(update_fields=["time_zone"])
+            fields.append("time_zone")
+        asked = translation.get_language_from_request(self.request)
+        if asked != user.browser_language:
+            user.browser_language = asked
+            fields.append("browser_language")
+        if fields:
+            user.save(update_fields=fields)
         return super().form_valid(form)
+
+
+def reader_zone(user) -> ZoneInfo:
+    """The time zone `user` reads dates in, on pages and in what we send them: their own, else finance's for
+    staff (its calendar's and its notes'), else the site's."""
+    if is_time_zone(user.time_zone):
+        return ZoneInfo(user.time_zone)
+    return ZoneInfo(settings.FINANCE_TIME_ZONE if user.is_staff else settings.TIME_ZONE)
 
 
 def reader_middleware(get_response):
@@ -165,10 +185,7 @@ def reader_middleware(get_response):
             if user.language:
                 translation.activate(user.language)
                 request.LANGUAGE_CODE = translation.get_language()
-            if is_time_zone(user.time_zone):
-                timezone.activate(ZoneInfo(user.time_zone))
-            elif user.is_staff:  # finance reads in finance's zone (its calendar's and its notes'), not the server's
-                timezone.activate(ZoneInfo(settings.FINANCE_TIME_ZONE))
+            timezone.activate(reader_zone(user))
         try:
             return get_response(request)
         finally:

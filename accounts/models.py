@@ -188,6 +188,10 @@ class User(AbstractUser):
     )
     # The language pages, e-mails and SMS speak to this user; empty follows the browser (accounts.language).
     language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
+    # The browser's, as it asked at the user's last sign-in: e-mails and SMS go in it while `language` is empty.
+    browser_language = models.CharField(
+        _("browser's language"), max_length=10, blank=True, choices=settings.LANGUAGES, editable=False
+    )
     # Every date is shown in this zone (stored in UTC); empty: the site's TIME_ZONE until sign-in offers the browser's.
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
 
@@ -334,67 +338,10 @@ class BalanceAlert(models.Model):
         return f"{self.account}: {self.balance} < {self.threshold}"
 
 
-class ServiceToken(models.Model):
-    """A bearer token for another service of the cloud (metering) to post usage charges.
-
-    Only its SHA-256 is stored; the token is shown once, when an admin creates it.
-    """
-
-    service = models.SlugField(_("service"), max_length=50, help_text=_("Idempotency keys are scoped to the service."))
-    name = models.CharField(_("name"), max_length=100)
-    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
-    prefix = models.CharField(
-        _("prefix"), max_length=12, editable=False, help_text=_("The token's first characters, to tell them apart.")
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
-    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
-
-    class Meta:
-        verbose_name, verbose_name_plural = _("service token"), _("service tokens")
-        ordering = ["service", "-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-
-class UsageCharge(models.Model):
-    """A debit posted by another service, exactly once per (service, idempotency key)."""
-
-    service = models.SlugField(_("service"), max_length=50)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=100)
-    request_hash = models.CharField(
-        _("request hash"), max_length=64, help_text=_("SHA-256 of the charge as posted, to spot a changed body.")
-    )
-    account = models.ForeignKey(
-        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="usage_charges"
-    )
-    amount = MoneyField(_("amount"), max_digits=18, decimal_places=2, default_currency=settings.DEFAULT_CURRENCY)
-    description = models.CharField(_("description"), max_length=300, blank=True)
-    ledger_entry = models.OneToOneField(
-        LedgerEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="usage_charge"
-    )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-
-    class Meta:
-        verbose_name, verbose_name_plural = _("usage charge"), _("usage charges")
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["service", "idempotency_key"], name="usage_charge_once_per_key"),
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="usage_charge_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.service}:{self.idempotency_key}"
-
-
-# Enterprise fund moves and the outbox have their own modules (this one is near the size limit);
-# importing them here registers their models with the app.
+# Enterprise fund moves, the outbox and the usage API's tokens and charges have their own modules (this one is
+# near the size limit); importing them here registers their models with the app.
 from .enterprise_models import FundMove  # noqa: E402,F401
 from .monthly_usage import MonthlyUsage  # noqa: E402,F401
 from .outbound_webhooks.models import DeliveryAttempt, EventDelivery, WebhookEndpoint, WebhookEvent  # noqa: E402,F401
 from .outbox_models import OutboundEmail, OutboundSms, OutboxMessage  # noqa: E402,F401
+from .usage_api.models import ServiceToken, UsageCharge  # noqa: E402,F401

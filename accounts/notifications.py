@@ -8,12 +8,15 @@ Message text built from a template is rendered here, so services never render te
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection, send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -21,6 +24,7 @@ from billing_center.db import insert_new
 from billing_center.privacy import mask_phone
 
 from . import outbox
+from .language import reader_zone
 from .models import Account, OutboundEmail, OutboundSms, User
 from .sms.base import SmsError
 from .sms.base import get_backend as get_sms_backend
@@ -77,24 +81,31 @@ def publish_after_commit(task, *args) -> None:
 
 
 def language_of(recipient) -> str:
-    """A user's own language (User.language); for an alert recipient or an account, the language
-    chosen by the account's first user who chose one; '' when nobody chose."""
+    """A user's own language (User.language), else their browser's at their last sign-in (User.browser_language);
+    for an alert recipient or an account, the language chosen by the account's first user who chose one, else
+    the browser's of its first user who signed in; '' when none is known."""
     if recipient is None:
         return ""
     if isinstance(recipient, User):
-        return recipient.language
+        return recipient.language or recipient.browser_language
     account_id = recipient.pk if isinstance(recipient, Account) else getattr(recipient, "account_id", None)
     if account_id is None:
         return getattr(recipient, "language", "") or ""
-    chosen = User.objects.filter(account_id=account_id).exclude(language="").order_by("pk")
-    return chosen.values_list("language", flat=True).first() or ""
+    known = User.objects.filter(account_id=account_id).exclude(language="", browser_language="")
+    chosen_first = Case(When(language="", then=Value(1)), default=Value(0))
+    spoken = known.order_by(chosen_first, "pk").values_list("language", "browser_language").first()
+    return (spoken[0] or spoken[1]) if spoken else ""
 
 
+@contextmanager
 def recipient_language(recipient=None):
-    """Build a message for `recipient` (a user, an alert recipient, an account) in their language:
-    `with recipient_language(user): subject = gettext(...)`. Someone without a language of
-    their own gets the site's default."""
-    return translation.override(language_of(recipient) or settings.LANGUAGE_CODE)
+    """Build a message for `recipient` (a user, an alert recipient, an account) in their language and, for a user,
+    their time zone (accounts.language.reader_zone; the site's for others): `with recipient_language(user): subject
+    = gettext(...)`. Someone without a language of their own gets the site's default. The zone had been whichever
+    was active: a receipt credited by the worker read UTC, one credited on the payer's return page their zone."""
+    zone = reader_zone(recipient) if isinstance(recipient, User) else ZoneInfo(settings.TIME_ZONE)
+    with translation.override(language_of(recipient) or settings.LANGUAGE_CODE), timezone.override(zone):
+        yield
 
 
 def queue_email(*, dedupe_key: str, to: str, subject: str, body: str, account: Account | None = None, alert=None):

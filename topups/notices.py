@@ -15,13 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
 from accounts import descriptions, review_notes
 from accounts.descriptions import Description, describe, rate_text
 from accounts.models import Account, LedgerEntry
 from accounts.notifications import TemplatedEmail, queue_templated_email, recipient_language
+from billing_center.moments import moment
 from billing_center.review_flags import add_line, flag, stamp
 from bills.settlement import credit_payment
 from money.formatting import format_money, format_rate
@@ -300,7 +300,8 @@ def _receipt_values(topup: TopUp) -> dict[str, str | bool]:
 
 
 def _moment(value: datetime | None) -> str:
-    """As the template's `|date:"Y-m-d H:i T"` shows it: in the current time zone; '' for none."""
+    """As pages show a moment (billing_center.moments): in the current time zone, with its offset from UTC; '' for
+    none. It had been the zone's abbreviation, "CST", which names Chicago's time as well as Shanghai's."""
     if not value:
         return ""
     return _formatted_moment(value, translation.get_language(), timezone.get_current_timezone_name())
@@ -309,4 +310,4 @@ def _moment(value: datetime | None) -> str:
 @lru_cache(maxsize=256)
 def _formatted_moment(value: datetime, language: str, zone: str) -> str:
     """A batch's receipts share their credit time: formatted once per language and time zone."""
-    return date_format(timezone.localtime(value), "Y-m-d H:i T")
+    return moment(value)

@@ -189,3 +189,40 @@ def test_error_pages_speak_the_readers_language(client):
     api = client.get("/api/v2/nothing-here", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert api.json()["error"]["code"] == "not_found"  # the code stays, the message is localised
     assert api.json()["error"]["message"] == "不存在该 API 接口。"
+
+
+def test_messages_follow_the_language_the_browser_asked_for_at_sign_in(client, stripe_settings):
+    """A reader of Chinese pages who never opened the language page had every e-mail in English: with no browser
+    to follow, messages went in the site's language. Sign-in keeps the language the browser asks for (the switch's
+    cookie, else Accept-Language); messages go in it while the profile follows the browser, and the choice says so."""
+    from accounts.models import OutboundEmail
+    from tests.fakes.stripe import event, paid_session, post_webhook, signed
+    from tests.intake import apply_stored
+
+    alice = UserFactory(username="alice-zh", email="alice@example.com")
+    signed_in = client.post("/login/", {"username": "alice-zh", "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert signed_in.status_code == 302
+    alice.refresh_from_db()
+    assert (alice.language, alice.browser_language) == ("", "zh-hans")
+    page = client.get("/billing/language/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert '<option value="" selected>跟随浏览器语言（电子邮件和短信使用简体中文）</option>' in page
+
+    topup = PendingTopUpFactory(account=alice.account, created_by=alice, amount=Money("25.00", "USD"))
+    assert post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup)))).status_code == 200
+    apply_stored()
+    assert OutboundEmail.objects.get().subject.startswith("充值 ")
+
+    client.logout()
+    client.post("/login/", {"username": "alice-zh", "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
+    alice.refresh_from_db()
+    assert alice.browser_language == "en"  # the latest sign-in's
+
+
+def test_an_account_s_messages_go_in_a_language_a_user_chose_before_a_browser_s():
+    from accounts.notifications import language_of
+
+    first = UserFactory(browser_language="en")
+    assert language_of(first.account) == "en"
+    UserFactory(account=first.account, language="zh-hans")
+    assert language_of(first.account) == "zh-hans"  # chosen wins over a browser's
+    assert language_of(UserFactory()) == "" and language_of(UserFactory().account) == ""

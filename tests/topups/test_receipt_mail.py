@@ -86,3 +86,18 @@ def test_the_receipt_mail_reads_word_for_word(client, stripe_settings, language,
     assert mail.body == body.format(
         **values, paid=paid, credited=credited_amount, rate=rate, credited_at=f"{topup.credited_at:%Y-%m-%d %H:%M} UTC"
     )
+
+
+def test_the_receipt_mail_gives_the_payer_s_zone_as_its_offset(client, stripe_settings):
+    """A Shanghai payer's receipt had read "Credited at: 2026-12-06 02:40 CST": Chicago's abbreviation too. It says
+    the offset from UTC, as the pages do (billing_center.moments)."""
+    from zoneinfo import ZoneInfo
+
+    payer = UserFactory(username="lin", email="lin@example.com", language="zh-hans", time_zone="Asia/Shanghai")
+    topup = PendingTopUpFactory(account=payer.account, created_by=payer, amount=Money("25.00", "USD"))
+    assert post_webhook(client, *signed(event("checkout.session.completed", paid_session(topup)))).status_code == 200
+    apply_stored()
+    topup.refresh_from_db()
+    mail = OutboundEmail.objects.get(dedupe_key=f"topup-credited:{topup.public_id}")
+    local = topup.credited_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"入账时间：      {local:%Y-%m-%d %H:%M} UTC+08:00\n" in mail.body and "CST" not in mail.body
