@@ -16,6 +16,13 @@ def money(value, signed: str = "") -> str:
 
 
 @register.filter
+def money_inline(value) -> str:
+    """An amount inside a sentence on a page, kept on one line: "-US$86.40" had broken after its minus sign on a
+    phone, the highest balance reading as a positive one. `|money` stays plain text, for e-mails too."""
+    return format_html('<span class="num">{}</span>', money(value))
+
+
+@register.filter
 def money_big(value) -> str:
     """The big balance: large digits, the currency small where the reader's language writes it,
     "164.20 USD" in English and "US$164.20" in Chinese, like every other amount on the page."""

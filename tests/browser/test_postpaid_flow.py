@@ -163,3 +163,45 @@ def test_bob_repays_a_bill_by_bank_transfer_and_finance_confirms_it(
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BANK_TRANSFER).exists()
     account = Account.objects.get(pk=user.account_id)
     assert account.balance == Money("-64.75", "USD")  # 94.75 used, 30 repaid
+
+
+# Neither the page nor any of its tables scrolls sideways (a table's own scroll hides its last columns).
+NOTHING_SIDEWAYS = """() => document.documentElement.scrollWidth <= window.innerWidth
+    && [...document.querySelectorAll('.table-wrap')].every(wrap => wrap.scrollWidth <= wrap.clientWidth)"""
+
+
+def test_on_a_phone_a_part_paid_bill_says_what_is_left_and_numbers_stay_whole(page, live_server, bob, screenshot_dir):
+    """Seen by a helper on a 390 px phone, in Chinese: the Bills list showed only the bill's full amount after a
+    part-payment (the Paid column is hidden there) while the Overview said what was left, so the customer saw two
+    amounts owed; the bill number broke inside its digits ("BL-/2026-/11-/00000/2"); and the chart's caption broke
+    after a minus sign, its highest balance reading as positive."""
+    from bills.settlement import repay
+
+    user, october, november = bob
+    user.language = "zh-hans"
+    user.save()
+    repay(account_id=user.account_id, amount=Money("20.00", "USD"), source_ref="test:part", bill_ids=[november.pk])
+    november.refresh_from_db()
+    assert november.remaining == Money("37.75", "USD")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server.url, "bob")
+
+    page.goto(f"{live_server.url}/billing/bills/")
+    row = page.get_by_test_id("bills").locator("tr", has_text=november.number)
+    expect(row.get_by_test_id("left-to-pay")).to_be_visible()
+    expect(row.get_by_test_id("left-to-pay")).to_have_text("待付 US$37.75")
+    lines = row.locator("a.ref").evaluate("a => Array.from(a.getClientRects()).map(r => Math.round(r.top))")
+    assert len(set(lines)) == 1, lines  # on one line: it had taken five
+    expect(row).to_contain_text(f"到期 {november.due_on:%Y-%m-%d}")  # the Due column's date, under the number
+    assert page.evaluate(NOTHING_SIDEWAYS)
+    page.screenshot(path=screenshot_dir / "postpaid-bills-phone-zh.png", full_page=True)
+
+    page.goto(f"{live_server.url}/billing/")
+    assert page.evaluate(NOTHING_SIDEWAYS)  # the unpaid bills' table too
+    expect(page.locator(".chart-scale .num")).to_have_count(2)  # the lowest and the highest balance
+    for day in (page.locator(".chart-scale > span").first, page.locator(".chart-scale > span").last):
+        assert day.evaluate("span => span.getClientRects().length") == 1, day.inner_text()  # "11月6/日" had broken
+    for amount in page.locator(".chart-scale .num").all():
+        rects = amount.evaluate("span => Array.from(span.getClientRects()).length")
+        assert rects == 1, amount.inner_text()  # the minus sign stays with its amount
+    page.screenshot(path=screenshot_dir / "postpaid-overview-phone-zh.png", full_page=True)
