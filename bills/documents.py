@@ -11,6 +11,14 @@ from money.formatting import format_money
 from .cycle import finance_today
 from .models import Bill
 
+# Where a bill is paid by bank transfer: `rows(bill) -> [[(label, value), …], …]`, one table per receiving account.
+# The receiving accounts are the tickets app's, which sits above bills: it registers them (tickets/apps.py).
+PAYMENT_DETAILS: list = []
+
+
+def register_payment_details(rows) -> None:
+    PAYMENT_DETAILS.append(rows)
+
 
 def repay_note() -> str:
     return _(
@@ -55,5 +63,16 @@ def bill_pdf(bill: Bill) -> bytes:
             usage,
             Spacer(1, 8 * mm),
             paragraph(repay_note()),
+            *_payment_details(bill),
         ],
     )
+
+
+def _payment_details(bill: Bill) -> list:
+    """The receiving accounts registered for the bill, each under "Pay by bank transfer to"."""
+    tables = [table for rows in PAYMENT_DETAILS for table in rows(bill)]
+    return [
+        part
+        for table in tables
+        for part in (paragraph(_("Pay by bank transfer to"), "Heading2"), key_value_table(table))
+    ]

@@ -10,8 +10,11 @@ class TicketsConfig(AppConfig):
 
     def ready(self):
         from accounts import deposits
+        from bills import documents
 
         from .deposits import BankTransferTickets, StatementCredits
+        from .invoices import bill_payment_rows
 
         deposits.register(BankTransferTickets())
         deposits.register(StatementCredits())
+        documents.register_payment_details(bill_payment_rows)  # a bill's PDF says where to transfer

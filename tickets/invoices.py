@@ -12,8 +12,9 @@ from billing_center.pdf import build_pdf, key_value_table, paragraph
 from money.formatting import format_money
 
 from .invoice_payments import invoice_payments
-from .models import Invoice
+from .models import Invoice, ReceivingAccount
 from .references import formatted, payment_reference
+from .selectors import current_receiving_accounts
 
 PAYMENT_NOTE = gettext_lazy(
     "Pay to this account and in this currency, and quote the invoice number in the remark. Domestic transfers "
@@ -42,7 +43,22 @@ def invoice_rows(invoice: Invoice) -> list[tuple[str, str]]:
 
 def payment_rows(invoice: Invoice) -> list[tuple[str, str]]:
     """Where to pay: the receiving account on the invoice, and what to quote."""
-    bank = invoice.receiving_account
+    return bank_rows(invoice.receiving_account, quote=invoice.number, account_id=invoice.account_id)
+
+
+def bill_payment_rows(bill) -> list[list[tuple[str, str]]]:
+    """Where to pay a postpaid bill by bank transfer (registered with bills.documents for its PDF): each current
+    receiving account in the bill's currency, the bill number and the account's reference to quote. The PDF had
+    named "the receiving account shown there", which the accounts-payable clerk holding it could not see (found
+    by a helper)."""
+    currency = str(bill.amount_due.currency)
+    banks = [bank for bank in current_receiving_accounts(currency=currency) if bank.currency == currency]
+    return [bank_rows(bank, quote=bill.number, account_id=bill.account_id) for bank in banks]
+
+
+def bank_rows(bank: ReceivingAccount, *, quote: str, account_id: int) -> list[tuple[str, str]]:
+    """A receiving account as a PDF prints it, and the remark to write: the document's number and the account's
+    payment reference."""
     rows = [(_("Beneficiary"), bank.account_name), (_("Bank"), bank.bank_name)]
     if bank.bank_address:
         rows.append((_("Bank address"), bank.bank_address))
@@ -50,7 +66,7 @@ def payment_rows(invoice: Invoice) -> list[tuple[str, str]]:
         ("IBAN" if bank.iban else _("Account number"), bank.number_display),
         ("SWIFT/BIC", bank.swift_bic),
         (_("Currency"), bank.currency),
-        (_("Remark"), f"{invoice.number} {formatted(payment_reference(invoice.account_id))}"),
+        (_("Remark"), f"{quote} {formatted(payment_reference(account_id))}"),
     ]
     return rows
 

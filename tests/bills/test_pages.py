@@ -82,6 +82,33 @@ def test_bob_sees_his_bill_and_its_pdf(client, billed):
     assert pdf.content.startswith(b"%PDF")
 
 
+def test_a_bill_pdf_says_which_account_to_transfer_to_and_what_to_quote(client, billed, bob):
+    """The PDF had named "the receiving account shown there": the accounts-payable clerk holding it could not pay
+    from it (found by a helper). It prints each current receiving account in the bill's currency, never a retired
+    one or another currency's, and the remark: the bill number and the account's payment reference."""
+    import io
+
+    from pypdf import PdfReader
+
+    from tests.tickets.conftest import usd_receiving_account, yuan_receiving_account
+    from tickets.models import ReceivingAccount
+    from tickets.references import formatted, payment_reference
+
+    october, _ = billed
+    usd = usd_receiving_account()
+    cny = yuan_receiving_account()
+    retired = ReceivingAccount.objects.create(
+        bank_name="Old Bank", account_name="Cloud Old", account_number="999", swift_bic="OLDBUS33XXX", currency="USD",
+        retired_at=timezone.now(),
+    )  # fmt: skip
+
+    pdf = client.get(f"/billing/bills/{october.number}/bill.pdf")
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages).split())
+    assert "Pay by bank transfer to" in text and usd.bank_name in text and usd.swift_bic in text
+    assert f"{october.number} {formatted(payment_reference(bob.account_id))}" in text
+    assert cny.bank_name not in text and retired.bank_name not in text
+
+
 @pytest.mark.parametrize("suffix", ["", "bill.pdf"])
 def test_another_customers_bill_is_a_404(client, billed, suffix):
     other = UserFactory(account=PostpaidAccountFactory())
