@@ -17,6 +17,21 @@ from .models import LEDGER_PLACES, Account, LedgerEntry, OutboundSms
 from .monthly_usage import month_start
 
 
+def acts_for(user, account_id: int | None) -> bool:
+    """Whether `user` acts for the account, or for one its money moves to without finance: their own, its enterprise
+    master, or one of its members (a master allocates to and reclaims from its members). Finance's rule that nobody
+    credits their own account: a clerk whose account is a master had credited a member's transfer alone, then
+    reclaimed it (found by a helper)."""
+    own = getattr(user, "account_id", None)
+    if not own or not account_id:
+        return False
+    if own == account_id:
+        return True
+    pair = Account.objects.filter(pk__in=(own, account_id)).values_list("pk", "enterprise_master_id")
+    masters = dict(pair)
+    return masters.get(account_id) == own or masters.get(own) == account_id
+
+
 def get_account_for_user(user) -> Account:
     """The customer account a signed-in user acts for; staff without one get a 404."""
     if not user.is_authenticated or user.account_id is None:

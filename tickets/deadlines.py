@@ -11,7 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts.language import reader_zone
+from accounts.models import User
 from accounts.notifications import queue_templated_email, recipient_language
+from bills.cycle import finance_zone
 from money.formatting import format_money
 
 from .models import TicketEvent, TransferTicket
@@ -62,25 +65,31 @@ def _flag(ticket_id: int, state: str, now: datetime) -> bool:
         return True
 
 
-def finance_recipients() -> list[str]:
+def finance_recipients() -> list:
+    """Who hears of a ticket's deadline: finance's own addresses (FINANCE_NOTIFY_EMAILS), else the finance group's
+    active users with an address, as users, so each reads in their language and time zone."""
     if settings.FINANCE_NOTIFY_EMAILS:
         return list(settings.FINANCE_NOTIFY_EMAILS)
     group = Group.objects.filter(name=settings.FINANCE_GROUP).first()
     if group is None:
         return []
-    return sorted(set(group.user_set.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+    return list(group.user_set.filter(is_active=True).exclude(email="").order_by("email", "pk"))
 
 
 def _email_finance(ticket: TransferTicket, state: str) -> None:
     url = settings.SITE_URL + reverse("admin:tickets_transferticket_change", args=[ticket.pk])
     for recipient in finance_recipients():
-        # Finance's own addresses have no language of their own: the site's default.
-        with recipient_language(recipient):
+        # A clerk reads in their language and zone (finance's, unless they chose one); finance's own addresses, with
+        # none of their own, in the site's language and finance's zone, which deadlines are counted in. Addresses had
+        # been all: a Chinese-reading clerk had read "Due: … 15:59 UTC", in English (found by a helper).
+        clerk = isinstance(recipient, User)
+        address, zone = (recipient.email, reader_zone(recipient)) if clerk else (recipient, finance_zone())
+        with recipient_language(recipient), timezone.override(zone):
             label = gettext("is overdue") if state == TransferTicket.Deadline.OVERDUE else gettext("is due soon")
             values = {"number": ticket.number, "label": label, "amount": format_money(ticket.amount)}
             queue_templated_email(
-                dedupe_key=f"ticket:{ticket.public_id}:{state}:{recipient}",
-                to=recipient,
+                dedupe_key=f"ticket:{ticket.public_id}:{state}:{address}",
+                to=address,
                 subject=gettext("%(number)s %(label)s (%(amount)s, %(account)s)")
                 % {**values, "account": ticket.account},
                 template="tickets/email_finance_deadline.txt",

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
-from accounts import descriptions
+from accounts import descriptions, selectors
 from accounts.descriptions import Description, describe, parts_of
 from accounts.models import LedgerEntry
 from accounts.notifications import queue_templated_email, recipient_language
@@ -79,7 +79,7 @@ def needs_second_approval(ticket: TransferTicket) -> bool:
 
 
 def _refuse_own_account(ticket: TransferTicket, actor) -> None:
-    if ticket.submitted_by_id == actor.pk or (actor.account_id and actor.account_id == ticket.account_id):
+    if ticket.submitted_by_id == actor.pk or selectors.acts_for(actor, ticket.account_id):
         raise TicketNotAllowed(_("This ticket is for your own account; another finance user must handle it."))
 
 

@@ -490,3 +490,53 @@ def test_transfers_without_a_bank_reference_whose_end_to_end_id_says_notprovided
     assert (result.credited, result.linked) == (2, 0)
     assert balance_of(customer) == Money("120.00", "USD") and balance_of(bob) == Money("80.00", "USD")
     assert all(line.bank_reference.startswith("NOREF-") for line in StatementLine.objects.all())
+
+
+def test_an_importer_who_may_not_credit_credits_nothing_on_import(customer, bank):
+    """Importing needs `import_statementfile`; crediting, `credit_transferticket`. An importer with the first alone,
+    who could not confirm a single line, had had every exact match of their file credited (found by a helper)."""
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import User
+
+    importer = UserFactory(username="ivan", account=None, is_staff=True)
+    importer.user_permissions.add(Permission.objects.get(codename="import_statementfile"))
+    importer = User.objects.get(pk=importer.pk)  # its permissions read afresh
+    rf = payment_reference(customer.account_id)
+    assert run_import(bank, importer, camt053([Entry("40.00", "FT-IVAN", creditor_reference=rf)])).credited == 0
+    line = StatementLine.objects.get()
+    assert line.state == "matched" and "ivan, who imported this statement, may not credit transfers" in line.explanation
+    assert balance_of(customer) == Money("0.00", "USD")
+
+
+def test_a_clerk_whose_account_is_an_enterprise_master_cannot_credit_its_member_alone(
+    customer, bank, clerk, finance_group
+):
+    """The master's own clerk had confirmed a transfer for its member with nobody else, then reclaimed the money into
+    the master (found by a helper): money moves between a master and its members without finance, so a member's
+    account, or the master of a member's clerk, is the clerk's own."""
+    from money.errors import Refused
+    from tests.factories import EnterpriseMemberAccountFactory
+    from tests.tickets.conftest import finance_clerk
+
+    insider = finance_clerk(finance_group, "mallory")
+    insider.account = UserFactory(username="mallory_customer").account
+    insider.save()
+    member = EnterpriseMemberAccountFactory(name="Carol", enterprise_master=insider.account)
+    run_import(bank, insider, camt053([Entry("900.00", "FT-MEMBER", creditor_reference=payment_reference(member.pk))]))
+    line = StatementLine.objects.get()
+    with pytest.raises(Refused, match="your own account"):
+        confirm_line(line_id=line.pk, actor=insider)
+    member_clerk = finance_clerk(finance_group, "marvin")
+    member_clerk.account = member
+    member_clerk.save()
+    master_line = Entry("50.00", "FT-MASTER", creditor_reference=payment_reference(insider.account_id))
+    run_import(bank, member_clerk, camt053([master_line], statement_id="STMT-2"))
+    assert StatementLine.objects.get(bank_reference="FT-MASTER").state == "matched"  # not credited on their word
+    assert confirm_line(line_id=line.pk, actor=clerk).credited  # anyone else may
+
+
+def test_a_statement_credit_mail_reads_in_the_browser_s_language_when_none_was_chosen(customer, bank, clerk):
+    lin = UserFactory(username="lin", email="lin@example.com", language="", browser_language="zh-hans")
+    run_import(bank, clerk, camt053([Entry("40.00", "FT-ZH", creditor_reference=payment_reference(lin.account_id))]))
+    assert OutboundEmail.objects.get(to="lin@example.com").subject == "您 US$40.00 的银行转账已入账"

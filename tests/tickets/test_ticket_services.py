@@ -3,6 +3,7 @@ duplicates, the deadline watch and the customer's e-mails."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -130,6 +131,11 @@ def test_nobody_approves_a_ticket_they_submitted(bank, finance_group):
         confirm_and_credit(
             ticket_id=theirs.pk, actor=clerk_with_account, received=Money("1", "USD"), bank_reference="S"
         )
+    # Nor, for a clerk of an enterprise member, one of its master: money moves between them without finance.
+    member_clerk = UserFactory(is_staff=True, account=EnterpriseMemberAccountFactory(enterprise_master=theirs.account))
+    member_clerk.groups.add(finance_group)
+    with pytest.raises(TicketNotAllowed, match="your own account"):
+        confirm_and_credit(ticket_id=theirs.pk, actor=member_clerk, received=Money("1", "USD"), bank_reference="S")
 
 
 def test_one_statement_line_credits_one_ticket(customer, bank, clerk):
@@ -286,3 +292,26 @@ def test_beat_publishes_the_deadline_task_and_a_real_worker_flags_the_overdue_ti
 
     assert wait_for(lambda: TransferTicket.objects.get(pk=ticket.pk).deadline_flag == "overdue")
     assert OutboundEmail.objects.filter(to="fiona@example.com", subject__contains="is overdue").count() == 1
+
+
+def test_a_deadline_mail_reads_in_each_clerk_s_language_and_finance_s_zone(customer, bank, clerk, settings):
+    """Finance's group members had been mailed as bare addresses: a Chinese-reading clerk read "Due: … 15:59 UTC", in
+    English, for a deadline counted at 23:59 in finance's zone (found by a helper). Finance's own addresses, with no
+    language of their own, read the site's language in finance's zone."""
+    clerk.language = "zh-hans"
+    clerk.save()
+    with time_machine.travel(datetime(2026, 11, 23, 2, 0, tzinfo=UTC), tick=False):
+        ticket = make_ticket(customer, bank)
+    OutboundEmail.objects.all().delete()
+    flag_ticket_deadlines(now=datetime(2026, 11, 27, 0, 0, tzinfo=UTC))
+    assert ticket.due_at == datetime(2026, 11, 26, 15, 59, 59, tzinfo=UTC)  # 23:59 in Shanghai
+    chinese = OutboundEmail.objects.get(to=clerk.email)
+    assert "2026-11-26 23:59 UTC+08:00" in chinese.body and "逾期" in chinese.subject
+    assert "Transfer ticket" not in chinese.body
+
+    settings.FINANCE_NOTIFY_EMAILS = ["finance@example.com"]
+    later = make_ticket(customer, bank, bank_reference="LATER")
+    flag_ticket_deadlines(now=later.due_at + timedelta(hours=1))
+    shared = OutboundEmail.objects.get(to="finance@example.com")
+    assert f"{later.due_at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M} UTC+08:00" in shared.body
+    assert "is overdue" in shared.subject

@@ -21,6 +21,7 @@ from accounts.descriptions import BANK_TRANSFER_BOOKED, Description, describe
 from accounts.ledger import NewEntry, credit_deposits
 from accounts.models import Account, LedgerEntry, User
 from accounts.notifications import TemplatedEmail, queue_templated_emails
+from accounts.selectors import acts_for
 from billing_center.review_flags import stamp
 from bills.settlement import credit_payment
 from money.errors import Conflict, Invalid, Refused
@@ -69,11 +70,14 @@ def names_exactly(line: StatementLine, account: Account) -> bool:
 
 
 def waits_for_a_second_user(line: StatementLine, *, actor) -> Description | None:
-    """Why a line needs a finance user besides `actor` to be credited, or None: it names actor's own account, or
-    it is above the second-approval threshold. Confirming, the importer could not credit it alone; credited on
-    import, a file they uploaded had credited their own account, or any amount, with no second person (found by
-    a helper)."""
-    if line.account_id and getattr(actor, "account_id", None) == line.account_id:
+    """Why a line needs a finance user besides `actor` to be credited, or None: actor may not credit transfers, the
+    line names an account actor acts for (accounts.selectors.acts_for), or it is above the second-approval
+    threshold. Confirming, the importer could not credit it alone; credited on import, a file they uploaded had
+    credited their own account, or any amount, with no second person, even with no right to credit (found by
+    helpers)."""
+    if not actor.has_perm(CREDIT_PERMISSION):
+        return describe(notes.IMPORTER_MAY_NOT_CREDIT, user=actor)
+    if acts_for(actor, line.account_id):
         return describe(notes.OWN_NOT_AUTO_CREDITED, user=actor)
     if _needs_second_approval(line):
         return describe(notes.LARGE_NOT_AUTO_CREDITED, amount=line.money)
@@ -100,7 +104,7 @@ def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: d
             raise Conflict(_("This line was assigned to another account since your page showed it: open it again."))
         if line.account_id is None:
             raise Invalid(_("Assign this line to an account first."), code="line_unassigned")
-        if actor.account_id and actor.account_id == line.account_id:
+        if acts_for(actor, line.account_id):
             raise Refused(_("This transfer is for your own account; another finance user must confirm it."))
         refuse_other_currency(line, Account.objects.get(pk=line.account_id))  # before a proposal, too
         if _needs_second_approval(line):
@@ -310,11 +314,12 @@ def _queue_emails(lines: list[StatementLine], accounts: dict[int, Account]) -> N
     places plain text; the users are read as the few values the mail needs."""
     by_language: dict[str, dict[int, list]] = {}  # language → account → (user id, address, name)
     users = User.objects.filter(account_id__in={line.account_id for line in lines}, is_active=True).exclude(email="")
-    for pk, account_id, email, language, first, last, username in users.values_list(
-        "pk", "account_id", "email", "language", "first_name", "last_name", "username"
+    for pk, account_id, email, language, browser, first, last, username in users.values_list(
+        "pk", "account_id", "email", "language", "browser_language", "first_name", "last_name", "username"
     ):
         name = f"{first} {last}".strip() or username  # User.get_full_name, or the username
-        by_language.setdefault(language, {}).setdefault(account_id, []).append((pk, email, name))
+        # accounts.notifications.language_of: their own language, else their browser's at their last sign-in
+        by_language.setdefault(language or browser, {}).setdefault(account_id, []).append((pk, email, name))
     url = settings.SITE_URL + reverse("accounts:overview")
     for language, recipients in by_language.items():
         with translation.override(language or settings.LANGUAGE_CODE):
