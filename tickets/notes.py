@@ -54,6 +54,10 @@ IMPORTER_MAY_NOT_CREDIT = gettext_noop(
     "Not credited by itself: %(user)s, who imported this statement, may not credit transfers. A finance user who may "
     "must confirm it."
 )
+NOT_GIVEN_BACK = gettext_noop(
+    "It books again what %(debit)s took back, and finance took that back from the customer; not given back by "
+    "itself (%(why)s). Another finance user gives it back by confirming this line."
+)
 OWN_NOT_AUTO_CREDITED = gettext_noop(
     "Not credited by itself: it names the account of %(user)s, who imported this statement. Another finance user "
     "must confirm it."
@@ -125,7 +129,7 @@ known_messages(
     TICKET_SAME_REFERENCE, TICKET_SAME_PAYMENT, SEVERAL_TICKETS, NOTHING_NAMES, ASSIGNED, ALREADY_CREDITED,
     CREDITED_ON, ACCOUNT, UNNAMED_ACCOUNT, PAID_BEFORE, MISTYPED_RF, NOT_CREDITED, SET_ASIDE, RETURNED,
     NOT_A_PAYMENT, MEMBER_NOT_AUTO_CREDITED, IMPORTER_MAY_NOT_CREDIT, OWN_NOT_AUTO_CREDITED, LARGE_NOT_AUTO_CREDITED,
-    PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
+    NOT_GIVEN_BACK, PUT_BACK, ALREADY_CREDITED_ON, NAMES_ANOTHER_ACCOUNT, BATCH_NOT_SPLIT,
     LISTED_TWICE, REVERSED_HERE, REVERSES_CREDIT_HERE, IDENTICAL_FOLLOWING_ON,
     REVERSAL_REBOOKED, RETURNS_CREDIT, TRANSFER_RETURNED, BOOKED_AGAIN, TRANSFER_BOOKED_AGAIN, CREDIT_TAKEN_BACK,
     CREDITED_AGAIN, TRANSFER_CREDITED_AGAIN,

@@ -451,3 +451,61 @@ def test_a_credit_given_back_mirrors_its_take_back_and_answers_again_when_listed
     assert unapplied_credit(account.pk, "USD") == Money("0.00", "USD")
     assert LedgerEntry.objects.filter(source_ref__endswith=":booked-again").count() == 1
     assert ledger_mismatches() == []
+
+
+def test_a_taken_back_credit_is_given_back_only_on_the_word_of_one_who_may_credit_it(
+    customer, bank, clerk, checker, finance_group, credited_then_returned
+):
+    """The bank books again a transfer whose credit finance took back: given back on import or when a line is put
+    back, whoever did it. An importer who may not credit had had the money credited, and a clerk of the account had
+    given it back to themselves (found by a helper). It waits, saying why, for another finance user to put it back."""
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import User
+    from tickets.statements.crediting import confirm_line
+
+    take_back_return(line_id=credited_then_returned.pk, actor=clerk)
+    assert balance(customer) == Money("0.00", "USD")
+    importer = UserFactory(username="ivan", account=None, is_staff=True)
+    importer.user_permissions.add(Permission.objects.get(codename="import_statementfile"))
+    importer = User.objects.get(pk=importer.pk)
+    run_import(bank, importer, [paid(customer, booked=date(2026, 12, 3))], "S3", opening="1000.00")
+    rebooked = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    assert balance(customer) == Money("0.00", "USD")
+    assert "not given back by itself (Not credited by itself: ivan, who imported" in rebooked.explanation
+
+    insider = finance_clerk(finance_group, "mallory")
+    insider.account = customer.account
+    insider.save()
+    assert rebooked.state == "matched" and rebooked.account_id == customer.account_id
+    with pytest.raises(Refused, match="your own account"):
+        confirm_line(line_id=rebooked.pk, actor=insider)  # the customer's own clerk
+    assert confirm_line(line_id=rebooked.pk, actor=checker).linked  # anyone else gives it back, once
+    assert confirm_line(line_id=rebooked.pk, actor=checker).already
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+    assert StatementLine.objects.get(pk=rebooked.pk).state == "credited"
+
+
+def test_a_clerk_putting_back_a_rebooked_line_of_their_own_account_gives_nothing_back(
+    customer, bank, clerk, checker, finance_group
+):
+    from tickets.statements.crediting import confirm_line
+    from tickets.statements.setting_aside import put_back_line, set_aside_line
+
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned("-40.00")], "S2", opening="1100.00")
+    run_import(bank, clerk, [paid(customer, "40.00", booked=date(2026, 12, 3))], "S3", opening="1060.00")
+    rebooked = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    set_aside_line(line_id=rebooked.pk, actor=clerk, reason="not_a_payment", note="checking")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    assert balance(customer) == Money("60.00", "USD")
+    insider = finance_clerk(finance_group, "mallory")
+    insider.account = customer.account
+    insider.save()
+    put_back_line(line_id=rebooked.pk, actor=insider)
+    assert balance(customer) == Money("60.00", "USD")
+    assert "not given back by itself (Not credited by itself: it names the account of mallory" in (
+        StatementLine.objects.get(pk=rebooked.pk).explanation
+    )
+    confirm_line(line_id=rebooked.pk, actor=checker)
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []

@@ -75,12 +75,21 @@ def waits_for_a_second_user(line: StatementLine, *, actor) -> Description | None
     threshold. Confirming, the importer could not credit it alone; credited on import, a file they uploaded had
     credited their own account, or any amount, with no second person, even with no right to credit (found by
     helpers)."""
-    if not actor.has_perm(CREDIT_PERMISSION):
-        return describe(notes.IMPORTER_MAY_NOT_CREDIT, user=actor)
-    if acts_for(actor, line.account_id):
-        return describe(notes.OWN_NOT_AUTO_CREDITED, user=actor)
+    why = may_not_credit(actor, line.account_id)
+    if why is not None:
+        return why
     if _needs_second_approval(line):
         return describe(notes.LARGE_NOT_AUTO_CREDITED, amount=line.money)
+    return None
+
+
+def may_not_credit(actor, account_id: int | None) -> Description | None:
+    """Why `actor` may not credit the account by their word alone, or None: they may not credit transfers at all,
+    or they act for it (accounts.selectors.acts_for)."""
+    if not actor.has_perm(CREDIT_PERMISSION):
+        return describe(notes.IMPORTER_MAY_NOT_CREDIT, user=actor)
+    if acts_for(actor, account_id):
+        return describe(notes.OWN_NOT_AUTO_CREDITED, user=actor)
     return None
 
 
@@ -90,6 +99,9 @@ def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: d
     clerk's page showed ("" for none): a line assigned to another account since is refused, not credited unseen."""
     now = now or timezone.now()
     require_credit_permission(actor)
+    given = _given_back(line_id, actor=actor, now=now)
+    if given is not None:
+        return given
     with transaction.atomic():
         line = _lock_line(line_id)
         if line.state == StatementLine.State.CREDITED:
@@ -117,6 +129,21 @@ def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: d
         outcome = credit_locked_line(line, actor=actor, now=now)
         note_returns_of([line.pk], now=now)  # a return stored while it waited is noted, its account flagged
         return outcome
+
+
+def _given_back(line_id: int, *, actor, now: datetime) -> LineOutcome | None:
+    """A line that books again a transfer whose credit finance took back, left waiting for a finance user who may give
+    it back (statements.rebookings): given back now, on this clerk's word, and linked to that credit; None for any
+    other line. Crediting it anew is refused or merely linked: its transfer's source holds the first credit. Before
+    the line's own lock: the rebooking takes the debit's first, as take_back_return does."""
+    from .rebookings import note_booked_again  # it imports this module: who may give back is decided here
+
+    waiting = StatementLine.objects.filter(pk=line_id, state__in=CREDITABLE)
+    receiving = waiting.values_list("receiving_account_id", flat=True).first()
+    if receiving is None or not note_booked_again([line_id], receiving_account_id=receiving, actor=actor, now=now):
+        return None
+    line = StatementLine.objects.get(pk=line_id)
+    return LineOutcome(line, credited=True, linked=True) if line.state == StatementLine.State.CREDITED else None
 
 
 def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:

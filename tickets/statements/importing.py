@@ -126,7 +126,7 @@ def import_statement(
     rebooked = {key for key, why in held.items() if why.parts["text"] == REVERSAL_REBOOKED}
     note_returns(line_ids, now=now, rebooked=rebooked)  # after the credits: a return in this file is one too
     note_returns_of(line_ids, now=now)  # this file's credits returned by debits stored before
-    note_booked_again(line_ids, receiving_account_id=receiving.pk, now=now)
+    note_booked_again(line_ids, receiving_account_id=receiving.pk, actor=actor, now=now)
     counts = Counter(states.values())
     return ImportResult(
         statement,

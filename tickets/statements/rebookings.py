@@ -22,22 +22,25 @@ from ..models import StatementLine
 from ..notes import (
     BOOKED_AGAIN,
     CREDITED_AGAIN,
+    NOT_GIVEN_BACK,
     RETURNS_CREDIT,
     TRANSFER_BOOKED_AGAIN,
     TRANSFER_CREDITED_AGAIN,
     explain,
 )
+from .crediting import may_not_credit
 from .parsed import reference_key, reference_key_of
 from .returns import noted_as_return, returned_credit
-from .take_back import give_back, rebookings_of
+from .take_back import give_back, given_back, rebookings_of, taken_back_by
 
 REBOOKABLE = (StatementLine.State.CREDITED, StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 
 
-def note_booked_again(line_ids: list[int], *, receiving_account_id: int, now: datetime) -> int:
+def note_booked_again(line_ids: list[int], *, receiving_account_id: int, actor, now: datetime) -> int:
     """Pair credit lines (by id: an import's, a line put back) with the debits they book again, at one receiving
     account; how many were paired. The debits of the lines' own statement count too (a return and its rebooking in
-    one file)."""
+    one file). What finance took back is given back on the word of `actor`, who imported or put back the lines:
+    only if they could credit its account alone (crediting.may_not_credit)."""
     # The debits that took a transfer back are few: found first, so a statement's thousands of credits are looked at
     # only under what those transfers are called.
     returns = Q(returned_line__isnull=False) | Q(explanation__contains=RETURNS_CREDIT.split("%")[0])
@@ -83,15 +86,30 @@ def note_booked_again(line_ids: list[int], *, receiving_account_id: int, now: da
         if unpaired:
             debit = max(unpaired, key=lambda d: (d.booking_date, d.pk))  # the latest return before it
             paired.add(debit.pk)
-            _booked_again(debit, returned[debit.pk], line_id, now=now)
+            _booked_again(debit, returned[debit.pk], line_id, actor=actor, now=now)
     return len(paired)
 
 
-def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, now: datetime) -> None:
+def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, actor, now: datetime) -> None:
     with transaction.atomic():
         StatementLine.objects.select_for_update().filter(pk=debit.pk).first()  # as take_back_return, first
         line = StatementLine.objects.select_for_update().get(pk=line_id)
         if line.ledger_entry_id not in (None, credit.ledger_entry_id):  # credited as a transfer of its own: not this
+            return
+        why = may_not_credit(actor, credit.account_id)
+        taken = taken_back_by(debit)
+        if why is not None and taken is not None and given_back(taken) is None:
+            # Given back, it would be a credit on this user's word alone: an importer who may not credit, or a clerk
+            # of the account, had had the money back (found by a helper). The line waits for another finance user.
+            words = describe(NOT_GIVEN_BACK, debit=debit.bank_reference, why=why)
+            if words not in line.explanation:
+                explain(line, words)
+            if line.state == StatementLine.State.CREDITED:  # linked to the credit taken back: nothing came of it
+                line.state, line.ledger_entry_id, line.credited_at = StatementLine.State.MATCHED, None, None
+            line.account_id = credit.account_id  # the confirmation gives it back (crediting.confirm_line)
+            line.save(
+                update_fields=["state", "ledger_entry", "account", "credited_at", "explanation", "explanation_parts"]
+            )
             return
         given = give_back(debit, now=now)
         if given is not None:  # the line is that transfer again: linked to its credit, whose part is given back

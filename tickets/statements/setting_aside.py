@@ -80,7 +80,7 @@ def put_back_line(*, line_id: int, actor, now: datetime | None = None) -> Statem
         line.save()
     # A transfer booked again after a return, put back after finance took its credit back: given back now (it
     # could not be credited: its transfer's source holds the first credit; found by a helper).
-    note_booked_again([line.pk], receiving_account_id=line.receiving_account_id, now=now)
+    note_booked_again([line.pk], receiving_account_id=line.receiving_account_id, actor=actor, now=now)
     line.refresh_from_db()
     return line
 
