@@ -3,7 +3,8 @@
 - Before sign-in, Django's LocaleMiddleware picks the language: the switch's cookie, else the
   browser's Accept-Language, else English.
 - After sign-in the profile wins: `User.language` (empty follows the browser as above; e-mails and text
-  messages then go in the language the browser asked for at the last sign-in, `User.browser_language`) and
+  messages then go in the language the browser asked for at the last sign-in, `User.browser_language`, kept by
+  accounts.signals.remember_browser_language) and
   `User.time_zone` are activated for every request by `reader_middleware`, which runs after
   AuthenticationMiddleware. Dates are stored in UTC and shown in the reader's zone.
 - The switch in the header posts here (`switch`), saving the choice on the profile of a signed-in
@@ -146,25 +147,17 @@ def reader_settings(request):
 
 
 class SignInView(auth_views.LoginView):
-    """Django's sign-in, storing the browser's time zone for a user who has none yet, and the language it asks
-    for (the header's switch, else Accept-Language) as User.browser_language: what e-mails and text messages go in
-    while the profile follows the browser. They had gone in English to a reader of Chinese pages who never
-    opened the language page (found by a helper)."""
+    """Django's sign-in, storing the browser's time zone for a user who has none yet (its language is remembered at
+    every sign-in: accounts.signals.remember_browser_language)."""
 
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        user, fields = form.get_user(), []
+        user = form.get_user()
         offered = self.request.POST.get("time_zone", "").strip()
         if not user.time_zone and is_time_zone(offered):
             user.time_zone = offered
-            fields.append("time_zone")
-        asked = translation.get_language_from_request(self.request)
-        if asked != user.browser_language:
-            user.browser_language = asked
-            fields.append("browser_language")
-        if fields:
-            user.save(update_fields=fields)
+            user.save(update_fields=["time_zone"])
         return super().form_valid(form)
 
 

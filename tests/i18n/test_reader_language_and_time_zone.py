@@ -226,3 +226,22 @@ def test_an_account_s_messages_go_in_a_language_a_user_chose_before_a_browser_s(
     UserFactory(account=first.account, language="zh-hans")
     assert language_of(first.account) == "zh-hans"  # chosen wins over a browser's
     assert language_of(UserFactory()) == "" and language_of(UserFactory().account) == ""
+
+
+def test_finance_signing_in_to_admin_is_asked_its_language_too(client):
+    """Finance signs in at /admin/login/ (with a one-time code), not the customers' page: its browser's language had
+    not been kept, and a clerk reading admin in Chinese had deadline mails in English (found by a helper)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.notifications import language_of
+    from tests.helpers import current_otp
+
+    clerk = UserFactory(username="fiona-zh", account=None, is_staff=True)
+    device = TOTPDevice.objects.create(user=clerk, name="phone", confirmed=True)
+    form = {"username": "fiona-zh", "password": PASSWORD, "otp_token": current_otp(device)}
+    signed_in = client.post("/admin/login/?next=/admin/", form, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+    clerk.refresh_from_db()
+    assert (clerk.browser_language, language_of(clerk)) == ("zh-hans", "zh-hans")
+    signed_out = client.post("/logout/", HTTP_ACCEPT_LANGUAGE="zh-CN", follow=True).content.decode()
+    assert "您已退出计费中心。" in signed_out
