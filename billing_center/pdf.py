@@ -79,9 +79,15 @@ def table_style(rows, *commands, bold_first_column: bool = False) -> TableStyle:
     return TableStyle([*fonts, *commands])
 
 
+VALUE_WIDTH = 120 * mm
+PADDING = 12  # a cell's left and right padding together, in points (ReportLab's default: 6 each)
+
+
 def key_value_table(rows) -> Table:
+    """Labels and values. A value wider than its column wraps inside it (a paragraph): a plain string never wraps,
+    and a bank's long address had run off the page's edge (found by a helper)."""
     rows = [list(row) for row in rows]
-    table = Table(rows, colWidths=[45 * mm, 120 * mm])
+    table = Table([[label, _wrapped(value)] for label, value in rows], colWidths=[45 * mm, VALUE_WIDTH])
     table.setStyle(
         table_style(
             rows,
@@ -93,6 +99,12 @@ def key_value_table(rows) -> Table:
         )
     )
     return table
+
+
+def _wrapped(value):
+    text = str(value)
+    font = LATIN if is_latin(text) else FONT
+    return paragraph(text) if pdfmetrics.stringWidth(text, font, 10) > VALUE_WIDTH - PADDING else value
 
 
 def build_pdf(title: str, flowables: list) -> bytes:

@@ -412,3 +412,36 @@ def test_a_repayments_page_says_what_it_paid_on_each_bill_and_what_is_left(clien
     pay_in_sandbox(client, more)
     outcome = client.get(f"/billing/topups/{more.public_id}/").content.decode().split('repayment-outcome">', 1)[1]
     assert f"40.00 USD paid on {november.number}. 20.00 USD kept as credit for your next bills." in outcome
+
+
+def test_a_long_bank_address_wraps_inside_the_bill_pdf(client, billed):
+    """A plain table cell never wraps: a bank's 104-character address had run off the A4 page (found by a helper)."""
+    import io
+
+    from pypdf import PdfReader
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from tickets.models import ReceivingAccount
+    from tickets.receiving_accounts import add_receiving_account
+
+    october, _ = billed
+    parts = ["Commerzbank AG", "Filiale Frankfurt Kaiserplatz", "Kaiserstrasse 16", "60311 Frankfurt am Main"]
+    address = ", ".join([*parts, "Hessen", "Germany"])  # 104 characters
+    add_receiving_account(
+        account=ReceivingAccount(
+            bank_name="Commerzbank AG", account_name="Billing Center Cloud Ltd", iban="DE89370400440532013000",
+            swift_bic="COBADEFF", currency="USD", bank_address=address,
+        )
+    )  # fmt: skip
+    pdf = PdfReader(io.BytesIO(client.get(f"/billing/bills/{october.number}/bill.pdf").content))
+    placed = []
+
+    def seen(text, cm, tm, font, size):
+        if text.strip() and any(word in text for word in ("Kaiserstrasse", "Hessen", "Filiale")):
+            placed.append((text.strip(), tm[4] * cm[0] + cm[4]))
+
+    for page in pdf.pages:
+        page.extract_text(visitor_text=seen)
+    assert placed and "Germany" in " ".join(text for text, _ in placed)
+    width = float(pdf.pages[0].mediabox.width)
+    assert all(x + stringWidth(text, "Helvetica", 10) <= width for text, x in placed), placed
