@@ -37,7 +37,7 @@ from .auto_topup import pause_after_dispute
 from .gateways.base import DisputeNotice
 from .models import Dispute, WebhookDelivery
 from .refunds import payment_of
-from .shares import dispute_share, not_debited, taken, won_return
+from .shares import dispute_share, so_far, won_return
 
 Verdict = WebhookDelivery.Verdict
 # A dispute's status only moves forward: an inquiry, a chargeback, its end.
@@ -164,12 +164,13 @@ def held_open(account_id: int, currency) -> Money:
     by_payment = defaultdict(list)
     for dispute in held.select_related("topup").order_by("pk"):
         by_payment[dispute.topup_id].append(dispute)
+    payments = so_far([disputes[0].topup for disputes in by_payment.values()])  # a few queries for any number
     total = Decimal(0)
-    for disputes in by_payment.values():
-        topup = disputes[0].topup
-        shares = sum(dispute_share(topup, d.amount, dispute_id=d.gateway_dispute_id).amount for d in disputes)
-        left = topup.credit_amount.amount - taken(topup) - not_debited(topup)
-        total += min(shares, max(left, Decimal(0)))
+    for pk, disputes in by_payment.items():
+        topup, paid = disputes[0].topup, payments[pk]
+        shares = (dispute_share(topup, d.amount, dispute_id=d.gateway_dispute_id, paid=paid) for d in disputes)
+        left = topup.credit_amount.amount - paid.taken - paid.asked
+        total += min(sum(share.amount for share in shares), max(left, Decimal(0)))
     return Money(total, currency)
 
 

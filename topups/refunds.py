@@ -41,7 +41,7 @@ from .exceptions import GatewayUnavailable, RefundConflict, RefundRefused
 from .gateways import get_gateway
 from .gateways.base import RefundNotice
 from .models import Dispute, Refund, TopUp, WebhookDelivery
-from .shares import NOT_DEBITED, billing_share, holding, refund_debit, refundable
+from .shares import NOT_DEBITED, billing_share, refund_debit, refundable, so_far
 
 logger = logging.getLogger(__name__)
 Verdict = WebhookDelivery.Verdict
@@ -343,7 +343,7 @@ def _within_what_is_left(refund: Refund, *, now: datetime) -> Money:
     topup = refund.topup
     debit = refund_debit(topup, refund)
     if debit < refund.debit_amount:
-        taken = Money(holding(topup), topup.credit_amount.currency)
+        taken = Money(so_far([topup])[topup.pk].holding(), topup.credit_amount.currency)
         flag(refund, describe(REFUND_AFTER_CHARGEBACK, taken=taken, debit=debit), now=now)
     return debit
 

@@ -2,6 +2,8 @@
 locked: one refund's share, a dispute's, and what both have taken so far. The parts of a payment always add up to its
 credit, and together they never take more than came in (topups.refunds and topups.disputes ask here)."""
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Sum
@@ -43,72 +45,79 @@ def billing_share(topup: TopUp, paid_back: Money) -> Money:
     return Money(min(share, credit_left), topup.credit_amount.currency)
 
 
-def dispute_share(topup: TopUp, disputed: Money, *, dispute_id: str) -> Money:
+@dataclass(frozen=True)
+class SoFar:
+    """What a payment's refunds and chargebacks have done so far, in the billing currency."""
+
+    refunded: Decimal  # the succeeded refunds' shares of the credit (what they paid back)
+    asked: Decimal  # the shares of refunds asked of the gateway and not debited yet (NOT_DEBITED)
+    taken: Decimal  # what they took from the balance, returns deducted: the ledger's own entries
+    kept: dict = field(default_factory=dict)  # dispute id → what its bank took back and keeps (debited, not won)
+
+    def holding(self, *, besides: str = "") -> Decimal:
+        """What card banks keep of the payment: its chargebacks debited and not won, another's than `besides`."""
+        return sum((amount for dispute, amount in self.kept.items() if dispute != besides), Decimal(0))
+
+
+def so_far(topups) -> dict[int, SoFar]:
+    """Each payment's SoFar, by top-up id, in two queries however many there are (an account's held disputes are
+    summed over all its payments: topups.disputes.held_open)."""
+    by_id = {topup.pk: topup for topup in topups}
+    refunded, asked, taken, kept = defaultdict(Decimal), defaultdict(Decimal), defaultdict(Decimal), defaultdict(dict)
+    refunds = Refund.objects.filter(topup_id__in=by_id)
+    for pk, status, share, entry in refunds.values_list("topup_id", "status", "debit_amount", "ledger_entry__amount"):
+        if status == Refund.Status.SUCCEEDED:
+            refunded[pk] += share
+        elif status in NOT_DEBITED:
+            asked[pk] += share
+        taken[pk] -= entry or 0
+    disputes = Dispute.objects.filter(topup_id__in=by_id).values_list(
+        "topup_id", "gateway_dispute_id", "status", "amount", "debit_entry__amount", "return_entry__amount"
+    )
+    for pk, dispute, status, amount, debit, returned in disputes:
+        taken[pk] -= (debit or 0) + (returned or 0)
+        if debit is not None and status != Dispute.Status.WON:
+            topup = by_id[pk]
+            kept[pk][dispute] = _at_locked_rate(topup, min(Money(amount, topup.amount.currency), topup.amount))
+    return {pk: SoFar(refunded[pk], asked[pk], taken[pk], kept[pk]) for pk in by_id}
+
+
+def dispute_share(topup: TopUp, disputed: Money, *, dispute_id: str, paid: SoFar | None = None) -> Money:
     """What a dispute takes from the balance when it is debited: what the card's bank took back, at the rate the
     top-up locked, less what the payment's refunds and other chargebacks have taken beyond their due (to_take).
     A refund still pending does not count: it had lowered the debit, then failed (Stripe refuses to refund a
-    disputed charge), and the customer kept money the bank had taken (found by a helper)."""
+    disputed charge), and the customer kept money the bank had taken (found by a helper). `paid`: the payment's
+    so_far, when the caller read it already."""
     if disputed.currency != topup.amount.currency:
         return billing_share(topup, disputed)  # refused there, saying why
+    paid = paid or so_far([topup])[topup.pk]
     share = _at_locked_rate(topup, min(disputed, topup.amount))
-    due = to_take(topup, refunded=refunded(topup), holding=holding(topup, besides=dispute_id) + share)
-    return Money(min(max(due - taken(topup), Decimal(0)), share), topup.credit_amount.currency)
+    due = to_take(topup, refunded=paid.refunded, holding=paid.holding(besides=dispute_id) + share)
+    return Money(min(max(due - paid.taken, Decimal(0)), share), topup.credit_amount.currency)
 
 
 def refund_debit(topup: TopUp, refund: Refund) -> Money:
     """What a refund that succeeded takes from the balance: its share of the credit (debit_amount), less what the
     payment's chargebacks took first. Stripe announces a refund made before a cardholder's dispute after it, at
     times, and both had been debited in full: twice what came in (found by a helper)."""
-    share = refund.debit_amount.amount
-    due = to_take(topup, refunded=refunded(topup) + share, holding=holding(topup))
-    return Money(min(max(due - taken(topup), Decimal(0)), share), topup.credit_amount.currency)
+    share, paid = refund.debit_amount.amount, so_far([topup])[topup.pk]
+    due = to_take(topup, refunded=paid.refunded + share, holding=paid.holding())
+    return Money(min(max(due - paid.taken, Decimal(0)), share), topup.credit_amount.currency)
 
 
 def won_return(topup: TopUp, dispute: Dispute) -> Money:
     """What a won dispute gives back: what its payment's refunds and other chargebacks have taken beyond their due
     once this one no longer holds money, at most its own debit. Less than its debit when a refund could not take
     its share while this dispute held the money, or when another dispute, lost, took less than its bank kept."""
-    debit = -dispute.debit_entry.amount.amount
-    due = to_take(topup, refunded=refunded(topup), holding=holding(topup, besides=dispute.gateway_dispute_id))
-    return Money(min(max(taken(topup) - due, Decimal(0)), debit), topup.credit_amount.currency)
+    debit, paid = -dispute.debit_entry.amount.amount, so_far([topup])[topup.pk]
+    due = to_take(topup, refunded=paid.refunded, holding=paid.holding(besides=dispute.gateway_dispute_id))
+    return Money(min(max(paid.taken - due, Decimal(0)), debit), topup.credit_amount.currency)
 
 
 def to_take(topup: TopUp, *, refunded: Decimal, holding: Decimal) -> Decimal:
     """What the balance owes back of the payment's credit: what its refunds paid back and what card banks hold,
     never more than the credit. Each refund and chargeback takes what brings `taken` up to it."""
     return min(topup.credit_amount.amount, refunded + holding)
-
-
-def refunded(topup: TopUp) -> Decimal:
-    """The succeeded refunds' shares of the credit (what they paid back, in the billing currency)."""
-    paid_back = topup.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("debit_amount"))["total"]
-    return Decimal(paid_back or 0)
-
-
-def not_debited(topup: TopUp) -> Decimal:
-    """The shares of the payment's refunds asked of the gateway and not debited yet (debited once it says they
-    succeeded)."""
-    asked = topup.refunds.filter(status__in=NOT_DEBITED)
-    return Decimal(asked.aggregate(total=Sum("debit_amount"))["total"] or 0)
-
-
-def holding(topup: TopUp, *, besides: str = "") -> Decimal:
-    """What card banks took back of the payment and keep: chargebacks debited and not won (another's than
-    `besides`), each what its bank took, in the billing currency."""
-    kept = topup.disputes.filter(debit_entry__isnull=False).exclude(status=Dispute.Status.WON)
-    amounts = kept.exclude(gateway_dispute_id=besides).values_list("amount", flat=True)
-    return sum(
-        (_at_locked_rate(topup, min(Money(amount, topup.amount.currency), topup.amount)) for amount in amounts),
-        Decimal(0),
-    )
-
-
-def taken(topup: TopUp) -> Decimal:
-    """What the payment's refunds and chargebacks have taken from the balance so far, their returns deducted: the
-    ledger's own entries."""
-    moved = topup.refunds.aggregate(refunds=Sum("ledger_entry__amount"))["refunds"] or 0
-    disputes = topup.disputes.aggregate(debits=Sum("debit_entry__amount"), returns=Sum("return_entry__amount"))
-    return -Decimal(moved) - Decimal(disputes["debits"] or 0) - Decimal(disputes["returns"] or 0)
 
 
 def _at_locked_rate(topup: TopUp, paid: Money) -> Decimal:
