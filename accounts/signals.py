@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
@@ -17,7 +18,10 @@ def remember_browser_language(sender, request, user, **kwargs):
     else Accept-Language) as User.browser_language: what e-mails and text messages go in while the profile follows
     the browser. They had gone in English to a reader of Chinese pages who never opened the language page; finance,
     signing in to admin, had not been asked at all (found by helpers)."""
-    if request is None:
+    asked_for = request is not None and (
+        settings.LANGUAGE_COOKIE_NAME in request.COOKIES or request.META.get("HTTP_ACCEPT_LANGUAGE")
+    )
+    if not asked_for:  # a script's sign-in, or a test's: nothing to remember (not the site's default, frozen)
         return
     asked = translation.get_language_from_request(request)
     if asked != user.browser_language:

@@ -245,3 +245,11 @@ def test_finance_signing_in_to_admin_is_asked_its_language_too(client):
     assert (clerk.browser_language, language_of(clerk)) == ("zh-hans", "zh-hans")
     signed_out = client.post("/logout/", HTTP_ACCEPT_LANGUAGE="zh-CN", follow=True).content.decode()
     assert "您已退出计费中心。" in signed_out
+
+
+def test_a_sign_in_whose_browser_asks_for_no_language_keeps_what_was_known(client):
+    """No Accept-Language and no cookie (a script): the site's default had been stored as the browser's, frozen."""
+    user = UserFactory(username="quiet", browser_language="zh-hans")
+    assert client.post("/login/", {"username": "quiet", "password": PASSWORD}).status_code == 302
+    user.refresh_from_db()
+    assert user.browser_language == "zh-hans"

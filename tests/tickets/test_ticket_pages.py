@@ -554,3 +554,16 @@ def test_the_ticket_form_names_our_account_by_its_last_digits_which_fit_a_phone(
     assert f'<option value="{bank.pk}">Commerzbank AG · USD …3000</option>' in page
     assert "DE89 3704" not in page.split('id="id_receiving_account"')[1].split("</select>")[0]
     assert "Pay › Bank Transfer shows it in full" in page
+
+
+def test_a_customer_without_invoices_is_not_asked_for_an_invoice_number(client, alice, bank):
+    """A customer topping up has no invoice: the page had asked for "your invoice number and this reference", and
+    told them to pay as printed on an invoice they never had (found by a helper in Chinese)."""
+    page = client.get("/billing/pay/bank-transfer/").content.decode()
+    assert "In the transfer remark, quote this reference</h2>" in page and 'data-testid="invoice-note"' not in page
+    from tickets.models import Invoice
+    from tickets.receiving_accounts import issue_invoice
+
+    issue_invoice(invoice=Invoice(account=alice.account, amount=Money("450.00", "USD"), description="Cloud services"))
+    page = client.get("/billing/pay/bank-transfer/").content.decode()
+    assert "quote your invoice number and this reference</h2>" in page and 'data-testid="invoice-note"' in page
