@@ -509,3 +509,70 @@ def test_a_clerk_putting_back_a_rebooked_line_of_their_own_account_gives_nothing
     )
     confirm_line(line_id=rebooked.pk, actor=checker)
     assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+def waiting_rebooking(customer, bank, clerk) -> StatementLine:
+    """Credited 100.00, returned, taken back; the bank books it again, imported by one who may not credit it: the
+    line waits for a finance user to give it back."""
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import User
+
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    ivan = UserFactory(username="ivan", account=None, is_staff=True)
+    ivan.user_permissions.add(Permission.objects.get(codename="import_statementfile"))
+    run_import(bank, User.objects.get(pk=ivan.pk), [paid(customer, booked=date(2026, 12, 3))], "S3")
+    return StatementLine.objects.get(booking_date=date(2026, 12, 3))
+
+
+def test_giving_back_on_confirmation_keeps_confirmation_s_rules(customer, bank, clerk, checker, settings):
+    """Confirming a line that gives a credit back had skipped what any confirmation checks: the page's account (a
+    line assigned elsewhere since was given back to the first account anyway, and reassigned to it), and the second
+    finance user above the threshold (found by a helper)."""
+    from tickets.statements.crediting import assign_line, confirm_line
+
+    rebooked = waiting_rebooking(customer, bank, clerk)
+    other = UserFactory(account__name="Other Co")
+    assign_line(line_id=rebooked.pk, account_id=other.account_id, actor=clerk)
+    with pytest.raises(Conflict, match="assigned to another account since"):
+        confirm_line(line_id=rebooked.pk, actor=checker, seen_account=str(customer.account_id))
+    assert StatementLine.objects.get(pk=rebooked.pk).account_id == other.account_id
+    assert balance(customer) == Money("0.00", "USD")
+
+    with pytest.raises(Conflict, match="assign it back to give that credit back"):
+        confirm_line(line_id=rebooked.pk, actor=checker, seen_account=str(other.account_id))
+    assert balance(customer) == Money("0.00", "USD") and not other.account.ledger_entries.exists()
+    assign_line(line_id=rebooked.pk, account_id=customer.account_id, actor=clerk)
+    assert confirm_line(line_id=rebooked.pk, actor=checker).credited
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_large_give_back_on_confirmation_needs_two_finance_users(customer, bank, clerk, checker, settings):
+    from tickets.statements.crediting import confirm_line
+
+    rebooked = waiting_rebooking(customer, bank, clerk)
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": 50}
+    assert not confirm_line(line_id=rebooked.pk, actor=clerk).credited  # proposed
+    assert balance(customer) == Money("0.00", "USD")
+    with pytest.raises(Refused, match="You proposed this credit"):
+        confirm_line(line_id=rebooked.pk, actor=clerk)
+    assert confirm_line(line_id=rebooked.pk, actor=checker).credited
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_giving_one_credit_back_at_once_give_it_once(
+    customer, bank, clerk, checker, finance_group, settings
+):
+    from tickets.statements.crediting import confirm_line
+
+    settings.STATEMENT_AUTO_CREDIT = True
+    rebooked = waiting_rebooking(customer, bank, clerk)
+    gina = finance_clerk(finance_group, "gina")
+    results = race([lambda actor=actor: confirm_line(line_id=rebooked.pk, actor=actor) for actor in (checker, gina)])
+    assert sorted(result.already for result in results) == [False, True], results
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+    assert StatementLine.objects.get(pk=rebooked.pk).explanation.count("was given back") == 1

@@ -99,9 +99,6 @@ def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: d
     clerk's page showed ("" for none): a line assigned to another account since is refused, not credited unseen."""
     now = now or timezone.now()
     require_credit_permission(actor)
-    given = _given_back(line_id, actor=actor, now=now)
-    if given is not None:
-        return given
     with transaction.atomic():
         line = _lock_line(line_id)
         if line.state == StatementLine.State.CREDITED:
@@ -126,24 +123,35 @@ def confirm_line(*, line_id: int, actor, seen_account: str | None = None, now: d
                 return LineOutcome(line, credited=False)
             if line.proposed_by_id == actor.pk:
                 raise Refused(_("You proposed this credit; a second finance user must confirm it."))
-        outcome = credit_locked_line(line, actor=actor, now=now)
-        note_returns_of([line.pk], now=now)  # a return stored while it waited is noted, its account flagged
-        return outcome
+        if not waits_to_be_given_back(line):
+            outcome = credit_locked_line(line, actor=actor, now=now)
+            note_returns_of([line.pk], now=now)  # a return stored while it waited is noted, its account flagged
+            return outcome
+    return _give_back(line, actor=actor, now=now)
 
 
-def _given_back(line_id: int, *, actor, now: datetime) -> LineOutcome | None:
-    """A line that books again a transfer whose credit finance took back, left waiting for a finance user who may give
-    it back (statements.rebookings): given back now, on this clerk's word, and linked to that credit; None for any
-    other line. Crediting it anew is refused or merely linked: its transfer's source holds the first credit. Before
-    the line's own lock: the rebooking takes the debit's first, as take_back_return does."""
+def waits_to_be_given_back(line: StatementLine) -> bool:
+    """A line that books again a transfer whose credit finance took back, left for a finance user who may give it
+    back (statements.rebookings said so on it): confirming it gives that credit back, never credits anew (its
+    transfer's source holds the first credit)."""
+    return notes.NOT_GIVEN_BACK.split("%")[0] in line.explanation
+
+
+def _give_back(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
+    """Confirmed, after confirm_line's checks under the line's lock: given back by statements.rebookings, which takes
+    the return's lock and then the line's, as take_back_return does (the line's first had risked a deadlock)."""
     from .rebookings import note_booked_again  # it imports this module: who may give back is decided here
 
-    waiting = StatementLine.objects.filter(pk=line_id, state__in=CREDITABLE)
-    receiving = waiting.values_list("receiving_account_id", flat=True).first()
-    if receiving is None or not note_booked_again([line_id], receiving_account_id=receiving, actor=actor, now=now):
-        return None
-    line = StatementLine.objects.get(pk=line_id)
-    return LineOutcome(line, credited=True, linked=True) if line.state == StatementLine.State.CREDITED else None
+    changed = note_booked_again([line.pk], receiving_account_id=line.receiving_account_id, actor=actor, now=now)
+    line = StatementLine.objects.get(pk=line.pk)
+    if line.state != StatementLine.State.CREDITED:  # finance assigned it to another account by hand since
+        raise Conflict(
+            _(
+                "This line books again a transfer whose credit was taken back from another account than the one it "
+                "is assigned to: assign it back to give that credit back, or set it aside."
+            )
+        )
+    return LineOutcome(line, credited=True, already=not changed, linked=True)
 
 
 def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:

@@ -37,10 +37,10 @@ REBOOKABLE = (StatementLine.State.CREDITED, StatementLine.State.MATCHED, Stateme
 
 
 def note_booked_again(line_ids: list[int], *, receiving_account_id: int, actor, now: datetime) -> int:
-    """Pair credit lines (by id: an import's, a line put back) with the debits they book again, at one receiving
-    account; how many were paired. The debits of the lines' own statement count too (a return and its rebooking in
-    one file). What finance took back is given back on the word of `actor`, who imported or put back the lines:
-    only if they could credit its account alone (crediting.may_not_credit)."""
+    """Pair credit lines (by id: an import's, a line put back, one confirmed) with the debits they book again, at one
+    receiving account; how many lines this changed (given back before, or assigned elsewhere: not changed). The
+    debits of the lines' own statement count too (a return and its rebooking in one file). What finance took back
+    is given back on the word of `actor` only if they could credit its account alone (crediting.may_not_credit)."""
     # The debits that took a transfer back are few: found first, so a statement's thousands of credits are looked at
     # only under what those transfers are called.
     returns = Q(returned_line__isnull=False) | Q(explanation__contains=RETURNS_CREDIT.split("%")[0])
@@ -80,25 +80,31 @@ def note_booked_again(line_ids: list[int], *, receiving_account_id: int, actor, 
     for debit in debits:
         for line_id in candidates.get(debit.pk, ()):
             by_line.setdefault(line_id, []).append(debit)
-    paired = set()
+    paired, changed = set(), 0
     for line_id in sorted(by_line):
         unpaired = [debit for debit in by_line[line_id] if debit.pk not in paired]
         if unpaired:
             debit = max(unpaired, key=lambda d: (d.booking_date, d.pk))  # the latest return before it
             paired.add(debit.pk)
-            _booked_again(debit, returned[debit.pk], line_id, actor=actor, now=now)
-    return len(paired)
+            changed += _booked_again(debit, returned[debit.pk], line_id, actor=actor, now=now)
+    return changed
 
 
-def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, actor, now: datetime) -> None:
+def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, actor, now: datetime) -> bool:
+    """Whether the line changed: given back, told its credit stands, or waiting for a finance user."""
     with transaction.atomic():
         StatementLine.objects.select_for_update().filter(pk=debit.pk).first()  # as take_back_return, first
         line = StatementLine.objects.select_for_update().get(pk=line_id)
         if line.ledger_entry_id not in (None, credit.ledger_entry_id):  # credited as a transfer of its own: not this
-            return
-        why = may_not_credit(actor, credit.account_id)
+            return False
+        if line.rule == StatementLine.Rule.MANUAL and line.account_id not in (None, credit.account_id):
+            return False  # finance assigned it to another account: that account's transfer, not this one again
         taken = taken_back_by(debit)
-        if why is not None and taken is not None and given_back(taken) is None:
+        gave = taken is not None and given_back(taken) is not None
+        if gave and line.state == StatementLine.State.CREDITED and line.ledger_entry_id == credit.ledger_entry_id:
+            return False  # given back before: a double click, or two clerks at once (found by a helper)
+        why = may_not_credit(actor, credit.account_id)
+        if why is not None and taken is not None and not gave:
             # Given back, it would be a credit on this user's word alone: an importer who may not credit, or a clerk
             # of the account, had had the money back (found by a helper). The line waits for another finance user.
             words = describe(NOT_GIVEN_BACK, debit=debit.bank_reference, why=why)
@@ -110,7 +116,7 @@ def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, 
             line.save(
                 update_fields=["state", "ledger_entry", "account", "credited_at", "explanation", "explanation_parts"]
             )
-            return
+            return True
         given = give_back(debit, now=now)
         if given is not None:  # the line is that transfer again: linked to its credit, whose part is given back
             line.state, line.ledger_entry_id, line.account_id, line.credited_at = (
@@ -128,3 +134,4 @@ def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, 
         account_id = credit.account_id
         if not Account.objects.filter(pk=account_id, review_note__contains=words).exists():
             flag_for_review(account_id=account_id, note=words, now=now)
+        return True
