@@ -576,3 +576,36 @@ def test_two_clerks_giving_one_credit_back_at_once_give_it_once(
     assert sorted(result.already for result in results) == [False, True], results
     assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
     assert StatementLine.objects.get(pk=rebooked.pk).explanation.count("was given back") == 1
+
+
+def test_a_large_give_back_on_import_waits_for_two_finance_users(customer, bank, clerk, checker, settings):
+    """One clerk importing the rebooking had given back a credit above the threshold at once (found by a helper)."""
+    from tickets.statements.crediting import confirm_line
+
+    run_import(bank, clerk, [paid(customer)], "S1")
+    run_import(bank, clerk, [returned()], "S2", opening="1100.00")
+    take_back_return(line_id=the_return().pk, actor=clerk)
+    settings.TICKET_SECOND_APPROVAL_ABOVE = {"USD": 50}
+    run_import(bank, clerk, [paid(customer, booked=date(2026, 12, 3))], "S3")
+    rebooked = StatementLine.objects.get(booking_date=date(2026, 12, 3))
+    assert balance(customer) == Money("0.00", "USD")
+    assert "a credit of 100.00 USD needs two finance users" in rebooked.explanation
+    assert not confirm_line(line_id=rebooked.pk, actor=clerk).credited  # proposed
+    assert confirm_line(line_id=rebooked.pk, actor=checker).credited  # the second gives it back
+    assert balance(customer) == Money("100.00", "USD") and ledger_mismatches() == []
+
+
+def test_a_second_return_waits_for_the_rebooking_it_follows_to_be_given_back(customer, bank, clerk, checker):
+    """Returned, taken back, booked again (waiting to be given back), returned again: taking the second return back
+    had been refused as "taken back in full already", then the rebooking's confirmation gave the credit back, and
+    the customer kept what the bank took back twice (found by a helper)."""
+    from tickets.statements.crediting import confirm_line
+
+    rebooked = waiting_rebooking(customer, bank, clerk)
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 4))], "S4", opening="1100.00")
+    second = StatementLine.objects.get(booking_date=date(2026, 12, 4))
+    with pytest.raises(Conflict, match="waits to be confirmed, which gives its credit back: confirm it first"):
+        take_back_return(line_id=second.pk, actor=clerk)
+    confirm_line(line_id=rebooked.pk, actor=checker)
+    take_back_return(line_id=second.pk, actor=clerk)
+    assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []

@@ -69,13 +69,13 @@ def names_exactly(line: StatementLine, account: Account) -> bool:
     return line.rule in StatementLine.EXACT_RULES and line.currency == account.billing_currency and not member
 
 
-def waits_for_a_second_user(line: StatementLine, *, actor) -> Description | None:
-    """Why a line needs a finance user besides `actor` to be credited, or None: actor may not credit transfers, the
-    line names an account actor acts for (accounts.selectors.acts_for), or it is above the second-approval
-    threshold. Confirming, the importer could not credit it alone; credited on import, a file they uploaded had
-    credited their own account, or any amount, with no second person, even with no right to credit (found by
-    helpers)."""
-    why = may_not_credit(actor, line.account_id)
+def waits_for_a_second_user(line: StatementLine, *, actor, account_id: int | None = None) -> Description | None:
+    """Why a line needs a finance user besides `actor` to be credited (to its account, or `account_id`), or None:
+    actor may not credit transfers, the account is one actor acts for (accounts.selectors.acts_for), or the line is
+    above the second-approval threshold. Confirming, the importer could not credit it alone; credited on import, a
+    file they uploaded had credited their own account, or any amount, with no second person, even with no right to
+    credit (found by helpers)."""
+    why = may_not_credit(actor, account_id or line.account_id)
     if why is not None:
         return why
     if _needs_second_approval(line):
@@ -142,7 +142,8 @@ def _give_back(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
     the return's lock and then the line's, as take_back_return does (the line's first had risked a deadlock)."""
     from .rebookings import note_booked_again  # it imports this module: who may give back is decided here
 
-    changed = note_booked_again([line.pk], receiving_account_id=line.receiving_account_id, actor=actor, now=now)
+    receiving = line.receiving_account_id
+    changed = note_booked_again([line.pk], receiving_account_id=receiving, actor=actor, now=now, confirmed=True)
     line = StatementLine.objects.get(pk=line.pk)
     if line.state != StatementLine.State.CREDITED:  # finance assigned it to another account by hand since
         raise Conflict(

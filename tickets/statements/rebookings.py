@@ -28,7 +28,7 @@ from ..notes import (
     TRANSFER_CREDITED_AGAIN,
     explain,
 )
-from .crediting import may_not_credit
+from .crediting import may_not_credit, waits_for_a_second_user
 from .parsed import reference_key, reference_key_of
 from .returns import noted_as_return, returned_credit
 from .take_back import give_back, given_back, rebookings_of, taken_back_by
@@ -36,11 +36,15 @@ from .take_back import give_back, given_back, rebookings_of, taken_back_by
 REBOOKABLE = (StatementLine.State.CREDITED, StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
 
 
-def note_booked_again(line_ids: list[int], *, receiving_account_id: int, actor, now: datetime) -> int:
+def note_booked_again(
+    line_ids: list[int], *, receiving_account_id: int, actor, now: datetime, confirmed: bool = False
+) -> int:
     """Pair credit lines (by id: an import's, a line put back, one confirmed) with the debits they book again, at one
     receiving account; how many lines this changed (given back before, or assigned elsewhere: not changed). The
     debits of the lines' own statement count too (a return and its rebooking in one file). What finance took back
-    is given back on the word of `actor` only if they could credit its account alone (crediting.may_not_credit)."""
+    is given back on the word of `actor` only if they could credit its account alone
+    (crediting.waits_for_a_second_user), or `confirmed` the line (crediting.confirm_line: a second finance user
+    above the threshold)."""
     # The debits that took a transfer back are few: found first, so a statement's thousands of credits are looked at
     # only under what those transfers are called.
     returns = Q(returned_line__isnull=False) | Q(explanation__contains=RETURNS_CREDIT.split("%")[0])
@@ -86,11 +90,13 @@ def note_booked_again(line_ids: list[int], *, receiving_account_id: int, actor, 
         if unpaired:
             debit = max(unpaired, key=lambda d: (d.booking_date, d.pk))  # the latest return before it
             paired.add(debit.pk)
-            changed += _booked_again(debit, returned[debit.pk], line_id, actor=actor, now=now)
+            changed += _booked_again(debit, returned[debit.pk], line_id, actor=actor, now=now, confirmed=confirmed)
     return changed
 
 
-def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, actor, now: datetime) -> bool:
+def _booked_again(
+    debit: StatementLine, credit: StatementLine, line_id: int, *, actor, now: datetime, confirmed: bool
+) -> bool:
     """Whether the line changed: given back, told its credit stands, or waiting for a finance user."""
     with transaction.atomic():
         StatementLine.objects.select_for_update().filter(pk=debit.pk).first()  # as take_back_return, first
@@ -103,10 +109,14 @@ def _booked_again(debit: StatementLine, credit: StatementLine, line_id: int, *, 
         gave = taken is not None and given_back(taken) is not None
         if gave and line.state == StatementLine.State.CREDITED and line.ledger_entry_id == credit.ledger_entry_id:
             return False  # given back before: a double click, or two clerks at once (found by a helper)
-        why = may_not_credit(actor, credit.account_id)
+        if confirmed:  # confirm_line checked the rest: a second finance user above the threshold
+            why = may_not_credit(actor, credit.account_id)
+        else:
+            why = waits_for_a_second_user(line, actor=actor, account_id=credit.account_id)
         if why is not None and taken is not None and not gave:
-            # Given back, it would be a credit on this user's word alone: an importer who may not credit, or a clerk
-            # of the account, had had the money back (found by a helper). The line waits for another finance user.
+            # Given back, it would be a credit on this user's word alone: an importer who may not credit, a clerk of
+            # the account, or one clerk above the threshold had had the money back (found by helpers). The line waits
+            # for another finance user's confirmation, which takes a second one above the threshold.
             words = describe(NOT_GIVEN_BACK, debit=debit.bank_reference, why=why)
             if words not in line.explanation:
                 explain(line, words)

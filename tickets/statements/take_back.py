@@ -78,6 +78,16 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
                 % {"reference": credit.bank_reference}
             )
         part = _to_take(debit, credit, credited)
+        if part <= 0 and _rebooking_waits(credit):
+            # Refused as taken back in full, finance had had no reason to come back once the rebooking was confirmed
+            # and the credit given back: the customer kept what the bank took back again (found by a helper).
+            raise Conflict(
+                _(
+                    "The bank booked %(reference)s again after an earlier return, and that line waits to be confirmed, "
+                    "which gives its credit back: confirm it first, then take this return back."
+                )
+                % {"reference": credit.bank_reference}
+            )
         if part <= 0:
             raise Conflict(
                 _("The credit of %(reference)s was taken back in full already, for another debit.")
@@ -105,6 +115,15 @@ def take_back_return(*, line_id: int, actor, now: datetime | None = None) -> Tak
         debit.save(update_fields=["explanation", "explanation_parts"])
         _email_customers(account, debit, credit, taken.entry)
         return TakenBack(debit, taken.entry)
+
+
+def _rebooking_waits(credit: StatementLine) -> bool:
+    """Whether a line booking this transfer again, after an earlier return, waits for a finance user to give its
+    credit back (statements.rebookings; crediting.waits_to_be_given_back)."""
+    lines = StatementLine.objects.alias(key=reference_key_of("bank_reference")).filter(
+        receiving_account_id=credit.receiving_account_id, key=reference_key(credit.bank_reference), amount__gt=0
+    )
+    return lines.exclude(pk=credit.pk).filter(explanation__contains=notes.NOT_GIVEN_BACK.split("%")[0]).exists()
 
 
 def _email_customers(account: Account, debit: StatementLine, credit: StatementLine, taken: LedgerEntry) -> None:
