@@ -609,3 +609,7 @@ def test_a_second_return_waits_for_the_rebooking_it_follows_to_be_given_back(cus
     confirm_line(line_id=rebooked.pk, actor=checker)
     take_back_return(line_id=second.pk, actor=clerk)
     assert balance(customer) == Money("0.00", "USD") and ledger_mismatches() == []
+    run_import(bank, clerk, [returned(booked=date(2026, 12, 5))], "S5", opening="1000.00")
+    third = StatementLine.objects.get(booking_date=date(2026, 12, 5))
+    with pytest.raises(Conflict, match="taken back in full already"):  # the rebooking no longer waits
+        take_back_return(line_id=third.pk, actor=clerk)

@@ -123,7 +123,8 @@ def _rebooking_waits(credit: StatementLine) -> bool:
     lines = StatementLine.objects.alias(key=reference_key_of("bank_reference")).filter(
         receiving_account_id=credit.receiving_account_id, key=reference_key(credit.bank_reference), amount__gt=0
     )
-    return lines.exclude(pk=credit.pk).filter(explanation__contains=notes.NOT_GIVEN_BACK.split("%")[0]).exists()
+    waiting = lines.exclude(pk=credit.pk).exclude(state=StatementLine.State.CREDITED)  # credited: given back since
+    return waiting.filter(explanation__contains=notes.NOT_GIVEN_BACK.split("%")[0]).exists()
 
 
 def _email_customers(account: Account, debit: StatementLine, credit: StatementLine, taken: LedgerEntry) -> None:
