@@ -149,10 +149,10 @@ def _give_back(line: StatementLine, *, actor, now: datetime) -> LineOutcome:
         raise Conflict(
             _(
                 "This line books again a transfer whose credit was taken back from another account than the one it "
-                "is assigned to: assign it back to give that credit back, or set it aside."
+                "is assigned to: assign it back to give that credit back."
             )
         )
-    return LineOutcome(line, credited=True, already=not changed, linked=True)
+    return LineOutcome(line, credited=True, already=not changed)  # money in again: said and logged as a credit
 
 
 def assign_line(*, line_id: int, account_id: int, actor, now: datetime | None = None) -> StatementLine:

@@ -34,6 +34,13 @@ from .returns import noted_as_return, returned_credit
 from .take_back import give_back, given_back, rebookings_of, taken_back_by
 
 REBOOKABLE = (StatementLine.State.CREDITED, StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
+# What a rebooking dealt with says on it (English text, as every note is stored): nothing more is given through it.
+DEALT_WITH = (CREDITED_AGAIN.split("%")[0], BOOKED_AGAIN.split("%")[0])
+
+
+def _given_back_already(debit: StatementLine) -> bool:
+    taken = taken_back_by(debit)
+    return taken is not None and given_back(taken) is not None
 
 
 def note_booked_again(
@@ -88,7 +95,10 @@ def note_booked_again(
     for line_id in sorted(by_line):
         unpaired = [debit for debit in by_line[line_id] if debit.pk not in paired]
         if unpaired:
-            debit = max(unpaired, key=lambda d: (d.booking_date, d.pk))  # the latest return before it
+            # The latest return before it whose credit is not given back yet: two equal returns booked again by two
+            # statements had both been paired with the latest, and the other was never given back (found by a helper).
+            still_out = [debit for debit in unpaired if not _given_back_already(debit)] or unpaired
+            debit = max(still_out, key=lambda d: (d.booking_date, d.pk))
             paired.add(debit.pk)
             changed += _booked_again(debit, returned[debit.pk], line_id, actor=actor, now=now, confirmed=confirmed)
     return changed
@@ -105,10 +115,10 @@ def _booked_again(
             return False
         if line.rule == StatementLine.Rule.MANUAL and line.account_id not in (None, credit.account_id):
             return False  # finance assigned it to another account: that account's transfer, not this one again
+        if line.state == StatementLine.State.CREDITED and any(said in line.explanation for said in DEALT_WITH):
+            return False  # given back, or its credit said to stand, before: a double click, two clerks at once
         taken = taken_back_by(debit)
         gave = taken is not None and given_back(taken) is not None
-        if gave and line.state == StatementLine.State.CREDITED and line.ledger_entry_id == credit.ledger_entry_id:
-            return False  # given back before: a double click, or two clerks at once (found by a helper)
         if confirmed:  # confirm_line checked the rest: a second finance user above the threshold
             why = may_not_credit(actor, credit.account_id)
         else:
