@@ -37,6 +37,8 @@ from .returns import note_returns_of
 from .transfer_lines import link_others, lock_transfers, refuse_if_set_aside, with_a_line_set_aside
 
 CREDITABLE = (StatementLine.State.MATCHED, StatementLine.State.UNMATCHED)
+# What a line that waits to be given back says on it (notes are stored in English): statements.rebookings writes it.
+WAITS_TO_BE_GIVEN_BACK = notes.NOT_GIVEN_BACK.split("%")[0]
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def waits_to_be_given_back(line: StatementLine) -> bool:
     """A line that books again a transfer whose credit finance took back, left for a finance user who may give it
     back (statements.rebookings said so on it): confirming it gives that credit back, never credits anew (its
     transfer's source holds the first credit)."""
-    return notes.NOT_GIVEN_BACK.split("%")[0] in line.explanation
+    return WAITS_TO_BE_GIVEN_BACK in line.explanation
 
 
 def _give_back(line: StatementLine, *, actor, now: datetime) -> LineOutcome:

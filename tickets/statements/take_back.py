@@ -33,7 +33,7 @@ from money.rates import round_to_minor
 
 from .. import notes
 from ..models import StatementLine
-from .crediting import require_credit_permission
+from .crediting import WAITS_TO_BE_GIVEN_BACK, require_credit_permission
 from .parsed import reference_key, reference_key_of
 from .returns import returned_credit
 
@@ -124,7 +124,7 @@ def _rebooking_waits(credit: StatementLine) -> bool:
         receiving_account_id=credit.receiving_account_id, key=reference_key(credit.bank_reference), amount__gt=0
     )
     waiting = lines.exclude(pk=credit.pk).exclude(state=StatementLine.State.CREDITED)  # credited: given back since
-    return waiting.filter(explanation__contains=notes.NOT_GIVEN_BACK.split("%")[0]).exists()
+    return waiting.filter(explanation__contains=WAITS_TO_BE_GIVEN_BACK).exists()
 
 
 def _email_customers(account: Account, debit: StatementLine, credit: StatementLine, taken: LedgerEntry) -> None:
